@@ -1,0 +1,1 @@
+"""Generators and small data the project ships (installed as `sysml_datasets`)."""
