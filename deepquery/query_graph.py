@@ -1,0 +1,365 @@
+"""SQL -> query graph: relations, equi-join edges (closed under equality classes) and local filters.
+
+Parses SELECT-FROM-WHERE queries as the Join Order Benchmark writes them (comma joins or
+``JOIN ... ON``, aliases, self-joins, AND/OR, LIKE, IN, BETWEEN, IS [NOT] NULL, comparisons,
+MIN/COUNT aggregates) with sqlglot. Every top-level conjunct of WHERE (and of each ON) is either
+an equi-join edge ``a.x = b.y`` between two aliases, a local filter of one alias, or a non-equi
+predicate over two aliases (kept as a join edge with ``equi=False``). Edges implied by
+transitivity (``t.id = mc.movie_id AND t.id = mi.movie_id`` implies ``mc.movie_id =
+mi.movie_id``) are added, so the graph is the closure of every equality class.
+
+Relation ``i`` of a graph is bit ``1 << i`` in the bitsets (plain ints) the optimizers use.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import sqlglot
+from sqlglot import exp
+
+logger = logging.getLogger(__name__)
+
+_FORBIDDEN = (
+    exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.Command,
+    exp.Merge, exp.Into, exp.Copy, exp.Set, exp.Pragma, exp.TruncateTable, exp.Use,
+    exp.Transaction, exp.Commit, exp.Rollback, exp.Describe, exp.LoadData,
+)
+
+
+class QueryError(ValueError):
+    """A query that cannot be turned into a graph; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One FROM item: an alias bound to a base table."""
+
+    alias: str
+    table: str
+
+
+@dataclass(frozen=True)
+class JoinEdge:
+    """A join predicate between two relations (by index); equi edges carry their columns."""
+
+    left: int
+    right: int
+    left_column: str
+    right_column: str
+    sql: str
+    equi: bool = True
+    implied: bool = False
+
+
+@dataclass(frozen=True)
+class QueryGraph:
+    """A parsed query: relations (index = bit), join edges, per-relation filter SQL."""
+
+    relations: tuple[Relation, ...]
+    edges: tuple[JoinEdge, ...]
+    filters: tuple[tuple[str, ...], ...]
+    select_sql: str
+    sql: str
+    name: str = "query"
+    adjacency: tuple[int, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.relations:
+            raise QueryError("query has no relations")
+        if len(self.filters) != len(self.relations):
+            raise ValueError("filters must have one entry per relation")
+        adj = [0] * len(self.relations)
+        for e in self.edges:
+            adj[e.left] |= 1 << e.right
+            adj[e.right] |= 1 << e.left
+        object.__setattr__(self, "adjacency", tuple(adj))
+
+    # --- sizes and names ---------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """Number of relations."""
+        return len(self.relations)
+
+    @property
+    def full_mask(self) -> int:
+        """Bitset with every relation."""
+        return (1 << self.n) - 1
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Relation aliases in index order."""
+        return tuple(r.alias for r in self.relations)
+
+    def index(self, alias: str) -> int:
+        """Index of a relation by alias."""
+        for i, r in enumerate(self.relations):
+            if r.alias == alias:
+                return i
+        raise KeyError(alias)
+
+    def mask_aliases(self, mask: int) -> list[str]:
+        """Aliases of the relations in a bitset."""
+        return [r.alias for i, r in enumerate(self.relations) if mask >> i & 1]
+
+    # --- connectivity ----------------------------------------------------------------
+    def neighbors(self, mask: int) -> int:
+        """Relations adjacent to any relation of ``mask``, excluding ``mask`` itself."""
+        out = 0
+        m = mask
+        while m:
+            low = m & -m
+            out |= self.adjacency[low.bit_length() - 1]
+            m ^= low
+        return out & ~mask
+
+    def is_connected(self, mask: int) -> bool:
+        """Whether the relations of ``mask`` form a connected subgraph."""
+        if mask == 0:
+            return False
+        seen = mask & -mask
+        while True:
+            grown = seen | (self.neighbors(seen) & mask)
+            if grown == seen:
+                return seen == mask
+            seen = grown
+
+    def components(self) -> list[int]:
+        """Connected components as bitsets, lowest relation first."""
+        left, comps = self.full_mask, []
+        while left:
+            seen = left & -left
+            while True:
+                grown = seen | (self.neighbors(seen) & left)
+                if grown == seen:
+                    break
+                seen = grown
+            comps.append(seen)
+            left &= ~seen
+        return comps
+
+    def edges_between(self, a: int, b: int) -> list[JoinEdge]:
+        """Join edges with one end in bitset ``a`` and the other in ``b``."""
+        return [
+            e for e in self.edges
+            if (a >> e.left & 1 and b >> e.right & 1) or (a >> e.right & 1 and b >> e.left & 1)
+        ]
+
+    def with_cross_edges(self) -> "QueryGraph":
+        """This graph if connected; else a copy whose components are linked by cross-product
+        edges (``equi=False``, SQL ``TRUE``) between every pair of relations in different ones."""
+        comps = self.components()
+        if len(comps) == 1:
+            return self
+        logger.warning("query %s is disconnected (%d components): adding cross products",
+                       self.name, len(comps))
+        comp_of = {i: c for c, m in enumerate(comps) for i in range(self.n) if m >> i & 1}
+        extra = tuple(
+            JoinEdge(i, j, "", "", "TRUE", equi=False)
+            for i, j in itertools.combinations(range(self.n), 2) if comp_of[i] != comp_of[j]
+        )
+        return QueryGraph(self.relations, self.edges + extra, self.filters, self.select_sql,
+                          self.sql, self.name)
+
+    def to_json(self) -> dict:
+        """A plain-data view (used by golden fixtures and ``--json``)."""
+        return {
+            "name": self.name,
+            "relations": {r.alias: r.table for r in self.relations},
+            "edges": sorted(
+                sorted([f"{self.relations[e.left].alias}.{e.left_column}",
+                        f"{self.relations[e.right].alias}.{e.right_column}"])
+                if e.equi else [e.sql] for e in self.edges
+            ),
+            "filters": {r.alias: list(f) for r, f in zip(self.relations, self.filters) if f},
+        }
+
+
+# --- parsing ---------------------------------------------------------------------------------
+def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
+    if node is None:
+        return []
+    node = node.unnest() if isinstance(node, exp.Paren) else node
+    if isinstance(node, exp.And):
+        return _conjuncts(node.left) + _conjuncts(node.right)
+    return [node]
+
+
+def _position(err: sqlglot.errors.ParseError) -> str:
+    errs = getattr(err, "errors", None) or []
+    if errs:
+        e = errs[0]
+        desc = str(e.get("description", "syntax error")).splitlines()[0]
+        return f"line {e.get('line')}, column {e.get('col')}: {desc}"
+    return str(err).splitlines()[0]
+
+
+def parse_statement(sql: str) -> exp.Select:
+    """Parse exactly one read-only SELECT; raise :class:`QueryError` otherwise."""
+    if not sql.strip() or not sql.strip().strip(";").strip():
+        raise QueryError("empty query")
+    try:
+        stmts = [s for s in sqlglot.parse(sql, read="postgres") if s is not None]
+    except sqlglot.errors.ParseError as e:
+        raise QueryError(f"syntax error at {_position(e)}") from None
+    except sqlglot.errors.TokenError as e:
+        raise QueryError(f"syntax error: {str(e).splitlines()[0]}") from None
+    if not stmts:
+        raise QueryError("empty query")
+    if len(stmts) > 1:
+        raise QueryError(f"expected one statement, found {len(stmts)}")
+    stmt = stmts[0]
+    if not isinstance(stmt, exp.Select):
+        raise QueryError(f"only a read-only SELECT is accepted, found {stmt.key.upper()}")
+    for node in stmt.walk():
+        if isinstance(node, _FORBIDDEN):
+            raise QueryError(f"only a read-only SELECT is accepted, found {node.key.upper()}")
+        if isinstance(node, exp.Anonymous) or (
+            isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier)
+        ):
+            raise QueryError(f"table functions and unknown functions are not accepted: {node.sql()}")
+    return stmt
+
+
+def parse_query(
+    sql: str, schema: Mapping[str, Sequence[str]] | None = None, name: str = "query"
+) -> QueryGraph:
+    """Build the :class:`QueryGraph` of one SELECT; ``schema`` (table -> columns) validates names."""
+    stmt = parse_statement(sql)
+    if stmt.args.get("with"):
+        raise QueryError("WITH clauses are not supported")
+    from_ = stmt.args.get("from") or stmt.args.get("from_")
+    if from_ is None:
+        raise QueryError("query has no FROM clause")
+    items = [from_.this] + [j.this for j in stmt.args.get("joins") or []]
+    conds: list[exp.Expression] = []
+    for j in stmt.args.get("joins") or []:
+        if j.args.get("using"):
+            raise QueryError("JOIN ... USING is not supported; write JOIN ... ON")
+        side = (j.args.get("side") or "").upper()
+        if side in ("LEFT", "RIGHT", "FULL"):
+            raise QueryError(f"{side} OUTER JOIN is not supported (inner joins only)")
+        conds += _conjuncts(j.args.get("on"))
+    relations: list[Relation] = []
+    for it in items:
+        if not isinstance(it, exp.Table):
+            raise QueryError(f"only base tables are supported in FROM, found: {it.sql()}")
+        table = it.name.lower()
+        alias = (it.alias or it.name).lower()
+        if schema is not None and table not in schema:
+            raise QueryError(f"unknown table: {table}")
+        if any(r.alias == alias for r in relations):
+            raise QueryError(f"duplicate alias: {alias}")
+        relations.append(Relation(alias, table))
+    index = {r.alias: i for i, r in enumerate(relations)}
+
+    def resolve(col: exp.Column) -> int:
+        q = col.table.lower()
+        cname = col.name.lower()
+        if q:
+            if q not in index:
+                raise QueryError(f"unknown table or alias: {q} (in {col.sql()})")
+            i = index[q]
+        else:
+            owners = [i for i, r in enumerate(relations)
+                      if schema is not None and cname in schema[r.table]]
+            if len(relations) == 1:
+                owners = [0]
+            if len(owners) != 1:
+                raise QueryError(f"column {cname} is {'ambiguous' if owners else 'unknown'}; "
+                                 "qualify it with an alias")
+            i = owners[0]
+        if schema is not None and cname not in schema[relations[i].table]:
+            raise QueryError(f"unknown column: {relations[i].alias}.{cname} "
+                             f"(table {relations[i].table})")
+        return i
+
+    # Validate every column anywhere in the statement (SELECT list included).
+    for col in stmt.find_all(exp.Column):
+        if isinstance(col.this, exp.Star):
+            continue
+        resolve(col)
+
+    where = stmt.args.get("where")
+    conds += _conjuncts(where.this if where is not None else None)
+    filters: list[list[str]] = [[] for _ in relations]
+    equi: list[tuple[int, str, int, str, str]] = []
+    theta: list[JoinEdge] = []
+    for c in conds:
+        cols = list(c.find_all(exp.Column))
+        rels = sorted({resolve(col) for col in cols})
+        if (isinstance(c, exp.EQ) and isinstance(c.left, exp.Column)
+                and isinstance(c.right, exp.Column) and len(rels) == 2):
+            li, ri = resolve(c.left), resolve(c.right)
+            equi.append((li, c.left.name.lower(), ri, c.right.name.lower(), c.sql()))
+        elif len(rels) == 1:
+            filters[rels[0]].append(c.sql(dialect="duckdb"))
+        elif len(rels) == 2:
+            theta.append(JoinEdge(rels[0], rels[1], "", "", c.sql(dialect="duckdb"), equi=False))
+        elif not rels:
+            raise QueryError(f"constant predicate not supported: {c.sql()}")
+        else:
+            raise QueryError(f"predicate over more than two relations not supported: {c.sql()}")
+
+    edges = _close_equalities(equi, relations) + theta
+    select_sql = ", ".join(e.sql(dialect="duckdb") for e in stmt.expressions)
+    return QueryGraph(tuple(relations), tuple(edges), tuple(tuple(f) for f in filters),
+                      select_sql, sql, name)
+
+
+def _close_equalities(
+    equi: list[tuple[int, str, int, str, str]], relations: list[Relation]
+) -> list[JoinEdge]:
+    """Union-find over (relation, column); every pair of members in a class is an edge."""
+    parent: dict[tuple[int, str], tuple[int, str]] = {}
+
+    def find(x: tuple[int, str]) -> tuple[int, str]:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    explicit = set()
+    for li, lc, ri, rc, _ in equi:
+        parent[find((li, lc))] = find((ri, rc))
+        explicit.add(frozenset([(li, lc), (ri, rc)]))
+    classes: dict[tuple[int, str], list[tuple[int, str]]] = {}
+    for m in sorted(parent):
+        classes.setdefault(find(m), []).append(m)
+    out = []
+    for members in classes.values():
+        for (li, lc), (ri, rc) in itertools.combinations(sorted(members), 2):
+            if li == ri:
+                continue
+            sql = f"{relations[li].alias}.{lc} = {relations[ri].alias}.{rc}"
+            out.append(JoinEdge(li, ri, lc, rc, sql, True,
+                                frozenset([(li, lc), (ri, rc)]) not in explicit))
+    return out
+
+
+def equality_classes(graph: QueryGraph) -> list[frozenset[tuple[int, str]]]:
+    """The equality classes of (relation, column) induced by the equi edges."""
+    parent: dict[tuple[int, str], tuple[int, str]] = {}
+
+    def find(x: tuple[int, str]) -> tuple[int, str]:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for e in graph.edges:
+        if e.equi:
+            parent[find((e.left, e.left_column))] = find((e.right, e.right_column))
+    groups: dict[tuple[int, str], set[tuple[int, str]]] = {}
+    for m in list(parent):
+        groups.setdefault(find(m), set()).add(m)
+    return [frozenset(g) for _, g in sorted(groups.items())]
+
+
+def graph_json(graph: QueryGraph) -> str:
+    """Stable JSON text of a graph (golden fixtures)."""
+    return json.dumps(graph.to_json(), indent=1, sort_keys=True)
