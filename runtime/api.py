@@ -1,0 +1,448 @@
+"""The public API, with Ray's names and semantics: init, remote, get, put, wait, kill, cancel, ...
+
+The same functions work in the driver and inside tasks and actors (nested submission): each
+process has one *client*, the ``Driver`` in the driver process and the ``Worker`` in a worker,
+and both offer the same small set of methods.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import random
+import signal
+import threading
+from typing import Any, Callable, Sequence
+
+from . import object_ref as _object_ref
+from .object_ref import ObjectRef
+from .options import ActorOptions, TaskOptions
+from .serialization import _SIMPLE, INLINE_MAX, DepSlot, dumps_plain, make_value
+
+_client: Any = None
+_is_worker = False
+_init_lock = threading.RLock()
+_prev_sigterm: Any = None
+
+
+# --- lifecycle ---
+def init(num_cpus: int | None = None, object_store_memory: int | None = None,
+         backend: str = "local", ignore_reinit_error: bool = False, **kwargs: Any) -> None:
+    """Start the runtime: ``num_cpus`` worker processes (default: one per CPU)."""
+    global _client
+    if kwargs:
+        raise ValueError(f"init() got unknown option(s) {sorted(kwargs)}; valid: num_cpus, "
+                         "object_store_memory, backend, ignore_reinit_error")
+    if backend != "local":
+        raise ValueError(f"init(backend={backend!r}): only backend='local' is available")
+    if num_cpus is not None and (not isinstance(num_cpus, int) or isinstance(num_cpus, bool)
+                                 or num_cpus < 1):
+        raise ValueError(f"init(num_cpus={num_cpus!r}): num_cpus must be a positive integer")
+    if object_store_memory is not None and (not isinstance(object_store_memory, int)
+                                            or object_store_memory <= 0):
+        raise ValueError(f"init(object_store_memory={object_store_memory!r}): must be a "
+                         "positive number of bytes")
+    with _init_lock:
+        if _client is not None:
+            if ignore_reinit_error or _is_worker:
+                return
+            raise RuntimeError("runtime.init() was already called; call runtime.shutdown() "
+                               "first, or pass ignore_reinit_error=True")
+        from .driver import Driver
+        d = Driver(num_cpus or os.cpu_count() or 1, object_store_memory)
+        _client = d
+        _object_ref.set_hooks(d)
+        _install_sigterm()
+
+
+def shutdown() -> None:
+    """Stop every worker and actor and free every object; safe to call twice."""
+    global _client
+    with _init_lock:
+        c = _client
+        if c is None or _is_worker:
+            return
+        _client = None
+        _object_ref.set_hooks(None)
+        c.shutdown()
+
+
+def is_initialized() -> bool:
+    """Whether ``init`` has run (or a remote call auto-initialised) and not been shut down."""
+    return _client is not None
+
+
+def _get_client() -> Any:
+    c = _client
+    if c is None:
+        init()
+        c = _client
+    return c
+
+
+def _set_worker_client(w: Any) -> None:
+    global _client, _is_worker
+    _client = w
+    _is_worker = True
+
+
+def _install_sigterm() -> None:
+    global _prev_sigterm
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        _prev_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    shutdown()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+atexit.register(shutdown)
+
+
+# --- arguments ---
+def _pack_args(c: Any, args: tuple, kwargs: dict, name: str) -> tuple[Any, list, list, list]:
+    """``(args_value, dependency_ids, contained_ids, refs_to_keep_alive)``."""
+    if not args and not kwargs:
+        return None, [], [], []
+    if not kwargs and all(type(a) in _SIMPLE for a in args):
+        return ("i", pickle.dumps((args, None), 5), []), [], [], []
+    deps: list[int] = []
+    keep: list[ObjectRef] = []
+
+    def slot(a: Any) -> Any:
+        if type(a) is ObjectRef:
+            deps.append(a._id)
+            keep.append(a)
+            return DepSlot(len(deps) - 1)
+        return a
+
+    a2 = tuple(slot(a) for a in args)
+    k2 = {k: slot(v) for k, v in kwargs.items()}
+    try:
+        value, contained = make_value((a2, k2), None)
+        if len(value[1]) + sum(len(b) for b in value[2]) > INLINE_MAX:
+            # large arguments travel through the object store, like Ray's
+            def big(a: Any) -> Any:
+                if type(a) is DepSlot:
+                    return a
+                ref = put(a)
+                return slot(ref)
+            a2 = tuple(big(a) for a in a2)
+            k2 = {k: big(v) for k, v in k2.items()}
+            value, contained = make_value((a2, k2), None)
+    except Exception as e:
+        raise TypeError(f"could not serialize the arguments of {name}: {type(e).__name__}: {e}. "
+                        "Pass picklable values (or create the object inside the task)") from None
+    return value, deps, contained, keep
+
+
+def _check_ref(r: Any, fn: str) -> int:
+    if type(r) is not ObjectRef:
+        raise TypeError(f"{fn}() expects an ObjectRef or a list of ObjectRefs, got "
+                        f"{type(r).__name__}; pass what f.remote(...) or put(...) returned")
+    return r._id
+
+
+# --- remote functions ---
+class RemoteFunction:
+    """A function made remote with ``@remote``: call ``f.remote(...)`` to run it as a task."""
+
+    def __init__(self, fn: Callable, options: TaskOptions, fn_id: int | None = None) -> None:
+        self._function = fn
+        self._options = options
+        self._fn_id = fn_id if fn_id is not None else random.getrandbits(62)
+        self._blob: bytes | None = None
+        self.__name__ = getattr(fn, "__name__", "remote_function")
+        self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
+        self.__doc__ = fn.__doc__
+        self.__module__ = getattr(fn, "__module__", None)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"remote function {self.__name__} cannot be called directly; use "
+                        f"{self.__name__}.remote(...) and get() the result")
+
+    def __reduce__(self) -> Any:
+        return (RemoteFunction, (self._function, self._options, self._fn_id))
+
+    def options(self, **opts: Any) -> "_BoundFunction":
+        """A copy of this function with some options changed for the next ``.remote`` calls."""
+        return _BoundFunction(self, self._options.replace(**opts))
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        return _submit_task(self, self._options, args, kwargs)
+
+    def _get_blob(self) -> bytes:
+        if self._blob is None:
+            self._blob = dumps_plain(self._function)
+        return self._blob
+
+
+class _BoundFunction:
+    def __init__(self, rf: RemoteFunction, options: TaskOptions) -> None:
+        self._rf = rf
+        self._options = options
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        return _submit_task(self._rf, self._options, args, kwargs)
+
+    def options(self, **opts: Any) -> "_BoundFunction":
+        return _BoundFunction(self._rf, self._options.replace(**opts))
+
+
+def _submit_task(rf: RemoteFunction, o: TaskOptions, args: tuple, kwargs: dict) -> Any:
+    c = _get_client()
+    name = o.name or rf.__name__
+    args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
+    n = o.num_returns
+    roids = [c.new_id() for _ in range(n)]
+    spec = ("task", rf._fn_id, name, args_val, deps, contained, roids, o.num_cpus, None, None)
+    c.submit(spec, rf._get_blob())
+    del keep
+    if n == 1:
+        return ObjectRef(roids[0], _counted=True)
+    if n == 0:
+        return None
+    return [ObjectRef(x, _counted=True) for x in roids]
+
+
+# --- actors ---
+def method(num_returns: int = 1) -> Callable[[Callable], Callable]:
+    """Decorate an actor method to set its ``num_returns`` (Ray's ``ray.method``)."""
+    if not isinstance(num_returns, int) or num_returns < 0:
+        raise ValueError(f"method(num_returns={num_returns!r}): must be an integer >= 0")
+
+    def deco(fn: Callable) -> Callable:
+        fn._rt_num_returns = num_returns  # type: ignore[attr-defined]
+        return fn
+    return deco
+
+
+class ActorClass:
+    """A class made remote with ``@remote``: ``Cls.remote(...)`` starts an actor."""
+
+    def __init__(self, cls: type, options: ActorOptions, cls_id: int | None = None) -> None:
+        self._cls = cls
+        self._options = options
+        self._cls_id = cls_id if cls_id is not None else random.getrandbits(62)
+        self._blob: bytes | None = None
+        self.__name__ = cls.__name__
+        self.__qualname__ = cls.__qualname__
+        self.__doc__ = cls.__doc__
+        self.__module__ = cls.__module__
+        methods = {}
+        for k in dir(cls):
+            if k.startswith("__") and k != "__call__":
+                continue
+            v = getattr(cls, k, None)
+            if callable(v):
+                methods[k] = getattr(v, "_rt_num_returns", 1)
+        self._meta = (cls.__name__, methods)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"actor class {self.__name__} cannot be instantiated directly; use "
+                        f"{self.__name__}.remote(...)")
+
+    def __reduce__(self) -> Any:
+        return (ActorClass, (self._cls, self._options, self._cls_id))
+
+    def options(self, **opts: Any) -> "_BoundActorClass":
+        return _BoundActorClass(self, self._options.replace(**opts))
+
+    def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
+        return _create_actor(self, self._options, args, kwargs)
+
+
+class _BoundActorClass:
+    def __init__(self, ac: ActorClass, options: ActorOptions) -> None:
+        self._ac = ac
+        self._options = options
+
+    def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
+        return _create_actor(self._ac, self._options, args, kwargs)
+
+
+def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) -> "ActorHandle":
+    c = _get_client()
+    if o.name is not None and o.get_if_exists:
+        found = c.get_actor(o.name)
+        if found is not None:
+            return ActorHandle(*found)
+    name = f"{ac.__name__}.__init__"
+    args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
+    aid = c.new_id()
+    spec = ("actor_create", ac._cls_id, name, args_val, deps, contained, [], o.num_cpus, aid,
+            None)
+    if ac._blob is None:
+        ac._blob = dumps_plain(ac._cls)
+    c.create_actor(aid, o.name, ac._meta, spec, ac._blob)
+    del keep
+    return ActorHandle(aid, ac._meta)
+
+
+class ActorMethod:
+    """``handle.method``: call ``.remote(...)`` to queue a call on the actor."""
+
+    __slots__ = ("_handle", "_name", "_num_returns")
+
+    def __init__(self, handle: "ActorHandle", name: str, num_returns: int) -> None:
+        self._handle = handle
+        self._name = name
+        self._num_returns = num_returns
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"actor method {self._name} cannot be called directly; use "
+                        f"handle.{self._name}.remote(...)")
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        return _submit_call(self._handle, self._name, self._num_returns, args, kwargs)
+
+    def options(self, num_returns: int | None = None, **opts: Any) -> "ActorMethod":
+        if opts:
+            raise ValueError(f"unknown actor method option(s) {sorted(opts)}; valid: num_returns")
+        n = self._num_returns if num_returns is None else num_returns
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"num_returns={n!r}: must be an integer >= 0")
+        return ActorMethod(self._handle, self._name, n)
+
+
+class ActorHandle:
+    """A handle to a live actor; picklable, so it can be passed to tasks and other actors."""
+
+    def __init__(self, aid: int, meta: tuple[str, dict[str, int]]) -> None:
+        self._aid = aid
+        self._meta = meta
+        self._methods = {k: ActorMethod(self, k, n) for k, n in meta[1].items()}
+
+    def __getattr__(self, name: str) -> ActorMethod:
+        try:
+            return self.__dict__["_methods"][name]
+        except KeyError:
+            raise AttributeError(f"actor {self.__dict__.get('_meta', ('?',))[0]} has no method "
+                                 f"{name!r}") from None
+
+    def __reduce__(self) -> Any:
+        return (ActorHandle, (self._aid, self._meta))
+
+    def __repr__(self) -> str:
+        return f"ActorHandle({self._meta[0]}, {self._aid:016x})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActorHandle) and other._aid == self._aid
+
+    def __hash__(self) -> int:
+        return hash(self._aid)
+
+
+def _submit_call(h: ActorHandle, method_name: str, n: int, args: tuple, kwargs: dict) -> Any:
+    c = _get_client()
+    name = f"{h._meta[0]}.{method_name}"
+    args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
+    roids = [c.new_id() for _ in range(n)]
+    spec = ("call", 0, name, args_val, deps, contained, roids, 0, h._aid, method_name)
+    c.submit(spec, None)
+    del keep
+    if n == 1:
+        return ObjectRef(roids[0], _counted=True)
+    if n == 0:
+        return None
+    return [ObjectRef(x, _counted=True) for x in roids]
+
+
+# --- the decorator ---
+def remote(*args: Any, **kwargs: Any) -> Any:
+    """``@remote`` or ``@remote(num_cpus=..., num_returns=..., ...)`` on a function or class."""
+    if len(args) == 1 and not kwargs and callable(args[0]):
+        return _make_remote(args[0], {})
+    if args:
+        raise TypeError("remote() takes a function or class, or only keyword options: "
+                        "@remote or @remote(num_cpus=1)")
+
+    def deco(obj: Any) -> Any:
+        return _make_remote(obj, kwargs)
+    return deco
+
+
+def _make_remote(obj: Any, opts: dict) -> Any:
+    if isinstance(obj, type):
+        return ActorClass(obj, ActorOptions().replace(**opts))
+    return RemoteFunction(obj, TaskOptions().replace(**opts))
+
+
+# --- objects ---
+def get(refs: ObjectRef | Sequence[ObjectRef], timeout: float | None = None) -> Any:
+    """The value(s) of ``refs``; blocks until ready or ``timeout`` seconds (GetTimeoutError)."""
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
+        raise ValueError(f"get(timeout={timeout!r}): timeout must be None or a number >= 0")
+    if type(refs) is ObjectRef:
+        return _get_client().get_objects([refs._id], timeout)[0]
+    if isinstance(refs, (list, tuple)):
+        oids = [_check_ref(r, "get") for r in refs]
+        if not oids:
+            return []
+        return _get_client().get_objects(oids, timeout)
+    _check_ref(refs, "get")
+
+
+def put(value: Any) -> ObjectRef:
+    """Store ``value`` (immutable from now on) and return its ref."""
+    if type(value) is ObjectRef:
+        raise TypeError("put() of an ObjectRef is not allowed; pass the ref itself around")
+    c = _get_client()
+    try:
+        return c.put(value)
+    except (pickle.PicklingError, TypeError, AttributeError) as e:
+        raise TypeError(f"could not serialize the value given to put(): {type(e).__name__}: "
+                        f"{e}") from None
+
+
+def wait(refs: Sequence[ObjectRef], num_returns: int = 1, timeout: float | None = None,
+         fetch_local: bool = True) -> tuple[list[ObjectRef], list[ObjectRef]]:
+    """``(ready, not_ready)``: returns once ``num_returns`` refs are ready or at ``timeout``."""
+    if not isinstance(refs, (list, tuple)):
+        raise TypeError(f"wait() expects a list of ObjectRefs, got {type(refs).__name__}")
+    oids = [_check_ref(r, "wait") for r in refs]
+    if len(set(oids)) != len(oids):
+        raise ValueError("wait() got the same ObjectRef twice; pass distinct refs")
+    if not isinstance(num_returns, int) or not 0 <= num_returns <= len(oids):
+        raise ValueError(f"wait(num_returns={num_returns!r}): must be between 0 and "
+                         f"len(refs)={len(oids)}")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
+        raise ValueError(f"wait(timeout={timeout!r}): timeout must be None or a number >= 0")
+    if not oids:
+        return [], []
+    ready_set = _get_client().wait(oids, num_returns, timeout)
+    ready: list[ObjectRef] = []
+    rest: list[ObjectRef] = []
+    for r in refs:
+        if r._id in ready_set and len(ready) < num_returns:
+            ready.append(r)
+        else:
+            rest.append(r)
+    return ready, rest
+
+
+def kill(actor: ActorHandle, no_restart: bool = True) -> None:
+    """Kill the actor's process now; pending and later calls raise ActorDiedError."""
+    if not isinstance(actor, ActorHandle):
+        raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
+    _get_client().kill(actor._aid)
+
+
+def cancel(ref: ObjectRef, force: bool = False, recursive: bool = True) -> None:
+    """Cancel the task that makes ``ref``; ``get`` then raises TaskCancelledError."""
+    _check_ref(ref, "cancel")
+    _get_client().cancel(ref._id, force)
+
+
+def get_actor(name: str) -> ActorHandle:
+    """The handle of the live actor created with ``options(name=name)``."""
+    if not isinstance(name, str) or not name:
+        raise TypeError("get_actor() expects the actor's name as a non-empty string")
+    found = _get_client().get_actor(name)
+    if found is None:
+        raise ValueError(f"failed to look up actor with name {name!r}: no live actor has it")
+    return ActorHandle(*found)

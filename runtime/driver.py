@@ -1,0 +1,401 @@
+"""The driver: starts the worker processes, runs the dispatcher thread, serves the API calls.
+
+One dispatcher thread multiplexes every worker's socket with an epoll selector: it reads all the
+frames that are there, applies them to the scheduler under one lock acquisition, and flushes the
+outgoing frames after releasing it. API calls in the user's threads mutate the scheduler under the
+same lock and flush their own sends, so a task reaches its worker without a thread hop.
+
+Clean exit: every worker holds the read end of a *lifeline* pipe whose write end only the driver
+has. ``shutdown`` (also run by ``atexit`` and by the SIGTERM handler installed at ``init``) stops
+the workers and removes the session's shared-memory folder; if the driver dies without running it,
+the lifeline reads EOF in every worker and they remove the folder and exit.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+from . import object_ref as _object_ref
+from .exceptions import GetTimeoutError, ObjectLostError
+from .object_ref import ObjectRef
+from .protocol import Channel
+from .scheduler import Scheduler, WorkerInfo
+from .serialization import load_value, make_value, map_shm
+
+log = logging.getLogger(__name__)
+_SHM_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
+_START_TIMEOUT_S = 60.0
+
+
+class Driver:
+    """The runtime inside the driver process; ``api`` calls its methods."""
+
+    def __init__(self, num_cpus: int, object_store_memory: int | None = None) -> None:
+        self.num_cpus = num_cpus
+        self.object_store_memory = object_store_memory
+        self.epoch = random.randrange(1, 1 << 15)
+        self._ids = itertools.count(1)
+        self._prefix = self.epoch << 48
+        self._wids = itertools.count(1)
+        self.closed = False
+        self.session_dir = tempfile.mkdtemp(prefix=f"rt-{os.getpid()}-", dir=_SHM_ROOT)
+        self.life_r, self.life_w = os.pipe()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.wake_r, selectors.EVENT_READ, None)
+        self.env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                        OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+        self.all_workers: list[WorkerInfo] = []
+        self.sched = Scheduler(num_cpus, self._spawn)
+        s = self.sched
+        with s.lock:
+            for _ in range(num_cpus):
+                s.pool.append(self._spawn(None))
+            fl = s.take_flush()
+        for w in fl:
+            w.chan.flush()
+        self.thread = threading.Thread(target=self._dispatch, name="runtime-dispatcher",
+                                       daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        with s.cv:
+            while not all(w.alive for w in s.pool):
+                left = deadline - time.monotonic()
+                if left <= 0 or any(w.proc.poll() is not None for w in s.pool):
+                    self.shutdown()
+                    raise RuntimeError("runtime workers failed to start; run "
+                                       f"`{sys.executable} -m runtime.worker` to see why")
+                s.cv.wait(min(left, 0.05))
+
+    # --- processes ---
+    def _spawn(self, aid: int | None) -> WorkerInfo:
+        a, b = socket.socketpair()
+        wid = next(self._wids)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runtime.worker", str(b.fileno()), str(self.life_r),
+             self.session_dir, str(wid), str(self.epoch)],
+            pass_fds=(b.fileno(), self.life_r), start_new_session=True, env=self.env,
+            stdin=subprocess.DEVNULL)
+        b.close()
+        w = WorkerInfo(wid, Channel(a), proc, aid)
+        w.chan.outbox.append(("setup", list(sys.path)))
+        self.sched.to_flush.add(w)
+        self.all_workers.append(w)
+        self.sel.register(a, selectors.EVENT_READ, w)
+        self._wake()
+        return w
+
+    def _wake(self) -> None:
+        try:
+            os.write(self.wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass
+
+    # --- the dispatcher thread ---
+    def _dispatch(self) -> None:
+        s = self.sched
+        timeout: float | None = 0.2
+        while not self.closed:
+            try:
+                events = self.sel.select(timeout)
+            except (OSError, ValueError):
+                if self.closed:
+                    return
+                raise
+            batches = []
+            dead = []
+            for key, _ in events:
+                w = key.data
+                if w is None:
+                    try:
+                        while os.read(self.wake_r, 4096):
+                            pass
+                    except (BlockingIOError, OSError):
+                        pass
+                    continue
+                try:
+                    frames = w.chan.recv(block=False)
+                except (EOFError, OSError):
+                    dead.append(w)
+                    continue
+                if frames:
+                    batches.append((w, frames))
+            with s.lock:
+                if self.closed:
+                    return
+                for w, frames in batches:
+                    for frame in frames:
+                        for m in frame:
+                            self._handle(w, m)
+                for w in dead:
+                    try:
+                        self.sel.unregister(w.chan.sock)
+                    except (KeyError, ValueError, OSError):
+                        pass
+                    w.chan.close()
+                    s.on_worker_died(w)
+                nxt = s.expire_timers()
+                self._collect_released()
+                s.pump()
+                if s.changed:
+                    s.changed = False
+                    s.cv.notify_all()
+                fl = s.take_flush()
+            for w in fl:
+                w.chan.flush()
+            timeout = 0.2 if nxt is None else min(0.2, max(nxt, 0.0))
+            if dead:
+                for w in dead:
+                    try:
+                        w.proc.wait(timeout=1.0)
+                    except subprocess.TimeoutExpired:
+                        pass
+
+    def _handle(self, w: WorkerInfo, m: tuple) -> None:
+        s = self.sched
+        tag = m[0]
+        if tag == "done":
+            s.on_done(w, m[1], m[2], m[3], m[4])
+        elif tag == "refs":
+            s.on_refs(w, m[1])
+        elif tag == "submit":
+            s.submit(m[1], m[2], w)
+        elif tag == "get":
+            s.on_get(w, m[1], m[2], m[3], True, len(m[2]))
+        elif tag == "wait":
+            s.on_get(w, m[1], m[2], m[4], False, m[3])
+        elif tag == "put":
+            s.on_put(w, m[1], m[2], m[3])
+        elif tag == "bounce":
+            s.on_bounce(w, m[1])
+        elif tag == "create_actor":
+            try:
+                self._create_actor_locked(m[2], m[3], m[4], m[5], m[6], m[7])
+                s._reply(w, m[1], ("ok", None))
+            except ValueError as e:
+                s._reply(w, m[1], ("error", str(e)))
+        elif tag == "get_actor":
+            aid = s.names.get(m[2])
+            a = s.actors.get(aid) if aid is not None else None
+            s._reply(w, m[1], ("ok", (a.aid, a.meta) if a is not None and not a.dead else None))
+        elif tag == "kill":
+            s.kill_actor(m[1])
+        elif tag == "cancel":
+            s.cancel(m[1], m[2])
+        elif tag == "hello":
+            w.alive = True
+            w.pid = m[2]
+            s.changed = True
+
+    # --- reference counting hooks (see object_ref) ---
+    def incref(self, oid: int) -> None:
+        with self.sched.lock:
+            self.sched.store.incref(oid)
+
+    def _collect_released(self) -> None:
+        released = _object_ref.drain_released()
+        if released:
+            decref = self.sched.store.decref
+            for oid in released:
+                decref(oid)
+
+    # --- API ---
+    def new_id(self) -> int:
+        return self._prefix | next(self._ids)
+
+    def shm_path(self, oid: int) -> str:
+        return f"{self.session_dir}/{oid:x}"
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("the runtime was shut down; call runtime.init() again and "
+                               "resubmit the work")
+
+    def submit(self, spec: tuple, blob: bytes | None) -> None:
+        s = self.sched
+        with s.lock:
+            self._check_open()
+            self._collect_released()
+            s.submit(spec, blob, None)
+            s.pump()
+            fl = s.take_flush()
+        for w in fl:
+            w.chan.flush()
+
+    def create_actor(self, aid: int, name: str | None, meta: Any, spec: tuple,
+                     blob: bytes) -> None:
+        s = self.sched
+        with s.lock:
+            self._check_open()
+            self._create_actor_locked(aid, name, meta, spec, blob)
+            fl = s.take_flush()
+        for w in fl:
+            w.chan.flush()
+
+    def _create_actor_locked(self, aid: int, name: str | None, meta: Any, spec: tuple,
+                             blob: bytes) -> None:
+        self.sched.create_actor(aid, name, meta)
+        self.sched.submit(spec, blob, None)
+
+    def get_objects(self, oids: list[int], timeout: float | None) -> list[Any]:
+        s = self.sched
+        deadline = None if timeout is None else time.monotonic() + timeout
+        entries = s.store.entries
+        got = []
+        with s.cv:
+            self._collect_released()
+            i = 0
+            n = len(oids)
+            while i < n:
+                e = entries.get(oids[i])
+                if e is None:
+                    self._check_open()
+                    raise ObjectLostError(
+                        f"object {oids[i]:016x} is not in this runtime: it belongs to a runtime "
+                        "that was shut down, or was freed; resubmit the task that made it")
+                if e.value is not None:
+                    got.append(e)
+                    i += 1
+                    continue
+                self._check_open()
+                if deadline is None:
+                    s.cv.wait(1.0)
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise GetTimeoutError(f"get() timed out after {timeout} s with "
+                                              f"{n - i} of {n} objects not ready")
+                    s.cv.wait(left)
+        out = []
+        for e in got:
+            v = e.value
+            if v[0] == "s":
+                mm = e.mm
+                if mm is None:
+                    mm = e.mm = map_shm(v)
+                out.append(load_value(v, mm))
+            else:
+                out.append(load_value(v))
+        return out
+
+    def put(self, obj: Any) -> ObjectRef:
+        self._check_open()
+        oid = self.new_id()
+        value, contained = make_value(obj, self.shm_path(oid))
+        s = self.sched
+        with s.lock:
+            self._collect_released()
+            s.on_put(None, oid, value, contained)
+            s.changed = False
+        return ObjectRef(oid, _counted=True)
+
+    def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:
+        s = self.sched
+        deadline = None if timeout is None else time.monotonic() + timeout
+        entries = s.store.entries
+        with s.cv:
+            while True:
+                ready = set()
+                for o in oids:
+                    e = entries.get(o)
+                    if e is None:
+                        self._check_open()
+                        raise ObjectLostError(f"object {o:016x} is not in this runtime")
+                    if e.value is not None:
+                        ready.add(o)
+                if len(ready) >= num_returns or self.closed:
+                    return ready
+                if deadline is None:
+                    s.cv.wait(1.0)
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return ready
+                    s.cv.wait(left)
+
+    def kill(self, aid: int) -> None:
+        with self.sched.lock:
+            self.sched.kill_actor(aid)
+            self.sched.changed = True
+            self.sched.cv.notify_all()
+
+    def cancel(self, oid: int, force: bool) -> None:
+        s = self.sched
+        with s.lock:
+            s.cancel(oid, force)
+            s.cv.notify_all()
+            fl = s.take_flush()
+        for w in fl:
+            w.chan.flush()
+
+    def get_actor(self, name: str) -> tuple[int, Any] | None:
+        s = self.sched
+        with s.lock:
+            aid = s.names.get(name)
+            a = s.actors.get(aid) if aid is not None else None
+            return (a.aid, a.meta) if a is not None and not a.dead else None
+
+    def processes(self) -> list[int]:
+        return [w.pid for w in self.all_workers if w.proc.poll() is None]
+
+    # --- shutdown ---
+    def shutdown(self) -> None:
+        s = self.sched
+        with s.lock:
+            if self.closed:
+                return
+            self.closed = True
+            s.cv.notify_all()
+            workers = list(self.all_workers)
+        self._wake()
+        if self.thread.is_alive() and threading.current_thread() is not self.thread:
+            self.thread.join(timeout=2.0)
+        for w in workers:
+            if w.proc.poll() is None:
+                if w.inflight:
+                    _kill(w.proc)
+                else:
+                    try:
+                        w.chan.send([("exit",)])
+                    except OSError:
+                        _kill(w.proc)
+        deadline = time.monotonic() + 0.5
+        for w in workers:
+            try:
+                w.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _kill(w.proc)
+                w.proc.wait()
+            w.chan.close()
+        for fd in (self.life_w, self.life_r, self.wake_r, self.wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            self.sel.close()
+        except Exception:  # noqa: BLE001 - closing a selector twice is harmless
+            pass
+        shutil.rmtree(self.session_dir, ignore_errors=True)
+        s.store.entries.clear()
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        proc.send_signal(signal.SIGKILL)
+    except OSError:
+        pass

@@ -1,0 +1,86 @@
+"""``ObjectRef``: a handle to an immutable object in the store, reference-counted across processes.
+
+Each process counts its live ``ObjectRef`` instances through a hook object installed by the driver
+or the worker (``set_hooks``). Creating a ref increments at once; ``__del__`` only appends to a
+queue that the owner drains later, because ``__del__`` may run inside the garbage collector while
+the store's lock is held. Pickling a ref records its id in the active collector so that whatever
+contains it (a task's arguments, a stored object) keeps it alive.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+_hooks: Any = None
+_released: deque[int] = deque()
+_collect = threading.local()
+
+
+def set_hooks(hooks: Any) -> None:
+    """Install the process's reference-count owner (``incref(oid)``), or None to stop counting."""
+    global _hooks
+    _hooks = hooks
+    _released.clear()
+
+
+def drain_released() -> list[int]:
+    """The ids whose refs died since the last call (one entry per dead ref)."""
+    out = []
+    pop = _released.popleft
+    try:
+        while True:
+            out.append(pop())
+    except IndexError:
+        return out
+
+
+class collecting:
+    """Context manager: ids of refs pickled inside the block end up in ``self.oids``."""
+
+    __slots__ = ("oids", "_prev")
+
+    def __enter__(self) -> "collecting":
+        self._prev = getattr(_collect, "oids", None)
+        self.oids: list[int] = []
+        _collect.oids = self.oids
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _collect.oids = self._prev
+
+
+class ObjectRef:
+    """A future for an object produced by ``put`` or a task: pass it around, ``get`` its value."""
+
+    __slots__ = ("_id", "__weakref__")
+
+    def __init__(self, oid: int, _counted: bool = False) -> None:
+        self._id = oid
+        if not _counted and _hooks is not None:
+            _hooks.incref(oid)
+
+    def __del__(self) -> None:
+        if _hooks is not None:
+            _released.append(self._id)
+
+    def __reduce__(self) -> Any:
+        oids = getattr(_collect, "oids", None)
+        if oids is not None:
+            oids.append(self._id)
+        return (ObjectRef, (self._id,))
+
+    def hex(self) -> str:
+        return f"{self._id:016x}"
+
+    def binary(self) -> bytes:
+        return self._id.to_bytes(8, "big")
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectRef) and other._id == self._id
+
+    def __repr__(self) -> str:
+        return f"ObjectRef({self._id:016x})"

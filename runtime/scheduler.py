@@ -1,0 +1,562 @@
+"""The driver's scheduler: task states, dispatch to workers and actors, and worker requests.
+
+Task states and transitions::
+
+    WAITING  --all dependencies ready-->        READY      (a failed dependency: FAILED at once)
+    READY    --a worker has room-->             RUNNING    (pool task; actor calls go to their
+                                                            actor's FIFO instead and are sent in
+                                                            submission order once their own and
+                                                            all earlier calls' dependencies are
+                                                            ready)
+    RUNNING  --worker reports a result-->       FINISHED   (outputs stored, waiters woken)
+    RUNNING  --worker reports an exception-->   FAILED     (outputs hold the error; dependents
+                                                            fail with it without running)
+    RUNNING  --worker blocks in get, bounces--> READY      (the worker hands back queued tasks)
+    RUNNING  --worker process dies-->           FAILED     (WorkerCrashedError / ActorDiedError)
+    WAITING/READY --cancel-->                   CANCELLED  (outputs hold TaskCancelledError)
+    RUNNING  --cancel-->                        CANCELLED  (SIGINT to the worker; force kills it)
+
+A task holds a reference on each of its dependencies and on every ref pickled inside its
+arguments until it leaves RUNNING. Pool workers get one task at a time, except functions whose
+recent runs were short (< ``_SHORT_S``): those are pipelined up to ``_DEPTH`` per worker so bursts
+of small tasks travel in batches. A worker blocked in ``get`` does not count against ``num_cpus``;
+if every worker is blocked and tasks are READY, the pool grows by one worker (Ray does the same)
+so nested tasks cannot deadlock.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import signal
+import threading
+import time
+from collections import deque
+from typing import Any, Callable
+
+from .exceptions import ActorDiedError, ObjectLostError, TaskCancelledError, WorkerCrashedError
+from .object_store import ObjectStore
+from .serialization import system_error_value
+
+log = logging.getLogger(__name__)
+
+WAITING, READY, RUNNING, FINISHED, FAILED, CANCELLED = (
+    "WAITING", "READY", "RUNNING", "FINISHED", "FAILED", "CANCELLED")
+_SHORT_S = 0.002
+_DEPTH = 8
+_MAX_EXTRA_WORKERS = 64
+
+
+class Task:
+    """A pool task, an actor's constructor or an actor method call."""
+
+    __slots__ = ("tid", "kind", "fn_id", "name", "args_val", "deps", "contained", "roids",
+                 "num_cpus", "aid", "method", "state", "worker", "pending", "cancel_forced")
+
+    def __init__(self, spec: tuple) -> None:
+        (self.kind, self.fn_id, self.name, self.args_val, self.deps, self.contained, self.roids,
+         self.num_cpus, self.aid, self.method) = spec
+        self.tid = 0
+        self.state = WAITING
+        self.worker: WorkerInfo | None = None
+        self.pending = 0
+        self.cancel_forced = False
+
+
+class WorkerInfo:
+    """The driver's view of one worker process."""
+
+    __slots__ = ("wid", "chan", "proc", "pid", "inflight", "fns", "blocked", "cpu", "aid",
+                 "holds", "alive", "dead")
+
+    def __init__(self, wid: int, chan: Any, proc: Any, aid: int | None = None) -> None:
+        self.wid = wid
+        self.chan = chan
+        self.proc = proc
+        self.pid = proc.pid
+        self.inflight: dict[int, Task] = {}
+        self.fns: set[int] = set()
+        self.blocked = 0
+        self.cpu = 0.0
+        self.aid = aid
+        self.holds: dict[int, int] = {}
+        self.alive = False
+        self.dead = False
+
+
+class ActorInfo:
+    """One actor: its process, its FIFO of calls, and whether it lives."""
+
+    __slots__ = ("aid", "name", "meta", "worker", "queue", "started", "dead", "error", "creation")
+
+    def __init__(self, aid: int, name: str | None, meta: Any) -> None:
+        self.aid = aid
+        self.name = name
+        self.meta = meta
+        self.worker: WorkerInfo | None = None
+        self.queue: deque[Task] = deque()
+        self.started = False
+        self.dead = False
+        self.error = ""
+        self.creation: Task | None = None
+
+
+class Waiter:
+    """A worker's pending ``get`` or ``wait`` request."""
+
+    __slots__ = ("w", "rid", "oids", "need", "remaining", "is_get", "done")
+
+    def __init__(self, w: WorkerInfo, rid: int, oids: list[int], need: int, is_get: bool) -> None:
+        self.w, self.rid, self.oids, self.need, self.is_get = w, rid, oids, need, is_get
+        self.remaining = need
+        self.done = False
+
+
+class Scheduler:
+    """All driver-side state; every method runs under ``self.lock`` unless it says otherwise."""
+
+    def __init__(self, num_cpus: int, spawn: Callable[[int | None], WorkerInfo]) -> None:
+        self.lock = threading.RLock()
+        self.cv = threading.Condition(self.lock)
+        self.num_cpus = num_cpus
+        self.spawn = spawn
+        self.store = ObjectStore()
+        self.pool: list[WorkerInfo] = []
+        self.actors: dict[int, ActorInfo] = {}
+        self.names: dict[str, int] = {}
+        self.fn_blobs: dict[int, bytes] = {}
+        self.fn_time: dict[int, float] = {}
+        self.ready: deque[Task] = deque()
+        self.timers: list[tuple[float, int, Waiter]] = []
+        self._tids = itertools.count(1)
+        self._timer_seq = itertools.count()
+        self.to_flush: set[WorkerInfo] = set()
+        self.changed = False
+        self.spawning = 0
+        self.events: list[tuple] | None = None
+
+    # --- submission ---
+    def submit(self, spec: tuple, blob: bytes | None, holder: WorkerInfo | None) -> None:
+        t = Task(spec)
+        t.tid = next(self._tids)
+        if blob is not None and t.fn_id not in self.fn_blobs:
+            self.fn_blobs[t.fn_id] = blob
+        store = self.store
+        for oid in t.roids:
+            store.create(oid, 1, t)
+            if holder is not None:
+                holder.holds[oid] = holder.holds.get(oid, 0) + 1
+        entries = store.entries
+        for d in t.deps:
+            e = entries.get(d)
+            if e is None:
+                self._fail(t, system_error_value(ObjectLostError(
+                    f"argument {d:016x} of {t.name} was freed or belongs to a runtime that was "
+                    "shut down")))
+                return
+            e.refs += 1
+            if e.value is None:
+                t.pending += 1
+                if e.waiters is None:
+                    e.waiters = [t]
+                else:
+                    e.waiters.append(t)
+        for c in t.contained:
+            store.incref(c)
+        if t.kind == "call":
+            a = self.actors.get(t.aid)
+            if a is None or a.dead:
+                self._fail(t, self._actor_dead_value(a))
+                return
+            a.queue.append(t)
+            if t.pending == 0:
+                self._pump_actor(a)
+        elif t.kind == "actor_create":
+            a = self.actors[t.aid]
+            a.creation = t
+            if t.pending == 0:
+                self._task_ready(t)
+        elif t.pending == 0:
+            self._task_ready(t)
+
+    def create_actor(self, aid: int, name: str | None, meta: Any) -> None:
+        if name is not None:
+            if name in self.names and not self.actors[self.names[name]].dead:
+                raise ValueError(f"an actor named {name!r} already exists; pick another name or "
+                                 "use get_actor(name)")
+            self.names[name] = aid
+        a = ActorInfo(aid, name, meta)
+        self.actors[aid] = a
+        a.worker = self.spawn(aid)
+
+    def _task_ready(self, t: Task) -> None:
+        entries = self.store.entries
+        for d in t.deps:
+            v = entries[d].value
+            if v is not None and v[0] in "ex":
+                self._fail(t, v)
+                return
+        if t.kind == "task":
+            t.state = READY
+            self.ready.append(t)
+        elif t.kind == "actor_create":
+            a = self.actors[t.aid]
+            if a.dead:
+                self._release(t)
+                return
+            w = a.worker
+            t.state = RUNNING
+            t.worker = w
+            w.inflight[t.tid] = t
+            w.chan.outbox.append(("actor_init", t.tid, t.aid, t.fn_id, self.fn_blobs[t.fn_id],
+                                  t.args_val, [entries[d].value for d in t.deps], t.name))
+            self.to_flush.add(w)
+            a.started = True
+            self._pump_actor(a)
+        else:
+            self._pump_actor(self.actors[t.aid])
+
+    def _pump_actor(self, a: ActorInfo) -> None:
+        if not a.started:
+            return
+        q = a.queue
+        w = a.worker
+        entries = self.store.entries
+        while q and (q[0].pending == 0 or q[0].state != WAITING):
+            t = q.popleft()
+            if t.state != WAITING:
+                continue
+            if a.dead:
+                self._fail(t, self._actor_dead_value(a))
+                continue
+            bad = None
+            for d in t.deps:
+                v = entries[d].value
+                if v[0] in "ex":
+                    bad = v
+                    break
+            if bad is not None:
+                self._fail(t, bad)
+                continue
+            t.state = RUNNING
+            t.worker = w
+            w.inflight[t.tid] = t
+            w.chan.outbox.append(("call", t.tid, t.method, t.args_val,
+                                  [entries[d].value for d in t.deps], t.roids, t.name))
+            self.to_flush.add(w)
+
+    # --- dispatch to the pool ---
+    def pump(self) -> None:
+        ready = self.ready
+        while ready:
+            t = ready[0]
+            if t.state != READY:
+                ready.popleft()
+                continue
+            w = self._pick(t)
+            if w is None:
+                self._maybe_grow()
+                return
+            ready.popleft()
+            self._send_task(w, t)
+
+    def _pick(self, t: Task) -> WorkerInfo | None:
+        busy = 0.0
+        for w in self.pool:
+            if w.inflight and not w.blocked:
+                busy += w.cpu
+        free = self.num_cpus - busy
+        short = self.fn_time.get(t.fn_id, 1.0) < _SHORT_S and t.num_cpus <= 1
+        best = None
+        best_n = _DEPTH
+        for w in self.pool:
+            if w.blocked or w.dead:
+                continue
+            n = len(w.inflight)
+            if n == 0:
+                if t.num_cpus <= free + 1e-9:
+                    return w
+            elif short and n < best_n and w.cpu <= 1 and self._all_short(w):
+                best, best_n = w, n
+        return best
+
+    def _all_short(self, w: WorkerInfo) -> bool:
+        ft = self.fn_time
+        for t in w.inflight.values():
+            if ft.get(t.fn_id, 1.0) >= _SHORT_S:
+                return False
+        return True
+
+    def _maybe_grow(self) -> None:
+        active = sum(1 for w in self.pool if not w.blocked and not w.dead)
+        if (active + self.spawning < self.num_cpus
+                and len(self.pool) < self.num_cpus + _MAX_EXTRA_WORKERS):
+            w = self.spawn(None)
+            self.pool.append(w)
+
+    def _send_task(self, w: WorkerInfo, t: Task) -> None:
+        t.state = RUNNING
+        t.worker = w
+        if not w.inflight:
+            w.cpu = t.num_cpus
+        w.inflight[t.tid] = t
+        blob = None
+        if t.fn_id not in w.fns:
+            blob = self.fn_blobs[t.fn_id]
+            w.fns.add(t.fn_id)
+        entries = self.store.entries
+        w.chan.outbox.append(("task", t.tid, t.fn_id, blob, t.args_val,
+                              [entries[d].value for d in t.deps] if t.deps else (), t.roids,
+                              t.name))
+        self.to_flush.add(w)
+
+    # --- results ---
+    def _set(self, oid: int, value: tuple, contained: list[int] | None) -> None:
+        for waiter in self.store.set_value(oid, value, contained):
+            if type(waiter) is Task:
+                waiter.pending -= 1
+                if waiter.pending == 0 and waiter.state == WAITING:
+                    self._task_ready(waiter)
+                elif waiter.pending == 0 and waiter.kind == "call":
+                    self._pump_actor(self.actors[waiter.aid])
+            else:
+                self._waiter_hit(waiter)
+        self.changed = True
+
+    def _release(self, t: Task) -> None:
+        store = self.store
+        for d in t.deps:
+            store.decref(d)
+        for c in t.contained:
+            store.decref(c)
+        t.deps = t.contained = ()
+        t.args_val = None
+
+    def _fail(self, t: Task, value: tuple) -> None:
+        if t.state in (FINISHED, FAILED, CANCELLED):
+            return
+        t.state = CANCELLED if value[0] == "x" and b"TaskCancelledError" in value[1] else FAILED
+        if t.worker is not None:
+            t.worker.inflight.pop(t.tid, None)
+        for oid in t.roids:
+            self._set(oid, value, None)
+        self._release(t)
+
+    def on_done(self, w: WorkerInfo, tid: int, values: list, dt: float, ok: bool) -> None:
+        t = w.inflight.pop(tid, None)
+        if not w.inflight:
+            w.cpu = 0.0
+        if t is None:  # cancelled while running: drop the result
+            for v, _ in values:
+                if v[0] == "s":
+                    try:
+                        os.unlink(v[1])
+                    except OSError:
+                        pass
+            return
+        if t.kind == "task":
+            old = self.fn_time.get(t.fn_id)
+            self.fn_time[t.fn_id] = dt if old is None else 0.8 * old + 0.2 * dt
+        if self.events is not None:
+            end = time.time()
+            self.events.append((t.name, w.wid, w.pid, end - dt, end, t.kind))
+        if t.kind == "actor_create":
+            t.state = FINISHED if ok else FAILED
+            self._release(t)
+            if not ok:
+                from .serialization import error_of
+                self._actor_died(self.actors[t.aid], f"its constructor raised: "
+                                 f"{error_of(values[0][0])}")
+                self._kill_proc(w)
+            return
+        t.state = FINISHED if ok else FAILED
+        for oid, (value, contained) in zip(t.roids, values):
+            self._set(oid, value, contained)
+        self._release(t)
+
+    # --- worker requests ---
+    def on_get(self, w: WorkerInfo, rid: int, oids: list[int], timeout: float | None,
+               is_get: bool, need: int) -> None:
+        entries = self.store.entries
+        waiter = Waiter(w, rid, oids, need, is_get)
+        missing = []
+        for o in oids:
+            e = entries.get(o)
+            if e is None:
+                self._reply(w, rid, ("lost", o))
+                return
+            if e.value is None:
+                missing.append(e)
+        ready_n = len(oids) - len(missing)
+        waiter.remaining = need - ready_n
+        if waiter.remaining <= 0 or timeout == 0:
+            self._finish_waiter(waiter)
+            return
+        for e in missing:
+            if e.waiters is None:
+                e.waiters = [waiter]
+            else:
+                e.waiters.append(waiter)
+        w.blocked += 1
+        if timeout is not None:
+            heapq.heappush(self.timers, (time.monotonic() + timeout, next(self._timer_seq), waiter))
+        self.pump()
+
+    def _waiter_hit(self, waiter: Waiter) -> None:
+        if waiter.done:
+            return
+        waiter.remaining -= 1
+        if waiter.remaining <= 0:
+            waiter.w.blocked -= 1
+            self._finish_waiter(waiter)
+
+    def _finish_waiter(self, waiter: Waiter, timed_out: bool = False) -> None:
+        waiter.done = True
+        entries = self.store.entries
+        if waiter.is_get:
+            if timed_out:
+                self._reply(waiter.w, waiter.rid, ("timeout",))
+                return
+            vals = []
+            for o in waiter.oids:
+                e = entries.get(o)
+                if e is None or e.value is None:
+                    self._reply(waiter.w, waiter.rid, ("lost", o))
+                    return
+                vals.append(e.value)
+            self._reply(waiter.w, waiter.rid, ("ok", vals))
+        else:
+            ready = [o for o in waiter.oids
+                     if (e := entries.get(o)) is not None and e.value is not None]
+            self._reply(waiter.w, waiter.rid, ("ok", ready))
+
+    def expire_timers(self) -> float | None:
+        """Time out due worker requests; return seconds to the next deadline."""
+        now = time.monotonic()
+        timers = self.timers
+        while timers and timers[0][0] <= now:
+            _, _, waiter = heapq.heappop(timers)
+            if not waiter.done:
+                waiter.w.blocked -= 1
+                self._finish_waiter(waiter, timed_out=True)
+        return timers[0][0] - now if timers else None
+
+    def _reply(self, w: WorkerInfo, rid: int, payload: Any) -> None:
+        w.chan.outbox.append(("reply", rid, payload))
+        self.to_flush.add(w)
+
+    def on_put(self, w: WorkerInfo | None, oid: int, value: tuple, contained: list[int]) -> None:
+        self.store.create(oid, 1)
+        if w is not None:
+            w.holds[oid] = w.holds.get(oid, 0) + 1
+        self._set(oid, value, contained)
+
+    def on_refs(self, w: WorkerInfo, deltas: list[tuple[int, int]]) -> None:
+        store = self.store
+        holds = w.holds
+        for oid, d in deltas:
+            if d > 0:
+                holds[oid] = holds.get(oid, 0) + d
+                store.incref(oid, d)
+        for oid, d in deltas:
+            if d < 0:
+                n = holds.get(oid, 0) + d
+                if n <= 0:
+                    holds.pop(oid, None)
+                else:
+                    holds[oid] = n
+                store.decref(oid, -d)
+
+    def on_bounce(self, w: WorkerInfo, tid: int) -> None:
+        t = w.inflight.pop(tid, None)
+        if not w.inflight:
+            w.cpu = 0.0
+        if t is not None and t.state == RUNNING:
+            t.state = READY
+            t.worker = None
+            self.ready.appendleft(t)
+
+    # --- actors, cancellation, deaths ---
+    def _actor_dead_value(self, a: ActorInfo | None) -> tuple:
+        why = a.error if a is not None else "it does not exist in this runtime"
+        return system_error_value(ActorDiedError(f"the actor died: {why}"))
+
+    def _actor_died(self, a: ActorInfo, why: str) -> None:
+        if a.dead:
+            return
+        a.dead = True
+        a.error = why
+        if a.name is not None and self.names.get(a.name) == a.aid:
+            del self.names[a.name]
+        value = self._actor_dead_value(a)
+        w = a.worker
+        if w is not None:
+            for t in list(w.inflight.values()):
+                self._fail(t, value)
+        while a.queue:
+            self._fail(a.queue.popleft(), value)
+
+    def kill_actor(self, aid: int) -> None:
+        a = self.actors.get(aid)
+        if a is None or a.dead:
+            return
+        self._actor_died(a, "it was killed with kill()")
+        if a.worker is not None:
+            self._kill_proc(a.worker)
+
+    def _kill_proc(self, w: WorkerInfo) -> None:
+        try:
+            os.kill(w.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def cancel(self, oid: int, force: bool) -> None:
+        e = self.store.entries.get(oid)
+        if e is None or e.task is None:
+            return
+        t = e.task
+        value = system_error_value(TaskCancelledError(f"{t.name} was cancelled"))
+        if t.state in (WAITING, READY):
+            self._fail(t, value)
+        elif t.state == RUNNING and t.kind == "task" and t.worker is not None:
+            w = t.worker
+            if force:
+                self._fail(t, value)
+                self._kill_proc(w)
+            else:
+                try:
+                    os.kill(w.pid, signal.SIGINT)
+                except OSError:
+                    pass
+
+    def on_worker_died(self, w: WorkerInfo) -> None:
+        if w.dead:
+            return
+        w.dead = True
+        if w.aid is not None:
+            a = self.actors.get(w.aid)
+            if a is not None:
+                self._actor_died(a, "its process exited unexpectedly")
+        else:
+            if w in self.pool:
+                self.pool.remove(w)
+            value = system_error_value(WorkerCrashedError(
+                "the worker process running the task died"))
+            for t in list(w.inflight.values()):
+                self._fail(t, value)
+        w.inflight.clear()
+        for oid, n in list(w.holds.items()):
+            self.store.decref(oid, n)
+        w.holds.clear()
+        for _, _, waiter in self.timers:
+            if waiter.w is w:
+                waiter.done = True
+        if w.aid is None and len([p for p in self.pool if not p.dead]) < self.num_cpus:
+            self.pool.append(self.spawn(None))
+        self.changed = True
+
+    def take_flush(self) -> set[WorkerInfo]:
+        fl = self.to_flush
+        self.to_flush = set()
+        return fl

@@ -1,0 +1,152 @@
+"""Serialisation: cloudpickle with pickle protocol 5 out-of-band buffers.
+
+A *value* is the wire and store form of an object, a small tuple:
+
+* ``("i", data, buffers)``: inline, carried on the control channel (small objects);
+* ``("s", path, size, data_len, spans)``: in one shared-memory file written once, read zero-copy
+  by every reader through a read-only ``mmap`` (numpy arrays come back read-only);
+* ``("e", payload)``: a task error; ``payload`` pickles ``(cause, traceback_text, function_name)``;
+* ``("x", payload)``: a runtime error (actor died, worker crashed, cancelled), pickled.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import pickle
+from typing import Any
+
+import cloudpickle
+
+from .object_ref import collecting
+
+INLINE_MAX = 100 * 1024
+_ALIGN = 64
+_SIMPLE = (type(None), bool, int, float, str, bytes)
+
+
+def dumps(obj: Any) -> tuple[bytes, list[pickle.PickleBuffer], list[int]]:
+    """``(data, out_of_band_buffers, ids_of_contained_refs)``."""
+    if type(obj) in _SIMPLE:
+        return pickle.dumps(obj, 5), [], []
+    bufs: list[pickle.PickleBuffer] = []
+    with collecting() as c:
+        data = cloudpickle.dumps(obj, protocol=5, buffer_callback=bufs.append)
+    return data, bufs, c.oids
+
+
+def dumps_plain(obj: Any) -> bytes:
+    """In-band cloudpickle, for functions and classes."""
+    return cloudpickle.dumps(obj, protocol=5)
+
+
+def make_value(obj: Any, shm_path: str | None) -> tuple[tuple, list[int]]:
+    """The value of ``obj``: inline when small, else written into a new file at ``shm_path``."""
+    data, bufs, contained = dumps(obj)
+    raws = [b.raw() for b in bufs]
+    total = len(data) + sum(r.nbytes for r in raws)
+    if total <= INLINE_MAX or shm_path is None:
+        return ("i", data, [bytes(r) for r in raws]), contained
+    return write_shm(shm_path, data, raws), contained
+
+
+def write_shm(path: str, data: bytes, raws: list[memoryview]) -> tuple:
+    """Write ``data`` and the buffers once into a new file; return its ``("s", ...)`` value."""
+    spans = []
+    pieces: list[Any] = [data]
+    off = len(data)
+    for r in raws:
+        pad = -off % _ALIGN
+        if pad:
+            pieces.append(bytes(pad))
+            off += pad
+        spans.append((off, r.nbytes))
+        pieces.append(r)
+        off += r.nbytes
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        for p in pieces:
+            mv = memoryview(p).cast("B")
+            while mv.nbytes:
+                n = os.write(fd, mv)
+                mv = mv[n:]
+    finally:
+        os.close(fd)
+    return ("s", path, off, len(data), spans)
+
+
+def map_shm(value: tuple) -> mmap.mmap:
+    """A read-only mapping of a shared-memory value's file."""
+    fd = os.open(value[1], os.O_RDONLY)
+    try:
+        return mmap.mmap(fd, value[2], prot=mmap.PROT_READ)
+    finally:
+        os.close(fd)
+
+
+def load_value(value: tuple, mapping: mmap.mmap | None = None) -> Any:
+    """Rebuild the object; raises the stored error for error values."""
+    kind = value[0]
+    if kind == "i":
+        bufs = value[2]
+        return pickle.loads(value[1], buffers=bufs) if bufs else pickle.loads(value[1])
+    if kind == "s":
+        mv = memoryview(mapping if mapping is not None else map_shm(value))
+        bufs = [mv[o:o + n] for o, n in value[4]]
+        return pickle.loads(mv[:value[3]], buffers=bufs)
+    raise error_of(value)
+
+
+def error_of(value: tuple) -> BaseException:
+    """The exception an error value stands for."""
+    from .exceptions import as_instanceof_cause
+    if value[0] == "e":
+        cause, tb, name = pickle.loads(value[1])
+        return as_instanceof_cause(cause, tb, name)
+    return pickle.loads(value[1])
+
+
+def error_value(exc: BaseException, tb_text: str, function_name: str) -> tuple:
+    """The ``("e", ...)`` value of an exception raised by user code."""
+    from .exceptions import TaskError
+    if isinstance(exc, TaskError):
+        tb_text = f"{exc.traceback_str}\n(re-raised in {function_name})\n{tb_text}"
+        function_name, exc = exc.function_name, exc.cause  # type: ignore[assignment]
+    try:
+        payload = cloudpickle.dumps((exc, tb_text, function_name), protocol=5)
+        pickle.loads(payload)
+    except Exception:
+        stand_in = RuntimeError(f"{type(exc).__name__}: {exc} (original exception not picklable)")
+        payload = cloudpickle.dumps((stand_in, tb_text, function_name), protocol=5)
+    return ("e", payload)
+
+
+def system_error_value(exc: BaseException) -> tuple:
+    """The ``("x", ...)`` value of a runtime error such as ``ActorDiedError``."""
+    return ("x", pickle.dumps(exc, 5))
+
+
+class DepSlot:
+    """Stands in a task's pickled arguments for the value of top-level ``ObjectRef`` number ``i``."""
+
+    __slots__ = ("i",)
+
+    def __init__(self, i: int) -> None:
+        self.i = i
+
+    def __reduce__(self) -> Any:
+        return (DepSlot, (self.i,))
+
+
+def resolve_args(args_val: tuple | None, dep_vals: list[tuple]) -> tuple[tuple, dict]:
+    """The ``(args, kwargs)`` of a task, with its resolved dependencies filled in."""
+    if args_val is None:
+        return (), {}
+    args, kwargs = load_value(args_val)
+    if kwargs is None:
+        kwargs = {}
+    if dep_vals:
+        vals = [load_value(v) for v in dep_vals]
+        args = tuple(vals[a.i] if type(a) is DepSlot else a for a in args)
+        if kwargs:
+            kwargs = {k: (vals[v.i] if type(v) is DepSlot else v) for k, v in kwargs.items()}
+    return args, kwargs

@@ -1,0 +1,314 @@
+"""A worker process: runs tasks, or hosts one actor, for the driver that started it.
+
+Started as ``python -m runtime.worker FD LIFELINE_FD SESSION_DIR WORKER_ID``. It talks to the
+driver over a framed socket (``protocol.Channel``). A daemon thread blocks on the lifeline pipe,
+whose write end only the driver holds: when the driver dies, however it dies, the read returns
+EOF and the worker removes the session's shared-memory folder and exits, so nothing outlives it.
+
+While a task waits in ``get`` or ``wait`` the worker hands queued tasks back to the driver
+(``bounce``) so a nested task queued behind its parent cannot deadlock; an actor keeps its calls,
+since they must run in order.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from typing import Any
+
+from . import object_ref as _object_ref
+from .exceptions import TaskCancelledError
+from .protocol import Channel
+from .serialization import (error_value, load_value, make_value, resolve_args,
+                            system_error_value)
+
+_BATCH_S = 0.001  # hold results at most this long while more queued tasks are ready to run
+
+
+class Worker:
+    """The worker's state and message loop; also the process's API client (see ``api``)."""
+
+    def __init__(self, chan: Channel, session_dir: str, wid: int, epoch: int) -> None:
+        self.chan = chan
+        self.session_dir = session_dir
+        self.wid = wid
+        self._ids = itertools.count(1)
+        self._prefix = (epoch << 48) | (wid << 32)
+        self.fns: dict[int, Any] = {}
+        self.sent_fns: set[int] = set()
+        self.queue: deque[tuple] = deque()
+        self.local: dict[int, int] = {}
+        self.deltas: dict[int, int] = {}
+        self.actor: Any = None
+        self.actor_id: int | None = None
+        self.running = False
+        self.torch_done = False
+        self._req = itertools.count(1)
+
+    # --- reference counting hooks (see object_ref) ---
+    def incref(self, oid: int) -> None:
+        c = self.local.get(oid, 0)
+        self.local[oid] = c + 1
+        if c == 0:
+            self.deltas[oid] = self.deltas.get(oid, 0) + 1
+
+    def own(self, oid: int) -> None:
+        """A ref this worker created: the driver already counts it."""
+        self.local[oid] = self.local.get(oid, 0) + 1
+
+    def _collect_released(self) -> None:
+        for oid in _object_ref.drain_released():
+            c = self.local.get(oid, 0) - 1
+            if c <= 0:
+                self.local.pop(oid, None)
+                self.deltas[oid] = self.deltas.get(oid, 0) - 1
+            else:
+                self.local[oid] = c
+
+    def flush(self) -> None:
+        self._collect_released()
+        if self.deltas:
+            d = [(k, v) for k, v in self.deltas.items() if v]
+            self.deltas.clear()
+            if d:
+                self.chan.outbox.append(("refs", d))
+        self.chan.flush()
+
+    def new_id(self) -> int:
+        return self._prefix | next(self._ids)
+
+    def shm_path(self, oid: int) -> str:
+        return f"{self.session_dir}/{oid:x}"
+
+    # --- requests to the driver while running user code ---
+    def request(self, msg: tuple) -> Any:
+        rid = next(self._req)
+        self.chan.outbox.append((msg[0], rid) + msg[1:])
+        if self.actor_id is None:
+            while self.queue:  # hand queued tasks back: they may be what we wait for
+                self.chan.outbox.append(("bounce", self.queue.popleft()[1]))
+        self.flush()
+        result: Any = None
+        got = False
+        while not got:
+            try:
+                frames = self.chan.recv()
+            except EOFError:
+                os._exit(0)
+            for frame in frames:
+                for m in frame:
+                    if m[0] == "reply" and m[1] == rid:
+                        result, got = m[2], True
+                    else:
+                        self.incoming(m, blocked=True)
+            self.chan.flush()
+        return result
+
+    def incoming(self, m: tuple, blocked: bool = False) -> None:
+        tag = m[0]
+        if tag in ("task", "call", "actor_init"):
+            if blocked and tag == "task":
+                self.chan.outbox.append(("bounce", m[1]))
+            else:
+                self.queue.append(m)
+        elif tag == "exit":
+            _exit(0)
+        elif tag == "setup":
+            sys.path[:] = m[1]
+        elif tag == "fn":
+            self.fns[m[1]] = m[2]
+
+    # --- the API client inside tasks and actors (same methods as the Driver's) ---
+    def submit(self, spec: tuple, blob: bytes | None) -> None:
+        fn_id = spec[1]
+        if spec[0] == "task" and fn_id not in self.sent_fns:
+            self.sent_fns.add(fn_id)
+        else:
+            blob = None
+        for oid in spec[6]:
+            self.own(oid)
+        self.chan.outbox.append(("submit", spec, blob))
+        if self.actor_id is not None or not self.queue:
+            self.flush()
+
+    def create_actor(self, aid: int, name: str | None, meta: Any, spec: tuple,
+                     blob: bytes) -> None:
+        r = self.request(("create_actor", aid, name, meta, spec, blob))
+        if r[0] == "error":
+            raise ValueError(r[1])
+
+    def get_objects(self, oids: list[int], timeout: float | None) -> list[Any]:
+        r = self.request(("get", oids, timeout))
+        if r[0] == "timeout":
+            from .exceptions import GetTimeoutError
+            raise GetTimeoutError(f"get() timed out after {timeout} s")
+        if r[0] == "lost":
+            from .exceptions import ObjectLostError
+            raise ObjectLostError(f"object {r[1]:016x} was freed or is not in this runtime")
+        return [load_value(v) for v in r[1]]
+
+    def put(self, obj: Any) -> Any:
+        oid = self.new_id()
+        value, contained = make_value(obj, self.shm_path(oid))
+        self.own(oid)
+        self.chan.outbox.append(("put", oid, value, contained))
+        return _object_ref.ObjectRef(oid, _counted=True)
+
+    def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:
+        r = self.request(("wait", oids, num_returns, timeout))
+        return set(r[1])
+
+    def kill(self, aid: int) -> None:
+        self.chan.outbox.append(("kill", aid))
+        self.flush()
+
+    def cancel(self, oid: int, force: bool) -> None:
+        self.chan.outbox.append(("cancel", oid, force))
+        self.flush()
+
+    def get_actor(self, name: str) -> Any:
+        return self.request(("get_actor", name))[1]
+
+    # --- running ---
+    def _fn(self, fn_id: int, blob: bytes | None) -> Any:
+        fn = self.fns.get(fn_id)
+        if fn is None or isinstance(fn, bytes):
+            import pickle
+            fn = pickle.loads(fn if blob is None else blob)
+            self.fns[fn_id] = fn
+        return fn
+
+    def run(self, m: tuple) -> None:
+        tag = m[0]
+        if not self.torch_done and "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(1)
+            self.torch_done = True
+        if tag == "task":
+            _, tid, fn_id, blob, args_val, dep_vals, roids, name = m
+        elif tag == "call":
+            _, tid, method, args_val, dep_vals, roids, name = m
+        else:
+            _, tid, aid, cls_id, blob, args_val, dep_vals, name = m
+            roids = []
+        t0 = time.perf_counter()
+        self.running = True
+        try:
+            args, kwargs = resolve_args(args_val, dep_vals)
+            if tag == "task":
+                result = self._fn(fn_id, blob)(*args, **kwargs)
+            elif tag == "call":
+                result = getattr(self.actor, method)(*args, **kwargs)
+            else:
+                self.actor = self._fn(cls_id, blob)(*args, **kwargs)
+                self.actor_id = aid
+                result = None
+            self.running = False
+            if len(roids) == 1:
+                values = [make_value(result, self.shm_path(roids[0]))]
+            elif roids:
+                if not isinstance(result, (tuple, list)) or len(result) != len(roids):
+                    raise ValueError(f"{name} returned {type(result).__name__}, expected a tuple "
+                                     f"of num_returns={len(roids)} values")
+                values = [make_value(r, self.shm_path(o)) for r, o in zip(result, roids)]
+            else:
+                values = []
+            del result
+        except BaseException as e:  # noqa: BLE001 - every user error goes back to the caller
+            self.running = False
+            if isinstance(e, TaskCancelledError):
+                err = system_error_value(e)
+            else:
+                tb = traceback.format_exc()
+                err = error_value(e, tb, name)
+            values = [(err, []) for _ in roids] if roids else [(err, [])]
+            if tag == "actor_init":
+                self.chan.outbox.append(("done", tid, values, time.perf_counter() - t0, False))
+                self.flush()
+                return
+        self.chan.outbox.append(("done", tid, values, time.perf_counter() - t0, True))
+
+    def loop(self) -> None:
+        chan = self.chan
+        last_flush = time.perf_counter()
+        while True:
+            if not self.queue:
+                self.flush()
+                try:
+                    frames = chan.recv()
+                except EOFError:
+                    return
+                for frame in frames:
+                    for m in frame:
+                        self.incoming(m)
+                last_flush = time.perf_counter()
+                continue
+            self.run(self.queue.popleft())
+            try:
+                for frame in chan.recv(block=False):
+                    for m in frame:
+                        self.incoming(m)
+            except EOFError:
+                return
+            if not self.queue or time.perf_counter() - last_flush > _BATCH_S:
+                self.flush()
+                last_flush = time.perf_counter()
+
+
+def _exit(code: int) -> None:
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:  # noqa: BLE001 - the process is leaving anyway
+            pass
+    os._exit(code)
+
+
+def _lifeline(fd: int, session_dir: str) -> None:
+    while True:
+        try:
+            if not os.read(fd, 1):
+                break
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+    shutil.rmtree(session_dir, ignore_errors=True)
+    os._exit(1)
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    w = _WORKER
+    if w is not None and w.running:
+        w.running = False
+        raise TaskCancelledError("the task was cancelled")
+
+
+_WORKER: Worker | None = None
+
+
+def main(argv: list[str]) -> None:
+    global _WORKER
+    fd, lifeline_fd, session_dir, wid, epoch = argv
+    threading.Thread(target=_lifeline, args=(int(lifeline_fd), session_dir), daemon=True).start()
+    sock = socket.socket(fileno=int(fd))
+    chan = Channel(sock)
+    w = Worker(chan, session_dir, int(wid), int(epoch))
+    _WORKER = w
+    signal.signal(signal.SIGINT, _on_sigint)
+    from . import api
+    api._set_worker_client(w)
+    _object_ref.set_hooks(w)
+    chan.send([("hello", w.wid, os.getpid())])
+    w.loop()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
