@@ -30,6 +30,11 @@ _FORBIDDEN = (
 )
 
 
+def quote(name: str) -> str:
+    """An identifier as DuckDB needs it (quoted only when reserved, e.g. ``at``)."""
+    return exp.to_identifier(name).sql(dialect="duckdb")
+
+
 class QueryError(ValueError):
     """A query that cannot be turned into a graph; the message is one line for the user."""
 
@@ -66,6 +71,8 @@ class QueryGraph:
     sql: str
     name: str = "query"
     adjacency: tuple[int, ...] = field(default=(), compare=False)
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+    """Per-graph memo for derived data (index neighbours, ...)."""
 
     def __post_init__(self) -> None:
         if not self.relations:
@@ -335,7 +342,7 @@ def _close_equalities(
         for (li, lc), (ri, rc) in itertools.combinations(sorted(members), 2):
             if li == ri:
                 continue
-            sql = f"{relations[li].alias}.{lc} = {relations[ri].alias}.{rc}"
+            sql = f"{quote(relations[li].alias)}.{lc} = {quote(relations[ri].alias)}.{rc}"
             out.append(JoinEdge(li, ri, lc, rc, sql, True,
                                 frozenset([(li, lc), (ri, rc)]) not in explicit))
     return out

@@ -1,0 +1,100 @@
+"""The DuckDB side: read-only connections, schema, table statistics and guarded execution.
+
+Every statement deepquery sends for a user's query goes through :func:`execute_select`, which
+re-parses it with sqlglot and refuses anything but one read-only SELECT before DuckDB sees it;
+the database file is always opened with ``read_only=True``, so ``plan`` and ``run`` cannot modify
+it even by accident.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from .query_graph import QueryGraph, parse_statement, quote
+
+logger = logging.getLogger(__name__)
+
+
+def connect(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB database file read-only."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"database not found: {path}")
+    return duckdb.connect(str(path), read_only=True)
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None = None) -> str:
+    """The generator's fingerprint when the file has one, else a hash of path, size and mtime."""
+    try:
+        row = con.execute("SELECT value FROM _sysml_meta WHERE key = 'fingerprint'").fetchone()
+        if row:
+            return json.loads(row[0])
+    except duckdb.Error:
+        pass
+    st = os.stat(path) if path else None
+    key = f"{path}:{st.st_size}:{st.st_mtime_ns}" if st else "unknown"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def schema_of(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, ...]]:
+    """Table -> column names of the user tables (deepquery's own metadata tables excluded)."""
+    rows = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position").fetchall()
+    out: dict[str, list[str]] = {}
+    for t, c in rows:
+        if not t.startswith("_sysml"):
+            out.setdefault(t.lower(), []).append(c.lower())
+    return {t: tuple(c) for t, c in out.items()}
+
+
+def execute_select(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    """Run one read-only SELECT (checked on the sqlglot AST first) and fetch all rows."""
+    parse_statement(sql)
+    return con.execute(sql).fetchall()
+
+
+def filter_sql(graph: QueryGraph, i: int) -> str:
+    """The conjunction of relation ``i``'s filters (``TRUE`` when it has none)."""
+    f = graph.filters[i]
+    return " AND ".join(f"({p})" for p in f) if f else "TRUE"
+
+
+@dataclass
+class TableStats:
+    """Row counts, distinct counts and filtered counts measured on one database (memoised)."""
+
+    con: duckdb.DuckDBPyConnection
+    _rows: dict[str, int] = field(default_factory=dict)
+    _distinct: dict[tuple[str, str], int] = field(default_factory=dict)
+    _filtered: dict[str, int] = field(default_factory=dict)
+
+    def rows(self, table: str) -> int:
+        """Rows in a table."""
+        if table not in self._rows:
+            self._rows[table] = self.con.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+        return self._rows[table]
+
+    def distinct(self, table: str, column: str) -> int:
+        """Distinct non-NULL values of a column."""
+        key = (table, column)
+        if key not in self._distinct:
+            self._distinct[key] = self.con.execute(
+                f"SELECT count(DISTINCT {quote(column)}) FROM {quote(table)}").fetchone()[0]
+        return self._distinct[key]
+
+    def filtered(self, graph: QueryGraph, i: int) -> int:
+        """Rows of relation ``i`` passing its filters (measured with COUNT(*))."""
+        r = graph.relations[i]
+        if not graph.filters[i]:
+            return self.rows(r.table)
+        sql = f"SELECT count(*) FROM {quote(r.table)} AS {quote(r.alias)} WHERE {filter_sql(graph, i)}"
+        if sql not in self._filtered:
+            self._filtered[sql] = execute_select(self.con, sql)[0][0]
+        return self._filtered[sql]

@@ -1,0 +1,74 @@
+"""QuickPick (Waas & Pellenkoft, 2000) and a single random plan.
+
+A random connected bushy plan: visit the join edges in random order and, for each edge whose
+ends lie in different sub-plans, join those sub-plans. QuickPick-k keeps the cheapest of k such
+plans, abandoning a plan as soon as its partial cost exceeds the best so far (costs only grow).
+QuickPick picks the cheaper orientation of each join; ``random`` picks orientations at random.
+"""
+from __future__ import annotations
+
+import random
+
+from ..cardinality import Cardinality
+from ..cost_models import CostModel
+from ..join_tree import JoinTree, join, leaf
+from ..query_graph import QueryGraph
+
+
+def _random_plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel,
+                 rng: random.Random, bound: float, random_sides: bool) -> JoinTree | None:
+    plans = {i: leaf(i, cards, cost_model) for i in range(graph.n)}
+    owner = list(range(graph.n))
+    edges = [(e.left, e.right) for e in graph.edges]
+    rng.shuffle(edges)
+    for a, b in edges:
+        ra, rb = owner[a], owner[b]
+        if ra == rb:
+            continue
+        pa, pb = plans.pop(ra), plans.pop(rb)
+        if random_sides:
+            new = join(pa, pb, cards, cost_model) if rng.random() < 0.5 else join(pb, pa, cards, cost_model)
+        else:
+            new = join(pa, pb, cards, cost_model)
+            if not cost_model.symmetric:
+                other = join(pb, pa, cards, cost_model)
+                new = other if other.cost < new.cost else new
+        if new.cost + sum(p.cost for p in plans.values()) >= bound:
+            return None
+        plans[ra] = new
+        for i in range(graph.n):
+            if owner[i] == rb:
+                owner[i] = ra
+        if len(plans) == 1:
+            return new
+    return plans.popitem()[1] if len(plans) == 1 else None
+
+
+def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel, *, trials: int = 1000,
+         seed: int = 0) -> JoinTree:
+    """QuickPick-``trials``: best of that many random connected plans (deterministic by seed)."""
+    if trials < 1:
+        raise ValueError(f"trials must be >= 1, got {trials}")
+    g = graph.with_cross_edges()
+    if g.n == 1:
+        return leaf(0, cards, cost_model)
+    rng = random.Random(seed)
+    best: JoinTree | None = None
+    for _ in range(trials):
+        p = _random_plan(g, cards, cost_model, rng, best.cost if best else float("inf"), False)
+        if p is not None and (best is None or p.cost < best.cost):
+            best = p
+    if best is None:  # every later trial pruned, the first cannot be
+        raise AssertionError("QuickPick produced no plan")
+    return best
+
+
+def plan_random(graph: QueryGraph, cards: Cardinality, cost_model: CostModel, *,
+                seed: int = 0) -> JoinTree:
+    """One random connected plan with random join orientations."""
+    g = graph.with_cross_edges()
+    if g.n == 1:
+        return leaf(0, cards, cost_model)
+    p = _random_plan(g, cards, cost_model, random.Random(seed), float("inf"), True)
+    assert p is not None
+    return p
