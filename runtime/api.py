@@ -80,6 +80,16 @@ def _get_client() -> Any:
     return c
 
 
+def _live_client(what: str) -> Any:
+    """The client, for calls on refs or handles: those cannot exist before ``init``."""
+    c = _client
+    if c is None:
+        from .exceptions import ObjectLostError
+        raise ObjectLostError(f"{what}: the runtime that made this object was shut down; call "
+                              "runtime.init() and resubmit the work")
+    return c
+
+
 def _set_worker_client(w: Any) -> None:
     global _client, _is_worker
     _client = w
@@ -199,7 +209,8 @@ def _submit_task(rf: RemoteFunction, o: TaskOptions, args: tuple, kwargs: dict) 
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     n = o.num_returns
     roids = [c.new_id() for _ in range(n)]
-    spec = ("task", rf._fn_id, name, args_val, deps, contained, roids, o.num_cpus, None, None)
+    spec = ("task", rf._fn_id, name, args_val, deps, contained, roids, o.num_cpus, None, None,
+            o.max_retries)
     c.submit(spec, rf._get_blob())
     del keep
     if n == 1:
@@ -275,7 +286,7 @@ def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) ->
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     aid = c.new_id()
     spec = ("actor_create", ac._cls_id, name, args_val, deps, contained, [], o.num_cpus, aid,
-            None)
+            None, 0)
     if ac._blob is None:
         ac._blob = dumps_plain(ac._cls)
     c.create_actor(aid, o.name, ac._meta, spec, ac._blob)
@@ -338,11 +349,11 @@ class ActorHandle:
 
 
 def _submit_call(h: ActorHandle, method_name: str, n: int, args: tuple, kwargs: dict) -> Any:
-    c = _get_client()
+    c = _live_client(f"{h._meta[0]}.{method_name}.remote()")
     name = f"{h._meta[0]}.{method_name}"
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     roids = [c.new_id() for _ in range(n)]
-    spec = ("call", 0, name, args_val, deps, contained, roids, 0, h._aid, method_name)
+    spec = ("call", 0, name, args_val, deps, contained, roids, 0, h._aid, method_name, 0)
     c.submit(spec, None)
     del keep
     if n == 1:
@@ -378,12 +389,12 @@ def get(refs: ObjectRef | Sequence[ObjectRef], timeout: float | None = None) -> 
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
         raise ValueError(f"get(timeout={timeout!r}): timeout must be None or a number >= 0")
     if type(refs) is ObjectRef:
-        return _get_client().get_objects([refs._id], timeout)[0]
+        return _live_client("get()").get_objects([refs._id], timeout)[0]
     if isinstance(refs, (list, tuple)):
         oids = [_check_ref(r, "get") for r in refs]
         if not oids:
             return []
-        return _get_client().get_objects(oids, timeout)
+        return _live_client("get()").get_objects(oids, timeout)
     _check_ref(refs, "get")
 
 
@@ -414,7 +425,7 @@ def wait(refs: Sequence[ObjectRef], num_returns: int = 1, timeout: float | None 
         raise ValueError(f"wait(timeout={timeout!r}): timeout must be None or a number >= 0")
     if not oids:
         return [], []
-    ready_set = _get_client().wait(oids, num_returns, timeout)
+    ready_set = _live_client("wait()").wait(oids, num_returns, timeout)
     ready: list[ObjectRef] = []
     rest: list[ObjectRef] = []
     for r in refs:
@@ -429,13 +440,13 @@ def kill(actor: ActorHandle, no_restart: bool = True) -> None:
     """Kill the actor's process now; pending and later calls raise ActorDiedError."""
     if not isinstance(actor, ActorHandle):
         raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
-    _get_client().kill(actor._aid)
+    _live_client("kill()").kill(actor._aid)
 
 
 def cancel(ref: ObjectRef, force: bool = False, recursive: bool = True) -> None:
     """Cancel the task that makes ``ref``; ``get`` then raises TaskCancelledError."""
     _check_ref(ref, "cancel")
-    _get_client().cancel(ref._id, force)
+    _live_client("cancel()").cancel(ref._id, force)
 
 
 def get_actor(name: str) -> ActorHandle:

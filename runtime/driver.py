@@ -266,7 +266,8 @@ class Driver:
                     self._check_open()
                     raise ObjectLostError(
                         f"object {oids[i]:016x} is not in this runtime: it belongs to a runtime "
-                        "that was shut down, or was freed; resubmit the task that made it")
+                        "that was shut down (call runtime.init() and resubmit the work), or was "
+                        "freed")
                 if e.value is not None:
                     got.append(e)
                     i += 1

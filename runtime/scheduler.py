@@ -52,11 +52,12 @@ class Task:
     """A pool task, an actor's constructor or an actor method call."""
 
     __slots__ = ("tid", "kind", "fn_id", "name", "args_val", "deps", "contained", "roids",
-                 "num_cpus", "aid", "method", "state", "worker", "pending", "cancel_forced")
+                 "num_cpus", "aid", "method", "retries_left", "state", "worker", "pending",
+                 "cancel_forced")
 
     def __init__(self, spec: tuple) -> None:
         (self.kind, self.fn_id, self.name, self.args_val, self.deps, self.contained, self.roids,
-         self.num_cpus, self.aid, self.method) = spec
+         self.num_cpus, self.aid, self.method, self.retries_left) = spec
         self.tid = 0
         self.state = WAITING
         self.worker: WorkerInfo | None = None
@@ -68,7 +69,7 @@ class WorkerInfo:
     """The driver's view of one worker process."""
 
     __slots__ = ("wid", "chan", "proc", "pid", "inflight", "fns", "blocked", "cpu", "aid",
-                 "holds", "alive", "dead")
+                 "holds", "alive", "dead", "doomed")
 
     def __init__(self, wid: int, chan: Any, proc: Any, aid: int | None = None) -> None:
         self.wid = wid
@@ -83,6 +84,7 @@ class WorkerInfo:
         self.holds: dict[int, int] = {}
         self.alive = False
         self.dead = False
+        self.doomed = False
 
 
 class ActorInfo:
@@ -271,7 +273,7 @@ class Scheduler:
         best = None
         best_n = _DEPTH
         for w in self.pool:
-            if w.blocked or w.dead:
+            if w.blocked or w.doomed:
                 continue
             n = len(w.inflight)
             if n == 0:
@@ -289,7 +291,7 @@ class Scheduler:
         return True
 
     def _maybe_grow(self) -> None:
-        active = sum(1 for w in self.pool if not w.blocked and not w.dead)
+        active = sum(1 for w in self.pool if not w.blocked and not w.doomed)
         if (active + self.spawning < self.num_cpus
                 and len(self.pool) < self.num_cpus + _MAX_EXTRA_WORKERS):
             w = self.spawn(None)
@@ -506,6 +508,7 @@ class Scheduler:
             self._kill_proc(a.worker)
 
     def _kill_proc(self, w: WorkerInfo) -> None:
+        w.doomed = True
         try:
             os.kill(w.pid, signal.SIGKILL)
         except OSError:
@@ -521,6 +524,11 @@ class Scheduler:
             self._fail(t, value)
         elif t.state == RUNNING and t.kind == "task" and t.worker is not None:
             w = t.worker
+            if force or not w.alive:  # a booting worker has no SIGINT handler yet
+                self._fail(t, value)
+                if force:
+                    self._kill_proc(w)
+                return
             if force:
                 self._fail(t, value)
                 self._kill_proc(w)
@@ -542,9 +550,16 @@ class Scheduler:
             if w in self.pool:
                 self.pool.remove(w)
             value = system_error_value(WorkerCrashedError(
-                "the worker process running the task died"))
+                "the worker process running the task died (no retries left: raise max_retries)"))
             for t in list(w.inflight.values()):
-                self._fail(t, value)
+                if t.retries_left != 0 and t.state == RUNNING:
+                    t.retries_left -= 1
+                    t.state = READY
+                    t.worker = None
+                    self.ready.appendleft(t)
+                    log.info("retrying %s after its worker died", t.name)
+                else:
+                    self._fail(t, value)
         w.inflight.clear()
         for oid, n in list(w.holds.items()):
             self.store.decref(oid, n)
@@ -552,7 +567,7 @@ class Scheduler:
         for _, _, waiter in self.timers:
             if waiter.w is w:
                 waiter.done = True
-        if w.aid is None and len([p for p in self.pool if not p.dead]) < self.num_cpus:
+        if w.aid is None and len([p for p in self.pool if not p.doomed]) < self.num_cpus:
             self.pool.append(self.spawn(None))
         self.changed = True
 

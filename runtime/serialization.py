@@ -62,7 +62,11 @@ def write_shm(path: str, data: bytes, raws: list[memoryview]) -> tuple:
         spans.append((off, r.nbytes))
         pieces.append(r)
         off += r.nbytes
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:  # left by a run of the same task whose worker died: replace it
+        os.unlink(path)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     try:
         for p in pieces:
             mv = memoryview(p).cast("B")

@@ -101,7 +101,7 @@ class Worker:
             try:
                 frames = self.chan.recv()
             except EOFError:
-                os._exit(0)
+                _driver_gone(self.session_dir)
             for frame in frames:
                 for m in frame:
                     if m[0] == "reply" and m[1] == rid:
@@ -279,8 +279,13 @@ def _lifeline(fd: int, session_dir: str) -> None:
             continue
         except OSError:
             break
+    _driver_gone(session_dir)
+
+
+def _driver_gone(session_dir: str) -> None:
+    """The driver is gone: remove the session's shared memory (every worker tries) and exit."""
     shutil.rmtree(session_dir, ignore_errors=True)
-    os._exit(1)
+    _exit(1)
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
@@ -307,7 +312,7 @@ def main(argv: list[str]) -> None:
     _object_ref.set_hooks(w)
     chan.send([("hello", w.wid, os.getpid())])
     w.loop()
-    os._exit(0)
+    _driver_gone(session_dir)
 
 
 if __name__ == "__main__":

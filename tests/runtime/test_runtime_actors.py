@@ -1,0 +1,142 @@
+"""Actors: state, call ordering, named actors, handles passed around, death."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+
+class Counter:
+    def __init__(self, start=0):
+        self.n = start
+        self.log = []
+
+    def add(self, k=1):
+        self.n += k
+        self.log.append(k)
+        return self.n
+
+    def history(self):
+        return self.log
+
+    def pid(self):
+        return os.getpid()
+
+    def fail(self):
+        raise KeyError("nope")
+
+    def pair(self):
+        return 1, 2
+
+
+def test_actor_keeps_state_in_one_process(rt):
+    C = rt.remote(Counter)
+    c = C.remote(10)
+    assert rt.get([c.add.remote() for _ in range(3)]) == [11, 12, 13]
+    assert len(set(rt.get([c.pid.remote() for _ in range(5)]))) == 1
+    assert rt.get(c.pid.remote()) != os.getpid()
+
+
+def test_actor_calls_run_in_submission_order(rt):
+    c = rt.remote(Counter).remote()
+    refs = [c.add.remote(i) for i in range(200)]
+    rt.get(refs)
+    assert rt.get(c.history.remote()) == list(range(200))
+
+
+def test_order_kept_when_an_earlier_call_waits_for_a_dependency(rt):
+    @rt.remote
+    def slow(x):
+        time.sleep(0.3)
+        return x
+
+    c = rt.remote(Counter).remote()
+    c.add.remote(slow.remote(5))
+    c.add.remote(1)
+    assert rt.get(c.history.remote()) == [5, 1]
+
+
+def test_actor_method_error_keeps_the_actor_alive(rt):
+    c = rt.remote(Counter).remote()
+    with pytest.raises(KeyError):
+        rt.get(c.fail.remote())
+    assert rt.get(c.add.remote()) == 1
+
+
+def test_method_num_returns(rt):
+    @rt.remote
+    class P:
+        @rt.method(num_returns=2)
+        def pair(self):
+            return 1, 2
+
+    p = P.remote()
+    a, b = p.pair.remote()
+    assert rt.get([a, b]) == [1, 2]
+    x, y = rt.remote(Counter).remote().pair.options(num_returns=2).remote()
+    assert rt.get(y) == 2
+
+
+def test_named_actor_lookup(rt):
+    C = rt.remote(Counter)
+    c = C.options(name="counter-a").remote(5)
+    again = rt.get_actor("counter-a")
+    assert rt.get(again.add.remote()) == 6
+    assert rt.get(c.add.remote()) == 7
+    with pytest.raises(ValueError, match="already exists"):
+        C.options(name="counter-a").remote()
+    same = C.options(name="counter-a", get_if_exists=True).remote()
+    assert rt.get(same.add.remote()) == 8
+    with pytest.raises(ValueError, match="no-such"):
+        rt.get_actor("no-such")
+
+
+def test_handles_pass_to_tasks_and_actors_call_tasks(rt):
+    c = rt.remote(Counter).remote()
+
+    @rt.remote
+    def bump(h, k):
+        return rt.get(h.add.remote(k))
+
+    assert rt.get(bump.remote(c, 5)) == 5
+
+    @rt.remote
+    class Caller:
+        def run(self, h):
+            sq = rt.remote(lambda x: x * x)
+            return rt.get(h.add.remote(rt.get(sq.remote(3))))
+
+    assert rt.get(Caller.remote().run.remote(c)) == 14
+
+
+def test_killed_actor_raises_actor_died(rt):
+    c = rt.remote(Counter).options(name="doomed").remote()
+    assert rt.get(c.add.remote()) == 1
+    rt.kill(c)
+    with pytest.raises(rt.ActorDiedError):
+        rt.get(c.add.remote(), timeout=10)
+    with pytest.raises(ValueError):
+        rt.get_actor("doomed")
+
+
+def test_actor_process_death_raises_actor_died(rt):
+    c = rt.remote(Counter).remote()
+    pid = rt.get(c.pid.remote())
+    os.kill(pid, 9)
+    with pytest.raises(rt.ActorDiedError):
+        rt.get(c.add.remote(), timeout=10)
+
+
+def test_constructor_error_kills_the_actor(rt):
+    @rt.remote
+    class Bad:
+        def __init__(self):
+            raise RuntimeError("ctor")
+
+        def f(self):
+            return 1
+
+    b = Bad.remote()
+    with pytest.raises(rt.ActorDiedError, match="ctor"):
+        rt.get(b.f.remote(), timeout=10)

@@ -1,0 +1,130 @@
+"""Lifecycle: auto-init, shutdown, and no process or shared-memory segment outliving the driver."""
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+DRIVER = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    import runtime
+    runtime.init(num_cpus=2, backend=sys.argv[1])
+
+    @runtime.remote
+    class A:
+        def pid(self):
+            return os.getpid()
+
+    @runtime.remote
+    def pid_and_big():
+        return os.getpid(), np.ones(1_000_000)
+
+    a = A.remote()
+    refs = [pid_and_big.remote() for _ in range(4)]
+    pids = {p for p, _ in runtime.get(refs)} | {runtime.get(a.pid.remote())}
+    keep = runtime.put(np.zeros(2_000_000))
+    print("PIDS", " ".join(map(str, sorted(pids))), flush=True)
+    mode = sys.argv[2]
+    if mode == "exit":
+        sys.exit(0)
+    if mode == "shutdown":
+        runtime.shutdown()
+        print("DONE", flush=True)
+        time.sleep(30)
+    time.sleep(60)
+""")
+
+
+def _gone(pids: list[int], timeout: float = 10.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p)
+                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _run(backend: str, mode: str) -> tuple[subprocess.Popen, list[int]]:
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, backend, mode],
+                            stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("PIDS"), line
+    return proc, [int(x) for x in line.split()[1:]]
+
+
+@pytest.mark.parametrize("how", ["exit", "shutdown", "sigint", "sigterm", "sigkill"])
+def test_nothing_outlives_the_driver(backend, how):
+    if backend != "local":
+        pytest.skip("process and segment checks are for the local backend")
+    proc, pids = _run(backend, "exit" if how == "exit" else
+                      "shutdown" if how == "shutdown" else "sleep")
+    assert len(pids) >= 2
+    assert glob.glob(f"/dev/shm/rt-{proc.pid}-*/*")  # big objects were in shared memory
+    if how == "shutdown":
+        assert proc.stdout.readline().startswith("DONE")
+        assert _gone(pids)
+        assert not glob.glob(f"/dev/shm/rt-{proc.pid}-*")
+        proc.kill()
+    elif how != "exit":
+        proc.send_signal({"sigint": signal.SIGINT, "sigterm": signal.SIGTERM,
+                          "sigkill": signal.SIGKILL}[how])
+    proc.wait(timeout=20)
+    proc.stdout.close()
+    assert _gone(pids), f"workers left after {how}"
+    deadline = time.time() + 5
+    while glob.glob(f"/dev/shm/rt-{proc.pid}-*") and time.time() < deadline:
+        time.sleep(0.05)
+    assert not glob.glob(f"/dev/shm/rt-{proc.pid}-*"), f"segments left after {how}"
+
+
+def test_a_remote_call_before_init_auto_initialises(backend):
+    import runtime
+    if runtime.is_initialized():
+        runtime.shutdown()
+    try:
+        f = runtime.remote(lambda: 42)
+        assert runtime.get(f.remote()) == 42
+        assert runtime.is_initialized()
+    finally:
+        runtime.shutdown()
+    assert not runtime.is_initialized()
+
+
+def test_shutdown_stops_every_worker_and_is_idempotent(fresh):
+    rt = fresh
+
+    @rt.remote
+    def pid():
+        time.sleep(0.1)
+        return os.getpid()
+
+    pids = set(rt.get([pid.remote() for _ in range(4)]))
+    rt.shutdown()
+    rt.shutdown()
+    assert _gone(list(pids))
+
+
+def test_init_twice_is_a_clear_error(fresh):
+    with pytest.raises(RuntimeError, match="shutdown"):
+        fresh.init()
+    fresh.init(ignore_reinit_error=True)
+
+
+def test_bad_init_arguments(backend):
+    import runtime
+    with pytest.raises(ValueError, match="num_cpus"):
+        runtime.init(num_cpus=-1)
+    with pytest.raises(ValueError, match="backend"):
+        runtime.init(backend="nope")
+    with pytest.raises(ValueError, match="unknown option"):
+        runtime.init(bogus=1)

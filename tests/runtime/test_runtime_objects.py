@@ -1,0 +1,176 @@
+"""The object store: put/get, zero-copy reads of large arrays, wait, and freeing."""
+from __future__ import annotations
+
+import gc
+import os
+import time
+
+import numpy as np
+import pytest
+
+
+
+def _mapping_of(addr: int) -> str | None:
+    """The file mapped at address ``addr`` in this process, per /proc/self/maps."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if lo <= addr < hi:
+                return parts[5] if len(parts) > 5 else ""
+    return None
+
+
+def test_put_get_roundtrip_of_various_objects(rt):
+    for obj in [1, "s", None, {"a": [1, 2]}, (1, 2.5), b"x" * 10, list(range(1000))]:
+        assert rt.get(rt.put(obj)) == obj
+
+
+def test_large_array_get_is_zero_copy_and_read_only(rt):
+    arr = np.arange(4_000_000, dtype=np.float64)  # 32 MB
+    r = rt.put(arr)
+    a = rt.get(r)
+    b = rt.get(r)
+    np.testing.assert_array_equal(a, arr)
+    assert not a.flags.writeable
+    assert not a.flags.owndata
+    assert np.shares_memory(a, b)  # both reads see the one stored buffer: nothing was copied
+    where = _mapping_of(a.ctypes.data)
+    assert where and where.startswith("/dev/shm/")  # the buffer lies in a shared-memory mapping
+    with pytest.raises(ValueError):
+        a[0] = 1.0
+
+
+def test_large_task_result_is_zero_copy(rt):
+    @rt.remote
+    def make():
+        return np.ones((1000, 1000))
+
+    a = rt.get(make.remote())
+    assert a.sum() == 1e6 and not a.flags.writeable
+    assert (_mapping_of(a.ctypes.data) or "").startswith("/dev/shm/")
+
+
+def test_pandas_frame_roundtrip(rt):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"x": np.arange(100_000), "y": np.random.default_rng(0).random(100_000)})
+    out = rt.get(rt.put(df))
+    pd.testing.assert_frame_equal(out, df)
+
+
+def test_wait_semantics(rt):
+    @rt.remote
+    def sleep_then(t):
+        time.sleep(t)
+        return t
+
+    fast = [sleep_then.remote(0.0) for _ in range(3)]
+    slow = sleep_then.remote(2.0)
+    ready, rest = rt.wait(fast + [slow], num_returns=3, timeout=10)
+    assert len(ready) == 3 and rest == [slow]
+    ready, rest = rt.wait([slow], timeout=0.05)
+    assert ready == [] and rest == [slow]
+    ready, rest = rt.wait(fast, num_returns=len(fast))
+    assert ready == fast and rest == []
+    with pytest.raises(ValueError):
+        rt.wait(fast, num_returns=4)
+    with pytest.raises(TypeError):
+        rt.wait(fast[0])
+
+
+def test_wait_drains_many_tasks(rt):
+    f = rt.remote(lambda i: i)
+    pending = [f.remote(i) for i in range(300)]
+    seen = []
+    while pending:
+        ready, pending = rt.wait(pending, num_returns=1)
+        seen.extend(rt.get(ready))
+    assert sorted(seen) == list(range(300))
+
+
+def test_objects_are_freed_when_refs_die(rt, shm_files):
+    gc.collect()
+    rt.get(rt.put(0))
+    base = len(shm_files())
+    refs = [rt.put(np.zeros(200_000)) for _ in range(5)]
+    assert len(shm_files()) == base + 5
+    del refs
+    gc.collect()
+    rt.get(rt.put(0))  # any API call processes released refs
+    assert len(shm_files()) == base
+
+
+def test_refs_held_by_a_task_keep_objects_alive(rt):
+    @rt.remote
+    def later(box):
+        time.sleep(0.3)
+        return float(rt.get(box[0]).sum())
+
+    r = rt.put(np.ones(100_000))
+    out = later.remote([r])
+    del r
+    gc.collect()
+    assert rt.get(out) == 100_000.0
+
+
+def test_refs_inside_stored_objects_keep_them_alive(rt):
+    inner = rt.put(np.ones(50_000))
+    outer = rt.put({"inner": inner})
+    del inner
+    gc.collect()
+    rt.get(rt.put(0))
+    assert rt.get(rt.get(outer)["inner"]).sum() == 50_000
+
+
+def test_worker_held_refs_are_released(rt, shm_files):
+    @rt.remote
+    class Holder:
+        def __init__(self):
+            self.refs = []
+
+        def hold(self, box):
+            self.refs.append(box[0])
+
+        def drop(self):
+            self.refs.clear()
+            import gc as _gc
+            _gc.collect()
+            return True
+
+    h = Holder.remote()
+    r = rt.put(np.ones(300_000))
+    rt.get(h.hold.remote([r]))
+    base_files = len(shm_files())
+    del r
+    gc.collect()
+    rt.get(rt.put(0))
+    assert len(shm_files()) == base_files  # the actor still holds it
+    rt.get(h.drop.remote())
+    rt.get(h.drop.remote())  # a second round trip flushes the worker's released refs
+    deadline = time.time() + 5
+    while len(shm_files()) >= base_files and time.time() < deadline:
+        time.sleep(0.05)
+        rt.get(rt.put(0))
+    assert len(shm_files()) == base_files - 1
+
+
+def test_memory_stays_flat_in_a_loop_that_creates_and_drops_refs(rt, shm_files):
+    import psutil
+
+    f = rt.remote(lambda a: a + 1)
+    proc = psutil.Process(os.getpid())
+
+    def run(n):
+        for _ in range(n):
+            r = rt.put(np.zeros(20_000))
+            rt.get(f.remote(r))
+            del r
+
+    run(200)
+    gc.collect()
+    before_rss, before_files = proc.memory_info().rss, len(shm_files())
+    run(1000)
+    gc.collect()
+    rt.get(rt.put(0))
+    assert len(shm_files()) <= before_files + 1
+    assert proc.memory_info().rss - before_rss < 30 * 2**20
