@@ -1,0 +1,248 @@
+"""rllib_lite on CartPole-v1 beside Stable-Baselines3, and sampling throughput with rollout workers.
+
+Part 1, solve: for PPO and DQN (rl-zoo's CartPole-v1 hyperparameters, the same on both sides),
+train with 3 seeds; before each iteration (SB3: each rollout) once another ``--eval-every`` env
+steps have been trained on, evaluate 10 greedy episodes; the run is solved when their mean return
+is >= 475. Reported: env steps to solve, and training wall seconds (evaluation time excluded on
+both sides). Both sides run with one torch thread.
+
+Part 2, throughput: env steps per second of sampling alone (PPO policy, 8 env copies in total)
+with 0, 1 and 2 rollout workers on CartPole-v1 and on rllib_lite/SlowCartPole-v1 (1 ms per step),
+against the raw env-step floor (one process, random actions, no policy).
+
+    python benchmarks/rl_cartpole.py                 # everything
+    python benchmarks/rl_cartpole.py --part solve --seeds 0 1 2
+    python benchmarks/rl_cartpole.py --part throughput --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rllib_lite import DQN, PPO, DQNConfig, PPOConfig
+
+SOLVED = 475.0
+PPO_HP = dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
+              ent_coef=0.0, lr=1e-3, clip=0.2, total=100_000, net=[64, 64])
+DQN_HP = dict(lr=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
+              target_update_interval=10, train_freq=256, gradient_steps=128,
+              exploration_fraction=0.16, exploration_final_eps=0.04, total=50_000, net=[256, 256])
+
+
+def ours_config(algo: str, seed: int, workers: int = 0) -> Any:
+    if algo == "PPO":
+        h = PPO_HP
+        return PPOConfig(
+            env="CartPole-v1", seed=seed, num_rollout_workers=workers,
+            num_envs_per_worker=h["n_envs"] // max(workers, 1), rollout_steps=h["n_steps"],
+            minibatch_size=h["batch_size"], gae_lambda=h["gae_lambda"], gamma=h["gamma"],
+            num_epochs=h["n_epochs"], ent_coef=h["ent_coef"], lr=h["lr"], lr_schedule="linear",
+            clip_range=h["clip"], clip_schedule="linear", schedule_steps=h["total"],
+            hidden_sizes=tuple(h["net"]), activation="tanh", max_grad_norm=0.5)
+    h = DQN_HP
+    return DQNConfig(
+        env="CartPole-v1", seed=seed, num_rollout_workers=workers, lr=h["lr"],
+        batch_size=h["batch_size"], buffer_size=h["buffer_size"],
+        learning_starts=h["learning_starts"], gamma=h["gamma"],
+        target_update_interval=h["target_update_interval"], train_freq=h["train_freq"],
+        gradient_steps=h["gradient_steps"],
+        exploration_steps=int(h["exploration_fraction"] * h["total"]),
+        epsilon_final=h["exploration_final_eps"], hidden_sizes=tuple(h["net"]), activation="relu",
+        schedule_steps=h["total"], max_grad_norm=10.0)
+
+
+def solve_ours(algo: str, seed: int, eval_every: int) -> dict[str, Any]:
+    cls = PPO if algo == "PPO" else DQN
+    agent = cls(ours_config(algo, seed))
+    total = (PPO_HP if algo == "PPO" else DQN_HP)["total"]
+    train_s, next_eval, score = 0.0, eval_every, float("nan")
+    try:
+        while agent.env_steps < total:
+            t0 = time.perf_counter()
+            agent.train()
+            train_s += time.perf_counter() - t0
+            if agent.env_steps >= next_eval:
+                next_eval = agent.env_steps + eval_every
+                score = agent.evaluate(10, seed=10_000 + seed)["episode_return_mean"]
+                if score >= SOLVED:
+                    return {"solved": True, "steps": agent.env_steps, "seconds": train_s, "score": score}
+        return {"solved": False, "steps": agent.env_steps, "seconds": train_s, "score": score}
+    finally:
+        agent.stop()
+
+
+def solve_sb3(algo: str, seed: int, eval_every: int) -> dict[str, Any] | None:
+    try:
+        import stable_baselines3 as sb3
+        from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.evaluation import evaluate_policy
+    except ImportError:
+        return None
+
+    class EvalStop(BaseCallback):
+        """Evaluates at rollout start (after training on everything so far), time excluded."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.next_eval, self.eval_s, self.result = eval_every, 0.0, None
+            self.eval_env = gym.make("CartPole-v1")
+
+        def _on_rollout_start(self) -> None:
+            if self.result is None and self.num_timesteps >= self.next_eval:
+                t0 = time.perf_counter()
+                self.next_eval = self.num_timesteps + eval_every
+                self.eval_env.reset(seed=10_000 + seed)
+                score, _ = evaluate_policy(self.model, self.eval_env, n_eval_episodes=10, deterministic=True)
+                if score >= SOLVED:
+                    self.result = (self.num_timesteps, float(score))
+                self.eval_s += time.perf_counter() - t0
+
+        def _on_step(self) -> bool:
+            return self.result is None
+
+    if algo == "PPO":
+        h = PPO_HP
+        env = make_vec_env("CartPole-v1", n_envs=h["n_envs"], seed=seed)
+        lin = lambda v: (lambda progress: progress * v)  # noqa: E731
+        model = sb3.PPO("MlpPolicy", env, n_steps=h["n_steps"], batch_size=h["batch_size"],
+                        gae_lambda=h["gae_lambda"], gamma=h["gamma"], n_epochs=h["n_epochs"],
+                        ent_coef=h["ent_coef"], learning_rate=lin(h["lr"]), clip_range=lin(h["clip"]),
+                        seed=seed, device="cpu")
+    else:
+        h = DQN_HP
+        env = make_vec_env("CartPole-v1", n_envs=1, seed=seed)
+        model = sb3.DQN("MlpPolicy", env, learning_rate=h["lr"], batch_size=h["batch_size"],
+                        buffer_size=h["buffer_size"], learning_starts=h["learning_starts"],
+                        gamma=h["gamma"], target_update_interval=h["target_update_interval"],
+                        train_freq=h["train_freq"], gradient_steps=h["gradient_steps"],
+                        exploration_fraction=h["exploration_fraction"],
+                        exploration_final_eps=h["exploration_final_eps"],
+                        policy_kwargs=dict(net_arch=h["net"]), seed=seed, device="cpu")
+    cb = EvalStop()
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=h["total"], callback=cb)
+    seconds = time.perf_counter() - t0 - cb.eval_s
+    if cb.result is None:
+        return {"solved": False, "steps": model.num_timesteps, "seconds": seconds, "score": float("nan")}
+    return {"solved": True, "steps": cb.result[0], "seconds": seconds, "score": cb.result[1]}
+
+
+def raw_floor(env_id: str, steps: int) -> float:
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 2, size=steps)
+    t0 = time.perf_counter()
+    for a in actions:
+        _, _, term, trunc, _ = env.step(int(a))
+        if term or trunc:
+            env.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def sampling_rate(env_id: str, workers: int, steps_per_env: int, repeats: int) -> float:
+    config = PPOConfig(env=env_id, seed=0, num_rollout_workers=workers,
+                       num_envs_per_worker=8 // max(workers, 1), rollout_steps=steps_per_env)
+    agent = PPO(config)
+    try:
+        agent._sample(steps_per_env, {})  # warm up (actor start, first weights)
+        t0 = time.perf_counter()
+        n = 0
+        for _ in range(repeats):
+            n += int(agent._sample(steps_per_env, {})["rewards"].size)
+        return n / (time.perf_counter() - t0)
+    finally:
+        agent.stop()
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["solve", "throughput", "all"], default="all",
+                        help="which part to run (default: all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    parser.add_argument("--algos", nargs="+", default=["PPO", "DQN"], help="algorithms (default: PPO DQN)")
+    parser.add_argument("--eval-every", type=int, default=1024,
+                        help="env steps between evaluations (default: 1024)")
+    parser.add_argument("--no-sb3", action="store_true", help="skip Stable-Baselines3")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    report: dict[str, Any] = {"command": " ".join(["python", "benchmarks/rl_cartpole.py", *sys.argv[1:]])}
+    log: Callable[[str], None] = (lambda s: print(s, file=sys.stderr, flush=True))
+
+    if args.part in ("solve", "all"):
+        solve: dict[str, Any] = {}
+        for algo in args.algos:
+            for side, fn in (("rllib_lite", solve_ours), ("sb3", solve_sb3)):
+                if side == "sb3" and args.no_sb3:
+                    continue
+                runs = []
+                for seed in args.seeds:
+                    r = fn(algo, seed, args.eval_every)
+                    if r is None:
+                        break
+                    log(f"{algo} {side} seed {seed}: {r}")
+                    runs.append(r)
+                if runs:
+                    solve[f"{algo}/{side}"] = runs
+        report["solve"] = solve
+    if args.part in ("throughput", "all"):
+        thr: dict[str, Any] = {}
+        for env_id, steps, repeats in (("CartPole-v1", 256, 20), ("rllib_lite/SlowCartPole-v1", 64, 3)):
+            row = {"raw_floor": raw_floor(env_id, 20_000 if "Slow" not in env_id else 1000)}
+            for w in (0, 1, 2):
+                row[f"workers_{w}"] = sampling_rate(env_id, w, steps, repeats)
+                log(f"{env_id} workers={w}: {row[f'workers_{w}']:.0f} steps/s")
+            thr[env_id] = row
+        report["throughput"] = thr
+
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"command: {report['command']}")
+    if "solve" in report:
+        print("\n## Steps and training seconds to mean eval return >= 475 (10 episodes)\n")
+        print("| algo | impl | solved | median steps | steps per seed | median train s | s per seed |")
+        print("|---|---|---|---|---|---|---|")
+        med: dict[str, tuple[float, float]] = {}
+        for key, runs in report["solve"].items():
+            algo, side = key.split("/")
+            ok = [r for r in runs if r["solved"]]
+            ms, mt = median([r["steps"] for r in ok]), median([r["seconds"] for r in ok])
+            med[key] = (ms, mt)
+            print(f"| {algo} | {side} | {len(ok)}/{len(runs)} | {ms:.0f} | "
+                  f"{', '.join(str(r['steps']) + ('' if r['solved'] else '*') for r in runs)} | {mt:.2f} | "
+                  f"{', '.join('%.2f' % r['seconds'] for r in runs)} |")
+        for algo in args.algos:
+            if f"{algo}/sb3" in med and f"{algo}/rllib_lite" in med:
+                (s1, t1), (s0, t0) = med[f"{algo}/rllib_lite"], med[f"{algo}/sb3"]
+                print(f"\n{algo}: steps ratio rllib_lite/SB3 = {s1 / s0:.2f} (target <= 1.0); "
+                      f"train-time ratio = {t1 / t0:.2f} (target <= 0.7)")
+        print("\n(* = not solved within the budget; medians over solved runs only)")
+    if "throughput" in report:
+        print("\n## Sampling throughput (env steps/s, PPO policy, 8 env copies in total)\n")
+        print("| env | raw env floor | 0 workers | 1 worker | 2 workers | 1w/0w | 2w/0w | 0w/floor |")
+        print("|---|---|---|---|---|---|---|---|")
+        for env_id, row in report["throughput"].items():
+            w0, w1, w2 = row["workers_0"], row["workers_1"], row["workers_2"]
+            print(f"| {env_id} | {row['raw_floor']:.0f} | {w0:.0f} | {w1:.0f} | {w2:.0f} | "
+                  f"{w1 / w0:.2f} | {w2 / w0:.2f} | {w0 / row['raw_floor']:.2f} |")
+        print("\n(target: 2 workers >= 1.8x 0 workers on the 1 ms env)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""The parts PPO and DQN share: setup, the train() loop around an iteration, metrics,
+evaluation, compute_action, and checkpoints.
+
+A checkpoint is a folder (RLlib's layout):
+
+* ``metadata.json``: algorithm name, format version, iteration, env steps, library version;
+* ``config.json``: the config for people to read;
+* ``config.pkl``: the config for ``restore`` (cloudpickle: it may hold env functions and models);
+* ``state.pt``: weights, optimizer, counters, RNG states (learner and every worker, with the
+  workers' env copies) and algorithm extras (target net, replay buffer), so a restored run's next
+  iteration is the one the original would have run.
+
+Only load checkpoints you trust: ``config.pkl`` and ``state.pt`` are pickles.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import cloudpickle
+import numpy as np
+import torch
+from torch import nn
+
+from .config import CommonConfig, linear
+from .models import build_user_model, state_dict_numpy
+from .preprocessing import Preprocessor, to_torch, tree_stack
+from .rollout import WorkerSet, WorkerSpec, make_env
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+__version__ = "0.1.0"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder is missing, corrupt, or from another algorithm."""
+
+
+class Algorithm:
+    """Base class: subclasses set ``name``, ``config_cls`` and implement the hooks."""
+
+    name: ClassVar[str] = ""
+    config_cls: ClassVar[type] = CommonConfig
+
+    def __init__(self, config: CommonConfig) -> None:
+        if not isinstance(config, self.config_cls):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_cls.__name__}, "
+                            f"got {type(config).__name__}")
+        self.config = config
+        torch.set_num_threads(config.num_learner_threads)
+        torch.manual_seed(config.seed)
+        probe = make_env(config.env, config.env_config)
+        self.observation_space, self.action_space = probe.observation_space, probe.action_space
+        probe.close()
+        structured = config.model is not None
+        self.preprocessor = Preprocessor(self.observation_space, self.action_space, structured)
+        self.num_actions = self.preprocessor.num_actions
+        self.rng = np.random.default_rng(np.random.SeedSequence([config.seed, 7919]))
+        self.iteration = 0
+        self.env_steps = 0
+        self.episodes = 0
+        self.recent_returns: collections.deque = collections.deque(maxlen=config.metrics_window)
+        self.recent_lengths: collections.deque = collections.deque(maxlen=config.metrics_window)
+        self._setup()
+        spec = WorkerSpec(
+            env=config.env, env_config=config.env_config, num_envs=config.num_envs_per_worker,
+            seed=config.seed, structured_obs=structured, policy_factory=self._remote_policy_factory(),
+        )
+        self.workers = WorkerSet(spec, config.num_rollout_workers, self._make_policy(self.model),
+                                 config.sample_timeout_s, config.max_worker_restarts)
+        self._eval_envs: list[Any] = []
+        if config.output_dir:
+            out = Path(config.output_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.json").write_text(
+                json.dumps({"algorithm": self.name, **config.to_json_dict()}, indent=2) + "\n")
+
+    # ---- hooks -------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        """Build self.model, optimizers and buffers."""
+        raise NotImplementedError
+
+    def _make_policy(self, model: nn.Module) -> Any:
+        raise NotImplementedError
+
+    def _train_iteration(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # ---- building blocks ---------------------------------------------------------------------
+    def _build_model(self, default: Any) -> nn.Module:
+        if self.config.model is None:
+            return default()
+        return build_user_model(self.config.model, self.observation_space, self.action_space)
+
+    def _remote_policy_factory(self) -> Any:
+        model_bytes = cloudpickle.dumps(self.model)
+        make_policy = type(self._make_policy(self.model))
+
+        def factory() -> Any:
+            return make_policy(pickle.loads(model_bytes))
+
+        return factory
+
+    def _progress(self) -> float:
+        return self.env_steps / self.config.schedule_steps
+
+    def _current_lr(self) -> float:
+        if self.config.lr_schedule == "linear":
+            return linear(self.config.lr, 0.0, self._progress())
+        return self.config.lr
+
+    def _sample(self, num_steps: int, act_kwargs: dict[str, Any]) -> dict[str, Any]:
+        weights = state_dict_numpy(self.model) if self.workers.local is None else None
+        batch = self.workers.sample(weights, num_steps, act_kwargs)
+        self.env_steps += int(batch["rewards"].size)
+        self.episodes += len(batch["episode_returns"])
+        self.recent_returns.extend(batch["episode_returns"])
+        self.recent_lengths.extend(batch["episode_lengths"])
+        return batch
+
+    # ---- public API --------------------------------------------------------------------------
+    def train(self) -> dict[str, Any]:
+        """Run one iteration (sample, then learn); returns and logs its metrics."""
+        t0 = time.perf_counter()
+        metrics = self._train_iteration()
+        self.iteration += 1
+        seconds = time.perf_counter() - t0
+        returns = list(self.recent_returns)
+        out: dict[str, Any] = {
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "episode_return_mean": float(np.mean(returns)) if returns else None,
+            "episode_return_min": float(np.min(returns)) if returns else None,
+            "episode_return_max": float(np.max(returns)) if returns else None,
+            "episode_length_mean": float(np.mean(self.recent_lengths)) if returns else None,
+            **metrics,
+            "iteration_seconds": seconds,
+            "steps_per_second": metrics["steps_this_iter"] / seconds if seconds > 0 else None,
+        }
+        if self.config.output_dir:
+            with open(Path(self.config.output_dir) / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(out) + "\n")
+        return out
+
+    def learn(self, total_env_steps: int, stop_return: float | None = None,
+              progress: bool | None = None) -> list[dict[str, Any]]:
+        """Train until ``total_env_steps`` (or the windowed return reaches ``stop_return``),
+        with a tqdm bar on stderr when it is a terminal."""
+        from tqdm import tqdm
+
+        show = sys.stderr.isatty() if progress is None else progress
+        history = []
+        with tqdm(total=total_env_steps, disable=not show, unit="step", desc=self.name) as bar:
+            while self.env_steps < total_env_steps:
+                before = self.env_steps
+                m = self.train()
+                history.append(m)
+                bar.update(self.env_steps - before)
+                if m["episode_return_mean"] is not None:
+                    bar.set_postfix(ret=f"{m['episode_return_mean']:.1f}")
+                    if stop_return is not None and m["episode_return_mean"] >= stop_return:
+                        break
+        return history
+
+    def evaluate(self, episodes: int = 10, seed: int = 10_000) -> dict[str, Any]:
+        """Greedy (masked argmax) returns of ``episodes`` episodes, run side by side."""
+        while len(self._eval_envs) < episodes:
+            self._eval_envs.append(make_env(self.config.env, self.config.env_config))
+        envs = self._eval_envs[:episodes]
+        policy = self._make_policy(self.model)
+        mask_fns = [getattr(e.unwrapped, "action_masks", None) for e in envs]
+
+        def process(i: int, obs: Any) -> tuple[Any, np.ndarray]:
+            x, m = self.preprocessor(obs)
+            return (x, m & np.asarray(mask_fns[i](), dtype=bool)) if mask_fns[i] else (x, m)
+
+        current = [process(i, env.reset(seed=seed + i)[0]) for i, env in enumerate(envs)]
+        returns = np.zeros(episodes)
+        lengths = np.zeros(episodes, dtype=np.int64)
+        live = list(range(episodes))
+        rng = np.random.default_rng(seed)
+        while live:
+            x = tree_stack([current[i][0] for i in live])
+            masks = np.stack([current[i][1] for i in live])
+            actions, _ = policy.act(to_torch(x), masks, rng, 0.0, explore=False)
+            still = []
+            for a, i in zip(actions, live):
+                obs, r, term, trunc, _ = envs[i].step(int(a) + self.preprocessor.action_start)
+                returns[i] += r
+                lengths[i] += 1
+                if term or trunc:
+                    continue
+                current[i] = process(i, obs)
+                still.append(i)
+            live = still
+        return {"episode_return_mean": float(returns.mean()), "episode_return_min": float(returns.min()),
+                "episode_return_max": float(returns.max()), "episode_length_mean": float(lengths.mean()),
+                "episode_returns": returns.tolist()}
+
+    def compute_action(self, obs: Any, explore: bool = False, action_mask: Any = None) -> int:
+        """The action for one raw observation, greedy unless ``explore``; masked by the
+        observation's "action_mask" and by ``action_mask`` (for envs with ``action_masks()``)."""
+        x, mask = self.preprocessor(obs)
+        if action_mask is not None:
+            mask = mask & np.asarray(action_mask, dtype=bool)
+        x = tree_stack([x])
+        policy = self._make_policy(self.model)
+        if explore:
+            policy.configure(epsilon=(getattr(self, "epsilon", 0.0),) * 2)
+        actions, _ = policy.act(to_torch(x), mask[None], self.rng, 0.0, explore=explore)
+        return int(actions[0]) + self.preprocessor.action_start
+
+    def stop(self) -> None:
+        """Shut the rollout workers down."""
+        self.workers.stop()
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a checkpoint folder at ``path``; returns it."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {
+            "model": self.model.state_dict(),
+            "counters": {"iteration": self.iteration, "env_steps": self.env_steps,
+                         "episodes": self.episodes},
+            "recent": (list(self.recent_returns), list(self.recent_lengths)),
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "workers": self.workers.get_state(),
+            "num_workers": self.config.num_rollout_workers,
+            "extra": self._extra_state(),
+        }
+        tmp = folder / "state.pt.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, folder / "state.pt")
+        (folder / "config.pkl").write_bytes(cloudpickle.dumps(self.config))
+        (folder / "config.json").write_text(
+            json.dumps({"algorithm": self.name, **self.config.to_json_dict()}, indent=2) + "\n")
+        meta = {"algorithm": self.name, "format_version": CHECKPOINT_FORMAT,
+                "rllib_lite_version": __version__, "iteration": self.iteration,
+                "env_steps": self.env_steps, "saved_at": time.time()}
+        (folder / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+        return folder
+
+    @classmethod
+    def restore(cls, path: str | os.PathLike, **overrides: Any) -> Algorithm:
+        """Rebuild an algorithm from a checkpoint folder; ``overrides`` replace config fields
+        (e.g. ``num_rollout_workers``, ``output_dir``)."""
+        import dataclasses
+
+        folder = Path(path)
+        meta = read_metadata(folder)
+        algo_cls = _registry().get(meta["algorithm"])
+        if algo_cls is None:
+            raise CheckpointError(f"{folder}: unknown algorithm {meta['algorithm']!r} in metadata.json")
+        if cls is not Algorithm and algo_cls is not cls:
+            raise CheckpointError(
+                f"{folder} is a {meta['algorithm']} checkpoint, not {cls.name}: "
+                f"restore it with {meta['algorithm']}.restore")
+        try:
+            config = pickle.loads((folder / "config.pkl").read_bytes())
+            state = torch.load(folder / "state.pt", weights_only=False)
+        except FileNotFoundError as err:
+            raise CheckpointError(f"{folder}: checkpoint is incomplete, {Path(err.filename).name} is missing") from None
+        except Exception as err:  # unpickling garbage raises many kinds of errors
+            raise CheckpointError(f"{folder}: checkpoint is corrupt ({type(err).__name__}: {err})") from None
+        if overrides:
+            config = dataclasses.replace(config, **overrides)
+        algo = algo_cls(config)
+        algo.model.load_state_dict(state["model"])
+        c = state["counters"]
+        algo.iteration, algo.env_steps, algo.episodes = c["iteration"], c["env_steps"], c["episodes"]
+        algo.recent_returns.extend(state["recent"][0])
+        algo.recent_lengths.extend(state["recent"][1])
+        algo.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        algo.workers.set_state(state["workers"])
+        algo._load_extra_state(state["extra"])
+        return algo
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    """metadata.json of a checkpoint folder, checked."""
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such checkpoint folder")
+    meta_path = folder / "metadata.json"
+    if not meta_path.is_file():
+        raise CheckpointError(f"{folder}: not a checkpoint (no metadata.json)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{meta_path}: corrupt metadata ({err})") from None
+    if not isinstance(meta, dict) or "algorithm" not in meta:
+        raise CheckpointError(f"{meta_path}: corrupt metadata (no 'algorithm' field)")
+    if meta.get("format_version") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{meta_path}: unsupported checkpoint format {meta.get('format_version')!r}")
+    return meta
+
+
+def _registry() -> dict[str, type]:
+    from .dqn import DQN
+    from .ppo import PPO
+
+    return {"PPO": PPO, "DQN": DQN}

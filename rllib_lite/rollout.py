@@ -1,0 +1,320 @@
+"""Sampling: a rollout worker steps E env copies with a policy; a worker set runs N of them.
+
+``num_rollout_workers=0`` keeps one worker in the learner's process, sharing the learner's model
+(no weight copies, debuggable with pdb). ``N > 0`` makes N runtime actors; each iteration the
+learner puts its weights in the object store once and passes the same ref to every worker's
+``sample``. A worker whose actor died (or timed out) is killed, replaced by a fresh actor whose
+seeds derive from (seed, worker index, restart count), and asked again, so an iteration always
+returns the same number of steps.
+
+Batches are time-major ``(T, E, ...)``; the worker set concatenates workers along the env axis.
+"""
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
+
+import cloudpickle
+import gymnasium as gym
+import numpy as np
+import torch
+
+from .masking import check_masks
+from .models import load_state_dict_numpy
+from .preprocessing import Preprocessor, to_torch, tree_stack
+
+logger = logging.getLogger(__name__)
+
+EnvCreator = Callable[[dict], gym.Env]
+EnvSpec = Union[str, EnvCreator]
+
+
+def make_env(env: EnvSpec, env_config: dict[str, Any] | None = None) -> gym.Env:
+    """An env from a registered gymnasium id or a creator function ``f(env_config) -> Env``."""
+    env_config = dict(env_config or {})
+    if isinstance(env, str):
+        from . import envs as _examples  # noqa: F401  (registers the example envs)
+
+        return gym.make(env, **env_config)
+    return env(env_config)
+
+
+@dataclass
+class WorkerSpec:
+    """Everything a worker needs to build itself, picklable for a remote actor."""
+
+    env: EnvSpec
+    env_config: dict[str, Any]
+    num_envs: int
+    seed: int
+    structured_obs: bool
+    policy_factory: Callable[[], Any] = field(repr=False)
+
+
+def worker_seeds(seed: int, worker_index: int, restart: int, num_envs: int) -> tuple[list[int], np.random.Generator]:
+    """Env reset seeds and the action RNG for a worker incarnation."""
+    ss = np.random.SeedSequence([seed, worker_index, restart])
+    env_ss, rng_ss = ss.spawn(2)
+    return [int(s) for s in env_ss.generate_state(num_envs)], np.random.default_rng(rng_ss)
+
+
+class RolloutWorker:
+    """Steps ``num_envs`` env copies in lock step with one batched policy forward per step."""
+
+    def __init__(
+        self, spec: WorkerSpec, worker_index: int = 0, restart: int = 0,
+        policy: Any = None, remote: bool = True,
+    ) -> None:
+        if remote:
+            torch.set_num_threads(1)
+        self.spec = spec
+        self.worker_index = worker_index
+        self.envs = [make_env(spec.env, spec.env_config) for _ in range(spec.num_envs)]
+        env0 = self.envs[0]
+        self.pre = Preprocessor(env0.observation_space, env0.action_space, spec.structured_obs)
+        self.policy = policy if policy is not None else spec.policy_factory()
+        self._weights_version = -1
+        self._mask_fns = [getattr(e.unwrapped, "action_masks", None) for e in self.envs]
+        seeds, self.rng = worker_seeds(spec.seed, worker_index, restart, spec.num_envs)
+        self.xs: list[Any] = []
+        self.masks: list[np.ndarray] = []
+        for i, env in enumerate(self.envs):
+            obs, _ = env.reset(seed=seeds[i])
+            x, m = self._process(i, obs)
+            self.xs.append(x)
+            self.masks.append(m)
+        self.ep_return = np.zeros(spec.num_envs)
+        self.ep_len = np.zeros(spec.num_envs, dtype=np.int64)
+
+    def _process(self, i: int, obs: Any) -> tuple[Any, np.ndarray]:
+        x, mask = self.pre(obs)
+        fn = self._mask_fns[i]
+        if fn is not None:
+            mask = mask & np.asarray(fn(), dtype=bool)
+        return x, mask
+
+    def ping(self) -> int:
+        return self.worker_index
+
+    def sample(
+        self, weights: tuple[int, dict] | None, num_steps: int, act_kwargs: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Step every env ``num_steps`` times; returns a (T, E) batch and finished episodes."""
+        t0 = time.perf_counter()
+        if weights is not None and weights[0] != self._weights_version:
+            load_state_dict_numpy(self.policy.model, weights[1])
+            self._weights_version = weights[0]
+        self.policy.configure(**(act_kwargs or {}))
+        E, T = len(self.envs), num_steps
+        next_obs = self.policy.needs_next_obs
+        obs_steps, mask_steps, action_steps, extra_steps = [], [], [], []
+        next_x_steps, next_mask_steps = [], []
+        rewards = np.zeros((T, E), dtype=np.float32)
+        terminated = np.zeros((T, E), dtype=bool)
+        truncated = np.zeros((T, E), dtype=bool)
+        final_xs: list[Any] = []
+        final_at: list[tuple[int, int]] = []
+        ep_returns: list[float] = []
+        ep_lengths: list[int] = []
+        for t in range(T):
+            x = tree_stack(self.xs)
+            masks = np.stack(self.masks)
+            check_masks(masks)
+            actions, extras = self.policy.act(to_torch(x), masks, self.rng, t / T)
+            obs_steps.append(x)
+            mask_steps.append(masks)
+            action_steps.append(actions)
+            extra_steps.append(extras)
+            step_next_x = []
+            step_next_m = []
+            for i, env in enumerate(self.envs):
+                obs, r, term, trunc, _ = env.step(int(actions[i]) + self.pre.action_start)
+                rewards[t, i] = r
+                terminated[t, i] = term
+                truncated[t, i] = trunc and not term
+                self.ep_return[i] += r
+                self.ep_len[i] += 1
+                x_i, m_i = self._process(i, obs)
+                if next_obs:
+                    step_next_x.append(x_i)
+                    step_next_m.append(m_i)
+                if term or trunc:
+                    if truncated[t, i] and not next_obs:
+                        final_xs.append(x_i)
+                        final_at.append((t, i))
+                    ep_returns.append(float(self.ep_return[i]))
+                    ep_lengths.append(int(self.ep_len[i]))
+                    self.ep_return[i] = 0.0
+                    self.ep_len[i] = 0
+                    obs, _ = env.reset()
+                    x_i, m_i = self._process(i, obs)
+                self.xs[i] = x_i
+                self.masks[i] = m_i
+            if next_obs:
+                next_x_steps.append(tree_stack(step_next_x))
+                next_mask_steps.append(np.stack(step_next_m))
+        batch: dict[str, Any] = {
+            "obs": tree_stack(obs_steps),
+            "masks": np.stack(mask_steps),
+            "actions": np.stack(action_steps),
+            "rewards": rewards,
+            "terminated": terminated,
+            "dones": terminated | truncated,
+        }
+        for key in extra_steps[0]:
+            batch[key] = np.stack([e[key] for e in extra_steps])
+        if next_obs:
+            batch["next_obs"] = tree_stack(next_x_steps)
+            batch["next_masks"] = np.stack(next_mask_steps)
+        else:
+            # PPO bootstraps truncated episodes with V(s_final) and the rollout end with V(s_T)
+            final_values = np.zeros((T, E), dtype=np.float32)
+            if final_xs:
+                vals = self.policy.values(to_torch(tree_stack(final_xs)))
+                for (t, i), v in zip(final_at, vals):
+                    final_values[t, i] = v
+            batch["final_values"] = final_values
+            batch["last_values"] = self.policy.values(to_torch(tree_stack(self.xs)))
+        batch["episode_returns"] = ep_returns
+        batch["episode_lengths"] = ep_lengths
+        batch["sample_seconds"] = time.perf_counter() - t0
+        return batch
+
+    def get_state(self) -> bytes:
+        """Envs, current observations, episode counters and the action RNG, pickled."""
+        return cloudpickle.dumps(
+            {"envs": self.envs, "xs": self.xs, "masks": self.masks, "ep_return": self.ep_return,
+             "ep_len": self.ep_len, "rng": self.rng.bit_generator.state}
+        )
+
+    def set_state(self, blob: bytes) -> None:
+        state = pickle.loads(blob)
+        self.envs = state["envs"]
+        self._mask_fns = [getattr(e.unwrapped, "action_masks", None) for e in self.envs]
+        self.xs, self.masks = state["xs"], state["masks"]
+        self.ep_return, self.ep_len = state["ep_return"], state["ep_len"]
+        self.rng.bit_generator.state = state["rng"]
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def concat_batches(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Join worker batches along the env axis (axis 1; axis 0 for last_values); always copies,
+    so the result is writable even when the batches are read-only object-store views."""
+    out: dict[str, Any] = {}
+    for key, first in batches[0].items():
+        if key in ("episode_returns", "episode_lengths"):
+            out[key] = [v for b in batches for v in b[key]]
+        elif key == "sample_seconds":
+            out[key] = max(b[key] for b in batches)
+        elif key == "last_values":
+            out[key] = np.concatenate([b[key] for b in batches])
+        elif isinstance(first, dict):
+            out[key] = {k: np.concatenate([b[key][k] for b in batches], axis=1) for k in first}
+        else:
+            out[key] = np.concatenate([b[key] for b in batches], axis=1)
+    return out
+
+
+class WorkerSet:
+    """The local worker (N=0) or N remote rollout actors, with replacement of dead ones."""
+
+    def __init__(
+        self, spec: WorkerSpec, num_workers: int, local_policy: Any,
+        sample_timeout_s: float | None = None, max_restarts: int = 100,
+    ) -> None:
+        self.spec = spec
+        self.num_workers = num_workers
+        self.sample_timeout_s = sample_timeout_s
+        self.max_restarts = max_restarts
+        self.restarts = [0] * num_workers
+        self._version = 0
+        self.local: RolloutWorker | None = None
+        self.remote: list[Any] = []
+        if num_workers == 0:
+            self.local = RolloutWorker(spec, 0, 0, policy=local_policy, remote=False)
+            return
+        import runtime
+
+        if not _runtime_ready(runtime):
+            runtime.init()
+        self._runtime = runtime
+        self._actor_cls = runtime.remote(RolloutWorker)
+        self.remote = [self._new_actor(i) for i in range(num_workers)]
+        # fail fast (and wait for construction) so env errors surface here, not mid-training
+        runtime.get([w.ping.remote() for w in self.remote])
+
+    @property
+    def total_envs(self) -> int:
+        return self.spec.num_envs * max(self.num_workers, 1)
+
+    def _new_actor(self, index: int) -> Any:
+        return self._actor_cls.remote(self.spec, index, self.restarts[index])
+
+    def _replace(self, index: int, error: BaseException) -> None:
+        self.restarts[index] += 1
+        if sum(self.restarts) > self.max_restarts:
+            raise RuntimeError(
+                f"rollout workers died {sum(self.restarts)} times (max_worker_restarts="
+                f"{self.max_restarts}); last error: {error}"
+            ) from error
+        logger.warning("rollout worker %d died (%s); starting replacement #%d",
+                       index, error, self.restarts[index])
+        try:
+            self._runtime.kill(self.remote[index])
+        except Exception:  # already gone
+            pass
+        self.remote[index] = self._new_actor(index)
+
+    def sample(self, weights: dict[str, Any] | None, num_steps: int, act_kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.local is not None:
+            return self.local.sample(None, num_steps, act_kwargs)
+        rt = self._runtime
+        self._version += 1
+        weights_ref = rt.put((self._version, weights))
+        refs = [w.sample.remote(weights_ref, num_steps, act_kwargs) for w in self.remote]
+        batches: list[dict[str, Any] | None] = [None] * self.num_workers
+        for i in range(self.num_workers):
+            while batches[i] is None:
+                try:
+                    batches[i] = rt.get(refs[i], timeout=self.sample_timeout_s)
+                except (rt.ActorDiedError, rt.GetTimeoutError) as err:
+                    self._replace(i, err)
+                    refs[i] = self.remote[i].sample.remote(weights_ref, num_steps, act_kwargs)
+        return concat_batches(batches)  # type: ignore[arg-type]
+
+    def get_state(self) -> list[bytes]:
+        if self.local is not None:
+            return [self.local.get_state()]
+        return self._runtime.get([w.get_state.remote() for w in self.remote])
+
+    def set_state(self, states: list[bytes]) -> None:
+        if len(states) != max(self.num_workers, 1):
+            logger.warning("checkpoint has %d worker states for %d workers: envs start fresh",
+                           len(states), self.num_workers)
+            return
+        if self.local is not None:
+            self.local.set_state(states[0])
+            return
+        self._runtime.get([w.set_state.remote(s) for w, s in zip(self.remote, states)])
+
+    def stop(self) -> None:
+        if self.local is not None:
+            self.local.close()
+            return
+        for w in self.remote:
+            try:
+                self._runtime.kill(w)
+            except Exception:
+                pass
+        self.remote = []
+
+
+def _runtime_ready(runtime: Any) -> bool:
+    check = getattr(runtime, "is_initialized", None)
+    return bool(check()) if callable(check) else False
