@@ -1,0 +1,165 @@
+"""The pandas program DSL: a table of whitelisted functions with typed arguments.
+
+Each :class:`Function` names one pandas call (``sort_values``, ``groupby.mean``, ``merge``...),
+its typed arguments, the receiver kinds it accepts, how to *run* it on concrete objects and how to
+*render* it as Python source. Argument values come from the generators in ``generators.py``; a
+function never sees user text, only labels, values and names chosen from domains computed from
+the data. Running goes through :func:`call`, which refuses anything that is not in the table.
+
+Argument types (``Arg.type``): ``column`` (one column label), ``columns`` (a list of them),
+``labels`` (row labels), ``int``, ``bool``, ``axis``, ``how`` (join kind), ``agg`` (an
+aggregation name), ``value`` (a scalar from the data or the target), ``op`` (a comparison),
+``frame`` (the index of another input), ``level`` (an index level), ``dtype``, ``keep``, ``text``.
+
+Functions are defined in the group modules ``_dsl_select``, ``_dsl_reshape``, ``_dsl_group``,
+``_dsl_combine`` and ``_dsl_compute``; this module holds the types and the registry.
+"""
+from __future__ import annotations
+
+import keyword
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+ARG_TYPES = frozenset({"column", "columns", "labels", "int", "bool", "axis", "how", "agg", "value",
+                       "op", "frame", "level", "dtype", "keep", "text", "positions", "float"})
+GROUPS = ("selection", "reshaping", "grouping", "combining", "missing", "computation", "types")
+RECEIVERS = frozenset({"frame", "series"})
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One typed argument of a DSL function."""
+
+    name: str
+    """The argument's name (the pandas keyword where there is one)."""
+    type: str
+    """Its type: one of ARG_TYPES."""
+
+    def __post_init__(self) -> None:
+        if self.type not in ARG_TYPES:
+            raise ValueError(f"Arg.type must be one of {sorted(ARG_TYPES)}, got {self.type!r}")
+
+
+@dataclass(frozen=True)
+class Function:
+    """One whitelisted pandas call."""
+
+    name: str
+    """Unique name, e.g. ``"sort_values"`` or ``"groupby.mean"``."""
+    group: str
+    """Which group of the API it belongs to: one of GROUPS."""
+    args: tuple[Arg, ...]
+    """Its typed arguments, in generator order."""
+    run: Callable[[Any, dict, Sequence[Any]], Any] = field(repr=False)
+    """``run(receiver, args, inputs)``: the pandas call itself."""
+    render: Callable[[str, dict, Sequence[str]], str] = field(repr=False)
+    """``render(receiver_src, args, input_names)``: the same call as Python source."""
+    receivers: frozenset = frozenset({"frame"})
+    """Receiver kinds accepted: ``"frame"`` and/or ``"series"``."""
+    cost: float = 1.0
+    """Search cost of one call (rarer functions cost more, so they are tried later)."""
+
+    def __post_init__(self) -> None:
+        if self.group not in GROUPS:
+            raise ValueError(f"Function.group must be one of {GROUPS}, got {self.group!r}")
+        if not self.receivers or not self.receivers <= RECEIVERS:
+            raise ValueError(f"Function.receivers must be a non-empty subset of {sorted(RECEIVERS)}")
+        if self.cost <= 0:
+            raise ValueError(f"Function.cost must be > 0, got {self.cost}")
+
+    def accepts(self, obj: Any) -> bool:
+        """Whether ``obj`` can be this function's receiver."""
+        kind = receiver_kind(obj)
+        return kind is not None and kind in self.receivers
+
+
+def receiver_kind(obj: Any) -> str | None:
+    """``"frame"``, ``"series"`` or None for anything else (arrays and scalars end a chain)."""
+    if isinstance(obj, pd.DataFrame):
+        return "frame"
+    if isinstance(obj, pd.Series):
+        return "series"
+    return None
+
+
+_REGISTRY: dict[str, Function] = {}
+
+
+def register(fn: Function) -> Function:
+    """Add ``fn`` to the table (names must be unique)."""
+    if fn.name in _REGISTRY:
+        raise ValueError(f"duplicate DSL function {fn.name!r}")
+    _REGISTRY[fn.name] = fn
+    return fn
+
+
+def functions() -> tuple[Function, ...]:
+    """Every DSL function, cheapest first (ties by name, so the order is deterministic)."""
+    _load()
+    return tuple(sorted(_REGISTRY.values(), key=lambda f: (f.cost, f.name)))
+
+
+def get(name: str) -> Function:
+    """The DSL function called ``name``."""
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no DSL function {name!r}") from None
+
+
+def call(fn: Function, receiver: Any, args: dict, inputs: Sequence[Any]) -> Any:
+    """Run a whitelisted function: refuses any function object that is not in the table."""
+    if _REGISTRY.get(fn.name) is not fn:
+        raise PermissionError(f"{fn.name!r} is not a whitelisted DSL function")
+    return fn.run(receiver, args, inputs)
+
+
+def _load() -> None:
+    # Importing the group modules registers their functions (idempotent: modules import once).
+    from . import _dsl_combine, _dsl_compute, _dsl_group, _dsl_reshape, _dsl_select  # noqa: F401
+
+
+# ----------------------------------------------------------------------------- rendering helpers
+
+def lit(v: Any) -> str:
+    """Python source for a literal value drawn from the data."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, (list, tuple)) and not isinstance(v, str):
+        inner = ", ".join(lit(x) for x in v)
+        return f"[{inner}]" if isinstance(v, list) else f"({inner}{',' if len(v) == 1 else ''})"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "np.nan"
+        if math.isinf(v):
+            return "np.inf" if v > 0 else "-np.inf"
+        return repr(v)
+    if isinstance(v, pd.Timestamp):
+        return f"pd.Timestamp({v.isoformat()!r})"
+    if isinstance(v, pd.Timedelta):
+        return f"pd.Timedelta({str(v)!r})"
+    if v is None or isinstance(v, (bool, int, str)):
+        return repr(v)
+    if v is pd.NA:
+        return "pd.NA"
+    raise ValueError(f"cannot render literal of type {type(v).__name__}")
+
+
+def is_name(src: str) -> bool:
+    """Whether ``src`` is a bare variable name (then a condition can repeat it instead of a lambda)."""
+    return src.isidentifier() and not keyword.iskeyword(src)
+
+
+def kwargs(**kw: Any) -> str:
+    """``k=v`` source for the keyword arguments that are not None."""
+    return ", ".join(f"{k}={lit(v)}" for k, v in kw.items() if v is not None)
+
+
+def listify(v: Any) -> list:
+    """A label or tuple of labels as a list (pandas treats tuples as single MultiIndex keys)."""
+    return list(v) if isinstance(v, (list, tuple)) else [v]

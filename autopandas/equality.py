@@ -1,0 +1,160 @@
+"""Equality of a candidate's result with the target, as AutoPandas defines it.
+
+AutoPandas' checker is ``pd.testing.assert_frame_equal(expected, got, check_names=False,
+check_dtype=False)`` (``assert_series_equal(check_dtype=False)`` for Series, ``np.array_equal`` for
+arrays). This module implements the same relation directly, because the search calls it on every
+candidate and ``assert_frame_equal`` costs about a millisecond:
+
+- the kinds must agree (DataFrame with DataFrame, Series with Series, array with array);
+- shapes, row order and column order matter;
+- index and column *values* matter, level by level for a MultiIndex; their dtypes and index
+  classes do not (``Index([0, 1])`` equals ``RangeIndex(2)``, ``"a"`` as object equals ``"a"`` as
+  the pandas 3 string dtype);
+- axis names (``index.name``, ``columns.name``, a Series' name) do not matter;
+- cell dtypes do not matter: ``1`` equals ``1.0`` and ``True`` equals ``1``;
+- missing values equal each other (``NaN``, ``None``, ``pd.NA``, ``NaT``);
+- floats compare with a tolerance: ``|a - b| <= atol + rtol * |b|`` with pandas' defaults
+  ``rtol=1e-5``, ``atol=1e-8``.
+
+CSV targets (see ``io.py``) compare through :func:`csv_matches`, which adds the CSV index rule.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RTOL = 1e-5
+ATOL = 1e-8
+
+
+def _as_array(values: Any) -> np.ndarray:
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    if arr.dtype.kind in "mM":
+        return arr.view("i8").astype("float64") if not np.isnat(arr).any() else arr.astype(object)
+    return arr
+
+
+def _is_num(arr: np.ndarray) -> bool:
+    return arr.dtype.kind in "biuf"
+
+
+def values_equal(a: Any, b: Any, rtol: float = RTOL, atol: float = ATOL) -> bool:
+    """Elementwise equality of two 1-d value sequences under the rules above."""
+    x, y = _as_array(a), _as_array(b)
+    if x.shape != y.shape:
+        return False
+    if _is_num(x) and _is_num(y):
+        xf, yf = x.astype("float64"), y.astype("float64")
+        return bool(np.allclose(xf, yf, rtol=rtol, atol=atol, equal_nan=True))
+    xm, ym = pd.isna(x), pd.isna(y)
+    if not np.array_equal(xm, ym):
+        return False
+    keep = ~xm
+    xs, ys = x[keep], y[keep]
+    try:
+        eq = np.asarray(xs == ys, dtype=bool)
+        if eq.shape != xs.shape:
+            raise TypeError
+    except (TypeError, ValueError):
+        eq = np.array([_scalar_eq(p, q) for p, q in zip(xs, ys)], dtype=bool)
+    if eq.all():
+        return True
+    return all(_scalar_eq(p, q, rtol, atol) for p, q in zip(xs[~eq], ys[~eq]))
+
+
+def _scalar_eq(p: Any, q: Any, rtol: float = RTOL, atol: float = ATOL) -> bool:
+    num = (int, float, np.integer, np.floating, bool, np.bool_)
+    if isinstance(p, num) and isinstance(q, num):
+        return abs(float(p) - float(q)) <= atol + rtol * abs(float(q))
+    if isinstance(p, tuple) and isinstance(q, tuple):
+        return len(p) == len(q) and all(
+            (pd.isna(u) and pd.isna(v)) if _scalar_na(u) or _scalar_na(v) else _scalar_eq(u, v)
+            for u, v in zip(p, q))
+    try:
+        return bool(p == q)
+    except (TypeError, ValueError):
+        return False
+
+
+def _scalar_na(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def index_equal(a: pd.Index, b: pd.Index) -> bool:
+    """Index values equal level by level; classes, dtypes and names ignored."""
+    if len(a) != len(b) or a.nlevels != b.nlevels:
+        return False
+    if a.nlevels == 1:
+        return values_equal(a, b)
+    return all(values_equal(a.get_level_values(i), b.get_level_values(i)) for i in range(a.nlevels))
+
+
+def equal(expected: Any, got: Any, rtol: float = RTOL, atol: float = ATOL) -> bool:
+    """AutoPandas equality of ``got`` with ``expected`` (see the module docstring)."""
+    if isinstance(expected, pd.DataFrame):
+        if not isinstance(got, pd.DataFrame) or got.shape != expected.shape:
+            return False
+        if not index_equal(expected.columns, got.columns) or not index_equal(expected.index, got.index):
+            return False
+        return all(values_equal(expected.iloc[:, i], got.iloc[:, i], rtol, atol)
+                   for i in range(expected.shape[1]))
+    if isinstance(expected, pd.Series):
+        if not isinstance(got, pd.Series) or len(got) != len(expected):
+            return False
+        return index_equal(expected.index, got.index) and values_equal(expected, got, rtol, atol)
+    if isinstance(expected, np.ndarray):
+        if not isinstance(got, np.ndarray) or got.shape != expected.shape:
+            return False
+        return values_equal(expected.ravel(), got.ravel(), rtol, atol)
+    if isinstance(got, (pd.DataFrame, pd.Series, np.ndarray)):
+        return False
+    return _scalar_eq(expected, got, rtol, atol)
+
+
+def csv_view(result: Any) -> pd.DataFrame | None:
+    """What ``result.to_csv(index=False)`` would hold, as a frame with text column labels.
+
+    A Series becomes its one column (named as pandas names it in a CSV: its name, or ``0``).
+    Results that CSV cannot hold faithfully (MultiIndex columns, arrays, scalars) give None.
+    """
+    if isinstance(result, pd.Series):
+        result = result.to_frame(name=0 if result.name is None else result.name)
+    if not isinstance(result, pd.DataFrame) or isinstance(result.columns, pd.MultiIndex):
+        return None
+    return result
+
+
+def csv_matches(target: pd.DataFrame, result: Any) -> bool:
+    """CSV rule: ``result`` matches a target read from CSV as written with ``index=False``, or
+    after ``reset_index()``. Column labels compare as text (a CSV header is text)."""
+    view = csv_view(result)
+    if view is None:
+        return False
+    if view.shape[1] == target.shape[1] and len(view) == len(target):
+        if _csv_frame_equal(target, view):
+            return True
+    nl = view.index.nlevels
+    if view.shape[1] + nl == target.shape[1] and len(view) == len(target):
+        try:
+            flat = view.reset_index()
+        except (ValueError, TypeError):
+            return False
+        return _csv_frame_equal(target, flat)
+    return False
+
+
+def _csv_frame_equal(target: pd.DataFrame, view: pd.DataFrame) -> bool:
+    if [str(c) for c in target.columns] != [str(c) for c in view.columns]:
+        return False
+    for i in range(target.shape[1]):
+        t, v = target.iloc[:, i], view.iloc[:, i]
+        if not values_equal(t, v):
+            # CSV text loses types: compare as the text a CSV would hold.
+            if not values_equal(t.astype(str), v.astype(str)):
+                return False
+    return True

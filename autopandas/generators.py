@@ -1,0 +1,631 @@
+"""Argument generators: one per DSL function, built only from the choice operators.
+
+A generator is ``gen(chooser, ctx) -> dict of arguments``. Its domains are computed from the
+receiver, the other inputs and (when searching) the target output, in :class:`GenContext`; every
+decision goes through ``chooser.select / subset / ordered_subset / sequence`` (``choices.py``), so
+the same generator enumerates exhaustively, samples randomly, follows a model's ranking, or
+replays a recorded trace.
+
+Domains are *ordered*: what the target suggests comes first (its column labels, its cell values,
+the receiver rows whose contents appear in it), then the generic domain from the receiver alone.
+Target hints only reorder or add options; the generic domain is always there, so a random program
+sampled without a target is always inside the exhaustive enumeration with one (the property
+tests rely on this). Domains are capped (e.g. at most 3 sort keys, 12 distinct values per column)
+to keep exhaustive enumeration finite; the caps are the search's bounds, documented here.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .choices import Chooser, Infeasible
+from ._dsl_compute import REDUCTIONS
+from ._dsl_group import AGGS, NUMERIC_ONLY
+from ._dsl_select import OPS
+
+MAX_VALUES = 12      # distinct values per column offered as constants
+MAX_SORT_KEYS = 3    # sort_values(by=...) length
+MAX_KEYS = 2         # group-by / set_index / pivot_table keys
+MAX_COLUMNS = 4      # column lists for getitem / drop
+
+
+def py(v: Any) -> Any:
+    """A numpy scalar as the plain Python value (hashable, renders as a literal)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _uniq(seq) -> tuple:
+    out, seen = [], set()
+    for v in seq:
+        v = py(v)
+        try:
+            key = (type(v).__name__, v)
+            if key in seen or (isinstance(v, float) and v != v):
+                continue
+            seen.add(key)
+        except TypeError:
+            continue
+        out.append(v)
+    return tuple(out)
+
+
+class GenContext:
+    """Domains for one (receiver, function) expansion, computed lazily and cached."""
+
+    def __init__(self, receiver: Any, inputs: Sequence[Any], target: Any = None,
+                 constants: Sequence[Any] = ()) -> None:
+        self.recv = receiver
+        self.inputs = list(inputs)
+        self.target = target
+        self.constants = _uniq(constants)
+        self._cache: dict = {}
+
+    def _memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    @property
+    def is_frame(self) -> bool:
+        return isinstance(self.recv, pd.DataFrame)
+
+    @property
+    def columns(self) -> tuple:
+        """Receiver columns, those also in the target first."""
+        def make():
+            if not self.is_frame:
+                return ()
+            cols = [py(c) for c in self.recv.columns]
+            tl = set(self.target_columns)
+            return tuple([c for c in cols if c in tl] + [c for c in cols if c not in tl])
+        return self._memo("columns", make)
+
+    @property
+    def target_columns(self) -> tuple:
+        def make():
+            t = self.target
+            if isinstance(t, pd.DataFrame) and not isinstance(t.columns, pd.MultiIndex):
+                return _uniq(t.columns)
+            return ()
+        return self._memo("tcols", make)
+
+    @property
+    def target_labels(self) -> frozenset:
+        """Every label in the target (columns, index values, index and column level values)."""
+        def make():
+            t, out = self.target, set()
+            if isinstance(t, (pd.DataFrame, pd.Series)):
+                axes = [t.index] + ([t.columns] if isinstance(t, pd.DataFrame) else [])
+                for ax in axes:
+                    for lev in range(ax.nlevels):
+                        out.update(_uniq(ax.get_level_values(lev)[:200]))
+            return frozenset(out)
+        return self._memo("tlabels", make)
+
+    @property
+    def target_values(self) -> tuple:
+        """Distinct cell values of the target (at most 200)."""
+        def make():
+            t = self.target
+            if isinstance(t, pd.DataFrame):
+                vals = t.to_numpy().ravel()[:2000]
+            elif isinstance(t, (pd.Series, np.ndarray)):
+                vals = np.asarray(t).ravel()[:2000]
+            else:
+                return ()
+            return _uniq(vals)[:200]
+        return self._memo("tvalues", make)
+
+    def numeric(self, col: Any) -> bool:
+        return pd.api.types.is_numeric_dtype(self.recv[col]) and not pd.api.types.is_bool_dtype(self.recv[col])
+
+    @property
+    def numeric_columns(self) -> tuple:
+        return self._memo("numcols", lambda: tuple(c for c in self.columns if self.numeric(c)))
+
+    def values(self, col: Any) -> tuple:
+        """Distinct values of a receiver column (at most MAX_VALUES), target values first."""
+        def make():
+            vals = _uniq(self.recv[col].dropna().to_numpy()[:1000])
+            tv = set(self.target_values)
+            return tuple([v for v in vals if v in tv] + [v for v in vals if v not in tv])[:MAX_VALUES]
+        return self._memo(("values", col), make)
+
+    def levels(self, axis: int) -> int:
+        ax = self.recv.index if axis == 0 else self.recv.columns
+        return ax.nlevels
+
+    def matched_rows(self) -> tuple:
+        """Receiver row labels whose contents (on shared columns) are the target's rows, in order."""
+        def make():
+            t, r = self.target, self.recv
+            if not isinstance(t, pd.DataFrame) or not self.is_frame or len(t) == 0 or len(t) >= len(r):
+                return None
+            shared = [c for c in t.columns if c in set(r.columns)]
+            if not shared:
+                return None
+            pool: dict = {}
+            for lab, row in zip(r.index, r[shared].astype(object).itertuples(index=False, name=None)):
+                pool.setdefault(tuple(map(_key, row)), []).append(py(lab))
+            out = []
+            for row in t[shared].astype(object).itertuples(index=False, name=None):
+                labs = pool.get(tuple(map(_key, row)))
+                if not labs:
+                    return None
+                out.append(labs.pop(0))
+            return tuple(out)
+        return self._memo("matched", make)
+
+    def new_labels(self) -> tuple:
+        """Target column labels the receiver lacks (names a rename/melt could introduce)."""
+        return tuple(c for c in self.target_columns if c not in set(self.columns))
+
+
+def _key(v: Any) -> Any:
+    v = py(v)
+    if isinstance(v, float) and v != v:
+        return "__nan__"
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _need_frame(x: GenContext) -> None:
+    if not x.is_frame or x.recv.shape[1] == 0:
+        raise Infeasible("needs a frame with columns")
+
+
+def _ns(x: GenContext) -> tuple:
+    n = len(x.recv)
+    cand = []
+    if isinstance(x.target, (pd.DataFrame, pd.Series)):
+        cand.append(len(x.target))
+    cand += [1, 2, 3, 5]
+    return tuple(k for k in _uniq(cand) if 1 <= k < n)
+
+
+def _row_lists(x: GenContext) -> tuple:
+    """Candidate row-label lists: the target's rows first, then small generic combinations."""
+    out = []
+    m = x.matched_rows()
+    if m:
+        out.append(m)
+    t = x.target
+    if isinstance(t, (pd.DataFrame, pd.Series)) and len(t) < len(x.recv):
+        idx = set(_uniq(x.recv.index))
+        tl = tuple(py(v) for v in t.index)
+        if all(v in idx for v in tl):
+            out.append(tl)
+    labels = _uniq(x.recv.index)[:8]
+    if len(labels) == len(x.recv):
+        out += [c for k in (1, 2) for c in itertools.combinations(labels, k)]
+    return _uniq(out)
+
+
+# ------------------------------------------------------------------------------------ generators
+
+def g_head(c: Chooser, x: GenContext) -> dict:
+    return {"n": c.select("head.n", _ns(x))}
+
+
+def g_getitem(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    hi = max(min(MAX_COLUMNS, len(x.columns)), len([t for t in x.target_columns if t in x.columns]))
+    return {"columns": c.ordered_subset("getitem.columns", x.columns, 1, min(hi, len(x.columns) - 1 or 1))}
+
+
+def g_loc(c: Chooser, x: GenContext) -> dict:
+    return {"rows": c.select("loc.rows", _row_lists(x))}
+
+
+def g_loc_rows_columns(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    rows = c.select("loc.rows", _row_lists(x))
+    shared = tuple(t for t in x.target_columns if t in set(x.columns))
+    dom = shared or x.columns
+    return {"rows": rows, "columns": c.ordered_subset("loc.columns", dom, 1, min(MAX_COLUMNS, len(dom)))}
+
+
+def g_xs(c: Chooser, x: GenContext) -> dict:
+    axis = c.select("xs.axis", (0, 1) if x.is_frame else (0,))
+    ax = x.recv.index if axis == 0 else x.recv.columns
+    level = c.select("xs.level", tuple(range(ax.nlevels)))
+    return {"key": c.select("xs.key", _uniq(ax.get_level_values(level))[:MAX_VALUES]),
+            "level": level, "axis": axis}
+
+
+def g_isin(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    col = c.select("isin.column", x.columns)
+    vals = x.values(col)
+    options = []
+    if isinstance(x.target, pd.DataFrame) and col in set(x.target_columns):
+        tv = _uniq(x.target[col].dropna().to_numpy())
+        if tv and set(tv) <= set(_uniq(x.recv[col].dropna().to_numpy())):
+            options.append(tv)
+    generic = [s for k in (1, 2) for s in itertools.combinations(vals[:6], k)]
+    values = c.select("isin.values", _uniq(options + generic))
+    return {"column": col, "values": values, "negate": c.select("isin.negate", (False, True))}
+
+
+def g_query(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    col = c.select("query.column", x.columns)
+    op = c.select("query.op", tuple(OPS))
+    by_col = c.select("query.rhs_is_column", (False, True))
+    if by_col:
+        rhs = c.select("query.rhs", tuple(k for k in x.columns if k != col))
+    else:
+        consts = [v for v in x.constants if not isinstance(v, (list, tuple))]
+        rhs = c.select("query.rhs", _uniq(list(x.values(col)) + [0] + consts))
+    return {"column": col, "op": op, "rhs": rhs, "rhs_is_column": by_col}
+
+
+def g_where(c: Chooser, x: GenContext) -> dict:
+    recv = x.recv
+    num = recv.select_dtypes("number") if x.is_frame else recv
+    if x.is_frame and num.shape[1] != recv.shape[1] or not pd.api.types.is_numeric_dtype(num.to_numpy().dtype):
+        raise Infeasible("where/mask need an all-numeric receiver")
+    vals = _uniq([0] + list(_uniq(np.ravel(num.to_numpy()))[:5]))
+    return {"op": c.select("where.op", tuple(OPS)), "value": c.select("where.value", vals),
+            "other": c.select("where.other", (None, 0))}
+
+
+def g_filter(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    toks = []
+    for col in list(x.target_columns) + list(x.columns):
+        if isinstance(col, str):
+            toks += [col] + [t for t in col.replace("-", "_").replace(" ", "_").split("_") if len(t) >= 2]
+    toks = [t for t in _uniq(toks) if 0 < sum(isinstance(k, str) and t in k for k in x.columns)]
+    return {"like": c.select("filter.like", tuple(toks)), "axis": 1}
+
+
+def g_take(c: Chooser, x: GenContext) -> dict:
+    axis = c.select("take.axis", (0, 1) if x.is_frame else (0,))
+    n = x.recv.shape[axis]
+    options = []
+    m = x.matched_rows() if axis == 0 else None
+    if m:
+        pos = {lab: i for i, lab in enumerate(py(v) for v in x.recv.index)}
+        if len(pos) == n:
+            options.append(tuple(pos[lab] for lab in m))
+    generic = [p for k in (1, 2) for p in itertools.permutations(range(min(n, 5)), k)]
+    return {"indices": c.select("take.indices", _uniq(options + generic)), "axis": axis}
+
+
+def g_drop(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    extra = tuple(k for k in x.columns if k not in set(x.target_columns))
+    options = [extra] if x.target_columns and 0 < len(extra) < len(x.columns) else []
+    generic = [s for k in (1, 2) for s in itertools.combinations(x.columns, k)
+               if len(s) < len(x.columns)]
+    return {"columns": c.select("drop.columns", _uniq(options + generic))}
+
+
+def g_drop_rows(c: Chooser, x: GenContext) -> dict:
+    labels = _uniq(x.recv.index)
+    if len(labels) != len(x.recv):
+        raise Infeasible("duplicate row labels")
+    return {"index": c.subset("drop_rows.index", labels[:8], 1, 2)}
+
+
+def g_drop_duplicates(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    sub = c.select("drop_duplicates.use_subset", (False, True))
+    subset = c.subset("drop_duplicates.subset", x.columns, 1, 2) if sub else None
+    return {"subset": subset, "keep": c.select("drop_duplicates.keep", ("first", "last", False))}
+
+
+def g_dropna(c: Chooser, x: GenContext) -> dict:
+    if not x.recv.isna().to_numpy().any():
+        raise Infeasible("nothing to drop")
+    if not x.is_frame:
+        return {"axis": 0, "how": "any", "subset": None}
+    axis = c.select("dropna.axis", (0, 1))
+    how = c.select("dropna.how", ("any", "all"))
+    subset = None
+    if axis == 0 and how == "any":
+        nan_cols = tuple(k for k in x.columns if x.recv[k].isna().any())
+        subset = c.select("dropna.subset", (None,) + tuple((k,) for k in nan_cols))
+    return {"axis": axis, "how": how, "subset": subset}
+
+
+def g_select_dtypes(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    return {"dtype": c.select("select_dtypes.dtype", ("number", "object", "string", "bool", "datetime")),
+            "mode": c.select("select_dtypes.mode", ("include", "exclude"))}
+
+
+def g_nlargest(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    return {"n": c.select("nlargest.n", _ns(x)),
+            "columns": c.ordered_subset("nlargest.columns", x.numeric_columns, 1, 2)}
+
+
+def g_pivot(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    index = c.select("pivot.index", x.columns)
+    columns = c.select("pivot.columns", tuple(k for k in x.columns if k != index))
+    values = c.select("pivot.values", (None,) + tuple(k for k in x.columns if k not in (index, columns)))
+    return {"index": index, "columns": columns, "values": values}
+
+
+PIVOT_AGGS = ("mean", "sum", "count", "nunique", "min", "max", "first", "size")
+
+
+def g_pivot_table(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    index = c.ordered_subset("pivot_table.index", x.columns, 1, MAX_KEYS)
+    rest = tuple(k for k in x.columns if k not in index)
+    use_cols = c.select("pivot_table.use_columns", (True, False))
+    columns = c.ordered_subset("pivot_table.columns", rest, 1, MAX_KEYS) if use_cols else None
+    rest2 = tuple(k for k in rest if columns is None or k not in columns)
+    values = c.select("pivot_table.values", rest2 + (None,))
+    return {"index": index, "columns": columns, "values": values,
+            "aggfunc": c.select("pivot_table.aggfunc", PIVOT_AGGS)}
+
+
+def g_melt(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    id_vars = c.subset("melt.id_vars", x.columns, 0, MAX_KEYS)
+    rest = tuple(k for k in x.columns if k not in id_vars)
+    if not rest:
+        raise Infeasible("nothing to melt")
+    use_vv = c.select("melt.use_value_vars", (False, True))
+    value_vars = c.subset("melt.value_vars", rest, 1, min(2, len(rest) - 1)) if use_vv else None
+    names = tuple(k for k in x.new_labels() if isinstance(k, str))
+    var_name = c.select("melt.var_name", (None,) + names)
+    value_name = c.select("melt.value_name", ("value",) + tuple(k for k in names if k != var_name))
+    return {"id_vars": id_vars, "value_vars": value_vars, "var_name": var_name, "value_name": value_name}
+
+
+def g_none(c: Chooser, x: GenContext) -> dict:
+    return {}
+
+
+def g_stack(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    return {}
+
+
+def g_unstack(c: Chooser, x: GenContext) -> dict:
+    n = x.levels(0)
+    if n < 2 and not x.is_frame:
+        raise Infeasible("unstack of a flat Series")
+    return {"level": c.select("unstack.level", (-1,) + tuple(range(n - 1)))}
+
+
+def g_set_index(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    return {"keys": c.ordered_subset("set_index.keys", x.columns, 1, MAX_KEYS),
+            "drop": c.select("set_index.drop", (True, False))}
+
+
+def g_reset_index(c: Chooser, x: GenContext) -> dict:
+    return {"drop": c.select("reset_index.drop", (False, True))}
+
+
+def g_sort_values(c: Chooser, x: GenContext) -> dict:
+    if not x.is_frame:
+        return {"by": None, "ascending": c.select("sort_values.ascending", (True, False))}
+    by = c.ordered_subset("sort_values.by", x.columns, 1, MAX_SORT_KEYS)
+    asc = c.sequence("sort_values.ascending", (True, False), len(by))
+    return {"by": by, "ascending": asc[0] if len(set(asc)) == 1 else asc}
+
+
+def g_sort_index(c: Chooser, x: GenContext) -> dict:
+    return {"axis": c.select("sort_index.axis", (0, 1) if x.is_frame else (0,)),
+            "ascending": c.select("sort_index.ascending", (True, False))}
+
+
+def g_rename(c: Chooser, x: GenContext) -> dict:
+    axis = c.select("rename.axis", ("columns", "index") if x.is_frame else ("index",))
+    ax = x.recv.columns if axis == "columns" else x.recv.index
+    have = _uniq(ax)
+    tl = set(x.target_columns) | set(x.target_labels)
+    old = c.select("rename.old", tuple(k for k in have if k not in tl) + tuple(k for k in have if k in tl))
+    new = tuple(k for k in (x.target_columns if axis == "columns" else tuple(x.target_labels)) if k not in set(have))
+    new += (f"{old}_new",) if isinstance(old, str) else ()
+    return {"old": old, "new": c.select("rename.new", _uniq(new)), "axis": axis}
+
+
+def _multi_axes(x: GenContext) -> tuple:
+    return tuple(a for a in ((0, 1) if x.is_frame else (0,)) if x.levels(a) > 1)
+
+
+def g_reorder_levels(c: Chooser, x: GenContext) -> dict:
+    axis = c.select("reorder_levels.axis", _multi_axes(x))
+    n = x.levels(axis)
+    orders = tuple(p for p in itertools.permutations(range(n)) if p != tuple(range(n)))
+    return {"order": c.select("reorder_levels.order", orders), "axis": axis}
+
+
+def g_swaplevel(c: Chooser, x: GenContext) -> dict:
+    return {"axis": c.select("swaplevel.axis", _multi_axes(x))}
+
+
+def g_droplevel(c: Chooser, x: GenContext) -> dict:
+    axis = c.select("droplevel.axis", _multi_axes(x))
+    return {"level": c.select("droplevel.level", tuple(range(x.levels(axis)))), "axis": axis}
+
+
+def _affixes(x: GenContext, suffix: bool) -> tuple:
+    out = []
+    have = [str(k) for k in (x.columns if x.is_frame else _uniq(x.recv.index))]
+    for t in x.target_columns:
+        t = str(t)
+        for h in have:
+            if t != h and (t.endswith(h) if not suffix else t.startswith(h)):
+                out.append(t[: len(t) - len(h)] if not suffix else t[len(h):])
+    return _uniq(out) + (("_x",) if suffix else ("x_",))
+
+
+def g_add_prefix(c: Chooser, x: GenContext) -> dict:
+    return {"prefix": c.select("add_prefix.prefix", _affixes(x, False))}
+
+
+def g_add_suffix(c: Chooser, x: GenContext) -> dict:
+    return {"suffix": c.select("add_suffix.suffix", _affixes(x, True))}
+
+
+def g_to_frame(c: Chooser, x: GenContext) -> dict:
+    return {}
+
+
+def _g_groupby(agg: str) -> Callable[[Chooser, GenContext], dict]:
+    def gen(c: Chooser, x: GenContext) -> dict:
+        _need_frame(x)
+        by = c.ordered_subset(f"groupby.{agg}.by", x.columns, 1, MAX_KEYS)
+        rest = tuple(k for k in x.columns if k not in by)
+        if not rest and agg != "size":
+            raise Infeasible("no columns to aggregate")
+        out = {"by": by, "as_index": c.select(f"groupby.{agg}.as_index", (True, False)),
+               "column": c.select(f"groupby.{agg}.column", (None,) + rest)}
+        if agg in NUMERIC_ONLY:
+            cols = rest if out["column"] is None else (out["column"],)
+            text = any(not x.numeric(k) for k in cols)
+            out["numeric_only"] = c.select(f"groupby.{agg}.numeric_only", (True, False) if text else (False,))
+        return out
+    return gen
+
+
+def g_transform(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    by = c.ordered_subset("groupby.transform.by", x.columns, 1, MAX_KEYS)
+    rest = tuple(k for k in x.columns if k not in by)
+    return {"by": by, "column": c.select("groupby.transform.column", (None,) + rest),
+            "agg": c.select("groupby.transform.agg", ("sum", "mean", "min", "max", "count", "first", "last"))}
+
+
+def _others(x: GenContext) -> tuple:
+    return tuple(i for i, v in enumerate(x.inputs) if isinstance(v, (pd.DataFrame, pd.Series)) and v is not x.recv)
+
+
+def g_merge(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    other = c.select("merge.other", tuple(i for i in _others(x) if isinstance(x.inputs[i], pd.DataFrame)))
+    how = c.select("merge.how", ("inner", "left", "outer", "right"))
+    ocols = _uniq(x.inputs[other].columns)
+    common = tuple(k for k in x.columns if k in set(ocols))
+    mode = c.select("merge.keys", ("default", "on", "left_right") if common else ("left_right",))
+    out = {"other": other, "how": how, "on": None, "left_on": None, "right_on": None}
+    if mode == "on":
+        if len(common) < 2:
+            raise Infeasible("on= equals the default with one common column")
+        out["on"] = c.subset("merge.on", common, 1, MAX_KEYS)
+    elif mode == "left_right":
+        out["left_on"] = c.select("merge.left_on", x.columns)
+        out["right_on"] = c.select("merge.right_on", tuple(k for k in ocols if k != out["left_on"]))
+    return out
+
+
+def g_concat(c: Chooser, x: GenContext) -> dict:
+    return {"other": c.select("concat.other", _others(x)), "axis": c.select("concat.axis", (0, 1)),
+            "ignore_index": c.select("concat.ignore_index", (False, True))}
+
+
+def g_join(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    other = c.select("join.other", _others(x))
+    o = x.inputs[other]
+    overlap = isinstance(o, pd.DataFrame) and bool(set(x.columns) & set(_uniq(o.columns)))
+    sfx = c.select("join.suffixes", (("_x", "_y"), ("", "_r")) if overlap else (("", ""),))
+    return {"other": other, "how": c.select("join.how", ("left", "inner", "outer", "right")),
+            "lsuffix": sfx[0], "rsuffix": sfx[1]}
+
+
+def g_combine_first(c: Chooser, x: GenContext) -> dict:
+    return {"other": c.select("combine_first.other", _others(x))}
+
+
+def g_fillna(c: Chooser, x: GenContext) -> dict:
+    if not x.recv.isna().to_numpy().any():
+        raise Infeasible("nothing to fill")
+    have = set(_uniq(np.ravel(x.recv.to_numpy())))
+    fresh = [v for v in x.target_values if v not in have][:5]
+    return {"value": c.select("fillna.value", _uniq([0] + fresh + list(x.constants) + [""]))}
+
+
+def g_axis(name: str) -> Callable[[Chooser, GenContext], dict]:
+    def gen(c: Chooser, x: GenContext) -> dict:
+        return {"axis": c.select(f"{name}.axis", (0, 1) if x.is_frame else (0,))}
+    return gen
+
+
+def g_periods(name: str) -> Callable[[Chooser, GenContext], dict]:
+    def gen(c: Chooser, x: GenContext) -> dict:
+        return {"periods": c.select(f"{name}.periods", (1, -1, 2))}
+    return gen
+
+
+def g_rank(c: Chooser, x: GenContext) -> dict:
+    return {"method": c.select("rank.method", ("average", "min", "max", "first", "dense")),
+            "ascending": c.select("rank.ascending", (True, False))}
+
+
+def g_round(c: Chooser, x: GenContext) -> dict:
+    return {"decimals": c.select("round.decimals", (0, 1, 2, 3))}
+
+
+def g_clip(c: Chooser, x: GenContext) -> dict:
+    nums = [v for v in x.target_values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    lows = _uniq(([min(nums)] if nums else []) + [0])
+    highs = _uniq([max(nums)] if nums else [])
+    lower = c.select("clip.lower", (None,) + lows)
+    upper = c.select("clip.upper", (None,) + highs)
+    if lower is None and upper is None:
+        raise Infeasible("clip with no bounds is the identity")
+    return {"lower": lower, "upper": upper}
+
+
+def g_apply(c: Chooser, x: GenContext) -> dict:
+    _need_frame(x)
+    return {"func": c.select("apply.func", REDUCTIONS), "axis": c.select("apply.axis", (0, 1))}
+
+
+def g_reduce(name: str) -> Callable[[Chooser, GenContext], dict]:
+    def gen(c: Chooser, x: GenContext) -> dict:
+        out = {"axis": c.select(f"{name}.axis", (0, 1) if x.is_frame else (0,))}
+        if name not in ("count", "nunique"):
+            text = x.is_frame and len(x.numeric_columns) < len(x.columns)
+            out["numeric_only"] = c.select(f"{name}.numeric_only", (True, False) if text else (False,))
+        return out
+    return gen
+
+
+def g_astype(c: Chooser, x: GenContext) -> dict:
+    return {"dtype": c.select("astype.dtype", ("int", "float", "str", "bool"))}
+
+
+GENERATORS: dict[str, Callable[[Chooser, GenContext], dict]] = {
+    "head": g_head, "tail": g_head, "getitem": g_getitem, "loc": g_loc,
+    "loc_rows_columns": g_loc_rows_columns, "xs": g_xs, "isin": g_isin, "query": g_query,
+    "where": g_where, "mask": g_where, "filter": g_filter, "take": g_take, "drop": g_drop,
+    "drop_rows": g_drop_rows, "drop_duplicates": g_drop_duplicates, "dropna": g_dropna,
+    "select_dtypes": g_select_dtypes, "nlargest": g_nlargest, "nsmallest": g_nlargest,
+    "pivot": g_pivot, "pivot_table": g_pivot_table, "melt": g_melt, "stack": g_stack,
+    "unstack": g_unstack, "set_index": g_set_index, "reset_index": g_reset_index, "T": g_none,
+    "sort_values": g_sort_values, "sort_index": g_sort_index, "rename": g_rename,
+    "reorder_levels": g_reorder_levels, "swaplevel": g_swaplevel, "droplevel": g_droplevel,
+    "add_prefix": g_add_prefix, "add_suffix": g_add_suffix, "to_frame": g_to_frame,
+    "groupby.transform": g_transform, "merge": g_merge, "concat": g_concat, "join": g_join,
+    "combine_first": g_combine_first, "fillna": g_fillna, "ffill": g_axis("ffill"),
+    "bfill": g_axis("bfill"), "isna": g_none, "notna": g_none, "diff": g_periods("diff"),
+    "pct_change": g_periods("pct_change"), "rank": g_rank, "round": g_round, "abs": g_none,
+    "clip": g_clip, "apply": g_apply, "value_counts": g_none, "astype": g_astype, "values": g_none,
+}
+GENERATORS.update({f"groupby.{a}": _g_groupby(a) for a in AGGS})
+GENERATORS.update({n: g_axis(n) for n in ("cumsum", "cummax", "cummin", "cumprod")})
+GENERATORS.update({n: g_reduce(n) for n in REDUCTIONS})
+
+
+def generator(name: str) -> Callable[[Chooser, GenContext], dict]:
+    """The argument generator of DSL function ``name``."""
+    try:
+        return GENERATORS[name]
+    except KeyError:
+        raise KeyError(f"no generator for DSL function {name!r}") from None

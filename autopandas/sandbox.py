@@ -1,0 +1,164 @@
+"""Isolated execution of candidate calls: exceptions, warnings, blow-ups and slow calls are contained.
+
+A search tries tens of thousands of candidate calls, most of them wrong, so execution must be
+both safe and cheap. One :class:`Sandbox` is entered once per search (installing the warning
+filter, numpy's error state and a SIGALRM handler once) and then runs each candidate with
+:meth:`Sandbox.run`, which returns an :class:`Outcome` instead of raising.
+
+Containment, and why each piece is chosen:
+
+- exceptions: anything deriving from ``Exception`` (plus ``RecursionError``/``MemoryError``) is
+  caught and reported as a failed outcome;
+- warnings: ignored for the whole session (pandas warns about deprecations and chained
+  assignment; a warning never makes a candidate wrong);
+- a per-call time limit: a signal-based alarm (``setitimer``), two syscalls per call, far cheaper
+  than shipping frames to a worker process. The alarm raises :class:`CallTimeout`, a
+  ``BaseException`` so pandas' internal ``except Exception`` blocks cannot swallow it. Signals are
+  only delivered to the main thread between bytecodes, so off the main thread there is no alarm
+  (logged once) and long C-level loops finish before the alarm lands: hence the next point;
+- pathological inputs: DSL functions that can multiply sizes (merge, cross join, pivot, unstack,
+  stack, melt, concat) call :func:`guard_cells` with an *estimate* before running, and every
+  result larger than ``max_cells`` is rejected after running.
+
+Only whitelisted code runs: the sandbox executes the DSL's own Python functions (see ``dsl.py``),
+which call fixed pandas methods with arguments drawn from the data; no user text is evaluated,
+and there is no file, network or shell access in any of them.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+class CallTimeout(BaseException):
+    """A candidate call ran past the per-call time limit (BaseException: pandas can't swallow it)."""
+
+
+class Blowup(Exception):
+    """A candidate call would produce (or produced) more cells than the limit allows."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one sandboxed call gave: a value, or the reason it failed."""
+
+    ok: bool
+    value: Any = None
+    error: str = ""
+
+
+_local = threading.local()
+
+
+def max_cells() -> int:
+    """The active sandbox's cell limit (or a default outside any sandbox)."""
+    return getattr(_local, "max_cells", 1_000_000)
+
+
+def guard_cells(estimate: float, what: str) -> None:
+    """Raise :class:`Blowup` before running a call whose estimated output is too big."""
+    limit = max_cells()
+    if estimate > limit:
+        raise Blowup(f"{what}: estimated {int(estimate)} cells > limit {limit}")
+
+
+def estimate_merge_rows(left: pd.DataFrame, right: pd.DataFrame, left_on: list, right_on: list,
+                        how: str) -> int:
+    """Rows a merge would produce, from key value counts (exact for inner; an upper bound else)."""
+    if how == "cross":
+        return len(left) * len(right)
+    lk = left[left_on].astype(object).apply(tuple, axis=1) if len(left_on) > 1 else left[left_on[0]]
+    rk = right[right_on].astype(object).apply(tuple, axis=1) if len(right_on) > 1 else right[right_on[0]]
+    lc, rc = lk.value_counts(dropna=False), rk.value_counts(dropna=False)
+    common = lc.index.intersection(rc.index)
+    inner = int((lc[common] * rc[common]).sum()) if len(common) else 0
+    return inner + len(left) + len(right)
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, (pd.DataFrame, pd.Series, np.ndarray)):
+        return int(np.prod(value.shape)) if value.ndim else 1
+    return 1
+
+
+class Sandbox:
+    """A session for running many candidate calls safely; use as a context manager."""
+
+    def __init__(self, time_limit_s: float = 1.0, max_cells: int = 1_000_000) -> None:
+        if time_limit_s <= 0:
+            raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
+        if max_cells <= 0:
+            raise ValueError(f"max_cells must be > 0, got {max_cells}")
+        self.time_limit_s = time_limit_s
+        self.max_cells = max_cells
+        self.counts = {"ok": 0, "error": 0, "timeout": 0, "blowup": 0}
+        self._alarm = False
+        self._old_handler: Any = None
+        self._warn_ctx: Any = None
+        self._np_ctx: Any = None
+        self._old_cells: Any = None
+
+    def __enter__(self) -> Sandbox:
+        self._warn_ctx = warnings.catch_warnings()
+        self._warn_ctx.__enter__()
+        warnings.simplefilter("ignore")
+        self._np_ctx = np.errstate(all="ignore")
+        self._np_ctx.__enter__()
+        self._old_cells = getattr(_local, "max_cells", None)
+        _local.max_cells = self.max_cells
+        if threading.current_thread() is threading.main_thread():
+            self._old_handler = signal.signal(signal.SIGALRM, _on_alarm)
+            self._alarm = True
+        else:
+            log.warning("sandbox off the main thread: no per-call time limit")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old_handler)
+            self._alarm = False
+        if self._old_cells is None:
+            del _local.max_cells
+        else:
+            _local.max_cells = self._old_cells
+        self._np_ctx.__exit__(*exc)
+        self._warn_ctx.__exit__(*exc)
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Outcome:
+        """Call ``fn(*args)``; never raises for what the call does (only for KeyboardInterrupt)."""
+        try:
+            if self._alarm:
+                signal.setitimer(signal.ITIMER_REAL, self.time_limit_s)
+            try:
+                value = fn(*args)
+            finally:
+                if self._alarm:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+        except CallTimeout:
+            self.counts["timeout"] += 1
+            return Outcome(False, error="timeout")
+        except Blowup as e:
+            self.counts["blowup"] += 1
+            return Outcome(False, error=str(e))
+        except (Exception, RecursionError, MemoryError) as e:  # noqa: BLE001 - containment is the point
+            self.counts["error"] += 1
+            return Outcome(False, error=f"{type(e).__name__}: {e}"[:200])
+        if _size(value) > self.max_cells:
+            self.counts["blowup"] += 1
+            return Outcome(False, error=f"result has {_size(value)} cells > limit {self.max_cells}")
+        self.counts["ok"] += 1
+        return Outcome(True, value)
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise CallTimeout()

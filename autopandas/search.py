@@ -1,0 +1,403 @@
+"""Generate-and-verify enumerative search over chains of one to ``max_depth`` DSL calls.
+
+The search is best-first by cost, which with these costs is breadth-first: every call costs about
+1 (``Function.cost`` in [1, 1.2]) and a state's heuristic adds less than 1, so all one-call
+programs are tried before any two-call program, and so on. States are the distinct intermediate
+values; a priority queue holds ``(cost, state, next function)`` entries and expands one
+(state, function) pair at a time, lazily pushing the state's next function, so the queue grows by
+one entry per state, not per state and function.
+
+Expanding a pair enumerates the function's arguments with its generator (exhaustive mode, or
+ranked when a scorer is given), runs each candidate in the sandbox, compares the result with the
+target (first match wins) and keeps new results as states for the next depth.
+
+Pruning that loses no solution of this DSL:
+
+- deduplication: a result whose content hash was already seen (at lower or equal cost) is not
+  kept as a state (no-ops like sorting a sorted frame vanish here);
+- kinds: a function is only tried on receivers it accepts (arrays end a chain);
+- reachability, for states one call from the end: a target text value absent from the state and
+  every input can only come from ``fillna`` (needs a missing value in the state); more than two
+  new text labels in the target can't come from one call (``melt`` names two, ``rename`` one)
+  unless one prefix or suffix explains them all.
+
+The search stops at the first match, when the time limit passes, or when everything up to
+``max_depth`` has been tried; the result says which.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+import io
+import logging
+import time
+import tokenize
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import dsl
+from .choices import Scorer, enumerate_choices
+from .equality import csv_matches, equal
+from .generators import GenContext, generator, py
+from .program import Program, Step
+from .sandbox import Sandbox
+
+log = logging.getLogger(__name__)
+
+SEARCHES = ("enumerate", "ranked")
+#: Argument tiers: a (state, function) pair first tries its first TIERS[0] argument tuples, the
+#: rest later at TIER_COST more per tier, so no function's long tail delays another's cheap options.
+TIERS = (30, 300)
+TIER_COST = 0.25
+_CREATED_LABELS = frozenset({"index", "level_0", "level_1", "variable", "value", "size", "count",
+                             "proportion"})
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Bounds and mode of one synthesis run."""
+
+    timeout_s: float = 60.0
+    """Wall-clock limit for the whole search, in seconds."""
+    max_depth: int = 3
+    """Longest chain of DSL calls tried (1 to 3)."""
+    search: str = "enumerate"
+    """Choice mode: ``enumerate`` (exhaustive) or ``ranked`` (needs a scorer)."""
+    call_timeout_s: float = 1.0
+    """Per-candidate time limit, in seconds."""
+    max_cells: int = 1_000_000
+    """Largest intermediate (rows x columns) a candidate may produce or be estimated to produce."""
+    max_args_per_call: int = 3000
+    """Most argument tuples tried for one (state, function) pair."""
+    max_states: int = 200_000
+    """Most intermediate states kept for expansion (memory bound)."""
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if not 1 <= self.max_depth <= 3:
+            raise ValueError(f"max_depth must be 1, 2 or 3, got {self.max_depth}")
+        if self.search not in SEARCHES:
+            raise ValueError(f"search must be one of {SEARCHES}, got {self.search!r}")
+        if self.call_timeout_s <= 0:
+            raise ValueError(f"call_timeout_s must be > 0, got {self.call_timeout_s}")
+        for name in ("max_cells", "max_args_per_call", "max_states"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+
+@dataclass
+class SearchResult:
+    """What a search found and what it tried."""
+
+    program: Program | None
+    solved: bool
+    candidates_tried: int
+    seconds: float
+    depth_completed: int = 0
+    """Largest depth whose programs were all tried (0: not even depth 1)."""
+    timed_out: bool = False
+    states: int = 0
+    functions: int = 0
+    sandbox: dict = field(default_factory=dict)
+    rendered: str | None = None
+
+    def summary(self) -> str:
+        """One line on what was searched."""
+        how = "time limit reached" if self.timed_out else "search space exhausted"
+        return (f"{how} after {self.seconds:.1f}s: {self.candidates_tried} candidates over "
+                f"{self.functions} functions, {self.states} distinct intermediates, "
+                f"all programs of depth <= {self.depth_completed} tried")
+
+
+Matcher = Callable[[Any], bool]
+
+
+def exact_matcher(target: Any) -> Matcher:
+    """Match by AutoPandas equality (Parquet / JSON targets, Python objects)."""
+    return lambda result: equal(target, result)
+
+
+def csv_matcher(target: pd.DataFrame) -> Matcher:
+    """Match a target read from CSV: as written with ``index=False`` or after ``reset_index()``."""
+    return lambda result: csv_matches(target, result)
+
+
+def state_key(obj: Any) -> bytes | None:
+    """A content hash of an intermediate value (None when it can't be hashed: then never deduped)."""
+    h = hashlib.blake2b(digest_size=16)
+    try:
+        if isinstance(obj, (pd.DataFrame, pd.Series)):
+            h.update(type(obj).__name__.encode())
+            h.update(repr(obj.shape).encode())
+            h.update(pd.util.hash_pandas_object(obj, index=True).to_numpy().tobytes())
+            h.update(repr(list(obj.index.names)).encode())
+            if isinstance(obj, pd.DataFrame):
+                h.update(repr(list(obj.columns)).encode())
+                h.update(repr(list(obj.columns.names)).encode())
+                h.update(repr([str(d) for d in obj.dtypes]).encode())
+            else:
+                h.update(repr((obj.name, str(obj.dtype))).encode())
+                h.update(repr(list(obj.index)).encode())
+        elif isinstance(obj, np.ndarray):
+            if obj.dtype == object:
+                return None
+            h.update(repr((obj.shape, str(obj.dtype))).encode())
+            h.update(obj.tobytes())
+        else:
+            h.update(repr(obj).encode())
+    except (TypeError, ValueError):
+        return None
+    return h.digest()
+
+
+def _universe(obj: Any) -> set:
+    """Every label, axis name and (up to 5000) cell value of an intermediate."""
+    out: set = set()
+    if isinstance(obj, (pd.DataFrame, pd.Series)):
+        axes = [obj.index] + ([obj.columns] if isinstance(obj, pd.DataFrame) else [obj.name])
+        for ax in axes:
+            if isinstance(ax, pd.Index):
+                out.update(py(n) for n in ax.names)
+                for lev in range(ax.nlevels):
+                    out.update(_hashables(ax.get_level_values(lev)))
+            else:
+                out.update(_hashables([ax]))
+        out.update(_hashables(np.ravel(obj.to_numpy())[:5000]))
+    elif isinstance(obj, np.ndarray):
+        out.update(_hashables(obj.ravel()[:5000]))
+    return out
+
+
+def _hashables(vals: Any) -> list:
+    out = []
+    for v in vals:
+        v = py(v)
+        try:
+            hash(v)
+        except TypeError:
+            continue
+        out.append(v)
+    return out
+
+
+def _text(v: Any) -> bool:
+    """Text that no numeric cast could have produced."""
+    if not isinstance(v, str) or v in ("True", "False"):
+        return False
+    try:
+        float(v)
+        return False
+    except ValueError:
+        return True
+
+
+class _Reach:
+    """The reachability test for states one call before the end (see the module docstring)."""
+
+    def __init__(self, target: Any, inputs: Sequence[Any]) -> None:
+        base = set()
+        for v in inputs:
+            base |= _universe(v)
+        tgt_cells, tgt_labels = set(), set()
+        if isinstance(target, (pd.DataFrame, pd.Series, np.ndarray)):
+            tgt_cells = {v for v in _hashables(np.ravel(np.asarray(target))[:5000]) if _text(v)}
+        if isinstance(target, (pd.DataFrame, pd.Series)):
+            axes = [target.index] + ([target.columns] if isinstance(target, pd.DataFrame) else [])
+            for ax in axes:
+                for lev in range(ax.nlevels):
+                    tgt_labels.update(v for v in _hashables(ax.get_level_values(lev)) if _text(v))
+        self.cells = tgt_cells - base
+        self.labels = tgt_labels - base - _CREATED_LABELS
+        self.cells_any = tgt_cells
+        self.labels_any = tgt_labels - _CREATED_LABELS
+
+    def final_step_possible(self, state: Any) -> bool:
+        if not self.cells_any and not self.labels_any:
+            return True
+        uni = _universe(state)
+        missing_cells = {v for v in self.cells_any if v not in uni} - (self.labels_any - uni)
+        if missing_cells:
+            has_nan = isinstance(state, (pd.DataFrame, pd.Series)) and bool(state.isna().to_numpy().any())
+            if not has_nan:
+                return False
+        missing = [v for v in self.labels_any if v not in uni]
+        if len(missing) > 2 and not _affix_explains(missing, uni):
+            return False
+        return True
+
+
+def _affix_explains(labels: list, uni: set) -> bool:
+    have = [u for u in uni if isinstance(u, str)]
+    for lab in labels[:1]:
+        for h in have:
+            if lab.endswith(h) and lab != h:
+                p = lab[: len(lab) - len(h)]
+                if all(any(m == p + u for u in have) for m in labels):
+                    return True
+            if lab.startswith(h) and lab != h:
+                s = lab[len(h):]
+                if all(any(m == u + s for u in have) for m in labels):
+                    return True
+    return False
+
+
+def _heuristic(state: Any, target: Any, target_labels: set) -> float:
+    """In [0, 0.45]: how far a state looks from the target (orders states of equal depth; kept
+    under 0.5 so that, with call costs in [1, 1.2], no depth-d program costs more than depth d+1)."""
+    if not target_labels or not isinstance(state, (pd.DataFrame, pd.Series)):
+        return 0.3
+    uni = _universe(state)
+    miss = sum(1 for v in target_labels if v not in uni) / len(target_labels)
+    shape = 0.0 if getattr(state, "shape", None) == getattr(target, "shape", None) else 0.15
+    return 0.3 * miss + shape
+
+
+def hint_constants(objs: Sequence[Any]) -> tuple:
+    """Literal constants in auxiliary hints: numbers and quoted strings in text, list elements.
+
+    Text is tokenized, never evaluated: ``'d > 0'`` gives ``0``, ``'Group == "A"'`` gives ``"A"``.
+    """
+    out: list = []
+    for o in objs:
+        if isinstance(o, (list, tuple)):
+            out.extend(hint_constants(list(o)))
+        elif isinstance(o, (int, float)) and not isinstance(o, bool):
+            out.append(o)
+        elif isinstance(o, str):
+            try:
+                for tok in tokenize.generate_tokens(io.StringIO(o).readline):
+                    if tok.type == tokenize.NUMBER:
+                        out.append(float(tok.string) if any(ch in tok.string for ch in ".eE")
+                                   else int(tok.string, 0))
+                    elif tok.type == tokenize.STRING and tok.string[:1] in "'\"":
+                        out.append(tok.string[1:-1])
+            except (tokenize.TokenError, IndentationError, SyntaxError, ValueError):
+                continue
+    return tuple(out)
+
+
+def synthesize(inputs: Sequence[Any], target: Any, config: SearchConfig = SearchConfig(),
+               matcher: Matcher | None = None, constants: Sequence[Any] = (),
+               scorer: Scorer | None = None) -> SearchResult:
+    """Find a chain of DSL calls over ``inputs`` whose result matches ``target``."""
+    if config.search == "ranked" and scorer is None:
+        raise ValueError("search='ranked' needs a scorer")
+    inputs = list(inputs)
+    match = matcher or exact_matcher(target)
+    start = time.monotonic()
+    deadline = start + config.timeout_s
+    funcs = dsl.functions()
+    reach = _Reach(target, inputs)
+    tlabels = set()
+    if isinstance(target, (pd.DataFrame, pd.Series)):
+        for ax in [target.index] + ([target.columns] if isinstance(target, pd.DataFrame) else []):
+            for lev in range(ax.nlevels):
+                tlabels.update(_hashables(ax.get_level_values(lev)[:200]))
+    result = SearchResult(None, False, 0, 0.0, functions=len(funcs))
+
+    states: list[tuple[Any, Program, float]] = []   # (value, program, path cost)
+    seen: set = set()
+    heap: list = []
+    seq = 0
+    for i, v in enumerate(inputs):
+        if match(v):
+            return _done(result, Program(i), start, True, len(inputs))
+        k = state_key(v)
+        if k is not None:
+            seen.add(k)
+        if dsl.receiver_kind(v) is not None:
+            states.append((v, Program(i), 0.0))
+            heapq.heappush(heap, (funcs[0].cost, seq, len(states) - 1, 0, 0))
+            seq += 1
+    max_depth_seen = 0
+    with Sandbox(config.call_timeout_s, config.max_cells) as box:
+        while heap:
+            prio, _, sid, fi, tier = heapq.heappop(heap)
+            value, prog, cost = states[sid]
+            depth = len(prog) + 1
+            if depth > max_depth_seen:
+                result.depth_completed = max_depth_seen
+                max_depth_seen = depth
+            if tier == 0 and fi + 1 < len(funcs):
+                heapq.heappush(heap, (prio - funcs[fi].cost + funcs[fi + 1].cost, seq, sid, fi + 1, 0))
+                seq += 1
+            fn = funcs[fi]
+            if not fn.accepts(value):
+                continue
+            keep = depth < config.max_depth and len(states) < config.max_states
+            final_next = depth + 1 == config.max_depth
+            ctx = GenContext(value, inputs, target, constants)
+            lo = TIERS[tier - 1] if tier else 0
+            hi = min(TIERS[tier], config.max_args_per_call) if tier < len(TIERS) else config.max_args_per_call
+            produced = 0
+            cands = _contained(enumerate_choices(generator(fn.name), ctx, scorer=scorer, limit=hi), fn.name)
+            for args, trace in cands:
+                produced += 1
+                if produced <= lo:
+                    continue
+                if time.monotonic() > deadline:
+                    result.timed_out = True
+                    result.sandbox = dict(box.counts)
+                    result.states = len(states)
+                    return _done(result, None, start, False, len(inputs))
+                result.candidates_tried += 1
+                out = box.run(dsl.call, fn, value, args, inputs)
+                if not out.ok:
+                    continue
+                child = prog.then(Step(fn.name, args, tuple(trace)))
+                if _safe_match(match, out.value):
+                    result.sandbox = dict(box.counts)
+                    result.states = len(states)
+                    result.depth_completed = depth - 1
+                    return _done(result, child, start, True, len(inputs))
+                if not keep or dsl.receiver_kind(out.value) is None:
+                    continue
+                k = state_key(out.value)
+                if k is not None:
+                    if k in seen:
+                        continue
+                    seen.add(k)
+                if final_next and not reach.final_step_possible(out.value):
+                    continue
+                ccost = cost + fn.cost
+                states.append((out.value, child, ccost))
+                h = _heuristic(out.value, target, tlabels)
+                heapq.heappush(heap, (ccost + h + funcs[0].cost, seq, len(states) - 1, 0, 0))
+                seq += 1
+            if produced >= hi and hi < config.max_args_per_call:
+                # More arguments remain: try them later, after the cheaper options of other calls.
+                heapq.heappush(heap, (prio + TIER_COST, seq, sid, fi, tier + 1))
+                seq += 1
+        result.depth_completed = config.max_depth
+        result.sandbox = dict(box.counts)
+    result.states = len(states)
+    return _done(result, None, start, False, len(inputs))
+
+
+def _contained(it: Any, name: str) -> Any:
+    """Iterate a generator's enumeration; a generator that fails on odd data ends quietly."""
+    try:
+        yield from it
+    except Exception as e:  # noqa: BLE001 - a domain computation failing must not end the search
+        log.debug("generator %s failed: %s", name, e)
+
+
+def _safe_match(match: Matcher, value: Any) -> bool:
+    try:
+        return bool(match(value))
+    except Exception as e:  # noqa: BLE001 - a comparison that can't be made is a mismatch
+        log.debug("matcher failed: %s", e)
+        return False
+
+
+def _done(result: SearchResult, program: Program | None, start: float, solved: bool,
+          n_inputs: int) -> SearchResult:
+    result.program = program
+    result.solved = solved
+    result.seconds = time.monotonic() - start
+    result.rendered = program.render(n_inputs) if program is not None else None
+    return result

@@ -1,0 +1,92 @@
+"""AutoPandas benchmark: the 48 tasks of ../shared/autopandas_benchmarks with the enumerative search.
+
+Prints one row per task (solved, seconds, candidates tried, the program found) and totals by the
+task's reference depth, then the command that produced it. Inputs that are not frames (a lambda,
+a query string, a list) are not run: their literal numbers and quoted strings are tokenized into
+constant hints (``search.hint_constants``), never evaluated.
+
+    python benchmarks/autopandas_bench.py --timeout 60
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from autopandas.search import SearchConfig, hint_constants, synthesize
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("SYSML_SHARED", REPO.parent / "shared"))
+
+
+def load_tasks(shared: Path) -> list[dict]:
+    """The benchmark tasks, decoded by the shared loader (which ships with the data)."""
+    bench = shared / "autopandas_benchmarks"
+    spec = importlib.util.spec_from_file_location("_ap_load", bench / "load.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.load_benchmarks(str(bench / "benchmarks.json"))
+
+
+def split_inputs(task: dict) -> tuple[list, list]:
+    """Frames/Series (the program's df0, df1, ...) and the other inputs (hints only)."""
+    frames = [x for x in task["inputs"] if isinstance(x, (pd.DataFrame, pd.Series))]
+    hints = [x for x in task["inputs"] if isinstance(x, (str, list, tuple, int, float))
+             and not isinstance(x, bool)]
+    return frames, hints
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per task (default 60)")
+    ap.add_argument("--max-depth", type=int, default=3, help="longest chain searched (default 3)")
+    ap.add_argument("--only", default="", help="comma-separated task ids (default: all 48)")
+    ap.add_argument("--json", default="", help="also write per-task results to this JSON file")
+    args = ap.parse_args(argv)
+    if not (SHARED / "autopandas_benchmarks").is_dir():
+        print(f"shared data not found at {SHARED}", file=sys.stderr)
+        return 2
+    tasks = load_tasks(SHARED)
+    if args.only:
+        wanted = set(args.only.split(","))
+        tasks = [t for t in tasks if t["id"] in wanted]
+    cfg = SearchConfig(timeout_s=args.timeout, max_depth=args.max_depth)
+    rows = []
+    t_all = time.monotonic()
+    print(f"{'task':28s} {'depth':>5s} {'solved':>6s} {'seconds':>8s} {'candidates':>10s} {'len':>3s}  program")
+    for t in tasks:
+        frames, hints = split_inputs(t)
+        res = synthesize(frames, t["output"], cfg, constants=hint_constants(hints))
+        row = {"id": t["id"], "category": t["category"], "depth": t["depth"], "solved": res.solved,
+               "seconds": round(res.seconds, 2), "candidates": res.candidates_tried,
+               "program_len": len(res.program) if res.program else None,
+               "program": res.rendered, "anchor_autopandas_time_s": t.get("anchor_autopandas_time_s")}
+        rows.append(row)
+        print(f"{t['id']:28s} {t['depth']:5d} {str(res.solved):>6s} {res.seconds:8.2f} "
+              f"{res.candidates_tried:10d} {row['program_len'] or '-':>3}  {res.rendered or ''}", flush=True)
+    print()
+    print(f"{'depth':>5s} {'tasks':>5s} {'solved':>6s} {'seconds':>9s} {'candidates':>11s}")
+    for d in sorted({r["depth"] for r in rows}) + ["all"]:
+        sel = [r for r in rows if d == "all" or r["depth"] == d]
+        print(f"{d!s:>5s} {len(sel):5d} {sum(r['solved'] for r in sel):6d} "
+              f"{sum(r['seconds'] for r in sel):9.1f} {sum(r['candidates'] for r in sel):11d}")
+    so = [r for r in rows if r["category"] == "stackoverflow"]
+    solved_times = sorted(r["seconds"] for r in rows if r["solved"])
+    med = solved_times[len(solved_times) // 2] if solved_times else float("nan")
+    print(f"\nStackOverflow tasks solved: {sum(r['solved'] for r in so)}/{len(so)}; "
+          f"all: {sum(r['solved'] for r in rows)}/{len(rows)}; median solve time {med:.2f}s; "
+          f"wall {time.monotonic() - t_all:.0f}s; limit {args.timeout:g}s/task, depth <= {args.max_depth}")
+    print("command: python benchmarks/autopandas_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
