@@ -122,11 +122,11 @@ class TrueCardinality:
                 val *= self.card(comp)
         else:
             sql = self.count_sql(mask)
-            cached = self._cache.get(self._fp, sql) if self._cache else None
+            cached = self._cache.get(self._fp, sql) if self._cache is not None else None
             if cached is None:
                 cached = float(execute_select(self._stats.con, sql)[0][0])
                 self.queries_run += 1
-                if self._cache:
+                if self._cache is not None:
                     self._cache.put(self._fp, sql, cached)
             val = cached
         self._memo[mask] = val

@@ -121,6 +121,8 @@ class CM1:
     def join_cost(self, cards: Cardinality, lmask: int, lcost: float, rmask: int, rcost: float,
                   out: float) -> tuple[float, str]:
         hj = out + lcost + rcost
+        if rmask & (rmask - 1):  # inner side is not a base relation: no index join
+            return hj, "hash"
         inl = self.index_join_cost(cards, lmask, lcost, rmask, out)
         if inl is not None and inl < hj:
             return inl, "index"
@@ -157,6 +159,8 @@ class CM2(CM1):
         if build > self.memory_rows:
             hj += self.spill_factor * (cards.card(lmask) + build)
             method = "grace hash"
+        if rmask & (rmask - 1):
+            return hj, method
         inl = self.index_join_cost(cards, lmask, lcost, rmask, out)
         if inl is not None and inl < hj:
             return inl, "index"

@@ -93,9 +93,13 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTr
             nb_memo[s] = got
         return got
 
+    card_memo: dict[int, float] = {}
+
     def emit(s1: int, s2: int) -> None:
         s = s1 | s2
-        out = card(s)
+        out = card_memo.get(s)
+        if out is None:
+            out = card_memo[s] = card(s)
         c, method = join_cost(cards, s1, cost[s1], s2, cost[s2], out)
         if not symmetric:
             c2, m2 = join_cost(cards, s2, cost[s2], s1, cost[s1], out)

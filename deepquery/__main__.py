@@ -1,0 +1,300 @@
+"""``python -m deepquery``: build the synthetic IMDb, plan, run and compare join orders.
+
+Subcommands: ``data build``, ``plan FILE``, ``run FILE``, ``compare [FILE]``. Exit codes:
+0 done, 2 bad input (one line on stderr), 1 internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from sysml_datasets.imdb import ImdbConfig, build_database, database_path, default_cache_dir
+
+from ._card_cache import CardinalityCache
+from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
+from .cost_models import COST_MODELS, get_cost_model
+from .database import TableStats, connect, fingerprint, schema_of
+from .execute import run_plan
+from .optimizers import OPTIMIZERS, get_optimizer
+from .query_graph import QueryError, QueryGraph, parse_query
+from .rewrite import plan_sql
+
+logger = logging.getLogger("deepquery")
+
+
+class BadInput(Exception):
+    """A user mistake: reported as one line, exit code 2."""
+
+
+@dataclass
+class _Session:
+    graph: QueryGraph
+    con: duckdb.DuckDBPyConnection
+    db: Path
+    cards: Cardinality
+    cache: CardinalityCache | None
+
+
+def _progress_bar(total: int, desc: str):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="step", file=sys.stderr,
+                disable=not sys.stderr.isatty(), leave=False)
+
+
+def _build(config: ImdbConfig, path: Path) -> Path:
+    bar = _progress_bar(13, f"building synthetic IMDb (scale {config.scale:g})")
+    try:
+        return build_database(path, config, progress=lambda step: (bar.set_postfix_str(step),
+                                                                   bar.update(1)))
+    finally:
+        bar.close()
+
+
+def _database(args: argparse.Namespace) -> Path:
+    if args.db:
+        path = Path(args.db)
+        if not path.is_file():
+            raise BadInput(f"{path}: database not found")
+        return path
+    config = ImdbConfig(scale=args.scale, seed=args.seed)
+    path = database_path(config, args.cache_dir)
+    if not path.exists():
+        print(f"deepquery: building the synthetic IMDb at {path} (first use)", file=sys.stderr)
+        _build(config, path)
+    return path
+
+
+def _read_query(path: str | None) -> tuple[str, str]:
+    if path is None:
+        text = resources.files("deepquery").joinpath("examples/example.sql").read_text()
+        return text, "example"
+    p = Path(path)
+    if not p.is_file():
+        raise BadInput(f"{path}: no such file")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: cannot read: {e}") from None
+    return text, p.stem
+
+
+def _session(args: argparse.Namespace, file: str | None) -> _Session:
+    text, name = _read_query(file)
+    label = file or "example.sql"
+    db = _database(args)
+    try:
+        con = connect(db)
+    except duckdb.Error as e:
+        raise BadInput(f"{db}: cannot open database: {str(e).splitlines()[0]}") from None
+    try:
+        graph = parse_query(text, schema_of(con), name)
+    except QueryError as e:
+        raise BadInput(f"{label}: {e}") from None
+    stats = TableStats(con)
+    cache = None
+    try:
+        if args.cards == "true":
+            cache = CardinalityCache(Path(args.cache_dir or default_cache_dir()) / "true_cards.sqlite")
+            cards: Cardinality = TrueCardinality(graph, stats, fingerprint(con, db), cache)
+        else:
+            cards = EstimatedCardinality(graph, stats)
+    except duckdb.Error as e:
+        raise BadInput(f"{label}: {str(e).splitlines()[0]}") from None
+    return _Session(graph, con, db, cards, cache)
+
+
+def _plan(s: _Session, optimizer: str, cost_model: str):
+    model = get_cost_model(cost_model)
+    t = time.perf_counter()
+    tree = get_optimizer(optimizer)(s.graph, s.cards, model)
+    return tree, (time.perf_counter() - t) * 1000.0
+
+
+def cmd_data_build(args: argparse.Namespace) -> int:
+    config = ImdbConfig(scale=args.scale, seed=args.seed, witnesses=not args.no_witnesses)
+    path = database_path(config, args.cache_dir)
+    t = time.perf_counter()
+    built = args.force or not path.exists()
+    if built:
+        _build(config, path)
+    con = duckdb.connect(str(path), read_only=True)
+    rows = {t_: con.execute(f"SELECT count(*) FROM {t_}").fetchone()[0]
+            for t_ in sorted(schema_of(con))}
+    meta = dict(con.execute("SELECT key, value FROM _sysml_meta").fetchall())
+    con.close()
+    out = {"db": str(path), "built": built, "seconds": round(time.perf_counter() - t, 2),
+           "scale": config.scale, "seed": config.seed, "rows": rows,
+           "witness_report": json.loads(meta.get("witness_report", "{}"))}
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"{'built' if built else 'exists'}: {path} ({out['seconds']} s)")
+        for t_, n in rows.items():
+            print(f"  {t_:16s} {n:>10,}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    s = _session(args, args.file)
+    tree, ms = _plan(s, args.optimizer, args.cost_model)
+    sql = plan_sql(s.graph, tree)
+    out = {"query": s.graph.name, "relations": list(s.graph.aliases), "plan": tree.nested(s.graph),
+           "cost": tree.cost, "cost_model": args.cost_model, "optimizer": args.optimizer,
+           "cards": args.cards, "rows": tree.card, "planning_ms": round(ms, 3), "sql": sql,
+           "db": str(s.db)}
+    if s.cache is not None:
+        s.cache.close()
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"query {s.graph.name}: {s.graph.n} relations, {len(s.graph.edges)} join edges")
+    print(f"optimizer {args.optimizer}, cost model {args.cost_model}, {args.cards} cardinalities")
+    print(f"cost {tree.cost:,.2f}   estimated rows {tree.card:,.0f}   planning {ms:.2f} ms")
+    print(tree.pretty(s.graph))
+    print("\n" + sql + ";")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    s = _session(args, args.file)
+    tree, ms = _plan(s, args.optimizer, args.cost_model)
+    try:
+        r = run_plan(s.con, s.graph, tree, repeat=args.repeat)
+    except duckdb.Error as e:
+        raise BadInput(f"{args.file}: DuckDB: {str(e).splitlines()[0]}") from None
+    if s.cache is not None:
+        s.cache.close()
+    out = {"query": s.graph.name, "optimizer": args.optimizer, "cost_model": args.cost_model,
+           "cards": args.cards, "plan": tree.nested(s.graph), "cost": tree.cost,
+           "planning_ms": round(ms, 3), "planned_ms": round(r.planned_ms, 3),
+           "duckdb_ms": round(r.duckdb_ms, 3), "same_result": r.same_result, "rows": r.rows,
+           "sql": r.planned_sql, "db": str(s.db)}
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"query {s.graph.name}: {args.optimizer} plan (cost {tree.cost:,.2f}, "
+              f"planned in {ms:.2f} ms)")
+        print(f"  planned order, DuckDB join ordering off: {r.planned_ms:9.2f} ms")
+        print(f"  original SQL, DuckDB's own optimizer:    {r.duckdb_ms:9.2f} ms")
+        print(f"  results {'equal' if r.same_result else 'DIFFER'} ({r.rows} rows)")
+    return 0 if r.same_result else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    s = _session(args, args.file)
+    rows = []
+    for name in OPTIMIZERS:
+        tree, ms = _plan(s, name, args.cost_model)
+        rows.append({"optimizer": name, "cost": tree.cost, "planning_ms": round(ms, 3),
+                     "plan": tree.nested(s.graph)})
+    if s.cache is not None:
+        s.cache.close()
+    base = rows[0]["cost"]
+    for r in rows:
+        r["relative_to_dp"] = r["cost"] / base if base > 0 else 1.0
+    if args.json:
+        print(json.dumps({"query": s.graph.name, "cost_model": args.cost_model,
+                          "cards": args.cards, "db": str(s.db), "optimizers": rows}, indent=1))
+        return 0
+    print(f"query {s.graph.name}: {s.graph.n} relations; cost model {args.cost_model}, "
+          f"{args.cards} cardinalities")
+    print(f"{'optimizer':12s} {'cost':>16s} {'x dp':>9s} {'planning ms':>12s}")
+    for r in rows:
+        print(f"{r['optimizer']:12s} {r['cost']:16,.2f} {r['relative_to_dp']:9.3f} "
+              f"{r['planning_ms']:12.2f}")
+    return 0
+
+
+def _add_db_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="DuckDB file to use (default: the cached synthetic IMDb, "
+                   "built on first use)")
+    p.add_argument("--scale", type=float, default=0.01,
+                   help="scale of the synthetic IMDb when --db is not given (default 0.01)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic IMDb (default 0)")
+    p.add_argument("--cache-dir", help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+
+def _add_plan_flags(p: argparse.ArgumentParser, optimizer: bool = True) -> None:
+    if optimizer:
+        p.add_argument("--optimizer", default="dp", choices=list(OPTIMIZERS),
+                       help="join-order optimizer (default dp)")
+    p.add_argument("--cost-model", default="cout", choices=list(COST_MODELS),
+                   help="cost model (default cout)")
+    p.add_argument("--cards", default="estimated", choices=["estimated", "true"],
+                   help="cardinality source (default estimated; true runs COUNT(*) queries, "
+                   "cached on disk)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m deepquery``."""
+    ap = argparse.ArgumentParser(prog="python -m deepquery", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    data = sub.add_parser("data", help="synthetic IMDb data")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    b = dsub.add_parser("build", help="generate the synthetic IMDb into the cache folder")
+    b.add_argument("--scale", type=float, default=0.01,
+                   help="fraction of the real IMDb row counts (default 0.01)")
+    b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    b.add_argument("--cache-dir", help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
+    b.add_argument("--no-witnesses", action="store_true",
+                   help="do not plant the per-query JOB witnesses (default: plant them)")
+    b.add_argument("--force", action="store_true", help="rebuild even if the file exists")
+    b.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    b.set_defaults(func=cmd_data_build)
+
+    p = sub.add_parser("plan", help="plan one query and print the join tree and its SQL")
+    p.add_argument("file", help="SQL file with one SELECT")
+    _add_plan_flags(p)
+    _add_db_flags(p)
+    p.set_defaults(func=cmd_plan)
+
+    r = sub.add_parser("run", help="run the planned query and DuckDB's own plan; compare")
+    r.add_argument("file", help="SQL file with one SELECT")
+    _add_plan_flags(r)
+    _add_db_flags(r)
+    r.add_argument("--repeat", type=int, default=3, help="runs per query, median reported (default 3)")
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("compare", help="every optimizer's cost and planning time side by side")
+    c.add_argument("file", nargs="?", help="SQL file (default: the built-in example query)")
+    _add_plan_flags(c, optimizer=False)
+    _add_db_flags(c)
+    c.set_defaults(func=cmd_compare)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    logging.basicConfig(level=logging.WARNING, format="deepquery: %(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "repeat", 1) < 1:
+            raise BadInput("--repeat must be >= 1")
+        return args.func(args)
+    except BadInput as e:
+        print(f"deepquery: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # invalid configuration values (scale, seed, ...)
+        print(f"deepquery: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepquery: interrupted", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - one line, never a bare traceback
+        logger.debug("internal error", exc_info=True)
+        print(f"deepquery: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""A join tree back to SQL: the query with explicit, parenthesised JOINs in the plan's order.
+
+The left child of each join comes first (DuckDB's probe side), the right child second (its
+build side). Each join's ON clause holds one predicate per equality class linking the two sides
+(implied duplicates are left out) plus any non-equi predicate between them; a join with none is
+a CROSS JOIN. Base-table filters stay in WHERE; DuckDB pushes them into the scans.
+"""
+from __future__ import annotations
+
+from sqlglot import exp
+
+from .join_tree import JoinTree
+from .query_graph import QueryGraph, equality_classes, parse_statement, quote
+
+
+def _on(graph: QueryGraph, left: int, right: int) -> list[str]:
+    klass = {m: k for k, cls in enumerate(equality_classes(graph)) for m in cls}
+    seen, out = set(), []
+    for e in graph.edges_between(left, right):
+        if e.sql == "TRUE":
+            continue
+        if e.equi:
+            k = klass[(e.left, e.left_column)]
+            if k in seen:
+                continue
+            seen.add(k)
+        out.append(e.sql)
+    return out
+
+
+def from_clause(graph: QueryGraph, tree: JoinTree) -> str:
+    """The FROM clause of a join tree."""
+    if tree.is_leaf:
+        r = graph.relations[tree.relation]
+        return f"{quote(r.table)} AS {quote(r.alias)}"
+    left = from_clause(graph, tree.left)
+    right = from_clause(graph, tree.right)
+    if not tree.right.is_leaf:
+        right = f"({right})"
+    preds = _on(graph, tree.left.mask, tree.right.mask)
+    if not preds:
+        return f"{left} CROSS JOIN {right}"
+    return f"{left} JOIN {right} ON {' AND '.join(preds)}"
+
+
+def plan_sql(graph: QueryGraph, tree: JoinTree) -> str:
+    """The whole query rewritten to join in the order of ``tree``."""
+    if sorted(tree.leaves()) != list(range(graph.n)):
+        raise ValueError("the tree must cover every relation exactly once")
+    stmt = parse_statement(graph.sql)
+    parts = [f"SELECT {graph.select_sql}", f"FROM {from_clause(graph, tree)}"]
+    filters = [f"({p})" for f in graph.filters for p in f]
+    if filters:
+        parts.append("WHERE " + "\n  AND ".join(filters))
+    for key in ("group", "having", "order", "limit", "offset"):
+        node = stmt.args.get(key)
+        if isinstance(node, exp.Expression):
+            parts.append(node.sql(dialect="duckdb"))
+    return "\n".join(parts)
+
+
+def original_sql(graph: QueryGraph) -> str:
+    """The user's query in DuckDB's dialect."""
+    return parse_statement(graph.sql).sql(dialect="duckdb")

@@ -1,0 +1,115 @@
+"""Smoke tests: the CLI as a subprocess, on the session's small database."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import TEST_SCALE  # noqa: F401  (tests/deepquery/conftest.py)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(args: list[str], cache: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SYSML_CACHE=str(cache))
+    return subprocess.run([sys.executable, "-m", "deepquery", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _flags(cache: Path) -> list[str]:
+    return ["--scale", str(TEST_SCALE), "--cache-dir", str(cache)]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_plan_json_has_the_documented_keys(imdb_cache, job_dir):
+    r = _run(["plan", str(job_dir / "1a.sql"), "--json", "--cost-model", "cm1",
+              *_flags(imdb_cache)], imdb_cache)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for key in ("relations", "plan", "cost", "cost_model", "optimizer", "planning_ms", "sql", "db"):
+        assert key in out
+    assert sorted(out["relations"]) == ["ct", "it", "mc", "mi_idx", "t"]
+    assert out["cost_model"] == "cm1" and out["optimizer"] == "dp"
+
+    def flat(p):
+        return [p] if isinstance(p, str) else flat(p[0]) + flat(p[1])
+    assert sorted(flat(out["plan"])) == sorted(out["relations"])
+
+
+def test_plan_human_output_and_true_cards(imdb_cache, job_dir):
+    r = _run(["plan", str(job_dir / "3a.sql"), "--optimizer", "greedy", "--cards", "true",
+              *_flags(imdb_cache)], imdb_cache)
+    assert r.returncode == 0, r.stderr
+    assert "greedy" in r.stdout and "JOIN" in r.stdout and "cost" in r.stdout
+    assert (imdb_cache / "true_cards.sqlite").exists()
+
+
+def test_run_reports_both_latencies_and_leaves_db_unchanged(imdb_cache, imdb_db, job_dir):
+    before = _digest(imdb_db)
+    r = _run(["run", str(job_dir / "6a.sql"), "--json", "--repeat", "1", *_flags(imdb_cache)],
+             imdb_cache)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["same_result"] is True
+    assert out["planned_ms"] > 0 and out["duckdb_ms"] > 0
+    assert _digest(imdb_db) == before
+
+
+def test_compare_without_a_file_uses_the_builtin_example(imdb_cache):
+    r = _run(["compare", "--json", *_flags(imdb_cache)], imdb_cache)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["query"] == "example"
+    names = [o["optimizer"] for o in out["optimizers"]]
+    assert names[0] == "dp" and "quickpick" in names and "ikkbz" in names
+    assert all(o["relative_to_dp"] >= 1 - 1e-9 for o in out["optimizers"])
+
+
+def test_data_build_writes_the_database(tmp_path):
+    r = _run(["data", "build", "--scale", "0.0005", "--seed", "1", "--cache-dir", str(tmp_path),
+              "--json"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert Path(out["db"]).is_file()
+    assert 1264 <= out["rows"]["title"] < 1264 + 200  # 0.0005 of 2,528,312 plus planted witnesses
+    assert out["witness_report"]["failed_filters"] == []
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("SELECT MIN(t.title) FROM title AS t WHERE t.id = = 1", "syntax error at line 1"),
+    ("SELECT MIN(t.title) FROM titel AS t", "unknown table: titel"),
+    ("SELECT MIN(t.nope) FROM title AS t", "unknown column: t.nope"),
+    ("", "empty query"),
+    ("SELECT 1 FROM title AS t; SELECT 2 FROM title AS t;", "expected one statement"),
+    ("DROP TABLE title", "only a read-only SELECT"),
+    ("UPDATE title SET title = 'x'", "only a read-only SELECT"),
+])
+def test_bad_input_exits_2_with_one_line(imdb_cache, imdb_db, tmp_path, text, fragment):
+    before = _digest(imdb_db)
+    q = tmp_path / "bad.sql"
+    q.write_text(text)
+    cmds = ("plan", "run") if "read-only" in fragment or "syntax" in fragment else ("plan",)
+    for cmd in cmds:
+        r = _run([cmd, str(q), *_flags(imdb_cache)], imdb_cache)
+        assert r.returncode == 2, (cmd, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0] and "bad.sql" in lines[0], r.stderr
+        assert "Traceback" not in r.stderr
+    assert _digest(imdb_db) == before
+
+
+def test_missing_file_and_database_exit_2(imdb_cache, tmp_path):
+    r = _run(["plan", str(tmp_path / "nope.sql"), *_flags(imdb_cache)], imdb_cache)
+    assert r.returncode == 2 and "no such file" in r.stderr
+    q = tmp_path / "q.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t")
+    r = _run(["plan", str(q), "--db", str(tmp_path / "missing.duckdb")], imdb_cache)
+    assert r.returncode == 2 and "database not found" in r.stderr

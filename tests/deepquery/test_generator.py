@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pytest
+
+from deepquery.query_graph import parse_query
+from sysml_datasets.imdb import ImdbConfig, generate_tables
+from sysml_datasets.imdb.schema import COLUMNS, FOREIGN_KEYS, TABLES
+
+
+@pytest.fixture(scope="module")
+def con(imdb_db):
+    c = duckdb.connect(str(imdb_db), read_only=True)
+    yield c
+    c.close()
+
+
+def _ratio(con, a: str, b: str, col: str, ref: str) -> float:
+    """|A join B| on col divided by the independent-uniform estimate |A||B|/|ref|."""
+    n = con.execute(f"SELECT count(*) FROM {ref}").fetchone()[0]
+    na = con.execute(f"SELECT count(*) FROM {a}").fetchone()[0]
+    nb = con.execute(f"SELECT count(*) FROM {b}").fetchone()[0]
+    joined = con.execute(
+        f"SELECT sum(x.c * y.c) FROM (SELECT {col} k, count(*) c FROM {a} GROUP BY 1) x "
+        f"JOIN (SELECT {col} k, count(*) c FROM {b} GROUP BY 1) y USING (k)").fetchone()[0]
+    return joined / (na * nb / n)
+
+
+@pytest.mark.parametrize("a, b, col, ref", [
+    ("movie_keyword", "movie_info", "movie_id", "title"),
+    ("movie_keyword", "movie_companies", "movie_id", "title"),
+    ("cast_info", "movie_companies", "movie_id", "title"),
+    ("cast_info", "movie_info", "movie_id", "title"),
+    ("movie_info", "movie_info_idx", "movie_id", "title"),
+    ("cast_info", "person_info", "person_id", "name"),
+])
+def test_correlated_skew_makes_joins_larger_than_uniform(con, a, b, col, ref):
+    assert _ratio(con, a, b, col, ref) > 2.0
+
+
+def test_uniform_foreign_keys_would_give_ratio_near_one():
+    # The measure itself: independent uniform movie_ids give about 1 (so > 2 is the skew's doing).
+    rng = np.random.default_rng(0)
+    a, b, n = rng.integers(0, 1000, 20000), rng.integers(0, 1000, 30000), 1000
+    ca, cb = np.bincount(a, minlength=n), np.bincount(b, minlength=n)
+    assert abs((ca * cb).sum() / (len(a) * len(b) / n) - 1.0) < 0.1
+
+
+def test_foreign_keys_always_resolve(con):
+    for table, cols in TABLES.items():
+        for c, _ in cols:
+            if c in FOREIGN_KEYS:
+                ref = FOREIGN_KEYS[c]
+                dangling = con.execute(
+                    f"SELECT count(*) FROM {table} x WHERE x.{c} IS NOT NULL AND NOT EXISTS "
+                    f"(SELECT 1 FROM {ref} r WHERE r.id = x.{c})").fetchone()[0]
+                assert dangling == 0, (table, c)
+
+
+def test_lookup_tables_and_shares(con):
+    assert con.execute("SELECT count(*) FROM info_type").fetchone()[0] == 113
+    assert con.execute("SELECT info FROM info_type WHERE id = 112").fetchone()[0] == "top 250 rank"
+    assert con.execute("SELECT count(*) FROM kind_type").fetchone()[0] == 7
+    assert {r[0] for r in con.execute("SELECT DISTINCT company_type_id FROM movie_companies").fetchall()} == {1, 2}
+    g = dict(con.execute("SELECT coalesce(gender, 'null'), count(*) / sum(count(*)) OVER () "
+                         "FROM name GROUP BY 1").fetchall())
+    assert abs(g["m"] - 0.417) < 0.03 and abs(g["f"] - 0.231) < 0.03
+    us = con.execute("SELECT avg((country_code = '[us]')::INT), avg((country_code IS NULL)::INT) "
+                     "FROM company_name").fetchone()
+    assert 0.30 < us[0] < 0.42 and 0.06 < us[1] < 0.14
+    y = con.execute("SELECT avg((production_year > 2000)::INT) FROM title "
+                    "WHERE production_year IS NOT NULL").fetchone()[0]
+    assert 0.5 < y < 0.62
+
+
+def test_generation_is_deterministic_by_seed():
+    a = generate_tables(ImdbConfig(scale=0.0005, seed=3))
+    b = generate_tables(ImdbConfig(scale=0.0005, seed=3))
+    c = generate_tables(ImdbConfig(scale=0.0005, seed=4))
+    for t in ("title", "cast_info", "movie_keyword", "name"):
+        assert a[t].equals(b[t]), t
+    assert not a["cast_info"].equals(c["cast_info"])
+
+
+def test_every_job_base_filter_selects_a_row(con, job_dir):
+    empty = []
+    for f in sorted(job_dir.glob("[0-9]*.sql")):
+        g = parse_query(f.read_text(), COLUMNS, f.stem)
+        for i, r in enumerate(g.relations):
+            if g.filters[i]:
+                where = " AND ".join(f"({p})" for p in g.filters[i])
+                from deepquery.query_graph import quote
+                n = con.execute(f"SELECT count(*) FROM {r.table} AS {quote(r.alias)} "
+                                f"WHERE {where}").fetchone()[0]
+                if n == 0:
+                    empty.append(f"{f.stem}.{r.alias}")
+    assert empty == []
+
+
+def test_config_validates_fields():
+    with pytest.raises(ValueError, match="scale"):
+        ImdbConfig(scale=0)
+    with pytest.raises(ValueError, match="seed"):
+        ImdbConfig(seed=-1)

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deepquery.cost_models import CM1, CM2, Cout
+from deepquery.join_tree import JoinTree, join, leaf
+from deepquery.optimizers import OPTIMIZERS
+from deepquery.optimizers.dpccp import csg_cmp_pairs
+
+from dq_synthetic import ProductCardinality, chain, clique, make_graph, star
+
+COST_MODELS = [Cout(), CM1(), CM2(memory_rows=50.0)]
+
+
+@st.composite
+def graphs_with_cards(draw):
+    n = draw(st.integers(min_value=2, max_value=7))
+    edges = [(draw(st.integers(0, i - 1)), i) for i in range(1, n)]  # a random spanning tree
+    extra = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=6))
+    for a, b in extra:
+        if a != b and (a, b) not in edges and (b, a) not in edges:
+            edges.append((min(a, b), max(a, b)))
+    g = make_graph(n, edges)
+    rows = draw(st.lists(st.floats(1.0, 1e5), min_size=n, max_size=n))
+    sels = draw(st.lists(st.floats(1e-5, 1.0), min_size=len(edges), max_size=len(edges)))
+    return g, ProductCardinality(g, rows, sels)
+
+
+def _no_cross_products(tree: JoinTree, graph) -> bool:
+    if tree.is_leaf:
+        return True
+    linked = graph.neighbors(tree.left.mask) & tree.right.mask
+    return bool(linked) and _no_cross_products(tree.left, graph) and _no_cross_products(tree.right, graph)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs_with_cards(), st.sampled_from(COST_MODELS))
+def test_every_optimizer_joins_each_relation_once_and_dp_is_never_beaten(gc, model):
+    graph, cards = gc
+    dp = OPTIMIZERS["dp"](graph, cards, model)
+    for name, optimizer in OPTIMIZERS.items():
+        tree = optimizer(graph, cards, model)
+        assert sorted(tree.leaves()) == list(range(graph.n)), name
+        assert tree.mask == graph.full_mask and tree.joins() == graph.n - 1, name
+        assert _no_cross_products(tree, graph), name
+        assert dp.cost <= tree.cost * (1 + 1e-9), (name, dp.cost, tree.cost)
+        # The reported cost is the cost model's cost of that very tree.
+        assert math.isclose(_recost(tree, cards, model), tree.cost, rel_tol=1e-9), name
+
+
+def _recost(tree: JoinTree, cards, model) -> float:
+    if tree.is_leaf:
+        return leaf(tree.relation, cards, model).cost
+    left = JoinTree(tree.left.mask, tree.left.card, _recost(tree.left, cards, model))
+    right = JoinTree(tree.right.mask, tree.right.card, _recost(tree.right, cards, model))
+    return join(left, right, cards, model).cost
+
+
+def _brute_force(graph, cards, model, mask: int) -> float:
+    """Cheapest bushy tree without cross products by trying every split."""
+    if mask & (mask - 1) == 0:
+        return leaf(mask.bit_length() - 1, cards, model).cost
+    best = math.inf
+    sub = (mask - 1) & mask
+    while sub:
+        other = mask ^ sub
+        if graph.is_connected(sub) and graph.is_connected(other) and graph.neighbors(sub) & other:
+            lc = _brute_force(graph, cards, model, sub)
+            rc = _brute_force(graph, cards, model, other)
+            c, _ = model.join_cost(cards, sub, lc, other, rc, cards.card(mask))
+            best = min(best, c)
+        sub = (sub - 1) & mask
+    return best
+
+
+@settings(max_examples=20, deadline=None)
+@given(graphs_with_cards(), st.sampled_from(COST_MODELS))
+def test_dpccp_finds_the_brute_force_optimum(gc, model):
+    graph, cards = gc
+    dp = OPTIMIZERS["dp"](graph, cards, model)
+    assert math.isclose(dp.cost, _brute_force(graph, cards, model, graph.full_mask), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 8])
+def test_csg_cmp_pair_counts_match_closed_forms(n):
+    # Moerkotte & Neumann 2006, Table 1: #ccp for chains, stars and cliques.
+    assert sum(1 for _ in csg_cmp_pairs(chain(n))) == (n ** 3 - n) // 6
+    assert sum(1 for _ in csg_cmp_pairs(star(n))) == (n - 1) * 2 ** (n - 2)
+    assert sum(1 for _ in csg_cmp_pairs(clique(n))) == (3 ** n - 2 ** (n + 1) + 1) // 2
+
+
+def test_csg_cmp_pairs_are_unique_and_disjoint():
+    g = clique(6)
+    pairs = list(csg_cmp_pairs(g))
+    assert len({frozenset(p) for p in pairs}) == len(pairs)
+    assert all(a & b == 0 and g.is_connected(a) and g.is_connected(b) for a, b in pairs)
+
+
+def test_linear_shapes_are_linear():
+    g = clique(6)
+    cards = ProductCardinality(g, [10.0 * (i + 1) for i in range(6)], [0.1] * len(g.edges))
+    left = OPTIMIZERS["left-deep"](g, cards, Cout())
+    assert left.is_left_deep()
+    right = OPTIMIZERS["right-deep"](g, cards, CM1())
+    node = right
+    while not node.is_leaf:
+        assert node.left.is_leaf
+        node = node.right
+
+
+def test_quickpick_is_deterministic_by_seed():
+    g = clique(7)
+    cards = ProductCardinality(g, [10.0 * (i + 1) for i in range(7)], [0.05] * len(g.edges))
+    a = OPTIMIZERS["quickpick"](g, cards, Cout())
+    b = OPTIMIZERS["quickpick"](g, cards, Cout())
+    assert a.nested(g) == b.nested(g)
+
+
+def test_disconnected_graph_plans_with_cross_product(caplog):
+    g = make_graph(4, [(0, 1), (2, 3)])
+    cards = ProductCardinality(g, [5.0, 6.0, 7.0, 8.0], [0.5, 0.5])
+    for name, opt in OPTIMIZERS.items():
+        tree = opt(g, cards, Cout())
+        assert sorted(tree.leaves()) == [0, 1, 2, 3], name
+    assert "disconnected" in caplog.text

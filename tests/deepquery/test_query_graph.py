@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from deepquery.query_graph import QueryError, equality_classes, graph_json, parse_query
+from sysml_datasets.imdb.schema import COLUMNS
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "deepquery"
+GOLDEN = ["1a", "15a", "29a", "33a"]
+
+
+def test_all_113_job_queries_parse(job_dir):
+    files = sorted(job_dir.glob("[0-9]*.sql"))
+    assert len(files) == 113
+    sizes = []
+    for f in files:
+        g = parse_query(f.read_text(), COLUMNS, f.stem)
+        assert g.is_connected(g.full_mask), f.stem
+        assert all(e.equi for e in g.edges), f.stem
+        sizes.append(g.n)
+    assert min(sizes) == 4 and max(sizes) == 17
+    assert sizes.count(17) == 3
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_golden_graphs_match_fixtures(job_dir, name):
+    g = parse_query((job_dir / f"{name}.sql").read_text(), COLUMNS, name)
+    expected = json.loads((FIXTURES / f"graph_{name}.json").read_text())
+    assert json.loads(graph_json(g)) == expected
+
+
+def test_implied_edges_close_equality_classes():
+    g = parse_query("SELECT MIN(t.title) FROM title AS t, movie_info AS mi, movie_keyword AS mk "
+                    "WHERE t.id = mi.movie_id AND t.id = mk.movie_id", COLUMNS)
+    pairs = {frozenset([g.relations[e.left].alias, g.relations[e.right].alias]): e
+             for e in g.edges}
+    assert set(pairs) == {frozenset(["t", "mi"]), frozenset(["t", "mk"]), frozenset(["mi", "mk"])}
+    assert pairs[frozenset(["mi", "mk"])].implied
+    assert len(equality_classes(g)) == 1
+
+
+def test_self_join_and_explicit_join_on():
+    g = parse_query("SELECT COUNT(*) FROM title AS t1 JOIN movie_link AS ml ON t1.id = ml.movie_id "
+                    "JOIN title AS t2 ON t2.id = ml.linked_movie_id WHERE t1.production_year > 2000 "
+                    "AND (t2.title LIKE '%a%' OR t2.title IS NULL)", COLUMNS)
+    assert g.aliases == ("t1", "ml", "t2")
+    assert g.filters[0] == ("t1.production_year > 2000",)
+    assert len(g.filters[2]) == 1 and "OR" in g.filters[2][0]
+    assert len(g.edges) == 2
+
+
+def test_filters_keep_in_between_like_and_null_tests():
+    g = parse_query("SELECT MIN(n.name) FROM name AS n, cast_info AS ci WHERE n.id = ci.person_id "
+                    "AND n.gender IN ('f', 'm') AND n.name_pcode_cf BETWEEN 'A' AND 'F' "
+                    "AND ci.note NOT LIKE '%(voice)%' AND ci.note IS NOT NULL", COLUMNS)
+    assert len(g.filters[0]) == 2 and len(g.filters[1]) == 2
+
+
+@pytest.mark.parametrize("sql, fragment", [
+    ("SELECT MIN(t.title) FROM title AS t WHERE t.id = = 3", "syntax error at line 1"),
+    ("SELECT MIN(x.title) FROM titles AS x", "unknown table: titles"),
+    ("SELECT MIN(t.titel) FROM title AS t", "unknown column: t.titel"),
+    ("", "empty query"),
+    ("  ;  ", "empty query"),
+    ("SELECT 1 FROM title AS t; SELECT 2 FROM title AS t", "expected one statement, found 2"),
+    ("DELETE FROM title", "only a read-only SELECT"),
+    ("DROP TABLE title", "only a read-only SELECT"),
+    ("INSERT INTO title SELECT * FROM title", "only a read-only SELECT"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "not accepted"),
+])
+def test_bad_queries_raise_one_line_errors(sql, fragment):
+    with pytest.raises(QueryError) as err:
+        parse_query(sql, COLUMNS)
+    assert fragment in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_disconnected_query_gets_cross_edges(caplog):
+    g = parse_query("SELECT COUNT(*) FROM title AS t, keyword AS k WHERE k.keyword = 'sequel'",
+                    COLUMNS)
+    assert not g.is_connected(g.full_mask)
+    g2 = g.with_cross_edges()
+    assert g2.is_connected(g2.full_mask)
+    assert "disconnected" in caplog.text
