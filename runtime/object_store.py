@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class Entry:
     """One object: its value once ready, who waits for it, and how many references it has."""
 
-    __slots__ = ("value", "refs", "contained", "task", "waiters", "mm")
+    __slots__ = ("value", "refs", "contained", "task", "waiters", "mm", "exported")
 
     def __init__(self, refs: int, task: Any = None) -> None:
         self.value: tuple | None = None
@@ -29,14 +29,20 @@ class Entry:
         self.task = task
         self.waiters: list[Any] | None = None
         self.mm: mmap.mmap | None = None
+        self.exported = False  # its value was sent to a worker, which may still map it
 
 
 class ObjectStore:
     """Entries by object id; ``set_value`` returns the waiters it woke."""
 
-    def __init__(self) -> None:
+    def __init__(self, free_dir: str | None = None, recycle_max: int = 0) -> None:
         self.entries: dict[int, Entry] = {}
         self.shm_bytes = 0
+        self.free_dir = free_dir
+        self.recycle_max = recycle_max
+        self.recycled: list[tuple[int, str]] = []
+        self.recycled_bytes = 0
+        self.capacity: dict[str, int] = {}
 
     def create(self, oid: int, refs: int, task: Any = None) -> Entry:
         e = Entry(refs, task)
@@ -84,7 +90,7 @@ class ObjectStore:
             if e is None:
                 continue
             if e.value is not None:
-                self._drop_data(e.value)
+                self._drop_data(e.value, e)
             e.mm = None
             for c in e.contained or ():
                 ce = self.entries.get(c)
@@ -93,10 +99,55 @@ class ObjectStore:
                     if ce.refs <= 0 and ce.value is not None:
                         stack.append(c)
 
-    def _drop_data(self, value: tuple) -> None:
-        if value[0] == "s":
-            self.shm_bytes -= value[2]
-            _unlink(value)
+    def _drop_data(self, value: tuple, e: Entry | None = None) -> None:
+        if value[0] != "s":
+            return
+        self.shm_bytes -= value[2]
+        if e is not None and self._recycle(value, e):
+            return
+        self.capacity.pop(value[1], None)
+        _unlink(value)
+
+    # Writing into fresh tmpfs pages costs a page fault and a zeroing per page, which halves
+    # put bandwidth; like Ray's plasma arena, the store reuses the pages of freed objects, but
+    # only when no reader can still map them: never sent to a worker, and the driver's own
+    # mapping closes (mmap.close raises BufferError while an array still uses it).
+    def _recycle(self, value: tuple, e: Entry) -> bool:
+        if self.free_dir is None or e.exported:
+            return False
+        if e.mm is not None:
+            try:
+                e.mm.close()
+            except BufferError:
+                return False
+        size = self.capacity.get(value[1], value[2])
+        if size < (1 << 20) or self.recycled_bytes + size > self.recycle_max:
+            return False
+        new = f"{self.free_dir}/{os.path.basename(value[1])}"
+        try:
+            os.rename(value[1], new)
+        except OSError:
+            return False
+        self.capacity.pop(value[1], None)
+        self.recycled.append((size, new))
+        self.recycled_bytes += size
+        return True
+
+    def take_recycled(self, nbytes: int) -> str | None:
+        """A freed file of at least ``nbytes`` (and not much larger) to write into, if any."""
+        best = None
+        for i, (size, path) in enumerate(self.recycled):
+            if nbytes <= size <= 2 * nbytes + (1 << 20) and (best is None
+                                                             or size < self.recycled[best][0]):
+                best = i
+        if best is None:
+            return None
+        size, path = self.recycled.pop(best)
+        self.recycled_bytes -= size
+        return path
+
+    def note_capacity(self, path: str, size: int) -> None:
+        self.capacity[path] = size
 
     def summary(self) -> dict[str, int]:
         ready = sum(1 for e in self.entries.values() if e.value is not None)

@@ -118,12 +118,13 @@ class Waiter:
 class Scheduler:
     """All driver-side state; every method runs under ``self.lock`` unless it says otherwise."""
 
-    def __init__(self, num_cpus: int, spawn: Callable[[int | None], WorkerInfo]) -> None:
+    def __init__(self, num_cpus: int, spawn: Callable[[int | None], WorkerInfo],
+                 store: ObjectStore) -> None:
         self.lock = threading.RLock()
         self.cv = threading.Condition(self.lock)
         self.num_cpus = num_cpus
         self.spawn = spawn
-        self.store = ObjectStore()
+        self.store = store
         self.pool: list[WorkerInfo] = []
         self.actors: dict[int, ActorInfo] = {}
         self.names: dict[str, int] = {}
@@ -212,7 +213,7 @@ class Scheduler:
             t.worker = w
             w.inflight[t.tid] = t
             w.chan.outbox.append(("actor_init", t.tid, t.aid, t.fn_id, self.fn_blobs[t.fn_id],
-                                  t.args_val, [entries[d].value for d in t.deps], t.name))
+                                  t.args_val, self._export(t.deps), t.name))
             self.to_flush.add(w)
             a.started = True
             self._pump_actor(a)
@@ -245,8 +246,18 @@ class Scheduler:
             t.worker = w
             w.inflight[t.tid] = t
             w.chan.outbox.append(("call", t.tid, t.method, t.args_val,
-                                  [entries[d].value for d in t.deps], t.roids, t.name))
+                                  self._export(t.deps), t.roids, t.name))
             self.to_flush.add(w)
+
+    def _export(self, deps: list[int]) -> list[tuple]:
+        """The values of ``deps``, marked as seen by a worker."""
+        entries = self.store.entries
+        out = []
+        for d in deps:
+            e = entries[d]
+            e.exported = True
+            out.append(e.value)
+        return out
 
     # --- dispatch to the pool ---
     def pump(self) -> None:
@@ -309,7 +320,7 @@ class Scheduler:
             w.fns.add(t.fn_id)
         entries = self.store.entries
         w.chan.outbox.append(("task", t.tid, t.fn_id, blob, t.args_val,
-                              [entries[d].value for d in t.deps] if t.deps else (), t.roids,
+                              self._export(t.deps) if t.deps else (), t.roids,
                               t.name))
         self.to_flush.add(w)
 
@@ -427,6 +438,7 @@ class Scheduler:
                     self._reply(waiter.w, waiter.rid, ("lost", o))
                     return
                 vals.append(e.value)
+                e.exported = True
             self._reply(waiter.w, waiter.rid, ("ok", vals))
         else:
             ready = [o for o in waiter.oids

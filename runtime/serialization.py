@@ -49,8 +49,17 @@ def make_value(obj: Any, shm_path: str | None) -> tuple[tuple, list[int]]:
     return write_shm(shm_path, data, raws), contained
 
 
-def write_shm(path: str, data: bytes, raws: list[memoryview]) -> tuple:
-    """Write ``data`` and the buffers once into a new file; return its ``("s", ...)`` value."""
+def shm_size(data: bytes, raws: list[memoryview]) -> int:
+    """Bytes ``write_shm`` will write for these pieces."""
+    off = len(data)
+    for r in raws:
+        off += -off % _ALIGN + r.nbytes
+    return off
+
+
+def write_shm(path: str, data: bytes, raws: list[memoryview], reuse: bool = False) -> tuple:
+    """Write ``data`` and the buffers once into a file (new, or a recycled one when ``reuse``);
+    return its ``("s", ...)`` value."""
     spans = []
     pieces: list[Any] = [data]
     off = len(data)
@@ -63,7 +72,7 @@ def write_shm(path: str, data: bytes, raws: list[memoryview]) -> tuple:
         pieces.append(r)
         off += r.nbytes
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        fd = os.open(path, os.O_WRONLY if reuse else os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:  # left by a run of the same task whose worker died: replace it
         os.unlink(path)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)

@@ -30,6 +30,7 @@ from .serialization import (error_value, load_value, make_value, resolve_args,
                             system_error_value)
 
 _BATCH_S = 0.001  # hold results at most this long while more queued tasks are ready to run
+_SHORT_S = 0.0005  # only a function whose runs took less than this may hold earlier results
 
 
 class Worker:
@@ -51,6 +52,8 @@ class Worker:
         self.running = False
         self.torch_done = False
         self._req = itertools.count(1)
+        self.fn_time: dict[Any, float] = {}
+        self._held = threading.Event()
 
     # --- reference counting hooks (see object_ref) ---
     def incref(self, oid: int) -> None:
@@ -197,6 +200,7 @@ class Worker:
         else:
             _, tid, aid, cls_id, blob, args_val, dep_vals, name = m
             roids = []
+        key = fn_id if tag == "task" else (method if tag == "call" else None)
         t0 = time.perf_counter()
         self.running = True
         try:
@@ -232,7 +236,23 @@ class Worker:
                 self.chan.outbox.append(("done", tid, values, time.perf_counter() - t0, False))
                 self.flush()
                 return
-        self.chan.outbox.append(("done", tid, values, time.perf_counter() - t0, True))
+        dt = time.perf_counter() - t0
+        old = self.fn_time.get(key)
+        self.fn_time[key] = dt if old is None else 0.7 * old + 0.3 * dt
+        self.chan.outbox.append(("done", tid, values, dt, True))
+
+    def _next_is_short(self) -> bool:
+        m = self.queue[0]
+        key = m[2] if m[0] in ("task", "call") else None
+        return self.fn_time.get(key, 1.0) < _SHORT_S
+
+    def _flusher(self) -> None:
+        """Sends results held for batching if the main thread has not within ``_BATCH_S``."""
+        while True:
+            self._held.wait()
+            time.sleep(_BATCH_S)
+            self._held.clear()
+            self.chan.flush()
 
     def loop(self) -> None:
         chan = self.chan
@@ -256,9 +276,12 @@ class Worker:
                         self.incoming(m)
             except EOFError:
                 return
-            if not self.queue or time.perf_counter() - last_flush > _BATCH_S:
+            if (not self.queue or time.perf_counter() - last_flush > _BATCH_S
+                    or not self._next_is_short()):
                 self.flush()
                 last_flush = time.perf_counter()
+            else:
+                self._held.set()
 
 
 def _exit(code: int) -> None:
@@ -298,14 +321,42 @@ def _on_sigint(signum: int, frame: Any) -> None:
 _WORKER: Worker | None = None
 
 
+class _SiteFinder:
+    """Last on ``sys.meta_path``: on a failed import, run ``site`` once, then look again.
+
+    Workers start without ``site``; the ``.pth`` files it would process can install import hooks
+    (editable installs do), so they are applied the first time an import would fail.
+    """
+
+    done = False
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if _SiteFinder.done:
+            return None
+        _SiteFinder.done = True
+        import importlib.util
+        import site
+        for d in list(sys.path):
+            if d.endswith("site-packages") or d.endswith("dist-packages"):
+                site.addsitedir(d)
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
+        return importlib.util.find_spec(name)
+
+
 def main(argv: list[str]) -> None:
     global _WORKER
+    if sys.flags.no_site:
+        sys.meta_path.append(_SiteFinder())
     fd, lifeline_fd, session_dir, wid, epoch = argv
     threading.Thread(target=_lifeline, args=(int(lifeline_fd), session_dir), daemon=True).start()
     sock = socket.socket(fileno=int(fd))
     chan = Channel(sock)
     w = Worker(chan, session_dir, int(wid), int(epoch))
     _WORKER = w
+    threading.Thread(target=w._flusher, daemon=True).start()
     signal.signal(signal.SIGINT, _on_sigint)
     from . import api
     api._set_worker_client(w)

@@ -39,7 +39,7 @@ def fresh(backend: str) -> Iterator[object]:
 
 
 def _shm_files() -> list[str]:
-    return glob.glob(f"/dev/shm/rt-{os.getpid()}-*/*")
+    return [p for p in glob.glob(f"/dev/shm/rt-{os.getpid()}-*/*") if os.path.isfile(p)]
 
 
 @pytest.fixture

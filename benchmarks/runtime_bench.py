@@ -1,0 +1,374 @@
+"""Benchmark: this runtime vs Ray (when importable) vs ProcessPoolExecutor, side by side.
+
+Usage: ``python benchmarks/runtime_bench.py [--num-cpus 2] [--reps 5] [--no-ray] [--json]``
+
+Every workload runs in this one process, one system after another, and the table prints the
+medians with the ratios runtime/pool and runtime/Ray next to the issue's targets. The floor rows
+time a raw pipe ping-pong between two processes and a memcpy of 100 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Callable
+
+import numpy as np
+import psutil
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def noop(x: Any = None) -> Any:
+    return x
+
+
+def inc(x: int) -> int:
+    return x + 1
+
+
+class Actor:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def call(self, x: Any = None) -> Any:
+        self.n += 1
+        return x
+
+
+def _median(fn: Callable[[], float], reps: int) -> float:
+    return statistics.median(fn() for _ in range(reps))
+
+
+def _latency(call: Callable[[], Any], n: int) -> float:
+    """Median seconds of one ``call`` over ``n`` calls, after 20 warm-up calls."""
+    for _ in range(20):
+        call()
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        call()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def _footprint() -> tuple[int, float]:
+    """(processes started by this driver, their total resident MB, USS where readable)."""
+    procs = psutil.Process().children(recursive=True)
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_full_info().uss
+        except (psutil.Error, OSError):
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+    return len(procs), total / 2**20
+
+
+# --- the systems under test, behind one small interface ---
+class RuntimeSys:
+    name = "runtime"
+
+    def __init__(self, num_cpus: int) -> None:
+        import runtime
+        self.rt = runtime
+        self.num_cpus = num_cpus
+
+    def init(self) -> None:
+        self.rt.init(num_cpus=self.num_cpus)
+        self.f_noop = self.rt.remote(noop)
+        self.f_inc = self.rt.remote(inc)
+        self.actor_cls = self.rt.remote(Actor)
+
+    def shutdown(self) -> None:
+        self.rt.shutdown()
+
+    def submit(self, x: Any = None) -> Any:
+        return self.f_noop.remote(x)
+
+    def submit_inc(self, x: Any) -> Any:
+        return self.f_inc.remote(x)
+
+    def get(self, r: Any) -> Any:
+        return self.rt.get(r)
+
+    def put(self, v: Any) -> Any:
+        return self.rt.put(v)
+
+    def wait(self, refs: list, n: int) -> tuple[list, list]:
+        return self.rt.wait(refs, num_returns=n)
+
+    def actor(self) -> Any:
+        return self.actor_cls.remote()
+
+
+class RaySys(RuntimeSys):
+    name = "ray"
+
+    def __init__(self, num_cpus: int) -> None:
+        import ray
+        self.rt = ray
+        self.num_cpus = num_cpus
+
+    def init(self) -> None:
+        self.rt.init(num_cpus=self.num_cpus, include_dashboard=False, logging_level="ERROR",
+                     log_to_driver=False)
+        self.f_noop = self.rt.remote(noop)
+        self.f_inc = self.rt.remote(inc)
+        self.actor_cls = self.rt.remote(Actor)
+
+
+def bench_system(s: RuntimeSys, reps: int, n_sync: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    s.init()
+    out["init_s"] = time.perf_counter() - t0
+    s.get(s.submit())
+    out["sync_task_us"] = _latency(lambda: s.get(s.submit()), n_sync) * 1e6
+
+    def async_tp() -> float:
+        t = time.perf_counter()
+        s.get([s.submit() for _ in range(2000)])
+        return 2000 / (time.perf_counter() - t)
+    out["async_tasks_per_s"] = _median(async_tp, reps)
+
+    a = s.actor()
+    s.get(a.call.remote())
+    out["actor_sync_us"] = _latency(lambda: s.get(a.call.remote()), n_sync) * 1e6
+
+    def actor_tp() -> float:
+        t = time.perf_counter()
+        s.get([a.call.remote() for _ in range(2000)])
+        return 2000 / (time.perf_counter() - t)
+    out["actor_async_calls_per_s"] = _median(actor_tp, reps)
+
+    arr = np.random.default_rng(0).random(100 * 2**20 // 8)  # 100 MB
+
+    def put_gbs() -> float:
+        t = time.perf_counter()
+        r = s.put(arr)
+        dt = time.perf_counter() - t
+        del r
+        gc.collect()
+        return arr.nbytes / dt / 1e9
+    out["put_100mb_gb_per_s"] = _median(put_gbs, reps)
+    r = s.put(arr)
+
+    def get_ms() -> float:
+        t = time.perf_counter()
+        v = s.get(r)
+        dt = time.perf_counter() - t
+        del v
+        return dt * 1e3
+    out["get_100mb_ms"] = _median(get_ms, reps)
+    v = s.get(r)
+    out["get_zero_copy"] = float((not v.flags.writeable) and (not v.flags.owndata)
+                                 and np.shares_memory(v, s.get(r)))
+    del v, r
+    gc.collect()
+
+    def small_puts() -> float:
+        t = time.perf_counter()
+        refs = [s.put(i) for i in range(10_000)]
+        dt = time.perf_counter() - t
+        del refs
+        return 10_000 / dt
+    out["small_puts_per_s"] = _median(small_puts, reps)
+
+    def one_chain() -> Any:
+        return s.get(s.submit_inc(s.submit_inc(s.submit_inc(0))))
+    out["chain3_ms"] = _latency(one_chain, max(20, n_sync // 5)) * 1e3
+
+    def chains() -> float:
+        t = time.perf_counter()
+        ends = [s.submit_inc(s.submit_inc(s.submit_inc(i))) for i in range(100)]
+        assert s.get(ends) == [i + 3 for i in range(100)]
+        return (time.perf_counter() - t) * 1e3
+    out["chains100_ms"] = _median(chains, reps)
+
+    def drain() -> float:
+        t = time.perf_counter()
+        pending = [s.submit(i) for i in range(1000)]
+        while pending:
+            _, pending = s.wait(pending, 1)
+        return (time.perf_counter() - t) * 1e3
+    out["wait_drain_1000_ms"] = _median(drain, max(1, reps // 2))
+
+    del a
+    gc.collect()
+    time.sleep(1.0)
+    out["idle_processes"], out["idle_mb"] = _footprint()
+    t0 = time.perf_counter()
+    s.shutdown()
+    out["shutdown_s"] = time.perf_counter() - t0
+    out["init_shutdown_s"] = out["init_s"] + out["shutdown_s"]
+    return out
+
+
+def bench_pool(num_cpus: int, reps: int, n_sync: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ex = ProcessPoolExecutor(num_cpus)
+    ex.submit(noop).result()
+    out["init_s"] = time.perf_counter() - t0
+    out["sync_task_us"] = _latency(lambda: ex.submit(noop).result(), n_sync) * 1e6
+
+    def async_tp() -> float:
+        t = time.perf_counter()
+        fs = [ex.submit(noop) for _ in range(2000)]
+        for f in fs:
+            f.result()
+        return 2000 / (time.perf_counter() - t)
+    out["async_tasks_per_s"] = _median(async_tp, reps)
+
+    def one_chain() -> Any:
+        return ex.submit(inc, ex.submit(inc, ex.submit(inc, 0).result()).result()).result()
+    out["chain3_ms"] = _latency(one_chain, max(20, n_sync // 5)) * 1e3
+    time.sleep(1.0)
+    out["idle_processes"], out["idle_mb"] = _footprint()
+    t0 = time.perf_counter()
+    ex.shutdown()
+    out["shutdown_s"] = time.perf_counter() - t0
+    out["init_shutdown_s"] = out["init_s"] + out["shutdown_s"]
+    return out
+
+
+def _pong(r: int, w: int) -> None:
+    while True:
+        b = os.read(r, 1)
+        if not b:
+            os._exit(0)
+        os.write(w, b)
+
+
+def bench_floor(n: int) -> dict[str, float]:
+    """A raw 1-byte pipe round trip between two processes, and memcpy bandwidth."""
+    a_r, a_w = os.pipe()
+    b_r, b_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(a_w)
+        os.close(b_r)
+        _pong(a_r, b_w)
+    os.close(a_r)
+    os.close(b_w)
+
+    def ping() -> None:
+        os.write(a_w, b"x")
+        os.read(b_r, 1)
+    us = _latency(ping, n) * 1e6
+    os.close(a_w)
+    os.waitpid(pid, 0)
+    os.close(b_r)
+    src = np.random.default_rng(0).random(100 * 2**20 // 8)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+
+    def cp() -> float:
+        t = time.perf_counter()
+        np.copyto(dst, src)
+        return src.nbytes / (time.perf_counter() - t) / 1e9
+    return {"pipe_roundtrip_us": us, "memcpy_gb_per_s": _median(cp, 5)}
+
+
+# (key, label, unit, better, target ratio vs pool, target ratio vs ray)
+ROWS = [
+    ("sync_task_us", "sync no-op task round trip", "us", "low", 1.5, 0.2),
+    ("async_tasks_per_s", "async throughput (2000 no-op tasks)", "tasks/s", "high", 0.7, 4.0),
+    ("actor_sync_us", "actor sync call", "us", "low", None, 0.2),
+    ("actor_async_calls_per_s", "actor async throughput (2000 calls)", "calls/s", "high", None,
+     None),
+    ("put_100mb_gb_per_s", "put 100 MB numpy array", "GB/s", "high", None, 2.0),
+    ("get_100mb_ms", "get 100 MB numpy array", "ms", "low", None, None),
+    ("get_zero_copy", "get is zero-copy (1 = yes)", "", "high", None, None),
+    ("small_puts_per_s", "10k small puts", "puts/s", "high", None, None),
+    ("chain3_ms", "one chain of 3 dependent tasks", "ms", "low", None, None),
+    ("chains100_ms", "100 chains of 3 tasks passing refs", "ms", "low", None, None),
+    ("wait_drain_1000_ms", "wait() draining 1000 tasks", "ms", "low", None, None),
+    ("init_shutdown_s", "init + shutdown", "s", "low", None, 0.05),
+    ("idle_processes", "idle processes", "", "low", None, None),
+    ("idle_mb", "idle footprint (USS of started processes)", "MB", "low", None, 0.25),
+]
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v >= 1000:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _verdict(ratio: float | None, target: float | None, better: str) -> str:
+    if ratio is None or target is None:
+        return ""
+    ok = ratio <= target if better == "low" else ratio >= target
+    sign = "<=" if better == "low" else ">="
+    return f"{sign}{target:g} {'ok' if ok else 'MISS'}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--num-cpus", type=int, default=2, help="workers per system (default: 2)")
+    p.add_argument("--reps", type=int, default=5, help="repetitions of each throughput "
+                   "workload; the median is reported (default: 5)")
+    p.add_argument("--sync-calls", type=int, default=500, help="calls timed for each latency "
+                   "figure (default: 500)")
+    p.add_argument("--no-ray", action="store_true", help="skip Ray even when importable")
+    p.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    a = p.parse_args(argv)
+    if a.num_cpus < 1 or a.reps < 1 or a.sync_calls < 1:
+        print("error: --num-cpus, --reps and --sync-calls must be >= 1", file=sys.stderr)
+        return 2
+    results: dict[str, dict[str, float]] = {}
+    results["floor"] = bench_floor(a.sync_calls)
+    results["runtime"] = bench_system(RuntimeSys(a.num_cpus), a.reps, a.sync_calls)
+    results["pool"] = bench_pool(a.num_cpus, a.reps, a.sync_calls)
+    have_ray = False
+    if not a.no_ray:
+        try:
+            import ray  # noqa: F401
+            have_ray = True
+        except ImportError:
+            pass
+    if have_ray:
+        results["ray"] = bench_system(RaySys(a.num_cpus), a.reps, a.sync_calls)
+    if a.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    rt, pool, ray = results["runtime"], results["pool"], results.get("ray", {})
+    head = (f"{'workload':44} {'unit':8} {'runtime':>10} {'pool':>10} {'ray':>10} "
+            f"{'rt/pool':>8} {'target':>11} {'rt/ray':>8} {'target':>11}")
+    print(f"# python benchmarks/runtime_bench.py {' '.join(argv or sys.argv[1:])}")
+    print(f"# {a.num_cpus} workers each, {os.cpu_count()} CPUs; ray "
+          f"{'included' if have_ray else 'not installed (or --no-ray)'}")
+    print(head)
+    print("-" * len(head))
+    for key, label, unit, better, t_pool, t_ray in ROWS:
+        r, pv, yv = rt.get(key), pool.get(key), ray.get(key)
+        rp, ry = _ratio(r, pv), _ratio(r, yv)
+        print(f"{label:44} {unit:8} {_fmt(r):>10} {_fmt(pv):>10} {_fmt(yv):>10} "
+              f"{_fmt(rp):>8} {_verdict(rp, t_pool, better):>11} {_fmt(ry):>8} "
+              f"{_verdict(ry, t_ray, better):>11}")
+    fl = results["floor"]
+    print(f"{'floor: raw pipe ping-pong, 2 processes':44} {'us':8} "
+          f"{_fmt(fl['pipe_roundtrip_us']):>10}")
+    print(f"{'floor: memcpy 100 MB':44} {'GB/s':8} {_fmt(fl['memcpy_gb_per_s']):>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
