@@ -210,7 +210,7 @@ def _submit_task(rf: RemoteFunction, o: TaskOptions, args: tuple, kwargs: dict) 
     n = o.num_returns
     roids = [c.new_id() for _ in range(n)]
     spec = ("task", rf._fn_id, name, args_val, deps, contained, roids, o.num_cpus, None, None,
-            o.max_retries)
+            o.max_retries, o.retry_exceptions)
     c.submit(spec, rf._get_blob())
     del keep
     if n == 1:
@@ -286,7 +286,7 @@ def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) ->
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     aid = c.new_id()
     spec = ("actor_create", ac._cls_id, name, args_val, deps, contained, [], o.num_cpus, aid,
-            None, 0)
+            None, 0, False)
     if ac._blob is None:
         ac._blob = dumps_plain(ac._cls)
     c.create_actor(aid, o.name, ac._meta, spec, ac._blob)
@@ -353,7 +353,7 @@ def _submit_call(h: ActorHandle, method_name: str, n: int, args: tuple, kwargs: 
     name = f"{h._meta[0]}.{method_name}"
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     roids = [c.new_id() for _ in range(n)]
-    spec = ("call", 0, name, args_val, deps, contained, roids, 0, h._aid, method_name, 0)
+    spec = ("call", 0, name, args_val, deps, contained, roids, 0, h._aid, method_name, 0, False)
     c.submit(spec, None)
     del keep
     if n == 1:
@@ -426,14 +426,11 @@ def wait(refs: Sequence[ObjectRef], num_returns: int = 1, timeout: float | None 
     if not oids:
         return [], []
     ready_set = _live_client("wait()").wait(oids, num_returns, timeout)
-    ready: list[ObjectRef] = []
-    rest: list[ObjectRef] = []
-    for r in refs:
-        if r._id in ready_set and len(ready) < num_returns:
-            ready.append(r)
-        else:
-            rest.append(r)
-    return ready, rest
+    ready = [r for r in refs if r._id in ready_set][:num_returns]
+    if len(ready) == len(refs):
+        return ready, []
+    taken = {r._id for r in ready}
+    return ready, [r for r in refs if r._id not in taken]
 
 
 def kill(actor: ActorHandle, no_restart: bool = True) -> None:

@@ -314,6 +314,7 @@ class Driver:
             value: tuple = ("i", data, [bytes(r) for r in raws])
         else:
             with s.lock:
+                self._collect_released()
                 path = s.store.take_recycled(size)
             if path is None:
                 value = write_shm(self.shm_path(oid), data, raws)
@@ -334,16 +335,19 @@ class Driver:
         deadline = None if timeout is None else time.monotonic() + timeout
         entries = s.store.entries
         with s.cv:
+            self._collect_released()
             while True:
                 ready = set()
-                for o in oids:
+                for o in oids:  # stops at num_returns: draining loops stay cheap
                     e = entries.get(o)
                     if e is None:
                         self._check_open()
                         raise ObjectLostError(f"object {o:016x} is not in this runtime")
                     if e.value is not None:
                         ready.add(o)
-                if len(ready) >= num_returns or self.closed:
+                        if len(ready) >= num_returns:
+                            return ready
+                if self.closed:
                     return ready
                 if deadline is None:
                     s.cv.wait(1.0)

@@ -52,12 +52,12 @@ class Task:
     """A pool task, an actor's constructor or an actor method call."""
 
     __slots__ = ("tid", "kind", "fn_id", "name", "args_val", "deps", "contained", "roids",
-                 "num_cpus", "aid", "method", "retries_left", "state", "worker", "pending",
-                 "cancel_forced")
+                 "num_cpus", "aid", "method", "retries_left", "retry_exceptions", "state",
+                 "worker", "pending", "cancel_forced")
 
     def __init__(self, spec: tuple) -> None:
         (self.kind, self.fn_id, self.name, self.args_val, self.deps, self.contained, self.roids,
-         self.num_cpus, self.aid, self.method, self.retries_left) = spec
+         self.num_cpus, self.aid, self.method, self.retries_left, self.retry_exceptions) = spec
         self.tid = 0
         self.state = WAITING
         self.worker: WorkerInfo | None = None
@@ -363,10 +363,7 @@ class Scheduler:
         if t is None:  # cancelled while running: drop the result
             for v, _ in values:
                 if v[0] == "s":
-                    try:
-                        os.unlink(v[1])
-                    except OSError:
-                        pass
+                    _unlink_quiet(v[1])
             return
         if t.kind == "task":
             old = self.fn_time.get(t.fn_id)
@@ -382,6 +379,15 @@ class Scheduler:
                 self._actor_died(self.actors[t.aid], f"its constructor raised: "
                                  f"{error_of(values[0][0])}")
                 self._kill_proc(w)
+            return
+        if not ok and t.retry_exceptions and t.retries_left != 0 and t.kind == "task":
+            t.retries_left -= 1
+            t.state = READY
+            t.worker = None
+            self.ready.append(t)
+            for v, _ in values:
+                if v[0] == "s":
+                    _unlink_quiet(v[1])
             return
         t.state = FINISHED if ok else FAILED
         for oid, (value, contained) in zip(t.roids, values):
@@ -587,3 +593,10 @@ class Scheduler:
         fl = self.to_flush
         self.to_flush = set()
         return fl
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

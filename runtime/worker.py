@@ -201,6 +201,7 @@ class Worker:
             _, tid, aid, cls_id, blob, args_val, dep_vals, name = m
             roids = []
         key = fn_id if tag == "task" else (method if tag == "call" else None)
+        ok = True
         t0 = time.perf_counter()
         self.running = True
         try:
@@ -226,6 +227,7 @@ class Worker:
             del result
         except BaseException as e:  # noqa: BLE001 - every user error goes back to the caller
             self.running = False
+            ok = False
             if isinstance(e, TaskCancelledError):
                 err = system_error_value(e)
             else:
@@ -239,7 +241,7 @@ class Worker:
         dt = time.perf_counter() - t0
         old = self.fn_time.get(key)
         self.fn_time[key] = dt if old is None else 0.7 * old + 0.3 * dt
-        self.chan.outbox.append(("done", tid, values, dt, True))
+        self.chan.outbox.append(("done", tid, values, dt, ok))
 
     def _next_is_short(self) -> bool:
         m = self.queue[0]
