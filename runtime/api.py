@@ -15,6 +15,7 @@ import threading
 from typing import Any, Callable, Sequence
 
 from . import object_ref as _object_ref
+from .inline import local_callables as _local_callables
 from .object_ref import ObjectRef
 from .options import ActorOptions, TaskOptions
 from .serialization import _SIMPLE, INLINE_MAX, DepSlot, dumps_plain, make_value
@@ -33,8 +34,9 @@ def init(num_cpus: int | None = None, object_store_memory: int | None = None,
     if kwargs:
         raise ValueError(f"init() got unknown option(s) {sorted(kwargs)}; valid: num_cpus, "
                          "object_store_memory, backend, ignore_reinit_error")
-    if backend != "local":
-        raise ValueError(f"init(backend={backend!r}): only backend='local' is available")
+    if backend not in ("local", "inline"):
+        raise ValueError(f"init(backend={backend!r}): choose 'local' (worker processes) or "
+                         "'inline' (everything in this process, for debugging)")
     if num_cpus is not None and (not isinstance(num_cpus, int) or isinstance(num_cpus, bool)
                                  or num_cpus < 1):
         raise ValueError(f"init(num_cpus={num_cpus!r}): num_cpus must be a positive integer")
@@ -48,8 +50,12 @@ def init(num_cpus: int | None = None, object_store_memory: int | None = None,
                 return
             raise RuntimeError("runtime.init() was already called; call runtime.shutdown() "
                                "first, or pass ignore_reinit_error=True")
-        from .driver import Driver
-        d = Driver(num_cpus or os.cpu_count() or 1, object_store_memory)
+        if backend == "inline":
+            from .inline import InlineClient
+            d: Any = InlineClient()
+        else:
+            from .driver import Driver
+            d = Driver(num_cpus or os.cpu_count() or 1, object_store_memory)
         _client = d
         _object_ref.set_hooks(d)
         _install_sigterm()
@@ -166,6 +172,7 @@ class RemoteFunction:
         self._options = options
         self._fn_id = fn_id if fn_id is not None else random.getrandbits(62)
         self._blob: bytes | None = None
+        _local_callables.setdefault(self._fn_id, fn)
         self.__name__ = getattr(fn, "__name__", "remote_function")
         self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
         self.__doc__ = fn.__doc__
@@ -240,6 +247,7 @@ class ActorClass:
         self._options = options
         self._cls_id = cls_id if cls_id is not None else random.getrandbits(62)
         self._blob: bytes | None = None
+        _local_callables.setdefault(self._cls_id, cls)
         self.__name__ = cls.__name__
         self.__qualname__ = cls.__qualname__
         self.__doc__ = cls.__doc__

@@ -9,11 +9,23 @@ import pytest
 
 import runtime
 
-# Adding a backend is one line here (and its entry in backend_supports below).
-BACKENDS = ["local"]
+# Adding a backend is one line here: its name and what it can do. Tests that need a capability
+# call ``need(backend, "...")`` and skip elsewhere.
+BACKENDS = {
+    # worker processes; tasks run concurrently; objects in /dev/shm; timeouts can fire
+    "local": {"processes", "parallel", "async", "shm"},
+    # everything synchronously in the calling process
+    "inline": set(),
+}
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+def need(backend: str, capability: str) -> None:
+    """Skip the calling test unless ``backend`` has ``capability``."""
+    if capability not in BACKENDS[backend]:
+        pytest.skip(f"backend {backend!r} has no {capability!r}")
+
+
+@pytest.fixture(scope="module", params=list(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -26,6 +38,12 @@ def rt(backend: str) -> Iterator[object]:
     runtime.init(num_cpus=2, backend=backend)
     yield runtime
     runtime.shutdown()
+
+
+@pytest.fixture
+def caps(backend: str) -> Callable[[str], None]:
+    """``caps("processes")`` skips the test unless the backend has that capability."""
+    return lambda capability: need(backend, capability)
 
 
 @pytest.fixture
@@ -45,6 +63,5 @@ def _shm_files() -> list[str]:
 @pytest.fixture
 def shm_files(backend: str) -> Callable[[], list[str]]:
     """A function listing the backend's shared-memory files of this driver."""
-    if backend != "local":
-        pytest.skip(f"shared-memory files are not observable on backend {backend!r}")
+    need(backend, "shm")
     return _shm_files

@@ -30,7 +30,8 @@ class Counter:
         return 1, 2
 
 
-def test_actor_keeps_state_in_one_process(rt):
+def test_actor_keeps_state_in_one_process(rt, caps):
+    caps("processes")
     C = rt.remote(Counter)
     c = C.remote(10)
     assert rt.get([c.add.remote() for _ in range(3)]) == [11, 12, 13]
@@ -120,7 +121,8 @@ def test_killed_actor_raises_actor_died(rt):
         rt.get_actor("doomed")
 
 
-def test_actor_process_death_raises_actor_died(rt):
+def test_actor_process_death_raises_actor_died(rt, caps):
+    caps("processes")
     c = rt.remote(Counter).remote()
     pid = rt.get(c.pid.remote())
     os.kill(pid, 9)

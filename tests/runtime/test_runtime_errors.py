@@ -65,7 +65,8 @@ def test_error_from_nested_get_propagates(rt):
         rt.get(outer.remote())
 
 
-def test_get_timeout(rt):
+def test_get_timeout(rt, caps):
+    caps("async")
     @rt.remote
     def slow():
         time.sleep(1.0)
@@ -80,7 +81,8 @@ def test_get_timeout(rt):
     assert rt.get(r, timeout=10) == 1
 
 
-def test_get_timeout_inside_a_task(rt):
+def test_get_timeout_inside_a_task(rt, caps):
+    caps("async")
     @rt.remote
     def slow():
         time.sleep(1.0)
@@ -95,7 +97,8 @@ def test_get_timeout_inside_a_task(rt):
     assert rt.get(impatient.remote()) == "timed out"
 
 
-def test_cancel_pending_and_running_tasks(rt):
+def test_cancel_pending_and_running_tasks(rt, caps):
+    caps("async")
     @rt.remote
     def sleeper(t):
         time.sleep(t)

@@ -16,24 +16,21 @@ def _die_first_times(marker_dir: str, times: int) -> int:
     return n
 
 
-def test_task_is_retried_on_a_fresh_worker_after_a_kill(rt, tmp_path, backend):
-    if backend != "local":
-        pytest.skip("needs worker processes")
+def test_task_is_retried_on_a_fresh_worker_after_a_kill(rt, tmp_path, caps):
+    caps("processes")
     f = rt.remote(max_retries=2)(_die_first_times)
     assert rt.get(f.remote(str(tmp_path), 2), timeout=60) == 2
 
 
-def test_worker_crashed_error_past_max_retries(rt, tmp_path, backend):
-    if backend != "local":
-        pytest.skip("needs worker processes")
+def test_worker_crashed_error_past_max_retries(rt, tmp_path, caps):
+    caps("processes")
     f = rt.remote(max_retries=1)(_die_first_times)
     with pytest.raises(rt.WorkerCrashedError):
         rt.get(f.remote(str(tmp_path), 5), timeout=60)
 
 
-def test_pool_heals_after_worker_deaths(rt, tmp_path, backend):
-    if backend != "local":
-        pytest.skip("needs worker processes")
+def test_pool_heals_after_worker_deaths(rt, tmp_path, caps):
+    caps("processes")
     import time
 
     f = rt.remote(max_retries=0)(_die_first_times)

@@ -63,9 +63,8 @@ def _run(backend: str, mode: str) -> tuple[subprocess.Popen, list[int]]:
 
 
 @pytest.mark.parametrize("how", ["exit", "shutdown", "sigint", "sigterm", "sigkill"])
-def test_nothing_outlives_the_driver(backend, how):
-    if backend != "local":
-        pytest.skip("process and segment checks are for the local backend")
+def test_nothing_outlives_the_driver(backend, how, caps):
+    caps("processes")
     proc, pids = _run(backend, "exit" if how == "exit" else
                       "shutdown" if how == "shutdown" else "sleep")
     assert len(pids) >= 2
@@ -93,15 +92,16 @@ def test_a_remote_call_before_init_auto_initialises(backend):
         runtime.shutdown()
     try:
         f = runtime.remote(lambda: 42)
-        assert runtime.get(f.remote()) == 42
+        assert runtime.get(f.remote()) == 42  # auto-init uses the default backend
         assert runtime.is_initialized()
     finally:
         runtime.shutdown()
     assert not runtime.is_initialized()
 
 
-def test_shutdown_stops_every_worker_and_is_idempotent(fresh):
+def test_shutdown_stops_every_worker_and_is_idempotent(fresh, caps):
     rt = fresh
+    caps("processes")
 
     @rt.remote
     def pid():

@@ -26,7 +26,8 @@ def test_put_get_roundtrip_of_various_objects(rt):
         assert rt.get(rt.put(obj)) == obj
 
 
-def test_large_array_get_is_zero_copy_and_read_only(rt):
+def test_large_array_get_is_zero_copy_and_read_only(rt, caps):
+    caps("shm")
     arr = np.arange(4_000_000, dtype=np.float64)  # 32 MB
     r = rt.put(arr)
     a = rt.get(r)
@@ -41,7 +42,8 @@ def test_large_array_get_is_zero_copy_and_read_only(rt):
         a[0] = 1.0
 
 
-def test_large_task_result_is_zero_copy(rt):
+def test_large_task_result_is_zero_copy(rt, caps):
+    caps("shm")
     @rt.remote
     def make():
         return np.ones((1000, 1000))
@@ -58,7 +60,8 @@ def test_pandas_frame_roundtrip(rt):
     pd.testing.assert_frame_equal(out, df)
 
 
-def test_wait_semantics(rt):
+def test_wait_semantics(rt, caps):
+    caps("async")
     @rt.remote
     def sleep_then(t):
         time.sleep(t)

@@ -100,7 +100,8 @@ def test_num_cpus_is_honoured(rt):
         assert s1 >= e0 - 0.01  # with num_cpus=2 of 2 they never overlap
 
 
-def test_tasks_run_in_parallel(rt):
+def test_tasks_run_in_parallel(rt, caps):
+    caps("parallel")
     import os
     import time
 

@@ -1,0 +1,222 @@
+"""The inline backend: ``init(backend="inline")`` runs every task and actor call synchronously in
+the calling process, with the same API and the same value semantics (arguments and results are
+serialised, so arrays come back read-only). Use it to step through tasks with pdb and for
+deterministic tests; there is no parallelism, and ``timeout``s never fire because every object is
+ready as soon as ``.remote`` returns.
+"""
+from __future__ import annotations
+
+import itertools
+import pickle
+import random
+import traceback
+from typing import Any
+
+from . import object_ref as _object_ref
+from .exceptions import ActorDiedError, ObjectLostError
+from .serialization import error_of, error_value, load_value, make_value, resolve_args
+from .serialization import system_error_value
+
+# The original callables by function/class id, registered by ``api`` so that inline runs call
+# the very function the user wrote (breakpoints work), not an unpickled copy.
+local_callables: dict[int, Any] = {}
+
+
+class _Actor:
+    __slots__ = ("instance", "name", "dead", "why")
+
+    def __init__(self, name: str | None) -> None:
+        self.instance: Any = None
+        self.name = name
+        self.dead = False
+        self.why = ""
+
+
+class InlineClient:
+    """Same methods as ``driver.Driver``; everything happens inside the call."""
+
+    def __init__(self) -> None:
+        self._prefix = random.randrange(1, 1 << 15) << 48
+        self._ids = itertools.count(1)
+        self.values: dict[int, tuple] = {}
+        self.refs: dict[int, int] = {}
+        self.contained: dict[int, list[int]] = {}
+        self.actors: dict[int, _Actor] = {}
+        self.names: dict[str, int] = {}
+        self.meta: dict[int, Any] = {}
+        self.closed = False
+
+    # --- reference counting ---
+    def incref(self, oid: int) -> None:
+        if oid in self.refs:
+            self.refs[oid] += 1
+
+    def _collect_released(self) -> None:
+        stack = _object_ref.drain_released()
+        while stack:
+            oid = stack.pop()
+            n = self.refs.get(oid)
+            if n is None:
+                continue
+            if n <= 1:
+                del self.refs[oid]
+                self.values.pop(oid, None)
+                stack.extend(self.contained.pop(oid, ()))
+            else:
+                self.refs[oid] = n - 1
+
+    def _store(self, oid: int, value: tuple, contained: list[int], refs: int = 1) -> None:
+        self.values[oid] = value
+        self.refs[oid] = refs
+        if contained:
+            self.contained[oid] = contained
+            for c in contained:
+                self.incref(c)
+
+    # --- API ---
+    def new_id(self) -> int:
+        return self._prefix | next(self._ids)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("the runtime was shut down; call runtime.init() again")
+
+    def _callable(self, fn_id: int, blob: bytes | None) -> Any:
+        fn = local_callables.get(fn_id)
+        if fn is None:
+            fn = pickle.loads(blob)  # type: ignore[arg-type]
+            local_callables[fn_id] = fn
+        return fn
+
+    def _run(self, fn: Any, args_val: Any, deps: list[int], roids: list[int], name: str,
+             retries: int = 0, retry_exceptions: bool = False) -> None:
+        dep_vals = []
+        for d in deps:
+            v = self.values.get(d)
+            if v is None:
+                v = system_error_value(ObjectLostError(f"argument {d:016x} of {name} was freed"))
+            if v[0] in "ex":
+                for o in roids:
+                    self._store(o, v, [])
+                return
+            dep_vals.append(v)
+        while True:
+            try:
+                args, kwargs = resolve_args(args_val, dep_vals)
+                result = fn(*args, **kwargs)
+                if len(roids) == 1:
+                    results = [result]
+                elif not roids:
+                    results = []
+                else:
+                    if not isinstance(result, (tuple, list)) or len(result) != len(roids):
+                        raise ValueError(f"{name} returned {type(result).__name__}, expected a "
+                                         f"tuple of num_returns={len(roids)} values")
+                    results = list(result)
+                for o, r in zip(roids, results):
+                    v, contained = make_value(r, None)
+                    self._store(o, v, contained)
+                return
+            except Exception as e:  # noqa: BLE001 - user errors become error values
+                if retry_exceptions and retries != 0:
+                    retries -= 1
+                    continue
+                err = error_value(e, traceback.format_exc(), name)
+                for o in roids:
+                    self._store(o, err, [])
+                return
+
+    def submit(self, spec: tuple, blob: bytes | None) -> None:
+        self._check_open()
+        self._collect_released()
+        (kind, fn_id, name, args_val, deps, _contained, roids, _cpus, aid, method, retries,
+         retry_exc) = spec
+        if kind == "task":
+            self._run(self._callable(fn_id, blob), args_val, deps, roids, name, retries,
+                      retry_exc)
+            return
+        a = self.actors.get(aid)
+        if a is None or a.dead:
+            why = a.why if a is not None else "it does not exist in this runtime"
+            err = system_error_value(ActorDiedError(f"the actor died: {why}"))
+            for o in roids:
+                self._store(o, err, [])
+            return
+        self._run(getattr(a.instance, method), args_val, deps, roids, name)
+
+    def create_actor(self, aid: int, name: str | None, meta: Any, spec: tuple,
+                     blob: bytes) -> None:
+        self._check_open()
+        if name is not None:
+            old = self.names.get(name)
+            if old is not None and not self.actors[old].dead:
+                raise ValueError(f"an actor named {name!r} already exists; pick another name or "
+                                 "use get_actor(name)")
+            self.names[name] = aid
+        a = _Actor(name)
+        self.actors[aid] = a
+        self.meta[aid] = meta
+        oid = self.new_id()
+        cls = self._callable(spec[1], blob)
+        self._run(cls, spec[3], spec[4], [oid], spec[2])
+        v = self.values.pop(oid)
+        self.refs.pop(oid, None)
+        if v[0] in "ex":
+            a.dead = True
+            a.why = f"its constructor raised: {error_of(v)}"
+            if name is not None:
+                self.names.pop(name, None)
+        else:
+            a.instance = load_value(v)
+
+    def get_objects(self, oids: list[int], timeout: float | None) -> list[Any]:
+        self._collect_released()
+        out = []
+        for o in oids:
+            v = self.values.get(o)
+            if v is None:
+                self._check_open()
+                raise ObjectLostError(f"object {o:016x} is not in this runtime (shut down or "
+                                      "freed); call runtime.init() and resubmit the work")
+            out.append(load_value(v))
+        return out
+
+    def put(self, obj: Any) -> Any:
+        self._check_open()
+        self._collect_released()
+        oid = self.new_id()
+        v, contained = make_value(obj, None)
+        self._store(oid, v, contained)
+        return _object_ref.ObjectRef(oid, _counted=True)
+
+    def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:
+        return {o for o in oids if o in self.values}
+
+    def kill(self, aid: int) -> None:
+        a = self.actors.get(aid)
+        if a is not None and not a.dead:
+            a.dead = True
+            a.why = "it was killed with kill()"
+            if a.name is not None and self.names.get(a.name) == aid:
+                del self.names[a.name]
+            a.instance = None
+
+    def cancel(self, oid: int, force: bool) -> None:
+        """Inline tasks have finished by the time they could be cancelled."""
+
+    def get_actor(self, name: str) -> tuple[int, Any] | None:
+        aid = self.names.get(name)
+        if aid is None:
+            return None
+        a = self.actors[aid]
+        return None if a.dead else (aid, self.meta[aid])
+
+    def processes(self) -> list[int]:
+        return []
+
+    def shutdown(self) -> None:
+        self.closed = True
+        self.values.clear()
+        self.refs.clear()
+        self.actors.clear()
+        self.names.clear()
