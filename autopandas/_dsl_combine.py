@@ -73,7 +73,7 @@ register(Function("join", "combining",
                   run=_join_run,
                   render=lambda r, a, n: f"{r}.join({n[a['other']]}"
                   + (f", {kwargs(how=a['how'] if a['how'] != 'left' else None, lsuffix=a['lsuffix'] or None, rsuffix=a['rsuffix'] or None)}"
-                     if a["how"] != "left" or a["lsuffix"] else "") + ")",
+                     if a["how"] != "left" or a["lsuffix"] or a["rsuffix"] else "") + ")",
                   cost=1.05))
 
 

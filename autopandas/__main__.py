@@ -1,0 +1,74 @@
+"""Command line: ``python -m autopandas synth IN... OUT [--timeout S] [--max-depth D] [--json]``.
+
+Prints one Python expression over ``df0, df1, ...`` (``df0`` is also known as ``df``) with
+pandas as ``pd`` whose result matches the output file. Exit codes: 0 solved, 1 not solved within
+the limits (the message says what was searched), 2 bad input (one line on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .equality import csv_matches, equal
+from .io import InputError, read_frame
+from .search import SEARCHES, SearchConfig, synthesize
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m autopandas",
+                                 description="Synthesize pandas programs from input/output examples.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("synth", help="find a pandas expression turning the inputs into the output",
+                       description="Files: CSV (index flattened: a result matches as written with "
+                       "index=False or after reset_index()), Parquet or JSON orient='table' "
+                       "(index kept, matched exactly). The last file is the output.")
+    s.add_argument("files", nargs="+", metavar="FILE", help="input files, then the output file")
+    s.add_argument("--timeout", type=float, default=60.0, help="search time limit in seconds (default 60)")
+    s.add_argument("--max-depth", type=int, default=3, help="longest chain of calls, 1-3 (default 3)")
+    s.add_argument("--search", choices=("enumerate",), default="enumerate",
+                   help="search strategy (default enumerate: exhaustive, breadth-first by cost)")
+    s.add_argument("--json", action="store_true",
+                   help="print a JSON object: program, solved, candidates_tried, seconds")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return _synth(args)
+
+
+def _synth(args: argparse.Namespace) -> int:
+    if len(args.files) < 2:
+        print("error: give at least one input file and the output file", file=sys.stderr)
+        return 2
+    try:
+        cfg = SearchConfig(timeout_s=args.timeout, max_depth=args.max_depth, search=args.search)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    assert args.search in SEARCHES
+    try:
+        frames = [read_frame(p) for p in args.files]
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    inputs = [f for f, _ in frames[:-1]]
+    target, fmt = frames[-1]
+    if fmt == "csv":
+        res = synthesize(inputs, target, cfg, matcher=lambda r: csv_matches(target, r))
+    else:
+        res = synthesize(inputs, target, cfg, matcher=lambda r: equal(target, r))
+    if args.json:
+        print(json.dumps({"program": res.rendered, "solved": res.solved,
+                          "candidates_tried": res.candidates_tried, "seconds": round(res.seconds, 3),
+                          "searched": None if res.solved else res.summary()}))
+    elif res.solved:
+        print(res.rendered)
+    else:
+        print(f"no program found: {res.summary()}", file=sys.stderr)
+    return 0 if res.solved else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Reading example files for ``synth``: CSV, Parquet and JSON (``orient="table"``); never pickles.
+
+The index rule, by format:
+
+- **CSV** flattens indexes, so a CSV file is read *as written* (``pd.read_csv(path)``: a default
+  RangeIndex, the header as column labels, no index column guessed). A program's result matches
+  a CSV output file when it equals the file either as ``result.to_csv(index=False)`` would write
+  it, or after ``result.reset_index()`` (so ``df.groupby('a').sum()`` matches a file with column
+  ``a`` first). Column labels compare as text; a Series counts as its one column. See
+  ``equality.csv_matches``.
+- **Parquet** and **JSON** written with ``orient="table"`` keep the index, MultiIndex and column
+  labels; they are read back exactly and matched exactly (``equality.equal``).
+
+Every problem (missing file, unknown or mismatched extension, unparsable content) raises
+:class:`InputError` with one line naming the file.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
+_REFUSED = {".pkl": "pickle", ".pickle": "pickle", ".p": "pickle"}
+
+
+class InputError(ValueError):
+    """A user's example file can't be used; the message is one line naming the file."""
+
+
+def file_format(path: str | Path) -> str:
+    """``csv``, ``parquet`` or ``json`` from the extension; refuses pickles and anything else."""
+    ext = Path(path).suffix.lower()
+    if ext in _REFUSED:
+        raise InputError(f"{path}: pickle files are never read (loading one runs code); use CSV, Parquet or JSON")
+    if ext not in FORMATS:
+        raise InputError(f"{path}: unsupported extension {ext or '(none)'!r}; use .csv, .parquet or .json")
+    return FORMATS[ext]
+
+
+def read_frame(path: str | Path) -> tuple[pd.DataFrame, str]:
+    """Read one example file; returns the frame and its format."""
+    p = Path(path)
+    fmt = file_format(p)
+    if not p.is_file():
+        raise InputError(f"{path}: no such file")
+    head = p.open("rb").read(4)
+    if fmt != "parquet" and head == b"PAR1":
+        raise InputError(f"{path}: this is a Parquet file but the extension says {fmt}")
+    if fmt == "parquet" and head != b"PAR1":
+        raise InputError(f"{path}: not a Parquet file (extension .parquet, no PAR1 magic)")
+    try:
+        if fmt == "csv":
+            df = pd.read_csv(p)
+        elif fmt == "parquet":
+            df = pd.read_parquet(p)
+        else:
+            df = _read_json_table(p)
+    except InputError:
+        raise
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not a text {fmt.upper()} file ({e.reason} at byte {e.start})") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file") from None
+    except pd.errors.ParserError as e:
+        raise InputError(f"{path}: unparsable CSV: {str(e).strip().splitlines()[-1]}") from None
+    except (ValueError, OSError, ImportError) as e:
+        raise InputError(f"{path}: cannot read as {fmt}: {str(e).strip().splitlines()[0][:200]}") from None
+    return df, fmt
+
+
+def _read_json_table(p: Path) -> pd.DataFrame:
+    try:
+        doc: Any = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"{p}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    if not isinstance(doc, dict) or "schema" not in doc or "data" not in doc:
+        raise InputError(f'{p}: JSON must be written with orient="table" (needs "schema" and "data")')
+    return pd.read_json(p, orient="table")
+
+
+def write_frame(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a frame in the format its extension names (CSV without the index)."""
+    fmt = file_format(path)
+    if fmt == "csv":
+        df.to_csv(path, index=False)
+    elif fmt == "parquet":
+        df.to_parquet(path)
+    else:
+        df.to_json(path, orient="table")

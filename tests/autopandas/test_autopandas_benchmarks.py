@@ -1,0 +1,41 @@
+"""A few of the shared AutoPandas benchmark tasks are solved (skips when ../shared is absent)."""
+from __future__ import annotations
+
+import importlib.util
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autopandas.equality import equal
+from autopandas.search import SearchConfig, hint_constants, synthesize
+
+FAST_TASKS = ("SO_11881165_depth1", "SO_49592930_depth1", "SO_13647222_depth1",
+              "SO_13659881_depth2", "book_dup_1", "drop_1")
+
+
+@pytest.fixture(scope="module")
+def tasks(shared_dir):
+    path = shared_dir / "autopandas_benchmarks"
+    spec = importlib.util.spec_from_file_location("_ap_bench_load", path / "load.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return {t["id"]: t for t in mod.load_benchmarks(str(path / "benchmarks.json"))}
+
+
+def test_benchmark_file_has_48_tasks(tasks):
+    assert len(tasks) == 48
+
+
+@pytest.mark.parametrize("task_id", FAST_TASKS)
+def test_benchmark_task_is_solved(tasks, task_id):
+    t = tasks[task_id]
+    frames = [x for x in t["inputs"] if isinstance(x, (pd.DataFrame, pd.Series))]
+    hints = [x for x in t["inputs"] if isinstance(x, (str, list))]
+    res = synthesize(frames, t["output"], SearchConfig(timeout_s=60), constants=hint_constants(hints))
+    assert res.solved, res.summary()
+    env = {"pd": pd, "np": np, **{f"df{i}": f for i, f in enumerate(frames)}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert equal(t["output"], eval(res.rendered, env))  # our own rendered program

@@ -1,0 +1,161 @@
+"""The DSL table: every function runs, renders to source that computes the same value, per group."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autopandas import dsl
+from autopandas.choices import enumerate_choices
+from autopandas.equality import equal
+from autopandas.generators import GENERATORS, GenContext, generator
+from autopandas.program import Program, Step
+
+
+def sales() -> pd.DataFrame:
+    return pd.DataFrame({
+        "region": ["n", "s", "n", "s", "n", "e"],
+        "product": ["a", "a", "b", "b", "c", "b"],
+        "units": [3, 5, 2, 7, 4, 1],
+        "price": [1.5, 2.0, np.nan, 3.25, 1.0, 2.5],
+    })
+
+
+def other() -> pd.DataFrame:
+    return pd.DataFrame({"region": ["n", "s", "w"], "manager": ["ann", "bob", "cy"]})
+
+
+def multi() -> pd.DataFrame:
+    return sales().set_index(["region", "product"])
+
+
+INPUTS = [sales(), other(), multi()]
+
+
+def evaluate(src: str, inputs) -> object:
+    env = {"pd": pd, "np": np, **{f"df{i}": v for i, v in enumerate(inputs)}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return eval(src, env)  # our own rendered DSL source, never user text
+
+
+def run_and_render(name: str, args: dict, source: int = 0):
+    prog = Program(source, (Step(name, args),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = prog.run(INPUTS)
+    src = prog.render(len(INPUTS))
+    assert equal(got, evaluate(src, INPUTS)), src
+    return got, src
+
+
+def test_table_has_at_least_60_functions_in_every_group_with_generators():
+    fns = dsl.functions()
+    assert len(fns) >= 60
+    assert {f.group for f in fns} == set(dsl.GROUPS)
+    assert set(GENERATORS) == {f.name for f in fns}
+    for f in fns:
+        assert all(a.type in dsl.ARG_TYPES for a in f.args)
+
+
+@pytest.mark.parametrize("name", [f.name for f in dsl.functions()])
+def test_every_generated_call_renders_to_equivalent_source(name):
+    fn = dsl.get(name)
+    checked = 0
+    for source in (0, 2):
+        recv = INPUTS[source]
+        for recv_obj in (recv, recv["units"]):
+            if not fn.accepts(recv_obj):
+                continue
+            ctx = GenContext(recv_obj, INPUTS, target=None)
+            for args, _ in enumerate_choices(generator(name), ctx, limit=12):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        got = dsl.call(fn, recv_obj, args, INPUTS)
+                    except Exception:  # noqa: BLE001 - generated calls may be invalid on this data
+                        continue
+                names = [f"df{i}" for i in range(len(INPUTS))]
+                recv_src = names[source] if recv_obj is recv else f"{names[source]}['units']"
+                src = fn.render(recv_src, args, names)
+                assert equal(got, evaluate(src, INPUTS)), src
+                checked += 1
+    assert checked > 0, f"no call of {name} ran on the fixtures"
+
+
+def test_selection_group():
+    got, src = run_and_render("query", {"column": "units", "op": ">", "rhs": 3, "rhs_is_column": False})
+    assert src == "df0.query('units > 3')" and list(got["units"]) == [5, 7, 4]
+    got, src = run_and_render("isin", {"column": "region", "values": ("n", "e"), "negate": False})
+    assert src == "df0[df0['region'].isin(['n', 'e'])]" and len(got) == 4
+    got, _ = run_and_render("xs", {"key": "n", "level": 0, "axis": 0}, source=2)
+    assert list(got.index) == ["a", "b", "c"]
+    got, _ = run_and_render("drop_duplicates", {"subset": ("region",), "keep": "last"})
+    assert list(got.index) == [3, 4, 5]
+
+
+def test_reshaping_group():
+    got, src = run_and_render("pivot_table", {"index": ("region",), "columns": ("product",),
+                                              "values": "units", "aggfunc": "sum"})
+    assert src == "df0.pivot_table(index='region', columns='product', values='units', aggfunc='sum')"
+    assert got.loc["n", "a"] == 3
+    got, src = run_and_render("sort_values", {"by": ("region", "units"), "ascending": (True, False)})
+    assert src == "df0.sort_values(['region', 'units'], ascending=[True, False])"
+    assert list(got["units"]) == [1, 4, 3, 2, 7, 5]
+    got, _ = run_and_render("melt", {"id_vars": ("region",), "value_vars": ("units",),
+                                     "var_name": None, "value_name": "value"})
+    assert got.shape == (6, 3)
+    got, _ = run_and_render("unstack", {"level": -1}, source=2)
+    assert got.shape[0] == 3
+
+
+def test_grouping_group():
+    got, src = run_and_render("groupby.sum", {"by": ("region",), "as_index": True, "column": "units"})
+    assert src == "df0.groupby('region')['units'].sum()" and dict(got) == {"e": 1, "n": 9, "s": 12}
+    got, src = run_and_render("groupby.mean", {"by": ("region",), "as_index": False, "column": None,
+                                               "numeric_only": True})
+    assert src == "df0.groupby('region', as_index=False).mean(numeric_only=True)"
+    assert list(got.columns) == ["region", "units", "price"]
+    got, _ = run_and_render("groupby.transform", {"by": ("region",), "column": "units", "agg": "max"})
+    assert list(got) == [4, 7, 4, 7, 4, 1]
+
+
+def test_combining_group():
+    got, src = run_and_render("merge", {"other": 1, "how": "left", "on": None, "left_on": None,
+                                        "right_on": None})
+    assert src == "df0.merge(df1, how='left')" and got.shape == (6, 5)
+    got, src = run_and_render("concat", {"other": 1, "axis": 0, "ignore_index": True})
+    assert src.startswith("pd.concat([df0, df1]") and len(got) == 9
+    got, _ = run_and_render("combine_first", {"other": 1})
+    assert "manager" in got.columns
+
+
+def test_missing_group():
+    got, src = run_and_render("fillna", {"value": 0})
+    assert src == "df0.fillna(0)" and got["price"].isna().sum() == 0
+    got, _ = run_and_render("ffill", {"axis": 0})
+    assert got.loc[2, "price"] == 2.0
+    got, _ = run_and_render("isna", {})
+    assert got["price"].sum() == 1
+
+
+def test_computation_and_types_groups():
+    got, _ = run_and_render("cumsum", {"axis": 0}, source=2)
+    assert list(got["units"]) == [3, 8, 10, 17, 21, 22]
+    got, src = run_and_render("mean", {"axis": 0, "numeric_only": True})
+    assert src == "df0.mean(numeric_only=True)" and got["units"] == pytest.approx(22 / 6)
+    got, _ = run_and_render("rank", {"method": "min", "ascending": False}, source=2)
+    assert got["units"].iloc[3] == 1.0
+    got, src = run_and_render("astype", {"dtype": "str"}, source=2)
+    assert got["units"].iloc[0] == "3"
+    got, _ = run_and_render("apply", {"func": "max", "axis": 0}, source=2)
+    assert got["units"] == 7
+
+
+def test_lit_renders_data_values():
+    assert dsl.lit(np.int64(3)) == "3"
+    assert dsl.lit(float("nan")) == "np.nan"
+    assert dsl.lit(pd.Timestamp("2024-01-02")) == "pd.Timestamp('2024-01-02T00:00:00')"
+    assert dsl.lit(("a", 1)) == "('a', 1)"

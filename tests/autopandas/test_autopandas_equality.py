@@ -1,0 +1,84 @@
+"""AutoPandas equality: values, order and index values matter; dtypes and axis names don't."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autopandas.equality import csv_matches, equal
+
+
+def frame():
+    return pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", None]}, index=[10, 20, 30])
+
+
+def test_identical_frames_are_equal():
+    assert equal(frame(), frame())
+
+
+def test_dtypes_and_axis_names_do_not_matter():
+    f = frame()
+    g = f.copy()
+    g["a"] = g["a"].astype("float64")
+    g["b"] = g["b"].astype(object)
+    g.index = pd.Index([10, 20, 30], dtype="int32", name="idx")
+    g.columns.name = "cols"
+    assert equal(f, g)
+
+
+def test_row_order_column_order_and_index_values_matter():
+    f = frame()
+    assert not equal(f, f.iloc[::-1])
+    assert not equal(f, f[["b", "a"]])
+    assert not equal(f, f.reset_index(drop=True))
+
+
+def test_range_index_equals_same_valued_int_index():
+    f = pd.DataFrame({"a": [1, 2]})
+    assert equal(f, f.set_axis(pd.Index([0, 1], dtype="int64"), axis=0))
+
+
+def test_float_tolerance_and_nan():
+    f = pd.DataFrame({"a": [0.1 + 0.2, np.nan]})
+    assert equal(f, pd.DataFrame({"a": [0.3, np.nan]}))
+    assert not equal(f, pd.DataFrame({"a": [0.31, np.nan]}))
+    assert not equal(f, pd.DataFrame({"a": [0.3, 0.0]}))
+
+
+def test_missing_markers_equal_each_other():
+    assert equal(pd.Series(["a", None]), pd.Series(["a", np.nan], dtype=object))
+    assert equal(pd.Series(["a", None], dtype="str"), pd.Series(["a", pd.NA], dtype="string"))
+
+
+def test_kinds_must_agree():
+    s = pd.Series([1, 2], name="a")
+    assert not equal(s.to_frame(), s)
+    assert not equal(s, s.to_frame())
+    assert equal(np.array([[1, 2]]), np.array([[1.0, 2.0]]))
+    assert not equal(np.array([[1, 2]]), np.array([1, 2]))
+
+
+def test_series_name_ignored_index_checked():
+    assert equal(pd.Series([1, 2], name="x"), pd.Series([1, 2], name="y"))
+    assert not equal(pd.Series([1, 2]), pd.Series([1, 2], index=[1, 2]))
+
+
+def test_multiindex_compared_level_by_level():
+    mi = pd.MultiIndex.from_tuples([("a", 1), ("b", 2)])
+    f = pd.DataFrame({"v": [1, 2]}, index=mi)
+    assert equal(f, f.copy())
+    assert not equal(f, f.set_axis(pd.MultiIndex.from_tuples([("a", 1), ("b", 3)]), axis=0))
+    assert not equal(f, f.reset_index())
+
+
+def test_csv_rule_as_written_or_after_reset_index():
+    target = pd.DataFrame({"g": ["a", "b"], "v": [3, 4]})
+    grouped = pd.Series([3, 4], index=pd.Index(["a", "b"], name="g"), name="v")
+    assert csv_matches(target, grouped)                      # after reset_index()
+    assert csv_matches(target, target.set_axis([7, 9]))      # as written, index dropped
+    assert not csv_matches(target, target[["v", "g"]])
+    assert not csv_matches(target, grouped.rename("w"))      # header differs
+
+
+def test_csv_labels_compare_as_text():
+    target = pd.DataFrame({"10": [1], "x": [2]})
+    assert csv_matches(target, pd.DataFrame({10: [1], "x": [2]}))

@@ -1,0 +1,105 @@
+"""The sandbox contains exceptions, warnings, blow-ups and slow calls."""
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autopandas import dsl
+from autopandas.sandbox import Sandbox, estimate_merge_rows, guard_cells
+
+
+def test_exception_is_contained():
+    with Sandbox() as box:
+        out = box.run(lambda: pd.DataFrame({"a": [1]})["missing"])
+    assert not out.ok and out.error.startswith("KeyError")
+    assert box.counts["error"] == 1
+
+
+def test_warning_is_contained_and_value_kept():
+    def warns():
+        warnings.warn("deprecated", FutureWarning)
+        return 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # a leaked warning would fail this test
+        with Sandbox() as box:
+            out = box.run(warns)
+    assert out.ok and out.value == 3
+
+
+def test_numpy_floating_errors_are_silenced():
+    with Sandbox() as box:
+        out = box.run(lambda: np.array([1.0]) / 0.0)
+    assert out.ok and np.isinf(out.value[0])
+
+
+def test_blowup_merge_is_refused_before_running():
+    left = pd.DataFrame({"k": [1] * 3000, "a": range(3000)})
+    right = pd.DataFrame({"k": [1] * 3000, "b": range(3000)})
+    assert estimate_merge_rows(left, right, ["k"], ["k"], "inner") >= 9_000_000
+    merge = dsl.get("merge")
+    t0 = time.monotonic()
+    with Sandbox(max_cells=1_000_000) as box:
+        out = box.run(dsl.call, merge, left, {"other": 1, "how": "inner", "on": None,
+                                              "left_on": None, "right_on": None}, [left, right])
+    assert not out.ok and "merge" in out.error and "limit" in out.error
+    assert box.counts["blowup"] == 1
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_cross_join_estimate_is_the_product():
+    a, b = pd.DataFrame({"x": range(10)}), pd.DataFrame({"y": range(7)})
+    assert estimate_merge_rows(a, b, [], [], "cross") == 70
+
+
+def test_oversized_result_is_rejected_after_running():
+    with Sandbox(max_cells=100) as box:
+        out = box.run(lambda: pd.DataFrame(np.zeros((20, 10))))
+    assert not out.ok and box.counts["blowup"] == 1
+
+
+def test_slow_call_is_interrupted():
+    def spin():
+        t = time.monotonic()
+        while time.monotonic() - t < 10:
+            pass
+    t0 = time.monotonic()
+    with Sandbox(time_limit_s=0.2) as box:
+        out = box.run(spin)
+        after = box.run(lambda: 5)
+    assert not out.ok and out.error == "timeout"
+    assert time.monotonic() - t0 < 2.0
+    assert after.ok and after.value == 5        # the alarm is disarmed after each call
+
+
+def test_timeout_cannot_be_swallowed_by_except_exception():
+    def swallow():
+        t = time.monotonic()
+        while time.monotonic() - t < 10:
+            try:
+                time.sleep(0.01)
+            except Exception:  # noqa: BLE001 - what pandas internals do
+                pass
+    with Sandbox(time_limit_s=0.1) as box:
+        out = box.run(swallow)
+    assert out.error == "timeout"
+
+
+def test_guard_cells_uses_active_limit():
+    with Sandbox(max_cells=10):
+        with pytest.raises(Exception, match="limit 10"):
+            guard_cells(11, "x")
+
+
+def test_only_registered_functions_run():
+    fake = dsl.Function("head", "selection", (), run=lambda x, a, i: "pwned", render=lambda r, a, n: r)
+    with pytest.raises(PermissionError):
+        dsl.call(fake, pd.DataFrame(), {}, [])
+
+
+def test_invalid_limits_rejected():
+    with pytest.raises(ValueError, match="time_limit_s"):
+        Sandbox(time_limit_s=0)
