@@ -293,8 +293,9 @@ def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) ->
     name = f"{ac.__name__}.__init__"
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     aid = c.new_id()
+    # slot 9 (an actor call's method name) carries the restart policy of a creation
     spec = ("actor_create", ac._cls_id, name, args_val, deps, contained, [], o.num_cpus, aid,
-            None, 0, False)
+            (o.max_restarts, o.max_task_retries), 0, False)
     if ac._blob is None:
         ac._blob = dumps_plain(ac._cls)
     c.create_actor(aid, o.name, ac._meta, spec, ac._blob)
@@ -442,10 +443,13 @@ def wait(refs: Sequence[ObjectRef], num_returns: int = 1, timeout: float | None 
 
 
 def kill(actor: ActorHandle, no_restart: bool = True) -> None:
-    """Kill the actor's process now; pending and later calls raise ActorDiedError."""
+    """Kill the actor's process now; pending and later calls raise ActorDiedError.
+
+    With ``no_restart=False`` an actor that has restarts left is restarted instead.
+    """
     if not isinstance(actor, ActorHandle):
         raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
-    _live_client("kill()").kill(actor._aid)
+    _live_client("kill()").kill(actor._aid, no_restart)
 
 
 def cancel(ref: ObjectRef, force: bool = False, recursive: bool = True) -> None:

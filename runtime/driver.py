@@ -40,7 +40,7 @@ _SHM_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _START_TIMEOUT_S = 60.0
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Workers start with -S (no site: about 60 ms less per start) and the driver's sys.path; the
-# worker processes .pth files (editable installs) only if an import fails (see worker._SiteFinder).
+# worker applies the .pth files (editable installs) right after its hello (worker._apply_site).
 _BOOT = ("import os, sys; sys.path[:] = os.environ.pop('RUNTIME_SYS_PATH').split(os.pathsep); "
          "from runtime.worker import main; main(sys.argv[1:])")
 
@@ -203,7 +203,7 @@ class Driver:
             a = s.actors.get(aid) if aid is not None else None
             s._reply(w, m[1], ("ok", (a.aid, a.meta) if a is not None and not a.dead else None))
         elif tag == "kill":
-            s.kill_actor(m[1])
+            s.kill_actor(m[1], m[2])
         elif tag == "cancel":
             s.cancel(m[1], m[2])
         elif tag == "hello":
@@ -258,7 +258,9 @@ class Driver:
 
     def _create_actor_locked(self, aid: int, name: str | None, meta: Any, spec: tuple,
                              blob: bytes) -> None:
-        self.sched.create_actor(aid, name, meta)
+        restarts, task_retries = spec[9]
+        spec = spec[:9] + (None,) + spec[10:]
+        self.sched.create_actor(aid, name, meta, restarts, task_retries)
         self.sched.submit(spec, blob, None)
 
     def get_objects(self, oids: list[int], timeout: float | None) -> list[Any]:
@@ -357,9 +359,9 @@ class Driver:
                         return ready
                     s.cv.wait(left)
 
-    def kill(self, aid: int) -> None:
+    def kill(self, aid: int, no_restart: bool = True) -> None:
         with self.sched.lock:
-            self.sched.kill_actor(aid)
+            self.sched.kill_actor(aid, no_restart)
             self.sched.changed = True
             self.sched.cv.notify_all()
 

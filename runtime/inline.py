@@ -192,7 +192,7 @@ class InlineClient:
     def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:
         return {o for o in oids if o in self.values}
 
-    def kill(self, aid: int) -> None:
+    def kill(self, aid: int, no_restart: bool = True) -> None:
         a = self.actors.get(aid)
         if a is not None and not a.dead:
             a.dead = True

@@ -90,9 +90,14 @@ class WorkerInfo:
 class ActorInfo:
     """One actor: its process, its FIFO of calls, and whether it lives."""
 
-    __slots__ = ("aid", "name", "meta", "worker", "queue", "started", "dead", "error", "creation")
+    __slots__ = ("aid", "name", "meta", "worker", "queue", "started", "dead", "error", "creation",
+                 "restarts_left", "task_retries", "restarts")
 
-    def __init__(self, aid: int, name: str | None, meta: Any) -> None:
+    def __init__(self, aid: int, name: str | None, meta: Any, restarts: int = 0,
+                 task_retries: int = 0) -> None:
+        self.restarts_left = restarts
+        self.task_retries = task_retries
+        self.restarts = 0
         self.aid = aid
         self.name = name
         self.meta = meta
@@ -172,6 +177,7 @@ class Scheduler:
             if a is None or a.dead:
                 self._fail(t, self._actor_dead_value(a))
                 return
+            t.retries_left = a.task_retries
             a.queue.append(t)
             if t.pending == 0:
                 self._pump_actor(a)
@@ -183,13 +189,14 @@ class Scheduler:
         elif t.pending == 0:
             self._task_ready(t)
 
-    def create_actor(self, aid: int, name: str | None, meta: Any) -> None:
+    def create_actor(self, aid: int, name: str | None, meta: Any, restarts: int = 0,
+                     task_retries: int = 0) -> None:
         if name is not None:
             if name in self.names and not self.actors[self.names[name]].dead:
                 raise ValueError(f"an actor named {name!r} already exists; pick another name or "
                                  "use get_actor(name)")
             self.names[name] = aid
-        a = ActorInfo(aid, name, meta)
+        a = ActorInfo(aid, name, meta, restarts, task_retries)
         self.actors[aid] = a
         a.worker = self.spawn(aid)
 
@@ -373,7 +380,9 @@ class Scheduler:
             self.events.append((t.name, w.wid, w.pid, end - dt, end, t.kind))
         if t.kind == "actor_create":
             t.state = FINISHED if ok else FAILED
-            self._release(t)
+            a = self.actors[t.aid]
+            if a.restarts_left == 0 or not ok:  # else keep the arguments to run it again
+                self._release(t)
             if not ok:
                 from .serialization import error_of
                 self._actor_died(self.actors[t.aid], f"its constructor raised: "
@@ -502,9 +511,41 @@ class Scheduler:
         why = a.error if a is not None else "it does not exist in this runtime"
         return system_error_value(ActorDiedError(f"the actor died: {why}"))
 
+    def _restart_actor(self, a: ActorInfo, old: WorkerInfo) -> None:
+        """Run the constructor again in a new process; calls in flight retry or fail."""
+        if a.restarts_left > 0:
+            a.restarts_left -= 1
+        a.restarts += 1
+        log.info("restarting actor %s (restart %d)", a.meta[0], a.restarts)
+        value = system_error_value(ActorDiedError(
+            "the actor's process died while running the call (raise max_task_retries to retry)"))
+        retry = []
+        for t in sorted(old.inflight.values(), key=lambda t: t.tid):
+            if t.kind != "call":
+                continue
+            if t.retries_left != 0:
+                t.retries_left -= 1
+                t.state = WAITING
+                t.worker = None
+                retry.append(t)
+            else:
+                self._fail(t, value)
+        old.inflight.clear()
+        a.queue.extendleft(reversed(retry))
+        a.started = False
+        a.worker = self.spawn(a.aid)
+        c = a.creation
+        c.state = WAITING
+        c.worker = None
+        self._task_ready(c)
+        if a.restarts_left == 0:
+            self._release(c)
+
     def _actor_died(self, a: ActorInfo, why: str) -> None:
         if a.dead:
             return
+        if a.creation is not None and a.creation.args_val is not None:
+            self._release(a.creation)
         a.dead = True
         a.error = why
         if a.name is not None and self.names.get(a.name) == a.aid:
@@ -517,9 +558,13 @@ class Scheduler:
         while a.queue:
             self._fail(a.queue.popleft(), value)
 
-    def kill_actor(self, aid: int) -> None:
+    def kill_actor(self, aid: int, no_restart: bool = True) -> None:
         a = self.actors.get(aid)
         if a is None or a.dead:
+            return
+        if not no_restart and a.restarts_left != 0:
+            if a.worker is not None:  # on_worker_died restarts it
+                self._kill_proc(a.worker)
             return
         self._actor_died(a, "it was killed with kill()")
         if a.worker is not None:
@@ -562,8 +607,11 @@ class Scheduler:
         w.dead = True
         if w.aid is not None:
             a = self.actors.get(w.aid)
-            if a is not None:
-                self._actor_died(a, "its process exited unexpectedly")
+            if a is not None and a.worker is w:
+                if a.restarts_left != 0 and not a.dead and a.creation is not None:
+                    self._restart_actor(a, w)
+                else:
+                    self._actor_died(a, "its process exited unexpectedly (no restarts left)")
         else:
             if w in self.pool:
                 self.pool.remove(w)

@@ -168,8 +168,8 @@ class Worker:
         r = self.request(("wait", oids, num_returns, timeout))
         return set(r[1])
 
-    def kill(self, aid: int) -> None:
-        self.chan.outbox.append(("kill", aid))
+    def kill(self, aid: int, no_restart: bool = True) -> None:
+        self.chan.outbox.append(("kill", aid, no_restart))
         self.flush()
 
     def cancel(self, oid: int, force: bool) -> None:
@@ -323,35 +323,18 @@ def _on_sigint(signum: int, frame: Any) -> None:
 _WORKER: Worker | None = None
 
 
-class _SiteFinder:
-    """Last on ``sys.meta_path``: on a failed import, run ``site`` once, then look again.
-
-    Workers start without ``site``; the ``.pth`` files it would process can install import hooks
-    (editable installs do), so they are applied the first time an import would fail.
-    """
-
-    done = False
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if _SiteFinder.done:
-            return None
-        _SiteFinder.done = True
-        import importlib.util
-        import site
-        for d in list(sys.path):
-            if d.endswith("site-packages") or d.endswith("dist-packages"):
-                site.addsitedir(d)
-        try:
-            sys.meta_path.remove(self)
-        except ValueError:
-            pass
-        return importlib.util.find_spec(name)
+def _apply_site() -> None:
+    """Process the ``.pth`` files that ``python -S`` skipped (editable installs add import hooks
+    there). Runs after the hello, so it overlaps with the driver's own work."""
+    import site
+    for d in list(sys.path):
+        if d.endswith(("site-packages", "dist-packages")):
+            site.addsitedir(d)
 
 
 def main(argv: list[str]) -> None:
     global _WORKER
-    if sys.flags.no_site:
-        sys.meta_path.append(_SiteFinder())
+
     fd, lifeline_fd, session_dir, wid, epoch = argv
     threading.Thread(target=_lifeline, args=(int(lifeline_fd), session_dir), daemon=True).start()
     sock = socket.socket(fileno=int(fd))
@@ -364,6 +347,8 @@ def main(argv: list[str]) -> None:
     api._set_worker_client(w)
     _object_ref.set_hooks(w)
     chan.send([("hello", w.wid, os.getpid())])
+    if sys.flags.no_site:
+        _apply_site()
     w.loop()
     _driver_gone(session_dir)
 

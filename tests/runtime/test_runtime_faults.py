@@ -63,3 +63,78 @@ def test_application_errors_are_retried_only_with_retry_exceptions(rt, tmp_path)
         rt.get(rt.remote(max_retries=3)(flaky).remote(str(a)))
     f = rt.remote(max_retries=3, retry_exceptions=True)(flaky)
     assert rt.get(f.remote(str(b))) == 2
+
+
+class Stateful:
+    def __init__(self, start):
+        self.n = start
+
+    def add(self):
+        self.n += 1
+        return self.n
+
+    def pid(self):
+        return os.getpid()
+
+    def slow_pid(self, t):
+        import time
+        time.sleep(t)
+        return os.getpid()
+
+
+def _once_restarted(rt, method, timeout=60.0):
+    """Call ``method`` until it succeeds: calls sent before the driver saw the death fail."""
+    import time
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return rt.get(method.remote(), timeout=timeout)
+        except rt.ActorDiedError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_actor_restarts_by_rerunning_its_constructor(rt, caps):
+    caps("processes")
+    a = rt.remote(Stateful).options(max_restarts=1).remote(100)
+    assert rt.get(a.add.remote()) == 101
+    os.kill(rt.get(a.pid.remote()), signal.SIGKILL)
+    assert _once_restarted(rt, a.add) == 101  # fresh state from the constructor
+    os.kill(rt.get(a.pid.remote()), signal.SIGKILL)
+    import time
+    t0 = time.time()
+    with pytest.raises(rt.ActorDiedError):
+        rt.get(a.add.remote(), timeout=60)
+    assert time.time() - t0 < 10  # no restarts left: fails promptly
+    with pytest.raises(rt.ActorDiedError):
+        rt.get(a.add.remote(), timeout=60)
+
+
+def test_in_flight_call_retries_with_max_task_retries(rt, caps):
+    caps("processes")
+    import time
+    for retries, ok in [(1, True), (0, False)]:
+        a = rt.remote(Stateful).options(max_restarts=1, max_task_retries=retries).remote(0)
+        pid = rt.get(a.pid.remote())
+        r = a.slow_pid.remote(1.0)
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGKILL)
+        if ok:
+            assert rt.get(r, timeout=60) != pid
+        else:
+            with pytest.raises(rt.ActorDiedError):
+                rt.get(r, timeout=60)
+            assert _once_restarted(rt, a.add) == 1  # restarted all the same
+
+
+def test_kill_with_no_restart_false_restarts(rt, caps):
+    caps("processes")
+    a = rt.remote(Stateful).options(max_restarts=2).remote(5)
+    pid = rt.get(a.pid.remote())
+    rt.kill(a, no_restart=False)
+    assert _once_restarted(rt, a.add) == 6
+    assert rt.get(a.pid.remote()) != pid
+    rt.kill(a)
+    with pytest.raises(rt.ActorDiedError):
+        rt.get(a.add.remote(), timeout=60)
