@@ -14,6 +14,7 @@ from .api import method as method
 from .api import put as put
 from .api import remote as remote
 from .api import shutdown as shutdown
+from .api import timeline as timeline
 from .api import wait as wait
 from .exceptions import ActorDiedError as ActorDiedError
 from .exceptions import GetTimeoutError as GetTimeoutError
@@ -29,7 +30,7 @@ from . import exceptions as exceptions
 
 __all__ = [
     "init", "shutdown", "is_initialized", "remote", "method", "get", "put", "wait", "kill",
-    "cancel", "get_actor", "ObjectRef", "ActorHandle", "ActorClass", "RemoteFunction",
+    "cancel", "get_actor", "timeline", "ObjectRef", "ActorHandle", "ActorClass", "RemoteFunction",
     "exceptions", "TaskError", "RayTaskError", "GetTimeoutError", "ActorDiedError",
     "RayActorError", "WorkerCrashedError", "TaskCancelledError", "ObjectLostError",
     "RuntimeBaseError",

@@ -466,3 +466,18 @@ def get_actor(name: str) -> ActorHandle:
     if found is None:
         raise ValueError(f"failed to look up actor with name {name!r}: no live actor has it")
     return ActorHandle(*found)
+
+
+def timeline(filename: str | None = None) -> list[dict] | None:
+    """Task and actor-call events as Chrome-trace JSON (chrome://tracing, Perfetto), as Ray's
+    ``timeline``: written to ``filename`` when given, else returned."""
+    c = _live_client("timeline()")
+    if _is_worker:
+        raise RuntimeError("timeline() is available in the driver only")
+    events = c.timeline()
+    if filename is None:
+        return events
+    import json
+    with open(filename, "w") as f:
+        json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, f)
+    return None

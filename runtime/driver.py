@@ -179,7 +179,7 @@ class Driver:
         s = self.sched
         tag = m[0]
         if tag == "done":
-            s.on_done(w, m[1], m[2], m[3], m[4])
+            s.on_done(w, m[1], m[2], m[3], m[4], m[5])
         elif tag == "refs":
             s.on_refs(w, m[1])
         elif tag == "submit":
@@ -381,6 +381,10 @@ class Driver:
             a = s.actors.get(aid) if aid is not None else None
             return (a.aid, a.meta) if a is not None and not a.dead else None
 
+    def timeline(self) -> list[dict]:
+        with self.sched.lock:
+            return timeline_events(self.sched.events)
+
     def processes(self) -> list[int]:
         return [w.pid for w in self.all_workers if w.proc.poll() is None]
 
@@ -424,6 +428,15 @@ class Driver:
             pass
         shutil.rmtree(self.session_dir, ignore_errors=True)
         s.store.entries.clear()
+
+
+def timeline_events(events: Any) -> list[dict]:
+    """Chrome-trace "complete" events (``ph: X``), one per task, actor call or constructor."""
+    pid = os.getpid()
+    return [{"name": name, "cat": kind, "ph": "X", "ts": start * 1e6,
+             "dur": max(dur, 0.0) * 1e6, "pid": pid, "tid": f"worker {wid} (pid {wpid})",
+             "args": {"worker_id": wid, "worker_pid": wpid, "ok": ok}}
+            for name, kind, wid, wpid, start, dur, ok in events]
 
 
 def _kill(proc: subprocess.Popen) -> None:

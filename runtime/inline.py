@@ -7,9 +7,12 @@ ready as soon as ``.remote`` returns.
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
 import random
+import time
 import traceback
+from collections import deque
 from typing import Any
 
 from . import object_ref as _object_ref
@@ -44,6 +47,7 @@ class InlineClient:
         self.actors: dict[int, _Actor] = {}
         self.names: dict[str, int] = {}
         self.meta: dict[int, Any] = {}
+        self.events: deque[tuple] = deque(maxlen=200_000)
         self.closed = False
 
     # --- reference counting ---
@@ -101,9 +105,15 @@ class InlineClient:
                 return
             dep_vals.append(v)
         while True:
+            start = time.time()
+            t0 = time.perf_counter()
             try:
                 args, kwargs = resolve_args(args_val, dep_vals)
-                result = fn(*args, **kwargs)
+                try:
+                    result = fn(*args, **kwargs)
+                finally:
+                    self.events.append((name, "task", 0, os.getpid(), start,
+                                        time.perf_counter() - t0, True))
                 if len(roids) == 1:
                     results = [result]
                 elif not roids:
@@ -210,6 +220,10 @@ class InlineClient:
             return None
         a = self.actors[aid]
         return None if a.dead else (aid, self.meta[aid])
+
+    def timeline(self) -> list[dict]:
+        from .driver import timeline_events
+        return timeline_events(self.events)
 
     def processes(self) -> list[int]:
         return []

@@ -46,6 +46,7 @@ WAITING, READY, RUNNING, FINISHED, FAILED, CANCELLED = (
 _SHORT_S = 0.002
 _DEPTH = 8
 _MAX_EXTRA_WORKERS = 64
+_MAX_EVENTS = 200_000  # the timeline keeps the most recent events
 
 
 class Task:
@@ -142,7 +143,7 @@ class Scheduler:
         self.to_flush: set[WorkerInfo] = set()
         self.changed = False
         self.spawning = 0
-        self.events: list[tuple] | None = None
+        self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
 
     # --- submission ---
     def submit(self, spec: tuple, blob: bytes | None, holder: WorkerInfo | None) -> None:
@@ -363,7 +364,8 @@ class Scheduler:
             self._set(oid, value, None)
         self._release(t)
 
-    def on_done(self, w: WorkerInfo, tid: int, values: list, dt: float, ok: bool) -> None:
+    def on_done(self, w: WorkerInfo, tid: int, values: list, dt: float, ok: bool,
+                start: float = 0.0) -> None:
         t = w.inflight.pop(tid, None)
         if not w.inflight:
             w.cpu = 0.0
@@ -375,9 +377,7 @@ class Scheduler:
         if t.kind == "task":
             old = self.fn_time.get(t.fn_id)
             self.fn_time[t.fn_id] = dt if old is None else 0.8 * old + 0.2 * dt
-        if self.events is not None:
-            end = time.time()
-            self.events.append((t.name, w.wid, w.pid, end - dt, end, t.kind))
+        self.events.append((t.name, t.kind, w.wid, w.pid, start, dt, ok))
         if t.kind == "actor_create":
             t.state = FINISHED if ok else FAILED
             a = self.actors[t.aid]

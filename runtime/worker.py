@@ -11,6 +11,7 @@ since they must run in order.
 """
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import shutil
@@ -202,6 +203,7 @@ class Worker:
             roids = []
         key = fn_id if tag == "task" else (method if tag == "call" else None)
         ok = True
+        wall0 = time.time()
         t0 = time.perf_counter()
         self.running = True
         try:
@@ -211,7 +213,9 @@ class Worker:
             elif tag == "call":
                 result = getattr(self.actor, method)(*args, **kwargs)
             else:
-                self.actor = self._fn(cls_id, blob)(*args, **kwargs)
+                cls = self._fn(cls_id, blob)
+                _set_prefix(f"{getattr(cls, '__name__', 'actor')} worker {self.wid}")
+                self.actor = cls(*args, **kwargs)
                 self.actor_id = aid
                 result = None
             self.running = False
@@ -235,13 +239,14 @@ class Worker:
                 err = error_value(e, tb, name)
             values = [(err, []) for _ in roids] if roids else [(err, [])]
             if tag == "actor_init":
-                self.chan.outbox.append(("done", tid, values, time.perf_counter() - t0, False))
+                self.chan.outbox.append(("done", tid, values, time.perf_counter() - t0, False,
+                                         wall0))
                 self.flush()
                 return
         dt = time.perf_counter() - t0
         old = self.fn_time.get(key)
         self.fn_time[key] = dt if old is None else 0.7 * old + 0.3 * dt
-        self.chan.outbox.append(("done", tid, values, dt, ok))
+        self.chan.outbox.append(("done", tid, values, dt, ok, wall0))
 
     def _next_is_short(self) -> bool:
         m = self.queue[0]
@@ -323,6 +328,46 @@ def _on_sigint(signum: int, frame: Any) -> None:
 _WORKER: Worker | None = None
 
 
+class _Prefixed(io.TextIOBase):
+    """Writes whole lines to ``raw``, each prefixed with the worker's id, as Ray does."""
+
+    def __init__(self, raw: Any, prefix: str) -> None:
+        self.raw = raw
+        self.prefix = prefix
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        text = self._partial + s
+        lines = text.split("\n")
+        self._partial = lines.pop()
+        if lines:
+            self.raw.write("".join(f"{self.prefix}{ln}\n" for ln in lines))
+            self.raw.flush()
+        return len(s)
+
+    def flush(self) -> None:
+        if self._partial:
+            self.raw.write(f"{self.prefix}{self._partial}")
+            self._partial = ""
+        self.raw.flush()
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.raw.encoding
+
+
+def _set_prefix(label: str) -> None:
+    for f in (sys.stdout, sys.stderr):
+        if isinstance(f, _Prefixed):
+            f.prefix = f"({label} pid={os.getpid()}) "
+
+
 def _apply_site() -> None:
     """Process the ``.pth`` files that ``python -S`` skipped (editable installs add import hooks
     there). Runs after the hello, so it overlaps with the driver's own work."""
@@ -341,6 +386,9 @@ def main(argv: list[str]) -> None:
     chan = Channel(sock)
     w = Worker(chan, session_dir, int(wid), int(epoch))
     _WORKER = w
+    sys.stdout = _Prefixed(sys.stdout, "")
+    sys.stderr = _Prefixed(sys.stderr, "")
+    _set_prefix(f"worker {wid}")
     threading.Thread(target=w._flusher, daemon=True).start()
     signal.signal(signal.SIGINT, _on_sigint)
     from . import api
