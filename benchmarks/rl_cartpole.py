@@ -85,6 +85,7 @@ def solve_sb3(algo: str, seed: int, eval_every: int) -> dict[str, Any] | None:
         from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.env_util import make_vec_env
         from stable_baselines3.common.evaluation import evaluate_policy
+        from stable_baselines3.common.monitor import Monitor
     except ImportError:
         return None
 
@@ -94,7 +95,7 @@ def solve_sb3(algo: str, seed: int, eval_every: int) -> dict[str, Any] | None:
         def __init__(self) -> None:
             super().__init__()
             self.next_eval, self.eval_s, self.result = eval_every, 0.0, None
-            self.eval_env = gym.make("CartPole-v1")
+            self.eval_env = Monitor(gym.make("CartPole-v1"))
 
         def _on_rollout_start(self) -> None:
             if self.result is None and self.num_timesteps >= self.next_eval:
@@ -185,19 +186,17 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.part in ("solve", "all"):
         solve: dict[str, Any] = {}
+        # seeds interleave the two sides, so both see the same load on a shared machine
         for algo in args.algos:
-            for side, fn in (("rllib_lite", solve_ours), ("sb3", solve_sb3)):
-                if side == "sb3" and args.no_sb3:
-                    continue
-                runs = []
-                for seed in args.seeds:
+            for seed in args.seeds:
+                for side, fn in (("rllib_lite", solve_ours), ("sb3", solve_sb3)):
+                    if side == "sb3" and args.no_sb3:
+                        continue
                     r = fn(algo, seed, args.eval_every)
                     if r is None:
-                        break
+                        continue
                     log(f"{algo} {side} seed {seed}: {r}")
-                    runs.append(r)
-                if runs:
-                    solve[f"{algo}/{side}"] = runs
+                    solve.setdefault(f"{algo}/{side}", []).append(r)
         report["solve"] = solve
     if args.part in ("throughput", "all"):
         thr: dict[str, Any] = {}

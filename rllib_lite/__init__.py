@@ -14,9 +14,10 @@ from .masking import NoValidActionError as NoValidActionError
 from .ppo import PPO as PPO
 from .ppo import PPOConfig as PPOConfig
 from .preprocessing import UnsupportedSpaceError as UnsupportedSpaceError
+from .rollout import EnvError as EnvError
 from .rollout import make_env as make_env
 
 __all__ = [
-    "DQN", "PPO", "Algorithm", "CheckpointError", "ConfigError", "DQNConfig", "NoValidActionError",
+    "DQN", "PPO", "Algorithm", "CheckpointError", "ConfigError", "DQNConfig", "EnvError", "NoValidActionError",
     "PPOConfig", "UnsupportedSpaceError", "envs", "make_env",
 ]

@@ -38,6 +38,7 @@ class DQNConfig(CommonConfig):
     hidden_sizes: tuple = (256, 256)
     activation: str = "relu"
     max_grad_norm: float = 10.0
+    schedule_steps: int = 50_000
     buffer_size: int = 100_000
     """Replay capacity in transitions."""
     learning_starts: int = 1000

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .masking import check_masks
-from .models import load_state_dict_numpy
+from .models import load_state_dict_numpy, state_dict_numpy
 from .preprocessing import Preprocessor, to_torch, tree_stack
 
 logger = logging.getLogger(__name__)
@@ -32,14 +32,26 @@ EnvCreator = Callable[[dict], gym.Env]
 EnvSpec = Union[str, EnvCreator]
 
 
+class EnvError(ValueError):
+    """An env id that is not registered, or env_config it does not accept."""
+
+
 def make_env(env: EnvSpec, env_config: dict[str, Any] | None = None) -> gym.Env:
     """An env from a registered gymnasium id or a creator function ``f(env_config) -> Env``."""
     env_config = dict(env_config or {})
     if isinstance(env, str):
         from . import envs as _examples  # noqa: F401  (registers the example envs)
 
-        return gym.make(env, **env_config)
-    return env(env_config)
+        try:
+            return gym.make(env, **env_config)
+        except gym.error.Error as err:
+            raise EnvError(f"env {env!r}: {err}") from None
+        except TypeError as err:
+            raise EnvError(f"env {env!r} does not accept env_config {env_config}: {err}") from None
+    made = env(env_config)
+    if not isinstance(made, gym.Env):
+        raise EnvError(f"env function returned {type(made).__name__}, not a gymnasium.Env")
+    return made
 
 
 @dataclass
@@ -98,6 +110,9 @@ class RolloutWorker:
 
     def ping(self) -> int:
         return self.worker_index
+
+    def get_weights(self) -> dict[str, Any]:
+        return state_dict_numpy(self.policy.model)
 
     def sample(
         self, weights: tuple[int, dict] | None, num_steps: int, act_kwargs: dict[str, Any] | None = None
@@ -236,12 +251,15 @@ class WorkerSet:
         self._version = 0
         self.local: RolloutWorker | None = None
         self.remote: list[Any] = []
+        self._owns_runtime = False
         if num_workers == 0:
             self.local = RolloutWorker(spec, 0, 0, policy=local_policy, remote=False)
             return
         import runtime
 
-        if not _runtime_ready(runtime):
+        # a runtime this worker set starts is shut down again by stop()
+        self._owns_runtime = not _runtime_ready(runtime)
+        if self._owns_runtime:
             runtime.init()
         self._runtime = runtime
         self._actor_cls = runtime.remote(RolloutWorker)
@@ -313,6 +331,9 @@ class WorkerSet:
             except Exception:
                 pass
         self.remote = []
+        if self._owns_runtime:
+            self._runtime.shutdown()
+            self._owns_runtime = False
 
 
 def _runtime_ready(runtime: Any) -> bool:

@@ -1,0 +1,212 @@
+"""Command line: ``python -m rllib_lite {train,evaluate,check-env,envs}``.
+
+``train ppo|dqn`` takes every config field as a flag (``--lr``, ``--num-rollout-workers``, ...),
+writes ``<out>/config.json``, ``<out>/metrics.jsonl`` and a checkpoint in ``<out>/checkpoint``.
+Exit codes: 0 done, 2 bad input (one line on stderr), 1 internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from .algorithm import Algorithm, CheckpointError
+from .config import ConfigError
+from .dqn import DQN, DQNConfig
+from .envs import EXAMPLE_ENV_IDS
+from .masking import NoValidActionError
+from .ppo import PPO, PPOConfig
+from .preprocessing import Preprocessor, UnsupportedSpaceError
+from .rollout import EnvError, make_env
+
+ALGOS = {"ppo": (PPO, PPOConfig), "dqn": (DQN, DQNConfig)}
+# fields set by other flags, or not expressible on a command line
+_SKIP = {"model", "output_dir", "env_config"}
+_METAVARS = {"int": "N", "float": "X", "str": "NAME", "bool": "BOOL", "tuple": "N,N,...",
+             "Optional[float]": "X|none", "EnvSpec": "ENV_ID"}
+
+
+class UsageError(ValueError):
+    """Bad command-line input."""
+
+
+def _field_doc(cls: type, name: str) -> str:
+    import inspect
+
+    src = inspect.getsource(cls)
+    for base in cls.__mro__[1:]:
+        if dataclasses.is_dataclass(base):
+            src += inspect.getsource(base)
+    lines = src.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(f"{name}:") and i + 1 < len(lines):
+            nxt = lines[i + 1].strip()
+            if nxt.startswith('"""'):
+                return nxt.strip('"')
+    return ""
+
+
+def _parse_value(kind: str, text: str) -> Any:
+    if text.lower() == "none" and kind.startswith("Optional"):
+        return None
+    if "bool" in kind:
+        if text.lower() in ("1", "true", "yes"):
+            return True
+        if text.lower() in ("0", "false", "no"):
+            return False
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    if "int" in kind:
+        return int(text)
+    if "float" in kind:
+        return float(text)
+    if kind == "tuple":
+        return tuple(int(v) for v in text.split(",") if v)
+    return text
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        if f.name in _SKIP:
+            continue
+        kind = str(f.type)
+        default = getattr(defaults, f.name)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"), dest=f.name, default=None,
+            metavar=_METAVARS.get(kind, "VALUE"),
+            type=lambda s, k=kind: _parse_value(k, s),
+            help=f"{_field_doc(cls, f.name)} (default: {shown})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rllib_lite", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train PPO or DQN")
+    algo_sub = train.add_subparsers(dest="algo", required=True)
+    for name, (_, cfg) in ALGOS.items():
+        p = algo_sub.add_parser(name, help=f"train {name.upper()}")
+        p.add_argument("--out", required=True, help="output folder (config, metrics, checkpoint)")
+        p.add_argument("--total-env-steps", type=int, required=True, help="stop after this many env steps")
+        p.add_argument("--stop-return", type=float, default=None,
+                       help="also stop once the mean return over the last episodes reaches this (default: none)")
+        p.add_argument("--env-config", default="{}", help="JSON object of env keyword arguments (default: {})")
+        p.add_argument("--eval-episodes", type=int, default=10,
+                       help="greedy episodes evaluated at the end (default: 10)")
+        p.add_argument("--json", action="store_true", help="print the final summary as JSON")
+        _add_config_flags(p, cfg)
+    ev = sub.add_parser("evaluate", help="evaluate a checkpoint greedily")
+    ev.add_argument("checkpoint", help="checkpoint folder (from train, or Algorithm.save)")
+    ev.add_argument("--episodes", type=int, default=10, help="episodes (default: 10)")
+    ev.add_argument("--seed", type=int, default=10_000, help="seed of the first episode (default: 10000)")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    ce = sub.add_parser("check-env", help="run gymnasium's env checker and rllib_lite's space checks")
+    ce.add_argument("env", help="a registered gymnasium env id")
+    ce.add_argument("--env-config", default="{}", help="JSON object of env keyword arguments (default: {})")
+    ce.add_argument("--json", action="store_true", help="print JSON")
+    ls = sub.add_parser("envs", help="list the example envs rllib_lite registers")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _env_config(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UsageError(f"--env-config is not valid JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise UsageError("--env-config must be a JSON object")
+    return value
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    algo_cls, cfg_cls = ALGOS[args.algo]
+    fields = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg_cls)
+              if f.name not in _SKIP and getattr(args, f.name) is not None}
+    config = cfg_cls(**fields, env_config=_env_config(args.env_config), output_dir=args.out)
+    algo = algo_cls(config)
+    try:
+        history = algo.learn(args.total_env_steps, stop_return=args.stop_return)
+        checkpoint = algo.save(Path(args.out) / "checkpoint")
+        evaluation = algo.evaluate(args.eval_episodes)
+    finally:
+        algo.stop()
+    last = history[-1] if history else {}
+    return {"algorithm": algo.name, "iterations": algo.iteration, "env_steps": algo.env_steps,
+            "episode_return_mean": last.get("episode_return_mean"),
+            "eval_return_mean": evaluation["episode_return_mean"], "checkpoint": str(checkpoint),
+            "metrics": str(Path(args.out) / "metrics.jsonl")}
+
+
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    if args.episodes < 1:
+        raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    algo = Algorithm.restore(args.checkpoint, num_rollout_workers=0, output_dir=None)
+    try:
+        result = algo.evaluate(args.episodes, seed=args.seed)
+    finally:
+        algo.stop()
+    return {"algorithm": algo.name, "checkpoint": args.checkpoint, **result}
+
+
+def _check_env(args: argparse.Namespace) -> dict[str, Any]:
+    from gymnasium.utils.env_checker import check_env
+
+    env = make_env(args.env, _env_config(args.env_config))
+    pre = Preprocessor(env.observation_space, env.action_space)
+    try:
+        check_env(env.unwrapped, skip_render_check=True)
+    except AssertionError as err:
+        raise UsageError(f"env {args.env!r} fails gymnasium's check_env: {err}") from None
+    masks = "observation['action_mask']" if pre.has_mask_key else (
+        "action_masks()" if hasattr(env.unwrapped, "action_masks") else "none")
+    return {"env": args.env, "observation_space": str(env.observation_space),
+            "action_space": str(env.action_space), "flat_obs_dim": pre.flat_dim,
+            "num_actions": pre.num_actions, "action_mask": masks, "check_env": "passed"}
+
+
+def _print_human(command: str, result: dict[str, Any]) -> None:
+    if command == "envs":
+        for env_id in result["envs"]:
+            print(env_id)
+        return
+    for key, value in result.items():
+        if isinstance(value, float):
+            value = f"{value:.3f}"
+        if isinstance(value, list):
+            value = ", ".join(f"{v:.1f}" if isinstance(v, float) else str(v) for v in value)
+        print(f"{key}: {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "train":
+            result = _train(args)
+        elif args.command == "evaluate":
+            result = _evaluate(args)
+        elif args.command == "check-env":
+            result = _check_env(args)
+        else:
+            result = {"envs": list(EXAMPLE_ENV_IDS)}
+    except (ConfigError, UnsupportedSpaceError, CheckpointError, UsageError, NoValidActionError,
+            EnvError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 1
+    if getattr(args, "json", False):
+        print(json.dumps(result))
+    else:
+        _print_human(args.command, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
