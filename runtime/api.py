@@ -298,9 +298,9 @@ def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) ->
             (o.max_restarts, o.max_task_retries), 0, False)
     if ac._blob is None:
         ac._blob = dumps_plain(ac._cls)
-    c.create_actor(aid, o.name, ac._meta, spec, ac._blob)
+    c.create_actor(aid, o.name, ac._meta, spec, ac._blob, o.lifetime == "detached")
     del keep
-    return ActorHandle(aid, ac._meta)
+    return ActorHandle(aid, ac._meta, _counted=True)
 
 
 class ActorMethod:
@@ -330,21 +330,35 @@ class ActorMethod:
 
 
 class ActorHandle:
-    """A handle to a live actor; picklable, so it can be passed to tasks and other actors."""
+    """A handle to a live actor; picklable, so it can be passed to tasks and other actors.
 
-    def __init__(self, aid: int, meta: tuple[str, dict[str, int]]) -> None:
+    Handles are reference-counted like ObjectRefs: when none is left anywhere (and the actor is
+    not ``lifetime="detached"``), the actor exits once its pending calls are done, as in Ray.
+    """
+
+    __slots__ = ("_aid", "_meta", "__weakref__")
+
+    def __init__(self, aid: int, meta: tuple[str, dict[str, int]], _counted: bool = False) -> None:
         self._aid = aid
         self._meta = meta
-        self._methods = {k: ActorMethod(self, k, n) for k, n in meta[1].items()}
+        if not _counted and _object_ref._hooks is not None:
+            _object_ref._hooks.incref(aid)
+
+    def __del__(self) -> None:
+        if _object_ref._hooks is not None:
+            _object_ref._released.append(self._aid)
 
     def __getattr__(self, name: str) -> ActorMethod:
-        try:
-            return self.__dict__["_methods"][name]
-        except KeyError:
-            raise AttributeError(f"actor {self.__dict__.get('_meta', ('?',))[0]} has no method "
-                                 f"{name!r}") from None
+        # no cache: an ActorMethod holds its handle, and a cycle would delay __del__ to the GC
+        n = self._meta[1].get(name)
+        if n is None:
+            raise AttributeError(f"actor {self._meta[0]} has no method {name!r}")
+        return ActorMethod(self, name, n)
 
     def __reduce__(self) -> Any:
+        oids = getattr(_object_ref._collect, "oids", None)
+        if oids is not None:
+            oids.append(self._aid)
         return (ActorHandle, (self._aid, self._meta))
 
     def __repr__(self) -> str:

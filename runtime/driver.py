@@ -194,7 +194,7 @@ class Driver:
             s.on_bounce(w, m[1])
         elif tag == "create_actor":
             try:
-                self._create_actor_locked(m[2], m[3], m[4], m[5], m[6], m[7])
+                self._create_actor_locked(m[2], m[3], m[4], m[5], m[6], m[7], w)
                 s._reply(w, m[1], ("ok", None))
             except ValueError as e:
                 s._reply(w, m[1], ("error", str(e)))
@@ -247,20 +247,22 @@ class Driver:
             w.chan.flush()
 
     def create_actor(self, aid: int, name: str | None, meta: Any, spec: tuple,
-                     blob: bytes) -> None:
+                     blob: bytes, detached: bool = False) -> None:
         s = self.sched
         with s.lock:
             self._check_open()
-            self._create_actor_locked(aid, name, meta, spec, blob)
+            self._collect_released()
+            self._create_actor_locked(aid, name, meta, spec, blob, detached)
             fl = s.take_flush()
         for w in fl:
             w.chan.flush()
 
     def _create_actor_locked(self, aid: int, name: str | None, meta: Any, spec: tuple,
-                             blob: bytes) -> None:
+                             blob: bytes, detached: bool = False,
+                             holder: WorkerInfo | None = None) -> None:
         restarts, task_retries = spec[9]
         spec = spec[:9] + (None,) + spec[10:]
-        self.sched.create_actor(aid, name, meta, restarts, task_retries)
+        self.sched.create_actor(aid, name, meta, restarts, task_retries, detached, holder)
         self.sched.submit(spec, blob, None)
 
     def get_objects(self, oids: list[int], timeout: float | None) -> list[Any]:

@@ -155,7 +155,7 @@ class InlineClient:
         self._run(getattr(a.instance, method), args_val, deps, roids, name)
 
     def create_actor(self, aid: int, name: str | None, meta: Any, spec: tuple,
-                     blob: bytes) -> None:
+                     blob: bytes, detached: bool = False) -> None:
         self._check_open()
         if name is not None:
             old = self.names.get(name)

@@ -37,6 +37,7 @@ class ObjectStore:
 
     def __init__(self, free_dir: str | None = None, recycle_max: int = 0) -> None:
         self.entries: dict[int, Entry] = {}
+        self.on_actor_free: Any = None  # called with an actor id when its last handle is gone
         self.shm_bytes = 0
         self.free_dir = free_dir
         self.recycle_max = recycle_max
@@ -90,6 +91,10 @@ class ObjectStore:
             if e is None:
                 continue
             if e.value is not None:
+                if e.value[0] == "a":
+                    if self.on_actor_free is not None:
+                        self.on_actor_free(e.value[1])
+                    continue
                 self._drop_data(e.value, e)
             e.mm = None
             for c in e.contained or ():

@@ -92,13 +92,14 @@ class ActorInfo:
     """One actor: its process, its FIFO of calls, and whether it lives."""
 
     __slots__ = ("aid", "name", "meta", "worker", "queue", "started", "dead", "error", "creation",
-                 "restarts_left", "task_retries", "restarts")
+                 "restarts_left", "task_retries", "restarts", "unreferenced")
 
     def __init__(self, aid: int, name: str | None, meta: Any, restarts: int = 0,
                  task_retries: int = 0) -> None:
         self.restarts_left = restarts
         self.task_retries = task_retries
         self.restarts = 0
+        self.unreferenced = False  # no handle left: exit once idle
         self.aid = aid
         self.name = name
         self.meta = meta
@@ -131,6 +132,7 @@ class Scheduler:
         self.num_cpus = num_cpus
         self.spawn = spawn
         self.store = store
+        store.on_actor_free = self.on_actor_free
         self.pool: list[WorkerInfo] = []
         self.actors: dict[int, ActorInfo] = {}
         self.names: dict[str, int] = {}
@@ -191,7 +193,8 @@ class Scheduler:
             self._task_ready(t)
 
     def create_actor(self, aid: int, name: str | None, meta: Any, restarts: int = 0,
-                     task_retries: int = 0) -> None:
+                     task_retries: int = 0, detached: bool = False,
+                     holder: WorkerInfo | None = None) -> None:
         if name is not None:
             if name in self.names and not self.actors[self.names[name]].dead:
                 raise ValueError(f"an actor named {name!r} already exists; pick another name or "
@@ -200,6 +203,27 @@ class Scheduler:
         a = ActorInfo(aid, name, meta, restarts, task_retries)
         self.actors[aid] = a
         a.worker = self.spawn(aid)
+        # the actor's handles are counted like refs, under the actor's id; detached actors
+        # carry one reference that is never released
+        self.store.create(aid, 2 if detached else 1)
+        if holder is not None:
+            holder.holds[aid] = holder.holds.get(aid, 0) + 1
+        self.store.set_value(aid, ("a", aid), None)
+
+    def on_actor_free(self, aid: int) -> None:
+        a = self.actors.get(aid)
+        if a is None or a.dead:
+            return
+        a.unreferenced = True
+        self._exit_if_idle(a)
+
+    def _exit_if_idle(self, a: ActorInfo) -> None:
+        w = a.worker
+        if a.queue or (w is not None and w.inflight):
+            return
+        self._actor_died(a, "all its handles went out of scope")
+        if w is not None:
+            self._kill_proc(w)
 
     def _task_ready(self, t: Task) -> None:
         entries = self.store.entries
@@ -402,6 +426,10 @@ class Scheduler:
         for oid, (value, contained) in zip(t.roids, values):
             self._set(oid, value, contained)
         self._release(t)
+        if t.kind == "call":
+            a = self.actors.get(t.aid)
+            if a is not None and a.unreferenced and not a.dead:
+                self._exit_if_idle(a)
 
     # --- worker requests ---
     def on_get(self, w: WorkerInfo, rid: int, oids: list[int], timeout: float | None,

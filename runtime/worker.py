@@ -143,10 +143,11 @@ class Worker:
             self.flush()
 
     def create_actor(self, aid: int, name: str | None, meta: Any, spec: tuple,
-                     blob: bytes) -> None:
-        r = self.request(("create_actor", aid, name, meta, spec, blob))
+                     blob: bytes, detached: bool = False) -> None:
+        r = self.request(("create_actor", aid, name, meta, spec, blob, detached))
         if r[0] == "error":
             raise ValueError(r[1])
+        self.own(aid)
 
     def get_objects(self, oids: list[int], timeout: float | None) -> list[Any]:
         r = self.request(("get", oids, timeout))

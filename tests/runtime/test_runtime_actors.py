@@ -142,3 +142,68 @@ def test_constructor_error_kills_the_actor(rt):
     b = Bad.remote()
     with pytest.raises(rt.ActorDiedError, match="ctor"):
         rt.get(b.f.remote(), timeout=10)
+
+
+def _wait_gone(pid, timeout=10.0):
+    import psutil
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_actor_exits_when_its_last_handle_is_gone_after_pending_calls(rt, caps):
+    caps("processes")
+    import gc
+
+    @rt.remote
+    class Slow:
+        def pid(self):
+            return os.getpid()
+
+        def work(self, t):
+            time.sleep(t)
+            return "done"
+
+    a = Slow.remote()
+    pid = rt.get(a.pid.remote())
+    r = a.work.remote(0.5)
+    del a
+    gc.collect()
+    assert rt.get(r, timeout=30) == "done"  # the pending call still ran
+    rt.put(0)  # any API call processes released handles
+    assert _wait_gone(pid)
+
+
+def test_handles_held_by_tasks_keep_the_actor_alive(rt, caps):
+    caps("processes")
+    import gc
+    c = rt.remote(Counter).remote()
+    pid = rt.get(c.pid.remote())
+
+    @rt.remote
+    def use_later(box):
+        time.sleep(0.5)
+        return rt.get(box[0].add.remote(3))
+
+    r = use_later.remote([c])
+    del c
+    gc.collect()
+    rt.put(0)
+    assert rt.get(r, timeout=30) == 3
+    rt.put(0)
+    assert _wait_gone(pid)
+
+
+def test_detached_and_named_lookups_keep_working(rt, caps):
+    caps("processes")
+    import gc
+    C = rt.remote(Counter)
+    C.options(name="keeper", lifetime="detached").remote()
+    gc.collect()
+    rt.put(0)
+    time.sleep(0.2)
+    assert rt.get(rt.get_actor("keeper").add.remote()) == 1
+    rt.kill(rt.get_actor("keeper"))
