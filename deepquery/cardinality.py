@@ -50,11 +50,26 @@ class EstimatedCardinality:
         self.graph = graph
         self._base = [float(stats.rows(r.table)) for r in graph.relations]
         self._filtered = [float(stats.filtered(graph, i)) for i in range(graph.n)]
-        self._classes = []
+        # Per equality class: its bitset and, for every subset of it, min(d) / prod(d) of the
+        # members in the subset (1 for fewer than two), so a set's factor is one dict lookup.
+        self._classes: list[tuple[int, dict[int, float]]] = []
         for cls in equality_classes(graph):
-            members = [(i, max(1.0, min(float(stats.distinct(graph.relations[i].table, c)),
-                                        self._filtered[i]))) for i, c in sorted(cls)]
-            self._classes.append(members)
+            members: dict[int, float] = {}
+            for i, c in cls:
+                d = max(1.0, min(float(stats.distinct(graph.relations[i].table, c)),
+                                 self._filtered[i]))
+                members[i] = min(members.get(i, d), d)  # two columns of one relation: keep one
+            bits = [(1 << i, d) for i, d in members.items()]
+            cmask = sum(b for b, _ in bits)
+            ratio: dict[int, float] = {}
+            for sub in range(1, 1 << len(bits)):
+                ds = [d for k, (_, d) in enumerate(bits) if sub >> k & 1]
+                key = sum(b for k, (b, _) in enumerate(bits) if sub >> k & 1)
+                prod = 1.0
+                for d in ds:
+                    prod *= d
+                ratio[key] = min(ds) / prod
+            self._classes.append((cmask, ratio))
         self._theta = [(1 << e.left) | (1 << e.right) for e in graph.edges
                        if not e.equi and e.sql != "TRUE"]
         self._memo: dict[int, float] = {}
@@ -67,16 +82,16 @@ class EstimatedCardinality:
         if got is not None:
             return got
         est = 1.0
-        for i in range(self.graph.n):
-            if mask >> i & 1:
-                est *= self._filtered[i]
-        for members in self._classes:
-            inside = [d for i, d in members if mask >> i & 1]
-            if len(inside) > 1:
-                prod = 1.0
-                for d in inside:
-                    prod *= d
-                est *= min(inside) / prod
+        filtered = self._filtered
+        m = mask
+        while m:
+            low = m & -m
+            est *= filtered[low.bit_length() - 1]
+            m ^= low
+        for cmask, ratio in self._classes:
+            sub = mask & cmask
+            if sub:
+                est *= ratio[sub]
         for pair in self._theta:
             if mask & pair == pair:
                 est *= NON_EQUI_SELECTIVITY

@@ -46,6 +46,19 @@ class CostModel(Protocol):
         ``rmask`` (build/inner) into ``out`` rows, and the join method."""
         ...
 
+    def pair_cost(self, cards: Cardinality, amask: int, acost: float, bmask: int, bcost: float,
+                  out: float) -> tuple[float, int, int, str]:
+        """The cheaper orientation of joining two sub-plans: (cost, left, right, method)."""
+        ...
+
+
+def _pair_cost_generic(model, cards, amask, acost, bmask, bcost, out):
+    c1, m1 = model.join_cost(cards, amask, acost, bmask, bcost, out)
+    c2, m2 = model.join_cost(cards, bmask, bcost, amask, acost, out)
+    if c2 < c1:
+        return c2, bmask, amask, m2
+    return c1, amask, bmask, m1
+
 
 def _index_neighbors(graph) -> tuple[int, ...]:
     """Per relation r: bitset of relations joined to r on a column of r that has an index."""
@@ -77,6 +90,10 @@ class Cout:
     def join_cost(self, cards: Cardinality, lmask: int, lcost: float, rmask: int, rcost: float,
                   out: float) -> tuple[float, str]:
         return out + lcost + rcost, "hash"
+
+    def pair_cost(self, cards: Cardinality, amask: int, acost: float, bmask: int, bcost: float,
+                  out: float) -> tuple[float, int, int, str]:
+        return out + acost + bcost, amask, bmask, "hash"
 
     def join(self, cards: Cardinality, left: JoinTree, right: JoinTree,
              out: float) -> tuple[float, str]:
@@ -128,6 +145,12 @@ class CM1:
             return inl, "index"
         return hj, "hash"
 
+    def pair_cost(self, cards: Cardinality, amask: int, acost: float, bmask: int, bcost: float,
+                  out: float) -> tuple[float, int, int, str]:
+        if amask & (amask - 1) and bmask & (bmask - 1):  # both composite: hash join, symmetric
+            return out + acost + bcost, amask, bmask, "hash"
+        return _pair_cost_generic(self, cards, amask, acost, bmask, bcost, out)
+
     def join(self, cards: Cardinality, left: JoinTree, right: JoinTree,
              out: float) -> tuple[float, str]:
         """``join_cost`` on two trees."""
@@ -165,6 +188,19 @@ class CM2(CM1):
         if inl is not None and inl < hj:
             return inl, "index"
         return hj, method
+
+    def pair_cost(self, cards: Cardinality, amask: int, acost: float, bmask: int, bcost: float,
+                  out: float) -> tuple[float, int, int, str]:
+        if amask & (amask - 1) and bmask & (bmask - 1):
+            # Both composite: hash join either way; the smaller side builds (spill is monotone).
+            a, b = cards.card(amask), cards.card(bmask)
+            if b > a:
+                amask, acost, bmask, bcost, a, b = bmask, bcost, amask, acost, b, a
+            cost = out + acost + bcost
+            if b > self.memory_rows:
+                return cost + self.spill_factor * (a + b), amask, bmask, "grace hash"
+            return cost, amask, bmask, "hash"
+        return _pair_cost_generic(self, cards, amask, acost, bmask, bcost, out)
 
 
 COST_MODELS = {"cout": Cout, "cm1": CM1, "cm2": CM2}

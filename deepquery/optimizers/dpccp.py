@@ -12,7 +12,7 @@ once, in an order where the best plans of S1 and S2 are final before S1 u S2 is 
 - EnumerateCmp(S1): X = B_min(S1) u S1, N = N(S1) \\ X; for v in N by descending index emit {v}
   and EnumerateCsgRec({v}, X u (B_v n N)) (the errata's exclusion set).
 
-Each pair is tried in both orientations unless the cost model is symmetric. Relation sets are
+Each pair is costed in its cheaper orientation (``CostModel.pair_cost``). Relation sets are
 ints used as bitsets; cardinalities are memoised per set by the Cardinality object.
 """
 from __future__ import annotations
@@ -77,9 +77,10 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTr
     n = g.n
     cost: dict[int, float] = {1 << i: cost_model.scan(cards, i) for i in range(n)}
     splits: dict[int, tuple[int, int, str]] = {}
-    card, join_cost, symmetric = cards.card, cost_model.join_cost, cost_model.symmetric
+    card, pair_cost = cards.card, cost_model.pair_cost
     adjacency = g.adjacency
     nb_memo: dict[int, int] = {}
+    card_memo: dict[int, float] = {}
 
     def neighbors(s: int) -> int:
         got = nb_memo.get(s)
@@ -93,22 +94,16 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTr
             nb_memo[s] = got
         return got
 
-    card_memo: dict[int, float] = {}
-
     def emit(s1: int, s2: int) -> None:
         s = s1 | s2
         out = card_memo.get(s)
         if out is None:
             out = card_memo[s] = card(s)
-        c, method = join_cost(cards, s1, cost[s1], s2, cost[s2], out)
-        if not symmetric:
-            c2, m2 = join_cost(cards, s2, cost[s2], s1, cost[s1], out)
-            if c2 < c:
-                c, method, s1, s2 = c2, m2, s2, s1
+        c, left, right, method = pair_cost(cards, s1, cost[s1], s2, cost[s2], out)
         cur = cost.get(s)
         if cur is None or c < cur:
             cost[s] = c
-            splits[s] = (s1, s2, method)
+            splits[s] = (left, right, method)
 
     def csg_rec(s: int, x: int, out: list[int]) -> None:
         nb = neighbors(s) & ~x

@@ -1,0 +1,204 @@
+"""Classic join-order optimizers on the 113 JOB queries over the synthetic IMDb.
+
+Measures, in one run:
+- how many of the JOB queries return a non-empty result on the generated database;
+- per cardinality source (estimated, true) and cost model (cout, cm1, cm2): each optimizer's plan
+  cost relative to exhaustive DP (DPccp): median, 95th percentile and max over the queries;
+- planning time by number of relations (estimated cardinalities, each optimizer starting from a
+  cold cardinality memo, so the time includes the estimates it needs);
+- DuckDB execution time of DP's plan (join ordering off) vs DuckDB's own optimizer.
+
+    python benchmarks/deepquery_baselines.py [--scale 0.01] [--true-max-relations 17]
+
+True cardinalities run COUNT(*) for every connected sub-join DP needs (70k at 17 relations) and
+are cached on disk (``<cache>/true_cards.sqlite``), so a second run is fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from deepquery import (EstimatedCardinality, TableStats, TrueCardinality, connect,
+                       get_cost_model, parse_query, run_plan)
+from deepquery._card_cache import CardinalityCache
+from deepquery.database import fingerprint, schema_of
+from deepquery.optimizers import OPTIMIZERS
+from deepquery.rewrite import original_sql
+from sysml_datasets.imdb import ImdbConfig, build_database, database_path, default_cache_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _nonempty(con, graphs) -> tuple[int, list[str]]:
+    empty = []
+    for g in graphs:
+        rows = con.execute(original_sql(g)).fetchall()
+        if not rows or all(v is None for v in rows[0]):
+            empty.append(g.name)
+    return len(graphs) - len(empty), empty
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=0.01, help="synthetic IMDb scale (default 0.01)")
+    ap.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    ap.add_argument("--cache-dir", default=None, help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
+    ap.add_argument("--queries", default=str(REPO.parent / "shared" / "job"),
+                    help="folder of JOB .sql files (default ../shared/job)")
+    ap.add_argument("--cost-models", default="cout,cm1,cm2", help="comma-separated (default all)")
+    ap.add_argument("--cards", default="estimated,true", help="cardinality sources (default both)")
+    ap.add_argument("--true-max-relations", type=int, default=17,
+                    help="true cardinalities only for queries with at most this many relations")
+    ap.add_argument("--exec-repeat", type=int, default=3, help="runs per query for latencies (default 3)")
+    ap.add_argument("--no-exec", action="store_true", help="skip the DuckDB execution comparison")
+    ap.add_argument("--no-witness-check", action="store_true",
+                    help="skip building a witness-free database to count its non-empty queries")
+    ap.add_argument("--json-out", help="also write all raw measurements to this JSON file")
+    args = ap.parse_args(argv)
+
+    cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    config = ImdbConfig(scale=args.scale, seed=args.seed)
+    db = database_path(config, cache_dir)
+    if not db.exists():
+        t = time.perf_counter()
+        build_database(db, config)
+        print(f"built {db} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    con = connect(db)
+    schema = schema_of(con)
+    files = sorted(Path(args.queries).glob("[0-9]*.sql"),
+                   key=lambda p: (int("".join(c for c in p.stem if c.isdigit())), p.stem))
+    if not files:
+        print(f"no queries in {args.queries}", file=sys.stderr)
+        return 2
+    graphs = [parse_query(f.read_text(), schema, f.stem) for f in files]
+    raw: dict = {"db": str(db), "scale": args.scale, "seed": args.seed, "queries": len(graphs)}
+
+    print(f"# deepquery baselines: {len(graphs)} JOB queries, synthetic IMDb scale {args.scale}, "
+          f"seed {args.seed}\n")
+    n_ok, empty = _nonempty(con, graphs)
+    print(f"Non-empty results: {n_ok} / {len(graphs)} (with planted witnesses){'; empty: ' + ', '.join(empty) if empty else ''}")
+    raw["nonempty"] = n_ok
+    if not args.no_witness_check:
+        plain = ImdbConfig(scale=args.scale, seed=args.seed, witnesses=False)
+        plain_db = database_path(plain, cache_dir)
+        if not plain_db.exists():
+            build_database(plain_db, plain)
+        pcon = connect(plain_db)
+        n_plain, _ = _nonempty(pcon, graphs)
+        pcon.close()
+        print(f"Non-empty results without witnesses (value pools and skew only): {n_plain} / {len(graphs)}")
+        raw["nonempty_without_witnesses"] = n_plain
+    print()
+
+    stats = TableStats(con)
+    fp = fingerprint(con, db)
+    models = [m for m in args.cost_models.split(",") if m]
+    sources = [s for s in args.cards.split(",") if s]
+    rel: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    plan_ms: dict[tuple[str, int], list[float]] = defaultdict(list)
+    covered: dict[str, int] = {}
+    dp_plans = {}
+    for source in sources:
+        cache = CardinalityCache(cache_dir / "true_cards.sqlite") if source == "true" else None
+        todo = [g for g in graphs if source != "true" or g.n <= args.true_max_relations]
+        covered[source] = len(todo)
+        t_source = time.perf_counter()
+        for g in todo:
+            shared = TrueCardinality(g, stats, fp, cache) if source == "true" else None
+            for model_name in models:
+                model = get_cost_model(model_name)
+                dp_cost = None
+                for name, optimizer in OPTIMIZERS.items():
+                    cards = shared if shared is not None else EstimatedCardinality(g, stats)
+                    t = time.perf_counter()
+                    tree = optimizer(g, cards, model)
+                    ms = (time.perf_counter() - t) * 1000.0
+                    if source == "estimated":
+                        plan_ms[(name, g.n)].append(ms)
+                    if name == "dp":
+                        dp_cost = tree.cost
+                        dp_plans[(source, model_name, g.name)] = tree
+                    else:
+                        rel[(source, model_name, name)].append(
+                            tree.cost / dp_cost if dp_cost > 0 else 1.0)
+            if cache is not None:
+                cache.flush()
+        if cache is not None:
+            cache.close()
+        print(f"({source} cardinalities: {covered[source]} queries, "
+              f"{time.perf_counter() - t_source:.1f} s)", file=sys.stderr)
+
+    print("## Plan cost relative to exhaustive DP (DPccp)\n")
+    print("| cards | cost model | queries | optimizer | median | p95 | max |")
+    print("|---|---|---|---|---|---|---|")
+    for source in sources:
+        for model_name in models:
+            for name in OPTIMIZERS:
+                if name == "dp":
+                    continue
+                v = np.array(rel[(source, model_name, name)])
+                if len(v) == 0:
+                    continue
+                print(f"| {source} | {model_name} | {len(v)} | {name} | {np.median(v):.3g} | "
+                      f"{np.percentile(v, 95):.3g} | {v.max():.3g} |")
+    raw["relative_cost"] = {"|".join(k): v for k, v in rel.items()}
+
+    sizes = sorted({n for _, n in plan_ms})
+    print("\n## Planning time (ms, estimated cardinalities, median / max per query)\n")
+    print("| optimizer | " + " | ".join(f"{n} rel" for n in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for name in OPTIMIZERS:
+        cells = []
+        for n in sizes:
+            v = plan_ms.get((name, n), [])
+            cells.append(f"{statistics.median(v):.1f} / {max(v):.1f}" if v else "-")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    counts = defaultdict(int)
+    for g in graphs:
+        counts[g.n] += 1
+    print("\nqueries per size: " + ", ".join(f"{n}: {counts[n]}" for n in sizes))
+    raw["planning_ms"] = {f"{k[0]}|{k[1]}": v for k, v in plan_ms.items()}
+
+    if not args.no_exec:
+        source = "true" if "true" in sources else "estimated"
+        print(f"\n## DuckDB execution: DP plan (cm1, {source} cardinalities where available) "
+              f"vs DuckDB's optimizer\n")
+        rows = []
+        for g in graphs:
+            tree = dp_plans.get((source, "cm1", g.name)) or dp_plans.get(("estimated", "cm1", g.name))
+            if tree is None:
+                continue
+            r = run_plan(con, g, tree, repeat=args.exec_repeat)
+            rows.append((g.name, g.n, r.planned_ms, r.duckdb_ms, r.same_result))
+        planned = np.array([r[2] for r in rows])
+        duck = np.array([r[3] for r in rows])
+        ratio = planned / duck
+        print(f"queries: {len(rows)}; results equal: {sum(r[4] for r in rows)} / {len(rows)}")
+        print(f"total ms: DP plan {planned.sum():.0f}, DuckDB {duck.sum():.0f} "
+              f"(ratio {planned.sum() / duck.sum():.2f})")
+        print(f"per query DP/DuckDB: median {np.median(ratio):.2f}, geometric mean "
+              f"{np.exp(np.log(ratio).mean()):.2f}, p95 {np.percentile(ratio, 95):.2f}, "
+              f"max {ratio.max():.2f}; DP faster on {(ratio < 1).sum()}")
+        print("\n| relations | queries | DP plan ms (median) | DuckDB ms (median) |")
+        print("|---|---|---|---|")
+        for n in sizes:
+            sel = [r for r in rows if r[1] == n]
+            if sel:
+                print(f"| {n} | {len(sel)} | {statistics.median(r[2] for r in sel):.1f} | "
+                      f"{statistics.median(r[3] for r in sel):.1f} |")
+        raw["execution"] = rows
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(raw, indent=1, default=str))
+    print(f"\ncommand: python benchmarks/deepquery_baselines.py {' '.join(argv or sys.argv[1:])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
