@@ -50,7 +50,7 @@ def _progress_bar(total: int, desc: str):
 
 
 def _build(config: ImdbConfig, path: Path) -> Path:
-    bar = _progress_bar(13, f"building synthetic IMDb (scale {config.scale:g})")
+    bar = _progress_bar(11, f"building synthetic IMDb (scale {config.scale:g})")
     try:
         return build_database(path, config, progress=lambda step: (bar.set_postfix_str(step),
                                                                    bar.update(1)))

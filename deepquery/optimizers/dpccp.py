@@ -94,24 +94,31 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTr
             nb_memo[s] = got
         return got
 
-    def emit(s1: int, s2: int) -> None:
-        s = s1 | s2
-        out = card_memo.get(s)
-        if out is None:
-            out = card_memo[s] = card(s)
-        c, left, right, method = pair_cost(cards, s1, cost[s1], s2, cost[s2], out)
-        cur = cost.get(s)
-        if cur is None or c < cur:
-            cost[s] = c
-            splits[s] = (left, right, method)
+    def emit_all(s1: int, partners: list[int]) -> None:
+        c1 = cost[s1]
+        for s2 in partners:
+            s = s1 | s2
+            out = card_memo.get(s)
+            if out is None:
+                out = card_memo[s] = card(s)
+            c, left, right, method = pair_cost(cards, s1, c1, s2, cost[s2], out)
+            cur = cost.get(s)
+            if cur is None or c < cur:
+                cost[s] = c
+                splits[s] = (left, right, method)
 
     def csg_rec(s: int, x: int, out: list[int]) -> None:
         nb = neighbors(s) & ~x
         if not nb:
             return
-        subs = list(_subsets(nb))
-        for sp in subs:
+        subs = []
+        sp = nb & -nb
+        while True:  # every non-empty subset of nb, smallest first
+            subs.append(sp)
             out.append(s | sp)
+            if sp == nb:
+                break
+            sp = nb & (sp - nb)
         x2 = x | nb
         for sp in subs:
             csg_rec(s | sp, x2, out)
@@ -124,11 +131,9 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTr
         while v >= 0:
             if nb >> v & 1:
                 vb = 1 << v
-                emit(s1, vb)
-                grown: list[int] = []
-                csg_rec(vb, x | (nb & ((1 << (v + 1)) - 1)), grown)
-                for s2 in grown:
-                    emit(s1, s2)
+                partners = [vb]
+                csg_rec(vb, x | (nb & ((1 << (v + 1)) - 1)), partners)
+                emit_all(s1, partners)
             v -= 1
 
     for i in range(n - 1, -1, -1):

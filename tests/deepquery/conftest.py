@@ -31,3 +31,9 @@ def job_dir(shared_dir: Path) -> Path:
     if not d.is_dir():
         pytest.skip("shared/job not found")
     return d
+
+
+@pytest.fixture(scope="session")
+def test_scale() -> float:
+    """Scale of the session's test database."""
+    return TEST_SCALE

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_SCALE  # noqa: F401  (tests/deepquery/conftest.py)
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -21,12 +19,19 @@ def _run(args: list[str], cache: Path, timeout: float = 120) -> subprocess.Compl
                           capture_output=True, text=True, timeout=timeout)
 
 
+TEST_SCALE = 0.002  # tests/deepquery/conftest.py builds the database at this scale
+
+
 def _flags(cache: Path) -> list[str]:
     return ["--scale", str(TEST_SCALE), "--cache-dir", str(cache)]
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_cli_scale_matches_the_fixture(test_scale):
+    assert test_scale == TEST_SCALE
 
 
 def test_plan_json_has_the_documented_keys(imdb_cache, job_dir):
