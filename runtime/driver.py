@@ -33,7 +33,8 @@ from .object_ref import ObjectRef
 from .protocol import Channel
 from .object_store import ObjectStore
 from .scheduler import Scheduler, WorkerInfo
-from .serialization import INLINE_MAX, dumps, load_value, map_shm, shm_size, write_shm
+from .serialization import (INLINE_MAX, dumps, load_value, map_shm, map_writable, shm_size,
+                            write_mapped, write_shm)
 
 log = logging.getLogger(__name__)
 _SHM_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -314,23 +315,30 @@ class Driver:
         data, bufs, contained = dumps(obj)
         raws = [b.raw() for b in bufs]
         size = shm_size(data, raws)
+        wmm = None
         if size <= INLINE_MAX:
             value: tuple = ("i", data, [bytes(r) for r in raws])
         else:
             with s.lock:
                 self._collect_released()
-                path = s.store.take_recycled(size)
-            if path is None:
+                seg = s.store.take_recycled(size)
+            if seg is None:
                 value = write_shm(self.shm_path(oid), data, raws)
             else:
+                path, cap, wmm = seg
                 new = self.shm_path(oid)
                 os.rename(path, new)
-                value = write_shm(new, data, raws, reuse=True)
-                with s.lock:
-                    s.store.note_capacity(new, os.path.getsize(new))
+                if wmm is None:
+                    wmm = map_writable(new, cap)
+                value = write_mapped(new, wmm, data, raws)
         with s.lock:
             self._collect_released()
             s.on_put(None, oid, value, contained)
+            if wmm is not None:
+                s.store.note_capacity(value[1], wmm.size())
+                e = s.store.entries.get(oid)
+                if e is not None:
+                    e.wmm = wmm
             s.changed = False
         return ObjectRef(oid, _counted=True)
 

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class Entry:
     """One object: its value once ready, who waits for it, and how many references it has."""
 
-    __slots__ = ("value", "refs", "contained", "task", "waiters", "mm", "exported")
+    __slots__ = ("value", "refs", "contained", "task", "waiters", "mm", "exported", "wmm")
 
     def __init__(self, refs: int, task: Any = None) -> None:
         self.value: tuple | None = None
@@ -30,6 +30,7 @@ class Entry:
         self.waiters: list[Any] | None = None
         self.mm: mmap.mmap | None = None
         self.exported = False  # its value was sent to a worker, which may still map it
+        self.wmm: mmap.mmap | None = None  # the driver's writable mapping of a recycled file
 
 
 class ObjectStore:
@@ -41,7 +42,7 @@ class ObjectStore:
         self.shm_bytes = 0
         self.free_dir = free_dir
         self.recycle_max = recycle_max
-        self.recycled: list[tuple[int, str]] = []
+        self.recycled: list[tuple[int, str, mmap.mmap | None]] = []
         self.recycled_bytes = 0
         self.capacity: dict[str, int] = {}
 
@@ -96,6 +97,9 @@ class ObjectStore:
                         self.on_actor_free(e.value[1])
                     continue
                 self._drop_data(e.value, e)
+            if e.wmm is not None:  # not recycled after all
+                e.wmm.close()
+                e.wmm = None
             e.mm = None
             for c in e.contained or ():
                 ce = self.entries.get(c)
@@ -134,22 +138,24 @@ class ObjectStore:
         except OSError:
             return False
         self.capacity.pop(value[1], None)
-        self.recycled.append((size, new))
+        self.recycled.append((size, new, e.wmm))
+        e.wmm = None
         self.recycled_bytes += size
         return True
 
-    def take_recycled(self, nbytes: int) -> str | None:
-        """A freed file of at least ``nbytes`` (and not much larger) to write into, if any."""
+    def take_recycled(self, nbytes: int) -> tuple[str, int, mmap.mmap | None] | None:
+        """``(path, size, writable_mapping)`` of a freed file of at least ``nbytes`` (and not much
+        larger) to write into, if any; the mapping is None until the driver first maps it."""
         best = None
-        for i, (size, path) in enumerate(self.recycled):
+        for i, (size, path, _) in enumerate(self.recycled):
             if nbytes <= size <= 2 * nbytes + (1 << 20) and (best is None
                                                              or size < self.recycled[best][0]):
                 best = i
         if best is None:
             return None
-        size, path = self.recycled.pop(best)
+        size, path, wmm = self.recycled.pop(best)
         self.recycled_bytes -= size
-        return path
+        return path, size, wmm
 
     def note_capacity(self, path: str, size: int) -> None:
         self.capacity[path] = size

@@ -87,6 +87,35 @@ def write_shm(path: str, data: bytes, raws: list[memoryview], reuse: bool = Fals
     return ("s", path, off, len(data), spans)
 
 
+def _layout(data: bytes, raws: list[memoryview]) -> tuple[list[tuple[int, int]], int]:
+    spans = []
+    off = len(data)
+    for r in raws:
+        off += -off % _ALIGN
+        spans.append((off, r.nbytes))
+        off += r.nbytes
+    return spans, off
+
+
+def map_writable(path: str, size: int) -> mmap.mmap:
+    """A writable shared mapping of a whole (recycled) file."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        return mmap.mmap(fd, size)
+    finally:
+        os.close(fd)
+
+
+def write_mapped(path: str, wmm: mmap.mmap, data: bytes, raws: list[memoryview]) -> tuple:
+    """Like ``write_shm`` into a recycled file through the driver's long-lived mapping: its pages
+    are already faulted in, so the write runs at memcpy speed."""
+    spans, end = _layout(data, raws)
+    wmm[:len(data)] = data
+    for (off, n), r in zip(spans, raws):
+        wmm[off:off + n] = r.cast("B") if r.format != "B" or r.ndim != 1 else r
+    return ("s", path, end, len(data), spans)
+
+
 def map_shm(value: tuple) -> mmap.mmap:
     """A read-only mapping of a shared-memory value's file."""
     fd = os.open(value[1], os.O_RDONLY)

@@ -177,3 +177,31 @@ def test_memory_stays_flat_in_a_loop_that_creates_and_drops_refs(rt, shm_files):
     rt.get(rt.put(0))
     assert len(shm_files()) <= before_files + 1
     assert proc.memory_info().rss - before_rss < 30 * 2**20
+
+
+def test_arrays_read_after_their_ref_died_never_change(rt):
+    """Freed memory may be reused for new objects, but never while a reader still maps it."""
+    r = rt.put(np.full(500_000, 7.0))
+    kept = rt.get(r)
+    del r
+    gc.collect()
+    for v in range(5):
+        x = rt.put(np.full(500_000, float(v)))
+        del x
+        gc.collect()
+    assert (kept == 7.0).all()
+
+    @rt.remote
+    def total(a):
+        return float(a.sum())
+
+    r = rt.put(np.full(500_000, 3.0))
+    assert rt.get(total.remote(r)) == 1_500_000.0
+    kept = rt.get(r)
+    del r
+    gc.collect()
+    for v in range(5):
+        x = rt.put(np.full(500_000, float(v)))
+        del x
+        gc.collect()
+    assert (kept == 3.0).all()
