@@ -28,15 +28,22 @@ _prev_sigterm: Any = None
 
 # --- lifecycle ---
 def init(num_cpus: int | None = None, object_store_memory: int | None = None,
-         backend: str = "local", ignore_reinit_error: bool = False, **kwargs: Any) -> None:
-    """Start the runtime: ``num_cpus`` worker processes (default: one per CPU)."""
+         backend: str = "local", ignore_reinit_error: bool = False, address: str | None = None,
+         **kwargs: Any) -> None:
+    """Start the runtime: ``num_cpus`` worker processes (default: one per CPU).
+
+    ``backend``: "local" (worker processes on this machine), "inline" (everything in this
+    process, for pdb and deterministic tests) or "ray" (Ray, locally or at ``address``).
+    """
     global _client
     if kwargs:
         raise ValueError(f"init() got unknown option(s) {sorted(kwargs)}; valid: num_cpus, "
-                         "object_store_memory, backend, ignore_reinit_error")
-    if backend not in ("local", "inline"):
-        raise ValueError(f"init(backend={backend!r}): choose 'local' (worker processes) or "
-                         "'inline' (everything in this process, for debugging)")
+                         "object_store_memory, backend, ignore_reinit_error, address")
+    if backend not in ("local", "inline", "ray"):
+        raise ValueError(f"init(backend={backend!r}): choose 'local' (worker processes), "
+                         "'inline' (everything in this process, for debugging) or 'ray'")
+    if address is not None and backend != "ray":
+        raise ValueError("init(address=...) needs backend='ray'")
     if num_cpus is not None and (not isinstance(num_cpus, int) or isinstance(num_cpus, bool)
                                  or num_cpus < 1):
         raise ValueError(f"init(num_cpus={num_cpus!r}): num_cpus must be a positive integer")
@@ -53,11 +60,14 @@ def init(num_cpus: int | None = None, object_store_memory: int | None = None,
         if backend == "inline":
             from .inline import InlineClient
             d: Any = InlineClient()
+        elif backend == "ray":
+            from .ray_backend import RayClient
+            d = RayClient(num_cpus, object_store_memory, address)
         else:
             from .driver import Driver
             d = Driver(num_cpus or os.cpu_count() or 1, object_store_memory)
         _client = d
-        _object_ref.set_hooks(d)
+        _object_ref.set_hooks(None if d.direct else d)
         _install_sigterm()
 
 
@@ -81,14 +91,30 @@ def is_initialized() -> bool:
 def _get_client() -> Any:
     c = _client
     if c is None:
-        init()
-        c = _client
+        c = _attach_ray()
+        if c is None:
+            init()
+            c = _client
     return c
+
+
+def _attach_ray() -> Any:
+    """Inside a Ray worker (Ray backend), API calls go to Ray."""
+    global _client
+    from .ray_backend import RayClient, in_ray_worker
+    if not in_ray_worker():
+        return None
+    with _init_lock:
+        if _client is None:
+            _client = RayClient(attach=True)
+    return _client
 
 
 def _live_client(what: str) -> Any:
     """The client, for calls on refs or handles: those cannot exist before ``init``."""
     c = _client
+    if c is None:
+        c = _attach_ray()
     if c is None:
         from .exceptions import ObjectLostError
         raise ObjectLostError(f"{what}: the runtime that made this object was shut down; call "
@@ -212,6 +238,8 @@ class _BoundFunction:
 
 def _submit_task(rf: RemoteFunction, o: TaskOptions, args: tuple, kwargs: dict) -> Any:
     c = _get_client()
+    if c.direct:
+        return c.task(rf, o, args, kwargs)
     name = o.name or rf.__name__
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     n = o.num_returns
@@ -235,6 +263,7 @@ def method(num_returns: int = 1) -> Callable[[Callable], Callable]:
 
     def deco(fn: Callable) -> Callable:
         fn._rt_num_returns = num_returns  # type: ignore[attr-defined]
+        fn.__ray_num_returns__ = num_returns  # type: ignore[attr-defined] # read by the Ray backend
         return fn
     return deco
 
@@ -286,6 +315,8 @@ class _BoundActorClass:
 
 def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) -> "ActorHandle":
     c = _get_client()
+    if c.direct:
+        return ActorHandle(c.actor(ac, o, args, kwargs), ac._meta, _counted=True)
     if o.name is not None and o.get_if_exists:
         found = c.get_actor(o.name)
         if found is not None:
@@ -352,6 +383,8 @@ class ActorHandle:
         # no cache: an ActorMethod holds its handle, and a cycle would delay __del__ to the GC
         n = self._meta[1].get(name)
         if n is None:
+            if not isinstance(self._aid, int) and not name.startswith("_"):
+                return ActorMethod(self, name, None)  # type: ignore[arg-type] # Ray decides
             raise AttributeError(f"actor {self._meta[0]} has no method {name!r}")
         return ActorMethod(self, name, n)
 
@@ -362,7 +395,8 @@ class ActorHandle:
         return (ActorHandle, (self._aid, self._meta))
 
     def __repr__(self) -> str:
-        return f"ActorHandle({self._meta[0]}, {self._aid:016x})"
+        aid = f"{self._aid:016x}" if isinstance(self._aid, int) else repr(self._aid)
+        return f"ActorHandle({self._meta[0]}, {aid})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ActorHandle) and other._aid == self._aid
@@ -373,6 +407,8 @@ class ActorHandle:
 
 def _submit_call(h: ActorHandle, method_name: str, n: int, args: tuple, kwargs: dict) -> Any:
     c = _live_client(f"{h._meta[0]}.{method_name}.remote()")
+    if c.direct:
+        return c.call(h._aid, method_name, n, args, kwargs)
     name = f"{h._meta[0]}.{method_name}"
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     roids = [c.new_id() for _ in range(n)]

@@ -49,6 +49,8 @@ _BOOT = ("import os, sys; sys.path[:] = os.environ.pop('RUNTIME_SYS_PATH').split
 class Driver:
     """The runtime inside the driver process; ``api`` calls its methods."""
 
+    direct = False  # api builds task specs for this client (see ray_backend)
+
     def __init__(self, num_cpus: int, object_store_memory: int | None = None) -> None:
         self.num_cpus = num_cpus
         self.object_store_memory = object_store_memory

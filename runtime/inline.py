@@ -38,6 +38,8 @@ class _Actor:
 class InlineClient:
     """Same methods as ``driver.Driver``; everything happens inside the call."""
 
+    direct = False  # api builds task specs for this client (see ray_backend)
+
     def __init__(self) -> None:
         self._prefix = random.randrange(1, 1 << 15) << 48
         self._ids = itertools.count(1)

@@ -71,10 +71,12 @@ class ObjectRef:
         return (ObjectRef, (self._id,))
 
     def hex(self) -> str:
-        return f"{self._id:016x}"
+        oid = self._id
+        return f"{oid:016x}" if isinstance(oid, int) else oid.hex()
 
     def binary(self) -> bytes:
-        return self._id.to_bytes(8, "big")
+        oid = self._id
+        return oid.to_bytes(8, "big") if isinstance(oid, int) else oid.binary()
 
     def __hash__(self) -> int:
         return hash(self._id)
@@ -83,4 +85,4 @@ class ObjectRef:
         return isinstance(other, ObjectRef) and other._id == self._id
 
     def __repr__(self) -> str:
-        return f"ObjectRef({self._id:016x})"
+        return f"ObjectRef({self.hex()})"

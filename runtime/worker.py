@@ -37,6 +37,8 @@ _SHORT_S = 0.0005  # only a function whose runs took less than this may hold ear
 class Worker:
     """The worker's state and message loop; also the process's API client (see ``api``)."""
 
+    direct = False  # api builds task specs for this client (see ray_backend)
+
     def __init__(self, chan: Channel, session_dir: str, wid: int, epoch: int) -> None:
         self.chan = chan
         self.session_dir = session_dir

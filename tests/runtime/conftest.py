@@ -10,17 +10,24 @@ import pytest
 import runtime
 
 # Adding a backend is one line here: its name and what it can do. Tests that need a capability
-# call ``need(backend, "...")`` and skip elsewhere.
-BACKENDS = {
-    # worker processes; tasks run concurrently; objects in /dev/shm; timeouts can fire
-    "local": {"processes", "parallel", "async", "shm"},
+# call ``caps("...")`` and skip elsewhere. RUNTIME_TEST_BACKENDS picks the backends to run
+# (default "local,inline"; CI adds "ray" where the extra is installed: each Ray start is seconds).
+CAPABILITIES = {
+    # worker processes, concurrency, /dev/shm objects, clean-exit checks, prefixed output, timeline
+    "local": {"processes", "parallel", "async", "shm", "lifecycle", "prefix", "timeline"},
     # everything synchronously in the calling process
-    "inline": set(),
+    "inline": {"timeline"},
+    # Ray itself (pip install .[ray])
+    "ray": {"processes", "parallel", "async"},
 }
+BACKENDS = {b: CAPABILITIES[b] for b in
+            os.environ.get("RUNTIME_TEST_BACKENDS", "local,inline").split(",") if b}
 
 
 def need(backend: str, capability: str) -> None:
     """Skip the calling test unless ``backend`` has ``capability``."""
+    if backend == "ray":
+        pytest.importorskip("ray")
     if capability not in BACKENDS[backend]:
         pytest.skip(f"backend {backend!r} has no {capability!r}")
 
@@ -33,6 +40,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def rt(backend: str) -> Iterator[object]:
     """An initialised runtime with 2 CPUs, shared by the tests of one module."""
+    if backend == "ray":
+        pytest.importorskip("ray")
     if runtime.is_initialized():
         runtime.shutdown()
     runtime.init(num_cpus=2, backend=backend)
@@ -49,6 +58,8 @@ def caps(backend: str) -> Callable[[str], None]:
 @pytest.fixture
 def fresh(backend: str) -> Iterator[object]:
     """A runtime of its own for one test (shut down afterwards)."""
+    if backend == "ray":
+        pytest.importorskip("ray")
     if runtime.is_initialized():
         runtime.shutdown()
     runtime.init(num_cpus=2, backend=backend)

@@ -64,7 +64,7 @@ def _run(backend: str, mode: str) -> tuple[subprocess.Popen, list[int]]:
 
 @pytest.mark.parametrize("how", ["exit", "shutdown", "sigint", "sigterm", "sigkill"])
 def test_nothing_outlives_the_driver(backend, how, caps):
-    caps("processes")
+    caps("lifecycle")
     proc, pids = _run(backend, "exit" if how == "exit" else
                       "shutdown" if how == "shutdown" else "sleep")
     assert len(pids) >= 2
@@ -101,7 +101,7 @@ def test_a_remote_call_before_init_auto_initialises(backend):
 
 def test_shutdown_stops_every_worker_and_is_idempotent(fresh, caps):
     rt = fresh
-    caps("processes")
+    caps("lifecycle")
 
     @rt.remote
     def pid():

@@ -7,8 +7,9 @@ import sys
 import textwrap
 
 
-def test_timeline_writes_one_chrome_trace_event_per_task(fresh, tmp_path):
+def test_timeline_writes_one_chrome_trace_event_per_task(fresh, tmp_path, caps):
     rt = fresh
+    caps("timeline")
     f = rt.remote(lambda x: x * 2)
 
     @rt.remote
@@ -31,7 +32,7 @@ def test_timeline_writes_one_chrome_trace_event_per_task(fresh, tmp_path):
 
 
 def test_worker_output_reaches_the_driver_prefixed_with_the_worker_id(backend, caps):
-    caps("processes")
+    caps("prefix")
     code = textwrap.dedent("""
         import sys, runtime
         runtime.init(num_cpus=1, backend=sys.argv[1])
