@@ -13,14 +13,16 @@ from rllib_lite.models import state_dict_numpy
 runtime = pytest.importorskip("runtime")
 
 
-def test_two_workers_sample_the_requested_steps_and_train():
+def test_two_workers_sample_train_and_a_killed_one_is_replaced():
     algo = PPO(PPOConfig(env="CartPole-v1", seed=0, num_rollout_workers=2, num_envs_per_worker=2,
                          rollout_steps=16, minibatch_size=32, num_epochs=2))
     try:
         m = algo.train()
         assert m["steps_this_iter"] == 2 * 2 * 16 and algo.env_steps == 64
-        m = algo.train()
         assert m["policy_loss"] is not None
+        runtime.kill(algo.workers.remote[1])
+        assert algo.train()["steps_this_iter"] == 64
+        assert algo.workers.restarts == [0, 1]
     finally:
         algo.stop()
 
@@ -60,7 +62,7 @@ class CrashOnce(gym.Wrapper):
 def test_a_worker_that_dies_is_replaced_and_sampling_continues(tmp_path):
     marker = str(tmp_path / "crashed")
     algo = PPO(PPOConfig(env=lambda cfg: CrashOnce(cfg["marker"]), env_config={"marker": marker},
-                         seed=0, num_rollout_workers=2, num_envs_per_worker=1, rollout_steps=16,
+                         seed=0, num_rollout_workers=1, num_envs_per_worker=2, rollout_steps=16,
                          minibatch_size=32, num_epochs=1))
     try:
         m = algo.train()
@@ -72,13 +74,20 @@ def test_a_worker_that_dies_is_replaced_and_sampling_continues(tmp_path):
         algo.stop()
 
 
-def test_killed_worker_is_replaced():
-    algo = PPO(PPOConfig(env="CartPole-v1", seed=0, num_rollout_workers=2, num_envs_per_worker=1,
-                         rollout_steps=8, minibatch_size=16, num_epochs=1))
+def test_exact_resume_with_a_remote_worker(tmp_path):
+    config = PPOConfig(env="CartPole-v1", seed=4, num_rollout_workers=1, num_envs_per_worker=2,
+                       rollout_steps=16, minibatch_size=16, num_epochs=2)
+    algo = PPO(config)
     try:
         algo.train()
-        runtime.kill(algo.workers.remote[1])
-        assert algo.train()["steps_this_iter"] == 16
-        assert algo.workers.restarts == [0, 1]
+        algo.save(tmp_path / "ckpt")
+        expected = algo.train()
     finally:
         algo.stop()
+    resumed = PPO.restore(tmp_path / "ckpt")
+    try:
+        got = resumed.train()
+    finally:
+        resumed.stop()
+    for key in ("env_steps", "episodes", "episode_return_mean", "policy_loss", "value_loss", "approx_kl"):
+        assert expected[key] == got[key], key
