@@ -50,6 +50,10 @@ def test_every_optimizer_joins_each_relation_once_and_dp_is_never_beaten(gc, mod
         assert dp.cost <= tree.cost * (1 + 1e-9), (name, dp.cost, tree.cost)
         # The reported cost is the cost model's cost of that very tree.
         assert math.isclose(_recost(tree, cards, model), tree.cost, rel_tol=1e-9), name
+    # Zig-zag trees include left-deep and right-deep ones.
+    zz = OPTIMIZERS["zigzag"](graph, cards, model).cost
+    assert zz <= OPTIMIZERS["left-deep"](graph, cards, model).cost * (1 + 1e-9)
+    assert zz <= OPTIMIZERS["right-deep"](graph, cards, model).cost * (1 + 1e-9)
 
 
 def _recost(tree: JoinTree, cards, model) -> float:
