@@ -59,6 +59,12 @@ class RayClient:
             return
         kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR"}
         if address is None:
+            # like the local backend, workers see the driver's sys.path (so functions defined
+            # in the driver's modules, tests included, import by reference)
+            import os
+            import sys
+            kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(
+                p for p in sys.path if p and os.path.isdir(p))}}
             kwargs["num_cpus"] = num_cpus
             if object_store_memory is not None:
                 kwargs["object_store_memory"] = object_store_memory
@@ -83,10 +89,15 @@ class RayClient:
         if isinstance(e, rx.ObjectLostError):
             return ObjectLostError(str(e))
         if isinstance(e, rx.RayTaskError):
-            cause = e.cause
+            # Ray's dual-class errors forward unknown attributes to the cause: read __dict__
+            d = e.__dict__
+            cause = d.get("cause")
+            if isinstance(cause, rx.RayError):
+                return self._map(cause)
             if isinstance(cause, (ActorDiedError, WorkerCrashedError, TaskCancelledError)):
                 return cause
-            return as_instanceof_cause(cause, e.traceback_str, e.function_name)
+            return as_instanceof_cause(cause, d.get("traceback_str") or str(e),
+                                       d.get("function_name", ""))
         return e
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:

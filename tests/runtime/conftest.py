@@ -13,10 +13,12 @@ import runtime
 # call ``caps("...")`` and skip elsewhere. RUNTIME_TEST_BACKENDS picks the backends to run
 # (default "local,inline"; CI adds "ray" where the extra is installed: each Ray start is seconds).
 CAPABILITIES = {
-    # worker processes, concurrency, /dev/shm objects, clean-exit checks, prefixed output, timeline
-    "local": {"processes", "parallel", "async", "shm", "lifecycle", "prefix", "timeline"},
+    # worker processes, concurrency, /dev/shm objects, clean-exit checks, prefixed output,
+    # timeline events, a clear error when a task returns the wrong number of values
+    "local": {"processes", "parallel", "async", "shm", "lifecycle", "prefix", "timeline",
+              "checked_returns"},
     # everything synchronously in the calling process
-    "inline": {"timeline"},
+    "inline": {"timeline", "checked_returns"},
     # Ray itself (pip install .[ray])
     "ray": {"processes", "parallel", "async"},
 }

@@ -24,7 +24,7 @@ def test_get_raises_original_exception_with_remote_traceback(rt):
     assert isinstance(err, rt.TaskError)
     assert err.code == 7
     assert "explode" in str(err) and "boom here" in str(err)
-    assert "Traceback" in str(err)
+    assert "line" in str(err) and "in explode" in str(err)  # the remote traceback
 
 
 def test_builtin_exception_types_are_preserved(rt):
@@ -139,9 +139,9 @@ def test_calling_remote_function_directly_says_use_remote(rt):
 
 def test_unpicklable_argument_is_a_clear_error(rt):
     f = rt.remote(lambda x: 1)
-    with pytest.raises(TypeError, match="could not serialize the arguments"):
+    with pytest.raises(TypeError, match="(?i)could not serialize the argument"):
         f.remote(threading.Lock())
-    with pytest.raises(TypeError, match="could not serialize"):
+    with pytest.raises(TypeError, match="(?i)could not serialize"):
         rt.put(threading.Lock())
 
 

@@ -26,7 +26,8 @@ def test_remote_decorator_with_options_and_num_returns(rt):
     assert rt.get(three.remote()) == [1, 2, 3]
 
 
-def test_wrong_number_of_returns_is_an_error(rt):
+def test_wrong_number_of_returns_is_an_error(rt, caps):
+    caps("checked_returns")
     bad = rt.remote(num_returns=2)(lambda: 1)
     a, b = bad.remote()
     with pytest.raises(ValueError, match="num_returns=2"):
