@@ -125,7 +125,7 @@ def cmd_data_build(args: argparse.Namespace) -> int:
     built = args.force or not path.exists()
     if built:
         _build(config, path)
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path)
     rows = {t_: con.execute(f"SELECT count(*) FROM {t_}").fetchone()[0]
             for t_ in sorted(schema_of(con))}
     meta = dict(con.execute("SELECT key, value FROM _sysml_meta").fetchall())

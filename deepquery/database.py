@@ -26,7 +26,10 @@ def connect(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"database not found: {path}")
-    return duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True)
+    # No DuckDB progress bar: it would write to stdout and corrupt --json output.
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None = None) -> str:

@@ -393,6 +393,7 @@ def build_database(path: str | os.PathLike, config: ImdbConfig = ImdbConfig(),
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
+    con.execute("SET enable_progress_bar = false")  # it would write to stdout
     try:
         for name, df in tables.items():
             cols = [c for c, _ in TABLES[name]]
