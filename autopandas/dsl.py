@@ -163,3 +163,32 @@ def kwargs(**kw: Any) -> str:
 def listify(v: Any) -> list:
     """A label or tuple of labels as a list (pandas treats tuples as single MultiIndex keys)."""
     return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+# ----------------------------------------------------------------------------- shape rules
+
+#: What each call does to the number of rows (first axis), used to skip final calls that cannot
+#: produce the target's length: ``same`` keeps it, ``fewer`` never increases it. Functions not
+#: listed may do anything. ``loc`` is absent on purpose: duplicate labels can repeat rows.
+#: The DSL tests check every generated call on the fixtures against this table.
+ROW_RULES: dict[str, str] = {
+    **{n: "same" for n in (
+        "getitem", "drop", "set_index", "reset_index", "select_dtypes", "filter", "rename",
+        "add_prefix", "add_suffix", "fillna", "ffill", "bfill", "isna", "notna", "cumsum", "cummax",
+        "cummin", "cumprod", "diff", "pct_change", "rank", "round", "abs", "clip", "astype", "where",
+        "mask", "sort_values", "sort_index", "reorder_levels", "swaplevel", "groupby.transform",
+        "to_frame", "values")},
+    **{n: "fewer" for n in (
+        "head", "tail", "query", "isin", "take", "drop_rows", "drop_duplicates", "nlargest",
+        "nsmallest", "dropna", "xs")},
+}
+
+
+def rows_possible(name: str, receiver_rows: int, target_rows: int) -> bool:
+    """Whether one call of ``name`` on a receiver with ``receiver_rows`` rows can give ``target_rows``."""
+    rule = ROW_RULES.get(name)
+    if rule == "same":
+        return receiver_rows == target_rows
+    if rule == "fewer":
+        return target_rows <= receiver_rows
+    return True

@@ -84,6 +84,29 @@ class GenContext:
         return self._memo("columns", make)
 
     @property
+    def key_columns(self) -> tuple:
+        """Receiver columns ordered for use as keys (group-by, index, pivot): columns whose values
+        label the target's rows or columns first, then columns the target lacks, then the rest."""
+        def make():
+            if not self.is_frame:
+                return ()
+            tl, tc = self.target_labels, set(self.target_columns)
+
+            def score(c):
+                vals = self.recv[c].dropna().to_numpy()[:200]
+                hits = sum(1 for v in _uniq(vals) if v in tl)
+                return (-(hits > 0), c in tc)
+            return tuple(sorted(self.columns, key=score))
+        return self._memo("keycols", make)
+
+    @property
+    def default_index_target(self) -> bool:
+        """Whether the target's rows are labelled 0..n-1 (so keys likely stayed columns)."""
+        t = self.target
+        return isinstance(t, (pd.DataFrame, pd.Series)) and t.index.nlevels == 1 and \
+            list(t.index) == list(range(len(t)))
+
+    @property
     def target_columns(self) -> tuple:
         def make():
             t = self.target
@@ -348,8 +371,8 @@ def g_nlargest(c: Chooser, x: GenContext) -> dict:
 
 def g_pivot(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
-    index = c.select("pivot.index", x.columns)
-    columns = c.select("pivot.columns", tuple(k for k in x.columns if k != index))
+    index = c.select("pivot.index", x.key_columns)
+    columns = c.select("pivot.columns", tuple(k for k in x.key_columns if k != index))
     values = c.select("pivot.values", (None,) + tuple(k for k in x.columns if k not in (index, columns)))
     return {"index": index, "columns": columns, "values": values}
 
@@ -359,8 +382,8 @@ PIVOT_AGGS = ("mean", "sum", "count", "nunique", "min", "max", "first", "size")
 
 def g_pivot_table(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
-    index = c.ordered_subset("pivot_table.index", x.columns, 1, MAX_KEYS)
-    rest = tuple(k for k in x.columns if k not in index)
+    index = c.ordered_subset("pivot_table.index", x.key_columns, 1, MAX_KEYS)
+    rest = tuple(k for k in x.key_columns if k not in index)
     use_cols = c.select("pivot_table.use_columns", (True, False))
     columns = c.ordered_subset("pivot_table.columns", rest, 1, MAX_KEYS) if use_cols else None
     rest2 = tuple(k for k in rest if columns is None or k not in columns)
@@ -401,7 +424,7 @@ def g_unstack(c: Chooser, x: GenContext) -> dict:
 
 def g_set_index(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
-    return {"keys": c.ordered_subset("set_index.keys", x.columns, 1, MAX_KEYS),
+    return {"keys": c.ordered_subset("set_index.keys", x.key_columns, 1, MAX_KEYS),
             "drop": c.select("set_index.drop", (True, False))}
 
 
@@ -479,15 +502,17 @@ def g_to_frame(c: Chooser, x: GenContext) -> dict:
 def _g_groupby(agg: str) -> Callable[[Chooser, GenContext], dict]:
     def gen(c: Chooser, x: GenContext) -> dict:
         _need_frame(x)
-        by = c.ordered_subset(f"groupby.{agg}.by", x.columns, 1, MAX_KEYS)
+        by = c.ordered_subset(f"groupby.{agg}.by", x.key_columns, 1, MAX_KEYS)
         rest = tuple(k for k in x.columns if k not in by)
         if not rest and agg != "size":
             raise Infeasible("no columns to aggregate")
-        out = {"by": by, "as_index": c.select(f"groupby.{agg}.as_index", (True, False)),
+        as_index = (False, True) if x.default_index_target else (True, False)
+        rest = tuple(k for k in rest if x.numeric(k)) + tuple(k for k in rest if not x.numeric(k))
+        out = {"by": by, "as_index": c.select(f"groupby.{agg}.as_index", as_index),
                "column": c.select(f"groupby.{agg}.column", (None,) + rest)}
         if agg in NUMERIC_ONLY:
-            cols = rest if out["column"] is None else (out["column"],)
-            text = any(not x.numeric(k) for k in cols)
+            # numeric_only only changes a frame aggregation that has text columns.
+            text = out["column"] is None and any(not x.numeric(k) for k in rest)
             out["numeric_only"] = c.select(f"groupby.{agg}.numeric_only", (True, False) if text else (False,))
         return out
     return gen
@@ -495,7 +520,7 @@ def _g_groupby(agg: str) -> Callable[[Chooser, GenContext], dict]:
 
 def g_transform(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
-    by = c.ordered_subset("groupby.transform.by", x.columns, 1, MAX_KEYS)
+    by = c.ordered_subset("groupby.transform.by", x.key_columns, 1, MAX_KEYS)
     rest = tuple(k for k in x.columns if k not in by)
     return {"by": by, "column": c.select("groupby.transform.column", (None,) + rest),
             "agg": c.select("groupby.transform.agg", ("sum", "mean", "min", "max", "count", "first", "last"))}

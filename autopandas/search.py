@@ -11,11 +11,14 @@ Expanding a pair enumerates the function's arguments with its generator (exhaust
 ranked when a scorer is given), runs each candidate in the sandbox, compares the result with the
 target (first match wins) and keeps new results as states for the next depth.
 
-Pruning that loses no solution of this DSL:
+Passes deepen iteratively (limit 1, then 2, then 3) so the deepest level of each pass is known
+to be final. Pruning that loses no solution of this DSL:
 
 - deduplication: a result whose content hash was already seen (at lower or equal cost) is not
   kept as a state (no-ops like sorting a sorted frame vanish here);
 - kinds: a function is only tried on receivers it accepts (arrays end a chain);
+- shape: a final call whose row rule (``dsl.ROW_RULES``: keeps or never increases the row count)
+  can't give the target's row count is skipped without running;
 - reachability, for states one call from the end: a target text value absent from the state and
   every input can only come from ``fillna`` (needs a missing value in the state); more than two
   new text labels in the target can't come from one call (``melt`` names two, ``rename`` one)
@@ -26,7 +29,6 @@ The search stops at the first match, when the time limit passes, or when everyth
 """
 from __future__ import annotations
 
-import hashlib
 import heapq
 import io
 import logging
@@ -49,9 +51,10 @@ log = logging.getLogger(__name__)
 
 SEARCHES = ("enumerate", "ranked")
 #: Argument tiers: a (state, function) pair first tries its first TIERS[0] argument tuples, the
-#: rest later at TIER_COST more per tier, so no function's long tail delays another's cheap options.
-TIERS = (30, 300)
-TIER_COST = 0.25
+#: next ones at TIER_COST more (more than one extra call), and so on: no function's long tail of
+#: arguments delays the cheap options of other functions or of longer chains.
+TIERS = (40, 400)
+TIER_COST = 1.5
 _CREATED_LABELS = frozenset({"index", "level_0", "level_1", "variable", "value", "size", "count",
                              "proportion"})
 
@@ -98,7 +101,9 @@ class SearchResult:
     candidates_tried: int
     seconds: float
     depth_completed: int = 0
-    """Largest depth whose programs were all tried (0: not even depth 1)."""
+    """Largest depth whose programs were all tried (set when the last, unbounded pass ends)."""
+    cost_completed: float = 0.0
+    """Every program cheaper than this was tried (one call costs about 1, see TIERS)."""
     timed_out: bool = False
     states: int = 0
     functions: int = 0
@@ -108,9 +113,11 @@ class SearchResult:
     def summary(self) -> str:
         """One line on what was searched."""
         how = "time limit reached" if self.timed_out else "search space exhausted"
+        done = (f"all programs of depth <= {self.depth_completed} tried" if self.depth_completed
+                else f"all programs of cost < {self.cost_completed:g} tried" if self.cost_completed
+                else "not even all one-call programs tried")
         return (f"{how} after {self.seconds:.1f}s: {self.candidates_tried} candidates over "
-                f"{self.functions} functions, {self.states} distinct intermediates, "
-                f"all programs of depth <= {self.depth_completed} tried")
+                f"{self.functions} functions, {self.states} intermediates kept, {done}")
 
 
 Matcher = Callable[[Any], bool]
@@ -126,32 +133,54 @@ def csv_matcher(target: pd.DataFrame) -> Matcher:
     return lambda result: csv_matches(target, result)
 
 
-def state_key(obj: Any) -> bytes | None:
-    """A content hash of an intermediate value (None when it can't be hashed: then never deduped)."""
-    h = hashlib.blake2b(digest_size=16)
+def state_key(obj: Any) -> Any:
+    """A content key of an intermediate value (None when it can't be keyed: then never deduped).
+
+    Built from plain Python tuples and raw bytes rather than ``pd.util.hash_pandas_object``,
+    which costs about 10 ms a frame under pandas 3 and would dominate the search.
+    """
     try:
-        if isinstance(obj, (pd.DataFrame, pd.Series)):
-            h.update(type(obj).__name__.encode())
-            h.update(repr(obj.shape).encode())
-            h.update(pd.util.hash_pandas_object(obj, index=True).to_numpy().tobytes())
-            h.update(repr(list(obj.index.names)).encode())
-            if isinstance(obj, pd.DataFrame):
-                h.update(repr(list(obj.columns)).encode())
-                h.update(repr(list(obj.columns.names)).encode())
-                h.update(repr([str(d) for d in obj.dtypes]).encode())
-            else:
-                h.update(repr((obj.name, str(obj.dtype))).encode())
-                h.update(repr(list(obj.index)).encode())
-        elif isinstance(obj, np.ndarray):
+        if isinstance(obj, pd.DataFrame):
+            cols = tuple(_column_key(obj.iloc[:, i]) for i in range(obj.shape[1]))
+            return ("F", obj.shape, _axis_key(obj.index), _axis_key(obj.columns), cols)
+        if isinstance(obj, pd.Series):
+            return ("S", _axis_key(obj.index), py(obj.name) if _hashable(obj.name) else repr(obj.name),
+                    _column_key(obj))
+        if isinstance(obj, np.ndarray):
             if obj.dtype == object:
-                return None
-            h.update(repr((obj.shape, str(obj.dtype))).encode())
-            h.update(obj.tobytes())
-        else:
-            h.update(repr(obj).encode())
+                return ("A", obj.shape, tuple(_cell(v) for v in obj.ravel()))
+            return ("A", obj.shape, str(obj.dtype), obj.tobytes())
     except (TypeError, ValueError):
         return None
-    return h.digest()
+    return None
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+        return True
+    except TypeError:
+        return False
+
+
+def _cell(v: Any) -> Any:
+    v = py(v)
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NA or v is pd.NaT:
+        return None          # NaN != NaN would defeat deduplication
+    hash(v)                  # unhashable cells (lists) raise TypeError: no key
+    return v
+
+
+def _column_key(col: pd.Series) -> tuple:
+    arr = col.to_numpy()
+    if arr.dtype.kind in "biufcmM":
+        return (str(col.dtype), arr.tobytes())
+    return (str(col.dtype),) + tuple(_cell(v) for v in arr)
+
+
+def _axis_key(ax: pd.Index) -> tuple:
+    names = tuple(py(n) if _hashable(n) else repr(n) for n in ax.names)
+    return (names, tuple(tuple(_cell(v) for v in ax.get_level_values(i)) for i in range(ax.nlevels)))
 
 
 def _universe(obj: Any) -> set:
@@ -247,13 +276,17 @@ def _affix_explains(labels: list, uni: set) -> bool:
 
 def _heuristic(state: Any, target: Any, target_labels: set) -> float:
     """In [0, 0.45]: how far a state looks from the target (orders states of equal depth; kept
-    under 0.5 so that, with call costs in [1, 1.2], no depth-d program costs more than depth d+1)."""
+    under 0.5 so that, with call costs in [1, 1.2], no depth-d program costs more than depth d+1).
+
+    Missing target labels weigh most; a different row or column count adds a little."""
     if not target_labels or not isinstance(state, (pd.DataFrame, pd.Series)):
         return 0.3
     uni = _universe(state)
     miss = sum(1 for v in target_labels if v not in uni) / len(target_labels)
-    shape = 0.0 if getattr(state, "shape", None) == getattr(target, "shape", None) else 0.15
-    return 0.3 * miss + shape
+    tshape = getattr(target, "shape", ())
+    rows = 0.0 if tshape[:1] == state.shape[:1] else 0.1
+    cols = 0.0 if tshape[1:] == state.shape[1:] else 0.05
+    return 0.3 * miss + rows + cols
 
 
 def hint_constants(objs: Sequence[Any]) -> tuple:
@@ -283,77 +316,111 @@ def hint_constants(objs: Sequence[Any]) -> tuple:
 def synthesize(inputs: Sequence[Any], target: Any, config: SearchConfig = SearchConfig(),
                matcher: Matcher | None = None, constants: Sequence[Any] = (),
                scorer: Scorer | None = None) -> SearchResult:
-    """Find a chain of DSL calls over ``inputs`` whose result matches ``target``."""
+    """Find a chain of DSL calls over ``inputs`` whose result matches ``target``.
+
+    Iterative deepening: best-first passes with depth limit 1, 2, ... ``max_depth``; pass L
+    only pops entries costing less than L + 1 (the last pass is unbounded). In each pass the
+    deepest level is final, so the final-level pruning (row rules, reachability) applies to it;
+    the repeated cheap levels cost little next to the newest one.
+    """
     if config.search == "ranked" and scorer is None:
         raise ValueError("search='ranked' needs a scorer")
     inputs = list(inputs)
     match = matcher or exact_matcher(target)
     start = time.monotonic()
-    deadline = start + config.timeout_s
-    funcs = dsl.functions()
-    reach = _Reach(target, inputs)
-    tlabels = set()
-    if isinstance(target, (pd.DataFrame, pd.Series)):
-        for ax in [target.index] + ([target.columns] if isinstance(target, pd.DataFrame) else []):
-            for lev in range(ax.nlevels):
-                tlabels.update(_hashables(ax.get_level_values(lev)[:200]))
-    result = SearchResult(None, False, 0, 0.0, functions=len(funcs))
-
-    states: list[tuple[Any, Program, float]] = []   # (value, program, path cost)
-    seen: set = set()
-    heap: list = []
-    seq = 0
+    result = SearchResult(None, False, 0, 0.0, functions=len(dsl.functions()))
     for i, v in enumerate(inputs):
-        if match(v):
+        if _safe_match(match, v):
             return _done(result, Program(i), start, True, len(inputs))
-        k = state_key(v)
-        if k is not None:
-            seen.add(k)
-        if dsl.receiver_kind(v) is not None:
-            states.append((v, Program(i), 0.0))
-            heapq.heappush(heap, (funcs[0].cost, seq, len(states) - 1, 0, 0))
-            seq += 1
-    max_depth_seen = 0
+    p = _Pass(inputs, target, match, constants, scorer, config, start + config.timeout_s, result)
     with Sandbox(config.call_timeout_s, config.max_cells) as box:
+        for limit in range(1, config.max_depth + 1):
+            bound = float("inf") if limit == config.max_depth else limit + 1.0
+            found = p.run(limit, bound, box)
+            result.sandbox = dict(box.counts)
+            if found is not None:
+                return _done(result, found, start, True, len(inputs))
+            if result.timed_out:
+                return _done(result, None, start, False, len(inputs))
+            if bound == float("inf"):
+                result.depth_completed = limit
+            else:
+                result.cost_completed = bound
+    return _done(result, None, start, False, len(inputs))
+
+
+class _Pass:
+    """One best-first pass up to a depth limit (state shared across passes: the counters)."""
+
+    def __init__(self, inputs: list, target: Any, match: Matcher, constants: Sequence[Any],
+                 scorer: Scorer | None, config: SearchConfig, deadline: float,
+                 result: SearchResult) -> None:
+        self.inputs, self.target, self.match = inputs, target, match
+        self.constants, self.scorer, self.config = constants, scorer, config
+        self.deadline, self.result = deadline, result
+        self.funcs = dsl.functions()
+        self.reach = _Reach(target, inputs)
+        self.target_rows = len(target) if isinstance(target, (pd.DataFrame, pd.Series, np.ndarray)) \
+            and getattr(target, "ndim", 1) >= 1 else None
+        self.tlabels: set = set()
+        if isinstance(target, (pd.DataFrame, pd.Series)):
+            for ax in [target.index] + ([target.columns] if isinstance(target, pd.DataFrame) else []):
+                for lev in range(ax.nlevels):
+                    self.tlabels.update(_hashables(ax.get_level_values(lev)[:200]))
+
+    def run(self, limit: int, bound: float, box: Sandbox) -> Program | None:
+        funcs, config, inputs, result = self.funcs, self.config, self.inputs, self.result
+        states: list[tuple[Any, Program, float]] = []   # (value, program, path cost)
+        seen: set = set()
+        heap: list = []
+        seq = 0
+        for i, v in enumerate(inputs):
+            k = state_key(v)
+            if k is not None:
+                seen.add(k)
+            if dsl.receiver_kind(v) is not None:
+                states.append((v, Program(i), 0.0))
+                heapq.heappush(heap, (funcs[0].cost, seq, len(states) - 1, 0, 0))
+                seq += 1
         while heap:
             prio, _, sid, fi, tier = heapq.heappop(heap)
+            if prio >= bound:
+                break
             value, prog, cost = states[sid]
             depth = len(prog) + 1
-            if depth > max_depth_seen:
-                result.depth_completed = max_depth_seen
-                max_depth_seen = depth
             if tier == 0 and fi + 1 < len(funcs):
                 heapq.heappush(heap, (prio - funcs[fi].cost + funcs[fi + 1].cost, seq, sid, fi + 1, 0))
                 seq += 1
             fn = funcs[fi]
             if not fn.accepts(value):
                 continue
-            keep = depth < config.max_depth and len(states) < config.max_states
-            final_next = depth + 1 == config.max_depth
-            ctx = GenContext(value, inputs, target, constants)
+            final = depth == limit
+            if final and self.target_rows is not None and not dsl.rows_possible(
+                    fn.name, len(value), self.target_rows):
+                continue
+            keep = not final and len(states) < config.max_states
+            final_next = depth + 1 == limit
+            ctx = GenContext(value, inputs, self.target, self.constants)
             lo = TIERS[tier - 1] if tier else 0
             hi = min(TIERS[tier], config.max_args_per_call) if tier < len(TIERS) else config.max_args_per_call
             produced = 0
-            cands = _contained(enumerate_choices(generator(fn.name), ctx, scorer=scorer, limit=hi), fn.name)
+            cands = _contained(enumerate_choices(generator(fn.name), ctx, scorer=self.scorer, limit=hi),
+                               fn.name)
             for args, trace in cands:
                 produced += 1
                 if produced <= lo:
                     continue
-                if time.monotonic() > deadline:
+                if time.monotonic() > self.deadline:
                     result.timed_out = True
-                    result.sandbox = dict(box.counts)
-                    result.states = len(states)
-                    return _done(result, None, start, False, len(inputs))
-                result.candidates_tried += 1
+                    result.states += len(states)
+                    return None
                 out = box.run(dsl.call, fn, value, args, inputs)
+                result.candidates_tried += 1
                 if not out.ok:
                     continue
-                child = prog.then(Step(fn.name, args, tuple(trace)))
-                if _safe_match(match, out.value):
-                    result.sandbox = dict(box.counts)
-                    result.states = len(states)
-                    result.depth_completed = depth - 1
-                    return _done(result, child, start, True, len(inputs))
+                if _safe_match(self.match, out.value):
+                    result.states += len(states)
+                    return prog.then(Step(fn.name, args, tuple(trace)))
                 if not keep or dsl.receiver_kind(out.value) is None:
                     continue
                 k = state_key(out.value)
@@ -361,21 +428,19 @@ def synthesize(inputs: Sequence[Any], target: Any, config: SearchConfig = Search
                     if k in seen:
                         continue
                     seen.add(k)
-                if final_next and not reach.final_step_possible(out.value):
+                if final_next and not self.reach.final_step_possible(out.value):
                     continue
                 ccost = cost + fn.cost
-                states.append((out.value, child, ccost))
-                h = _heuristic(out.value, target, tlabels)
+                states.append((out.value, prog.then(Step(fn.name, args, tuple(trace))), ccost))
+                h = _heuristic(out.value, self.target, self.tlabels)
                 heapq.heappush(heap, (ccost + h + funcs[0].cost, seq, len(states) - 1, 0, 0))
                 seq += 1
             if produced >= hi and hi < config.max_args_per_call:
                 # More arguments remain: try them later, after the cheaper options of other calls.
                 heapq.heappush(heap, (prio + TIER_COST, seq, sid, fi, tier + 1))
                 seq += 1
-        result.depth_completed = config.max_depth
-        result.sandbox = dict(box.counts)
-    result.states = len(states)
-    return _done(result, None, start, False, len(inputs))
+        result.states += len(states)
+        return None
 
 
 def _contained(it: Any, name: str) -> Any:

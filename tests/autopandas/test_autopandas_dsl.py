@@ -78,6 +78,7 @@ def test_every_generated_call_renders_to_equivalent_source(name):
                     except Exception:  # noqa: BLE001 - generated calls may be invalid on this data
                         continue
                 names = [f"df{i}" for i in range(len(INPUTS))]
+                assert dsl.rows_possible(name, len(recv_obj), len(got)), "ROW_RULES wrong"
                 recv_src = names[source] if recv_obj is recv else f"{names[source]}['units']"
                 src = fn.render(recv_src, args, names)
                 assert equal(got, evaluate(src, INPUTS)), src
