@@ -18,7 +18,7 @@ ints used as bitsets; cardinalities are memoised per set by the Cardinality obje
 from __future__ import annotations
 
 from ..cardinality import Cardinality
-from ..cost_models import CostModel
+from ..cost_models import CM1, CostModel, Cout
 from ..join_tree import JoinTree, from_splits
 from ..query_graph import QueryGraph
 
@@ -94,15 +94,24 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTr
             nb_memo[s] = got
         return got
 
+    # Where the cost of joining two sub-plans is out + c1 + c2 whatever the orientation (C_out
+    # always; CM1 when neither side is a base relation), skip the call into the cost model.
+    plain_sum = isinstance(cost_model, Cout)
+    composite_sum = type(cost_model) is CM1
+    get_card, get_cost = card_memo.get, cost.get
+
     def emit_all(s1: int, partners: list[int]) -> None:
         c1 = cost[s1]
         for s2 in partners:
             s = s1 | s2
-            out = card_memo.get(s)
+            out = get_card(s)
             if out is None:
                 out = card_memo[s] = card(s)
-            c, left, right, method = pair_cost(cards, s1, c1, s2, cost[s2], out)
-            cur = cost.get(s)
+            if plain_sum or (composite_sum and s1 & (s1 - 1) and s2 & (s2 - 1)):
+                c, left, right, method = out + c1 + cost[s2], s1, s2, "hash"
+            else:
+                c, left, right, method = pair_cost(cards, s1, c1, s2, cost[s2], out)
+            cur = get_cost(s)
             if cur is None or c < cur:
                 cost[s] = c
                 splits[s] = (left, right, method)
