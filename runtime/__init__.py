@@ -10,6 +10,7 @@ from .api import get_actor as get_actor
 from .api import init as init
 from .api import is_initialized as is_initialized
 from .api import kill as kill
+from .api import memory_summary as memory_summary
 from .api import method as method
 from .api import put as put
 from .api import remote as remote
@@ -30,7 +31,7 @@ from . import exceptions as exceptions
 
 __all__ = [
     "init", "shutdown", "is_initialized", "remote", "method", "get", "put", "wait", "kill",
-    "cancel", "get_actor", "timeline", "ObjectRef", "ActorHandle", "ActorClass", "RemoteFunction",
+    "cancel", "get_actor", "timeline", "memory_summary", "ObjectRef", "ActorHandle", "ActorClass", "RemoteFunction",
     "exceptions", "TaskError", "RayTaskError", "GetTimeoutError", "ActorDiedError",
     "RayActorError", "WorkerCrashedError", "TaskCancelledError", "ObjectLostError",
     "RuntimeBaseError",

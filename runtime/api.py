@@ -531,3 +531,12 @@ def timeline(filename: str | None = None) -> list[dict] | None:
     with open(filename, "w") as f:
         json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, f)
     return None
+
+
+def memory_summary() -> dict[str, Any]:
+    """Objects and bytes in the store (inline, shared memory, spilled to disk), by owner."""
+    c = _live_client("memory_summary()")
+    if _is_worker or not hasattr(c, "memory_summary"):
+        raise RuntimeError("memory_summary() is available in the driver of the local and inline "
+                           "backends")
+    return c.memory_summary()

@@ -73,7 +73,13 @@ class Driver:
         free_dir = os.path.join(self.session_dir, "free")
         os.mkdir(free_dir)
         cap = object_store_memory // 4 if object_store_memory else 1 << 30
-        self.sched = Scheduler(num_cpus, self._spawn, ObjectStore(free_dir, cap))
+        store = ObjectStore(free_dir, cap)
+        self.spill_dir = ""
+        if object_store_memory:
+            self.spill_dir = tempfile.mkdtemp(prefix=f"rt-spill-{os.getpid()}-")
+            store.cap = object_store_memory
+            store.spill_dir = self.spill_dir
+        self.sched = Scheduler(num_cpus, self._spawn, store)
         s = self.sched
         with s.lock:
             for _ in range(num_cpus):
@@ -100,7 +106,7 @@ class Driver:
         wid = next(self._wids)
         proc = subprocess.Popen(
             [sys.executable, "-S", "-c", _BOOT, str(b.fileno()), str(self.life_r),
-             self.session_dir, str(wid), str(self.epoch)],
+             self.session_dir, str(wid), str(self.epoch), self.spill_dir],
             pass_fds=(b.fileno(), self.life_r), start_new_session=True, env=self.env,
             stdin=subprocess.DEVNULL)
         b.close()
@@ -201,6 +207,13 @@ class Driver:
                 s._reply(w, m[1], ("ok", None))
             except ValueError as e:
                 s._reply(w, m[1], ("error", str(e)))
+        elif tag == "locate":
+            e = s.store.entries.get(m[2])
+            if e is None or e.value is None:
+                s._reply(w, m[1], ("lost", m[2]))
+            else:
+                e.exported = True
+                s._reply(w, m[1], ("ok", e.value))
         elif tag == "get_actor":
             aid = s.names.get(m[2])
             a = s.actors.get(aid) if aid is not None else None
@@ -303,12 +316,23 @@ class Driver:
             v = e.value
             if v[0] == "s":
                 mm = e.mm
-                if mm is None:
-                    mm = e.mm = map_shm(v)
+                while mm is None:
+                    try:
+                        mm = map_shm(v)
+                    except FileNotFoundError:  # spilled meanwhile: read its new place
+                        with s.lock:
+                            v = e.value
+                        continue
+                    e.mm = mm
                 out.append(load_value(v, mm))
             else:
                 out.append(load_value(v))
         return out
+
+    def memory_summary(self) -> dict[str, Any]:
+        with self.sched.lock:
+            self._collect_released()
+            return self.sched.store.summary()
 
     def put(self, obj: Any) -> ObjectRef:
         self._check_open()
@@ -439,6 +463,8 @@ class Driver:
         except Exception:  # noqa: BLE001 - closing a selector twice is harmless
             pass
         shutil.rmtree(self.session_dir, ignore_errors=True)
+        if self.spill_dir:
+            shutil.rmtree(self.spill_dir, ignore_errors=True)
         s.store.entries.clear()
 
 

@@ -227,6 +227,13 @@ class InlineClient:
         from .driver import timeline_events
         return timeline_events(self.events)
 
+    def memory_summary(self) -> dict[str, Any]:
+        self._collect_released()
+        inline = sum(len(v[1]) + sum(len(b) for b in v[2]) for v in self.values.values()
+                     if v[0] == "i")
+        return {"objects": len(self.values), "shm_bytes": 0, "spilled_bytes": 0,
+                "by_owner": {"driver": {"objects": len(self.values), "inline_bytes": inline}}}
+
     def processes(self) -> list[int]:
         return []
 

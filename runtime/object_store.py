@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+import shutil
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ class ObjectStore:
     def __init__(self, free_dir: str | None = None, recycle_max: int = 0) -> None:
         self.entries: dict[int, Entry] = {}
         self.on_actor_free: Any = None  # called with an actor id when its last handle is gone
+        self.cap: int | None = None  # object_store_memory: shared memory past it spills to disk
+        self.spill_dir: str | None = None
+        self.spilled_bytes = 0
         self.shm_bytes = 0
         self.free_dir = free_dir
         self.recycle_max = recycle_max
@@ -66,6 +70,8 @@ class ObjectStore:
         e.task = None
         if value[0] == "s":
             self.shm_bytes += value[2]
+            if self.cap is not None and self.shm_bytes > self.cap:
+                self.spill(keep=oid)
         waiters = e.waiters or []
         e.waiters = None
         if e.refs <= 0:
@@ -108,8 +114,44 @@ class ObjectStore:
                     if ce.refs <= 0 and ce.value is not None:
                         stack.append(c)
 
+    def is_spilled(self, value: tuple) -> bool:
+        return self.spill_dir is not None and value[1].startswith(self.spill_dir)
+
+    def spill(self, keep: int | None = None) -> None:
+        """Move the oldest shared-memory objects to the spill folder until under the cap.
+
+        A spilled object keeps its value format with a path on disk: readers map it from the
+        page cache, zero-copy as before. Readers that already mapped the shared-memory file
+        keep their pages; a worker sent the old path asks the driver again ("locate")."""
+        assert self.spill_dir is not None and self.cap is not None
+        for oid, e in list(self.entries.items()):
+            if self.shm_bytes <= self.cap:
+                return
+            v = e.value
+            if v is None or v[0] != "s" or oid == keep or self.is_spilled(v):
+                continue
+            dst = f"{self.spill_dir}/{os.path.basename(v[1])}"
+            try:
+                shutil.copyfile(v[1], dst)
+                os.unlink(v[1])
+            except OSError as err:
+                log.warning("could not spill %s: %s", v[1], err)
+                continue
+            self.capacity.pop(v[1], None)
+            if e.wmm is not None:
+                e.wmm.close()
+                e.wmm = None
+            e.mm = None
+            e.value = (v[0], dst) + v[2:]
+            self.shm_bytes -= v[2]
+            self.spilled_bytes += v[2]
+
     def _drop_data(self, value: tuple, e: Entry | None = None) -> None:
         if value[0] != "s":
+            return
+        if self.is_spilled(value):
+            self.spilled_bytes -= value[2]
+            _unlink(value)
             return
         self.shm_bytes -= value[2]
         if e is not None and self._recycle(value, e):
@@ -160,9 +202,28 @@ class ObjectStore:
     def note_capacity(self, path: str, size: int) -> None:
         self.capacity[path] = size
 
-    def summary(self) -> dict[str, int]:
-        ready = sum(1 for e in self.entries.values() if e.value is not None)
-        return {"objects": len(self.entries), "ready": ready, "shm_bytes": self.shm_bytes}
+    def summary(self) -> dict[str, Any]:
+        """Objects and bytes (inline, shared memory, spilled), in total and by owner."""
+        by_owner: dict[str, dict[str, int]] = {}
+        for oid, e in self.entries.items():
+            v = e.value
+            if v is not None and v[0] == "a":
+                continue
+            wid = (oid >> 32) & 0xFFFF
+            row = by_owner.setdefault("driver" if wid == 0 else f"worker {wid}",
+                                      {"objects": 0, "pending": 0, "inline_bytes": 0,
+                                       "shm_bytes": 0, "spilled_bytes": 0})
+            row["objects"] += 1
+            if v is None:
+                row["pending"] += 1
+            elif v[0] == "i":
+                row["inline_bytes"] += len(v[1]) + sum(len(b) for b in v[2])
+            elif v[0] == "s":
+                row["spilled_bytes" if self.is_spilled(v) else "shm_bytes"] += v[2]
+        return {"objects": sum(r["objects"] for r in by_owner.values()),
+                "shm_bytes": self.shm_bytes, "spilled_bytes": self.spilled_bytes,
+                "shm_cap": self.cap, "recycled_bytes": self.recycled_bytes,
+                "by_owner": by_owner}
 
 
 def _unlink(value: tuple) -> None:

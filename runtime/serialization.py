@@ -179,7 +179,8 @@ class DepSlot:
         return (DepSlot, (self.i,))
 
 
-def resolve_args(args_val: tuple | None, dep_vals: list[tuple]) -> tuple[tuple, dict]:
+def resolve_args(args_val: tuple | None, dep_vals: list[tuple],
+                 load: Any = None) -> tuple[tuple, dict]:
     """The ``(args, kwargs)`` of a task, with its resolved dependencies filled in."""
     if args_val is None:
         return (), {}
@@ -187,7 +188,7 @@ def resolve_args(args_val: tuple | None, dep_vals: list[tuple]) -> tuple[tuple, 
     if kwargs is None:
         kwargs = {}
     if dep_vals:
-        vals = [load_value(v) for v in dep_vals]
+        vals = [(load or load_value)(v) for v in dep_vals]
         args = tuple(vals[a.i] if type(a) is DepSlot else a for a in args)
         if kwargs:
             kwargs = {k: (vals[v.i] if type(v) is DepSlot else v) for k, v in kwargs.items()}

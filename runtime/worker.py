@@ -159,7 +159,22 @@ class Worker:
         if r[0] == "lost":
             from .exceptions import ObjectLostError
             raise ObjectLostError(f"object {r[1]:016x} was freed or is not in this runtime")
-        return [load_value(v) for v in r[1]]
+        return [self.load(v) for v in r[1]]
+
+    def load(self, value: tuple) -> Any:
+        """``load_value``, asking the driver where a shared-memory object went if it moved
+        (spilled to disk) after the value was sent."""
+        while True:
+            try:
+                return load_value(value)
+            except FileNotFoundError:
+                if value[0] != "s":
+                    raise
+                r = self.request(("locate", int(os.path.basename(value[1]), 16)))
+                if r[0] != "ok":
+                    from .exceptions import ObjectLostError
+                    raise ObjectLostError(f"object {r[1]:016x} was freed") from None
+                value = r[1]
 
     def put(self, obj: Any) -> Any:
         oid = self.new_id()
@@ -210,7 +225,7 @@ class Worker:
         t0 = time.perf_counter()
         self.running = True
         try:
-            args, kwargs = resolve_args(args_val, dep_vals)
+            args, kwargs = resolve_args(args_val, dep_vals, self.load)
             if tag == "task":
                 result = self._fn(fn_id, blob)(*args, **kwargs)
             elif tag == "call":
@@ -315,9 +330,15 @@ def _lifeline(fd: int, session_dir: str) -> None:
     _driver_gone(session_dir)
 
 
+_SPILL_DIR = ""
+
+
 def _driver_gone(session_dir: str) -> None:
-    """The driver is gone: remove the session's shared memory (every worker tries) and exit."""
+    """The driver is gone: remove the session's shared memory and spill folder (every worker
+    tries) and exit."""
     shutil.rmtree(session_dir, ignore_errors=True)
+    if _SPILL_DIR:
+        shutil.rmtree(_SPILL_DIR, ignore_errors=True)
     _exit(1)
 
 
@@ -383,7 +404,9 @@ def _apply_site() -> None:
 def main(argv: list[str]) -> None:
     global _WORKER
 
-    fd, lifeline_fd, session_dir, wid, epoch = argv
+    fd, lifeline_fd, session_dir, wid, epoch, spill_dir = argv
+    global _SPILL_DIR
+    _SPILL_DIR = spill_dir
     threading.Thread(target=_lifeline, args=(int(lifeline_fd), session_dir), daemon=True).start()
     sock = socket.socket(fileno=int(fd))
     chan = Channel(sock)

@@ -138,3 +138,62 @@ def test_kill_with_no_restart_false_restarts(rt, caps):
     rt.kill(a)
     with pytest.raises(rt.ActorDiedError):
         rt.get(a.add.remote(), timeout=60)
+
+
+def test_dag_survives_workers_killed_at_random(rt, caps):
+    """A few hundred dependent tasks while workers are SIGKILLed at random: every result is
+    right, the pool heals, and no process is left behind by the runtime afterwards."""
+    caps("processes")
+    import random
+    import threading
+    import time
+
+    import psutil
+
+    @rt.remote(max_retries=-1)
+    def leaf(i):
+        time.sleep(0.002)
+        return i
+
+    @rt.remote(max_retries=-1)
+    def combine(a, b):
+        time.sleep(0.002)
+        return a + b
+
+    rng = random.Random(0)
+    stop = threading.Event()
+    killed = []
+
+    def killer():
+        me = psutil.Process()
+        while not stop.is_set():
+            time.sleep(rng.uniform(0.02, 0.08))
+            workers = []
+            for p in me.children():
+                try:
+                    if "runtime.worker" in " ".join(p.cmdline()):
+                        workers.append(p)
+                except psutil.Error:  # exiting already
+                    pass
+            if workers:
+                victim = rng.choice(workers)
+                try:
+                    victim.kill()
+                    killed.append(victim.pid)
+                except psutil.Error:
+                    pass
+
+    level = [leaf.remote(i) for i in range(256)]
+    t = threading.Thread(target=killer)
+    t.start()
+    try:
+        while len(level) > 1:
+            level = [combine.remote(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+        total = rt.get(level[0], timeout=120)
+    finally:
+        stop.set()
+        t.join()
+    assert total == sum(range(256))
+    assert len(killed) >= 3  # the run really lost workers
+    f = rt.remote(lambda x: x * 3)
+    assert rt.get([f.remote(i) for i in range(10)], timeout=60) == [3 * i for i in range(10)]

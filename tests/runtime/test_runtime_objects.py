@@ -205,3 +205,32 @@ def test_arrays_read_after_their_ref_died_never_change(rt):
         del x
         gc.collect()
     assert (kept == 3.0).all()
+
+
+def test_store_spills_past_object_store_memory_and_restores_transparently(backend, caps):
+    caps("shm")
+    import glob
+
+    import runtime
+    if runtime.is_initialized():
+        runtime.shutdown()
+    runtime.init(num_cpus=2, backend=backend, object_store_memory=8 * 2**20)
+    try:
+        arrays = [np.full(250_000, float(i)) for i in range(12)]  # 2 MB each, 24 MB in all
+        refs = [runtime.put(a) for a in arrays]
+        s = runtime.memory_summary()
+        assert s["shm_bytes"] <= 8 * 2**20 and s["spilled_bytes"] >= 14 * 2**20
+        assert s["by_owner"]["driver"]["objects"] == 12
+        for i, r in enumerate(refs):
+            assert (runtime.get(r) == float(i)).all()
+        total = runtime.remote(lambda a: float(a[0]))
+        assert runtime.get([total.remote(r) for r in refs]) == [float(i) for i in range(12)]
+        spill_dirs = glob.glob(f"/tmp/rt-spill-{os.getpid()}-*")
+        assert spill_dirs and os.listdir(spill_dirs[0])
+        del refs, r
+        gc.collect()
+        s = runtime.memory_summary()
+        assert s["spilled_bytes"] == 0 and s["objects"] == 0
+    finally:
+        runtime.shutdown()
+    assert not glob.glob(f"/tmp/rt-spill-{os.getpid()}-*")
