@@ -80,9 +80,10 @@ class RuntimeSys:
         import runtime
         self.rt = runtime
         self.num_cpus = num_cpus
+        self.init_kwargs: dict[str, Any] = {}
 
     def init(self) -> None:
-        self.rt.init(num_cpus=self.num_cpus)
+        self.rt.init(num_cpus=self.num_cpus, **self.init_kwargs)
         self.f_noop = self.rt.remote(noop)
         self.f_inc = self.rt.remote(inc)
         self.actor_cls = self.rt.remote(Actor)
@@ -116,10 +117,11 @@ class RaySys(RuntimeSys):
         import ray
         self.rt = ray
         self.num_cpus = num_cpus
+        self.init_kwargs: dict[str, Any] = {}
 
     def init(self) -> None:
         self.rt.init(num_cpus=self.num_cpus, include_dashboard=False, logging_level="ERROR",
-                     log_to_driver=False)
+                     log_to_driver=False, **self.init_kwargs)
         self.f_noop = self.rt.remote(noop)
         self.f_inc = self.rt.remote(inc)
         self.actor_cls = self.rt.remote(Actor)
@@ -214,6 +216,110 @@ def bench_system(s: RuntimeSys, reps: int, n_sync: int) -> dict[str, float]:
     return out
 
 
+def crash_once(marker: str) -> str:
+    """First run: write this worker's pid to ``marker`` and hang; a retry returns at once."""
+    if not os.path.exists(marker):
+        with open(marker + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(marker + ".tmp", marker)
+        time.sleep(60)
+    return "recovered"
+
+
+def sleep_leaf(i: int) -> int:
+    time.sleep(0.001)
+    return i
+
+
+def sleep_add(a: int, b: int) -> int:
+    time.sleep(0.001)
+    return a + b
+
+
+def _worker_procs() -> list[psutil.Process]:
+    out = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(p.cmdline())
+        except psutil.Error:
+            continue
+        if "runtime.worker" in cmd or "default_worker.py" in cmd or cmd.startswith("ray::"):
+            out.append(p)
+    return out
+
+
+def bench_faults(s: RuntimeSys, reps: int) -> dict[str, float]:
+    """Recovery after a worker kill, and a task DAG with and without workers killed."""
+    import random
+    import tempfile
+    import threading
+    out: dict[str, float] = {}
+    s.init()
+    crash = s.rt.remote(max_retries=3)(crash_once)
+    times = []
+    for _ in range(reps):
+        with tempfile.TemporaryDirectory() as d:
+            marker = os.path.join(d, "pid")
+            ref = crash.remote(marker)
+            while not os.path.exists(marker):
+                time.sleep(0.001)
+            pid = int(open(marker).read())
+            t0 = time.perf_counter()
+            os.kill(pid, 9)
+            assert s.get(ref) == "recovered"
+            times.append(time.perf_counter() - t0)
+    out["recovery_ms"] = statistics.median(times) * 1e3
+    leaf = s.rt.remote(max_retries=-1)(sleep_leaf)
+    add = s.rt.remote(max_retries=-1)(sleep_add)
+
+    def dag(kill_every: float | None) -> float:
+        stop = threading.Event()
+        rng = random.Random(0)
+        kills = [0]
+
+        def killer() -> None:
+            while not stop.wait(kill_every):
+                procs = _worker_procs()
+                if procs:
+                    try:
+                        rng.choice(procs).kill()
+                        kills[0] += 1
+                    except psutil.Error:
+                        pass
+        t = threading.Thread(target=killer)
+        t0 = time.perf_counter()
+        if kill_every is not None:
+            t.start()
+        level = [leaf.remote(i) for i in range(512)]
+        while len(level) > 1:
+            level = [add.remote(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+        assert s.get(level[0]) == sum(range(512))
+        dt = time.perf_counter() - t0
+        stop.set()
+        if kill_every is not None:
+            t.join()
+        return 1023 / dt
+    out["dag_tasks_per_s"] = _median(lambda: dag(None), reps)
+    # one kill per ~100 tasks' worth of run time: about 1% of the tasks see their worker die
+    per_task = 1.0 / out["dag_tasks_per_s"]
+    out["dag_killed_tasks_per_s"] = _median(lambda: dag(100 * per_task), reps)
+    s.shutdown()
+    time.sleep(0.5)
+
+    s.init_kwargs = {"object_store_memory": 200 * 2**20}
+    s.init()
+    chunk = np.random.default_rng(1).random(20 * 2**20 // 8)  # 20 MB, 20 of them: 2x the cap
+    t0 = time.perf_counter()
+    refs = [s.put(chunk) for _ in range(20)]
+    dt = time.perf_counter() - t0
+    out["spill_gb_per_s"] = 20 * chunk.nbytes / dt / 1e9
+    assert float(s.get(refs[0])[0]) == float(chunk[0])
+    del refs
+    s.shutdown()
+    s.init_kwargs = {}
+    return out
+
+
 def bench_pool(num_cpus: int, reps: int, n_sync: int) -> dict[str, float]:
     out: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -299,6 +405,11 @@ ROWS = [
     ("init_shutdown_s", "init + shutdown", "s", "low", None, 0.05),
     ("idle_processes", "idle processes", "", "low", None, None),
     ("idle_mb", "idle footprint (USS of started processes)", "MB", "low", None, 0.25),
+    ("recovery_ms", "recovery: worker kill to retried result", "ms", "low", None, None),
+    ("dag_tasks_per_s", "DAG of 1023 tasks (1 ms each)", "tasks/s", "high", None, None),
+    ("dag_killed_tasks_per_s", "same DAG, a worker killed per ~100 tasks", "tasks/s", "high",
+     None, None),
+    ("spill_gb_per_s", "puts of 2x object_store_memory (spilling)", "GB/s", "high", None, None),
 ]
 
 
@@ -332,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sync-calls", type=int, default=500, help="calls timed for each latency "
                    "figure (default: 500)")
     p.add_argument("--no-ray", action="store_true", help="skip Ray even when importable")
+    p.add_argument("--no-faults", action="store_true", help="skip the fault-tolerance and "
+                   "spilling workloads (recovery, DAG with kills, spill)")
     p.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     a = p.parse_args(argv)
     if a.num_cpus < 1 or a.reps < 1 or a.sync_calls < 1:
@@ -340,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, float]] = {}
     results["floor"] = bench_floor(a.sync_calls)
     results["runtime"] = bench_system(RuntimeSys(a.num_cpus), a.reps, a.sync_calls)
+    if not a.no_faults:
+        results["runtime"].update(bench_faults(RuntimeSys(a.num_cpus), max(1, a.reps // 2)))
     results["pool"] = bench_pool(a.num_cpus, a.reps, a.sync_calls)
     have_ray = False
     if not a.no_ray:
@@ -350,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             pass
     if have_ray:
         results["ray"] = bench_system(RaySys(a.num_cpus), a.reps, a.sync_calls)
+        if not a.no_faults:
+            results["ray"].update(bench_faults(RaySys(a.num_cpus), max(1, a.reps // 2)))
     if a.json:
         print(json.dumps(results, indent=2))
         return 0
