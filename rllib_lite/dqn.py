@@ -13,6 +13,7 @@ Masked actions get Q = -inf, both when acting and in the bootstrap max over next
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ from .models import QNetwork, make_adam
 from .policies import DQNPolicy
 from .preprocessing import to_torch, tree_map
 from .replay import PrioritizedReplayBuffer, ReplayBuffer
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -226,5 +229,10 @@ class DQN(Algorithm):
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.buffer.load_state(state["buffer"])
+        try:
+            self.buffer.load_state(state["buffer"])
+        except ValueError as err:
+            # another number of env copies than the checkpoint's: the transitions cannot be
+            # laid out per env column again, so learning restarts from an empty buffer
+            logger.warning("replay buffer not restored: %s", err)
         self.gradient_steps_done = state["gradient_steps_done"]

@@ -95,9 +95,14 @@ class ReplayBuffer:
         }
 
     def state(self) -> dict[str, Any]:
-        return {"pos": self.pos, "full": self.full, "data": self._data}
+        return {"pos": self.pos, "full": self.full, "data": self._data, "num_envs": self.num_envs,
+                "rows": self.rows}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        if (state["num_envs"], state["rows"]) != (self.num_envs, self.rows):
+            raise ValueError(
+                f"replay buffer layout {state['rows']}x{state['num_envs']} (rows x env copies) does "
+                f"not match {self.rows}x{self.num_envs}")
         self.pos, self.full, self._data = state["pos"], state["full"], state["data"]
 
 

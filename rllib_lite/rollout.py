@@ -313,8 +313,9 @@ class WorkerSet:
 
     def set_state(self, states: list[bytes]) -> None:
         if len(states) != max(self.num_workers, 1):
-            logger.warning("checkpoint has %d worker states for %d workers: envs start fresh",
-                           len(states), self.num_workers)
+            # expected when a run resumes on another worker count (e.g. evaluation on 0)
+            logger.info("checkpoint has %d worker states for %d workers: envs start fresh",
+                        len(states), self.num_workers)
             return
         if self.local is not None:
             self.local.set_state(states[0])

@@ -94,3 +94,16 @@ def test_user_model_receives_the_dict_observation():
     algo.train()
     assert algo.evaluate(2)["episode_return_mean"] == 5.0
     algo.stop()
+
+
+def test_discrete_observations_are_one_hot_encoded():
+    from rllib_lite import DQN
+
+    algo = DQN(DQNConfig(env="FrozenLake-v1", env_config={"is_slippery": False}, hidden_sizes=(16,),
+                         learning_starts=32, train_freq=32, gradient_steps=2))
+    assert algo.preprocessor.flat_dim == 16
+    x, mask = algo.preprocessor(5)
+    assert x.tolist() == [0.0] * 5 + [1.0] + [0.0] * 10 and mask.all()
+    algo.train()
+    algo.train()
+    algo.stop()

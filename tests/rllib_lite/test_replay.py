@@ -68,3 +68,13 @@ def test_prioritized_sampling_is_proportional_and_weights_correct_for_it():
     w = buf.importance_weights(np.arange(4), beta=1.0)
     # w_i = (N P(i))^-1 normalised by the max: proportional to 1 / p_i
     np.testing.assert_allclose(w, [1.0, 0.5, 1 / 3, 0.25], rtol=1e-6)
+
+
+def test_loading_a_buffer_of_another_layout_is_refused():
+    small = ReplayBuffer(capacity=8, num_envs=2)
+    add_counting(small, 3, 2)
+    with pytest.raises(ValueError, match="does not match"):
+        ReplayBuffer(capacity=8, num_envs=1).load_state(small.state())
+    same = ReplayBuffer(capacity=8, num_envs=2)
+    same.load_state(small.state())
+    assert len(same) == 6
