@@ -10,9 +10,8 @@ import argparse
 import json
 import sys
 
-from .equality import csv_matches, equal
 from .io import InputError, read_frame
-from .search import SEARCHES, SearchConfig, synthesize
+from .search import SEARCHES, SearchConfig, csv_matcher, exact_matcher, synthesize
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,10 +54,8 @@ def _synth(args: argparse.Namespace) -> int:
         return 2
     inputs = [f for f, _ in frames[:-1]]
     target, fmt = frames[-1]
-    if fmt == "csv":
-        res = synthesize(inputs, target, cfg, matcher=lambda r: csv_matches(target, r))
-    else:
-        res = synthesize(inputs, target, cfg, matcher=lambda r: equal(target, r))
+    matcher = csv_matcher(target) if fmt == "csv" else exact_matcher(target)
+    res = synthesize(inputs, target, cfg, matcher=matcher)
     if args.json:
         print(json.dumps({"program": res.rendered, "solved": res.solved,
                           "candidates_tried": res.candidates_tried, "seconds": round(res.seconds, 3),

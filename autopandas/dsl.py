@@ -192,3 +192,35 @@ def rows_possible(name: str, receiver_rows: int, target_rows: int) -> bool:
     if rule == "fewer":
         return target_rows <= receiver_rows
     return True
+
+
+#: Calls that, on a DataFrame, give a DataFrame with the same number of columns (on a Series, a
+#: Series). Used like ROW_RULES, for final calls, when the matcher says how it compares shapes.
+SAME_COLUMNS = frozenset({
+    "head", "tail", "loc", "query", "isin", "drop_rows", "drop_duplicates", "nlargest", "nsmallest",
+    "sort_values", "sort_index", "fillna", "ffill", "bfill", "isna", "notna", "cumsum", "cummax",
+    "cummin", "cumprod", "diff", "pct_change", "rank", "round", "abs", "clip", "astype", "where",
+    "mask", "rename", "add_prefix", "add_suffix", "reorder_levels", "swaplevel"})
+
+
+def columns_possible(name: str, receiver: Any, target: Any, csv: bool) -> bool:
+    """Whether one call of ``name`` on ``receiver`` can give something shaped like ``target``.
+
+    Exact matching needs the same kind and column count; CSV matching (``csv=True``) compares a
+    Series as one column and allows the index levels to become columns (reset_index rule).
+    """
+    if name not in SAME_COLUMNS:
+        return True
+    if isinstance(receiver, pd.DataFrame):
+        kind, ncols, nlev = "frame", receiver.shape[1], receiver.index.nlevels
+    elif isinstance(receiver, pd.Series):
+        kind, ncols, nlev = "series", 1, receiver.index.nlevels
+    else:
+        return True
+    if csv:
+        if not isinstance(target, pd.DataFrame):
+            return True
+        return target.shape[1] in (ncols, ncols + nlev)
+    if kind == "frame":
+        return isinstance(target, pd.DataFrame) and target.shape[1] == ncols
+    return isinstance(target, pd.Series)

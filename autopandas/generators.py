@@ -28,7 +28,8 @@ from ._dsl_select import OPS
 
 MAX_VALUES = 12      # distinct values per column offered as constants
 MAX_SORT_KEYS = 3    # sort_values(by=...) length
-MAX_KEYS = 2         # group-by / set_index / pivot_table keys
+MAX_KEYS = 2         # set_index / pivot_table keys
+MAX_GROUP_KEYS = 3   # group-by keys
 MAX_COLUMNS = 4      # column lists for getitem / drop
 
 
@@ -502,7 +503,7 @@ def g_to_frame(c: Chooser, x: GenContext) -> dict:
 def _g_groupby(agg: str) -> Callable[[Chooser, GenContext], dict]:
     def gen(c: Chooser, x: GenContext) -> dict:
         _need_frame(x)
-        by = c.ordered_subset(f"groupby.{agg}.by", x.key_columns, 1, MAX_KEYS)
+        by = c.ordered_subset(f"groupby.{agg}.by", x.key_columns, 1, MAX_GROUP_KEYS)
         rest = tuple(k for k in x.columns if k not in by)
         if not rest and agg != "size":
             raise Infeasible("no columns to aggregate")

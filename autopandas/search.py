@@ -18,7 +18,8 @@ to be final. Pruning that loses no solution of this DSL:
   kept as a state (no-ops like sorting a sorted frame vanish here);
 - kinds: a function is only tried on receivers it accepts (arrays end a chain);
 - shape: a final call whose row rule (``dsl.ROW_RULES``: keeps or never increases the row count)
-  can't give the target's row count is skipped without running;
+  can't give the target's row count, or which keeps the column count (``dsl.SAME_COLUMNS``) when
+  the target's differs (CSV: allowing for reset_index), is skipped without running;
 - reachability, for states one call from the end: a target text value absent from the state and
   every input can only come from ``fillna`` (needs a missing value in the state); more than two
   new text labels in the target can't come from one call (``melt`` names two, ``rename`` one)
@@ -54,6 +55,8 @@ SEARCHES = ("enumerate", "ranked")
 #: next ones at TIER_COST more (more than one extra call), and so on: no function's long tail of
 #: arguments delays the cheap options of other functions or of longer chains.
 TIERS = (40, 400)
+#: Most cells of one-call results kept for reuse by the next deepening passes.
+CACHE_CELLS = 5_000_000
 TIER_COST = 1.5
 _CREATED_LABELS = frozenset({"index", "level_0", "level_1", "variable", "value", "size", "count",
                              "proportion"})
@@ -125,12 +128,18 @@ Matcher = Callable[[Any], bool]
 
 def exact_matcher(target: Any) -> Matcher:
     """Match by AutoPandas equality (Parquet / JSON targets, Python objects)."""
-    return lambda result: equal(target, result)
+    def match(result: Any) -> bool:
+        return equal(target, result)
+    match.shape_rule = "exact"  # type: ignore[attr-defined]
+    return match
 
 
 def csv_matcher(target: pd.DataFrame) -> Matcher:
     """Match a target read from CSV: as written with ``index=False`` or after ``reset_index()``."""
-    return lambda result: csv_matches(target, result)
+    def match(result: Any) -> bool:
+        return csv_matches(target, result)
+    match.shape_rule = "csv"  # type: ignore[attr-defined]
+    return match
 
 
 def state_key(obj: Any) -> Any:
@@ -359,6 +368,9 @@ class _Pass:
         self.constants, self.scorer, self.config = constants, scorer, config
         self.deadline, self.result = deadline, result
         self.funcs = dsl.functions()
+        self.shape_rule = getattr(match, "shape_rule", None)   # unknown matchers: no column rule
+        self.cache: dict = {}
+        self.cached_cells = 0
         self.reach = _Reach(target, inputs)
         self.target_rows = len(target) if isinstance(target, (pd.DataFrame, pd.Series, np.ndarray)) \
             and getattr(target, "ndim", 1) >= 1 else None
@@ -367,6 +379,22 @@ class _Pass:
             for ax in [target.index] + ([target.columns] if isinstance(target, pd.DataFrame) else []):
                 for lev in range(ax.nlevels):
                     self.tlabels.update(_hashables(ax.get_level_values(lev)[:200]))
+
+    def _run_cached(self, box: Sandbox, depth: int, sid: int, fi: int, pos: int,
+                    fn: dsl.Function, value: Any, args: dict) -> Any:
+        """Run a candidate; one-call candidates are remembered across passes (deterministic
+        enumeration makes (input, function, position) a key), up to CACHE_CELLS cells in all."""
+        if depth != 1:
+            return box.run(dsl.call, fn, value, args, self.inputs)
+        key = (sid, fi, pos)
+        out = self.cache.get(key)
+        if out is None:
+            out = box.run(dsl.call, fn, value, args, self.inputs)
+            size = int(np.prod(getattr(out.value, "shape", (1,)))) if out.ok else 0
+            if self.cached_cells + size <= CACHE_CELLS:
+                self.cache[key] = out
+                self.cached_cells += size
+        return out
 
     def run(self, limit: int, bound: float, box: Sandbox) -> Program | None:
         funcs, config, inputs, result = self.funcs, self.config, self.inputs, self.result
@@ -398,6 +426,9 @@ class _Pass:
             if final and self.target_rows is not None and not dsl.rows_possible(
                     fn.name, len(value), self.target_rows):
                 continue
+            if final and self.shape_rule and not dsl.columns_possible(
+                    fn.name, value, self.target, self.shape_rule == "csv"):
+                continue
             keep = not final and len(states) < config.max_states
             final_next = depth + 1 == limit
             ctx = GenContext(value, inputs, self.target, self.constants)
@@ -414,7 +445,7 @@ class _Pass:
                     result.timed_out = True
                     result.states += len(states)
                     return None
-                out = box.run(dsl.call, fn, value, args, inputs)
+                out = self._run_cached(box, depth, sid, fi, produced, fn, value, args)
                 result.candidates_tried += 1
                 if not out.ok:
                     continue

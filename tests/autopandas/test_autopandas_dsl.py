@@ -79,6 +79,8 @@ def test_every_generated_call_renders_to_equivalent_source(name):
                         continue
                 names = [f"df{i}" for i in range(len(INPUTS))]
                 assert dsl.rows_possible(name, len(recv_obj), len(got)), "ROW_RULES wrong"
+                if name in dsl.SAME_COLUMNS:
+                    assert dsl.columns_possible(name, recv_obj, got, csv=False), "SAME_COLUMNS wrong"
                 recv_src = names[source] if recv_obj is recv else f"{names[source]}['units']"
                 src = fn.render(recv_src, args, names)
                 assert equal(got, evaluate(src, INPUTS)), src
