@@ -243,13 +243,16 @@ def _worker_procs() -> list[psutil.Process]:
             cmd = " ".join(p.cmdline())
         except psutil.Error:
             continue
-        if "runtime.worker" in cmd or "default_worker.py" in cmd or cmd.startswith("ray::"):
+        if "runtime.worker" in cmd:
             out.append(p)
     return out
 
 
-def bench_faults(s: RuntimeSys, reps: int) -> dict[str, float]:
-    """Recovery after a worker kill, and a task DAG with and without workers killed."""
+def bench_faults(s: RuntimeSys, reps: int, kill_dag: bool = True) -> dict[str, float]:
+    """Recovery after a worker kill, a task DAG with and without workers killed, spilling.
+
+    ``kill_dag=False`` skips the random kills (used for Ray, whose worker processes cannot be
+    told apart safely from its agents here: killing one of those brings the node down)."""
     import random
     import tempfile
     import threading
@@ -302,7 +305,8 @@ def bench_faults(s: RuntimeSys, reps: int) -> dict[str, float]:
     out["dag_tasks_per_s"] = _median(lambda: dag(None), reps)
     # one kill per ~100 tasks' worth of run time: about 1% of the tasks see their worker die
     per_task = 1.0 / out["dag_tasks_per_s"]
-    out["dag_killed_tasks_per_s"] = _median(lambda: dag(100 * per_task), reps)
+    if kill_dag:
+        out["dag_killed_tasks_per_s"] = _median(lambda: dag(100 * per_task), reps)
     s.shutdown()
     time.sleep(0.5)
 
@@ -466,7 +470,14 @@ def main(argv: list[str] | None = None) -> int:
     if have_ray:
         results["ray"] = bench_system(RaySys(a.num_cpus), a.reps, a.sync_calls)
         if not a.no_faults:
-            results["ray"].update(bench_faults(RaySys(a.num_cpus), max(1, a.reps // 2)))
+            try:
+                results["ray"].update(bench_faults(RaySys(a.num_cpus), max(1, a.reps // 2),
+                                                   kill_dag=False))
+            except Exception as e:  # noqa: BLE001 - report the rest; these rows show "-"
+                print(f"warning: Ray fault workloads failed: {type(e).__name__}: {e}",
+                      file=sys.stderr)
+                import ray
+                ray.shutdown()
     if a.json:
         print(json.dumps(results, indent=2))
         return 0

@@ -12,14 +12,28 @@ Task states and transitions::
     RUNNING  --worker reports an exception-->   FAILED     (outputs hold the error; dependents
                                                             fail with it without running)
     RUNNING  --worker blocks in get, bounces--> READY      (the worker hands back queued tasks)
-    RUNNING  --worker process dies-->           FAILED     (WorkerCrashedError / ActorDiedError)
+    RUNNING  --worker dies, no retries left-->  FAILED     (WorkerCrashedError / ActorDiedError)
     WAITING/READY --cancel-->                   CANCELLED  (outputs hold TaskCancelledError)
     RUNNING  --cancel-->                        CANCELLED  (SIGINT to the worker; force kills it)
+    RUNNING  --pool worker dies, retries left-> READY      (``max_retries``; -1 is unlimited)
+    RUNNING  --raises, ``retry_exceptions``--> READY
+
+Actors::
+
+    CREATING --constructor sent-->              ALIVE      (calls queue in FIFO order meanwhile)
+    ALIVE    --process dies, restarts left-->   CREATING   (``max_restarts``; calls in flight
+                                                            rerun if ``max_task_retries`` allows,
+                                                            else fail with ActorDiedError)
+    ALIVE    --kill / constructor raised /
+               no handle left and idle /
+               process dies, no restarts-->     DEAD       (every later call: ActorDiedError)
 
 A task holds a reference on each of its dependencies and on every ref pickled inside its
-arguments until it leaves RUNNING. Pool workers get one task at a time, except functions whose
-recent runs were short (< ``_SHORT_S``): those are pipelined up to ``_DEPTH`` per worker so bursts
-of small tasks travel in batches. A worker blocked in ``get`` does not count against ``num_cpus``;
+arguments until it leaves RUNNING. Actor handles are counted like refs, under the actor's id.
+
+Pool workers get one task at a time, except functions whose recent runs were short
+(< ``_SHORT_S``): those are pipelined up to ``_DEPTH`` per worker so bursts of small tasks travel
+in batches. A worker blocked in ``get`` does not count against ``num_cpus``;
 if every worker is blocked and tasks are READY, the pool grows by one worker (Ray does the same)
 so nested tasks cannot deadlock.
 """

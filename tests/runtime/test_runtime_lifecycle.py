@@ -128,3 +128,15 @@ def test_bad_init_arguments(backend):
         runtime.init(backend="nope")
     with pytest.raises(ValueError, match="unknown option"):
         runtime.init(bogus=1)
+
+
+def test_ray_backend_without_ray_is_a_clear_error(monkeypatch):
+    import runtime
+    if runtime.is_initialized():
+        runtime.shutdown()
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(RuntimeError, match="pip install"):
+        runtime.init(backend="ray")
+    assert not runtime.is_initialized()
+    with pytest.raises(ValueError, match="address"):
+        runtime.init(address="127.0.0.1:6379")
