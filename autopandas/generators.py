@@ -144,7 +144,11 @@ class GenContext:
         return self._memo("tvalues", make)
 
     def numeric(self, col: Any) -> bool:
-        return pd.api.types.is_numeric_dtype(self.recv[col]) and not pd.api.types.is_bool_dtype(self.recv[col])
+        """Whether a receiver column holds numbers (booleans excluded)."""
+        def make():
+            dt = self.recv[col].dtype
+            return pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)
+        return self._memo(("numeric", col), make)
 
     @property
     def numeric_columns(self) -> tuple:
