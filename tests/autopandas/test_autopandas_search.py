@@ -135,3 +135,19 @@ def test_synthesized_program_reproduces_a_random_programs_output(seed, which):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert equal(target, res.program.run(inputs))
+
+
+def test_ranked_search_follows_the_scorer_and_still_finds_the_program():
+    df = sales()
+    target = df.sort_values("units", ascending=False)
+    calls = []
+
+    def scorer(op, label, options):
+        calls.append(label)
+        return [float(i) for i in range(len(options))]   # reverse domain order
+    res = synthesize([df], target, SearchConfig(timeout_s=30, max_depth=1, search="ranked"),
+                     scorer=scorer)
+    assert res.solved and equal(target, run_src(res.rendered, [df]))
+    assert "sort_values.by" in calls
+    with pytest.raises(ValueError, match="scorer"):
+        synthesize([df], target, SearchConfig(search="ranked"))
