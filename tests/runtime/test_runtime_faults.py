@@ -166,8 +166,8 @@ def test_dag_survives_workers_killed_at_random(rt, caps):
 
     def killer():
         me = psutil.Process()
-        while not stop.is_set():
-            time.sleep(rng.uniform(0.02, 0.08))
+        while not stop.is_set() and len(killed) < 6:
+            time.sleep(rng.uniform(0.05, 0.15))
             workers = []
             for p in me.children():
                 try:
