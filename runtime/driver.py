@@ -96,8 +96,8 @@ class Driver:
                 left = deadline - time.monotonic()
                 if left <= 0 or any(w.proc.poll() is not None for w in s.pool):
                     self.shutdown()
-                    raise RuntimeError("runtime workers failed to start; run "
-                                       f"`{sys.executable} -m runtime.worker` to see why")
+                    raise RuntimeError("runtime workers failed to start; their error is on "
+                                       "stderr above")
                 s.cv.wait(min(left, 0.05))
 
     # --- processes ---

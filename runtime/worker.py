@@ -209,9 +209,6 @@ class Worker:
 
     def run(self, m: tuple) -> None:
         tag = m[0]
-        if not self.torch_done and "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(1)
-            self.torch_done = True
         if tag == "task":
             _, tid, fn_id, blob, args_val, dep_vals, roids, name = m
         elif tag == "call":
@@ -227,12 +224,16 @@ class Worker:
         try:
             args, kwargs = resolve_args(args_val, dep_vals, self.load)
             if tag == "task":
-                result = self._fn(fn_id, blob)(*args, **kwargs)
+                fn = self._fn(fn_id, blob)
+                self._one_thread()
+                result = fn(*args, **kwargs)
             elif tag == "call":
+                self._one_thread()
                 result = getattr(self.actor, method)(*args, **kwargs)
             else:
                 cls = self._fn(cls_id, blob)
                 _set_prefix(f"{getattr(cls, '__name__', 'actor')} worker {self.wid}")
+                self._one_thread()
                 self.actor = cls(*args, **kwargs)
                 self.actor_id = aid
                 result = None
@@ -265,6 +266,13 @@ class Worker:
         old = self.fn_time.get(key)
         self.fn_time[key] = dt if old is None else 0.7 * old + 0.3 * dt
         self.chan.outbox.append(("done", tid, values, dt, ok, wall0))
+
+    def _one_thread(self) -> None:
+        """``torch.set_num_threads(1)`` once torch is loaded (by the user's code or by unpickling
+        the function); never imported here, since that costs about a second and 100+ MB."""
+        if not self.torch_done and "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(1)
+            self.torch_done = True
 
     def _next_is_short(self) -> bool:
         m = self.queue[0]
@@ -380,6 +388,10 @@ class _Prefixed(io.TextIOBase):
 
     def fileno(self) -> int:
         return self.raw.fileno()
+
+    @property
+    def buffer(self) -> Any:  # binary writes go through unprefixed
+        return self.raw.buffer
 
     @property
     def encoding(self) -> str:  # type: ignore[override]

@@ -113,3 +113,16 @@ def test_tasks_run_in_parallel(rt, caps):
 
     pids = set(rt.get([pid_after.remote(0.3) for _ in range(2)]))
     assert len(pids) == 2
+
+
+def test_workers_use_one_torch_thread(rt, caps):
+    caps("processes")
+    pytest.importorskip("torch")
+
+    @rt.remote
+    def threads():
+        import torch
+        return torch.get_num_threads()
+
+    rt.get(threads.remote())  # the first task imports torch; every later one runs with 1 thread
+    assert set(rt.get([threads.remote() for _ in range(4)])) == {1}
