@@ -1,0 +1,154 @@
+"""Command line: `python -m neurocuts {gen,packets,build,classify,compare}`.
+
+Exit codes: 0 done, 2 bad input (one line on stderr: `file:line: what is wrong`), 1 internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from .builders import BUILDERS, build
+from .classify import classify_flat, flatten
+from .rules import RuleFormatError, RuleSet, load_packets, load_rules, parse_rules, random_packets
+from .tree import BuildTimeout, load, save
+
+COLUMNS = ("algo", "rules", "time", "bytes", "bytes_per_rule", "depth", "nodes", "build_s")
+
+
+class InputError(Exception):
+    """Bad user input: reported on one line, exit code 2."""
+
+
+def _rules(path: str | None) -> RuleSet:
+    if path is None:
+        from sysml_datasets.classbench import GeneratorConfig, generate_text
+        print("no rules file given: using generated acl rules (1000 rules, seed 1)", file=sys.stderr)
+        return parse_rules(generate_text(GeneratorConfig("acl", 1000, 1)), "<generated acl 1000 seed 1>")
+    return load_rules(path)
+
+
+def _table(rows: list[dict]) -> str:
+    cols = [c for c in COLUMNS if any(c in r for r in rows)] + (["error"] if any("error" in r for r in rows) else [])
+    cells = [[str(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def cmd_gen(args: argparse.Namespace) -> None:
+    from sysml_datasets.classbench import GeneratorConfig, generate_text
+    try:
+        config = GeneratorConfig(args.kind, args.size, args.seed)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    sys.stdout.write(generate_text(config))
+
+
+def cmd_packets(args: argparse.Namespace) -> None:
+    rules = load_rules(args.rules)
+    pk = random_packets(rules, args.count, seed=args.seed)
+    np.savetxt(sys.stdout, pk, fmt="%d", delimiter="\t")
+
+
+def cmd_build(args: argparse.Namespace) -> None:
+    rules = load_rules(args.rules)
+    try:
+        tree = build(rules, args.algo, args.binth, args.time_limit)
+    except BuildTimeout as exc:
+        raise InputError(f"{args.rules}: {exc}") from None
+    if args.out:
+        save(tree, args.out)
+    m = tree.metrics()
+    print(json.dumps(m) if args.json else _table([m]))
+
+
+def cmd_classify(args: argparse.Namespace) -> None:
+    try:
+        tree = load(args.tree)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{args.tree}: not a tree file ({exc})") from None
+    packets = load_packets(args.packets)
+    t0 = time.perf_counter()
+    out = classify_flat(flatten(tree), packets)
+    secs = time.perf_counter() - t0
+    print(f"classified {len(packets)} packets in {secs:.3f} s", file=sys.stderr)
+    if args.json:
+        json.dump(out.tolist(), sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write("\n".join(map(str, out.tolist())) + ("\n" if len(out) else ""))
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    rules = _rules(args.rules)
+    rows = []
+    for algo in BUILDERS:
+        try:
+            rows.append(build(rules, algo, args.binth, args.time_limit).metrics())
+        except BuildTimeout:
+            rows.append({"algo": algo, "rules": len(rules), "error": f"timeout after {args.time_limit:g} s"})
+    print(json.dumps(rows) if args.json else _table(rows))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m neurocuts", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gen", help="write a generated ClassBench-style rule set to stdout")
+    g.add_argument("--kind", default="acl", help="family: acl, fw or ipc (default acl)")
+    g.add_argument("--size", type=int, default=1000, help="number of rules (default 1000)")
+    g.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    g.add_argument("--json", action="store_true", help="accepted for uniformity; the output is rule text")
+    g.set_defaults(fn=cmd_gen)
+    k = sub.add_parser("packets", help="write test packets for a rule file (half near rules, corners included)")
+    k.add_argument("rules", help="ClassBench rule file")
+    k.add_argument("--count", type=int, default=100000, help="number of packets (default 100000)")
+    k.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    k.add_argument("--json", action="store_true", help="accepted for uniformity; the output is packet text")
+    k.set_defaults(fn=cmd_packets)
+    b = sub.add_parser("build", help="build a tree, print its metrics and optionally save it")
+    b.add_argument("rules", help="ClassBench rule file")
+    b.add_argument("--algo", default="cutsplit", choices=sorted(BUILDERS), help="builder (default cutsplit)")
+    b.add_argument("--binth", type=int, default=16, help="leaf threshold (default 16)")
+    b.add_argument("--out", help="write the tree as JSON here")
+    b.add_argument("--time-limit", type=float, default=None, help="give up after this many seconds (default none)")
+    b.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    b.set_defaults(fn=cmd_build)
+    c = sub.add_parser("classify", help="print the matching rule index (or -1) of each packet")
+    c.add_argument("tree", help="tree JSON written by build --out")
+    c.add_argument("packets", help="packet file: src dst sport dport proto per line")
+    c.add_argument("--json", action="store_true", help="print one JSON array instead of one index per line")
+    c.set_defaults(fn=cmd_classify)
+    m = sub.add_parser("compare", help="build with every classic algorithm and print the table")
+    m.add_argument("rules", nargs="?", help="ClassBench rule file (default: generated acl, 1000 rules, seed 1)")
+    m.add_argument("--binth", type=int, default=16, help="leaf threshold (default 16)")
+    m.add_argument("--time-limit", type=float, default=600.0, help="per-builder limit in seconds (default 600)")
+    m.add_argument("--json", action="store_true", help="print a JSON list of metric objects")
+    m.set_defaults(fn=cmd_compare)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "binth", 16) < 1:
+        print("--binth must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        args.fn(args)
+    except (RuleFormatError, InputError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # an internal error: one line, exit 1
+        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

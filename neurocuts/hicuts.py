@@ -1,0 +1,103 @@
+"""HiCuts (Gupta and McKeown, Hot Interconnects 1999): one dimension, equal-width cuts.
+
+At each node with more than `binth` rules: cut the dimension with the most distinct rule projections
+(ranges clipped to the node's region), as the NeuroCuts reference does; the number of pieces is the
+largest power of two np >= 2 whose space measure sm(np) = np + sum over rules of the pieces each rule
+spans stays within `spfac` x rules (the paper's heuristic; reference spfac = 4, binth = 16).
+Refinements on every node (tree.py): rule pruning (rule overlay), region compaction, and merging of
+adjacent identical children (node merging).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .rules import RuleSet
+from .tree import Node, Tree, cut, grow
+
+
+@dataclass(frozen=True)
+class HiCutsConfig:
+    """HiCuts parameters."""
+
+    binth: int = 16
+    """Leaf threshold: nodes with at most this many rules become leaves."""
+    spfac: float = 4.0
+    """Space factor: total pieces spanned by the node's rules plus the pieces <= spfac x rules."""
+    max_pieces: int = 1 << 16
+    """Upper bound on pieces per cut."""
+
+    def __post_init__(self) -> None:
+        if self.binth < 1:
+            raise ValueError(f"binth must be >= 1, got {self.binth}")
+        if self.spfac <= 0:
+            raise ValueError(f"spfac must be > 0, got {self.spfac}")
+        if self.max_pieces < 2:
+            raise ValueError(f"max_pieces must be >= 2, got {self.max_pieces}")
+
+
+def clipped(tree: Tree, node: Node) -> tuple[np.ndarray, np.ndarray]:
+    """The node's rules clipped to its region: (n, 5) starts and ends."""
+    return np.maximum(tree.rules.lo[node.rules], node.lo), np.minimum(tree.rules.hi[node.rules], node.hi)
+
+
+def distinct_components(clo: np.ndarray, chi: np.ndarray) -> np.ndarray:
+    """Distinct clipped (start, end) pairs per dimension, (5,)."""
+    out = np.zeros(5, np.int64)
+    for d in range(5):
+        order = np.lexsort((chi[:, d], clo[:, d]))
+        a, b = clo[order, d], chi[order, d]
+        out[d] = 1 + int(np.count_nonzero((a[1:] != a[:-1]) | (b[1:] != b[:-1]))) if len(a) else 0
+    return out
+
+
+def space_measure(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, pieces: int) -> int:
+    """HiCuts sm(np): pieces plus the pieces each rule spans, for an equal-width cut of `dim`."""
+    w = -(-int(node.hi[dim] - node.lo[dim] + 1) // pieces)
+    a = (clo[:, dim] - node.lo[dim]) // w
+    b = (chi[:, dim] - node.lo[dim]) // w
+    return pieces + int((b - a + 1).sum())
+
+
+def hicuts_pieces(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, spfac: float, max_pieces: int) -> int:
+    """Pieces for an equal-width cut: start at 2, double while sm(np) < spfac * rules.
+
+    As in the NeuroCuts reference, the loop tests the current np and doubles, so the answer is the
+    first power of two whose sm reaches spfac x rules (bounded by the span and max_pieces).
+    """
+    span = int(node.hi[dim] - node.lo[dim] + 1)
+    k = 2
+    while k * 2 <= min(span, max_pieces) and space_measure(node, clo, chi, dim, k) < spfac * len(clo):
+        k *= 2
+    return min(k, span)
+
+
+def pick_dimension(clo: np.ndarray, chi: np.ndarray, node: Node, allowed: np.ndarray | None = None) -> int:
+    """The cuttable dimension (among `allowed`, when any of those is cuttable) with the most
+    distinct projections."""
+    counts = distinct_components(clo, chi).astype(np.float64)
+    counts[(node.hi - node.lo) < 1] = -1
+    if allowed is not None and (counts[allowed] > 1).any():
+        counts[~allowed] = -1
+    return int(np.argmax(counts))
+
+
+def hicuts_step(config: HiCutsConfig, allowed: Callable[[Tree, Node], np.ndarray] | None = None) -> Callable:
+    """The HiCuts policy for one node, usable by `grow` (and by other builders' subtrees).
+
+    `allowed(tree, node)` may restrict the dimensions considered (a (5,) bool mask).
+    """
+    def step(tree: Tree, node: Node) -> list[Node]:
+        clo, chi = clipped(tree, node)
+        dim = pick_dimension(clo, chi, node, allowed(tree, node) if allowed else None)
+        k = hicuts_pieces(node, clo, chi, dim, config.spfac, config.max_pieces)
+        return cut(tree, node, [dim], [k])
+    return step
+
+
+def build_hicuts(rules: RuleSet, config: HiCutsConfig = HiCutsConfig(), time_limit_s: float | None = None) -> Tree:
+    """Build a HiCuts tree."""
+    tree = Tree(rules, config.binth, algo="hicuts")
+    return grow(tree, hicuts_step(config), time_limit_s=time_limit_s)

@@ -1,0 +1,79 @@
+"""HyperCuts (Singh, Baboescu, Varghese and Wang, SIGCOMM 2003): several dimensions cut at once.
+
+At each node with more than `binth` rules: the candidate dimensions are those whose number of
+distinct rule projections exceeds the mean over the five dimensions, taken in decreasing order of
+that number. Each gets a power-of-two number of equal-width pieces, doubled while the product of
+pieces over all chosen dimensions stays within spfac x sqrt(rules) and each doubling still lowers
+the mean rules per piece by at least 10% (the paper's and the NeuroCuts reference's stopping rule;
+spfac = 4, binth = 16). When no dimension earns two pieces the node falls back to a HiCuts cut.
+Refinements as in every builder (tree.py): pruning, region compaction, node merging. Rule push-up is
+not done (it changes where rules are stored, not the cost model's search).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .hicuts import clipped, distinct_components, hicuts_pieces, pick_dimension
+from .rules import RuleSet
+from .tree import Node, Tree, cut, grow
+
+
+@dataclass(frozen=True)
+class HyperCutsConfig:
+    """HyperCuts parameters."""
+
+    binth: int = 16
+    """Leaf threshold."""
+    spfac: float = 4.0
+    """Space factor: at most spfac x sqrt(rules) children per node."""
+    min_gain: float = 0.1
+    """A doubling must lower the mean rules per piece by at least this fraction."""
+
+    def __post_init__(self) -> None:
+        if self.binth < 1:
+            raise ValueError(f"binth must be >= 1, got {self.binth}")
+        if self.spfac <= 0:
+            raise ValueError(f"spfac must be > 0, got {self.spfac}")
+        if not 0 <= self.min_gain < 1:
+            raise ValueError(f"min_gain must be in [0, 1), got {self.min_gain}")
+
+
+def _mean_per_piece(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, pieces: int) -> float:
+    w = -(-int(node.hi[dim] - node.lo[dim] + 1) // pieces)
+    spans = (chi[:, dim] - node.lo[dim]) // w - (clo[:, dim] - node.lo[dim]) // w + 1
+    return float(spans.sum()) / -(-int(node.hi[dim] - node.lo[dim] + 1) // w)
+
+
+def hypercuts_step(config: HyperCutsConfig):
+    """The HyperCuts policy for one node."""
+    def step(tree: Tree, node: Node) -> list[Node]:
+        clo, chi = clipped(tree, node)
+        counts = distinct_components(clo, chi)
+        span = node.hi - node.lo + 1
+        cand = [d for d in np.argsort(-counts, kind="stable") if counts[d] > counts.mean() and span[d] > 1]
+        budget = config.spfac * math.sqrt(len(node.rules))
+        dims, pieces, total = [], [], 1
+        for d in cand:
+            k, mean = 1, float(len(node.rules))
+            while k * 2 <= span[d] and total * k * 2 <= budget:
+                m2 = _mean_per_piece(node, clo, chi, int(d), k * 2)
+                if m2 > (1 - config.min_gain) * mean:
+                    break
+                k, mean = k * 2, m2
+            if k > 1:
+                dims.append(int(d))
+                pieces.append(k)
+                total *= k
+        if not dims:
+            d = pick_dimension(clo, chi, node)
+            return cut(tree, node, [d], [hicuts_pieces(node, clo, chi, d, config.spfac, 1 << 16)])
+        return cut(tree, node, dims, pieces)
+    return step
+
+
+def build_hypercuts(rules: RuleSet, config: HyperCutsConfig = HyperCutsConfig(), time_limit_s: float | None = None) -> Tree:
+    """Build a HyperCuts tree."""
+    return grow(Tree(rules, config.binth, algo="hypercuts"), hypercuts_step(config), time_limit_s=time_limit_s)

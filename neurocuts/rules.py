@@ -1,0 +1,254 @@
+"""ClassBench rules and packets: parsing, formatting and the linear-scan oracle.
+
+A rule set is five inclusive integer ranges per rule, one row per rule, in priority order (row 0
+is the highest priority: the first matching rule wins). The five dimensions are source IP, destination
+IP, source port, destination port and protocol (`DIMS`). Prefixes become ranges; a protocol with mask
+0xFF is one value and mask 0x00 is any protocol. The flags field is parsed and checked but not used,
+as in NeuroCuts.
+
+A malformed line raises `RuleFormatError`, whose message is `file:line: what is wrong`; nothing is
+returned half-built. Packets are text lines of whitespace-separated integers `src dst sport dport
+proto` (extra columns, such as a ClassBench trace's rule id, are ignored).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DIMS = ("src_ip", "dst_ip", "src_port", "dst_port", "proto")
+DIM_BITS = (32, 32, 16, 16, 8)
+#: Inclusive upper end of each dimension's domain.
+DIM_MAX = np.array([(1 << b) - 1 for b in DIM_BITS], dtype=np.int64)
+
+_IP = r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})"
+_RANGE = r"(\d+)\s*:\s*(\d+)"
+_HEX = r"0x([0-9a-fA-F]{1,4})/0x([0-9a-fA-F]{1,4})"
+_FIELDS = (("source prefix", _IP), ("destination prefix", _IP), ("source port range", _RANGE),
+           ("destination port range", _RANGE), ("protocol", _HEX))
+
+
+class RuleFormatError(ValueError):
+    """A rule or packet file line that cannot be parsed; str() is `file:line: what is wrong`."""
+
+    def __init__(self, source: str, line: int, problem: str) -> None:
+        super().__init__(f"{source}:{line}: {problem}")
+        self.source, self.line, self.problem = source, line, problem
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Rules as inclusive ranges; row i is rule i, and a lower index means a higher priority."""
+
+    lo: np.ndarray  # (rules, 5) int64
+    hi: np.ndarray  # (rules, 5) int64, inclusive
+
+    def __post_init__(self) -> None:
+        if self.lo.shape != self.hi.shape or self.lo.ndim != 2 or self.lo.shape[1] != 5:
+            raise ValueError(f"lo and hi must both be (rules, 5), got {self.lo.shape}, {self.hi.shape}")
+        if len(self.lo) and ((self.lo > self.hi).any() or (self.lo < 0).any() or (self.hi > DIM_MAX).any()):
+            raise ValueError("every range must satisfy 0 <= lo <= hi <= the dimension's maximum")
+
+    def __len__(self) -> int:
+        return len(self.lo)
+
+    @classmethod
+    def from_ranges(cls, ranges: list[list[int]] | np.ndarray) -> "RuleSet":
+        """From rows `[lo0, hi0, lo1, hi1, ..., lo4, hi4]` (inclusive)."""
+        arr = np.asarray(ranges, dtype=np.int64).reshape(-1, 10)
+        return cls(np.ascontiguousarray(arr[:, 0::2]), np.ascontiguousarray(arr[:, 1::2]))
+
+    def to_ranges(self) -> list[list[int]]:
+        """Rows `[lo0, hi0, ..., lo4, hi4]`, the inverse of `from_ranges`."""
+        out = np.empty((len(self), 10), dtype=np.int64)
+        out[:, 0::2], out[:, 1::2] = self.lo, self.hi
+        return out.tolist()
+
+
+def _prefix(groups: tuple[str, ...], what: str, src: str, lineno: int) -> tuple[int, int]:
+    octets = [int(g) for g in groups[:4]]
+    length = int(groups[4])
+    if any(o > 255 for o in octets):
+        raise RuleFormatError(src, lineno, f"{what}: octet above 255")
+    if length > 32:
+        raise RuleFormatError(src, lineno, f"{what}: prefix length {length} above 32")
+    addr = (octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]
+    host = (1 << (32 - length)) - 1
+    lo = addr & ~host & 0xFFFFFFFF  # host bits beyond the prefix are masked off
+    return lo, lo | host
+
+
+def parse_rule_line(line: str, src: str = "<rules>", lineno: int = 1) -> list[int]:
+    """One ClassBench line to `[lo0, hi0, ..., lo4, hi4]`; raises RuleFormatError."""
+    if not line.startswith("@"):
+        raise RuleFormatError(src, lineno, "a rule line must start with '@'")
+    parts = [p.strip() for p in line[1:].rstrip("\r\n").split("\t")]
+    while parts and parts[-1] == "":
+        parts.pop()
+    if len(parts) not in (5, 6):
+        raise RuleFormatError(src, lineno, f"expected 5 or 6 tab-separated fields, found {len(parts)}")
+    row: list[int] = []
+    for (what, pattern), text in zip(_FIELDS, parts):
+        m = re.fullmatch(pattern, text)
+        if m is None:
+            raise RuleFormatError(src, lineno, f"{what} {text!r} is malformed")
+        g = m.groups()
+        if what.endswith("prefix"):
+            row += _prefix(g, what, src, lineno)
+        elif what.endswith("range"):
+            lo, hi = int(g[0]), int(g[1])
+            if hi > 65535 or lo > hi:
+                raise RuleFormatError(src, lineno, f"{what} {lo} : {hi} is not within 0..65535 with lo <= hi")
+            row += [lo, hi]
+        else:
+            value, mask = int(g[0], 16), int(g[1], 16)
+            if mask == 0xFF and value <= 0xFF:
+                row += [value, value]
+            elif mask == 0:
+                row += [0, 255]
+            else:
+                raise RuleFormatError(src, lineno, f"protocol {text!r}: mask must be 0xFF or 0x00, value <= 0xFF")
+    if len(parts) == 6 and re.fullmatch(_HEX, parts[5]) is None:
+        raise RuleFormatError(src, lineno, f"flags {parts[5]!r} is malformed")
+    return row
+
+
+def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
+    """Parse ClassBench text (blank lines skipped); all or nothing."""
+    rows = [parse_rule_line(line, source, i) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not rows:
+        raise RuleFormatError(source, 1, "no rules found")
+    return RuleSet.from_ranges(rows)
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Read and parse a ClassBench rule file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleFormatError(str(path), 0, f"cannot read: {exc}") from None
+    return parse_rules(text, str(path))
+
+
+def _ip(value: int) -> str:
+    return ".".join(str((value >> s) & 255) for s in (24, 16, 8, 0))
+
+
+def _prefix_len(lo: int, hi: int) -> int:
+    span = hi - lo + 1
+    length = 32 - (span.bit_length() - 1)
+    if span & (span - 1) or lo & (span - 1):
+        raise ValueError(f"IP range {lo}..{hi} is not a prefix")
+    return length
+
+
+def format_rules(rules: RuleSet) -> str:
+    """ClassBench text for a rule set whose IP ranges are prefixes (flags written as any)."""
+    lines = []
+    for lo, hi in zip(rules.lo.tolist(), rules.hi.tolist()):
+        if lo[4] == hi[4]:
+            proto = f"0x{lo[4]:02x}/0xFF"
+        elif lo[4] == 0 and hi[4] == 255:
+            proto = "0x00/0x00"
+        else:
+            raise ValueError(f"protocol range {lo[4]}..{hi[4]} has no ClassBench form")
+        lines.append(f"@{_ip(lo[0])}/{_prefix_len(lo[0], hi[0])}\t{_ip(lo[1])}/{_prefix_len(lo[1], hi[1])}\t"
+                     f"{lo[2]} : {hi[2]}\t{lo[3]} : {hi[3]}\t{proto}\t0x0000/0x0000\t")
+    return "\n".join(lines) + "\n"
+
+
+def parse_packets(text: str, source: str = "<packets>") -> np.ndarray:
+    """Packets `(n, 5)` int64 from whitespace-separated integer lines; raises RuleFormatError."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return np.zeros((0, 5), dtype=np.int64)
+    width = len(lines[0].split())
+    tokens = text.split()
+    try:
+        if width >= 5 and len(tokens) == width * len(lines):
+            arr = np.array(tokens, dtype=np.int64).reshape(len(lines), width)[:, :5]
+        else:
+            raise ValueError
+    except (ValueError, OverflowError):
+        arr = np.zeros((len(lines), 5), dtype=np.int64)
+        for i, line in enumerate(lines):
+            fields = line.split()
+            if len(fields) < 5:
+                raise RuleFormatError(source, _lineno(text, i), f"expected 5 integers, found {len(fields)}")
+            try:
+                arr[i] = [int(f) for f in fields[:5]]
+            except ValueError:
+                raise RuleFormatError(source, _lineno(text, i), f"not an integer among {fields[:5]}") from None
+    bad = ((arr < 0) | (arr > DIM_MAX)).any(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise RuleFormatError(source, _lineno(text, i), f"field out of range in packet {arr[i].tolist()}")
+    return arr
+
+
+def _lineno(text: str, nonblank_index: int) -> int:
+    seen = -1
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            seen += 1
+            if seen == nonblank_index:
+                return n
+    return nonblank_index + 1
+
+
+def load_packets(path: str | Path) -> np.ndarray:
+    """Read a packet file (see `parse_packets`)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleFormatError(str(path), 0, f"cannot read: {exc}") from None
+    return parse_packets(text, str(path))
+
+
+def linear_scan(rules: RuleSet, packets: np.ndarray, block: int = 256, chunk: int = 8192) -> np.ndarray:
+    """Index of the first rule matching each packet, or -1: the vectorised oracle.
+
+    Packets go in chunks; each chunk is tested against `block` rules at a time, and packets leave
+    as soon as a block holds their first match, so the work is packets x rules-until-match.
+    """
+    packets = np.asarray(packets, dtype=np.int64)
+    out = np.full(len(packets), -1, dtype=np.int64)
+    for start in range(0, len(packets), chunk):
+        pk = packets[start:start + chunk]
+        idx = np.arange(len(pk))
+        for r0 in range(0, len(rules), block):
+            if len(idx) == 0:
+                break
+            lo, hi = rules.lo[r0:r0 + block], rules.hi[r0:r0 + block]
+            p = pk[idx]
+            hit = np.ones((len(idx), len(lo)), dtype=bool)  # (packets, rules)
+            for d in range(5):
+                col = p[:, d:d + 1]
+                hit &= (col >= lo[:, d]) & (col <= hi[:, d])
+            found = hit.any(axis=1)
+            out[start + idx[found]] = r0 + hit[found].argmax(axis=1)
+            idx = idx[~found]
+    return out
+
+
+def random_packets(rules: RuleSet, n: int, seed: int = 0, corner_fraction: float = 0.5) -> np.ndarray:
+    """Packets for testing: half uniform over the domain, half at or inside rules (corners included).
+
+    Corner packets sit on a random rule's range ends and one past them, where prefix boundaries and
+    off-by-one errors show.
+    """
+    rng = np.random.default_rng(seed)
+    out = rng.integers(0, DIM_MAX + 1, size=(n, 5), dtype=np.int64)
+    m = int(n * corner_fraction) if len(rules) else 0
+    if m:
+        pick = rng.integers(0, len(rules), size=m)
+        lo, hi = rules.lo[pick], rules.hi[pick]  # (m, 5) each
+        which = rng.integers(0, 5, size=(m, 5))
+        inside = lo + (rng.random((m, 5)) * (hi - lo + 1)).astype(np.int64)
+        vals = np.select([which == 0, which == 1, which == 2, which == 3], [lo, hi, lo - 1, hi + 1], inside)
+        out[:m] = np.clip(vals, 0, DIM_MAX)
+    return out

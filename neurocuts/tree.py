@@ -1,0 +1,343 @@
+"""One decision-tree representation for every builder: nodes, node operations, metrics and JSON.
+
+A node owns a region (an inclusive box over the five dimensions) and the rules that overlap it, in
+priority order. It is one of:
+
+- a leaf: its rules are searched linearly;
+- a cut node: one or more dimensions cut into pieces (`cuts` = `(dim, pieces, width)`; piece i covers
+  `[lo + i*width, lo + (i+1)*width - 1]` and the last piece runs to the region's end). HiCuts and
+  HyperCuts use equal widths (`ceil(span / pieces)`); a HyperSplit binary split is a 2-piece cut whose
+  first piece ends just before the split point. The slots (pieces' product) are numbered row-major; a run of
+  adjacent slots holding identical rules shares one child (node merging), so `run_starts` gives the
+  first slot of each child;
+- a partition node: its rules split into disjoint groups, one child each over the same region; every
+  child is searched and the highest-priority match wins (EffiCuts, CutSplit).
+
+Builders and (later) an agent grow a tree only through `cut` and `partition`, one node at a time;
+`grow` drives a policy over the unfinished nodes. Every new node is compacted to the bounding box of
+its rules within its region and pruned: a rule covered by a higher-priority rule inside the node's
+region is dropped (it can never win there).
+
+Metrics (`metrics`, for any subtree) follow the NeuroCuts reference cost model (tree.py,
+`compute_result`): time in memory accesses is 1 for a leaf, 1 + the max over the children for a cut
+node and the sum over the children for a partition node; a leaf takes 2 + 16 bytes per rule and an
+internal node 2 + 16 + 4 per child (header, region boundary, child pointers).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .rules import DIM_MAX, RuleSet
+
+log = logging.getLogger(__name__)
+
+#: Nodes with more rules than this skip pruning (its pairwise test is quadratic); the reference
+#: prunes only nodes of at most 500 rules.
+PRUNE_MAX = 3000
+FORMAT = "neurocuts-tree"
+
+
+@dataclass(eq=False)
+class Node:
+    """A tree node; see the module docstring for the three kinds."""
+
+    lo: np.ndarray  # (5,) int64, region start
+    hi: np.ndarray  # (5,) int64, region end (inclusive)
+    rules: np.ndarray  # (n,) int64 rule ids, ascending = priority order
+    depth: int = 1
+    kind: str = "leaf"
+    cuts: tuple[tuple[int, int, int], ...] = ()
+    run_starts: np.ndarray | None = None
+    children: list["Node"] = field(default_factory=list)
+
+    @property
+    def slots(self) -> int:
+        """Number of slots of a cut node (product of its pieces)."""
+        return int(np.prod([k for _, k, _ in self.cuts])) if self.cuts else 0
+
+
+class Tree:
+    """A rule set, its root node and the leaf threshold `binth`."""
+
+    def __init__(self, rules: RuleSet, binth: int = 16, algo: str = "", prune: bool = True,
+                 compact: bool = True) -> None:
+        if binth < 1:
+            raise ValueError(f"binth must be >= 1, got {binth}")
+        self.rules, self.binth, self.algo = rules, binth, algo
+        self.prune, self.compact = prune, compact
+        self.build_s = 0.0
+        self.root = make_node(self, np.zeros(5, np.int64), DIM_MAX.copy(), np.arange(len(rules)), 1)
+
+    def is_done(self, node: Node) -> bool:
+        """True when `node` needs no further splitting (a leaf of at most binth rules, or expanded)."""
+        return node.kind != "leaf" or len(node.rules) <= self.binth
+
+    def nodes(self) -> Iterator[Node]:
+        """All nodes, preorder."""
+        stack = [self.root]
+        while stack:
+            n = stack.pop()
+            yield n
+            stack.extend(reversed(n.children))
+
+    def classify(self, packets: np.ndarray) -> np.ndarray:
+        """First matching rule per packet, or -1 (vectorised; see classify.py)."""
+        from .classify import classify
+        return classify(self, packets)
+
+    def metrics(self) -> dict:
+        """Metrics of the whole tree plus `algo`, `rules`, `binth` and `build_s`."""
+        out = {"algo": self.algo, "rules": len(self.rules), "binth": self.binth}
+        out.update(metrics(self.root, len(self.rules)))
+        out["build_s"] = round(self.build_s, 4)
+        return out
+
+
+# ---------------------------------------------------------------- node construction
+
+def _clip(tree: Tree, rule_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rules' ranges intersected with the region: (n, 5) starts and ends."""
+    return np.maximum(tree.rules.lo[rule_ids], lo), np.minimum(tree.rules.hi[rule_ids], hi)
+
+
+def prune_rules(tree: Tree, rule_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Drop every rule covered, within the region, by one higher-priority rule."""
+    n = len(rule_ids)
+    if n < 2 or n > PRUNE_MAX:
+        return rule_ids
+    clo, chi = _clip(tree, rule_ids, lo, hi)
+    covered = np.zeros(n, dtype=bool)
+    block = max(1, 4_000_000 // (5 * n))
+    for j0 in range(1, n, block):  # rules j covered by some i < j
+        j = slice(j0, min(n, j0 + block))
+        cov = np.ones((j.stop - j.start, j.stop), dtype=bool)  # (rules j, rules i)
+        for d in range(5):
+            cov &= clo[j, d][:, None] >= clo[:j.stop, d][None, :]
+            cov &= chi[j, d][:, None] <= chi[:j.stop, d][None, :]
+        cov &= np.arange(j.start, j.stop)[:, None] > np.arange(j.stop)[None, :]
+        covered[j] = cov.any(axis=1)
+    return rule_ids[~covered]
+
+
+def make_node(tree: Tree, lo: np.ndarray, hi: np.ndarray, rule_ids: np.ndarray, depth: int) -> Node:
+    """A new leaf over the region with the given rules, compacted and pruned."""
+    lo, hi = lo.astype(np.int64).copy(), hi.astype(np.int64).copy()
+    rule_ids = np.asarray(rule_ids, dtype=np.int64)
+    if len(rule_ids):
+        for step in range(2):
+            if tree.compact:
+                lo = np.maximum(lo, tree.rules.lo[rule_ids].min(axis=0))
+                hi = np.minimum(hi, tree.rules.hi[rule_ids].max(axis=0))
+            if step == 0 and tree.prune:
+                rule_ids = prune_rules(tree, rule_ids, lo, hi)
+    return Node(lo, hi, rule_ids, depth)
+
+
+# ---------------------------------------------------------------- node operations
+
+def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[int] | tuple[int, ...],
+        widths: list[int] | tuple[int, ...] | None = None) -> list[Node]:
+    """Cut a leaf along `dims`, `pieces[j]` pieces in dims[j]; equal widths unless `widths` is given.
+
+    Returns the new children (adjacent slots with identical rules share one child).
+    """
+    if node.kind != "leaf" or node.children:
+        raise ValueError("only an unexpanded leaf can be cut")
+    if len(dims) != len(pieces) or not dims or len(set(dims)) != len(dims):
+        raise ValueError(f"dims {dims} and pieces {pieces} must be non-empty, distinct, of equal length")
+    span = node.hi - node.lo + 1
+    cuts = []
+    for j, (d, k) in enumerate(zip(dims, pieces)):
+        if not 0 <= d < 5:
+            raise ValueError(f"dimension {d} is not in 0..4")
+        if widths is None:
+            w = -(-int(span[d]) // max(int(k), 1))
+            k = -(-int(span[d]) // w)  # equal widths may need fewer pieces than asked
+        else:
+            w, k = int(widths[j]), int(k)  # the last piece absorbs the rest of the span
+        if k < 2 or w < 1 or (k - 1) * w >= span[d]:
+            raise ValueError(f"cannot cut dimension {d} (span {int(span[d])}) into {pieces[j]} pieces of width {w}")
+        cuts.append((int(d), k, w))
+    ks = np.array([k for _, k, _ in cuts], dtype=np.int64)
+    strides = np.ones(len(cuts), dtype=np.int64)
+    for j in range(len(cuts) - 2, -1, -1):
+        strides[j] = strides[j + 1] * ks[j + 1]
+    total = int(ks.prod())
+
+    # Slots each rule overlaps, as (rule position, slot) pairs, expanded one dimension at a time.
+    clo, chi = _clip(tree, node.rules, node.lo, node.hi)
+    pos = np.arange(len(node.rules))
+    slot = np.zeros(len(pos), dtype=np.int64)
+    for j, (d, k, w) in enumerate(cuts):
+        a = np.minimum((clo[pos, d] - node.lo[d]) // w, k - 1)
+        b = np.minimum((chi[pos, d] - node.lo[d]) // w, k - 1)
+        cnt = b - a + 1
+        rep = np.repeat(np.arange(len(pos)), cnt)
+        offs = np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        slot = slot[rep] + (a[rep] + offs) * strides[j]
+        pos = pos[rep]
+    order = np.argsort(slot, kind="stable")  # keeps priority order inside each slot
+    slot, pos = slot[order], pos[order]
+    bounds = np.searchsorted(slot, np.arange(total + 1))
+    slot_rules = [node.rules[pos[bounds[s]:bounds[s + 1]]] for s in range(total)]
+
+    idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
+    children, run_starts = [], []
+    s = 0
+    # Merging every slot into one child would rebuild the parent and never end, so then keep them all.
+    merge = any(not np.array_equal(r, slot_rules[0]) for r in slot_rules[1:])
+    while s < total:
+        e = s + 1
+        while merge and e < total and np.array_equal(slot_rules[e], slot_rules[s]):
+            e += 1
+        lo, hi = node.lo.copy(), node.hi.copy()
+        for j, (d, k, w) in enumerate(cuts):
+            lo[d] = node.lo[d] + idx[s:e, j].min() * w
+            top = idx[s:e, j].max()
+            hi[d] = node.hi[d] if top == k - 1 else node.lo[d] + (top + 1) * w - 1
+        children.append(make_node(tree, lo, hi, slot_rules[s], node.depth + 1))
+        run_starts.append(s)
+        s = e
+    node.kind, node.cuts, node.children = "cut", tuple(cuts), children
+    node.run_starts = np.array(run_starts, dtype=np.int64)
+    return children
+
+
+def partition(tree: Tree, node: Node, groups: list[np.ndarray]) -> list[Node]:
+    """Partition a leaf's rules into disjoint groups (rule ids), one child each; empty groups dropped."""
+    if node.kind != "leaf" or node.children:
+        raise ValueError("only an unexpanded leaf can be partitioned")
+    groups = [np.sort(np.asarray(g, dtype=np.int64)) for g in groups if len(g)]
+    joined = np.sort(np.concatenate(groups)) if groups else np.zeros(0, np.int64)
+    if len(groups) < 2 or not np.array_equal(joined, node.rules):
+        raise ValueError("partition groups must be at least two non-empty disjoint sets covering the node's rules")
+    children = [make_node(tree, node.lo, node.hi, g, node.depth + 1) for g in groups]
+    node.kind, node.children = "partition", children
+    return children
+
+
+def partition_by_size(tree: Tree, node: Node, dim: int, fraction: float) -> list[Node]:
+    """NeuroCuts' partition action: rules narrower than `fraction` of dim's domain vs the rest."""
+    width = tree.rules.hi[node.rules, dim] - tree.rules.lo[node.rules, dim] + 1
+    small = width < fraction * (int(DIM_MAX[dim]) + 1)
+    return partition(tree, node, [node.rules[small], node.rules[~small]])
+
+
+Policy = Callable[[Tree, Node], list[Node]]
+
+
+class BuildTimeout(RuntimeError):
+    """A build ran past its time limit (HiCuts and HyperCuts explode on some firewall sets)."""
+
+
+def grow(tree: Tree, policy: Policy, start: Node | None = None, time_limit_s: float | None = None) -> Tree:
+    """Expand unfinished nodes depth first with `policy` (which calls `cut` or `partition`).
+
+    Raises BuildTimeout past `time_limit_s` seconds (checked between nodes).
+    """
+    t0 = time.perf_counter()
+    stack = [start or tree.root]
+    steps = 0
+    while stack:
+        steps += 1
+        if time_limit_s is not None and steps % 64 == 0 and time.perf_counter() - t0 > time_limit_s:
+            raise BuildTimeout(f"{tree.algo} build passed its {time_limit_s:g} s limit")
+        node = stack.pop()
+        if node.children:  # already expanded (e.g. a builder's root partition): descend
+            stack.extend(reversed(node.children))
+        elif not tree.is_done(node):
+            stack.extend(reversed(policy(tree, node)))
+    tree.build_s += time.perf_counter() - t0
+    return tree
+
+
+# ---------------------------------------------------------------- metrics
+
+def metrics(node: Node, rule_count: int) -> dict:
+    """time (memory accesses), bytes, bytes_per_rule, depth, nodes, leaves of the subtree at `node`."""
+    post, stack = [], [node]
+    while stack:  # iterative postorder: deep trees must not hit the recursion limit
+        n = stack.pop()
+        post.append(n)
+        stack.extend(n.children)
+    cost: dict[int, tuple[int, int]] = {}
+    total_bytes = nodes = leaves = 0
+    for n in reversed(post):
+        nodes += 1
+        if not n.children:
+            leaves += 1
+            total_bytes += 2 + 16 * len(n.rules)
+            cost[id(n)] = (1, 1)
+            continue
+        total_bytes += 2 + 16 + 4 * len(n.children)
+        kids = [cost.pop(id(c)) for c in n.children]
+        t = sum(k[0] for k in kids) if n.kind == "partition" else 1 + max(k[0] for k in kids)
+        cost[id(n)] = (t, 1 + max(k[1] for k in kids))
+    t, depth = cost[id(node)]
+    return {"time": t, "bytes": total_bytes, "bytes_per_rule": round(total_bytes / max(rule_count, 1), 2),
+            "depth": depth, "nodes": nodes, "leaves": leaves}
+
+
+# ---------------------------------------------------------------- JSON
+
+def to_json(tree: Tree) -> dict:
+    """A JSON-ready dict holding the rules and every node (preorder, root first)."""
+    order = list(tree.nodes())
+    ids = {id(n): i for i, n in enumerate(order)}
+    nodes = []
+    for n in order:
+        d = {"kind": n.kind, "depth": n.depth, "lo": n.lo.tolist(), "hi": n.hi.tolist(), "rules": n.rules.tolist()}
+        if n.kind == "cut":
+            d["cuts"] = [list(c) for c in n.cuts]
+            d["run_starts"] = n.run_starts.tolist()
+        if n.children:
+            d["children"] = [ids[id(c)] for c in n.children]
+        nodes.append(d)
+    return {"format": FORMAT, "version": 1, "algo": tree.algo, "binth": tree.binth,
+            "build_s": tree.build_s, "prune": tree.prune, "compact": tree.compact,
+            "rules": tree.rules.to_ranges(), "nodes": nodes}
+
+
+def from_json(data: dict) -> Tree:
+    """Inverse of `to_json`; raises ValueError on a malformed document."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} document")
+    try:
+        rules = RuleSet.from_ranges(data["rules"])
+        tree = Tree.__new__(Tree)
+        tree.rules, tree.binth, tree.algo = rules, int(data["binth"]), str(data["algo"])
+        tree.prune, tree.compact, tree.build_s = bool(data["prune"]), bool(data["compact"]), float(data["build_s"])
+        nodes = [Node(np.array(d["lo"], np.int64), np.array(d["hi"], np.int64), np.array(d["rules"], np.int64),
+                      int(d["depth"]), d["kind"]) for d in data["nodes"]]
+        for n, d in zip(nodes, data["nodes"]):
+            if n.kind not in ("leaf", "cut", "partition"):
+                raise ValueError(f"unknown node kind {n.kind!r}")
+            n.children = [nodes[i] for i in d.get("children", [])]
+            if n.kind == "cut":
+                n.cuts = tuple((int(a), int(b), int(c)) for a, b, c in d["cuts"])
+                n.run_starts = np.array(d["run_starts"], np.int64)
+                if len(n.run_starts) != len(n.children) or n.run_starts[0] != 0:
+                    raise ValueError("run_starts must give one start per child, the first 0")
+            elif n.kind == "partition" and not n.children:
+                raise ValueError("a partition node needs children")
+        tree.root = nodes[0]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ValueError(f"malformed tree document: {exc!r}") from None
+    return tree
+
+
+def save(tree: Tree, path: str | Path) -> None:
+    """Write the tree as JSON."""
+    Path(path).write_text(json.dumps(to_json(tree), separators=(",", ":")))
+
+
+def load(path: str | Path) -> Tree:
+    """Read a tree written by `save`."""
+    return from_json(json.loads(Path(path).read_text()))

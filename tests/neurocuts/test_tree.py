@@ -1,0 +1,125 @@
+"""Every builder's tree classifies exactly as a linear scan; metrics recount; JSON round trips."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from neurocuts import BUILDERS, build
+from neurocuts.hicuts import HiCutsConfig, hicuts_step
+from neurocuts.rules import DIM_MAX, RuleSet, linear_scan, random_packets
+from neurocuts.tree import Tree, cut, from_json, grow, metrics, partition, partition_by_size, to_json
+
+BASES = [0, 0x0A000000, 0x0A010000, 0x0A010200, 0xC0A80100, 0xFFFFFF00]
+
+
+@st.composite
+def rule_sets(draw):
+    n = draw(st.integers(1, 40))
+    rows = []
+    for _ in range(n):
+        row = []
+        for _d in range(2):  # IP prefixes around shared bases, so rules overlap and nest
+            length = draw(st.sampled_from([0, 8, 16, 23, 24, 28, 31, 32]))
+            addr = draw(st.sampled_from(BASES)) | draw(st.integers(0, 255))
+            lo = addr & ~((1 << (32 - length)) - 1) & 0xFFFFFFFF
+            row += [lo, lo | ((1 << (32 - length)) - 1)]
+        for _d in range(2):
+            a, b = sorted(draw(st.sampled_from([0, 0, 53, 80, 1023, 1024, 5000, 65535])) for _ in range(2))
+            row += [a, b]
+        proto = draw(st.sampled_from([None, 6, 17]))
+        row += [0, 255] if proto is None else [proto, proto]
+        rows.append(row)
+    return RuleSet.from_ranges(rows)
+
+
+def corner_packets(rules: RuleSet, seed: int) -> np.ndarray:
+    """Every rule's range ends and one past them in each dimension, plus random ones."""
+    rng = np.random.default_rng(seed)
+    pts = []
+    for i in range(len(rules)):
+        base = rules.lo[i].copy()
+        for d in range(5):
+            for v in (rules.lo[i, d], rules.hi[i, d], rules.lo[i, d] - 1, rules.hi[i, d] + 1):
+                p = base.copy()
+                p[d] = min(max(v, 0), DIM_MAX[d])
+                pts.append(p)
+        pts.append(rules.hi[i].copy())
+    return np.concatenate([np.array(pts), random_packets(rules, 300, seed=seed)])
+
+
+def recount(node, kind_cost=True):
+    """Direct recursive recount of (time, bytes, nodes, depth)."""
+    if not node.children:
+        return 1, 2 + 16 * len(node.rules), 1, 1
+    sub = [recount(c) for c in node.children]
+    t = sum(s[0] for s in sub) if node.kind == "partition" else 1 + max(s[0] for s in sub)
+    return t, 18 + 4 * len(node.children) + sum(s[1] for s in sub), 1 + sum(s[2] for s in sub), \
+        1 + max(s[3] for s in sub)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules=rule_sets(), binth=st.integers(1, 4), seed=st.integers(0, 1000))
+def test_every_builder_classifies_as_linear_scan_with_exact_metrics_and_json(rules, binth, seed):
+    pk = corner_packets(rules, seed)
+    expected = linear_scan(rules, pk)
+    for algo in BUILDERS:
+        tree = build(rules, algo, binth)
+        assert np.array_equal(tree.classify(pk), expected), algo
+        m = metrics(tree.root, len(rules))
+        assert (m["time"], m["bytes"], m["nodes"], m["depth"]) == recount(tree.root), algo
+        doc = to_json(tree)
+        again = from_json(json.loads(json.dumps(doc)))
+        assert to_json(again) == doc
+        assert np.array_equal(again.classify(pk), expected)
+        for node in tree.nodes():  # leaves hold at most binth rules
+            assert node.children or len(node.rules) <= binth, algo
+
+
+def test_builders_are_exact_on_a_shared_classbench_set(shared_dir):
+    from neurocuts.rules import load_rules
+    rules = load_rules(shared_dir / "classbench" / "ipc2_1k")
+    pk = random_packets(rules, 20000, seed=7)
+    expected = linear_scan(rules, pk)
+    for algo in BUILDERS:
+        assert np.array_equal(build(rules, algo).classify(pk), expected), algo
+
+
+def two_rules() -> RuleSet:
+    return RuleSet.from_ranges([[0, 99, 0, 99, 0, 9, 0, 9, 6, 6], [50, 59, 0, 199, 0, 65535, 0, 65535, 0, 255],
+                                [0, 199, 0, 199, 0, 65535, 0, 65535, 0, 255]])
+
+
+def test_pruning_drops_a_rule_covered_by_a_higher_priority_rule_in_the_region():
+    rules = RuleSet.from_ranges([[0, 99, 0, 99, 0, 65535, 0, 65535, 0, 255], [10, 20, 10, 20, 0, 80, 0, 80, 6, 6]])
+    tree = Tree(rules, binth=1)
+    assert tree.root.rules.tolist() == [0]
+
+
+def test_cut_merges_identical_adjacent_children_and_metrics_follow_cost_model():
+    tree = Tree(two_rules(), binth=1)
+    kids = cut(tree, tree.root, [0], [4])  # pieces [0,49] [50,99] [100,149] [150,199]
+    assert tree.root.run_starts.tolist() == [0, 1, 2]  # the last two pieces hold only rule 2
+    assert [k.rules.tolist() for k in kids] == [[0, 2], [0, 1, 2], [2]]
+    m = metrics(tree.root, 3)
+    assert m["time"] == 2 and m["bytes"] == (18 + 4 * 3) + (2 + 32) + (2 + 48) + (2 + 16)
+
+
+def test_partition_node_time_is_the_sum_of_its_parts():
+    tree = Tree(two_rules(), binth=1)
+    kids = partition_by_size(tree, tree.root, 2, 0.5)  # source port narrower than half its space or not
+    assert tree.root.kind == "partition" and [k.rules.tolist() for k in kids] == [[0], [1, 2]]
+    grow(tree, hicuts_step(HiCutsConfig(binth=1)))
+    assert kids[1].children
+    assert metrics(tree.root, 3)["time"] == sum(metrics(k, 3)["time"] for k in kids)
+
+
+def test_bad_node_operations_raise():
+    tree = Tree(two_rules(), binth=1)
+    with pytest.raises(ValueError, match="pieces"):
+        cut(tree, tree.root, [0], [2], widths=[500])  # first piece would swallow the whole span
+    with pytest.raises(ValueError):
+        partition(tree, tree.root, [np.array([0])])
