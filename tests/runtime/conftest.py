@@ -14,9 +14,10 @@ import runtime
 # (default "local,inline"; CI adds "ray" where the extra is installed: each Ray start is seconds).
 CAPABILITIES = {
     # worker processes, concurrency, /dev/shm objects, clean-exit checks, prefixed output,
-    # timeline events, a clear error when a task returns the wrong number of values
+    # timeline events, a clear error when a task returns the wrong number of values, worker
+    # processes recognisable among the driver's children
     "local": {"processes", "parallel", "async", "shm", "lifecycle", "prefix", "timeline",
-              "checked_returns"},
+              "checked_returns", "worker_pids"},
     # everything synchronously in the calling process
     "inline": {"timeline", "checked_returns"},
     # Ray itself (pip install .[ray])
