@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .preprocessing import Tree, tree_map, tree_zip_map
+from .preprocessing import tree_map, tree_zip_map
 from .returns import n_step_returns
 
 
