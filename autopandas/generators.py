@@ -100,6 +100,35 @@ class GenContext:
             return tuple(sorted(self.columns, key=score))
         return self._memo("keycols", make)
 
+    def target_levels(self, axis: int) -> int | None:
+        """Levels of the target's index (axis 0) or columns (axis 1), when it has that axis."""
+        t = self.target
+        if axis == 0 and isinstance(t, (pd.DataFrame, pd.Series)):
+            return t.index.nlevels
+        if axis == 1 and isinstance(t, pd.DataFrame):
+            return t.columns.nlevels
+        return None
+
+    @property
+    def sort_columns(self) -> tuple:
+        """Receiver columns, those sorted (either way) in the target first: likely sort keys."""
+        def make():
+            t = self.target
+            if not isinstance(t, pd.DataFrame) or isinstance(t.columns, pd.MultiIndex):
+                return self.columns
+            tc = set(self.target_columns)
+
+            def mono(c):
+                if c not in tc or t.columns.tolist().count(c) != 1:
+                    return False
+                try:
+                    col = t[c]
+                    return bool(col.is_monotonic_increasing or col.is_monotonic_decreasing)
+                except TypeError:
+                    return False
+            return tuple(sorted(self.columns, key=lambda c: not mono(c)))
+        return self._memo("sortcols", make)
+
     @property
     def default_index_target(self) -> bool:
         """Whether the target's rows are labelled 0..n-1 (so keys likely stayed columns)."""
@@ -190,6 +219,19 @@ class GenContext:
     def new_labels(self) -> tuple:
         """Target column labels the receiver lacks (names a rename/melt could introduce)."""
         return tuple(c for c in self.target_columns if c not in set(self.columns))
+
+
+def _keys(c: Chooser, label: str, domain: tuple, max_len: int, preferred: int | None) -> tuple:
+    """An ordered subset of key columns, the length the target's axis suggests tried first.
+
+    The length is its own choice point (``<label>.len``), so the options are exactly those of
+    ``ordered_subset(domain, 1, max_len)``, only visited in a better order."""
+    top = min(max_len, len(domain))
+    lengths = tuple(range(1, top + 1))
+    if preferred is not None and 1 <= preferred <= top:
+        lengths = (preferred,) + tuple(n for n in lengths if n != preferred)
+    n = c.select(f"{label}.len", lengths)
+    return c.ordered_subset(label, domain, n, n)
 
 
 def _key(v: Any) -> Any:
@@ -387,10 +429,11 @@ PIVOT_AGGS = ("mean", "sum", "count", "nunique", "min", "max", "first", "size")
 
 def g_pivot_table(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
-    index = c.ordered_subset("pivot_table.index", x.key_columns, 1, MAX_KEYS)
+    index = _keys(c, "pivot_table.index", x.key_columns, MAX_KEYS, x.target_levels(0))
     rest = tuple(k for k in x.key_columns if k not in index)
     use_cols = c.select("pivot_table.use_columns", (True, False))
-    columns = c.ordered_subset("pivot_table.columns", rest, 1, MAX_KEYS) if use_cols else None
+    tl = x.target_levels(1)
+    columns = _keys(c, "pivot_table.columns", rest, MAX_KEYS, tl) if use_cols else None
     rest2 = tuple(k for k in rest if columns is None or k not in columns)
     values = c.select("pivot_table.values", rest2 + (None,))
     return {"index": index, "columns": columns, "values": values,
@@ -429,7 +472,7 @@ def g_unstack(c: Chooser, x: GenContext) -> dict:
 
 def g_set_index(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
-    return {"keys": c.ordered_subset("set_index.keys", x.key_columns, 1, MAX_KEYS),
+    return {"keys": _keys(c, "set_index.keys", x.key_columns, MAX_KEYS, x.target_levels(0)),
             "drop": c.select("set_index.drop", (True, False))}
 
 
@@ -440,7 +483,7 @@ def g_reset_index(c: Chooser, x: GenContext) -> dict:
 def g_sort_values(c: Chooser, x: GenContext) -> dict:
     if not x.is_frame:
         return {"by": None, "ascending": c.select("sort_values.ascending", (True, False))}
-    by = c.ordered_subset("sort_values.by", x.columns, 1, MAX_SORT_KEYS)
+    by = c.ordered_subset("sort_values.by", x.sort_columns, 1, MAX_SORT_KEYS)
     asc = c.sequence("sort_values.ascending", (True, False), len(by))
     return {"by": by, "ascending": asc[0] if len(set(asc)) == 1 else asc}
 
@@ -507,7 +550,7 @@ def g_to_frame(c: Chooser, x: GenContext) -> dict:
 def _g_groupby(agg: str) -> Callable[[Chooser, GenContext], dict]:
     def gen(c: Chooser, x: GenContext) -> dict:
         _need_frame(x)
-        by = c.ordered_subset(f"groupby.{agg}.by", x.key_columns, 1, MAX_GROUP_KEYS)
+        by = _keys(c, f"groupby.{agg}.by", x.key_columns, MAX_GROUP_KEYS, x.target_levels(0))
         rest = tuple(k for k in x.columns if k not in by)
         if not rest and agg != "size":
             raise Infeasible("no columns to aggregate")
