@@ -1,18 +1,21 @@
 """Generate-and-verify enumerative search over chains of one to ``max_depth`` DSL calls.
 
-The search is best-first by cost, which with these costs is breadth-first: every call costs about
-1 (``Function.cost`` in [1, 1.2]) and a state's heuristic adds less than 1, so all one-call
-programs are tried before any two-call program, and so on. States are the distinct intermediate
-values; a priority queue holds ``(cost, state, next function)`` entries and expands one
-(state, function) pair at a time, lazily pushing the state's next function, so the queue grows by
-one entry per state, not per state and function.
+The search is best-first by cost. A candidate's cost is the sum of its calls' costs
+(``Function.cost``, 1 to 1.2), plus TIER_COST for each argument tier past the first (a call's
+first 40 argument tuples, in generator order, are tier 0; the next 360 tier 1; the rest tier 2),
+plus a heuristic in [0, 0.45] of how far its receiver looks from the target. So cheap arguments
+of one call come first, then cheap two-call chains interleaved with the long tails of one call,
+and so on. States are the distinct intermediate values; a priority queue holds
+``(cost, state, function, tier)`` entries and expands one at a time, lazily pushing the state's
+next function, so the queue grows by one entry per state, not per state and function.
 
-Expanding a pair enumerates the function's arguments with its generator (exhaustive mode, or
-ranked when a scorer is given), runs each candidate in the sandbox, compares the result with the
-target (first match wins) and keeps new results as states for the next depth.
+Expanding an entry enumerates that tier of the function's arguments with its generator
+(exhaustive mode, or ranked when a scorer is given), runs each candidate in the sandbox, compares
+the result with the target (first match wins) and keeps new results as states for the next depth.
 
-Passes deepen iteratively (limit 1, then 2, then 3) so the deepest level of each pass is known
-to be final. Pruning that loses no solution of this DSL:
+Passes deepen iteratively (depth limit 1, then 2, then 3; pass L stops at cost L + 1, the last
+pass is unbounded), so the deepest level of each pass is known to be final; one-call results are
+cached across passes. Pruning that loses no solution of this DSL:
 
 - deduplication: a result whose content hash was already seen (at lower or equal cost) is not
   kept as a state (no-ops like sorting a sorted frame vanish here);
@@ -102,6 +105,8 @@ class SearchResult:
     program: Program | None
     solved: bool
     candidates_tried: int
+    """Candidates checked against the target, counting one-call candidates again when a later
+    deepening pass re-checks them (their results then come from the cache, not a new run)."""
     seconds: float
     depth_completed: int = 0
     """Largest depth whose programs were all tried (set when the last, unbounded pass ends)."""
@@ -248,21 +253,21 @@ class _Reach:
             for ax in axes:
                 for lev in range(ax.nlevels):
                     tgt_labels.update(v for v in _hashables(ax.get_level_values(lev)) if _text(v))
+        # Values and labels of every input are reachable by a final merge/concat/join.
         self.cells = tgt_cells - base
         self.labels = tgt_labels - base - _CREATED_LABELS
-        self.cells_any = tgt_cells
-        self.labels_any = tgt_labels - _CREATED_LABELS
 
     def final_step_possible(self, state: Any) -> bool:
-        if not self.cells_any and not self.labels_any:
+        """Whether one more call on ``state`` could produce the target's text values and labels."""
+        if not self.cells and not self.labels:
             return True
         uni = _universe(state)
-        missing_cells = {v for v in self.cells_any if v not in uni} - (self.labels_any - uni)
+        missing_cells = {v for v in self.cells if v not in uni}
         if missing_cells:
             has_nan = isinstance(state, (pd.DataFrame, pd.Series)) and bool(state.isna().to_numpy().any())
             if not has_nan:
                 return False
-        missing = [v for v in self.labels_any if v not in uni]
+        missing = [v for v in self.labels if v not in uni]
         if len(missing) > 2 and not _affix_explains(missing, uni):
             return False
         return True

@@ -151,3 +151,15 @@ def test_ranked_search_follows_the_scorer_and_still_finds_the_program():
     assert "sort_values.by" in calls
     with pytest.raises(ValueError, match="scorer"):
         synthesize([df], target, SearchConfig(search="ranked"))
+
+
+def test_reachability_counts_other_inputs_values_and_labels():
+    """A final merge can bring another input's labels and text, so states lacking them survive."""
+    a = sales()
+    b = pd.DataFrame({"region": ["n", "s"], "boss": ["ann", "bob"], "site": ["x", "y"],
+                      "desk": ["p", "q"]})
+    target = a.head(3).merge(b)
+    reach = _Reach(target, [a, b])
+    assert reach.final_step_possible(a.head(3))
+    res = synthesize([a, b], target, SearchConfig(timeout_s=60, max_depth=2))
+    assert res.solved and equal(target, run_src(res.rendered, [a, b]))
