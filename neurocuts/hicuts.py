@@ -1,9 +1,10 @@
 """HiCuts (Gupta and McKeown, Hot Interconnects 1999): one dimension, equal-width cuts.
 
 At each node with more than `binth` rules: cut the dimension with the most distinct rule projections
-(ranges clipped to the node's region), as the NeuroCuts reference does; the number of pieces is the
-largest power of two np >= 2 whose space measure sm(np) = np + sum over rules of the pieces each rule
-spans stays within `spfac` x rules (the paper's heuristic; reference spfac = 4, binth = 16).
+(ranges clipped to the node's region), as the NeuroCuts reference does; the number of pieces np starts
+at 2 and doubles while the space measure sm(np) = np + sum over rules of the pieces each rule spans
+is below `spfac` x rules (the paper's heuristic in the reference's form, which stops at the first np
+reaching the bound; reference spfac = 4, binth = 16).
 Refinements on every node (tree.py): rule pruning (rule overlay), region compaction, and merging of
 adjacent identical children (node merging).
 """

@@ -1,0 +1,130 @@
+"""Classic packet-classification trees on the ClassBench sets, against the NeuroCuts reference.
+
+For every rule set in ../shared/classbench (acl1-5, fw1-5, ipc1-2 at 1k and 10k rules) and, with
+--with-100k, three 100k sets from our generator: worst-case memory accesses (`time`), bytes per rule
+and build seconds of HiCuts, HyperCuts, EffiCuts and CutSplit; each tree is checked exact against
+the linear scan on sampled packets (corners included). Then classification throughput of the
+vectorised tree walk against the vectorised linear scan, and the medians over the twelve 1k sets
+against baseline_anchors_1k.jsonl (a build past --time-limit counts as infinitely bad in a median).
+
+    python benchmarks/neurocuts_baselines.py [--shared DIR] [--time-limit S] [--with-100k] [--out rows.jsonl]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neurocuts import BUILDERS, BuildTimeout, build
+from neurocuts.classify import classify_flat, flatten
+from neurocuts.rules import linear_scan, load_rules, parse_rules, random_packets
+
+SETS = [f"{f}_{n}" for n in ("1k", "10k") for f in
+        ("acl1", "acl2", "acl3", "acl4", "acl5", "fw1", "fw2", "fw3", "fw4", "fw5", "ipc1", "ipc2")]
+ANCHOR_ALG = {"hicuts": "HiCuts", "hypercuts": "HyperCuts", "efficuts": "EffiCuts", "cutsplit": "CutSplitFixed"}
+
+
+def median_inf(values: list[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared"), help="shared data dir")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="per build, seconds (default 60)")
+    ap.add_argument("--check-packets", type=int, default=20000, help="packets per exactness check (default 20000)")
+    ap.add_argument("--throughput-packets", type=int, default=1_000_000, help="packets for throughput (default 1M)")
+    ap.add_argument("--with-100k", action="store_true", help="also build generated 100k-rule acl/fw/ipc sets")
+    ap.add_argument("--sets", default="", help="comma-separated subset of set names (default all)")
+    ap.add_argument("--algos", default=",".join(BUILDERS), help="builders (default all)")
+    ap.add_argument("--out", help="append one JSON row per build here")
+    args = ap.parse_args()
+    cb = Path(args.shared) / "classbench"
+    names = [s for s in SETS if not args.sets or s in args.sets.split(",")]
+    inputs = [(n, lambda n=n: load_rules(cb / n)) for n in names if (cb / n).exists()]
+    if args.with_100k:
+        from sysml_datasets.classbench import GeneratorConfig, generate_text
+        for kind in ("acl", "fw", "ipc"):
+            inputs.append((f"gen_{kind}_100k", lambda k=kind: parse_rules(generate_text(GeneratorConfig(k, 100_000, 1)))))
+    algos = args.algos.split(",")
+    out = open(args.out, "a") if args.out else None
+    rows: list[dict] = []
+    print("| set | algo | rules | time | bytes/rule | nodes | depth | build s | exact |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, load in inputs:
+        rules = load()
+        pk = random_packets(rules, args.check_packets, seed=1)
+        want = linear_scan(rules, pk)
+        for algo in algos:
+            t0 = time.perf_counter()
+            try:
+                tree = build(rules, algo, 16, args.time_limit)
+            except BuildTimeout:
+                row = {"set": name, "algo": algo, "rules": len(rules), "error": "timeout",
+                       "build_s": round(time.perf_counter() - t0, 1)}
+                print(f"| {name} | {algo} | {len(rules)} | timeout | timeout | | | >{args.time_limit:g} | |", flush=True)
+            else:
+                m = tree.metrics()
+                exact = bool(np.array_equal(tree.classify(pk), want))
+                row = {"set": name, **m, "exact": exact}
+                print(f"| {name} | {algo} | {m['rules']} | {m['time']} | {m['bytes_per_rule']} | {m['nodes']} | "
+                      f"{m['depth']} | {m['build_s']:.2f} | {exact} |", flush=True)
+                if name in ("acl1_1k", "acl1_10k") and algo == "cutsplit":
+                    row["throughput"] = throughput(tree, rules, args.throughput_packets)
+                    print(f"<!-- throughput {name}: {json.dumps(row['throughput'])} -->", flush=True)
+            rows.append(row)
+            if out:
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+
+    print("\n## Throughput (CutSplit tree vs linear scan, packets per second)\n")
+    print("| set | packets | tree pkt/s | linear-scan packets | linear-scan pkt/s | speed-up |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        if "throughput" in r:
+            t = r["throughput"]
+            print(f"| {r['set']} | {t['packets']} | {t['tree_pps']:.0f} | {t['scan_packets']} | {t['scan_pps']:.0f} | "
+                  f"{t['tree_pps'] / t['scan_pps']:.1f}x |")
+
+    anchors = [json.loads(line) for line in (cb / "baseline_anchors_1k.jsonl").read_text().splitlines()] \
+        if (cb / "baseline_anchors_1k.jsonl").exists() else []
+    print("\n## Medians over the twelve 1k sets (timeouts count as infinitely bad)\n")
+    print("| algo | sets | exact | median time | anchor time | median bytes/rule | anchor bytes/rule | verdict |")
+    print("|---|---|---|---|---|---|---|---|")
+    for algo in algos:
+        mine = [r for r in rows if r["set"].endswith("_1k") and r["algo"] == algo]
+        if not mine:
+            continue
+        t = median_inf([r.get("time", float("inf")) for r in mine])
+        b = median_inf([r.get("bytes_per_rule", float("inf")) for r in mine])
+        ref = [a for a in anchors if a.get("alg") == ANCHOR_ALG[algo] and "error" not in a]
+        at = median_inf([a["memory_access"] for a in ref])
+        ab = median_inf([a["bytes_per_rule"] for a in ref])
+        exact = all(r.get("exact", True) for r in mine)
+        verdict = "match or beat" if t <= at and b <= ab and exact else "worse"
+        print(f"| {algo} | {len(mine)} | {exact} | {t:g} | {at:g} (n={len(ref)}) | {b:g} | {ab:g} | {verdict} |")
+    print(f"\ncommand: {' '.join(sys.argv)}")
+    return 0
+
+
+def throughput(tree, rules, n: int) -> dict:
+    pk = random_packets(rules, n, seed=2)
+    flat = flatten(tree)
+    t0 = time.perf_counter()
+    got = classify_flat(flat, pk)
+    tree_s = time.perf_counter() - t0
+    m = n if len(rules) <= 2000 else min(n, 200_000)  # the scan on 10k rules x 1M packets takes minutes
+    t0 = time.perf_counter()
+    want = linear_scan(rules, pk[:m])
+    scan_s = time.perf_counter() - t0
+    return {"packets": n, "tree_s": round(tree_s, 3), "tree_pps": n / tree_s, "scan_packets": m,
+            "scan_s": round(scan_s, 3), "scan_pps": m / scan_s, "agree": bool(np.array_equal(got[:m], want))}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
