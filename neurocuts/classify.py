@@ -23,10 +23,11 @@ class FlatTree:
     """The tree as arrays indexed by node number (root 0)."""
 
     kind: np.ndarray  # (nodes,)
-    lo: np.ndarray  # (nodes, 5) cut origin
-    width: np.ndarray  # (nodes, 5)
-    last: np.ndarray  # (nodes, 5) pieces - 1
-    stride: np.ndarray  # (nodes, 5)
+    dim: np.ndarray  # (nodes, J) cut dimensions, J = most dimensions any node cuts (padding: width _WIDE)
+    lo: np.ndarray  # (nodes, J) cut origin
+    width: np.ndarray  # (nodes, J)
+    last: np.ndarray  # (nodes, J) pieces - 1
+    stride: np.ndarray  # (nodes, J)
     off: np.ndarray  # (nodes,) into `table` (cut: slot -> child, partition: children) or `leaf_rules`
     count: np.ndarray  # (nodes,) children of a partition node / rules of a leaf
     table: np.ndarray
@@ -40,11 +41,13 @@ def flatten(tree: Tree) -> FlatTree:
     order = list(tree.nodes())
     ids = {id(n): i for i, n in enumerate(order)}
     n = len(order)
+    ncut = max([len(node.cuts) for node in order] + [1])
     kind = np.zeros(n, np.int8)
-    lo = np.zeros((n, 5), np.int64)
-    width = np.full((n, 5), _WIDE, np.int64)
-    last = np.zeros((n, 5), np.int64)
-    stride = np.zeros((n, 5), np.int64)
+    dim = np.zeros((n, ncut), np.int64)
+    lo = np.zeros((n, ncut), np.int64)
+    width = np.full((n, ncut), _WIDE, np.int64)
+    last = np.zeros((n, ncut), np.int64)
+    stride = np.zeros((n, ncut), np.int64)
     off = np.zeros(n, np.int64)
     count = np.zeros(n, np.int64)
     table: list[np.ndarray] = []
@@ -54,8 +57,9 @@ def flatten(tree: Tree) -> FlatTree:
         if node.kind == "cut":
             kind[i] = _CUT
             s = 1
-            for d, k, w in reversed(node.cuts):
-                lo[i, d], width[i, d], last[i, d], stride[i, d] = node.lo[d], w, k - 1, s
+            for j in range(len(node.cuts) - 1, -1, -1):
+                d, k, w = node.cuts[j]
+                dim[i, j], lo[i, j], width[i, j], last[i, j], stride[i, j] = d, node.lo[d], w, k - 1, s
                 s *= k
             child = np.array([ids[id(c)] for c in node.children], np.int64)
             runs = np.diff(np.append(node.run_starts, s))
@@ -72,21 +76,23 @@ def flatten(tree: Tree) -> FlatTree:
             off[i], count[i] = r_len, len(node.rules)
             r_len += len(node.rules)
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
-    return FlatTree(kind, lo, width, last, stride, off, count, cat(table), cat(leaf_rules),
+    return FlatTree(kind, dim, lo, width, last, stride, off, count, cat(table), cat(leaf_rules),
                     tree.rules.lo, tree.rules.hi)
 
 
 def classify_flat(flat: FlatTree, packets: np.ndarray) -> np.ndarray:
     """First matching rule id per packet (-1 when none)."""
     packets = np.ascontiguousarray(packets, dtype=np.int64).reshape(-1, 5)
-    best = np.full(len(packets), np.iinfo(np.int64).max, np.int64)
+    flat_pk = packets.ravel()
+    best = np.full(len(packets), -1, np.int64)
+    hits: list[tuple[np.ndarray, np.ndarray]] = []
     pid = np.arange(len(packets))
     cur = np.zeros(len(packets), np.int64)
     while len(pid):
         kind = flat.kind[cur]
         leaf = kind == _LEAF
         if leaf.any():
-            _match_leaves(flat, packets, pid[leaf], cur[leaf], best)
+            _match_leaves(flat, packets, pid[leaf], cur[leaf], hits)
         part = kind == _PART
         nxt_pid, nxt_cur = [], []
         if part.any():
@@ -99,29 +105,41 @@ def classify_flat(flat: FlatTree, packets: np.ndarray) -> np.ndarray:
         cutm = kind == _CUT
         if cutm.any():
             cpid, ccur = pid[cutm], cur[cutm]
-            x = packets[cpid]  # (pairs, 5)
-            piece = np.minimum(np.maximum(x - flat.lo[ccur], 0) // flat.width[ccur], flat.last[ccur])
-            slot = (piece * flat.stride[ccur]).sum(axis=1)
+            slot = np.zeros(len(cpid), np.int64)
+            base = cpid * 5
+            for j in range(flat.dim.shape[1]):  # only the cut dimensions' values are gathered
+                x = flat_pk[base + flat.dim[ccur, j]]
+                piece = np.minimum(np.maximum(x - flat.lo[ccur, j], 0) // flat.width[ccur, j], flat.last[ccur, j])
+                slot += piece * flat.stride[ccur, j]
             nxt_pid.append(cpid)
             nxt_cur.append(flat.table[flat.off[ccur] + slot])
         pid = np.concatenate(nxt_pid) if nxt_pid else pid[:0]
         cur = np.concatenate(nxt_cur) if nxt_cur else cur[:0]
-    best[best == np.iinfo(np.int64).max] = -1
+    if hits:  # a packet copied by partition nodes may match in several leaves: keep the lowest rule id
+        hp = np.concatenate([h[0] for h in hits])
+        hr = np.concatenate([h[1] for h in hits])
+        order = np.lexsort((hr, hp))
+        hp, hr = hp[order], hr[order]
+        first = np.ones(len(hp), bool)
+        first[1:] = hp[1:] != hp[:-1]
+        best[hp[first]] = hr[first]
     return best
 
 
-def _match_leaves(flat: FlatTree, packets: np.ndarray, pid: np.ndarray, leaf: np.ndarray, best: np.ndarray) -> None:
-    """Test leaf rules in priority order; each pair stops at its first match."""
+def _match_leaves(flat: FlatTree, packets: np.ndarray, pid: np.ndarray, leaf: np.ndarray,
+                  hits: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Test leaf rules in priority order; each pair stops at its first match, appended to `hits`."""
     cnt = flat.count[leaf]
     start = flat.off[leaf]
+    x_all = packets[pid]  # (pairs, 5), gathered once
     alive = np.flatnonzero(cnt > 0)
     j = 0
     while len(alive):
         r = flat.leaf_rules[start[alive] + j]
-        x = packets[pid[alive]]
+        x = x_all[alive]
         hit = ((x >= flat.rule_lo[r]) & (x <= flat.rule_hi[r])).all(axis=1)
         if hit.any():
-            np.minimum.at(best, pid[alive[hit]], r[hit])
+            hits.append((pid[alive[hit]], r[hit]))
         j += 1
         alive = alive[~hit & (cnt[alive] > j)]
 

@@ -102,7 +102,8 @@ def cutsplit_step(config: CutSplitConfig, ficut_dim: dict[int, int | None]):
     return step
 
 
-def build_cutsplit(rules: RuleSet, config: CutSplitConfig = CutSplitConfig(), time_limit_s: float | None = None) -> Tree:
+def build_cutsplit(rules: RuleSet, config: CutSplitConfig = CutSplitConfig(),
+        time_limit_s: float | None = None) -> Tree:
     """Build a CutSplit tree: a root partition by IP-field size, then FiCuts and HyperSplit."""
     tree = Tree(rules, config.binth, algo="cutsplit")
     kept = tree.root.rules

@@ -78,7 +78,8 @@ def separable_groups(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig()) 
     return groups
 
 
-def build_efficuts(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig(), time_limit_s: float | None = None) -> Tree:
+def build_efficuts(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig(),
+        time_limit_s: float | None = None) -> Tree:
     """Build an EffiCuts tree: a root partition into separable trees, each grown by HiCuts."""
     tree = Tree(rules, config.binth, algo="efficuts")
     groups = separable_groups(rules, config)
@@ -94,4 +95,5 @@ def build_efficuts(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig(), ti
         width = tree.rules.hi[node.rules] - tree.rules.lo[node.rules] + 1
         return (width < frac).mean(axis=0) > 0.5
 
-    return grow(tree, hicuts_step(HiCutsConfig(binth=config.binth, spfac=config.spfac), small_dims), time_limit_s=time_limit_s)
+    step = hicuts_step(HiCutsConfig(binth=config.binth, spfac=config.spfac), small_dims)
+    return grow(tree, step, time_limit_s=time_limit_s)

@@ -98,7 +98,8 @@ def hicuts_step(config: HiCutsConfig, allowed: Callable[[Tree, Node], np.ndarray
     return step
 
 
-def build_hicuts(rules: RuleSet, config: HiCutsConfig = HiCutsConfig(), time_limit_s: float | None = None) -> Tree:
+def build_hicuts(rules: RuleSet, config: HiCutsConfig = HiCutsConfig(),
+        time_limit_s: float | None = None) -> Tree:
     """Build a HiCuts tree."""
     tree = Tree(rules, config.binth, algo="hicuts")
     return grow(tree, hicuts_step(config), time_limit_s=time_limit_s)

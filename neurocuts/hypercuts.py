@@ -74,6 +74,8 @@ def hypercuts_step(config: HyperCutsConfig):
     return step
 
 
-def build_hypercuts(rules: RuleSet, config: HyperCutsConfig = HyperCutsConfig(), time_limit_s: float | None = None) -> Tree:
+def build_hypercuts(rules: RuleSet, config: HyperCutsConfig = HyperCutsConfig(),
+        time_limit_s: float | None = None) -> Tree:
     """Build a HyperCuts tree."""
-    return grow(Tree(rules, config.binth, algo="hypercuts"), hypercuts_step(config), time_limit_s=time_limit_s)
+    tree = Tree(rules, config.binth, algo="hypercuts")
+    return grow(tree, hypercuts_step(config), time_limit_s=time_limit_s)
