@@ -11,7 +11,7 @@ from deepquery.join_tree import JoinTree, join, leaf
 from deepquery.optimizers import OPTIMIZERS
 from deepquery.optimizers.dpccp import csg_cmp_pairs
 
-from dq_synthetic import ProductCardinality, chain, clique, make_graph, star
+from .dq_synthetic import ProductCardinality, chain, clique, make_graph, star
 
 COST_MODELS = [Cout(), CM1(), CM2(memory_rows=50.0)]
 
