@@ -208,12 +208,7 @@ class Driver:
             except ValueError as e:
                 s._reply(w, m[1], ("error", str(e)))
         elif tag == "locate":
-            e = s.store.entries.get(m[2])
-            if e is None or e.value is None:
-                s._reply(w, m[1], ("lost", m[2]))
-            else:
-                e.exported = True
-                s._reply(w, m[1], ("ok", e.value))
+            s.on_locate(w, m[1], m[2], m[3])
         elif tag == "get_actor":
             aid = s.names.get(m[2])
             a = s.actors.get(aid) if aid is not None else None
@@ -285,49 +280,65 @@ class Driver:
         s = self.sched
         deadline = None if timeout is None else time.monotonic() + timeout
         entries = s.store.entries
-        got = []
+        n = len(oids)
+        got: list[tuple[Any, tuple, Any]] = []
         with s.cv:
             self._collect_released()
-            i = 0
-            n = len(oids)
-            while i < n:
-                e = entries.get(oids[i])
-                if e is None:
-                    self._check_open()
-                    raise ObjectLostError(
-                        f"object {oids[i]:016x} is not in this runtime: it belongs to a runtime "
-                        "that was shut down (call runtime.init() and resubmit the work), or was "
-                        "freed")
-                if e.value is not None:
-                    got.append(e)
-                    i += 1
-                    continue
-                self._check_open()
-                if deadline is None:
-                    s.cv.wait(1.0)
-                else:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise GetTimeoutError(f"get() timed out after {timeout} s with "
-                                              f"{n - i} of {n} objects not ready")
-                    s.cv.wait(left)
+            for o in oids:  # each object once: long lists stay cheap
+                e = self._wait_value(o, deadline, timeout, n - len(got), n)
+                got.append((e, e.value, e.mm))
+                s.store.touch(o)
+        # map shared memory outside the lock; an object evicted or spilled since it was seen
+        # is looked up again (and rebuilt if it was evicted)
         out = []
-        for e in got:
-            v = e.value
-            if v[0] == "s":
-                mm = e.mm
-                while mm is None:
+        for o, (e, v, mm) in zip(oids, got):
+            while True:
+                if v[0] != "s":
+                    out.append(load_value(v))
+                    break
+                if mm is None:
                     try:
                         mm = map_shm(v)
-                    except FileNotFoundError:  # spilled meanwhile: read its new place
-                        with s.lock:
-                            v = e.value
+                    except FileNotFoundError:
+                        with s.cv:
+                            s.store.lose(o, v[1])
+                            e = self._wait_value(o, deadline, timeout, 1, n)
+                            v, mm = e.value, e.mm
                         continue
-                    e.mm = mm
+                    with s.lock:
+                        if e.value is v and entries.get(o) is e:
+                            e.mm = mm
                 out.append(load_value(v, mm))
-            else:
-                out.append(load_value(v))
+                break
         return out
+
+    def _wait_value(self, oid: int, deadline: float | None, timeout: float | None,
+                    left_n: int, n: int) -> Any:
+        """The entry of ``oid`` once it has a value (rebuilt from lineage if it was lost); the
+        caller holds ``sched.cv``."""
+        s = self.sched
+        while True:
+            e = s.store.entries.get(oid)
+            if e is None:
+                self._check_open()
+                raise ObjectLostError(
+                    f"object {oid:016x} is not in this runtime: it belongs to a runtime that "
+                    "was shut down (call runtime.init() and resubmit the work), or was freed")
+            if e.value is not None:
+                return e
+            self._check_open()
+            if e.lost:
+                s.recover(oid)
+                self._wake()  # the dispatcher sends the rebuilt tasks
+                continue
+            if deadline is None:
+                s.cv.wait(1.0)
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise GetTimeoutError(f"get() timed out after {timeout} s with {left_n} of "
+                                          f"{n} objects not ready")
+                s.cv.wait(left)
 
     def memory_summary(self) -> dict[str, Any]:
         with self.sched.lock:
@@ -381,7 +392,7 @@ class Driver:
                     if e is None:
                         self._check_open()
                         raise ObjectLostError(f"object {o:016x} is not in this runtime")
-                    if e.value is not None:
+                    if e.value is not None or e.lost:  # computed (lost: get rebuilds it)
                         ready.add(o)
                         if len(ready) >= num_returns:
                             return ready

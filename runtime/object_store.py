@@ -1,11 +1,33 @@
-"""The driver's object table: values, reference counts, waiters and freeing.
+"""The driver's object table: values, reference counts, lineage, waiters, eviction and spilling.
 
-The driver owns every object. An entry lives while anything references it: ``ObjectRef``s in the
-driver or in workers (workers report 0->1 and 1->0 changes), tasks whose arguments mention it, and
-stored objects that contain it. When the count reaches zero and the value exists, the entry is
-dropped, its shared-memory file unlinked (readers that still map it keep their pages until they
-unmap) and the objects it contains are released in turn. All methods run under the scheduler's
-lock.
+The driver owns every object. An entry's ``refs`` counts what can read it: ``ObjectRef``s in
+the driver or in workers (workers report 0->1 and 1->0 changes), tasks whose arguments mention
+it (until they finish), and stored objects that contain it. Its ``lineage_refs`` counts the
+finished tasks that took it as an argument and whose outputs are still alive: to rebuild one of
+those outputs, the task may have to run again with this argument (Ray's lineage pinning).
+
+An object made by a task keeps that task (``lineage``: function, arguments, options) for as long
+as the entry lives, so a lost value can be rebuilt by running it again (``Scheduler.recover``).
+States of an entry::
+
+    PENDING   --value set-->                     READY
+    READY     --refs reach 0, no lineage_refs--> freed (entry dropped, segment unlinked)
+    READY     --refs reach 0, lineage_refs,
+                made by a task-->                LOST (kept for lineage only: value dropped)
+    READY     --evicted under memory pressure,
+                or its segment vanished-->       LOST
+    LOST      --a reader needs it-->             PENDING (its task runs again)
+    LOST      --refs and lineage_refs at 0-->    freed
+
+Objects made by ``put`` or by actor methods cannot be rebuilt: they stay READY while anything
+(lineage included) refers to them, and under pressure they spill to disk instead.
+
+Past ``object_store_memory`` (``cap``) the store makes room in this order: first it unlinks
+freed segments kept for reuse, then it evicts task outputs that can be rebuilt, least recently
+used first, except the arguments of running tasks; last it spills the rest (``put`` objects
+first) to the spill folder, from where readers map them as before. When an entry is freed, its
+shared-memory file is unlinked (readers that still map it keep their pages until they unmap)
+and the objects it contains are released in turn. All methods run under the scheduler's lock.
 """
 from __future__ import annotations
 
@@ -13,25 +35,38 @@ import logging
 import mmap
 import os
 import shutil
-from typing import Any
+from typing import Any, Callable
+
+from .exceptions import ObjectLostError
+from .serialization import system_error_value
 
 log = logging.getLogger(__name__)
 
 
 class Entry:
-    """One object: its value once ready, who waits for it, and how many references it has."""
+    """One object: its value once ready, who waits for it, its references and its lineage."""
 
-    __slots__ = ("value", "refs", "contained", "task", "waiters", "mm", "exported", "wmm")
+    __slots__ = ("value", "refs", "contained", "task", "waiters", "mm", "exported", "wmm",
+                 "lineage", "lineage_refs", "lost")
 
-    def __init__(self, refs: int, task: Any = None) -> None:
+    def __init__(self, refs: int, task: Any = None, lineage: bool = False) -> None:
         self.value: tuple | None = None
         self.refs = refs
         self.contained: list[int] | None = None
-        self.task = task
+        self.task = task  # the task computing it, while pending (for cancel)
         self.waiters: list[Any] | None = None
         self.mm: mmap.mmap | None = None
         self.exported = False  # its value was sent to a worker, which may still map it
         self.wmm: mmap.mmap | None = None  # the driver's writable mapping of a recycled file
+        self.lineage = task if lineage else None  # the task that makes it, to run again
+        self.lineage_refs = 0
+        self.lost = False  # value dropped or evicted; ``Scheduler.recover`` rebuilds it
+
+
+def rebuildable(e: Entry) -> bool:
+    """Whether the entry's value can be computed again from its lineage."""
+    t = e.lineage
+    return t is not None and t.held is not None and (e.value is None or e.value[0] in "is")
 
 
 class ObjectStore:
@@ -40,7 +75,8 @@ class ObjectStore:
     def __init__(self, free_dir: str | None = None, recycle_max: int = 0) -> None:
         self.entries: dict[int, Entry] = {}
         self.on_actor_free: Any = None  # called with an actor id when its last handle is gone
-        self.cap: int | None = None  # object_store_memory: shared memory past it spills to disk
+        self.pinned: Callable[[], set[int]] | None = None  # ids no eviction may touch now
+        self.cap: int | None = None  # object_store_memory: shared memory past it is reclaimed
         self.spill_dir: str | None = None
         self.spilled_bytes = 0
         self.shm_bytes = 0
@@ -49,9 +85,14 @@ class ObjectStore:
         self.recycled: list[tuple[int, str, mmap.mmap | None]] = []
         self.recycled_bytes = 0
         self.capacity: dict[str, int] = {}
+        self.lru: dict[int, None] = {}  # rebuildable objects in shared memory, oldest use first
+        self.evicted = 0
+        self.lost = 0
+        self.reconstructed = 0
+        self.spilled = 0
 
-    def create(self, oid: int, refs: int, task: Any = None) -> Entry:
-        e = Entry(refs, task)
+    def create(self, oid: int, refs: int, task: Any = None, lineage: bool = False) -> Entry:
+        e = Entry(refs, task, lineage)
         self.entries[oid] = e
         return e
 
@@ -68,14 +109,17 @@ class ObjectStore:
             e.contained = contained
         e.value = value
         e.task = None
+        e.lost = False
         if value[0] == "s":
             self.shm_bytes += value[2]
-            if self.cap is not None and self.shm_bytes > self.cap:
-                self.spill(keep=oid)
+            if rebuildable(e):
+                self.lru[oid] = None
+            if self.cap is not None and self._over():
+                self.make_room(keep=oid)
         waiters = e.waiters or []
         e.waiters = None
         if e.refs <= 0:
-            self.free(oid)
+            self.settle([oid])
         return waiters
 
     def incref(self, oid: int, n: int = 1) -> None:
@@ -88,63 +132,182 @@ class ObjectStore:
         if e is None:
             return
         e.refs -= n
-        if e.refs <= 0 and e.value is not None:
-            self.free(oid)
+        if e.refs <= 0:
+            self.settle([oid])
 
-    def free(self, oid: int) -> None:
-        stack = [oid]
+    def touch(self, oid: int) -> None:
+        """Mark a use of ``oid``: eviction takes the least recently used first."""
+        lru = self.lru
+        if oid in lru:
+            del lru[oid]
+            lru[oid] = None
+
+    def settle(self, stack: list[int]) -> None:
+        """Apply the state rules to entries whose counts dropped: free them, drop their value
+        (kept for lineage only), or leave them; releases cascade through contained objects and
+        through the arguments of freed lineage."""
+        entries = self.entries
         while stack:
-            e = self.entries.pop(stack.pop(), None)
-            if e is None:
-                continue
-            if e.value is not None:
-                if e.value[0] == "a":
+            oid = stack.pop()
+            e = entries.get(oid)
+            if e is None or e.refs > 0 or (e.value is None and not e.lost):
+                continue  # alive, or pending (set_value settles it)
+            if e.lineage_refs > 0:
+                if e.value is not None and rebuildable(e):
+                    self._drop_value(oid, e, stack)
+                continue  # a put's (or an actor result's) value stays while lineage needs it
+            del entries[oid]
+            v = e.value
+            if v is not None:
+                if v[0] == "a":
                     if self.on_actor_free is not None:
-                        self.on_actor_free(e.value[1])
+                        self.on_actor_free(v[1])
                     continue
-                self._drop_data(e.value, e)
+                self.lru.pop(oid, None)
+                self._drop_data(v, e)
             if e.wmm is not None:  # not recycled after all
                 e.wmm.close()
                 e.wmm = None
             e.mm = None
-            for c in e.contained or ():
-                ce = self.entries.get(c)
-                if ce is not None:
-                    ce.refs -= 1
-                    if ce.refs <= 0 and ce.value is not None:
-                        stack.append(c)
+            self._release_contained(e, stack)
+            t = e.lineage
+            if t is not None:
+                t.live -= 1
+                if t.live <= 0 and t.held is not None:
+                    for d in t.held:
+                        de = entries.get(d)
+                        if de is not None:
+                            de.lineage_refs -= 1
+                            if de.lineage_refs <= 0:
+                                stack.append(d)
+                    t.held = None  # the scheduler drops the arguments once t is done
+
+    def free(self, oid: int) -> None:
+        self.settle([oid])
+
+    def _release_contained(self, e: Entry, stack: list[int]) -> None:
+        for c in e.contained or ():
+            ce = self.entries.get(c)
+            if ce is not None:
+                ce.refs -= 1
+                if ce.refs <= 0:
+                    stack.append(c)
+        e.contained = None
+
+    def _drop_value(self, oid: int, e: Entry, stack: list[int], evict: bool = False) -> None:
+        """Forget a rebuildable value (LOST): free its memory, release what it contains."""
+        v = e.value
+        assert v is not None
+        self.lru.pop(oid, None)
+        if evict:  # readers may hold the file: never recycle it
+            if self.is_spilled(v):
+                self.spilled_bytes -= v[2]
+            else:
+                self.shm_bytes -= v[2]
+            self.capacity.pop(v[1], None)
+            _unlink(v)
+        else:
+            self._drop_data(v, e)
+        if e.wmm is not None:
+            e.wmm.close()
+            e.wmm = None
+        e.mm = None
+        e.value = None
+        e.lost = True
+        self._release_contained(e, stack)
+
+    def lose(self, oid: int, path: str) -> bool:
+        """The segment at ``path`` of ``oid`` vanished (its holder went away): the entry is
+        LOST if it can be rebuilt (True), else it holds an ``ObjectLostError`` (False)."""
+        e = self.entries.get(oid)
+        if e is None or e.value is None or e.value[0] != "s" or e.value[1] != path:
+            return True  # already moved, rebuilt or freed: the caller asks again
+        if os.path.exists(path):
+            return True
+        self.lost += 1
+        if rebuildable(e):
+            log.warning("object %016x lost its segment %s; rebuilding it from lineage", oid, path)
+            stack: list[int] = []
+            self._drop_value(oid, e, stack, evict=True)
+            self.settle(stack)
+            return True
+        v = e.value
+        if self.is_spilled(v):
+            self.spilled_bytes -= v[2]
+        else:
+            self.shm_bytes -= v[2]
+        e.mm = None
+        e.value = system_error_value(ObjectLostError(
+            f"object {oid:016x} lost its data ({path} vanished) and was made by put() or an "
+            "actor method, so it cannot be rebuilt"))
+        return False
 
     def is_spilled(self, value: tuple) -> bool:
         return self.spill_dir is not None and value[1].startswith(self.spill_dir)
 
+    def _over(self) -> bool:
+        return self.shm_bytes + self.recycled_bytes > self.cap  # type: ignore[operator]
+
+    def make_room(self, keep: int | None = None) -> None:
+        """Bring shared memory under the cap: unlink freed segments kept for reuse, evict
+        rebuildable objects (least recently used first), then spill."""
+        while self.recycled and self._over():
+            size, path, wmm = self.recycled.pop(0)
+            self.recycled_bytes -= size
+            if wmm is not None:
+                wmm.close()
+            _unlink(("s", path))
+        if not self._over():
+            return
+        if self.lru:
+            pinned = self.pinned() if self.pinned is not None else set()
+            stack: list[int] = []
+            for oid in list(self.lru):
+                if not self._over():
+                    break
+                e = self.entries.get(oid)
+                if oid == keep or oid in pinned or e is None or e.value is None:
+                    continue
+                self._drop_value(oid, e, stack, evict=True)
+                self.evicted += 1
+            self.settle(stack)
+        if self._over() and self.spill_dir is not None:
+            self.spill(keep)
+
     def spill(self, keep: int | None = None) -> None:
-        """Move the oldest shared-memory objects to the spill folder until under the cap.
+        """Move shared-memory objects to the spill folder until under the cap: those that cannot
+        be rebuilt first (oldest first), then any.
 
         A spilled object keeps its value format with a path on disk: readers map it from the
         page cache, zero-copy as before. Readers that already mapped the shared-memory file
         keep their pages; a worker sent the old path asks the driver again ("locate")."""
         assert self.spill_dir is not None and self.cap is not None
-        for oid, e in list(self.entries.items()):
-            if self.shm_bytes <= self.cap:
-                return
-            v = e.value
-            if v is None or v[0] != "s" or oid == keep or self.is_spilled(v):
-                continue
-            dst = f"{self.spill_dir}/{os.path.basename(v[1])}"
-            try:
-                shutil.copyfile(v[1], dst)
-                os.unlink(v[1])
-            except OSError as err:
-                log.warning("could not spill %s: %s", v[1], err)
-                continue
-            self.capacity.pop(v[1], None)
-            if e.wmm is not None:
-                e.wmm.close()
-                e.wmm = None
-            e.mm = None
-            e.value = (v[0], dst) + v[2:]
-            self.shm_bytes -= v[2]
-            self.spilled_bytes += v[2]
+        for last_resort in (False, True):
+            for oid, e in list(self.entries.items()):
+                if not self._over():
+                    return
+                v = e.value
+                if v is None or v[0] != "s" or oid == keep or self.is_spilled(v):
+                    continue
+                if not last_resort and rebuildable(e):
+                    continue
+                dst = f"{self.spill_dir}/{os.path.basename(v[1])}"
+                try:
+                    shutil.copyfile(v[1], dst)
+                    os.unlink(v[1])
+                except OSError as err:
+                    log.warning("could not spill %s: %s", v[1], err)
+                    continue
+                self.capacity.pop(v[1], None)
+                self.lru.pop(oid, None)
+                if e.wmm is not None:
+                    e.wmm.close()
+                    e.wmm = None
+                e.mm = None
+                e.value = (v[0], dst) + v[2:]
+                self.shm_bytes -= v[2]
+                self.spilled_bytes += v[2]
+                self.spilled += 1
 
     def _drop_data(self, value: tuple, e: Entry | None = None) -> None:
         if value[0] != "s":
@@ -203,19 +366,24 @@ class ObjectStore:
         self.capacity[path] = size
 
     def summary(self) -> dict[str, Any]:
-        """Objects and bytes (inline, shared memory, spilled), in total and by owner."""
+        """Objects and bytes (inline, shared memory, spilled) in total and by owner; objects
+        kept for lineage only; and how many were evicted, lost, rebuilt and spilled so far."""
         by_owner: dict[str, dict[str, int]] = {}
+        lineage_only = 0
         for oid, e in self.entries.items():
             v = e.value
             if v is not None and v[0] == "a":
                 continue
+            if e.refs <= 0 and (v is None and e.lost or e.lineage_refs > 0):
+                lineage_only += 1  # no ref left: kept so that lineage can run again
+                continue
             wid = (oid >> 32) & 0xFFFF
             row = by_owner.setdefault("driver" if wid == 0 else f"worker {wid}",
-                                      {"objects": 0, "pending": 0, "inline_bytes": 0,
-                                       "shm_bytes": 0, "spilled_bytes": 0})
+                                      {"objects": 0, "pending": 0, "evicted": 0,
+                                       "inline_bytes": 0, "shm_bytes": 0, "spilled_bytes": 0})
             row["objects"] += 1
             if v is None:
-                row["pending"] += 1
+                row["evicted" if e.lost else "pending"] += 1
             elif v[0] == "i":
                 row["inline_bytes"] += len(v[1]) + sum(len(b) for b in v[2])
             elif v[0] == "s":
@@ -223,7 +391,9 @@ class ObjectStore:
         return {"objects": sum(r["objects"] for r in by_owner.values()),
                 "shm_bytes": self.shm_bytes, "spilled_bytes": self.spilled_bytes,
                 "shm_cap": self.cap, "recycled_bytes": self.recycled_bytes,
-                "by_owner": by_owner}
+                "lineage_only_objects": lineage_only, "evicted": self.evicted,
+                "lost": self.lost, "reconstructed": self.reconstructed,
+                "spilled": self.spilled, "by_owner": by_owner}
 
 
 def _unlink(value: tuple) -> None:

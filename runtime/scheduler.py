@@ -17,6 +17,10 @@ Task states and transitions::
     RUNNING  --cancel-->                        CANCELLED  (SIGINT to the worker; force kills it)
     RUNNING  --pool worker dies, retries left-> READY      (``max_retries``; -1 is unlimited)
     RUNNING  --raises, ``retry_exceptions``--> READY
+    FINISHED --an output is lost and needed-->  WAITING    (lineage reconstruction: the task runs
+                                                            again with the same arguments; lost
+                                                            arguments are rebuilt first, the
+                                                            same way, recursively)
 
 Actors::
 
@@ -30,6 +34,10 @@ Actors::
 
 A task holds a reference on each of its dependencies and on every ref pickled inside its
 arguments until it leaves RUNNING. Actor handles are counted like refs, under the actor's id.
+A pool task that finished keeps its arguments as the lineage of its outputs, with a lineage
+reference on each argument object, until its last output is freed (see ``object_store``); a
+lost output (evicted under memory pressure, or its segment gone) is rebuilt by ``recover``.
+Actor calls keep no lineage: their outputs are never evicted (they spill like ``put`` objects).
 
 Pool workers get one task at a time, except functions whose recent runs were short
 (< ``_SHORT_S``): those are pipelined up to ``_DEPTH`` per worker so bursts of small tasks travel
@@ -68,7 +76,7 @@ class Task:
 
     __slots__ = ("tid", "kind", "fn_id", "name", "args_val", "deps", "contained", "roids",
                  "num_cpus", "aid", "method", "retries_left", "retry_exceptions", "state",
-                 "worker", "pending", "cancel_forced")
+                 "worker", "pending", "cancel_forced", "max_retries", "held", "live")
 
     def __init__(self, spec: tuple) -> None:
         (self.kind, self.fn_id, self.name, self.args_val, self.deps, self.contained, self.roids,
@@ -78,6 +86,9 @@ class Task:
         self.worker: WorkerInfo | None = None
         self.pending = 0
         self.cancel_forced = False
+        self.max_retries = self.retries_left
+        self.held: list[int] | None = None  # ids holding a lineage ref from this task
+        self.live = len(self.roids)  # outputs still in the store
 
 
 class WorkerInfo:
@@ -147,6 +158,7 @@ class Scheduler:
         self.spawn = spawn
         self.store = store
         store.on_actor_free = self.on_actor_free
+        store.pinned = self._pinned
         self.pool: list[WorkerInfo] = []
         self.actors: dict[int, ActorInfo] = {}
         self.names: dict[str, int] = {}
@@ -168,8 +180,9 @@ class Scheduler:
         if blob is not None and t.fn_id not in self.fn_blobs:
             self.fn_blobs[t.fn_id] = blob
         store = self.store
+        lineage = t.kind == "task"
         for oid in t.roids:
-            store.create(oid, 1, t)
+            store.create(oid, 1, t, lineage)
             if holder is not None:
                 holder.holds[oid] = holder.holds.get(oid, 0) + 1
         entries = store.entries
@@ -182,11 +195,9 @@ class Scheduler:
                 return
             e.refs += 1
             if e.value is None:
-                t.pending += 1
-                if e.waiters is None:
-                    e.waiters = [t]
-                else:
-                    e.waiters.append(t)
+                if e.lost:
+                    self.recover(d)
+                self._await(t, e)
         for c in t.contained:
             store.incref(c)
         if t.kind == "call":
@@ -254,6 +265,8 @@ class Scheduler:
             if a.dead:
                 self._release(t)
                 return
+            if self._missing_deps(t):
+                return
             w = a.worker
             t.state = RUNNING
             t.worker = w
@@ -273,6 +286,8 @@ class Scheduler:
         w = a.worker
         entries = self.store.entries
         while q and (q[0].pending == 0 or q[0].state != WAITING):
+            if q[0].state == WAITING and not a.dead and self._missing_deps(q[0]):
+                return  # an argument was evicted meanwhile: it is being rebuilt
             t = q.popleft()
             if t.state != WAITING:
                 continue
@@ -299,10 +314,88 @@ class Scheduler:
         """The values of ``deps``, marked as seen by a worker."""
         entries = self.store.entries
         out = []
+        touch = self.store.touch
         for d in deps:
             e = entries[d]
             e.exported = True
             out.append(e.value)
+            touch(d)
+        return out
+
+    # --- lineage reconstruction ---
+    def _await(self, t: Task, e: Any) -> None:
+        """``t`` waits for the value of entry ``e``."""
+        if e.value is not None:
+            return
+        t.pending += 1
+        if e.waiters is None:
+            e.waiters = [t]
+        else:
+            e.waiters.append(t)
+
+    def _missing_deps(self, t: Task) -> bool:
+        """Whether an argument of READY task ``t`` lost its value since (evicted): then ``t``
+        waits again while the argument is rebuilt."""
+        entries = self.store.entries
+        missing = False
+        for d in t.deps:
+            e = entries[d]
+            if e.value is None:
+                if e.lost:
+                    self.recover(d)
+                if e.value is None:
+                    self._await(t, e)
+                    missing = True
+        if missing:
+            t.state = WAITING
+        return missing
+
+    def recover(self, oid: int) -> None:
+        """Rebuild the lost object ``oid`` by running the task that made it again; arguments
+        that are lost too are rebuilt first, recursively (iteratively here: chains are long)."""
+        entries = self.store.entries
+        e = entries.get(oid)
+        if e is None or not e.lost:
+            return
+        stack = [e.lineage]
+        while stack:
+            t = stack.pop()
+            if t.state in (WAITING, READY, RUNNING) or t.held is None:
+                continue  # running again already
+            self.store.reconstructed += 1
+            log.info("rebuilding the outputs of %s from lineage", t.name)
+            t.tid = next(self._tids)
+            t.state = WAITING
+            t.worker = None
+            t.pending = 0
+            t.retries_left = t.max_retries
+            for r in t.roids:
+                re = entries.get(r)
+                if re is not None and re.lost:
+                    re.lost = False  # PENDING again
+                    re.task = t
+            for d in t.deps:
+                de = entries[d]
+                de.refs += 1
+                if de.value is None:
+                    if de.lost:
+                        stack.append(de.lineage)
+                    self._await(t, de)
+            for c in t.contained:
+                self.store.incref(c)
+            if t.pending == 0:
+                self._task_ready(t)
+
+    def _pinned(self) -> set[int]:
+        """Arguments of the tasks running now: eviction leaves them alone."""
+        out: set[int] = set()
+        for w in self.pool:
+            for t in w.inflight.values():
+                out.update(t.deps)
+        for a in self.actors.values():
+            if a.worker is not None and not a.dead:
+                for t in a.worker.inflight.values():
+                    out.update(t.deps)
         return out
 
     # --- dispatch to the pool ---
@@ -318,6 +411,8 @@ class Scheduler:
                 self._maybe_grow()
                 return
             ready.popleft()
+            if t.deps and self._missing_deps(t):
+                continue
             self._send_task(w, t)
 
     def _pick(self, t: Task) -> WorkerInfo | None:
@@ -389,8 +484,22 @@ class Scheduler:
             store.decref(d)
         for c in t.contained:
             store.decref(c)
-        t.deps = t.contained = ()
-        t.args_val = None
+        if t.held is None:  # else the arguments stay: they are the outputs' lineage
+            t.deps = t.contained = ()
+            t.args_val = None
+
+    def _hold_lineage(self, t: Task) -> None:
+        """Keep ``t``'s arguments for as long as one of its outputs lives (a lineage ref on
+        each argument object; actor handles are not pinned)."""
+        entries = self.store.entries
+        held = []
+        for d in itertools.chain(t.deps, t.contained):
+            e = entries.get(d)
+            if e is None or (e.value is not None and e.value[0] == "a"):
+                continue
+            e.lineage_refs += 1
+            held.append(d)
+        t.held = held
 
     def _fail(self, t: Task, value: tuple) -> None:
         if t.state in (FINISHED, FAILED, CANCELLED):
@@ -437,6 +546,8 @@ class Scheduler:
                     _unlink_quiet(v[1])
             return
         t.state = FINISHED if ok else FAILED
+        if ok and t.kind == "task" and t.held is None and t.live > 0:
+            self._hold_lineage(t)
         for oid, (value, contained) in zip(t.roids, values):
             self._set(oid, value, contained)
         self._release(t)
@@ -457,11 +568,14 @@ class Scheduler:
                 self._reply(w, rid, ("lost", o))
                 return
             if e.value is None:
-                missing.append(e)
+                if e.lost:
+                    self.recover(o)
+                if e.value is None:
+                    missing.append(e)
         ready_n = len(oids) - len(missing)
         waiter.remaining = need - ready_n
         if waiter.remaining <= 0 or timeout == 0:
-            self._finish_waiter(waiter)
+            self._finish_waiter(waiter, timed_out=waiter.remaining > 0)
             return
         for e in missing:
             if e.waiters is None:
@@ -491,11 +605,16 @@ class Scheduler:
             vals = []
             for o in waiter.oids:
                 e = entries.get(o)
-                if e is None or e.value is None:
+                if e is None or (e.value is None and not e.lost):
                     self._reply(waiter.w, waiter.rid, ("lost", o))
                     return
-                vals.append(e.value)
-                e.exported = True
+                # evicted while the others were computed: the worker asks for it alone
+                # ("locate"), so a list larger than the store still comes through
+                vals.append(e.value if e.value is not None else ("l", o))
+            touch = self.store.touch
+            for o in waiter.oids:
+                entries[o].exported = True
+                touch(o)
             self._reply(waiter.w, waiter.rid, ("ok", vals))
         else:
             ready = [o for o in waiter.oids
@@ -512,6 +631,12 @@ class Scheduler:
                 waiter.w.blocked -= 1
                 self._finish_waiter(waiter, timed_out=True)
         return timers[0][0] - now if timers else None
+
+    def on_locate(self, w: WorkerInfo, rid: int, oid: int, path: str) -> None:
+        """A worker found no file at ``path`` for ``oid``: answer with where the value is now,
+        once it is there (rebuilt if its segment vanished)."""
+        self.store.lose(oid, path)
+        self.on_get(w, rid, [oid], None, True, 1)
 
     def _reply(self, w: WorkerInfo, rid: int, payload: Any) -> None:
         w.chan.outbox.append(("reply", rid, payload))

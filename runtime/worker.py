@@ -90,8 +90,8 @@ class Worker:
     def new_id(self) -> int:
         return self._prefix | next(self._ids)
 
-    def shm_path(self, oid: int) -> str:
-        return f"{self.session_dir}/{oid:x}"
+    def shm_path(self, oid: int, run: int = 0) -> str:
+        return f"{self.session_dir}/{oid:x}.{run:x}" if run else f"{self.session_dir}/{oid:x}"
 
     # --- requests to the driver while running user code ---
     def request(self, msg: tuple) -> Any:
@@ -166,15 +166,21 @@ class Worker:
         (spilled to disk) after the value was sent."""
         while True:
             try:
+                if value[0] == "l":  # evicted before the reply: ask for it (it is rebuilt)
+                    raise FileNotFoundError
                 return load_value(value)
             except FileNotFoundError:
-                if value[0] != "s":
+                if value[0] == "l":
+                    oid, path = value[1], ""
+                elif value[0] == "s":
+                    oid, path = int(os.path.basename(value[1]).split(".")[0], 16), value[1]
+                else:
                     raise
-                r = self.request(("locate", int(os.path.basename(value[1]), 16)))
+                r = self.request(("locate", oid, path))
                 if r[0] != "ok":
                     from .exceptions import ObjectLostError
                     raise ObjectLostError(f"object {r[1]:016x} was freed") from None
-                value = r[1]
+                value = r[1][0]
 
     def put(self, obj: Any) -> Any:
         oid = self.new_id()
@@ -238,13 +244,15 @@ class Worker:
                 self.actor_id = aid
                 result = None
             self.running = False
+            # a task's outputs are named per run: a run that rebuilds lost outputs must not
+            # overwrite the segments of its outputs that were not lost
             if len(roids) == 1:
-                values = [make_value(result, self.shm_path(roids[0]))]
+                values = [make_value(result, self.shm_path(roids[0], tid))]
             elif roids:
                 if not isinstance(result, (tuple, list)) or len(result) != len(roids):
                     raise ValueError(f"{name} returned {type(result).__name__}, expected a tuple "
                                      f"of num_returns={len(roids)} values")
-                values = [make_value(r, self.shm_path(o)) for r, o in zip(result, roids)]
+                values = [make_value(r, self.shm_path(o, tid)) for r, o in zip(result, roids)]
             else:
                 values = []
             del result
