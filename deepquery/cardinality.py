@@ -55,7 +55,7 @@ class EstimatedCardinality:
         self._classes: list[tuple[int, dict[int, float]]] = []
         for cls in equality_classes(graph):
             members: dict[int, float] = {}
-            for i, c in cls:
+            for i, c in sorted(cls):  # sorted: a frozenset's order varies by process
                 d = max(1.0, min(float(stats.distinct(graph.relations[i].table, c)),
                                  self._filtered[i]))
                 members[i] = min(members.get(i, d), d)  # two columns of one relation: keep one
@@ -73,21 +73,27 @@ class EstimatedCardinality:
         self._theta = [(1 << e.left) | (1 << e.right) for e in graph.edges
                        if not e.equi and e.sql != "TRUE"]
         self._memo: dict[int, float] = {}
+        self._prod: dict[int, float] = {}
 
     def base_rows(self, i: int) -> float:
         return self._base[i]
+
+    def _filtered_product(self, mask: int) -> float:
+        """prod |sigma(r)| over ``mask``, multiplied lowest relation first: the product of the
+        set without its highest relation (memoised, so DP's sets share their prefixes)."""
+        got = self._prod.get(mask)
+        if got is None:
+            high = mask.bit_length() - 1
+            rest = mask ^ (1 << high)
+            got = self._prod[mask] = (self._filtered_product(rest) if rest else 1.0) * \
+                self._filtered[high]
+        return got
 
     def card(self, mask: int) -> float:
         got = self._memo.get(mask)
         if got is not None:
             return got
-        est = 1.0
-        filtered = self._filtered
-        m = mask
-        while m:
-            low = m & -m
-            est *= filtered[low.bit_length() - 1]
-            m ^= low
+        est = self._filtered_product(mask)
         for cmask, ratio in self._classes:
             sub = mask & cmask
             if sub:

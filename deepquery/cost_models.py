@@ -60,7 +60,7 @@ def _pair_cost_generic(model, cards, amask, acost, bmask, bcost, out):
     return c1, amask, bmask, m1
 
 
-def _index_neighbors(graph) -> tuple[int, ...]:
+def index_neighbors(graph) -> tuple[int, ...]:
     """Per relation r: bitset of relations joined to r on a column of r that has an index."""
     cache = graph.cache
     got = cache.get("index_neighbors")
@@ -128,7 +128,7 @@ class CM1:
         if rmask & (rmask - 1):
             return None
         r = rmask.bit_length() - 1
-        if not lmask & _index_neighbors(cards.graph)[r]:
+        if not lmask & index_neighbors(cards.graph)[r]:
             return None
         sel = cards.card(rmask) / max(cards.base_rows(r), 1.0)
         matches = out / sel if sel > 0 else out

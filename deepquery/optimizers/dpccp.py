@@ -12,75 +12,38 @@ once, in an order where the best plans of S1 and S2 are final before S1 u S2 is 
 - EnumerateCmp(S1): X = B_min(S1) u S1, N = N(S1) \\ X; for v in N by descending index emit {v}
   and EnumerateCsgRec({v}, X u (B_v n N)) (the errata's exclusion set).
 
-Each pair is costed in its cheaper orientation (``CostModel.pair_cost``). Relation sets are
-ints used as bitsets; cardinalities are memoised per set by the Cardinality object.
+EnumerateCsgRec(S, X) emits exactly the connected supersets of S inside the relations outside X,
+so its output depends only on S and V \\ X. The complements of different S1 often share both
+(29a, 17 relations: 72,570 EnumerateCmp calls, 8,517 distinct), so they are computed once per
+(v, V \\ X) and reused.
+
+Relation sets are ints used as bitsets. The DP table holds, per connected set, its cardinality,
+its best cost and its best split; trees are built only at the end. Each pair is costed in its
+cheaper orientation. For the built-in cost models the pair cost is evaluated inline on floats
+(the formulas of :mod:`deepquery.cost_models`, in the same floating-point order, so plans and
+costs are identical to ``CostModel.pair_cost``); any other cost model goes through
+``pair_cost``. Each connected set's cardinality is asked of the Cardinality object once.
 """
 from __future__ import annotations
 
+from typing import Callable, Iterator
+
 from ..cardinality import Cardinality
-from ..cost_models import CM1, CostModel, Cout
+from ..cost_models import CM1, CM2, CostModel, Cout, index_neighbors
 from ..join_tree import JoinTree, from_splits
 from ..query_graph import QueryGraph
 
-
-def _subsets(n: int):
-    """Non-empty subsets of bitset ``n``, smallest first."""
-    s = n & -n
-    while True:
-        yield s
-        if s == n:
-            return
-        s = n & (s - n)
+Visit = Callable[[int, int, "list[int]"], None]
+"""``visit(s1, v, grown)``: one EnumerateCmp group, S1 with the complements ``{v}`` and each set of
+``grown`` (connected supersets of ``{v}``, so every one has two relations or more)."""
 
 
-def csg_cmp_pairs(graph: QueryGraph):
-    """Yield every csg-cmp pair (S1, S2) of a connected graph once, in DP-safe order."""
+def enumerate_ccp(graph: QueryGraph, visit: Visit) -> None:
+    """Call ``visit(s1, v, grown)`` so that every csg-cmp pair of a connected graph is seen once,
+    in DP-safe order (both halves of a pair are complete before any pair forming their union)."""
     n = graph.n
-    neighbors = graph.neighbors
-
-    def csg_rec(s: int, x: int, out: list[int]) -> None:
-        nb = neighbors(s) & ~x
-        if not nb:
-            return
-        subs = list(_subsets(nb))
-        for sp in subs:
-            out.append(s | sp)
-        x2 = x | nb
-        for sp in subs:
-            csg_rec(s | sp, x2, out)
-
-    def cmps(s1: int):
-        low = (s1 & -s1).bit_length() - 1
-        x = ((1 << (low + 1)) - 1) | s1
-        nb = neighbors(s1) & ~x
-        for v in sorted((i for i in range(n) if nb >> i & 1), reverse=True):
-            vb = 1 << v
-            yield vb
-            grown: list[int] = []
-            csg_rec(vb, x | (nb & ((1 << (v + 1)) - 1)), grown)
-            yield from grown
-
-    for i in range(n - 1, -1, -1):
-        start = 1 << i
-        for s2 in cmps(start):
-            yield start, s2
-        csgs: list[int] = []
-        csg_rec(start, (1 << (i + 1)) - 1, csgs)
-        for s1 in csgs:
-            for s2 in cmps(s1):
-                yield s1, s2
-
-
-def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTree:
-    """The cheapest bushy join tree without cross products (with them only between components)."""
-    g = graph.with_cross_edges()
-    n = g.n
-    cost: dict[int, float] = {1 << i: cost_model.scan(cards, i) for i in range(n)}
-    splits: dict[int, tuple[int, int, str]] = {}
-    card, pair_cost = cards.card, cost_model.pair_cost
-    adjacency = g.adjacency
+    adjacency = graph.adjacency
     nb_memo: dict[int, int] = {}
-    card_memo: dict[int, float] = {}
 
     def neighbors(s: int) -> int:
         got = nb_memo.get(s)
@@ -94,62 +57,270 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTr
             nb_memo[s] = got
         return got
 
-    # Where the cost of joining two sub-plans is out + c1 + c2 whatever the orientation (C_out
-    # always; CM1 when neither side is a base relation), skip the call into the cost model.
-    plain_sum = isinstance(cost_model, Cout)
-    composite_sum = type(cost_model) is CM1
-    get_card, get_cost = card_memo.get, cost.get
-
-    def emit_all(s1: int, partners: list[int]) -> None:
-        c1 = cost[s1]
-        for s2 in partners:
-            s = s1 | s2
-            out = get_card(s)
-            if out is None:
-                out = card_memo[s] = card(s)
-            if plain_sum or (composite_sum and s1 & (s1 - 1) and s2 & (s2 - 1)):
-                c, left, right, method = out + c1 + cost[s2], s1, s2, "hash"
-            else:
-                c, left, right, method = pair_cost(cards, s1, c1, s2, cost[s2], out)
-            cur = get_cost(s)
-            if cur is None or c < cur:
-                cost[s] = c
-                splits[s] = (left, right, method)
+    nb_get = nb_memo.get
 
     def csg_rec(s: int, x: int, out: list[int]) -> None:
-        nb = neighbors(s) & ~x
+        nb = nb_get(s)
+        nb = (neighbors(s) if nb is None else nb) & ~x
         if not nb:
             return
-        subs = []
+        x2 = x | nb
+        if not nb & (nb - 1):  # one neighbour: the common case, no subset loop
+            t = s | nb
+            out.append(t)
+            csg_rec(t, x2, out)
+            return
+        grown = []
         sp = nb & -nb
         while True:  # every non-empty subset of nb, smallest first
-            subs.append(sp)
-            out.append(s | sp)
+            grown.append(s | sp)
             if sp == nb:
                 break
             sp = nb & (sp - nb)
-        x2 = x | nb
-        for sp in subs:
-            csg_rec(s | sp, x2, out)
+        out += grown
+        for t in grown:
+            csg_rec(t, x2, out)
 
-    def cmps(s1: int) -> None:
-        low = (s1 & -s1).bit_length() - 1
-        x = ((1 << (low + 1)) - 1) | s1
-        nb = neighbors(s1) & ~x
-        v = n - 1
-        while v >= 0:
-            if nb >> v & 1:
-                vb = 1 << v
-                partners = [vb]
-                csg_rec(vb, x | (nb & ((1 << (v + 1)) - 1)), partners)
-                emit_all(s1, partners)
-            v -= 1
-
+    cmp_memo: dict[int, list[int]] = {}
     for i in range(n - 1, -1, -1):
         start = 1 << i
-        cmps(start)
-        csgs: list[int] = []
-        csg_rec(start, (1 << (i + 1)) - 1, csgs)
-        for s1 in csgs:
-            cmps(s1)
+        csgs = [start]
+        csg_rec(start, (start << 1) - 1, csgs)
+        for s1 in csgs:  # EnumerateCmp(S1), inlined
+            low = s1 & -s1
+            x = ((low << 1) - 1) | s1
+            nb = neighbors(s1) & ~x
+            rest = nb
+            while rest:  # v in N by descending index
+                vb = 1 << (rest.bit_length() - 1)
+                rest ^= vb
+                xv = x | (nb & ((vb << 1) - 1))
+                key = (vb << n) | xv  # (v, X) as one int; X < 2^n
+                grown = cmp_memo.get(key)
+                if grown is None:
+                    grown = cmp_memo[key] = []
+                    csg_rec(vb, xv, grown)
+                visit(s1, vb, grown)
+
+
+def csg_cmp_pairs(graph: QueryGraph) -> Iterator[tuple[int, int]]:
+    """Every csg-cmp pair (S1, S2) of a connected graph once, in DP-safe order."""
+    pairs: list[tuple[int, int]] = []
+
+    def visit(s1: int, v: int, grown: list[int]) -> None:
+        pairs.append((s1, v))
+        pairs.extend((s1, s2) for s2 in grown)
+
+    enumerate_ccp(graph, visit)
+    return iter(pairs)
+
+
+def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTree:
+    """The cheapest bushy join tree without cross products (with them only between components)."""
+    g = graph.with_cross_edges()
+    n = g.n
+    card: dict[int, float] = {1 << i: cards.card(1 << i) for i in range(n)}
+    cost: dict[int, float] = {1 << i: cost_model.scan(cards, i) for i in range(n)}
+    splits: dict[int, tuple[int, int, str]] = {}
+    kind = type(cost_model)
+    if kind is Cout:
+        visit = _sum_relax(cards, card, cost, splits)
+    elif kind is CM1 or kind is CM2:
+        visit = _cm_relax(cards, cost_model, card, cost, splits)
+    else:
+        visit = _generic_relax(cards, cost_model, card, cost, splits)
+    enumerate_ccp(g, visit)
     return from_splits(g.full_mask, splits, cost, cards)
+
+
+def _sum_relax(cards: Cardinality, card: dict[int, float], cost: dict[int, float],
+               splits: dict[int, tuple[int, int, str]]) -> Visit:
+    """C_out: ``|S| + C(S1) + C(S2)`` in either orientation."""
+    get_card, card_of = card.get, cards.card
+
+    def visit(s1: int, v: int, grown: list[int]) -> None:
+        c1 = cost[s1]
+        s = s1 | v
+        out = get_card(s)
+        c = (out if out is not None else _first(s, card, cost, card_of)) + c1 + cost[v]
+        if c < cost[s]:
+            cost[s] = c
+            splits[s] = (s1, v, "hash")
+        for s2 in grown:
+            s = s1 | s2
+            out = get_card(s)
+            c = (out if out is not None else _first(s, card, cost, card_of)) + c1 + cost[s2]
+            if c < cost[s]:
+                cost[s] = c
+                splits[s] = (s1, s2, "hash")
+    return visit
+
+
+def _first(s: int, card: dict[int, float], cost: dict[int, float],
+           card_of: Callable[[int], float]) -> float:
+    """A set met for the first time: its cardinality, and an infinite best cost to beat."""
+    out = card[s] = card_of(s)
+    cost[s] = _INF
+    return out
+
+
+_INF = float("inf")
+
+
+def _generic_relax(cards: Cardinality, model: CostModel, card: dict[int, float],
+                   cost: dict[int, float], splits: dict[int, tuple[int, int, str]]) -> Visit:
+    """Any cost model, through ``pair_cost``."""
+    get_card, card_of, pair_cost = card.get, cards.card, model.pair_cost
+
+    def visit(s1: int, v: int, grown: list[int]) -> None:
+        c1 = cost[s1]
+        for s2 in (v, *grown):
+            s = s1 | s2
+            out = get_card(s)
+            if out is None:
+                out = _first(s, card, cost, card_of)
+            c, left, right, method = pair_cost(cards, s1, c1, s2, cost[s2], out)
+            if c < cost[s]:
+                cost[s] = c
+                splits[s] = (left, right, method)
+    return visit
+
+
+def _cm_relax(cards: Cardinality, model: CM1, card: dict[int, float], cost: dict[int, float],
+              splits: dict[int, tuple[int, int, str]]) -> Visit:
+    """CM1 and CM2 (``CM1.join_cost``, ``CM2.join_cost`` and their ``pair_cost``) inline.
+
+    CM1 is CM2 without a memory limit, except that CM1 keeps the given orientation of two
+    composite sides where CM2 builds on the smaller one; both are reproduced exactly.
+    """
+    get_card, card_of = card.get, cards.card
+    spills = type(model) is CM2
+    limit = model.memory_rows if spills else _INF
+    spill = model.spill_factor if spills else 0.0
+    lam = model.lam
+    graph = cards.graph
+    idx_nb = index_neighbors(graph)
+    # sel(R) = |sigma(R)| / |R|, as CM1.index_join_cost computes it.
+    sel = [card[1 << r] / max(cards.base_rows(r), 1.0) for r in range(graph.n)]
+
+    def one_way(lm: int, lc: float, lcard: float, rm: int, rc: float, rcard: float,
+                out: float) -> tuple[float, str]:
+        """``join_cost`` with ``lm`` probing (or outer) and ``rm`` building (or inner)."""
+        hj = out + lc + rc
+        method = "hash"
+        if rcard > limit:
+            hj += spill * (lcard + rcard)
+            method = "grace hash"
+        if rm & (rm - 1):
+            return hj, method
+        r = rm.bit_length() - 1
+        if not lm & idx_nb[r]:
+            return hj, method
+        sr = sel[r]
+        matches = out / sr if sr > 0 else out
+        outer = max(lcard, 1.0)
+        inl = lc + lam * outer * max(matches / outer, 1.0)
+        if inl < hj:
+            return inl, "index"
+        return hj, method
+
+    def either_way(s1: int, c1: float, a: float, s2: int) -> None:
+        """A pair with a base relation on one side or both: try both orientations."""
+        s = s1 | s2
+        out = get_card(s)
+        if out is None:
+            out = _first(s, card, cost, card_of)
+        c2, b = cost[s2], card[s2]
+        c, method = one_way(s1, c1, a, s2, c2, b, out)
+        cb, mb = one_way(s2, c2, b, s1, c1, a, out)
+        if cb < c:
+            if cb < cost[s]:
+                cost[s] = cb
+                splits[s] = (s2, s1, mb)
+        elif c < cost[s]:
+            cost[s] = c
+            splits[s] = (s1, s2, method)
+
+    def visit(s1: int, v: int, grown: list[int]) -> None:
+        c1 = cost[s1]
+        a = card[s1]
+        if not s1 & (s1 - 1):
+            either_way(s1, c1, a, v)
+            for s2 in grown:
+                either_way(s1, c1, a, s2)
+            return
+        # S1 composite, S2 = {v}: one_way both ways, inlined (the most frequent pair with a base
+        # relation). Only v can be an index join's inner side.
+        s = s1 | v
+        out = get_card(s)
+        if out is None:
+            out = _first(s, card, cost, card_of)
+        c2, b = cost[v], card[v]
+        c = out + c1 + c2
+        method = "hash"
+        if b > limit:
+            c += spill * (a + b)
+            method = "grace hash"
+        r = v.bit_length() - 1
+        if s1 & idx_nb[r]:
+            sr = sel[r]
+            matches = out / sr if sr > 0 else out
+            outer = 1.0 if 1.0 > a else a  # max(a, 1.0), without the call
+            ratio = matches / outer
+            inl = c1 + lam * outer * (1.0 if 1.0 > ratio else ratio)
+            if inl < c:
+                c, method = inl, "index"
+        cb = out + c2 + c1
+        if a > limit:
+            cb += spill * (b + a)
+            if cb < c:
+                c, method = cb, "grace hash"
+                if c < cost[s]:
+                    cost[s] = c
+                    splits[s] = (v, s1, method)
+            elif c < cost[s]:
+                cost[s] = c
+                splits[s] = (s1, v, method)
+        elif cb < c:
+            if cb < cost[s]:
+                cost[s] = cb
+                splits[s] = (v, s1, "hash")
+        elif c < cost[s]:
+            cost[s] = c
+            splits[s] = (s1, v, method)
+        if not spills:  # CM1, both composite: a hash join, in the given orientation
+            for s2 in grown:
+                s = s1 | s2
+                out = get_card(s)
+                c = (out if out is not None else _first(s, card, cost, card_of)) + c1 + cost[s2]
+                if c < cost[s]:
+                    cost[s] = c
+                    splits[s] = (s1, s2, "hash")
+        else:  # CM2, both composite: a hash join building on the smaller side
+            for s2 in grown:
+                s = s1 | s2
+                out = get_card(s)
+                if out is None:
+                    out = _first(s, card, cost, card_of)
+                b = card[s2]
+                if b > a:
+                    c = out + cost[s2] + c1
+                    if a > limit:
+                        c += spill * (b + a)
+                        if c < cost[s]:
+                            cost[s] = c
+                            splits[s] = (s2, s1, "grace hash")
+                    elif c < cost[s]:
+                        cost[s] = c
+                        splits[s] = (s2, s1, "hash")
+                else:
+                    c = out + c1 + cost[s2]
+                    if b > limit:
+                        c += spill * (a + b)
+                        if c < cost[s]:
+                            cost[s] = c
+                            splits[s] = (s1, s2, "grace hash")
+                    elif c < cost[s]:
+                        cost[s] = c
+                        splits[s] = (s1, s2, "hash")
+    return visit

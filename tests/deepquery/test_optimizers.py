@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 from deepquery.cost_models import CM1, CM2, Cout
 from deepquery.join_tree import JoinTree, join, leaf
 from deepquery.optimizers import OPTIMIZERS
+from deepquery.optimizers import dpccp
 from deepquery.optimizers.dpccp import csg_cmp_pairs
 
 from .dq_synthetic import ProductCardinality, chain, clique, make_graph, star
@@ -87,6 +89,39 @@ def test_dpccp_finds_the_brute_force_optimum(gc, model):
     graph, cards = gc
     dp = OPTIMIZERS["dp"](graph, cards, model)
     assert math.isclose(dp.cost, _brute_force(graph, cards, model, graph.full_mask), rel_tol=1e-9)
+
+
+class _CoutViaPairCost(Cout):
+    """C_out under another type: DPccp costs its pairs through ``pair_cost``."""
+
+
+class _CM1ViaPairCost(CM1):
+    """CM1 under another type: DPccp costs its pairs through ``pair_cost``."""
+
+
+class _CM2ViaPairCost(CM2):
+    """CM2 under another type: DPccp costs its pairs through ``pair_cost``."""
+
+
+_VIA_PAIR_COST = {Cout: _CoutViaPairCost, CM1: _CM1ViaPairCost, CM2: _CM2ViaPairCost}
+
+
+def _methods(tree: JoinTree):
+    return tree.method if tree.is_leaf else [tree.method, _methods(tree.left), _methods(tree.right)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs_with_cards(), st.sampled_from(COST_MODELS + [CM2(memory_rows=1e9), CM1(lam=0.1)]))
+def test_dpccp_inline_pair_costs_equal_the_cost_models_pair_cost(gc, model):
+    # DPccp evaluates C_out, CM1 and CM2 inline; a subclass takes the generic path. The plans,
+    # their costs and join methods must be identical, bit for bit.
+    graph, cards = gc
+    generic = _VIA_PAIR_COST[type(model)](**dataclasses.asdict(model))
+    fast = dpccp.plan(graph, cards, model)
+    slow = dpccp.plan(graph, cards, generic)
+    assert fast.nested(graph) == slow.nested(graph)
+    assert fast.cost == slow.cost
+    assert _methods(fast) == _methods(slow)
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 8])
