@@ -139,7 +139,7 @@ class TrueCardinality:
         g = self.graph
         if not g.is_connected(mask):
             val = 1.0
-            for comp in _components(g, mask):
+            for comp in g.components(mask):
                 val *= self.card(comp)
         else:
             sql = self.count_sql(mask)
@@ -153,16 +153,3 @@ class TrueCardinality:
         self._memo[mask] = val
         return val
 
-
-def _components(graph: QueryGraph, mask: int) -> list[int]:
-    out, left = [], mask
-    while left:
-        seen = left & -left
-        while True:
-            grown = seen | (graph.neighbors(seen) & left)
-            if grown == seen:
-                break
-            seen = grown
-        out.append(seen)
-        left &= ~seen
-    return out

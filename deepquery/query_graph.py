@@ -134,9 +134,10 @@ class QueryGraph:
                 return seen == mask
             seen = grown
 
-    def components(self) -> list[int]:
-        """Connected components as bitsets, lowest relation first."""
-        left, comps = self.full_mask, []
+    def components(self, mask: int | None = None) -> list[int]:
+        """Connected components of the subgraph on ``mask`` (default: every relation) as
+        bitsets, lowest relation first."""
+        left, comps = self.full_mask if mask is None else mask, []
         while left:
             seen = left & -left
             while True:

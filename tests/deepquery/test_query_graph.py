@@ -85,3 +85,13 @@ def test_disconnected_query_gets_cross_edges(caplog):
     g2 = g.with_cross_edges()
     assert g2.is_connected(g2.full_mask)
     assert "disconnected" in caplog.text
+
+
+def test_components_of_a_subset_split_where_no_edge_links():
+    g = parse_query("SELECT MIN(t.title) FROM title AS t, movie_keyword AS mk, keyword AS k, "
+                    "cast_info AS ci WHERE t.id = mk.movie_id AND k.id = mk.keyword_id AND "
+                    "ci.movie_id = t.id", COLUMNS)
+    t, mk, k, ci = (1 << g.index(a) for a in ("t", "mk", "k", "ci"))
+    assert g.components() == [g.full_mask]
+    assert g.components(t | k | ci) == [t | ci, k]  # mk linked k to the rest
+    assert g.components(mk | k) == [mk | k]
