@@ -24,8 +24,8 @@ Objects made by ``put`` or by actor methods cannot be rebuilt: they stay READY w
 
 Past ``object_store_memory`` (``cap``) the store makes room in this order: first it unlinks
 freed segments kept for reuse, then it evicts task outputs that can be rebuilt, least recently
-used first, except the arguments of running tasks; last it spills the rest (``put`` objects
-first) to the spill folder, from where readers map them as before. When an entry is freed, its
+used first, except the arguments of tasks not finished yet (evicting those could make the
+store rebuild in circles); last it spills the rest (``put`` objects first) to the spill folder, from where readers map them as before. When an entry is freed, its
 shared-memory file is unlinked (readers that still map it keep their pages until they unmap)
 and the objects it contains are released in turn. All methods run under the scheduler's lock.
 """
@@ -35,7 +35,7 @@ import logging
 import mmap
 import os
 import shutil
-from typing import Any, Callable
+from typing import Any
 
 from .exceptions import ObjectLostError
 from .serialization import system_error_value
@@ -47,7 +47,7 @@ class Entry:
     """One object: its value once ready, who waits for it, its references and its lineage."""
 
     __slots__ = ("value", "refs", "contained", "task", "waiters", "mm", "exported", "wmm",
-                 "lineage", "lineage_refs", "lost")
+                 "lineage", "lineage_refs", "lost", "pins")
 
     def __init__(self, refs: int, task: Any = None, lineage: bool = False) -> None:
         self.value: tuple | None = None
@@ -61,6 +61,7 @@ class Entry:
         self.lineage = task if lineage else None  # the task that makes it, to run again
         self.lineage_refs = 0
         self.lost = False  # value dropped or evicted; ``Scheduler.recover`` rebuilds it
+        self.pins = 0  # tasks not yet finished that take it as an argument: never evicted
 
 
 def rebuildable(e: Entry) -> bool:
@@ -75,7 +76,6 @@ class ObjectStore:
     def __init__(self, free_dir: str | None = None, recycle_max: int = 0) -> None:
         self.entries: dict[int, Entry] = {}
         self.on_actor_free: Any = None  # called with an actor id when its last handle is gone
-        self.pinned: Callable[[], set[int]] | None = None  # ids no eviction may touch now
         self.cap: int | None = None  # object_store_memory: shared memory past it is reclaimed
         self.spill_dir: str | None = None
         self.spilled_bytes = 0
@@ -260,13 +260,12 @@ class ObjectStore:
         if not self._over():
             return
         if self.lru:
-            pinned = self.pinned() if self.pinned is not None else set()
             stack: list[int] = []
             for oid in list(self.lru):
                 if not self._over():
                     break
                 e = self.entries.get(oid)
-                if oid == keep or oid in pinned or e is None or e.value is None:
+                if oid == keep or e is None or e.pins > 0 or e.value is None:
                     continue
                 self._drop_value(oid, e, stack, evict=True)
                 self.evicted += 1

@@ -158,7 +158,6 @@ class Scheduler:
         self.spawn = spawn
         self.store = store
         store.on_actor_free = self.on_actor_free
-        store.pinned = self._pinned
         self.pool: list[WorkerInfo] = []
         self.actors: dict[int, ActorInfo] = {}
         self.names: dict[str, int] = {}
@@ -187,13 +186,16 @@ class Scheduler:
                 holder.holds[oid] = holder.holds.get(oid, 0) + 1
         entries = store.entries
         for d in t.deps:
-            e = entries.get(d)
-            if e is None:
+            if d not in entries:
+                t.deps = t.contained = ()  # holds nothing yet
                 self._fail(t, system_error_value(ObjectLostError(
                     f"argument {d:016x} of {t.name} was freed or belongs to a runtime that was "
                     "shut down")))
                 return
+        for d in t.deps:
+            e = entries[d]
             e.refs += 1
+            e.pins += 1
             if e.value is None:
                 if e.lost:
                     self.recover(d)
@@ -377,6 +379,7 @@ class Scheduler:
             for d in t.deps:
                 de = entries[d]
                 de.refs += 1
+                de.pins += 1
                 if de.value is None:
                     if de.lost:
                         stack.append(de.lineage)
@@ -385,18 +388,6 @@ class Scheduler:
                 self.store.incref(c)
             if t.pending == 0:
                 self._task_ready(t)
-
-    def _pinned(self) -> set[int]:
-        """Arguments of the tasks running now: eviction leaves them alone."""
-        out: set[int] = set()
-        for w in self.pool:
-            for t in w.inflight.values():
-                out.update(t.deps)
-        for a in self.actors.values():
-            if a.worker is not None and not a.dead:
-                for t in a.worker.inflight.values():
-                    out.update(t.deps)
-        return out
 
     # --- dispatch to the pool ---
     def pump(self) -> None:
@@ -480,7 +471,11 @@ class Scheduler:
 
     def _release(self, t: Task) -> None:
         store = self.store
+        entries = store.entries
         for d in t.deps:
+            e = entries.get(d)
+            if e is not None:
+                e.pins -= 1
             store.decref(d)
         for c in t.contained:
             store.decref(c)

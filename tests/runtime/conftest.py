@@ -15,9 +15,10 @@ import runtime
 CAPABILITIES = {
     # worker processes, concurrency, /dev/shm objects, clean-exit checks, prefixed output,
     # timeline events, a clear error when a task returns the wrong number of values, worker
-    # processes recognisable among the driver's children
+    # processes recognisable among the driver's children, a bounded store that evicts task
+    # outputs and rebuilds them from lineage (memory_summary counts it)
     "local": {"processes", "parallel", "async", "shm", "lifecycle", "prefix", "timeline",
-              "checked_returns", "worker_pids"},
+              "checked_returns", "worker_pids", "lineage"},
     # everything synchronously in the calling process
     "inline": {"timeline", "checked_returns"},
     # Ray itself (pip install .[ray])
@@ -40,16 +41,24 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture(scope="module")
-def rt(backend: str) -> Iterator[object]:
-    """An initialised runtime with 2 CPUs, shared by the tests of one module."""
+def started(backend: str, **init_kwargs: object) -> Iterator[object]:
+    """Yield ``runtime`` initialised on ``backend`` with 2 CPUs (and ``init_kwargs``); shut it
+    down afterwards. A runtime left running by an earlier test is shut down first."""
     if backend == "ray":
         pytest.importorskip("ray")
     if runtime.is_initialized():
         runtime.shutdown()
-    runtime.init(num_cpus=2, backend=backend)
-    yield runtime
-    runtime.shutdown()
+    runtime.init(num_cpus=2, backend=backend, **init_kwargs)  # type: ignore[arg-type]
+    try:
+        yield runtime
+    finally:
+        runtime.shutdown()
+
+
+@pytest.fixture(scope="module")
+def rt(backend: str) -> Iterator[object]:
+    """An initialised runtime with 2 CPUs, shared by the tests of one module."""
+    yield from started(backend)
 
 
 @pytest.fixture
@@ -61,13 +70,7 @@ def caps(backend: str) -> Callable[[str], None]:
 @pytest.fixture
 def fresh(backend: str) -> Iterator[object]:
     """A runtime of its own for one test (shut down afterwards)."""
-    if backend == "ray":
-        pytest.importorskip("ray")
-    if runtime.is_initialized():
-        runtime.shutdown()
-    runtime.init(num_cpus=2, backend=backend)
-    yield runtime
-    runtime.shutdown()
+    yield from started(backend)
 
 
 def _shm_files() -> list[str]:
@@ -79,3 +82,14 @@ def shm_files(backend: str) -> Callable[[], list[str]]:
     """A function listing the backend's shared-memory files of this driver."""
     need(backend, "shm")
     return _shm_files
+
+
+STORE_CAP = 8 * 2**20
+
+
+@pytest.fixture
+def small_store(backend: str) -> Iterator[object]:
+    """A runtime of its own whose object store holds ``STORE_CAP`` bytes of shared memory, on
+    backends that evict and rebuild task outputs (``lineage``)."""
+    need(backend, "lineage")
+    yield from started(backend, object_store_memory=STORE_CAP)
