@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from .query_graph import QueryGraph, parse_statement, quote
 
@@ -61,6 +62,13 @@ def execute_select(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     """Run one read-only SELECT (checked on the sqlglot AST first) and fetch all rows."""
     parse_statement(sql)
     return con.execute(sql).fetchall()
+
+
+def select_columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, np.ndarray]:
+    """Run one read-only SELECT (checked like :func:`execute_select`) and fetch its columns as
+    numpy arrays (masked arrays where a column has NULLs)."""
+    parse_statement(sql)
+    return con.execute(sql).fetchnumpy()
 
 
 def filter_sql(graph: QueryGraph, i: int) -> str:

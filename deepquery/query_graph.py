@@ -12,6 +12,7 @@ Relation ``i`` of a graph is bit ``1 << i`` in the bitsets (plain ints) the opti
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -30,8 +31,10 @@ _FORBIDDEN = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def quote(name: str) -> str:
-    """An identifier as DuckDB needs it (quoted only when reserved, e.g. ``at``)."""
+    """An identifier as DuckDB needs it (quoted only when reserved, e.g. ``at``); memoised, as
+    sub-query texts (true cardinalities' cache keys) ask for the same few names many times."""
     return exp.to_identifier(name).sql(dialect="duckdb")
 
 
