@@ -26,7 +26,7 @@ costs are identical to ``CostModel.pair_cost``); any other cost model goes throu
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Union
 
 from ..cardinality import Cardinality
 from ..cost_models import CM1, CM2, CostModel, Cout, index_neighbors
@@ -119,9 +119,10 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTr
     """The cheapest bushy join tree without cross products (with them only between components)."""
     g = graph.with_cross_edges()
     n = g.n
-    card: dict[int, float] = {1 << i: cards.card(1 << i) for i in range(n)}
-    cost: dict[int, float] = {1 << i: cost_model.scan(cards, i) for i in range(n)}
-    splits: dict[int, tuple[int, int, str]] = {}
+    card, cost, splits = _tables(n)
+    for i in range(n):
+        card[1 << i] = cards.card(1 << i)
+        cost[1 << i] = cost_model.scan(cards, i)
     kind = type(cost_model)
     if kind is Cout:
         visit = _sum_relax(cards, card, cost, splits)
@@ -133,52 +134,73 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTr
     return from_splits(g.full_mask, splits, cost, cards)
 
 
-def _sum_relax(cards: Cardinality, card: dict[int, float], cost: dict[int, float],
-               splits: dict[int, tuple[int, int, str]]) -> Visit:
+_INF = float("inf")
+LIST_TABLES_UP_TO = 20
+"""Relations up to which the DP table is three lists indexed by bitset (2^n slots each; a list
+index is cheaper than a dict lookup); larger queries use dicts with the same defaults."""
+
+
+class _Default(dict):
+    """A dict answering ``default`` for a missing key, like a preallocated list slot."""
+
+    def __init__(self, default: object) -> None:
+        super().__init__()
+        self._default = default
+
+    def __missing__(self, key: int) -> object:
+        return self._default
+
+
+Table = Union[list, _Default]
+"""A DP table indexed by bitset."""
+
+
+def _tables(n: int) -> tuple:
+    """Per bitset: cardinality (None until asked), best cost (inf) and best split (None)."""
+    if n <= LIST_TABLES_UP_TO:
+        size = 1 << n
+        return [None] * size, [_INF] * size, [None] * size
+    return _Default(None), _Default(_INF), _Default(None)
+
+
+def _sum_relax(cards: Cardinality, card: Table, cost: Table, splits: Table) -> Visit:
     """C_out: ``|S| + C(S1) + C(S2)`` in either orientation."""
-    get_card, card_of = card.get, cards.card
+    card_of = cards.card
 
     def visit(s1: int, v: int, grown: list[int]) -> None:
         c1 = cost[s1]
         s = s1 | v
-        out = get_card(s)
-        c = (out if out is not None else _first(s, card, cost, card_of)) + c1 + cost[v]
+        out = card[s]
+        if out is None:
+            out = card[s] = card_of(s)
+        c = out + c1 + cost[v]
         if c < cost[s]:
             cost[s] = c
             splits[s] = (s1, v, "hash")
         for s2 in grown:
             s = s1 | s2
-            out = get_card(s)
-            c = (out if out is not None else _first(s, card, cost, card_of)) + c1 + cost[s2]
+            out = card[s]
+            if out is None:
+                out = card[s] = card_of(s)
+            c = out + c1 + cost[s2]
             if c < cost[s]:
                 cost[s] = c
                 splits[s] = (s1, s2, "hash")
     return visit
 
 
-def _first(s: int, card: dict[int, float], cost: dict[int, float],
-           card_of: Callable[[int], float]) -> float:
-    """A set met for the first time: its cardinality, and an infinite best cost to beat."""
-    out = card[s] = card_of(s)
-    cost[s] = _INF
-    return out
-
-
-_INF = float("inf")
-
-
-def _generic_relax(cards: Cardinality, model: CostModel, card: dict[int, float],
-                   cost: dict[int, float], splits: dict[int, tuple[int, int, str]]) -> Visit:
+def _generic_relax(cards: Cardinality, model: CostModel, card: Table, cost: Table,
+                   splits: Table) -> Visit:
     """Any cost model, through ``pair_cost``."""
-    get_card, card_of, pair_cost = card.get, cards.card, model.pair_cost
+    card_of, pair_cost = cards.card, model.pair_cost
 
     def visit(s1: int, v: int, grown: list[int]) -> None:
         c1 = cost[s1]
         for s2 in (v, *grown):
             s = s1 | s2
-            out = get_card(s)
+            out = card[s]
             if out is None:
-                out = _first(s, card, cost, card_of)
+                out = card[s] = card_of(s)
             c, left, right, method = pair_cost(cards, s1, c1, s2, cost[s2], out)
             if c < cost[s]:
                 cost[s] = c
@@ -186,14 +208,13 @@ def _generic_relax(cards: Cardinality, model: CostModel, card: dict[int, float],
     return visit
 
 
-def _cm_relax(cards: Cardinality, model: CM1, card: dict[int, float], cost: dict[int, float],
-              splits: dict[int, tuple[int, int, str]]) -> Visit:
+def _cm_relax(cards: Cardinality, model: CM1, card: Table, cost: Table, splits: Table) -> Visit:
     """CM1 and CM2 (``CM1.join_cost``, ``CM2.join_cost`` and their ``pair_cost``) inline.
 
     CM1 is CM2 without a memory limit, except that CM1 keeps the given orientation of two
     composite sides where CM2 builds on the smaller one; both are reproduced exactly.
     """
-    get_card, card_of = card.get, cards.card
+    card_of = cards.card
     spills = type(model) is CM2
     limit = model.memory_rows if spills else _INF
     spill = model.spill_factor if spills else 0.0
@@ -227,9 +248,9 @@ def _cm_relax(cards: Cardinality, model: CM1, card: dict[int, float], cost: dict
     def either_way(s1: int, c1: float, a: float, s2: int) -> None:
         """A pair with a base relation on one side or both: try both orientations."""
         s = s1 | s2
-        out = get_card(s)
+        out = card[s]
         if out is None:
-            out = _first(s, card, cost, card_of)
+            out = card[s] = card_of(s)
         c2, b = cost[s2], card[s2]
         c, method = one_way(s1, c1, a, s2, c2, b, out)
         cb, mb = one_way(s2, c2, b, s1, c1, a, out)
@@ -252,9 +273,9 @@ def _cm_relax(cards: Cardinality, model: CM1, card: dict[int, float], cost: dict
         # S1 composite, S2 = {v}: one_way both ways, inlined (the most frequent pair with a base
         # relation). Only v can be an index join's inner side.
         s = s1 | v
-        out = get_card(s)
+        out = card[s]
         if out is None:
-            out = _first(s, card, cost, card_of)
+            out = card[s] = card_of(s)
         c2, b = cost[v], card[v]
         c = out + c1 + c2
         method = "hash"
@@ -291,17 +312,19 @@ def _cm_relax(cards: Cardinality, model: CM1, card: dict[int, float], cost: dict
         if not spills:  # CM1, both composite: a hash join, in the given orientation
             for s2 in grown:
                 s = s1 | s2
-                out = get_card(s)
-                c = (out if out is not None else _first(s, card, cost, card_of)) + c1 + cost[s2]
+                out = card[s]
+                if out is None:
+                    out = card[s] = card_of(s)
+                c = out + c1 + cost[s2]
                 if c < cost[s]:
                     cost[s] = c
                     splits[s] = (s1, s2, "hash")
         else:  # CM2, both composite: a hash join building on the smaller side
             for s2 in grown:
                 s = s1 | s2
-                out = get_card(s)
+                out = card[s]
                 if out is None:
-                    out = _first(s, card, cost, card_of)
+                    out = card[s] = card_of(s)
                 b = card[s2]
                 if b > a:
                     c = out + cost[s2] + c1

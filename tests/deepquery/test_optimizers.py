@@ -124,6 +124,20 @@ def test_dpccp_inline_pair_costs_equal_the_cost_models_pair_cost(gc, model):
     assert _methods(fast) == _methods(slow)
 
 
+@settings(max_examples=15, deadline=None)
+@given(graphs_with_cards(), st.sampled_from(COST_MODELS))
+def test_dpccp_dict_tables_give_the_same_plans_as_list_tables(gc, model):
+    graph, cards = gc
+    listed = dpccp.plan(graph, cards, model)
+    old = dpccp.LIST_TABLES_UP_TO
+    dpccp.LIST_TABLES_UP_TO = 0  # no monkeypatch fixture: hypothesis reruns the body
+    try:
+        keyed = dpccp.plan(graph, cards, model)
+    finally:
+        dpccp.LIST_TABLES_UP_TO = old
+    assert (keyed.nested(graph), keyed.cost) == (listed.nested(graph), listed.cost)
+
+
 @pytest.mark.parametrize("n", [2, 3, 5, 8])
 def test_csg_cmp_pair_counts_match_closed_forms(n):
     # Moerkotte & Neumann 2006, Table 1: #ccp for chains, stars and cliques.
