@@ -189,51 +189,76 @@ def _check_ref(r: Any, fn: str) -> int:
     return r._id
 
 
+# --- what remote functions and actor classes share ---
+class _Remote:
+    """A function or class made remote: ``options(...)``, ``.remote(...)``, no direct call."""
+
+    _misuse = ""  # the error of a direct call; {name} is filled in
+    _options: Any
+
+    def _setup(self, obj: Any, options: Any, obj_id: int | None) -> int:
+        """Common ``__init__`` part; returns the function/class id (random when new)."""
+        self._options = options
+        self._blob: bytes | None = None
+        obj_id = obj_id if obj_id is not None else random.getrandbits(62)
+        _local_callables.setdefault(obj_id, obj)
+        self.__name__ = getattr(obj, "__name__", "remote_function")
+        self.__qualname__ = getattr(obj, "__qualname__", self.__name__)
+        self.__doc__ = obj.__doc__
+        self.__module__ = getattr(obj, "__module__", None)  # type: ignore[assignment]
+        return obj_id
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(self._misuse.format(name=self.__name__))
+
+    def options(self, **opts: Any) -> "_Bound":
+        """The same function or class with some options changed for the next ``.remote``."""
+        return _Bound(self, self._options.replace(**opts))
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        return self._submit(self._options, args, kwargs)
+
+    def _submit(self, options: Any, args: tuple, kwargs: dict) -> Any:
+        raise NotImplementedError
+
+
+class _Bound:
+    """What ``options(...)`` returns: the target with other options; chains like Ray's."""
+
+    __slots__ = ("_target", "_options")
+
+    def __init__(self, target: _Remote, options: Any) -> None:
+        self._target = target
+        self._options = options
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target._submit(self._options, args, kwargs)
+
+    def options(self, **opts: Any) -> "_Bound":
+        return _Bound(self._target, self._options.replace(**opts))
+
+
 # --- remote functions ---
-class RemoteFunction:
+class RemoteFunction(_Remote):
     """A function made remote with ``@remote``: call ``f.remote(...)`` to run it as a task."""
+
+    _misuse = ("remote function {name} cannot be called directly; use {name}.remote(...) and "
+               "get() the result")
 
     def __init__(self, fn: Callable, options: TaskOptions, fn_id: int | None = None) -> None:
         self._function = fn
-        self._options = options
-        self._fn_id = fn_id if fn_id is not None else random.getrandbits(62)
-        self._blob: bytes | None = None
-        _local_callables.setdefault(self._fn_id, fn)
-        self.__name__ = getattr(fn, "__name__", "remote_function")
-        self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
-        self.__doc__ = fn.__doc__
-        self.__module__ = getattr(fn, "__module__", None)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(f"remote function {self.__name__} cannot be called directly; use "
-                        f"{self.__name__}.remote(...) and get() the result")
+        self._fn_id = self._setup(fn, options, fn_id)
 
     def __reduce__(self) -> Any:
         return (RemoteFunction, (self._function, self._options, self._fn_id))
 
-    def options(self, **opts: Any) -> "_BoundFunction":
-        """A copy of this function with some options changed for the next ``.remote`` calls."""
-        return _BoundFunction(self, self._options.replace(**opts))
-
-    def remote(self, *args: Any, **kwargs: Any) -> Any:
-        return _submit_task(self, self._options, args, kwargs)
+    def _submit(self, options: Any, args: tuple, kwargs: dict) -> Any:
+        return _submit_task(self, options, args, kwargs)
 
     def _get_blob(self) -> bytes:
         if self._blob is None:
             self._blob = dumps_plain(self._function)
         return self._blob
-
-
-class _BoundFunction:
-    def __init__(self, rf: RemoteFunction, options: TaskOptions) -> None:
-        self._rf = rf
-        self._options = options
-
-    def remote(self, *args: Any, **kwargs: Any) -> Any:
-        return _submit_task(self._rf, self._options, args, kwargs)
-
-    def options(self, **opts: Any) -> "_BoundFunction":
-        return _BoundFunction(self._rf, self._options.replace(**opts))
 
 
 def _submit_task(rf: RemoteFunction, o: TaskOptions, args: tuple, kwargs: dict) -> Any:
@@ -268,19 +293,14 @@ def method(num_returns: int = 1) -> Callable[[Callable], Callable]:
     return deco
 
 
-class ActorClass:
+class ActorClass(_Remote):
     """A class made remote with ``@remote``: ``Cls.remote(...)`` starts an actor."""
+
+    _misuse = "actor class {name} cannot be instantiated directly; use {name}.remote(...)"
 
     def __init__(self, cls: type, options: ActorOptions, cls_id: int | None = None) -> None:
         self._cls = cls
-        self._options = options
-        self._cls_id = cls_id if cls_id is not None else random.getrandbits(62)
-        self._blob: bytes | None = None
-        _local_callables.setdefault(self._cls_id, cls)
-        self.__name__ = cls.__name__
-        self.__qualname__ = cls.__qualname__
-        self.__doc__ = cls.__doc__
-        self.__module__ = cls.__module__
+        self._cls_id = self._setup(cls, options, cls_id)
         methods = {}
         for k in dir(cls):
             if k.startswith("__") and k != "__call__":
@@ -290,27 +310,11 @@ class ActorClass:
                 methods[k] = getattr(v, "_rt_num_returns", 1)
         self._meta = (cls.__name__, methods)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(f"actor class {self.__name__} cannot be instantiated directly; use "
-                        f"{self.__name__}.remote(...)")
-
     def __reduce__(self) -> Any:
         return (ActorClass, (self._cls, self._options, self._cls_id))
 
-    def options(self, **opts: Any) -> "_BoundActorClass":
-        return _BoundActorClass(self, self._options.replace(**opts))
-
-    def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
-        return _create_actor(self, self._options, args, kwargs)
-
-
-class _BoundActorClass:
-    def __init__(self, ac: ActorClass, options: ActorOptions) -> None:
-        self._ac = ac
-        self._options = options
-
-    def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
-        return _create_actor(self._ac, self._options, args, kwargs)
+    def _submit(self, options: Any, args: tuple, kwargs: dict) -> "ActorHandle":
+        return _create_actor(self, options, args, kwargs)
 
 
 def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) -> "ActorHandle":

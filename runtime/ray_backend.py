@@ -13,6 +13,8 @@ worker output carries Ray's ``(pid=...)`` prefix.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from typing import Any
 
 from .exceptions import (ActorDiedError, GetTimeoutError, ObjectLostError, TaskCancelledError,
@@ -20,6 +22,26 @@ from .exceptions import (ActorDiedError, GetTimeoutError, ObjectLostError, TaskC
 from .object_ref import ObjectRef
 
 log = logging.getLogger(__name__)
+# Ray retries an unreachable GCS for minutes; the address is probed first, for this long
+_CONNECT_TIMEOUT_S = float(os.environ.get("RUNTIME_RAY_CONNECT_TIMEOUT_S", "5"))
+
+
+def check_reachable(address: str, timeout: float = _CONNECT_TIMEOUT_S) -> None:
+    """Raise one clear ``ConnectionError`` unless ``host:port`` (or ``ray://host:port``)
+    accepts a TCP connection within ``timeout`` seconds; "auto" and "local" are Ray's own."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"init(backend='ray', address={address!r}): expected 'host:port', "
+                         "'ray://host:port', 'auto' or None")
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)),
+                                 timeout=timeout).close()
+    except OSError as e:
+        raise ConnectionError(f"nothing answers at {hostport}: {e.strerror or e} (waited at "
+                              f"most {timeout:g} s)") from None
 
 
 def import_ray() -> Any:
@@ -69,6 +91,8 @@ class RayClient:
             if object_store_memory is not None:
                 kwargs["object_store_memory"] = object_store_memory
         try:
+            if address is not None:
+                check_reachable(address)
             ray.init(address=address, **kwargs)
         except ConnectionError as e:
             raise RuntimeError(f"init(backend='ray', address={address!r}): cannot reach the Ray "

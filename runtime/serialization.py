@@ -97,11 +97,16 @@ def _layout(data: bytes, raws: list[memoryview]) -> tuple[list[tuple[int, int]],
     return spans, off
 
 
+# The pages of a recycled file exist already: mapping them all at once (MAP_POPULATE) costs a
+# fraction of taking one page fault per 4 KiB on the first write into them.
+_POPULATE = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+
+
 def map_writable(path: str, size: int) -> mmap.mmap:
-    """A writable shared mapping of a whole (recycled) file."""
+    """A writable shared mapping of a whole (recycled) file, its pages mapped in up front."""
     fd = os.open(path, os.O_RDWR)
     try:
-        return mmap.mmap(fd, size)
+        return mmap.mmap(fd, size, flags=_POPULATE)
     finally:
         os.close(fd)
 

@@ -140,3 +140,18 @@ def test_ray_backend_without_ray_is_a_clear_error(monkeypatch):
     assert not runtime.is_initialized()
     with pytest.raises(ValueError, match="address"):
         runtime.init(address="127.0.0.1:6379")
+
+
+@pytest.mark.timeout(120)
+def test_ray_backend_with_an_unreachable_address_is_one_clear_error():
+    """Ray itself retries an unreachable cluster for minutes; init fails at once instead."""
+    pytest.importorskip("ray")
+    import runtime
+    if runtime.is_initialized():
+        runtime.shutdown()
+    with pytest.raises(RuntimeError, match="cannot reach the Ray cluster.*127.0.0.1:1"):
+        runtime.init(backend="ray", address="127.0.0.1:1")
+    assert not runtime.is_initialized()
+    with pytest.raises(ValueError, match="host:port"):
+        runtime.init(backend="ray", address="no-port-here")
+    assert not runtime.is_initialized()
