@@ -3,11 +3,16 @@
 Part 1, solve: for PPO and DQN (rl-zoo's CartPole-v1 hyperparameters, the same on both sides),
 train with 3 seeds; before each iteration (SB3: each rollout) once another ``--eval-every`` env
 steps have been trained on, evaluate 10 greedy episodes; the run is solved when their mean return
-is >= 475. Reported: env steps to solve, and training wall seconds (evaluation time excluded on
-both sides). Both sides run with one torch thread.
+is >= 475. Both sides are evaluated at the same env-step checkpoints (iterations and rollouts are
+256 steps on both) with the same protocol: 10 CartPole-v1 copies side by side, copy i reset with
+seed 10000 + run seed + i, deterministic (argmax) actions. Reported: env steps to solve, and
+training wall seconds (evaluation time excluded on both sides). Both sides run with one torch
+thread. Solve steps vary a lot from seed to seed (DQN's are bimodal on CartPole); ``--seeds``
+takes more seeds for a firmer comparison.
 
 Part 2, throughput: env steps per second of sampling alone (PPO policy, 8 env copies in total)
-with 0, 1 and 2 rollout workers on CartPole-v1 and on rllib_lite/SlowCartPole-v1 (1 ms per step),
+with 0, 1 and 2 rollout workers on CartPole-v1 (256 steps per env copy per sample call) and on
+rllib_lite/SlowCartPole-v1 (1 ms per step, 64 steps per env copy per call),
 against the raw env-step floor (the same 8 env copies stepped in one process with random actions,
 no policy). Setups take turns round by round and the median round is reported, so a shared
 machine's background load falls on all of them alike.
@@ -32,11 +37,35 @@ import torch
 from rllib_lite import DQN, PPO, DQNConfig, PPOConfig
 
 SOLVED = 475.0
+EVAL_EPISODES = 10
+EVAL_SEED = 10_000
 PPO_HP = dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
               ent_coef=0.0, lr=1e-3, clip=0.2, total=100_000, net=[64, 64])
 DQN_HP = dict(lr=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
               target_update_interval=10, train_freq=256, gradient_steps=128,
               exploration_fraction=0.16, exploration_final_eps=0.04, total=50_000, net=[256, 256])
+
+
+def greedy_eval(act: Callable[[np.ndarray], np.ndarray], envs: list[gym.Env], episodes: int,
+                seed: int) -> float:
+    """Mean return of ``episodes`` greedy episodes on CartPole-v1, the env copies side by side,
+    copy i reset with seed + i: the protocol of ``Algorithm.evaluate``, for SB3's model, so both
+    libraries are scored on the same start states."""
+    while len(envs) < episodes:
+        envs.append(gym.make("CartPole-v1"))
+    obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs[:episodes])]
+    returns = np.zeros(episodes)
+    live = list(range(episodes))
+    while live:
+        actions = act(np.stack([obs[i] for i in live]))
+        still = []
+        for a, i in zip(actions, live):
+            obs[i], r, term, trunc, _ = envs[i].step(int(a))
+            returns[i] += r
+            if not (term or trunc):
+                still.append(i)
+        live = still
+    return float(returns.mean())
 
 
 def ours_config(algo: str, seed: int, workers: int = 0) -> Any:
@@ -73,7 +102,7 @@ def solve_ours(algo: str, seed: int, eval_every: int) -> dict[str, Any]:
             train_s += time.perf_counter() - t0
             if agent.env_steps >= next_eval:
                 next_eval = agent.env_steps + eval_every
-                score = agent.evaluate(10, seed=10_000 + seed)["episode_return_mean"]
+                score = agent.evaluate(EVAL_EPISODES, seed=EVAL_SEED + seed)["episode_return_mean"]
                 if score >= SOLVED:
                     return {"solved": True, "steps": agent.env_steps, "seconds": train_s, "score": score}
         return {"solved": False, "steps": agent.env_steps, "seconds": train_s, "score": score}
@@ -86,8 +115,6 @@ def solve_sb3(algo: str, seed: int, eval_every: int) -> dict[str, Any] | None:
         import stable_baselines3 as sb3
         from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.env_util import make_vec_env
-        from stable_baselines3.common.evaluation import evaluate_policy
-        from stable_baselines3.common.monitor import Monitor
     except ImportError:
         return None
 
@@ -97,14 +124,14 @@ def solve_sb3(algo: str, seed: int, eval_every: int) -> dict[str, Any] | None:
         def __init__(self) -> None:
             super().__init__()
             self.next_eval, self.eval_s, self.result = eval_every, 0.0, None
-            self.eval_env = Monitor(gym.make("CartPole-v1"))
+            self.eval_envs: list[gym.Env] = []
 
         def _on_rollout_start(self) -> None:
             if self.result is None and self.num_timesteps >= self.next_eval:
                 t0 = time.perf_counter()
                 self.next_eval = self.num_timesteps + eval_every
-                self.eval_env.reset(seed=10_000 + seed)
-                score, _ = evaluate_policy(self.model, self.eval_env, n_eval_episodes=10, deterministic=True)
+                score = greedy_eval(lambda obs: self.model.predict(obs, deterministic=True)[0],
+                                    self.eval_envs, EVAL_EPISODES, EVAL_SEED + seed)
                 if score >= SOLVED:
                     self.result = (self.num_timesteps, float(score))
                 self.eval_s += time.perf_counter() - t0
@@ -217,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         report["solve"] = solve
     if args.part in ("throughput", "all"):
         thr: dict[str, Any] = {}
-        for env_id, steps, rounds in (("CartPole-v1", 256, 15), ("rllib_lite/SlowCartPole-v1", 32, 8)):
+        for env_id, steps, rounds in (("CartPole-v1", 256, 15), ("rllib_lite/SlowCartPole-v1", 64, 8)):
             thr[env_id] = throughput(env_id, steps, rounds)
             log(f"{env_id}: {thr[env_id]}")
         report["throughput"] = thr

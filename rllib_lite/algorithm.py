@@ -31,7 +31,7 @@ from torch import nn
 
 from .config import CommonConfig, linear
 from .models import build_user_model, state_dict_numpy
-from .preprocessing import Preprocessor, to_torch, tree_stack
+from .preprocessing import Preprocessor, tree_stack
 from .rollout import WorkerSet, WorkerSpec, make_env
 
 logger = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class Algorithm:
         while live:
             x = tree_stack([current[i][0] for i in live])
             masks = np.stack([current[i][1] for i in live])
-            actions, _ = policy.act(to_torch(x), masks, rng, 0.0, explore=False)
+            actions, _ = policy.act(x, masks, rng, 0.0, explore=False)
             still = []
             for a, i in zip(actions, live):
                 obs, r, term, trunc, _ = envs[i].step(int(a) + self.preprocessor.action_start)
@@ -222,7 +222,7 @@ class Algorithm:
         policy = self._make_policy(self.model)
         if explore:
             policy.configure(epsilon=(getattr(self, "epsilon", 0.0),) * 2)
-        actions, _ = policy.act(to_torch(x), mask[None], self.rng, 0.0, explore=explore)
+        actions, _ = policy.act(x, mask[None], self.rng, 0.0, explore=explore)
         return int(actions[0]) + self.preprocessor.action_start
 
     def stop(self) -> None:

@@ -23,6 +23,41 @@ def check(ok: bool, cls_name: str, name: str, problem: str, value: Any) -> None:
         raise ConfigError(f"{cls_name}.{name} {problem}, got {value!r}")
 
 
+# The field checks every config runs, each over several fields: "each of these is an int >= 1",
+# "each of these is in [0, 1]", ... The error names the config class and the field.
+
+def check_ints(cfg: Any, minimum: int, *names: str) -> None:
+    """Each named field is an int >= ``minimum``."""
+    for name in names:
+        value = getattr(cfg, name)
+        check(isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+              type(cfg).__name__, name, f"must be an int >= {minimum}", value)
+
+
+def check_range(cfg: Any, low: float, high: float, *names: str, open_low: bool = False,
+                optional: bool = False) -> None:
+    """Each named field is a number in [low, high] (``(low, high]`` with ``open_low``; None
+    allowed with ``optional``); ``high`` may be ``inf``."""
+    bounds = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+    problem = f"must be in {bounds}" if high != float("inf") else f"must be {'>' if open_low else '>='} {low:g}"
+    if optional:
+        problem += " or None"
+    for name in names:
+        value = getattr(cfg, name)
+        if value is None and optional:
+            continue
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            (low < value if open_low else low <= value) and value <= high)
+        check(ok, type(cfg).__name__, name, problem, value)
+
+
+def check_choice(cfg: Any, name: str, *choices: str) -> None:
+    """The named field is one of ``choices``."""
+    value = getattr(cfg, name)
+    check(value in choices, type(cfg).__name__, name,
+          "must be " + " or ".join(f'"{c}"' for c in choices), value)
+
+
 @dataclass(frozen=True)
 class CommonConfig:
     """Fields every algorithm has."""
@@ -69,29 +104,17 @@ class CommonConfig:
         check(isinstance(self.env, str) or callable(self.env), n, "env",
               "must be a gymnasium id or a function returning an env", self.env)
         check(isinstance(self.env_config, dict), n, "env_config", "must be a dict", self.env_config)
-        check(isinstance(self.seed, int) and self.seed >= 0, n, "seed", "must be an int >= 0", self.seed)
-        check(isinstance(self.num_rollout_workers, int) and self.num_rollout_workers >= 0, n,
-              "num_rollout_workers", "must be an int >= 0", self.num_rollout_workers)
-        check(isinstance(self.num_envs_per_worker, int) and self.num_envs_per_worker >= 1, n,
-              "num_envs_per_worker", "must be an int >= 1", self.num_envs_per_worker)
+        check_ints(self, 0, "seed", "num_rollout_workers", "max_worker_restarts")
+        check_ints(self, 1, "num_envs_per_worker", "num_learner_threads", "metrics_window")
+        check_range(self, 1.0, float("inf"), "schedule_steps")
         check(all(isinstance(h, int) and h > 0 for h in self.hidden_sizes), n, "hidden_sizes",
               "must be positive ints", self.hidden_sizes)
-        check(self.activation in ("tanh", "relu"), n, "activation", 'must be "tanh" or "relu"',
-              self.activation)
-        check(0.0 <= self.gamma <= 1.0, n, "gamma", "must be in [0, 1]", self.gamma)
-        check(self.lr > 0, n, "lr", "must be > 0", self.lr)
-        check(self.lr_schedule in ("constant", "linear"), n, "lr_schedule",
-              'must be "constant" or "linear"', self.lr_schedule)
-        check(self.schedule_steps >= 1, n, "schedule_steps", "must be >= 1", self.schedule_steps)
-        check(self.max_grad_norm is None or self.max_grad_norm > 0, n, "max_grad_norm",
-              "must be > 0 or None", self.max_grad_norm)
-        check(self.num_learner_threads >= 1, n, "num_learner_threads", "must be >= 1",
-              self.num_learner_threads)
-        check(self.metrics_window >= 1, n, "metrics_window", "must be >= 1", self.metrics_window)
-        check(self.sample_timeout_s is None or self.sample_timeout_s > 0, n, "sample_timeout_s",
-              "must be > 0 or None", self.sample_timeout_s)
-        check(self.max_worker_restarts >= 0, n, "max_worker_restarts", "must be >= 0",
-              self.max_worker_restarts)
+        check_choice(self, "activation", "tanh", "relu")
+        check_choice(self, "lr_schedule", "constant", "linear")
+        check_range(self, 0.0, 1.0, "gamma")
+        check_range(self, 0.0, float("inf"), "lr", open_low=True)
+        check_range(self, 0.0, float("inf"), "max_grad_norm", "sample_timeout_s", open_low=True,
+                    optional=True)
         if self.model is not None:
             import torch
 

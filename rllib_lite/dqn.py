@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .algorithm import Algorithm
-from .config import CommonConfig, check, linear
+from .config import CommonConfig, check, check_ints, check_range, linear
 from .masking import mask_logits
 from .models import QNetwork, make_adam
 from .policies import DQNPolicy
@@ -77,16 +77,11 @@ class DQNConfig(CommonConfig):
     def __post_init__(self) -> None:
         self._validate_common()
         n = type(self).__name__
-        for name in ("buffer_size", "batch_size", "train_freq", "target_update_interval", "n_step"):
-            value = getattr(self, name)
-            check(isinstance(value, int) and value >= 1, n, name, "must be an int >= 1", value)
-        for name in ("learning_starts", "gradient_steps", "exploration_steps"):
-            value = getattr(self, name)
-            check(isinstance(value, int) and value >= 0, n, name, "must be an int >= 0", value)
-        check(0.0 < self.tau <= 1.0, n, "tau", "must be in (0, 1]", self.tau)
-        for name in ("epsilon_initial", "epsilon_final", "prioritized_alpha", "prioritized_beta"):
-            value = getattr(self, name)
-            check(0.0 <= value <= 1.0, n, name, "must be in [0, 1]", value)
+        check_ints(self, 1, "buffer_size", "batch_size", "train_freq", "target_update_interval", "n_step")
+        check_ints(self, 0, "learning_starts", "gradient_steps", "exploration_steps")
+        check_range(self, 0.0, 1.0, "tau", open_low=True)
+        check_range(self, 0.0, 1.0, "epsilon_initial", "epsilon_final", "prioritized_alpha",
+                    "prioritized_beta")
         check(self.train_freq >= self.num_envs_per_worker * max(self.num_rollout_workers, 1), n,
               "train_freq", "must be >= the number of env copies (one step each per iteration)",
               self.train_freq)
@@ -190,21 +185,28 @@ class DQN(Algorithm):
         fixed_targets = None
         if not prioritized:
             # Uniform draws do not depend on the updates, and without double Q the targets only
-            # use the target net, fixed during these steps: draw every minibatch and compute
-            # every target in one batched pass (same numbers, far fewer small kernels).
+            # use the target net, fixed during these steps: draw every minibatch, convert it to
+            # torch and compute every target in one batched pass (same numbers as step by step,
+            # far fewer small kernels and conversions).
             everything = self.buffer.sample(steps * c.batch_size, self.rng)
+            all_obs = to_torch(everything["obs"])  # (steps * batch, ...)
+            all_actions = torch.from_numpy(everything["actions"]).unsqueeze(1)  # (steps * batch, 1)
             if not c.double_q:
                 fixed_targets = self.td_targets(everything)
-        stats = []
+        losses, q_taken_all = [], []
         for i in range(steps):
             if prioritized:
                 sample = self.buffer.sample(c.batch_size, self.rng)
+                obs, actions = to_torch(sample["obs"]), torch.from_numpy(sample["actions"]).unsqueeze(1)
+                targets = self.td_targets(sample)
             else:
                 rows = slice(i * c.batch_size, (i + 1) * c.batch_size)
-                sample = {k: tree_map(lambda a: a[rows], v) for k, v in everything.items()}
-            targets = fixed_targets[rows] if fixed_targets is not None else self.td_targets(sample)
-            q = self.model(to_torch(sample["obs"]))
-            q_taken = q.gather(1, torch.from_numpy(sample["actions"]).unsqueeze(1)).squeeze(1)
+                obs, actions = tree_map(lambda t: t[rows], all_obs), all_actions[rows]
+                if fixed_targets is not None:
+                    targets = fixed_targets[rows]
+                else:
+                    targets = self.td_targets({k: tree_map(lambda a: a[rows], v) for k, v in everything.items()})
+            q_taken = self.model(obs).gather(1, actions).squeeze(1)  # (batch,)
             if prioritized:
                 beta = linear(c.prioritized_beta, 1.0, self._progress())
                 weights = torch.from_numpy(self.buffer.importance_weights(sample["indices"], beta))
@@ -215,11 +217,12 @@ class DQN(Algorithm):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if c.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm, foreach=True)
             self.optimizer.step()
             self.gradient_steps_done += 1
-            stats.append(torch.stack([loss.detach(), q_taken.detach().mean()]))
-        return torch.stack(stats).mean(0).tolist()
+            losses.append(loss.detach())
+            q_taken_all.append(q_taken.detach())
+        return [float(torch.stack(losses).mean()), float(torch.cat(q_taken_all).mean())]
 
     def _extra_state(self) -> dict[str, Any]:
         return {"target": self.target.state_dict(), "optimizer": self.optimizer.state_dict(),

@@ -53,6 +53,13 @@ def random_valid_actions(masks: np.ndarray, rng: np.random.Generator) -> np.ndar
     return scores.argmax(axis=-1).astype(np.int64)
 
 
-def greedy_actions(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def greedy_actions(values: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Argmax over allowed actions of (batch, actions) logits or Q-values."""
-    return mask_logits(values, mask).argmax(dim=-1)
+    return np.where(masks, values, -np.inf).argmax(axis=-1)
+
+
+def masked_log_softmax(logits: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Numpy twin of ``masked_log_probs`` for acting: masked entries are -inf."""
+    z = np.where(masks, logits, -np.inf)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))

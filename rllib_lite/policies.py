@@ -1,8 +1,13 @@
 """What a rollout worker runs per step: a model plus an action rule.
 
-A policy turns a batch of preprocessed observations and masks into actions, and says what
-else the learner needs from sampling (PPO: log-probabilities and values; DQN: next observations).
-Both are plain picklable objects, so a remote rollout worker receives one with its own model copy.
+A policy turns a batch of preprocessed observations (numpy trees, as the preprocessor makes
+them) and masks into actions, and says what else the learner needs from sampling (PPO:
+log-probabilities and values; DQN: next observations). Both are plain picklable objects, so a
+remote rollout worker receives one with its own model copy.
+
+The default networks run in numpy here (``models.numpy_forward``): acting on a few observations
+per step is dominated by torch's per-op overhead. A user's ``nn.Module`` runs in torch under
+``inference_mode``.
 """
 from __future__ import annotations
 
@@ -12,51 +17,82 @@ import numpy as np
 import torch
 from torch import nn
 
-from .masking import greedy_actions, masked_log_probs, random_valid_actions, sample_categorical
+from .masking import greedy_actions, masked_log_softmax, random_valid_actions, sample_categorical
+from .models import numpy_forward
+from .preprocessing import to_torch
 
 
-class PPOPolicy:
-    """Samples from the masked softmax of the actor; records log-probs and values."""
+class _Policy:
+    """The model, and its numpy forward when it is a default network."""
 
     needs_next_obs = False
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
+        self._np_forward = numpy_forward(model)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the numpy views are rebuilt from the model after unpickling
+        return {k: v for k, v in self.__dict__.items() if k != "_np_forward"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._np_forward = numpy_forward(self.model)
 
     def configure(self, **kwargs: Any) -> None:
-        pass
+        """Called before each sample call; refreshes the numpy views of the weights."""
+        self._np_forward = numpy_forward(self.model)
 
-    @torch.no_grad()
+    def forward(self, x: Any) -> Any:
+        """The model's output for a batch ``x`` (a numpy tree or torch tensors), as numpy."""
+        if self._np_forward is not None and isinstance(x, np.ndarray):
+            return self._np_forward(x)
+        if _is_numpy_tree(x):
+            x = to_torch(x)
+        with torch.inference_mode():
+            out = self.model(x)
+        if isinstance(out, tuple):
+            return tuple(o.numpy() for o in out)
+        return out.numpy()
+
+
+def _is_numpy_tree(x: Any) -> bool:
+    while isinstance(x, dict):
+        x = next(iter(x.values()))
+    return isinstance(x, np.ndarray)
+
+
+class PPOPolicy(_Policy):
+    """Samples from the masked softmax of the actor; records log-probs and values."""
+
     def act(
         self, x: Any, masks: np.ndarray, rng: np.random.Generator, progress: float, explore: bool = True
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        logits, values = self.model(x)
-        mask_t = torch.from_numpy(masks)
+        logits, values = self.forward(x)
         if not explore:
-            return greedy_actions(logits, mask_t).numpy(), {}
-        logp_all = masked_log_probs(logits, mask_t)  # (E, actions)
-        actions = sample_categorical(logp_all.exp().numpy(), rng)
-        logp = logp_all.gather(1, torch.from_numpy(actions)[:, None]).squeeze(1)
-        return actions, {"logp": logp.numpy(), "values": values.numpy()}
+            return greedy_actions(logits, masks), {}
+        logp_all = masked_log_softmax(logits, masks)  # (E, actions)
+        actions = sample_categorical(np.exp(logp_all), rng)
+        logp = logp_all[np.arange(len(actions)), actions]
+        return actions, {"logp": logp.astype(np.float32), "values": values.astype(np.float32)}
 
-    @torch.no_grad()
     def values(self, x: Any) -> np.ndarray:
-        return self.model(x)[1].numpy()
+        return self.forward(x)[1].astype(np.float32)
 
 
-class DQNPolicy:
+class DQNPolicy(_Policy):
     """Epsilon-greedy over the masked Q-values; epsilon moves linearly across one sample call."""
 
     needs_next_obs = True
 
     def __init__(self, model: nn.Module) -> None:
-        self.model = model
+        super().__init__(model)
         self.epsilon = (0.0, 0.0)
 
     def configure(self, epsilon: tuple[float, float] = (0.0, 0.0), **kwargs: Any) -> None:
+        super().configure()
         self.epsilon = epsilon
 
-    @torch.no_grad()
     def act(
         self, x: Any, masks: np.ndarray, rng: np.random.Generator, progress: float, explore: bool = True
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -66,6 +102,6 @@ class DQNPolicy:
         if explore_rows.all():
             # no forward pass needed: pure exploration, e.g. before learning starts
             return random_valid_actions(masks, rng), {}
-        greedy = greedy_actions(self.model(x), torch.from_numpy(masks)).numpy()
+        greedy = greedy_actions(self.forward(x), masks)
         random_actions = random_valid_actions(masks, rng)
         return np.where(explore_rows, random_actions, greedy), {}

@@ -24,7 +24,7 @@ import torch
 
 from .masking import check_masks
 from .models import load_state_dict_numpy, state_dict_numpy
-from .preprocessing import Preprocessor, to_torch, tree_stack
+from .preprocessing import Preprocessor, tree_stack
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ class RolloutWorker:
         self.policy = policy if policy is not None else spec.policy_factory()
         self._weights_version = -1
         self._mask_fns = [getattr(e.unwrapped, "action_masks", None) for e in self.envs]
+        # envs that never mask (CartPole) skip stacking and checking a mask every step
+        self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)
         seeds, self.rng = worker_seeds(spec.seed, worker_index, restart, spec.num_envs)
         self.xs: list[Any] = []
         self.masks: list[np.ndarray] = []
@@ -100,6 +102,7 @@ class RolloutWorker:
             self.masks.append(m)
         self.ep_return = np.zeros(spec.num_envs)
         self.ep_len = np.zeros(spec.num_envs, dtype=np.int64)
+        self._all_valid = np.ones((spec.num_envs, self.pre.num_actions), dtype=bool)
 
     def _process(self, i: int, obs: Any) -> tuple[Any, np.ndarray]:
         x, mask = self.pre(obs)
@@ -136,9 +139,12 @@ class RolloutWorker:
         ep_lengths: list[int] = []
         for t in range(T):
             x = tree_stack(self.xs)
-            masks = np.stack(self.masks)
-            check_masks(masks)
-            actions, extras = self.policy.act(to_torch(x), masks, self.rng, t / T)
+            if self._static_masks:
+                masks = self._all_valid
+            else:
+                masks = np.stack(self.masks)
+                check_masks(masks)
+            actions, extras = self.policy.act(x, masks, self.rng, t / T)
             obs_steps.append(x)
             mask_steps.append(masks)
             action_steps.append(actions)
@@ -188,11 +194,11 @@ class RolloutWorker:
             # PPO bootstraps truncated episodes with V(s_final) and the rollout end with V(s_T)
             final_values = np.zeros((T, E), dtype=np.float32)
             if final_xs:
-                vals = self.policy.values(to_torch(tree_stack(final_xs)))
+                vals = self.policy.values(tree_stack(final_xs))
                 for (t, i), v in zip(final_at, vals):
                     final_values[t, i] = v
             batch["final_values"] = final_values
-            batch["last_values"] = self.policy.values(to_torch(tree_stack(self.xs)))
+            batch["last_values"] = self.policy.values(tree_stack(self.xs))
         batch["episode_returns"] = ep_returns
         batch["episode_lengths"] = ep_lengths
         batch["sample_seconds"] = time.perf_counter() - t0
@@ -209,6 +215,7 @@ class RolloutWorker:
         state = pickle.loads(blob)
         self.envs = state["envs"]
         self._mask_fns = [getattr(e.unwrapped, "action_masks", None) for e in self.envs]
+        self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)
         self.xs, self.masks = state["xs"], state["masks"]
         self.ep_return, self.ep_len = state["ep_return"], state["ep_len"]
         self.rng.bit_generator.state = state["rng"]

@@ -54,8 +54,9 @@ def test_policies_never_act_masked(lm, seed, eps):
     dqn.configure(epsilon=(eps, eps))
     for explore in (True, False):
         for policy in (ppo, dqn):
-            a, _ = policy.act(x, mask, rng, 0.5, explore=explore)
-            assert mask[np.arange(batch), a].all()
+            for obs in (x, x.numpy()):  # the torch path and the numpy one
+                a, _ = policy.act(obs, mask, rng, 0.5, explore=explore)
+                assert mask[np.arange(batch), a].all()
 
 
 def test_masked_log_probs_give_no_gradient_to_masked_logits():
