@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict = {"db": str(db), "scale": args.scale, "seed": args.seed, "queries": len(graphs)}
 
     print(f"# deepquery baselines: {len(graphs)} JOB queries, synthetic IMDb scale {args.scale}, "
-          f"seed {args.seed}\n")
+          f"seed {args.seed} (load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at start)\n")
     n_ok, empty = _nonempty(con, graphs)
     print(f"Non-empty results: {n_ok} / {len(graphs)} (with planted witnesses){'; empty: ' + ', '.join(empty) if empty else ''}")
     raw["nonempty"] = n_ok
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = [s for s in args.cards.split(",") if s]
     rel: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     plan_ms: dict[tuple[str, int], list[float]] = defaultdict(list)
+    plan_cpu_ms: dict[tuple[str, int], list[float]] = defaultdict(list)
     covered: dict[str, int] = {}
     dp_plans = {}
     true_stats = {"computed": 0, "count_star": 0, "count_s": 0.0, "by_size": defaultdict(float)}
@@ -133,11 +134,12 @@ def main(argv: list[str] | None = None) -> int:
                 dp_cost = None
                 for name, optimizer in OPTIMIZERS.items():
                     cards = shared if shared is not None else EstimatedCardinality(g, stats)
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), time.process_time()
                     tree = optimizer(g, cards, model)
                     ms = (time.perf_counter() - t) * 1000.0
                     if source == "estimated":
                         plan_ms[(name, g.n)].append(ms)
+                        plan_cpu_ms[(name, g.n)].append((time.process_time() - c) * 1000.0)
                     if name == "dp":
                         dp_cost = tree.cost
                         dp_plans[(source, model_name, g.name)] = tree
@@ -183,14 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     raw["relative_cost"] = {"|".join(k): v for k, v in rel.items()}
 
     sizes = sorted({n for _, n in plan_ms})
-    print("\n## Planning time (ms, estimated cardinalities, median / max per query)\n")
+    print("\n## Planning time (ms, estimated cardinalities, all cost models; wall median / wall max "
+          f"/ CPU median per query; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)\n")
     print("| optimizer | " + " | ".join(f"{n} rel" for n in sizes) + " |")
     print("|---|" + "---|" * len(sizes))
     for name in OPTIMIZERS:
         cells = []
         for n in sizes:
-            v = plan_ms.get((name, n), [])
-            cells.append(f"{statistics.median(v):.1f} / {max(v):.1f}" if v else "-")
+            v, cpu = plan_ms.get((name, n), []), plan_cpu_ms.get((name, n), [])
+            cells.append(f"{statistics.median(v):.1f} / {max(v):.1f} / {statistics.median(cpu):.1f}"
+                         if v else "-")
         print(f"| {name} | " + " | ".join(cells) + " |")
     counts = defaultdict(int)
     for g in graphs:
