@@ -8,7 +8,7 @@ the cost model that built it, so ``tree.cost`` is a plan's cost.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Mapping, Sequence, Union
 
 if TYPE_CHECKING:
     from .cardinality import Cardinality
@@ -92,9 +92,10 @@ def best_join(left: JoinTree, right: JoinTree, cards: "Cardinality",
     return b if b.cost < a.cost else a
 
 
-def from_splits(mask: int, splits: dict[int, tuple[int, int, str]], cost: dict[int, float],
-                cards: "Cardinality") -> JoinTree:
-    """Rebuild a tree from a DP table: ``splits[mask] = (left, right, method)``."""
+def from_splits(mask: int, splits: "Mapping[int, tuple[int, int, str]] | Sequence",
+                cost: "Mapping[int, float] | Sequence[float]", cards: "Cardinality") -> JoinTree:
+    """Rebuild a tree from a DP table indexed by bitset (dicts, or lists with 2^n slots):
+    ``splits[mask] = (left, right, method)``, ``cost[mask]`` the sub-plan's cost."""
     if mask & (mask - 1) == 0:
         return JoinTree(mask, cards.card(mask), cost[mask], relation=mask.bit_length() - 1)
     lm, rm, method = splits[mask]
