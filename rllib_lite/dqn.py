@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from .algorithm import Algorithm
 from .config import CommonConfig, check, check_ints, check_range, linear
 from .masking import mask_logits
-from .models import QNetwork, make_adam
+from .models import QNetwork
+from .optim import gradient_step, make_adam
 from .policies import DQNPolicy
 from .preprocessing import to_torch, tree_map
 from .replay import PrioritizedReplayBuffer, ReplayBuffer
@@ -214,11 +215,7 @@ class DQN(Algorithm):
                 self.buffer.update_priorities(sample["indices"], (q_taken - targets).detach().numpy())
             else:
                 loss = F.smooth_l1_loss(q_taken, targets)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if c.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm, foreach=True)
-            self.optimizer.step()
+            gradient_step(self.optimizer, params, loss, c.max_grad_norm)
             self.gradient_steps_done += 1
             losses.append(loss.detach())
             q_taken_all.append(q_taken.detach())

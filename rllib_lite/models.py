@@ -160,15 +160,6 @@ def build_user_model(spec: ModelSpec, observation_space: gym.Space, action_space
     return model
 
 
-def make_adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
-    """Adam with the fused CPU kernel where this torch has it (one kernel for all parameters)."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, eps=eps)
-
-
 def state_dict_numpy(model: nn.Module) -> dict[str, Any]:
     """Weights as numpy arrays: cheap to pickle into the object store."""
     return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from .algorithm import Algorithm
 from .config import CommonConfig, check_choice, check_ints, check_range, linear
 from .masking import masked_entropy, masked_log_probs
-from .models import ActorCritic, make_adam
+from .models import ActorCritic
+from .optim import gradient_step, make_adam
 from .policies import PPOPolicy
 from .preprocessing import to_torch, tree_map
 from .returns import compute_gae
@@ -163,11 +164,7 @@ class PPO(Algorithm):
                     if approx_kl > 1.5 * c.target_kl:
                         stopped_early = True
                         break
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if c.max_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm, foreach=True)
-                self.optimizer.step()
+                gradient_step(self.optimizer, params, loss, c.max_grad_norm)
             if stopped_early:
                 break
         pg_v = torch.stack(losses).mean(0).tolist()
