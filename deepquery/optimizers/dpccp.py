@@ -60,16 +60,16 @@ def enumerate_ccp(graph: QueryGraph, visit: Visit) -> None:
     nb_get = nb_memo.get
 
     def csg_rec(s: int, x: int, out: list[int]) -> None:
-        nb = nb_get(s)
-        nb = (neighbors(s) if nb is None else nb) & ~x
-        if not nb:
-            return
-        x2 = x | nb
-        if not nb & (nb - 1):  # one neighbour: the common case, no subset loop
-            t = s | nb
-            out.append(t)
-            csg_rec(t, x2, out)
-            return
+        while True:
+            nb = nb_get(s)
+            nb = (neighbors(s) if nb is None else nb) & ~x
+            if not nb:
+                return
+            x |= nb
+            if nb & (nb - 1):
+                break
+            s |= nb  # one neighbour, the common case: no subset loop, no recursion
+            out.append(s)
         grown = []
         sp = nb & -nb
         while True:  # every non-empty subset of nb, smallest first
@@ -79,7 +79,9 @@ def enumerate_ccp(graph: QueryGraph, visit: Visit) -> None:
             sp = nb & (sp - nb)
         out += grown
         for t in grown:
-            csg_rec(t, x2, out)
+            got = nb_get(t)
+            if (neighbors(t) if got is None else got) & ~x:
+                csg_rec(t, x, out)
 
     cmp_memo: dict[int, list[int]] = {}
     for i in range(n - 1, -1, -1):
