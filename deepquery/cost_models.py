@@ -18,6 +18,9 @@ the probe (outer) side, the right child the build (inner) side.
 
 A join without a predicate (a cross product) is costed as a hash join (nested loops would be
 ``|T1| * |T2|``; its output term ``|T|`` is already that large).
+
+DPccp evaluates these three models inline (:mod:`deepquery.optimizers.dpccp`); a change here must
+be mirrored there, and a property test checks that both give the same plans bit for bit.
 """
 from __future__ import annotations
 

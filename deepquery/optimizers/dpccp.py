@@ -14,15 +14,16 @@ once, in an order where the best plans of S1 and S2 are final before S1 u S2 is 
 
 EnumerateCsgRec(S, X) emits exactly the connected supersets of S inside the relations outside X,
 so its output depends only on S and V \\ X. The complements of different S1 often share both
-(29a, 17 relations: 72,570 EnumerateCmp calls, 8,517 distinct), so they are computed once per
+(29a, 17 relations: 72,570 (S1, v) groups, 8,517 distinct), so they are computed once per
 (v, V \\ X) and reused.
 
 Relation sets are ints used as bitsets. The DP table holds, per connected set, its cardinality,
-its best cost and its best split; trees are built only at the end. Each pair is costed in its
-cheaper orientation. For the built-in cost models the pair cost is evaluated inline on floats
-(the formulas of :mod:`deepquery.cost_models`, in the same floating-point order, so plans and
-costs are identical to ``CostModel.pair_cost``); any other cost model goes through
-``pair_cost``. Each connected set's cardinality is asked of the Cardinality object once.
+its best cost and its best split (lists indexed by bitset up to 20 relations, dicts beyond);
+trees are built only at the end. Each pair is costed in its cheaper orientation. For the
+built-in cost models the pair cost is evaluated inline on floats (the formulas of
+:mod:`deepquery.cost_models`, in the same floating-point order, so plans and costs are identical
+to ``CostModel.pair_cost``); any other cost model goes through ``pair_cost``. Each connected
+set's cardinality is asked of the Cardinality object once.
 """
 from __future__ import annotations
 
