@@ -231,8 +231,13 @@ class InlineClient:
         self._collect_released()
         inline = sum(len(v[1]) + sum(len(b) for b in v[2]) for v in self.values.values()
                      if v[0] == "i")
+        # everything stays in this process's memory: nothing is evicted, lost, rebuilt or spilled
         return {"objects": len(self.values), "shm_bytes": 0, "spilled_bytes": 0,
-                "by_owner": {"driver": {"objects": len(self.values), "inline_bytes": inline}}}
+                "shm_cap": None, "recycled_bytes": 0, "lineage_only_objects": 0, "evicted": 0,
+                "lost": 0, "reconstructed": 0, "spilled": 0,
+                "by_owner": {"driver": {"objects": len(self.values), "pending": 0, "evicted": 0,
+                                        "inline_bytes": inline, "shm_bytes": 0,
+                                        "spilled_bytes": 0}}}
 
     def processes(self) -> list[int]:
         return []

@@ -19,6 +19,11 @@ States of an entry::
     LOST      --a reader needs it-->             PENDING (its task runs again)
     LOST      --refs and lineage_refs at 0-->    freed
 
+Lineage is bounded: past ``max_lineage`` finished tasks holding lineage (environment variable
+``RUNTIME_MAX_LINEAGE_TASKS``, default 100,000; Ray bounds it by bytes instead), the oldest
+are forgotten, so a loop such as ``x = f.remote(x)`` stays flat. Their outputs can no longer be
+rebuilt: a LOST one holds an ``ObjectLostError``, a READY one is spilled instead of evicted.
+
 Objects made by ``put`` or by actor methods cannot be rebuilt: they stay READY while anything
 (lineage included) refers to them, and under pressure they spill to disk instead.
 
@@ -35,6 +40,7 @@ import logging
 import mmap
 import os
 import shutil
+from collections import deque
 from typing import Any
 
 from .exceptions import ObjectLostError
@@ -90,6 +96,10 @@ class ObjectStore:
         self.lost = 0
         self.reconstructed = 0
         self.spilled = 0
+        self.max_lineage = int(os.environ.get("RUNTIME_MAX_LINEAGE_TASKS", "100000"))
+        self.held: deque[Any] = deque()  # tasks holding lineage, oldest first (some released)
+        self.held_n = 0
+        self.lineage_forgotten = 0
 
     def create(self, oid: int, refs: int, task: Any = None, lineage: bool = False) -> Entry:
         e = Entry(refs, task, lineage)
@@ -174,13 +184,55 @@ class ObjectStore:
             if t is not None:
                 t.live -= 1
                 if t.live <= 0 and t.held is not None:
-                    for d in t.held:
-                        de = entries.get(d)
-                        if de is not None:
-                            de.lineage_refs -= 1
-                            if de.lineage_refs <= 0:
-                                stack.append(d)
-                    t.held = None  # the scheduler drops the arguments once t is done
+                    self._unhold(t, stack)
+
+    def _unhold(self, t: Any, stack: list[int]) -> None:
+        """Release ``t``'s lineage refs on its arguments (they may be freed in turn)."""
+        entries = self.entries
+        for d in t.held:
+            de = entries.get(d)
+            if de is not None:
+                de.lineage_refs -= 1
+                if de.lineage_refs <= 0:
+                    stack.append(d)
+        t.held = None  # the scheduler drops the arguments once t is done
+        self.held_n -= 1
+
+    def note_held(self, t: Any) -> None:
+        """``t`` now holds lineage; forget the oldest lineage past ``max_lineage``."""
+        held = self.held
+        held.append(t)
+        self.held_n += 1
+        if len(held) > 2 * self.held_n + 1024:  # drop released tasks so the queue stays small
+            self.held = held = deque(x for x in held if x.held is not None)
+        skipped = []
+        stack: list[int] = []
+        while self.held_n > self.max_lineage and held:
+            old = held.popleft()
+            if old.held is None:
+                continue
+            if old.state in ("WAITING", "READY", "RUNNING"):  # being rebuilt: keep it
+                skipped.append(old)
+                continue
+            self._forget(old, stack)
+        held.extendleft(reversed(skipped))
+        self.settle(stack)
+
+    def _forget(self, t: Any, stack: list[int]) -> None:
+        self.lineage_forgotten += 1
+        self._unhold(t, stack)
+        lost = system_error_value(ObjectLostError(
+            f"an output of {t.name} was lost and its lineage was dropped to bound memory "
+            "(raise RUNTIME_MAX_LINEAGE_TASKS to keep more)"))
+        for r in t.roids:
+            e = self.entries.get(r)
+            if e is None or e.lineage is not t:
+                continue
+            self.lru.pop(r, None)
+            if e.lost:
+                e.lost = False
+                e.value = lost
+                stack.append(r)
 
     def free(self, oid: int) -> None:
         self.settle([oid])
@@ -392,7 +444,8 @@ class ObjectStore:
                 "shm_cap": self.cap, "recycled_bytes": self.recycled_bytes,
                 "lineage_only_objects": lineage_only, "evicted": self.evicted,
                 "lost": self.lost, "reconstructed": self.reconstructed,
-                "spilled": self.spilled, "by_owner": by_owner}
+                "spilled": self.spilled, "lineage_tasks": self.held_n,
+                "lineage_forgotten": self.lineage_forgotten, "by_owner": by_owner}
 
 
 def _unlink(value: tuple) -> None:

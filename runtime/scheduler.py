@@ -495,6 +495,7 @@ class Scheduler:
             e.lineage_refs += 1
             held.append(d)
         t.held = held
+        self.store.note_held(t)
 
     def _fail(self, t: Task, value: tuple) -> None:
         if t.state in (FINISHED, FAILED, CANCELLED):

@@ -3,6 +3,7 @@ whose segment vanished) are rebuilt by running their tasks again, recursively; `
 are never evicted but spilled; lineage is freed with the last ref that could need it."""
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
@@ -10,7 +11,7 @@ import signal
 import numpy as np
 import pytest
 
-from .conftest import STORE_CAP
+from .conftest import STORE_CAP, started
 
 MB2 = 250_000  # float64s: 2 MB, so four fill the 8 MB store
 
@@ -224,3 +225,40 @@ def test_a_put_object_whose_segment_vanished_raises_object_lost(small_store, shm
         os.unlink(path)
     with pytest.raises(rt.ObjectLostError, match="put"):
         rt.get(r)
+
+
+def test_lineage_is_bounded_in_a_long_chain(backend, caps, monkeypatch):
+    """Only the end of a 300-task chain is referenced; it could need the whole chain, but
+    past RUNTIME_MAX_LINEAGE_TASKS the oldest lineage is forgotten, so memory stays flat."""
+    caps("lineage")
+    monkeypatch.setenv("RUNTIME_MAX_LINEAGE_TASKS", "50")
+    with contextlib.contextmanager(started)(backend) as rt:
+        f = rt.remote(lambda x: x + 1)
+        x = rt.put(0)
+        for _ in range(300):
+            x = f.remote(x)
+        assert rt.get(x) == 300
+        s = rt.memory_summary()
+        assert s["lineage_tasks"] <= 50 and s["lineage_only_objects"] <= 51
+        assert s["lineage_forgotten"] >= 250
+        del x
+        gc.collect()
+        s = rt.memory_summary()
+        assert s["objects"] == s["lineage_only_objects"] == s["lineage_tasks"] == 0
+
+
+def test_an_output_whose_lineage_was_forgotten_raises_object_lost(backend, caps, monkeypatch,
+                                                                  tmp_path):
+    caps("lineage")
+    monkeypatch.setenv("RUNTIME_MAX_LINEAGE_TASKS", "5")
+    with contextlib.contextmanager(started)(backend, object_store_memory=STORE_CAP) as rt:
+        make, inc, _ = _logged(rt, tmp_path)
+        x = make.remote(0)
+        for step in range(5):  # six tasks: the lineage of make(0) is forgotten
+            x = inc.remote(x, step)
+        assert (rt.get(x) == 5.0).all()
+        assert rt.memory_summary()["lineage_forgotten"] == 1
+        fill = [rt.put(np.zeros(MB2)) for _ in range(4)]  # evicts the chain's end
+        assert rt.memory_summary()["evicted"] >= 1
+        with pytest.raises(rt.ObjectLostError, match="lineage was dropped"):
+            rt.get(x)
