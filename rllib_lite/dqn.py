@@ -5,8 +5,9 @@ net scores it), dueling heads (Wang et al. 2016), n-step returns read from the r
 sample time, proportional prioritized replay (Schaul et al. 2016), and a target net updated every
 ``target_update_interval`` env steps, hard (tau = 1) or Polyak (tau < 1).
 
-One iteration: ``train_freq`` env steps in total (epsilon-greedy, epsilon linear from
-``epsilon_initial`` to ``epsilon_final`` over ``exploration_steps``), then, once past
+One iteration: ``train_freq`` env steps in total (uniformly random before ``learning_starts``,
+then epsilon-greedy, epsilon linear from ``epsilon_initial`` to ``epsilon_final`` over
+``exploration_steps``, as Stable-Baselines3 does), then, once past
 ``learning_starts``, ``gradient_steps`` Huber-loss updates on minibatches from the buffer.
 Masked actions get Q = -inf, both when acting and in the bootstrap max over next actions.
 """
@@ -142,7 +143,11 @@ class DQN(Algorithm):
         num_envs = self.buffer.num_envs
         steps_per_env = max(c.train_freq // num_envs, 1)
         start = self.env_steps
-        eps = (self._epsilon(start), self._epsilon(start + steps_per_env * num_envs))
+        end = start + steps_per_env * num_envs
+        # before learning_starts every action is uniformly random (SB3's warm-up), then the
+        # linear schedule; epsilon moves linearly across the iteration between the two ends
+        eps = (1.0 if start < c.learning_starts else self._epsilon(start),
+               1.0 if end <= c.learning_starts else self._epsilon(end))
         batch = self._sample(steps_per_env, {"epsilon": eps})
         self.buffer.add({k: batch[k] for k in
                          ("obs", "actions", "rewards", "next_obs", "next_masks", "terminated", "dones")})
