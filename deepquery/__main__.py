@@ -157,7 +157,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return 0
     print(f"query {s.graph.name}: {s.graph.n} relations, {len(s.graph.edges)} join edges")
     print(f"optimizer {args.optimizer}, cost model {args.cost_model}, {args.cards} cardinalities")
-    print(f"cost {tree.cost:,.2f}   {"rows" if args.cards == "true" else "estimated rows"} {tree.card:,.0f}   planning {ms:.2f} ms")
+    rows = "rows" if args.cards == "true" else "estimated rows"
+    print(f"cost {tree.cost:,.2f}   {rows} {tree.card:,.0f}   planning {ms:.2f} ms")
     print(tree.pretty(s.graph))
     print("\n" + sql + ";")
     return 0
