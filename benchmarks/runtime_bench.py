@@ -238,8 +238,9 @@ def sleep_add(a: int, b: int) -> int:
 
 def _worker_procs(system: str = "runtime") -> list[psutil.Process]:
     """The task worker processes under this driver: ours run ``runtime.worker``; Ray's set
-    their title to ``ray::<task>`` (or ``ray::IDLE``), unlike its raylet, GCS and agents, whose
-    death would take the node down rather than one worker."""
+    their title to ``ray::<task>`` (or ``ray::IDLE``). Ray's raylet, GCS and agents (titled
+    ``ray::DashboardAgent``, ``ray::RuntimeEnvAgent``) are left alone: their death takes the
+    node down rather than one worker."""
     out = []
     for p in psutil.Process().children(recursive=True):
         try:
@@ -247,7 +248,7 @@ def _worker_procs(system: str = "runtime") -> list[psutil.Process]:
         except psutil.Error:
             continue
         if system == "ray":
-            if cmd and cmd[0].startswith("ray::"):
+            if cmd and cmd[0].startswith("ray::") and not cmd[0].endswith("Agent"):
                 out.append(p)
         elif "runtime.worker" in " ".join(cmd):
             out.append(p)

@@ -538,7 +538,13 @@ def timeline(filename: str | None = None) -> list[dict] | None:
 
 
 def memory_summary() -> dict[str, Any]:
-    """Objects and bytes in the store (inline, shared memory, spilled to disk), by owner."""
+    """Objects and bytes in the store (inline, shared memory, spilled to disk), by owner.
+
+    Also counts since ``init``: ``evicted`` (task outputs dropped to stay under
+    ``object_store_memory``), ``lost`` (segments that vanished), ``reconstructed`` (task runs
+    that rebuilt lost outputs from lineage), ``spilled`` (objects moved to disk); and now:
+    ``lineage_only_objects`` (no ref left, kept so a task can run again), ``lineage_tasks``.
+    """
     c = _live_client("memory_summary()")
     if _is_worker or not hasattr(c, "memory_summary"):
         raise RuntimeError("memory_summary() is available in the driver of the local and inline "
