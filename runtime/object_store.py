@@ -200,9 +200,13 @@ class ObjectStore:
 
     def note_held(self, t: Any) -> None:
         """``t`` now holds lineage; forget the oldest lineage past ``max_lineage``."""
-        held = self.held
-        held.append(t)
+        self.held.append(t)
         self.held_n += 1
+        if self.held_n > self.max_lineage or len(self.held) > 2 * self.held_n + 1024:
+            self._trim_lineage()
+
+    def _trim_lineage(self) -> None:
+        held = self.held
         if len(held) > 2 * self.held_n + 1024:  # drop released tasks so the queue stays small
             self.held = held = deque(x for x in held if x.held is not None)
         skipped = []

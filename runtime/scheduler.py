@@ -487,8 +487,8 @@ class Scheduler:
         """Keep ``t``'s arguments for as long as one of its outputs lives (a lineage ref on
         each argument object; actor handles are not pinned)."""
         entries = self.store.entries
-        held = []
-        for d in itertools.chain(t.deps, t.contained):
+        held: list[int] = []
+        for d in itertools.chain(t.deps, t.contained) if t.deps or t.contained else ():
             e = entries.get(d)
             if e is None or (e.value is not None and e.value[0] == "a"):
                 continue
