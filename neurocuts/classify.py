@@ -63,7 +63,7 @@ def flatten(tree: Tree) -> FlatTree:
                 s *= k
             child = np.array([ids[id(c)] for c in node.children], np.int64)
             runs = np.diff(np.append(node.run_starts, s))
-            table.append(np.repeat(child, runs))
+            table.append(np.repeat(child[node.run_child], runs))
             off[i] = t_len
             t_len += s
         elif node.kind == "partition":

@@ -105,7 +105,7 @@ def cutsplit_step(config: CutSplitConfig, ficut_dim: dict[int, int | None]):
 def build_cutsplit(rules: RuleSet, config: CutSplitConfig = CutSplitConfig(),
         time_limit_s: float | None = None) -> Tree:
     """Build a CutSplit tree: a root partition by IP-field size, then FiCuts and HyperSplit."""
-    tree = Tree(rules, config.binth, algo="cutsplit")
+    tree = Tree(rules, config.binth, algo="cutsplit", share=False)
     kept = tree.root.rules
     groups = [(g[np.isin(g, kept)], d) for g, d in split_groups(rules, config)]
     groups = [(g, d) for g, d in groups if len(g)]

@@ -81,7 +81,7 @@ def separable_groups(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig()) 
 def build_efficuts(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig(),
         time_limit_s: float | None = None) -> Tree:
     """Build an EffiCuts tree: a root partition into separable trees, each grown by HiCuts."""
-    tree = Tree(rules, config.binth, algo="efficuts")
+    tree = Tree(rules, config.binth, algo="efficuts", share=False)
     groups = separable_groups(rules, config)
     if len(groups) > 1 and len(tree.root.rules) > config.binth:
         kept = set(tree.root.rules.tolist())  # the root may have pruned rules already
@@ -95,5 +95,5 @@ def build_efficuts(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig(),
         width = tree.rules.hi[node.rules] - tree.rules.lo[node.rules] + 1
         return (width < frac).mean(axis=0) > 0.5
 
-    step = hicuts_step(HiCutsConfig(binth=config.binth, spfac=config.spfac), small_dims)
+    step = hicuts_step(HiCutsConfig(binth=config.binth, spfac=config.spfac, dimension="most_distinct"), small_dims)
     return grow(tree, step, time_limit_s=time_limit_s)

@@ -29,6 +29,8 @@ class HiCutsConfig:
     """Space factor: total pieces spanned by the node's rules plus the pieces <= spfac x rules."""
     max_pieces: int = 1 << 16
     """Upper bound on pieces per cut."""
+    dimension: str = "least_max_rules"
+    """Dimension choice: `least_max_rules` (paper) or `most_distinct` (NeuroCuts reference)."""
 
     def __post_init__(self) -> None:
         if self.binth < 1:
@@ -37,6 +39,8 @@ class HiCutsConfig:
             raise ValueError(f"spfac must be > 0, got {self.spfac}")
         if self.max_pieces < 2:
             raise ValueError(f"max_pieces must be >= 2, got {self.max_pieces}")
+        if self.dimension not in ("least_max_rules", "most_distinct"):
+            raise ValueError(f"dimension must be least_max_rules or most_distinct, got {self.dimension!r}")
 
 
 def clipped(tree: Tree, node: Node) -> tuple[np.ndarray, np.ndarray]:
@@ -77,12 +81,47 @@ def hicuts_pieces(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, spfac:
 
 def pick_dimension(clo: np.ndarray, chi: np.ndarray, node: Node, allowed: np.ndarray | None = None) -> int:
     """The cuttable dimension (among `allowed`, when any of those is cuttable) with the most
-    distinct projections."""
+    distinct projections (the NeuroCuts reference's choice)."""
     counts = distinct_components(clo, chi).astype(np.float64)
     counts[(node.hi - node.lo) < 1] = -1
     if allowed is not None and (counts[allowed] > 1).any():
         counts[~allowed] = -1
     return int(np.argmax(counts))
+
+
+def max_child_rules(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, pieces: int) -> int:
+    """Most rules any piece holds after an equal-width cut of `dim` into `pieces`."""
+    w = -(-int(node.hi[dim] - node.lo[dim] + 1) // pieces)
+    a = (clo[:, dim] - node.lo[dim]) // w
+    b = (chi[:, dim] - node.lo[dim]) // w
+    per_piece = np.cumsum(np.bincount(a, minlength=pieces + 1) - np.bincount(b + 1, minlength=pieces + 1))
+    return int(per_piece.max())
+
+
+def pick_cut(clo: np.ndarray, chi: np.ndarray, node: Node, config: "HiCutsConfig",
+        allowed: np.ndarray | None = None) -> tuple[int, int]:
+    """(dimension, pieces) for the next HiCuts cut.
+
+    `most_distinct`: the reference's dimension, pieces by the space factor. `least_max_rules` (the
+    HiCuts paper's first heuristic): every cuttable dimension gets its pieces by the space factor and
+    the one whose fullest piece holds the fewest rules wins (ties: more distinct projections, then
+    lower dimension).
+    """
+    if config.dimension == "most_distinct":
+        dim = pick_dimension(clo, chi, node, allowed)
+        return dim, hicuts_pieces(node, clo, chi, dim, config.spfac, config.max_pieces)
+    cuttable = (node.hi - node.lo) >= 1
+    if allowed is not None and (cuttable & allowed).any():
+        cuttable = cuttable & allowed
+    counts = distinct_components(clo, chi)
+    best: tuple[int, int, int, int] | None = None
+    for d in np.flatnonzero(cuttable):
+        k = hicuts_pieces(node, clo, chi, int(d), config.spfac, config.max_pieces)
+        key = (max_child_rules(node, clo, chi, int(d), k), -int(counts[d]), int(d), k)
+        if best is None or key < best:
+            best = key
+    assert best is not None, "a node above binth always has a cuttable dimension"
+    return best[2], best[3]
 
 
 def hicuts_step(config: HiCutsConfig, allowed: Callable[[Tree, Node], np.ndarray] | None = None) -> Callable:
@@ -92,8 +131,7 @@ def hicuts_step(config: HiCutsConfig, allowed: Callable[[Tree, Node], np.ndarray
     """
     def step(tree: Tree, node: Node) -> list[Node]:
         clo, chi = clipped(tree, node)
-        dim = pick_dimension(clo, chi, node, allowed(tree, node) if allowed else None)
-        k = hicuts_pieces(node, clo, chi, dim, config.spfac, config.max_pieces)
+        dim, k = pick_cut(clo, chi, node, config, allowed(tree, node) if allowed else None)
         return cut(tree, node, [dim], [k])
     return step
 

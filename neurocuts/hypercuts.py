@@ -77,5 +77,5 @@ def hypercuts_step(config: HyperCutsConfig):
 def build_hypercuts(rules: RuleSet, config: HyperCutsConfig = HyperCutsConfig(),
         time_limit_s: float | None = None) -> Tree:
     """Build a HyperCuts tree."""
-    tree = Tree(rules, config.binth, algo="hypercuts")
+    tree = Tree(rules, config.binth, algo="hypercuts", share=False)
     return grow(tree, hypercuts_step(config), time_limit_s=time_limit_s)

@@ -55,6 +55,7 @@ class Node:
     kind: str = "leaf"
     cuts: tuple[tuple[int, int, int], ...] = ()
     run_starts: np.ndarray | None = None
+    run_child: np.ndarray | None = None  # (runs,) child index of each run (children may own several runs)
     children: list["Node"] = field(default_factory=list)
 
     @property
@@ -67,11 +68,11 @@ class Tree:
     """A rule set, its root node and the leaf threshold `binth`."""
 
     def __init__(self, rules: RuleSet, binth: int = 16, algo: str = "", prune: bool = True,
-                 compact: bool = True) -> None:
+                 compact: bool = True, share: bool = True) -> None:
         if binth < 1:
             raise ValueError(f"binth must be >= 1, got {binth}")
         self.rules, self.binth, self.algo = rules, binth, algo
-        self.prune, self.compact = prune, compact
+        self.prune, self.compact, self.share = prune, compact, share
         self.build_s = 0.0
         self.root = make_node(self, np.zeros(5, np.int64), DIM_MAX.copy(), np.arange(len(rules)), 1)
 
@@ -142,6 +143,44 @@ def make_node(tree: Tree, lo: np.ndarray, hi: np.ndarray, rule_ids: np.ndarray, 
 
 # ---------------------------------------------------------------- node operations
 
+def _group_equal_slots(pos: np.ndarray, slot: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, int]:
+    """Group slots whose rule lists are equal: (group id per slot, numbered by first slot; groups).
+
+    `pos` holds each slot's rule positions (ascending) one slot after another, `slot` the slot of each
+    entry and `bounds` each slot's start. Slots are grouped by a hash of their rule set and size, then
+    every slot is compared entry by entry with its group's first slot, so the grouping is exact (a
+    hash collision falls back to comparing the lists' bytes).
+    """
+    total = len(bounds) - 1
+    count = np.diff(bounds)
+    h = (pos.astype(np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    sums = np.zeros(total, np.uint64)
+    full = np.flatnonzero(count)
+    if len(full):
+        sums[full] = np.add.reduceat(h, bounds[:-1][full])
+    order = np.lexsort((sums, count))
+    new = np.ones(total, bool)
+    new[1:] = (sums[order][1:] != sums[order][:-1]) | (count[order][1:] != count[order][:-1])
+    group = np.empty(total, np.int64)
+    group[order] = np.cumsum(new) - 1
+    first = np.full(int(group.max()) + 1, total, np.int64)
+    np.minimum.at(first, group, np.arange(total))
+    rep = first[group]  # each slot's representative
+    entry = np.arange(len(pos))
+    twin = bounds[rep[slot]] + entry - bounds[slot]
+    if not np.array_equal(pos, pos[twin]):  # a hash collision: group by the lists themselves
+        keys: dict[bytes, int] = {}
+        group = np.fromiter((keys.setdefault(pos[bounds[s]:bounds[s + 1]].tobytes(), len(keys))
+                             for s in range(total)), np.int64, total)
+        return group, len(keys)
+    rank = np.full(len(first), -1, np.int64)
+    firsts = np.sort(first)
+    rank[group[firsts]] = np.arange(len(firsts))
+    return rank[group], len(first)
+
+
 def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[int] | tuple[int, ...],
         widths: list[int] | tuple[int, ...] | None = None) -> list[Node]:
     """Cut a leaf along `dims`, `pieces[j]` pieces in dims[j]; equal widths unless `widths` is given.
@@ -186,27 +225,62 @@ def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[
     order = np.argsort(slot, kind="stable")  # keeps priority order inside each slot
     slot, pos = slot[order], pos[order]
     bounds = np.searchsorted(slot, np.arange(total + 1))
-    slot_rules = [node.rules[pos[bounds[s]:bounds[s + 1]]] for s in range(total)]
+    count = np.diff(bounds)
 
+    # Node merging: slots holding identical rule lists share one child, whose region is the bounding
+    # box of its slots (one pointer per run of adjacent slots, as the cost model counts). Merging
+    # every slot into one child would rebuild the parent and never end, so then keep them all apart.
+    slot_group, ngroups = _group_equal_slots(pos, slot, bounds)
+    new_run = np.ones(total, bool)
+    new_run[1:] = slot_group[1:] != slot_group[:-1]
+    run_id = np.cumsum(new_run) - 1
+    if ngroups == 1:
+        slot_group = np.arange(total)
+    elif not tree.share:  # adjacent runs only, as the NeuroCuts reference merges
+        slot_group = run_id
+    else:
+        # A shared child whose box is the whole region and whose rules are all of the parent's would
+        # make no progress: its runs get a child each instead.
+        idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
+        groups = ngroups
+        g_lo = np.full((groups, len(cuts)), total, np.int64)
+        g_hi = np.full((groups, len(cuts)), -1, np.int64)
+        for j in range(len(cuts)):
+            np.minimum.at(g_lo[:, j], slot_group, idx[:, j])
+            np.maximum.at(g_hi[:, j], slot_group, idx[:, j])
+        whole = (g_lo == 0).all(axis=1) & (g_hi == ks - 1).all(axis=1)
+        full = np.zeros(groups, bool)
+        full[slot_group[count == len(node.rules)]] = True
+        stuck = np.flatnonzero(whole & full)
+        if len(stuck):
+            slot_group = np.where(np.isin(slot_group, stuck), groups + run_id, slot_group)
+    # Renumber children by first slot, then recompute each child's index box.
+    _, first_slot, slot_group = np.unique(slot_group, return_index=True, return_inverse=True)
+    rank = np.empty(len(first_slot), np.int64)
+    rank[np.argsort(first_slot, kind="stable")] = np.arange(len(first_slot))
+    slot_group = rank[slot_group]
+    groups = len(first_slot)
     idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
-    children, run_starts = [], []
-    s = 0
-    # Merging every slot into one child would rebuild the parent and never end, so then keep them all.
-    merge = any(not np.array_equal(r, slot_rules[0]) for r in slot_rules[1:])
-    while s < total:
-        e = s + 1
-        while merge and e < total and np.array_equal(slot_rules[e], slot_rules[s]):
-            e += 1
+    g_lo = np.full((groups, len(cuts)), total, np.int64)
+    g_hi = np.full((groups, len(cuts)), -1, np.int64)
+    for j in range(len(cuts)):
+        np.minimum.at(g_lo[:, j], slot_group, idx[:, j])
+        np.maximum.at(g_hi[:, j], slot_group, idx[:, j])
+    first = np.full(groups, total, np.int64)
+    np.minimum.at(first, slot_group, np.arange(total))
+    children = []
+    for g in range(groups):
         lo, hi = node.lo.copy(), node.hi.copy()
         for j, (d, k, w) in enumerate(cuts):
-            lo[d] = node.lo[d] + idx[s:e, j].min() * w
-            top = idx[s:e, j].max()
-            hi[d] = node.hi[d] if top == k - 1 else node.lo[d] + (top + 1) * w - 1
-        children.append(make_node(tree, lo, hi, slot_rules[s], node.depth + 1))
-        run_starts.append(s)
-        s = e
+            lo[d] = node.lo[d] + g_lo[g, j] * w
+            hi[d] = node.hi[d] if g_hi[g, j] == k - 1 else node.lo[d] + (g_hi[g, j] + 1) * w - 1
+        s = int(first[g])
+        children.append(make_node(tree, lo, hi, node.rules[pos[bounds[s]:bounds[s + 1]]], node.depth + 1))
+    new_run = np.ones(total, bool)
+    new_run[1:] = slot_group[1:] != slot_group[:-1]
     node.kind, node.cuts, node.children = "cut", tuple(cuts), children
-    node.run_starts = np.array(run_starts, dtype=np.int64)
+    node.run_starts = np.flatnonzero(new_run).astype(np.int64)
+    node.run_child = slot_group[node.run_starts].astype(np.int64)
     return children
 
 
@@ -260,6 +334,11 @@ def grow(tree: Tree, policy: Policy, start: Node | None = None, time_limit_s: fl
 
 # ---------------------------------------------------------------- metrics
 
+def pointers(node: Node) -> int:
+    """Child pointers an internal node stores: one per run of slots for a cut, one per part."""
+    return len(node.run_starts) if node.kind == "cut" else len(node.children)
+
+
 def metrics(node: Node, rule_count: int) -> dict:
     """time (memory accesses), bytes, bytes_per_rule, depth, nodes, leaves of the subtree at `node`."""
     post, stack = [], [node]
@@ -276,7 +355,7 @@ def metrics(node: Node, rule_count: int) -> dict:
             total_bytes += 2 + 16 * len(n.rules)
             cost[id(n)] = (1, 1)
             continue
-        total_bytes += 2 + 16 + 4 * len(n.children)
+        total_bytes += 2 + 16 + 4 * pointers(n)
         kids = [cost.pop(id(c)) for c in n.children]
         t = sum(k[0] for k in kids) if n.kind == "partition" else 1 + max(k[0] for k in kids)
         cost[id(n)] = (t, 1 + max(k[1] for k in kids))
@@ -297,11 +376,12 @@ def to_json(tree: Tree) -> dict:
         if n.kind == "cut":
             d["cuts"] = [list(c) for c in n.cuts]
             d["run_starts"] = n.run_starts.tolist()
+            d["run_child"] = n.run_child.tolist()
         if n.children:
             d["children"] = [ids[id(c)] for c in n.children]
         nodes.append(d)
     return {"format": FORMAT, "version": 1, "algo": tree.algo, "binth": tree.binth,
-            "build_s": tree.build_s, "prune": tree.prune, "compact": tree.compact,
+            "build_s": tree.build_s, "prune": tree.prune, "compact": tree.compact, "share": tree.share,
             "rules": tree.rules.to_ranges(), "nodes": nodes}
 
 
@@ -314,6 +394,7 @@ def from_json(data: dict) -> Tree:
         tree = Tree.__new__(Tree)
         tree.rules, tree.binth, tree.algo = rules, int(data["binth"]), str(data["algo"])
         tree.prune, tree.compact, tree.build_s = bool(data["prune"]), bool(data["compact"]), float(data["build_s"])
+        tree.share = bool(data.get("share", False))
         nodes = [Node(np.array(d["lo"], np.int64), np.array(d["hi"], np.int64), np.array(d["rules"], np.int64),
                       int(d["depth"]), d["kind"]) for d in data["nodes"]]
         for n, d in zip(nodes, data["nodes"]):
@@ -323,8 +404,11 @@ def from_json(data: dict) -> Tree:
             if n.kind == "cut":
                 n.cuts = tuple((int(a), int(b), int(c)) for a, b, c in d["cuts"])
                 n.run_starts = np.array(d["run_starts"], np.int64)
-                if len(n.run_starts) != len(n.children) or n.run_starts[0] != 0:
-                    raise ValueError("run_starts must give one start per child, the first 0")
+                n.run_child = np.array(d.get("run_child", range(len(n.children))), np.int64)
+                if len(n.run_starts) != len(n.run_child) or not len(n.run_starts) or n.run_starts[0] != 0:
+                    raise ValueError("run_starts and run_child must give one start and child per run, the first 0")
+                if not np.array_equal(np.unique(n.run_child), np.arange(len(n.children))):
+                    raise ValueError("run_child must name every child and no other")
             elif n.kind == "partition" and not n.children:
                 raise ValueError("a partition node needs children")
         tree.root = nodes[0]
