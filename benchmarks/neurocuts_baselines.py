@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from neurocuts import BUILDERS, BuildTimeout, build
-from neurocuts.classify import classify_flat, flatten
+from neurocuts import classify_flat, flatten
 from neurocuts.rules import linear_scan, load_rules, parse_rules, random_packets
 
 SETS = [f"{f}_{n}" for n in ("1k", "10k") for f in

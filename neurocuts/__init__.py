@@ -5,8 +5,10 @@ vectorised classification, and the NeuroCuts reference cost model.
 """
 from .builders import BUILDERS as BUILDERS
 from .builders import build as build
-from .classify import classify as classify
-from .classify import flatten as flatten
+from ._classify import FlatTree as FlatTree
+from ._classify import classify as classify
+from ._classify import classify_flat as classify_flat
+from ._classify import flatten as flatten
 from .cutsplit import CutSplitConfig as CutSplitConfig
 from .cutsplit import build_cutsplit as build_cutsplit
 from .efficuts import EffiCutsConfig as EffiCutsConfig

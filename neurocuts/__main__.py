@@ -12,9 +12,9 @@ import time
 import numpy as np
 
 from .builders import BUILDERS, build
-from .classify import classify_flat, flatten
+from ._classify import classify_flat, flatten
 from .rules import RuleFormatError, RuleSet, load_packets, load_rules, parse_rules, random_packets
-from .tree import BuildTimeout, load, save
+from .tree import BuildTimeout, Tree, load, save
 
 COLUMNS = ("algo", "rules", "time", "bytes", "bytes_per_rule", "depth", "nodes", "build_s")
 
@@ -24,11 +24,28 @@ class InputError(Exception):
 
 
 def _rules(path: str | None) -> RuleSet:
+    """The rule file every subcommand reads (RuleFormatError on bad input), or, where the file is
+    optional and absent, the generated default set."""
     if path is None:
         from sysml_datasets.classbench import GeneratorConfig, generate_text
         print("no rules file given: using generated acl rules (1000 rules, seed 1)", file=sys.stderr)
         return parse_rules(generate_text(GeneratorConfig("acl", 1000, 1)), "<generated acl 1000 seed 1>")
     return load_rules(path)
+
+
+def _build(rules: RuleSet, algo: str, args: argparse.Namespace) -> Tree:
+    """Build with the subcommand's binth and time limit; a timeout is the user's input error."""
+    try:
+        return build(rules, algo, args.binth, args.time_limit)
+    except BuildTimeout as exc:
+        raise InputError(f"{args.rules or '<generated rules>'}: {exc}") from None
+
+
+def _tree(path: str) -> Tree:
+    try:
+        return load(path)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a tree file ({exc})") from None
 
 
 def _table(rows: list[dict]) -> str:
@@ -50,17 +67,13 @@ def cmd_gen(args: argparse.Namespace) -> None:
 
 
 def cmd_packets(args: argparse.Namespace) -> None:
-    rules = load_rules(args.rules)
+    rules = _rules(args.rules)
     pk = random_packets(rules, args.count, seed=args.seed)
     np.savetxt(sys.stdout, pk, fmt="%d", delimiter="\t")
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    rules = load_rules(args.rules)
-    try:
-        tree = build(rules, args.algo, args.binth, args.time_limit)
-    except BuildTimeout as exc:
-        raise InputError(f"{args.rules}: {exc}") from None
+    tree = _build(_rules(args.rules), args.algo, args)
     if args.out:
         save(tree, args.out)
     m = tree.metrics()
@@ -68,10 +81,7 @@ def cmd_build(args: argparse.Namespace) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> None:
-    try:
-        tree = load(args.tree)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{args.tree}: not a tree file ({exc})") from None
+    tree = _tree(args.tree)
     packets = load_packets(args.packets)
     t0 = time.perf_counter()
     out = classify_flat(flatten(tree), packets)
@@ -89,8 +99,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
     rows = []
     for algo in BUILDERS:
         try:
-            rows.append(build(rules, algo, args.binth, args.time_limit).metrics())
-        except BuildTimeout:
+            rows.append(_build(rules, algo, args).metrics())
+        except InputError:  # a timeout: the table says so and the other builders still run
             rows.append({"algo": algo, "rules": len(rules), "error": f"timeout after {args.time_limit:g} s"})
     print(json.dumps(rows) if args.json else _table(rows))
 

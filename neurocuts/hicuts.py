@@ -70,13 +70,24 @@ def hicuts_pieces(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, spfac:
     """Pieces for an equal-width cut: start at 2, double while sm(np) < spfac * rules.
 
     As in the NeuroCuts reference, the loop tests the current np and doubles, so the answer is the
-    first power of two whose sm reaches spfac x rules (bounded by the span and max_pieces).
+    first power of two whose sm reaches spfac x rules (bounded by the span and max_pieces). Every
+    candidate np is measured at once.
     """
     span = int(node.hi[dim] - node.lo[dim] + 1)
-    k = 2
-    while k * 2 <= min(span, max_pieces) and space_measure(node, clo, chi, dim, k) < spfac * len(clo):
-        k *= 2
-    return min(k, span)
+    top = min(span, max_pieces)
+    ks = [2]
+    while ks[-1] * 2 <= top:
+        ks.append(ks[-1] * 2)
+    if len(ks) == 1:
+        return min(2, span)
+    k = np.array(ks[:-1], np.int64)  # the last candidate is never tested, only reached
+    w = -(-span // k)  # (candidates,)
+    a = (clo[:, dim, None] - node.lo[dim]) // w  # (rules, candidates)
+    b = (chi[:, dim, None] - node.lo[dim]) // w
+    sm = k + (b - a + 1).sum(axis=0)
+    below = sm < spfac * len(clo)
+    stop = int(np.argmin(below)) if not below.all() else len(k)  # first candidate reaching the bound
+    return min(ks[stop], span)
 
 
 def pick_dimension(clo: np.ndarray, chi: np.ndarray, node: Node, allowed: np.ndarray | None = None) -> int:

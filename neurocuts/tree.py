@@ -89,8 +89,8 @@ class Tree:
             stack.extend(reversed(n.children))
 
     def classify(self, packets: np.ndarray) -> np.ndarray:
-        """First matching rule per packet, or -1 (vectorised; see classify.py)."""
-        from .classify import classify
+        """First matching rule per packet, or -1 (vectorised; see _classify.py)."""
+        from ._classify import classify
         return classify(self, packets)
 
     def metrics(self) -> dict:
@@ -114,6 +114,9 @@ def prune_rules(tree: Tree, rule_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray
     if n < 2 or n > PRUNE_MAX:
         return rule_ids
     clo, chi = _clip(tree, rule_ids, lo, hi)
+    if n <= 64:  # one shot: (rules j, rules i, dims)
+        cov = ((clo[:, None, :] >= clo[None, :, :]) & (chi[:, None, :] <= chi[None, :, :])).all(axis=2)
+        return rule_ids[~np.tril(cov, -1).any(axis=1)]
     covered = np.zeros(n, dtype=bool)
     block = max(1, 4_000_000 // (5 * n))
     for j0 in range(1, n, block):  # rules j covered by some i < j

@@ -127,3 +127,16 @@ def test_bad_node_operations_raise():
         cut(tree, tree.root, [0], [2], widths=[500])  # first piece would swallow the whole span
     with pytest.raises(ValueError):
         partition(tree, tree.root, [np.array([0])])
+
+
+def test_public_classify_is_the_vectorised_function_not_a_module():
+    import importlib
+
+    import neurocuts
+    importlib.import_module("neurocuts._classify")  # importing the module must not rebind the name
+    rules = two_rules()
+    tree = build(rules, "hicuts", 1)
+    pk = corner_packets(rules, 0)
+    assert callable(neurocuts.classify)
+    assert np.array_equal(neurocuts.classify(tree, pk), linear_scan(rules, pk))
+    assert np.array_equal(neurocuts.classify_flat(neurocuts.flatten(tree), pk), linear_scan(rules, pk))
