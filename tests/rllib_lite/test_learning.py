@@ -1,6 +1,6 @@
 """Learning tests (marker ``learning``): PPO and DQN solve CartPole-v1 on 0 and 2 rollout workers.
 
-Solved: mean return >= 475 over 10 greedy evaluation episodes, checked every 2048 env steps, within
+Solved: mean return >= 475 over 10 greedy evaluation episodes, checked every 1024 env steps, within
 an env-step budget (rl-zoo's: 100k for PPO, 50k for DQN). Fixed seeds; no wall-time assertions.
 The config defaults are rl-zoo's CartPole-v1 hyperparameters (as in benchmarks/rl_cartpole.py).
 """
@@ -23,12 +23,12 @@ def test_solves_cartpole(name, workers):
         algo = PPO(PPOConfig(seed=0, num_rollout_workers=workers, num_envs_per_worker=8 // max(workers, 1)))
     else:
         algo = DQN(DQNConfig(seed=0, num_rollout_workers=workers))
-    score, next_eval = 0.0, 2048
+    score, next_eval = 0.0, 1024
     try:
         while algo.env_steps < BUDGET[name]:
             algo.train()
             if algo.env_steps >= next_eval:
-                next_eval += 2048
+                next_eval += 1024
                 score = algo.evaluate(10)["episode_return_mean"]
                 if score >= 475:
                     break
