@@ -30,9 +30,10 @@ from __future__ import annotations
 from typing import Callable, Iterator, Union
 
 from ..cardinality import Cardinality
-from ..cost_models import CM1, CM2, CostModel, Cout, index_neighbors
+from ..cost_models import CM1, CM2, CostModel, Cout
 from ..join_tree import JoinTree, from_splits
 from ..query_graph import QueryGraph
+from ._join_cost import cm_join_cost, cm_params
 
 Visit = Callable[[int, int, "list[int]"], None]
 """``visit(s1, v, grown)``: one EnumerateCmp group, S1 with the complements ``{v}`` and each set of
@@ -218,35 +219,9 @@ def _cm_relax(cards: Cardinality, model: CM1, card: Table, cost: Table, splits: 
     composite sides where CM2 builds on the smaller one; both are reproduced exactly.
     """
     card_of = cards.card
-    spills = type(model) is CM2
-    limit = model.memory_rows if spills else _INF
-    spill = model.spill_factor if spills else 0.0
-    lam = model.lam
-    graph = cards.graph
-    idx_nb = index_neighbors(graph)
-    # sel(R) = |sigma(R)| / |R|, as CM1.index_join_cost computes it.
-    sel = [card[1 << r] / max(cards.base_rows(r), 1.0) for r in range(graph.n)]
-
-    def one_way(lm: int, lc: float, lcard: float, rm: int, rc: float, rcard: float,
-                out: float) -> tuple[float, str]:
-        """``join_cost`` with ``lm`` probing (or outer) and ``rm`` building (or inner)."""
-        hj = out + lc + rc
-        method = "hash"
-        if rcard > limit:
-            hj += spill * (lcard + rcard)
-            method = "grace hash"
-        if rm & (rm - 1):
-            return hj, method
-        r = rm.bit_length() - 1
-        if not lm & idx_nb[r]:
-            return hj, method
-        sr = sel[r]
-        matches = out / sr if sr > 0 else out
-        outer = max(lcard, 1.0)
-        inl = lc + lam * outer * max(matches / outer, 1.0)
-        if inl < hj:
-            return inl, "index"
-        return hj, method
+    params = cm_params(cards, model)
+    spills, limit, spill, lam, idx_nb, sel = params
+    one_way = cm_join_cost(params)  # join_cost of one orientation
 
     def either_way(s1: int, c1: float, a: float, s2: int) -> None:
         """A pair with a base relation on one side or both: try both orientations."""

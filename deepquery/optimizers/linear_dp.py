@@ -3,7 +3,8 @@
 One pass enumerates the connected relation sets by growing each set S by one adjacent relation
 r. Left-deep trees only add r as the right (build/inner) child, ``best[S] join r``; right-deep
 trees only as the left (probe) child, ``r join best[S]``; zig-zag trees may do either at each
-step. Like DPccp, sets are int bitsets and the optimum of each shape is exact for its shape.
+step. Like DPccp, sets are int bitsets and the optimum of each shape is exact for its shape;
+joins are costed on plain values (:mod:`deepquery.optimizers._join_cost`).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..cardinality import Cardinality
 from ..cost_models import CostModel
 from ..join_tree import JoinTree, from_splits
 from ..query_graph import QueryGraph
+from ._join_cost import fast_join_cost
 
 SHAPES = ("left-deep", "right-deep", "zigzag")
 
@@ -21,28 +23,35 @@ def plan_linear(graph: QueryGraph, cards: Cardinality, cost_model: CostModel,
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
     g = graph.with_cross_edges()
+    adjacency = g.adjacency
     cost = {1 << i: cost_model.scan(cards, i) for i in range(g.n)}
+    card = {1 << i: cards.card(1 << i) for i in range(g.n)}
+    nbs = {1 << i: adjacency[i] for i in range(g.n)}  # neighbours of each set reached
     splits: dict[int, tuple[int, int, str]] = {}
-    card, join_cost = cards.card, cost_model.join_cost
+    card_of, join_cost = cards.card, fast_join_cost(cards, cost_model)
     as_right, as_left = shape in ("left-deep", "zigzag"), shape in ("right-deep", "zigzag")
     level = list(cost)
     for _ in range(g.n - 1):
         nxt: dict[int, None] = {}
         for s in level:
-            nb = g.neighbors(s)
+            cs, ns = cost[s], card[s]
+            nb = nbs[s]
             while nb:
                 rb = nb & -nb
                 nb ^= rb
                 t = s | rb
-                out = card(t)
+                out = card.get(t)
+                if out is None:
+                    out = card[t] = card_of(t)
+                    nbs[t] = (nbs[s] | adjacency[rb.bit_length() - 1]) & ~t
                 best = cost.get(t)
                 if as_right:
-                    c, m = join_cost(cards, s, cost[s], rb, cost[rb], out)
+                    c, m = join_cost(s, cs, ns, rb, cost[rb], card[rb], out)
                     if best is None or c < best:
                         best = cost[t] = c
                         splits[t] = (s, rb, m)
                 if as_left:
-                    c, m = join_cost(cards, rb, cost[rb], s, cost[s], out)
+                    c, m = join_cost(rb, cost[rb], card[rb], s, cs, ns, out)
                     if best is None or c < best:
                         best = cost[t] = c
                         splits[t] = (rb, s, m)

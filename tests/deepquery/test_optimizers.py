@@ -112,16 +112,17 @@ def _methods(tree: JoinTree):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs_with_cards(), st.sampled_from(COST_MODELS + [CM2(memory_rows=1e9), CM1(lam=0.1)]))
-def test_dpccp_inline_pair_costs_equal_the_cost_models_pair_cost(gc, model):
-    # DPccp evaluates C_out, CM1 and CM2 inline; a subclass takes the generic path. The plans,
-    # their costs and join methods must be identical, bit for bit.
+def test_dp_inline_join_costs_equal_the_cost_models_own(gc, model):
+    # The DP optimizers evaluate C_out, CM1 and CM2 inline; a subclass takes the generic path
+    # (pair_cost / join_cost). Plans, costs and join methods must be identical, bit for bit.
     graph, cards = gc
     generic = _VIA_PAIR_COST[type(model)](**dataclasses.asdict(model))
-    fast = dpccp.plan(graph, cards, model)
-    slow = dpccp.plan(graph, cards, generic)
-    assert fast.nested(graph) == slow.nested(graph)
-    assert fast.cost == slow.cost
-    assert _methods(fast) == _methods(slow)
+    for name in ("dp", "left-deep", "right-deep", "zigzag"):
+        fast = OPTIMIZERS[name](graph, cards, model)
+        slow = OPTIMIZERS[name](graph, cards, generic)
+        assert fast.nested(graph) == slow.nested(graph), name
+        assert fast.cost == slow.cost, name
+        assert _methods(fast) == _methods(slow), name
 
 
 @settings(max_examples=15, deadline=None)
