@@ -262,3 +262,25 @@ def test_an_output_whose_lineage_was_forgotten_raises_object_lost(backend, caps,
         assert rt.memory_summary()["evicted"] >= 1
         with pytest.raises(rt.ObjectLostError, match="lineage was dropped"):
             rt.get(x)
+
+
+def test_actor_results_are_spilled_never_evicted(small_store):
+    """An actor call's result depends on the actor's state, so it cannot be rebuilt by running
+    the call again: like a put, it spills to disk under pressure and is never lost."""
+    rt = small_store
+
+    @rt.remote
+    class Maker:
+        def __init__(self):
+            self.n = 0
+
+        def make(self):
+            self.n += 1
+            return np.full(MB2, float(self.n))
+
+    m = Maker.remote()
+    refs = [m.make.remote() for _ in range(8)]  # 16 MB of results, 8 MB of store
+    rt.wait(refs, num_returns=8)
+    s = rt.memory_summary()
+    assert s["evicted"] == 0 and s["spilled"] >= 4 and s["shm_bytes"] <= STORE_CAP
+    assert [float(rt.get(r)[0]) for r in refs] == [float(i) for i in range(1, 9)]
