@@ -36,7 +36,7 @@ A task holds a reference on each of its dependencies and on every ref pickled in
 arguments until it leaves RUNNING. Actor handles are counted like refs, under the actor's id.
 A pool task that finished keeps its arguments as the lineage of its outputs, with a lineage
 reference on each argument object, until its last output is freed (see ``object_store``); a
-lost output (evicted under memory pressure, or its segment gone) is rebuilt by ``recover``.
+lost output (evicted under memory pressure, or its segment gone) is rebuilt (``lineage``).
 Actor calls keep no lineage: their outputs are never evicted (they spill like ``put`` objects).
 
 Pool workers get one task at a time, except functions whose recent runs were short
@@ -57,6 +57,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
+from . import lineage
 from .exceptions import ActorDiedError, ObjectLostError, TaskCancelledError, WorkerCrashedError
 from .object_store import ObjectStore
 from .serialization import system_error_value
@@ -336,58 +337,11 @@ class Scheduler:
             e.waiters.append(t)
 
     def _missing_deps(self, t: Task) -> bool:
-        """Whether an argument of READY task ``t`` lost its value since (evicted): then ``t``
-        waits again while the argument is rebuilt."""
-        entries = self.store.entries
-        missing = False
-        for d in t.deps:
-            e = entries[d]
-            if e.value is None:
-                if e.lost:
-                    self.recover(d)
-                if e.value is None:
-                    self._await(t, e)
-                    missing = True
-        if missing:
-            t.state = WAITING
-        return missing
+        return lineage.missing_deps(self, t)
 
     def recover(self, oid: int) -> None:
-        """Rebuild the lost object ``oid`` by running the task that made it again; arguments
-        that are lost too are rebuilt first, recursively (iteratively here: chains are long)."""
-        entries = self.store.entries
-        e = entries.get(oid)
-        if e is None or not e.lost:
-            return
-        stack = [e.lineage]
-        while stack:
-            t = stack.pop()
-            if t.state in (WAITING, READY, RUNNING) or t.held is None:
-                continue  # running again already
-            self.store.reconstructed += 1
-            log.info("rebuilding the outputs of %s from lineage", t.name)
-            t.tid = next(self._tids)
-            t.state = WAITING
-            t.worker = None
-            t.pending = 0
-            t.retries_left = t.max_retries
-            for r in t.roids:
-                re = entries.get(r)
-                if re is not None and re.lost:
-                    re.lost = False  # PENDING again
-                    re.task = t
-            for d in t.deps:
-                de = entries[d]
-                de.refs += 1
-                de.pins += 1
-                if de.value is None:
-                    if de.lost:
-                        stack.append(de.lineage)
-                    self._await(t, de)
-            for c in t.contained:
-                self.store.incref(c)
-            if t.pending == 0:
-                self._task_ready(t)
+        """Rebuild the lost object ``oid`` from its lineage (see ``lineage.recover``)."""
+        lineage.recover(self, oid)
 
     # --- dispatch to the pool ---
     def pump(self) -> None:
@@ -483,20 +437,6 @@ class Scheduler:
             t.deps = t.contained = ()
             t.args_val = None
 
-    def _hold_lineage(self, t: Task) -> None:
-        """Keep ``t``'s arguments for as long as one of its outputs lives (a lineage ref on
-        each argument object; actor handles are not pinned)."""
-        entries = self.store.entries
-        held: list[int] = []
-        for d in itertools.chain(t.deps, t.contained) if t.deps or t.contained else ():
-            e = entries.get(d)
-            if e is None or (e.value is not None and e.value[0] == "a"):
-                continue
-            e.lineage_refs += 1
-            held.append(d)
-        t.held = held
-        self.store.note_held(t)
-
     def _fail(self, t: Task, value: tuple) -> None:
         if t.state in (FINISHED, FAILED, CANCELLED):
             return
@@ -543,7 +483,7 @@ class Scheduler:
             return
         t.state = FINISHED if ok else FAILED
         if ok and t.kind == "task" and t.held is None and t.live > 0:
-            self._hold_lineage(t)
+            lineage.hold(self, t)
         for oid, (value, contained) in zip(t.roids, values):
             self._set(oid, value, contained)
         self._release(t)
