@@ -13,6 +13,7 @@ from __future__ import annotations
 import mmap
 import os
 import pickle
+import sys
 from typing import Any
 
 import cloudpickle
@@ -117,8 +118,40 @@ def write_mapped(path: str, wmm: mmap.mmap, data: bytes, raws: list[memoryview])
     spans, end = _layout(data, raws)
     wmm[:len(data)] = data
     for (off, n), r in zip(spans, raws):
-        wmm[off:off + n] = r.cast("B") if r.format != "B" or r.ndim != 1 else r
+        r = r.cast("B") if r.format != "B" or r.ndim != 1 else r
+        if n >= _PAR_MIN and "numpy" in sys.modules:
+            _parallel_copy(wmm, off, r)
+        else:
+            wmm[off:off + n] = r
     return ("s", path, end, len(data), spans)
+
+
+# Large buffers are copied in a few slices on threads, as Ray's put does: numpy's copy releases
+# the GIL, so the slices run at once (a slice assignment into an mmap holds the GIL).
+_PAR_MIN = 16 << 20
+_PAR_WAYS = max(1, min(4, os.cpu_count() or 1))
+_pool: Any = None
+
+
+def _parallel_copy(wmm: mmap.mmap, off: int, src: memoryview) -> None:
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(_PAR_WAYS - 1 or 1, thread_name_prefix="runtime-copy")
+    n = src.nbytes
+    step = -(-n // _PAR_WAYS)
+    futs = [_pool.submit(_copy_slice, wmm, off, src, i, min(i + step, n))
+            for i in range(step, n, step)]
+    _copy_slice(wmm, off, src, 0, min(step, n))
+    for f in futs:
+        f.result()
+
+
+def _copy_slice(wmm: mmap.mmap, off: int, src: memoryview, a: int, b: int) -> None:
+    """Copy ``src[a:b]`` into the mapping at ``off + a``; the views die before this returns, so
+    nothing holds the mapping's buffer once the caller has every result."""
+    import numpy as np
+    np.copyto(np.frombuffer(wmm, np.uint8, b - a, off + a), np.frombuffer(src, np.uint8)[a:b])
 
 
 def map_shm(value: tuple) -> mmap.mmap:
