@@ -6,7 +6,8 @@ protocol range covering at least `largeness` of its space (NeuroCuts reference v
 To bound the number of trees, a category with three large dimensions is merged with the smallest-id
 category with four large dimensions that differs in one bit, or failing that with one with two
 (tree merging, as in the reference), and all subsets of at most `merge_small` (32) rules are merged
-into one. Each part is then cut with the HiCuts heuristic, restricted to the part's small dimensions
+into one. Each part is then cut with the HiCuts heuristic in the reference's form (most distinct projections,
+adjacent-only node merging), restricted to the part's small dimensions
 (where most of its rules are small, so that cuts do not replicate them: the point of separability),
 binth 16. spfac is 32, not the paper's 8 or the reference's 4: without equi-dense cuts the trees of
 smaller spfac were deeper than the reference's (median 21.5 accesses at spfac 8 against its 18 on the

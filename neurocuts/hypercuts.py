@@ -6,7 +6,8 @@ that number. Each gets a power-of-two number of equal-width pieces, doubled whil
 pieces over all chosen dimensions stays within spfac x sqrt(rules) and each doubling still lowers
 the mean rules per piece by at least 10% (the paper's and the NeuroCuts reference's stopping rule;
 spfac = 4, binth = 16). When no dimension earns two pieces the node falls back to a HiCuts cut.
-Refinements as in every builder (tree.py): pruning, region compaction, node merging. Rule push-up is
+Refinements as in every builder (tree.py): pruning, region compaction, node merging (adjacent slots only, as in
+the reference). Rule push-up is
 not done (it changes where rules are stored, not the cost model's search).
 """
 from __future__ import annotations

@@ -7,9 +7,12 @@ priority order. It is one of:
 - a cut node: one or more dimensions cut into pieces (`cuts` = `(dim, pieces, width)`; piece i covers
   `[lo + i*width, lo + (i+1)*width - 1]` and the last piece runs to the region's end). HiCuts and
   HyperCuts use equal widths (`ceil(span / pieces)`); a HyperSplit binary split is a 2-piece cut whose
-  first piece ends just before the split point. The slots (pieces' product) are numbered row-major; a run of
-  adjacent slots holding identical rules shares one child (node merging), so `run_starts` gives the
-  first slot of each child;
+  first piece ends just before the split point. The slots (pieces' product) are numbered row-major; slots holding
+  identical rules share one child (node merging): `run_starts` gives the first slot of each run of
+  adjacent slots and `run_child` the child of each run. With `Tree(share=False)` (the NeuroCuts
+  reference) only adjacent slots merge, so runs and children correspond one to one; with sharing a
+  child serves several runs and covers their bounding box, which is exact because a subtree is exact
+  over its whole region for its rules and each served slot holds exactly those rules;
 - a partition node: its rules split into disjoint groups, one child each over the same region; every
   child is searched and the highest-priority match wins (EffiCuts, CutSplit).
 
@@ -21,7 +24,8 @@ region is dropped (it can never win there).
 Metrics (`metrics`, for any subtree) follow the NeuroCuts reference cost model (tree.py,
 `compute_result`): time in memory accesses is 1 for a leaf, 1 + the max over the children for a cut
 node and the sum over the children for a partition node; a leaf takes 2 + 16 bytes per rule and an
-internal node 2 + 16 + 4 per child (header, region boundary, child pointers).
+internal node 2 + 16 + 4 per child pointer (header, region boundary, pointers), a cut node storing one
+pointer per run of slots and a shared child counted once.
 """
 from __future__ import annotations
 
