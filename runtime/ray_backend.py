@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from typing import Any
 
 from .exceptions import (ActorDiedError, GetTimeoutError, ObjectLostError, TaskCancelledError,
@@ -202,6 +203,19 @@ class RayClient:
 
     def kill(self, handle: Any, no_restart: bool = True) -> None:
         self._call(self.ray.kill, handle, no_restart=no_restart)
+        if no_restart:
+            # ray.kill is asynchronous: a call sent right after it may still run on the actor.
+            # Wait (briefly) until Ray reports the actor dead, so every later call raises
+            # ActorDiedError, as on the local backend.
+            deadline = time.monotonic() + 10.0
+            while time.monotonic() < deadline:
+                try:
+                    self.ray.get(handle.__ray_ready__.remote(), timeout=1.0)
+                except self.ray.exceptions.RayActorError:
+                    return
+                except self.ray.exceptions.GetTimeoutError:
+                    continue
+                time.sleep(0.01)
 
     def cancel(self, ref: Any, force: bool) -> None:
         self._call(self.ray.cancel, ref, force=force)
