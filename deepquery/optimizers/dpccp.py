@@ -167,21 +167,14 @@ def _tables(n: int) -> tuple:
     return _Default(None), _Default(_INF), _Default(None)
 
 
-def _sum_relax(cards: Cardinality, card: Table, cost: Table, splits: Table) -> Visit:
-    """C_out: ``|S| + C(S1) + C(S2)`` in either orientation."""
+def _hash_pairs(cards: Cardinality, card: Table, cost: Table,
+                splits: Table) -> Callable[[int, float, "tuple[int, ...] | list[int]"], None]:
+    """``relax(s1, c1, others)``: S1 (best cost ``c1``) hash-joined with each set of ``others``,
+    costing ``|S| + C(S1) + C(S2)`` in the given orientation (C_out, and CM1's composite pairs)."""
     card_of = cards.card
 
-    def visit(s1: int, v: int, grown: list[int]) -> None:
-        c1 = cost[s1]
-        s = s1 | v
-        out = card[s]
-        if out is None:
-            out = card[s] = card_of(s)
-        c = out + c1 + cost[v]
-        if c < cost[s]:
-            cost[s] = c
-            splits[s] = (s1, v, "hash")
-        for s2 in grown:
+    def relax(s1: int, c1: float, others: "tuple[int, ...] | list[int]") -> None:
+        for s2 in others:
             s = s1 | s2
             out = card[s]
             if out is None:
@@ -190,6 +183,17 @@ def _sum_relax(cards: Cardinality, card: Table, cost: Table, splits: Table) -> V
             if c < cost[s]:
                 cost[s] = c
                 splits[s] = (s1, s2, "hash")
+    return relax
+
+
+def _sum_relax(cards: Cardinality, card: Table, cost: Table, splits: Table) -> Visit:
+    """C_out: ``|S| + C(S1) + C(S2)`` in either orientation."""
+    relax = _hash_pairs(cards, card, cost, splits)
+
+    def visit(s1: int, v: int, grown: list[int]) -> None:
+        c1 = cost[s1]
+        relax(s1, c1, (v,))
+        relax(s1, c1, grown)
     return visit
 
 
@@ -219,6 +223,7 @@ def _cm_relax(cards: Cardinality, model: CM1, card: Table, cost: Table, splits: 
     composite sides where CM2 builds on the smaller one; both are reproduced exactly.
     """
     card_of = cards.card
+    hash_pairs = _hash_pairs(cards, card, cost, splits)
     params = cm_params(cards, model)
     spills, limit, spill, lam, idx_nb, sel = params
     one_way = cm_join_cost(params)  # join_cost of one orientation
@@ -288,15 +293,7 @@ def _cm_relax(cards: Cardinality, model: CM1, card: Table, cost: Table, splits: 
             cost[s] = c
             splits[s] = (s1, v, method)
         if not spills:  # CM1, both composite: a hash join, in the given orientation
-            for s2 in grown:
-                s = s1 | s2
-                out = card[s]
-                if out is None:
-                    out = card[s] = card_of(s)
-                c = out + c1 + cost[s2]
-                if c < cost[s]:
-                    cost[s] = c
-                    splits[s] = (s1, s2, "hash")
+            hash_pairs(s1, c1, grown)
         else:  # CM2, both composite: a hash join building on the smaller side
             for s2 in grown:
                 s = s1 | s2
@@ -304,24 +301,17 @@ def _cm_relax(cards: Cardinality, model: CM1, card: Table, cost: Table, splits: 
                 if out is None:
                     out = card[s] = card_of(s)
                 b = card[s2]
-                if b > a:
+                if b > a:  # build on S1, the smaller side
+                    left, right, build, probe = s2, s1, a, b
                     c = out + cost[s2] + c1
-                    if a > limit:
-                        c += spill * (b + a)
-                        if c < cost[s]:
-                            cost[s] = c
-                            splits[s] = (s2, s1, "grace hash")
-                    elif c < cost[s]:
-                        cost[s] = c
-                        splits[s] = (s2, s1, "hash")
                 else:
+                    left, right, build, probe = s1, s2, b, a
                     c = out + c1 + cost[s2]
-                    if b > limit:
-                        c += spill * (a + b)
-                        if c < cost[s]:
-                            cost[s] = c
-                            splits[s] = (s1, s2, "grace hash")
-                    elif c < cost[s]:
-                        cost[s] = c
-                        splits[s] = (s1, s2, "hash")
+                method = "hash"
+                if build > limit:
+                    c += spill * (probe + build)
+                    method = "grace hash"
+                if c < cost[s]:
+                    cost[s] = c
+                    splits[s] = (left, right, method)
     return visit
