@@ -188,11 +188,24 @@ def _group_equal_slots(pos: np.ndarray, slot: np.ndarray, bounds: np.ndarray) ->
     return rank[group], len(first)
 
 
+def _group_boxes(slot_group: np.ndarray, groups: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's box of slots: lowest and highest piece index per cut dimension, (groups, dims).
+
+    `idx` holds each slot's piece index per cut dimension (slots, dims)."""
+    total, dims = idx.shape
+    g_lo = np.full((groups, dims), total, np.int64)
+    g_hi = np.full((groups, dims), -1, np.int64)
+    for j in range(dims):
+        np.minimum.at(g_lo[:, j], slot_group, idx[:, j])
+        np.maximum.at(g_hi[:, j], slot_group, idx[:, j])
+    return g_lo, g_hi
+
+
 def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[int] | tuple[int, ...],
         widths: list[int] | tuple[int, ...] | None = None) -> list[Node]:
     """Cut a leaf along `dims`, `pieces[j]` pieces in dims[j]; equal widths unless `widths` is given.
 
-    Returns the new children (adjacent slots with identical rules share one child).
+    Returns the new children (slots with identical rules share one child; see the module docstring).
     """
     if node.kind != "leaf" or node.children:
         raise ValueError("only an unexpanded leaf can be cut")
@@ -238,6 +251,7 @@ def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[
     # box of its slots (one pointer per run of adjacent slots, as the cost model counts). Merging
     # every slot into one child would rebuild the parent and never end, so then keep them all apart.
     slot_group, ngroups = _group_equal_slots(pos, slot, bounds)
+    idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
     new_run = np.ones(total, bool)
     new_run[1:] = slot_group[1:] != slot_group[:-1]
     run_id = np.cumsum(new_run) - 1
@@ -248,31 +262,20 @@ def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[
     else:
         # A shared child whose box is the whole region and whose rules are all of the parent's would
         # make no progress: its runs get a child each instead.
-        idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
-        groups = ngroups
-        g_lo = np.full((groups, len(cuts)), total, np.int64)
-        g_hi = np.full((groups, len(cuts)), -1, np.int64)
-        for j in range(len(cuts)):
-            np.minimum.at(g_lo[:, j], slot_group, idx[:, j])
-            np.maximum.at(g_hi[:, j], slot_group, idx[:, j])
+        g_lo, g_hi = _group_boxes(slot_group, ngroups, idx)
         whole = (g_lo == 0).all(axis=1) & (g_hi == ks - 1).all(axis=1)
-        full = np.zeros(groups, bool)
+        full = np.zeros(ngroups, bool)
         full[slot_group[count == len(node.rules)]] = True
         stuck = np.flatnonzero(whole & full)
         if len(stuck):
-            slot_group = np.where(np.isin(slot_group, stuck), groups + run_id, slot_group)
+            slot_group = np.where(np.isin(slot_group, stuck), ngroups + run_id, slot_group)
     # Renumber children by first slot, then recompute each child's index box.
     _, first_slot, slot_group = np.unique(slot_group, return_index=True, return_inverse=True)
     rank = np.empty(len(first_slot), np.int64)
     rank[np.argsort(first_slot, kind="stable")] = np.arange(len(first_slot))
     slot_group = rank[slot_group]
     groups = len(first_slot)
-    idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
-    g_lo = np.full((groups, len(cuts)), total, np.int64)
-    g_hi = np.full((groups, len(cuts)), -1, np.int64)
-    for j in range(len(cuts)):
-        np.minimum.at(g_lo[:, j], slot_group, idx[:, j])
-        np.maximum.at(g_hi[:, j], slot_group, idx[:, j])
+    g_lo, g_hi = _group_boxes(slot_group, groups, idx)
     first = np.full(groups, total, np.int64)
     np.minimum.at(first, slot_group, np.arange(total))
     children = []
