@@ -255,15 +255,7 @@ class ObjectStore:
         v = e.value
         assert v is not None
         self.lru.pop(oid, None)
-        if evict:  # readers may hold the file: never recycle it
-            if self.is_spilled(v):
-                self.spilled_bytes -= v[2]
-            else:
-                self.shm_bytes -= v[2]
-            self.capacity.pop(v[1], None)
-            _unlink(v)
-        else:
-            self._drop_data(v, e)
+        self._drop_data(v, None if evict else e)  # evicted: readers may hold the file, never recycle it
         if e.wmm is not None:
             e.wmm.close()
             e.wmm = None
@@ -287,11 +279,7 @@ class ObjectStore:
             self._drop_value(oid, e, stack, evict=True)
             self.settle(stack)
             return True
-        v = e.value
-        if self.is_spilled(v):
-            self.spilled_bytes -= v[2]
-        else:
-            self.shm_bytes -= v[2]
+        self._uncount(e.value)
         e.mm = None
         e.value = system_error_value(ObjectLostError(
             f"object {oid:016x} lost its data ({path} vanished) and was made by put() or an "
@@ -364,14 +352,21 @@ class ObjectStore:
                 self.spilled_bytes += v[2]
                 self.spilled += 1
 
-    def _drop_data(self, value: tuple, e: Entry | None = None) -> None:
-        if value[0] != "s":
-            return
+    def _uncount(self, value: tuple) -> None:
+        """Take a file-backed value's bytes off the shared-memory or spilled total."""
         if self.is_spilled(value):
             self.spilled_bytes -= value[2]
+        else:
+            self.shm_bytes -= value[2]
+
+    def _drop_data(self, value: tuple, e: Entry | None = None) -> None:
+        """Release a value's file: unlink it, or keep it for reuse when ``e`` allows."""
+        if value[0] != "s":
+            return
+        self._uncount(value)
+        if self.is_spilled(value):
             _unlink(value)
             return
-        self.shm_bytes -= value[2]
         if e is not None and self._recycle(value, e):
             return
         self.capacity.pop(value[1], None)
