@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -213,6 +214,34 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+def mann_whitney_p(a: list[float], b: list[float]) -> float:
+    """Two-sided p-value of the Mann-Whitney U test (normal approximation with the tie
+    correction; fine from about 8 runs a side): do the two samples come from one distribution?"""
+    x = np.concatenate([a, b])
+    n1, n2, n = len(a), len(b), len(a) + len(b)
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(n)
+    ranks[order] = np.arange(1, n + 1)
+    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    ranks = np.bincount(inverse, weights=ranks)[inverse] / counts[inverse]  # mid-ranks for ties
+    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+    ties = float((counts**3 - counts).sum())
+    sigma = np.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))))
+    if sigma == 0:
+        return 1.0
+    z = (abs(u - n1 * n2 / 2) - 0.5) / sigma  # continuity correction
+    return float(min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2))))
+
+
+def bootstrap_ratio_ci(a: list[float], b: list[float], reps: int = 10_000) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of median(a) / median(b), each side resampled alone."""
+    rng = np.random.default_rng(0)
+    ma = np.median(rng.choice(a, size=(reps, len(a))), axis=1)
+    mb = np.median(rng.choice(b, size=(reps, len(b))), axis=1)
+    lo, hi = np.percentile(ma / mb, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["solve", "throughput", "all"], default="all",
@@ -223,12 +252,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="env steps between evaluations (default: 1024)")
     parser.add_argument("--no-sb3", action="store_true", help="skip Stable-Baselines3")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--from-json", nargs="+", metavar="FILE",
+                        help="no runs: print the tables of earlier --json reports, their seeds pooled")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     report: dict[str, Any] = {"command": " ".join(["python", "benchmarks/rl_cartpole.py", *sys.argv[1:]])}
     log: Callable[[str], None] = (lambda s: print(s, file=sys.stderr, flush=True))
 
-    if args.part in ("solve", "all"):
+    if args.from_json:
+        report["solve"] = {}
+        for path in args.from_json:
+            with open(path) as fh:
+                for key, runs in json.load(fh).get("solve", {}).items():
+                    report["solve"].setdefault(key, []).extend(runs)
+        args.algos = sorted({key.split("/")[0] for key in report["solve"]})
+    elif args.part in ("solve", "all"):
         solve: dict[str, Any] = {}
         # seeds interleave the two sides, so both see the same load on a shared machine
         for algo in args.algos:
@@ -242,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"{algo} {side} seed {seed}: {r}")
                     solve.setdefault(f"{algo}/{side}", []).append(r)
         report["solve"] = solve
-    if args.part in ("throughput", "all"):
+    if args.part in ("throughput", "all") and not args.from_json:
         thr: dict[str, Any] = {}
         for env_id, steps, rounds in (("CartPole-v1", 256, 15), ("rllib_lite/SlowCartPole-v1", 64, 8)):
             thr[env_id] = throughput(env_id, steps, rounds)
@@ -271,6 +309,14 @@ def main(argv: list[str] | None = None) -> int:
                 (s1, t1), (s0, t0) = med[f"{algo}/rllib_lite"], med[f"{algo}/sb3"]
                 print(f"\n{algo}: steps ratio rllib_lite/SB3 = {s1 / s0:.2f} (target <= 1.0); "
                       f"train-time ratio = {t1 / t0:.2f} (target <= 0.7)")
+                ours, sb3 = ([r["steps"] if r["solved"] else math.inf for r in report["solve"][f"{algo}/{side}"]]
+                             for side in ("rllib_lite", "sb3"))
+                if min(len(ours), len(sb3)) >= 5 and all(map(math.isfinite, ours + sb3)):
+                    lo, hi = bootstrap_ratio_ci(ours, sb3)
+                    print(f"{algo} over {len(ours)} and {len(sb3)} seeds: 95% bootstrap interval of the "
+                          f"steps ratio {lo:.2f} to {hi:.2f}; Mann-Whitney U p = {mann_whitney_p(ours, sb3):.2f} "
+                          f"(two-sided; a small p says the step distributions differ); mean steps "
+                          f"{statistics.mean(ours):.0f} / {statistics.mean(sb3):.0f}")
         print("\n(* = not solved within the budget; medians over solved runs only)")
     if "throughput" in report:
         print("\n## Sampling throughput (env steps/s, PPO policy, 8 env copies in total)\n")

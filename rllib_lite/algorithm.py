@@ -31,6 +31,7 @@ from torch import nn
 
 from .config import CommonConfig, linear
 from .models import build_user_model, state_dict_numpy
+from .optim import flush_denormals
 from .preprocessing import Preprocessor, tree_stack
 from .rollout import WorkerSet, WorkerSpec, make_env
 
@@ -136,7 +137,8 @@ class Algorithm:
     def train(self) -> dict[str, Any]:
         """Run one iteration (sample, then learn); returns and logs its metrics."""
         t0 = time.perf_counter()
-        metrics = self._train_iteration()
+        with flush_denormals(self.config.flush_denormals):
+            metrics = self._train_iteration()
         self.iteration += 1
         seconds = time.perf_counter() - t0
         returns = list(self.recent_returns)

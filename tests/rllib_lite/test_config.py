@@ -15,7 +15,7 @@ from rllib_lite import PPO, ConfigError, DQNConfig, PPOConfig, UnsupportedSpaceE
     (PPOConfig, "clip_range", 1.5), (PPOConfig, "gae_lambda", -0.1), (PPOConfig, "num_epochs", 0),
     (PPOConfig, "lr", 0.0), (PPOConfig, "num_rollout_workers", -1), (PPOConfig, "activation", "gelu"),
     (DQNConfig, "tau", 0.0), (DQNConfig, "n_step", 0), (DQNConfig, "epsilon_final", 2.0),
-    (DQNConfig, "buffer_size", 10), (DQNConfig, "gamma", 1.5),
+    (DQNConfig, "buffer_size", 10), (DQNConfig, "gamma", 1.5), (PPOConfig, "flush_denormals", "yes"),
 ])
 def test_out_of_range_field_is_named(cls, field, value):
     with pytest.raises(ConfigError, match=rf"{cls.__name__}\.{field} "):
