@@ -1,0 +1,29 @@
+"""The statistics benchmarks/rl_cartpole.py prints over many seeds."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "rl_cartpole.py"
+_spec = importlib.util.spec_from_file_location("rl_cartpole_bench", _PATH)
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def test_mann_whitney_matches_the_asymptotic_reference_values():
+    # scipy.stats.mannwhitneyu(..., method="asymptotic") gives these (continuity-corrected)
+    assert bench.mann_whitney_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(0.012186, abs=1e-6)
+    assert bench.mann_whitney_p([3, 1, 2], [2, 3, 1]) == 1.0
+    # ties get mid-ranks; the order of the samples does not matter
+    a, b = [8192, 8192, 20480, 30720, 30720], [20480, 20480, 30720, 30720, 30720, 8192]
+    assert bench.mann_whitney_p(a, b) == pytest.approx(bench.mann_whitney_p(b, a))
+    assert 0.0 < bench.mann_whitney_p(a, b) <= 1.0
+
+
+def test_bootstrap_interval_brackets_the_median_ratio():
+    ours, ref = [10, 20, 30, 40, 50], [20, 40, 60, 80, 100]
+    lo, hi = bench.bootstrap_ratio_ci(ours, ref)
+    assert lo <= 0.5 <= hi
+    assert bench.bootstrap_ratio_ci([7] * 5, [14] * 5) == (0.5, 0.5)
