@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="output folder (config, metrics, checkpoint)")
         p.add_argument("--total-env-steps", type=int, required=True, help="stop after this many env steps")
         p.add_argument("--stop-return", type=float, default=None,
-                       help="also stop once the mean return over the last episodes reaches this (default: none)")
+                       help="also stop once the mean return of the last training episodes (exploring, up to "
+                            "metrics_window of them) reaches this; the final evaluation is greedy (default: none)")
         p.add_argument("--env-config", default="{}", help="JSON object of env keyword arguments (default: {})")
         p.add_argument("--eval-episodes", type=int, default=10,
                        help="greedy episodes evaluated at the end (default: 10)")
