@@ -293,22 +293,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: {report['command']}")
     if "solve" in report:
         print("\n## Steps and training seconds to mean eval return >= 475 (10 episodes)\n")
-        print("| algo | impl | solved | median steps | steps per seed | median train s | s per seed |")
-        print("|---|---|---|---|---|---|---|")
+        print("| algo | impl | solved | median steps | steps per seed | median train s | s per seed "
+              "| train s per 1k steps |")
+        print("|---|---|---|---|---|---|---|---|")
         med: dict[str, tuple[float, float]] = {}
+        pace: dict[str, float] = {}  # training seconds per env step over all runs: speed alone
         for key, runs in report["solve"].items():
             algo, side = key.split("/")
             ok = [r for r in runs if r["solved"]]
             ms, mt = median([r["steps"] for r in ok]), median([r["seconds"] for r in ok])
             med[key] = (ms, mt)
+            pace[key] = sum(r["seconds"] for r in runs) / max(sum(r["steps"] for r in runs), 1)
             print(f"| {algo} | {side} | {len(ok)}/{len(runs)} | {ms:.0f} | "
                   f"{', '.join(str(r['steps']) + ('' if r['solved'] else '*') for r in runs)} | {mt:.2f} | "
-                  f"{', '.join('%.2f' % r['seconds'] for r in runs)} |")
+                  f"{', '.join('%.2f' % r['seconds'] for r in runs)} | {1000 * pace[key]:.3f} |")
         for algo in args.algos:
             if f"{algo}/sb3" in med and f"{algo}/rllib_lite" in med:
                 (s1, t1), (s0, t0) = med[f"{algo}/rllib_lite"], med[f"{algo}/sb3"]
                 print(f"\n{algo}: steps ratio rllib_lite/SB3 = {s1 / s0:.2f} (target <= 1.0); "
-                      f"train-time ratio = {t1 / t0:.2f} (target <= 0.7)")
+                      f"train-time ratio = {t1 / t0:.2f} (target <= 0.7); train seconds per env step "
+                      f"ratio = {pace[f'{algo}/rllib_lite'] / pace[f'{algo}/sb3']:.2f} (speed alone)")
                 ours, sb3 = ([r["steps"] if r["solved"] else math.inf for r in report["solve"][f"{algo}/{side}"]]
                              for side in ("rllib_lite", "sb3"))
                 if min(len(ours), len(sb3)) >= 5 and all(map(math.isfinite, ours + sb3)):
