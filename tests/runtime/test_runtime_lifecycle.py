@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -13,7 +14,11 @@ import psutil
 import pytest
 
 DRIVER = textwrap.dedent("""
-    import os, sys, time
+    import faulthandler, os, signal, sys, time
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal, even when this test runs in a background
+    # job whose shell set SIGINT to "ignore" (children inherit that); SIGUSR1 dumps the threads
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     import numpy as np
     import runtime
     runtime.init(num_cpus=2, backend=sys.argv[1])
@@ -55,8 +60,10 @@ def _gone(pids: list[int], timeout: float = 10.0) -> bool:
 
 
 def _run(backend: str, mode: str) -> tuple[subprocess.Popen, list[int]]:
+    err = tempfile.TemporaryFile()  # a file, not a pipe: a chatty driver cannot fill it and block
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, backend, mode],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=err, text=True)
+    proc.err_file = err  # type: ignore[attr-defined]
     line = proc.stdout.readline()
     assert line.startswith("PIDS"), line
     return proc, [int(x) for x in line.split()[1:]]
@@ -77,8 +84,18 @@ def test_nothing_outlives_the_driver(backend, how, caps):
     elif how != "exit":
         proc.send_signal({"sigint": signal.SIGINT, "sigterm": signal.SIGTERM,
                           "sigkill": signal.SIGKILL}[how])
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # where is it stuck?
+        time.sleep(1.0)
+        proc.kill()
+        proc.wait()
+        proc.err_file.seek(0)
+        threads = proc.err_file.read().decode(errors="replace")[-8000:]
+        pytest.fail(f"the driver still runs 20 s after {how}; its threads:\n{threads}")
     proc.stdout.close()
+    proc.err_file.close()
     assert _gone(pids), f"workers left after {how}"
     deadline = time.time() + 5
     while glob.glob(f"/dev/shm/rt-{proc.pid}-*") and time.time() < deadline:
