@@ -223,7 +223,7 @@ class Algorithm:
         x = tree_stack([x])
         policy = self._make_policy(self.model)
         if explore:
-            policy.configure(epsilon=(getattr(self, "epsilon", 0.0),) * 2)
+            policy.configure(epsilon=getattr(self, "epsilon", 0.0))
         actions, _ = policy.act(x, mask[None], self.rng, 0.0, explore=explore)
         return int(actions[0]) + self.preprocessor.action_start
 

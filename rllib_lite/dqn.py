@@ -27,7 +27,7 @@ from .config import CommonConfig, check, check_ints, check_range, linear
 from .masking import mask_logits
 from .models import QNetwork
 from .optim import gradient_step, make_adam
-from .policies import DQNPolicy
+from .policies import DQNPolicy, EpsilonSchedule
 from .preprocessing import to_torch, tree_map
 from .replay import PrioritizedReplayBuffer, ReplayBuffer
 
@@ -124,18 +124,16 @@ class DQN(Algorithm):
         else:
             self.buffer = ReplayBuffer(c.buffer_size, total_envs, c.n_step, c.gamma)
         self.gradient_steps_done = 0
+        self.exploration = EpsilonSchedule(c.epsilon_initial, c.epsilon_final, c.exploration_steps,
+                                           c.learning_starts)
 
     def _make_policy(self, model: torch.nn.Module) -> DQNPolicy:
         return DQNPolicy(model)
 
-    def _epsilon(self, step: int) -> float:
-        c = self.config
-        frac = step / c.exploration_steps if c.exploration_steps else 1.0
-        return linear(c.epsilon_initial, c.epsilon_final, frac)
-
     @property
     def epsilon(self) -> float:
-        return self._epsilon(self.env_steps)
+        """Exploration epsilon for the next env step."""
+        return self.exploration(self.env_steps)
 
     def _train_iteration(self) -> dict[str, Any]:
         c = self.config
@@ -144,11 +142,8 @@ class DQN(Algorithm):
         steps_per_env = max(c.train_freq // num_envs, 1)
         start = self.env_steps
         end = start + steps_per_env * num_envs
-        # before learning_starts every action is uniformly random (SB3's warm-up), then the
-        # linear schedule; epsilon moves linearly across the iteration between the two ends
-        eps = (1.0 if start < c.learning_starts else self._epsilon(start),
-               1.0 if end <= c.learning_starts else self._epsilon(end))
-        batch = self._sample(steps_per_env, {"epsilon": eps})
+        # each step's epsilon from its env-step count, as SB3's (random before learning_starts)
+        batch = self._sample(steps_per_env, {"schedule": self.exploration, "steps": (start, end)})
         self.buffer.add({k: batch[k] for k in
                          ("obs", "actions", "rewards", "next_obs", "next_masks", "terminated", "dones")})
         t1 = time.perf_counter()
@@ -162,7 +157,7 @@ class DQN(Algorithm):
         stats = self._learn(c.gradient_steps) if self.env_steps > c.learning_starts else None
         t2 = time.perf_counter()
         return {"steps_this_iter": int(batch["rewards"].size),
-                "episodes_this_iter": len(batch["episode_returns"]), "epsilon": eps[1], "lr": lr,
+                "episodes_this_iter": len(batch["episode_returns"]), "epsilon": self.epsilon, "lr": lr,
                 "loss": stats[0] if stats else None, "q_mean": stats[1] if stats else None,
                 "gradient_steps_total": self.gradient_steps_done,
                 "sample_seconds": t1 - t0, "learn_seconds": t2 - t1}

@@ -11,6 +11,7 @@ per step is dominated by torch's per-op overhead. A user's ``nn.Module`` runs in
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -80,24 +81,55 @@ class PPOPolicy(_Policy):
         return self.forward(x)[1].astype(np.float32)
 
 
+@dataclass(frozen=True)
+class EpsilonSchedule:
+    """Stable-Baselines3's DQN exploration by env step: uniformly random actions (epsilon 1)
+    before ``learning_starts``, then epsilon linear from ``initial`` to ``final`` over the first
+    ``exploration_steps`` env steps, and ``final`` after."""
+
+    initial: float
+    final: float
+    exploration_steps: int
+    learning_starts: int = 0
+
+    def __call__(self, step: float) -> float:
+        if step < self.learning_starts:
+            return 1.0
+        frac = step / self.exploration_steps if self.exploration_steps else 1.0
+        return self.initial + (self.final - self.initial) * min(max(frac, 0.0), 1.0)
+
+
 class DQNPolicy(_Policy):
-    """Epsilon-greedy over the masked Q-values; epsilon moves linearly across one sample call."""
+    """Epsilon-greedy over the masked Q-values.
+
+    ``configure(schedule=s, steps=(first, end))``: the sample call covers env steps
+    ``first .. end`` (all env copies together) and step t of T uses ``s(first + (end - first) * t / T)``,
+    the env-step count before that step, as SB3 does; ``configure(epsilon=e)``: a fixed epsilon.
+    """
 
     needs_next_obs = True
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__(model)
-        self.epsilon = (0.0, 0.0)
+        self.epsilon = 0.0
+        self.schedule: EpsilonSchedule | None = None
+        self.steps = (0, 0)
 
-    def configure(self, epsilon: tuple[float, float] = (0.0, 0.0), **kwargs: Any) -> None:
+    def configure(self, epsilon: float = 0.0, schedule: EpsilonSchedule | None = None,
+                  steps: tuple[int, int] = (0, 0), **kwargs: Any) -> None:
         super().configure()
-        self.epsilon = epsilon
+        self.epsilon, self.schedule, self.steps = epsilon, schedule, steps
 
     def act(
         self, x: Any, masks: np.ndarray, rng: np.random.Generator, progress: float, explore: bool = True
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         n = masks.shape[0]
-        eps = self.epsilon[0] + (self.epsilon[1] - self.epsilon[0]) * progress if explore else 0.0
+        if not explore:
+            eps = 0.0
+        elif self.schedule is not None:
+            eps = self.schedule(self.steps[0] + (self.steps[1] - self.steps[0]) * progress)
+        else:
+            eps = self.epsilon
         explore_rows = rng.random(n) < eps
         if explore_rows.all():
             # no forward pass needed: pure exploration, e.g. before learning starts

@@ -8,6 +8,7 @@ import torch
 from rllib_lite import DQN, DQNConfig
 from rllib_lite.dqn import polyak_update
 from rllib_lite.models import QNetwork
+from rllib_lite.policies import DQNPolicy, EpsilonSchedule
 
 
 def test_hard_and_polyak_target_updates():
@@ -80,3 +81,33 @@ def test_prioritized_dueling_n_step_dqn_runs():
     assert m["loss"] is not None and np.isfinite(m["loss"])
     assert algo.buffer.tree.total() > 0
     algo.stop()
+
+
+def test_epsilon_schedule_is_sb3s_random_warm_up_then_linear():
+    s = EpsilonSchedule(1.0, 0.04, exploration_steps=8000, learning_starts=1000)
+    assert s(0) == s(999) == 1.0
+    assert s(1000) == pytest.approx(1.0 - 0.96 * 1000 / 8000)
+    assert s(8000) == s(20_000) == pytest.approx(0.04)
+
+
+def test_dqn_policy_takes_each_steps_epsilon_from_its_env_step_count():
+    # a Q-network that always prefers action 0: action 1 is only ever taken by exploring
+    net = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        net.weight.zero_()
+        net.bias.copy_(torch.tensor([1.0, 0.0]))
+    policy = DQNPolicy(net)
+    # the call covers env steps 0..100; random before step 50, then epsilon 1 - step / 100
+    policy.configure(schedule=EpsilonSchedule(1.0, 0.0, exploration_steps=100, learning_starts=50),
+                     steps=(0, 100))
+    rng = np.random.default_rng(0)
+    x, masks = np.zeros((4000, 3), np.float32), np.ones((4000, 2), bool)
+
+    def share_of_action_1(progress):
+        return float(policy.act(x, masks, rng, progress)[0].mean())
+
+    assert share_of_action_1(0.49) == pytest.approx(0.5, abs=0.03)  # step 49: uniformly random
+    assert share_of_action_1(0.6) == pytest.approx(0.4 / 2, abs=0.03)  # step 60: epsilon 0.4
+    assert share_of_action_1(0.99) < 0.02  # step 99: epsilon 0.01
+    policy.configure(epsilon=0.0)
+    assert share_of_action_1(0.0) == 0.0

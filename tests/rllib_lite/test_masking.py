@@ -51,7 +51,7 @@ def test_policies_never_act_masked(lm, seed, eps):
     x = torch.randn(batch, 3)
     ppo = PPOPolicy(ActorCritic(3, actions, (8,), "tanh"))
     dqn = DQNPolicy(QNetwork(3, actions, (8,), "relu", dueling=True))
-    dqn.configure(epsilon=(eps, eps))
+    dqn.configure(epsilon=eps)
     for explore in (True, False):
         for policy in (ppo, dqn):
             for obs in (x, x.numpy()):  # the torch path and the numpy one

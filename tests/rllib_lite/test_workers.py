@@ -37,7 +37,7 @@ def test_worker_weights_follow_the_learner():
         before = runtime.get(worker.get_weights.remote())
         mine = state_dict_numpy(algo.model)
         assert any(not np.array_equal(before[k], mine[k]) for k in mine)
-        algo._sample(4, {"epsilon": (0.0, 0.0)})  # one put of the weights, then the worker loads them
+        algo._sample(4, {"epsilon": 0.0})  # one put of the weights, then the worker loads them
         after = runtime.get(worker.get_weights.remote())
         assert all(np.array_equal(after[k], mine[k]) for k in mine)
     finally:
