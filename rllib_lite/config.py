@@ -91,8 +91,9 @@ class CommonConfig:
     num_learner_threads: int = 1
     """torch intra-op threads in the learner; 1 is fastest for small MLPs on a few cores."""
     flush_denormals: bool = True
-    """Treat float subnormals (below 1.2e-38) as zero while training: the Adam moments of dead
-    ReLU units decay there and make x86 arithmetic 10-100x slower; False keeps strict IEEE."""
+    """Treat float subnormals (below 1.2e-38) as zero in the learner's thread while training: the
+    Adam moments of dead ReLU units decay there and make x86 arithmetic 10-100x slower; False
+    keeps strict IEEE arithmetic."""
     metrics_window: int = 100
     """Episodes over which the return mean/min/max are reported."""
     output_dir: Optional[str] = None

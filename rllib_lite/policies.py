@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import linear
 from .masking import greedy_actions, masked_log_softmax, random_valid_actions, sample_categorical
 from .models import numpy_forward
 from .preprocessing import to_torch
@@ -95,8 +96,8 @@ class EpsilonSchedule:
     def __call__(self, step: float) -> float:
         if step < self.learning_starts:
             return 1.0
-        frac = step / self.exploration_steps if self.exploration_steps else 1.0
-        return self.initial + (self.final - self.initial) * min(max(frac, 0.0), 1.0)
+        return linear(self.initial, self.final,
+                      step / self.exploration_steps if self.exploration_steps else 1.0)
 
 
 class DQNPolicy(_Policy):
