@@ -222,7 +222,7 @@ def mann_whitney_p(a: list[float], b: list[float]) -> float:
     order = np.argsort(x, kind="mergesort")
     ranks = np.empty(n)
     ranks[order] = np.arange(1, n + 1)
-    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
     ranks = np.bincount(inverse, weights=ranks)[inverse] / counts[inverse]  # mid-ranks for ties
     u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
     ties = float((counts**3 - counts).sum())
@@ -313,9 +313,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n{algo}: steps ratio rllib_lite/SB3 = {s1 / s0:.2f} (target <= 1.0); "
                       f"train-time ratio = {t1 / t0:.2f} (target <= 0.7); train seconds per env step "
                       f"ratio = {pace[f'{algo}/rllib_lite'] / pace[f'{algo}/sb3']:.2f} (speed alone)")
-                ours, sb3 = ([r["steps"] if r["solved"] else math.inf for r in report["solve"][f"{algo}/{side}"]]
-                             for side in ("rllib_lite", "sb3"))
-                if min(len(ours), len(sb3)) >= 5 and all(map(math.isfinite, ours + sb3)):
+                both = [report["solve"][f"{algo}/{side}"] for side in ("rllib_lite", "sb3")]
+                ours, sb3 = ([r["steps"] for r in runs] for runs in both)
+                if min(len(ours), len(sb3)) >= 5 and all(r["solved"] for runs in both for r in runs):
                     lo, hi = bootstrap_ratio_ci(ours, sb3)
                     print(f"{algo} over {len(ours)} and {len(sb3)} seeds: 95% bootstrap interval of the "
                           f"steps ratio {lo:.2f} to {hi:.2f}; Mann-Whitney U p = {mann_whitney_p(ours, sb3):.2f} "

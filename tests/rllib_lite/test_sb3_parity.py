@@ -47,9 +47,8 @@ def random_transitions(n: int, seed: int) -> dict[str, np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("steps", [64])
-def test_dqn_update_matches_sb3(steps):
-    batch = 64
+def test_dqn_update_matches_sb3():
+    steps, batch = 64, 64
     ours = DQN(DQNConfig(env="CartPole-v1", seed=0, lr=2.3e-3, hidden_sizes=(256, 256),
                          activation="relu", batch_size=batch, gamma=0.99, max_grad_norm=10.0))
     ref = sb3.DQN("MlpPolicy", "CartPole-v1", learning_rate=2.3e-3, batch_size=batch, gamma=0.99,
