@@ -116,6 +116,7 @@ def solve_sb3(algo: str, seed: int, eval_every: int) -> dict[str, Any] | None:
         import stable_baselines3 as sb3
         from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.logger import Logger
     except ImportError:
         return None
 
@@ -158,6 +159,8 @@ def solve_sb3(algo: str, seed: int, eval_every: int) -> dict[str, Any] | None:
                         exploration_fraction=h["exploration_fraction"],
                         exploration_final_eps=h["exploration_final_eps"],
                         policy_kwargs=dict(net_arch=h["net"]), seed=seed, device="cpu")
+    # a logger with no folder: SB3's default one makes an empty folder in /tmp per run
+    model.set_logger(Logger(folder=None, output_formats=[]))
     cb = EvalStop()
     t0 = time.perf_counter()
     model.learn(total_timesteps=h["total"], callback=cb)

@@ -19,7 +19,7 @@ from rllib_lite.returns import compute_gae
 
 sb3 = pytest.importorskip("stable_baselines3")
 from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
-from stable_baselines3.common.logger import configure  # noqa: E402
+from stable_baselines3.common.logger import Logger  # noqa: E402
 from stable_baselines3.common.type_aliases import ReplayBufferSamples  # noqa: E402
 
 # float32 sums in another order (fused against foreach Adam, permuted minibatch rows) differ in
@@ -55,7 +55,7 @@ def test_dqn_update_matches_sb3():
                   max_grad_norm=10.0, policy_kwargs=dict(net_arch=[256, 256]), device="cpu", seed=0)
     ref.policy.q_net.q_net.load_state_dict(ours.model.q.state_dict())
     ref.policy.q_net_target.q_net.load_state_dict(ours.target.q.state_dict())
-    ref.set_logger(configure(folder=None, format_strings=[]))
+    ref.set_logger(Logger(folder=None, output_formats=[]))  # no folder in /tmp
     before = {k: v.clone() for k, v in ours.model.q.state_dict().items()}
     try:
         ours.buffer.add(random_transitions(3000, seed=1))
@@ -101,6 +101,7 @@ def test_ppo_gae_and_update_match_sb3():
                          hidden_sizes=(64, 64), activation="tanh", max_grad_norm=0.5, **hp))
     ref = sb3.PPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=8, seed=0), n_steps=32, batch_size=256,
                   n_epochs=20, ent_coef=0.0, learning_rate=1e-3, clip_range=0.2, device="cpu", seed=0, **hp)
+    ref.set_logger(Logger(folder=None, output_formats=[]))
     pol = ref.policy
     pairs = [(pol.mlp_extractor.policy_net[0], ours.model.pi[0]), (pol.mlp_extractor.policy_net[2], ours.model.pi[2]),
              (pol.action_net, ours.model.pi[4]), (pol.mlp_extractor.value_net[0], ours.model.vf[0]),

@@ -91,3 +91,42 @@ def test_exact_resume_with_a_remote_worker(tmp_path):
         resumed.stop()
     for key in ("env_steps", "episodes", "episode_return_mean", "policy_loss", "value_loss", "approx_kl"):
         assert expected[key] == got[key], key
+
+
+@pytest.mark.skipif("ray" not in os.environ.get("RUNTIME_TEST_BACKENDS", ""),
+                    reason="Ray runs only when RUNTIME_TEST_BACKENDS names it (CI's Ray step)")
+def test_rollout_workers_on_ray(tmp_path):
+    """The same rollout workers as Ray actors: batches as on the local runtime, and a worker whose
+    process dies (os._exit) or that is killed is replaced."""
+    pytest.importorskip("ray")
+    runtime.init(backend="ray", num_cpus=2)
+    try:
+        config = PPOConfig(env="CartPole-v1", seed=3, num_rollout_workers=2, num_envs_per_worker=2,
+                           rollout_steps=16, minibatch_size=32, num_epochs=2)
+        algo = PPO(config)
+        try:
+            got = [algo.train() for _ in range(2)]
+            runtime.kill(algo.workers.remote[0])
+            assert algo.train()["steps_this_iter"] == 64 and algo.workers.restarts == [1, 0]
+        finally:
+            algo.stop()
+        marker = str(tmp_path / "crashed")
+        crashy = PPO(PPOConfig(env=lambda cfg: CrashOnce(cfg["marker"]), env_config={"marker": marker},
+                               seed=0, num_rollout_workers=1, num_envs_per_worker=2, rollout_steps=16,
+                               minibatch_size=32, num_epochs=1))
+        try:
+            assert crashy.train()["steps_this_iter"] == 32 and os.path.exists(marker)
+            assert crashy.workers.restarts == [1]
+        finally:
+            crashy.stop()
+    finally:
+        runtime.shutdown()
+    # the runtime's own actors give the same iterations: seeds, not the backend, decide them
+    local = PPO(config)
+    try:
+        expected = [local.train() for _ in range(2)]
+    finally:
+        local.stop()
+    for e, g in zip(expected, got):
+        for key in ("env_steps", "episode_return_mean", "policy_loss", "value_loss"):
+            assert e[key] == g[key], key
