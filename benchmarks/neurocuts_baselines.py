@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -29,6 +30,14 @@ SETS = [f"{f}_{n}" for n in ("1k", "10k") for f in
 ANCHOR_ALG = {"hicuts": "HiCuts", "hypercuts": "HyperCuts", "efficuts": "EffiCuts", "cutsplit": "CutSplitFixed"}
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type for --time-limit: a finite number of seconds > 0 (else every build times out)."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
+    return value
+
+
 def median_inf(values: list[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
@@ -36,7 +45,7 @@ def median_inf(values: list[float]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared"), help="shared data dir")
-    ap.add_argument("--time-limit", type=float, default=60.0, help="per build, seconds (default 60)")
+    ap.add_argument("--time-limit", type=positive_seconds, default=60.0, help="per build, seconds > 0 (default 60)")
     ap.add_argument("--check-packets", type=int, default=20000, help="packets per exactness check (default 20000)")
     ap.add_argument("--throughput-packets", type=int, default=1_000_000, help="packets for throughput (default 1M)")
     ap.add_argument("--with-100k", action="store_true", help="also build generated 100k-rule acl/fw/ipc sets")

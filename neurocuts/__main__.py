@@ -1,11 +1,15 @@
 """Command line: `python -m neurocuts {gen,packets,build,classify,compare}`.
 
-Exit codes: 0 done, 2 bad input (one line on stderr: `file:line: what is wrong`), 1 internal error.
+Exit codes: 0 done, 2 bad input (one line on stderr: `file:line: what is wrong` for a file's content,
+otherwise a plain message naming the option), 1 internal error. Every option's value and the --out
+path are checked before any work starts.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
 
@@ -13,14 +17,60 @@ import numpy as np
 
 from .builders import BUILDERS, build
 from ._classify import classify_flat, flatten
-from .rules import RuleFormatError, RuleSet, load_packets, load_rules, parse_rules, random_packets
-from .tree import BuildTimeout, Tree, load, save
+from .rules import RuleFormatError, RuleSet, load_packets, load_rules, parse_rules, random_packets, read_text
+from .tree import BuildTimeout, Tree, from_json, save
 
 COLUMNS = ("algo", "rules", "time", "bytes", "bytes_per_rule", "depth", "nodes", "build_s")
+#: Upper bounds on `gen --size` and `packets --count`: about 6 GB and 15 GB of peak memory.
+MAX_RULES = 10_000_000
+MAX_PACKETS = 100_000_000
 
 
 class InputError(Exception):
     """Bad user input: reported on one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (subparsers inherit the class); --help is unchanged."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _int_in(lo: int, hi: int | None = None):
+    """An argparse type: an integer in lo..hi (no upper bound when hi is None)."""
+    def parse(text: str) -> int:
+        value = int(text)  # a ValueError reads "invalid int value"
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be {f'in {lo}..{hi}' if hi is not None else f'>= {lo}'}, "
+                                             f"got {value}")
+        return value
+    parse.__name__ = "int"
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds > 0."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
+    return value
+
+
+_seconds.__name__ = "float"
+
+
+def _check_out(out: str, rules: str) -> None:
+    """Refuse an --out path that cannot be written, or that would overwrite the input rules file."""
+    if os.path.isdir(out):
+        raise InputError(f"--out {out}: is a folder")
+    parent = os.path.dirname(out) or "."
+    if not os.path.exists(parent):
+        raise InputError(f"--out {out}: folder {parent} does not exist")
+    if not os.path.isdir(parent):
+        raise InputError(f"--out {out}: {parent} is not a folder")
+    if os.path.exists(out) and os.path.exists(rules) and os.path.samefile(out, rules):
+        raise InputError(f"--out {out}: is the input rules file")
 
 
 def _rules(path: str | None) -> RuleSet:
@@ -42,9 +92,10 @@ def _build(rules: RuleSet, algo: str, args: argparse.Namespace) -> Tree:
 
 
 def _tree(path: str) -> Tree:
+    text = read_text(path)  # RuleFormatError for a missing or unreadable file
     try:
-        return load(path)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        return from_json(json.loads(text))
+    except ValueError as exc:
         raise InputError(f"{path}: not a tree file ({exc})") from None
 
 
@@ -73,6 +124,8 @@ def cmd_packets(args: argparse.Namespace) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> None:
+    if args.out:
+        _check_out(args.out, args.rules)
     tree = _build(_rules(args.rules), args.algo, args)
     if args.out:
         save(tree, args.out)
@@ -106,26 +159,32 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m neurocuts", description=__doc__.splitlines()[0])
+    from sysml_datasets.classbench import KINDS
+    # Run as the console script, say so; run as `python -m neurocuts`, argv[0] is this file.
+    prog = "neurocuts" if os.path.basename(sys.argv[0]) == "neurocuts" else "python -m neurocuts"
+    p = _Parser(prog=prog, description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gen", help="write a generated ClassBench-style rule set to stdout")
-    g.add_argument("--kind", default="acl", help="family: acl, fw or ipc (default acl)")
-    g.add_argument("--size", type=int, default=1000, help="number of rules (default 1000)")
-    g.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    g.add_argument("--kind", default="acl", choices=KINDS, help="family: acl, fw or ipc (default acl)")
+    g.add_argument("--size", type=_int_in(1, MAX_RULES), default=1000,
+                   help=f"number of rules, 1..{MAX_RULES} (default 1000)")
+    g.add_argument("--seed", type=_int_in(0), default=1, help="random seed, >= 0 (default 1)")
     g.add_argument("--json", action="store_true", help="accepted for uniformity; the output is rule text")
     g.set_defaults(fn=cmd_gen)
     k = sub.add_parser("packets", help="write test packets for a rule file (half near rules, corners included)")
     k.add_argument("rules", help="ClassBench rule file")
-    k.add_argument("--count", type=int, default=100000, help="number of packets (default 100000)")
-    k.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    k.add_argument("--count", type=_int_in(1, MAX_PACKETS), default=100000,
+                   help=f"number of packets, 1..{MAX_PACKETS} (default 100000)")
+    k.add_argument("--seed", type=_int_in(0), default=1, help="random seed, >= 0 (default 1)")
     k.add_argument("--json", action="store_true", help="accepted for uniformity; the output is packet text")
     k.set_defaults(fn=cmd_packets)
     b = sub.add_parser("build", help="build a tree, print its metrics and optionally save it")
     b.add_argument("rules", help="ClassBench rule file")
     b.add_argument("--algo", default="cutsplit", choices=sorted(BUILDERS), help="builder (default cutsplit)")
-    b.add_argument("--binth", type=int, default=16, help="leaf threshold (default 16)")
-    b.add_argument("--out", help="write the tree as JSON here")
-    b.add_argument("--time-limit", type=float, default=None, help="give up after this many seconds (default none)")
+    b.add_argument("--binth", type=_int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
+    b.add_argument("--out", help="write the tree as JSON here (not over the rules file)")
+    b.add_argument("--time-limit", type=_seconds, default=None,
+                   help="give up after this many seconds, > 0 (default none)")
     b.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     b.set_defaults(fn=cmd_build)
     c = sub.add_parser("classify", help="print the matching rule index (or -1) of each packet")
@@ -135,8 +194,9 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_classify)
     m = sub.add_parser("compare", help="build with every classic algorithm and print the table")
     m.add_argument("rules", nargs="?", help="ClassBench rule file (default: generated acl, 1000 rules, seed 1)")
-    m.add_argument("--binth", type=int, default=16, help="leaf threshold (default 16)")
-    m.add_argument("--time-limit", type=float, default=600.0, help="per-builder limit in seconds (default 600)")
+    m.add_argument("--binth", type=_int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
+    m.add_argument("--time-limit", type=_seconds, default=600.0,
+                   help="per-builder limit in seconds, > 0 (default 600)")
     m.add_argument("--json", action="store_true", help="print a JSON list of metric objects")
     m.set_defaults(fn=cmd_compare)
     return p
@@ -144,9 +204,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if getattr(args, "binth", 16) < 1:
-        print("--binth must be >= 1", file=sys.stderr)
-        return 2
     try:
         args.fn(args)
     except (RuleFormatError, InputError) as exc:
@@ -154,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except MemoryError:
+        print("internal error: out of memory", file=sys.stderr)
+        return 1
     except Exception as exc:  # an internal error: one line, exit 1
         print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

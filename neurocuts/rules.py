@@ -31,10 +31,11 @@ _FIELDS = (("source prefix", _IP), ("destination prefix", _IP), ("source port ra
 
 
 class RuleFormatError(ValueError):
-    """A rule or packet file line that cannot be parsed; str() is `file:line: what is wrong`."""
+    """A rule or packet file line that cannot be parsed; str() is `file:line: what is wrong`, or
+    `file: what is wrong` where no line is to blame (`line` None: a missing or unreadable file)."""
 
-    def __init__(self, source: str, line: int, problem: str) -> None:
-        super().__init__(f"{source}:{line}: {problem}")
+    def __init__(self, source: str, line: int | None, problem: str) -> None:
+        super().__init__(f"{source}: {problem}" if line is None else f"{source}:{line}: {problem}")
         self.source, self.line, self.problem = source, line, problem
 
 
@@ -123,14 +124,23 @@ def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
     return RuleSet.from_ranges(rows)
 
 
+def read_text(path: str | Path) -> str:
+    """A text file's contents; RuleFormatError naming the file (and line, for bad UTF-8) otherwise."""
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        raise RuleFormatError(str(path), None, "no such file") from None
+    except IsADirectoryError:
+        raise RuleFormatError(str(path), None, "is a folder, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise RuleFormatError(str(path), exc.object[:exc.start].count(b"\n") + 1, "not UTF-8 text") from None
+    except OSError as exc:
+        raise RuleFormatError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
+
+
 def load_rules(path: str | Path) -> RuleSet:
     """Read and parse a ClassBench rule file."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleFormatError(str(path), 0, f"cannot read: {exc}") from None
-    return parse_rules(text, str(path))
+    return parse_rules(read_text(path), str(path))
 
 
 def _ip(value: int) -> str:
@@ -201,12 +211,7 @@ def _lineno(text: str, nonblank_index: int) -> int:
 
 def load_packets(path: str | Path) -> np.ndarray:
     """Read a packet file (see `parse_packets`)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleFormatError(str(path), 0, f"cannot read: {exc}") from None
-    return parse_packets(text, str(path))
+    return parse_packets(read_text(path), str(path))
 
 
 def linear_scan(rules: RuleSet, packets: np.ndarray, block: int = 256, chunk: int = 8192) -> np.ndarray:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -428,8 +429,26 @@ def from_json(data: dict) -> Tree:
 
 
 def save(tree: Tree, path: str | Path) -> None:
-    """Write the tree as JSON."""
-    Path(path).write_text(json.dumps(to_json(tree), separators=(",", ":")))
+    """Write the tree as JSON, whole or not at all: an earlier file at `path` survives a failed write.
+
+    The JSON goes to a hidden file beside the target and is renamed over it. A path that exists but
+    is not a regular file (a device, a pipe such as /dev/stdout) is written in place instead.
+    """
+    text = json.dumps(to_json(tree), separators=(",", ":"))
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        path.write_text(text)
+        return
+    target = path.resolve()  # through a symlink: the link stays and the file it names is replaced
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    f = open(tmp, "x")  # outside the try: a file already there is not ours to remove
+    try:
+        with f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load(path: str | Path) -> Tree:

@@ -1,0 +1,202 @@
+"""Bad input to `neurocuts`: one line on stderr, exit 2, checked before any work, no file harmed.
+
+Most cases call `main()` in-process (fast); the prog name and the benchmark's parser run as
+subprocesses, as a user would.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import neurocuts.__main__ as cli
+from sysml_datasets.classbench import GeneratorConfig, generate_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def call(capsys, *args) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of `neurocuts *args` run in-process."""
+    try:
+        rc = cli.main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's errors and --help exit
+        rc = exc.code
+    got = capsys.readouterr()
+    return rc, got.out, got.err
+
+
+def one_line(err: str) -> str:
+    assert err.endswith("\n") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+@pytest.fixture
+def rules(tmp_path) -> Path:
+    path = tmp_path / "rules.txt"
+    path.write_text(generate_text(GeneratorConfig("acl", 50, 1)))
+    return path
+
+
+@pytest.fixture
+def no_build(monkeypatch):
+    """Fail the test if the command gets as far as building a tree."""
+    def refuse(*a, **k):
+        raise AssertionError("built a tree before checking its input")
+    monkeypatch.setattr(cli, "build", refuse)
+
+
+@pytest.mark.parametrize("args, option, allowed", [
+    (["gen", "--size", "5", "--seed", "-1"], "--seed", ">= 0"),
+    (["gen", "--size", "0"], "--size", "1..10000000"),
+    (["gen", "--size", "10000000000"], "--size", "1..10000000"),
+    (["packets", "RULES", "--count", "5", "--seed", "-1"], "--seed", ">= 0"),
+    (["packets", "RULES", "--count", "-3"], "--count", "1..100000000"),
+    (["packets", "RULES", "--count", "100000000000"], "--count", "1..100000000"),
+    (["build", "RULES", "--binth", "0"], "--binth", ">= 1"),
+    (["compare", "RULES", "--binth", "-2"], "--binth", ">= 1"),
+])
+def test_out_of_range_integer_exits_2_naming_option_and_range(capsys, rules, no_build, args, option, allowed):
+    rc, out, err = call(capsys, *[rules if a == "RULES" else a for a in args])
+    line = one_line(err)
+    assert rc == 2 and out == ""
+    assert f"argument {option}:" in line and allowed in line
+
+
+@pytest.mark.parametrize("cmd", ["build", "compare"])
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "-inf"])
+def test_time_limit_must_be_finite_and_positive(capsys, rules, no_build, cmd, value):
+    rc, out, err = call(capsys, cmd, rules, f"--time-limit={value}")
+    line = one_line(err)
+    assert rc == 2 and out == ""
+    assert "argument --time-limit:" in line and "> 0" in line
+
+
+def test_out_in_missing_folder_is_rejected_before_building(capsys, rules, no_build, tmp_path):
+    out = tmp_path / "nodir" / "sub" / "tree.json"
+    rc, _, err = call(capsys, "build", rules, "--out", out)
+    assert rc == 2 and one_line(err) == f"--out {out}: folder {out.parent} does not exist"
+
+
+def test_out_under_a_file_is_rejected_before_building(capsys, rules, no_build):
+    out = rules / "tree.json"
+    rc, _, err = call(capsys, "build", rules, "--out", out)
+    assert rc == 2 and one_line(err) == f"--out {out}: {rules} is not a folder"
+
+
+def test_out_that_is_a_folder_is_rejected_before_building(capsys, rules, no_build, tmp_path):
+    (tmp_path / "bad" / "adir").mkdir(parents=True)
+    rc, _, err = call(capsys, "build", rules, "--out", tmp_path / "bad" / "adir")
+    assert rc == 2 and one_line(err) == f"--out {tmp_path / 'bad' / 'adir'}: is a folder"
+
+
+@pytest.mark.parametrize("spelling", ["rules.txt", "./rules.txt", "../{dir}/rules.txt", "{abs}", "link.txt"])
+def test_out_that_is_the_rules_file_is_refused_and_the_rules_survive(capsys, rules, no_build, tmp_path,
+                                                                     monkeypatch, spelling):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link.txt").symlink_to(rules)
+    before = rules.read_bytes()
+    out = spelling.format(dir=tmp_path.name, abs=rules)
+    rc, _, err = call(capsys, "build", "rules.txt", "--out", out)
+    assert rc == 2 and one_line(err) == f"--out {out}: is the input rules file"
+    assert rules.read_bytes() == before
+
+
+def test_out_may_overwrite_an_earlier_tree(capsys, rules, tmp_path):
+    out = tmp_path / "t.json"
+    out.write_text("old")
+    rc, _, err = call(capsys, "build", rules, "--out", out, "--json")
+    assert rc == 0, err
+    assert out.read_text().startswith("{")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+
+def test_failed_tree_write_leaves_the_earlier_file_whole(tmp_path):
+    # A write cut short (here by a file-size limit, as a full disk would) must not truncate the old tree.
+    out = tmp_path / "t.json"
+    out.write_text("old tree\n")
+    script = (
+        "import resource, signal, sys\n"
+        "from neurocuts import build\n"
+        "from neurocuts.rules import parse_rules\n"
+        "from neurocuts.tree import save\n"
+        "from sysml_datasets.classbench import GeneratorConfig, generate_text\n"
+        "tree = build(parse_rules(generate_text(GeneratorConfig('acl', 300, 1))), 'hicuts')\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))\n"
+        "try:\n"
+        "    save(tree, sys.argv[1])\n"
+        "except OSError as exc:\n"
+        "    print('failed', exc.errno)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("failed"), r.stdout + r.stderr
+    assert out.read_text() == "old tree\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]
+
+
+@pytest.mark.parametrize("args, name", [
+    (["build", "{tmp}/nope.txt"], "nope.txt"),
+    (["packets", "{tmp}/nope.txt"], "nope.txt"),
+    (["classify", "{tmp}/nope.json", "{tmp}/p.txt"], "nope.json"),
+    (["classify", "{tmp}/t.json", "{tmp}/nope.txt"], "nope.txt"),
+])
+def test_missing_file_is_named_without_a_line_number(capsys, rules, tmp_path, args, name):
+    cli.main(["build", str(rules), "--out", str(tmp_path / "t.json")])
+    (tmp_path / "p.txt").write_text("1 2 3 4 5\n")
+    capsys.readouterr()
+    rc, _, err = call(capsys, *[a.format(tmp=tmp_path) for a in args])
+    assert rc == 2 and one_line(err) == f"{tmp_path / name}: no such file"
+
+
+def test_folder_and_binary_rule_files_are_one_clear_line(capsys, tmp_path):
+    rc, _, err = call(capsys, "build", tmp_path)
+    assert rc == 2 and one_line(err) == f"{tmp_path}: is a folder, not a file"
+    binary = tmp_path / "bin.txt"
+    binary.write_bytes(b"@1.2.3.4/32\n\n\xff\xfe\n")
+    rc, _, err = call(capsys, "build", binary)
+    assert rc == 2 and one_line(err) == f"{binary}:3: not UTF-8 text"
+
+
+@pytest.mark.parametrize("args, wanted", [
+    (["build", "r.txt", "--algo", "foo"], "argument --algo: invalid choice: 'foo'"),
+    (["build"], "the following arguments are required: rules"),
+    (["build", "r.txt", "--binth", "x"], "argument --binth: invalid int value: 'x'"),
+    (["compare", "--time-limit", "soon"], "argument --time-limit: invalid float value: 'soon'"),
+    (["gen", "--kind", "web"], "argument --kind: invalid choice: 'web'"),
+    (["frobnicate"], "argument cmd: invalid choice: 'frobnicate'"),
+    ([], "the following arguments are required: cmd"),
+])
+def test_argparse_errors_are_one_line(capsys, args, wanted):
+    rc, out, err = call(capsys, *args)
+    line = one_line(err)
+    assert rc == 2 and out == ""
+    assert line.startswith("python -m neurocuts") and wanted in line and line.endswith("(see --help)")
+
+
+def test_help_still_prints_the_usage_block(capsys):
+    rc, out, _ = call(capsys, "build", "--help")
+    assert rc == 0 and out.startswith("usage: python -m neurocuts build") and "--time-limit" in out
+
+
+def test_console_script_names_itself_neurocuts():
+    exe = Path(sys.executable).with_name("neurocuts")
+    if not exe.exists():
+        pytest.skip("the neurocuts console script is not installed next to this python")
+    r = subprocess.run([exe, "build", "r.txt", "--algo", "foo"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert one_line(r.stderr).startswith("neurocuts build: error: argument --algo: invalid choice")
+    r = subprocess.run([sys.executable, "-m", "neurocuts", "gen", "--size", "-1"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and one_line(r.stderr).startswith("python -m neurocuts gen: error: argument --size")
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan"])
+def test_benchmark_rejects_bad_time_limit_at_parsing(tmp_path, value):
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "neurocuts_baselines.py"), "--shared",
+                        str(tmp_path), f"--time-limit={value}"], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 2 and "argument --time-limit:" in r.stderr and "> 0" in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
