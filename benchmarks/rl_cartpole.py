@@ -111,6 +111,12 @@ def solve_ours(algo: str, seed: int, eval_every: int) -> dict[str, Any]:
         agent.stop()
 
 
+def _have_sb3() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("stable_baselines3") is not None
+
+
 def solve_sb3(algo: str, seed: int, eval_every: int) -> dict[str, Any] | None:
     try:
         import stable_baselines3 as sb3
@@ -250,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=["solve", "throughput", "all"], default="all",
                         help="which part to run (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
-    parser.add_argument("--algos", nargs="+", default=["PPO", "DQN"], help="algorithms (default: PPO DQN)")
+    parser.add_argument("--algos", nargs="+", default=["PPO", "DQN"], choices=["PPO", "DQN"],
+                        help="algorithms (default: PPO DQN)")
     parser.add_argument("--eval-every", type=int, default=1024,
                         help="env steps between evaluations (default: 1024)")
     parser.add_argument("--no-sb3", action="store_true", help="skip Stable-Baselines3")
@@ -265,11 +272,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_json:
         report["solve"] = {}
         for path in args.from_json:
-            with open(path) as fh:
-                for key, runs in json.load(fh).get("solve", {}).items():
-                    report["solve"].setdefault(key, []).extend(runs)
-        args.algos = sorted({key.split("/")[0] for key in report["solve"]})
+            try:
+                with open(path) as fh:
+                    solve_part = json.load(fh).get("solve", {})
+            except (OSError, ValueError, AttributeError) as err:
+                parser.error(f"--from-json {path}: not a --json report of this benchmark ({err})")
+            for key, runs in solve_part.items():
+                report["solve"].setdefault(key, []).extend(runs)
+        found = {key.split("/")[0] for key in report["solve"]}
+        args.algos = [a for a in ("PPO", "DQN") if a in found]
     elif args.part in ("solve", "all"):
+        if not args.no_sb3 and not _have_sb3():
+            log("Stable-Baselines3 is not installed (pip install -e \".[bench]\"): rllib_lite alone")
         solve: dict[str, Any] = {}
         # seeds interleave the two sides, so both see the same load on a shared machine
         for algo in args.algos:

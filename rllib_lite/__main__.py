@@ -1,15 +1,21 @@
 """Command line: ``python -m rllib_lite {train,evaluate,check-env,envs}``.
 
 ``train ppo|dqn`` takes every config field as a flag (``--lr``, ``--num-rollout-workers``, ...),
-writes ``<out>/config.json``, ``<out>/metrics.jsonl`` and a checkpoint in ``<out>/checkpoint``.
-Exit codes: 0 done, 2 bad input (one line on stderr), 1 internal error.
+writes ``<out>/config.json``, ``<out>/metrics.jsonl`` and a checkpoint in ``<out>/checkpoint``; an
+``--out`` that already holds a run is refused unless ``--overwrite`` is given.
+Exit codes: 0 done, 2 bad input (one line on stderr), 1 internal error or interrupted.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
+import inspect
 import json
 import logging
+import math
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,20 +40,24 @@ class UsageError(ValueError):
     """Bad command-line input."""
 
 
-def _field_doc(cls: type, name: str) -> str:
-    import inspect
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors as one line on stderr (exit 2), not the whole usage block."""
 
-    src = inspect.getsource(cls)
-    for base in cls.__mro__[1:]:
-        if dataclasses.is_dataclass(base):
-            src += inspect.getsource(base)
-    lines = src.splitlines()
-    for i, line in enumerate(lines):
-        if line.strip().startswith(f"{name}:") and i + 1 < len(lines):
-            nxt = lines[i + 1].strip()
-            if nxt.startswith('"""'):
-                return nxt.strip('"')
-    return ""
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """Each dataclass field's docstring (the string right after it), bases first."""
+    docs: dict[str, str] = {}
+    for klass in reversed([c for c in cls.__mro__ if dataclasses.is_dataclass(c)]):
+        body = ast.parse(inspect.getsource(klass).lstrip()).body[0].body  # type: ignore[attr-defined]
+        for stmt, nxt in zip(body, body[1:]):
+            if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                    and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                    and isinstance(nxt.value.value, str)):
+                docs[stmt.target.id] = " ".join(nxt.value.value.split())
+    return docs
 
 
 def _parse_value(kind: str, text: str) -> Any:
@@ -59,17 +69,22 @@ def _parse_value(kind: str, text: str) -> Any:
         if text.lower() in ("0", "false", "no"):
             return False
         raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    if "int" in kind:
-        return int(text)
-    if "float" in kind:
-        return float(text)
-    if kind == "tuple":
-        return tuple(int(v) for v in text.split(",") if v)
+    try:
+        if "int" in kind:
+            return int(text)
+        if "float" in kind:
+            return float(text)
+        if kind == "tuple":
+            return tuple(int(v) for v in text.split(",") if v)
+    except ValueError:
+        expected = {"tuple": "comma-separated integers"}.get(kind, "an integer" if "int" in kind else "a number")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
     return text
 
 
 def _add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     defaults = cls()
+    docs = _field_docs(cls)
     for f in dataclasses.fields(cls):
         if f.name in _SKIP:
             continue
@@ -80,24 +95,32 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
             "--" + f.name.replace("_", "-"), dest=f.name, default=None,
             metavar=_METAVARS.get(kind, "VALUE"),
             type=lambda s, k=kind: _parse_value(k, s),
-            help=f"{_field_doc(cls, f.name)} (default: {shown})")
+            help=f"{docs.get(f.name, '').replace('%', '%%')} (default: {shown})")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rllib_lite", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    prog = "rllib-lite" if os.path.basename(sys.argv[0]) == "rllib-lite" else "python -m rllib_lite"
+    parser = OneLineParser(prog=prog, description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     train = sub.add_parser("train", help="train PPO or DQN")
-    algo_sub = train.add_subparsers(dest="algo", required=True)
+    algo_sub = train.add_subparsers(dest="algo", required=True, parser_class=OneLineParser)
     for name, (_, cfg) in ALGOS.items():
         p = algo_sub.add_parser(name, help=f"train {name.upper()}")
         p.add_argument("--out", required=True, help="output folder (config, metrics, checkpoint)")
+        p.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out (its config.json, metrics.jsonl and checkpoint)")
         p.add_argument("--total-env-steps", type=int, required=True, help="stop after this many env steps")
+        p.add_argument("--stop-eval-return", type=float, default=None,
+                       help="also stop once the mean return of a greedy evaluation (--eval-episodes "
+                            "episodes, every --eval-every env steps) reaches this (default: none)")
+        p.add_argument("--eval-every", type=int, default=1024,
+                       help="env steps between evaluations for --stop-eval-return (default: 1024)")
         p.add_argument("--stop-return", type=float, default=None,
                        help="also stop once the mean return of the last training episodes (exploring, up to "
-                            "metrics_window of them) reaches this; the final evaluation is greedy (default: none)")
+                            "metrics_window of them) reaches this; it lags the greedy policy (default: none)")
         p.add_argument("--env-config", default="{}", help="JSON object of env keyword arguments (default: {})")
         p.add_argument("--eval-episodes", type=int, default=10,
-                       help="greedy episodes evaluated at the end (default: 10)")
+                       help="greedy episodes per evaluation, and at the end (default: 10)")
         p.add_argument("--json", action="store_true", help="print the final summary as JSON")
         _add_config_flags(p, cfg)
     ev = sub.add_parser("evaluate", help="evaluate a checkpoint greedily")
@@ -124,14 +147,53 @@ def _env_config(text: str) -> dict[str, Any]:
     return value
 
 
+_RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint")
+
+
+def _prepare_out(path: str, overwrite: bool) -> None:
+    """Refuse an --out that is a file, cannot be made, or already holds a run (unless
+    ``overwrite``: then only that run's files are removed)."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {path} is a file, not a folder")
+    held = [name for name in _RUN_FILES if (out / name).exists()]
+    if held and not overwrite:
+        raise UsageError(f"--out {path} already holds a run ({', '.join(held)}): choose another "
+                         "folder, or pass --overwrite to replace it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in held:
+            target = out / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+    except OSError as err:
+        raise UsageError(f"--out {path}: {err.strerror or err}") from None
+
+
+def _check_train_args(args: argparse.Namespace) -> None:
+    if args.total_env_steps < 1:
+        raise UsageError(f"--total-env-steps must be >= 1, got {args.total_env_steps}")
+    if args.eval_episodes < 1:
+        raise UsageError(f"--eval-episodes must be >= 1, got {args.eval_episodes}")
+    if args.eval_every < 1:
+        raise UsageError(f"--eval-every must be >= 1, got {args.eval_every}")
+    for flag in ("stop_return", "stop_eval_return"):
+        value = getattr(args, flag)
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"--{flag.replace('_', '-')} must be a finite number, got {value}")
+
+
 def _train(args: argparse.Namespace) -> dict[str, Any]:
+    _check_train_args(args)
     algo_cls, cfg_cls = ALGOS[args.algo]
     fields = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg_cls)
               if f.name not in _SKIP and getattr(args, f.name) is not None}
     config = cfg_cls(**fields, env_config=_env_config(args.env_config), output_dir=args.out)
+    _prepare_out(args.out, args.overwrite)  # after the config is known to be valid
     algo = algo_cls(config)
     try:
-        history = algo.learn(args.total_env_steps, stop_return=args.stop_return)
+        history = algo.learn(args.total_env_steps, stop_return=args.stop_return,
+                             stop_eval_return=args.stop_eval_return, eval_every=args.eval_every,
+                             eval_episodes=args.eval_episodes)
         checkpoint = algo.save(Path(args.out) / "checkpoint")
         evaluation = algo.evaluate(args.eval_episodes)
     finally:
@@ -146,6 +208,8 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     if args.episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     algo = Algorithm.restore(args.checkpoint, num_rollout_workers=0, output_dir=None)
     try:
         result = algo.evaluate(args.episodes, seed=args.seed)
@@ -201,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        return 1
+    except Exception as err:  # a bug, not bad input: one line, exit 1 (details at debug level)
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        print(f"internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+              file=sys.stderr)
         return 1
     if getattr(args, "json", False):
         print(json.dumps(result))

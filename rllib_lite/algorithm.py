@@ -160,13 +160,20 @@ class Algorithm:
         return out
 
     def learn(self, total_env_steps: int, stop_return: float | None = None,
-              progress: bool | None = None) -> list[dict[str, Any]]:
-        """Train until ``total_env_steps`` (or the windowed return reaches ``stop_return``),
-        with a tqdm bar on stderr when it is a terminal."""
+              progress: bool | None = None, stop_eval_return: float | None = None,
+              eval_every: int = 1024, eval_episodes: int = 10) -> list[dict[str, Any]]:
+        """Train until ``total_env_steps``, or until the windowed training return reaches
+        ``stop_return``, or until a greedy evaluation (``eval_episodes`` episodes, each time once
+        another ``eval_every`` env steps have been trained on) has a mean return of at least
+        ``stop_eval_return``; with a tqdm bar on stderr when it is a terminal. An iteration
+        followed by an evaluation has ``eval_return_mean`` in its history entry."""
         from tqdm import tqdm
 
+        if eval_every < 1 or eval_episodes < 1:
+            raise ValueError(f"eval_every and eval_episodes must be >= 1, got {eval_every} and {eval_episodes}")
         show = sys.stderr.isatty() if progress is None else progress
         history = []
+        next_eval = self.env_steps + eval_every
         with tqdm(total=total_env_steps, disable=not show, unit="step", desc=self.name) as bar:
             while self.env_steps < total_env_steps:
                 before = self.env_steps
@@ -176,6 +183,13 @@ class Algorithm:
                 if m["episode_return_mean"] is not None:
                     bar.set_postfix(ret=f"{m['episode_return_mean']:.1f}")
                     if stop_return is not None and m["episode_return_mean"] >= stop_return:
+                        break
+                if stop_eval_return is not None and self.env_steps >= next_eval:
+                    next_eval = self.env_steps + eval_every
+                    m["eval_return_mean"] = self.evaluate(eval_episodes)["episode_return_mean"]
+                    bar.set_postfix(ret=f"{m['episode_return_mean'] or 0.0:.1f}",
+                                    eval=f"{m['eval_return_mean']:.1f}")
+                    if m["eval_return_mean"] >= stop_eval_return:
                         break
         return history
 

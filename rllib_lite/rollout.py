@@ -48,10 +48,26 @@ def make_env(env: EnvSpec, env_config: dict[str, Any] | None = None) -> gym.Env:
             raise EnvError(f"env {env!r}: {err}") from None
         except TypeError as err:
             raise EnvError(f"env {env!r} does not accept env_config {env_config}: {err}") from None
+        except ValueError as err:  # a malformed id ("a:b:c"), or a value the env refuses
+            if not _is_env_id(env):
+                raise EnvError(f"env {env!r} is not a gymnasium env id "
+                               "(expected [module:][namespace/]name[-vN])") from None
+            raise EnvError(f"env {env!r}: {err}") from None
     made = env(env_config)
     if not isinstance(made, gym.Env):
         raise EnvError(f"env function returned {type(made).__name__}, not a gymnasium.Env")
     return made
+
+
+def _is_env_id(text: str) -> bool:
+    """Whether ``text`` has gymnasium's id syntax, ``[module:][namespace/]name[-vN]``."""
+    if text.count(":") > 1:
+        return False
+    try:
+        gym.envs.registration.parse_env_id(text.rpartition(":")[2])
+    except Exception:
+        return False
+    return True
 
 
 @dataclass

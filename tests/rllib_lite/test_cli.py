@@ -46,3 +46,70 @@ def test_check_env_reports_the_mask_source():
     r = run("check-env", "rllib_lite/MaskedPick-v0", "--env-config", '{"mask_in_obs": false}', "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["action_mask"] == "action_masks()"
+
+
+def main_in_process(capsys, *args):
+    """(exit code, stderr lines) of the CLI's main() called in this process."""
+    from rllib_lite.__main__ import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as stop:  # argparse errors
+        code = stop.code
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_more_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
+    a_file = tmp_path / "rules.txt"
+    a_file.write_text("not a folder")
+    out = str(tmp_path / "run")
+    cases = [
+        (("train", "ppo", "--out", str(a_file), "--total-env-steps", "10"), "is a file, not a folder"),
+        (("train", "ppo", "--out", out, "--total-env-steps", "0"), "--total-env-steps must be >= 1"),
+        (("train", "ppo", "--out", out, "--total-env-steps", "10", "--stop-return", "nan"), "finite"),
+        (("train", "ppo", "--out", out, "--total-env-steps", "10", "--eval-every", "0"), "--eval-every"),
+        (("train", "ppo", "--out", out, "--total-env-steps", "10", "--hidden-sizes", "abc"),
+         "expected comma-separated integers, got 'abc'"),
+        (("train", "ppo", "--out", out, "--total-env-steps", "10", "--activation", "x"), "activation"),
+        (("train", "sac", "--out", out), "invalid choice: 'sac'"),
+        (("evaluate", str(tmp_path), "--seed", "-1"), "--seed must be >= 0"),
+        (("check-env", "a:b:c"), "is not a gymnasium env id"),
+    ]
+    for args, message in cases:
+        code, lines = main_in_process(capsys, *args)
+        assert code == 2, (args, lines)
+        assert len(lines) == 1 and message in lines[0], (args, lines)
+    assert a_file.read_text() == "not a folder" and not (tmp_path / "run").exists()
+
+
+def test_train_refuses_an_out_folder_holding_a_run_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ("--out", str(out), "--total-env-steps", "64", "--num-envs-per-worker", "2",
+              "--rollout-steps", "32", "--minibatch-size", "32", "--num-epochs", "1")
+    assert main_in_process(capsys, "train", "ppo", *common)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, lines = main_in_process(capsys, "train", "ppo", *common, "--seed", "5")
+    assert code == 2 and len(lines) == 1 and "already holds a run" in lines[0]
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # untouched
+    (out / "notes.txt").write_text("mine")
+    assert main_in_process(capsys, "train", "ppo", *common, "--seed", "5", "--overwrite")[0] == 0
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1  # the new run's only
+    assert json.loads((out / "config.json").read_text())["seed"] == 5
+    assert (out / "notes.txt").read_text() == "mine"  # only the run's own files are replaced
+
+
+def test_stop_eval_return_stops_at_the_first_good_greedy_evaluation(tmp_path):
+    from rllib_lite import PPO, PPOConfig
+
+    algo = PPO(PPOConfig(env="CartPole-v1", seed=0, num_envs_per_worker=2, rollout_steps=16,
+                         minibatch_size=32, num_epochs=1))
+    try:
+        # a greedy CartPole policy lasts at least 8 steps: the first evaluation stops the run
+        history = algo.learn(10_000, stop_eval_return=8.0, eval_every=64, eval_episodes=3)
+        assert algo.env_steps == 64 and len(history) == 2
+        assert "eval_return_mean" not in history[0] and history[1]["eval_return_mean"] >= 8.0
+        # an unreachable bar: every 64 steps an evaluation, and the budget decides
+        history = algo.learn(256, stop_eval_return=1e9, eval_every=64, eval_episodes=3)
+        assert algo.env_steps == 256 and sum("eval_return_mean" in m for m in history) == 3
+    finally:
+        algo.stop()
