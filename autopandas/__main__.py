@@ -2,7 +2,8 @@
 
 Prints one Python expression over ``df0, df1, ...`` (``df0`` is also known as ``df``) with
 pandas as ``pd`` whose result matches the output file. Exit codes: 0 solved, 1 not solved within
-the limits (the message says what was searched), 2 bad input (one line on stderr).
+the limits (the message says what was searched), interrupted (Ctrl-C) or an internal error (one
+line each), 2 bad input (one line on stderr).
 """
 from __future__ import annotations
 
@@ -10,20 +11,21 @@ import argparse
 import json
 import sys
 
+from ._cli import OneLineParser, fail, positive_seconds
 from .io import InputError, read_frame
 from .search import SEARCHES, SearchConfig, csv_matcher, exact_matcher, synthesize
 
 
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m autopandas",
-                                 description="Synthesize pandas programs from input/output examples.")
-    sub = ap.add_subparsers(dest="command", required=True)
+def _parser(prog: str = "autopandas") -> argparse.ArgumentParser:
+    ap = OneLineParser(prog=prog, description="Synthesize pandas programs from input/output examples.")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     s = sub.add_parser("synth", help="find a pandas expression turning the inputs into the output",
                        description="Files: CSV (index flattened: a result matches as written with "
                        "index=False or after reset_index()), Parquet or JSON orient='table' "
                        "(index kept, matched exactly). The last file is the output.")
     s.add_argument("files", nargs="+", metavar="FILE", help="input files, then the output file")
-    s.add_argument("--timeout", type=float, default=60.0, help="search time limit in seconds (default 60)")
+    s.add_argument("--timeout", type=positive_seconds, default=60.0,
+                   help="search time limit in seconds (default 60)")
     s.add_argument("--max-depth", type=int, default=3, help="longest chain of calls, 1-3 (default 3)")
     s.add_argument("--search", choices=("enumerate",), default="enumerate",
                    help="search strategy (default enumerate: exhaustive, breadth-first by cost)")
@@ -32,26 +34,32 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    return _synth(args)
+def main(argv: list[str] | None = None, prog: str = "autopandas") -> int:
+    """Entry point (the ``autopandas`` console script); returns the exit code."""
+    args = _parser(prog).parse_args(argv)
+    try:
+        return _synth(args)
+    except KeyboardInterrupt:
+        print("autopandas: interrupted", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - one line, never a bare traceback
+        first = str(e).splitlines()[0] if str(e) else ""
+        print(f"autopandas: internal error: {type(e).__name__}: {first}", file=sys.stderr)
+        return 1
 
 
 def _synth(args: argparse.Namespace) -> int:
     if len(args.files) < 2:
-        print("error: give at least one input file and the output file", file=sys.stderr)
-        return 2
+        return fail("autopandas", "give at least one input file and the output file")
     try:
         cfg = SearchConfig(timeout_s=args.timeout, max_depth=args.max_depth, search=args.search)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail("autopandas", str(e))
     assert args.search in SEARCHES
     try:
         frames = [read_frame(p) for p in args.files]
     except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail("autopandas", str(e))
     inputs = [f for f, _ in frames[:-1]]
     target, fmt = frames[-1]
     matcher = csv_matcher(target) if fmt == "csv" else exact_matcher(target)
@@ -68,4 +76,4 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m autopandas"))

@@ -43,6 +43,8 @@ def file_format(path: str | Path) -> str:
 def read_frame(path: str | Path) -> tuple[pd.DataFrame, str]:
     """Read one example file; returns the frame and its format."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{path}: is a directory, not a file")
     fmt = file_format(p)
     if not p.is_file():
         raise InputError(f"{path}: no such file")

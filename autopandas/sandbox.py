@@ -27,6 +27,7 @@ and there is no file, network or shell access in any of them.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import warnings
@@ -94,10 +95,10 @@ class Sandbox:
     """A session for running many candidate calls safely; use as a context manager."""
 
     def __init__(self, time_limit_s: float = 1.0, max_cells: int = 1_000_000) -> None:
-        if time_limit_s <= 0:
-            raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
-        if max_cells <= 0:
-            raise ValueError(f"max_cells must be > 0, got {max_cells}")
+        if not (math.isfinite(time_limit_s) and time_limit_s > 0):  # NaN fails `<= 0` too
+            raise ValueError(f"time_limit_s must be a finite number > 0, got {time_limit_s}")
+        if not (math.isfinite(max_cells) and max_cells > 0):
+            raise ValueError(f"max_cells must be a finite number > 0, got {max_cells}")
         self.time_limit_s = time_limit_s
         self.max_cells = max_cells
         self.counts = {"ok": 0, "error": 0, "timeout": 0, "blowup": 0}

@@ -36,6 +36,8 @@ from __future__ import annotations
 import heapq
 import io
 import logging
+import math
+import numbers
 import time
 import tokenize
 from dataclasses import dataclass, field
@@ -85,17 +87,15 @@ class SearchConfig:
     """Most intermediate states kept for expansion (memory bound)."""
 
     def __post_init__(self) -> None:
-        if self.timeout_s <= 0:
-            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
-        if not 1 <= self.max_depth <= 3:
+        # isfinite: NaN compares False with everything, so a bare `<= 0` check let it through
+        for name in ("timeout_s", "call_timeout_s", "max_cells", "max_args_per_call", "max_states"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value}")
+        if not (isinstance(self.max_depth, numbers.Integral) and 1 <= self.max_depth <= 3):
             raise ValueError(f"max_depth must be 1, 2 or 3, got {self.max_depth}")
         if self.search not in SEARCHES:
             raise ValueError(f"search must be one of {SEARCHES}, got {self.search!r}")
-        if self.call_timeout_s <= 0:
-            raise ValueError(f"call_timeout_s must be > 0, got {self.call_timeout_s}")
-        for name in ("max_cells", "max_args_per_call", "max_states"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
 
 
 @dataclass

@@ -9,7 +9,6 @@ constant hints (``search.hint_constants``), never evaluated.
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from autopandas._cli import OneLineParser, positive_seconds
 from autopandas.search import SearchConfig, hint_constants, synthesize
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,12 +43,16 @@ def split_inputs(task: dict) -> tuple[list, list]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per task (default 60)")
+    ap = OneLineParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--timeout", type=positive_seconds, default=60.0, help="seconds per task (default 60)")
     ap.add_argument("--max-depth", type=int, default=3, help="longest chain searched (default 3)")
     ap.add_argument("--only", default="", help="comma-separated task ids (default: all 48)")
     ap.add_argument("--json", default="", help="also write per-task results to this JSON file")
     args = ap.parse_args(argv)
+    try:
+        cfg = SearchConfig(timeout_s=args.timeout, max_depth=args.max_depth)
+    except ValueError as e:
+        ap.error(str(e))
     if not (SHARED / "autopandas_benchmarks").is_dir():
         print(f"shared data not found at {SHARED}", file=sys.stderr)
         return 2
@@ -56,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         wanted = set(args.only.split(","))
         tasks = [t for t in tasks if t["id"] in wanted]
-    cfg = SearchConfig(timeout_s=args.timeout, max_depth=args.max_depth)
     rows = []
     t_all = time.monotonic()
     print(f"{'task':28s} {'depth':>5s} {'solved':>6s} {'seconds':>8s} {'candidates':>10s} {'len':>3s}  program")

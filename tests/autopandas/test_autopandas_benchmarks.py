@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +14,7 @@ import pytest
 from autopandas.equality import equal
 from autopandas.search import SearchConfig, hint_constants, synthesize
 
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "autopandas_bench.py"
 FAST_TASKS = ("SO_11881165_depth1", "SO_49592930_depth1", "SO_13647222_depth1",
               "SO_13659881_depth2", "book_dup_1", "drop_1")
 
@@ -39,3 +43,15 @@ def test_benchmark_task_is_solved(tasks, task_id):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert equal(t["output"], eval(res.rendered, env))  # our own rendered program
+
+
+@pytest.mark.parametrize("argv, needle", [(["--timeout", "-1"], "--timeout"),
+                                          (["--timeout", "nan"], "--timeout"),
+                                          (["--max-depth", "9"], "max_depth"),
+                                          (["--bogus"], "--bogus")])
+def test_benchmark_bad_arguments_are_one_line_exit_2(argv, needle):
+    p = subprocess.run([sys.executable, str(BENCH), *argv], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in p.stderr, p.stderr
+    assert p.stdout == ""  # rejected before any task ran

@@ -9,15 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+import autopandas.__main__ as cli
 from autopandas.equality import csv_matches, equal
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "autopandas"
+REPO = Path(__file__).resolve().parents[2]
+FIX = REPO / "tests" / "fixtures" / "autopandas"
+EXAMPLES = REPO / "autopandas" / "examples"
 
 
-def synth(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+def synth(*args: str, timeout: int = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autopandas", "synth", *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def run_src(src: str, inputs) -> object:
@@ -119,3 +123,94 @@ def test_pickles_are_never_read(tmp_path):
 def test_bad_flag_values_are_bad_input():
     _bad(synth(str(FIX / "sales.csv"), str(FIX / "sales.csv"), "--max-depth", "9"), "max_depth")
     _bad(synth(str(FIX / "sales.csv")), "at least one input")
+
+
+def test_readme_merge_example_runs_as_written_from_the_repo_root():
+    # the README's command, relative paths and all: the example files ship in autopandas/examples
+    p = synth("autopandas/examples/orders.csv", "autopandas/examples/customers.csv",
+              "autopandas/examples/orders_customers.csv", "--timeout", "30", "--max-depth", "2",
+              "--json", cwd=REPO)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["solved"] is True and "df1" in out["program"]
+    inputs = [pd.read_csv(EXAMPLES / "orders.csv"), pd.read_csv(EXAMPLES / "customers.csv")]
+    assert csv_matches(pd.read_csv(EXAMPLES / "orders_customers.csv"), run_src(out["program"], inputs))
+
+
+def test_nan_timeout_is_bad_input_not_an_unlimited_search(tmp_path):
+    # NaN slipped past `timeout_s <= 0` and switched the time limit off
+    pd.DataFrame({"zz": ["never"]}).to_csv(tmp_path / "out.csv", index=False)
+    _bad(synth(str(FIX / "sales.csv"), str(tmp_path / "out.csv"), "--max-depth", "1",
+               "--timeout", "nan", timeout=60), "--timeout")
+
+
+def run_main(capsys, *argv: str) -> tuple[int, str, str]:
+    """The CLI in process (argparse's exits included): exit code, stdout, stderr."""
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _bad_in_process(result: tuple[int, str, str], needle: str) -> None:
+    code, _, err = result
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "-1", "abc"])
+def test_timeout_must_be_a_finite_positive_number(capsys, value):
+    _bad_in_process(run_main(capsys, "synth", str(FIX / "sales.csv"), str(FIX / "sales.csv"),
+                             "--timeout", value), "--timeout")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["synth", "a.csv", "b.csv", "--search", "foo"], "invalid choice: 'foo'"),
+    (["synth", "a.csv", "b.csv", "--max-depth", "nan"], "--max-depth"),
+    (["synth", "a.csv", "b.csv", "--bogus"], "--bogus"),
+    (["synth"], "FILE"),
+    ([], "command"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_argument_errors_are_one_line_naming_the_problem(capsys, argv, needle):
+    code, _, err = run_main(capsys, *argv)
+    _bad_in_process((code, "", err), needle)
+    assert err.startswith("autopandas") and "usage:" not in err and "(see" in err
+
+
+def test_help_still_prints_the_full_usage_with_the_console_script_name(capsys):
+    code, out, _ = run_main(capsys, "synth", "--help")
+    assert code == 0
+    assert out.startswith("usage: autopandas synth") and "--timeout" in out and "--max-depth" in out
+    p = subprocess.run([sys.executable, "-m", "autopandas", "--help"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0 and p.stdout.startswith("usage: python -m autopandas")
+
+
+def test_a_directory_is_bad_input_that_says_so(tmp_path):
+    (tmp_path / "somedir").mkdir()
+    (tmp_path / "looks_like.csv").mkdir()
+    _bad(synth(str(tmp_path / "somedir"), str(FIX / "sales.csv")), "is a directory")
+    _bad(synth(str(FIX / "sales.csv"), str(tmp_path / "looks_like.csv")), "is a directory")
+
+
+def _raise(exc: BaseException):
+    def synthesize(*args, **kwargs):
+        raise exc
+    return synthesize
+
+
+def test_ctrl_c_prints_one_line_and_exits_1(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "synthesize", _raise(KeyboardInterrupt()))
+    code, out, err = run_main(capsys, "synth", str(FIX / "temps.csv"), str(FIX / "temps_pivot.csv"))
+    assert (code, out, err) == (1, "", "autopandas: interrupted\n")
+
+
+def test_internal_error_is_one_line_exit_1(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "synthesize", _raise(RuntimeError("boom\nsecond line")))
+    code, out, err = run_main(capsys, "synth", str(FIX / "temps.csv"), str(FIX / "temps_pivot.csv"))
+    assert (code, out) == (1, "")
+    assert err == "autopandas: internal error: RuntimeError: boom\n"

@@ -103,3 +103,8 @@ def test_only_registered_functions_run():
 def test_invalid_limits_rejected():
     with pytest.raises(ValueError, match="time_limit_s"):
         Sandbox(time_limit_s=0)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="time_limit_s"):
+            Sandbox(time_limit_s=bad)
+        with pytest.raises(ValueError, match="max_cells"):
+            Sandbox(max_cells=bad)

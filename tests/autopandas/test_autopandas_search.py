@@ -102,6 +102,15 @@ def test_config_validation_names_the_field():
         SearchConfig(search="beam")
 
 
+@pytest.mark.parametrize("field", ["timeout_s", "call_timeout_s", "max_cells", "max_args_per_call",
+                                   "max_states", "max_depth"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1])
+def test_config_rejects_non_finite_and_non_positive_numbers(field, value):
+    # NaN compares False with everything: `timeout_s <= 0` let it through and turned the limit off
+    with pytest.raises(ValueError, match=field):
+        SearchConfig(**{field: value})
+
+
 def test_random_programs_replay_from_their_traces():
     rng = random.Random(7)
     for _ in range(10):

@@ -1,0 +1,36 @@
+"""Argument parsing shared by ``python -m autopandas`` and ``benchmarks/autopandas_bench.py``.
+
+A mistake on the command line is bad input: one line on stderr and exit code 2, not argparse's
+usage block (``--help`` still prints it in full).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import NoReturn
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``PROG: error: MESSAGE (see --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        prog = self.prog.removeprefix("python -m ")
+        self.exit(2, f"{prog}: error: {message} (see --help)\n")
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0 (``nan`` and ``inf`` would lift the limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def fail(prog: str, message: str) -> int:
+    """Print one error line for ``prog`` on stderr; returns the bad-input exit code."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
