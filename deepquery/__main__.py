@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -34,6 +35,13 @@ class BadInput(Exception):
     """A user mistake: reported as one line, exit code 2."""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Argument errors as one line on stderr (exit 2), not the whole usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"deepquery: error: {message} (see {self.prog} --help)\n")
+
+
 @dataclass
 class _Session:
     graph: QueryGraph
@@ -58,14 +66,45 @@ def _build(config: ImdbConfig, path: Path) -> Path:
         bar.close()
 
 
+def _cache_dir(args: argparse.Namespace) -> Path:
+    """The cache folder (--cache-dir, else $SYSML_CACHE, else ~/.cache/sysml), created if
+    missing; checked before anything is built in it."""
+    if args.cache_dir:
+        path, name = Path(args.cache_dir), "--cache-dir"
+    else:
+        path = default_cache_dir()
+        name = "$SYSML_CACHE" if os.environ.get("SYSML_CACHE") else "cache folder"
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{name} {path}: not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(f"{name} {path}: cannot create it: {e.strerror or e}") from None
+    return path
+
+
+def _is_duckdb_file(path: Path) -> bool:
+    """Whether the file starts with DuckDB's header: a checksum, then the magic ``DUCK``."""
+    with open(path, "rb") as f:
+        return f.read(12)[8:12] == b"DUCK"
+
+
 def _database(args: argparse.Namespace) -> Path:
     if args.db:
         path = Path(args.db)
+        if path.is_dir():
+            raise BadInput(f"{path}: is a directory, not a database file")
         if not path.is_file():
             raise BadInput(f"{path}: database not found")
+        try:
+            duck = _is_duckdb_file(path)
+        except OSError as e:
+            raise BadInput(f"{path}: cannot read: {e.strerror or e}") from None
+        if not duck:
+            raise BadInput(f"{path}: not a DuckDB database")
         return path
     config = ImdbConfig(scale=args.scale, seed=args.seed)
-    path = database_path(config, args.cache_dir)
+    path = database_path(config, _cache_dir(args))
     if not path.exists():
         print(f"deepquery: building the synthetic IMDb at {path} (first use)", file=sys.stderr)
         _build(config, path)
@@ -77,6 +116,8 @@ def _read_query(path: str | None) -> tuple[str, str]:
         text = resources.files("deepquery").joinpath("examples/example.sql").read_text()
         return text, "example"
     p = Path(path)
+    if p.is_dir():
+        raise BadInput(f"{path}: is a directory, not a SQL file")
     if not p.is_file():
         raise BadInput(f"{path}: no such file")
     try:
@@ -102,7 +143,7 @@ def _session(args: argparse.Namespace, file: str | None) -> _Session:
     cache = None
     try:
         if args.cards == "true":
-            cache = CardinalityCache(Path(args.cache_dir or default_cache_dir()) / "true_cards.sqlite")
+            cache = CardinalityCache(_cache_dir(args) / "true_cards.sqlite")
             cards: Cardinality = TrueCardinality(graph, stats, fingerprint(con, db), cache)
         else:
             cards = EstimatedCardinality(graph, stats)
@@ -120,7 +161,7 @@ def _plan(s: _Session, optimizer: str, cost_model: str):
 
 def cmd_data_build(args: argparse.Namespace) -> int:
     config = ImdbConfig(scale=args.scale, seed=args.seed, witnesses=not args.no_witnesses)
-    path = database_path(config, args.cache_dir)
+    path = database_path(config, _cache_dir(args))
     t = time.perf_counter()
     built = args.force or not path.exists()
     if built:
@@ -231,16 +272,20 @@ def _add_plan_flags(p: argparse.ArgumentParser, optimizer: bool = True) -> None:
     p.add_argument("--cost-model", default="cout", choices=list(COST_MODELS),
                    help="cost model (default cout)")
     p.add_argument("--cards", default="estimated", choices=["estimated", "true"],
-                   help="cardinality source (default estimated; true runs a COUNT(*) per sub-join, "
-                   "cached on disk: minutes the first time for 12+ relations)")
+                   help="cardinality source (default estimated; true counts every sub-join "
+                   "exactly by message passing over the join tree when the query is an acyclic "
+                   "equi-join, as all JOB queries are: seconds for 17 relations; otherwise, or "
+                   "when a count passes 2**53, by one COUNT(*) per connected sub-join, slow for "
+                   "many relations; counts are cached on disk)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m deepquery``."""
-    ap = argparse.ArgumentParser(prog="python -m deepquery", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True)
+    prog = "deepquery" if Path(sys.argv[0]).name == "deepquery" else "python -m deepquery"
+    ap = _OneLineParser(prog=prog, description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     data = sub.add_parser("data", help="synthetic IMDb data")
-    dsub = data.add_subparsers(dest="data_command", required=True)
+    dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_OneLineParser)
     b = dsub.add_parser("build", help="generate the synthetic IMDb into the cache folder")
     b.add_argument("--scale", type=float, default=0.01,
                    help="fraction of the real IMDb row counts (default 0.01)")
@@ -273,6 +318,20 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _is_interrupt(e: BaseException | None) -> bool:
+    """Whether an exception is Ctrl-C that DuckDB wrapped in its own: ``RuntimeError: Query
+    interrupted`` caused by the KeyboardInterrupt, or ``duckdb.Error: Failed to create view
+    '_df': KeyboardInterrupt`` (the message is all that is left)."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, (KeyboardInterrupt, duckdb.InterruptException)) or (
+                isinstance(e, duckdb.Error) and "KeyboardInterrupt" in str(e)):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="deepquery: %(levelname)s: %(message)s")
@@ -291,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         print("deepquery: interrupted", file=sys.stderr)
         return 1
     except Exception as e:  # noqa: BLE001 - one line, never a bare traceback
+        if _is_interrupt(e):
+            print("deepquery: interrupted", file=sys.stderr)
+            return 1
         logger.debug("internal error", exc_info=True)
         print(f"deepquery: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
               file=sys.stderr)

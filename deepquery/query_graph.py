@@ -200,12 +200,21 @@ def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
 
 
 def _position(err: sqlglot.errors.ParseError) -> str:
+    """Where a parse failed, the text around it and, when sqlglot's words mean something to a
+    user, what was wrong: ``at line 1, column 51 near 'WHERE t.title = ;' (incomplete expression)``."""
     errs = getattr(err, "errors", None) or []
-    if errs:
-        e = errs[0]
-        desc = str(e.get("description", "syntax error")).splitlines()[0]
-        return f"line {e.get('line')}, column {e.get('col')}: {desc}"
-    return str(err).splitlines()[0]
+    if not errs:
+        return str(err).splitlines()[0]
+    e = errs[0]
+    near = " ".join((str(e.get("start_context") or "")[-30:] + str(e.get("highlight") or "")
+                     + str(e.get("end_context") or "")[:15]).split())
+    desc = str(e.get("description") or "").splitlines()[0] if e.get("description") else ""
+    if desc.startswith("Required keyword"):  # names sqlglot's AST classes: say what it means
+        desc = "incomplete expression"
+    elif "Unexpected token" in desc:
+        desc = "unexpected token"
+    return (f"at line {e.get('line')}, column {e.get('col')} near '{near}'"
+            + (f" ({desc})" if desc else ""))
 
 
 def parse_statement(sql: str) -> exp.Select:
@@ -215,9 +224,9 @@ def parse_statement(sql: str) -> exp.Select:
     try:
         stmts = [s for s in sqlglot.parse(sql, read="postgres") if s is not None]
     except sqlglot.errors.ParseError as e:
-        raise QueryError(f"syntax error at {_position(e)}") from None
+        raise QueryError(f"SQL syntax error {_position(e)}") from None
     except sqlglot.errors.TokenError as e:
-        raise QueryError(f"syntax error: {str(e).splitlines()[0]}") from None
+        raise QueryError(f"SQL syntax error: {str(e).splitlines()[0]}") from None
     if not stmts:
         raise QueryError("empty query")
     if len(stmts) > 1:
@@ -242,6 +251,8 @@ def parse_query(
     stmt = parse_statement(sql)
     if stmt.args.get("with"):
         raise QueryError("WITH clauses are not supported")
+    if any(node is not stmt for node in stmt.find_all(exp.Select)):
+        raise QueryError("subqueries are not supported: write one SELECT-FROM-WHERE with joins")
     from_ = stmt.args.get("from") or stmt.args.get("from_")
     if from_ is None:
         raise QueryError("query has no FROM clause")

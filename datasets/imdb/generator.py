@@ -381,16 +381,9 @@ def generate_tables(config: ImdbConfig,
     return t
 
 
-def build_database(path: str | os.PathLike, config: ImdbConfig = ImdbConfig(),
-                   progress: Callable[[str], None] | None = None) -> Path:
-    """Generate the database and write it atomically to ``path`` (a DuckDB file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    tables = generate_tables(config, progress)
-    rng = np.random.default_rng(config.seed + 1)
-    injected = inject_literals(tables, rng)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _write(tmp: Path, tables: dict[str, pd.DataFrame], config: ImdbConfig,
+           rng: np.random.Generator, injected: int, progress: Callable[[str], None] | None) -> None:
+    """Insert the tables, plant the witnesses and write the metadata into a new DuckDB file."""
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
     con.execute("SET enable_progress_bar = false")  # it would write to stdout
@@ -419,12 +412,51 @@ def build_database(path: str | os.PathLike, config: ImdbConfig = ImdbConfig(),
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    os.replace(tmp, path)
+
+
+def build_database(path: str | os.PathLike, config: ImdbConfig = ImdbConfig(),
+                   progress: Callable[[str], None] | None = None) -> Path:
+    """Generate the database and write it atomically to ``path`` (a DuckDB file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    tables = generate_tables(config, progress)
+    rng = np.random.default_rng(config.seed + 1)
+    injected = inject_literals(tables, rng)
+    _remove_stale_temps(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        _write(tmp, tables, config, rng, injected, progress)
+        os.replace(tmp, path)
+    finally:  # on any exception, Ctrl-C included, leave no half-written file behind
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     if progress:
         progress("written")
     logger.info("built %s (scale %s, seed %s) in %.1f s", path, config.scale, config.seed,
                 time.perf_counter() - start)
     return path
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove temporary files left by builds of ``path`` whose process is gone (killed hard)."""
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return
+    for tmp in path.parent.glob(f".{path.name}.*.tmp*"):
+        pid = tmp.name[len(path.name) + 2:].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            logger.info("removing %s, left by a build that did not finish", tmp)
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        pass
+    return True
 
 
 def default_cache_dir() -> Path:

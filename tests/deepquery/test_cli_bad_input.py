@@ -1,0 +1,214 @@
+"""Bad input and interrupts: one clear line on stderr, the right exit code, nothing left behind."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from deepquery.__main__ import build_parser, main
+from deepquery.query_graph import QueryError, parse_query
+from sysml_datasets.imdb import ImdbConfig, build_database, database_path
+from sysml_datasets.imdb import generator
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ImdbConfig(scale=0.0005, seed=3, witnesses=False)
+
+
+def _run(args: list[str], env_cache: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SYSML_CACHE=str(env_cache))
+    return subprocess.run([sys.executable, "-m", "deepquery", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+@pytest.fixture()
+def query(tmp_path: Path) -> Path:
+    q = tmp_path / "q.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t WHERE t.production_year > 2000")
+    return q
+
+
+# --- the cache folder ---------------------------------------------------------------------------
+def test_cache_dir_that_is_a_file_exits_2_before_building(tmp_path, query):
+    rules = tmp_path / "rules.txt"
+    rules.write_text("keep me\n")
+    r = _run(["plan", str(query), "--cache-dir", str(rules)], tmp_path)
+    assert r.returncode == 2
+    line = _one_line(r.stderr)
+    assert "--cache-dir" in line and str(rules) in line and "not a directory" in line
+    assert rules.read_text() == "keep me\n"
+
+
+def test_sysml_cache_that_is_a_file_exits_2(tmp_path, query, monkeypatch, capsys):
+    rules = tmp_path / "rules.txt"
+    rules.write_text("")
+    monkeypatch.setenv("SYSML_CACHE", str(rules))
+    assert main(["data", "build", "--scale", "0.0005"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "$SYSML_CACHE" in line and str(rules) in line and "not a directory" in line
+
+
+def test_cache_dir_that_cannot_be_created_exits_2(tmp_path, query, capsys):
+    below_a_file = tmp_path / "rules.txt" / "cache"
+    below_a_file.parent.write_text("")
+    assert main(["plan", str(query), "--cache-dir", str(below_a_file)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert str(below_a_file) in line and "cannot create" in line
+
+
+# --- interrupted builds -------------------------------------------------------------------------
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
+
+
+def test_interrupted_build_removes_its_temporary_file(tmp_path):
+    path = database_path(TINY, tmp_path)
+    seen: list[list[str]] = []
+
+    def progress(step: str) -> None:
+        if step == "bulk insert":  # the tables are in the temporary file by now
+            seen.append(_leftovers(tmp_path))
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_database(path, TINY, progress)
+    assert seen and any(name.endswith(".tmp") for name in seen[0])
+    assert _leftovers(tmp_path) == [] and not path.exists()
+
+
+@pytest.mark.parametrize("error", [
+    KeyboardInterrupt(),
+    duckdb.Error("Failed to create view '_df': KeyboardInterrupt: <EMPTY MESSAGE>"),
+    "wrapped",  # RuntimeError('Query interrupted') raised from the KeyboardInterrupt
+])
+def test_interrupted_data_build_says_interrupted_and_leaves_no_temp_file(
+        tmp_path, monkeypatch, capsys, error):
+    def interrupted(con, rng):
+        if error == "wrapped":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as e:
+                raise RuntimeError("Query interrupted") from e
+        raise error
+    monkeypatch.setattr(generator, "plant_witnesses", interrupted)
+    assert main(["data", "build", "--scale", "0.0005", "--cache-dir", str(tmp_path)]) == 1
+    assert _one_line(capsys.readouterr().err) == "deepquery: interrupted"
+    assert _leftovers(tmp_path) == []
+
+
+def test_other_build_errors_stay_internal_errors(tmp_path, monkeypatch, capsys):
+    def broken(con, rng):
+        raise RuntimeError("Query failed")
+    monkeypatch.setattr(generator, "plant_witnesses", broken)
+    assert main(["data", "build", "--scale", "0.0005", "--cache-dir", str(tmp_path)]) == 1
+    assert _one_line(capsys.readouterr().err) == "deepquery: internal error: RuntimeError: Query failed"
+    assert _leftovers(tmp_path) == []
+
+
+def test_build_removes_temp_files_of_dead_builds_only(tmp_path):
+    path = database_path(TINY, tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = [tmp_path / f".{path.name}.{dead.pid}.tmp", tmp_path / f".{path.name}.{dead.pid}.tmp.wal"]
+    live = tmp_path / f".{path.name}.{os.getppid()}.tmp"
+    for p in (*stale, live):
+        p.write_bytes(b"x" * 100)
+    build_database(path, TINY)
+    assert path.is_file()
+    assert _leftovers(tmp_path) == [live.name]
+
+
+# --- misleading messages ------------------------------------------------------------------------
+def test_a_directory_as_the_query_file_says_so(tmp_path, imdb_cache, capsys):
+    assert main(["plan", str(tmp_path), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert str(tmp_path) in line and "is a directory" in line
+
+
+@pytest.mark.parametrize("content", [b"city,temp\nOslo,3\n", b"", b"x" * 5000])
+def test_a_db_that_is_not_duckdb_says_so(tmp_path, query, capsys, content):
+    db = tmp_path / "temps.csv"
+    db.write_bytes(content)
+    assert main(["plan", str(query), "--db", str(db)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert str(db) in line and "not a DuckDB database" in line
+    assert db.read_bytes() == content
+
+
+def test_a_real_duckdb_file_still_opens(query, imdb_db, capsys):
+    assert main(["plan", str(query), "--db", str(imdb_db), "--json"]) == 0
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT MIN(t.title) FROM title AS t WHERE t.id IN (SELECT movie_id FROM movie_info)",
+    "SELECT MIN(t.title) FROM title AS t WHERE t.id IN (SELECT id FROM title)",
+    "SELECT MIN(t.title) FROM title AS t WHERE EXISTS "
+    "(SELECT 1 FROM movie_info AS mi WHERE mi.movie_id = t.id)",
+    "SELECT MIN(t.title) FROM title AS t, (SELECT movie_id FROM movie_info) AS mi "
+    "WHERE mi.movie_id = t.id",
+    "SELECT (SELECT MAX(id) FROM title) FROM title AS t",
+])
+def test_subqueries_are_reported_as_unsupported(sql):
+    schema = {"title": ("id", "title"), "movie_info": ("id", "movie_id")}
+    with pytest.raises(QueryError, match="subqueries are not supported"):
+        parse_query(sql, schema)
+
+
+def test_subquery_through_the_cli(tmp_path, imdb_cache, capsys):
+    q = tmp_path / "sub.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t WHERE t.id IN (SELECT movie_id FROM movie_info)")
+    assert main(["plan", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 2
+    assert "sub.sql: subqueries are not supported" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("sql, where, near, why", [
+    ("SELECT MIN(t.title) FROM title AS t WHERE t.title = ;", "line 1, column 51",
+     "WHERE t.title = ;", "incomplete expression"),
+    ("SELECT MIN(t.title)\nFROM title AS t\nWHERE t.title =\n;", "line 3, column 15",
+     "WHERE t.title = ;", "incomplete expression"),
+    ("SELECT MIN(t.title FROM title AS t", "line 1, column 23", "MIN(t.title FROM", "Expecting )"),
+])
+def test_syntax_errors_say_where_in_plain_words(sql, where, near, why):
+    with pytest.raises(QueryError) as err:
+        parse_query(sql)
+    msg = str(err.value)
+    assert msg.startswith(f"SQL syntax error at {where} near '") and near in msg and why in msg
+    assert "sqlglot" not in msg and "\n" not in msg
+
+
+# --- argparse and --help ------------------------------------------------------------------------
+@pytest.mark.parametrize("args, fragment", [
+    (["plan", "q.sql", "--optimizer", "foo"], "argument --optimizer: invalid choice: 'foo'"),
+    (["plan", "q.sql", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
+    (["data", "frob"], "invalid choice: 'frob'"),
+    ([], "the following arguments are required: command"),
+])
+def test_argument_errors_are_one_line(tmp_path, args, fragment):
+    r = _run(args, tmp_path)
+    assert r.returncode == 2
+    line = _one_line(r.stderr)
+    assert line.startswith("deepquery: error: ") and fragment in line and "--help" in line
+
+
+def test_help_still_prints_the_usage_and_describes_true_cards(tmp_path):
+    r = _run(["plan", "--help"], tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("usage: python -m deepquery plan")
+    text = " ".join(r.stdout.split())
+    assert "message passing over the join tree" in text and "COUNT(*)" in text
+    assert "minutes" not in text
+
+
+def test_console_script_usage_says_deepquery(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/deepquery"])
+    assert build_parser().format_usage().startswith("usage: deepquery ")
+    monkeypatch.setattr(sys, "argv", [str(REPO / "deepquery" / "__main__.py")])
+    assert build_parser().format_usage().startswith("usage: python -m deepquery ")
