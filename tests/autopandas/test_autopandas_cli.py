@@ -150,6 +150,8 @@ def run_main(capsys, *argv: str) -> tuple[int, str, str]:
         code = cli.main(list(argv))
     except SystemExit as e:
         code = e.code
+    except KeyboardInterrupt:  # escaping, it would stop the whole pytest session
+        pytest.fail("KeyboardInterrupt escaped main()")
     out, err = capsys.readouterr()
     return code, out, err
 
