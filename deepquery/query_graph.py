@@ -201,7 +201,8 @@ def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
 
 def _position(err: sqlglot.errors.ParseError) -> str:
     """Where a parse failed, the text around it and, when sqlglot's words mean something to a
-    user, what was wrong: ``at line 1, column 51 near 'WHERE t.title = ;' (incomplete expression)``."""
+    user, what was wrong, e.g. ``at line 1, column 51 near 'WHERE t.title = ;' (incomplete
+    expression)``."""
     errs = getattr(err, "errors", None) or []
     if not errs:
         return str(err).splitlines()[0]

@@ -110,7 +110,8 @@ def test_other_build_errors_stay_internal_errors(tmp_path, monkeypatch, capsys):
         raise RuntimeError("Query failed")
     monkeypatch.setattr(generator, "plant_witnesses", broken)
     assert main(["data", "build", "--scale", "0.0005", "--cache-dir", str(tmp_path)]) == 1
-    assert _one_line(capsys.readouterr().err) == "deepquery: internal error: RuntimeError: Query failed"
+    line = _one_line(capsys.readouterr().err)
+    assert line == "deepquery: internal error: RuntimeError: Query failed"
     assert _leftovers(tmp_path) == []
 
 
@@ -118,7 +119,8 @@ def test_build_removes_temp_files_of_dead_builds_only(tmp_path):
     path = database_path(TINY, tmp_path)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = [tmp_path / f".{path.name}.{dead.pid}.tmp", tmp_path / f".{path.name}.{dead.pid}.tmp.wal"]
+    stale = [tmp_path / f".{path.name}.{dead.pid}.tmp",
+             tmp_path / f".{path.name}.{dead.pid}.tmp.wal"]
     live = tmp_path / f".{path.name}.{os.getppid()}.tmp"
     for p in (*stale, live):
         p.write_bytes(b"x" * 100)
@@ -165,7 +167,8 @@ def test_subqueries_are_reported_as_unsupported(sql):
 
 def test_subquery_through_the_cli(tmp_path, imdb_cache, capsys):
     q = tmp_path / "sub.sql"
-    q.write_text("SELECT MIN(t.title) FROM title AS t WHERE t.id IN (SELECT movie_id FROM movie_info)")
+    q.write_text("SELECT MIN(t.title) FROM title AS t "
+                 "WHERE t.id IN (SELECT movie_id FROM movie_info)")
     assert main(["plan", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 2
     assert "sub.sql: subqueries are not supported" in _one_line(capsys.readouterr().err)
 
