@@ -62,6 +62,8 @@ _seconds.__name__ = "float"
 
 def _check_out(out: str, rules: str) -> None:
     """Refuse an --out path that cannot be written, or that would overwrite the input rules file."""
+    if not out:
+        raise InputError("--out: empty path")
     if os.path.isdir(out):
         raise InputError(f"--out {out}: is a folder")
     parent = os.path.dirname(out) or "."
@@ -95,8 +97,8 @@ def _tree(path: str) -> Tree:
     text = read_text(path)  # RuleFormatError for a missing or unreadable file
     try:
         return from_json(json.loads(text))
-    except ValueError as exc:
-        raise InputError(f"{path}: not a tree file ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep to decode
+        raise InputError(f"{path}: not a tree file ({str(exc)[:200]})") from None
 
 
 def _table(rows: list[dict]) -> str:
@@ -124,7 +126,7 @@ def cmd_packets(args: argparse.Namespace) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    if args.out:
+    if args.out is not None:
         _check_out(args.out, args.rules)
     tree = _build(_rules(args.rules), args.algo, args)
     if args.out:

@@ -408,9 +408,16 @@ def from_json(data: dict) -> Tree:
         tree.share = bool(data.get("share", False))
         nodes = [Node(np.array(d["lo"], np.int64), np.array(d["hi"], np.int64), np.array(d["rules"], np.int64),
                       int(d["depth"]), d["kind"]) for d in data["nodes"]]
-        for n, d in zip(nodes, data["nodes"]):
+        parented: set[int] = set()
+        for j, (n, d) in enumerate(zip(nodes, data["nodes"])):
             if n.kind not in ("leaf", "cut", "partition"):
                 raise ValueError(f"unknown node kind {n.kind!r}")
+            for i in d.get("children", []):
+                # Preorder puts every child after its one parent: a cycle or a shared node would make
+                # the walks below loop forever or blow up.
+                if type(i) is not int or not j < i < len(nodes) or i in parented:
+                    raise ValueError(f"node {j}: child {i!r} is not a later node with no other parent")
+                parented.add(i)
             n.children = [nodes[i] for i in d.get("children", [])]
             if n.kind == "cut":
                 n.cuts = tuple((int(a), int(b), int(c)) for a, b, c in d["cuts"])

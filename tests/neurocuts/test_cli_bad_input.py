@@ -5,6 +5,7 @@ subprocesses, as a user would.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -86,6 +87,11 @@ def test_out_under_a_file_is_rejected_before_building(capsys, rules, no_build):
     assert rc == 2 and one_line(err) == f"--out {out}: {rules} is not a folder"
 
 
+def test_empty_out_is_rejected_before_building(capsys, rules, no_build):
+    rc, _, err = call(capsys, "build", rules, "--out", "")
+    assert rc == 2 and one_line(err) == "--out: empty path"
+
+
 def test_out_that_is_a_folder_is_rejected_before_building(capsys, rules, no_build, tmp_path):
     (tmp_path / "bad" / "adir").mkdir(parents=True)
     rc, _, err = call(capsys, "build", rules, "--out", tmp_path / "bad" / "adir")
@@ -158,6 +164,24 @@ def test_folder_and_binary_rule_files_are_one_clear_line(capsys, tmp_path):
     binary.write_bytes(b"@1.2.3.4/32\n\n\xff\xfe\n")
     rc, _, err = call(capsys, "build", binary)
     assert rc == 2 and one_line(err) == f"{binary}:3: not UTF-8 text"
+
+
+@pytest.mark.parametrize("corrupt", ["child back to the root", "child shared by two parents", "nested too deep"])
+def test_tree_file_that_is_not_a_tree_exits_2(rules, tmp_path, corrupt):
+    # Before the check, a cycle made classify loop forever (the subprocess timeout catches that).
+    assert cli.main(["build", str(rules), "--out", str(tmp_path / "t.json")]) == 0
+    doc = json.loads((tmp_path / "t.json").read_text())
+    parents = [d for d in doc["nodes"] if d.get("children")]
+    if corrupt == "child back to the root":
+        parents[-1]["children"][0] = 0
+    elif corrupt == "child shared by two parents":
+        parents[-1]["children"][0] = parents[-2]["children"][-1]
+    text = json.dumps(doc) if corrupt != "nested too deep" else "[" * 100_000 + "]" * 100_000
+    (tmp_path / "t.json").write_text(text)
+    (tmp_path / "p.txt").write_text("".join(f"{i} {i} {i} {i} 6\n" for i in range(0, 65536, 97)))
+    r = subprocess.run([sys.executable, "-m", "neurocuts", "classify", tmp_path / "t.json", tmp_path / "p.txt"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and one_line(r.stderr).startswith(f"{tmp_path / 't.json'}: not a tree file")
 
 
 @pytest.mark.parametrize("args, wanted", [
