@@ -213,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: one line, as the other CLIs say it
+        print("neurocuts: interrupted", file=sys.stderr)
+        return 1
     except MemoryError:
         print("internal error: out of memory", file=sys.stderr)
         return 1

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 import neurocuts.__main__ as cli
@@ -224,3 +227,17 @@ def test_benchmark_rejects_bad_time_limit_at_parsing(tmp_path, value):
                        env={**os.environ, "PYTHONPATH": str(REPO)})
     assert r.returncode == 2 and "argument --time-limit:" in r.stderr and "> 0" in r.stderr
     assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_ctrl_c_is_one_line_not_a_traceback(tmp_path):
+    rules = tmp_path / "fw.txt"
+    rules.write_text(generate_text(GeneratorConfig("fw", 3000, 1)))  # hicuts takes many seconds on this
+    proc = subprocess.Popen([sys.executable, "-m", "neurocuts", "build", rules, "--algo", "hicuts"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cpu = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    while cpu.cpu_times().user < 5 and time.monotonic() < deadline:  # past the imports, into the build
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and one_line(err) == "neurocuts: interrupted" and out == ""
