@@ -92,23 +92,20 @@ def ours_config(algo: str, seed: int, workers: int = 0) -> Any:
 
 
 def solve_ours(algo: str, seed: int, eval_every: int) -> dict[str, Any]:
+    """``Algorithm.learn``'s stop at a greedy evaluation (the CLI's ``--stop-eval-return``);
+    training seconds are the iterations' own, evaluations excluded."""
     cls = PPO if algo == "PPO" else DQN
     agent = cls(ours_config(algo, seed))
     total = (PPO_HP if algo == "PPO" else DQN_HP)["total"]
-    train_s, next_eval, score = 0.0, eval_every, float("nan")
     try:
-        while agent.env_steps < total:
-            t0 = time.perf_counter()
-            agent.train()
-            train_s += time.perf_counter() - t0
-            if agent.env_steps >= next_eval:
-                next_eval = agent.env_steps + eval_every
-                score = agent.evaluate(EVAL_EPISODES, seed=EVAL_SEED + seed)["episode_return_mean"]
-                if score >= SOLVED:
-                    return {"solved": True, "steps": agent.env_steps, "seconds": train_s, "score": score}
-        return {"solved": False, "steps": agent.env_steps, "seconds": train_s, "score": score}
+        history = agent.learn(total, progress=False, stop_eval_return=SOLVED, eval_every=eval_every,
+                              eval_episodes=EVAL_EPISODES, eval_seed=EVAL_SEED + seed)
     finally:
         agent.stop()
+    scores = [m["eval_return_mean"] for m in history if "eval_return_mean" in m]
+    score = scores[-1] if scores else float("nan")
+    return {"solved": score >= SOLVED, "steps": agent.env_steps,
+            "seconds": sum(m["iteration_seconds"] for m in history), "score": score}
 
 
 def _have_sb3() -> bool:

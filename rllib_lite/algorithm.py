@@ -161,11 +161,12 @@ class Algorithm:
 
     def learn(self, total_env_steps: int, stop_return: float | None = None,
               progress: bool | None = None, stop_eval_return: float | None = None,
-              eval_every: int = 1024, eval_episodes: int = 10) -> list[dict[str, Any]]:
+              eval_every: int = 1024, eval_episodes: int = 10,
+              eval_seed: int = 10_000) -> list[dict[str, Any]]:
         """Train until ``total_env_steps``, or until the windowed training return reaches
-        ``stop_return``, or until a greedy evaluation (``eval_episodes`` episodes, each time once
-        another ``eval_every`` env steps have been trained on) has a mean return of at least
-        ``stop_eval_return``; with a tqdm bar on stderr when it is a terminal. An iteration
+        ``stop_return``, or until a greedy evaluation (``evaluate(eval_episodes, eval_seed)``, each
+        time once another ``eval_every`` env steps have been trained on) has a mean return of at
+        least ``stop_eval_return``; with a tqdm bar on stderr when it is a terminal. An iteration
         followed by an evaluation has ``eval_return_mean`` in its history entry."""
         from tqdm import tqdm
 
@@ -186,7 +187,7 @@ class Algorithm:
                         break
                 if stop_eval_return is not None and self.env_steps >= next_eval:
                     next_eval = self.env_steps + eval_every
-                    m["eval_return_mean"] = self.evaluate(eval_episodes)["episode_return_mean"]
+                    m["eval_return_mean"] = self.evaluate(eval_episodes, eval_seed)["episode_return_mean"]
                     bar.set_postfix(ret=f"{m['episode_return_mean'] or 0.0:.1f}",
                                     eval=f"{m['eval_return_mean']:.1f}")
                     if m["eval_return_mean"] >= stop_eval_return:
