@@ -20,16 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .algorithm import Algorithm, CheckpointError
-from .config import ConfigError
-from .dqn import DQN, DQNConfig
+# torch-free imports only: the algorithms (and torch) are imported once the arguments are read
+from .config import ConfigError, DQNConfig, PPOConfig
 from .envs import EXAMPLE_ENV_IDS
-from .masking import NoValidActionError
-from .ppo import PPO, PPOConfig
-from .preprocessing import Preprocessor, UnsupportedSpaceError
-from .rollout import EnvError, make_env
 
-ALGOS = {"ppo": (PPO, PPOConfig), "dqn": (DQN, DQNConfig)}
+CONFIGS = {"ppo": PPOConfig, "dqn": DQNConfig}
 # fields set by other flags, or not expressible on a command line
 _SKIP = {"model", "output_dir", "env_config"}
 _METAVARS = {"int": "N", "float": "X", "str": "NAME", "bool": "BOOL", "tuple": "N,N,...",
@@ -104,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     train = sub.add_parser("train", help="train PPO or DQN")
     algo_sub = train.add_subparsers(dest="algo", required=True, parser_class=OneLineParser)
-    for name, (_, cfg) in ALGOS.items():
+    for name, cfg in CONFIGS.items():
         p = algo_sub.add_parser(name, help=f"train {name.upper()}")
         p.add_argument("--out", required=True, help="output folder (config, metrics, checkpoint)")
         p.add_argument("--overwrite", action="store_true",
@@ -184,12 +179,14 @@ def _check_train_args(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
     _check_train_args(args)
-    algo_cls, cfg_cls = ALGOS[args.algo]
+    cfg_cls = CONFIGS[args.algo]
     fields = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg_cls)
               if f.name not in _SKIP and getattr(args, f.name) is not None}
     config = cfg_cls(**fields, env_config=_env_config(args.env_config), output_dir=args.out)
     _prepare_out(args.out, args.overwrite)  # after the config is known to be valid
-    algo = algo_cls(config)
+    from . import DQN, PPO
+
+    algo = {"ppo": PPO, "dqn": DQN}[args.algo](config)
     try:
         history = algo.learn(args.total_env_steps, stop_return=args.stop_return,
                              stop_eval_return=args.stop_eval_return, eval_every=args.eval_every,
@@ -210,6 +207,8 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    from .algorithm import Algorithm
+
     algo = Algorithm.restore(args.checkpoint, num_rollout_workers=0, output_dir=None)
     try:
         result = algo.evaluate(args.episodes, seed=args.seed)
@@ -220,6 +219,9 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 def _check_env(args: argparse.Namespace) -> dict[str, Any]:
     from gymnasium.utils.env_checker import check_env
+
+    from .preprocessing import Preprocessor
+    from .rollout import make_env
 
     env = make_env(args.env, _env_config(args.env_config))
     pre = Preprocessor(env.observation_space, env.action_space)
@@ -247,6 +249,18 @@ def _print_human(command: str, result: dict[str, Any]) -> None:
         print(f"{key}: {value}")
 
 
+def _bad_input_errors() -> tuple[type[Exception], ...]:
+    """The errors from torch-importing modules that mean bad input (exit 2), like ``ConfigError``
+    and ``UsageError``. Called only while an error is being handled: a command that never got as
+    far as importing torch does not import it for its error."""
+    from .algorithm import CheckpointError
+    from .masking import NoValidActionError
+    from .preprocessing import UnsupportedSpaceError
+    from .rollout import EnvError
+
+    return (UnsupportedSpaceError, CheckpointError, NoValidActionError, EnvError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -259,13 +273,15 @@ def main(argv: list[str] | None = None) -> int:
             result = _check_env(args)
         else:
             result = {"envs": list(EXAMPLE_ENV_IDS)}
-    except (ConfigError, UnsupportedSpaceError, CheckpointError, UsageError, NoValidActionError,
-            EnvError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # first: the clause below may import modules
         print("interrupted", file=sys.stderr)
         return 1
+    except (ConfigError, UsageError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except _bad_input_errors() as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except Exception as err:  # a bug, not bad input: one line, exit 1 (details at debug level)
         logging.getLogger(__name__).debug("internal error", exc_info=True)
         print(f"internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",

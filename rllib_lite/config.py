@@ -1,17 +1,20 @@
-"""Settings shared by every algorithm, and the field checks their ``__post_init__`` use.
+"""The algorithms' settings: ``CommonConfig``, ``PPOConfig``, ``DQNConfig``, and the field checks
+their ``__post_init__`` use.
 
-Each algorithm's config (``PPOConfig``, ``DQNConfig``) extends ``CommonConfig`` with its own fields;
-all are frozen dataclasses and every check names the field it rejects.
+Each algorithm's config extends ``CommonConfig`` with its own fields; all are frozen dataclasses
+and every check names the field it rejects. This module imports neither torch nor the algorithms,
+so the command line reads its flags (one per field) without paying for torch's import.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from .models import ModelSpec
-from .rollout import EnvSpec
+if TYPE_CHECKING:  # annotations only: importing these would import torch
+    from .models import ModelSpec
+    from .rollout import EnvSpec
 
 
 class ConfigError(ValueError):
@@ -56,6 +59,11 @@ def check_choice(cfg: Any, name: str, *choices: str) -> None:
     value = getattr(cfg, name)
     check(value in choices, type(cfg).__name__, name,
           "must be " + " or ".join(f'"{c}"' for c in choices), value)
+
+
+def linear(start: float, end: float, progress: float) -> float:
+    """start + (end - start) * clip(progress, 0, 1)."""
+    return start + (end - start) * min(max(progress, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,102 @@ class CommonConfig:
         return out
 
 
-def linear(start: float, end: float, progress: float) -> float:
-    """start + (end - start) * clip(progress, 0, 1)."""
-    return start + (end - start) * min(max(progress, 0.0), 1.0)
+@dataclass(frozen=True)
+class PPOConfig(CommonConfig):
+    """PPO settings (defaults: rl-zoo's CartPole-v1 PPO, with 8 env copies)."""
+
+    num_envs_per_worker: int = 8
+    lr: float = 1e-3
+    lr_schedule: str = "linear"
+    gamma: float = 0.98
+    rollout_steps: int = 32
+    """Steps per env copy per iteration (SB3's n_steps)."""
+    minibatch_size: int = 256
+    """Samples per gradient step."""
+    num_epochs: int = 20
+    """Passes over each iteration's samples."""
+    gae_lambda: float = 0.8
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """Surrogate clip epsilon (initial value when clip_schedule is "linear")."""
+    clip_schedule: str = "linear"
+    """"constant", or "linear" to 0 over schedule_steps env steps."""
+    vf_clip_range: Optional[float] = None
+    """Clip the value prediction to old value +- this; None: plain squared error."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    normalize_advantages: bool = True
+    """Standardise advantages per minibatch."""
+    target_kl: Optional[float] = None
+    """Stop the epochs when the approximate KL exceeds 1.5x this; None: never."""
+
+    def __post_init__(self) -> None:
+        self._validate_common()
+        check_ints(self, 1, "rollout_steps", "num_epochs")
+        check_ints(self, 2, "minibatch_size")
+        check_range(self, 0.0, 1.0, "gae_lambda")
+        check_range(self, 0.0, 1.0, "clip_range", open_low=True)
+        check_choice(self, "clip_schedule", "constant", "linear")
+        check_range(self, 0.0, float("inf"), "vf_coef", "ent_coef")
+        check_range(self, 0.0, float("inf"), "vf_clip_range", "target_kl", open_low=True, optional=True)
+
+
+@dataclass(frozen=True)
+class DQNConfig(CommonConfig):
+    """DQN settings (defaults: rl-zoo's CartPole-v1 DQN)."""
+
+    lr: float = 2.3e-3
+    hidden_sizes: tuple = (256, 256)
+    activation: str = "relu"
+    max_grad_norm: float = 10.0
+    schedule_steps: int = 50_000
+    buffer_size: int = 100_000
+    """Replay capacity in transitions."""
+    learning_starts: int = 1000
+    """Env steps of pure exploration before the first update."""
+    batch_size: int = 64
+    """Transitions per gradient step."""
+    train_freq: int = 256
+    """Env steps sampled per iteration (across all env copies)."""
+    gradient_steps: int = 128
+    """Gradient steps per iteration."""
+    target_update_interval: int = 10
+    """Env steps between target updates."""
+    tau: float = 1.0
+    """Target update coefficient: 1 copies (hard), < 1 is Polyak averaging."""
+    double_q: bool = False
+    """Double DQN targets."""
+    dueling: bool = False
+    """Dueling value/advantage head on the default MLP."""
+    n_step: int = 1
+    """Steps per return before bootstrapping."""
+    epsilon_initial: float = 1.0
+    """Exploration epsilon at step 0."""
+    epsilon_final: float = 0.04
+    """Exploration epsilon after exploration_steps."""
+    exploration_steps: int = 8000
+    """Env steps over which epsilon decays linearly."""
+    prioritized_replay: bool = False
+    """Proportional prioritized replay."""
+    prioritized_alpha: float = 0.6
+    """Priority exponent alpha."""
+    prioritized_beta: float = 0.4
+    """Importance-sampling exponent beta at step 0; anneals to 1 over schedule_steps."""
+
+    def __post_init__(self) -> None:
+        self._validate_common()
+        n = type(self).__name__
+        check_ints(self, 1, "buffer_size", "batch_size", "train_freq", "target_update_interval", "n_step")
+        check_ints(self, 0, "learning_starts", "gradient_steps", "exploration_steps")
+        check_range(self, 0.0, 1.0, "tau", open_low=True)
+        check_range(self, 0.0, 1.0, "epsilon_initial", "epsilon_final", "prioritized_alpha",
+                    "prioritized_beta")
+        check(self.train_freq >= self.num_envs_per_worker * max(self.num_rollout_workers, 1), n,
+              "train_freq", "must be >= the number of env copies (one step each per iteration)",
+              self.train_freq)
+        check(self.buffer_size >= self.batch_size, n, "buffer_size", "must be >= batch_size",
+              self.buffer_size)
+        check(not (self.dueling and self.model is not None), n, "dueling",
+              "applies to the default MLP only (a user model builds its own head)", self.dueling)

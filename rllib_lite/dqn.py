@@ -1,4 +1,5 @@
-"""DQN (Mnih et al. 2015) with masking: config, loss and update in one file.
+"""DQN (Mnih et al. 2015) with masking: loss and update (``DQNConfig``, its settings, is in
+``config.py`` with the other configs, importable without torch).
 
 Options: double DQN (van Hasselt et al. 2016: the online net picks the next action, the target
 net scores it), dueling heads (Wang et al. 2016), n-step returns read from the replay buffer at
@@ -16,14 +17,14 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from .algorithm import Algorithm
-from .config import CommonConfig, check, check_ints, check_range, linear
+from .config import DQNConfig as DQNConfig
+from .config import linear
 from .masking import mask_logits
 from .models import QNetwork
 from .optim import gradient_step, make_adam
@@ -32,65 +33,6 @@ from .preprocessing import to_torch, tree_map
 from .replay import PrioritizedReplayBuffer, ReplayBuffer
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DQNConfig(CommonConfig):
-    """DQN settings (defaults: rl-zoo's CartPole-v1 DQN)."""
-
-    lr: float = 2.3e-3
-    hidden_sizes: tuple = (256, 256)
-    activation: str = "relu"
-    max_grad_norm: float = 10.0
-    schedule_steps: int = 50_000
-    buffer_size: int = 100_000
-    """Replay capacity in transitions."""
-    learning_starts: int = 1000
-    """Env steps of pure exploration before the first update."""
-    batch_size: int = 64
-    """Transitions per gradient step."""
-    train_freq: int = 256
-    """Env steps sampled per iteration (across all env copies)."""
-    gradient_steps: int = 128
-    """Gradient steps per iteration."""
-    target_update_interval: int = 10
-    """Env steps between target updates."""
-    tau: float = 1.0
-    """Target update coefficient: 1 copies (hard), < 1 is Polyak averaging."""
-    double_q: bool = False
-    """Double DQN targets."""
-    dueling: bool = False
-    """Dueling value/advantage head on the default MLP."""
-    n_step: int = 1
-    """Steps per return before bootstrapping."""
-    epsilon_initial: float = 1.0
-    """Exploration epsilon at step 0."""
-    epsilon_final: float = 0.04
-    """Exploration epsilon after exploration_steps."""
-    exploration_steps: int = 8000
-    """Env steps over which epsilon decays linearly."""
-    prioritized_replay: bool = False
-    """Proportional prioritized replay."""
-    prioritized_alpha: float = 0.6
-    """Priority exponent alpha."""
-    prioritized_beta: float = 0.4
-    """Importance-sampling exponent beta at step 0; anneals to 1 over schedule_steps."""
-
-    def __post_init__(self) -> None:
-        self._validate_common()
-        n = type(self).__name__
-        check_ints(self, 1, "buffer_size", "batch_size", "train_freq", "target_update_interval", "n_step")
-        check_ints(self, 0, "learning_starts", "gradient_steps", "exploration_steps")
-        check_range(self, 0.0, 1.0, "tau", open_low=True)
-        check_range(self, 0.0, 1.0, "epsilon_initial", "epsilon_final", "prioritized_alpha",
-                    "prioritized_beta")
-        check(self.train_freq >= self.num_envs_per_worker * max(self.num_rollout_workers, 1), n,
-              "train_freq", "must be >= the number of env copies (one step each per iteration)",
-              self.train_freq)
-        check(self.buffer_size >= self.batch_size, n, "buffer_size", "must be >= batch_size",
-              self.buffer_size)
-        check(not (self.dueling and self.model is not None), n, "dueling",
-              "applies to the default MLP only (a user model builds its own head)", self.dueling)
 
 
 def polyak_update(target: torch.nn.Module, online: torch.nn.Module, tau: float) -> None:

@@ -1,4 +1,5 @@
-"""PPO (Schulman et al. 2017) with invalid-action masking: config, loss and update in one file.
+"""PPO (Schulman et al. 2017) with invalid-action masking: loss and update (``PPOConfig``, its
+settings, is in ``config.py`` with the other configs, importable without torch).
 
 One iteration: every env copy takes ``rollout_steps`` steps with the current policy; advantages by
 GAE(lambda) with truncated episodes bootstrapped from V(s_final); then ``num_epochs`` passes of
@@ -10,63 +11,21 @@ entropy only ever see allowed actions.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .algorithm import Algorithm
-from .config import CommonConfig, check_choice, check_ints, check_range, linear
+from .config import PPOConfig as PPOConfig
+from .config import linear
 from .masking import masked_entropy, masked_log_probs
 from .models import ActorCritic
 from .optim import gradient_step, make_adam
 from .policies import PPOPolicy
 from .preprocessing import to_torch, tree_map
 from .returns import compute_gae
-
-
-@dataclass(frozen=True)
-class PPOConfig(CommonConfig):
-    """PPO settings (defaults: rl-zoo's CartPole-v1 PPO, with 8 env copies)."""
-
-    num_envs_per_worker: int = 8
-    lr: float = 1e-3
-    lr_schedule: str = "linear"
-    gamma: float = 0.98
-    rollout_steps: int = 32
-    """Steps per env copy per iteration (SB3's n_steps)."""
-    minibatch_size: int = 256
-    """Samples per gradient step."""
-    num_epochs: int = 20
-    """Passes over each iteration's samples."""
-    gae_lambda: float = 0.8
-    """GAE lambda."""
-    clip_range: float = 0.2
-    """Surrogate clip epsilon (initial value when clip_schedule is "linear")."""
-    clip_schedule: str = "linear"
-    """"constant", or "linear" to 0 over schedule_steps env steps."""
-    vf_clip_range: Optional[float] = None
-    """Clip the value prediction to old value +- this; None: plain squared error."""
-    vf_coef: float = 0.5
-    """Weight of the value loss."""
-    ent_coef: float = 0.0
-    """Weight of the entropy bonus."""
-    normalize_advantages: bool = True
-    """Standardise advantages per minibatch."""
-    target_kl: Optional[float] = None
-    """Stop the epochs when the approximate KL exceeds 1.5x this; None: never."""
-
-    def __post_init__(self) -> None:
-        self._validate_common()
-        check_ints(self, 1, "rollout_steps", "num_epochs")
-        check_ints(self, 2, "minibatch_size")
-        check_range(self, 0.0, 1.0, "gae_lambda")
-        check_range(self, 0.0, 1.0, "clip_range", open_low=True)
-        check_choice(self, "clip_schedule", "constant", "linear")
-        check_range(self, 0.0, float("inf"), "vf_coef", "ent_coef")
-        check_range(self, 0.0, float("inf"), "vf_clip_range", "target_kl", open_low=True, optional=True)
 
 
 class PPO(Algorithm):
