@@ -30,7 +30,8 @@ def _parser(prog: str = "autopandas") -> argparse.ArgumentParser:
     s.add_argument("--search", choices=("enumerate",), default="enumerate",
                    help="search strategy (default enumerate: exhaustive, breadth-first by cost)")
     s.add_argument("--json", action="store_true",
-                   help="print a JSON object: program, solved, candidates_tried, seconds")
+                   help="print a JSON object: program, solved, candidates_tried, seconds, outcome "
+                   "(solved, time limit or exhausted) and searched (a one-line summary)")
     return ap
 
 
@@ -67,7 +68,7 @@ def _synth(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"program": res.rendered, "solved": res.solved,
                           "candidates_tried": res.candidates_tried, "seconds": round(res.seconds, 3),
-                          "searched": None if res.solved else res.summary()}))
+                          "outcome": res.outcome, "searched": res.summary()}))
     elif res.solved:
         print(res.rendered)
     else:

@@ -118,14 +118,26 @@ class SearchResult:
     sandbox: dict = field(default_factory=dict)
     rendered: str | None = None
 
+    @property
+    def outcome(self) -> str:
+        """How the search ended: ``"solved"``, ``"time limit"`` or ``"exhausted"``."""
+        if self.solved:
+            return "solved"
+        return "time limit" if self.timed_out else "exhausted"
+
     def summary(self) -> str:
-        """One line on what was searched."""
+        """One line on how the search ended and what it searched."""
+        tried = (f"{self.candidates_tried} candidates over {self.functions} functions, "
+                 f"{self.states} intermediates kept")
+        if self.solved:
+            calls = len(self.program) if self.program is not None else 0
+            found = "an input itself" if calls == 0 else f"a program of {calls} call{'s' * (calls > 1)}"
+            return f"solved after {self.seconds:.1f}s: {found}, found after {tried}"
         how = "time limit reached" if self.timed_out else "search space exhausted"
         done = (f"all programs of depth <= {self.depth_completed} tried" if self.depth_completed
                 else f"all programs of cost < {self.cost_completed:g} tried" if self.cost_completed
                 else "not even all one-call programs tried")
-        return (f"{how} after {self.seconds:.1f}s: {self.candidates_tried} candidates over "
-                f"{self.functions} functions, {self.states} intermediates kept, {done}")
+        return f"{how} after {self.seconds:.1f}s: {tried}, {done}"
 
 
 Matcher = Callable[[Any], bool]

@@ -1,6 +1,8 @@
 """AutoPandas benchmark: the 48 tasks of ../shared/autopandas_benchmarks with the enumerative search.
 
-Prints one row per task (solved, seconds, candidates tried, the program found) and totals by the
+The shared data folder is ``$SYSML_SHARED`` when set, else ``../shared`` beside the repo (as the
+tests' ``shared_dir`` fixture finds it). Prints one row per task (solved, seconds, candidates
+tried, the program found, or why the search stopped: time limit or exhausted) and totals by the
 task's reference depth, then the command that produced it. Inputs that are not frames (a lambda,
 a query string, a list) are not run: their literal numbers and quoted strings are tokenized into
 constant hints (``search.hint_constants``), never evaluated.
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from autopandas._cli import OneLineParser, positive_seconds
+from autopandas._cli import OneLineParser, fail, positive_seconds
 from autopandas.search import SearchConfig, hint_constants, synthesize
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,7 +45,9 @@ def split_inputs(task: dict) -> tuple[list, list]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = OneLineParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0],
+                       epilog="Data: $SYSML_SHARED/autopandas_benchmarks, where SYSML_SHARED "
+                       "defaults to ../shared beside the repo.")
     ap.add_argument("--timeout", type=positive_seconds, default=60.0, help="seconds per task (default 60)")
     ap.add_argument("--max-depth", type=int, default=3, help="longest chain searched (default 3)")
     ap.add_argument("--only", default="", help="comma-separated task ids (default: all 48)")
@@ -54,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         ap.error(str(e))
     if not (SHARED / "autopandas_benchmarks").is_dir():
-        print(f"shared data not found at {SHARED}", file=sys.stderr)
-        return 2
+        return fail(ap.prog, f"shared data not found: no folder {SHARED / 'autopandas_benchmarks'}; "
+                    "set SYSML_SHARED to the shared data folder (default: ../shared beside the repo)")
     tasks = load_tasks(SHARED)
     if args.only:
         wanted = set(args.only.split(","))
@@ -69,10 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         row = {"id": t["id"], "category": t["category"], "depth": t["depth"], "solved": res.solved,
                "seconds": round(res.seconds, 2), "candidates": res.candidates_tried,
                "program_len": len(res.program) if res.program else None,
-               "program": res.rendered, "anchor_autopandas_time_s": t.get("anchor_autopandas_time_s")}
+               "program": res.rendered, "outcome": res.outcome,
+               "anchor_autopandas_time_s": t.get("anchor_autopandas_time_s")}
         rows.append(row)
+        shown = res.rendered or f"({res.outcome})"
         print(f"{t['id']:28s} {t['depth']:5d} {str(res.solved):>6s} {res.seconds:8.2f} "
-              f"{res.candidates_tried:10d} {row['program_len'] or '-':>3}  {res.rendered or ''}", flush=True)
+              f"{res.candidates_tried:10d} {row['program_len'] or '-':>3}  {shown}", flush=True)
     print()
     print(f"{'depth':>5s} {'tasks':>5s} {'solved':>6s} {'seconds':>9s} {'candidates':>11s}")
     for d in sorted({r["depth"] for r in rows}) + ["all"]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import warnings
@@ -55,3 +56,13 @@ def test_benchmark_bad_arguments_are_one_line_exit_2(argv, needle):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in p.stderr, p.stderr
     assert p.stdout == ""  # rejected before any task ran
+
+
+def test_benchmark_without_shared_data_names_the_variable_to_set(tmp_path):
+    env = {**os.environ, "SYSML_SHARED": str(tmp_path / "nowhere")}
+    p = subprocess.run([sys.executable, str(BENCH), "--timeout", "1"], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert p.returncode == 2 and p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in p.stderr, p.stderr
+    assert "SYSML_SHARED" in lines[0] and str(tmp_path / "nowhere") in lines[0]

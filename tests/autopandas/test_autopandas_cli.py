@@ -44,6 +44,7 @@ def test_csv_groupby_matches_after_reset_index_json_output():
     out = json.loads(p.stdout)
     assert set(out) >= {"program", "solved", "candidates_tried", "seconds"}
     assert out["solved"] is True and out["candidates_tried"] > 0
+    assert out["outcome"] == "solved" and out["searched"].startswith("solved after ")
     got = run_src(out["program"], [pd.read_csv(FIX / "sales.csv")])
     assert csv_matches(pd.read_csv(FIX / "sales_by_region.csv"), got)
 

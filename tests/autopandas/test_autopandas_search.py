@@ -73,6 +73,24 @@ def test_time_limit_stops_search():
     assert not res.solved and res.timed_out and res.seconds < 5
 
 
+def test_summary_says_how_the_search_ended():
+    """A solved result read 'search space exhausted after ...' (QA): each outcome says its own."""
+    df = sales()
+    solved = synthesize([df], df.sort_values("units"), SearchConfig(timeout_s=30, max_depth=1))
+    text = solved.summary()
+    assert text.startswith("solved after ") and "a program of 1 call," in text, text
+    assert f"{solved.candidates_tried} candidates" in text
+    assert "exhausted" not in text and "time limit" not in text
+    identity = synthesize([df], df.copy(), SearchConfig(timeout_s=5))
+    assert identity.summary().startswith("solved after ") and "an input itself" in identity.summary()
+    hopeless = pd.DataFrame({"zzz": ["never", "seen"]})
+    exhausted = synthesize([pd.DataFrame({"a": [1, 2]})], hopeless, SearchConfig(timeout_s=20, max_depth=1))
+    assert exhausted.summary().startswith("search space exhausted after ")
+    timed = synthesize([df], pd.DataFrame({"q": ["nowhere"] * 3}), SearchConfig(timeout_s=0.5))
+    assert timed.summary().startswith("time limit reached after ")
+    assert (solved.outcome, exhausted.outcome, timed.outcome) == ("solved", "exhausted", "time limit")
+
+
 def test_state_key_dedups_equal_content_and_separates_dtypes():
     df = sales()
     assert state_key(df) == state_key(df.copy())
