@@ -3,19 +3,19 @@
 For every rule set in ../shared/classbench (acl1-5, fw1-5, ipc1-2 at 1k and 10k rules) and, with
 --with-100k, three 100k sets from our generator: worst-case memory accesses (`time`), bytes per rule
 and build seconds of HiCuts, HyperCuts, EffiCuts and CutSplit; each tree is checked exact against
-the linear scan on sampled packets (corners included). Then classification throughput of the
-vectorised tree walk against the vectorised linear scan, and the medians over the twelve 1k sets
+the linear scan on sampled packets (corners included), then saved and loaded back: `tree.load`'s
+seconds (decode and check every value) against `json.loads` of the same file alone. Then
+classification throughput of the vectorised tree walk against the vectorised linear scan, and the medians over the twelve 1k sets
 against baseline_anchors_1k.jsonl (a build past --time-limit counts as infinitely bad in a median).
 
     python benchmarks/neurocuts_baselines.py [--shared DIR] [--time-limit S] [--with-100k] [--out rows.jsonl]
 """
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,19 +23,14 @@ import numpy as np
 
 from neurocuts import BUILDERS, BuildTimeout, build
 from neurocuts import classify_flat, flatten
+from neurocuts.argtypes import MAX_PACKETS, OneLineParser, int_in, positive_seconds
 from neurocuts.rules import linear_scan, load_rules, parse_rules, random_packets
+from neurocuts.tree import load as load_tree
+from neurocuts.tree import save
 
 SETS = [f"{f}_{n}" for n in ("1k", "10k") for f in
         ("acl1", "acl2", "acl3", "acl4", "acl5", "fw1", "fw2", "fw3", "fw4", "fw5", "ipc1", "ipc2")]
 ANCHOR_ALG = {"hicuts": "HiCuts", "hypercuts": "HyperCuts", "efficuts": "EffiCuts", "cutsplit": "CutSplitFixed"}
-
-
-def positive_seconds(text: str) -> float:
-    """argparse type for --time-limit: a finite number of seconds > 0 (else every build times out)."""
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
-    return value
 
 
 def median_inf(values: list[float]) -> float:
@@ -43,17 +38,25 @@ def median_inf(values: list[float]) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared"), help="shared data dir")
     ap.add_argument("--time-limit", type=positive_seconds, default=60.0, help="per build, seconds > 0 (default 60)")
-    ap.add_argument("--check-packets", type=int, default=20000, help="packets per exactness check (default 20000)")
-    ap.add_argument("--throughput-packets", type=int, default=1_000_000, help="packets for throughput (default 1M)")
+    ap.add_argument("--check-packets", type=int_in(1, MAX_PACKETS), default=20000,
+                    help=f"packets per exactness check, 1..{MAX_PACKETS} (default 20000)")
+    ap.add_argument("--throughput-packets", type=int_in(1, MAX_PACKETS), default=1_000_000,
+                    help=f"packets for throughput, 1..{MAX_PACKETS} (default 1M)")
     ap.add_argument("--with-100k", action="store_true", help="also build generated 100k-rule acl/fw/ipc sets")
     ap.add_argument("--sets", default="", help="comma-separated subset of set names (default all)")
     ap.add_argument("--algos", default=",".join(BUILDERS), help="builders (default all)")
     ap.add_argument("--out", help="append one JSON row per build here")
     ap.add_argument("--from-rows", nargs="+", help="skip building: summarize rows written by --out")
     args = ap.parse_args()
+    for option, given, known in (("--sets", args.sets, SETS), ("--algos", args.algos, list(BUILDERS))):
+        unknown = [x for x in given.split(",") if x and x not in known]
+        if unknown:
+            ap.error(f"argument {option}: unknown {unknown[0]!r} (choose from {', '.join(known)})")
+    if not [a for a in args.algos.split(",") if a]:
+        ap.error("argument --algos: no builder given")
     cb = Path(args.shared) / "classbench"
     if args.from_rows:
         rows = [json.loads(x) for f in args.from_rows for x in Path(f).read_text().splitlines() if x.strip()]
@@ -66,11 +69,11 @@ def main() -> int:
         from sysml_datasets.classbench import GeneratorConfig, generate_text
         for kind in ("acl", "fw", "ipc"):
             inputs.append((f"gen_{kind}_100k", lambda k=kind: parse_rules(generate_text(GeneratorConfig(k, 100_000, 1)))))
-    algos = args.algos.split(",")
+    algos = [a for a in args.algos.split(",") if a]
     out = open(args.out, "a") if args.out else None
     rows: list[dict] = []
-    print("| set | algo | rules | time | bytes/rule | nodes | depth | build s | exact |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| set | algo | rules | time | bytes/rule | nodes | depth | build s | exact | load s | json.loads s | load / json |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, load in inputs:
         rules = load()
         pk = random_packets(rules, args.check_packets, seed=1)
@@ -82,13 +85,15 @@ def main() -> int:
             except BuildTimeout:
                 row = {"set": name, "algo": algo, "rules": len(rules), "error": "timeout",
                        "build_s": round(time.perf_counter() - t0, 1)}
-                print(f"| {name} | {algo} | {len(rules)} | timeout | timeout | | | >{args.time_limit:g} | |", flush=True)
+                print(f"| {name} | {algo} | {len(rules)} | timeout | timeout | | | >{args.time_limit:g} | | | | |",
+                      flush=True)
             else:
                 m = tree.metrics()
                 exact = bool(np.array_equal(tree.classify(pk), want))
-                row = {"set": name, **m, "exact": exact}
+                row = {"set": name, **m, "exact": exact, **load_time(tree)}
                 print(f"| {name} | {algo} | {m['rules']} | {m['time']} | {m['bytes_per_rule']} | {m['nodes']} | "
-                      f"{m['depth']} | {m['build_s']:.2f} | {exact} |", flush=True)
+                      f"{m['depth']} | {m['build_s']:.2f} | {exact} | {row['load_s']:.3f} | {row['json_s']:.3f} | "
+                      f"{row['load_s'] / row['json_s']:.1f}x |", flush=True)
                 if name in ("acl1_1k", "acl1_10k") and algo == "cutsplit":
                     row["throughput"] = throughput(tree, rules, args.throughput_packets)
                     print(f"<!-- throughput {name}: {json.dumps(row['throughput'])} -->", flush=True)
@@ -138,6 +143,24 @@ def summarize(rows: list[dict], cb: Path, algos: list[str]) -> None:
         verdict = "match or beat" if t <= at and b <= ab and exact else "worse"
         print(f"| {algo} | {len(mine)} | {exact} | {t:g} | {t2:g} | {at:g} (n={len(ref)}) | {b:g} | {b2:g} | {ab:g} |"
               f" {verdict} |")
+
+
+def load_time(tree, repeats: int = 3) -> dict:
+    """Median seconds of `tree.load` (read, decode, check every value, build nodes) on the saved tree,
+    against `json.loads` of the same text alone: the part of loading that is not JSON decoding."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tree.json"
+        save(tree, path)
+        text = path.read_text()
+        times = {"load_s": [], "json_s": []}
+        for _ in range(repeats):  # alternated, so both see the same machine load
+            t0 = time.perf_counter()
+            load_tree(path)
+            times["load_s"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            json.loads(text)
+            times["json_s"].append(time.perf_counter() - t0)
+    return {k: round(statistics.median(v), 4) for k, v in times.items()}
 
 
 def throughput(tree, rules, n: int) -> dict:

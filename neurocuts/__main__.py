@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -17,47 +16,15 @@ import numpy as np
 
 from .builders import BUILDERS, build
 from ._classify import classify_flat, flatten
-from .rules import RuleFormatError, RuleSet, load_packets, load_rules, parse_rules, random_packets, read_text
-from .tree import BuildTimeout, Tree, from_json, save
+from .argtypes import MAX_PACKETS, MAX_RULES, OneLineParser, int_in, positive_seconds
+from .rules import RuleFormatError, RuleSet, load_packets, load_rules, parse_rules, random_packets
+from .tree import BuildTimeout, Tree, load, save
 
 COLUMNS = ("algo", "rules", "time", "bytes", "bytes_per_rule", "depth", "nodes", "build_s")
-#: Upper bounds on `gen --size` and `packets --count`: about 6 GB and 15 GB of peak memory.
-MAX_RULES = 10_000_000
-MAX_PACKETS = 100_000_000
 
 
 class InputError(Exception):
     """Bad user input: reported on one line, exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (subparsers inherit the class); --help is unchanged."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _int_in(lo: int, hi: int | None = None):
-    """An argparse type: an integer in lo..hi (no upper bound when hi is None)."""
-    def parse(text: str) -> int:
-        value = int(text)  # a ValueError reads "invalid int value"
-        if value < lo or (hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"must be {f'in {lo}..{hi}' if hi is not None else f'>= {lo}'}, "
-                                             f"got {value}")
-        return value
-    parse.__name__ = "int"
-    return parse
-
-
-def _seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds > 0."""
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
-    return value
-
-
-_seconds.__name__ = "float"
 
 
 def _check_out(out: str, rules: str) -> None:
@@ -91,14 +58,6 @@ def _build(rules: RuleSet, algo: str, args: argparse.Namespace) -> Tree:
         return build(rules, algo, args.binth, args.time_limit)
     except BuildTimeout as exc:
         raise InputError(f"{args.rules or '<generated rules>'}: {exc}") from None
-
-
-def _tree(path: str) -> Tree:
-    text = read_text(path)  # RuleFormatError for a missing or unreadable file
-    try:
-        return from_json(json.loads(text))
-    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep to decode
-        raise InputError(f"{path}: not a tree file ({str(exc)[:200]})") from None
 
 
 def _table(rows: list[dict]) -> str:
@@ -136,7 +95,7 @@ def cmd_build(args: argparse.Namespace) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> None:
-    tree = _tree(args.tree)
+    tree = load(args.tree)  # RuleFormatError (TreeFormatError included) for a bad or missing file
     packets = load_packets(args.packets)
     t0 = time.perf_counter()
     out = classify_flat(flatten(tree), packets)
@@ -164,28 +123,28 @@ def parser() -> argparse.ArgumentParser:
     from sysml_datasets.classbench import KINDS
     # Run as the console script, say so; run as `python -m neurocuts`, argv[0] is this file.
     prog = "neurocuts" if os.path.basename(sys.argv[0]) == "neurocuts" else "python -m neurocuts"
-    p = _Parser(prog=prog, description=__doc__.splitlines()[0])
+    p = OneLineParser(prog=prog, description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gen", help="write a generated ClassBench-style rule set to stdout")
     g.add_argument("--kind", default="acl", choices=KINDS, help="family: acl, fw or ipc (default acl)")
-    g.add_argument("--size", type=_int_in(1, MAX_RULES), default=1000,
+    g.add_argument("--size", type=int_in(1, MAX_RULES), default=1000,
                    help=f"number of rules, 1..{MAX_RULES} (default 1000)")
-    g.add_argument("--seed", type=_int_in(0), default=1, help="random seed, >= 0 (default 1)")
+    g.add_argument("--seed", type=int_in(0), default=1, help="random seed, >= 0 (default 1)")
     g.add_argument("--json", action="store_true", help="accepted for uniformity; the output is rule text")
     g.set_defaults(fn=cmd_gen)
     k = sub.add_parser("packets", help="write test packets for a rule file (half near rules, corners included)")
     k.add_argument("rules", help="ClassBench rule file")
-    k.add_argument("--count", type=_int_in(1, MAX_PACKETS), default=100000,
+    k.add_argument("--count", type=int_in(1, MAX_PACKETS), default=100000,
                    help=f"number of packets, 1..{MAX_PACKETS} (default 100000)")
-    k.add_argument("--seed", type=_int_in(0), default=1, help="random seed, >= 0 (default 1)")
+    k.add_argument("--seed", type=int_in(0), default=1, help="random seed, >= 0 (default 1)")
     k.add_argument("--json", action="store_true", help="accepted for uniformity; the output is packet text")
     k.set_defaults(fn=cmd_packets)
     b = sub.add_parser("build", help="build a tree, print its metrics and optionally save it")
     b.add_argument("rules", help="ClassBench rule file")
     b.add_argument("--algo", default="cutsplit", choices=sorted(BUILDERS), help="builder (default cutsplit)")
-    b.add_argument("--binth", type=_int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
+    b.add_argument("--binth", type=int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
     b.add_argument("--out", help="write the tree as JSON here (not over the rules file)")
-    b.add_argument("--time-limit", type=_seconds, default=None,
+    b.add_argument("--time-limit", type=positive_seconds, default=None,
                    help="give up after this many seconds, > 0 (default none)")
     b.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     b.set_defaults(fn=cmd_build)
@@ -196,8 +155,8 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_classify)
     m = sub.add_parser("compare", help="build with every classic algorithm and print the table")
     m.add_argument("rules", nargs="?", help="ClassBench rule file (default: generated acl, 1000 rules, seed 1)")
-    m.add_argument("--binth", type=_int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
-    m.add_argument("--time-limit", type=_seconds, default=600.0,
+    m.add_argument("--binth", type=int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
+    m.add_argument("--time-limit", type=positive_seconds, default=600.0,
                    help="per-builder limit in seconds, > 0 (default 600)")
     m.add_argument("--json", action="store_true", help="print a JSON list of metric objects")
     m.set_defaults(fn=cmd_compare)

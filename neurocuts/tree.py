@@ -39,7 +39,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .rules import DIM_MAX, RuleSet
+from . import _treecheck as _check
+from ._treecheck import TreeFormatError
+from .rules import DIM_MAX, RuleSet, read_text
 
 log = logging.getLogger(__name__)
 
@@ -396,43 +398,122 @@ def to_json(tree: Tree) -> dict:
             "rules": tree.rules.to_ranges(), "nodes": nodes}
 
 
-def from_json(data: dict) -> Tree:
-    """Inverse of `to_json`; raises ValueError on a malformed document."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"not a {FORMAT} document")
+def from_json(data: object, source: str = "<tree>") -> Tree:
+    """Inverse of `to_json`, checking structure and values (those `validate_tree` checks).
+
+    Raises TreeFormatError naming `source`, the node and the problem, e.g. "node 17: rule index 1200
+    out of range for 1000 rules".
+    """
     try:
-        rules = RuleSet.from_ranges(data["rules"])
-        tree = Tree.__new__(Tree)
-        tree.rules, tree.binth, tree.algo = rules, int(data["binth"]), str(data["algo"])
-        tree.prune, tree.compact, tree.build_s = bool(data["prune"]), bool(data["compact"]), float(data["build_s"])
-        tree.share = bool(data.get("share", False))
-        nodes = [Node(np.array(d["lo"], np.int64), np.array(d["hi"], np.int64), np.array(d["rules"], np.int64),
-                      int(d["depth"]), d["kind"]) for d in data["nodes"]]
-        parented: set[int] = set()
-        for j, (n, d) in enumerate(zip(nodes, data["nodes"])):
-            if n.kind not in ("leaf", "cut", "partition"):
-                raise ValueError(f"unknown node kind {n.kind!r}")
-            for i in d.get("children", []):
-                # Preorder puts every child after its one parent: a cycle or a shared node would make
-                # the walks below loop forever or blow up.
-                if type(i) is not int or not j < i < len(nodes) or i in parented:
-                    raise ValueError(f"node {j}: child {i!r} is not a later node with no other parent")
-                parented.add(i)
-            n.children = [nodes[i] for i in d.get("children", [])]
-            if n.kind == "cut":
-                n.cuts = tuple((int(a), int(b), int(c)) for a, b, c in d["cuts"])
-                n.run_starts = np.array(d["run_starts"], np.int64)
-                n.run_child = np.array(d.get("run_child", range(len(n.children))), np.int64)
-                if len(n.run_starts) != len(n.run_child) or not len(n.run_starts) or n.run_starts[0] != 0:
-                    raise ValueError("run_starts and run_child must give one start and child per run, the first 0")
-                if not np.array_equal(np.unique(n.run_child), np.arange(len(n.children))):
-                    raise ValueError("run_child must name every child and no other")
-            elif n.kind == "partition" and not n.children:
-                raise ValueError("a partition node needs children")
-        tree.root = nodes[0]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise ValueError(f"malformed tree document: {exc!r}") from None
+        tree, arrays, child_lists = _read_document(data)
+        _check.check(arrays, tree.rules)
+    except _check.Invalid as exc:
+        raise TreeFormatError(source, str(exc)) from None
+    a = arrays
+    bounds = np.concatenate([[0], np.cumsum(a.rule_count)]).tolist()
+    run_end = np.cumsum(np.bincount(a.run_node, minlength=len(a.kind)))
+    los, his, ids, depths = list(a.lo), list(a.hi), a.rules, a.depth.tolist()  # row views, one pass
+    kinds = [_check.KINDS[k] for k in a.kind.tolist()]
+    nodes = [Node(los[j], his[j], ids[bounds[j]:bounds[j + 1]], depths[j], kinds[j]) for j in range(len(kinds))]
+    cut_rows = iter(a.cuts[:, 1:].tolist())
+    per_node = np.bincount(a.cuts[:, 0], minlength=len(a.kind)).tolist()
+    for j, n in enumerate(nodes):
+        if child_lists[j]:
+            n.children = [nodes[i] for i in child_lists[j]]
+        if n.kind == "cut":
+            n.cuts = tuple(tuple(next(cut_rows)) for _ in range(per_node[j]))
+            r = slice(run_end[j - 1] if j else 0, run_end[j])
+            n.run_starts, n.run_child = a.run_start[r], a.run_child[r]
+    tree.root = nodes[0]
     return tree
+
+
+def _read_document(data: object) -> tuple[Tree, _check.NodeArrays, list[list[int]]]:
+    """The tree's fields, its nodes as arrays and each node's children; raises _check.Invalid."""
+    if type(data) is not dict or data.get("format") != FORMAT:
+        raise _check.Invalid(f"not a {FORMAT} document")
+    missing = [k for k in ("version", "algo", "binth", "build_s", "prune", "compact", "rules", "nodes")
+               if k not in data]
+    if missing:
+        raise _check.Invalid(f"missing field {missing[0]!r}")
+    if type(data["version"]) is not int or data["version"] != 1:
+        raise _check.Invalid(f"version {_check.show(data['version'])} is not 1, the only version")
+    if type(data["algo"]) is not str:
+        raise _check.Invalid(f"algo must be a string, got {_check.show(data['algo'])}")
+    tree = Tree.__new__(Tree)
+    tree.rules = _check.rule_ranges(data["rules"])
+    tree.binth, tree.algo = _check.integer(data["binth"], "binth", 1), data["algo"]
+    tree.build_s = _check.number(data["build_s"], "build_s")
+    tree.prune, tree.compact = _check.flag(data["prune"], "prune"), _check.flag(data["compact"], "compact")
+    tree.share = _check.flag(data.get("share", False), "share")
+    arrays, child_lists = _check.read_nodes(data["nodes"])
+    return tree, arrays, child_lists
+
+
+def validate_tree(tree: Tree, rules: RuleSet | None = None, source: str = "<tree>") -> None:
+    """Check a tree against `rules` (default the tree's own rule set); raises TreeFormatError.
+
+    Every rule index must be in range for `rules` and every node's rules must overlap its region,
+    besides the checks `from_json` makes on a file: no cycle or shared node, regions within the
+    fields' widths and the parent's region, depths, cuts that fit the region, runs naming every
+    child. Nodes are named by their preorder index, as `to_json` numbers them.
+    """
+    rules = tree.rules if rules is None else rules
+    try:
+        _check.check(_node_arrays(tree), rules)
+    except _check.Invalid as exc:
+        raise TreeFormatError(source, str(exc)) from None
+
+
+def _node_arrays(tree: Tree) -> _check.NodeArrays:
+    """An in-memory tree's nodes as arrays, preorder; raises _check.Invalid on a cycle or bad field."""
+    nodes: list[Node] = []
+    parent: list[int] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, int]] = [(tree.root, -1)]
+    while stack:
+        node, p = stack.pop()
+        if id(node) in seen:
+            raise _check.Invalid(f"node {len(nodes)} is reached twice (a cycle or a shared node)")
+        seen.add(id(node))
+        stack.extend((c, len(nodes)) for c in reversed(node.children))
+        nodes.append(node)
+        parent.append(p)
+
+    def ints(j: int, what: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
+        arr = np.asarray(value)
+        if arr.size == 0:
+            arr = arr.astype(np.int64)
+        if arr.dtype.kind not in "iu" or arr.shape != shape:
+            raise _check.Invalid(f"node {j}: {what} must be integers of shape {shape}, got {arr.dtype} {arr.shape}")
+        return arr.astype(np.int64, copy=False)
+
+    kinds, cuts, run_node, run_start, run_child = [], [], [], [], []
+    for j, n in enumerate(nodes):
+        if n.kind not in _check.KINDS:
+            raise _check.Invalid(f"node {j}: unknown node kind {_check.show(n.kind)}")
+        kinds.append(_check.KINDS.index(n.kind))
+        if n.kind == "cut":
+            if n.run_starts is None or n.run_child is None:
+                raise _check.Invalid(f"node {j}: a cut node needs runs (run_starts and run_child)")
+            if n.cuts:
+                cuts += [[j, *c] for c in ints(j, "cuts", list(n.cuts), (len(n.cuts), 3)).tolist()]
+            rs = ints(j, "run_starts", n.run_starts, (len(np.asarray(n.run_starts)),))
+            run_start.append(rs)
+            run_child.append(ints(j, "run_child", n.run_child, rs.shape))
+            run_node.append(np.full(len(rs), j, np.int64))
+        elif n.cuts or n.run_starts is not None or n.run_child is not None:
+            raise _check.Invalid(f"node {j}: a {n.kind} node has no cuts or runs")
+    depth = [int(n.depth) if isinstance(n.depth, np.integer) else n.depth for n in nodes]
+    lists = [ints(j, "rules", n.rules, (len(np.asarray(n.rules)),)) for j, n in enumerate(nodes)]
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
+    return _check.NodeArrays(
+        np.array(kinds, np.int64), _check.ints(depth, "node", "depth"),
+        np.stack([ints(j, "lo", n.lo, (5,)) for j, n in enumerate(nodes)]),
+        np.stack([ints(j, "hi", n.hi, (5,)) for j, n in enumerate(nodes)]),
+        cat(lists), np.array([len(r) for r in lists], np.int64), np.array(parent, np.int64),
+        np.array([len(n.children) for n in nodes], np.int64), np.array(cuts, np.int64).reshape(-1, 4),
+        cat(run_node), cat(run_start), cat(run_child))
 
 
 def save(tree: Tree, path: str | Path) -> None:
@@ -459,5 +540,16 @@ def save(tree: Tree, path: str | Path) -> None:
 
 
 def load(path: str | Path) -> Tree:
-    """Read a tree written by `save`."""
-    return from_json(json.loads(Path(path).read_text()))
+    """Read and check a tree written by `save`.
+
+    Raises RuleFormatError for a missing or unreadable file (`path: no such file`), and its subclass
+    TreeFormatError for a file that is not JSON or not a valid tree (`path: not a tree file (...)`).
+    """
+    text = read_text(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TreeFormatError(str(path), f"not JSON: {exc.msg}, column {exc.colno}", exc.lineno) from None
+    except RecursionError:
+        raise TreeFormatError(str(path), "JSON nested too deep") from None
+    return from_json(data, str(path))

@@ -241,3 +241,30 @@ def test_ctrl_c_is_one_line_not_a_traceback(tmp_path):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and one_line(err) == "neurocuts: interrupted" and out == ""
+
+
+@pytest.mark.parametrize("args, wanted", [
+    (["--check-packets=0"], "argument --check-packets: must be in 1..100000000, got 0"),
+    (["--check-packets=-5"], "argument --check-packets: must be in 1..100000000, got -5"),
+    (["--throughput-packets=0"], "argument --throughput-packets: must be in 1..100000000, got 0"),
+    (["--throughput-packets=1e9"], "argument --throughput-packets: invalid int value: '1e9'"),
+    (["--time-limit=inf"], "argument --time-limit: must be a finite number of seconds > 0, got inf"),
+    (["--algos=hicuts,foo"], "argument --algos: unknown 'foo'"),
+    (["--algos=,"], "argument --algos: no builder given"),
+    (["--sets=acl1_1k,acl9_1k"], "argument --sets: unknown 'acl9_1k'"),
+])
+def test_benchmark_rejects_bad_options_on_one_line(tmp_path, args, wanted):
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "neurocuts_baselines.py"), "--shared",
+                        str(tmp_path), *args], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 2 and r.stdout == "" and wanted in one_line(r.stderr), r.stderr
+
+
+def test_benchmark_and_cli_share_one_seconds_type():
+    import importlib.util
+
+    import neurocuts.argtypes
+    spec = importlib.util.spec_from_file_location("neurocuts_baselines", REPO / "benchmarks" / "neurocuts_baselines.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.positive_seconds is neurocuts.argtypes.positive_seconds is cli.positive_seconds

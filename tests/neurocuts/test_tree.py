@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from neurocuts import BUILDERS, build
 from neurocuts.hicuts import HiCutsConfig, hicuts_step
 from neurocuts.rules import DIM_MAX, RuleSet, linear_scan, random_packets
-from neurocuts.tree import Tree, cut, from_json, grow, metrics, partition, partition_by_size, to_json
+from neurocuts.tree import Tree, cut, from_json, grow, metrics, partition, partition_by_size, to_json, validate_tree
 
 BASES = [0, 0x0A000000, 0x0A010000, 0x0A010200, 0xC0A80100, 0xFFFFFF00]
 
@@ -72,6 +72,7 @@ def test_every_builder_classifies_as_linear_scan_with_exact_metrics_and_json(rul
     expected = linear_scan(rules, pk)
     for algo in BUILDERS:
         tree = build(rules, algo, binth)
+        validate_tree(tree)  # every builder's tree passes the checks a loaded file must pass
         assert np.array_equal(tree.classify(pk), expected), algo
         m = metrics(tree.root, len(rules))
         assert (m["time"], m["bytes"], m["nodes"], m["depth"]) == recount(tree.root), algo
