@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocuts import BUILDERS, BuildTimeout, build
-from neurocuts import classify_flat, flatten
+from neurocuts import BUILDERS, BuildTimeout, build, classify_flat, flatten
 from neurocuts.argtypes import MAX_PACKETS, OneLineParser, int_in, positive_seconds
 from neurocuts.rules import linear_scan, load_rules, parse_rules, random_packets
 from neurocuts.tree import load as load_tree

@@ -27,10 +27,14 @@ from .rules import random_packets as random_packets
 from .tree import BuildTimeout as BuildTimeout
 from .tree import Node as Node
 from .tree import Tree as Tree
+from .tree import TreeFormatError as TreeFormatError
 from .tree import cut as cut
+from .tree import from_json as from_json
 from .tree import grow as grow
 from .tree import load as load
 from .tree import metrics as metrics
 from .tree import partition as partition
 from .tree import partition_by_size as partition_by_size
 from .tree import save as save
+from .tree import to_json as to_json
+from .tree import validate_tree as validate_tree

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from .builders import BUILDERS, build
 from ._classify import classify_flat, flatten
 from .argtypes import MAX_PACKETS, MAX_RULES, OneLineParser, int_in, positive_seconds
+from .builders import BUILDERS, build
 from .rules import RuleFormatError, RuleSet, load_packets, load_rules, parse_rules, random_packets
 from .tree import BuildTimeout, Tree, load, save
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable
+from collections.abc import Callable
 
 #: Upper bounds on a rule count (`gen --size`) and a packet count (`packets --count`, the benchmark's
 #: packet options): about 6 GB and 15 GB of peak memory.

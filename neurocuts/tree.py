@@ -26,6 +26,12 @@ Metrics (`metrics`, for any subtree) follow the NeuroCuts reference cost model (
 node and the sum over the children for a partition node; a leaf takes 2 + 16 bytes per rule and an
 internal node 2 + 16 + 4 per child pointer (header, region boundary, pointers), a cut node storing one
 pointer per run of slots and a shared child counted once.
+
+Files (`save`, `load`; `to_json`, `from_json`) are JSON holding the rules and every node in preorder.
+Loading checks the structure and every value (rule indices in range, regions within the fields'
+widths and the parent's region, cuts that fit, runs that name every child; see `_treecheck.py`)
+and raises `TreeFormatError` naming the node and the problem; `validate_tree` makes the same checks
+on a tree in memory, against any rule set.
 """
 from __future__ import annotations
 

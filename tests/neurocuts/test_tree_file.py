@@ -8,13 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+from sysml_datasets.classbench import GeneratorConfig, generate_text
 
 import neurocuts.__main__ as cli
 from neurocuts import build
 from neurocuts.rules import RuleFormatError, RuleSet, linear_scan, parse_rules, random_packets
-from neurocuts.tree import (TreeFormatError, Tree, cut, from_json, load, partition, save, to_json,
-                            validate_tree)
-from sysml_datasets.classbench import GeneratorConfig, generate_text
+from neurocuts.tree import Tree, TreeFormatError, cut, from_json, load, partition, save, to_json, validate_tree
 
 RULES = parse_rules(generate_text(GeneratorConfig("acl", 200, 3)))
 
@@ -195,7 +194,7 @@ def test_slots_past_the_limit_are_refused():
         from_json(d)
 
 
-def test_every_builder_tree_loads_and_validates(doc, tmp_path):
+def test_every_builder_tree_loads_and_validates(tmp_path):
     for algo in ("hicuts", "hypercuts", "efficuts", "cutsplit"):
         tree = build(RULES, algo, 4)
         validate_tree(tree)
