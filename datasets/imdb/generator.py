@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -424,7 +425,7 @@ def build_database(path: str | os.PathLike, config: ImdbConfig = ImdbConfig(),
     rng = np.random.default_rng(config.seed + 1)
     injected = inject_literals(tables, rng)
     _remove_stale_temps(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{_temp_owner()}.tmp")
     try:
         _write(tmp, tables, config, rng, injected, progress)
         os.replace(tmp, path)
@@ -438,13 +439,22 @@ def build_database(path: str | os.PathLike, config: ImdbConfig = ImdbConfig(),
     return path
 
 
+def _temp_owner() -> str:
+    """``<host>.<pid>`` of this process: a build's temp file names its owner, so a cache folder
+    shared between machines (NFS) never has one machine remove another's live temp file."""
+    return f"{socket.gethostname()}.{os.getpid()}"
+
+
 def _remove_stale_temps(path: Path) -> None:
-    """Remove temporary files left by builds of ``path`` whose process is gone (killed hard)."""
+    """Remove temporary files left by builds of ``path`` on this machine whose process is gone
+    (killed hard). Temps named by another host are left alone: its pids mean nothing here."""
     if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
         return
-    for tmp in path.parent.glob(f".{path.name}.*.tmp*"):
-        pid = tmp.name[len(path.name) + 2:].split(".")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+    prefix, host = f".{path.name}.", socket.gethostname()
+    for tmp in path.parent.glob(f"{prefix}*.tmp*"):
+        owner = tmp.name[len(prefix):].split(".tmp")[0]  # "<host>.<pid>"
+        owner_host, _, pid = owner.rpartition(".")
+        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
             logger.info("removing %s, left by a build that did not finish", tmp)
             tmp.unlink(missing_ok=True)
 

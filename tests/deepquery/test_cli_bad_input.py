@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -119,14 +120,17 @@ def test_build_removes_temp_files_of_dead_builds_only(tmp_path):
     path = database_path(TINY, tmp_path)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = [tmp_path / f".{path.name}.{dead.pid}.tmp",
-             tmp_path / f".{path.name}.{dead.pid}.tmp.wal"]
-    live = tmp_path / f".{path.name}.{os.getppid()}.tmp"
-    for p in (*stale, live):
+    host = socket.gethostname()
+    stale = [tmp_path / f".{path.name}.{host}.{dead.pid}.tmp",
+             tmp_path / f".{path.name}.{host}.{dead.pid}.tmp.wal"]
+    live = tmp_path / f".{path.name}.{host}.{os.getppid()}.tmp"
+    # another machine's build in a shared cache folder: its pid means nothing here
+    other_host = tmp_path / f".{path.name}.{host}-elsewhere.example.org.{dead.pid}.tmp"
+    for p in (*stale, live, other_host):
         p.write_bytes(b"x" * 100)
     build_database(path, TINY)
     assert path.is_file()
-    assert _leftovers(tmp_path) == [live.name]
+    assert _leftovers(tmp_path) == sorted([live.name, other_host.name])
 
 
 # --- misleading messages ------------------------------------------------------------------------
