@@ -203,12 +203,30 @@ SAME_COLUMNS = frozenset({
     "mask", "rename", "add_prefix", "add_suffix", "reorder_levels", "swaplevel"})
 
 
-def columns_possible(name: str, receiver: Any, target: Any, csv: bool) -> bool:
+#: Calls that, on a DataFrame, give a DataFrame with at least as many columns as the receiver
+#: and as the other input (a Series counts as one): merge and join keep both sides' columns,
+#: concat and combine_first take their union.
+MORE_COLUMNS = frozenset({"merge", "join", "concat", "combine_first"})
+
+
+def column_count(obj: Any) -> int:
+    """Columns of a DataFrame; 1 for anything else (a Series is one column)."""
+    return obj.shape[1] if isinstance(obj, pd.DataFrame) else 1
+
+
+def columns_possible(name: str, receiver: Any, target: Any, csv: bool,
+                     inputs: Sequence[Any] = ()) -> bool:
     """Whether one call of ``name`` on ``receiver`` can give something shaped like ``target``.
 
     Exact matching needs the same kind and column count; CSV matching (``csv=True``) compares a
     Series as one column and allows the index levels to become columns (reset_index rule).
+    MORE_COLUMNS calls need a target as wide as the receiver and the narrowest other input.
     """
+    if name in MORE_COLUMNS and isinstance(receiver, pd.DataFrame):
+        others = [column_count(v) for v in inputs
+                  if isinstance(v, (pd.DataFrame, pd.Series)) and v is not receiver]
+        least = max(receiver.shape[1], min(others, default=0))
+        return isinstance(target, pd.DataFrame) and target.shape[1] >= least
     if name not in SAME_COLUMNS:
         return True
     if isinstance(receiver, pd.DataFrame):
@@ -224,3 +242,98 @@ def columns_possible(name: str, receiver: Any, target: Any, csv: bool) -> bool:
     if kind == "frame":
         return isinstance(target, pd.DataFrame) and target.shape[1] == ncols
     return isinstance(target, pd.Series)
+
+
+# ----------------------------------------------------------------------------- label rule
+
+#: Calls that create no column label: every label a comparison can see in the result (column
+#: labels at every level, axis names, a Series' name, and the columns ``reset_index()`` makes for
+#: the CSV rule) is a column label or axis name of the receiver, or one pandas makes up
+#: (LABELS_MADE_UP). A final call of these cannot give a target with any other column label.
+#: Absent on purpose: calls that turn values or other inputs' labels into labels (``T``, pivots,
+#: ``unstack``, ``melt``, ``xs`` naming a Series by a row label, combining calls) and renames.
+#: The DSL tests check every generated call on the fixtures against this table.
+KEEPS_LABELS = frozenset({
+    "abs", "astype", "bfill", "ffill", "fillna", "isna", "notna", "dropna", "clip", "round", "rank",
+    "cumsum", "cummax", "cummin", "cumprod", "diff", "pct_change", "where", "mask",
+    "getitem", "drop", "drop_duplicates", "drop_rows", "head", "tail", "isin", "loc",
+    "loc_rows_columns", "query", "filter", "take", "nlargest", "nsmallest", "select_dtypes",
+    "set_index", "reset_index", "sort_index", "sort_values", "stack", "droplevel", "reorder_levels",
+    "swaplevel", "to_frame", "value_counts", "values", "apply", "groupby.transform",
+    "sum", "mean", "min", "max", "count", "median", "std", "nunique", "prod",
+    *(f"groupby.{agg}" for agg in ("sum", "mean", "count", "size", "min", "max", "first", "last",
+                                   "median", "idxmin", "idxmax", "nunique", "std", "var", "prod",
+                                   "cumsum"))})
+
+#: Labels pandas makes up: an unnamed Series' column (0), reset_index's names for unnamed levels,
+#: the count columns of ``size`` and ``value_counts``.
+LABELS_MADE_UP = (0, "index", "size", "count", "proportion")
+
+
+def label_forms(v: Any) -> frozenset:
+    """The texts one label may compare equal as: a CSV header compares as text, exact matching
+    compares numbers by value (``1`` equals ``1.0`` and ``True``)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if v is None:
+        return frozenset()
+    if isinstance(v, bool):
+        return frozenset({str(v), str(int(v)), str(float(v))})
+    if isinstance(v, int):
+        return frozenset({str(v), str(float(v))})
+    if isinstance(v, float) and v.is_integer():
+        return frozenset({str(v), str(int(v))})
+    return frozenset({str(v)})
+
+
+def _axis_labels(ax: pd.Index, values: bool) -> list:
+    out = list(ax.names)
+    if values:
+        for lev in range(ax.nlevels):
+            out.extend(ax.get_level_values(lev))
+    return out
+
+
+def receiver_label_texts(obj: Any) -> frozenset:
+    """Every text a KEEPS_LABELS call on ``obj`` may give a result's label (see KEEPS_LABELS)."""
+    if isinstance(obj, pd.DataFrame):
+        labels = _axis_labels(obj.columns, True) + _axis_labels(obj.index, False)
+    elif isinstance(obj, pd.Series):
+        labels = [obj.name] + _axis_labels(obj.index, False)
+    else:
+        return frozenset()
+    nlev = obj.index.nlevels + (obj.columns.nlevels if isinstance(obj, pd.DataFrame) else 0)
+    labels += list(LABELS_MADE_UP) + [f"level_{i}" for i in range(nlev + 1)]
+    out: set = set()
+    for v in labels:
+        try:
+            out |= label_forms(v)
+        except (TypeError, ValueError):
+            continue
+    return frozenset(out)
+
+
+def target_label_forms(target: Any) -> tuple[frozenset, ...] | None:
+    """The forms of each of a DataFrame target's column labels (every level), for
+    :func:`labels_possible`; None when the rule does not apply (other targets, labels that are
+    fractional floats, which exact matching compares with a tolerance)."""
+    if not isinstance(target, pd.DataFrame):
+        return None
+    out = []
+    for lev in range(target.columns.nlevels):
+        for v in dict.fromkeys(target.columns.get_level_values(lev)):
+            v = v.item() if isinstance(v, np.generic) else v
+            if isinstance(v, float) and not v.is_integer():
+                return None
+            forms = label_forms(v)
+            if forms:
+                out.append(forms)
+    return tuple(out)
+
+
+def labels_possible(name: str, receiver_texts: frozenset, target_forms: Sequence[frozenset] | None) -> bool:
+    """Whether one call of ``name`` on a receiver whose label texts are ``receiver_texts``
+    (:func:`receiver_label_texts`) can give every column label of the target."""
+    if name not in KEEPS_LABELS or not target_forms:
+        return True
+    return all(not forms.isdisjoint(receiver_texts) for forms in target_forms)

@@ -591,9 +591,48 @@ def g_merge(c: Chooser, x: GenContext) -> dict:
             raise Infeasible("on= equals the default with one common column")
         out["on"] = c.subset("merge.on", common, 1, MAX_KEYS)
     elif mode == "left_right":
-        out["left_on"] = c.select("merge.left_on", x.columns)
-        out["right_on"] = c.select("merge.right_on", tuple(k for k in ocols if k != out["left_on"]))
+        pairs = x._memo(("merge.pairs", other), lambda: _key_pairs(x.recv, x.inputs[other]))
+        out["left_on"] = c.select("merge.left_on", tuple(dict.fromkeys(a for a, _ in pairs)))
+        out["right_on"] = c.select("merge.right_on", tuple(b for a, b in pairs if a == out["left_on"]))
     return out
+
+
+def _key_kind(col: pd.Series) -> str:
+    """What a key column is to pandas' merge, which refuses to match a ``number`` column with a
+    ``text`` one, or ``datetime`` / ``timedelta`` with anything else; ``any`` for the rest
+    (booleans, categories, object columns that are not all text), which are never ruled out."""
+    dt = col.dtype
+    if isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dt):
+        return "any"
+    if pd.api.types.is_numeric_dtype(dt):
+        return "number"
+    if pd.api.types.is_datetime64_any_dtype(dt):
+        return "datetime"
+    if pd.api.types.is_timedelta64_dtype(dt):
+        return "timedelta"
+    if pd.api.types.is_object_dtype(dt):
+        return "text" if pd.api.types.infer_dtype(col, skipna=True) == "string" else "any"
+    return "text" if pd.api.types.is_string_dtype(dt) else "any"
+
+
+def _key_pairs(left: pd.DataFrame, right: pd.DataFrame) -> tuple:
+    """(left_on, right_on) pairs of differently named columns pandas can merge on (see
+    :func:`_key_kind`); pairs sharing a value first."""
+    def col(frame: pd.DataFrame, label: Any) -> pd.Series:
+        c = frame[label]
+        return c.iloc[:, 0] if isinstance(c, pd.DataFrame) else c     # duplicate labels
+    lcols, rcols = _uniq(left.columns), _uniq(right.columns)
+    pairs = []
+    for a in lcols:
+        for b in rcols:
+            ka, kb = _key_kind(col(left, a)), _key_kind(col(right, b))
+            if a == b or (ka != kb and "any" not in (ka, kb)):
+                continue
+            lv = set(_uniq(col(left, a).dropna().to_numpy()[:1000]))
+            shared = any(v in lv for v in _uniq(col(right, b).dropna().to_numpy()[:1000]))
+            pairs.append((not shared, a, b))
+    pairs.sort(key=lambda p: p[0])     # stable: domain order within each group
+    return tuple((a, b) for _, a, b in pairs)
 
 
 def g_concat(c: Chooser, x: GenContext) -> dict:

@@ -3,9 +3,11 @@
 The search is best-first by cost. A candidate's cost is the sum of its calls' costs
 (``Function.cost``, 1 to 1.2), plus TIER_COST for each argument tier past the first (a call's
 first 40 argument tuples, in generator order, are tier 0; the next 360 tier 1; the rest tier 2),
-plus a heuristic in [0, 0.45] of how far its receiver looks from the target. So cheap arguments
-of one call come first, then cheap two-call chains interleaved with the long tails of one call,
-and so on. States are the distinct intermediate values; a priority queue holds
+plus a heuristic in [0, 0.49] of how far its receiver looks from the target, plus
+UNUSED_INPUT_COST once the chain can no longer read every frame input within the depth limit
+(tasks that give several tables use them all; such programs come later, they are not dropped).
+So cheap arguments of one call come first, then cheap two-call chains interleaved with the long
+tails of one call, and so on. States are the distinct intermediate values; a priority queue holds
 ``(cost, state, function, tier)`` entries and expands one at a time, lazily pushing the state's
 next function, so the queue grows by one entry per state, not per state and function.
 
@@ -22,7 +24,12 @@ cached across passes. Pruning that loses no solution of this DSL:
 - kinds: a function is only tried on receivers it accepts (arrays end a chain);
 - shape: a final call whose row rule (``dsl.ROW_RULES``: keeps or never increases the row count)
   can't give the target's row count, or which keeps the column count (``dsl.SAME_COLUMNS``) when
-  the target's differs (CSV: allowing for reset_index), is skipped without running;
+  the target's differs (CSV: allowing for reset_index), or a combining call (``dsl.MORE_COLUMNS``)
+  when the target is narrower than the receiver or every other input, is skipped without running;
+- labels: a final call that creates no column label (``dsl.KEEPS_LABELS``: selections, sorts,
+  group-by aggregations...) is skipped when a column label of the target is not among the
+  receiver's labels (after a merge-then-aggregate search, only the merged states keep both
+  tables' labels, so the other intermediates are cheap to finish);
 - reachability, for states one call from the end: a target text value absent from the state and
   every input can only come from ``fillna`` (needs a missing value in the state); more than two
   new text labels in the target can't come from one call (``melt`` names two, ``rename`` one)
@@ -63,6 +70,8 @@ TIERS = (40, 400)
 #: Most cells of one-call results kept for reuse by the next deepening passes.
 CACHE_CELLS = 5_000_000
 TIER_COST = 1.5
+#: Extra cost of a program that leaves a frame input unread: as much as one more call.
+UNUSED_INPUT_COST = 1.5
 _CREATED_LABELS = frozenset({"index", "level_0", "level_1", "variable", "value", "size", "count",
                              "proportion"})
 
@@ -300,11 +309,13 @@ def _affix_explains(labels: list, uni: set) -> bool:
     return False
 
 
-def _heuristic(state: Any, target: Any, target_labels: set) -> float:
-    """In [0, 0.45]: how far a state looks from the target (orders states of equal depth; kept
+def _heuristic(state: Any, target: Any, target_labels: set, target_nan: bool = True) -> float:
+    """In [0, 0.49]: how far a state looks from the target (orders states of equal depth; kept
     under 0.5 so that, with call costs in [1, 1.2], no depth-d program costs more than depth d+1).
 
-    Missing target labels weigh most; a different row or column count adds a little."""
+    Missing target labels weigh most; a different row or column count adds a little, and so do
+    missing values when the target has none (``target_nan`` False): merges on keys that do not
+    match and concatenations of unlike frames leave them."""
     if not target_labels or not isinstance(state, (pd.DataFrame, pd.Series)):
         return 0.3
     uni = _universe(state)
@@ -312,7 +323,8 @@ def _heuristic(state: Any, target: Any, target_labels: set) -> float:
     tshape = getattr(target, "shape", ())
     rows = 0.0 if tshape[:1] == state.shape[:1] else 0.1
     cols = 0.0 if tshape[1:] == state.shape[1:] else 0.05
-    return 0.3 * miss + rows + cols
+    nan = 0.04 if not target_nan and bool(state.isna().to_numpy().any()) else 0.0
+    return 0.3 * miss + rows + cols + nan
 
 
 def hint_constants(objs: Sequence[Any]) -> tuple:
@@ -389,9 +401,18 @@ class _Pass:
         self.cache: dict = {}
         self.cached_cells = 0
         self.reach = _Reach(target, inputs)
+        self.frames = frozenset(i for i, v in enumerate(inputs) if dsl.receiver_kind(v) is not None)
+        self.orders: dict[tuple[bool, bool], tuple[tuple[int, float], ...]] = {}
+        # Whether a combining call can be the last one (dsl.MORE_COLUMNS: its result is as wide
+        # as the narrowest input at least); unknown matchers: assume it can.
+        self.final_combine = self.shape_rule is None or (isinstance(target, pd.DataFrame) and any(
+            dsl.column_count(inputs[i]) <= target.shape[1] for i in self.frames))
+        self.target_forms = dsl.target_label_forms(target)
         self.target_rows = len(target) if isinstance(target, (pd.DataFrame, pd.Series, np.ndarray)) \
             and getattr(target, "ndim", 1) >= 1 else None
         self.tlabels: set = set()
+        self.target_nan = not isinstance(target, (pd.DataFrame, pd.Series)) or bool(
+            target.isna().to_numpy().any())
         if isinstance(target, (pd.DataFrame, pd.Series)):
             for ax in [target.index] + ([target.columns] if isinstance(target, pd.DataFrame) else []):
                 for lev in range(ax.nlevels):
@@ -413,10 +434,31 @@ class _Pass:
                 self.cached_cells += size
         return out
 
+    def _order(self, left: int, used: frozenset) -> tuple[tuple[int, float], ...]:
+        """(function index, call cost) in the order a state tries its next call, cheapest first;
+        ``left`` calls may follow that one within the pass's depth limit.
+
+        A call after which the program can no longer read every frame input costs
+        UNUSED_INPUT_COST more: a combining call reads one more input, and so may each later
+        call, but the last one only when a combining call can end the program at all (its
+        result is at least as wide as an input: ``dsl.MORE_COLUMNS``). So with several inputs,
+        the programs reading all of them go first: tasks that give several tables use them all.
+        """
+        unused = len(self.frames - used)
+        readable = left if self.final_combine else max(left - 1, 0)
+        key = (unused > readable, unused - 1 > readable)    # (other calls, combining calls) late
+        if key not in self.orders:
+            costs = [(i, f.cost + (UNUSED_INPUT_COST if key[f.group == "combining"] else 0.0))
+                     for i, f in enumerate(self.funcs)]
+            self.orders[key] = tuple(sorted(costs, key=lambda ic: ic[1]))
+        return self.orders[key]
+
     def run(self, limit: int, bound: float, box: Sandbox) -> Program | None:
         funcs, config, inputs, result = self.funcs, self.config, self.inputs, self.result
-        states: list[tuple[Any, Program, float]] = []   # (value, program, path cost)
+        # (value, program, path cost, frame inputs the program reads)
+        states: list[tuple[Any, Program, float, frozenset]] = []
         seen: set = set()
+        texts: dict[int, frozenset] = {}   # state id -> its label texts (the label rule)
         heap: list = []
         seq = 0
         for i, v in enumerate(inputs):
@@ -424,17 +466,20 @@ class _Pass:
             if k is not None:
                 seen.add(k)
             if dsl.receiver_kind(v) is not None:
-                states.append((v, Program(i), 0.0))
-                heapq.heappush(heap, (funcs[0].cost, seq, len(states) - 1, 0, 0))
+                states.append((v, Program(i), 0.0, frozenset({i})))
+                order = self._order(limit - 1, states[-1][3])
+                heapq.heappush(heap, (order[0][1], seq, len(states) - 1, 0, 0))
                 seq += 1
         while heap:
-            prio, _, sid, fi, tier = heapq.heappop(heap)
+            prio, _, sid, pos, tier = heapq.heappop(heap)
             if prio >= bound:
                 break
-            value, prog, cost = states[sid]
+            value, prog, cost, used = states[sid]
             depth = len(prog) + 1
-            if tier == 0 and fi + 1 < len(funcs):
-                heapq.heappush(heap, (prio - funcs[fi].cost + funcs[fi + 1].cost, seq, sid, fi + 1, 0))
+            order = self._order(limit - depth, used)
+            fi, fcost = order[pos]
+            if tier == 0 and pos + 1 < len(order):
+                heapq.heappush(heap, (prio - fcost + order[pos + 1][1], seq, sid, pos + 1, 0))
                 seq += 1
             fn = funcs[fi]
             if not fn.accepts(value):
@@ -444,8 +489,13 @@ class _Pass:
                     fn.name, len(value), self.target_rows):
                 continue
             if final and self.shape_rule and not dsl.columns_possible(
-                    fn.name, value, self.target, self.shape_rule == "csv"):
+                    fn.name, value, self.target, self.shape_rule == "csv", inputs):
                 continue
+            if final and self.target_forms and fn.name in dsl.KEEPS_LABELS:
+                if sid not in texts:
+                    texts[sid] = dsl.receiver_label_texts(value)
+                if not dsl.labels_possible(fn.name, texts[sid], self.target_forms):
+                    continue
             keep = not final and len(states) < config.max_states
             final_next = depth + 1 == limit
             ctx = GenContext(value, inputs, self.target, self.constants)
@@ -479,13 +529,15 @@ class _Pass:
                 if final_next and not self.reach.final_step_possible(out.value):
                     continue
                 ccost = cost + fn.cost
-                states.append((out.value, prog.then(Step(fn.name, args, tuple(trace))), ccost))
-                h = _heuristic(out.value, self.target, self.tlabels)
-                heapq.heappush(heap, (ccost + h + funcs[0].cost, seq, len(states) - 1, 0, 0))
+                now_used = used | {args["other"]} if fn.group == "combining" else used
+                states.append((out.value, prog.then(Step(fn.name, args, tuple(trace))), ccost, now_used))
+                h = _heuristic(out.value, self.target, self.tlabels, self.target_nan)
+                first = self._order(limit - depth - 1, now_used)[0][1]
+                heapq.heappush(heap, (ccost + h + first, seq, len(states) - 1, 0, 0))
                 seq += 1
             if produced >= hi and hi < config.max_args_per_call:
                 # More arguments remain: try them later, after the cheaper options of other calls.
-                heapq.heappush(heap, (prio + TIER_COST, seq, sid, fi, tier + 1))
+                heapq.heappush(heap, (prio + TIER_COST, seq, sid, pos, tier + 1))
                 seq += 1
         result.states += len(states)
         return None

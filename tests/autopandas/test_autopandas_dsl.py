@@ -9,7 +9,7 @@ import pytest
 
 from autopandas import dsl
 from autopandas.choices import enumerate_choices
-from autopandas.equality import equal
+from autopandas.equality import csv_view, equal
 from autopandas.generators import GENERATORS, GenContext, generator
 from autopandas.program import Program, Step
 
@@ -51,6 +51,26 @@ def run_and_render(name: str, args: dict, source: int = 0):
     return got, src
 
 
+def visible_labels(got) -> list:
+    """Every label a comparison can see: column labels, axis names, a Series' name, and the
+    column labels of the CSV view with its index reset."""
+    if not isinstance(got, (pd.DataFrame, pd.Series)):
+        return []
+    out = list(got.index.names)
+    if isinstance(got, pd.DataFrame):
+        out += list(got.columns.names)
+        out += [v for lev in range(got.columns.nlevels) for v in got.columns.get_level_values(lev)]
+    else:
+        out.append(got.name)
+    view = csv_view(got)
+    if view is not None:
+        try:
+            out += list(view.reset_index().columns)
+        except ValueError:    # reset_index refuses a name clash: CSV matching then fails too
+            pass
+    return [v for v in out if v is not None]
+
+
 def test_table_has_at_least_60_functions_in_every_group_with_generators():
     fns = dsl.functions()
     assert len(fns) >= 60
@@ -81,6 +101,13 @@ def test_every_generated_call_renders_to_equivalent_source(name):
                 assert dsl.rows_possible(name, len(recv_obj), len(got)), "ROW_RULES wrong"
                 if name in dsl.SAME_COLUMNS:
                     assert dsl.columns_possible(name, recv_obj, got, csv=False), "SAME_COLUMNS wrong"
+                if name in dsl.MORE_COLUMNS and isinstance(recv_obj, pd.DataFrame):
+                    least = max(recv_obj.shape[1], dsl.column_count(INPUTS[args["other"]]))
+                    assert isinstance(got, pd.DataFrame) and got.shape[1] >= least, "MORE_COLUMNS wrong"
+                if name in dsl.KEEPS_LABELS:
+                    have = dsl.receiver_label_texts(recv_obj)
+                    for label in visible_labels(got):
+                        assert not dsl.label_forms(label).isdisjoint(have), f"KEEPS_LABELS wrong: {label!r}"
                 recv_src = names[source] if recv_obj is recv else f"{names[source]}['units']"
                 src = fn.render(recv_src, args, names)
                 assert equal(got, evaluate(src, INPUTS)), src
@@ -162,3 +189,27 @@ def test_lit_renders_data_values():
     assert dsl.lit(float("nan")) == "np.nan"
     assert dsl.lit(pd.Timestamp("2024-01-02")) == "pd.Timestamp('2024-01-02T00:00:00')"
     assert dsl.lit(("a", 1)) == "('a', 1)"
+
+
+def test_label_rule_needs_every_target_column_label_among_the_receivers_labels():
+    df = sales()
+    have = dsl.receiver_label_texts(df.set_index("region"))
+    target = pd.DataFrame({"region": ["n"], "units": [3], "manager": ["ann"]})
+    forms = dsl.target_label_forms(target)
+    assert not dsl.labels_possible("groupby.sum", have, forms)     # 'manager' is nowhere
+    assert dsl.labels_possible("merge", have, forms)               # combining calls bring labels
+    assert dsl.labels_possible("groupby.sum", have, forms[:2])     # region (index name), units
+    # numbers compare by value, a CSV header as text: 1.0 == 1 == "1"; made-up labels are allowed
+    assert dsl.labels_possible("getitem", dsl.receiver_label_texts(pd.DataFrame({1.0: [1]})),
+                               dsl.target_label_forms(pd.DataFrame({"1": [1], "index": [0]})))
+    assert dsl.target_label_forms(pd.Series([1])) is None
+    assert dsl.target_label_forms(pd.DataFrame({0.5: [1]})) is None   # compared with a tolerance
+
+
+def test_column_rule_for_combining_calls_uses_the_narrowest_other_input():
+    a, b = sales(), other()              # 4 and 2 columns
+    wide, narrow = pd.DataFrame({k: [1] for k in "abcd"}), pd.DataFrame({"a": [1]})
+    assert dsl.columns_possible("merge", a, wide, csv=True, inputs=[a, b])
+    assert not dsl.columns_possible("merge", a, narrow, csv=True, inputs=[a, b])
+    assert not dsl.columns_possible("merge", b, pd.DataFrame({"x": [1]}), csv=True, inputs=[a, b])
+    assert not dsl.columns_possible("concat", a, a["units"], csv=False, inputs=[a, b])

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autopandas.equality import equal
+from autopandas.equality import csv_matches, equal
 from autopandas.program import replay, sample_program
-from autopandas.search import (SearchConfig, _Reach, hint_constants, state_key, synthesize)
+from autopandas.search import (SearchConfig, _Reach, csv_matcher, hint_constants, state_key,
+                               synthesize)
 
 
 def sales() -> pd.DataFrame:
@@ -190,3 +191,31 @@ def test_reachability_counts_other_inputs_values_and_labels():
     assert reach.final_step_possible(a.head(3))
     res = synthesize([a, b], target, SearchConfig(timeout_s=60, max_depth=2))
     assert res.solved and equal(target, run_src(res.rendered, [a, b]))
+
+
+def orders_and_customers() -> tuple[pd.DataFrame, pd.DataFrame]:
+    orders = pd.DataFrame({"order_id": [1, 2, 3, 4, 5, 6], "customer_id": [10, 11, 10, 12, 11, 10],
+                           "amount": [25.0, 40.0, 15.5, 8.0, 12.0, 30.0]})
+    customers = pd.DataFrame({"customer_id": [10, 11, 12], "name": ["Ana", "Ben", "Chen"],
+                              "city": ["Lisbon", "Oslo", "Lisbon"]})
+    return orders, customers
+
+
+def test_finds_merge_then_aggregate_of_two_inputs():
+    """QA: a merge of the two inputs followed by a per-key aggregate was not found in 30 s."""
+    orders, customers = orders_and_customers()
+    target = orders.merge(customers).groupby("city", as_index=False)["amount"].sum()
+    res = synthesize([orders, customers], target, SearchConfig(timeout_s=20, max_depth=2),
+                     matcher=csv_matcher(target))
+    assert res.solved, res.summary()
+    assert len(res.program) == 2 and "merge" in res.program.functions()[0]
+    assert csv_matches(target, run_src(res.rendered, [orders, customers]))
+
+
+def test_program_leaving_an_input_unread_is_still_found():
+    """Programs that read every input go first; the others are tried later, not dropped."""
+    orders, customers = orders_and_customers()
+    target = customers.sort_values("name", ascending=False)
+    res = synthesize([orders, customers], target, SearchConfig(timeout_s=30, max_depth=1))
+    assert res.solved and "df0" not in res.rendered
+    assert equal(target, run_src(res.rendered, [orders, customers]))
