@@ -11,18 +11,22 @@ each field is gathered over all nodes at once (`read_nodes`), type-checked with 
 over the flat values, converted with one `np.array`, and checked vectorised (`check`); only an
 error's message is looked up element by element. The work is linear in the tree's size.
 
-This module knows nodes only by their fields (it imports nothing from `tree.py`, which imports it).
+This module knows nodes only by their fields (it imports nothing from `tree.py` at run time, which
+imports it).
 """
 from __future__ import annotations
 
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .rules import DIM_MAX, DIMS, RuleFormatError, RuleSet
+
+if TYPE_CHECKING:
+    from .tree import Node
 
 #: Most slots (pieces' product) all cut nodes of one tree may hold together: classification builds
 #: one 8-byte table entry per slot (2 GiB here). Our builders' 10k-rule trees hold at most ~2.2M.
@@ -230,6 +234,58 @@ def read_nodes(docs: Any) -> tuple[NodeArrays, list[list[int]]]:
     arrays = NodeArrays(kind, depth, lo.reshape(-1, 5), hi.reshape(-1, 5), rules, rule_count, parent, children,
                         cuts, np.repeat(cut_ids, run_count), starts, run_child)
     return arrays, child_lists
+
+
+def tree_arrays(root: Node) -> NodeArrays:
+    """The nodes under `root` (an in-memory tree) as arrays, preorder; Invalid on a cycle or bad field."""
+    nodes: list[Node] = []
+    parent: list[int] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, int]] = [(root, -1)]
+    while stack:
+        node, p = stack.pop()
+        if id(node) in seen:
+            raise Invalid(f"node {len(nodes)} is reached twice (a cycle or a shared node)")
+        seen.add(id(node))
+        stack.extend((c, len(nodes)) for c in reversed(node.children))
+        nodes.append(node)
+        parent.append(p)
+
+    def field(j: int, what: str, value: object, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        """A node's field as int64 of `shape` (None: any length, one axis)."""
+        arr = np.asarray(value)
+        if arr.size == 0:
+            arr = arr.astype(np.int64)
+        if arr.dtype.kind not in "iu" or (arr.shape != shape if shape else arr.ndim != 1):
+            raise Invalid(f"node {j}: {what} must be integers of shape {shape or '(n,)'}, got {arr.dtype} {arr.shape}")
+        return arr.astype(np.int64, copy=False)
+
+    kinds, cuts, run_node, run_start, run_child = [], [], [], [], []
+    for j, n in enumerate(nodes):
+        if n.kind not in KINDS:
+            raise Invalid(f"node {j}: unknown node kind {show(n.kind)}")
+        kinds.append(KINDS.index(n.kind))
+        if n.kind == "cut":
+            if n.run_starts is None or n.run_child is None:
+                raise Invalid(f"node {j}: a cut node needs runs (run_starts and run_child)")
+            if n.cuts:
+                cuts += [[j, *c] for c in field(j, "cuts", list(n.cuts), (len(n.cuts), 3)).tolist()]
+            rs = field(j, "run_starts", n.run_starts)
+            run_start.append(rs)
+            run_child.append(field(j, "run_child", n.run_child, rs.shape))
+            run_node.append(np.full(len(rs), j, np.int64))
+        elif n.cuts or n.run_starts is not None or n.run_child is not None:
+            raise Invalid(f"node {j}: a {n.kind} node has no cuts or runs")
+    depth = [int(n.depth) if isinstance(n.depth, np.integer) else n.depth for n in nodes]
+    lists = [field(j, "rules", n.rules) for j, n in enumerate(nodes)]
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
+    return NodeArrays(
+        np.array(kinds, np.int64), ints(depth, "node", "depth"),
+        np.stack([field(j, "lo", n.lo, (5,)) for j, n in enumerate(nodes)]),
+        np.stack([field(j, "hi", n.hi, (5,)) for j, n in enumerate(nodes)]),
+        cat(lists), np.array([len(r) for r in lists], np.int64), np.array(parent, np.int64),
+        np.array([len(n.children) for n in nodes], np.int64), np.array(cuts, np.int64).reshape(-1, 4),
+        cat(run_node), cat(run_start), cat(run_child))
 
 
 # ---------------------------------------------------------------- values

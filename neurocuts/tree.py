@@ -466,60 +466,9 @@ def validate_tree(tree: Tree, rules: RuleSet | None = None, source: str = "<tree
     """
     rules = tree.rules if rules is None else rules
     try:
-        _check.check(_node_arrays(tree), rules)
+        _check.check(_check.tree_arrays(tree.root), rules)
     except _check.Invalid as exc:
         raise TreeFormatError(source, str(exc)) from None
-
-
-def _node_arrays(tree: Tree) -> _check.NodeArrays:
-    """An in-memory tree's nodes as arrays, preorder; raises _check.Invalid on a cycle or bad field."""
-    nodes: list[Node] = []
-    parent: list[int] = []
-    seen: set[int] = set()
-    stack: list[tuple[Node, int]] = [(tree.root, -1)]
-    while stack:
-        node, p = stack.pop()
-        if id(node) in seen:
-            raise _check.Invalid(f"node {len(nodes)} is reached twice (a cycle or a shared node)")
-        seen.add(id(node))
-        stack.extend((c, len(nodes)) for c in reversed(node.children))
-        nodes.append(node)
-        parent.append(p)
-
-    def ints(j: int, what: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
-        arr = np.asarray(value)
-        if arr.size == 0:
-            arr = arr.astype(np.int64)
-        if arr.dtype.kind not in "iu" or arr.shape != shape:
-            raise _check.Invalid(f"node {j}: {what} must be integers of shape {shape}, got {arr.dtype} {arr.shape}")
-        return arr.astype(np.int64, copy=False)
-
-    kinds, cuts, run_node, run_start, run_child = [], [], [], [], []
-    for j, n in enumerate(nodes):
-        if n.kind not in _check.KINDS:
-            raise _check.Invalid(f"node {j}: unknown node kind {_check.show(n.kind)}")
-        kinds.append(_check.KINDS.index(n.kind))
-        if n.kind == "cut":
-            if n.run_starts is None or n.run_child is None:
-                raise _check.Invalid(f"node {j}: a cut node needs runs (run_starts and run_child)")
-            if n.cuts:
-                cuts += [[j, *c] for c in ints(j, "cuts", list(n.cuts), (len(n.cuts), 3)).tolist()]
-            rs = ints(j, "run_starts", n.run_starts, (len(np.asarray(n.run_starts)),))
-            run_start.append(rs)
-            run_child.append(ints(j, "run_child", n.run_child, rs.shape))
-            run_node.append(np.full(len(rs), j, np.int64))
-        elif n.cuts or n.run_starts is not None or n.run_child is not None:
-            raise _check.Invalid(f"node {j}: a {n.kind} node has no cuts or runs")
-    depth = [int(n.depth) if isinstance(n.depth, np.integer) else n.depth for n in nodes]
-    lists = [ints(j, "rules", n.rules, (len(np.asarray(n.rules)),)) for j, n in enumerate(nodes)]
-    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
-    return _check.NodeArrays(
-        np.array(kinds, np.int64), _check.ints(depth, "node", "depth"),
-        np.stack([ints(j, "lo", n.lo, (5,)) for j, n in enumerate(nodes)]),
-        np.stack([ints(j, "hi", n.hi, (5,)) for j, n in enumerate(nodes)]),
-        cat(lists), np.array([len(r) for r in lists], np.int64), np.array(parent, np.int64),
-        np.array([len(n.children) for n in nodes], np.int64), np.array(cuts, np.int64).reshape(-1, 4),
-        cat(run_node), cat(run_start), cat(run_child))
 
 
 def save(tree: Tree, path: str | Path) -> None:

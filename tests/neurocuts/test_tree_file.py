@@ -291,3 +291,14 @@ def test_classify_reads_the_tree_through_tree_load(capsys, doc, tmp_path, monkey
     monkeypatch.setattr(cli, "load", spy)
     rc, out, _ = _classify(capsys, doc, tmp_path)
     assert rc == 0 and calls == [str(tmp_path / "t.json")] and len(out.split()) == 500
+
+
+def test_validate_tree_names_a_bad_field_of_a_tree_in_memory():
+    tree = build(RULES, "hicuts", 4)
+    j, leaf = next((j, n) for j, n in enumerate(tree.nodes()) if n.kind == "leaf" and len(n.rules) > 1)
+    leaf.rules = leaf.rules.astype(float)
+    with pytest.raises(TreeFormatError, match=f"node {j}: rules must be integers"):
+        validate_tree(tree)
+    leaf.rules = leaf.rules.astype(np.int64)[::-1]
+    with pytest.raises(TreeFormatError, match=f"node {j}: rules must be strictly ascending"):
+        validate_tree(tree)
