@@ -138,6 +138,17 @@ def test_readme_merge_example_runs_as_written_from_the_repo_root():
     assert csv_matches(pd.read_csv(EXAMPLES / "orders_customers.csv"), run_src(out["program"], inputs))
 
 
+def test_readme_merge_then_aggregate_example_runs_as_written():
+    # two tables, two steps: the merged orders summed per city (QA: not found within 30 s)
+    p = synth("autopandas/examples/orders.csv", "autopandas/examples/customers.csv",
+              "autopandas/examples/city_totals.csv", "--timeout", "30", "--max-depth", "2", cwd=REPO)
+    assert p.returncode == 0, p.stderr
+    src = p.stdout.strip()
+    assert "df1" in src and "\n" not in src
+    inputs = [pd.read_csv(EXAMPLES / "orders.csv"), pd.read_csv(EXAMPLES / "customers.csv")]
+    assert csv_matches(pd.read_csv(EXAMPLES / "city_totals.csv"), run_src(src, inputs))
+
+
 def test_nan_timeout_is_bad_input_not_an_unlimited_search(tmp_path):
     # NaN slipped past `timeout_s <= 0` and switched the time limit off
     pd.DataFrame({"zz": ["never"]}).to_csv(tmp_path / "out.csv", index=False)
