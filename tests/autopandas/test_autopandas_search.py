@@ -165,6 +165,20 @@ def test_synthesized_program_reproduces_a_random_programs_output(seed, which):
         assert equal(target, res.program.run(inputs))
 
 
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000))
+def test_synthesized_program_reproduces_a_random_program_over_two_inputs(seed):
+    """Property, two inputs: the label, column and unread-input rules lose no one-call program
+    (merges, concatenations, and calls that read one input only)."""
+    inputs = [FRAMES[0], pd.DataFrame({"region": ["n", "s"], "boss": ["ann", "bob"]})]
+    sampled = sample_program(inputs, 1, random.Random(seed))
+    assert sampled is not None
+    prog, target = sampled
+    res = synthesize(inputs, target, SearchConfig(timeout_s=60, max_depth=1))
+    assert res.solved, f"could not re-find {prog.render()}: {res.summary()}"
+    assert equal(target, run_src(res.rendered, inputs))
+
+
 def test_ranked_search_follows_the_scorer_and_still_finds_the_program():
     df = sales()
     target = df.sort_values("units", ascending=False)
