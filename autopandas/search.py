@@ -70,7 +70,8 @@ TIERS = (40, 400)
 #: Most cells of one-call results kept for reuse by the next deepening passes.
 CACHE_CELLS = 5_000_000
 TIER_COST = 1.5
-#: Extra cost of a program that leaves a frame input unread: as much as one more call.
+#: Extra cost once a chain can no longer read every frame input: more than a call and the
+#: heuristic, so such programs mostly come after those one call longer that read them all.
 UNUSED_INPUT_COST = 1.5
 _CREATED_LABELS = frozenset({"index", "level_0", "level_1", "variable", "value", "size", "count",
                              "proportion"})

@@ -76,6 +76,7 @@ def test_table_has_at_least_60_functions_in_every_group_with_generators():
     assert len(fns) >= 60
     assert {f.group for f in fns} == set(dsl.GROUPS)
     assert set(GENERATORS) == {f.name for f in fns}
+    assert dsl.KEEPS_LABELS | dsl.MORE_COLUMNS <= {f.name for f in fns}   # no stale names
     for f in fns:
         assert all(a.type in dsl.ARG_TYPES for a in f.args)
 
