@@ -137,17 +137,21 @@ class SearchResult:
 
     def summary(self) -> str:
         """One line on how the search ended and what it searched."""
-        tried = (f"{self.candidates_tried} candidates over {self.functions} functions, "
-                 f"{self.states} intermediates kept")
+        tried = (f"{_plural(self.candidates_tried, 'candidate')} over {self.functions} functions, "
+                 f"{_plural(self.states, 'intermediate')} kept")
         if self.solved:
             calls = len(self.program) if self.program is not None else 0
-            found = "an input itself" if calls == 0 else f"a program of {calls} call{'s' * (calls > 1)}"
+            found = "an input itself" if calls == 0 else f"a program of {_plural(calls, 'call')}"
             return f"solved after {self.seconds:.1f}s: {found}, found after {tried}"
         how = "time limit reached" if self.timed_out else "search space exhausted"
         done = (f"all programs of depth <= {self.depth_completed} tried" if self.depth_completed
                 else f"all programs of cost < {self.cost_completed:g} tried" if self.cost_completed
                 else "not even all one-call programs tried")
         return f"{how} after {self.seconds:.1f}s: {tried}, {done}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 Matcher = Callable[[Any], bool]
