@@ -124,6 +124,9 @@ class SearchResult:
     """Every program cheaper than this was tried (one call costs about 1, see TIERS)."""
     timed_out: bool = False
     states: int = 0
+    states_dropped: int = 0
+    """New intermediates not kept because ``max_states`` were kept already: programs through
+    them were never tried, so no depth or cost is claimed complete."""
     functions: int = 0
     sandbox: dict = field(default_factory=dict)
     rendered: str | None = None
@@ -144,6 +147,8 @@ class SearchResult:
             found = "an input itself" if calls == 0 else f"a program of {_plural(calls, 'call')}"
             return f"solved after {self.seconds:.1f}s: {found}, found after {tried}"
         how = "time limit reached" if self.timed_out else "search space exhausted"
+        if self.states_dropped:
+            tried += f", {self.states_dropped} more not kept (max_states reached)"
         done = (f"all programs of depth <= {self.depth_completed} tried" if self.depth_completed
                 else f"all programs of cost < {self.cost_completed:g} tried" if self.cost_completed
                 else "not even all one-call programs tried")
@@ -385,7 +390,9 @@ def synthesize(inputs: Sequence[Any], target: Any, config: SearchConfig = Search
                 return _done(result, found, start, True, len(inputs))
             if result.timed_out:
                 return _done(result, None, start, False, len(inputs))
-            if bound == float("inf"):
+            if result.states_dropped:
+                pass        # programs through the dropped states were not tried
+            elif bound == float("inf"):
                 result.depth_completed = limit
             else:
                 result.cost_completed = bound
@@ -501,7 +508,7 @@ class _Pass:
                     texts[sid] = dsl.receiver_label_texts(value)
                 if not dsl.labels_possible(fn.name, texts[sid], self.target_forms):
                     continue
-            keep = not final and len(states) < config.max_states
+            keep = not final
             final_next = depth + 1 == limit
             ctx = GenContext(value, inputs, self.target, self.constants)
             lo = TIERS[tier - 1] if tier else 0
@@ -532,6 +539,9 @@ class _Pass:
                         continue
                     seen.add(k)
                 if final_next and not self.reach.final_step_possible(out.value):
+                    continue
+                if len(states) >= config.max_states:
+                    result.states_dropped += 1
                     continue
                 ccost = cost + fn.cost
                 now_used = used | {args["other"]} if fn.group == "combining" else used

@@ -92,6 +92,14 @@ def test_summary_says_how_the_search_ended():
     assert (solved.outcome, exhausted.outcome, timed.outcome) == ("solved", "exhausted", "time limit")
 
 
+def test_summary_does_not_claim_an_exhausted_space_when_max_states_dropped_intermediates():
+    res = synthesize([pd.DataFrame({"a": [1, 2]})], pd.DataFrame({"zzz": ["never", "seen"]}),
+                     SearchConfig(timeout_s=60, max_depth=2, max_states=2))
+    assert res.outcome == "exhausted" and res.states_dropped > 0
+    assert res.depth_completed == 0 and "depth <= 2" not in res.summary()
+    assert f"{res.states_dropped} more not kept (max_states reached)" in res.summary()
+
+
 def test_state_key_dedups_equal_content_and_separates_dtypes():
     df = sales()
     assert state_key(df) == state_key(df.copy())
