@@ -77,12 +77,16 @@ class PPO(Algorithm):
         adv_t, returns_t = flat(adv), flat(returns)
         n = adv_t.shape[0]
         mb = min(c.minibatch_size, n)
+        normalize_each = c.normalize_advantages and mb > 1
+        if normalize_each and mb == n:  # one minibatch, the whole batch: normalise once
+            adv_t, normalize_each = (adv_t - adv_t.mean()) / (adv_t.std() + 1e-8), False
+        actions = actions.unsqueeze(1)  # (n, 1), as gather takes it
         # CartPole-like envs mask nothing: skip the masked_fill then (same result, less work)
         any_masked = not bool(masks.all())
         params = [p for p in self.model.parameters() if p.requires_grad]
         # per step: the losses, and the detached tensors the diagnostics are computed from
         # once at the end (a dozen fewer small kernels per gradient step)
-        losses: list[torch.Tensor] = []  # (pg_loss, v_loss)
+        losses: list[torch.Tensor] = []  # pg_loss, v_loss of each step
         logps: list[torch.Tensor] = []
         log_ratios: list[torch.Tensor] = []
         mask_rows: list[torch.Tensor] = []
@@ -93,14 +97,14 @@ class PPO(Algorithm):
                 # one minibatch of the whole batch: order does not change the mean gradient
                 idx = perm[start:start + mb] if mb < n else slice(None)
                 m = masks[idx]
-                logits, values = self.model(tree_map(lambda t: t[idx], obs_t))
+                logits, values = self.model(obs_t if mb == n else tree_map(lambda t: t[idx], obs_t))
                 # envs that mask nothing (CartPole) skip the masked_fill: same result, less work
                 logp_all = masked_log_probs(logits, m) if any_masked else torch.log_softmax(logits, -1)
-                logp = logp_all.gather(1, actions[idx].unsqueeze(1)).squeeze(1)  # (mb,)
+                logp = logp_all.gather(1, actions[idx]).squeeze(1)  # (mb,)
                 log_ratio = logp - old_logp[idx]
                 ratio = log_ratio.exp()
                 a = adv_t[idx]
-                if c.normalize_advantages and a.numel() > 1:
+                if normalize_each and a.numel() > 1:
                     a = (a - a.mean()) / (a.std() + 1e-8)
                 pg_loss = -torch.min(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a).mean()
                 ret = returns_t[idx]
@@ -113,7 +117,8 @@ class PPO(Algorithm):
                 loss = pg_loss + c.vf_coef * v_loss
                 if c.ent_coef > 0:
                     loss = loss - c.ent_coef * masked_entropy(logp_all, m).mean()
-                losses.append(torch.stack([pg_loss.detach(), v_loss.detach()]))
+                losses.append(pg_loss.detach())
+                losses.append(v_loss.detach())
                 logps.append(logp_all.detach())
                 log_ratios.append(log_ratio.detach())
                 mask_rows.append(m)
@@ -126,7 +131,7 @@ class PPO(Algorithm):
                 gradient_step(self.optimizer, params, loss, c.max_grad_norm)
             if stopped_early:
                 break
-        pg_v = torch.stack(losses).mean(0).tolist()
+        pg_v = torch.stack(losses).view(-1, 2).mean(0).tolist()
         log_ratio_all = torch.cat(log_ratios)
         ratio_all = log_ratio_all.exp()
         entropy = masked_entropy(torch.cat(logps), torch.cat(mask_rows)).mean()
