@@ -8,7 +8,9 @@ is >= 475. Both sides are evaluated at the same env-step checkpoints (iterations
 seed 10000 + run seed + i, deterministic (argmax) actions. Reported: env steps to solve, and
 training wall seconds (evaluation time excluded on both sides). Both sides run with one torch
 thread. Solve steps vary a lot from seed to seed (DQN's are bimodal on CartPole); ``--seeds``
-takes more seeds for a firmer comparison.
+takes more seeds for a firmer comparison. Runs are deterministic per seed on both sides, so
+``--time-repeats R`` reruns each one R times (the two sides taking turns) and reports the median
+seconds, steadier on a shared machine; a rerun that takes other steps than the first is an error.
 
 Part 2, throughput: env steps per second of sampling alone (PPO policy, 8 env copies in total)
 with 0, 1 and 2 rollout workers on CartPole-v1 (256 steps per env copy per sample call) and on
@@ -257,11 +259,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="algorithms (default: PPO DQN)")
     parser.add_argument("--eval-every", type=int, default=1024,
                         help="env steps between evaluations (default: 1024)")
+    parser.add_argument("--time-repeats", type=int, default=1, metavar="R",
+                        help="run each (algo, seed) R times, report the median seconds (default: 1)")
     parser.add_argument("--no-sb3", action="store_true", help="skip Stable-Baselines3")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.add_argument("--from-json", nargs="+", metavar="FILE",
                         help="no runs: print the tables of earlier --json reports, their seeds pooled")
     args = parser.parse_args(argv)
+    if args.time_repeats < 1:
+        parser.error(f"--time-repeats must be >= 1, got {args.time_repeats}")
     torch.set_num_threads(1)
     report: dict[str, Any] = {"command": " ".join(["python", "benchmarks/rl_cartpole.py", *sys.argv[1:]])}
     log: Callable[[str], None] = (lambda s: print(s, file=sys.stderr, flush=True))
@@ -285,14 +291,23 @@ def main(argv: list[str] | None = None) -> int:
         # seeds interleave the two sides, so both see the same load on a shared machine
         for algo in args.algos:
             for seed in args.seeds:
-                for side, fn in (("rllib_lite", solve_ours), ("sb3", solve_sb3)):
-                    if side == "sb3" and args.no_sb3:
-                        continue
-                    r = fn(algo, seed, args.eval_every)
-                    if r is None:
-                        continue
-                    log(f"{algo} {side} seed {seed}: {r}")
-                    solve.setdefault(f"{algo}/{side}", []).append(r)
+                runs: dict[str, list[dict[str, Any]]] = {}
+                for _ in range(args.time_repeats):
+                    for side, fn in (("rllib_lite", solve_ours), ("sb3", solve_sb3)):
+                        if side == "sb3" and args.no_sb3:
+                            continue
+                        r = fn(algo, seed, args.eval_every)
+                        if r is None:
+                            continue
+                        log(f"{algo} {side} seed {seed}: {r}")
+                        runs.setdefault(side, []).append(r)
+                for side, reps in runs.items():
+                    if any(r["steps"] != reps[0]["steps"] for r in reps):
+                        raise RuntimeError(f"{algo} {side} seed {seed} is not deterministic: steps "
+                                           f"{[r['steps'] for r in reps]}")
+                    seconds = [r["seconds"] for r in reps]
+                    solve.setdefault(f"{algo}/{side}", []).append(
+                        {**reps[0], "seconds": statistics.median(seconds), "seconds_each": seconds})
         report["solve"] = solve
     if args.part in ("throughput", "all") and not args.from_json:
         thr: dict[str, Any] = {}

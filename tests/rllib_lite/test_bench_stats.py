@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,21 @@ def test_bootstrap_interval_brackets_the_median_ratio():
     lo, hi = bench.bootstrap_ratio_ci(ours, ref)
     assert lo <= 0.5 <= hi
     assert bench.bootstrap_ratio_ci([7] * 5, [14] * 5) == (0.5, 0.5)
+
+
+def test_time_repeats_report_the_median_seconds_and_refuse_a_run_that_changes(monkeypatch, capsys):
+    """--time-repeats reruns each (algo, seed) and reports the median seconds; the reruns must take
+    the same steps (runs are deterministic), else the benchmark stops instead of mixing runs."""
+    seconds = iter([3.0, 1.0, 2.0])
+    monkeypatch.setattr(bench, "solve_ours", lambda algo, seed, every: {
+        "solved": True, "steps": 4096, "seconds": next(seconds), "score": 500.0})
+    assert bench.main(["--part", "solve", "--algos", "PPO", "--seeds", "0", "--no-sb3",
+                       "--time-repeats", "3", "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["solve"]["PPO/rllib_lite"]
+    assert run["seconds"] == 2.0 and run["seconds_each"] == [3.0, 1.0, 2.0] and run["steps"] == 4096
+
+    steps = iter([4096, 5120])
+    monkeypatch.setattr(bench, "solve_ours", lambda algo, seed, every: {
+        "solved": True, "steps": next(steps), "seconds": 1.0, "score": 500.0})
+    with pytest.raises(RuntimeError, match="not deterministic"):
+        bench.main(["--part", "solve", "--algos", "PPO", "--seeds", "0", "--no-sb3", "--time-repeats", "2"])
