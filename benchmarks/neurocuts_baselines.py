@@ -58,11 +58,20 @@ def main() -> int:
         ap.error("argument --algos: no builder given")
     cb = Path(args.shared) / "classbench"
     if args.from_rows:
-        rows = [json.loads(x) for f in args.from_rows for x in Path(f).read_text().splitlines() if x.strip()]
+        try:
+            rows = [json.loads(x) for f in args.from_rows for x in Path(f).read_text().splitlines() if x.strip()]
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            ap.error(f"argument --from-rows: not rows written by --out ({err})")
         summarize(rows, cb, [a for a in args.algos.split(",") if any(r["algo"] == a for r in rows)])
         print(f"\ncommand: {' '.join(sys.argv)}")
         return 0
     names = [s for s in SETS if not args.sets or s in args.sets.split(",")]
+    if not cb.is_dir() and not args.with_100k:
+        ap.error(f"argument --shared: no folder {cb} (point --shared at the shared data folder; "
+                 "--with-100k alone builds generated sets)")
+    missing = [n for n in names if not (cb / n).exists()]
+    if args.sets and missing:
+        ap.error(f"argument --sets: no file {cb / missing[0]}")
     inputs = [(n, lambda n=n: load_rules(cb / n)) for n in names if (cb / n).exists()]
     if args.with_100k:
         from sysml_datasets.classbench import GeneratorConfig, generate_text

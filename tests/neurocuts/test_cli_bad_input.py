@@ -268,3 +268,18 @@ def test_benchmark_and_cli_share_one_seconds_type():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     assert bench.positive_seconds is neurocuts.argtypes.positive_seconds is cli.positive_seconds
+
+
+def test_benchmark_says_when_the_shared_data_or_rows_are_missing(tmp_path):
+    def bench(*args):
+        return subprocess.run([sys.executable, str(REPO / "benchmarks" / "neurocuts_baselines.py"), *args],
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+    r = bench("--shared", str(tmp_path / "nowhere"))  # ran with no sets, printing an empty table
+    assert r.returncode == 2 and r.stdout == ""
+    assert f"argument --shared: no folder {tmp_path / 'nowhere' / 'classbench'}" in one_line(r.stderr)
+    (tmp_path / "classbench").mkdir()
+    r = bench("--shared", str(tmp_path), "--sets", "acl1_1k")
+    assert r.returncode == 2 and f"argument --sets: no file {tmp_path / 'classbench' / 'acl1_1k'}" in one_line(r.stderr)
+    r = bench("--from-rows", str(tmp_path / "rows.jsonl"))  # a traceback before
+    assert r.returncode == 2 and "argument --from-rows: not rows written by --out" in one_line(r.stderr)
