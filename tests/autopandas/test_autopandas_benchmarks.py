@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -49,6 +50,7 @@ def test_benchmark_task_is_solved(tasks, task_id):
 @pytest.mark.parametrize("argv, needle", [(["--timeout", "-1"], "--timeout"),
                                           (["--timeout", "nan"], "--timeout"),
                                           (["--max-depth", "9"], "max_depth"),
+                                          (["--copies", "-1"], "--copies"),
                                           (["--bogus"], "--bogus")])
 def test_benchmark_bad_arguments_are_one_line_exit_2(argv, needle):
     p = subprocess.run([sys.executable, str(BENCH), *argv], capture_output=True, text=True, timeout=60)
@@ -66,3 +68,21 @@ def test_benchmark_without_shared_data_names_the_variable_to_set(tmp_path):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in p.stderr, p.stderr
     assert "SYSML_SHARED" in lines[0] and str(tmp_path / "nowhere") in lines[0]
+
+
+def test_benchmark_reports_generalisation_per_solved_task_and_in_totals(shared_dir, tmp_path):
+    out = tmp_path / "rows.json"
+    env = {**os.environ, "SYSML_SHARED": str(shared_dir)}
+    p = subprocess.run([sys.executable, str(BENCH), "--timeout", "10", "--copies", "3",
+                        "--only", "SO_49592930_depth1,book_dup_1", "--json", str(out)],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    rows = {r["id"]: r for r in json.loads(out.read_text())}
+    # found programs equal to the references (combine_first, drop_duplicates) must agree on every copy
+    for tid in ("SO_49592930_depth1", "book_dup_1"):
+        r = rows[tid]
+        assert r["solved"] and r["generalizes"] == "yes", r
+        assert r["generalize_copies"] == 3 and 0 < r["generalize_usable"] <= 3
+        assert r["generalize_disagreements"] == 0 and r["reference_dsl"] is not None
+    assert "solved 2/2, of which 2 generalise" in p.stdout
+    assert "generalizes" in p.stdout.splitlines()[0]

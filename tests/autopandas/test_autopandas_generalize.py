@@ -1,0 +1,104 @@
+"""The generalisation check flags programs that only reproduce their one example."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autopandas.equality import equal
+from autopandas.generalize import (Generalization, generalizes, parse_reference, perturb,
+                                   perturbed_copies, run_program)
+from autopandas.program import Program, Step
+from autopandas.sandbox import Sandbox
+
+
+@pytest.fixture
+def sort_task():
+    df = pd.DataFrame({"x": [3, 1, 2, 5, 4], "name": ["c", "a", "b", "e", "d"]})
+    return [df], df.sort_values("x")
+
+
+def _runs_to(program: Program, inputs: list, target) -> bool:
+    with Sandbox() as box:
+        out = run_program(program, inputs, box)
+    return out.ok and equal(target, out.value)
+
+
+def test_literal_label_reorder_is_flagged_no_and_the_intended_sort_yes(sort_task):
+    inputs, target = sort_task
+    ref = parse_reference("inputs[0].sort_values('x')", inputs, target)
+    overfit = Program(0, (Step("loc", {"rows": (1, 2, 0, 4, 3)}),))
+    intended = Program(0, (Step("sort_values", {"by": ("x",), "ascending": True}),))
+    # both reproduce the one example, so "solved" cannot tell them apart
+    assert _runs_to(overfit, inputs, target) and _runs_to(intended, inputs, target)
+    bad = generalizes(overfit, ref, inputs, k=5, seed=0)
+    good = generalizes(intended, ref, inputs, k=5, seed=0)
+    assert bad.verdict == "no" and 0 < bad.disagreements <= bad.usable
+    assert bad.label() == f"no ({bad.disagreements}/{bad.usable})"
+    assert good.verdict == "yes" and good.usable > 0 and good.disagreements == 0
+
+
+def test_merge_reordered_by_literal_labels_is_flagged_no():
+    left = pd.DataFrame({"key": ["b", "b", "a", "c", "a", "a", "b"], "data1": range(7)})
+    right = pd.DataFrame({"key": ["a", "b", "d"], "data2": range(3)})
+    inputs = [left, right]
+    ref = parse_reference("inputs[0].merge(inputs[1])", inputs)
+    assert ref is not None and ref.render(2) == "df0.merge(df1)"
+    target = left.merge(right)
+    order = [int(i) for i in left.reset_index().merge(right).sort_values("key", kind="stable")["index"]]
+    overfit = Program(0, (Step("loc", {"rows": tuple(order)}),
+                          Step("merge", {"other": 1, "how": "inner", "on": None, "left_on": None,
+                                         "right_on": None})))
+    sorted_target = left.loc[order].merge(right)
+    assert _runs_to(overfit, inputs, sorted_target) and not equal(target, sorted_target)
+    assert generalizes(overfit, ref, inputs, k=5, seed=1).verdict == "no"
+    assert generalizes(ref, ref, inputs, k=5, seed=1).verdict == "yes"
+
+
+def test_parse_reference_maps_pandas_text_to_dsl_programs(sort_task):
+    inputs, target = sort_task
+    prog = parse_reference("inputs[0].sort_values(by=['x'], ascending=True)", inputs, target)
+    assert prog is not None and prog.functions() == ("sort_values",)
+    assert _runs_to(prog, inputs, target)
+    two = parse_reference("inputs[0].groupby('name').sum().reset_index()", inputs)
+    assert two is not None and two.functions() == ("groupby.sum", "reset_index")
+
+
+@pytest.mark.parametrize("text", ["inputs[0].loc[lambda d: d.x > 1]",       # lambda: not in the DSL
+                                  "__import__('os').system('echo hi')",    # never evaluated
+                                  "inputs[0].sort_values(",                 # not Python
+                                  "inputs[1].head(2)"])                      # no such frame
+def test_parse_reference_gives_none_for_what_the_dsl_cannot_express(sort_task, text):
+    inputs, target = sort_task
+    assert parse_reference(text, inputs, target) is None
+
+
+def test_no_reference_or_no_usable_copy_is_not_applicable(sort_task):
+    inputs, _ = sort_task
+    prog = Program(0, (Step("head", {"n": 2}),))
+    assert generalizes(prog, None, inputs).verdict == "n/a"
+    failing = Program(0, (Step("getitem", {"columns": ("missing",)}),))
+    g = generalizes(prog, failing, inputs, k=3)
+    assert g == Generalization("n/a", 3, 0, 0, "the reference failed on every copy")
+
+
+def test_perturbed_copies_are_seeded_and_keep_the_schema():
+    df = pd.DataFrame({"k": ["a", "b", "c", "d"], "v": [1.5, 2.0, 3.0, 4.0], "n": [1, 2, 3, 4],
+                       "flag": [True, False, True, True]}, index=pd.Index([10, 20, 30, 40], name="id"))
+    s = pd.Series([1, 2, 3], name="s")
+    first, again = perturbed_copies([df, s, "text"], 6, seed=3), perturbed_copies([df, s, "text"], 6, seed=3)
+    for a, b in zip(first, again):
+        pd.testing.assert_frame_equal(a[0], b[0])
+        pd.testing.assert_series_equal(a[1], b[1])
+        assert a[2] == "text"
+        assert list(a[0].columns) == list(df.columns) and list(a[0].dtypes) == list(df.dtypes)
+        assert a[0].index.name == "id" and set(a[0].index) <= set(df.index)
+        assert set(a[0]["k"]) <= set(df["k"]) and a[0]["flag"].isin([True, False]).all()
+        assert isinstance(a[1].index, pd.RangeIndex) and a[1].name == "s"
+    assert any(not c[0].equals(df) for c in first)
+    assert not all(x[0].equals(y[0]) for x, y in zip(first, perturbed_copies([df, s, "text"], 6, seed=4)))
+
+
+def test_perturb_leaves_other_inputs_alone():
+    rng = np.random.default_rng(0)
+    assert perturb([1, 2], rng) == [1, 2]
