@@ -184,6 +184,9 @@ def generalizes(candidate: Program, reference: Program | None, inputs: Sequence[
 # ----------------------------------------------------------------------------- reference parsing
 
 _SIGNATURE_OWNERS = (pd.DataFrame, pd.Series)
+#: Axis spellings of ``drop(labels, axis=...)``, which pandas documents as ``drop(columns=labels)``
+#: (axis 1) or ``drop(index=labels)`` (axis 0).
+_DROP_AXES = {(1,): "columns", ("columns",): "columns", (0,): "index", ("index",): "index"}
 
 
 def _literal(node: ast.AST) -> Any:
@@ -192,7 +195,7 @@ def _literal(node: ast.AST) -> Any:
     try:
         v = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return ("ast", ast.dump(node))
+        return ("expr", _canon(node))
     return _norm(v)
 
 
@@ -221,6 +224,8 @@ def _canon(node: ast.AST) -> Any:
     if isinstance(node, ast.Name):
         return ("name", node.id)
     if isinstance(node, ast.Attribute):
+        if not any(hasattr(owner, node.attr) for owner in (*_SIGNATURE_OWNERS, DataFrameGroupBy)):
+            return ("sub", _canon(node.value), _norm(node.attr))  # ``d.col`` is ``d['col']``
         return ("attr", _canon(node.value), node.attr)
     if isinstance(node, ast.Subscript):
         return ("sub", _canon(node.value), _literal(node.slice))
@@ -237,6 +242,8 @@ def _canon(node: ast.AST) -> Any:
             args[params[i].name if ok else i] = _literal(a)
         for kw in node.keywords:
             args[kw.arg] = _literal(kw.value)
+        if method == "drop" and "labels" in args and _DROP_AXES.get(args.get("axis", (0,))):
+            args[_DROP_AXES[args.pop("axis", (0,))]] = args.pop("labels")
         if sig:
             for p in params:
                 if p.name in args and p.default is not inspect.Parameter.empty:

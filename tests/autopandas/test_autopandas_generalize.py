@@ -62,6 +62,8 @@ def test_parse_reference_maps_pandas_text_to_dsl_programs(sort_task):
     assert _runs_to(prog, inputs, target)
     two = parse_reference("inputs[0].groupby('name').sum().reset_index()", inputs)
     assert two is not None and two.functions() == ("groupby.sum", "reset_index")
+    drop = parse_reference("inputs[0].drop(['name'], axis=1)", inputs)  # pandas' other spelling
+    assert drop is not None and drop.render(1) == "df0.drop(columns=['name'])"
 
 
 @pytest.mark.parametrize("text", ["inputs[0].loc[lambda d: d.x > 1]",       # lambda: not in the DSL
