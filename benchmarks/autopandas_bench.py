@@ -14,7 +14,10 @@ schema-keeping perturbed copies of the inputs (``autopandas.generalize``): ``yes
 every copy where the reference runs), ``no (d/u)`` (disagrees on d of u usable copies) or ``n/a``
 (the reference is not expressible in the DSL, or failed on every copy). Reference text is parsed,
 never evaluated; both programs run as DSL calls in the sandbox. ``solved`` is unchanged: the
-program reproduces the given output.
+program reproduces the given output. ``--json`` rows add ``generalizes``, the copies made and
+usable, the disagreements, the reference as a DSL program (``reference_dsl``) and whether that
+reproduces the given output under the installed pandas (``reference_reproduces_output``: false
+for book_1/book_2, whose outputs keep pandas 1.5's merge row order).
 
     python benchmarks/autopandas_bench.py --timeout 60
 """
