@@ -156,18 +156,25 @@ FRAMES = [
 ]
 
 
-@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), which=st.integers(0, len(FRAMES) - 1))
-def test_synthesized_program_reproduces_a_random_programs_output(seed, which):
-    """Property: sample a random one-call program (random mode), run it, synthesize from its
-    output; the found program's output equals the target."""
-    inputs = [FRAMES[which]]
+def _refind_a_random_program(inputs: list, seed: int) -> tuple:
+    """Sample a random one-call program over ``inputs`` (random mode), run it, synthesize from its
+    output, and check the found program's source reproduces it; returns (result, target)."""
     sampled = sample_program(inputs, 1, random.Random(seed))
     assert sampled is not None
     prog, target = sampled
     res = synthesize(inputs, target, SearchConfig(timeout_s=60, max_depth=1))
     assert res.solved, f"could not re-find {prog.render()}: {res.summary()}"
     assert equal(target, run_src(res.rendered, inputs))
+    return res, target
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), which=st.integers(0, len(FRAMES) - 1))
+def test_synthesized_program_reproduces_a_random_programs_output(seed, which):
+    """Property: sample a random one-call program (random mode), run it, synthesize from its
+    output; the found program's output equals the target."""
+    inputs = [FRAMES[which]]
+    res, target = _refind_a_random_program(inputs, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert equal(target, res.program.run(inputs))
@@ -179,12 +186,7 @@ def test_synthesized_program_reproduces_a_random_program_over_two_inputs(seed):
     """Property, two inputs: the label, column and unread-input rules lose no one-call program
     (merges, concatenations, and calls that read one input only)."""
     inputs = [FRAMES[0], pd.DataFrame({"region": ["n", "s"], "boss": ["ann", "bob"]})]
-    sampled = sample_program(inputs, 1, random.Random(seed))
-    assert sampled is not None
-    prog, target = sampled
-    res = synthesize(inputs, target, SearchConfig(timeout_s=60, max_depth=1))
-    assert res.solved, f"could not re-find {prog.render()}: {res.summary()}"
-    assert equal(target, run_src(res.rendered, inputs))
+    _refind_a_random_program(inputs, seed)
 
 
 def test_ranked_search_follows_the_scorer_and_still_finds_the_program():
