@@ -184,9 +184,9 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
               if f.name not in _SKIP and getattr(args, f.name) is not None}
     config = cfg_cls(**fields, env_config=_env_config(args.env_config), output_dir=args.out)
     _prepare_out(args.out, args.overwrite)  # after the config is known to be valid
-    from . import DQN, PPO
+    from .algorithm import _registry
 
-    algo = {"ppo": PPO, "dqn": DQN}[args.algo](config)
+    algo = _registry()[args.algo.upper()](config)
     try:
         history = algo.learn(args.total_env_steps, stop_return=args.stop_return,
                              stop_eval_return=args.stop_eval_return, eval_every=args.eval_every,

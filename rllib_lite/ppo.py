@@ -94,10 +94,13 @@ class PPO(Algorithm):
         for _ in range(c.num_epochs):
             perm = torch.from_numpy(self.rng.permutation(n))
             for start in range(0, n, mb):
-                # one minibatch of the whole batch: order does not change the mean gradient
-                idx = perm[start:start + mb] if mb < n else slice(None)
+                if mb < n:
+                    idx = perm[start:start + mb]
+                    obs_mb = tree_map(lambda t: t[idx], obs_t)
+                else:  # one minibatch, the whole batch: order does not change the mean gradient
+                    idx, obs_mb = slice(None), obs_t
                 m = masks[idx]
-                logits, values = self.model(obs_t if mb == n else tree_map(lambda t: t[idx], obs_t))
+                logits, values = self.model(obs_mb)
                 # envs that mask nothing (CartPole) skip the masked_fill: same result, less work
                 logp_all = masked_log_probs(logits, m) if any_masked else torch.log_softmax(logits, -1)
                 logp = logp_all.gather(1, actions[idx]).squeeze(1)  # (mb,)
