@@ -328,6 +328,9 @@ def parse_query(
             raise QueryError(f"predicate over more than two relations not supported: {c.sql()}")
 
     edges = _close_equalities(equi, relations) + theta
+    for i, pred in _same_relation_equalities(equi, relations):
+        if pred not in filters[i]:
+            filters[i].append(pred)
     select_sql = ", ".join(e.sql(dialect="duckdb") for e in stmt.expressions)
     return QueryGraph(tuple(relations), tuple(edges), tuple(tuple(f) for f in filters),
                       select_sql, sql, name)
@@ -361,6 +364,42 @@ def _close_equalities(
             sql = f"{quote(relations[li].alias)}.{lc} = {quote(relations[ri].alias)}.{rc}"
             out.append(JoinEdge(li, ri, lc, rc, sql, True,
                                 frozenset([(li, lc), (ri, rc)]) not in explicit))
+    return out
+
+
+def _same_relation_equalities(
+    equi: list[tuple[int, str, int, str, str]], relations: list[Relation]
+) -> list[tuple[int, str]]:
+    """Filters ``r.a = r.b`` for two columns of one relation in one equality class.
+
+    ``t.id = ml.movie_id AND t.id = ml.linked_movie_id`` implies ``ml.movie_id =
+    ml.linked_movie_id``. No join edge can carry it (both ends are ``ml``), and a join tree's SQL
+    states each class once per join, so without this filter a plan joining ``t`` to ``ml`` on
+    ``t.id = ml.movie_id`` alone would return rows the query excludes."""
+    parent: dict[tuple[int, str], tuple[int, str]] = {}
+
+    def find(x: tuple[int, str]) -> tuple[int, str]:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for li, lc, ri, rc, _ in equi:
+        a, b = find((li, lc)), find((ri, rc))
+        if a != b:
+            parent[a] = b
+    out: list[tuple[int, str]] = []
+    classes: dict[tuple[int, str], list[tuple[int, str]]] = {}
+    for m in sorted(parent):
+        classes.setdefault(find(m), []).append(m)
+    for members in classes.values():
+        first: dict[int, str] = {}
+        for i, c in members:  # sorted: each relation's columns in name order
+            if i in first:
+                a = quote(relations[i].alias)
+                out.append((i, f"{a}.{quote(first[i])} = {a}.{quote(c)}"))
+            else:
+                first[i] = c
     return out
 
 

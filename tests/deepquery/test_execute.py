@@ -7,8 +7,9 @@ import pytest
 
 from deepquery import EstimatedCardinality, TableStats, connect, get_cost_model, get_optimizer, parse_query
 from deepquery.database import schema_of
-from deepquery.execute import PLANNED_DISABLED
+from deepquery.execute import PLANNED_DISABLED, run_plan
 from deepquery.rewrite import plan_sql
+from sysml_datasets.imdb.schema import COLUMNS
 
 
 def _physical_tree(node: dict):
@@ -40,3 +41,26 @@ def test_duckdb_runs_the_planned_join_tree(imdb_db, job_dir, optimizer, query):
     plan = json.loads(con.execute("EXPLAIN (FORMAT json) " + plan_sql(g, tree)).fetchall()[0][1])
     con.close()
     assert _physical_tree(plan[0]) == _tables(tree.nested(g), g)
+
+
+# A class with two columns of one relation: t.id = ml.movie_id = ml.linked_movie_id. Joining t to
+# ml states the class once (t.id = ml.movie_id); ml.movie_id = ml.linked_movie_id must still hold.
+SAME_CLASS_SQL = ("SELECT t.title, ml.id FROM title AS t, movie_link AS ml, movie_companies AS mc "
+                  "WHERE t.id = ml.movie_id AND t.id = ml.linked_movie_id AND mc.movie_id = t.id")
+
+
+def test_two_columns_of_one_relation_in_a_class_become_a_filter():
+    g = parse_query(SAME_CLASS_SQL, COLUMNS)
+    assert g.filters[g.index("ml")] == ("ml.linked_movie_id = ml.movie_id",)
+
+
+@pytest.mark.parametrize("optimizer", ["dp", "greedy", "random"])
+def test_plans_keep_equalities_between_columns_of_one_relation(imdb_db, optimizer):
+    con = connect(imdb_db)
+    g = parse_query(SAME_CLASS_SQL, schema_of(con))
+    assert con.execute(f"SELECT count(*) FROM ({SAME_CLASS_SQL})").fetchone()[0] < \
+        con.execute("SELECT count(*) FROM movie_link").fetchone()[0]  # the filter matters here
+    tree = get_optimizer(optimizer)(g, EstimatedCardinality(g, TableStats(con)), get_cost_model("cout"))
+    result = run_plan(con, g, tree)
+    con.close()
+    assert result.same_result
