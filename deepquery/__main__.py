@@ -49,6 +49,7 @@ class _Session:
     db: Path
     cards: Cardinality
     cache: CardinalityCache | None
+    label: str
 
 
 def _progress_bar(total: int, desc: str):
@@ -149,13 +150,16 @@ def _session(args: argparse.Namespace, file: str | None) -> _Session:
             cards = EstimatedCardinality(graph, stats)
     except duckdb.Error as e:
         raise BadInput(f"{label}: {str(e).splitlines()[0]}") from None
-    return _Session(graph, con, db, cards, cache)
+    return _Session(graph, con, db, cards, cache, label)
 
 
 def _plan(s: _Session, optimizer: str, cost_model: str):
     model = get_cost_model(cost_model)
     t = time.perf_counter()
-    tree = get_optimizer(optimizer)(s.graph, s.cards, model)
+    try:
+        tree = get_optimizer(optimizer)(s.graph, s.cards, model)
+    except QueryError as e:  # SearchSpaceTooLarge: the query is too big for this optimizer
+        raise BadInput(f"{s.label}: {e}") from None
     return tree, (time.perf_counter() - t) * 1000.0
 
 
@@ -232,16 +236,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     s = _session(args, args.file)
-    rows = []
+    rows, skipped = [], []
     for name in OPTIMIZERS:
-        tree, ms = _plan(s, name, args.cost_model)
+        try:
+            tree, ms = _plan(s, name, args.cost_model)
+        except BadInput as e:  # too large for an exhaustive optimizer: compare the others
+            skipped.append(name)
+            logger.warning("%s skipped: %s", name, str(e).split(f"{name}: ", 1)[-1])
+            rows.append({"optimizer": name, "cost": None, "planning_ms": None, "plan": None})
+            continue
         rows.append({"optimizer": name, "cost": tree.cost, "planning_ms": round(ms, 3),
                      "plan": tree.nested(s.graph)})
     if s.cache is not None:
         s.cache.close()
+    if len(skipped) == len(rows):
+        raise BadInput(f"{s.label}: every optimizer refused the query")
     base = rows[0]["cost"]
     for r in rows:
-        r["relative_to_dp"] = r["cost"] / base if base > 0 else 1.0
+        if r["cost"] is None or base is None:
+            r["relative_to_dp"] = None
+        else:
+            r["relative_to_dp"] = r["cost"] / base if base > 0 else 1.0
     if args.json:
         print(json.dumps({"query": s.graph.name, "cost_model": args.cost_model,
                           "cards": args.cards, "db": str(s.db), "optimizers": rows}, indent=1))
@@ -250,8 +265,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
           f"{args.cards} cardinalities")
     print(f"{'optimizer':12s} {'cost':>16s} {'x dp':>9s} {'planning ms':>12s}")
     for r in rows:
-        print(f"{r['optimizer']:12s} {r['cost']:16,.2f} {r['relative_to_dp']:9.3f} "
-              f"{r['planning_ms']:12.2f}")
+        if r["cost"] is None:
+            print(f"{r['optimizer']:12s} {'(too large)':>16s} {'-':>9s} {'-':>12s}")
+            continue
+        ratio = "-" if r["relative_to_dp"] is None else f"{r['relative_to_dp']:.3f}"
+        print(f"{r['optimizer']:12s} {r['cost']:16,.2f} {ratio:>9s} {r['planning_ms']:12.2f}")
     return 0
 
 

@@ -162,8 +162,12 @@ class QueryGraph:
     def with_cross_edges(self) -> "QueryGraph":
         """This graph if connected; else a copy whose components are linked by cross-product
         edges (``equi=False``, SQL ``TRUE``) between every pair of relations in different ones."""
+        got = self.cache.get("with_cross_edges")
+        if got is not None:  # built (and warned about) once per graph
+            return got
         comps = self.components()
         if len(comps) == 1:
+            self.cache["with_cross_edges"] = self
             return self
         logger.warning("query %s is disconnected (%d components): adding cross products",
                        self.name, len(comps))
@@ -172,8 +176,9 @@ class QueryGraph:
             JoinEdge(i, j, "", "", "TRUE", equi=False)
             for i, j in itertools.combinations(range(self.n), 2) if comp_of[i] != comp_of[j]
         )
-        return QueryGraph(self.relations, self.edges + extra, self.filters, self.select_sql,
-                          self.sql, self.name)
+        got = self.cache["with_cross_edges"] = QueryGraph(
+            self.relations, self.edges + extra, self.filters, self.select_sql, self.sql, self.name)
+        return got
 
     def to_json(self) -> dict:
         """A plain-data view (used by golden fixtures and ``--json``)."""

@@ -8,6 +8,7 @@ from ..cost_models import CostModel
 from ..join_tree import JoinTree
 from ..query_graph import QueryGraph
 from . import dpccp, greedy, ikkbz, linear_dp, quickpick
+from ._limits import MAX_JOIN_PAIRS, SearchSpaceTooLarge
 
 Optimizer = Callable[[QueryGraph, Cardinality, CostModel], JoinTree]
 
@@ -31,4 +32,4 @@ def get_optimizer(name: str) -> Optimizer:
         raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}") from None
 
 
-__all__ = ["OPTIMIZERS", "Optimizer", "get_optimizer"]
+__all__ = ["MAX_JOIN_PAIRS", "OPTIMIZERS", "Optimizer", "SearchSpaceTooLarge", "get_optimizer"]

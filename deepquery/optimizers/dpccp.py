@@ -34,16 +34,26 @@ from ..cost_models import CM1, CM2, CostModel, Cout
 from ..join_tree import JoinTree, from_splits
 from ..query_graph import QueryGraph
 from ._join_cost import cm_join_cost, cm_params
+from ._limits import MAX_JOIN_PAIRS, SearchSpaceTooLarge
 
 Visit = Callable[[int, int, "list[int]"], None]
 """``visit(s1, v, grown)``: one EnumerateCmp group, S1 with the complements ``{v}`` and each set of
 ``grown`` (connected supersets of ``{v}``, so every one has two relations or more)."""
 
 
-def enumerate_ccp(graph: QueryGraph, visit: Visit) -> None:
+class _TooMany(Exception):
+    """More csg-cmp pairs (or connected sets) than the limit."""
+
+
+def enumerate_ccp(graph: QueryGraph, visit: Visit, max_pairs: int | None = None) -> None:
     """Call ``visit(s1, v, grown)`` so that every csg-cmp pair of a connected graph is seen once,
-    in DP-safe order (both halves of a pair are complete before any pair forming their union)."""
+    in DP-safe order (both halves of a pair are complete before any pair forming their union).
+
+    With ``max_pairs``, raise :class:`SearchSpaceTooLarge` as soon as more pairs than that have
+    been seen (or one enumeration of connected sets grows past it: each such set forms at least
+    one pair), so a dense graph fails fast instead of enumerating for hours."""
     n = graph.n
+    cap = max_pairs if max_pairs is not None else float("inf")
     adjacency = graph.adjacency
     nb_memo: dict[int, int] = {}
 
@@ -80,12 +90,25 @@ def enumerate_ccp(graph: QueryGraph, visit: Visit) -> None:
                 break
             sp = nb & (sp - nb)
         out += grown
+        if len(out) > cap:
+            raise _TooMany
         for t in grown:
             got = nb_get(t)
             if (neighbors(t) if got is None else got) & ~x:
                 csg_rec(t, x, out)
 
     cmp_memo: dict[int, list[int]] = {}
+    try:
+        _enumerate(n, neighbors, csg_rec, cmp_memo, visit, cap)
+    except _TooMany:
+        raise SearchSpaceTooLarge("dp", n, int(cap)) from None
+
+
+def _enumerate(n: int, neighbors: Callable[[int], int],
+               csg_rec: Callable[[int, int, "list[int]"], None], cmp_memo: dict[int, list[int]],
+               visit: Visit, cap: float) -> None:
+    """EnumerateCsg with EnumerateCmp inlined (see :func:`enumerate_ccp`)."""
+    pairs = 0
     for i in range(n - 1, -1, -1):
         start = 1 << i
         csgs = [start]
@@ -104,6 +127,9 @@ def enumerate_ccp(graph: QueryGraph, visit: Visit) -> None:
                 if grown is None:
                     grown = cmp_memo[key] = []
                     csg_rec(vb, xv, grown)
+                pairs += 1 + len(grown)
+                if pairs > cap:
+                    raise _TooMany
                 visit(s1, vb, grown)
 
 
@@ -119,8 +145,12 @@ def csg_cmp_pairs(graph: QueryGraph) -> Iterator[tuple[int, int]]:
     return iter(pairs)
 
 
-def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTree:
-    """The cheapest bushy join tree without cross products (with them only between components)."""
+def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel, *,
+         max_pairs: int | None = None) -> JoinTree:
+    """The cheapest bushy join tree without cross products (with them only between components).
+
+    Raises :class:`~deepquery.optimizers._limits.SearchSpaceTooLarge` when the graph has more
+    than ``max_pairs`` (default ``MAX_JOIN_PAIRS``) csg-cmp pairs."""
     g = graph.with_cross_edges()
     n = g.n
     card, cost, splits = _tables(n)
@@ -134,7 +164,7 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel) -> JoinTr
         visit = _cm_relax(cards, cost_model, card, cost, splits)
     else:
         visit = _generic_relax(cards, cost_model, card, cost, splits)
-    enumerate_ccp(g, visit)
+    enumerate_ccp(g, visit, MAX_JOIN_PAIRS if max_pairs is None else max_pairs)
     return from_splits(g.full_mask, splits, cost, cards)
 
 

@@ -13,15 +13,21 @@ from ..cost_models import CostModel
 from ..join_tree import JoinTree, from_splits
 from ..query_graph import QueryGraph
 from ._join_cost import fast_join_cost
+from ._limits import MAX_JOIN_PAIRS, SearchSpaceTooLarge
 
 SHAPES = ("left-deep", "right-deep", "zigzag")
 
 
 def plan_linear(graph: QueryGraph, cards: Cardinality, cost_model: CostModel,
-                shape: str) -> JoinTree:
-    """The cheapest linear tree of ``shape`` without cross products."""
+                shape: str, max_steps: int | None = None) -> JoinTree:
+    """The cheapest linear tree of ``shape`` without cross products.
+
+    Raises :class:`~deepquery.optimizers._limits.SearchSpaceTooLarge` before a level whose
+    (set, adjacent relation) steps would bring the total past ``max_steps`` (default
+    ``MAX_JOIN_PAIRS``)."""
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+    limit = MAX_JOIN_PAIRS if max_steps is None else max_steps
     g = graph.with_cross_edges()
     adjacency = g.adjacency
     cost = {1 << i: cost_model.scan(cards, i) for i in range(g.n)}
@@ -31,7 +37,11 @@ def plan_linear(graph: QueryGraph, cards: Cardinality, cost_model: CostModel,
     card_of, join_cost = cards.card, fast_join_cost(cards, cost_model)
     as_right, as_left = shape in ("left-deep", "zigzag"), shape in ("right-deep", "zigzag")
     level = list(cost)
+    steps = 0
     for _ in range(g.n - 1):
+        steps += sum(nbs[s].bit_count() for s in level)  # this level's work, known up front
+        if steps > limit:
+            raise SearchSpaceTooLarge(shape, g.n, limit)
         nxt: dict[int, None] = {}
         for s in level:
             cs, ns = cost[s], card[s]

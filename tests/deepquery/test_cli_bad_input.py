@@ -1,6 +1,7 @@
 """Bad input and interrupts: one clear line on stderr, the right exit code, nothing left behind."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -219,3 +220,38 @@ def test_console_script_usage_says_deepquery(monkeypatch):
     assert build_parser().format_usage().startswith("usage: deepquery ")
     monkeypatch.setattr(sys, "argv", [str(REPO / "deepquery" / "__main__.py")])
     assert build_parser().format_usage().startswith("usage: python -m deepquery ")
+
+
+# --- queries too large for exhaustive search ---------------------------------------------------
+def _thirty_tables(tmp_path: Path) -> Path:
+    """30 relations joined on one column: one equality class, so a 30-clique join graph."""
+    tables = ["movie_info", "movie_keyword", "movie_companies", "cast_info", "movie_info_idx"]
+    rels = ["title AS t"] + [f"{tables[i % len(tables)]} AS x{i}" for i in range(29)]
+    q = tmp_path / "thirty.sql"
+    q.write_text("SELECT MIN(t.title) FROM " + ", ".join(rels) + " WHERE "
+                 + " AND ".join(f"t.id = x{i}.movie_id" for i in range(29)))
+    return q
+
+
+@pytest.mark.timeout(120)
+def test_thirty_relations_plan_with_dp_is_refused_in_one_line(tmp_path, imdb_cache, capsys):
+    q = _thirty_tables(tmp_path)
+    assert main(["plan", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "thirty.sql: dp:" in line and "30 relations" in line and "greedy" in line
+    assert main(["plan", str(q), "--optimizer", "greedy", "--json",
+                 "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 0
+
+
+@pytest.mark.timeout(120)
+def test_compare_reports_the_optimizers_that_can_plan_a_huge_query(tmp_path, imdb_cache, capsys,
+                                                                  monkeypatch):
+    from deepquery.optimizers import dpccp, linear_dp
+    monkeypatch.setattr(dpccp, "MAX_JOIN_PAIRS", 20_000)  # refuse sooner: a faster test
+    monkeypatch.setattr(linear_dp, "MAX_JOIN_PAIRS", 20_000)
+    q = _thirty_tables(tmp_path)
+    assert main(["compare", str(q), "--json", "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    costs = {r["optimizer"]: r["cost"] for r in out["optimizers"]}
+    assert [k for k, v in costs.items() if v is None] == ["dp", "left-deep", "right-deep", "zigzag"]
+    assert all(costs[k] > 0 for k in ("greedy", "ikkbz", "quickpick", "random"))

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from deepquery.cost_models import CM1, CM2, Cout
 from deepquery.join_tree import JoinTree, join, leaf
 from deepquery.optimizers import OPTIMIZERS
-from deepquery.optimizers import dpccp
+from deepquery.optimizers import SearchSpaceTooLarge, dpccp, greedy, ikkbz, linear_dp
+from deepquery.optimizers._limits import MAX_JOIN_PAIRS
 from deepquery.optimizers.dpccp import csg_cmp_pairs
+from deepquery.query_graph import QueryError
 
 from .dq_synthetic import ProductCardinality, chain, clique, make_graph, star
 
@@ -181,3 +183,37 @@ def test_disconnected_graph_plans_with_cross_product(caplog):
         tree = opt(g, cards, Cout())
         assert sorted(tree.leaves()) == [0, 1, 2, 3], name
     assert "disconnected" in caplog.text
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", ["dp", "left-deep", "right-deep", "zigzag"])
+def test_exhaustive_optimizers_refuse_a_search_space_past_the_limit(name):
+    # A clique of 30 (30 tables on one join column) has ~1e14 csg-cmp pairs: without a limit
+    # DP enumerates for days. It must refuse quickly, naming the polynomial optimizers.
+    g = clique(30)
+    cards = ProductCardinality(g, [10.0] * 30, [0.1] * len(g.edges))
+    optimizer = OPTIMIZERS[name]
+    limit = 20_000
+    with pytest.raises(SearchSpaceTooLarge, match="greedy, ikkbz or quickpick") as err:
+        if name == "dp":
+            dpccp.plan(g, cards, Cout(), max_pairs=limit)
+        else:
+            linear_dp.plan_linear(g, cards, Cout(), name, max_steps=limit)
+    assert isinstance(err.value, QueryError) and "30 relations" in str(err.value)
+    # A chain of 30 is small (4,495 pairs): every optimizer plans it under the same limit.
+    c = chain(30)
+    tree = (dpccp.plan(c, ProductCardinality(c, [10.0] * 30, [0.1] * 29), Cout(), max_pairs=limit)
+            if name == "dp" else optimizer(c, ProductCardinality(c, [10.0] * 30, [0.1] * 29), Cout()))
+    assert sorted(tree.leaves()) == list(range(30))
+
+
+def test_the_limit_admits_every_job_sized_search(job_dir):
+    # JOB's largest queries (29a-c) need 227,207 pairs: the default limit must leave room.
+    from deepquery.query_graph import parse_query
+    from sysml_datasets.imdb.schema import COLUMNS
+    g = parse_query((job_dir / "29a.sql").read_text(), COLUMNS, "29a")
+    assert sum(1 for _ in csg_cmp_pairs(g)) * 4 <= MAX_JOIN_PAIRS
+    for optimizer in (greedy.plan, ikkbz.plan):  # the suggested fallbacks plan a 30-clique
+        g30 = clique(30)
+        tree = optimizer(g30, ProductCardinality(g30, [10.0] * 30, [0.1] * len(g30.edges)), Cout())
+        assert sorted(tree.leaves()) == list(range(30))
