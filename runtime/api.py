@@ -479,15 +479,16 @@ def wait(refs: Sequence[ObjectRef], num_returns: int = 1, timeout: float | None 
     if not isinstance(refs, (list, tuple)):
         raise TypeError(f"wait() expects a list of ObjectRefs, got {type(refs).__name__}")
     oids = [_check_ref(r, "wait") for r in refs]
-    if len(set(oids)) != len(oids):
-        raise ValueError("wait() got the same ObjectRef twice; pass distinct refs")
-    if not isinstance(num_returns, int) or not 0 <= num_returns <= len(oids):
-        raise ValueError(f"wait(num_returns={num_returns!r}): must be between 0 and "
-                         f"len(refs)={len(oids)}")
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
         raise ValueError(f"wait(timeout={timeout!r}): timeout must be None or a number >= 0")
-    if not oids:
+    if not oids:  # Ray's rule: nothing to wait for, whatever num_returns says
         return [], []
+    if len(set(oids)) != len(oids):
+        raise ValueError("wait() got the same ObjectRef twice; pass distinct refs")
+    if (not isinstance(num_returns, int) or isinstance(num_returns, bool)
+            or not 1 <= num_returns <= len(oids)):
+        raise ValueError(f"wait(num_returns={num_returns!r}): must be between 1 and "
+                         f"len(refs)={len(oids)}")
     ready_set = _live_client("wait()").wait(oids, num_returns, timeout)
     ready = [r for r in refs if r._id in ready_set][:num_returns]
     if len(ready) == len(refs):

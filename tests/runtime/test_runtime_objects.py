@@ -81,6 +81,18 @@ def test_wait_semantics(rt, caps):
         rt.wait(fast[0])
 
 
+def test_wait_edge_cases_follow_ray(rt):
+    # an empty list is answered at once (Ray's rule), whatever num_returns says; num_returns
+    # must be between 1 and len(refs), as Ray checks (num_returns=0 is an error there)
+    assert rt.wait([]) == ([], [])
+    assert rt.wait([], num_returns=3, timeout=0) == ([], [])
+    r = rt.put(1)
+    for bad in (0, 2, -1, True, 1.0):
+        with pytest.raises(ValueError, match="num_returns"):
+            rt.wait([r], num_returns=bad)
+    assert rt.wait([r], num_returns=1) == ([r], [])
+
+
 def test_wait_drains_many_tasks(rt):
     f = rt.remote(lambda i: i)
     pending = [f.remote(i) for i in range(300)]
