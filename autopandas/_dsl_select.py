@@ -64,13 +64,33 @@ def _query_run(x, a, i):
     return x[OPS[a["op"]](lhs, rhs).fillna(False).astype(bool)]
 
 
+#: Names ``DataFrame.query`` resolves before (or instead of) a column, or cannot parse as one.
+_QUERY_RESERVED = frozenset({"True", "False", "None", "inf", "Inf", "Timestamp", "datetime", "list",
+                             "tuple"})
+
+
+def _query_name(v) -> bool:
+    """Whether column label ``v`` can appear bare in a ``query`` string and mean that column:
+    an ASCII identifier that is neither a Python keyword nor a name query resolves itself."""
+    return (isinstance(v, str) and v.isascii() and is_name(v) and v not in _QUERY_RESERVED
+            and not v.startswith("__"))
+
+
+def _query_text(v) -> bool:
+    """Whether a text value can be written between double quotes inside a ``query`` string
+    (query refuses line breaks and NUL; quotes and backslashes would need escaping)."""
+    return v.isprintable() and '"' not in v and "\\" not in v
+
+
 def _query_render(r, a, n):
     col, rhs = a["column"], a["rhs"]
-    simple = isinstance(col, str) and col.isidentifier() and (
-        (a["rhs_is_column"] and isinstance(rhs, str) and rhs.isidentifier())
-        or (not a["rhs_is_column"] and isinstance(rhs, (int, float, str, np.generic))
-            and not isinstance(rhs, bool) and (not isinstance(rhs, float) or np.isfinite(rhs))
-            and (not isinstance(rhs, str) or ('"' not in rhs and "\\" not in rhs))))
+    if isinstance(rhs, np.generic):
+        rhs = rhs.item()
+    simple = _query_name(col) and (
+        (a["rhs_is_column"] and _query_name(rhs))
+        or (not a["rhs_is_column"] and isinstance(rhs, (int, float, str)) and not isinstance(rhs, bool)
+            and (not isinstance(rhs, float) or np.isfinite(rhs))
+            and (not isinstance(rhs, str) or _query_text(rhs))))
     if simple:
         rsrc = rhs if a["rhs_is_column"] else (f'"{rhs}"' if isinstance(rhs, str) else lit(rhs))
         expr = f"{col} {a['op']} {rsrc}"

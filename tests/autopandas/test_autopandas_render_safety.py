@@ -1,0 +1,101 @@
+"""The printed program is code a user pastes and runs: labels and values from user CSVs must be
+rendered as Python literals that make it do exactly what the verified program did.
+
+Each test runs generated calls on frames whose column labels and values are hostile (code
+injection, line breaks, quotes, backslashes, unicode, Python keywords, names ``DataFrame.query``
+resolves itself, non-text labels), evaluates the rendered source and compares it with the run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import autopandas.__main__ as cli
+from autopandas import dsl
+from autopandas.choices import enumerate_choices
+from autopandas.equality import csv_matches, equal
+from autopandas.generators import GenContext, generator
+
+INJECT = "x'); __import__('os').system('touch PWNED'); ('"
+NASTY = [INJECT, "a\nb", 'q"\\', "class", "inf", "True", "ünï b"]
+
+
+def hostile_frames() -> list[pd.DataFrame]:
+    a, b, c, d, e, f, g = NASTY
+    text = pd.DataFrame({a: ["p", b, "p", None, g], d: [1, 2, 3, 4, 5], c: ["x", a, "x", "y", d],
+                         e: [1.5, 2.5, np.nan, 0.5, 2.5], f: [3, 1, 3, 2, 0], g: ["u", "v", "u", f, c]})
+    numeric_labels = pd.DataFrame([[1, 2.5, "a"], [3, np.nan, "b"], [1, 7.0, "a"]], columns=[0, 1.5, np.nan])
+    return [text, numeric_labels]
+
+
+def evaluate(src: str, inputs) -> object:
+    env = {"pd": pd, "np": np, **{f"df{i}": v for i, v in enumerate(inputs)}}
+    return eval(src, env)  # our own rendered DSL source: what the user would run
+
+
+@pytest.mark.parametrize("frame", [0, 1])
+def test_every_call_on_hostile_labels_and_values_renders_to_equivalent_source(frame, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)             # the injection would touch ./PWNED
+    df = hostile_frames()[frame]
+    inputs = [df, df.iloc[:2]]
+    names = ["df0", "df1"]
+    checked = set()
+    for fn in dsl.functions():
+        for recv, recv_src in ((df, "df0"), (df.iloc[:, 1], "df0.iloc[:, 1]")):
+            if not fn.accepts(recv):
+                continue
+            # the target suggests the hostile values and labels, so they reach the arguments
+            ctx = GenContext(recv, inputs, target=df.iloc[1:3])
+            for args, _ in enumerate_choices(generator(fn.name), ctx, limit=25):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        got = dsl.call(fn, recv, args, inputs)
+                    except Exception:  # noqa: BLE001 - generated calls may be invalid on this data
+                        continue
+                    src = fn.render(recv_src, args, names)
+                    assert equal(got, evaluate(src, inputs)), src
+                checked.add(fn.name)
+    assert not (tmp_path / "PWNED").exists()
+    assert {"query", "getitem", "groupby.sum", "sort_values", "rename", "isin"} <= checked
+
+
+@pytest.mark.parametrize("column", ["class", "inf", "True", "lambda", "ünï"])
+def test_query_on_a_column_query_cannot_name_falls_back_to_indexing(column):
+    df = pd.DataFrame({column: [1, 2, 3], "b": [3, 2, 1]})
+    args = {"column": column, "op": "==", "rhs": 2, "rhs_is_column": False}
+    src = dsl.get("query").render("df0", args, ["df0"])
+    assert ".query(" not in src
+    assert equal(dsl.call(dsl.get("query"), df, args, [df]), evaluate(src, [df]))
+
+
+@pytest.mark.parametrize("value", ["a\nb", "a\rb", "nul\x00", 'q"', "b\\s"])
+def test_query_with_a_value_query_cannot_quote_falls_back_to_indexing(value):
+    df = pd.DataFrame({"c": [value, "z"]})
+    args = {"column": "c", "op": "==", "rhs": value, "rhs_is_column": False}
+    src = dsl.get("query").render("df0", args, ["df0"])
+    assert ".query(" not in src
+    assert evaluate(src, [df]).equals(df.iloc[:1])
+
+
+def test_query_keeps_the_readable_form_for_plain_names():
+    args = {"column": "units", "op": ">", "rhs": "a b", "rhs_is_column": False}
+    assert dsl.get("query").render("df0", args, ["df0"]) == """df0.query('units > "a b"')"""
+
+
+@pytest.mark.parametrize("label", [INJECT, "a\nb", 'q"\\', "ünï b", "1", "nan"])
+def test_cli_program_over_hostile_csv_labels_runs_as_printed(label, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    df = pd.DataFrame({label: ["p", "q", "p", "q"], "n": [1, 2, 3, 4], "k": [9, 8, 7, 6]})
+    df.to_csv("in.csv", index=False)
+    df.groupby(label, as_index=False)["n"].sum().to_csv("out.csv", index=False)
+    assert cli.main(["synth", "in.csv", "out.csv", "--timeout", "30", "--json"]) == 0
+    src = json.loads(capsys.readouterr().out)["program"]
+    got = evaluate(src, [pd.read_csv("in.csv")])     # as the user would: inputs read as written
+    assert csv_matches(pd.read_csv("out.csv"), got), src
+    assert set(os.listdir(tmp_path)) == {"in.csv", "out.csv"}     # nothing ran, nothing written
