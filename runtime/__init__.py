@@ -20,6 +20,7 @@ from .api import wait as wait
 from .exceptions import ActorDiedError as ActorDiedError
 from .exceptions import GetTimeoutError as GetTimeoutError
 from .exceptions import ObjectLostError as ObjectLostError
+from .exceptions import ObjectStoreFullError as ObjectStoreFullError
 from .exceptions import RayActorError as RayActorError
 from .exceptions import RayTaskError as RayTaskError
 from .exceptions import RuntimeBaseError as RuntimeBaseError
@@ -34,5 +35,5 @@ __all__ = [
     "cancel", "get_actor", "timeline", "memory_summary", "ObjectRef", "ActorHandle", "ActorClass", "RemoteFunction",
     "exceptions", "TaskError", "RayTaskError", "GetTimeoutError", "ActorDiedError",
     "RayActorError", "WorkerCrashedError", "TaskCancelledError", "ObjectLostError",
-    "RuntimeBaseError",
+    "ObjectStoreFullError", "RuntimeBaseError",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "RuntimeBaseError", "TaskError", "RayTaskError", "GetTimeoutError", "ActorDiedError",
     "RayActorError", "WorkerCrashedError", "TaskCancelledError", "ObjectLostError",
+    "ObjectStoreFullError",
 ]
 
 
@@ -101,3 +102,8 @@ class TaskCancelledError(RuntimeBaseError):
 
 class ObjectLostError(RuntimeBaseError):
     """The object is gone: its runtime was shut down, or it was freed."""
+
+
+class ObjectStoreFullError(RuntimeBaseError):
+    """An object could not be written to shared memory (no space left, or over a file size
+    limit); nothing of it is left behind."""

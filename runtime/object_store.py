@@ -337,10 +337,11 @@ class ObjectStore:
                 dst = f"{self.spill_dir}/{os.path.basename(v[1])}"
                 try:
                     shutil.copyfile(v[1], dst)
-                    os.unlink(v[1])
                 except OSError as err:
                     log.warning("could not spill %s: %s", v[1], err)
+                    _unlink(("s", dst))  # a partial copy would only take disk space
                     continue
+                _unlink(v)
                 self.capacity.pop(v[1], None)
                 self.lru.pop(oid, None)
                 if e.wmm is not None:

@@ -10,6 +10,7 @@ A *value* is the wire and store form of an object, a small tuple:
 """
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import pickle
@@ -83,9 +84,40 @@ def write_shm(path: str, data: bytes, raws: list[memoryview], reuse: bool = Fals
             while mv.nbytes:
                 n = os.write(fd, mv)
                 mv = mv[n:]
-    finally:
+    except OSError as e:
+        # a partial segment would hold shared memory (or disk) for the rest of the session
         os.close(fd)
+        fd = -1
+        if not reuse:
+            unlink_quiet(path)
+        if e.errno in _FULL_ERRNOS:
+            from .exceptions import ObjectStoreFullError
+            raise ObjectStoreFullError(
+                f"could not store an object of {off / 2**20:.1f} MiB in "
+                f"{os.path.dirname(path)}: {e.strerror}; drop refs to objects you no longer "
+                "need, or make room there") from None
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
     return ("s", path, off, len(data), spans)
+
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.ENOMEM, errno.EDQUOT}
+
+
+def unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def discard(values: list[tuple]) -> None:
+    """Remove the shared-memory files of values that will never be stored."""
+    for v in values:
+        if v[0] == "s":
+            unlink_quiet(v[1])
 
 
 def _layout(data: bytes, raws: list[memoryview]) -> tuple[list[tuple[int, int]], int]:

@@ -27,7 +27,7 @@ from typing import Any
 from . import object_ref as _object_ref
 from .exceptions import TaskCancelledError
 from .protocol import Channel
-from .serialization import (error_value, load_value, make_value, resolve_args,
+from .serialization import (discard, error_value, load_value, make_value, resolve_args,
                             system_error_value)
 
 _BATCH_S = 0.001  # hold results at most this long while more queued tasks are ready to run
@@ -252,7 +252,13 @@ class Worker:
                 if not isinstance(result, (tuple, list)) or len(result) != len(roids):
                     raise ValueError(f"{name} returned {type(result).__name__}, expected a tuple "
                                      f"of num_returns={len(roids)} values")
-                values = [make_value(r, self.shm_path(o, tid)) for r, o in zip(result, roids)]
+                values = []
+                try:
+                    for r, o in zip(result, roids):
+                        values.append(make_value(r, self.shm_path(o, tid)))
+                except BaseException:
+                    discard([v for v, _ in values])  # the outputs written before the failure
+                    raise
             else:
                 values = []
             del result

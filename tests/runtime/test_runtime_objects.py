@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import numpy as np
 import pytest
-
-
 
 def _mapping_of(addr: int) -> str | None:
     """The file mapped at address ``addr`` in this process, per /proc/self/maps."""
@@ -262,3 +264,52 @@ def test_large_puts_into_reused_memory_read_back_exactly(rt):
         del r, b
         gc.collect()
     assert np.array_equal(kept, np.arange(3_000_000, dtype=np.float64))
+
+
+TOO_BIG = textwrap.dedent("""
+    import glob, json, os, resource, signal
+    import numpy as np
+    import runtime
+    # every write past 8 MiB fails (EFBIG), in this driver and in its workers, as a full
+    # /dev/shm would (ENOSPC)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8 << 20, 8 << 20))
+    runtime.init(num_cpus=1)
+
+    @runtime.remote
+    def big():
+        return np.ones(2 << 20)  # 16 MiB
+
+    @runtime.remote(num_returns=2)
+    def small_then_big():
+        return np.ones(1 << 17), np.ones(2 << 20)  # 1 MiB is written, 16 MiB fails
+
+    out = {}
+    try:
+        runtime.put(np.ones(2 << 20))
+    except runtime.ObjectStoreFullError as e:
+        out["put"] = str(e)
+    for name, ref in (("task", big.remote()), ("second", small_then_big.remote()[0])):
+        try:
+            runtime.get(ref)
+        except runtime.ObjectStoreFullError as e:
+            out[name] = str(e).splitlines()[0]
+    out["files"] = [p for p in glob.glob(f"/dev/shm/rt-{os.getpid()}-*/*") if os.path.isfile(p)]
+    out["ok_after"] = float(runtime.get(runtime.put(np.ones(1 << 16))).sum())
+    runtime.shutdown()
+    print(json.dumps(out))
+""")
+
+
+def test_object_too_big_for_shared_memory_is_one_clear_error_and_leaves_nothing(backend, caps):
+    caps("shm")
+    proc = subprocess.run([sys.executable, "-c", TOO_BIG], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert "could not store an object of 16.0 MiB" in out["put"], out
+    assert "File too large" in out["put"]
+    assert "could not store an object" in out["task"], out
+    assert "could not store an object" in out["second"], out
+    assert out["ok_after"] == float(1 << 16)
+    assert out["files"] == []  # no partial segment, and no orphaned first output
