@@ -17,7 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from sysml_datasets.imdb import ImdbConfig, build_database, database_path, default_cache_dir
+from sysml_datasets.imdb import (ImdbConfig, build_database, database_path, database_problem,
+                                 default_cache_dir)
 
 from ._card_cache import CardinalityCache
 from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
@@ -58,13 +59,43 @@ def _progress_bar(total: int, desc: str):
                 disable=not sys.stderr.isatty(), leave=False)
 
 
+_STORAGE_ERRORS = ("No space left on device", "Disk quota exceeded", "Read-only file system",
+                   "Permission denied")
+
+
+def _storage_problem(e: BaseException) -> str | None:
+    """The operating system's reason when a write failed for lack of space or permission
+    (DuckDB reports those inside its own exceptions), else None."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e)
+    return next((reason for reason in _STORAGE_ERRORS if reason in text), None)
+
+
 def _build(config: ImdbConfig, path: Path) -> Path:
     bar = _progress_bar(11, f"building synthetic IMDb (scale {config.scale:g})")
     try:
         return build_database(path, config, progress=lambda step: (bar.set_postfix_str(step),
                                                                    bar.update(1)))
+    except (OSError, duckdb.Error) as e:
+        reason = _storage_problem(e)
+        if reason is None or _is_interrupt(e):
+            raise
+        raise BadInput(f"cannot write the database in {path.parent}: {reason}") from None
     finally:
         bar.close()
+
+
+def _needs_build(config: ImdbConfig, path: Path) -> bool:
+    """Whether the cached database must be (re)built: it is missing, or unusable for
+    ``config`` (unreadable, truncated, other settings), said on stderr before it is replaced."""
+    if not path.exists():
+        return True
+    problem = database_problem(path, config)
+    if problem is not None:
+        print(f"deepquery: rebuilding {path}: {problem}", file=sys.stderr)
+        return True
+    return False
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:
@@ -108,6 +139,8 @@ def _database(args: argparse.Namespace) -> Path:
     path = database_path(config, _cache_dir(args))
     if not path.exists():
         print(f"deepquery: building the synthetic IMDb at {path} (first use)", file=sys.stderr)
+        _build(config, path)
+    elif _needs_build(config, path):
         _build(config, path)
     return path
 
@@ -167,7 +200,7 @@ def cmd_data_build(args: argparse.Namespace) -> int:
     config = ImdbConfig(scale=args.scale, seed=args.seed, witnesses=not args.no_witnesses)
     path = database_path(config, _cache_dir(args))
     t = time.perf_counter()
-    built = args.force or not path.exists()
+    built = args.force or _needs_build(config, path)
     if built:
         _build(config, path)
     con = connect(path)
@@ -277,7 +310,8 @@ def _add_db_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="DuckDB file to use (default: the cached synthetic IMDb, "
                    "built on first use)")
     p.add_argument("--scale", type=float, default=0.01,
-                   help="scale of the synthetic IMDb when --db is not given (default 0.01)")
+                   help="scale of the synthetic IMDb when --db is not given, 0.0005 to 1 "
+                   "(default 0.01)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic IMDb (default 0)")
     p.add_argument("--cache-dir", help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
@@ -306,12 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_OneLineParser)
     b = dsub.add_parser("build", help="generate the synthetic IMDb into the cache folder")
     b.add_argument("--scale", type=float, default=0.01,
-                   help="fraction of the real IMDb row counts (default 0.01)")
+                   help="fraction of the real IMDb row counts, 0.0005 to 1 (default 0.01)")
     b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     b.add_argument("--cache-dir", help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
     b.add_argument("--no-witnesses", action="store_true",
                    help="do not plant the per-query JOB witnesses (default: plant them)")
-    b.add_argument("--force", action="store_true", help="rebuild even if the file exists")
+    b.add_argument("--force", action="store_true",
+                   help="rebuild even if a usable file exists (one that cannot be opened or was "
+                   "generated with other settings is always rebuilt)")
     b.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     b.set_defaults(func=cmd_data_build)
 

@@ -1,0 +1,145 @@
+"""The caches (synthetic IMDb files, true cardinalities) never leave later commands with wrong
+answers or a traceback: damaged, foreign or unwritable cache files are rebuilt, replaced or
+worked around, each said in one line."""
+from __future__ import annotations
+
+import errno
+import shutil
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from deepquery.__main__ import main
+from deepquery._card_cache import CardinalityCache
+from sysml_datasets.imdb import ImdbConfig, build_database, database_path, database_problem
+from sysml_datasets.imdb import generator
+from sysml_datasets.imdb.generator import MIN_SCALE
+
+TINY = ImdbConfig(scale=0.0005, seed=3, witnesses=False)
+TINY_FLAGS = ["--scale", "0.0005", "--seed", "3", "--no-witnesses"]
+
+
+def _one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_db(tmp_path_factory) -> Path:
+    """A finished database of TINY, to copy into test cache folders."""
+    folder = tmp_path_factory.mktemp("tiny")
+    return build_database(database_path(TINY, folder), TINY)
+
+
+# --- the database cache -------------------------------------------------------------------------
+@pytest.mark.parametrize("damage", ["truncated", "empty", "other seed"])
+def test_data_build_rebuilds_a_cached_database_it_cannot_use(tmp_path, tiny_db, capsys, damage):
+    path = database_path(TINY, tmp_path)
+    if damage == "truncated":
+        path.write_bytes(tiny_db.read_bytes()[:100_000])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:  # a finished database, but of another seed, under this seed's name
+        shutil.copy(tiny_db, path)
+        other = ImdbConfig(scale=TINY.scale, seed=TINY.seed + 1, witnesses=False)
+        assert database_problem(path, other) is not None
+        path = database_path(other, tmp_path)
+        shutil.copy(tiny_db, path)
+    assert database_problem(path, ImdbConfig(scale=0.0005, seed=int(path.name.split("seed")[1]
+                                                                   .split("_")[0]),
+                                             witnesses=False)) is not None
+    seed = "4" if damage == "other seed" else "3"
+    flags = ["--scale", "0.0005", "--seed", seed, "--no-witnesses"]
+    assert main(["data", "build", *flags, "--cache-dir", str(tmp_path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"rebuilding {path}" in _one_line(captured.err)
+    assert '"built": true' in captured.out
+    config = ImdbConfig(scale=0.0005, seed=int(seed), witnesses=False)
+    assert database_problem(path, config) is None
+    assert main(["data", "build", *flags, "--cache-dir", str(tmp_path)]) == 0  # now kept
+    assert capsys.readouterr().out.startswith("exists: ")
+
+
+def test_a_finished_database_of_the_config_has_no_problem(tiny_db):
+    assert database_problem(tiny_db, TINY) is None
+
+
+def test_scales_that_print_alike_get_different_files(tmp_path):
+    a = database_path(ImdbConfig(scale=0.01), tmp_path)
+    b = database_path(ImdbConfig(scale=0.01000001), tmp_path)
+    assert a.name == "imdb_s0.01_seed0_v1.duckdb" and a != b
+
+
+@pytest.mark.parametrize("scale", ["1e-300", "0.0002", "0", "nan", "1.5"])
+def test_scale_outside_the_range_is_one_line_exit_2(tmp_path, capsys, scale):
+    assert main(["data", "build", "--scale", scale, "--cache-dir", str(tmp_path)]) == 2
+    assert f"scale must be in [{MIN_SCALE:g}, 1]" in _one_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("error", [
+    duckdb.IOException('Could not write file "x.tmp.wal": No space left on device'),
+    OSError(errno.EROFS, "Read-only file system"),
+])
+def test_a_full_or_read_only_cache_folder_is_one_line_exit_2(tmp_path, monkeypatch, capsys, error):
+    def failing_write(tmp, *args):
+        tmp.write_bytes(b"partial")  # what a real failed write leaves behind
+        raise error
+    monkeypatch.setattr(generator, "_write", failing_write)
+    assert main(["data", "build", *TINY_FLAGS, "--cache-dir", str(tmp_path)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"deepquery: cannot write the database in {tmp_path}: ")
+    assert ("No space left on device" in line) or ("Read-only file system" in line)
+    assert list(tmp_path.iterdir()) == []  # no half-written file under any name
+
+
+# --- the true-cardinality cache -----------------------------------------------------------------
+def test_a_damaged_cardinality_cache_is_moved_aside_and_replaced(tmp_path, caplog):
+    path = tmp_path / "true_cards.sqlite"
+    path.write_bytes(b"not an sqlite file" * 100)
+    cache = CardinalityCache(path)
+    cache.put("fp", "SELECT 1", 5.0)
+    cache.close()
+    assert (tmp_path / "true_cards.sqlite.corrupt").read_bytes().startswith(b"not an sqlite")
+    assert CardinalityCache(path).get("fp", "SELECT 1") == 5.0
+    assert "moved to" in caplog.text
+
+
+def test_a_cardinality_cache_that_cannot_be_opened_works_in_memory(tmp_path, caplog):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    cache = CardinalityCache(blocker / "true_cards.sqlite")  # its folder cannot exist
+    cache.put("fp", "SELECT 1", 7.0)
+    assert cache.get("fp", "SELECT 1") == 7.0 and not cache.persistent
+    cache.close()
+    assert "kept in memory" in caplog.text
+
+
+def test_a_cardinality_cache_that_fails_mid_run_goes_on_in_memory(tmp_path, caplog):
+    path = tmp_path / "true_cards.sqlite"
+    cache = CardinalityCache(path, flush_every=1)
+    cache.put("fp", "SELECT 1", 1.0)
+    cache._con.close()  # the file becomes unwritable under it: reopen read-only
+    cache._con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    cache.put("fp", "SELECT 2", 2.0)
+    assert cache.get("fp", "SELECT 2") == 2.0 and not cache.persistent
+    cache.close()
+    assert "it failed" in caplog.text
+
+
+def test_true_cards_through_the_cli_with_a_damaged_cache(tmp_path, tiny_db, capsys, caplog):
+    shutil.copy(tiny_db, database_path(TINY, tmp_path))
+    (tmp_path / "true_cards.sqlite").write_bytes(b"garbage" * 50)
+    q = tmp_path / "q.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t, movie_companies AS mc "
+                 "WHERE t.id = mc.movie_id AND t.production_year > 2000")
+    args = ["plan", str(q), "--cards", "true", "--db", str(database_path(TINY, tmp_path)),
+            "--cache-dir", str(tmp_path), "--json"]
+    assert main(args) == 0  # was: internal error: DatabaseError: file is not a database
+    assert "moved to" in caplog.text and capsys.readouterr().err == ""
+    caplog.clear()
+    assert main(args) == 0
+    assert caplog.records == []
