@@ -2,8 +2,8 @@
 
 Every statement deepquery sends for a user's query goes through :func:`execute_select`, which
 re-parses it with sqlglot and refuses anything but one read-only SELECT before DuckDB sees it;
-the database file is always opened with ``read_only=True``, so ``plan`` and ``run`` cannot modify
-it even by accident.
+the database file is always opened with ``read_only=True`` and DuckDB's external access off, so
+``plan`` and ``run`` cannot modify it, nor read or write any other file, even by accident.
 """
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def connect(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=True)
     # No DuckDB progress bar: it would write to stdout and corrupt --json output.
     con.execute("SET enable_progress_bar = false")
+    # No files, extensions or other databases: a user's query that slips past the SQL checks
+    # still cannot read or write outside this database (DuckDB refuses, it cannot be undone).
+    con.execute("SET enable_external_access = false")
     return con
 
 

@@ -28,7 +28,12 @@ _FORBIDDEN = (
     exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.Command,
     exp.Merge, exp.Into, exp.Copy, exp.Set, exp.Pragma, exp.TruncateTable, exp.Use,
     exp.Transaction, exp.Commit, exp.Rollback, exp.Describe, exp.LoadData,
-)
+) + tuple(getattr(exp, name) for name in ("Attach", "Detach", "Export", "Install")
+          if hasattr(exp, name))
+_READS_FILES = tuple(getattr(exp, name) for name in ("ReadCSV", "ReadParquet") if hasattr(exp, name))
+"""Functions that read files, refused anywhere in a query (sqlglot parses the others, e.g.
+``read_text``, as unknown functions, refused too); DuckDB's file access is also switched off on
+every connection (:func:`deepquery.database.connect`)."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -243,6 +248,8 @@ def parse_statement(sql: str) -> exp.Select:
     for node in stmt.walk():
         if isinstance(node, _FORBIDDEN):
             raise QueryError(f"only a read-only SELECT is accepted, found {node.key.upper()}")
+        if _READS_FILES and isinstance(node, _READS_FILES):
+            raise QueryError(f"functions that read files are not accepted: {node.sql()}")
         if isinstance(node, exp.Anonymous) or (
             isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier)
         ):
@@ -277,6 +284,8 @@ def parse_query(
             raise QueryError(f"only base tables are supported in FROM, found: {it.sql()}")
         table = it.name.lower()
         alias = (it.alias or it.name).lower()
+        if it.catalog or (it.db and it.db.lower() != "main"):
+            raise QueryError(f"only tables of the database's main schema are accepted: {it.sql()}")
         if schema is not None and table not in schema:
             raise QueryError(f"unknown table: {table}")
         if any(r.alias == alias for r in relations):

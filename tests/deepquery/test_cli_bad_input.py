@@ -255,3 +255,32 @@ def test_compare_reports_the_optimizers_that_can_plan_a_huge_query(tmp_path, imd
     costs = {r["optimizer"]: r["cost"] for r in out["optimizers"]}
     assert [k for k, v in costs.items() if v is None] == ["dp", "left-deep", "right-deep", "zigzag"]
     assert all(costs[k] > 0 for k in ("greedy", "ikkbz", "quickpick", "random"))
+
+
+# --- nothing outside the database ----------------------------------------------------------------
+@pytest.mark.parametrize("sql, fragment", [
+    ("SELECT MIN(t.title) FROM title AS t WHERE t.title = (read_csv('/etc/passwd'))",
+     "functions that read files are not accepted"),
+    ("SELECT MIN(t.title) FROM title AS t WHERE t.title = (read_parquet('/tmp/x.parquet'))",
+     "functions that read files are not accepted"),
+    ("SELECT MIN(t.title) FROM other.title AS t", "only tables of the database's main schema"),
+    ("SELECT MIN(t.title) FROM db.main.title AS t", "only tables of the database's main schema"),
+])
+def test_queries_reaching_outside_the_database_are_refused(sql, fragment):
+    with pytest.raises(QueryError, match=fragment):
+        parse_query(sql, {"title": ("id", "title")})
+
+
+def test_main_schema_qualified_tables_are_accepted():
+    g = parse_query("SELECT MIN(t.title) FROM main.title AS t", {"title": ("id", "title")})
+    assert g.relations[0].table == "title"
+
+
+def test_connections_cannot_read_files(imdb_db, tmp_path):
+    from deepquery.database import connect
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    con = connect(imdb_db)
+    with pytest.raises(duckdb.Error, match="disabled"):
+        con.execute(f"SELECT * FROM read_csv('{secret}')").fetchall()
+    con.close()
