@@ -48,6 +48,7 @@ def init(num_cpus: int | None = None, object_store_memory: int | None = None,
                                  or num_cpus < 1):
         raise ValueError(f"init(num_cpus={num_cpus!r}): num_cpus must be a positive integer")
     if object_store_memory is not None and (not isinstance(object_store_memory, int)
+                                            or isinstance(object_store_memory, bool)
                                             or object_store_memory <= 0):
         raise ValueError(f"init(object_store_memory={object_store_memory!r}): must be a "
                          "positive number of bytes")
@@ -429,7 +430,7 @@ def _submit_call(h: ActorHandle, method_name: str, n: int, args: tuple, kwargs: 
 # --- the decorator ---
 def remote(*args: Any, **kwargs: Any) -> Any:
     """``@remote`` or ``@remote(num_cpus=..., num_returns=..., ...)`` on a function or class."""
-    if len(args) == 1 and not kwargs and callable(args[0]):
+    if len(args) == 1 and not kwargs:
         return _make_remote(args[0], {})
     if args:
         raise TypeError("remote() takes a function or class, or only keyword options: "
@@ -441,6 +442,10 @@ def remote(*args: Any, **kwargs: Any) -> Any:
 
 
 def _make_remote(obj: Any, opts: dict) -> Any:
+    if not callable(obj) or isinstance(obj, (RemoteFunction, ActorClass)):
+        what = ("the already remote " + obj.__name__ if isinstance(obj, _Remote)
+                else f"{obj!r:.60} ({type(obj).__name__})")
+        raise TypeError(f"@remote applies to a function or a class, not to {what}")
     if isinstance(obj, type):
         return ActorClass(obj, ActorOptions().replace(**opts))
     return RemoteFunction(obj, TaskOptions().replace(**opts))

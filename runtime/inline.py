@@ -95,7 +95,10 @@ class InlineClient:
         return fn
 
     def _run(self, fn: Any, args_val: Any, deps: list[int], roids: list[int], name: str,
-             retries: int = 0, retry_exceptions: bool = False) -> None:
+             retries: int = 0, retry_exceptions: bool = False,
+             keep: list[Any] | None = None) -> None:
+        """Run ``fn`` and store its outputs under ``roids``; with ``keep``, the outputs go
+        there unserialised (an actor's instance stays the object its constructor made)."""
         dep_vals = []
         for d in deps:
             v = self.values.get(d)
@@ -125,8 +128,15 @@ class InlineClient:
                         raise ValueError(f"{name} returned {type(result).__name__}, expected a "
                                          f"tuple of num_returns={len(roids)} values")
                     results = list(result)
-                for o, r in zip(roids, results):
-                    v, contained = make_value(r, None)
+                if keep is not None:
+                    keep.extend(results)
+                    results = [None] * len(results)
+                try:
+                    values = [make_value(r, None) for r in results]
+                except (pickle.PicklingError, TypeError, AttributeError) as e:
+                    raise TypeError(f"could not serialize the result of {name}: "
+                                    f"{type(e).__name__}: {e}") from None
+                for o, (v, contained) in zip(roids, values):
                     self._store(o, v, contained)
                 return
             except Exception as e:  # noqa: BLE001 - user errors become error values
@@ -170,7 +180,8 @@ class InlineClient:
         self.meta[aid] = meta
         oid = self.new_id()
         cls = self._callable(spec[1], blob)
-        self._run(cls, spec[3], spec[4], [oid], spec[2])
+        made: list[Any] = []
+        self._run(cls, spec[3], spec[4], [oid], spec[2], keep=made)
         v = self.values.pop(oid)
         self.refs.pop(oid, None)
         if v[0] in "ex":
@@ -179,7 +190,7 @@ class InlineClient:
             if name is not None:
                 self.names.pop(name, None)
         else:
-            a.instance = load_value(v)
+            a.instance = made[0]
 
     def get_objects(self, oids: list[int], timeout: float | None) -> list[Any]:
         self._collect_released()

@@ -43,7 +43,13 @@ Pool workers get one task at a time, except functions whose recent runs were sho
 (< ``_SHORT_S``): those are pipelined up to ``_DEPTH`` per worker so bursts of small tasks travel
 in batches. A worker blocked in ``get`` does not count against ``num_cpus``;
 if every worker is blocked and tasks are READY, the pool grows by one worker (Ray does the same)
-so nested tasks cannot deadlock.
+so nested tasks cannot deadlock. The pool grows to at most ``num_cpus`` +
+``RUNTIME_MAX_EXTRA_WORKERS`` (default 64) processes; past that, a READY task is sent to a
+worker blocked in ``get`` (a *help* task), which runs it inside its wait, on top of the waiting
+task's stack, preferring a task whose output that worker waits for. Each pool worker's
+``stack`` mirrors the worker's call stack: its open ``get`` requests (``Waiter``) and the help
+tasks it runs (task ids); it can take a help task only while its innermost frame is a ``get``
+still waiting.
 """
 from __future__ import annotations
 
@@ -68,7 +74,8 @@ WAITING, READY, RUNNING, FINISHED, FAILED, CANCELLED = (
     "WAITING", "READY", "RUNNING", "FINISHED", "FAILED", "CANCELLED")
 _SHORT_S = 0.002
 _DEPTH = 8
-_MAX_EXTRA_WORKERS = 64
+_MAX_EXTRA_WORKERS = 64  # default of RUNTIME_MAX_EXTRA_WORKERS
+_MAX_HELP_DEPTH = 64  # frames on a worker's stack (its Python recursion stays far from the limit)
 _MAX_EVENTS = 200_000  # the timeline keeps the most recent events
 
 
@@ -96,7 +103,7 @@ class WorkerInfo:
     """The driver's view of one worker process."""
 
     __slots__ = ("wid", "chan", "proc", "pid", "inflight", "fns", "blocked", "cpu", "aid",
-                 "holds", "alive", "dead", "doomed")
+                 "holds", "alive", "dead", "doomed", "stack")
 
     def __init__(self, wid: int, chan: Any, proc: Any, aid: int | None = None) -> None:
         self.wid = wid
@@ -112,6 +119,7 @@ class WorkerInfo:
         self.alive = False
         self.dead = False
         self.doomed = False
+        self.stack: list[Any] = []  # open gets (Waiter) and help task ids, innermost last
 
 
 class ActorInfo:
@@ -171,6 +179,9 @@ class Scheduler:
         self.to_flush: set[WorkerInfo] = set()
         self.changed = False
         self.spawning = 0
+        self.max_extra_workers = int(os.environ.get("RUNTIME_MAX_EXTRA_WORKERS",
+                                                    str(_MAX_EXTRA_WORKERS)))
+        self.helped = 0  # help tasks sent (see the module docstring)
         self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
 
     # --- submission ---
@@ -389,12 +400,51 @@ class Scheduler:
 
     def _maybe_grow(self) -> None:
         active = sum(1 for w in self.pool if not w.blocked and not w.doomed)
-        if (active + self.spawning < self.num_cpus
-                and len(self.pool) < self.num_cpus + _MAX_EXTRA_WORKERS):
+        if active + self.spawning >= self.num_cpus:
+            return
+        if len(self.pool) < self.num_cpus + self.max_extra_workers:
             w = self.spawn(None)
             self.pool.append(w)
+        elif active == 0:
+            self._help()
 
-    def _send_task(self, w: WorkerInfo, t: Task) -> None:
+    def _help(self) -> None:
+        """Every pool worker waits in ``get`` and the pool is at its cap: send READY tasks to
+        waiting workers to run inside their wait, so nested tasks cannot deadlock."""
+        avail = [w for w in self.pool if not w.doomed and w.stack and len(w.stack) < _MAX_HELP_DEPTH
+                 and type(w.stack[-1]) is Waiter and not w.stack[-1].done]
+        if not avail:
+            return
+        entries = self.store.entries
+        rest = []
+        for w in avail:  # first, a task whose output the worker itself waits for
+            for oid in w.stack[-1].oids:
+                e = entries.get(oid)
+                t = e.task if e is not None else None
+                if (t is not None and t.state == READY and t.kind == "task"
+                        and not (t.deps and self._missing_deps(t))):
+                    self._send_help(w, t)
+                    break
+            else:
+                rest.append(w)
+        rest.sort(key=lambda w: len(w.stack))  # then any, to the least nested workers
+        ready = self.ready
+        for w in rest:
+            while ready and (ready[0].state != READY
+                             or (ready[0].deps and self._missing_deps(ready[0]))):
+                ready.popleft()
+            if not ready:
+                return
+            self._send_help(w, ready.popleft())
+
+    def _send_help(self, w: WorkerInfo, t: Task) -> None:
+        log.debug("all %d pool workers wait in get(); worker %d runs %s inside its wait",
+                  len(self.pool), w.wid, t.name)
+        self.helped += 1
+        w.stack.append(t.tid)
+        self._send_task(w, t, "help")
+
+    def _send_task(self, w: WorkerInfo, t: Task, tag: str = "task") -> None:
         t.state = RUNNING
         t.worker = w
         if not w.inflight:
@@ -404,8 +454,7 @@ class Scheduler:
         if t.fn_id not in w.fns:
             blob = self.fn_blobs[t.fn_id]
             w.fns.add(t.fn_id)
-        entries = self.store.entries
-        w.chan.outbox.append(("task", t.tid, t.fn_id, blob, t.args_val,
+        w.chan.outbox.append((tag, t.tid, t.fn_id, blob, t.args_val,
                               self._export(t.deps) if t.deps else (), t.roids,
                               t.name))
         self.to_flush.add(w)
@@ -449,6 +498,12 @@ class Scheduler:
 
     def on_done(self, w: WorkerInfo, tid: int, values: list, dt: float, ok: bool,
                 start: float = 0.0) -> None:
+        st = w.stack
+        if st:  # a help task leaves the stack with what it opened; any other task, all of it
+            if tid in st:
+                del st[st.index(tid):]
+            else:
+                st.clear()
         t = w.inflight.pop(tid, None)
         if not w.inflight:
             w.cpu = 0.0
@@ -519,6 +574,7 @@ class Scheduler:
             else:
                 e.waiters.append(waiter)
         w.blocked += 1
+        w.stack.append(waiter)
         if timeout is not None:
             heapq.heappush(self.timers, (time.monotonic() + timeout, next(self._timer_seq), waiter))
         self.pump()
@@ -690,6 +746,12 @@ class Scheduler:
             self._fail(t, value)
         elif t.state == RUNNING and t.kind == "task" and t.worker is not None:
             w = t.worker
+            helps = [x for x in w.stack if type(x) is int]
+            if helps and helps[-1] != t.tid and not force:
+                # a help task runs on top of it: SIGINT would cancel that one instead, so the
+                # task is only marked cancelled (it runs on; its result is dropped)
+                self._fail(t, value)
+                return
             if force or not w.alive:  # a booting worker has no SIGINT handler yet
                 self._fail(t, value)
                 if force:

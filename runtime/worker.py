@@ -7,13 +7,16 @@ EOF and the worker removes the session's shared-memory folder and exits, so noth
 
 While a task waits in ``get`` or ``wait`` the worker hands queued tasks back to the driver
 (``bounce``) so a nested task queued behind its parent cannot deadlock; an actor keeps its calls,
-since they must run in order.
+since they must run in order. When every pool worker waits and the pool cannot grow, the driver
+sends a *help* task, which the waiting worker runs at once, inside its wait (see ``scheduler``);
+a reply that arrives meanwhile for an outer wait is kept until that wait resumes.
 """
 from __future__ import annotations
 
 import io
 import itertools
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -57,6 +60,7 @@ class Worker:
         self._req = itertools.count(1)
         self.fn_time: dict[Any, float] = {}
         self._held = threading.Event()
+        self.replies: dict[int, Any] = {}  # answers to open requests, by request id
 
     # --- reference counting hooks (see object_ref) ---
     def incref(self, oid: int) -> None:
@@ -101,21 +105,25 @@ class Worker:
             while self.queue:  # hand queued tasks back: they may be what we wait for
                 self.chan.outbox.append(("bounce", self.queue.popleft()[1]))
         self.flush()
-        result: Any = None
-        got = False
-        while not got:
-            try:
-                frames = self.chan.recv()
-            except EOFError:
-                _driver_gone(self.session_dir)
-            for frame in frames:
-                for m in frame:
-                    if m[0] == "reply" and m[1] == rid:
-                        result, got = m[2], True
-                    else:
-                        self.incoming(m, blocked=True)
-            self.chan.flush()
-        return result
+        replies = self.replies
+        replies[rid] = _OPEN
+        try:
+            while replies[rid] is _OPEN:
+                try:
+                    frames = self.chan.recv()
+                except EOFError:
+                    _driver_gone(self.session_dir)
+                for frame in frames:
+                    for m in frame:
+                        if m[0] == "reply":
+                            if m[1] in replies:  # else: the request was given up (cancelled)
+                                replies[m[1]] = m[2]
+                        else:
+                            self.incoming(m, blocked=True)
+                self.chan.flush()
+            return replies[rid]
+        finally:
+            del replies[rid]
 
     def incoming(self, m: tuple, blocked: bool = False) -> None:
         tag = m[0]
@@ -124,6 +132,15 @@ class Worker:
                 self.chan.outbox.append(("bounce", m[1]))
             else:
                 self.queue.append(m)
+        elif tag == "help":
+            m = ("task",) + m[1:]
+            if not blocked:  # our wait ended before it came: an ordinary task now
+                self.queue.append(m)
+                return
+            running = self.running
+            self.run(m)  # inside the wait of the task below us on the stack
+            self.running = running
+            self.flush()
         elif tag == "exit":
             _exit(0)
         elif tag == "setup":
@@ -246,21 +263,23 @@ class Worker:
             self.running = False
             # a task's outputs are named per run: a run that rebuilds lost outputs must not
             # overwrite the segments of its outputs that were not lost
-            if len(roids) == 1:
-                values = [make_value(result, self.shm_path(roids[0], tid))]
-            elif roids:
-                if not isinstance(result, (tuple, list)) or len(result) != len(roids):
-                    raise ValueError(f"{name} returned {type(result).__name__}, expected a tuple "
-                                     f"of num_returns={len(roids)} values")
-                values = []
-                try:
-                    for r, o in zip(result, roids):
-                        values.append(make_value(r, self.shm_path(o, tid)))
-                except BaseException:
-                    discard([v for v, _ in values])  # the outputs written before the failure
-                    raise
-            else:
-                values = []
+            if roids and len(roids) > 1 and (not isinstance(result, (tuple, list))
+                                             or len(result) != len(roids)):
+                raise ValueError(f"{name} returned {type(result).__name__}, expected a tuple "
+                                 f"of num_returns={len(roids)} values")
+            outs = [result] if len(roids) == 1 else result if roids else ()
+            values = []
+            try:
+                for r, o in zip(outs, roids):
+                    values.append(make_value(r, self.shm_path(o, tid)))
+            except (pickle.PicklingError, TypeError, AttributeError) as e:
+                discard([v for v, _ in values])  # the outputs written before the failure
+                raise TypeError(f"could not serialize the result of {name}: "
+                                f"{type(e).__name__}: {e}") from None
+            except BaseException:
+                discard([v for v, _ in values])
+                raise
+            del outs
             del result
         except BaseException as e:  # noqa: BLE001 - every user error goes back to the caller
             self.running = False
@@ -372,6 +391,7 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 
 _WORKER: Worker | None = None
+_OPEN = object()  # a request's reply slot before the answer arrives
 
 
 class _Prefixed(io.TextIOBase):

@@ -16,11 +16,12 @@ CAPABILITIES = {
     # worker processes, concurrency, /dev/shm objects, clean-exit checks, prefixed output,
     # timeline events, a clear error when a task returns the wrong number of values, worker
     # processes recognisable among the driver's children, a bounded store that evicts task
-    # outputs and rebuilds them from lineage (memory_summary counts it)
+    # outputs and rebuilds them from lineage (memory_summary counts it), a pool of bounded size
+    # (RUNTIME_MAX_EXTRA_WORKERS) that deep nesting cannot deadlock
     "local": {"processes", "parallel", "async", "shm", "lifecycle", "prefix", "timeline",
-              "checked_returns", "worker_pids", "lineage"},
+              "checked_returns", "worker_pids", "lineage", "bounded_pool"},
     # everything synchronously in the calling process
-    "inline": {"timeline", "checked_returns"},
+    "inline": {"timeline", "checked_returns", "bounded_pool"},
     # Ray itself (pip install .[ray])
     "ray": {"processes", "parallel", "async"},
 }

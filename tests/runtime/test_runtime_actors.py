@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -37,6 +38,24 @@ def test_actor_keeps_state_in_one_process(rt, caps):
     assert rt.get([c.add.remote() for _ in range(3)]) == [11, 12, 13]
     assert len(set(rt.get([c.pid.remote() for _ in range(5)]))) == 1
     assert rt.get(c.pid.remote()) != os.getpid()
+
+
+class Guarded:
+    """State that cannot be pickled (a lock, as env wrappers and sockets hold)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.n = 0
+
+    def inc(self):
+        with self.lock:
+            self.n += 1
+            return self.n
+
+
+def test_actor_state_need_not_be_picklable(rt):
+    g = rt.remote(Guarded).remote()
+    assert rt.get([g.inc.remote() for _ in range(3)]) == [1, 2, 3]
 
 
 def test_actor_calls_run_in_submission_order(rt):

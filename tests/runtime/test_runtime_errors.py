@@ -145,6 +145,27 @@ def test_unpicklable_argument_is_a_clear_error(rt):
         rt.put(threading.Lock())
 
 
+def test_unpicklable_result_names_the_task(rt):
+    f = rt.remote(lambda: threading.Lock())
+    with pytest.raises(TypeError, match="could not serialize the result of <lambda>"):
+        rt.get(f.remote())
+
+
+@pytest.mark.parametrize("what", [3, "f", None, object()])
+def test_remote_on_something_not_callable_is_a_clear_error(what):
+    import runtime
+    for deco in (runtime.remote, runtime.remote(num_cpus=1)):
+        with pytest.raises(TypeError, match="applies to a function or a class"):
+            deco(what)
+
+
+def test_remote_on_a_remote_function_is_a_clear_error():
+    import runtime
+    f = runtime.remote(lambda: 1)
+    with pytest.raises(TypeError, match="already remote"):
+        runtime.remote(num_cpus=1)(f)
+
+
 def test_invalid_options_are_clear_errors(rt):
     f = rt.remote(lambda: 1)
     with pytest.raises(ValueError, match="num_cpus"):

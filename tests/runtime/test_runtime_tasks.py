@@ -1,8 +1,12 @@
 """Remote functions: results, options, argument passing, nested submission."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
+
+from .conftest import need, started
 
 
 def add(a, b=0):
@@ -126,3 +130,58 @@ def test_workers_use_one_torch_thread(rt, caps):
 
     rt.get(threads.remote())  # the first task imports torch; every later one runs with 1 thread
     assert set(rt.get([threads.remote() for _ in range(4)])) == {1}
+
+
+@pytest.fixture
+def capped_pool(backend, monkeypatch):
+    """A runtime of its own with 2 CPUs whose pool may not grow past them."""
+    need(backend, "bounded_pool")
+    monkeypatch.setenv("RUNTIME_MAX_EXTRA_WORKERS", "0")
+    yield from started(backend)
+
+
+def test_deep_nesting_past_the_worker_cap_does_not_deadlock(capped_pool, backend):
+    rt = capped_pool
+
+    @rt.remote
+    def fib(n):
+        if n < 2:
+            return n
+        return sum(rt.get([fib.remote(n - 1), fib.remote(n - 2)]))
+
+    # 88 tasks wait in get() at once at most; the pool cannot grow, so waiting workers run the
+    # tasks they wait for (before: every worker blocked, the READY tasks never ran)
+    assert rt.get(fib.remote(10), timeout=120) == 55
+    if backend == "local":
+        assert len(rt.api._client.processes()) == 2
+
+
+def test_cancel_of_a_task_under_a_help_task_cancels_that_task_only(capped_pool, caps, tmp_path):
+    caps("async")
+    rt = capped_pool
+
+    @rt.remote
+    def child(i):
+        open(tmp_path / f"child{i}", "w").close()
+        time.sleep(1.0)
+        return i
+
+    @rt.remote
+    def parent(i):
+        try:
+            return rt.get(child.remote(i))
+        except rt.TaskCancelledError:
+            return "child cancelled"
+
+    p = [parent.remote(0), parent.remote(1)]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"child{i}").exists() for i in range(2)):
+        assert time.monotonic() < deadline, "the children never started"
+        time.sleep(0.02)
+    # each child runs inside its parent's wait, in the parent's worker; cancelling the parent
+    # must not interrupt the child running on top of it
+    rt.cancel(p[0])
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(p[0], timeout=60)
+    assert rt.get(p[1], timeout=60) == 1
+    assert rt.get(parent.remote(2), timeout=60) == 2  # the workers still serve
