@@ -43,6 +43,14 @@ def quote(name: str) -> str:
     return exp.to_identifier(name).sql(dialect="duckdb")
 
 
+_CLAUSES = frozenset({"expressions", "distinct", "from", "from_", "joins", "where", "group",
+                      "having", "windows", "qualify", "order", "limit", "offset"})
+"""SELECT clauses a query may have. The planned SQL keeps all but FROM and WHERE as written;
+anything else (USING SAMPLE, INTO, locks, ...) is refused rather than dropped."""
+_TABLE_PARTS = frozenset({"this", "db", "catalog", "alias"})
+"""Parts of a FROM item kept by the planned SQL (TABLESAMPLE, hints, ... are refused)."""
+
+
 class QueryError(ValueError):
     """A query that cannot be turned into a graph; the message is one line for the user."""
 
@@ -262,8 +270,11 @@ def parse_query(
 ) -> QueryGraph:
     """Build the :class:`QueryGraph` of one SELECT; ``schema`` (table -> columns) validates names."""
     stmt = parse_statement(sql)
-    if stmt.args.get("with"):
+    if stmt.args.get("with") or stmt.args.get("with_"):
         raise QueryError("WITH clauses are not supported")
+    extra = sorted(k for k, v in stmt.args.items() if v and k not in _CLAUSES)
+    if extra:
+        raise QueryError(f"{extra[0].rstrip('_').upper()} in a query is not supported")
     if any(node is not stmt for node in stmt.find_all(exp.Select)):
         raise QueryError("subqueries are not supported: write one SELECT-FROM-WHERE with joins")
     from_ = stmt.args.get("from") or stmt.args.get("from_")
@@ -282,6 +293,10 @@ def parse_query(
     for it in items:
         if not isinstance(it, exp.Table):
             raise QueryError(f"only base tables are supported in FROM, found: {it.sql()}")
+        extra = sorted(k for k, v in it.args.items() if v and k not in _TABLE_PARTS)
+        if extra:
+            raise QueryError(f"{extra[0].rstrip('_').upper()} on a table is not supported: "
+                             f"{it.sql()}")
         table = it.name.lower()
         alias = (it.alias or it.name).lower()
         if it.catalog or (it.db and it.db.lower() != "main"):
@@ -314,9 +329,16 @@ def parse_query(
                              f"(table {relations[i].table})")
         return i
 
-    # Validate every column anywhere in the statement (SELECT list included).
+    # Validate every column anywhere in the statement (SELECT list included). GROUP BY, HAVING,
+    # WINDOW, QUALIFY and ORDER BY may name a SELECT-list alias instead (ORDER BY n).
+    outputs = {e.alias.lower() for e in stmt.expressions if isinstance(e, exp.Alias)}
     for col in stmt.find_all(exp.Column):
         if isinstance(col.this, exp.Star):
+            continue
+        if (not col.table and col.name.lower() in outputs
+                and col.find_ancestor(exp.Where, exp.Join, exp.Select) is stmt
+                and not any(col.name.lower() in schema.get(r.table, ())
+                            for r in relations if schema is not None)):
             continue
         resolve(col)
 

@@ -43,20 +43,27 @@ def from_clause(graph: QueryGraph, tree: JoinTree) -> str:
     return f"{left} JOIN {right} ON {' AND '.join(preds)}"
 
 
+_FROM, _WHERE = "__deepquery_from__", "__deepquery_where__"
+
+
 def plan_sql(graph: QueryGraph, tree: JoinTree) -> str:
-    """The whole query rewritten to join in the order of ``tree``."""
+    """The whole query rewritten to join in the order of ``tree``.
+
+    Only FROM and WHERE change: the statement is printed with placeholders in their place, so
+    every other clause (DISTINCT, GROUP BY, HAVING, WINDOW, QUALIFY, ORDER BY, LIMIT) stays as the
+    user wrote it."""
     if sorted(tree.leaves()) != list(range(graph.n)):
         raise ValueError("the tree must cover every relation exactly once")
     stmt = parse_statement(graph.sql)
-    parts = [f"SELECT {graph.select_sql}", f"FROM {from_clause(graph, tree)}"]
+    stmt.set("joins", None)
+    stmt.set("from_" if "from_" in stmt.args else "from", exp.From(this=exp.to_table(_FROM)))
     filters = [f"({p})" for f in graph.filters for p in f]
-    if filters:
-        parts.append("WHERE " + "\n  AND ".join(filters))
-    for key in ("group", "having", "order", "limit", "offset"):
-        node = stmt.args.get(key)
-        if isinstance(node, exp.Expression):
-            parts.append(node.sql(dialect="duckdb"))
-    return "\n".join(parts)
+    stmt.set("where", exp.Where(this=exp.column(_WHERE)) if filters else None)
+    text = stmt.sql(dialect="duckdb", pretty=False)
+    if text.count(_FROM) != 1 or text.count(_WHERE) != bool(filters):
+        raise ValueError("the query contains deepquery's placeholder names")
+    text = text.replace(f" FROM {_FROM}", f"\nFROM {from_clause(graph, tree)}")
+    return text.replace(f" WHERE {_WHERE}", "\nWHERE " + "\n  AND ".join(filters))
 
 
 def original_sql(graph: QueryGraph) -> str:

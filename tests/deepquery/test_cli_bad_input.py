@@ -284,3 +284,13 @@ def test_connections_cannot_read_files(imdb_db, tmp_path):
     with pytest.raises(duckdb.Error, match="disabled"):
         con.execute(f"SELECT * FROM read_csv('{secret}')").fetchall()
     con.close()
+
+
+@pytest.mark.parametrize("sql, fragment", [
+    ("SELECT MIN(t.title) FROM title AS t USING SAMPLE 10%", "SAMPLE in a query is not supported"),
+    ("SELECT MIN(t.title) FROM title AS t TABLESAMPLE 10%", "SAMPLE on a table is not supported"),
+    ("SELECT MIN(t.title) FROM title AS t FOR UPDATE", "LOCKS in a query is not supported"),
+])
+def test_clauses_the_planned_sql_could_not_keep_are_refused(sql, fragment):
+    with pytest.raises(QueryError, match=fragment):
+        parse_query(sql, {"title": ("id", "title")})

@@ -64,3 +64,24 @@ def test_plans_keep_equalities_between_columns_of_one_relation(imdb_db, optimize
     result = run_plan(con, g, tree)
     con.close()
     assert result.same_result
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT DISTINCT mc.company_type_id FROM title AS t, movie_companies AS mc "
+    "WHERE t.id = mc.movie_id",
+    "SELECT DISTINCT ON (mc.company_type_id) mc.company_type_id FROM title AS t, "
+    "movie_companies AS mc WHERE t.id = mc.movie_id",
+    "SELECT t.id, row_number() OVER w AS r FROM title AS t, movie_companies AS mc "
+    "WHERE t.id = mc.movie_id WINDOW w AS (ORDER BY t.id, mc.id) QUALIFY r < 3",
+    "SELECT mc.company_type_id, count(*) AS n FROM title AS t, movie_companies AS mc "
+    "WHERE t.id = mc.movie_id AND t.production_year > 1990 GROUP BY mc.company_type_id "
+    "HAVING count(*) > 1 ORDER BY n DESC LIMIT 1 OFFSET 0",
+])
+def test_planned_sql_keeps_every_clause_but_from_and_where(imdb_db, sql):
+    # DISTINCT, WINDOW and QUALIFY were dropped: run returned every joined row and said DIFFER.
+    con = connect(imdb_db)
+    g = parse_query(sql, schema_of(con))
+    tree = get_optimizer("dp")(g, EstimatedCardinality(g, TableStats(con)), get_cost_model("cout"))
+    result = run_plan(con, g, tree)
+    con.close()
+    assert result.same_result
