@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dsl import Arg, Function, kwargs, lit, register
+from .sandbox import guard_cells, text_sum_cells
 
 F, S, FS = frozenset({"frame"}), frozenset({"series"}), frozenset({"frame", "series"})
 
@@ -22,9 +23,17 @@ for _name in ("isna", "notna"):
                       render=(lambda nm: lambda r, a, n: f"{r}.{nm}()")(_name), receivers=FS, cost=1.1))
 
 # --- cumulative and elementwise computation
+def _cumulative(nm):
+    def run(x, a, i):
+        if nm == "cumsum" and not a["axis"]:
+            guard_cells(text_sum_cells(x), "cumsum of text")
+        return getattr(x, nm)(axis=a["axis"])
+    return run
+
+
 for _name in ("cumsum", "cummax", "cummin", "cumprod"):
     register(Function(_name, "computation", (Arg("axis", "axis"),),
-                      run=(lambda nm: lambda x, a, i: getattr(x, nm)(axis=a["axis"]))(_name),
+                      run=_cumulative(_name),
                       render=(lambda nm: lambda r, a, n: f"{r}.{nm}({'axis=1' if a['axis'] else ''})")(_name),
                       receivers=FS, cost=1.0 if _name == "cumsum" else 1.05))
 for _name in ("diff", "pct_change"):

@@ -6,7 +6,10 @@ selection between them (``df.groupby('a')['b'].sum()``) is an argument.
 """
 from __future__ import annotations
 
+import pandas as pd
+
 from .dsl import Arg, Function, lit, register
+from .sandbox import guard_cells, text_sum_cells
 
 #: Aggregations that take ``numeric_only`` (pandas 3 raises on text columns without it).
 NUMERIC_ONLY = frozenset({"sum", "mean", "median", "std", "var", "prod", "min", "max", "first",
@@ -31,8 +34,19 @@ def _gb_src(r, a):
     return src + (f"[{lit(a['column'])}]" if a["column"] is not None else "")
 
 
+def _guard_text_sums(x, a, what):
+    """Refuse a group-wise running or broadcast sum whose text would be too long to build."""
+    sel = x[a["column"]] if a["column"] is not None else x.drop(columns=list(a["by"]))
+    if isinstance(sel, pd.DataFrame) and a.get("numeric_only"):
+        return
+    sizes = x.groupby(_by(a["by"]), sort=False).size().to_numpy()
+    guard_cells(text_sum_cells(sel, sizes), what)
+
+
 def _make(agg):
     def run(x, a, i):
+        if agg == "cumsum":
+            _guard_text_sums(x, a, "groupby cumsum of text")
         g = _groupby(x, a)
         kw = {"numeric_only": True} if a.get("numeric_only") else {}
         return getattr(g, agg)(**kw)
@@ -52,6 +66,8 @@ for _agg in AGGS:
 
 
 def _transform_run(x, a, i):
+    if a["agg"] == "sum":
+        _guard_text_sums(x, a, "groupby transform('sum') of text")
     g = x.groupby(_by(a["by"]), sort=True)
     g = g[a["column"]] if a["column"] is not None else g
     return g.transform(a["agg"])

@@ -69,17 +69,28 @@ def _sig(v: Any) -> Any:
     return type(v).__name__
 
 
+#: Most options one subset / ordered_subset / sequence point offers: the first ones, smallest
+#: first, in domain order. Without a cap a frame of 3000 columns asks for 3000**3 orderings of
+#: sort keys (hours and gigabytes before the first candidate runs); an exhaustive search never
+#: tries more than ``SearchConfig.max_args_per_call`` argument tuples of one call anyway.
+MAX_OPTIONS = 20_000
+
+
 @lru_cache(maxsize=4096)
 def _options_cached(op: str, domain: tuple, lo: int, hi: int, sig: Any) -> tuple:
     if op == "select":
         return domain
     if op == "subset":
-        return tuple(c for k in range(lo, hi + 1) for c in itertools.combinations(domain, k))
-    if op == "ordered_subset":
-        return tuple(p for k in range(lo, hi + 1) for p in itertools.permutations(domain, k))
-    if op == "sequence":
-        return tuple(s for k in range(lo, hi + 1) for s in itertools.product(domain, repeat=k))
-    raise ValueError(f"unknown operator {op!r}")
+        each = itertools.combinations
+    elif op == "ordered_subset":
+        each = itertools.permutations
+    elif op == "sequence":
+        def each(dom: tuple, k: int) -> Iterator[tuple]:
+            return itertools.product(dom, repeat=k)
+    else:
+        raise ValueError(f"unknown operator {op!r}")
+    lazy = itertools.chain.from_iterable(each(domain, k) for k in range(lo, hi + 1))
+    return tuple(itertools.islice(lazy, MAX_OPTIONS))
 
 
 class Chooser:

@@ -31,6 +31,7 @@ MAX_SORT_KEYS = 3    # sort_values(by=...) length
 MAX_KEYS = 2         # set_index / pivot_table keys
 MAX_GROUP_KEYS = 3   # group-by keys
 MAX_COLUMNS = 4      # column lists for getitem / drop
+MAX_DROP_DOMAIN = 16  # columns drop's generic one- and two-column options are drawn from
 
 
 def py(v: Any) -> Any:
@@ -201,7 +202,8 @@ class GenContext:
             t, r = self.target, self.recv
             if not isinstance(t, pd.DataFrame) or not self.is_frame or len(t) == 0 or len(t) >= len(r):
                 return None
-            shared = [c for c in t.columns if c in set(r.columns)]
+            rc = set(r.columns)
+            shared = [c for c in t.columns if c in rc]
             if not shared:
                 return None
             pool: dict = {}
@@ -218,7 +220,8 @@ class GenContext:
 
     def new_labels(self) -> tuple:
         """Target column labels the receiver lacks (names a rename/melt could introduce)."""
-        return tuple(c for c in self.target_columns if c not in set(self.columns))
+        have = set(self.columns)
+        return tuple(c for c in self.target_columns if c not in have)
 
 
 def _keys(c: Chooser, label: str, domain: tuple, max_len: int, preferred: int | None) -> tuple:
@@ -283,8 +286,19 @@ def g_head(c: Chooser, x: GenContext) -> dict:
 
 def g_getitem(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
-    hi = max(min(MAX_COLUMNS, len(x.columns)), len([t for t in x.target_columns if t in x.columns]))
-    return {"columns": c.ordered_subset("getitem.columns", x.columns, 1, min(hi, len(x.columns) - 1 or 1))}
+    # The target's columns in the target's order first, and its column count tried first: the
+    # exact selection is then the first option, however wide the receiver.
+    shared, dom = x._memo("getitem.domain", lambda: _target_first(x))
+    hi = max(min(MAX_COLUMNS, len(x.columns)), len(shared))
+    return {"columns": _keys(c, "getitem.columns", dom, min(hi, len(x.columns) - 1 or 1), len(shared) or None)}
+
+
+def _target_first(x: GenContext) -> tuple[tuple, tuple]:
+    """(the target's columns the receiver has, in the target's order; those, then the rest)."""
+    have = set(x.columns)
+    shared = tuple(t for t in x.target_columns if t in have)
+    ss = set(shared)
+    return shared, shared + tuple(k for k in x.columns if k not in ss)
 
 
 def g_loc(c: Chooser, x: GenContext) -> dict:
@@ -294,9 +308,9 @@ def g_loc(c: Chooser, x: GenContext) -> dict:
 def g_loc_rows_columns(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
     rows = c.select("loc.rows", _row_lists(x))
-    shared = tuple(t for t in x.target_columns if t in set(x.columns))
+    shared = x._memo("getitem.domain", lambda: _target_first(x))[0]
     dom = shared or x.columns
-    return {"rows": rows, "columns": c.ordered_subset("loc.columns", dom, 1, min(MAX_COLUMNS, len(dom)))}
+    return {"rows": rows, "columns": _keys(c, "loc.columns", dom, MAX_COLUMNS, len(shared) or None)}
 
 
 def g_xs(c: Chooser, x: GenContext) -> dict:
@@ -369,11 +383,21 @@ def g_take(c: Chooser, x: GenContext) -> dict:
 
 def g_drop(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
-    extra = tuple(k for k in x.columns if k not in set(x.target_columns))
-    options = [extra] if x.target_columns and 0 < len(extra) < len(x.columns) else []
-    generic = [s for k in (1, 2) for s in itertools.combinations(x.columns, k)
-               if len(s) < len(x.columns)]
-    return {"columns": c.select("drop.columns", _uniq(options + generic))}
+    return {"columns": c.select("drop.columns", x._memo("drop.options", lambda: _drop_options(x)))}
+
+
+def _drop_options(x: GenContext) -> tuple:
+    tc = set(x.target_columns)
+    extra = tuple(k for k in x.columns if k not in tc)
+    # Dropping every column the target lacks; when that list is the longer one, getitem of the
+    # kept columns is the same program, shorter to read.
+    options = [extra] if tc and 0 < len(extra) <= len(x.columns) - len(extra) else []
+    # Generic options over the first MAX_DROP_DOMAIN columns only (the target's absent ones
+    # first): all pairs of 3000 columns are 4.5 million options.
+    ex = set(extra)
+    dom = (extra + tuple(k for k in x.columns if k not in ex))[:MAX_DROP_DOMAIN]
+    generic = [s for k in (1, 2) for s in itertools.combinations(dom, k) if len(s) < len(x.columns)]
+    return _uniq(options + generic)
 
 
 def g_drop_rows(c: Chooser, x: GenContext) -> dict:
@@ -499,7 +523,8 @@ def g_rename(c: Chooser, x: GenContext) -> dict:
     have = _uniq(ax)
     tl = set(x.target_columns) | set(x.target_labels)
     old = c.select("rename.old", tuple(k for k in have if k not in tl) + tuple(k for k in have if k in tl))
-    new = tuple(k for k in (x.target_columns if axis == "columns" else tuple(x.target_labels)) if k not in set(have))
+    hs = set(have)
+    new = tuple(k for k in (x.target_columns if axis == "columns" else tuple(x.target_labels)) if k not in hs)
     new += (f"{old}_new",) if isinstance(old, str) else ()
     return {"old": old, "new": c.select("rename.new", _uniq(new)), "axis": axis}
 
@@ -583,7 +608,8 @@ def g_merge(c: Chooser, x: GenContext) -> dict:
     other = c.select("merge.other", tuple(i for i in _others(x) if isinstance(x.inputs[i], pd.DataFrame)))
     how = c.select("merge.how", ("inner", "left", "outer", "right"))
     ocols = _uniq(x.inputs[other].columns)
-    common = tuple(k for k in x.columns if k in set(ocols))
+    oc = set(ocols)
+    common = tuple(k for k in x.columns if k in oc)
     mode = c.select("merge.keys", ("default", "on", "left_right") if common else ("left_right",))
     out = {"other": other, "how": how, "on": None, "left_on": None, "right_on": None}
     if mode == "on":

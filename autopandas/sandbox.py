@@ -85,6 +85,26 @@ def estimate_merge_rows(left: pd.DataFrame, right: pd.DataFrame, left_on: list, 
     return inner + len(left) + len(right)
 
 
+def text_sum_cells(obj: Any, group_sizes: Any = None) -> float:
+    """Characters a running sum of ``obj``'s text columns would hold (cumsum, a group-by's
+    cumsum or ``transform('sum')``): row i of a group of g rows holds i strings, so a group
+    costs about g**2 / 2 times the mean length. Quadratic: 300,000 one-letter rows make 45 GB,
+    which the alarm cannot stop (one C loop). Numbers cost nothing here."""
+    cols = [obj] if isinstance(obj, pd.Series) else [obj.iloc[:, i] for i in range(obj.shape[1])]
+    text = [c for c in cols if not pd.api.types.is_numeric_dtype(c.dtype)
+            and not pd.api.types.is_bool_dtype(c.dtype)]
+    if not text:
+        return 0.0
+    sizes = np.asarray([len(obj)] if group_sizes is None else group_sizes, dtype="float64")
+    pairs = float((sizes * (sizes + 1) / 2).sum())
+    total = 0.0
+    for c in text:
+        sample = c.dropna().head(1000)
+        mean = float(np.mean([len(str(v)) for v in sample])) if len(sample) else 0.0
+        total += pairs * max(mean, 1.0)
+    return total
+
+
 def _size(value: Any) -> int:
     if isinstance(value, (pd.DataFrame, pd.Series, np.ndarray)):
         return int(np.prod(value.shape)) if value.ndim else 1

@@ -95,10 +95,14 @@ class SearchConfig:
     """Most argument tuples tried for one (state, function) pair."""
     max_states: int = 200_000
     """Most intermediate states kept for expansion (memory bound)."""
+    max_state_cells: int = 20_000_000
+    """Most cells (rows x columns, summed over them) of the intermediate states kept (memory
+    bound: without it a 300,000-row input filled 20 GB with its column selections and sorts)."""
 
     def __post_init__(self) -> None:
         # isfinite: NaN compares False with everything, so a bare `<= 0` check let it through
-        for name in ("timeout_s", "call_timeout_s", "max_cells", "max_args_per_call", "max_states"):
+        for name in ("timeout_s", "call_timeout_s", "max_cells", "max_args_per_call", "max_states",
+                     "max_state_cells"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value}")
@@ -125,8 +129,11 @@ class SearchResult:
     timed_out: bool = False
     states: int = 0
     states_dropped: int = 0
-    """New intermediates not kept because ``max_states`` were kept already: programs through
-    them were never tried, so no depth or cost is claimed complete."""
+    """New intermediates not kept because ``max_states`` were kept already (or they would pass
+    ``max_state_cells``): programs through them were never tried, so no depth or cost is
+    claimed complete."""
+    limits_reached: set = field(default_factory=set)
+    """Which of ``max_states`` and ``max_state_cells`` dropped them."""
     functions: int = 0
     sandbox: dict = field(default_factory=dict)
     rendered: str | None = None
@@ -148,7 +155,8 @@ class SearchResult:
             return f"solved after {self.seconds:.1f}s: {found}, found after {tried}"
         how = "time limit reached" if self.timed_out else "search space exhausted"
         if self.states_dropped:
-            tried += f", {self.states_dropped} more not kept (max_states reached)"
+            which = " and ".join(sorted(self.limits_reached)) or "max_states"
+            tried += f", {self.states_dropped} more not kept ({which} reached)"
         done = (f"all programs of depth <= {self.depth_completed} tried" if self.depth_completed
                 else f"all programs of cost < {self.cost_completed:g} tried" if self.cost_completed
                 else "not even all one-call programs tried")
@@ -469,14 +477,18 @@ class _Pass:
         funcs, config, inputs, result = self.funcs, self.config, self.inputs, self.result
         # (value, program, path cost, frame inputs the program reads)
         states: list[tuple[Any, Program, float, frozenset]] = []
-        seen: set = set()
+        # Hashes of the content keys, not the keys: a key holds every cell of its value, so a
+        # set of keys held a copy of every intermediate ever produced (a hash collision, odds
+        # about n**2 / 2**64, would only skip one state).
+        seen: set[int] = set()
+        state_cells = 0
         texts: dict[int, frozenset] = {}   # state id -> its label texts (the label rule)
         heap: list = []
         seq = 0
         for i, v in enumerate(inputs):
             k = state_key(v)
             if k is not None:
-                seen.add(k)
+                seen.add(hash(k))
             if dsl.receiver_kind(v) is not None:
                 states.append((v, Program(i), 0.0, frozenset({i})))
                 order = self._order(limit - 1, states[-1][3])
@@ -535,14 +547,20 @@ class _Pass:
                     continue
                 k = state_key(out.value)
                 if k is not None:
-                    if k in seen:
+                    h = hash(k)
+                    del k
+                    if h in seen:
                         continue
-                    seen.add(k)
+                    seen.add(h)
                 if final_next and not self.reach.final_step_possible(out.value):
                     continue
-                if len(states) >= config.max_states:
+                cells = _cells(out.value)
+                if len(states) >= config.max_states or state_cells + cells > config.max_state_cells:
                     result.states_dropped += 1
+                    result.limits_reached.add("max_states" if len(states) >= config.max_states
+                                              else "max_state_cells")
                     continue
+                state_cells += cells
                 ccost = cost + fn.cost
                 now_used = used | {args["other"]} if fn.group == "combining" else used
                 states.append((out.value, prog.then(Step(fn.name, args, tuple(trace))), ccost, now_used))
@@ -556,6 +574,11 @@ class _Pass:
                 seq += 1
         result.states += len(states)
         return None
+
+
+def _cells(value: Any) -> int:
+    shape = getattr(value, "shape", ())
+    return int(np.prod(shape)) if shape else 1
 
 
 def _contained(it: Any, name: str) -> Any:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 
 import pytest
 
@@ -105,3 +106,14 @@ def test_bool_and_int_domains_do_not_share_a_cache_entry():
 def test_empty_domain_raises_infeasible_in_random_mode():
     with pytest.raises(Infeasible):
         run_recorded(lambda c, x: c.select("e", ()), None, RandomChooser(random.Random(0)))
+
+
+def test_combinatorial_options_are_capped_and_lazy():
+    from autopandas.choices import MAX_OPTIONS, _options
+
+    domain = tuple(f"c{i}" for i in range(3000))     # 3000**4 orderings uncapped
+    t0 = time.monotonic()
+    opts = _options("ordered_subset", domain, 1, 4)
+    assert len(opts) == MAX_OPTIONS
+    assert opts[:3000] == tuple((c,) for c in domain) and opts[3000] == ("c0", "c1")   # smallest first
+    assert time.monotonic() - t0 < 2.0

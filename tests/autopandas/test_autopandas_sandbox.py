@@ -108,3 +108,29 @@ def test_invalid_limits_rejected():
             Sandbox(time_limit_s=bad)
         with pytest.raises(ValueError, match="max_cells"):
             Sandbox(max_cells=bad)
+
+
+@pytest.mark.parametrize("name,args", [
+    ("cumsum", {"axis": 0}),
+    ("groupby.cumsum", {"by": ("g",), "as_index": True, "column": None, "numeric_only": False}),
+    ("groupby.transform", {"by": ("g",), "column": "s", "agg": "sum"}),
+])
+def test_running_sum_of_long_text_is_refused_before_running(name, args):
+    # 300,000 one-letter rows: the running concatenation would hold 45 GB of text, built in one
+    # C loop the alarm cannot interrupt (this is what an unsolvable long CSV ran into).
+    n = 300_000
+    df = pd.DataFrame({"g": np.zeros(n, dtype=int), "s": ["a"] * n, "v": np.ones(n)})
+    t0 = time.monotonic()
+    with Sandbox() as box:
+        out = box.run(dsl.call, dsl.get(name), df, args, [df])
+    assert not out.ok and "text" in out.error and "limit" in out.error
+    assert time.monotonic() - t0 < 5.0
+
+
+def test_running_sum_of_short_text_and_of_numbers_still_runs():
+    df = pd.DataFrame({"g": [1, 1, 2], "s": ["a", "b", "c"], "v": [1.0, 2.0, 3.0]})
+    with Sandbox() as box:
+        out = box.run(dsl.call, dsl.get("cumsum"), df, {"axis": 0}, [df])
+        assert out.ok and list(out.value["s"]) == ["a", "ab", "abc"]
+        big = pd.DataFrame({"v": np.ones(300_000)})
+        assert box.run(dsl.call, dsl.get("cumsum"), big, {"axis": 0}, [big]).ok

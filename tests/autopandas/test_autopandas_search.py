@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import time
 import warnings
 
 import numpy as np
@@ -243,3 +244,25 @@ def test_program_leaving_an_input_unread_is_still_found():
     res = synthesize([orders, customers], target, SearchConfig(timeout_s=30, max_depth=1))
     assert res.solved and "df0" not in res.rendered
     assert equal(target, run_src(res.rendered, [orders, customers]))
+
+
+def test_column_selection_of_a_wide_frame_is_found_first_and_within_the_time_limit():
+    # 3000 columns: the options of sort keys, drops and selections were materialised in full
+    # (hours); now the exact selection is getitem's first option.
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.integers(0, 9, (20, 3000)), columns=[f"c{i}" for i in range(3000)])
+    target = wide[["c7", "c5"]]
+    t0 = time.monotonic()
+    res = synthesize([wide], target, SearchConfig(timeout_s=20), matcher=csv_matcher(target))
+    assert res.solved and res.rendered == "df0[['c7', 'c5']]"
+    assert time.monotonic() - t0 < 20
+
+
+def test_state_cell_budget_drops_states_and_says_so():
+    df = pd.DataFrame({"a": range(50), "b": range(50, 0, -1), "c": list("xy") * 25})
+    target = pd.DataFrame({"zz": [1]})          # unreachable: every intermediate is tried
+    small = synthesize([df], target, SearchConfig(timeout_s=3, max_depth=2, max_state_cells=400))
+    assert not small.solved and small.states_dropped > 0 and small.depth_completed == 0
+    assert "max_state_cells" in small.summary()
+    with pytest.raises(ValueError, match="max_state_cells"):
+        SearchConfig(max_state_cells=0)
