@@ -170,6 +170,8 @@ class Driver:
                 nxt = s.expire_timers()
                 self._collect_released()
                 s.pump()
+                if len(s.pool) > s.num_cpus:
+                    s.retire_idle()
                 if s.changed:
                     s.changed = False
                     s.cv.notify_all()

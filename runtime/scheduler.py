@@ -43,8 +43,9 @@ Pool workers get one task at a time, except functions whose recent runs were sho
 (< ``_SHORT_S``): those are pipelined up to ``_DEPTH`` per worker so bursts of small tasks travel
 in batches. A worker blocked in ``get`` does not count against ``num_cpus``;
 if every worker is blocked and tasks are READY, the pool grows by one worker (Ray does the same)
-so nested tasks cannot deadlock. The pool grows to at most ``num_cpus`` +
-``RUNTIME_MAX_EXTRA_WORKERS`` (default 64) processes; past that, a READY task is sent to a
+so nested tasks cannot deadlock; workers past ``num_cpus`` exit after ``_IDLE_S`` idle. The
+pool grows to at most ``num_cpus`` + ``RUNTIME_MAX_EXTRA_WORKERS`` (default 64) processes;
+past that, a READY task is sent to a
 worker blocked in ``get`` (a *help* task), which runs it inside its wait, on top of the waiting
 task's stack, preferring a task whose output that worker waits for. Each pool worker's
 ``stack`` mirrors the worker's call stack: its open ``get`` requests (``Waiter``) and the help
@@ -75,6 +76,7 @@ WAITING, READY, RUNNING, FINISHED, FAILED, CANCELLED = (
 _SHORT_S = 0.002
 _DEPTH = 8
 _MAX_EXTRA_WORKERS = 64  # default of RUNTIME_MAX_EXTRA_WORKERS
+_IDLE_S = 2.0  # a pool worker past num_cpus idle this long exits (Ray retires idle workers too)
 _MAX_HELP_DEPTH = 64  # frames on a worker's stack (its Python recursion stays far from the limit)
 _MAX_EVENTS = 200_000  # the timeline keeps the most recent events
 
@@ -103,7 +105,7 @@ class WorkerInfo:
     """The driver's view of one worker process."""
 
     __slots__ = ("wid", "chan", "proc", "pid", "inflight", "fns", "blocked", "cpu", "aid",
-                 "holds", "alive", "dead", "doomed", "stack")
+                 "holds", "alive", "dead", "doomed", "stack", "idle_since")
 
     def __init__(self, wid: int, chan: Any, proc: Any, aid: int | None = None) -> None:
         self.wid = wid
@@ -120,6 +122,7 @@ class WorkerInfo:
         self.dead = False
         self.doomed = False
         self.stack: list[Any] = []  # open gets (Waiter) and help task ids, innermost last
+        self.idle_since = time.monotonic()
 
 
 class ActorInfo:
@@ -408,6 +411,20 @@ class Scheduler:
         elif active == 0:
             self._help()
 
+    def retire_idle(self) -> None:
+        """Let pool workers beyond ``num_cpus`` (grown while tasks waited in ``get``) exit once
+        they have been idle for ``_IDLE_S``."""
+        now = time.monotonic()
+        for w in list(self.pool):
+            if len(self.pool) <= self.num_cpus:
+                return
+            if (not w.inflight and not w.blocked and not w.stack and not w.doomed and w.alive
+                    and now - w.idle_since > _IDLE_S):
+                self.pool.remove(w)
+                w.doomed = True
+                w.chan.outbox.append(("exit",))
+                self.to_flush.add(w)
+
     def _help(self) -> None:
         """Every pool worker waits in ``get`` and the pool is at its cap: send READY tasks to
         waiting workers to run inside their wait, so nested tasks cannot deadlock."""
@@ -507,6 +524,7 @@ class Scheduler:
         t = w.inflight.pop(tid, None)
         if not w.inflight:
             w.cpu = 0.0
+            w.idle_since = time.monotonic()
         if t is None:  # cancelled while running: drop the result
             for v, _ in values:
                 if v[0] == "s":
@@ -660,6 +678,7 @@ class Scheduler:
         t = w.inflight.pop(tid, None)
         if not w.inflight:
             w.cpu = 0.0
+            w.idle_since = time.monotonic()
         if t is not None and t.state == RUNNING:
             t.state = READY
             t.worker = None
@@ -776,12 +795,12 @@ class Scheduler:
                 if a.restarts_left != 0 and not a.dead and a.creation is not None:
                     self._restart_actor(a, w)
                 else:
-                    self._actor_died(a, "its process exited unexpectedly (no restarts left)")
+                    self._actor_died(a, f"its process (pid {w.pid}) died{_exit_status(w)}, "
+                                     f"with no restarts left after {a.restarts} (raise "
+                                     "max_restarts to restart it)")
         else:
             if w in self.pool:
                 self.pool.remove(w)
-            value = system_error_value(WorkerCrashedError(
-                "the worker process running the task died (no retries left: raise max_retries)"))
             for t in list(w.inflight.values()):
                 if t.retries_left != 0 and t.state == RUNNING:
                     t.retries_left -= 1
@@ -790,7 +809,10 @@ class Scheduler:
                     self.ready.appendleft(t)
                     log.info("retrying %s after its worker died", t.name)
                 else:
-                    self._fail(t, value)
+                    self._fail(t, system_error_value(WorkerCrashedError(
+                        f"the worker process (pid {w.pid}) running {t.name} died"
+                        f"{_exit_status(w)}, with no retries left (max_retries="
+                        f"{t.max_retries}; raise it to retry)")))
         w.inflight.clear()
         for oid, n in list(w.holds.items()):
             self.store.decref(oid, n)
@@ -806,6 +828,20 @@ class Scheduler:
         fl = self.to_flush
         self.to_flush = set()
         return fl
+
+
+def _exit_status(w: WorkerInfo) -> str:
+    """`` (killed by SIGKILL)``, `` (exit code 1)``, or nothing if it has not exited yet."""
+    try:
+        rc = w.proc.wait(timeout=0.1)  # its socket closed: it is exiting, if not gone already
+    except Exception:  # noqa: BLE001 - still running (TimeoutExpired), or reaped elsewhere
+        return ""
+    if rc < 0:
+        try:
+            return f" (killed by {signal.Signals(-rc).name})"
+        except ValueError:
+            return f" (killed by signal {-rc})"
+    return f" (exit code {rc})"
 
 
 def _unlink_quiet(path: str) -> None:

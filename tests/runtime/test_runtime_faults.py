@@ -29,6 +29,25 @@ def test_worker_crashed_error_past_max_retries(rt, tmp_path, caps):
         rt.get(f.remote(str(tmp_path), 5), timeout=60)
 
 
+def test_worker_crash_error_names_the_task_and_the_signal(rt, tmp_path, caps):
+    caps("worker_pids")
+    f = rt.remote(max_retries=0)(_die_first_times)
+    with pytest.raises(rt.WorkerCrashedError, match=r"running _die_first_times died \(killed by "
+                       r"SIGKILL\), with no retries left \(max_retries=0"):
+        rt.get(f.remote(str(tmp_path), 1), timeout=60)
+
+    @rt.remote
+    class A:
+        def pid(self):
+            return os.getpid()
+
+    a = A.remote()
+    os.kill(rt.get(a.pid.remote()), signal.SIGKILL)
+    with pytest.raises(rt.ActorDiedError, match=r"died \(killed by SIGKILL\), with no restarts "
+                       r"left after 0"):
+        rt.get(a.pid.remote(), timeout=60)
+
+
 def test_pool_heals_after_worker_deaths(rt, tmp_path, caps):
     caps("processes")
     import time

@@ -185,3 +185,26 @@ def test_cancel_of_a_task_under_a_help_task_cancels_that_task_only(capped_pool, 
         rt.get(p[0], timeout=60)
     assert rt.get(p[1], timeout=60) == 1
     assert rt.get(parent.remote(2), timeout=60) == 2  # the workers still serve
+
+
+def test_workers_grown_for_waiting_tasks_exit_once_idle(fresh, caps):
+    caps("worker_pids")
+    rt = fresh
+
+    @rt.remote
+    def child():
+        time.sleep(0.3)
+        return 1
+
+    @rt.remote
+    def parent():
+        return rt.get(child.remote())
+
+    # six parents wait in get() at once: the pool grows past num_cpus=2 to run their children
+    assert sum(rt.get([parent.remote() for _ in range(6)], timeout=120)) == 6
+    assert len(rt.api._client.all_workers) > 2  # spawned
+    deadline = time.monotonic() + 60
+    while len(rt.api._client.processes()) > 2:  # the extra workers leave after 2 s idle
+        assert time.monotonic() < deadline, "extra workers never exited"
+        time.sleep(0.1)
+    assert sum(rt.get([parent.remote() for _ in range(6)], timeout=120)) == 6
