@@ -5,6 +5,8 @@ is the highest priority: the first matching rule wins). The five dimensions are 
 IP, source port, destination port and protocol (`DIMS`). Prefixes become ranges; a protocol with mask
 0xFF is one value and mask 0x00 is any protocol. The flags field is parsed and checked but not used,
 as in NeuroCuts.
+Fields are tab-separated as ClassBench writes them (a line without tabs may separate them by spaces);
+blank lines and lines starting with `#` are skipped; a UTF-8 byte-order mark and CRLF endings are accepted.
 
 A malformed line raises `RuleFormatError`, whose message is `file:line: what is wrong`; nothing is
 returned half-built. Packets are text lines of whitespace-separated integers `src dst sport dport
@@ -28,6 +30,17 @@ _RANGE = r"(\d+)\s*:\s*(\d+)"
 _HEX = r"0x([0-9a-fA-F]{1,4})/0x([0-9a-fA-F]{1,4})"
 _FIELDS = (("source prefix", _IP), ("destination prefix", _IP), ("source port range", _RANGE),
            ("destination port range", _RANGE), ("protocol", _HEX))
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+# A rule written with spaces instead of tabs between its fields (ports keep their inner spaces).
+_SPACED = re.compile(r"(\S+)\s+(\S+)\s+(\d+\s*:\s*\d+)\s+(\d+\s*:\s*\d+)\s+(\S+)(?:\s+(\S+))?")
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split on \\n, \\r\\n or \\r only, so line numbers are an editor's (str.splitlines also
+    breaks at form feeds, \\x1c-\\x1e, \\x85 and U+2028, shifting every later line's number)."""
+    return _NEWLINE.split(text)
 
 
 class RuleFormatError(ValueError):
@@ -85,9 +98,13 @@ def parse_rule_line(line: str, src: str = "<rules>", lineno: int = 1) -> list[in
     """One ClassBench line to `[lo0, hi0, ..., lo4, hi4]`; raises RuleFormatError."""
     if not line.startswith("@"):
         raise RuleFormatError(src, lineno, "a rule line must start with '@'")
-    parts = [p.strip() for p in line[1:].rstrip("\r\n").split("\t")]
+    body = line[1:].strip()
+    parts = [p.strip() for p in body.split("\t")]
     while parts and parts[-1] == "":
         parts.pop()
+    spaced = _SPACED.fullmatch(body) if "\t" not in body else None
+    if spaced:
+        parts = [g for g in spaced.groups() if g is not None]
     if len(parts) not in (5, 6):
         raise RuleFormatError(src, lineno, f"expected 5 or 6 tab-separated fields, found {len(parts)}")
     row: list[int] = []
@@ -117,8 +134,11 @@ def parse_rule_line(line: str, src: str = "<rules>", lineno: int = 1) -> list[in
 
 
 def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
-    """Parse ClassBench text (blank lines skipped); all or nothing."""
-    rows = [parse_rule_line(line, source, i) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+    """Parse ClassBench text (blank lines and `#` comment lines skipped); all or nothing."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    rows = [parse_rule_line(line.strip(), source, i) for i, line in enumerate(_lines(text), 1)
+            if line.strip() and not line.lstrip().startswith("#")]
     if not rows:
         raise RuleFormatError(source, 1, "no rules found")
     return RuleSet.from_ranges(rows)
@@ -127,7 +147,7 @@ def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
 def read_text(path: str | Path) -> str:
     """A text file's contents; RuleFormatError naming the file (and line, for bad UTF-8) otherwise."""
     try:
-        return Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise RuleFormatError(str(path), None, "no such file") from None
     except IsADirectoryError:
@@ -172,7 +192,7 @@ def format_rules(rules: RuleSet) -> str:
 
 def parse_packets(text: str, source: str = "<packets>") -> np.ndarray:
     """Packets `(n, 5)` int64 from whitespace-separated integer lines; raises RuleFormatError."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in _lines(text) if ln.strip()]
     if not lines:
         return np.zeros((0, 5), dtype=np.int64)
     width = len(lines[0].split())
@@ -201,7 +221,7 @@ def parse_packets(text: str, source: str = "<packets>") -> np.ndarray:
 
 def _lineno(text: str, nonblank_index: int) -> int:
     seen = -1
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(_lines(text), 1):
         if line.strip():
             seen += 1
             if seen == nonblank_index:

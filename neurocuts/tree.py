@@ -80,6 +80,9 @@ class Node:
 class Tree:
     """A rule set, its root node and the leaf threshold `binth`."""
 
+    #: perf_counter() time past which `make_node` raises BuildTimeout (set by `grow` while it runs).
+    deadline: float | None = None
+
     def __init__(self, rules: RuleSet, binth: int = 16, algo: str = "", prune: bool = True,
                  compact: bool = True, share: bool = True) -> None:
         if binth < 1:
@@ -144,7 +147,13 @@ def prune_rules(tree: Tree, rule_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray
 
 
 def make_node(tree: Tree, lo: np.ndarray, hi: np.ndarray, rule_ids: np.ndarray, depth: int) -> Node:
-    """A new leaf over the region with the given rules, compacted and pruned."""
+    """A new leaf over the region with the given rules, compacted and pruned.
+
+    Raises BuildTimeout past the tree's deadline: one cut can create many children, each pruned in
+    time quadratic in its rules, so `grow` alone would notice a limit only seconds late.
+    """
+    if tree.deadline is not None and time.perf_counter() > tree.deadline:
+        raise BuildTimeout(f"{tree.algo} build passed its limit")
     lo, hi = lo.astype(np.int64).copy(), hi.astype(np.int64).copy()
     rule_ids = np.asarray(rule_ids, dtype=np.int64)
     if len(rule_ids):
@@ -333,20 +342,28 @@ class BuildTimeout(RuntimeError):
 def grow(tree: Tree, policy: Policy, start: Node | None = None, time_limit_s: float | None = None) -> Tree:
     """Expand unfinished nodes depth first with `policy` (which calls `cut` or `partition`).
 
-    Raises BuildTimeout past `time_limit_s` seconds (checked between nodes).
+    Raises BuildTimeout past `time_limit_s` seconds, checked before every node and every new child.
     """
     t0 = time.perf_counter()
     stack = [start or tree.root]
-    steps = 0
-    while stack:
-        steps += 1
-        if time_limit_s is not None and steps % 64 == 0 and time.perf_counter() - t0 > time_limit_s:
-            raise BuildTimeout(f"{tree.algo} build passed its {time_limit_s:g} s limit")
-        node = stack.pop()
-        if node.children:  # already expanded (e.g. a builder's root partition): descend
-            stack.extend(reversed(node.children))
-        elif not tree.is_done(node):
-            stack.extend(reversed(policy(tree, node)))
+    outer = tree.deadline
+    if time_limit_s is not None:
+        tree.deadline = t0 + time_limit_s if outer is None else min(outer, t0 + time_limit_s)
+    try:
+        while stack:
+            if tree.deadline is not None and time.perf_counter() > tree.deadline:
+                raise BuildTimeout(f"{tree.algo} build passed its limit")
+            node = stack.pop()
+            if node.children:  # already expanded (e.g. a builder's root partition): descend
+                stack.extend(reversed(node.children))
+            elif not tree.is_done(node):
+                stack.extend(reversed(policy(tree, node)))
+    except BuildTimeout:
+        if time_limit_s is None:  # an enclosing grow's limit: its own message
+            raise
+        raise BuildTimeout(f"{tree.algo} build passed its {time_limit_s:g} s limit") from None
+    finally:
+        tree.deadline = outer
     tree.build_s += time.perf_counter() - t0
     return tree
 

@@ -122,6 +122,17 @@ def test_out_may_overwrite_an_earlier_tree(capsys, rules, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
 
 
+@pytest.mark.parametrize("algo", ["hicuts", "hypercuts", "efficuts", "cutsplit"])
+def test_build_past_its_time_limit_exits_2_and_keeps_the_earlier_tree(capsys, rules, tmp_path, algo):
+    out = tmp_path / "t.json"
+    out.write_text("earlier tree\n")
+    rc, stdout, err = call(capsys, "build", rules, "--algo", algo, "--time-limit", "1e-9", "--out", out)
+    assert rc == 2 and stdout == ""
+    assert one_line(err) == f"{rules}: {algo} build passed its 1e-09 s limit"
+    assert out.read_text() == "earlier tree\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.txt", "t.json"]
+
+
 def test_failed_tree_write_leaves_the_earlier_file_whole(tmp_path):
     # A write cut short (here by a file-size limit, as a full disk would) must not truncate the old tree.
     out = tmp_path / "t.json"

@@ -64,3 +64,53 @@ def test_linear_scan_returns_first_match_or_minus_one():
 def test_shared_classbench_files_parse(shared_dir):
     rules = load_rules(shared_dir / "classbench" / "acl1_1k")
     assert len(rules) == 942
+
+
+# ---------------------------------------------------------------- format variants a user's file may have
+
+RULE_A = "@0.0.0.0/0\t10.0.0.1/32\t0 : 65535\t80 : 80\t0x00/0x00\t0x0000/0x0000\t"
+RULE_B = "@1.2.3.4/32\t0.0.0.0/0\t53 : 53\t0 : 65535\t0x06/0xFF"  # no flags field
+RANGES_AB = [[0, 2**32 - 1, 10 << 24 | 1, 10 << 24 | 1, 0, 65535, 80, 80, 0, 255],
+             [0x01020304, 0x01020304, 0, 2**32 - 1, 53, 53, 0, 65535, 6, 6]]
+
+
+@pytest.mark.parametrize("text", [
+    f"{RULE_A}\n{RULE_B}\n",
+    f"{RULE_A}\r\n{RULE_B}\r\n",  # CRLF
+    f"{RULE_A}   \n{RULE_B} \t \n",  # trailing whitespace
+    f"\n\n{RULE_A}\n\n\n{RULE_B}",  # blank lines, no final newline
+    f"# exported from the edge router\n{RULE_A}\n  # a comment\n{RULE_B}\n",  # comment lines
+    "\ufeff" + f"{RULE_A}\n{RULE_B}\n",  # a UTF-8 byte-order mark (files saved by Windows editors)
+    f"{RULE_A.replace(chr(9), ' ')}\n{RULE_B.replace(chr(9), ' ')}\n",  # spaces instead of tabs
+    f"{RULE_A}\n{RULE_B.replace(' : ', ':')}\n",  # ports without spaces around the colon
+], ids=["plain", "crlf", "trailing-space", "blank-lines", "comments", "bom", "spaces", "tight-ports"])
+def test_format_variants_parse_to_the_same_ranges(text):
+    assert parse_rules(text).to_ranges() == RANGES_AB
+
+
+def test_bom_and_crlf_file_loads(tmp_path):
+    path = tmp_path / "r.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{RULE_A}\r\n{RULE_B}\r\n".encode())
+    assert load_rules(path).to_ranges() == RANGES_AB
+
+
+def test_line_numbers_count_only_real_line_breaks():
+    # str.splitlines() would also break at the form feed and \x85 and name line 5 or 6.
+    text = f"{RULE_A}\n\x0c\n{RULE_B} \x85\n@bad\n"
+    with pytest.raises(RuleFormatError, match=r"^r.txt:4: "):
+        parse_rules(text, "r.txt")
+
+
+def test_one_rule_duplicates_and_extreme_prefixes():
+    one = parse_rules("@255.255.255.255/32\t0.0.0.0/0\t65535 : 65535\t0 : 0\t0xff/0xFF\t\n")
+    assert one.to_ranges() == [[2**32 - 1, 2**32 - 1, 0, 2**32 - 1, 65535, 65535, 0, 0, 255, 255]]
+    dup = parse_rules(f"{RULE_A}\n{RULE_A}\n{RULE_B}\n")  # duplicates keep their places (priority)
+    assert dup.to_ranges() == [RANGES_AB[0], RANGES_AB[0], RANGES_AB[1]]
+
+
+@pytest.mark.parametrize("text, where", [("", "r.txt:1: no rules found"), ("# nothing\n\n", "r.txt:1: no rules found"),
+                                         ("\x00\x01@\n", "r.txt:1: a rule line must start with '@'")])
+def test_files_without_rules_are_one_clear_error(text, where):
+    with pytest.raises(RuleFormatError) as info:
+        parse_rules(text, "r.txt")
+    assert str(info.value) == where
