@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from deepquery.__main__ import main
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -96,25 +98,44 @@ def test_data_build_writes_the_database(tmp_path):
     ("SELECT 1 FROM title AS t; SELECT 2 FROM title AS t;", "expected one statement"),
     ("DROP TABLE title", "only a read-only SELECT"),
     ("UPDATE title SET title = 'x'", "only a read-only SELECT"),
+    ("INSERT INTO title (id) VALUES (1)", "only a read-only SELECT"),
+    ("COPY title TO 'out.csv'", "only a read-only SELECT"),
+    ("PRAGMA table_info('title')", "only a read-only SELECT"),
+    ("ATTACH 'x.db' AS x", "syntax error"),
+    ("SELECT MIN(t.title) FROM title AS t -- comment\n; DROP TABLE title", "expected one statement"),
+    ("SELECT MIN(t.title) FROM title AS t /* ; */; COPY title TO 'x.csv'", "expected one statement"),
 ])
-def test_bad_input_exits_2_with_one_line(imdb_cache, imdb_db, tmp_path, text, fragment):
+def test_bad_input_exits_2_with_one_line(imdb_cache, imdb_db, tmp_path, capsys, text, fragment):
+    # In-process (the CLI as a subprocess is smoke-tested below): a subprocess per case made
+    # this test a third of the package's test time.
     before = _digest(imdb_db)
     q = tmp_path / "bad.sql"
     q.write_text(text)
     cmds = ("plan", "run") if "read-only" in fragment or "syntax" in fragment else ("plan",)
     for cmd in cmds:
-        r = _run([cmd, str(q), *_flags(imdb_cache)], imdb_cache)
-        assert r.returncode == 2, (cmd, r.stderr)
-        lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and fragment in lines[0] and "bad.sql" in lines[0], r.stderr
-        assert "Traceback" not in r.stderr
+        assert main([cmd, str(q), *_flags(imdb_cache)]) == 2, cmd
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0] and "bad.sql" in lines[0], err
+        assert "Traceback" not in err
+    assert _digest(imdb_db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.sql"]  # nothing written
+
+
+def test_bad_input_through_a_subprocess(imdb_cache, imdb_db, tmp_path):
+    before = _digest(imdb_db)
+    q = tmp_path / "bad.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t; DROP TABLE title")
+    r = _run(["run", str(q), *_flags(imdb_cache)], imdb_cache)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"deepquery: {q}: expected one statement, found 2"]
     assert _digest(imdb_db) == before
 
 
-def test_missing_file_and_database_exit_2(imdb_cache, tmp_path):
-    r = _run(["plan", str(tmp_path / "nope.sql"), *_flags(imdb_cache)], imdb_cache)
-    assert r.returncode == 2 and "no such file" in r.stderr
+def test_missing_file_and_database_exit_2(imdb_cache, tmp_path, capsys):
+    assert main(["plan", str(tmp_path / "nope.sql"), *_flags(imdb_cache)]) == 2
+    assert "no such file" in capsys.readouterr().err
     q = tmp_path / "q.sql"
     q.write_text("SELECT MIN(t.title) FROM title AS t")
-    r = _run(["plan", str(q), "--db", str(tmp_path / "missing.duckdb")], imdb_cache)
-    assert r.returncode == 2 and "database not found" in r.stderr
+    assert main(["plan", str(q), "--db", str(tmp_path / "missing.duckdb")]) == 2
+    assert "database not found" in capsys.readouterr().err
