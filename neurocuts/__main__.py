@@ -71,11 +71,11 @@ def _table(rows: list[dict]) -> str:
 
 def cmd_gen(args: argparse.Namespace) -> None:
     from sysml_datasets.classbench import GeneratorConfig, generate_text
-    try:
-        config = GeneratorConfig(args.kind, args.size, args.seed)
+    try:  # a bad parameter file or a size it cannot fill: one line naming the file
+        text = generate_text(GeneratorConfig(args.kind, args.size, args.seed, args.params))
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    sys.stdout.write(generate_text(config))
+    sys.stdout.write(text)
 
 
 def cmd_packets(args: argparse.Namespace) -> None:
@@ -130,6 +130,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--size", type=int_in(1, MAX_RULES), default=1000,
                    help=f"number of rules, 1..{MAX_RULES} (default 1000)")
     g.add_argument("--seed", type=int_in(0), default=1, help="random seed, >= 0 (default 1)")
+    g.add_argument("--params", metavar="FILE",
+                   help="a ClassBench parameter (seed) file, e.g. acl1_seed: draw its protocol, port class "
+                        "and prefix-length distributions instead of --kind's (default none)")
     g.add_argument("--json", action="store_true", help="accepted for uniformity; the output is rule text")
     g.set_defaults(fn=cmd_gen)
     k = sub.add_parser("packets", help="write test packets for a rule file (half near rules, corners included)")

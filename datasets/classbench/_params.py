@@ -1,0 +1,138 @@
+"""ClassBench parameter ("seed") files, as db_generator reads them (acl1_seed, fw3_seed, ...).
+
+A file is a list of sections, each opened by `-name` and closed by `#`. The ones read here:
+
+- `-prots`: `protocol share p1 .. p25` per line: the protocol's share of the rules (0 = any protocol)
+  and the probability of each of the 25 source/destination port class pairs (`PAIR_CLASSES`) for it;
+- `-spar`, `-dpar`: `share lo:hi` arbitrary source / destination port ranges; `-spem`, `-dpem`:
+  `share p:p` exact ports;
+- one section per port class pair (`-wc_wc` .. `-em_em`): `total,share src,cond ...` per line, the
+  joint prefix lengths of that pair's rules (source plus destination length `total`, then each
+  source length with its probability given the total).
+
+The address-tree sections (`-snest`, `-sskew`, `-dnest`, `-dskew`, `-pcorr`), `-flags`, `-extra` and
+`-scale` are skipped: the generator draws addresses from its own skewed prefix pool.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The 25 port class pairs in the order `-prots` lists their probabilities (WC any, HI 1024:65535,
+#: LO 0:1023, AR an arbitrary range, EM one port).
+PAIR_CLASSES = tuple(tuple(p.upper().split("_")) for p in (
+    "wc_wc wc_hi hi_wc hi_hi wc_lo lo_wc hi_lo lo_hi lo_lo wc_ar ar_wc hi_ar ar_hi wc_em em_wc hi_em em_hi "
+    "lo_ar ar_lo lo_em em_lo ar_ar ar_em em_ar em_em").split())
+
+
+@dataclass(frozen=True)
+class SeedParams:
+    """The distributions of one parameter file (shares as written, not renormalised)."""
+
+    protocols: dict[int, float]
+    """Protocol -> share of the rules (0: any protocol)."""
+    pairs: dict[int, dict[tuple[str, str], float]]
+    """Protocol -> (source class, destination class) -> probability."""
+    sport_ranges: dict[tuple[int, int], float]
+    """Arbitrary source port ranges (`-spar`) -> share."""
+    sport_exact: dict[int, float]
+    """Exact source ports (`-spem`) -> share."""
+    dport_ranges: dict[tuple[int, int], float]
+    """Arbitrary destination port ranges (`-dpar`) -> share."""
+    dport_exact: dict[int, float]
+    """Exact destination ports (`-dpem`) -> share."""
+    lengths: dict[tuple[str, str], dict[tuple[int, int], float]]
+    """Port class pair -> (source prefix length, destination prefix length) -> probability."""
+
+    def pair_shares(self, protocols: tuple[int, ...] = (6, 17)) -> dict[tuple[str, str], float]:
+        """Each port class pair's share among the rules of `protocols` (TCP and UDP by default)."""
+        total = sum(self.protocols.get(p, 0.0) for p in protocols)
+        out: dict[tuple[str, str], float] = {}
+        for p in protocols:
+            for pair, v in self.pairs.get(p, {}).items():
+                out[pair] = out.get(pair, 0.0) + self.protocols[p] * v / (total or 1.0)
+        return out
+
+    def length_shares(self) -> tuple[dict[int, float], dict[int, float]]:
+        """Source and destination prefix-length marginals over all rules."""
+        weight: dict[tuple[str, str], float] = {}
+        for p, share in self.protocols.items():
+            for pair, v in self.pairs.get(p, {}).items():
+                weight[pair] = weight.get(pair, 0.0) + share * v
+        src: dict[int, float] = {}
+        dst: dict[int, float] = {}
+        for pair, joint in self.lengths.items():
+            for (s, d), v in joint.items():
+                src[s] = src.get(s, 0.0) + weight.get(pair, 0.0) * v
+                dst[d] = dst.get(d, 0.0) + weight.get(pair, 0.0) * v
+        return src, dst
+
+
+class ParamsError(ValueError):
+    """A parameter file that cannot be read; str() is `file:line: what is wrong` (or `file: ...`)."""
+
+
+def _ports(text: str) -> tuple[int, int]:
+    lo, hi = (int(x) for x in text.split(":"))
+    if not 0 <= lo <= hi <= 65535:
+        raise ValueError(f"port range {text} is not within 0..65535 with lo <= hi")
+    return lo, hi
+
+
+def read_params(path: str | Path) -> SeedParams:
+    """Read a ClassBench parameter file; raises ParamsError naming the file and line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: is a folder, not a file") from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not a text file") from None
+    except OSError as exc:
+        raise ParamsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    protocols: dict[int, float] = {}
+    pairs: dict[int, dict[tuple[str, str], float]] = {}
+    ranges: dict[str, dict] = {"spar": {}, "spem": {}, "dpar": {}, "dpem": {}}
+    lengths: dict[tuple[str, str], dict[tuple[int, int], float]] = {}
+    pair_names = {"_".join(p).lower(): p for p in PAIR_CLASSES}
+    section = None
+    for lineno, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("-"):
+            section = line[1:]
+            continue
+        if line == "#":
+            section = None
+            continue
+        try:
+            fields = line.split()
+            if section == "prots":
+                if len(fields) != 2 + len(PAIR_CLASSES):
+                    raise ValueError(f"-prots line has {len(fields)} fields, expected {2 + len(PAIR_CLASSES)}")
+                proto = int(fields[0])
+                if not 0 <= proto <= 255:
+                    raise ValueError(f"protocol {proto} is not within 0..255")
+                protocols[proto] = float(fields[1])
+                pairs[proto] = {c: float(v) for c, v in zip(PAIR_CLASSES, fields[2:]) if float(v) > 0}
+            elif section in ranges:
+                share, span = float(fields[0]), _ports(fields[1])
+                key = span if section.endswith("ar") else span[0]
+                ranges[section][key] = ranges[section].get(key, 0.0) + share
+            elif section in pair_names:
+                total, share = fields[0].split(",")
+                joint = lengths.setdefault(pair_names[section], {})
+                for item in fields[1:]:
+                    s, cond = item.split(",")
+                    s_len, d_len = int(s), int(total) - int(s)
+                    if not (0 <= s_len <= 32 and 0 <= d_len <= 32):
+                        raise ValueError(f"prefix lengths {s_len} and {d_len} are not within 0..32")
+                    joint[(s_len, d_len)] = joint.get((s_len, d_len), 0.0) + float(share) * float(cond)
+        except (ValueError, IndexError) as exc:
+            problem = str(exc) if "within" in str(exc) or "fields" in str(exc) else f"malformed -{section} line"
+            raise ParamsError(f"{path}:{lineno}: {problem}") from None
+    if not protocols or sum(protocols.values()) <= 0:
+        raise ParamsError(f"{path}: no -prots section with a positive share (not a ClassBench parameter file?)")
+    return SeedParams(protocols, pairs, ranges["spar"], ranges["spem"], ranges["dpar"], ranges["dpem"], lengths)
