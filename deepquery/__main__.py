@@ -182,7 +182,7 @@ def _session(args: argparse.Namespace, file: str | None) -> _Session:
         else:
             cards = EstimatedCardinality(graph, stats)
     except duckdb.Error as e:
-        raise BadInput(f"{label}: {str(e).splitlines()[0]}") from None
+        raise _duckdb_bad_input(label, e) from None
     return _Session(graph, con, db, cards, cache, label)
 
 
@@ -193,7 +193,17 @@ def _plan(s: _Session, optimizer: str, cost_model: str):
         tree = get_optimizer(optimizer)(s.graph, s.cards, model)
     except QueryError as e:  # SearchSpaceTooLarge: the query is too big for this optimizer
         raise BadInput(f"{s.label}: {e}") from None
+    except duckdb.Error as e:  # a true cardinality's COUNT(*) failed on the user's predicates
+        raise _duckdb_bad_input(s.label, e) from None
     return tree, (time.perf_counter() - t) * 1000.0
+
+
+def _duckdb_bad_input(label: str, e: duckdb.Error) -> BaseException:
+    """DuckDB refusing the user's query (a failed cast, a bad LIMIT) as bad input; Ctrl-C,
+    which DuckDB reports as its own exception, stays an interrupt."""
+    if _is_interrupt(e):
+        return KeyboardInterrupt()
+    return BadInput(f"{label}: DuckDB: {str(e).splitlines()[0]}")
 
 
 def cmd_data_build(args: argparse.Namespace) -> int:
@@ -248,7 +258,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         r = run_plan(s.con, s.graph, tree, repeat=args.repeat)
     except duckdb.Error as e:
-        raise BadInput(f"{args.file}: DuckDB: {str(e).splitlines()[0]}") from None
+        raise _duckdb_bad_input(s.label, e) from None
     if s.cache is not None:
         s.cache.close()
     out = {"query": s.graph.name, "optimizer": args.optimizer, "cost_model": args.cost_model,

@@ -294,3 +294,27 @@ def test_connections_cannot_read_files(imdb_db, tmp_path):
 def test_clauses_the_planned_sql_could_not_keep_are_refused(sql, fragment):
     with pytest.raises(QueryError, match=fragment):
         parse_query(sql, {"title": ("id", "title")})
+
+
+# --- DuckDB refusing a query, and Ctrl-C inside DuckDB --------------------------------------------
+@pytest.mark.parametrize("cmd", [["plan", "--cards", "true"], ["run", "--repeat", "1"]])
+def test_a_query_duckdb_cannot_evaluate_is_one_line_exit_2(tmp_path, imdb_cache, capsys, cmd):
+    q = tmp_path / "cast.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t, movie_companies AS mc "
+                 "WHERE t.id = mc.movie_id AND t.title::INTEGER < mc.company_id")
+    # --cards true counts the theta join with COUNT(*) while planning: it was an internal error
+    args = [cmd[0], str(q), *cmd[1:], "--cache-dir", str(imdb_cache), "--scale", "0.002"]
+    assert main(args) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "cast.sql: DuckDB: Conversion Error" in line
+
+
+def test_ctrl_c_inside_duckdb_during_run_is_an_interrupt(tmp_path, imdb_cache, capsys,
+                                                          monkeypatch, query):
+    import deepquery.__main__ as cli
+
+    def interrupted(*args, **kwargs):
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+    monkeypatch.setattr(cli, "run_plan", interrupted)
+    assert main(["run", str(query), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 1
+    assert _one_line(capsys.readouterr().err) == "deepquery: interrupted"
