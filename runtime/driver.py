@@ -106,7 +106,8 @@ class Driver:
         wid = next(self._wids)
         proc = subprocess.Popen(
             [sys.executable, "-S", "-c", _BOOT, str(b.fileno()), str(self.life_r),
-             self.session_dir, str(wid), str(self.epoch), self.spill_dir],
+             self.session_dir, str(wid), str(self.epoch), self.spill_dir,
+             str(self.object_store_memory or 0)],
             pass_fds=(b.fileno(), self.life_r), start_new_session=True, env=self.env,
             stdin=subprocess.DEVNULL)
         b.close()
@@ -357,6 +358,8 @@ class Driver:
         wmm = None
         if size <= INLINE_MAX:
             value: tuple = ("i", data, [bytes(r) for r in raws])
+        elif self.spill_dir and size > s.store.cap:  # larger than the whole store: to disk
+            value = write_shm(f"{self.spill_dir}/{oid:x}", data, raws)
         else:
             with s.lock:
                 self._collect_released()

@@ -120,7 +120,10 @@ class ObjectStore:
         e.value = value
         e.task = None
         e.lost = False
-        if value[0] == "s":
+        if value[0] == "s" and self.is_spilled(value):  # larger than the store: made on disk
+            self.spilled_bytes += value[2]
+            self.spilled += 1
+        elif value[0] == "s":
             self.shm_bytes += value[2]
             if rebuildable(e):
                 self.lru[oid] = None

@@ -41,13 +41,18 @@ def dumps_plain(obj: Any) -> bytes:
     return cloudpickle.dumps(obj, protocol=5)
 
 
-def make_value(obj: Any, shm_path: str | None) -> tuple[tuple, list[int]]:
-    """The value of ``obj``: inline when small, else written into a new file at ``shm_path``."""
+def make_value(obj: Any, shm_path: str | None,
+               spill: tuple[str, int] | None = None) -> tuple[tuple, list[int]]:
+    """The value of ``obj``: inline when small, else written into a new file at ``shm_path``;
+    with ``spill = (folder, cap)``, an object larger than ``cap`` (the whole store) is written
+    into ``folder`` on disk instead, as if spilled at once."""
     data, bufs, contained = dumps(obj)
     raws = [b.raw() for b in bufs]
     total = len(data) + sum(r.nbytes for r in raws)
     if total <= INLINE_MAX or shm_path is None:
         return ("i", data, [bytes(r) for r in raws]), contained
+    if spill is not None and shm_size(data, raws) > spill[1]:
+        shm_path = f"{spill[0]}/{os.path.basename(shm_path)}"
     return write_shm(shm_path, data, raws), contained
 
 
@@ -95,7 +100,8 @@ def write_shm(path: str, data: bytes, raws: list[memoryview], reuse: bool = Fals
             raise ObjectStoreFullError(
                 f"could not store an object of {off / 2**20:.1f} MiB in "
                 f"{os.path.dirname(path)}: {e.strerror}; drop refs to objects you no longer "
-                "need, or make room there") from None
+                "need, or make room there (with init(object_store_memory=N), objects larger "
+                "than N go to disk)") from None
         raise
     finally:
         if fd >= 0:

@@ -1,6 +1,7 @@
 """A worker process: runs tasks, or hosts one actor, for the driver that started it.
 
-Started as ``python -m runtime.worker FD LIFELINE_FD SESSION_DIR WORKER_ID``. It talks to the
+Started as ``python -m runtime.worker FD LIFELINE_FD SESSION_DIR WORKER_ID EPOCH SPILL_DIR
+OBJECT_STORE_MEMORY`` (SPILL_DIR empty and OBJECT_STORE_MEMORY 0 without a cap). It talks to the
 driver over a framed socket (``protocol.Channel``). A daemon thread blocks on the lifeline pipe,
 whose write end only the driver holds: when the driver dies, however it dies, the read returns
 EOF and the worker removes the session's shared-memory folder and exits, so nothing outlives it.
@@ -201,7 +202,7 @@ class Worker:
 
     def put(self, obj: Any) -> Any:
         oid = self.new_id()
-        value, contained = make_value(obj, self.shm_path(oid))
+        value, contained = make_value(obj, self.shm_path(oid), _SPILL)
         self.own(oid)
         self.chan.outbox.append(("put", oid, value, contained))
         return _object_ref.ObjectRef(oid, _counted=True)
@@ -271,7 +272,7 @@ class Worker:
             values = []
             try:
                 for r, o in zip(outs, roids):
-                    values.append(make_value(r, self.shm_path(o, tid)))
+                    values.append(make_value(r, self.shm_path(o, tid), _SPILL))
             except (pickle.PicklingError, TypeError, AttributeError) as e:
                 discard([v for v, _ in values])  # the outputs written before the failure
                 raise TypeError(f"could not serialize the result of {name}: "
@@ -372,6 +373,7 @@ def _lifeline(fd: int, session_dir: str) -> None:
 
 
 _SPILL_DIR = ""
+_SPILL: tuple[str, int] | None = None  # (spill folder, object_store_memory) when capped
 
 
 def _driver_gone(session_dir: str) -> None:
@@ -450,9 +452,11 @@ def _apply_site() -> None:
 def main(argv: list[str]) -> None:
     global _WORKER
 
-    fd, lifeline_fd, session_dir, wid, epoch, spill_dir = argv
-    global _SPILL_DIR
+    fd, lifeline_fd, session_dir, wid, epoch, spill_dir, cap = argv
+    global _SPILL_DIR, _SPILL
     _SPILL_DIR = spill_dir
+    if spill_dir:
+        _SPILL = (spill_dir, int(cap))
     threading.Thread(target=_lifeline, args=(int(lifeline_fd), session_dir), daemon=True).start()
     sock = socket.socket(fileno=int(fd))
     chan = Channel(sock)

@@ -284,3 +284,28 @@ def test_actor_results_are_spilled_never_evicted(small_store):
     s = rt.memory_summary()
     assert s["evicted"] == 0 and s["spilled"] >= 4 and s["shm_bytes"] <= STORE_CAP
     assert [float(rt.get(r)[0]) for r in refs] == [float(i) for i in range(1, 9)]
+
+
+def test_objects_larger_than_the_store_go_to_disk_not_shared_memory(small_store, shm_files):
+    rt = small_store
+    n = (2 * STORE_CAP) // 8  # float64s: twice object_store_memory
+
+    @rt.remote
+    def big(v):
+        return np.full(n, v)
+
+    @rt.remote
+    def first(a):
+        return float(a[0])
+
+    objs = [rt.put(np.full(n, 1.0)), big.remote(2.0)]
+    assert [float(rt.get(r)[-1]) for r in objs] == [1.0, 2.0]
+    assert not rt.get(objs[0]).flags.writeable
+    assert rt.get([first.remote(r) for r in objs]) == [1.0, 2.0]  # workers read them too
+    s = rt.memory_summary()
+    # shared memory stays under the cap: both objects were written straight to the spill folder
+    assert s["shm_bytes"] <= STORE_CAP and s["spilled_bytes"] >= 2 * 2 * STORE_CAP, s
+    assert sum(os.path.getsize(p) for p in shm_files()) <= STORE_CAP
+    del objs
+    gc.collect()
+    assert rt.memory_summary()["spilled_bytes"] == 0  # freed from disk with their last ref
