@@ -148,7 +148,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--binth", type=int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
     b.add_argument("--out", help="write the tree as JSON here (not over the rules file)")
     b.add_argument("--time-limit", type=positive_seconds, default=None,
-                   help="give up after this many seconds, > 0 (default none)")
+                   help="give up when the build runs longer than this many seconds (reading the rules "
+                        "not counted), > 0; exit 2, an earlier --out file kept (default none)")
     b.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     b.set_defaults(fn=cmd_build)
     c = sub.add_parser("classify", help="print the matching rule index (or -1) of each packet")
@@ -160,7 +161,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("rules", nargs="?", help="ClassBench rule file (default: generated acl, 1000 rules, seed 1)")
     m.add_argument("--binth", type=int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
     m.add_argument("--time-limit", type=positive_seconds, default=600.0,
-                   help="per-builder limit in seconds, > 0 (default 600)")
+                   help="per-builder build limit in seconds, > 0; a builder past it shows as a timeout (default 600)")
     m.add_argument("--json", action="store_true", help="print a JSON list of metric objects")
     m.set_defaults(fn=cmd_compare)
     return p
