@@ -21,7 +21,7 @@ def _parser(prog: str = "autopandas") -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     s = sub.add_parser("synth", help="find a pandas expression turning the inputs into the output",
                        description="Files: CSV (index flattened: a result matches as written with "
-                       "index=False or after reset_index()), Parquet or JSON orient='table' "
+                       "index=False, after reset_index() or as to_csv() writes it), Parquet or JSON orient='table' "
                        "(index kept, matched exactly). The last file is the output.")
     s.add_argument("files", nargs="+", metavar="FILE", help="input files, then the output file")
     s.add_argument("--timeout", type=positive_seconds, default=60.0,

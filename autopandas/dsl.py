@@ -265,8 +265,9 @@ KEEPS_LABELS = frozenset({
                                    "median", "idxmin", "idxmax", "nunique", "std", "var", "prod",
                                    "cumsum"))})
 
-#: Labels pandas makes up: an unnamed Series' column (0), reset_index's names for unnamed levels,
-#: the count columns of ``size`` and ``value_counts``.
+#: Labels pandas makes up: an unnamed Series' column (0), reset_index's names for unnamed levels
+#: (and ``level_<i>`` / ``Unnamed: <i>``, the header read_csv gives an unnamed index written by
+#: ``to_csv()``, added per level), the count columns of ``size`` and ``value_counts``.
 LABELS_MADE_UP = (0, "index", "size", "count", "proportion")
 
 
@@ -303,7 +304,8 @@ def receiver_label_texts(obj: Any) -> frozenset:
     else:
         return frozenset()
     nlev = obj.index.nlevels + (obj.columns.nlevels if isinstance(obj, pd.DataFrame) else 0)
-    labels += list(LABELS_MADE_UP) + [f"level_{i}" for i in range(nlev + 1)]
+    labels += list(LABELS_MADE_UP) + [f"{made}{i}" for i in range(nlev + 1)
+                                      for made in ("level_", "Unnamed: ")]
     out: set = set()
     for v in labels:
         try:
@@ -316,7 +318,12 @@ def receiver_label_texts(obj: Any) -> frozenset:
 def target_label_forms(target: Any) -> tuple[frozenset, ...] | None:
     """The forms of each of a DataFrame target's column labels (every level), for
     :func:`labels_possible`; None when the rule does not apply (other targets, labels that are
-    fractional floats, which exact matching compares with a tolerance)."""
+    fractional floats, which exact matching compares with a tolerance).
+
+    A Series target has no label the rule could require: exact equality ignores a Series' name,
+    and its index values are data (group keys, counted values), not labels a KEEPS_LABELS call
+    keeps. A CSV target is always a DataFrame, so a Series result is already covered there (it
+    is compared as one column named after it)."""
     if not isinstance(target, pd.DataFrame):
         return None
     out = []

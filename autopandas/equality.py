@@ -131,7 +131,8 @@ def csv_view(result: Any) -> pd.DataFrame | None:
 
 def csv_matches(target: pd.DataFrame, result: Any) -> bool:
     """CSV rule: ``result`` matches a target read from CSV as written with ``index=False``, or
-    after ``reset_index()``. Column labels compare as text (a CSV header is text)."""
+    with its index (after ``reset_index()``, or as ``to_csv()`` writes an unnamed index: an empty
+    header read back as ``Unnamed: 0``). Column labels compare as text (a CSV header is text)."""
     view = csv_view(result)
     if view is None:
         return False
@@ -144,8 +145,21 @@ def csv_matches(target: pd.DataFrame, result: Any) -> bool:
             flat = view.reset_index()
         except (ValueError, TypeError):
             return False
-        return _csv_frame_equal(target, flat)
+        if _csv_frame_equal(target, flat):
+            return True
+        # As ``result.to_csv()`` writes it (pandas' default, index=True): an unnamed index level
+        # gets an empty header, which read_csv names ``Unnamed: <position>``.
+        names = list(view.index.names)
+        if any(n is None for n in names):
+            flat.columns = [unnamed_label(i) if n is None else n for i, n in enumerate(names)] \
+                + list(flat.columns[nl:])
+            return _csv_frame_equal(target, flat)
     return False
+
+
+def unnamed_label(position: int) -> str:
+    """The column label read_csv gives an empty header cell at ``position``."""
+    return f"Unnamed: {position}"
 
 
 def _csv_frame_equal(target: pd.DataFrame, view: pd.DataFrame) -> bool:

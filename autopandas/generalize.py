@@ -38,7 +38,7 @@ from .choices import enumerate_choices
 from .equality import equal
 from .generators import GenContext, generator
 from .program import Program, Step
-from .sandbox import Outcome, Sandbox
+from .sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -141,19 +141,6 @@ def perturbed_copies(inputs: Sequence[Any], k: int, seed: int = 0) -> list[list[
 
 # ----------------------------------------------------------------------------- running
 
-def run_program(program: Program, inputs: Sequence[Any], box: Sandbox) -> Outcome:
-    """Run ``program`` on ``inputs`` one whitelisted DSL call at a time through ``box``."""
-    if not 0 <= program.source < len(inputs):
-        return Outcome(False, error=f"no input df{program.source}")
-    value = inputs[program.source]
-    for s in program.steps:
-        out = box.run(dsl.call, dsl.get(s.function), value, s.args, inputs)
-        if not out.ok:
-            return out
-        value = out.value
-    return Outcome(True, value)
-
-
 def generalizes(candidate: Program, reference: Program | None, inputs: Sequence[Any],
                 k: int = 5, seed: int = 0, box: Sandbox | None = None) -> Generalization:
     """Compare ``candidate`` with ``reference`` on ``k`` perturbed copies of ``inputs``."""
@@ -166,11 +153,11 @@ def generalizes(candidate: Program, reference: Program | None, inputs: Sequence[
     try:
         usable = disagree = 0
         for copy in perturbed_copies(inputs, k, seed):
-            ref = run_program(reference, copy, box)
+            ref = reference.run(copy, box)
             if not ref.ok:
                 continue
             usable += 1
-            got = run_program(candidate, copy, box)
+            got = candidate.run(copy, box)
             if not (got.ok and equal(ref.value, got.value)):
                 disagree += 1
     finally:

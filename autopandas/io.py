@@ -6,8 +6,10 @@ The index rule, by format:
   RangeIndex, the header as column labels, no index column guessed). A program's result matches
   a CSV output file when it equals the file either as ``result.to_csv(index=False)`` would write
   it, or after ``result.reset_index()`` (so ``df.groupby('a').sum()`` matches a file with column
-  ``a`` first). Column labels compare as text; a Series counts as its one column. See
-  ``equality.csv_matches``.
+  ``a`` first), or as ``result.to_csv()`` writes it (an unnamed index under an empty header,
+  which read_csv calls ``Unnamed: 0``). Column labels compare as text; a Series counts as its
+  one column. See ``equality.csv_matches``. A header that repeats a name is refused (pandas
+  would rename the second ``a`` to ``a.1``).
 - **Parquet** and **JSON** written with ``orient="table"`` keep the index, MultiIndex and column
   labels; they are read back exactly and matched exactly (``equality.equal``).
 
@@ -63,14 +65,43 @@ def read_frame(path: str | Path) -> tuple[pd.DataFrame, str]:
     except InputError:
         raise
     except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not a text {fmt.upper()} file ({e.reason} at byte {e.start})") from None
+        raise InputError(f"{path}: not UTF-8 text ({_first_bad_byte(p) or e.reason}); "
+                         f"save it as UTF-8") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file") from None
     except pd.errors.ParserError as e:
         raise InputError(f"{path}: unparsable CSV: {str(e).strip().splitlines()[-1]}") from None
     except (ValueError, OSError, ImportError) as e:
         raise InputError(f"{path}: cannot read as {fmt}: {str(e).strip().splitlines()[0][:200]}") from None
+    if fmt == "csv":
+        _refuse_duplicate_header(p, df)
     return df, fmt
+
+
+def _first_bad_byte(p: Path) -> str:
+    """Where the first byte that is not UTF-8 is, as ``byte 0xff at line 2, column 3``."""
+    data = p.read_bytes()
+    try:
+        data.decode("utf-8")
+        return ""
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        return f"byte 0x{data[e.start]:02x} at line {line}, column {col}"
+
+
+def _refuse_duplicate_header(p: Path, df: pd.DataFrame) -> None:
+    """pandas renames a repeated header name ``a`` to ``a.1``: a program would then name a
+    column the file does not have, and an output file could never match; say so instead."""
+    if not any(isinstance(c, str) and "." in c for c in df.columns):
+        return                                  # nothing was renamed
+    raw = pd.read_csv(p, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+    seen: dict = {}
+    for i, name in enumerate(raw, 1):
+        if name in seen and name != "":
+            raise InputError(f"{p}: duplicate column name {name!r} in the header (columns {seen[name]} "
+                             f"and {i}); give every column its own name")
+        seen.setdefault(name, i)
 
 
 def _read_json_table(p: Path) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from . import dsl
 from .choices import Decision, Infeasible, RandomChooser, ReplayChooser, run_recorded
 from .generators import GenContext, generator
-from .sandbox import Sandbox
+from .sandbox import Outcome, Sandbox
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,24 @@ class Program:
         """This program with one more call."""
         return Program(self.source, self.steps + (step,))
 
-    def run(self, inputs: Sequence[Any]) -> Any:
-        """Run the chain directly (exceptions propagate; the search uses a sandbox instead)."""
+    def run(self, inputs: Sequence[Any], sandbox: Sandbox | None = None) -> Any:
+        """Run the chain one whitelisted DSL call at a time.
+
+        Without ``sandbox`` the value is returned and exceptions propagate. With one, each call
+        runs in it and the :class:`~autopandas.sandbox.Outcome` is returned: the first failing
+        call's, or the final value's (an input that does not exist fails too)."""
+        if sandbox is not None and not 0 <= self.source < len(inputs):
+            return Outcome(False, error=f"no input df{self.source}")
         value = inputs[self.source]
         for s in self.steps:
-            value = dsl.call(dsl.get(s.function), value, s.args, inputs)
-        return value
+            if sandbox is None:
+                value = dsl.call(dsl.get(s.function), value, s.args, inputs)
+                continue
+            out = sandbox.run(dsl.call, dsl.get(s.function), value, s.args, inputs)
+            if not out.ok:
+                return out
+            value = out.value
+        return value if sandbox is None else Outcome(True, value)
 
     def render(self, n_inputs: int | None = None) -> str:
         """One Python expression over ``df0, df1, ...`` with pandas as ``pd`` and numpy as ``np``."""

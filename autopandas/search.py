@@ -74,7 +74,7 @@ TIER_COST = 1.5
 #: heuristic, so such programs mostly come after those one call longer that read them all.
 UNUSED_INPUT_COST = 1.5
 _CREATED_LABELS = frozenset({"index", "level_0", "level_1", "variable", "value", "size", "count",
-                             "proportion"})
+                             "proportion", "Unnamed: 0", "Unnamed: 1", "Unnamed: 2"})
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ import pandas as pd
 
 from autopandas._cli import OneLineParser, fail, positive_seconds
 from autopandas.equality import equal
-from autopandas.generalize import generalizes, parse_reference, run_program
+from autopandas.generalize import generalizes, parse_reference
 from autopandas.program import Program
 from autopandas.sandbox import Sandbox
 from autopandas.search import SearchConfig, hint_constants, synthesize
@@ -70,7 +70,7 @@ def check_generalization(task: dict, program: Program, copies: int, seed: int) -
     reproduces = None
     if ref is not None:
         with Sandbox() as box:
-            out = run_program(ref, frames, box)
+            out = ref.run(frames, box)
         reproduces = out.ok and equal(task["output"], out.value)
     g = generalizes(program, ref, frames, k=copies, seed=seed)
     return g.label(), {"generalizes": g.verdict, "generalize_copies": g.copies,

@@ -228,3 +228,48 @@ def test_internal_error_is_one_line_exit_1(capsys, monkeypatch):
     code, out, err = run_main(capsys, "synth", str(FIX / "temps.csv"), str(FIX / "temps_pivot.csv"))
     assert (code, out) == (1, "")
     assert err == "autopandas: internal error: RuntimeError: boom\n"
+
+
+def _bad_line(capsys, argv: list[str], needle: str) -> str:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("which", ["input", "output"])
+def test_duplicate_header_names_are_bad_input_naming_the_columns(tmp_path, capsys, which):
+    # pandas would read 'a,a' as 'a', 'a.1': a program naming 'a.1', or an output never matched
+    (tmp_path / "dup.csv").write_text("a,a,b\n1,2,3\n4,5,6\n")
+    (tmp_path / "ok.csv").write_text("a,b\n1,3\n4,6\n")
+    files = ["dup.csv", "ok.csv"] if which == "input" else ["ok.csv", "dup.csv"]
+    line = _bad_line(capsys, ["synth", *[str(tmp_path / f) for f in files]], "duplicate column name 'a'")
+    assert "columns 1 and 2" in line
+
+
+def test_header_names_that_only_look_renamed_are_fine(tmp_path, capsys):
+    (tmp_path / "in.csv").write_text("a,a.1\n1,2\n3,4\n")
+    (tmp_path / "out.csv").write_text("a.1\n2\n4\n")
+    assert cli.main(["synth", str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), "--timeout", "20"]) == 0
+    src = capsys.readouterr().out.strip()
+    assert "a.1" in src or "drop(columns=['a'])" in src
+    assert run_src(src, [pd.read_csv(tmp_path / "in.csv")]).equals(pd.read_csv(tmp_path / "out.csv"))
+
+
+def test_non_utf8_csv_names_the_byte_and_its_line(tmp_path, capsys):
+    (tmp_path / "latin.csv").write_bytes("a,b\n1,2\ncaf\xe9,3\n".encode("latin-1"))
+    (tmp_path / "ok.csv").write_text("a\n1\n")
+    _bad_line(capsys, ["synth", str(tmp_path / "latin.csv"), str(tmp_path / "ok.csv")],
+                    "not UTF-8 text (byte 0xe9 at line 3, column 4)")
+
+
+def test_output_written_with_pandas_default_index_column_matches(tmp_path, capsys):
+    # df.to_csv(path) writes the index under an empty header, read back as 'Unnamed: 0'
+    df = pd.DataFrame({"a": [3, 1, 2], "b": ["x", "y", "z"]})
+    df.to_csv(tmp_path / "in.csv", index=False)
+    df.sort_values("a").to_csv(tmp_path / "out.csv")
+    assert cli.main(["synth", str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), "--timeout", "20"]) == 0
+    src = capsys.readouterr().out.strip()
+    got = run_src(src, [pd.read_csv(tmp_path / "in.csv")])
+    assert got.to_csv() == (tmp_path / "out.csv").read_text()     # as the user wrote it

@@ -82,3 +82,15 @@ def test_csv_rule_as_written_or_after_reset_index():
 def test_csv_labels_compare_as_text():
     target = pd.DataFrame({"10": [1], "x": [2]})
     assert csv_matches(target, pd.DataFrame({10: [1], "x": [2]}))
+
+
+def test_csv_rule_accepts_an_unnamed_index_as_to_csv_writes_it_and_nothing_looser():
+    res = pd.DataFrame({"a": [1, 2]}, index=[5, 7])
+    written = pd.DataFrame({"Unnamed: 0": [5, 7], "a": [1, 2]})         # read_csv of res.to_csv()
+    assert csv_matches(written, res)
+    assert csv_matches(written.rename(columns={"Unnamed: 0": "index"}), res)   # reset_index()
+    assert not csv_matches(written.assign(**{"Unnamed: 0": [7, 5]}), res)     # index values count
+    assert not csv_matches(written.rename(columns={"Unnamed: 0": "Unnamed: 1"}), res)
+    named = res.rename_axis("k")
+    assert not csv_matches(written, named)               # a named index is written as its name
+    assert csv_matches(written.rename(columns={"Unnamed: 0": "k"}), named)

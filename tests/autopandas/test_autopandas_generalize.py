@@ -7,7 +7,7 @@ import pytest
 
 from autopandas.equality import equal
 from autopandas.generalize import (Generalization, generalizes, parse_reference, perturb,
-                                   perturbed_copies, run_program)
+                                   perturbed_copies)
 from autopandas.program import Program, Step
 from autopandas.sandbox import Sandbox
 
@@ -20,7 +20,7 @@ def sort_task():
 
 def _runs_to(program: Program, inputs: list, target) -> bool:
     with Sandbox() as box:
-        out = run_program(program, inputs, box)
+        out = program.run(inputs, box)
     return out.ok and equal(target, out.value)
 
 
