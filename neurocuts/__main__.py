@@ -40,6 +40,18 @@ def _check_out(out: str, rules: str) -> None:
         raise InputError(f"--out {out}: {parent} is not a folder")
     if os.path.exists(out) and os.path.exists(rules) and os.path.samefile(out, rules):
         raise InputError(f"--out {out}: is the input rules file")
+    if os.path.exists(out) and not os.path.isfile(out):  # a device or pipe, written in place
+        if not os.access(out, os.W_OK):
+            raise InputError(f"--out {out}: not writable")
+        return
+    # Before a build that may take minutes: can a file be created beside the target (as save() does)?
+    target = os.path.realpath(out)
+    probe = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{os.getpid()}.probe")
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
 def _rules(path: str | None) -> RuleSet:
@@ -89,7 +101,10 @@ def cmd_build(args: argparse.Namespace) -> None:
         _check_out(args.out, args.rules)
     tree = _build(_rules(args.rules), args.algo, args)
     if args.out:
-        save(tree, args.out)
+        try:
+            save(tree, args.out)
+        except OSError as exc:  # a full disk, say: the earlier file at --out is left as it was
+            raise InputError(f"--out {args.out}: cannot write ({exc.strerror or exc}); nothing written") from None
     m = tree.metrics()
     print(json.dumps(m) if args.json else _table([m]))
 

@@ -133,6 +133,24 @@ def test_build_past_its_time_limit_exits_2_and_keeps_the_earlier_tree(capsys, ru
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.txt", "t.json"]
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc, where no file can be created")
+def test_out_where_no_file_can_be_created_is_rejected_before_building(capsys, rules, no_build):
+    rc, _, err = call(capsys, "build", rules, "--out", "/proc/tree.json")
+    assert rc == 2 and one_line(err) == "--out /proc/tree.json: cannot write there (No such file or directory)"
+
+
+def test_a_write_that_fails_after_the_build_is_one_line_exit_2(capsys, rules, tmp_path, monkeypatch):
+    def full_disk(tree, path):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(cli, "save", full_disk)
+    out = tmp_path / "t.json"
+    out.write_text("earlier tree\n")
+    rc, stdout, err = call(capsys, "build", rules, "--out", out)
+    assert rc == 2 and stdout == ""
+    assert one_line(err) == f"--out {out}: cannot write (No space left on device); nothing written"
+    assert out.read_text() == "earlier tree\n"
+
+
 def test_failed_tree_write_leaves_the_earlier_file_whole(tmp_path):
     # A write cut short (here by a file-size limit, as a full disk would) must not truncate the old tree.
     out = tmp_path / "t.json"
