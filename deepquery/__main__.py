@@ -299,8 +299,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if r["cost"] is None or base is None:
             r["relative_to_dp"] = None
         else:
-            r["relative_to_dp"] = r["cost"] / base if base > 0 else 1.0
-    if args.json:
+            # DP's cost 0 (every intermediate empty): equal costs are 1x, others infinitely worse
+            r["relative_to_dp"] = (r["cost"] / base if base > 0
+                                   else 1.0 if r["cost"] == 0 else float("inf"))
+    if args.json:  # JSON has no infinity: an infinitely worse plan's ratio is null there
+        for r in rows:
+            if r["relative_to_dp"] == float("inf"):
+                r["relative_to_dp"] = None
         print(json.dumps({"query": s.graph.name, "cost_model": args.cost_model,
                           "cards": args.cards, "db": str(s.db), "optimizers": rows}, indent=1))
         return 0

@@ -139,3 +139,18 @@ def test_missing_file_and_database_exit_2(imdb_cache, tmp_path, capsys):
     q.write_text("SELECT MIN(t.title) FROM title AS t")
     assert main(["plan", str(q), "--db", str(tmp_path / "missing.duckdb")]) == 2
     assert "database not found" in capsys.readouterr().err
+
+
+def test_compare_does_not_call_a_costly_plan_as_good_as_a_free_dp_plan(imdb_cache, tmp_path,
+                                                                       capsys):
+    # A filter matching nothing: DP's C_out is 0, a random order's is not. Its ratio was 1.000.
+    q = tmp_path / "empty.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t, movie_companies AS mc, movie_info AS mi, "
+                 "movie_keyword AS mk WHERE t.id = mc.movie_id AND t.id = mi.movie_id AND "
+                 "t.id = mk.movie_id AND t.title = 'no such title at all'")
+    assert main(["compare", str(q), "--cards", "true", "--json", *_flags(imdb_cache)]) == 0
+    rows = json.loads(capsys.readouterr().out)["optimizers"]
+    assert rows[0]["cost"] == 0 and any(r["cost"] > 0 for r in rows)
+    for r in rows:
+        assert (r["relative_to_dp"] == 1.0) == (r["cost"] == 0), r
+        assert (r["relative_to_dp"] is None) == (r["cost"] > 0), r
