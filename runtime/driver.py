@@ -80,6 +80,17 @@ class Driver:
             store.cap = object_store_memory
             store.spill_dir = self.spill_dir
         self.sched = Scheduler(num_cpus, self._spawn, store)
+        self.thread = threading.Thread(target=self._dispatch, name="runtime-dispatcher",
+                                       daemon=True)
+        try:
+            self._start(num_cpus)
+        except BaseException:
+            # Ctrl-C while the workers start: the caller gets no runtime to shut down, so
+            # nothing may stay behind (the driver may live on, in a REPL or a notebook)
+            self.shutdown()
+            raise
+
+    def _start(self, num_cpus: int) -> None:
         s = self.sched
         with s.lock:
             for _ in range(num_cpus):
@@ -87,15 +98,12 @@ class Driver:
             fl = s.take_flush()
         for w in fl:
             w.chan.flush()
-        self.thread = threading.Thread(target=self._dispatch, name="runtime-dispatcher",
-                                       daemon=True)
         self.thread.start()
         deadline = time.monotonic() + _START_TIMEOUT_S
         with s.cv:
             while not all(w.alive for w in s.pool):
                 left = deadline - time.monotonic()
                 if left <= 0 or any(w.proc.poll() is not None for w in s.pool):
-                    self.shutdown()
                     raise RuntimeError("runtime workers failed to start; their error is on "
                                        "stderr above")
                 s.cv.wait(min(left, 0.05))

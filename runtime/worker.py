@@ -470,7 +470,10 @@ def main(argv: list[str]) -> None:
     from . import api
     api._set_worker_client(w)
     _object_ref.set_hooks(w)
-    chan.send([("hello", w.wid, os.getpid())])
+    try:
+        chan.send([("hello", w.wid, os.getpid())])
+    except OSError:  # the driver died while we started: clean up as the lifeline would
+        _driver_gone(session_dir)
     if sys.flags.no_site:
         _apply_site()
     w.loop()

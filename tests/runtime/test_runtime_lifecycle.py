@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -131,6 +132,36 @@ def test_shutdown_stops_every_worker_and_is_idempotent(fresh, caps):
     assert _gone(list(pids))
 
 
+def test_ctrl_c_during_init_leaves_nothing_behind(backend, caps, monkeypatch):
+    caps("lifecycle")
+    import runtime
+    from runtime import driver
+    if runtime.is_initialized():
+        runtime.shutdown()
+    spawned = []
+    real_spawn = driver.Driver._spawn
+
+    def spawn_then_interrupt(self, aid):
+        if spawned:  # the second worker: Ctrl-C arrives while the first one boots
+            raise KeyboardInterrupt
+        w = real_spawn(self, aid)
+        spawned.append(w.pid)
+        return w
+
+    monkeypatch.setattr(driver.Driver, "_spawn", spawn_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        runtime.init(num_cpus=2)
+    assert not runtime.is_initialized()
+    assert spawned and _gone(spawned)  # before: the worker ran on, with no runtime to stop it
+    assert not glob.glob(f"/dev/shm/rt-{os.getpid()}-*")
+    monkeypatch.undo()
+    runtime.init(num_cpus=1)  # and the next init works
+    try:
+        assert runtime.get(runtime.remote(lambda: 7).remote()) == 7
+    finally:
+        runtime.shutdown()
+
+
 def test_init_twice_is_a_clear_error(fresh):
     with pytest.raises(RuntimeError, match="shutdown"):
         fresh.init()
@@ -172,3 +203,26 @@ def test_ray_backend_with_an_unreachable_address_is_one_clear_error():
     with pytest.raises(ValueError, match="host:port"):
         runtime.init(backend="ray", address="no-port-here")
     assert not runtime.is_initialized()
+
+
+def test_a_worker_whose_driver_is_gone_at_start_removes_the_session(backend, caps, tmp_path):
+    caps("lifecycle")
+    import socket
+    from runtime import driver
+    session = tempfile.mkdtemp(prefix="rt-test-", dir="/dev/shm")
+    ours, theirs = socket.socketpair()
+    ours.close()  # the driver's end is gone before the worker says hello
+    life_r, life_w = os.pipe()  # the lifeline stays open: only the failed hello can tell
+    env = dict(os.environ, RUNTIME_SYS_PATH=os.pathsep.join([driver._PKG_PARENT] + sys.path))
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-S", "-c", driver._BOOT, str(theirs.fileno()), str(life_r),
+             session, "1", "1", "", "0"],
+            pass_fds=(theirs.fileno(), life_r), env=env, timeout=60, capture_output=True)
+        assert proc.returncode == 1
+        assert not os.path.exists(session), proc.stderr[-2000:]
+    finally:
+        theirs.close()
+        os.close(life_r)
+        os.close(life_w)
+        shutil.rmtree(session, ignore_errors=True)
