@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                         dp_plans[(source, model_name, g.name)] = tree
                     else:
                         rel[(source, model_name, name)].append(
-                            tree.cost / dp_cost if dp_cost > 0 else 1.0)
+                            tree.cost / dp_cost if dp_cost > 0
+                            else 1.0 if tree.cost == 0 else math.inf)
             if shared is not None:
                 true_stats["computed"] += shared.computed
                 true_stats["count_star"] += shared.queries_run
@@ -182,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print(f"| {source} | {model_name} | {len(v)} | {name} | {np.median(v):.3g} | "
                       f"{np.percentile(v, 95):.3g} | {v.max():.3g} |")
+    beaten = sorted({f"{k[0]}/{k[1]}/{k[2]}" for k, v in rel.items() if min(v) < 1 - 1e-9})
+    print(f"\nDP beaten by another optimizer (cost ratio < 1): "
+          f"{', '.join(beaten) if beaten else 'never'}")
+    raw["dp_beaten"] = beaten
     raw["relative_cost"] = {"|".join(k): v for k, v in rel.items()}
 
     sizes = sorted({n for _, n in plan_ms})

@@ -286,8 +286,14 @@ def parse_query(
         if j.args.get("using"):
             raise QueryError("JOIN ... USING is not supported; write JOIN ... ON")
         side = (j.args.get("side") or "").upper()
-        if side in ("LEFT", "RIGHT", "FULL"):
+        kind = (j.args.get("kind") or "").upper()
+        method = (j.args.get("method") or "").upper()
+        if side in ("LEFT", "RIGHT", "FULL") and kind in ("", "OUTER"):
             raise QueryError(f"{side} OUTER JOIN is not supported (inner joins only)")
+        if side or method or kind not in ("", "INNER", "CROSS"):
+            # NATURAL, SEMI, ANTI, ASOF: planned as an inner join they would change the result
+            words = " ".join(w for w in (method, side, kind) if w)
+            raise QueryError(f"{words} JOIN is not supported (inner joins only)")
         conds += _conjuncts(j.args.get("on"))
     relations: list[Relation] = []
     for it in items:

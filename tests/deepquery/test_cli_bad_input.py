@@ -14,6 +14,7 @@ import pytest
 from deepquery.__main__ import build_parser, main
 from deepquery.query_graph import QueryError, parse_query
 from sysml_datasets.imdb import ImdbConfig, build_database, database_path
+from sysml_datasets.imdb.schema import COLUMNS
 from sysml_datasets.imdb import generator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -318,3 +319,24 @@ def test_ctrl_c_inside_duckdb_during_run_is_an_interrupt(tmp_path, imdb_cache, c
     monkeypatch.setattr(cli, "run_plan", interrupted)
     assert main(["run", str(query), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 1
     assert _one_line(capsys.readouterr().err) == "deepquery: interrupted"
+
+
+@pytest.mark.parametrize("join, words", [
+    ("NATURAL JOIN movie_companies AS mc", "NATURAL JOIN"),
+    ("SEMI JOIN movie_companies AS mc ON t.id = mc.movie_id", "SEMI JOIN"),
+    ("ANTI JOIN movie_companies AS mc ON t.id = mc.movie_id", "ANTI JOIN"),
+    ("ASOF JOIN movie_companies AS mc ON t.id >= mc.movie_id", "ASOF JOIN"),
+    ("LEFT JOIN movie_companies AS mc ON t.id = mc.movie_id", "LEFT OUTER JOIN"),
+])
+def test_joins_that_are_not_inner_joins_are_refused(join, words):
+    # NATURAL, SEMI, ANTI and ASOF joins were planned as inner joins (NATURAL as a cross
+    # product), so the planned SQL returned other rows than the query.
+    with pytest.raises(QueryError, match=f"{words} is not supported"):
+        parse_query(f"SELECT MIN(t.title) FROM title AS t {join}", COLUMNS)
+
+
+def test_inner_and_cross_join_syntax_is_accepted():
+    for sql in ("SELECT MIN(t.title) FROM title AS t CROSS JOIN kind_type AS kt "
+                "WHERE t.kind_id = kt.id",
+                "SELECT MIN(t.title) FROM title AS t INNER JOIN kind_type AS kt ON t.kind_id = kt.id"):
+        assert len(parse_query(sql, COLUMNS).edges) == 1
