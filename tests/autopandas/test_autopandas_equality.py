@@ -94,3 +94,12 @@ def test_csv_rule_accepts_an_unnamed_index_as_to_csv_writes_it_and_nothing_loose
     named = res.rename_axis("k")
     assert not csv_matches(written, named)               # a named index is written as its name
     assert csv_matches(written.rename(columns={"Unnamed: 0": "k"}), named)
+
+
+def test_integers_compare_exactly_floats_with_tolerance():
+    assert not equal(pd.Series([1_000_000, 3]), pd.Series([1_000_009, 3]))     # was within rtol
+    assert not equal(pd.DataFrame({"a": [2**53]}), pd.DataFrame({"a": [2**53 + 1]}))
+    assert equal(pd.Series([1_000_000.0]), pd.Series([1_000_000.000001]))
+    assert equal(pd.Series([1, 2]), pd.Series([1.0, 2.0]))                      # dtype still free
+    assert equal(pd.Series([True, False]), pd.Series([1, 0]))
+    assert not csv_matches(pd.DataFrame({"n": [1_000_000]}), pd.DataFrame({"n": [1_000_009]}))
