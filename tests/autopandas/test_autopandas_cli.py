@@ -273,3 +273,27 @@ def test_output_written_with_pandas_default_index_column_matches(tmp_path, capsy
     src = capsys.readouterr().out.strip()
     got = run_src(src, [pd.read_csv(tmp_path / "in.csv")])
     assert got.to_csv() == (tmp_path / "out.csv").read_text()     # as the user wrote it
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "empty file"),
+    (b"\n\n", "empty file"),
+    (b"a,b\n1,2\n3,4,5\n", "unparsable CSV"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text"),
+])
+def test_unusable_csv_content_is_one_line_exit_2(tmp_path, capsys, content, needle):
+    (tmp_path / "in.csv").write_bytes(content)
+    (tmp_path / "ok.csv").write_text("a\n1\n")
+    line = _bad_line(capsys, ["synth", str(tmp_path / "in.csv"), str(tmp_path / "ok.csv")], needle)
+    assert "in.csv" in line
+
+
+def test_bom_and_header_only_files_are_read_as_written(tmp_path, capsys):
+    # a UTF-8 byte order mark is not part of the first column's name; a header-only file is a
+    # frame with no rows (a valid output: the program filters every row out)
+    (tmp_path / "in.csv").write_bytes("\ufeffa,b\n1,x\n2,y\n".encode("utf-8"))
+    (tmp_path / "out.csv").write_text("a,b\n")
+    assert cli.main(["synth", str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), "--timeout", "20"]) == 0
+    src = capsys.readouterr().out.strip()
+    got = run_src(src, [pd.read_csv(tmp_path / "in.csv")])
+    assert list(got.columns) == ["a", "b"] and len(got) == 0
