@@ -99,3 +99,31 @@ def test_cli_program_over_hostile_csv_labels_runs_as_printed(label, tmp_path, mo
     got = evaluate(src, [pd.read_csv("in.csv")])     # as the user would: inputs read as written
     assert csv_matches(pd.read_csv("out.csv"), got), src
     assert set(os.listdir(tmp_path)) == {"in.csv", "out.csv"}     # nothing ran, nothing written
+
+
+def test_synthesis_never_evaluates_text(monkeypatch):
+    # The search runs the DSL's own functions on values from the data: no eval, exec, compile
+    # or pandas expression evaluation (query/eval parse their string) may run during it.
+    import importlib
+    import pkgutil
+
+    import autopandas
+    from autopandas import SearchConfig, synthesize
+    from autopandas.search import csv_matcher
+
+    def refuse(*a, **k):
+        raise AssertionError("text was evaluated during synthesis")
+
+    df = pd.DataFrame({INJECT: ["p", "q", "p"], "n": [3, 1, 2]})
+    target = df[df["n"] > 1].reset_index(drop=True)
+    for mod in pkgutil.iter_modules(autopandas.__path__):      # shadow the builtins in our modules
+        module = importlib.import_module(f"autopandas.{mod.name}")
+        for name in ("eval", "exec", "compile", "__import__"):
+            monkeypatch.setattr(module, name, refuse, raising=False)
+    monkeypatch.setattr(pd, "eval", refuse)
+    monkeypatch.setattr(pd.DataFrame, "eval", refuse)
+    monkeypatch.setattr(pd.DataFrame, "query", refuse)
+    res = synthesize([df], target, SearchConfig(timeout_s=20, max_depth=2), matcher=csv_matcher(target))
+    monkeypatch.undo()
+    assert res.solved
+    assert csv_matches(target, evaluate(res.rendered, [df]))
