@@ -53,6 +53,8 @@ def init(num_cpus: int | None = None, object_store_memory: int | None = None,
         raise ValueError(f"init(object_store_memory={object_store_memory!r}): must be a "
                          "positive number of bytes")
     with _init_lock:
+        if _client is not None and _forked(_client):
+            _client = None  # started by the parent process, before a fork: not ours
         if _client is not None:
             if ignore_reinit_error or _is_worker:
                 return
@@ -81,7 +83,14 @@ def shutdown() -> None:
             return
         _client = None
         _object_ref.set_hooks(None)
+        if _forked(c):
+            return  # a forked child (its atexit runs this): the runtime is the parent's
         c.shutdown()
+
+
+def _forked(c: Any) -> bool:
+    """Whether ``c`` was started by another process than this one (we are a forked child)."""
+    return getattr(c, "pid", None) not in (None, os.getpid())
 
 
 def is_initialized() -> bool:

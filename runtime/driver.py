@@ -54,6 +54,7 @@ class Driver:
     def __init__(self, num_cpus: int, object_store_memory: int | None = None) -> None:
         self.num_cpus = num_cpus
         self.object_store_memory = object_store_memory
+        self.pid = os.getpid()  # a forked child must not shut down its parent's runtime
         self.epoch = random.randrange(1, 1 << 15)
         self._ids = itertools.count(1)
         self._prefix = self.epoch << 48

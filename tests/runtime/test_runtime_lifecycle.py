@@ -11,6 +11,7 @@ import tempfile
 import textwrap
 import time
 
+import numpy as np
 import psutil
 import pytest
 
@@ -226,3 +227,37 @@ def test_a_worker_whose_driver_is_gone_at_start_removes_the_session(backend, cap
         os.close(life_r)
         os.close(life_w)
         shutil.rmtree(session, ignore_errors=True)
+
+
+def test_a_forked_child_leaving_does_not_stop_the_parents_runtime(fresh, caps):
+    caps("lifecycle")
+    rt = fresh
+    f = rt.remote(lambda x: x + 1)
+    assert rt.get(f.remote(1)) == 2
+    pid = os.fork()
+    if pid == 0:  # the child: what its atexit runs, then a runtime of its own
+        code = 1
+        try:
+            rt.shutdown()
+            rt.init(num_cpus=1)
+            code = 0 if rt.get(f.remote(10), timeout=60) == 11 else 1
+            rt.shutdown()
+        finally:
+            os._exit(code)
+    deadline = time.time() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.time() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # before: the child's shutdown removed our shared-memory folder
+    assert glob.glob(f"/dev/shm/rt-{os.getpid()}-*")
+    assert rt.get(f.remote(2), timeout=60) == 3
+    big = rt.remote(lambda n: np.ones(n))
+    assert float(rt.get(rt.put(np.ones(1 << 20))).sum()) == 1 << 20
+    assert float(rt.get(big.remote(1 << 20), timeout=60).sum()) == 1 << 20
