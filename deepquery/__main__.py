@@ -17,8 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from sysml_datasets.imdb import (ImdbConfig, build_database, database_path, database_problem,
-                                 default_cache_dir)
+from sysml_datasets.imdb import ImdbConfig, database_path, database_problem, default_cache_dir
 
 from ._card_cache import CardinalityCache
 from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
@@ -73,6 +72,7 @@ def _storage_problem(e: BaseException) -> str | None:
 
 
 def _build(config: ImdbConfig, path: Path) -> Path:
+    from sysml_datasets.imdb import build_database  # imports pandas: only when building
     bar = _progress_bar(11, f"building synthetic IMDb (scale {config.scale:g})")
     try:
         return build_database(path, config, progress=lambda step: (bar.set_postfix_str(step),

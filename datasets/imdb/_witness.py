@@ -22,13 +22,16 @@ import logging
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import sqlglot
 from sqlglot import exp
 
 from .schema import TABLES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 

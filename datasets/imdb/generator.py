@@ -19,13 +19,11 @@ Everything is numpy-vectorised and bulk-inserted from pandas; deterministic by s
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import socket
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -35,50 +33,16 @@ import pandas as pd
 
 from . import _values as V
 from ._witness import inject_literals, plant_witnesses
+from .config import GENERATOR_VERSION, ImdbConfig, database_path, database_problem
 from .schema import TABLES, create_table_sql
 
 logger = logging.getLogger(__name__)
-
-GENERATOR_VERSION = 1
 
 # Exponents on the shared popularity (see module docstring).
 BETA_MOVIE = {"cast_info": 0.65, "movie_info": 1.18, "movie_companies": 1.18,
               "movie_keyword": 1.84, "movie_info_idx": 0.8, "aka_title": 1.0,
               "complete_cast": 1.0, "movie_link": 1.0}
 BETA_PERSON = {"cast_info": 1.2, "person_info": 1.97, "aka_name": 1.27}
-
-
-MIN_SCALE = 0.0005
-"""Smallest scale generated: below ~0.0003 the keyword table has fewer rows than the JOB
-keywords that must be planted in it (the build failed with a numpy broadcast error)."""
-
-
-@dataclass(frozen=True)
-class ImdbConfig:
-    """How to generate the synthetic IMDb."""
-
-    scale: float = 0.01
-    """Fraction of the real row counts (lookup tables are always whole), in [MIN_SCALE, 1]."""
-    seed: int = 0
-    """Seed of every random draw: the same (scale, seed) gives the same database."""
-    witnesses: bool = True
-    """Plant one satisfying row set per JOB query (keeps its filters and joins satisfiable)."""
-
-    def __post_init__(self) -> None:
-        if not (MIN_SCALE <= self.scale <= 1.0):
-            raise ValueError(f"scale must be in [{MIN_SCALE:g}, 1], got {self.scale}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
-
-    def rows(self, table: str) -> int:
-        """Row count of a big table at this scale (at least 10)."""
-        return max(10, int(round(V.REAL_ROWS[table] * self.scale)))
-
-    @property
-    def fingerprint(self) -> str:
-        """Identifies the database contents: generator version, scale, seed, witnesses."""
-        key = f"imdb-v{GENERATOR_VERSION}-s{self.scale!r}-seed{self.seed}-w{int(self.witnesses)}"
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 # --- small vectorised helpers -----------------------------------------------------------------
@@ -472,44 +436,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         pass
     return True
-
-
-def default_cache_dir() -> Path:
-    """``$SYSML_CACHE`` or ``~/.cache/sysml``."""
-    return Path(os.environ.get("SYSML_CACHE") or Path.home() / ".cache" / "sysml")
-
-
-def database_path(config: ImdbConfig = ImdbConfig(), cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where the database of ``config`` lives in the cache folder."""
-    base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    # Six significant digits name the usual scales (0.01 -> 0.01); a scale they would round
-    # (0.01000001) gets its full repr, so two configs never share one file.
-    scale = f"{config.scale:g}" if float(f"{config.scale:g}") == config.scale else repr(config.scale)
-    tag = f"imdb_s{scale}_seed{config.seed}{'' if config.witnesses else '_nowit'}"
-    return base / f"{tag}_v{GENERATOR_VERSION}.duckdb"
-
-
-def database_problem(path: str | os.PathLike, config: ImdbConfig) -> str | None:
-    """Why the file at ``path`` is not a finished database of ``config``, or None when it is.
-
-    A build writes the metadata last and renames a finished file into place, so a file that
-    opens and carries ``config``'s fingerprint is complete; anything else (a truncated or
-    overwritten file, another generator version, scale or seed) must not be used for it."""
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as e:
-        return f"it cannot be opened ({str(e).splitlines()[0]})"
-    try:
-        row = con.execute("SELECT value FROM _sysml_meta WHERE key = 'fingerprint'").fetchone()
-    except duckdb.Error:
-        return "it has no generator metadata"
-    finally:
-        con.close()
-    if row is None:
-        return "it has no generator metadata"
-    if json.loads(row[0]) != config.fingerprint:
-        return "it was generated with other settings (scale, seed, witnesses or version)"
-    return None
 
 
 def ensure_database(config: ImdbConfig = ImdbConfig(), cache_dir: str | os.PathLike | None = None,

@@ -15,7 +15,7 @@ from deepquery.__main__ import main
 from deepquery._card_cache import CardinalityCache
 from sysml_datasets.imdb import ImdbConfig, build_database, database_path, database_problem
 from sysml_datasets.imdb import generator
-from sysml_datasets.imdb.generator import MIN_SCALE
+from sysml_datasets.imdb.config import MIN_SCALE
 
 TINY = ImdbConfig(scale=0.0005, seed=3, witnesses=False)
 TINY_FLAGS = ["--scale", "0.0005", "--seed", "3", "--no-witnesses"]
