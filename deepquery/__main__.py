@@ -24,7 +24,7 @@ from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
 from .cost_models import COST_MODELS, get_cost_model
 from .database import TableStats, connect, fingerprint, schema_of
 from .execute import run_plan
-from .optimizers import OPTIMIZERS, get_optimizer
+from .optimizers import MAX_JOIN_PAIRS, OPTIMIZERS, get_optimizer
 from .query_graph import QueryError, QueryGraph, parse_query
 from .rewrite import plan_sql
 
@@ -335,7 +335,10 @@ def _add_db_flags(p: argparse.ArgumentParser) -> None:
 def _add_plan_flags(p: argparse.ArgumentParser, optimizer: bool = True) -> None:
     if optimizer:
         p.add_argument("--optimizer", default="dp", choices=list(OPTIMIZERS),
-                       help="join-order optimizer (default dp)")
+                       help="join-order optimizer (default dp); the exhaustive ones (dp, "
+                       f"left-deep, right-deep, zigzag) refuse a query needing more than "
+                       f"{MAX_JOIN_PAIRS:,} join pairs to cost (dp: from 14 tables all joined on one "
+                       "column)")
     p.add_argument("--cost-model", default="cout", choices=list(COST_MODELS),
                    help="cost model (default cout)")
     p.add_argument("--cards", default="estimated", choices=["estimated", "true"],
