@@ -16,6 +16,7 @@ Functions are defined in the group modules ``_dsl_select``, ``_dsl_reshape``, ``
 """
 from __future__ import annotations
 
+import datetime
 import keyword
 import math
 from dataclasses import dataclass, field
@@ -128,8 +129,8 @@ def _load() -> None:
 
 def lit(v: Any) -> str:
     """Python source for a literal value drawn from the data."""
-    if isinstance(v, np.generic):
-        v = v.item()
+    if isinstance(v, np.generic) and not isinstance(v, (np.datetime64, np.timedelta64)):
+        v = v.item()        # (datetime64[ns].item() is an int: kept for the Timestamp case)
     if isinstance(v, (list, tuple)) and not isinstance(v, str):
         inner = ", ".join(lit(x) for x in v)
         return f"[{inner}]" if isinstance(v, list) else f"({inner}{',' if len(v) == 1 else ''})"
@@ -139,10 +140,14 @@ def lit(v: Any) -> str:
         if math.isinf(v):
             return "np.inf" if v > 0 else "-np.inf"
         return repr(v)
-    if isinstance(v, pd.Timestamp):
-        return f"pd.Timestamp({v.isoformat()!r})"
-    if isinstance(v, pd.Timedelta):
-        return f"pd.Timedelta({str(v)!r})"
+    if v is pd.NaT:
+        return "pd.NaT"
+    if isinstance(v, (datetime.datetime, np.datetime64)):
+        return f"pd.Timestamp({pd.Timestamp(v).isoformat()!r})"
+    if isinstance(v, datetime.date):        # the program only has pd and np: no datetime module
+        return f"pd.Timestamp({v.isoformat()!r}).date()"
+    if isinstance(v, (datetime.timedelta, np.timedelta64)):
+        return f"pd.Timedelta({str(pd.Timedelta(v))!r})"
     if v is None or isinstance(v, (bool, int, str)):
         return repr(v)
     if v is pd.NA:

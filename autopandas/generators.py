@@ -35,7 +35,13 @@ MAX_DROP_DOMAIN = 16  # columns drop's generic one- and two-column options are d
 
 
 def py(v: Any) -> Any:
-    """A numpy scalar as the plain Python value (hashable, renders as a literal)."""
+    """A numpy scalar as the plain Python value (hashable, renders as a literal); datetimes and
+    durations as pandas' (``datetime64[ns].item()`` is a bare int, and a Timestamp compares
+    with the column it came from)."""
+    if isinstance(v, np.datetime64):
+        return pd.NaT if np.isnat(v) else pd.Timestamp(v)
+    if isinstance(v, np.timedelta64):
+        return pd.NaT if np.isnat(v) else pd.Timedelta(v)
     return v.item() if isinstance(v, np.generic) else v
 
 

@@ -7,6 +7,7 @@ resolves itself, non-text labels), evaluates the rendered source and compares it
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import warnings
@@ -127,3 +128,25 @@ def test_synthesis_never_evaluates_text(monkeypatch):
     monkeypatch.undo()
     assert res.solved
     assert csv_matches(target, evaluate(res.rendered, [df]))
+
+
+@pytest.mark.parametrize("value", [
+    np.datetime64("2020-01-01T00:00:00.000000000"), np.datetime64("2020-01-01T12:30:00", "us"),
+    pd.Timestamp("2020-01-01", tz="Europe/Paris"), pd.NaT, np.timedelta64(5, "s"),
+    datetime.date(2020, 1, 2), datetime.timedelta(hours=1)])
+def test_dates_and_durations_render_as_literals_of_the_same_value(value):
+    src = dsl.lit(value)
+    back = evaluate(src, [])
+    assert (back is pd.NaT) if value is pd.NaT else back == value, src
+
+
+def test_parquet_datetime_filter_prints_a_program_instead_of_an_internal_error(tmp_path, capsys):
+    # datetime64[ns].item() is an int and [us].item() a datetime: neither rendered (exit 1)
+    df = pd.DataFrame({"d": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-03-01"]), "v": [1, 2, 3]})
+    df.to_parquet(tmp_path / "in.parquet")
+    df[df["d"].isin([pd.Timestamp("2020-02-01")])].to_parquet(tmp_path / "out.parquet")
+    code = cli.main(["synth", str(tmp_path / "in.parquet"), str(tmp_path / "out.parquet"), "--timeout", "20"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    got = evaluate(out.out.strip(), [pd.read_parquet(tmp_path / "in.parquet")])
+    assert equal(pd.read_parquet(tmp_path / "out.parquet"), got)
