@@ -541,8 +541,10 @@ class _Pass:
                 if not out.ok:
                     continue
                 if _safe_match(self.match, out.value):
-                    result.states += len(states)
-                    return prog.then(Step(fn.name, args, tuple(trace)))
+                    found = prog.then(Step(fn.name, args, tuple(trace)))
+                    if _renders(found, len(inputs)):
+                        result.states += len(states)
+                        return found
                 if not keep or dsl.receiver_kind(out.value) is None:
                     continue
                 k = state_key(out.value)
@@ -587,6 +589,17 @@ def _contained(it: Any, name: str) -> Any:
         yield from it
     except Exception as e:  # noqa: BLE001 - a domain computation failing must not end the search
         log.debug("generator %s failed: %s", name, e)
+
+
+def _renders(program: Program, n_inputs: int) -> bool:
+    """Whether ``program`` prints as Python (a constant of a type ``dsl.lit`` cannot write, say a
+    complex number, would make a match the user cannot run: the search goes on instead)."""
+    try:
+        program.render(n_inputs)
+        return True
+    except ValueError as e:
+        log.debug("match not renderable, search goes on: %s", e)
+        return False
 
 
 def _safe_match(match: Matcher, value: Any) -> bool:

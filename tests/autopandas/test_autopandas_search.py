@@ -266,3 +266,13 @@ def test_state_cell_budget_drops_states_and_says_so():
     assert "max_state_cells" in small.summary()
     with pytest.raises(ValueError, match="max_state_cells"):
         SearchConfig(max_state_cells=0)
+
+
+def test_a_match_that_cannot_be_printed_is_passed_over_for_one_that_can():
+    # complex constants have no literal in dsl.lit: isin([1j]) matches first but cannot be
+    # printed; the search must go on (it was an internal error) and print an equivalent program
+    df = pd.DataFrame({"c": [1j, 2 + 0j, 1j], "k": [1, 2, 3]})
+    target = df[df["c"].isin([1j])]
+    res = synthesize([df], target, SearchConfig(timeout_s=20, max_depth=2))
+    assert res.solved and "1j" not in res.rendered
+    assert equal(target, run_src(res.rendered, [df]))
