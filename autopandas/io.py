@@ -75,6 +75,11 @@ def read_frame(path: str | Path) -> tuple[pd.DataFrame, str]:
         raise InputError(f"{path}: cannot read as {fmt}: {str(e).strip().splitlines()[0][:200]}") from None
     if fmt == "csv":
         _refuse_duplicate_header(p, df)
+        if not df.index.equals(pd.RangeIndex(len(df))):
+            # pandas' implicit index: rows one field longer than the header make the first
+            # field an unnamed index, which a CSV output would then silently not compare
+            raise InputError(f"{path}: the rows have {df.shape[1] + df.index.nlevels} fields but the "
+                             f"header names {df.shape[1]}; name every column")
     return df, fmt
 
 

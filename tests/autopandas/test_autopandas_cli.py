@@ -280,6 +280,7 @@ def test_output_written_with_pandas_default_index_column_matches(tmp_path, capsy
     (b"\n\n", "empty file"),
     (b"a,b\n1,2\n3,4,5\n", "unparsable CSV"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text"),
+    (b"a,b\nx,1,2\ny,3,4\n", "the rows have 3 fields but the header names 2"),   # implicit index
 ])
 def test_unusable_csv_content_is_one_line_exit_2(tmp_path, capsys, content, needle):
     (tmp_path / "in.csv").write_bytes(content)
