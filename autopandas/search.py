@@ -35,8 +35,10 @@ cached across passes. Pruning that loses no solution of this DSL:
   new text labels in the target can't come from one call (``melt`` names two, ``rename`` one)
   unless one prefix or suffix explains them all.
 
-The search stops at the first match, when the time limit passes, or when everything up to
-``max_depth`` has been tried; the result says which.
+The search stops at the first match whose program prints as Python (see ``dsl.lit``), when the
+time limit passes, or when everything up to ``max_depth`` has been tried; the result says which.
+Memory is bounded by ``max_states`` and ``max_state_cells`` (intermediates kept) and by keeping
+only hashes of the intermediates seen.
 """
 from __future__ import annotations
 
