@@ -421,6 +421,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("deepquery: interrupted", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # Whoever read stdout went away (``| head``): stop quietly, as Unix tools do, and send
+        # what Python would still flush at exit to /dev/null (Python docs, "SIGPIPE").
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 1
     except Exception as e:  # noqa: BLE001 - one line, never a bare traceback
         if _is_interrupt(e):
             print("deepquery: interrupted", file=sys.stderr)

@@ -165,3 +165,20 @@ def test_the_cli_does_not_import_pandas_until_it_builds():
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+class _ClosedPipe:
+    """A stdout whose reader has gone (``| head -1``), as with PYTHONUNBUFFERED=1."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        pass
+
+
+def test_stdout_closed_by_its_reader_is_not_an_internal_error(imdb_cache, monkeypatch, capsys):
+    # `python -m deepquery compare | head -1` said "internal error: BrokenPipeError".
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert main(["compare", *_flags(imdb_cache)]) == 1
+    assert capsys.readouterr().err == ""
