@@ -45,12 +45,11 @@ in batches. A worker blocked in ``get`` does not count against ``num_cpus``;
 if every worker is blocked and tasks are READY, the pool grows by one worker (Ray does the same)
 so nested tasks cannot deadlock; workers past ``num_cpus`` exit after ``_IDLE_S`` idle. The
 pool grows to at most ``num_cpus`` + ``RUNTIME_MAX_EXTRA_WORKERS`` (default 64) processes;
-past that, a READY task is sent to a
-worker blocked in ``get`` (a *help* task), which runs it inside its wait, on top of the waiting
-task's stack, preferring a task whose output that worker waits for. Each pool worker's
-``stack`` mirrors the worker's call stack: its open ``get`` requests (``Waiter``) and the help
-tasks it runs (task ids); it can take a help task only while its innermost frame is a ``get``
-still waiting.
+past that, a READY task is sent to a worker blocked in ``get`` (a *help* task), which runs it
+inside its wait, on top of the waiting task's stack, preferring a task whose output that
+worker waits for. Each pool worker's ``stack`` mirrors the worker's call stack: its open
+``get`` requests (``Waiter``) and the help tasks it runs (task ids); it can take a help task
+only while its innermost frame is a ``get`` still waiting.
 """
 from __future__ import annotations
 
@@ -184,7 +183,6 @@ class Scheduler:
         self.spawning = 0
         self.max_extra_workers = int(os.environ.get("RUNTIME_MAX_EXTRA_WORKERS",
                                                     str(_MAX_EXTRA_WORKERS)))
-        self.helped = 0  # help tasks sent (see the module docstring)
         self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
 
     # --- submission ---
@@ -457,7 +455,6 @@ class Scheduler:
     def _send_help(self, w: WorkerInfo, t: Task) -> None:
         log.debug("all %d pool workers wait in get(); worker %d runs %s inside its wait",
                   len(self.pool), w.wid, t.name)
-        self.helped += 1
         w.stack.append(t.tid)
         self._send_task(w, t, "help")
 
