@@ -143,3 +143,11 @@ def test_true_cards_through_the_cli_with_a_damaged_cache(tmp_path, tiny_db, caps
     caplog.clear()
     assert main(args) == 0
     assert caplog.records == []
+
+
+def test_ensure_database_rebuilds_an_unusable_cached_file(tmp_path, tiny_db, caplog):
+    from sysml_datasets.imdb import ensure_database
+    path = database_path(TINY, tmp_path)
+    path.write_bytes(tiny_db.read_bytes()[:50_000])
+    assert ensure_database(TINY, tmp_path) == path
+    assert database_problem(path, TINY) is None and "rebuilding" in caplog.text
