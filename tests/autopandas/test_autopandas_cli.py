@@ -298,3 +298,10 @@ def test_bom_and_header_only_files_are_read_as_written(tmp_path, capsys):
     src = capsys.readouterr().out.strip()
     got = run_src(src, [pd.read_csv(tmp_path / "in.csv")])
     assert list(got.columns) == ["a", "b"] and len(got) == 0
+
+
+def test_readme_example_output_written_with_the_default_index(capsys):
+    # temps_hottest_first.csv was written by temps.sort_values('temp', ascending=False).to_csv()
+    assert cli.main(["synth", str(FIX / "temps.csv"), str(FIX / "temps_hottest_first.csv"),
+                     "--timeout", "30"]) == 0
+    assert capsys.readouterr().out.strip() == "df0.sort_values('temp', ascending=False)"
