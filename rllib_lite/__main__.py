@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 # torch-free imports only: the algorithms (and torch) are imported once the arguments are read
-from .config import ConfigError, DQNConfig, PPOConfig
+from .config import ConfigError, DQNConfig, PPOConfig, json_safe
 from .envs import EXAMPLE_ENV_IDS
 
 CONFIGS = {"ppo": PPOConfig, "dqn": DQNConfig}
@@ -256,9 +256,11 @@ def _bad_input_errors() -> tuple[type[Exception], ...]:
     from .algorithm import CheckpointError
     from .masking import NoValidActionError
     from .preprocessing import UnsupportedSpaceError
-    from .rollout import EnvError
+    from .policies import ModelOutputError
+    from .rollout import EnvError, EnvStepError
 
-    return (UnsupportedSpaceError, CheckpointError, NoValidActionError, EnvError)
+    return (UnsupportedSpaceError, CheckpointError, NoValidActionError, EnvError, EnvStepError,
+            ModelOutputError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     if getattr(args, "json", False):
-        print(json.dumps(result))
+        print(json.dumps(json_safe(result)))  # a NaN return prints as null: valid JSON
     else:
         _print_human(args.command, result)
     return 0

@@ -29,11 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import CommonConfig, linear
+from .config import CommonConfig, json_safe, linear
+from .masking import check_masks
 from .models import build_user_model, state_dict_numpy
 from .optim import flush_denormals
 from .preprocessing import Preprocessor, tree_stack
-from .rollout import WorkerSet, WorkerSpec, make_env
+from .rollout import WorkerSet, WorkerSpec, describe_env, make_env
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class Algorithm:
         }
         if self.config.output_dir:
             with open(Path(self.config.output_dir) / "metrics.jsonl", "a") as fh:
-                fh.write(json.dumps(out) + "\n")
+                fh.write(json.dumps(json_safe(out)) + "\n")
         return out
 
     def learn(self, total_env_steps: int, stop_return: float | None = None,
@@ -214,6 +215,7 @@ class Algorithm:
         while live:
             x = tree_stack([current[i][0] for i in live])
             masks = np.stack([current[i][1] for i in live])
+            check_masks(masks, f"{describe_env(self.config.env, envs[0])} (evaluation)")
             actions, _ = policy.act(x, masks, rng, 0.0, explore=False)
             still = []
             for a, i in zip(actions, live):
@@ -235,6 +237,7 @@ class Algorithm:
         x, mask = self.preprocessor(obs)
         if action_mask is not None:
             mask = mask & np.asarray(action_mask, dtype=bool)
+        check_masks(mask[None], "the observation given to compute_action (with its action_mask argument)")
         x = tree_stack([x])
         policy = self._make_policy(self.model)
         if explore:

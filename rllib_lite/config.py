@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -247,3 +248,15 @@ class DQNConfig(CommonConfig):
               self.buffer_size)
         check(not (self.dueling and self.model is not None), n, "dueling",
               "applies to the default MLP only (a user model builds its own head)", self.dueling)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None: ``json.dumps`` would write
+    them as bare ``NaN``/``Infinity``, which JSON readers (jq, pandas, JavaScript) reject."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -16,10 +16,13 @@ class NoValidActionError(RuntimeError):
     """An action mask allowed no action at all."""
 
 
-def check_masks(masks: np.ndarray) -> None:
-    """Raise if any row of a (batch, actions) bool mask allows nothing."""
+def check_masks(masks: np.ndarray, source: str = "the env") -> None:
+    """Raise if any row of a (batch, actions) bool mask allows nothing; ``source`` names where
+    the masks came from (the env) in the error."""
     if not masks.any(axis=-1).all():
-        raise NoValidActionError("the env produced an action mask with no valid action")
+        rows = np.flatnonzero(~masks.any(axis=-1)).tolist()
+        raise NoValidActionError(f"{source} produced an action mask with no valid action "
+                                 f"(all {masks.shape[-1]} actions masked; batch rows {rows})")
 
 
 def mask_logits(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

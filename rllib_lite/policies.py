@@ -53,9 +53,41 @@ class _Policy:
             x = to_torch(x)
         with torch.inference_mode():
             out = self.model(x)
-        if isinstance(out, tuple):
-            return tuple(o.numpy() for o in out)
-        return out.numpy()
+        if isinstance(out, (tuple, list)):
+            return tuple(_as_numpy(o) for o in out)
+        return _as_numpy(out)
+
+
+def _as_numpy(out: Any) -> Any:
+    return out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else out
+
+
+class ModelOutputError(ValueError):
+    """A user model's forward returned outputs of the wrong kind or shape."""
+
+
+def _shape(x: Any) -> str:
+    shape = getattr(x, "shape", None)
+    return str(tuple(shape)) if shape is not None else type(x).__name__
+
+
+def check_ppo_output(out: Any, batch: int, num_actions: int) -> None:
+    """PPO's contract: ``(logits (batch, actions), value (batch,))``."""
+    expected = f"(logits {(batch, num_actions)}, value {(batch,)})"
+    if not isinstance(out, tuple) or len(out) != 2:
+        got = f"{len(out)} outputs" if isinstance(out, tuple) else f"one output of shape {_shape(out)}"
+        raise ModelOutputError(f"PPO model must return {expected}, got {got}")
+    logits, values = out
+    if getattr(logits, "shape", None) != (batch, num_actions) or getattr(values, "shape", None) != (batch,):
+        raise ModelOutputError(
+            f"PPO model must return {expected}, got (logits {_shape(logits)}, value {_shape(values)})")
+
+
+def check_dqn_output(out: Any, batch: int, num_actions: int) -> None:
+    """DQN's contract: ``q_values (batch, actions)``."""
+    if isinstance(out, tuple) or getattr(out, "shape", None) != (batch, num_actions):
+        got = f"{len(out)} outputs" if isinstance(out, tuple) else _shape(out)
+        raise ModelOutputError(f"DQN model must return q_values of shape {(batch, num_actions)}, got {got}")
 
 
 def _is_numpy_tree(x: Any) -> bool:
@@ -70,7 +102,10 @@ class PPOPolicy(_Policy):
     def act(
         self, x: Any, masks: np.ndarray, rng: np.random.Generator, progress: float, explore: bool = True
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        logits, values = self.forward(x)
+        out = self.forward(x)
+        if self._np_forward is None:
+            check_ppo_output(out, masks.shape[0], masks.shape[1])
+        logits, values = out
         if not explore:
             return greedy_actions(logits, masks), {}
         logp_all = masked_log_softmax(logits, masks)  # (E, actions)
@@ -135,6 +170,9 @@ class DQNPolicy(_Policy):
         if explore_rows.all():
             # no forward pass needed: pure exploration, e.g. before learning starts
             return random_valid_actions(masks, rng), {}
-        greedy = greedy_actions(self.forward(x), masks)
+        q = self.forward(x)
+        if self._np_forward is None:
+            check_dqn_output(q, n, masks.shape[1])
+        greedy = greedy_actions(q, masks)
         random_actions = random_valid_actions(masks, rng)
         return np.where(explore_rows, random_actions, greedy), {}

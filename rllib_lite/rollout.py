@@ -22,9 +22,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from .masking import check_masks
+from .masking import NoValidActionError, check_masks
 from .models import load_state_dict_numpy, state_dict_numpy
-from .preprocessing import Preprocessor, tree_stack
+from .preprocessing import Preprocessor, tree_stack, tree_zip_map
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,27 @@ EnvSpec = Union[str, EnvCreator]
 
 class EnvError(ValueError):
     """An env id that is not registered, or env_config it does not accept."""
+
+
+class EnvStepError(RuntimeError):
+    """An env raised in reset or step, or returned a non-finite reward or observation, while a
+    rollout worker sampled; the message names the env, the worker and the env copy."""
+
+
+def describe_env(env: EnvSpec, made: gym.Env | None = None) -> str:
+    """``env 'Id-v0'`` for a registered id; the env class and creator function otherwise."""
+    if isinstance(env, str):
+        return f"env {env!r}"
+    creator = getattr(env, "__qualname__", type(env).__name__)
+    if made is None:
+        return f"env from {creator}"
+    return f"env {type(made.unwrapped).__name__} (from {creator})"
+
+
+def _all_finite(tree: Any) -> bool:
+    if isinstance(tree, dict):
+        return all(_all_finite(v) for v in tree.values())
+    return bool(np.isfinite(tree).all())
 
 
 def make_env(env: EnvSpec, env_config: dict[str, Any] | None = None) -> gym.Env:
@@ -108,11 +129,15 @@ class RolloutWorker:
         self._mask_fns = [getattr(e.unwrapped, "action_masks", None) for e in self.envs]
         # envs that never mask (CartPole) skip stacking and checking a mask every step
         self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)
+        self.env_name = describe_env(spec.env, env0)
         seeds, self.rng = worker_seeds(spec.seed, worker_index, restart, spec.num_envs)
         self.xs: list[Any] = []
         self.masks: list[np.ndarray] = []
         for i, env in enumerate(self.envs):
-            obs, _ = env.reset(seed=seeds[i])
+            try:
+                obs, _ = env.reset(seed=seeds[i])
+            except Exception as err:
+                raise self._env_error(i, "reset", err) from err
             x, m = self._process(i, obs)
             self.xs.append(x)
             self.masks.append(m)
@@ -126,6 +151,12 @@ class RolloutWorker:
         if fn is not None:
             mask = mask & np.asarray(fn(), dtype=bool)
         return x, mask
+
+    def _where(self, i: int) -> str:
+        return f"{self.env_name} (rollout worker {self.worker_index}, env copy {i})"
+
+    def _env_error(self, i: int, call: str, err: Exception) -> EnvStepError:
+        return EnvStepError(f"{self._where(i)} raised in {call}(): {type(err).__name__}: {err}")
 
     def ping(self) -> int:
         return self.worker_index
@@ -159,7 +190,7 @@ class RolloutWorker:
                 masks = self._all_valid
             else:
                 masks = np.stack(self.masks)
-                check_masks(masks)
+                check_masks(masks, self.env_name)
             actions, extras = self.policy.act(x, masks, self.rng, t / T)
             obs_steps.append(x)
             mask_steps.append(masks)
@@ -168,7 +199,10 @@ class RolloutWorker:
             step_next_x = []
             step_next_m = []
             for i, env in enumerate(self.envs):
-                obs, r, term, trunc, _ = env.step(int(actions[i]) + self.pre.action_start)
+                try:
+                    obs, r, term, trunc, _ = env.step(int(actions[i]) + self.pre.action_start)
+                except Exception as err:
+                    raise self._env_error(i, "step", err) from err
                 rewards[t, i] = r
                 terminated[t, i] = term
                 truncated[t, i] = trunc and not term
@@ -186,13 +220,20 @@ class RolloutWorker:
                     ep_lengths.append(int(self.ep_len[i]))
                     self.ep_return[i] = 0.0
                     self.ep_len[i] = 0
-                    obs, _ = env.reset()
+                    try:
+                        obs, _ = env.reset()
+                    except Exception as err:
+                        raise self._env_error(i, "reset", err) from err
                     x_i, m_i = self._process(i, obs)
                 self.xs[i] = x_i
                 self.masks[i] = m_i
             if next_obs:
                 next_x_steps.append(tree_stack(step_next_x))
                 next_mask_steps.append(np.stack(step_next_m))
+        if not np.isfinite(rewards).all():
+            t, i = np.argwhere(~np.isfinite(rewards))[0]
+            raise EnvStepError(f"{self._where(int(i))} returned reward {rewards[t, i]} "
+                               f"({int(t) + 1} steps into this sample call)")
         batch: dict[str, Any] = {
             "obs": tree_stack(obs_steps),
             "masks": np.stack(mask_steps),
@@ -201,6 +242,9 @@ class RolloutWorker:
             "terminated": terminated,
             "dones": terminated | truncated,
         }
+        if not _all_finite(batch["obs"]):
+            raise EnvStepError(f"{self.env_name} (rollout worker {self.worker_index}) returned an "
+                               "observation holding NaN or infinity")
         for key in extra_steps[0]:
             batch[key] = np.stack([e[key] for e in extra_steps])
         if next_obs:
@@ -252,10 +296,8 @@ def concat_batches(batches: list[dict[str, Any]]) -> dict[str, Any]:
             out[key] = max(b[key] for b in batches)
         elif key == "last_values":
             out[key] = np.concatenate([b[key] for b in batches])
-        elif isinstance(first, dict):
-            out[key] = {k: np.concatenate([b[key][k] for b in batches], axis=1) for k in first}
-        else:
-            out[key] = np.concatenate([b[key] for b in batches], axis=1)
+        else:  # an array, or a (nested) dict of them for Dict observations
+            out[key] = tree_zip_map(lambda *parts: np.concatenate(parts, axis=1), *(b[key] for b in batches))
     return out
 
 
@@ -288,7 +330,14 @@ class WorkerSet:
         self._actor_cls = runtime.remote(RolloutWorker)
         self.remote = [self._new_actor(i) for i in range(num_workers)]
         # fail fast (and wait for construction) so env errors surface here, not mid-training
-        runtime.get([w.ping.remote() for w in self.remote])
+        try:
+            runtime.get([w.ping.remote() for w in self.remote])
+        except Exception as err:
+            cause = getattr(err, "cause", None)
+            if isinstance(cause, (EnvStepError, EnvError)):
+                self.stop()
+                raise cause from None
+            raise
 
     @property
     def total_envs(self) -> int:
@@ -327,6 +376,12 @@ class WorkerSet:
                 except (rt.ActorDiedError, rt.GetTimeoutError) as err:
                     self._replace(i, err)
                     refs[i] = self.remote[i].sample.remote(weights_ref, num_steps, act_kwargs)
+                except Exception as err:
+                    # an env's own error (or its empty mask): the same exception as with 0 workers
+                    cause = getattr(err, "cause", None)
+                    if isinstance(cause, (EnvStepError, NoValidActionError)):
+                        raise cause from None
+                    raise
         return concat_batches(batches)  # type: ignore[arg-type]
 
     def get_state(self) -> list[bytes]:
