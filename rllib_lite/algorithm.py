@@ -302,15 +302,23 @@ class Algorithm:
         if overrides:
             config = dataclasses.replace(config, **overrides)
         algo = algo_cls(config)
-        algo.model.load_state_dict(state["model"])
-        c = state["counters"]
-        algo.iteration, algo.env_steps, algo.episodes = c["iteration"], c["env_steps"], c["episodes"]
-        algo.recent_returns.extend(state["recent"][0])
-        algo.recent_lengths.extend(state["recent"][1])
-        algo.rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        algo.workers.set_state(state["workers"])
-        algo._load_extra_state(state["extra"])
+        try:
+            algo.model.load_state_dict(state["model"])
+            c = state["counters"]
+            algo.iteration, algo.env_steps, algo.episodes = c["iteration"], c["env_steps"], c["episodes"]
+            algo.recent_returns.extend(state["recent"][0])
+            algo.recent_lengths.extend(state["recent"][1])
+            algo.rng.bit_generator.state = state["rng"]
+            torch.set_rng_state(state["torch_rng"])
+            algo.workers.set_state(state["workers"])
+            algo._load_extra_state(state["extra"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            # e.g. state.pt from another run or algorithm, or a user model whose code changed
+            algo.stop()
+            text = " ".join(str(err).split())
+            text = text if len(text) <= 300 else text[:297] + "..."
+            raise CheckpointError(f"{folder}: state.pt does not match config.pkl "
+                                  f"({type(err).__name__}: {text})") from None
         return algo
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -73,6 +74,19 @@ def test_corrupt_and_missing_checkpoints_give_one_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="no metadata.json"):
         PPO.restore(tmp_path / "empty")
+
+
+def test_a_state_file_from_another_run_is_a_checkpoint_error_not_a_traceback(tmp_path):
+    # a PPO folder whose state.pt was overwritten by a DQN one: load_state_dict's RuntimeError
+    # used to escape (the CLI printed "internal error", exit 1)
+    ppo, dqn = CONFIGS["PPO"](), CONFIGS["DQN"]()
+    folder = ppo.save(tmp_path / "p")
+    dqn.save(tmp_path / "d")
+    ppo.stop()
+    dqn.stop()
+    shutil.copy(tmp_path / "d" / "state.pt", folder / "state.pt")
+    with pytest.raises(CheckpointError, match=r"state.pt does not match config.pkl .*Missing key"):
+        PPO.restore(folder)
 
 
 def test_metrics_and_config_files_are_written(tmp_path):
