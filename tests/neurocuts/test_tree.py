@@ -38,7 +38,6 @@ def nested_rules(seed: int) -> RuleSet:
 
 def corner_packets(rules: RuleSet, seed: int) -> np.ndarray:
     """Every rule's range ends and one past them in each dimension, plus random ones."""
-    rng = np.random.default_rng(seed)
     pts = []
     for i in range(len(rules)):
         base = rules.lo[i].copy()
