@@ -225,12 +225,20 @@ def _check_env(args: argparse.Namespace) -> dict[str, Any]:
 
     env = make_env(args.env, _env_config(args.env_config))
     pre = Preprocessor(env.observation_space, env.action_space)
-    try:
-        check_env(env.unwrapped, skip_render_check=True)
-    except AssertionError as err:
-        raise UsageError(f"env {args.env!r} fails gymnasium's check_env: {err}") from None
     masks = "observation['action_mask']" if pre.has_mask_key else (
         "action_masks()" if hasattr(env.unwrapped, "action_masks") else "none")
+    try:
+        check_env(env.unwrapped, skip_render_check=True)
+    except Exception as err:  # its own asserts, or whatever the env raises on its random actions
+        import traceback
+
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        text = " ".join(str(err).split())  # one line, whatever the env's message
+        what = f"{type(err).__name__}: {text}" if text else type(err).__name__
+        note = ("; check_env steps with random actions and ignores action masks, so an env that "
+                "raises on a masked action can fail it") if masks != "none" else ""
+        raise UsageError(f"env {args.env!r} fails gymnasium's check_env: {what} "
+                         f"(at {Path(frame.filename).name}:{frame.lineno} in {frame.name}){note}") from None
     return {"env": args.env, "observation_space": str(env.observation_space),
             "action_space": str(env.action_space), "flat_obs_dim": pre.flat_dim,
             "num_actions": pre.num_actions, "action_mask": masks, "check_env": "passed"}

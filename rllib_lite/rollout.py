@@ -156,7 +156,8 @@ class RolloutWorker:
         return f"{self.env_name} (rollout worker {self.worker_index}, env copy {i})"
 
     def _env_error(self, i: int, call: str, err: Exception) -> EnvStepError:
-        return EnvStepError(f"{self._where(i)} raised in {call}(): {type(err).__name__}: {err}")
+        text = " ".join(str(err).split())  # one line, whatever the env's message
+        return EnvStepError(f"{self._where(i)} raised in {call}(): {type(err).__name__}: {text}")
 
     def ping(self) -> int:
         return self.worker_index

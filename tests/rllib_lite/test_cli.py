@@ -137,3 +137,34 @@ def test_help_and_argument_errors_answer_without_importing_torch(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import rllib_lite, sys; rllib_lite.PPO; print('torch' in sys.modules)"],
                        capture_output=True, text=True, timeout=120)
     assert r.stdout.strip() == "True", r.stderr
+
+
+def test_check_env_on_an_env_that_raises_on_a_masked_action_is_one_line_naming_where(capsys):
+    # check_env steps with random actions; an env that raises anything but AssertionError on a
+    # masked one used to escape as "internal error" (exit 1), and a bare assert gave an empty reason
+    import gymnasium as gym
+    import numpy as np
+
+    class Strict(gym.Env):
+        def __init__(self, bare_assert=False):
+            self.bare_assert = bare_assert
+            self.action_space = gym.spaces.Discrete(4)
+            self.observation_space = gym.spaces.Dict(
+                {"obs": gym.spaces.Box(0, 1, (2,)), "action_mask": gym.spaces.MultiBinary(4)})
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return {"obs": np.zeros(2, np.float32), "action_mask": np.zeros(4, np.int8)}, {}
+
+        def step(self, action):
+            assert not self.bare_assert
+            raise ValueError(f"action {action} is masked")
+
+    if "rllib_lite_test/Strict-v0" not in gym.registry:
+        gym.register(id="rllib_lite_test/Strict-v0", entry_point=Strict)
+    code, err = main_in_process(capsys, "check-env", "rllib_lite_test/Strict-v0")
+    assert code == 2 and len(err) == 1
+    assert "ValueError: action" in err[0] and "in step" in err[0] and "ignores action masks" in err[0]
+    code, err = main_in_process(capsys, "check-env", "rllib_lite_test/Strict-v0", "--env-config",
+                                '{"bare_assert": true}')
+    assert code == 2 and len(err) == 1 and "AssertionError" in err[0] and "test_cli.py:" in err[0]
