@@ -121,6 +121,26 @@ def test_a_user_model_of_the_wrong_shape_names_expected_and_got(cls, cfg_cls, kw
         algo.stop()
 
 
+class ColumnValue(nn.Module):
+    """The common slip: the value head's (batch, 1) not squeezed to (batch,)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pi, self.vf = nn.Linear(4, 2), nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.pi(x), self.vf(x)
+
+
+def test_a_ppo_value_of_shape_batch_by_1_is_named_not_a_broadcasting_error():
+    algo = PPO(PPOConfig(env="CartPole-v1", model=ColumnValue(), seed=0, **TINY_PPO))
+    try:
+        with pytest.raises(ModelOutputError, match=r"value \(1,\)\), got \(logits \(1, 2\), value \(1, 1\)\)"):
+            algo.train()
+    finally:
+        algo.stop()
+
+
 def test_nan_metrics_are_written_as_valid_json(tmp_path):
     class NaNLoss(nn.Module):
         """Logits fine, value NaN: the value loss (and explained variance) is NaN."""
