@@ -17,7 +17,7 @@ import itertools
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import sqlglot
 from sqlglot import exp
@@ -381,26 +381,11 @@ def parse_query(
 def _close_equalities(
     equi: list[tuple[int, str, int, str, str]], relations: list[Relation]
 ) -> list[JoinEdge]:
-    """Union-find over (relation, column); every pair of members in a class is an edge."""
-    parent: dict[tuple[int, str], tuple[int, str]] = {}
-
-    def find(x: tuple[int, str]) -> tuple[int, str]:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    explicit = set()
-    for li, lc, ri, rc, _ in equi:
-        parent[find((li, lc))] = find((ri, rc))
-        explicit.add(frozenset([(li, lc), (ri, rc)]))
-    classes: dict[tuple[int, str], list[tuple[int, str]]] = {}
-    for m in sorted(parent):
-        classes.setdefault(find(m), []).append(m)
+    """Every pair of members of an equality class, on two relations, is an edge."""
+    explicit = {frozenset([(li, lc), (ri, rc)]) for li, lc, ri, rc, _ in equi}
     out = []
-    for members in classes.values():
-        for (li, lc), (ri, rc) in itertools.combinations(sorted(members), 2):
+    for members in _classes(((li, lc), (ri, rc)) for li, lc, ri, rc, _ in equi).values():
+        for (li, lc), (ri, rc) in itertools.combinations(members, 2):
             if li == ri:
                 continue
             sql = f"{quote(relations[li].alias)}.{lc} = {quote(relations[ri].alias)}.{rc}"
@@ -418,22 +403,8 @@ def _same_relation_equalities(
     ml.linked_movie_id``. No join edge can carry it (both ends are ``ml``), and a join tree's SQL
     states each class once per join, so without this filter a plan joining ``t`` to ``ml`` on
     ``t.id = ml.movie_id`` alone would return rows the query excludes."""
-    parent: dict[tuple[int, str], tuple[int, str]] = {}
-
-    def find(x: tuple[int, str]) -> tuple[int, str]:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            x = parent[x]
-        return x
-
-    for li, lc, ri, rc, _ in equi:
-        a, b = find((li, lc)), find((ri, rc))
-        if a != b:
-            parent[a] = b
     out: list[tuple[int, str]] = []
-    classes: dict[tuple[int, str], list[tuple[int, str]]] = {}
-    for m in sorted(parent):
-        classes.setdefault(find(m), []).append(m)
+    classes = _classes(((li, lc), (ri, rc)) for li, lc, ri, rc, _ in equi)
     for members in classes.values():
         first: dict[int, str] = {}
         for i, c in members:  # sorted: each relation's columns in name order
@@ -447,21 +418,30 @@ def _same_relation_equalities(
 
 def equality_classes(graph: QueryGraph) -> list[frozenset[tuple[int, str]]]:
     """The equality classes of (relation, column) induced by the equi edges."""
+    classes = _classes(((e.left, e.left_column), (e.right, e.right_column)) for e in graph.edges if e.equi)
+    return [frozenset(members) for _, members in sorted(classes.items())]
+
+
+def _classes(
+    pairs: Iterable[tuple[tuple[int, str], tuple[int, str]]]
+) -> dict[tuple[int, str], list[tuple[int, str]]]:
+    """Union-find over (relation, column) pairs: each class's root -> its members, sorted; the
+    classes in the order of their smallest member."""
     parent: dict[tuple[int, str], tuple[int, str]] = {}
 
     def find(x: tuple[int, str]) -> tuple[int, str]:
         parent.setdefault(x, x)
         while parent[x] != x:
+            parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
-    for e in graph.edges:
-        if e.equi:
-            parent[find((e.left, e.left_column))] = find((e.right, e.right_column))
-    groups: dict[tuple[int, str], set[tuple[int, str]]] = {}
-    for m in list(parent):
-        groups.setdefault(find(m), set()).add(m)
-    return [frozenset(g) for _, g in sorted(groups.items())]
+    for a, b in pairs:
+        parent[find(a)] = find(b)
+    classes: dict[tuple[int, str], list[tuple[int, str]]] = {}
+    for m in sorted(parent):
+        classes.setdefault(find(m), []).append(m)
+    return classes
 
 
 def graph_json(graph: QueryGraph) -> str:
