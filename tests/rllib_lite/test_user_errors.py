@@ -241,3 +241,36 @@ def test_nested_dict_observations_with_two_workers_and_a_user_model_factory(cls,
         assert algo.compute_action(obs) == -2 and algo.compute_action(obs, explore=True) == -2
     finally:
         algo.stop()
+
+
+class ResetFailsInWorkers(gym.Env):
+    """Resets in the learner's process (the probe) but raises in a rollout worker's."""
+
+    def __init__(self, cfg):
+        self.main_pid = cfg["main_pid"]
+        self.action_space = gym.spaces.Discrete(2)
+        self.observation_space = gym.spaces.Box(-1, 1, (2,))
+
+    def reset(self, *, seed=None, options=None):
+        import os
+
+        if os.getpid() != self.main_pid:
+            raise OSError("license server\nunreachable")
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 1.0, True, False, {}
+
+
+def test_an_env_that_raises_while_a_remote_worker_starts_is_an_env_step_error_and_stops_the_rest():
+    # the runtime reported it as ActorDiedError (with a remote traceback) and the workers set up
+    # so far, and the runtime they started, were left running
+    import os
+
+    import runtime
+
+    was_running = runtime.is_initialized()
+    with pytest.raises(EnvStepError, match=r"ResetFailsInWorkers.*reset\(\): OSError: license server unreachable"):
+        PPO(PPOConfig(env=lambda cfg: ResetFailsInWorkers(cfg), env_config={"main_pid": os.getpid()},
+                      seed=0, num_rollout_workers=2, **TINY_PPO))
+    assert runtime.is_initialized() == was_running
