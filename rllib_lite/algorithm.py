@@ -33,7 +33,7 @@ from .config import CommonConfig, json_safe, linear
 from .masking import check_masks
 from .models import build_user_model, state_dict_numpy
 from .optim import flush_denormals
-from .preprocessing import Preprocessor, tree_stack
+from .preprocessing import Preprocessor, extra_mask, tree_stack
 from .rollout import WorkerSet, WorkerSpec, describe_env, make_env
 
 logger = logging.getLogger(__name__)
@@ -205,7 +205,9 @@ class Algorithm:
 
         def process(i: int, obs: Any) -> tuple[Any, np.ndarray]:
             x, m = self.preprocessor(obs)
-            return (x, m & np.asarray(mask_fns[i](), dtype=bool)) if mask_fns[i] else (x, m)
+            if mask_fns[i] is None:
+                return x, m
+            return x, extra_mask(m, mask_fns[i](), f"{describe_env(self.config.env, envs[i])}'s action_masks()")
 
         current = [process(i, env.reset(seed=seed + i)[0]) for i, env in enumerate(envs)]
         returns = np.zeros(episodes)
@@ -236,7 +238,7 @@ class Algorithm:
         observation's "action_mask" and by ``action_mask`` (for envs with ``action_masks()``)."""
         x, mask = self.preprocessor(obs)
         if action_mask is not None:
-            mask = mask & np.asarray(action_mask, dtype=bool)
+            mask = extra_mask(mask, action_mask, "compute_action's action_mask")
         check_masks(mask[None], "the observation given to compute_action (with its action_mask argument)")
         x = tree_stack([x])
         policy = self._make_policy(self.model)

@@ -130,6 +130,16 @@ class Preprocessor:
         return np.concatenate(parts), mask
 
 
+def extra_mask(mask: np.ndarray, extra: Any, source: str) -> np.ndarray:
+    """``mask`` narrowed by ``extra`` (an ``action_masks()`` result or a caller's mask), which
+    must hold one entry per action: a shorter one would broadcast or fail with numpy's error."""
+    extra = np.asarray(extra, dtype=bool)
+    if extra.shape != mask.shape:
+        raise UnsupportedSpaceError(f"{source} has shape {extra.shape}, expected {mask.shape} "
+                                    f"(one entry per action)")
+    return mask & extra
+
+
 def tree_stack(items: list[Tree]) -> Tree:
     """Stack a list of same-shaped trees along a new first axis."""
     first = items[0]

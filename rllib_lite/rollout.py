@@ -24,7 +24,7 @@ import torch
 
 from .masking import NoValidActionError, check_masks
 from .models import load_state_dict_numpy, state_dict_numpy
-from .preprocessing import Preprocessor, tree_stack, tree_zip_map
+from .preprocessing import Preprocessor, extra_mask, tree_stack, tree_zip_map
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class RolloutWorker:
         x, mask = self.pre(obs)
         fn = self._mask_fns[i]
         if fn is not None:
-            mask = mask & np.asarray(fn(), dtype=bool)
+            mask = extra_mask(mask, fn(), f"{self.env_name}'s action_masks()")
         return x, mask
 
     def _where(self, i: int) -> str:

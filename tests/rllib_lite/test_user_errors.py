@@ -274,3 +274,35 @@ def test_an_env_that_raises_while_a_remote_worker_starts_is_an_env_step_error_an
         PPO(PPOConfig(env=lambda cfg: ResetFailsInWorkers(cfg), env_config={"main_pid": os.getpid()},
                       seed=0, num_rollout_workers=2, **TINY_PPO))
     assert runtime.is_initialized() == was_running
+
+
+class ShortMasks(gym.Env):
+    """action_masks() holds one entry for 3 actions: numpy broadcast it, allowing every action."""
+
+    def __init__(self, cfg=None):
+        self.action_space = gym.spaces.Discrete(3)
+        self.observation_space = gym.spaces.Box(-1, 1, (2,))
+
+    def action_masks(self):
+        return np.array([True])
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 1.0, True, False, {}
+
+
+def test_an_action_masks_method_or_argument_of_the_wrong_length_is_an_error_not_broadcast():
+    from rllib_lite import UnsupportedSpaceError
+
+    with pytest.raises(UnsupportedSpaceError, match=r"ShortMasks.*action_masks\(\) has shape \(1,\), expected \(3,\)"):
+        PPO(PPOConfig(env=lambda cfg: ShortMasks(cfg), seed=0, **TINY_PPO))
+    algo = PPO(PPOConfig(env="CartPole-v1", seed=0, **TINY_PPO))
+    try:
+        with pytest.raises(UnsupportedSpaceError, match=r"action_mask has shape \(1,\), expected \(2,\)"):
+            algo.compute_action(np.zeros(4, np.float32), action_mask=[True])
+        assert algo.compute_action(np.zeros(4, np.float32), action_mask=[False, True]) == 1
+    finally:
+        algo.stop()
