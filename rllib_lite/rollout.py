@@ -130,6 +130,7 @@ class RolloutWorker:
         # envs that never mask (CartPole) skip stacking and checking a mask every step
         self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)
         self.env_name = describe_env(spec.env, env0)
+        self._mask_source = f"{self.env_name}'s action_masks()"
         seeds, self.rng = worker_seeds(spec.seed, worker_index, restart, spec.num_envs)
         self.xs: list[Any] = []
         self.masks: list[np.ndarray] = []
@@ -149,7 +150,7 @@ class RolloutWorker:
         x, mask = self.pre(obs)
         fn = self._mask_fns[i]
         if fn is not None:
-            mask = extra_mask(mask, fn(), f"{self.env_name}'s action_masks()")
+            mask = extra_mask(mask, fn(), self._mask_source)
         return x, mask
 
     def _where(self, i: int) -> str:
