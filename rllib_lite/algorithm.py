@@ -137,6 +137,12 @@ class Algorithm:
     # ---- public API --------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
         """Run one iteration (sample, then learn); returns and logs its metrics."""
+        out = self._iterate()
+        self._log_metrics(out)
+        return out
+
+    def _iterate(self) -> dict[str, Any]:
+        """One iteration, and its metrics (not yet logged)."""
         t0 = time.perf_counter()
         with flush_denormals(self.config.flush_denormals):
             metrics = self._train_iteration()
@@ -155,10 +161,13 @@ class Algorithm:
             "iteration_seconds": seconds,
             "steps_per_second": metrics["steps_this_iter"] / seconds if seconds > 0 else None,
         }
+        return out
+
+    def _log_metrics(self, metrics: dict[str, Any]) -> None:
+        """One line of ``output_dir/metrics.jsonl`` (NaN and infinities as null)."""
         if self.config.output_dir:
             with open(Path(self.config.output_dir) / "metrics.jsonl", "a") as fh:
-                fh.write(json.dumps(json_safe(out)) + "\n")
-        return out
+                fh.write(json.dumps(json_safe(metrics)) + "\n")
 
     def learn(self, total_env_steps: int, stop_return: float | None = None,
               progress: bool | None = None, stop_eval_return: float | None = None,
@@ -168,7 +177,8 @@ class Algorithm:
         ``stop_return``, or until a greedy evaluation (``evaluate(eval_episodes, eval_seed)``, each
         time once another ``eval_every`` env steps have been trained on) has a mean return of at
         least ``stop_eval_return``; with a tqdm bar on stderr when it is a terminal. An iteration
-        followed by an evaluation has ``eval_return_mean`` in its history entry."""
+        followed by an evaluation has ``eval_return_mean`` in its history entry and in its line
+        of ``metrics.jsonl``."""
         from tqdm import tqdm
 
         if eval_every < 1 or eval_episodes < 1:
@@ -179,20 +189,22 @@ class Algorithm:
         with tqdm(total=total_env_steps, disable=not show, unit="step", desc=self.name) as bar:
             while self.env_steps < total_env_steps:
                 before = self.env_steps
-                m = self.train()
+                m = self._iterate()
                 history.append(m)
                 bar.update(self.env_steps - before)
+                stop = False
                 if m["episode_return_mean"] is not None:
                     bar.set_postfix(ret=f"{m['episode_return_mean']:.1f}")
-                    if stop_return is not None and m["episode_return_mean"] >= stop_return:
-                        break
-                if stop_eval_return is not None and self.env_steps >= next_eval:
+                    stop = stop_return is not None and m["episode_return_mean"] >= stop_return
+                if not stop and stop_eval_return is not None and self.env_steps >= next_eval:
                     next_eval = self.env_steps + eval_every
                     m["eval_return_mean"] = self.evaluate(eval_episodes, eval_seed)["episode_return_mean"]
                     bar.set_postfix(ret=f"{m['episode_return_mean'] or 0.0:.1f}",
                                     eval=f"{m['eval_return_mean']:.1f}")
-                    if m["eval_return_mean"] >= stop_eval_return:
-                        break
+                    stop = m["eval_return_mean"] >= stop_eval_return
+                self._log_metrics(m)  # after the evaluation, so the line holds eval_return_mean
+                if stop:
+                    break
         return history
 
     def evaluate(self, episodes: int = 10, seed: int = 10_000) -> dict[str, Any]:

@@ -115,6 +115,21 @@ def test_stop_eval_return_stops_at_the_first_good_greedy_evaluation(tmp_path):
         algo.stop()
 
 
+def test_metrics_jsonl_lines_hold_the_evaluations(tmp_path):
+    from rllib_lite import PPO, PPOConfig
+
+    algo = PPO(PPOConfig(env="CartPole-v1", seed=0, num_envs_per_worker=2, rollout_steps=16,
+                         minibatch_size=32, num_epochs=1, output_dir=str(tmp_path)))
+    try:
+        history = algo.learn(160, stop_eval_return=1e9, eval_every=64, eval_episodes=2)
+    finally:
+        algo.stop()
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [m["iteration"] for m in lines] == [m["iteration"] for m in history] == [1, 2, 3, 4, 5]
+    assert [m.get("eval_return_mean") for m in lines] == [m.get("eval_return_mean") for m in history]
+    assert sum("eval_return_mean" in m for m in lines) == 2  # after 64 and 128 steps
+
+
 def test_help_and_argument_errors_answer_without_importing_torch(tmp_path):
     """The configs (and so the flags) and the argument checks need no torch: --help, a config
     field out of range and a bad --total-env-steps are answered before torch is imported."""
