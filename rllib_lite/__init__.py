@@ -19,16 +19,18 @@ if TYPE_CHECKING:
     from .algorithm import CheckpointError as CheckpointError
     from .dqn import DQN as DQN
     from .masking import NoValidActionError as NoValidActionError
+    from .policies import ModelOutputError as ModelOutputError
     from .ppo import PPO as PPO
     from .preprocessing import UnsupportedSpaceError as UnsupportedSpaceError
     from .rollout import EnvError as EnvError
+    from .rollout import EnvStepError as EnvStepError
     from .rollout import make_env as make_env
 
 # name -> the module that defines it, imported on first access (PEP 562)
 _LAZY = {
     "Algorithm": "algorithm", "CheckpointError": "algorithm", "DQN": "dqn", "PPO": "ppo",
     "NoValidActionError": "masking", "UnsupportedSpaceError": "preprocessing", "EnvError": "rollout",
-    "make_env": "rollout",
+    "EnvStepError": "rollout", "ModelOutputError": "policies", "make_env": "rollout",
 }
 
 
@@ -41,6 +43,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "DQN", "PPO", "Algorithm", "CheckpointError", "ConfigError", "DQNConfig", "EnvError", "NoValidActionError",
-    "PPOConfig", "UnsupportedSpaceError", "envs", "make_env",
+    "DQN", "PPO", "Algorithm", "CheckpointError", "ConfigError", "DQNConfig", "EnvError", "EnvStepError",
+    "ModelOutputError", "NoValidActionError", "PPOConfig", "UnsupportedSpaceError", "envs", "make_env",
 ]

@@ -306,3 +306,11 @@ def test_an_action_masks_method_or_argument_of_the_wrong_length_is_an_error_not_
         assert algo.compute_action(np.zeros(4, np.float32), action_mask=[False, True]) == 1
     finally:
         algo.stop()
+
+
+def test_the_errors_are_importable_from_the_package():
+    import rllib_lite
+
+    for name in rllib_lite.__all__:  # every public name resolves (the lazy map names its module)
+        getattr(rllib_lite, name)
+    from rllib_lite import EnvStepError, ModelOutputError, NoValidActionError  # noqa: F401
