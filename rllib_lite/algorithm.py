@@ -214,12 +214,13 @@ class Algorithm:
         envs = self._eval_envs[:episodes]
         policy = self._make_policy(self.model)
         mask_fns = [getattr(e.unwrapped, "action_masks", None) for e in envs]
+        name = describe_env(self.config.env, envs[0])  # for errors; once, not at every step
 
         def process(i: int, obs: Any) -> tuple[Any, np.ndarray]:
             x, m = self.preprocessor(obs)
             if mask_fns[i] is None:
                 return x, m
-            return x, extra_mask(m, mask_fns[i](), f"{describe_env(self.config.env, envs[i])}'s action_masks()")
+            return x, extra_mask(m, mask_fns[i](), f"{name}'s action_masks()")
 
         current = [process(i, env.reset(seed=seed + i)[0]) for i, env in enumerate(envs)]
         returns = np.zeros(episodes)
@@ -229,7 +230,7 @@ class Algorithm:
         while live:
             x = tree_stack([current[i][0] for i in live])
             masks = np.stack([current[i][1] for i in live])
-            check_masks(masks, f"{describe_env(self.config.env, envs[0])} (evaluation)")
+            check_masks(masks, f"{name} (evaluation)")
             actions, _ = policy.act(x, masks, rng, 0.0, explore=False)
             still = []
             for a, i in zip(actions, live):
