@@ -66,7 +66,7 @@ from typing import Any, Callable
 from . import lineage
 from .exceptions import ActorDiedError, ObjectLostError, TaskCancelledError, WorkerCrashedError
 from .object_store import ObjectStore
-from .serialization import system_error_value
+from .serialization import discard, system_error_value
 
 log = logging.getLogger(__name__)
 
@@ -523,9 +523,7 @@ class Scheduler:
             w.cpu = 0.0
             w.idle_since = time.monotonic()
         if t is None:  # cancelled while running: drop the result
-            for v, _ in values:
-                if v[0] == "s":
-                    _unlink_quiet(v[1])
+            discard([v for v, _ in values])
             return
         if t.kind == "task":
             old = self.fn_time.get(t.fn_id)
@@ -547,9 +545,7 @@ class Scheduler:
             t.state = READY
             t.worker = None
             self.ready.append(t)
-            for v, _ in values:
-                if v[0] == "s":
-                    _unlink_quiet(v[1])
+            discard([v for v, _ in values])
             return
         t.state = FINISHED if ok else FAILED
         if ok and t.kind == "task" and t.held is None and t.live > 0:
@@ -839,10 +835,3 @@ def _exit_status(w: WorkerInfo) -> str:
         except ValueError:
             return f" (killed by signal {-rc})"
     return f" (exit code {rc})"
-
-
-def _unlink_quiet(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
