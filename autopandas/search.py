@@ -450,7 +450,7 @@ class _Pass:
         out = self.cache.get(key)
         if out is None:
             out = box.run(dsl.call, fn, value, args, self.inputs)
-            size = int(np.prod(getattr(out.value, "shape", (1,)))) if out.ok else 0
+            size = _cells(out.value) if out.ok else 0
             if self.cached_cells + size <= CACHE_CELLS:
                 self.cache[key] = out
                 self.cached_cells += size
