@@ -794,6 +794,7 @@ class Scheduler:
         else:
             if w in self.pool:
                 self.pool.remove(w)
+            status = None  # looked up once (it may wait 0.1 s), and only if a task fails
             for t in list(w.inflight.values()):
                 if t.retries_left != 0 and t.state == RUNNING:
                     t.retries_left -= 1
@@ -802,9 +803,11 @@ class Scheduler:
                     self.ready.appendleft(t)
                     log.info("retrying %s after its worker died", t.name)
                 else:
+                    if status is None:
+                        status = _exit_status(w)
                     self._fail(t, system_error_value(WorkerCrashedError(
                         f"the worker process (pid {w.pid}) running {t.name} died"
-                        f"{_exit_status(w)}, with no retries left (max_retries="
+                        f"{status}, with no retries left (max_retries="
                         f"{t.max_retries}; raise it to retry)")))
         w.inflight.clear()
         for oid, n in list(w.holds.items()):
