@@ -369,8 +369,9 @@ def parse_query(
         else:
             raise QueryError(f"predicate over more than two relations not supported: {c.sql()}")
 
-    edges = _close_equalities(equi, relations) + theta
-    for i, pred in _same_relation_equalities(equi, relations):
+    classes = _classes(((li, lc), (ri, rc)) for li, lc, ri, rc, _ in equi)
+    edges = _close_equalities(equi, classes, relations) + theta
+    for i, pred in _same_relation_equalities(classes, relations):
         if pred not in filters[i]:
             filters[i].append(pred)
     select_sql = ", ".join(e.sql(dialect="duckdb") for e in stmt.expressions)
@@ -379,12 +380,14 @@ def parse_query(
 
 
 def _close_equalities(
-    equi: list[tuple[int, str, int, str, str]], relations: list[Relation]
+    equi: list[tuple[int, str, int, str, str]],
+    classes: dict[tuple[int, str], list[tuple[int, str]]], relations: list[Relation]
 ) -> list[JoinEdge]:
-    """Every pair of members of an equality class, on two relations, is an edge."""
+    """Every pair of members of an equality class (``classes`` of ``equi``), on two relations,
+    is an edge."""
     explicit = {frozenset([(li, lc), (ri, rc)]) for li, lc, ri, rc, _ in equi}
     out = []
-    for members in _classes(((li, lc), (ri, rc)) for li, lc, ri, rc, _ in equi).values():
+    for members in classes.values():
         for (li, lc), (ri, rc) in itertools.combinations(members, 2):
             if li == ri:
                 continue
@@ -395,7 +398,7 @@ def _close_equalities(
 
 
 def _same_relation_equalities(
-    equi: list[tuple[int, str, int, str, str]], relations: list[Relation]
+    classes: dict[tuple[int, str], list[tuple[int, str]]], relations: list[Relation]
 ) -> list[tuple[int, str]]:
     """Filters ``r.a = r.b`` for two columns of one relation in one equality class.
 
@@ -404,7 +407,6 @@ def _same_relation_equalities(
     states each class once per join, so without this filter a plan joining ``t`` to ``ml`` on
     ``t.id = ml.movie_id`` alone would return rows the query excludes."""
     out: list[tuple[int, str]] = []
-    classes = _classes(((li, lc), (ri, rc)) for li, lc, ri, rc, _ in equi)
     for members in classes.values():
         first: dict[int, str] = {}
         for i, c in members:  # sorted: each relation's columns in name order
