@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -18,9 +17,10 @@ import pytest
 
 import autopandas.__main__ as cli
 from autopandas import dsl
-from autopandas.choices import enumerate_choices
 from autopandas.equality import csv_matches, equal
-from autopandas.generators import GenContext, generator
+from autopandas.generators import GenContext
+
+from .generated_calls import evaluate, runnable_calls
 
 INJECT = "x'); __import__('os').system('touch PWNED'); ('"
 NASTY = [INJECT, "a\nb", 'q"\\', "class", "inf", "True", "ünï b"]
@@ -32,11 +32,6 @@ def hostile_frames() -> list[pd.DataFrame]:
                          e: [1.5, 2.5, np.nan, 0.5, 2.5], f: [3, 1, 3, 2, 0], g: ["u", "v", "u", f, c]})
     numeric_labels = pd.DataFrame([[1, 2.5, "a"], [3, np.nan, "b"], [1, 7.0, "a"]], columns=[0, 1.5, np.nan])
     return [text, numeric_labels]
-
-
-def evaluate(src: str, inputs) -> object:
-    env = {"pd": pd, "np": np, **{f"df{i}": v for i, v in enumerate(inputs)}}
-    return eval(src, env)  # our own rendered DSL source: what the user would run
 
 
 @pytest.mark.parametrize("frame", [0, 1])
@@ -52,15 +47,9 @@ def test_every_call_on_hostile_labels_and_values_renders_to_equivalent_source(fr
                 continue
             # the target suggests the hostile values and labels, so they reach the arguments
             ctx = GenContext(recv, inputs, target=df.iloc[1:3])
-            for args, _ in enumerate_choices(generator(fn.name), ctx, limit=25):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    try:
-                        got = dsl.call(fn, recv, args, inputs)
-                    except Exception:  # noqa: BLE001 - generated calls may be invalid on this data
-                        continue
-                    src = fn.render(recv_src, args, names)
-                    assert equal(got, evaluate(src, inputs)), src
+            for args, got in runnable_calls(fn, recv, ctx, inputs, limit=25):
+                src = fn.render(recv_src, args, names)
+                assert equal(got, evaluate(src, inputs)), src
                 checked.add(fn.name)
     assert not (tmp_path / "PWNED").exists()
     assert {"query", "getitem", "groupby.sum", "sort_values", "rename", "isin"} <= checked
