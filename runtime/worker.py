@@ -264,8 +264,8 @@ class Worker:
             self.running = False
             # a task's outputs are named per run: a run that rebuilds lost outputs must not
             # overwrite the segments of its outputs that were not lost
-            if roids and len(roids) > 1 and (not isinstance(result, (tuple, list))
-                                             or len(result) != len(roids)):
+            if len(roids) > 1 and (not isinstance(result, (tuple, list))
+                                   or len(result) != len(roids)):
                 raise ValueError(f"{name} returned {type(result).__name__}, expected a tuple "
                                  f"of num_returns={len(roids)} values")
             outs = [result] if len(roids) == 1 else result if roids else ()
@@ -273,12 +273,11 @@ class Worker:
             try:
                 for r, o in zip(outs, roids):
                     values.append(make_value(r, self.shm_path(o, tid), _SPILL))
-            except (pickle.PicklingError, TypeError, AttributeError) as e:
+            except BaseException as e:
                 discard([v for v, _ in values])  # the outputs written before the failure
-                raise TypeError(f"could not serialize the result of {name}: "
-                                f"{type(e).__name__}: {e}") from None
-            except BaseException:
-                discard([v for v, _ in values])
+                if isinstance(e, (pickle.PicklingError, TypeError, AttributeError)):
+                    raise TypeError(f"could not serialize the result of {name}: "
+                                    f"{type(e).__name__}: {e}") from None
                 raise
             del outs
             del result
