@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from sysml_datasets.imdb import ImdbConfig, database_path, database_problem, default_cache_dir
+from sysml_datasets.imdb import ImdbConfig, connection_problem, database_path, default_cache_dir
 
 from ._card_cache import CardinalityCache
 from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
@@ -86,16 +86,28 @@ def _build(config: ImdbConfig, path: Path) -> Path:
         bar.close()
 
 
-def _needs_build(config: ImdbConfig, path: Path) -> bool:
-    """Whether the cached database must be (re)built: it is missing, or unusable for
-    ``config`` (unreadable, truncated, other settings), said on stderr before it is replaced."""
-    if not path.exists():
-        return True
-    problem = database_problem(path, config)
-    if problem is not None:
-        print(f"deepquery: rebuilding {path}: {problem}", file=sys.stderr)
-        return True
-    return False
+def _open_cached(config: ImdbConfig, path: Path) -> duckdb.DuckDBPyConnection | None:
+    """A connection to the cached database of ``config`` at ``path`` (which exists), or None when
+    it must be rebuilt (unreadable, truncated, other settings), said on stderr before it is
+    replaced; the database is opened once, for both the check and the use."""
+    try:
+        con = connect(path)
+    except duckdb.Error as e:
+        problem = f"it cannot be opened ({str(e).splitlines()[0]})"
+    else:
+        problem = connection_problem(con, config)
+        if problem is None:
+            return con
+        con.close()
+    print(f"deepquery: rebuilding {path}: {problem}", file=sys.stderr)
+    return None
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return connect(path)
+    except duckdb.Error as e:
+        raise BadInput(f"{path}: cannot open database: {str(e).splitlines()[0]}") from None
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:
@@ -121,7 +133,8 @@ def _is_duckdb_file(path: Path) -> bool:
         return f.read(12)[8:12] == b"DUCK"
 
 
-def _database(args: argparse.Namespace) -> Path:
+def _database(args: argparse.Namespace) -> tuple[Path, duckdb.DuckDBPyConnection]:
+    """The database file and a read-only connection to it."""
     if args.db:
         path = Path(args.db)
         if path.is_dir():
@@ -134,15 +147,17 @@ def _database(args: argparse.Namespace) -> Path:
             raise BadInput(f"{path}: cannot read: {e.strerror or e}") from None
         if not duck:
             raise BadInput(f"{path}: not a DuckDB database")
-        return path
+        return path, _connect(path)
     config = ImdbConfig(scale=args.scale, seed=args.seed)
     path = database_path(config, _cache_dir(args))
     if not path.exists():
         print(f"deepquery: building the synthetic IMDb at {path} (first use)", file=sys.stderr)
-        _build(config, path)
-    elif _needs_build(config, path):
-        _build(config, path)
-    return path
+    else:
+        con = _open_cached(config, path)
+        if con is not None:
+            return path, con
+    _build(config, path)
+    return path, _connect(path)
 
 
 def _read_query(path: str | None) -> tuple[str, str]:
@@ -164,11 +179,7 @@ def _read_query(path: str | None) -> tuple[str, str]:
 def _session(args: argparse.Namespace, file: str | None) -> _Session:
     text, name = _read_query(file)
     label = file or "example.sql"
-    db = _database(args)
-    try:
-        con = connect(db)
-    except duckdb.Error as e:
-        raise BadInput(f"{db}: cannot open database: {str(e).splitlines()[0]}") from None
+    db, con = _database(args)
     try:
         graph = parse_query(text, schema_of(con), name)
     except QueryError as e:
@@ -210,10 +221,11 @@ def cmd_data_build(args: argparse.Namespace) -> int:
     config = ImdbConfig(scale=args.scale, seed=args.seed, witnesses=not args.no_witnesses)
     path = database_path(config, _cache_dir(args))
     t = time.perf_counter()
-    built = args.force or _needs_build(config, path)
+    con = None if args.force or not path.exists() else _open_cached(config, path)
+    built = con is None
     if built:
         _build(config, path)
-    con = connect(path)
+        con = connect(path)
     rows = {t_: con.execute(f"SELECT count(*) FROM {t_}").fetchone()[0]
             for t_ in sorted(schema_of(con))}
     meta = dict(con.execute("SELECT key, value FROM _sysml_meta").fetchall())

@@ -76,11 +76,17 @@ def database_problem(path: str | os.PathLike, config: ImdbConfig) -> str | None:
     except duckdb.Error as e:
         return f"it cannot be opened ({str(e).splitlines()[0]})"
     try:
+        return connection_problem(con, config)
+    finally:
+        con.close()
+
+
+def connection_problem(con: duckdb.DuckDBPyConnection, config: ImdbConfig) -> str | None:
+    """:func:`database_problem` of a database already open on ``con`` (left open)."""
+    try:
         row = con.execute("SELECT value FROM _sysml_meta WHERE key = 'fingerprint'").fetchone()
     except duckdb.Error:
         return "it has no generator metadata"
-    finally:
-        con.close()
     if row is None:
         return "it has no generator metadata"
     if json.loads(row[0]) != config.fingerprint:
