@@ -60,13 +60,14 @@ def split_inputs(task: dict) -> tuple[list, list]:
     return frames, hints
 
 
-def check_generalization(task: dict, program: Program, copies: int, seed: int) -> tuple[str, dict]:
-    """A solved task's table label and row fields for the generalisation check (module docstring)."""
+def check_generalization(task: dict, frames: list, constants: tuple, program: Program, copies: int,
+                         seed: int) -> tuple[str, dict]:
+    """A solved task's table label and row fields for the generalisation check (module docstring);
+    ``frames`` and ``constants`` as the search got them (:func:`split_inputs`, ``hint_constants``)."""
     if copies == 0:
         return "-", {}
-    frames, hints = split_inputs(task)
     text = task.get("pandas2_program") or task["reference_program"]
-    ref = parse_reference(text, task["inputs"], task["output"], hint_constants(hints))
+    ref = parse_reference(text, task["inputs"], task["output"], constants)
     reproduces = None
     if ref is not None:
         with Sandbox() as box:
@@ -111,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{'generalizes':>11s}  program")
     for t in tasks:
         frames, hints = split_inputs(t)
-        res = synthesize(frames, t["output"], cfg, constants=hint_constants(hints))
-        label, gen = (check_generalization(t, res.program, args.copies, args.seed) if res.solved
-                      else ("-", {}))
+        constants = hint_constants(hints)
+        res = synthesize(frames, t["output"], cfg, constants=constants)
+        label, gen = (check_generalization(t, frames, constants, res.program, args.copies, args.seed)
+                      if res.solved else ("-", {}))
         row = {"id": t["id"], "category": t["category"], "depth": t["depth"], "solved": res.solved,
                "seconds": round(res.seconds, 2), "candidates": res.candidates_tried,
                "program_len": len(res.program) if res.program else None,
