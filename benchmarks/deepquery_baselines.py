@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -33,6 +32,7 @@ import numpy as np
 from deepquery import (EstimatedCardinality, TableStats, TrueCardinality, connect,
                        get_cost_model, parse_query, run_plan)
 from deepquery._card_cache import CardinalityCache
+from deepquery.cost_models import relative_cost
 from deepquery.database import fingerprint, schema_of
 from deepquery.optimizers import OPTIMIZERS, dpccp
 from deepquery.rewrite import original_sql
@@ -145,9 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                         dp_cost = tree.cost
                         dp_plans[(source, model_name, g.name)] = tree
                     else:
-                        rel[(source, model_name, name)].append(
-                            tree.cost / dp_cost if dp_cost > 0
-                            else 1.0 if tree.cost == 0 else math.inf)
+                        rel[(source, model_name, name)].append(relative_cost(tree.cost, dp_cost))
             if shared is not None:
                 true_stats["computed"] += shared.computed
                 true_stats["count_star"] += shared.queries_run

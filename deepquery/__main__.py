@@ -21,7 +21,7 @@ from sysml_datasets.imdb import ImdbConfig, connection_problem, database_path, d
 
 from ._card_cache import CardinalityCache
 from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
-from .cost_models import COST_MODELS, get_cost_model
+from .cost_models import COST_MODELS, get_cost_model, relative_cost
 from .database import TableStats, connect, fingerprint, schema_of
 from .execute import run_plan
 from .optimizers import MAX_JOIN_PAIRS, OPTIMIZERS, get_optimizer
@@ -311,9 +311,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if r["cost"] is None or base is None:
             r["relative_to_dp"] = None
         else:
-            # DP's cost 0 (every intermediate empty): equal costs are 1x, others infinitely worse
-            r["relative_to_dp"] = (r["cost"] / base if base > 0
-                                   else 1.0 if r["cost"] == 0 else float("inf"))
+            r["relative_to_dp"] = relative_cost(r["cost"], base)
     if args.json:  # JSON has no infinity: an infinitely worse plan's ratio is null there
         for r in rows:
             if r["relative_to_dp"] == float("inf"):

@@ -24,6 +24,7 @@ be mirrored there, and a property test checks that both give the same plans bit 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -207,6 +208,12 @@ class CM2(CM1):
 
 
 COST_MODELS = {"cout": Cout, "cm1": CM1, "cm2": CM2}
+
+
+def relative_cost(cost: float, reference: float) -> float:
+    """``cost / reference``; a ``reference`` of 0 (every intermediate empty) makes an equal cost
+    1 and any other infinitely worse."""
+    return cost / reference if reference > 0 else 1.0 if cost == 0 else math.inf
 
 
 def get_cost_model(name: str) -> CostModel:
