@@ -23,6 +23,7 @@ a copy where the reference itself fails is skipped).
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import logging
 import time
@@ -146,12 +147,8 @@ def generalizes(candidate: Program, reference: Program | None, inputs: Sequence[
     """Compare ``candidate`` with ``reference`` on ``k`` perturbed copies of ``inputs``."""
     if reference is None:
         return Generalization("n/a", 0, 0, 0, "no reference program in the DSL")
-    own = box is None
-    box = box or Sandbox()
-    if own:
-        box.__enter__()
-    try:
-        usable = disagree = 0
+    usable = disagree = 0
+    with Sandbox() if box is None else contextlib.nullcontext(box) as box:
         for copy in perturbed_copies(inputs, k, seed):
             ref = reference.run(copy, box)
             if not ref.ok:
@@ -160,9 +157,6 @@ def generalizes(candidate: Program, reference: Program | None, inputs: Sequence[
             got = candidate.run(copy, box)
             if not (got.ok and equal(ref.value, got.value)):
                 disagree += 1
-    finally:
-        if own:
-            box.__exit__(None, None, None)
     if usable == 0:
         return Generalization("n/a", k, 0, 0, "the reference failed on every copy")
     return Generalization("no" if disagree else "yes", k, usable, disagree)
