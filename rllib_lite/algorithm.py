@@ -295,7 +295,9 @@ class Algorithm:
     @classmethod
     def restore(cls, path: str | os.PathLike, **overrides: Any) -> Algorithm:
         """Rebuild an algorithm from a checkpoint folder; ``overrides`` replace config fields
-        (e.g. ``num_rollout_workers``, ``output_dir``)."""
+        (e.g. ``num_rollout_workers``, ``output_dir``). Restored into an ``output_dir`` whose
+        ``metrics.jsonl`` goes past the checkpoint, the later lines move to
+        ``metrics.superseded.jsonl``, so no iteration is logged twice."""
         import dataclasses
 
         folder = Path(path)
@@ -334,7 +336,41 @@ class Algorithm:
             text = text if len(text) <= 300 else text[:297] + "..."
             raise CheckpointError(f"{folder}: state.pt does not match config.pkl "
                                   f"({type(err).__name__}: {text})") from None
+        if algo.config.output_dir:
+            _rewind_metrics(Path(algo.config.output_dir), algo.iteration)
         return algo
+
+
+def _rewind_metrics(out: Path, iteration: int) -> None:
+    """Make ``out/metrics.jsonl`` end at ``iteration``, a restored run's, so the iterations it
+    runs next are not logged twice: the lines of later iterations (a run that went on past the
+    checkpoint, then stopped) and a torn last line (one cut off mid-write, which the next line
+    would be glued to) move to ``metrics.superseded.jsonl`` beside it, nothing is dropped."""
+    path = out / "metrics.jsonl"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return
+    keep: list[str] = []
+    moved: list[str] = []
+    for line in text.splitlines(keepends=True):
+        try:
+            later = json.loads(line)["iteration"] > iteration
+        except (ValueError, KeyError, TypeError):  # torn, or not one of ours: keep it where it is
+            later = False
+        if later or not line.endswith("\n"):
+            moved.append(line if line.endswith("\n") else line + "\n")
+        else:
+            keep.append(line)
+    if not moved:
+        return
+    with open(out / "metrics.superseded.jsonl", "a") as fh:
+        fh.writelines(moved)
+    tmp = out / "metrics.jsonl.tmp"
+    tmp.write_text("".join(keep))
+    os.replace(tmp, path)
+    logger.warning("%s: moved %d line(s) past iteration %d (the restored checkpoint's) to %s",
+                   path, len(moved), iteration, out / "metrics.superseded.jsonl")
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:

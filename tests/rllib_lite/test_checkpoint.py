@@ -101,3 +101,38 @@ def test_metrics_and_config_files_are_written(tmp_path):
         assert key in row
     assert json.loads((tmp_path / "run" / "config.json").read_text())["algorithm"] == "PPO"
     algo.stop()
+
+
+def test_restore_into_the_same_output_dir_does_not_log_iterations_twice(tmp_path):
+    run = tmp_path / "run"
+    cfg = PPOConfig(env="CartPole-v1", num_envs_per_worker=2, rollout_steps=8, minibatch_size=8,
+                    num_epochs=1, output_dir=str(run))
+    algo = PPO(cfg)
+    algo.learn(32, progress=False)  # iterations 1-2
+    algo.save(tmp_path / "ckpt")
+    algo.learn(64, progress=False)  # iterations 3-4, then the run "crashes" mid-write
+    algo.stop()
+    lines = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
+    torn = lines[-1][:20]
+    (run / "metrics.jsonl").write_text("".join(lines[:-1]) + torn)
+    again = PPO.restore(tmp_path / "ckpt")
+    assert again.config.output_dir == str(run)
+    again.learn(64, progress=False)  # redoes iterations 3-4
+    again.stop()
+    kept = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["iteration"] for m in kept] == [1, 2, 3, 4]
+    superseded = (run / "metrics.superseded.jsonl").read_text().splitlines()
+    assert superseded == [lines[2].rstrip("\n"), torn]  # nothing lost: iteration 3 and the torn line
+
+
+def test_restore_leaves_metrics_alone_when_nothing_ran_past_the_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    algo = PPO(PPOConfig(env="CartPole-v1", num_envs_per_worker=2, rollout_steps=8, minibatch_size=8,
+                         num_epochs=1, output_dir=str(run)))
+    algo.learn(32, progress=False)
+    algo.save(tmp_path / "ckpt")
+    algo.stop()
+    before = (run / "metrics.jsonl").read_text()
+    PPO.restore(tmp_path / "ckpt").stop()
+    assert (run / "metrics.jsonl").read_text() == before
+    assert not (run / "metrics.superseded.jsonl").exists()
