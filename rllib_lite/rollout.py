@@ -336,16 +336,10 @@ class WorkerSet:
             runtime.get([w.ping.remote() for w in self.remote])
         except Exception as err:
             self.stop()  # the caller gets no handle to stop the other workers (or the runtime) with
+            # a worker's constructor failing is an ActorDiedError whose cause is its exception
             cause = getattr(err, "cause", None)
             if isinstance(cause, (EnvStepError, EnvError)):
                 raise cause from None
-            # the runtime reports a constructor's exception as "the actor died: its constructor
-            # raised: <Type>: <message>" without the exception itself
-            first = str(err).splitlines()[0] if str(err) else ""
-            for kind in (EnvStepError, EnvError):
-                tag = f"constructor raised: {kind.__name__}: "
-                if tag in first:
-                    raise kind(first.split(tag, 1)[1]) from None
             raise
 
     @property

@@ -86,7 +86,15 @@ class GetTimeoutError(RuntimeBaseError, TimeoutError):
 
 
 class ActorDiedError(RuntimeBaseError):
-    """The actor's process died or was killed; calls on it cannot run."""
+    """The actor's process died or was killed; calls on it cannot run. ``cause`` is the
+    exception its constructor raised when that is why it died (None otherwise, or a
+    ``RuntimeError`` stand-in naming it when it could not be pickled)."""
+
+    cause: BaseException | None
+
+    def __init__(self, *args: Any, cause: BaseException | None = None) -> None:
+        super().__init__(*args)
+        self.cause = cause  # pickled with the instance's __dict__ (BaseException.__reduce__)
 
 
 RayActorError = ActorDiedError

@@ -16,7 +16,7 @@ from collections import deque
 from typing import Any
 
 from . import object_ref as _object_ref
-from .exceptions import ActorDiedError, ObjectLostError
+from .exceptions import ActorDiedError, ObjectLostError, TaskError
 from .serialization import error_of, error_value, load_value, make_value, resolve_args
 from .serialization import system_error_value
 
@@ -26,13 +26,14 @@ local_callables: dict[int, Any] = {}
 
 
 class _Actor:
-    __slots__ = ("instance", "name", "dead", "why")
+    __slots__ = ("instance", "name", "dead", "why", "cause")
 
     def __init__(self, name: str | None) -> None:
         self.instance: Any = None
         self.name = name
         self.dead = False
         self.why = ""
+        self.cause: BaseException | None = None  # what its constructor raised
 
 
 class InlineClient:
@@ -160,7 +161,8 @@ class InlineClient:
         a = self.actors.get(aid)
         if a is None or a.dead:
             why = a.why if a is not None else "it does not exist in this runtime"
-            err = system_error_value(ActorDiedError(f"the actor died: {why}"))
+            cause = a.cause if a is not None else None
+            err = system_error_value(ActorDiedError(f"the actor died: {why}", cause=cause))
             for o in roids:
                 self._store(o, err, [])
             return
@@ -186,7 +188,9 @@ class InlineClient:
         self.refs.pop(oid, None)
         if v[0] in "ex":
             a.dead = True
-            a.why = f"its constructor raised: {error_of(v)}"
+            err = error_of(v)
+            a.why = f"its constructor raised: {err}"
+            a.cause = err.cause if isinstance(err, TaskError) else err
             if name is not None:
                 self.names.pop(name, None)
         else:

@@ -108,7 +108,7 @@ class RayClient:
         if isinstance(e, rx.TaskCancelledError):
             return TaskCancelledError(str(e))
         if isinstance(e, rx.RayActorError):
-            return ActorDiedError(str(e))
+            return ActorDiedError(str(e), cause=self._init_cause(e))
         if isinstance(e, rx.WorkerCrashedError):
             return WorkerCrashedError(str(e))
         if isinstance(e, rx.ObjectLostError):
@@ -124,6 +124,22 @@ class RayClient:
             return as_instanceof_cause(cause, d.get("traceback_str") or str(e),
                                        d.get("function_name", ""))
         return e
+
+    def _init_cause(self, e: BaseException) -> BaseException | None:
+        """The exception an actor's constructor raised, if that is why ``e`` says it died.
+        Ray builds that ``ActorDiedError`` from the creation task's ``RayTaskError``, which
+        stays in ``e.args`` (``ActorDiedError.from_task_error``, Ray 2.x); its ``cause`` is the
+        user's exception."""
+        if not getattr(e, "actor_init_failed", False):
+            return None
+        rx = self.ray.exceptions
+        for a in e.args:
+            if isinstance(a, rx.RayTaskError):
+                cause = a.__dict__.get("cause")  # dual-class errors forward unknown attributes
+                if isinstance(cause, rx.RayError):
+                    return self._map(cause)
+                return cause if isinstance(cause, BaseException) else None
+        return None
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:

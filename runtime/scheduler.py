@@ -64,9 +64,10 @@ from collections import deque
 from typing import Any, Callable
 
 from . import lineage
-from .exceptions import ActorDiedError, ObjectLostError, TaskCancelledError, WorkerCrashedError
+from .exceptions import (ActorDiedError, ObjectLostError, TaskCancelledError, TaskError,
+                         WorkerCrashedError)
 from .object_store import ObjectStore
-from .serialization import discard, system_error_value
+from .serialization import discard, error_of, system_error_value
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,8 @@ class WorkerInfo:
 class ActorInfo:
     """One actor: its process, its FIFO of calls, and whether it lives."""
 
-    __slots__ = ("aid", "name", "meta", "worker", "queue", "started", "dead", "error", "creation",
-                 "restarts_left", "task_retries", "restarts", "unreferenced")
+    __slots__ = ("aid", "name", "meta", "worker", "queue", "started", "dead", "error", "cause",
+                 "creation", "restarts_left", "task_retries", "restarts", "unreferenced")
 
     def __init__(self, aid: int, name: str | None, meta: Any, restarts: int = 0,
                  task_retries: int = 0) -> None:
@@ -144,6 +145,7 @@ class ActorInfo:
         self.started = False
         self.dead = False
         self.error = ""
+        self.cause: BaseException | None = None  # what its constructor raised, if that killed it
         self.creation: Task | None = None
 
 
@@ -271,6 +273,12 @@ class Scheduler:
             v = entries[d].value
             if v is not None and v[0] in "ex":
                 self._fail(t, v)
+                if t.kind == "actor_create":  # it can never start: its calls must not wait
+                    a = self.actors[t.aid]
+                    self._actor_died(a, *_constructor_error(v, "an argument of its constructor "
+                                                               "failed"))
+                    if a.worker is not None:
+                        self._kill_proc(a.worker)
                 return
         if t.kind == "task":
             t.state = READY
@@ -535,9 +543,7 @@ class Scheduler:
             if a.restarts_left == 0 or not ok:  # else keep the arguments to run it again
                 self._release(t)
             if not ok:
-                from .serialization import error_of
-                self._actor_died(self.actors[t.aid], f"its constructor raised: "
-                                 f"{error_of(values[0][0])}")
+                self._actor_died(a, *_constructor_error(values[0][0]))
                 self._kill_proc(w)
             return
         if not ok and t.retry_exceptions and t.retries_left != 0 and t.kind == "task":
@@ -680,7 +686,8 @@ class Scheduler:
     # --- actors, cancellation, deaths ---
     def _actor_dead_value(self, a: ActorInfo | None) -> tuple:
         why = a.error if a is not None else "it does not exist in this runtime"
-        return system_error_value(ActorDiedError(f"the actor died: {why}"))
+        cause = a.cause if a is not None else None
+        return system_error_value(ActorDiedError(f"the actor died: {why}", cause=cause))
 
     def _restart_actor(self, a: ActorInfo, old: WorkerInfo) -> None:
         """Run the constructor again in a new process; calls in flight retry or fail."""
@@ -712,13 +719,14 @@ class Scheduler:
         if a.restarts_left == 0:
             self._release(c)
 
-    def _actor_died(self, a: ActorInfo, why: str) -> None:
+    def _actor_died(self, a: ActorInfo, why: str, cause: BaseException | None = None) -> None:
         if a.dead:
             return
         if a.creation is not None and a.creation.args_val is not None:
             self._release(a.creation)
         a.dead = True
         a.error = why
+        a.cause = cause
         if a.name is not None and self.names.get(a.name) == a.aid:
             del self.names[a.name]
         value = self._actor_dead_value(a)
@@ -824,6 +832,18 @@ class Scheduler:
         fl = self.to_flush
         self.to_flush = set()
         return fl
+
+
+def _constructor_error(value: tuple, what: str = "its constructor raised"
+                       ) -> tuple[str, BaseException | None]:
+    """Why an actor whose constructor failed with error ``value`` died, and the exception
+    behind it (the ``cause`` of its ``ActorDiedError``): the user's, not its ``TaskError``."""
+    try:
+        err = error_of(value)
+    except Exception as e:  # noqa: BLE001 - unpickling it here ran its class's own code
+        return (f"{what}: an exception the driver could not load ({type(e).__name__}: {e})",
+                None)
+    return f"{what}: {err}", err.cause if isinstance(err, TaskError) else err
 
 
 def _exit_status(w: WorkerInfo) -> str:

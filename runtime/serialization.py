@@ -239,8 +239,20 @@ def error_value(exc: BaseException, tb_text: str, function_name: str) -> tuple:
 
 
 def system_error_value(exc: BaseException) -> tuple:
-    """The ``("x", ...)`` value of a runtime error such as ``ActorDiedError``."""
-    return ("x", pickle.dumps(exc, 5))
+    """The ``("x", ...)`` value of a runtime error such as ``ActorDiedError``. Its ``cause``
+    (a user's exception) goes by value when plain pickle cannot name its class, and becomes a
+    ``RuntimeError`` stand-in when it cannot be pickled at all, as in ``error_value``."""
+    cause = getattr(exc, "cause", None)
+    if cause is None:
+        return ("x", pickle.dumps(exc, 5))
+    try:
+        payload = cloudpickle.dumps(exc, protocol=5)
+        pickle.loads(payload)
+    except Exception:
+        exc.cause = RuntimeError(  # type: ignore[attr-defined]
+            f"{type(cause).__name__}: {cause} (original exception not picklable)")
+        payload = cloudpickle.dumps(exc, protocol=5)
+    return ("x", payload)
 
 
 class DepSlot:

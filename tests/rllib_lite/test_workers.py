@@ -93,8 +93,47 @@ def test_exact_resume_with_a_remote_worker(tmp_path):
         assert expected[key] == got[key], key
 
 
-@pytest.mark.skipif("ray" not in os.environ.get("RUNTIME_TEST_BACKENDS", ""),
-                    reason="Ray runs only when RUNTIME_TEST_BACKENDS names it (CI's Ray step)")
+def _not_an_env_in_workers(cfg):
+    """An env creator that works in the driver and returns no env in a worker process."""
+    if os.getpid() != cfg["main_pid"]:
+        return 42
+    return gym.make("CartPole-v1")
+
+
+def _start_failing_workers():
+    from rllib_lite import EnvError
+
+    with pytest.raises(EnvError, match="env function returned int, not a gymnasium.Env") as info:
+        PPO(PPOConfig(env=_not_an_env_in_workers, env_config={"main_pid": os.getpid()}, seed=0,
+                      num_rollout_workers=2, num_envs_per_worker=1, rollout_steps=16,
+                      minibatch_size=16, num_epochs=1))
+    assert type(info.value) is EnvError  # the worker's own exception (the actor error's cause)
+
+
+def test_a_worker_constructor_env_error_is_raised_as_itself():
+    was_running = runtime.is_initialized()
+    _start_failing_workers()
+    assert runtime.is_initialized() == was_running
+
+
+_ON_RAY = pytest.mark.skipif("ray" not in os.environ.get("RUNTIME_TEST_BACKENDS", ""),
+                             reason="Ray runs only when RUNTIME_TEST_BACKENDS names it (CI's Ray "
+                                    "step)")
+
+
+@_ON_RAY
+def test_a_worker_constructor_env_error_is_raised_as_itself_on_ray():
+    # Ray words an actor's constructor failure its own way: only the ActorDiedError's cause
+    # (not its text) gives the EnvError back
+    pytest.importorskip("ray")
+    runtime.init(backend="ray", num_cpus=2)
+    try:
+        _start_failing_workers()
+    finally:
+        runtime.shutdown()
+
+
+@_ON_RAY
 def test_rollout_workers_on_ray(tmp_path):
     """The same rollout workers as Ray actors: batches as on the local runtime, and a worker whose
     process dies (os._exit) or that is killed is replaced."""

@@ -163,6 +163,100 @@ def test_constructor_error_kills_the_actor(rt):
         rt.get(b.f.remote(), timeout=10)
 
 
+class CtorError(Exception):
+    """A user's exception raised by an actor's constructor."""
+
+
+class LockedError(Exception):
+    """An exception that cannot be pickled: it holds a lock."""
+
+    def __init__(self):
+        super().__init__("holds a lock")
+        self.lock = threading.Lock()
+
+
+def test_actor_died_error_carries_the_constructors_exception_as_cause(rt):
+    @rt.remote
+    class Bad:
+        def __init__(self, k):
+            raise CtorError(f"ctor {k}", k)
+
+        def f(self):
+            return 1
+
+    b = Bad.remote(7)
+    for _ in range(2):  # the call that finds it dying, and one sent after it died
+        with pytest.raises(rt.ActorDiedError) as info:
+            rt.get(b.f.remote(), timeout=30)
+        cause = info.value.cause
+        assert type(cause) is CtorError
+        assert cause.args == ("ctor 7", 7)
+
+
+def test_actor_died_cause_of_a_locally_defined_exception_class(rt):
+    class LocalError(ValueError):
+        pass
+
+    @rt.remote
+    class Bad:
+        def __init__(self):
+            raise LocalError("made here")
+
+        def f(self):
+            return 1
+
+    with pytest.raises(rt.ActorDiedError) as info:
+        rt.get(Bad.remote().f.remote(), timeout=30)
+    assert isinstance(info.value.cause, ValueError)
+    assert type(info.value.cause).__name__ == "LocalError"
+    assert str(info.value.cause) == "made here"
+
+
+def test_actor_died_of_an_unpicklable_constructor_error_is_still_clear(rt, backend):
+    @rt.remote
+    class Bad:
+        def __init__(self):
+            raise LockedError()
+
+        def f(self):
+            return 1
+
+    with pytest.raises(rt.ActorDiedError, match="holds a lock") as info:
+        rt.get(Bad.remote().f.remote(), timeout=30)
+    if backend != "ray":  # Ray's own handling of an unpicklable exception is Ray's
+        cause = info.value.cause
+        assert type(cause) is RuntimeError
+        assert "LockedError: holds a lock (original exception not picklable)" in str(cause)
+
+
+def test_an_actor_whose_constructor_argument_failed_dies_with_that_error(rt):
+    @rt.remote
+    def broken():
+        raise CtorError("no argument")
+
+    @rt.remote
+    class Needs:
+        def __init__(self, x):
+            self.x = x
+
+        def f(self):
+            return self.x
+
+    n = Needs.remote(broken.remote())
+    with pytest.raises(rt.ActorDiedError, match="no argument") as info:
+        rt.get(n.f.remote(), timeout=30)  # it waited forever: the actor never started
+    assert type(info.value.cause) is CtorError
+
+
+def test_actor_died_for_another_reason_has_no_cause(rt, caps):
+    c = rt.remote(Counter).remote()
+    assert rt.get(c.add.remote()) == 1
+    rt.kill(c)
+    with pytest.raises(rt.ActorDiedError) as info:
+        rt.get(c.add.remote(), timeout=30)
+    assert info.value.cause is None
+
+
 def _wait_gone(pid, timeout=10.0):
     import psutil
     deadline = time.time() + timeout
