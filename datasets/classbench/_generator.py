@@ -1,22 +1,30 @@
 """A ClassBench-style rule generator: acl, fw and ipc flavours at any size, seeded.
 
-The mixes below were measured once from the public ClassBench parameter files (acl1-5, fw1-5,
-ipc1-2 seeds: protocol shares, source/destination port class pairs among TCP and UDP rules,
-prefix-length marginals weighted by those classes, common exact ports and ranges), averaged per
-family and rounded; the numbers ship here so that nothing outside the repo is needed. Given a
-parameter file instead (`GeneratorConfig.params`), its own distributions are drawn: protocol, then
-the protocol's port class pair, ports from the file's exact ports and ranges, and the pair's joint
-source/destination prefix lengths (db_generator's smoothing and address trees are not reproduced).
-Addresses come from a pool of network prefixes with skewed reuse, so rules share prefixes and nest
-as real rule sets do. Duplicate rules are dropped.
+It follows db_generator's custom mode (Taylor & Turner, "ClassBench: A Packet Classification
+Benchmark", IEEE/ACM ToN 15(3), 2007): each rule draws a protocol, then the protocol's source /
+destination port class pair, ports of those classes, and the pair's joint source/destination prefix
+lengths (after the smoothing `r` of `_smoothing.py`, with the address and port scope bias); the
+addresses are then grown for all rules at once down ClassBench's address trees (`_address_trees.py`),
+so rule sets get the parameter file's prefix nesting, per-level branching and skew, and source /
+destination correlation. Duplicate rules are dropped.
+
+With a parameter file (`GeneratorConfig.params`) all of this comes from the file. Without one, the
+family's mixes below are used: they were measured once from the public ClassBench parameter files
+(acl1-5, fw1-5, ipc1-2 seeds: protocol shares, port class pairs among TCP and UDP rules, prefix-length
+marginals weighted by those classes, common exact ports and ranges, address trie statistics per
+level), averaged per family and rounded; the numbers ship here so that nothing outside the repo is
+needed.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import SeedParams, read_params
+from ._address_trees import destination_addresses, scaled, source_addresses
+from ._params import PAIR_CLASSES, AddressTree, SeedParams, read_params
+from ._smoothing import smooth
 
 KINDS = ("acl", "fw", "ipc")
 
@@ -58,19 +66,79 @@ _RANGES = {
     "ipc": ((20, 23), (109, 110), (20, 21), (1645, 1646), (1812, 1813), (5000, 5001), (20, 2511)),
 }
 
+# Address trie statistics per level 0..32 (`-sskew` / `-dskew`: share of one-child nodes, mean skew
+# of two-child nodes), the deepest nesting (`-snest` / `-dnest`, mean rounded) and the source /
+# destination correlation per level (`-pcorr`), averaged over the family's seed files.
+# `-scale`: the size of the rule sets the statistics were measured from (the family's mean).
+_SCALE = {"acl": 2275, "fw": 192, "ipc": 947}
+_TREES = {  # family: (source (nest, p1, skew), destination (nest, p1, skew), correlation)
+    "acl": (
+        (5, "0 .40 .55 .64 .59 .77 .77 .87 .90 .95 .91 .92 .92 .92 .94 .95 .83 .84 .86 .85 .83 .84 .85 .91 .79 .73 .73 "
+            ".76 .73 .73 .77 .87 0",
+         ".71 .72 .79 .74 .78 .81 .83 .72 .89 .77 .73 .74 .67 .67 .58 .71 .69 .72 .67 .69 .64 .60 .65 .56 .55 .54 .51 "
+         ".53 .45 .41 .31 .28 .28"),
+        (4, "0 .20 .48 .61 .59 .82 .87 .89 .87 .92 .93 .89 .83 .91 .87 .94 .83 .87 .85 .87 .80 .84 .88 .86 .79 .83 .76 "
+            ".82 .83 .84 .82 .82 0",
+         ".76 .80 .70 .89 .84 .83 .71 .80 .76 .75 .80 .57 .68 .79 .73 .76 .75 .79 .66 .68 .66 .64 .62 .45 .49 .56 .58 "
+         ".50 .44 .38 .27 .26 .26"),
+        "0 .59 .58 .69 .76 .73 .75 .78 .79 .80 .79 .76 .76 .71 .79 .62 .67 .69 .57 .75 .49 .49 .23 .40 .20 .20 .20 .11 "
+        ".20 .20 .17 .12 .20"),
+    "fw": (
+        (4, ".20 .60 .93 .82 .59 .87 .86 .93 .67 .95 .97 .97 .97 1 1 .98 1 1 .89 .92 .94 .83 .83 .82 .72 .81 .72 .84 "
+            ".88 .86 .89 .97 0",
+         ".98 .97 .97 .40 .76 .78 .82 .60 .88 .60 .84 .90 .82 1 1 .80 1 1 .78 .99 .89 .70 .63 .74 .61 .74 .46 .47 .71 "
+         ".55 .38 .70 .70"),
+        (4, ".40 .50 .90 .90 .60 .96 .95 .86 .80 1 .97 1 1 1 1 .98 .89 1 .92 .92 .94 .81 .81 .76 .84 .85 .76 .87 .85 "
+            ".81 .89 .92 0",
+         "1 .85 .99 .99 .89 .94 1 .56 .94 1 .80 1 1 1 1 .85 .92 1 .79 .98 .94 .69 .64 .61 .78 .77 .46 .62 .74 .50 .46 "
+         ".39 .39"),
+        "0 1 .77 1 1 .80 .80 .73 .80 .80 .80 .80 .80 .80 .80 .80 .80 .80 .80 .76 .80 .70 .20 .33 .40 .40 .40 .40 0 0 0 "
+        "0 0"),
+    "ipc": (
+        (4, ".50 .50 .75 .33 .62 .68 .96 .96 .87 .74 .94 .94 .97 1 .95 .98 .73 .91 .92 .93 .96 .98 .89 .98 .88 .83 .81 "
+            ".80 .86 .87 .89 .94 0",
+         ".50 .74 .96 .60 .69 .17 .68 .99 .86 .82 .86 .83 .83 1 .74 .54 .58 .80 .74 .84 .72 .79 .51 .67 .64 .62 .52 "
+         ".58 .39 .21 .36 .61 .61"),
+        (4, "0 .25 .88 .63 .79 .68 .96 1 .87 .88 1 1 1 1 .95 .98 .75 .95 .98 .97 .96 1 .90 .99 .71 .82 .74 .75 .81 .87 "
+            ".88 .95 0",
+         ".36 .58 .82 .88 .91 .37 .89 1 .60 .77 1 1 1 1 .72 .92 .31 .59 .88 .74 .63 1 .20 .50 .64 .57 .57 .66 .42 .46 "
+         ".17 .80 .80"),
+        "0 .39 .75 .99 .63 .74 .84 .99 1 .89 .87 1 1 1 1 1 1 .56 .94 1 1 .98 1 .86 1 .52 1 .50 .50 .50 .25 0 0"),
+}
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split())
+
+
+def _family_tree(nest: int, p1: str, skew: str) -> AddressTree:
+    one = _floats(p1)
+    return AddressTree(nest, one, tuple(1.0 - v for v in one), _floats(skew))
+
 
 @dataclass(frozen=True)
 class GeneratorConfig:
     """What to generate."""
 
     kind: str = "acl"
-    """Family: acl, fw or ipc."""
+    """Family: acl, fw or ipc (its mixes are used where no parameter file is given, and its address
+    trees where the file has none)."""
     size: int = 1000
     """Number of rules (distinct)."""
     seed: int = 1
     """Random seed; the same config always gives the same rules."""
     params: str | None = None
     """A ClassBench parameter file (e.g. acl1_seed) whose distributions replace the family's."""
+    smoothness: int = 0
+    """db_generator's smoothing r, 0..64: each joint prefix-length spike spreads binomially over the
+    lengths within Manhattan distance r (0: the lengths exactly as given)."""
+    address_scope: float = 0.0
+    """db_generator's address scope, -1..1: > 0 favours shorter (less specific) prefix pairs, < 0 longer."""
+    port_scope: float = 0.0
+    """db_generator's port scope, -1..1: > 0 favours wider port class pairs (WC-WC first), < 0 narrower."""
+    scale_branching: bool = True
+    """db_generator's -b: past the size the statistics were measured from (`-scale`), flatten the
+    address tries' top levels in proportion (as ClassBench's published and NeuroCuts' sets were made)."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -79,6 +147,48 @@ class GeneratorConfig:
             raise ValueError(f"size must be >= 1, got {self.size}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if not 0 <= self.smoothness <= 64:
+            raise ValueError(f"smoothness must be within 0..64, got {self.smoothness}")
+        for name in ("address_scope", "port_scope"):
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within -1..1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class _Model:
+    """Everything a rule is drawn from: a parameter file's, or a family's."""
+
+    protocols: dict[int, float]
+    pairs: dict[int, dict[tuple[str, str], float]]
+    lengths: dict[tuple[str, str], dict[tuple[int, int], float]]
+    fallback_lengths: dict[tuple[int, int], float]
+    src_tree: AddressTree
+    dst_tree: AddressTree
+    corr: tuple[float, ...]
+    params: SeedParams | None
+    scale: int
+
+
+def _model(config: GeneratorConfig) -> _Model:
+    (s_nest, s_p1, s_skew), (d_nest, d_p1, d_skew), corr = _TREES[config.kind]
+    src_tree, dst_tree = _family_tree(s_nest, s_p1, s_skew), _family_tree(d_nest, d_p1, d_skew)
+    if config.params is None:
+        src_len, dst_len = _SRC_LEN[config.kind], _DST_LEN[config.kind]
+        joint = {(s, d): vs * vd for s, vs in src_len.items() for d, vd in dst_len.items()}
+        pairs = {p: (_PAIRS[config.kind] if p in (6, 17) else {("WC", "WC"): 1.0}) for p in _PROTOS[config.kind]}
+        joint = smooth(joint, config.smoothness)
+        return _Model(_PROTOS[config.kind], pairs, {}, joint, src_tree, dst_tree, _floats(corr), None,
+                      _SCALE[config.kind])
+    params = read_params(config.params)
+    src_marg, dst_marg = params.length_shares()
+    fallback = {(s, d): vs * vd for s, vs in (src_marg or {32: 1.0}).items() for d, vd in (dst_marg or {32: 1.0}).items()}
+    lengths = {pair: smooth(joint, config.smoothness) for pair, joint in params.lengths.items() if sum(joint.values()) > 0}
+    if params.src_tree is not None and params.dst_tree is not None:  # a file without trees: the family's
+        src_tree, dst_tree, corr = params.src_tree, params.dst_tree, params.corr
+    else:
+        corr = _floats(corr)
+    return _Model(params.protocols, params.pairs, lengths, smooth(fallback, config.smoothness), src_tree, dst_tree,
+                  tuple(corr), params, params.scale or _SCALE[config.kind])
 
 
 def _choice(rng: np.random.Generator, table: dict, n: int) -> list:
@@ -92,21 +202,34 @@ def _pick(rng: np.random.Generator, table: dict):
     return _choice(rng, table, 1)[0]
 
 
-def _addresses(rng: np.random.Generator, lengths: np.ndarray) -> np.ndarray:
-    """Prefix starts: skewed draws from a pool of networks, random host bits, then masked."""
-    n = len(lengths)
-    pool = rng.integers(0, 1 << 32, size=max(4, n // 16), dtype=np.int64)
-    # Pool entries share their top byte with a few clusters, like an operator's address blocks.
-    clusters = rng.integers(0, 256, size=max(2, n // 400 + 2), dtype=np.int64)
-    pool = (pool & 0x00FFFFFF) | (rng.choice(clusters, size=len(pool)) << 24)
-    rank = np.minimum(rng.zipf(1.3, size=n) - 1, len(pool) - 1)
-    base = pool[rank]
-    keep = rng.integers(8, 33, size=n)  # bits inherited from the pool network
-    own = rng.integers(0, 1 << 32, size=n, dtype=np.int64)
-    mask_keep = ((1 << 32) - 1) ^ ((1 << (32 - keep)) - 1)
-    addr = (base & mask_keep) | (own & ~mask_keep & 0xFFFFFFFF)
-    prefix_mask = ((1 << 32) - 1) ^ ((np.int64(1) << (32 - lengths)) - 1)
-    return addr & prefix_mask
+def _scoped(u: np.ndarray, scope: float) -> np.ndarray:
+    """db_generator's random_scope: u (0..1) bent towards 0 (scope > 0) or 1 (scope < 0); with the
+    choices ordered from widest to narrowest, > 0 favours wide ones."""
+    return u * (scope * u - scope + 1.0)
+
+
+def _inverse_cdf(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Indices drawn by inverse CDF of `weights` (in their order) at the points `u` (0..1)."""
+    cum = np.cumsum(weights)
+    return np.minimum(np.searchsorted(cum, u * cum[-1], side="left"), len(weights) - 1)
+
+
+def _lengths(rng: np.random.Generator, joint: dict[tuple[int, int], float], n: int,
+             scope: float) -> tuple[np.ndarray, np.ndarray]:
+    """`n` (source, destination) prefix lengths: the total length by inverse CDF from the shortest
+    (scope-biased, as db_generator chooses it), then the source length given the total."""
+    keys = sorted(joint, key=lambda sd: (sd[0] + sd[1], sd[0]))
+    totals = np.array([s + d for s, d in keys])
+    weights = np.array([joint[k] for k in keys], dtype=np.float64)
+    by_total = np.unique(totals)
+    total_w = np.array([weights[totals == t].sum() for t in by_total])
+    t = by_total[_inverse_cdf(total_w, _scoped(rng.random(n), scope))]
+    src = np.empty(n, dtype=np.int64)
+    for tv in np.unique(t):
+        rows = np.flatnonzero(t == tv)
+        cand = np.flatnonzero(totals == tv)
+        src[rows] = np.array([keys[i][0] for i in cand])[_inverse_cdf(weights[cand], rng.random(len(rows)))]
+    return src, t - src
 
 
 def _ports(rng: np.random.Generator, cls: str, kind: str, exact: dict | None = None,
@@ -135,79 +258,118 @@ def _ports(rng: np.random.Generator, cls: str, kind: str, exact: dict | None = N
     return lo, min(65535, lo + int(rng.integers(1, 1000)))
 
 
-def _draw_family(rng: np.random.Generator, kind: str, n: int) -> list[tuple[int, ...]]:
-    """`n` candidate rules from the family's shipped mixes."""
-    slen = np.array(_choice(rng, _SRC_LEN[kind], n), np.int64)
-    dlen = np.array(_choice(rng, _DST_LEN[kind], n), np.int64)
-    src, dst = _addresses(rng, slen), _addresses(rng, dlen)
-    protos = _choice(rng, _PROTOS[kind], n)
-    pairs = _choice(rng, _PAIRS[kind], n)
-    rows = []
-    for i in range(n):
-        proto = protos[i]
-        sp, dp = ((_ports(rng, pairs[i][0], kind), _ports(rng, pairs[i][1], kind))
-                  if proto in (6, 17) else ((0, 65535), (0, 65535)))
-        rows.append(_row(src[i], slen[i], dst[i], dlen[i], sp, dp, proto))
-    return rows
+def _draw(rng: np.random.Generator, model: _Model, config: GeneratorConfig, n: int,
+          boost: dict[tuple[int, int], float]) -> tuple[np.ndarray, np.ndarray]:
+    """`n` candidate rules (n, 10) and their classes (protocol * 32 + port class pair index): protocol,
+    port class pair, ports and prefix lengths per rule, then the addresses of all of them down the
+    address trees. `boost` multiplies the odds of a class (to make up for its duplicates)."""
+    weights = {}
+    for proto, share in model.protocols.items():
+        table = model.pairs.get(proto) or {("WC", "WC"): 1.0}
+        total = sum(table.values()) or 1.0
+        weights[proto] = share * sum(v * boost.get((proto, PAIR_CLASSES.index(c)), 1.0) for c, v in table.items()) / total
+    protos = np.array(_choice(rng, weights, n), dtype=np.int64)
+    u_pair = _scoped(rng.random(n), config.port_scope)
+    pair_idx = np.zeros(n, dtype=np.int64)
+    for proto in np.unique(protos):
+        table = model.pairs.get(int(proto)) or {("WC", "WC"): 1.0}
+        order = [PAIR_CLASSES.index(c) for c in PAIR_CLASSES if c in table]  # db_generator's: WC-WC first
+        odds = np.array([table[PAIR_CLASSES[c]] * boost.get((int(proto), c), 1.0) for c in order])
+        rows = np.flatnonzero(protos == proto)
+        pair_idx[rows] = np.array(order)[_inverse_cdf(odds, u_pair[rows])]
+    slen = np.empty(n, dtype=np.int64)
+    dlen = np.empty(n, dtype=np.int64)
+    for c in np.unique(pair_idx):
+        rows = np.flatnonzero(pair_idx == c)
+        joint = model.lengths.get(PAIR_CLASSES[c], model.fallback_lengths)
+        slen[rows], dlen[rows] = _lengths(rng, joint, len(rows), config.address_scope)
+    p = model.params
+    sports, dports = [], []
+    for c in pair_idx.tolist():
+        sports.append(_ports(rng, PAIR_CLASSES[c][0], config.kind, p and p.sport_exact, p and p.sport_ranges))
+        dports.append(_ports(rng, PAIR_CLASSES[c][1], config.kind, p and p.dport_exact, p and p.dport_ranges))
+    src_tree, dst_tree = model.src_tree, model.dst_tree
+    if config.scale_branching and config.size > model.scale:
+        src_tree, dst_tree = scaled(src_tree, config.size / model.scale), scaled(dst_tree, config.size / model.scale)
+    src = source_addresses(slen, src_tree, rng)
+    dst = destination_addresses(dlen, slen, src, dst_tree, model.corr, rng)
+    out = np.empty((n, 10), dtype=np.int64)
+    out[:, 0], out[:, 1] = src, src + (np.int64(1) << (32 - slen)) - 1
+    out[:, 2], out[:, 3] = dst, dst + (np.int64(1) << (32 - dlen)) - 1
+    out[:, 4:6], out[:, 6:8] = np.array(sports).reshape(n, 2), np.array(dports).reshape(n, 2)
+    out[:, 8] = np.where(protos == 0, 0, protos)
+    out[:, 9] = np.where(protos == 0, 255, protos)
+    return out, protos * 32 + pair_idx
 
 
-def _draw_params(rng: np.random.Generator, params: SeedParams, kind: str, n: int) -> list[tuple[int, ...]]:
-    """`n` candidate rules from a parameter file: protocol, its port class pair, the pair's lengths."""
-    protos = _choice(rng, params.protocols, n)
-    src_marg, dst_marg = params.length_shares()
-    pairs, lens = [], []
-    for proto in protos:
-        pair = _pick(rng, params.pairs[proto]) if params.pairs.get(proto) else ("WC", "WC")
-        joint = params.lengths.get(pair)
-        if joint and sum(joint.values()) > 0:
-            lens.append(_pick(rng, joint))
-        else:  # a pair the file gives no lengths for: the marginals
-            lens.append((_pick(rng, src_marg or {32: 1.0}), _pick(rng, dst_marg or {32: 1.0})))
-        pairs.append(pair)
-    slen = np.array([s for s, _ in lens], np.int64)
-    dlen = np.array([d for _, d in lens], np.int64)
-    src, dst = _addresses(rng, slen), _addresses(rng, dlen)
-    rows = []
-    for i in range(n):
-        sp = _ports(rng, pairs[i][0], kind, params.sport_exact, params.sport_ranges)
-        dp = _ports(rng, pairs[i][1], kind, params.dport_exact, params.dport_ranges)
-        rows.append(_row(src[i], slen[i], dst[i], dlen[i], sp, dp, protos[i]))
-    return rows
-
-
-def _row(src: int, slen: int, dst: int, dlen: int, sp: tuple[int, int], dp: tuple[int, int],
-         proto: int) -> tuple[int, ...]:
-    plo, phi = (0, 255) if proto == 0 else (proto, proto)
-    return (int(src), int(src) + (1 << (32 - int(slen))) - 1,
-            int(dst), int(dst) + (1 << (32 - int(dlen))) - 1, *sp, *dp, plo, phi)
+def _select(rng: np.random.Generator, strata: list[np.ndarray], distinct: np.ndarray,
+            targets: list[dict[int, int]], size: int) -> np.ndarray:
+    """`size` of the `distinct` candidates, sorted. `strata` labels each candidate from the finest
+    grouping to the coarsest (class and prefix lengths, then class) and `targets` says how many each
+    group should get: each group takes up to its target at random, and what groups short of distinct
+    rules leave is made up within the next coarser group, then from any rule."""
+    keep = np.zeros(len(strata[0]), dtype=bool)
+    pool = np.zeros(len(strata[0]), dtype=bool)
+    pool[distinct] = True
+    for labels, target in zip(strata, targets):
+        for c in np.unique(labels[pool]):
+            want = target.get(int(c), 0) - int(np.count_nonzero(keep & (labels == c)))
+            if want > 0:
+                rows = np.flatnonzero(pool & ~keep & (labels == c))
+                keep[rng.permutation(rows)[:want]] = True
+    short = size - int(keep.sum())
+    if short > 0:
+        keep[rng.choice(np.flatnonzero(pool & ~keep), size=short, replace=False)] = True
+    elif short < 0:  # rounding: drop the surplus at random
+        keep[rng.choice(np.flatnonzero(keep), size=-short, replace=False)] = False
+    return np.flatnonzero(keep)
 
 
 def generate_ranges(config: GeneratorConfig) -> np.ndarray:
     """(size, 10) inclusive ranges `[lo0, hi0, ..., lo4, hi4]` in priority order.
 
-    Raises ParamsError (a ValueError naming the file and line) for an unreadable parameter file.
+    The address trees shape a whole rule set at once, so a set is drawn whole, a little larger than
+    `size`, and duplicates are dropped (db_generator drops them too, and so returns fewer rules than
+    asked). Rules of narrow classes (a wildcard-port TCP rule between two busy prefixes, say) collide
+    more, so to keep the protocol and port class mix, each class keeps its drawn share of the `size`
+    rules: where a class is short of distinct rules, the set is drawn again with that class's odds
+    raised, and the rules are then chosen per class. Raises ParamsError (a ValueError naming the file
+    and line) for an unreadable parameter file, ValueError when the distributions hold too few
+    distinct rules.
     """
-    params = read_params(config.params) if config.params is not None else None
+    model = _model(config)
     rng = np.random.default_rng(config.seed)
-    rows: list[tuple[int, ...]] = []
-    seen: set[tuple[int, ...]] = set()
-    stale = 0
-    while len(rows) < config.size:
-        n = max(64, 2 * (config.size - len(rows)))
-        before = len(rows)
-        batch = _draw_family(rng, config.kind, n) if params is None else _draw_params(rng, params, config.kind, n)
-        for row in batch:
-            if row not in seen:
-                seen.add(row)
-                rows.append(row)
-                if len(rows) == config.size:
-                    break
-        stale = stale + 1 if len(rows) == before else 0
-        if stale >= 20:  # a tiny parameter file may not hold `size` distinct rules
-            raise ValueError(f"size {config.size}: only {len(rows)} distinct rules could be drawn"
-                             + (f" from {config.params}" if config.params else ""))
+    n = config.size + config.size // 10 + 16
+    boost: dict[tuple[int, int], float] = {}
+    target: dict[int, int] | None = None
+    for attempt in range(16):
+        cand, classes = _draw(rng, model, config, n, boost)
+        _, distinct = np.unique(cand, axis=0, return_index=True)
+        lengths = (cand[:, 1] - cand[:, 0] + 1).astype(np.float64), (cand[:, 3] - cand[:, 2] + 1).astype(np.float64)
+        strata = [classes * 33 * 33 + (32 - np.log2(lengths[0]).astype(np.int64)) * 33
+                  + (32 - np.log2(lengths[1]).astype(np.int64)), classes]
+        if target is None:  # the mix as drawn (scope bias included), scaled to `size`
+            targets = []
+            for labels in strata:
+                ids, counts = np.unique(labels, return_counts=True)
+                targets.append({int(c): int(round(k * config.size / n)) for c, k in zip(ids, counts)})
+            target = targets[1]
+        have = dict(zip(*np.unique(classes[distinct], return_counts=True)))
+        short = {c: t / have[c] if have.get(c) else math.inf for c, t in target.items() if have.get(c, 0) < t}
+        if len(distinct) >= config.size and (not short or attempt >= 3):
+            break
+        for c, ratio in short.items() if attempt < 3 else ():
+            key = (c // 32, c % 32)
+            boost[key] = min(8.0, boost.get(key, 1.0) * min(4.0, 1.1 * ratio))
+        if len(distinct) < config.size:
+            if n > 16 * config.size + 1024:  # a tiny parameter file may not hold `size` distinct rules
+                break
+            n = math.ceil(n * 1.5)
+    if len(distinct) < config.size:
+        raise ValueError(f"size {config.size}: only {len(distinct)} distinct rules could be drawn"
+                         + (f" from {config.params}" if config.params else ""))
+    arr = cand[_select(rng, strata, distinct, targets, config.size)]
     # Real lists put specific rules before general ones; sort by total wildcard-ness, keep ties random.
-    arr = np.array(rows, dtype=np.int64)
     generality = sum(np.log2(arr[:, 2 * d + 1] - arr[:, 2 * d] + 1) for d in range(5))
     order = np.argsort(generality + rng.random(len(arr)) * 8, kind="stable")
     return arr[order]

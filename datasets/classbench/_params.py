@@ -10,8 +10,16 @@ A file is a list of sections, each opened by `-name` and closed by `#`. The ones
   joint prefix lengths of that pair's rules (source plus destination length `total`, then each
   source length with its probability given the total).
 
-The address-tree sections (`-snest`, `-sskew`, `-dnest`, `-dskew`, `-pcorr`), `-flags`, `-extra` and
-`-scale` are skipped: the generator draws addresses from its own skewed prefix pool.
+- `-scale`: the size of the rule set the file was measured from;
+- `-snest`, `-dnest`: the deepest prefix nesting (prefixes on one root-to-leaf path) of the source and
+  destination address trees;
+- `-sskew`, `-dskew`: `level p1 p2 skew` per line: at that depth of the address trie, the share of
+  nodes with one child and with two children, and the mean skew `1 - light/heavy` of the two-child
+  nodes (heavy and light: the child subtrees' rule counts);
+- `-pcorr`: `level correlation` per line: the probability that a rule's destination address follows
+  its source address's bit at that level, given it did above.
+
+`-flags` and `-extra` are skipped (NeuroCuts uses the 5-tuple only).
 """
 from __future__ import annotations
 
@@ -23,6 +31,28 @@ from pathlib import Path
 PAIR_CLASSES = tuple(tuple(p.upper().split("_")) for p in (
     "wc_wc wc_hi hi_wc hi_hi wc_lo lo_wc hi_lo lo_hi lo_lo wc_ar ar_wc hi_ar ar_hi wc_em em_wc hi_em em_hi "
     "lo_ar ar_lo lo_em em_lo ar_ar ar_em em_ar em_em").split())
+
+
+@dataclass(frozen=True)
+class AddressTree:
+    """One address trie's shape, per level 0..32 (db_generator's sbintree / dbintree input)."""
+
+    nest: int
+    """Deepest prefix nesting: at most this many of the rules' prefixes lie on one root-to-leaf path."""
+    p1: tuple[float, ...]
+    """Level -> probability that a node there has one child."""
+    p2: tuple[float, ...]
+    """Level -> probability that a node there has two children."""
+    skew: tuple[float, ...]
+    """Level -> mean skew `1 - light/heavy` of the two-child nodes there."""
+
+    def __post_init__(self) -> None:
+        if self.nest < 1:
+            raise ValueError(f"nest must be >= 1, got {self.nest}")
+        for name in ("p1", "p2", "skew"):
+            values = getattr(self, name)
+            if len(values) != 33 or not all(0.0 <= v <= 1.0 for v in values):
+                raise ValueError(f"{name} must hold 33 values within 0..1")
 
 
 @dataclass(frozen=True)
@@ -43,6 +73,14 @@ class SeedParams:
     """Exact destination ports (`-dpem`) -> share."""
     lengths: dict[tuple[str, str], dict[tuple[int, int], float]]
     """Port class pair -> (source prefix length, destination prefix length) -> probability."""
+    src_tree: AddressTree | None = None
+    """The source address trie's statistics (`-snest`, `-sskew`), if the file has them."""
+    dst_tree: AddressTree | None = None
+    """The destination address trie's statistics (`-dnest`, `-dskew`), if the file has them."""
+    corr: tuple[float, ...] = (0.0,) * 33
+    """Level (0..32) -> source/destination address correlation (`-pcorr`; 0 where not given)."""
+    scale: int | None = None
+    """`-scale`: the size of the rule set the file was measured from, if given."""
 
     def pair_shares(self, protocols: tuple[int, ...] = (6, 17)) -> dict[tuple[str, str], float]:
         """Each port class pair's share among the rules of `protocols` (TCP and UDP by default)."""
@@ -96,6 +134,10 @@ def read_params(path: str | Path) -> SeedParams:
     ranges: dict[str, dict] = {"spar": {}, "spem": {}, "dpar": {}, "dpem": {}}
     lengths: dict[tuple[str, str], dict[tuple[int, int], float]] = {}
     pair_names = {"_".join(p).lower(): p for p in PAIR_CLASSES}
+    nest: dict[str, int] = {}
+    skew: dict[str, dict[int, tuple[float, float, float]]] = {"sskew": {}, "dskew": {}}
+    corr = [0.0] * 33
+    scale = None
     section = None
     for lineno, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
         line = raw.strip()
@@ -121,6 +163,26 @@ def read_params(path: str | Path) -> SeedParams:
                 share, span = float(fields[0]), _ports(fields[1])
                 key = span if section.endswith("ar") else span[0]
                 ranges[section][key] = ranges[section].get(key, 0.0) + share
+            elif section == "scale":
+                scale = int(fields[0])
+                if scale < 1:
+                    raise ValueError(f"scale {scale} is not within 1..")
+            elif section in ("snest", "dnest"):
+                nest[section] = int(fields[0])
+                if nest[section] < 1:
+                    raise ValueError(f"nesting {nest[section]} is not within 1..32")
+            elif section in skew:
+                level, p1, p2, sk = int(fields[0]), float(fields[1]), float(fields[2]), float(fields[3])
+                _check_level(level)
+                if not all(0.0 <= v <= 1.0 for v in (p1, p2, sk)):
+                    raise ValueError(f"level {level}: p1, p2 and skew are not within 0..1")
+                skew[section][level] = (p1, p2, sk)
+            elif section == "pcorr":
+                level, c = int(fields[0]), float(fields[1])
+                _check_level(level)
+                if not 0.0 <= c <= 1.0:
+                    raise ValueError(f"level {level}: correlation {c} is not within 0..1")
+                corr[level] = c
             elif section in pair_names:
                 total, share = fields[0].split(",")
                 joint = lengths.setdefault(pair_names[section], {})
@@ -135,4 +197,20 @@ def read_params(path: str | Path) -> SeedParams:
             raise ParamsError(f"{path}:{lineno}: {problem}") from None
     if not protocols or sum(protocols.values()) <= 0:
         raise ParamsError(f"{path}: no -prots section with a positive share (not a ClassBench parameter file?)")
-    return SeedParams(protocols, pairs, ranges["spar"], ranges["spem"], ranges["dpar"], ranges["dpem"], lengths)
+    trees = {side: _tree(nest.get(f"{side}nest"), skew[f"{side}skew"]) for side in "sd"}
+    return SeedParams(protocols, pairs, ranges["spar"], ranges["spem"], ranges["dpar"], ranges["dpem"], lengths,
+                      trees["s"], trees["d"], tuple(corr), scale)
+
+
+def _check_level(level: int) -> None:
+    if not 0 <= level <= 32:
+        raise ValueError(f"level {level} is not within 0..32")
+
+
+def _tree(nest: int | None, levels: dict[int, tuple[float, float, float]]) -> AddressTree | None:
+    """The trie statistics, when the file gives both the nesting and the per-level skew (levels it
+    leaves out have no nodes: zeros, as db_generator reads them)."""
+    if nest is None or not levels:
+        return None
+    rows = [levels.get(lv, (0.0, 0.0, 0.0)) for lv in range(33)]
+    return AddressTree(nest, *(tuple(r[i] for r in rows) for i in range(3)))

@@ -1,0 +1,204 @@
+"""Address assignment by ClassBench's address trees (Taylor & Turner, "ClassBench: A Packet
+Classification Benchmark", IEEE/ACM ToN 15(3), 2007, Section V-C; db_generator's sbintree/dbintree).
+
+Every rule's prefix lengths are drawn first; the addresses are then grown as paths in a binary trie,
+top down, all rules at once. At each node the rules whose prefix ends there take the node's address;
+the rest go on to one child (probability `p1[level]`) or are split between two children so that the
+light child holds `1 - 1/(2 - skew)` of them (`skew = 1 - light/heavy`). Once a path holds `nest - 1`
+prefixes, rules ending one level down are kept on a side of their own, so no path nests more than
+`nest` prefixes. That is how generated sets get the parameter file's prefix nesting and address-space
+skew instead of independent random prefixes.
+
+The destination trie (`destination_addresses`) first lets each rule's destination follow its source
+address bit by bit while the level's correlation `corr[level]` holds (a rule whose source prefix ends
+at the next level turns the other way, so the pair does not nest, as db_generator does); a rule whose
+correlation breaks, or whose source prefix is used up, is left as a "stub" at that node and is placed
+by the skew and branching statistics in a second pass that counts the stubs' weight.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._params import AddressTree
+
+
+def scaled(tree: AddressTree, factor: float) -> AddressTree:
+    """db_generator's `-b` (scale_skew): for a rule set `factor` times the size the file was measured
+    from, flatten the trie's top levels by a total "skew budget" of `factor`, so a larger set spreads
+    over more of the address space instead of piling onto the seed's few prefixes. A level's budget is
+    `2 (p1 + skew p2)`; whole levels are balanced (all two-child, skew 0) from the root down while the
+    budget lasts, and the level where it runs out takes what is left from its one-child share first,
+    then from its skew."""
+    p1, p2, skew = list(tree.p1), list(tree.p2), list(tree.skew)
+    budget = factor
+    for lev in range(32):
+        if budget <= 0:
+            break
+        level = 2.0 * ((1.0 - p2[lev]) + skew[lev] * p2[lev])
+        if level <= budget:
+            budget -= level
+            p1[lev], p2[lev], skew[lev] = 0.0, 1.0, 0.0
+        elif level - 2.0 * skew[lev] > budget:
+            p2[lev] = ((level - budget) / 2.0 - 1.0) / (skew[lev] - 1.0)
+            p1[lev] = 1.0 - p2[lev]
+            break
+        else:
+            p1[lev], p2[lev], skew[lev] = 0.0, 1.0, max(0.0, skew[lev] - budget / 2.0)
+            break
+    clip = lambda v: tuple(min(1.0, max(0.0, x)) for x in v)  # noqa: E731
+    return AddressTree(tree.nest, clip(p1), clip(p2), clip(skew))
+
+
+def _children(addr: int, lev: int) -> tuple[int, int]:
+    """The two children's addresses of the node at `lev` with address `addr` (bits below lev zero)."""
+    return addr, addr | (1 << (31 - lev))
+
+
+def source_addresses(lengths: np.ndarray, tree: AddressTree, rng: np.random.Generator) -> np.ndarray:
+    """Source prefixes (int64, host bits zero) for rules with these prefix lengths (sbintree)."""
+    lengths = [int(v) for v in lengths]
+    out = np.zeros(len(lengths), dtype=np.int64)
+
+    def grow(lev: int, addr: int, rules: list[int], nest: int) -> None:
+        rest = [q for q in rules if lengths[q] != lev]
+        if len(rest) < len(rules):
+            out[[q for q in rules if lengths[q] == lev]] = addr
+            nest += 1
+        if not rest:
+            return
+        path = int(rng.random() >= 0.5)  # the heavy child
+        kids = _children(addr, lev)
+        ending = [q for q in rest if lengths[q] == lev + 1]
+        if len(rest) > 1 and nest >= tree.nest - 1 and ending and lev < 31:
+            # At the nesting limit: the prefixes ending one level down get a side of their own,
+            # the larger group the heavy side.
+            others = [q for q in rest if lengths[q] != lev + 1]
+            big, small = (ending, others) if len(ending) > len(others) else (others, ending)
+            grow(lev + 1, kids[path], big, nest)
+            grow(lev + 1, kids[1 - path], small, nest)
+        elif rng.random() < tree.p1[lev] or len(rest) == 1:
+            grow(lev + 1, kids[path], rest, nest)
+        else:
+            lite = len(rest) - int(np.floor(len(rest) / (2.0 - tree.skew[lev])))
+            grow(lev + 1, kids[1 - path], rest[:lite], nest)
+            grow(lev + 1, kids[path], rest[lite:], nest)
+
+    grow(0, 0, list(range(len(lengths))), 0)
+    return out
+
+
+class _Node:
+    """A destination trie node: its stubs (rules to place from here) and its children's weights."""
+
+    __slots__ = ("kids", "stubs", "valid", "weight")
+
+    def __init__(self) -> None:
+        self.kids: list[_Node | None] = [None, None]
+        self.weight = [0, 0]
+        self.stubs: list[int] = []
+        self.valid = False
+
+    def kid(self, side: int) -> _Node:
+        if self.kids[side] is None:
+            self.kids[side] = _Node()
+        return self.kids[side]  # type: ignore[return-value]
+
+
+def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src: np.ndarray,
+                          tree: AddressTree, corr: tuple[float, ...], rng: np.random.Generator) -> np.ndarray:
+    """Destination prefixes (int64, host bits zero) given the rules' source prefixes (dbintree)."""
+    dlen = [int(v) for v in dst_lengths]
+    slen = [int(v) for v in src_lengths]
+    sa = [int(v) for v in src]
+    out = np.zeros(len(dlen), dtype=np.int64)
+
+    def stub(node: _Node, lev: int, addr: int, rules: list[int], nest: int) -> None:
+        """First pass: follow the source address while the correlation holds; leave stubs."""
+        rest = []
+        for q in rules:
+            if dlen[q] == lev:
+                out[q] = addr
+                node.valid = True
+            else:
+                rest.append(q)
+        nest += node.valid
+        if len(rest) > 1 and nest >= tree.nest - 1 and lev < 31 and any(dlen[q] == lev + 1 for q in rest):
+            node.stubs.extend(rest)  # at the nesting limit: the second pass keeps these apart
+            return
+        follow: list[list[int]] = [[], []]
+        for q in rest:
+            if slen[q] <= lev:  # the source prefix is used up: place by skew alone
+                node.stubs.append(q)
+                continue
+            bit = (sa[q] >> (31 - lev)) & 1
+            if slen[q] == lev + 1 or rng.random() > corr[lev + 1]:
+                # The source prefix ends one level down (turn away, so the pair does not nest), or the
+                # correlation breaks here: a stub on the other side.
+                node.kid(1 - bit).stubs.append(q)
+                node.weight[1 - bit] += 1
+            else:
+                follow[bit].append(q)
+        kids = _children(addr, lev)
+        for side in (0, 1):
+            if follow[side]:
+                node.weight[side] += len(follow[side])
+                stub(node.kid(side), lev + 1, kids[side], follow[side], nest)
+
+    def finish(node: _Node, lev: int, addr: int, rules: list[int], nest: int) -> None:
+        """Second pass: place the stubs and the rules handed down by branching and skew."""
+        pending = rules + node.stubs
+        node.stubs = []
+        rest = []
+        for q in pending:
+            if dlen[q] == lev:
+                out[q] = addr
+                node.valid = True
+            else:
+                rest.append(q)
+        nest += node.valid
+        if lev == 32:  # every rule that reached a leaf ends there
+            return
+        kids = _children(addr, lev)
+        if not rest:
+            for side in (0, 1):
+                if node.weight[side] > 0:
+                    finish(node.kid(side), lev + 1, kids[side], [], nest)
+            return
+        w0, w1 = node.weight
+        path = 0 if w0 > w1 else 1 if w1 > w0 else int(rng.random() >= 0.5)
+        ending = [q for q in rest if dlen[q] == lev + 1]
+        if len(rest) > 1 and nest >= tree.nest - 1 and ending and lev < 31:
+            others = [q for q in rest if dlen[q] != lev + 1]
+            big, small = (ending, others) if len(ending) > len(others) else (others, ending)
+            node.weight[path] += len(big)
+            node.weight[1 - path] += len(small)
+            finish(node.kid(path), lev + 1, kids[path], big, nest)
+            finish(node.kid(1 - path), lev + 1, kids[1 - path], small, nest)
+            return
+        if rng.random() < tree.p1[lev] and None in node.kids:
+            # One child: the one that already holds stubs, else the heavy side.
+            side = 0 if node.kids[0] is not None else 1 if node.kids[1] is not None else path
+            node.weight[side] += len(rest)
+            finish(node.kid(side), lev + 1, kids[side], rest, nest)
+            return
+        # Two children: split so that the whole subtree (stubs included) has the level's skew.
+        total = len(rest) + w0 + w1
+        heavy = int(np.floor(total / (2.0 - tree.skew[lev])))
+        d_heavy, d_lite = heavy - node.weight[path], (total - heavy) - node.weight[1 - path]
+        if d_lite <= 0 or d_heavy <= 0:
+            side = path if d_lite <= 0 else 1 - path
+            node.weight[side] += len(rest)
+            finish(node.kid(side), lev + 1, kids[side], rest, nest)
+            if node.weight[1 - side] > 0:
+                finish(node.kid(1 - side), lev + 1, kids[1 - side], [], nest)
+            return
+        node.weight[path] += d_heavy
+        node.weight[1 - path] += d_lite
+        finish(node.kid(path), lev + 1, kids[path], rest[d_lite:], nest)
+        finish(node.kid(1 - path), lev + 1, kids[1 - path], rest[:d_lite], nest)
+
+    root = _Node()
+    everyone = list(range(len(dlen)))
+    stub(root, 0, 0, everyone, 0)
+    finish(root, 0, 0, [], 0)
+    return out
