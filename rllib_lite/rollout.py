@@ -377,6 +377,14 @@ class WorkerSet:
                 try:
                     batches[i] = rt.get(refs[i], timeout=self.sample_timeout_s)
                 except (rt.ActorDiedError, rt.GetTimeoutError) as err:
+                    cause = getattr(err, "cause", None)
+                    if cause is not None:
+                        # its constructor raised (a replacement's env failing to build): starting
+                        # another would fail the same way, max_worker_restarts times over
+                        if isinstance(cause, (EnvStepError, EnvError)):
+                            raise cause from None
+                        raise RuntimeError(f"rollout worker {i} could not be restarted: its "
+                                           f"constructor raised {type(cause).__name__}: {cause}") from cause
                     self._replace(i, err)
                     refs[i] = self.remote[i].sample.remote(weights_ref, num_steps, act_kwargs)
                 except Exception as err:

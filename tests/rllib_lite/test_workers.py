@@ -169,3 +169,23 @@ def test_rollout_workers_on_ray(tmp_path):
     for e, g in zip(expected, got):
         for key in ("env_steps", "episode_return_mean", "policy_loss", "value_loss"):
             assert e[key] == g[key], key
+
+
+def _crash_once_then_unbuildable(cfg):
+    """CrashOnce, whose replacement cannot be built: its env creator raises once the marker exists."""
+    if os.path.exists(cfg["marker"]):
+        raise OSError("simulator licence server unreachable")
+    return CrashOnce(cfg["marker"])
+
+
+def test_a_replacement_worker_whose_constructor_fails_is_not_retried_over_and_over(tmp_path):
+    algo = PPO(PPOConfig(env=_crash_once_then_unbuildable, env_config={"marker": str(tmp_path / "crashed")},
+                         seed=0, num_rollout_workers=1, num_envs_per_worker=1, rollout_steps=16,
+                         minibatch_size=16, num_epochs=1, max_worker_restarts=5))
+    try:
+        with pytest.raises(Exception, match="simulator licence server unreachable") as info:
+            algo.train()
+        assert "died 6 times" not in str(info.value)  # the old way: every restart tried
+        assert algo.workers.restarts == [1]
+    finally:
+        algo.stop()
