@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Sequence
@@ -206,15 +207,20 @@ class _PrefixChooser(Chooser):
 
 def enumerate_choices(gen: Callable[[Chooser, Any], Any], ctx: Any,
                       scorer: Scorer | None = None,
-                      limit: int | None = None) -> Iterator[tuple[Any, list[Decision]]]:
+                      limit: int | None = None,
+                      deadline: float | None = None) -> Iterator[tuple[Any, list[Decision]]]:
     """Every value ``gen`` can produce, with its trace, depth-first (exhaustive or ranked mode).
 
     The generator is rerun once per value with a growing/backtracked prefix of decisions, so it
-    must be deterministic given its decisions. ``limit`` stops after that many values.
+    must be deterministic given its decisions. ``limit`` stops after that many values;
+    ``deadline`` (a ``time.monotonic()`` time) stops before any rerun that would start after it,
+    dead branches included (the caller tells a finished enumeration from a stopped one by the clock).
     """
     prefix: list[int] = []
     produced = 0
     while True:
+        if deadline is not None and time.monotonic() > deadline:
+            return
         chooser = _PrefixChooser(prefix, scorer)
         try:
             value = gen(chooser, ctx)

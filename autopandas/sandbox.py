@@ -16,6 +16,10 @@ Containment, and why each piece is chosen:
   ``BaseException`` so pandas' internal ``except Exception`` blocks cannot swallow it. Signals are
   only delivered to the main thread between bytecodes, so off the main thread there is no alarm
   (logged once) and long C-level loops finish before the alarm lands: hence the next point;
+- a session deadline (:meth:`Sandbox.until`): inside it each call's limit is cut to the time left,
+  and between calls the alarm stays armed for the time left, so the caller's own work (argument
+  generation, hashing, comparing) is stopped too: :class:`CallTimeout` is raised in the caller's
+  code when the deadline passes, and the caller catches it outside the ``with`` block;
 - pathological inputs: DSL functions that can multiply sizes (merge, cross join, pivot, unstack,
   stack, melt, concat) call :func:`guard_cells` with an *estimate* before running, and every
   result larger than ``max_cells`` is rejected after running.
@@ -26,13 +30,15 @@ and there is no file, network or shell access in any of them.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
 import threading
+import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -127,6 +133,7 @@ class Sandbox:
         self._warn_ctx: Any = None
         self._np_ctx: Any = None
         self._old_cells: Any = None
+        self._deadline: float | None = None
 
     def __enter__(self) -> Sandbox:
         self._warn_ctx = warnings.catch_warnings()
@@ -155,11 +162,38 @@ class Sandbox:
         self._np_ctx.__exit__(*exc)
         self._warn_ctx.__exit__(*exc)
 
+    @contextlib.contextmanager
+    def until(self, deadline: float) -> Iterator[None]:
+        """Keep the alarm armed until ``deadline`` (a ``time.monotonic()`` time) while in the block:
+        :class:`CallTimeout` is raised wherever the block is when it passes (calls made with
+        :meth:`run` still return a timed-out :class:`Outcome`). Off the main thread there is no
+        alarm: the caller's own deadline checks are all there is."""
+        if not self._alarm:
+            yield
+            return
+        self._deadline = deadline
+        _arm(deadline - time.monotonic())
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self._deadline = None
+
     def run(self, fn: Callable[..., Any], *args: Any) -> Outcome:
-        """Call ``fn(*args)``; never raises for what the call does (only for KeyboardInterrupt)."""
+        """Call ``fn(*args)``; never raises for what the call does (only for KeyboardInterrupt, and
+        for :class:`CallTimeout` when an :meth:`until` deadline passes after the call)."""
+        if self._deadline is None:
+            return self._run(self.time_limit_s, fn, args)
+        try:
+            return self._run(min(self.time_limit_s, self._deadline - time.monotonic()), fn, args)
+        finally:
+            # Re-armed only now: an alarm firing inside _run would be taken for the call's.
+            _arm(self._deadline - time.monotonic())
+
+    def _run(self, limit: float, fn: Callable[..., Any], args: tuple) -> Outcome:
         try:
             if self._alarm:
-                signal.setitimer(signal.ITIMER_REAL, self.time_limit_s)
+                _arm(limit)
             try:
                 value = fn(*args)
             finally:
@@ -179,6 +213,11 @@ class Sandbox:
             return Outcome(False, error=f"result has {_size(value)} cells > limit {self.max_cells}")
         self.counts["ok"] += 1
         return Outcome(True, value)
+
+
+def _arm(seconds: float) -> None:
+    # setitimer(0) disarms: a limit already spent must still fire, at once
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-6))
 
 
 def _on_alarm(signum: int, frame: Any) -> None:

@@ -60,7 +60,7 @@ from .choices import Scorer, enumerate_choices
 from .equality import csv_matches, equal
 from .generators import GenContext, generator, py
 from .program import Program, Step
-from .sandbox import Sandbox
+from .sandbox import CallTimeout, Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -476,9 +476,30 @@ class _Pass:
         return self.orders[key]
 
     def run(self, limit: int, bound: float, box: Sandbox) -> Program | None:
-        funcs, config, inputs, result = self.funcs, self.config, self.inputs, self.result
+        """One pass: the first matching program, or None (``result.timed_out`` says whether the
+        deadline stopped it). The sandbox's alarm holds the deadline for the whole pass, so time
+        spent outside candidate calls (argument generation, hashing, comparing) is bounded too;
+        off the main thread the explicit checks below are all there is."""
         # (value, program, path cost, frame inputs the program reads)
         states: list[tuple[Any, Program, float, frozenset]] = []
+        try:
+            with box.until(self.deadline):
+                return self._expand(limit, bound, box, states)
+        except CallTimeout:
+            self.result.timed_out = True
+            return None
+        finally:
+            self.result.states += len(states)
+
+    def _past_deadline(self) -> bool:
+        if time.monotonic() > self.deadline:
+            self.result.timed_out = True
+            return True
+        return False
+
+    def _expand(self, limit: int, bound: float, box: Sandbox,
+                states: list[tuple[Any, Program, float, frozenset]]) -> Program | None:
+        funcs, config, inputs, result = self.funcs, self.config, self.inputs, self.result
         # Hashes of the content keys, not the keys: a key holds every cell of its value, so a
         # set of keys held a copy of every intermediate ever produced (a hash collision, odds
         # about n**2 / 2**64, would only skip one state).
@@ -497,6 +518,8 @@ class _Pass:
                 heapq.heappush(heap, (order[0][1], seq, len(states) - 1, 0, 0))
                 seq += 1
         while heap:
+            if self._past_deadline():
+                return None
             prio, _, sid, pos, tier = heapq.heappop(heap)
             if prio >= bound:
                 break
@@ -528,24 +551,21 @@ class _Pass:
             lo = TIERS[tier - 1] if tier else 0
             hi = min(TIERS[tier], config.max_args_per_call) if tier < len(TIERS) else config.max_args_per_call
             produced = 0
-            cands = _contained(enumerate_choices(generator(fn.name), ctx, scorer=self.scorer, limit=hi),
-                               fn.name)
+            cands = _contained(enumerate_choices(generator(fn.name), ctx, scorer=self.scorer, limit=hi,
+                                                 deadline=self.deadline), fn.name)
             for args, trace in cands:
                 produced += 1
+                if self._past_deadline():
+                    return None
                 if produced <= lo:
                     continue
-                if time.monotonic() > self.deadline:
-                    result.timed_out = True
-                    result.states += len(states)
-                    return None
                 out = self._run_cached(box, depth, sid, fi, produced, fn, value, args)
                 result.candidates_tried += 1
-                if not out.ok:
+                if not out.ok or self._past_deadline():
                     continue
                 if _safe_match(self.match, out.value):
                     found = prog.then(Step(fn.name, args, tuple(trace)))
                     if _renders(found, len(inputs)):
-                        result.states += len(states)
                         return found
                 if not keep or dsl.receiver_kind(out.value) is None:
                     continue
@@ -572,11 +592,12 @@ class _Pass:
                 first = self._order(limit - depth - 1, now_used)[0][1]
                 heapq.heappush(heap, (ccost + h + first, seq, len(states) - 1, 0, 0))
                 seq += 1
+            if self._past_deadline():
+                return None         # the enumeration may have stopped early: not a finished tier
             if produced >= hi and hi < config.max_args_per_call:
                 # More arguments remain: try them later, after the cheaper options of other calls.
                 heapq.heappush(heap, (prio + TIER_COST, seq, sid, pos, tier + 1))
                 seq += 1
-        result.states += len(states)
         return None
 
 

@@ -117,3 +117,20 @@ def test_combinatorial_options_are_capped_and_lazy():
     assert len(opts) == MAX_OPTIONS
     assert opts[:3000] == tuple((c,) for c in domain) and opts[3000] == ("c0", "c1")   # smallest first
     assert time.monotonic() - t0 < 2.0
+
+
+def test_enumeration_stops_at_its_deadline_even_on_dead_branches():
+    """A generator whose branches are all dead never yields, so a caller checking the clock per
+    value never got to check it: the enumeration checks before each rerun."""
+    runs = []
+
+    def dead(c, x):
+        runs.append(1)
+        c.select("a", range(1000))
+        raise Infeasible("b")
+    assert list(enumerate_choices(dead, None, deadline=time.monotonic() - 1)) == []
+    assert runs == []
+    assert list(enumerate_choices(dead, None, deadline=time.monotonic() + 60)) == []
+    assert len(runs) == 1000
+    assert len(list(enumerate_choices(gen_all_ops, CTX, deadline=time.monotonic() + 60))) == \
+        len(list(enumerate_choices(gen_all_ops, CTX)))

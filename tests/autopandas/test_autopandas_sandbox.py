@@ -1,6 +1,7 @@
 """The sandbox contains exceptions, warnings, blow-ups and slow calls."""
 from __future__ import annotations
 
+import signal
 import time
 import warnings
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from autopandas import dsl
-from autopandas.sandbox import Sandbox, estimate_merge_rows, guard_cells
+from autopandas.sandbox import CallTimeout, Sandbox, estimate_merge_rows, guard_cells
 
 
 def test_exception_is_contained():
@@ -73,6 +74,37 @@ def test_slow_call_is_interrupted():
     assert not out.ok and out.error == "timeout"
     assert time.monotonic() - t0 < 2.0
     assert after.ok and after.value == 5        # the alarm is disarmed after each call
+
+
+def _spin(seconds: float) -> None:
+    t = time.monotonic()
+    while time.monotonic() - t < seconds:
+        pass
+
+
+def test_a_call_started_just_before_the_deadline_stops_at_the_deadline():
+    """The per-call limit is cut to the time left: a 5 s limit used to let the last call of a
+    search run 5 s past its deadline."""
+    t0 = time.monotonic()
+    with Sandbox(time_limit_s=5.0) as box:
+        with pytest.raises(CallTimeout):
+            with box.until(t0 + 0.2):
+                out = box.run(_spin, 10)
+                assert not out.ok and out.error == "timeout"
+                _spin(10)       # reached: the deadline has passed, so the block is stopped here
+        assert box.run(lambda: 5).value == 5     # no alarm left armed after the block
+    assert time.monotonic() - t0 < 2.0
+
+
+def test_the_deadline_stops_the_callers_own_work_between_calls():
+    t0 = time.monotonic()
+    with Sandbox(time_limit_s=5.0) as box:
+        with pytest.raises(CallTimeout):
+            with box.until(t0 + 0.2):
+                assert box.run(lambda: 5).value == 5
+                _spin(10)       # e.g. argument generation: not a sandboxed call
+    assert time.monotonic() - t0 < 2.0
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
 def test_timeout_cannot_be_swallowed_by_except_exception():

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import random
+import signal
+import threading
 import time
 import warnings
 
@@ -73,6 +75,44 @@ def test_time_limit_stops_search():
     target = pd.DataFrame({"q": ["nowhere"] * 3})
     res = synthesize([df], target, SearchConfig(timeout_s=0.5, max_depth=3))
     assert not res.solved and res.timed_out and res.seconds < 5
+
+
+def _busy_scorer(seconds: float):
+    def scorer(op, label, options):
+        t = time.monotonic()
+        while time.monotonic() - t < seconds:   # slow argument generation, outside any call
+            pass
+        return [0.0] * len(options)
+    return scorer
+
+
+def test_time_limit_holds_while_arguments_are_generated():
+    """Argument generation ran outside the per-call alarm and the deadline check: a slow
+    generator (here a scorer taking 3 s per choice point) overran the limit by whole seconds."""
+    df = sales()
+    target = pd.DataFrame({"q": ["nowhere"] * 3})
+    res = synthesize([df], target, SearchConfig(timeout_s=0.3, max_depth=1, search="ranked"),
+                     scorer=_busy_scorer(3.0))
+    assert not res.solved and res.timed_out and res.outcome == "time limit"
+    assert res.seconds < 2.0, res.seconds
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_time_limit_holds_off_the_main_thread_between_generator_runs():
+    """Off the main thread there is no alarm: the deadline is checked before each generator run,
+    dead branches included, and before each heap entry."""
+    df = sales()
+    target = pd.DataFrame({"q": ["nowhere"] * 3})
+    box: dict = {}
+
+    def work():
+        box["res"] = synthesize([df], target, SearchConfig(timeout_s=0.3, max_depth=2, search="ranked"),
+                                scorer=_busy_scorer(0.01))
+    th = threading.Thread(target=work)
+    th.start()
+    th.join(30)
+    res = box["res"]
+    assert not res.solved and res.timed_out and res.seconds < 1.5, res.seconds
 
 
 def test_summary_says_how_the_search_ended():
