@@ -221,7 +221,7 @@ def _check_env(args: argparse.Namespace) -> dict[str, Any]:
     from gymnasium.utils.env_checker import check_env
 
     from .preprocessing import Preprocessor
-    from .rollout import make_env
+    from .rollout import describe_error, make_env
 
     env = make_env(args.env, _env_config(args.env_config))
     pre = Preprocessor(env.observation_space, env.action_space)
@@ -233,8 +233,7 @@ def _check_env(args: argparse.Namespace) -> dict[str, Any]:
         import traceback
 
         frame = traceback.extract_tb(err.__traceback__)[-1]
-        text = " ".join(str(err).split())  # one line, whatever the env's message
-        what = f"{type(err).__name__}: {text}" if text else type(err).__name__
+        what = describe_error(err)
         note = ("; check_env steps with random actions and ignores action masks, so an env that "
                 "raises on a masked action can fail it") if masks != "none" else ""
         raise UsageError(f"env {args.env!r} fails gymnasium's check_env: {what} "

@@ -34,7 +34,7 @@ from .masking import check_masks
 from .models import build_user_model, state_dict_numpy
 from .optim import flush_denormals
 from .preprocessing import Preprocessor, extra_mask, tree_stack
-from .rollout import WorkerSet, WorkerSpec, describe_env, make_env
+from .rollout import WorkerSet, WorkerSpec, describe_env, describe_error, make_env
 
 logger = logging.getLogger(__name__)
 
@@ -332,10 +332,8 @@ class Algorithm:
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             # e.g. state.pt from another run or algorithm, or a user model whose code changed
             algo.stop()
-            text = " ".join(str(err).split())
-            text = text if len(text) <= 300 else text[:297] + "..."
             raise CheckpointError(f"{folder}: state.pt does not match config.pkl "
-                                  f"({type(err).__name__}: {text})") from None
+                                  f"({describe_error(err, limit=300)})") from None
         if algo.config.output_dir:
             _rewind_metrics(Path(algo.config.output_dir), algo.iteration)
         return algo

@@ -51,6 +51,15 @@ def describe_env(env: EnvSpec, made: gym.Env | None = None) -> str:
     return f"env {type(made.unwrapped).__name__} (from {creator})"
 
 
+def describe_error(err: BaseException, limit: int | None = None) -> str:
+    """``Type: message`` on one line, whatever line breaks the message has (``Type`` alone for an
+    empty one), cut to ``limit`` characters of message."""
+    text = " ".join(str(err).split())
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 3] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
 def _all_finite(tree: Any) -> bool:
     if isinstance(tree, dict):
         return all(_all_finite(v) for v in tree.values())
@@ -157,8 +166,7 @@ class RolloutWorker:
         return f"{self.env_name} (rollout worker {self.worker_index}, env copy {i})"
 
     def _env_error(self, i: int, call: str, err: Exception) -> EnvStepError:
-        text = " ".join(str(err).split())  # one line, whatever the env's message
-        return EnvStepError(f"{self._where(i)} raised in {call}(): {type(err).__name__}: {text}")
+        return EnvStepError(f"{self._where(i)} raised in {call}(): {describe_error(err)}")
 
     def ping(self) -> int:
         return self.worker_index

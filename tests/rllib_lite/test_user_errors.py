@@ -314,3 +314,11 @@ def test_the_errors_are_importable_from_the_package():
     for name in rllib_lite.__all__:  # every public name resolves (the lazy map names its module)
         getattr(rllib_lite, name)
     from rllib_lite import EnvStepError, ModelOutputError, NoValidActionError  # noqa: F401
+
+
+def test_describe_error_is_one_line_and_names_the_type():
+    from rllib_lite.rollout import describe_error
+
+    assert describe_error(ValueError("bad\n  value\tthere")) == "ValueError: bad value there"
+    assert describe_error(KeyError()) == "KeyError"  # no dangling ": " for an empty message
+    assert describe_error(RuntimeError("x" * 500), limit=300) == "RuntimeError: " + "x" * 297 + "..."
