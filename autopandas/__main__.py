@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from ._cli import OneLineParser, fail, positive_seconds
+from ._cli import OneLineParser, chain_depth, fail, positive_seconds
 from .io import InputError, read_frame
 from .search import SEARCHES, SearchConfig, csv_matcher, exact_matcher, synthesize
 
@@ -26,7 +26,7 @@ def _parser(prog: str = "autopandas") -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+", metavar="FILE", help="input files, then the output file")
     s.add_argument("--timeout", type=positive_seconds, default=60.0,
                    help="search time limit in seconds (default 60)")
-    s.add_argument("--max-depth", type=int, default=3, help="longest chain of calls, 1-3 (default 3)")
+    s.add_argument("--max-depth", type=chain_depth, default=3, help="longest chain of calls, 1-3 (default 3)")
     s.add_argument("--search", choices=("enumerate",), default="enumerate",
                    help="search strategy (default enumerate: exhaustive, breadth-first by cost)")
     s.add_argument("--json", action="store_true",

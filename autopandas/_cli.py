@@ -10,6 +10,8 @@ import math
 import sys
 from typing import NoReturn
 
+from .search import DEPTHS
+
 
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line: ``PROG: error: MESSAGE (see --help)``."""
@@ -27,6 +29,19 @@ def positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def chain_depth(text: str) -> int:
+    """argparse type for ``--max-depth``: one of ``search.DEPTHS``, so that a bad value is reported
+    under the option's name (``SearchConfig`` would name its field, ``max_depth``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value not in DEPTHS:
+        raise argparse.ArgumentTypeError(f"must be {', '.join(map(str, DEPTHS[:-1]))} or {DEPTHS[-1]}, "
+                                         f"got {text!r}")
     return value
 
 

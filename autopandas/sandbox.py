@@ -46,6 +46,11 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 
+#: Longest session deadline :meth:`Sandbox.until` arms the alarm for (about 11 days; setitimer
+#: overflows near 1e9 s on some platforms, and a ``--timeout`` may be larger).
+_LONGEST_ALARM_S = 1e6
+
+
 class CallTimeout(BaseException):
     """A candidate call ran past the per-call time limit (BaseException: pandas can't swallow it)."""
 
@@ -167,8 +172,9 @@ class Sandbox:
         """Keep the alarm armed until ``deadline`` (a ``time.monotonic()`` time) while in the block:
         :class:`CallTimeout` is raised wherever the block is when it passes (calls made with
         :meth:`run` still return a timed-out :class:`Outcome`). Off the main thread there is no
-        alarm: the caller's own deadline checks are all there is."""
-        if not self._alarm:
+        alarm: the caller's own deadline checks are all there is; nor is there for a deadline too
+        far away for ``setitimer`` (past ``_LONGEST_ALARM_S``, where it would overflow)."""
+        if not self._alarm or deadline - time.monotonic() > _LONGEST_ALARM_S:
             yield
             return
         self._deadline = deadline

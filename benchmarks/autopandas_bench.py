@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from autopandas._cli import OneLineParser, fail, positive_seconds
+from autopandas._cli import OneLineParser, chain_depth, fail, positive_seconds
 from autopandas.equality import equal
 from autopandas.generalize import generalizes, parse_reference
 from autopandas.program import Program
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                        epilog="Data: $SYSML_SHARED/autopandas_benchmarks, where SYSML_SHARED "
                        "defaults to ../shared beside the repo.")
     ap.add_argument("--timeout", type=positive_seconds, default=60.0, help="seconds per task (default 60)")
-    ap.add_argument("--max-depth", type=int, default=3, help="longest chain searched (default 3)")
+    ap.add_argument("--max-depth", type=chain_depth, default=3, help="longest chain searched, 1-3 (default 3)")
     ap.add_argument("--only", default="", help="comma-separated task ids (default: all 48)")
     ap.add_argument("--json", default="", help="also write per-task results to this JSON file")
     ap.add_argument("--copies", type=int, default=5,

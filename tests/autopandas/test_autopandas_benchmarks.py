@@ -49,7 +49,8 @@ def test_benchmark_task_is_solved(tasks, task_id):
 
 @pytest.mark.parametrize("argv, needle", [(["--timeout", "-1"], "--timeout"),
                                           (["--timeout", "nan"], "--timeout"),
-                                          (["--max-depth", "9"], "max_depth"),
+                                          (["--max-depth", "9"], "--max-depth"),
+                                          (["--max-depth", "0"], "--max-depth"),
                                           (["--copies", "-1"], "--copies"),
                                           (["--bogus"], "--bogus")])
 def test_benchmark_bad_arguments_are_one_line_exit_2(argv, needle):
@@ -57,6 +58,7 @@ def test_benchmark_bad_arguments_are_one_line_exit_2(argv, needle):
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in p.stderr, p.stderr
+    assert "max_depth" not in lines[0] and "timeout_s" not in lines[0]   # the options, not fields
     assert p.stdout == ""  # rejected before any task ran
 
 

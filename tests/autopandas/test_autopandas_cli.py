@@ -122,7 +122,7 @@ def test_pickles_are_never_read(tmp_path):
 
 
 def test_bad_flag_values_are_bad_input():
-    _bad(synth(str(FIX / "sales.csv"), str(FIX / "sales.csv"), "--max-depth", "9"), "max_depth")
+    _bad(synth(str(FIX / "sales.csv"), str(FIX / "sales.csv"), "--max-depth", "9"), "--max-depth")
     _bad(synth(str(FIX / "sales.csv")), "at least one input")
 
 
@@ -193,6 +193,17 @@ def test_argument_errors_are_one_line_naming_the_problem(capsys, argv, needle):
     code, _, err = run_main(capsys, *argv)
     _bad_in_process((code, "", err), needle)
     assert err.startswith("autopandas") and "usage:" not in err and "(see" in err
+
+
+@pytest.mark.parametrize("argv", [["--max-depth", "0"], ["--max-depth", "4"], ["--max-depth", "-1"],
+                                  ["--max-depth", "1.5"], ["--max-depth", "x"], ["--timeout", "0"],
+                                  ["--timeout", "inf"], ["--search", "ranked"]])
+def test_bad_option_values_are_reported_under_the_option_not_the_config_field(capsys, argv):
+    """``--max-depth 0`` said ``max_depth must be 1, 2 or 3``: the message names the CLI option
+    (every SearchConfig field the CLI sets: timeout_s, max_depth, search)."""
+    code, _, err = run_main(capsys, "synth", str(FIX / "sales.csv"), str(FIX / "sales.csv"), *argv)
+    _bad_in_process((code, "", err), argv[0])
+    assert not any(field in err for field in ("max_depth", "timeout_s", "search must")), err
 
 
 def test_help_still_prints_the_full_usage_with_the_console_script_name(capsys):
