@@ -522,9 +522,11 @@ def kill(actor: ActorHandle, no_restart: bool = True) -> None:
 
 
 def cancel(ref: ObjectRef, force: bool = False, recursive: bool = True) -> None:
-    """Cancel the task that makes ``ref``; ``get`` then raises TaskCancelledError."""
+    """Cancel the task that makes ``ref``; ``get`` then raises TaskCancelledError. With
+    ``recursive`` (Ray's default) the tasks it submitted are cancelled too, transitively (actor
+    calls among them only while they wait to run)."""
     _check_ref(ref, "cancel")
-    _live_client("cancel()").cancel(ref._id, force)
+    _live_client("cancel()").cancel(ref._id, force, recursive)
 
 
 def get_actor(name: str) -> ActorHandle:

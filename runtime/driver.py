@@ -204,7 +204,7 @@ class Driver:
         elif tag == "refs":
             s.on_refs(w, m[1])
         elif tag == "submit":
-            s.submit(m[1], m[2], w)
+            s.submit(m[1], m[2], w, m[3])
         elif tag == "get":
             s.on_get(w, m[1], m[2], m[3], True, len(m[2]))
         elif tag == "wait":
@@ -228,7 +228,7 @@ class Driver:
         elif tag == "kill":
             s.kill_actor(m[1], m[2])
         elif tag == "cancel":
-            s.cancel(m[1], m[2])
+            s.cancel(m[1], m[2], m[3])
         elif tag == "hello":
             w.alive = True
             w.pid = m[2]
@@ -426,10 +426,10 @@ class Driver:
             self.sched.changed = True
             self.sched.cv.notify_all()
 
-    def cancel(self, oid: int, force: bool) -> None:
+    def cancel(self, oid: int, force: bool, recursive: bool = True) -> None:
         s = self.sched
         with s.lock:
-            s.cancel(oid, force)
+            s.cancel(oid, force, recursive)
             s.cv.notify_all()
             fl = s.take_flush()
         for w in fl:

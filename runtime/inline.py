@@ -228,7 +228,7 @@ class InlineClient:
                 del self.names[a.name]
             a.instance = None
 
-    def cancel(self, oid: int, force: bool) -> None:
+    def cancel(self, oid: int, force: bool, recursive: bool = True) -> None:
         """Inline tasks have finished by the time they could be cancelled."""
 
     def get_actor(self, name: str) -> tuple[int, Any] | None:

@@ -233,8 +233,8 @@ class RayClient:
                     continue
                 time.sleep(0.01)
 
-    def cancel(self, ref: Any, force: bool) -> None:
-        self._call(self.ray.cancel, ref, force=force)
+    def cancel(self, ref: Any, force: bool, recursive: bool = True) -> None:
+        self._call(self.ray.cancel, ref, force=force, recursive=recursive)
 
     def get_actor(self, name: str) -> tuple[Any, Any] | None:
         try:

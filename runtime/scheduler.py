@@ -14,7 +14,10 @@ Task states and transitions::
     RUNNING  --worker blocks in get, bounces--> READY      (the worker hands back queued tasks)
     RUNNING  --worker dies, no retries left-->  FAILED     (WorkerCrashedError / ActorDiedError)
     WAITING/READY --cancel-->                   CANCELLED  (outputs hold TaskCancelledError)
-    RUNNING  --cancel-->                        CANCELLED  (SIGINT to the worker; force kills it)
+    RUNNING  --cancel-->                        CANCELLED  (SIGINT to the worker; force kills it;
+                                                            recursive: the tasks it submitted
+                                                            are cancelled too, transitively,
+                                                            and so is any it submits after)
     RUNNING  --pool worker dies, retries left-> READY      (``max_retries``; -1 is unlimited)
     RUNNING  --raises, ``retry_exceptions``--> READY
     FINISHED --an output is lost and needed-->  WAITING    (lineage reconstruction: the task runs
@@ -86,7 +89,7 @@ class Task:
 
     __slots__ = ("tid", "kind", "fn_id", "name", "args_val", "deps", "contained", "roids",
                  "num_cpus", "aid", "method", "retries_left", "retry_exceptions", "state",
-                 "worker", "pending", "cancel_forced", "max_retries", "held", "live")
+                 "worker", "pending", "cancel_forced", "max_retries", "held", "live", "children")
 
     def __init__(self, spec: tuple) -> None:
         (self.kind, self.fn_id, self.name, self.args_val, self.deps, self.contained, self.roids,
@@ -99,13 +102,14 @@ class Task:
         self.max_retries = self.retries_left
         self.held: list[int] | None = None  # ids holding a lineage ref from this task
         self.live = len(self.roids)  # outputs still in the store
+        self.children: list[Task] | None = None  # tasks it submitted while it ran
 
 
 class WorkerInfo:
     """The driver's view of one worker process."""
 
     __slots__ = ("wid", "chan", "proc", "pid", "inflight", "fns", "blocked", "cpu", "aid",
-                 "holds", "alive", "dead", "doomed", "stack", "idle_since")
+                 "holds", "alive", "dead", "doomed", "stack", "idle_since", "cancelled")
 
     def __init__(self, wid: int, chan: Any, proc: Any, aid: int | None = None) -> None:
         self.wid = wid
@@ -123,6 +127,9 @@ class WorkerInfo:
         self.doomed = False
         self.stack: list[Any] = []  # open gets (Waiter) and help task ids, innermost last
         self.idle_since = time.monotonic()
+        # tasks cancelled with recursive=True that still run here: what they submit is
+        # cancelled at once (removed when they report done)
+        self.cancelled: set[int] = set()
 
 
 class ActorInfo:
@@ -188,9 +195,26 @@ class Scheduler:
         self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
 
     # --- submission ---
-    def submit(self, spec: tuple, blob: bytes | None, holder: WorkerInfo | None) -> None:
+    def submit(self, spec: tuple, blob: bytes | None, holder: WorkerInfo | None,
+               parent: int | None = None) -> None:
+        """Add a task; ``holder`` is the worker that submitted it, from inside its running task
+        number ``parent`` (its child, for ``cancel(recursive=True)``)."""
         t = Task(spec)
         t.tid = next(self._tids)
+        self._submit(t, blob, holder)
+        if parent is None or holder is None:
+            return
+        if parent in holder.cancelled:  # its parent was cancelled (recursive) and runs on
+            self._cancel(t, False, True)
+            return
+        p = holder.inflight.get(parent)
+        if p is not None:
+            if p.children is None:
+                p.children = [t]
+            else:
+                p.children.append(t)
+
+    def _submit(self, t: Task, blob: bytes | None, holder: WorkerInfo | None) -> None:
         if blob is not None and t.fn_id not in self.fn_blobs:
             self.fn_blobs[t.fn_id] = blob
         store = self.store
@@ -511,6 +535,7 @@ class Scheduler:
     def _fail(self, t: Task, value: tuple) -> None:
         if t.state in (FINISHED, FAILED, CANCELLED):
             return
+        t.children = None
         t.state = CANCELLED if value[0] == "x" and b"TaskCancelledError" in value[1] else FAILED
         if t.worker is not None:
             t.worker.inflight.pop(t.tid, None)
@@ -530,9 +555,12 @@ class Scheduler:
         if not w.inflight:
             w.cpu = 0.0
             w.idle_since = time.monotonic()
+        if w.cancelled:
+            w.cancelled.discard(tid)
         if t is None:  # cancelled while running: drop the result
             discard([v for v, _ in values])
             return
+        t.children = None  # it is done: cancelling it no longer reaches them
         if t.kind == "task":
             old = self.fn_time.get(t.fn_id)
             self.fn_time[t.fn_id] = dt if old is None else 0.8 * old + 0.2 * dt
@@ -756,35 +784,43 @@ class Scheduler:
         except OSError:
             pass
 
-    def cancel(self, oid: int, force: bool) -> None:
+    def cancel(self, oid: int, force: bool, recursive: bool = True) -> None:
         e = self.store.entries.get(oid)
         if e is None or e.task is None:
             return
-        t = e.task
-        value = system_error_value(TaskCancelledError(f"{t.name} was cancelled"))
+        self._cancel(e.task, force, recursive)
+
+    def _cancel(self, t: Task, force: bool, recursive: bool) -> None:
+        """Cancel ``t``; with ``recursive``, then the tasks it submitted, transitively (as Ray:
+        actor calls only while they wait, and never forced)."""
+        children = t.children if recursive else None
         if t.state in (WAITING, READY):
-            self._fail(t, value)
+            self._fail(t, system_error_value(TaskCancelledError(f"{t.name} was cancelled")))
         elif t.state == RUNNING and t.kind == "task" and t.worker is not None:
             w = t.worker
-            helps = [x for x in w.stack if type(x) is int]
-            if helps and helps[-1] != t.tid and not force:
-                # a help task runs on top of it: SIGINT would cancel that one instead, so the
-                # task is only marked cancelled (it runs on; its result is dropped)
-                self._fail(t, value)
-                return
-            if force or not w.alive:  # a booting worker has no SIGINT handler yet
-                self._fail(t, value)
-                if force:
-                    self._kill_proc(w)
-                return
+            if recursive and not (force or w.doomed):  # it may submit more before it stops
+                w.cancelled.add(t.tid)
+            self._cancel_running(t, w, force)
+        for c in children or ():
+            self._cancel(c, force and c.kind == "task", True)
+
+    def _cancel_running(self, t: Task, w: WorkerInfo, force: bool) -> None:
+        value = system_error_value(TaskCancelledError(f"{t.name} was cancelled"))
+        helps = [x for x in w.stack if type(x) is int]
+        if helps and helps[-1] != t.tid and not force:
+            # a help task runs on top of it: SIGINT would cancel that one instead, so the
+            # task is only marked cancelled (it runs on; its result is dropped)
+            self._fail(t, value)
+            return
+        if force or not w.alive:  # a booting worker has no SIGINT handler yet
+            self._fail(t, value)
             if force:
-                self._fail(t, value)
                 self._kill_proc(w)
-            else:
-                try:
-                    os.kill(w.pid, signal.SIGINT)
-                except OSError:
-                    pass
+            return
+        try:
+            os.kill(w.pid, signal.SIGINT)
+        except OSError:
+            pass
 
     def on_worker_died(self, w: WorkerInfo) -> None:
         if w.dead:

@@ -62,6 +62,7 @@ class Worker:
         self.fn_time: dict[Any, float] = {}
         self._held = threading.Event()
         self.replies: dict[int, Any] = {}  # answers to open requests, by request id
+        self.current: int | None = None  # the task running now (innermost): submits' parent
 
     # --- reference counting hooks (see object_ref) ---
     def incref(self, oid: int) -> None:
@@ -158,7 +159,7 @@ class Worker:
             blob = None
         for oid in spec[6]:
             self.own(oid)
-        self.chan.outbox.append(("submit", spec, blob))
+        self.chan.outbox.append(("submit", spec, blob, self.current))
         if self.actor_id is not None or not self.queue:
             self.flush()
 
@@ -215,8 +216,8 @@ class Worker:
         self.chan.outbox.append(("kill", aid, no_restart))
         self.flush()
 
-    def cancel(self, oid: int, force: bool) -> None:
-        self.chan.outbox.append(("cancel", oid, force))
+    def cancel(self, oid: int, force: bool, recursive: bool = True) -> None:
+        self.chan.outbox.append(("cancel", oid, force, recursive))
         self.flush()
 
     def get_actor(self, name: str) -> Any:
@@ -244,7 +245,8 @@ class Worker:
         ok = True
         wall0 = time.time()
         t0 = time.perf_counter()
-        self.running = True
+        outer, self.current = self.current, tid  # a help task runs inside an outer task
+        self.running = True  # from here SIGINT (cancel) raises TaskCancelledError
         try:
             args, kwargs = resolve_args(args_val, dep_vals, self.load)
             if tag == "task":
@@ -262,6 +264,7 @@ class Worker:
                 self.actor_id = aid
                 result = None
             self.running = False
+            self.current = outer
             # a task's outputs are named per run: a run that rebuilds lost outputs must not
             # overwrite the segments of its outputs that were not lost
             if len(roids) > 1 and (not isinstance(result, (tuple, list))
@@ -283,6 +286,7 @@ class Worker:
             del result
         except BaseException as e:  # noqa: BLE001 - every user error goes back to the caller
             self.running = False
+            self.current = outer
             ok = False
             if isinstance(e, TaskCancelledError):
                 err = system_error_value(e)
