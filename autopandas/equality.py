@@ -18,7 +18,8 @@ candidate and ``assert_frame_equal`` costs about a millisecond:
   ``assert_frame_equal`` does since pandas 2.2 (a tolerance made a total of 1,000,000 equal
   one of 1,000,009).
 
-CSV targets (see ``io.py``) compare through :func:`csv_matches`, which adds the CSV index rule.
+CSV targets (see ``io.py``) compare through :func:`csv_matches`, which adds the CSV index rule
+and one rule of CSV text: a boolean (written ``True``/``False``) never equals a number (``1``/``0``).
 """
 from __future__ import annotations
 
@@ -171,8 +172,33 @@ def _csv_frame_equal(target: pd.DataFrame, view: pd.DataFrame) -> bool:
         return False
     for i in range(target.shape[1]):
         t, v = target.iloc[:, i], view.iloc[:, i]
-        if not values_equal(t, v):
+        if not _same_bools(t, v):
+            # A CSV writes a boolean as True/False, never as 1/0 (values_equal has True == 1):
+            # where one side holds booleans and the other does not, only the text can match.
+            if not values_equal(t.astype(str), v.astype(str)):
+                return False
+        elif not values_equal(t, v):
             # CSV text loses types: compare as the text a CSV would hold.
             if not values_equal(t.astype(str), v.astype(str)):
                 return False
     return True
+
+
+def _same_bools(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two columns hold booleans at the same positions (a CSV writes those as text)."""
+    x, y = _bools(a), _bools(b)
+    if x is None or y is None:
+        return x is None and y is None
+    return bool(np.array_equal(x, y))
+
+
+def _bools(col: pd.Series) -> np.ndarray | None:
+    """Where a column holds booleans (bool, numpy bool, the ``boolean`` dtype), None for nowhere."""
+    if col.dtype.kind == "b":
+        mask = ~np.asarray(pd.isna(col), dtype=bool)
+    elif col.dtype.kind == "O" and not isinstance(col.dtype, pd.StringDtype):
+        mask = np.fromiter((isinstance(v, (bool, np.bool_)) for v in col.to_numpy()), dtype=bool,
+                           count=len(col))
+    else:
+        return None
+    return mask if mask.any() else None

@@ -316,3 +316,17 @@ def test_readme_example_output_written_with_the_default_index(capsys):
     assert cli.main(["synth", str(FIX / "temps.csv"), str(FIX / "temps_hottest_first.csv"),
                      "--timeout", "30"]) == 0
     assert capsys.readouterr().out.strip() == "df0.sort_values('temp', ascending=False)"
+
+
+def test_a_boolean_input_is_not_printed_for_a_csv_of_ones_and_zeros(tmp_path):
+    """True matched 1 in the CSV comparison, so the input itself was 'the program' for an output
+    whose column reads 1/0 (a CSV writes a boolean True/False)."""
+    flags = pd.DataFrame({"k": ["a", "b", "c"], "f": [True, False, True]})
+    flags.to_csv(tmp_path / "in.csv", index=False)
+    flags.assign(f=[1, 0, 1]).to_csv(tmp_path / "out.csv", index=False)
+    p = synth(str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), "--timeout", "20", "--json")
+    out = json.loads(p.stdout)
+    assert out["program"] != "df0", out
+    if out["solved"]:
+        got = run_src(out["program"], [pd.read_csv(tmp_path / "in.csv")])
+        assert csv_matches(pd.read_csv(tmp_path / "out.csv"), got)

@@ -1,6 +1,8 @@
 """AutoPandas equality: values, order and index values matter; dtypes and axis names don't."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 
@@ -103,3 +105,31 @@ def test_integers_compare_exactly_floats_with_tolerance():
     assert equal(pd.Series([1, 2]), pd.Series([1.0, 2.0]))                      # dtype still free
     assert equal(pd.Series([True, False]), pd.Series([1, 0]))
     assert not csv_matches(pd.DataFrame({"n": [1_000_000]}), pd.DataFrame({"n": [1_000_009]}))
+
+
+def _read_back(frame: pd.DataFrame, index: bool = False) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(frame.to_csv(index=index)))
+
+
+def test_csv_booleans_never_match_numbers_in_either_direction():
+    """A CSV holds True/False for a boolean and 1/0 for a number, so neither matches the other
+    (values_equal, like assert_frame_equal(check_dtype=False), has True == 1)."""
+    flags = pd.DataFrame({"k": ["a", "b", "c"], "f": [True, False, True]})
+    ints = flags.assign(f=[1, 0, 1])
+    assert not csv_matches(_read_back(ints), flags)                  # bool result, int target
+    assert not csv_matches(_read_back(flags), ints)                  # int result, bool target
+    assert not csv_matches(_read_back(flags.assign(f=[1.0, 0.0, 1.0])), flags)
+    assert not csv_matches(_read_back(ints), flags.astype({"f": object}))
+    assert not csv_matches(_read_back(ints), flags.astype({"f": "boolean"}))
+    assert not csv_matches(_read_back(ints[["f", "k"]]), flags.set_index("f"))   # index, reset
+    assert not csv_matches(_read_back(ints), flags["f"])             # a Series
+    # what a CSV round trip keeps still matches
+    assert csv_matches(_read_back(flags), flags)
+    assert csv_matches(_read_back(flags), flags.astype({"f": object}))
+    assert csv_matches(_read_back(flags), flags.astype({"f": "boolean"}))
+    assert csv_matches(_read_back(flags[["f", "k"]]), flags.set_index("f"))
+    assert csv_matches(_read_back(flags.set_index("f"), index=True), flags.set_index("f"))
+    assert csv_matches(_read_back(ints), ints.astype({"f": float}))  # numbers: dtype still free
+    mixed = pd.DataFrame({"f": [True, "x"]})                         # read back as text
+    assert csv_matches(_read_back(mixed), mixed)
+    assert not csv_matches(_read_back(pd.DataFrame({"f": [1, "x"]})), mixed)
