@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from ._classify import classify_flat, flatten
-from .argtypes import MAX_PACKETS, MAX_RULES, OneLineParser, int_in, positive_seconds
+from .argtypes import MAX_PACKETS, MAX_RULES, OneLineParser, float_in, int_in, positive_seconds
 from .builders import BUILDERS, build
 from .rules import RuleFormatError, RuleSet, load_packets, load_rules, parse_rules, random_packets
 from .tree import BuildTimeout, Tree, load, save
@@ -84,7 +84,8 @@ def _table(rows: list[dict]) -> str:
 def cmd_gen(args: argparse.Namespace) -> None:
     from sysml_datasets.classbench import GeneratorConfig, generate_text
     try:  # a bad parameter file or a size it cannot fill: one line naming the file
-        text = generate_text(GeneratorConfig(args.kind, args.size, args.seed, args.params))
+        text = generate_text(GeneratorConfig(args.kind, args.size, args.seed, args.params, args.smoothness,
+                                             args.address_scope, args.port_scope, not args.no_scale_branching))
     except ValueError as exc:
         raise InputError(str(exc)) from None
     sys.stdout.write(text)
@@ -146,8 +147,18 @@ def parser() -> argparse.ArgumentParser:
                    help=f"number of rules, 1..{MAX_RULES} (default 1000)")
     g.add_argument("--seed", type=int_in(0), default=1, help="random seed, >= 0 (default 1)")
     g.add_argument("--params", metavar="FILE",
-                   help="a ClassBench parameter (seed) file, e.g. acl1_seed: draw its protocol, port class "
-                        "and prefix-length distributions instead of --kind's (default none)")
+                   help="a ClassBench parameter (seed) file, e.g. acl1_seed: draw its protocol, port class, "
+                        "prefix-length and address-tree statistics instead of --kind's (default none)")
+    g.add_argument("--smoothness", type=int_in(0, 64), default=0,
+                   help="db_generator's smoothing r, 0..64: spread each prefix-length pair binomially over "
+                        "the pairs within distance r (default 0: as given)")
+    g.add_argument("--address-scope", type=float_in(-1, 1), default=0.0,
+                   help="-1..1: > 0 favours shorter (wider) prefix pairs, < 0 longer ones (default 0)")
+    g.add_argument("--port-scope", type=float_in(-1, 1), default=0.0,
+                   help="-1..1: > 0 favours wider port class pairs, < 0 narrower ones (default 0)")
+    g.add_argument("--no-scale-branching", action="store_true",
+                   help="keep the address trees' branching as given past the parameter file's -scale "
+                        "(default: flatten their top levels in proportion, db_generator's -b)")
     g.add_argument("--json", action="store_true", help="accepted for uniformity; the output is rule text")
     g.set_defaults(fn=cmd_gen)
     k = sub.add_parser("packets", help="write test packets for a rule file (half near rules, corners included)")

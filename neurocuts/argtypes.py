@@ -1,6 +1,6 @@
 """Command-line helpers shared by `python -m neurocuts` and the neurocuts benchmark.
 
-argparse types that range-check a value (`int_in`, `positive_seconds`) and a parser whose errors
+argparse types that range-check a value (`int_in`, `float_in`, `positive_seconds`) and a parser whose errors
 are one line (exit 2), so every neurocuts command line reports a bad option the same way.
 """
 from __future__ import annotations
@@ -31,6 +31,17 @@ def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
                                              f"got {value}")
         return value
     parse.__name__ = "int"
+    return parse
+
+
+def float_in(lo: float, hi: float) -> Callable[[str], float]:
+    """An argparse type: a finite number in lo..hi."""
+    def parse(text: str) -> float:
+        value = float(text)  # a ValueError reads "invalid float value"
+        if not lo <= value <= hi:  # nan fails too
+            raise argparse.ArgumentTypeError(f"must be in {lo:g}..{hi:g}, got {text}")
+        return value
+    parse.__name__ = "float"
     return parse
 
 

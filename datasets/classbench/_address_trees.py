@@ -49,6 +49,14 @@ def scaled(tree: AddressTree, factor: float) -> AddressTree:
     return AddressTree(tree.nest, clip(p1), clip(p2), clip(skew))
 
 
+def _lone(addr: int, lev: int, length: int, rng: np.random.Generator) -> int:
+    """The prefix of length `length` under the node (`addr`, `lev`) with uniformly random bits below."""
+    if length <= lev:
+        return addr
+    bits = int(rng.integers(0, 1 << (length - lev)))
+    return addr | (bits << (32 - length))
+
+
 def _children(addr: int, lev: int) -> tuple[int, int]:
     """The two children's addresses of the node at `lev` with address `addr` (bits below lev zero)."""
     return addr, addr | (1 << (31 - lev))
@@ -65,6 +73,9 @@ def source_addresses(lengths: np.ndarray, tree: AddressTree, rng: np.random.Gene
             out[[q for q in rules if lengths[q] == lev]] = addr
             nest += 1
         if not rest:
+            return
+        if len(rest) == 1:  # a lone rule takes a child at random at every level: random bits
+            out[rest[0]] = _lone(addr, lev, lengths[rest[0]], rng)
             return
         path = int(rng.random() >= 0.5)  # the heavy child
         kids = _children(addr, lev)
@@ -157,6 +168,10 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
                 rest.append(q)
         nest += node.valid
         if lev == 32:  # every rule that reached a leaf ends there
+            return
+        if len(rest) == 1 and node.kids == [None, None]:
+            # A lone rule in an empty subtree: one child or two, its side is a coin toss at every level.
+            out[rest[0]] = _lone(addr, lev, dlen[rest[0]], rng)
             return
         kids = _children(addr, lev)
         if not rest:

@@ -197,9 +197,20 @@ def _choice(rng: np.random.Generator, table: dict, n: int) -> list:
     return [keys[i] for i in rng.choice(len(keys), size=n, p=p / p.sum())]
 
 
+_CUMULATIVE: dict[int, tuple[dict, list, np.ndarray]] = {}
+
+
 def _pick(rng: np.random.Generator, table: dict):
-    """One key of `table`, drawn by its weights."""
-    return _choice(rng, table, 1)[0]
+    """One key of `table`, drawn by its weights (inverse CDF; the table's cumulative weights are kept
+    while the table lives, since ports are drawn one rule at a time)."""
+    cached = _CUMULATIVE.get(id(table))
+    if cached is None or cached[0] is not table:
+        cached = (table, list(table), np.cumsum([table[k] for k in table], dtype=np.float64))
+        if len(_CUMULATIVE) > 64:
+            _CUMULATIVE.clear()
+        _CUMULATIVE[id(table)] = cached
+    _, keys, cum = cached
+    return keys[min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), len(keys) - 1)]
 
 
 def _scoped(u: np.ndarray, scope: float) -> np.ndarray:
