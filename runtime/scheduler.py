@@ -46,11 +46,17 @@ Pool workers get one task at a time, except functions whose recent runs were sho
 (< ``_SHORT_S``): those are pipelined up to ``_DEPTH`` per worker so bursts of small tasks travel
 in batches. A worker blocked in ``get`` does not count against ``num_cpus``;
 if every worker is blocked and tasks are READY, the pool grows by one worker (Ray does the same)
-so nested tasks cannot deadlock; workers past ``num_cpus`` exit after ``_IDLE_S`` idle. The
-pool grows to at most ``num_cpus`` + ``RUNTIME_MAX_EXTRA_WORKERS`` (default 64) processes;
-past that, a READY task is sent to a worker blocked in ``get`` (a *help* task), which runs it
-inside its wait, on top of the waiting task's stack, preferring a task whose output that
-worker waits for. Each pool worker's ``stack`` mirrors the worker's call stack: its open
+so nested tasks cannot deadlock; workers past ``num_cpus`` exit after ``_IDLE_S`` idle. Once
+the pool has ``soft_pool`` (2 x ``num_cpus``) processes, a READY task whose output a worker's
+innermost ``get`` (one without a timeout) waits for is sent to that worker as a *help* task,
+which it runs inside its wait, on top of the waiting task's stack, as a function call would;
+the pool grows only for READY tasks no waiting worker can run that way (after
+``_GROW_GRACE_S``, since a submitter sends its ``get`` just after the submit). Starting a
+process costs ~0.1 s of CPU: deep recursion such as fib(10) needed 66 of them before. A worker
+running a help task counts against ``num_cpus``. The pool grows to at most ``num_cpus`` +
+``RUNTIME_MAX_EXTRA_WORKERS`` (default 64) processes; past that, any READY task is sent to a
+worker blocked in ``get``, preferring a task whose output that worker waits for, so nested
+tasks cannot deadlock. Each pool worker's ``stack`` mirrors the worker's call stack: its open
 ``get`` requests (``Waiter``) and the help tasks it runs (task ids); it can take a help task
 only while its innermost frame is a ``get`` still waiting.
 """
@@ -80,6 +86,9 @@ _SHORT_S = 0.002
 _DEPTH = 8
 _MAX_EXTRA_WORKERS = 64  # default of RUNTIME_MAX_EXTRA_WORKERS
 _IDLE_S = 2.0  # a pool worker past num_cpus idle this long exits (Ray retires idle workers too)
+# past soft_pool, a READY task no waiting worker can run gets a new process only after this
+# long (a later pump decides): a task's submitter sends its get() just after the submit
+_GROW_GRACE_S = 0.05
 _MAX_HELP_DEPTH = 64  # frames on a worker's stack (its Python recursion stays far from the limit)
 _MAX_EVENTS = 200_000  # the timeline keeps the most recent events
 
@@ -89,7 +98,8 @@ class Task:
 
     __slots__ = ("tid", "kind", "fn_id", "name", "args_val", "deps", "contained", "roids",
                  "num_cpus", "aid", "method", "retries_left", "retry_exceptions", "state",
-                 "worker", "pending", "cancel_forced", "max_retries", "held", "live", "children")
+                 "worker", "pending", "cancel_forced", "max_retries", "held", "live", "children",
+                 "ready_at")
 
     def __init__(self, spec: tuple) -> None:
         (self.kind, self.fn_id, self.name, self.args_val, self.deps, self.contained, self.roids,
@@ -103,6 +113,7 @@ class Task:
         self.held: list[int] | None = None  # ids holding a lineage ref from this task
         self.live = len(self.roids)  # outputs still in the store
         self.children: list[Task] | None = None  # tasks it submitted while it ran
+        self.ready_at = 0.0  # when it last became READY (time.monotonic)
 
 
 class WorkerInfo:
@@ -159,12 +170,14 @@ class ActorInfo:
 class Waiter:
     """A worker's pending ``get`` or ``wait`` request."""
 
-    __slots__ = ("w", "rid", "oids", "need", "remaining", "is_get", "done")
+    __slots__ = ("w", "rid", "oids", "need", "remaining", "is_get", "done", "timed")
 
-    def __init__(self, w: WorkerInfo, rid: int, oids: list[int], need: int, is_get: bool) -> None:
+    def __init__(self, w: WorkerInfo, rid: int, oids: list[int], need: int, is_get: bool,
+                 timed: bool = False) -> None:
         self.w, self.rid, self.oids, self.need, self.is_get = w, rid, oids, need, is_get
         self.remaining = need
         self.done = False
+        self.timed = timed  # it has a timeout, which a task run inside it would hold up
 
 
 class Scheduler:
@@ -192,6 +205,9 @@ class Scheduler:
         self.spawning = 0
         self.max_extra_workers = int(os.environ.get("RUNTIME_MAX_EXTRA_WORKERS",
                                                     str(_MAX_EXTRA_WORKERS)))
+        # past this many pool processes, a worker waiting in get() runs the task it waits for
+        # itself before the pool grows for it (a process start costs ~0.1 s of CPU)
+        self.soft_pool = num_cpus + min(num_cpus, self.max_extra_workers)
         self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
 
     # --- submission ---
@@ -306,6 +322,7 @@ class Scheduler:
                 return
         if t.kind == "task":
             t.state = READY
+            t.ready_at = time.monotonic()
             self.ready.append(t)
         elif t.kind == "actor_create":
             a = self.actors[t.aid]
@@ -397,7 +414,7 @@ class Scheduler:
                 continue
             w = self._pick(t)
             if w is None:
-                self._maybe_grow()
+                self._maybe_grow(t)
                 return
             ready.popleft()
             if t.deps and self._missing_deps(t):
@@ -431,10 +448,25 @@ class Scheduler:
                 return False
         return True
 
-    def _maybe_grow(self) -> None:
-        active = sum(1 for w in self.pool if not w.blocked and not w.doomed)
-        if active + self.spawning >= self.num_cpus:
+    def _maybe_grow(self, head: Task) -> None:
+        """No worker can take READY task ``head``: grow the pool, or (past ``soft_pool``
+        processes) let waiting workers run the tasks they wait for."""
+        active = helping = 0
+        for w in self.pool:
+            if w.doomed:
+                continue
+            if not w.blocked:
+                active += 1
+            elif w.stack and (type(w.stack[-1]) is int or w.stack[-1].done):  # runs a help task
+                helping += 1
+        free = self.num_cpus - active - helping - self.spawning
+        if free <= 0:
             return
+        if len(self.pool) >= self.soft_pool:
+            if self._help_own(free):
+                return  # the next pump grows the pool if READY tasks are still left
+            if time.monotonic() - head.ready_at < _GROW_GRACE_S:
+                return  # its submitter may be about to wait for it, and run it in that wait
         if len(self.pool) < self.num_cpus + self.max_extra_workers:
             w = self.spawn(None)
             self.pool.append(w)
@@ -455,6 +487,37 @@ class Scheduler:
                 w.chan.outbox.append(("exit",))
                 self.to_flush.add(w)
 
+    def _help_own(self, n: int) -> int:
+        """Send up to ``n`` READY tasks to pool workers whose innermost ``get`` (without a
+        timeout) waits for their output, to run inside that wait as a function call would,
+        instead of starting a process for them; return how many were sent."""
+        sent = 0
+        for w in self.pool:
+            st = w.stack
+            if sent >= n:
+                break
+            if w.doomed or not st or len(st) >= _MAX_HELP_DEPTH:
+                continue
+            top = st[-1]
+            if type(top) is not Waiter or top.done or not top.is_get or top.timed:
+                continue
+            t = self._awaited_ready(top)
+            if t is not None and t.num_cpus <= 1:
+                self._send_help(w, t)
+                sent += 1
+        return sent
+
+    def _awaited_ready(self, waiter: Waiter) -> Task | None:
+        """A READY pool task, its arguments present, whose output ``waiter`` waits for."""
+        entries = self.store.entries
+        for oid in waiter.oids:
+            e = entries.get(oid)
+            t = e.task if e is not None else None
+            if (t is not None and t.state == READY and t.kind == "task"
+                    and not (t.deps and self._missing_deps(t))):
+                return t
+        return None
+
     def _help(self) -> None:
         """Every pool worker waits in ``get`` and the pool is at its cap: send READY tasks to
         waiting workers to run inside their wait, so nested tasks cannot deadlock."""
@@ -465,13 +528,9 @@ class Scheduler:
         entries = self.store.entries
         rest = []
         for w in avail:  # first, a task whose output the worker itself waits for
-            for oid in w.stack[-1].oids:
-                e = entries.get(oid)
-                t = e.task if e is not None else None
-                if (t is not None and t.state == READY and t.kind == "task"
-                        and not (t.deps and self._missing_deps(t))):
-                    self._send_help(w, t)
-                    break
+            t = self._awaited_ready(w.stack[-1])
+            if t is not None:
+                self._send_help(w, t)
             else:
                 rest.append(w)
         rest.sort(key=lambda w: len(w.stack))  # then any, to the least nested workers
@@ -596,7 +655,7 @@ class Scheduler:
     def on_get(self, w: WorkerInfo, rid: int, oids: list[int], timeout: float | None,
                is_get: bool, need: int) -> None:
         entries = self.store.entries
-        waiter = Waiter(w, rid, oids, need, is_get)
+        waiter = Waiter(w, rid, oids, need, is_get, timeout is not None)
         missing = []
         for o in oids:
             e = entries.get(o)

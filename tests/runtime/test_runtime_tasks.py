@@ -156,6 +156,41 @@ def test_deep_nesting_past_the_worker_cap_does_not_deadlock(capped_pool, backend
         assert len(rt.api._client.processes()) == 2
 
 
+def test_a_chain_of_waiting_tasks_runs_inside_the_waits_not_a_process_each(fresh, caps):
+    caps("worker_pids")
+    rt = fresh
+
+    @rt.remote
+    def chain(n):
+        return 0 if n == 0 else 1 + rt.get(chain.remote(n - 1))
+
+    assert rt.get(chain.remote(30), timeout=120) == 30
+    # past 2 * num_cpus processes, a task waiting in get() runs the task it waits for inside
+    # its wait, as a function call would (before: a process per waiting task, ~0.1 s each)
+    assert len(rt.api._client.all_workers) <= 4
+
+
+def test_a_get_with_a_timeout_is_not_held_up_by_a_task_run_inside_it(fresh, caps, tmp_path):
+    caps("worker_pids")
+    rt = fresh
+
+    @rt.remote
+    def slow():
+        time.sleep(10)
+        open(tmp_path / "slow done", "w").close()
+
+    @rt.remote
+    def impatient(n):
+        if n:  # deep enough that the innermost levels run inside the waits of outer ones
+            return rt.get(impatient.remote(n - 1))
+        try:
+            rt.get(slow.remote(), timeout=0.5)
+        except rt.GetTimeoutError:
+            return "finished" if (tmp_path / "slow done").exists() else "timed out first"
+
+    assert rt.get(impatient.remote(6), timeout=120) == "timed out first"
+
+
 def test_cancel_of_a_task_under_a_help_task_cancels_that_task_only(capped_pool, caps, tmp_path):
     caps("async")
     rt = capped_pool
