@@ -45,8 +45,11 @@ def scaled(tree: AddressTree, factor: float) -> AddressTree:
         else:
             p1[lev], p2[lev], skew[lev] = 0.0, 1.0, max(0.0, skew[lev] - budget / 2.0)
             break
-    clip = lambda v: tuple(min(1.0, max(0.0, x)) for x in v)  # noqa: E731
-    return AddressTree(tree.nest, clip(p1), clip(p2), clip(skew))
+    return AddressTree(tree.nest, _clip(p1), _clip(p2), _clip(skew))
+
+
+def _clip(values: list[float]) -> tuple[float, ...]:
+    return tuple(min(1.0, max(0.0, v)) for v in values)
 
 
 def _lone(addr: int, lev: int, length: int, rng: np.random.Generator) -> int:

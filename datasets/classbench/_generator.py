@@ -71,39 +71,44 @@ _RANGES = {
 # destination correlation per level (`-pcorr`), averaged over the family's seed files.
 # `-scale`: the size of the rule sets the statistics were measured from (the family's mean).
 _SCALE = {"acl": 2275, "fw": 192, "ipc": 947}
-_TREES = {  # family: (source (nest, p1, skew), destination (nest, p1, skew), correlation)
-    "acl": (
-        (5, "0 .40 .55 .64 .59 .77 .77 .87 .90 .95 .91 .92 .92 .92 .94 .95 .83 .84 .86 .85 .83 .84 .85 .91 .79 .73 .73 "
-            ".76 .73 .73 .77 .87 0",
-         ".71 .72 .79 .74 .78 .81 .83 .72 .89 .77 .73 .74 .67 .67 .58 .71 .69 .72 .67 .69 .64 .60 .65 .56 .55 .54 .51 "
-         ".53 .45 .41 .31 .28 .28"),
-        (4, "0 .20 .48 .61 .59 .82 .87 .89 .87 .92 .93 .89 .83 .91 .87 .94 .83 .87 .85 .87 .80 .84 .88 .86 .79 .83 .76 "
-            ".82 .83 .84 .82 .82 0",
-         ".76 .80 .70 .89 .84 .83 .71 .80 .76 .75 .80 .57 .68 .79 .73 .76 .75 .79 .66 .68 .66 .64 .62 .45 .49 .56 .58 "
-         ".50 .44 .38 .27 .26 .26"),
-        "0 .59 .58 .69 .76 .73 .75 .78 .79 .80 .79 .76 .76 .71 .79 .62 .67 .69 .57 .75 .49 .49 .23 .40 .20 .20 .20 .11 "
-        ".20 .20 .17 .12 .20"),
-    "fw": (
-        (4, ".20 .60 .93 .82 .59 .87 .86 .93 .67 .95 .97 .97 .97 1 1 .98 1 1 .89 .92 .94 .83 .83 .82 .72 .81 .72 .84 "
-            ".88 .86 .89 .97 0",
-         ".98 .97 .97 .40 .76 .78 .82 .60 .88 .60 .84 .90 .82 1 1 .80 1 1 .78 .99 .89 .70 .63 .74 .61 .74 .46 .47 .71 "
-         ".55 .38 .70 .70"),
-        (4, ".40 .50 .90 .90 .60 .96 .95 .86 .80 1 .97 1 1 1 1 .98 .89 1 .92 .92 .94 .81 .81 .76 .84 .85 .76 .87 .85 "
-            ".81 .89 .92 0",
-         "1 .85 .99 .99 .89 .94 1 .56 .94 1 .80 1 1 1 1 .85 .92 1 .79 .98 .94 .69 .64 .61 .78 .77 .46 .62 .74 .50 .46 "
-         ".39 .39"),
-        "0 1 .77 1 1 .80 .80 .73 .80 .80 .80 .80 .80 .80 .80 .80 .80 .80 .80 .76 .80 .70 .20 .33 .40 .40 .40 .40 0 0 0 "
-        "0 0"),
-    "ipc": (
-        (4, ".50 .50 .75 .33 .62 .68 .96 .96 .87 .74 .94 .94 .97 1 .95 .98 .73 .91 .92 .93 .96 .98 .89 .98 .88 .83 .81 "
-            ".80 .86 .87 .89 .94 0",
-         ".50 .74 .96 .60 .69 .17 .68 .99 .86 .82 .86 .83 .83 1 .74 .54 .58 .80 .74 .84 .72 .79 .51 .67 .64 .62 .52 "
-         ".58 .39 .21 .36 .61 .61"),
-        (4, "0 .25 .88 .63 .79 .68 .96 1 .87 .88 1 1 1 1 .95 .98 .75 .95 .98 .97 .96 1 .90 .99 .71 .82 .74 .75 .81 .87 "
-            ".88 .95 0",
-         ".36 .58 .82 .88 .91 .37 .89 1 .60 .77 1 1 1 1 .72 .92 .31 .59 .88 .74 .63 1 .20 .50 .64 .57 .57 .66 .42 .46 "
-         ".17 .80 .80"),
-        "0 .39 .75 .99 .63 .74 .84 .99 1 .89 .87 1 1 1 1 1 1 .56 .94 1 1 .98 1 .86 1 .52 1 .50 .50 .50 .25 0 0"),
+_TREES = {  # family: (source nest, destination nest, 5 x 33 numbers: source p1, source skew,
+    #                    destination p1, destination skew, correlation)
+    "acl": (5, 4, """
+        0 .40 .55 .64 .59 .77 .77 .87 .90 .95 .91 .92 .92 .92 .94 .95 .83 .84 .86 .85 .83 .84 .85 .91
+            .79 .73 .73 .76 .73 .73 .77 .87 0
+        .71 .72 .79 .74 .78 .81 .83 .72 .89 .77 .73 .74 .67 .67 .58 .71 .69 .72 .67 .69 .64 .60 .65 .56
+            .55 .54 .51 .53 .45 .41 .31 .28 .28
+        0 .20 .48 .61 .59 .82 .87 .89 .87 .92 .93 .89 .83 .91 .87 .94 .83 .87 .85 .87 .80 .84 .88 .86
+            .79 .83 .76 .82 .83 .84 .82 .82 0
+        .76 .80 .70 .89 .84 .83 .71 .80 .76 .75 .80 .57 .68 .79 .73 .76 .75 .79 .66 .68 .66 .64 .62 .45
+            .49 .56 .58 .50 .44 .38 .27 .26 .26
+        0 .59 .58 .69 .76 .73 .75 .78 .79 .80 .79 .76 .76 .71 .79 .62 .67 .69 .57 .75 .49 .49 .23 .40
+            .20 .20 .20 .11 .20 .20 .17 .12 .20
+    """),
+    "fw": (4, 4, """
+        .20 .60 .93 .82 .59 .87 .86 .93 .67 .95 .97 .97 .97 1 1 .98 1 1 .89 .92 .94 .83 .83 .82 .72 .81
+            .72 .84 .88 .86 .89 .97 0
+        .98 .97 .97 .40 .76 .78 .82 .60 .88 .60 .84 .90 .82 1 1 .80 1 1 .78 .99 .89 .70 .63 .74 .61 .74
+            .46 .47 .71 .55 .38 .70 .70
+        .40 .50 .90 .90 .60 .96 .95 .86 .80 1 .97 1 1 1 1 .98 .89 1 .92 .92 .94 .81 .81 .76 .84 .85 .76
+            .87 .85 .81 .89 .92 0
+        1 .85 .99 .99 .89 .94 1 .56 .94 1 .80 1 1 1 1 .85 .92 1 .79 .98 .94 .69 .64 .61 .78 .77 .46 .62
+            .74 .50 .46 .39 .39
+        0 1 .77 1 1 .80 .80 .73 .80 .80 .80 .80 .80 .80 .80 .80 .80 .80 .80 .76 .80 .70 .20 .33 .40 .40
+            .40 .40 0 0 0 0 0
+    """),
+    "ipc": (4, 4, """
+        .50 .50 .75 .33 .62 .68 .96 .96 .87 .74 .94 .94 .97 1 .95 .98 .73 .91 .92 .93 .96 .98 .89 .98
+            .88 .83 .81 .80 .86 .87 .89 .94 0
+        .50 .74 .96 .60 .69 .17 .68 .99 .86 .82 .86 .83 .83 1 .74 .54 .58 .80 .74 .84 .72 .79 .51 .67
+            .64 .62 .52 .58 .39 .21 .36 .61 .61
+        0 .25 .88 .63 .79 .68 .96 1 .87 .88 1 1 1 1 .95 .98 .75 .95 .98 .97 .96 1 .90 .99 .71 .82 .74
+            .75 .81 .87 .88 .95 0
+        .36 .58 .82 .88 .91 .37 .89 1 .60 .77 1 1 1 1 .72 .92 .31 .59 .88 .74 .63 1 .20 .50 .64 .57 .57
+            .66 .42 .46 .17 .80 .80
+        0 .39 .75 .99 .63 .74 .84 .99 1 .89 .87 1 1 1 1 1 1 .56 .94 1 1 .98 1 .86 1 .52 1 .50 .50 .50
+            .25 0 0
+    """),
 }
 
 
@@ -111,9 +116,8 @@ def _floats(text: str) -> tuple[float, ...]:
     return tuple(float(v) for v in text.split())
 
 
-def _family_tree(nest: int, p1: str, skew: str) -> AddressTree:
-    one = _floats(p1)
-    return AddressTree(nest, one, tuple(1.0 - v for v in one), _floats(skew))
+def _family_tree(nest: int, p1: tuple[float, ...], skew: tuple[float, ...]) -> AddressTree:
+    return AddressTree(nest, p1, tuple(1.0 - v for v in p1), skew)
 
 
 @dataclass(frozen=True)
@@ -170,14 +174,16 @@ class _Model:
 
 
 def _model(config: GeneratorConfig) -> _Model:
-    (s_nest, s_p1, s_skew), (d_nest, d_p1, d_skew), corr = _TREES[config.kind]
+    s_nest, d_nest, table = _TREES[config.kind]
+    numbers = _floats(table)
+    s_p1, s_skew, d_p1, d_skew, corr = (numbers[33 * i:33 * (i + 1)] for i in range(5))
     src_tree, dst_tree = _family_tree(s_nest, s_p1, s_skew), _family_tree(d_nest, d_p1, d_skew)
     if config.params is None:
         src_len, dst_len = _SRC_LEN[config.kind], _DST_LEN[config.kind]
         joint = {(s, d): vs * vd for s, vs in src_len.items() for d, vd in dst_len.items()}
         pairs = {p: (_PAIRS[config.kind] if p in (6, 17) else {("WC", "WC"): 1.0}) for p in _PROTOS[config.kind]}
         joint = smooth(joint, config.smoothness)
-        return _Model(_PROTOS[config.kind], pairs, {}, joint, src_tree, dst_tree, _floats(corr), None,
+        return _Model(_PROTOS[config.kind], pairs, {}, joint, src_tree, dst_tree, corr, None,
                       _SCALE[config.kind])
     params = read_params(config.params)
     src_marg, dst_marg = params.length_shares()
@@ -185,8 +191,6 @@ def _model(config: GeneratorConfig) -> _Model:
     lengths = {pair: smooth(joint, config.smoothness) for pair, joint in params.lengths.items() if sum(joint.values()) > 0}
     if params.src_tree is not None and params.dst_tree is not None:  # a file without trees: the family's
         src_tree, dst_tree, corr = params.src_tree, params.dst_tree, params.corr
-    else:
-        corr = _floats(corr)
     return _Model(params.protocols, params.pairs, lengths, smooth(fallback, config.smoothness), src_tree, dst_tree,
                   tuple(corr), params, params.scale or _SCALE[config.kind])
 
@@ -342,9 +346,10 @@ def generate_ranges(config: GeneratorConfig) -> np.ndarray:
     The address trees shape a whole rule set at once, so a set is drawn whole, a little larger than
     `size`, and duplicates are dropped (db_generator drops them too, and so returns fewer rules than
     asked). Rules of narrow classes (a wildcard-port TCP rule between two busy prefixes, say) collide
-    more, so to keep the protocol and port class mix, each class keeps its drawn share of the `size`
-    rules: where a class is short of distinct rules, the set is drawn again with that class's odds
-    raised, and the rules are then chosen per class. Raises ParamsError (a ValueError naming the file
+    more, so to keep the protocol, port class and prefix-length mix, each class (protocol and port
+    class pair), and within it each pair of prefix lengths, keeps its drawn share of the `size` rules:
+    where a class is short of distinct rules, the set is drawn again with that class's odds raised
+    (at most three times), and the rules are then chosen per group. Raises ParamsError (a ValueError naming the file
     and line) for an unreadable parameter file, ValueError when the distributions hold too few
     distinct rules.
     """

@@ -204,6 +204,24 @@ def test_smoothing_widens_a_generated_sets_prefix_lengths_as_specified(shared_di
     assert gaps[1][1] > 0.1  # ... and r = 4 moved the lengths away from the file's
 
 
+@pytest.mark.parametrize("name", FIDELITY)
+def test_with_db_generators_settings_lengths_match_its_own_output(shared_dir, name):
+    # The shared {name}_1k files are db_generator's output with smoothing 2, address scope 0.5 and port
+    # scope -0.1 (SOURCE.md). The same settings here give their prefix-length distributions (total
+    # variation 0.03 to 0.08); the file's unsmoothed, unbiased lengths are 0.3 to 0.45 away.
+    from neurocuts.rules import load_rules
+    real = np.array(load_rules(shared_dir / "classbench" / f"{name}_1k").to_ranges())
+    path = str(shared_dir / "classbench" / "seeds" / f"{name}_seed")
+    ours = generate_ranges(GeneratorConfig(size=1000, seed=1, params=path, smoothness=2, address_scope=0.5,
+                                           port_scope=-0.1))
+    plain = generate_ranges(GeneratorConfig(size=1000, seed=1, params=path))
+    for side in (0, 1):
+        hist = lambda r: np.bincount((32 - np.log2(r[:, 2 * side + 1] - r[:, 2 * side] + 1)).astype(int),  # noqa: E731
+                                     minlength=33) / len(r)
+        assert 0.5 * np.abs(hist(ours) - hist(real)).sum() <= 0.12, (name, side)
+        assert 0.5 * np.abs(hist(plain) - hist(real)).sum() >= 0.25, (name, side)
+
+
 # ---------------------------------------------------------------- scope and -b scaling
 
 def test_address_and_port_scope_move_the_mix_the_way_db_generator_does(shared_dir):
