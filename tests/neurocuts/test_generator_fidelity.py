@@ -108,6 +108,23 @@ def test_params_file_address_tries_have_the_seeds_nesting_branching_and_skew(sha
 
 
 @pytest.mark.parametrize("name", FIDELITY)
+def test_destinations_follow_sources_as_the_seeds_correlation_says(shared_dir, name):
+    # Among rules whose prefixes both reach level L, the share whose destination has the source's first
+    # L bits is the product of -pcorr over levels 1..L (the old independent addresses: 0.0 at L = 8,
+    # 0.12 at L = 2 for fw1 where the file says 0.7).
+    path = shared_dir / "classbench" / "seeds" / f"{name}_seed"
+    corr = read_params(path).corr
+    sets = [generate_ranges(GeneratorConfig(size=1000, seed=s, params=str(path), scale_branching=False))
+            for s in range(1, 4)]
+    for level in (1, 2, 4, 8):
+        shares = []
+        for r in sets:
+            both = ((r[:, 1] - r[:, 0]) < 2 ** (32 - level)) & ((r[:, 3] - r[:, 2]) < 2 ** (32 - level))
+            shares.append(np.mean((r[both, 0] >> (32 - level)) == (r[both, 2] >> (32 - level))))
+        assert abs(np.mean(shares) - np.prod(corr[1:level + 1])) <= 0.08, (name, level, np.mean(shares))
+
+
+@pytest.mark.parametrize("name", FIDELITY)
 @pytest.mark.parametrize("size", [1000, 10000])
 def test_params_file_sets_keep_the_seeds_lengths_port_classes_and_protocols(shared_dir, name, size):
     path = shared_dir / "classbench" / "seeds" / f"{name}_seed"
