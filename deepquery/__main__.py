@@ -24,7 +24,7 @@ from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
 from .cost_models import COST_MODELS, get_cost_model, relative_cost
 from .database import TableStats, connect, fingerprint, schema_of
 from .execute import run_plan
-from .optimizers import MAX_JOIN_PAIRS, OPTIMIZERS, get_optimizer
+from .optimizers import MAX_JOIN_PAIRS, OPTIMIZERS, SearchSpaceTooLarge, get_optimizer
 from .query_graph import QueryError, QueryGraph, parse_query
 from .rewrite import plan_sql
 
@@ -33,6 +33,15 @@ logger = logging.getLogger("deepquery")
 
 class BadInput(Exception):
     """A user mistake: reported as one line, exit code 2."""
+
+
+class _TooLarge(BadInput):
+    """An exhaustive optimizer refused the query (bad input for ``plan`` and ``run``); the
+    refusal itself is ``error``, so ``compare`` can skip that optimizer and say why."""
+
+    def __init__(self, label: str, error: SearchSpaceTooLarge) -> None:
+        super().__init__(f"{label}: {error}")
+        self.error = error
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -202,7 +211,9 @@ def _plan(s: _Session, optimizer: str, cost_model: str):
     t = time.perf_counter()
     try:
         tree = get_optimizer(optimizer)(s.graph, s.cards, model)
-    except QueryError as e:  # SearchSpaceTooLarge: the query is too big for this optimizer
+    except SearchSpaceTooLarge as e:  # the query is too big for this optimizer
+        raise _TooLarge(s.label, e) from None
+    except QueryError as e:
         raise BadInput(f"{s.label}: {e}") from None
     except duckdb.Error as e:  # a true cardinality's COUNT(*) failed on the user's predicates
         raise _duckdb_bad_input(s.label, e) from None
@@ -276,7 +287,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = {"query": s.graph.name, "optimizer": args.optimizer, "cost_model": args.cost_model,
            "cards": args.cards, "plan": tree.nested(s.graph), "cost": tree.cost,
            "planning_ms": round(ms, 3), "planned_ms": round(r.planned_ms, 3),
-           "duckdb_ms": round(r.duckdb_ms, 3), "same_result": r.same_result, "rows": r.rows,
+           "duckdb_ms": round(r.duckdb_ms, 3), "same_result": r.same_result,
+           "limit_choice": r.limit_choice, "rows": r.rows,
            "sql": r.planned_sql, "db": str(s.db)}
     if args.json:
         print(json.dumps(out, indent=1))
@@ -285,7 +297,11 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"planned in {ms:.2f} ms)")
         print(f"  planned order, DuckDB join ordering off: {r.planned_ms:9.2f} ms")
         print(f"  original SQL, DuckDB's own optimizer:    {r.duckdb_ms:9.2f} ms")
-        print(f"  results {'equal' if r.same_result else 'DIFFER'} ({r.rows} rows)")
+        if r.limit_choice:  # LIMIT without an ORDER BY that fixes which rows it keeps
+            print(f"  results equal up to LIMIT's choice ({r.rows} rows; other rows kept, "
+                  "the same rows without LIMIT)")
+        else:
+            print(f"  results {'equal' if r.same_result else 'DIFFER'} ({r.rows} rows)")
     return 0 if r.same_result else 1
 
 
@@ -295,9 +311,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for name in OPTIMIZERS:
         try:
             tree, ms = _plan(s, name, args.cost_model)
-        except BadInput as e:  # too large for an exhaustive optimizer: compare the others
+        except _TooLarge as e:  # too large for an exhaustive optimizer: compare the others
             skipped.append(name)
-            logger.warning("%s skipped: %s", name, str(e).split(f"{name}: ", 1)[-1])
+            logger.warning("%s skipped: %s", name, e.error.reason)
             rows.append({"optimizer": name, "cost": None, "planning_ms": None, "plan": None})
             continue
         rows.append({"optimizer": name, "cost": tree.cost, "planning_ms": round(ms, 3),

@@ -46,15 +46,35 @@ def from_clause(graph: QueryGraph, tree: JoinTree) -> str:
 _FROM, _WHERE = "__deepquery_from__", "__deepquery_where__"
 
 
-def plan_sql(graph: QueryGraph, tree: JoinTree) -> str:
-    """The whole query rewritten to join in the order of ``tree``.
+_LIMITS = ("limit", "offset")
+"""The clauses that keep some of the rows (LIMIT, FETCH FIRST, OFFSET)."""
+
+
+def has_limit(graph: QueryGraph) -> bool:
+    """Whether the query keeps only some of its rows (LIMIT, FETCH FIRST or OFFSET): which ones
+    may depend on the plan, unless ORDER BY fixes them."""
+    stmt = parse_statement(graph.sql)
+    return any(stmt.args.get(k) for k in _LIMITS)
+
+
+def _statement(graph: QueryGraph, limit: bool) -> exp.Select:
+    stmt = parse_statement(graph.sql)
+    if not limit:
+        for k in _LIMITS:
+            stmt.set(k, None)
+    return stmt
+
+
+def plan_sql(graph: QueryGraph, tree: JoinTree, limit: bool = True) -> str:
+    """The whole query rewritten to join in the order of ``tree``; ``limit=False`` leaves out
+    LIMIT and OFFSET (every row the query has before them).
 
     Only FROM and WHERE change: the statement is printed with placeholders in their place, so
     every other clause (DISTINCT, GROUP BY, HAVING, WINDOW, QUALIFY, ORDER BY, LIMIT) stays as the
     user wrote it."""
     if sorted(tree.leaves()) != list(range(graph.n)):
         raise ValueError("the tree must cover every relation exactly once")
-    stmt = parse_statement(graph.sql)
+    stmt = _statement(graph, limit)
     stmt.set("joins", None)
     stmt.set("from_" if "from_" in stmt.args else "from", exp.From(this=exp.to_table(_FROM)))
     filters = [f"({p})" for f in graph.filters for p in f]
@@ -66,6 +86,6 @@ def plan_sql(graph: QueryGraph, tree: JoinTree) -> str:
     return text.replace(f" WHERE {_WHERE}", "\nWHERE " + "\n  AND ".join(filters))
 
 
-def original_sql(graph: QueryGraph) -> str:
-    """The user's query in DuckDB's dialect."""
-    return parse_statement(graph.sql).sql(dialect="duckdb")
+def original_sql(graph: QueryGraph, limit: bool = True) -> str:
+    """The user's query in DuckDB's dialect (``limit=False``: without LIMIT and OFFSET)."""
+    return _statement(graph, limit).sql(dialect="duckdb")

@@ -20,8 +20,14 @@ class SearchSpaceTooLarge(QueryError):
     """An exhaustive optimizer would cost more than ``MAX_JOIN_PAIRS`` joins for this query."""
 
     def __init__(self, optimizer: str, relations: int, limit: int) -> None:
-        super().__init__(
-            f"{optimizer}: the join graph of {relations} relations has more than {limit:,} "
-            f"join pairs to cost (exhaustive search is limited to that); use greedy, ikkbz or "
-            f"quickpick")
         self.optimizer = optimizer
+        self.relations = relations
+        self.limit = limit
+        super().__init__(f"{optimizer}: {self.reason}")
+
+    @property
+    def reason(self) -> str:
+        """Why, without the optimizer's name: ``the join graph of 30 relations has ...``."""
+        return (f"the join graph of {self.relations} relations has more than {self.limit:,} "
+                f"join pairs to cost (exhaustive search is limited to that); use greedy, ikkbz "
+                f"or quickpick")

@@ -182,3 +182,16 @@ def test_stdout_closed_by_its_reader_is_not_an_internal_error(imdb_cache, monkey
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
     assert main(["compare", *_flags(imdb_cache)]) == 1
     assert capsys.readouterr().err == ""
+
+
+def test_run_of_a_limit_query_is_not_reported_as_different(imdb_cache, tmp_path, capsys):
+    # LIMIT without ORDER BY keeps rows of DuckDB's choosing: run said DIFFER, exit 1.
+    q = tmp_path / "limited.sql"
+    q.write_text("SELECT t.title, mc.note FROM title AS t, movie_companies AS mc, "
+                 "company_type AS ct WHERE t.id = mc.movie_id AND ct.id = mc.company_type_id "
+                 "LIMIT 5")
+    for optimizer in ("dp", "left-deep", "right-deep"):
+        assert main(["run", str(q), "--optimizer", optimizer, "--repeat", "1", "--json",
+                     *_flags(imdb_cache)]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["same_result"] is True and out["rows"] == 5

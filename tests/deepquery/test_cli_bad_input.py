@@ -258,6 +258,35 @@ def test_compare_reports_the_optimizers_that_can_plan_a_huge_query(tmp_path, imd
     assert all(costs[k] > 0 for k in ("greedy", "ikkbz", "quickpick", "random"))
 
 
+@pytest.mark.timeout(120)
+def test_compare_says_why_an_optimizer_was_skipped_whatever_the_file_is_called(
+        tmp_path, imdb_cache, capsys, monkeypatch, caplog):
+    # The reason was cut out of the error's text at the first "dp: ", which a path can hold too.
+    from deepquery.optimizers import dpccp, linear_dp
+    monkeypatch.setattr(dpccp, "MAX_JOIN_PAIRS", 20_000)
+    monkeypatch.setattr(linear_dp, "MAX_JOIN_PAIRS", 20_000)
+    folder = tmp_path / "dp: left-deep: queries"
+    folder.mkdir()
+    q = _thirty_tables(folder)
+    assert main(["compare", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 0
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped == [f"{name} skipped: the join graph of 30 relations has more than 20,000 join "
+                       "pairs to cost (exhaustive search is limited to that); use greedy, ikkbz "
+                       "or quickpick" for name in ("dp", "left-deep", "right-deep", "zigzag")]
+
+
+def test_compare_reports_a_query_duckdb_cannot_evaluate_not_a_refusal(tmp_path, imdb_cache,
+                                                                      capsys):
+    # DuckDB's error while counting true cardinalities was taken for every optimizer's refusal.
+    q = tmp_path / "cast.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t, movie_companies AS mc "
+                 "WHERE t.id = mc.movie_id AND t.title::INTEGER < mc.company_id")
+    assert main(["compare", str(q), "--cards", "true", "--cache-dir", str(imdb_cache),
+                 "--scale", "0.002"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "cast.sql: DuckDB: Conversion Error" in line
+
+
 # --- nothing outside the database ----------------------------------------------------------------
 @pytest.mark.parametrize("sql, fragment", [
     ("SELECT MIN(t.title) FROM title AS t WHERE t.title = (read_csv('/etc/passwd'))",

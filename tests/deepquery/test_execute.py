@@ -85,3 +85,52 @@ def test_planned_sql_keeps_every_clause_but_from_and_where(imdb_db, sql):
     result = run_plan(con, g, tree)
     con.close()
     assert result.same_result
+
+
+
+# --- LIMIT without an ORDER BY that fixes the rows it keeps --------------------------------------
+LIMITED_SQL = ("SELECT t.id, mc.id FROM title AS t, movie_companies AS mc "
+               "WHERE t.id = mc.movie_id AND t.production_year > 2005 LIMIT 3")
+
+
+def _run_orders(con, g):
+    """run_plan of both join orders of t and mc, on one DuckDB thread (the rows LIMIT keeps are
+    then the same in every run of a plan)."""
+    from deepquery.join_tree import from_nested
+    con.execute("SET threads = 1")
+    cards, model = EstimatedCardinality(g, TableStats(con)), get_cost_model("cout")
+    return [run_plan(con, g, from_nested(nested, g, cards, model))
+            for nested in (["t", "mc"], ["mc", "t"])]
+
+
+def test_limit_keeping_other_rows_under_another_plan_is_not_a_difference(imdb_db):
+    # Both orders are right; LIMIT without ORDER BY just keeps other rows. run said DIFFER.
+    con = connect(imdb_db)
+    g = parse_query(LIMITED_SQL, schema_of(con))
+    results = _run_orders(con, g)
+    con.close()
+    assert all(r.same_result and r.rows == 3 for r in results)
+    assert any(r.limit_choice for r in results)  # the case this is about did happen
+
+
+@pytest.mark.parametrize("filters", [
+    (("t.production_year > 2010",), ()),  # loses rows: each row it keeps is still a right one
+    ((), ()),                             # adds rows
+])
+def test_a_wrong_plan_under_limit_is_still_caught(imdb_db, filters):
+    import dataclasses
+    con = connect(imdb_db)
+    g = parse_query(LIMITED_SQL, schema_of(con))
+    assert g.filters == (("t.production_year > 2005",), ())
+    wrong = dataclasses.replace(g, filters=filters)  # the planned SQL's WHERE, not the query's
+    results = _run_orders(con, wrong)
+    con.close()
+    assert not any(r.same_result or r.limit_choice for r in results)
+
+
+def test_order_by_that_fixes_the_rows_is_plain_equal(imdb_db):
+    con = connect(imdb_db)
+    g = parse_query(LIMITED_SQL.replace("LIMIT", "ORDER BY t.id, mc.id LIMIT"), schema_of(con))
+    results = _run_orders(con, g)
+    con.close()
+    assert all(r.same_result and not r.limit_choice for r in results)
