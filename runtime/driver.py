@@ -80,7 +80,7 @@ class Driver:
             self.spill_dir = tempfile.mkdtemp(prefix=f"rt-spill-{os.getpid()}-")
             store.cap = object_store_memory
             store.spill_dir = self.spill_dir
-        self.sched = Scheduler(num_cpus, self._spawn, store)
+        self.sched = Scheduler(num_cpus, self._spawn, store, self.session_dir)
         self.thread = threading.Thread(target=self._dispatch, name="runtime-dispatcher",
                                        daemon=True)
         try:

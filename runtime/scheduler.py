@@ -76,7 +76,7 @@ from . import lineage
 from .exceptions import (ActorDiedError, ObjectLostError, TaskCancelledError, TaskError,
                          WorkerCrashedError)
 from .object_store import ObjectStore
-from .serialization import discard, error_of, system_error_value
+from .serialization import discard, error_of, system_error_value, unlink_quiet
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,8 @@ class WorkerInfo:
     """The driver's view of one worker process."""
 
     __slots__ = ("wid", "chan", "proc", "pid", "inflight", "fns", "blocked", "cpu", "aid",
-                 "holds", "alive", "dead", "doomed", "stack", "idle_since", "cancelled")
+                 "holds", "alive", "dead", "doomed", "stack", "idle_since", "cancelled",
+                 "orphans")
 
     def __init__(self, wid: int, chan: Any, proc: Any, aid: int | None = None) -> None:
         self.wid = wid
@@ -141,6 +142,9 @@ class WorkerInfo:
         # tasks cancelled with recursive=True that still run here: what they submit is
         # cancelled at once (removed when they report done)
         self.cancelled: set[int] = set()
+        # tasks failed by the driver while they still ran here (cancelled, actor killed), by
+        # id: the output segments they write are removed if the worker dies before reporting
+        self.orphans: dict[int, Task] = {}
 
 
 class ActorInfo:
@@ -184,12 +188,13 @@ class Scheduler:
     """All driver-side state; every method runs under ``self.lock`` unless it says otherwise."""
 
     def __init__(self, num_cpus: int, spawn: Callable[[int | None], WorkerInfo],
-                 store: ObjectStore) -> None:
+                 store: ObjectStore, session_dir: str | None = None) -> None:
         self.lock = threading.RLock()
         self.cv = threading.Condition(self.lock)
         self.num_cpus = num_cpus
         self.spawn = spawn
         self.store = store
+        self.session_dir = session_dir  # where workers write output segments
         store.on_actor_free = self.on_actor_free
         self.pool: list[WorkerInfo] = []
         self.actors: dict[int, ActorInfo] = {}
@@ -595,6 +600,8 @@ class Scheduler:
         if t.state in (FINISHED, FAILED, CANCELLED):
             return
         t.children = None
+        if t.state == RUNNING and t.worker is not None and not t.worker.dead:
+            t.worker.orphans[t.tid] = t
         t.state = CANCELLED if value[0] == "x" and b"TaskCancelledError" in value[1] else FAILED
         if t.worker is not None:
             t.worker.inflight.pop(t.tid, None)
@@ -616,6 +623,8 @@ class Scheduler:
             w.idle_since = time.monotonic()
         if w.cancelled:
             w.cancelled.discard(tid)
+        if w.orphans:
+            w.orphans.pop(tid, None)
         if t is None:  # cancelled while running: drop the result
             discard([v for v, _ in values])
             return
@@ -885,6 +894,9 @@ class Scheduler:
         if w.dead:
             return
         w.dead = True
+        for t in itertools.chain(w.inflight.values(), w.orphans.values()):
+            self._drop_partial(t)
+        w.orphans.clear()
         if w.aid is not None:
             a = self.actors.get(w.aid)
             if a is not None and a.worker is w:
@@ -922,6 +934,18 @@ class Scheduler:
         if w.aid is None and len([p for p in self.pool if not p.doomed]) < self.num_cpus:
             self.pool.append(self.spawn(None))
         self.changed = True
+
+    def _drop_partial(self, t: Task) -> None:
+        """Remove the output segments the run of ``t`` on a worker that died may have written
+        (whole or in part): they belong to no object (a retry writes them again)."""
+        if self.session_dir is None:
+            return
+        spill = self.store.spill_dir
+        for oid in t.roids:
+            name = f"{oid:x}.{t.tid:x}"  # the worker's shm_path(oid, tid)
+            unlink_quiet(f"{self.session_dir}/{name}")
+            if spill:
+                unlink_quiet(f"{spill}/{name}")
 
     def take_flush(self) -> set[WorkerInfo]:
         fl = self.to_flush

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
+import numpy as np
 import pytest
 
 
@@ -14,6 +16,64 @@ def _die_first_times(marker_dir: str, times: int) -> int:
         open(os.path.join(marker_dir, str(n)), "w").close()
         os.kill(os.getpid(), signal.SIGKILL)
     return n
+
+
+class _ExitWhenPickled:
+    """Kills the worker as the task's second output is stored, after the first was written."""
+
+    def __reduce__(self):
+        os._exit(1)
+
+
+class _StallWhenPickled:
+    """Stalls the worker as the task's second output is stored (marker file first)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        open(self.marker, "w").close()
+        time.sleep(60)
+        return (int, ())
+
+
+def _segments_of(shm_files, ref):
+    return [p for p in shm_files() if os.path.basename(p).startswith(f"{ref._id:x}.")]
+
+
+def test_a_worker_that_dies_while_storing_outputs_leaves_no_segment(rt, caps, shm_files):
+    caps("processes")
+
+    @rt.remote(num_returns=2, max_retries=0)
+    def dies_while_storing():
+        return np.ones(1_000_000), _ExitWhenPickled()  # 8 MB: a shared-memory segment
+
+    big, _ = dies_while_storing.remote()
+    with pytest.raises(rt.WorkerCrashedError):
+        rt.get(big, timeout=60)
+    assert _segments_of(shm_files, big) == []  # it stayed until shutdown
+
+
+def test_a_force_cancelled_task_leaves_no_segment(rt, caps, shm_files, tmp_path):
+    caps("processes")
+    marker = str(tmp_path / "storing")
+
+    @rt.remote(num_returns=2)
+    def stalls_while_storing(marker):
+        return np.ones(1_000_000), _StallWhenPickled(marker)
+
+    big, _ = stalls_while_storing.remote(marker)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(marker):
+        assert time.monotonic() < deadline, "the task never stored its outputs"
+        time.sleep(0.02)
+    assert len(_segments_of(shm_files, big)) == 1  # written, not yet reported
+    rt.cancel(big, force=True)
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(big, timeout=60)
+    while _segments_of(shm_files, big):  # removed once the killed worker's death is seen
+        assert time.monotonic() < deadline, "the killed task's segment stayed"
+        time.sleep(0.02)
 
 
 def test_task_is_retried_on_a_fresh_worker_after_a_kill(rt, tmp_path, caps):
