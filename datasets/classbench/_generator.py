@@ -382,8 +382,10 @@ def generate_ranges(config: GeneratorConfig) -> np.ndarray:
                 break
             n = math.ceil(n * 1.5)
     if len(distinct) < config.size:
+        hint = ("; scale branching (db_generator's -b) would spread its address trees"
+                if not config.scale_branching and config.size > model.scale else "")
         raise ValueError(f"size {config.size}: only {len(distinct)} distinct rules could be drawn"
-                         + (f" from {config.params}" if config.params else ""))
+                         + (f" from {config.params}" if config.params else "") + hint)
     arr = cand[_select(rng, strata, distinct, targets, config.size)]
     # Real lists put specific rules before general ones; sort by total wildcard-ness, keep ties random.
     generality = sum(np.log2(arr[:, 2 * d + 1] - arr[:, 2 * d] + 1) for d in range(5))

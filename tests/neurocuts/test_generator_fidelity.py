@@ -301,3 +301,13 @@ def test_gen_takes_smoothing_scope_and_scaling_flags_and_refuses_bad_values():
     for flag, value in (("--smoothness", "65"), ("--address-scope", "1.5"), ("--port-scope", "nan")):
         bad = run(flag, value)
         assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and flag in bad.stderr
+
+
+def test_a_size_the_unscaled_trees_cannot_hold_is_one_line_naming_the_file(shared_dir, capsys):
+    import neurocuts.__main__ as cli
+    path = shared_dir / "classbench" / "seeds" / "fw3_seed"  # measured from 184 rules
+    assert cli.main(["gen", "--params", str(path), "--size", "2000", "--no-scale-branching"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("size 2000: only ") and f"distinct rules could be drawn from {path}; scale branching" in err
+    assert err.count("\n") == 1
+    assert cli.main(["gen", "--params", str(path), "--size", "2000"]) == 0  # -b spreads the tries
