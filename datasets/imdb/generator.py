@@ -358,6 +358,13 @@ def _write(tmp: Path, tables: dict[str, pd.DataFrame], config: ImdbConfig,
     con = duckdb.connect(str(tmp))
     con.execute("SET enable_progress_bar = false")  # it would write to stdout
     try:
+        # One DuckDB thread while it scans the pandas frames. Scanning their object columns runs
+        # Python code, and on Ctrl-C DuckDB returns from execute() while its worker threads still
+        # finish the interrupted scan's tasks; a worker that reaches for the GIL while the
+        # interpreter exits is ended with pthread_exit, whose unwinding DuckDB's catch (...)
+        # swallows, and glibc aborts the process ("FATAL: exception not rethrown", SIGABRT).
+        # With one thread every task runs in the calling thread, done when execute() returns.
+        con.execute("SET threads = 1")
         for name, df in tables.items():
             cols = [c for c, _ in TABLES[name]]
             df = df.reindex(columns=cols)
@@ -366,6 +373,7 @@ def _write(tmp: Path, tables: dict[str, pd.DataFrame], config: ImdbConfig,
             casts = ", ".join(f"CAST({c} AS {typ}) AS {c}" for c, typ in TABLES[name])
             con.execute(f"INSERT INTO {name} SELECT {casts} FROM _df")
             con.unregister("_df")
+        con.execute("RESET threads")  # the witnesses' queries read no Python objects
         if progress:
             progress("bulk insert")
         report: dict = {"literal_cells": injected}
