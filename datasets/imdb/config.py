@@ -5,17 +5,21 @@ Kept apart from :mod:`.generator` so that finding and checking a cached database
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from . import _values as V
 
 GENERATOR_VERSION = 1
+"""Names the cached file (``..._v1.duckdb``); the fingerprint does not rely on it being bumped."""
 
 MIN_SCALE = 0.0005
 """Smallest scale generated: below ~0.0003 the keyword table has fewer rows than the JOB
@@ -45,9 +49,28 @@ class ImdbConfig:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the database contents: generator version, scale, seed, witnesses."""
-        key = f"imdb-v{GENERATOR_VERSION}-s{self.scale!r}-seed{self.seed}-w{int(self.witnesses)}"
+        """Identifies the database contents: the generator's source (:func:`source_hash`) and
+        numpy's version, which draws every value, then scale, seed and witnesses. A database
+        whose fingerprint differs is rebuilt, and the true-cardinality cache, keyed by it, never
+        serves the counts of another generator's data."""
+        key = (f"imdb-v{GENERATOR_VERSION}-src{source_hash()}-numpy{np.__version__}"
+               f"-s{self.scale!r}-seed{self.seed}-w{int(self.witnesses)}")
         return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def source_hash() -> str:
+    """SHA-256 of this package's files (``*.py`` and the JOB specs ``*.json``, by name): any
+    change to the generator, its value pools, witnesses or schema changes it, and nothing else
+    (not paths, not times), so it holds across runs and machines."""
+    h = hashlib.sha256()
+    files = sorted((f for f in resources.files(__package__).iterdir()
+                    if f.is_file() and f.name.endswith((".py", ".json"))), key=lambda f: f.name)
+    for f in files:
+        data = f.read_bytes()
+        h.update(f"{f.name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
 
 
 def default_cache_dir() -> Path:
@@ -90,5 +113,6 @@ def connection_problem(con: duckdb.DuckDBPyConnection, config: ImdbConfig) -> st
     if row is None:
         return "it has no generator metadata"
     if json.loads(row[0]) != config.fingerprint:
-        return "it was generated with other settings (scale, seed, witnesses or version)"
+        return ("it was generated with other settings (scale, seed, witnesses, or another "
+                "generator source or numpy)")
     return None

@@ -151,3 +151,68 @@ def test_ensure_database_rebuilds_an_unusable_cached_file(tmp_path, tiny_db, cap
     path.write_bytes(tiny_db.read_bytes()[:50_000])
     assert ensure_database(TINY, tmp_path) == path
     assert database_problem(path, TINY) is None and "rebuilding" in caplog.text
+
+
+# --- the fingerprint that keys both caches -------------------------------------------------------
+REPO = Path(__file__).resolve().parents[2]
+_PRINT_FINGERPRINT = ("import sysml_datasets.imdb as m; from sysml_datasets.imdb import ImdbConfig; "
+                      "print(m.__file__); print(ImdbConfig(scale=0.0005, seed=3).fingerprint)")
+
+
+def _fingerprint_in_a_new_process(package_parent: Path | None) -> tuple[str, str]:
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ)
+    if package_parent is not None:  # ahead of the installed (editable) package
+        env["PYTHONPATH"] = str(package_parent)
+    r = subprocess.run([sys.executable, "-c", _PRINT_FINGERPRINT], env=env, cwd=package_parent or REPO,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    where, fp = r.stdout.split()
+    return where, fp
+
+
+def _copy_of_the_generator(folder: Path) -> Path:
+    shutil.copytree(REPO / "datasets", folder / "sysml_datasets",
+                    ignore=shutil.ignore_patterns("__pycache__", "classbench"))
+    return folder / "sysml_datasets" / "imdb" / "generator.py"
+
+
+def test_a_changed_generator_gets_another_fingerprint_and_an_unchanged_one_the_same(tmp_path):
+    # The fingerprint was version, scale, seed and witnesses: a generator changed without
+    # bumping GENERATOR_VERSION kept it, and the true-cardinality cache served stale counts.
+    ours = ImdbConfig(scale=0.0005, seed=3).fingerprint
+    same = _copy_of_the_generator(tmp_path / "same")
+    where, fp = _fingerprint_in_a_new_process(tmp_path / "same")
+    assert Path(where).parent == same.parent and fp == ours  # another run, another folder
+    changed = _copy_of_the_generator(tmp_path / "changed")
+    source = changed.read_text()
+    assert '"cast_info": 0.65,' in source
+    changed.write_text(source.replace('"cast_info": 0.65,', '"cast_info": 0.66,', 1))
+    where, fp = _fingerprint_in_a_new_process(tmp_path / "changed")
+    assert Path(where).parent == changed.parent and fp != ours
+
+
+def test_a_database_of_a_changed_generator_is_rebuilt_before_true_cards_use_it(
+        tmp_path, monkeypatch, capsys):
+    from deepquery.database import connect, fingerprint
+    from sysml_datasets.imdb import config
+    config_ = ImdbConfig(scale=0.0005, seed=3)  # plan plants witnesses
+    path = database_path(config_, tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(config, "source_hash", lambda: "the generator before a change")
+        build_database(path, config_)
+    con = connect(path)
+    stale = fingerprint(con, path)
+    con.close()
+    assert stale != config_.fingerprint
+    q = tmp_path / "q.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t, movie_companies AS mc "
+                 "WHERE t.id = mc.movie_id")
+    assert main(["plan", str(q), "--cards", "true", "--json", "--cache-dir", str(tmp_path),
+                 "--scale", "0.0005", "--seed", "3"]) == 0
+    assert "rebuilding" in capsys.readouterr().err
+    con = connect(path)
+    assert fingerprint(con, path) == config_.fingerprint
+    con.close()
