@@ -8,8 +8,7 @@ A file is a list of sections, each opened by `-name` and closed by `#`. The ones
   `share p:p` exact ports;
 - one section per port class pair (`-wc_wc` .. `-em_em`): `total,share src,cond ...` per line, the
   joint prefix lengths of that pair's rules (source plus destination length `total`, then each
-  source length with its probability given the total).
-
+  source length with its probability given the total);
 - `-scale`: the size of the rule set the file was measured from;
 - `-snest`, `-dnest`: the deepest prefix nesting (prefixes on one root-to-leaf path) of the source and
   destination address trees;
@@ -165,12 +164,12 @@ def read_params(path: str | Path) -> SeedParams:
                 ranges[section][key] = ranges[section].get(key, 0.0) + share
             elif section == "scale":
                 scale = int(fields[0])
-                if scale < 1:
-                    raise ValueError(f"scale {scale} is not within 1..")
+                if not 1 <= scale <= 10**9:
+                    raise ValueError(f"scale {scale} is not within 1..1000000000")
             elif section in ("snest", "dnest"):
                 nest[section] = int(fields[0])
-                if nest[section] < 1:
-                    raise ValueError(f"nesting {nest[section]} is not within 1..32")
+                if not 1 <= nest[section] <= 33:  # 33 prefixes (lengths 0..32) fit on one path
+                    raise ValueError(f"nesting {nest[section]} is not within 1..33")
             elif section in skew:
                 level, p1, p2, sk = int(fields[0]), float(fields[1]), float(fields[2]), float(fields[3])
                 _check_level(level)
