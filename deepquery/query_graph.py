@@ -335,16 +335,23 @@ def parse_query(
                              f"(table {relations[i].table})")
         return i
 
-    # Validate every column anywhere in the statement (SELECT list included). GROUP BY, HAVING,
-    # WINDOW, QUALIFY and ORDER BY may name a SELECT-list alias instead (ORDER BY n).
+    # Validate every column anywhere in the statement (SELECT list included), binding names as
+    # DuckDB does: an ORDER BY term that is just a name means the SELECT-list alias of that
+    # name first (``SELECT t.title AS id ... ORDER BY id``, even with t.id and mc.id in scope);
+    # elsewhere outside WHERE and ON (GROUP BY, HAVING, WINDOW, QUALIFY, inside an ORDER BY
+    # expression) a name means a table's column first and the alias only when no table has one.
     outputs = {e.alias.lower() for e in stmt.expressions if isinstance(e, exp.Alias)}
+    order = stmt.args.get("order")
+    alias_first = {id(o.this) for o in (order.expressions if order else [])
+                   if isinstance(o, exp.Ordered) and isinstance(o.this, exp.Column)}
     for col in stmt.find_all(exp.Column):
         if isinstance(col.this, exp.Star):
             continue
-        if (not col.table and col.name.lower() in outputs
-                and col.find_ancestor(exp.Where, exp.Join, exp.Select) is stmt
-                and not any(col.name.lower() in schema.get(r.table, ())
-                            for r in relations if schema is not None)):
+        if not col.table and col.name.lower() in outputs and (
+                id(col) in alias_first
+                or (col.find_ancestor(exp.Where, exp.Join, exp.Select) is stmt
+                    and not any(col.name.lower() in schema.get(r.table, ())
+                                for r in relations if schema is not None))):
             continue
         resolve(col)
 

@@ -95,3 +95,56 @@ def test_components_of_a_subset_split_where_no_edge_links():
     assert g.components() == [g.full_mask]
     assert g.components(t | k | ci) == [t | ci, k]  # mk linked k to the rest
     assert g.components(mk | k) == [mk | k]
+
+
+# --- SELECT aliases named like a column: names bound as DuckDB binds them ------------------------
+_TWO_IDS = "FROM title AS t, movie_companies AS mc WHERE t.id = mc.movie_id"  # t.id and mc.id
+
+
+@pytest.mark.parametrize("sql", [
+    # a bare ORDER BY term is the alias first: DuckDB runs these; they were refused as ambiguous
+    f"SELECT t.title AS id {_TWO_IDS} ORDER BY id DESC LIMIT 2",
+    f"SELECT DISTINCT t.title AS id {_TWO_IDS} ORDER BY id LIMIT 2",
+    f"SELECT t.title AS ID {_TWO_IDS} ORDER BY Id LIMIT 2",
+    f'SELECT t.title AS "id" {_TWO_IDS} ORDER BY "id" LIMIT 2',
+    f"SELECT mc.company_type_id AS id, count(*) AS n {_TWO_IDS} GROUP BY 1 ORDER BY id",
+    # elsewhere a column comes first, and both refuse these
+    f"SELECT t.title AS id {_TWO_IDS} ORDER BY lower(id) LIMIT 2",
+    f"SELECT t.title AS id, row_number() OVER (ORDER BY id) AS r {_TWO_IDS} LIMIT 2",
+    f"SELECT mc.company_type_id AS id, count(*) AS n {_TWO_IDS} GROUP BY id",
+    f"SELECT mc.company_type_id AS id, count(*) AS n {_TWO_IDS} "
+    "GROUP BY mc.company_type_id HAVING id > 1",
+    f"SELECT t.title AS id {_TWO_IDS} AND id > 5",
+    # the alias where no table has the name
+    f"SELECT mc.company_type_id AS kind, count(*) AS n {_TWO_IDS} GROUP BY kind HAVING kind > 1",
+    f"SELECT t.title AS x {_TWO_IDS} ORDER BY nosuch",
+])
+def test_a_query_is_accepted_exactly_when_duckdb_binds_its_names(imdb_db, sql):
+    from deepquery import connect
+    from deepquery.database import schema_of
+    con = connect(imdb_db)
+    try:
+        con.execute(f"EXPLAIN {sql}")
+        duckdb_error = None
+    except Exception as e:  # noqa: BLE001 - DuckDB's binder error
+        duckdb_error = str(e).splitlines()[0]
+    schema = schema_of(con)
+    con.close()
+    if duckdb_error is None:
+        parse_query(sql, schema)
+    else:
+        with pytest.raises(QueryError, match="ambiguous|unknown"):
+            parse_query(sql, schema)
+
+
+def test_a_plan_of_a_query_ordered_by_an_alias_named_like_a_column_returns_its_rows(imdb_db):
+    from deepquery import EstimatedCardinality, TableStats, connect, get_cost_model, get_optimizer
+    from deepquery.database import schema_of
+    from deepquery.execute import run_plan
+    con = connect(imdb_db)
+    g = parse_query(f"SELECT t.title AS id, mc.id AS note {_TWO_IDS} ORDER BY id, note LIMIT 5",
+                    schema_of(con))
+    tree = get_optimizer("dp")(g, EstimatedCardinality(g, TableStats(con)), get_cost_model("cout"))
+    result = run_plan(con, g, tree)
+    con.close()
+    assert result.same_result and not result.limit_choice and result.rows == 5
