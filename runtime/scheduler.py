@@ -44,21 +44,12 @@ Actor calls keep no lineage: their outputs are never evicted (they spill like ``
 
 Pool workers get one task at a time, except functions whose recent runs were short
 (< ``_SHORT_S``): those are pipelined up to ``_DEPTH`` per worker so bursts of small tasks travel
-in batches. A worker blocked in ``get`` does not count against ``num_cpus``;
-if every worker is blocked and tasks are READY, the pool grows by one worker (Ray does the same)
-so nested tasks cannot deadlock; workers past ``num_cpus`` exit after ``_IDLE_S`` idle. Once
-the pool has ``soft_pool`` (2 x ``num_cpus``) processes, a READY task whose output a worker's
-innermost ``get`` (one without a timeout) waits for is sent to that worker as a *help* task,
-which it runs inside its wait, on top of the waiting task's stack, as a function call would;
-the pool grows only for READY tasks no waiting worker can run that way (after
-``_GROW_GRACE_S``, since a submitter sends its ``get`` just after the submit). Starting a
-process costs ~0.1 s of CPU: deep recursion such as fib(10) needed 66 of them before. A worker
-running a help task counts against ``num_cpus``. The pool grows to at most ``num_cpus`` +
-``RUNTIME_MAX_EXTRA_WORKERS`` (default 64) processes; past that, any READY task is sent to a
-worker blocked in ``get``, preferring a task whose output that worker waits for, so nested
-tasks cannot deadlock. Each pool worker's ``stack`` mirrors the worker's call stack: its open
-``get`` requests (``Waiter``) and the help tasks it runs (task ids); it can take a help task
-only while its innermost frame is a ``get`` still waiting.
+in batches. A worker blocked in ``get`` does not count against ``num_cpus``: when no worker can
+take a READY task, ``pool.grow`` starts a worker or sends the task to a waiting worker to run
+inside its wait (a *help* task), so nested tasks cannot deadlock (see ``pool``). Each pool
+worker's ``stack`` mirrors the worker's call stack: its open ``get`` requests (``Waiter``) and
+the help tasks it runs (task ids); it can take a help task only while its innermost frame is a
+``get`` still waiting.
 """
 from __future__ import annotations
 
@@ -72,7 +63,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from . import lineage
+from . import lineage, pool
 from .exceptions import (ActorDiedError, ObjectLostError, TaskCancelledError, TaskError,
                          WorkerCrashedError)
 from .object_store import ObjectStore
@@ -85,11 +76,6 @@ WAITING, READY, RUNNING, FINISHED, FAILED, CANCELLED = (
 _SHORT_S = 0.002
 _DEPTH = 8
 _MAX_EXTRA_WORKERS = 64  # default of RUNTIME_MAX_EXTRA_WORKERS
-_IDLE_S = 2.0  # a pool worker past num_cpus idle this long exits (Ray retires idle workers too)
-# past soft_pool, a READY task no waiting worker can run gets a new process only after this
-# long (a later pump decides): a task's submitter sends its get() just after the submit
-_GROW_GRACE_S = 0.05
-_MAX_HELP_DEPTH = 64  # frames on a worker's stack (its Python recursion stays far from the limit)
 _MAX_EVENTS = 200_000  # the timeline keeps the most recent events
 
 
@@ -211,7 +197,7 @@ class Scheduler:
         self.max_extra_workers = int(os.environ.get("RUNTIME_MAX_EXTRA_WORKERS",
                                                     str(_MAX_EXTRA_WORKERS)))
         # past this many pool processes, a worker waiting in get() runs the task it waits for
-        # itself before the pool grows for it (a process start costs ~0.1 s of CPU)
+        # itself before the pool grows for it (see pool.grow)
         self.soft_pool = num_cpus + min(num_cpus, self.max_extra_workers)
         self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
 
@@ -419,7 +405,7 @@ class Scheduler:
                 continue
             w = self._pick(t)
             if w is None:
-                self._maybe_grow(t)
+                pool.grow(self, t)
                 return
             ready.popleft()
             if t.deps and self._missing_deps(t):
@@ -453,106 +439,8 @@ class Scheduler:
                 return False
         return True
 
-    def _maybe_grow(self, head: Task) -> None:
-        """No worker can take READY task ``head``: grow the pool, or (past ``soft_pool``
-        processes) let waiting workers run the tasks they wait for."""
-        active = helping = 0
-        for w in self.pool:
-            if w.doomed:
-                continue
-            if not w.blocked:
-                active += 1
-            elif w.stack and (type(w.stack[-1]) is int or w.stack[-1].done):  # runs a help task
-                helping += 1
-        free = self.num_cpus - active - helping - self.spawning
-        if free <= 0:
-            return
-        if len(self.pool) >= self.soft_pool:
-            if self._help_own(free):
-                return  # the next pump grows the pool if READY tasks are still left
-            if time.monotonic() - head.ready_at < _GROW_GRACE_S:
-                return  # its submitter may be about to wait for it, and run it in that wait
-        if len(self.pool) < self.num_cpus + self.max_extra_workers:
-            w = self.spawn(None)
-            self.pool.append(w)
-        elif active == 0:
-            self._help()
-
     def retire_idle(self) -> None:
-        """Let pool workers beyond ``num_cpus`` (grown while tasks waited in ``get``) exit once
-        they have been idle for ``_IDLE_S``."""
-        now = time.monotonic()
-        for w in list(self.pool):
-            if len(self.pool) <= self.num_cpus:
-                return
-            if (not w.inflight and not w.blocked and not w.stack and not w.doomed and w.alive
-                    and now - w.idle_since > _IDLE_S):
-                self.pool.remove(w)
-                w.doomed = True
-                w.chan.outbox.append(("exit",))
-                self.to_flush.add(w)
-
-    def _help_own(self, n: int) -> int:
-        """Send up to ``n`` READY tasks to pool workers whose innermost ``get`` (without a
-        timeout) waits for their output, to run inside that wait as a function call would,
-        instead of starting a process for them; return how many were sent."""
-        sent = 0
-        for w in self.pool:
-            st = w.stack
-            if sent >= n:
-                break
-            if w.doomed or not st or len(st) >= _MAX_HELP_DEPTH:
-                continue
-            top = st[-1]
-            if type(top) is not Waiter or top.done or not top.is_get or top.timed:
-                continue
-            t = self._awaited_ready(top)
-            if t is not None and t.num_cpus <= 1:
-                self._send_help(w, t)
-                sent += 1
-        return sent
-
-    def _awaited_ready(self, waiter: Waiter) -> Task | None:
-        """A READY pool task, its arguments present, whose output ``waiter`` waits for."""
-        entries = self.store.entries
-        for oid in waiter.oids:
-            e = entries.get(oid)
-            t = e.task if e is not None else None
-            if (t is not None and t.state == READY and t.kind == "task"
-                    and not (t.deps and self._missing_deps(t))):
-                return t
-        return None
-
-    def _help(self) -> None:
-        """Every pool worker waits in ``get`` and the pool is at its cap: send READY tasks to
-        waiting workers to run inside their wait, so nested tasks cannot deadlock."""
-        avail = [w for w in self.pool if not w.doomed and w.stack and len(w.stack) < _MAX_HELP_DEPTH
-                 and type(w.stack[-1]) is Waiter and not w.stack[-1].done]
-        if not avail:
-            return
-        entries = self.store.entries
-        rest = []
-        for w in avail:  # first, a task whose output the worker itself waits for
-            t = self._awaited_ready(w.stack[-1])
-            if t is not None:
-                self._send_help(w, t)
-            else:
-                rest.append(w)
-        rest.sort(key=lambda w: len(w.stack))  # then any, to the least nested workers
-        ready = self.ready
-        for w in rest:
-            while ready and (ready[0].state != READY
-                             or (ready[0].deps and self._missing_deps(ready[0]))):
-                ready.popleft()
-            if not ready:
-                return
-            self._send_help(w, ready.popleft())
-
-    def _send_help(self, w: WorkerInfo, t: Task) -> None:
-        log.debug("all %d pool workers wait in get(); worker %d runs %s inside its wait",
-                  len(self.pool), w.wid, t.name)
-        w.stack.append(t.tid)
-        self._send_task(w, t, "help")
+        pool.retire_idle(self)
 
     def _send_task(self, w: WorkerInfo, t: Task, tag: str = "task") -> None:
         t.state = RUNNING

@@ -1,0 +1,139 @@
+"""The worker pool under nested tasks: when it grows, when it shrinks, and *help* tasks.
+
+A worker blocked in ``get`` does not count against ``num_cpus``. When no worker can take a READY
+task (``Scheduler.pump``), ``grow`` either starts a worker (Ray does the same, so nested tasks
+cannot deadlock) or sends the task to a worker waiting in ``get`` as a *help* task, which that
+worker runs inside its wait, on top of the waiting task's stack, as a function call would:
+
+* below ``soft_pool`` (2 x ``num_cpus``) processes, the pool grows;
+* from there on, a READY task whose output a worker's innermost ``get`` (one without a timeout,
+  which the task would hold up) waits for goes to that worker (``_help_own``); the pool grows
+  only for READY tasks no waiting worker can run that way, and only after ``_GROW_GRACE_S``,
+  since a task's submitter sends its ``get`` just after the submit. A process start costs
+  ~0.1 s of CPU: README's fib(10) started 66 of them before, one after another;
+* at ``num_cpus`` + ``RUNTIME_MAX_EXTRA_WORKERS`` (default 64) processes, with no worker
+  active, any READY task goes to a waiting worker (``_help``), preferring one it waits for.
+
+A worker running a help task counts against ``num_cpus``. Workers past ``num_cpus`` exit after
+``_IDLE_S`` idle (``retire_idle``). These functions work on the scheduler's state and run under
+its lock.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_IDLE_S = 2.0  # a pool worker past num_cpus idle this long exits (Ray retires idle workers too)
+# past soft_pool, a READY task no waiting worker can run gets a new process only after this
+# long (a later pump decides): a task's submitter sends its get() just after the submit
+_GROW_GRACE_S = 0.05
+_MAX_HELP_DEPTH = 64  # frames on a worker's stack (its Python recursion stays far from the limit)
+
+
+def grow(s: Any, head: Any) -> None:
+    """No worker can take READY task ``head``: grow the pool, or (past ``soft_pool``
+    processes) let waiting workers run the tasks they wait for."""
+    active = helping = 0
+    for w in s.pool:
+        if w.doomed:
+            continue
+        if not w.blocked:
+            active += 1
+        elif w.stack and (type(w.stack[-1]) is int or w.stack[-1].done):  # runs a help task
+            helping += 1
+    free = s.num_cpus - active - helping - s.spawning
+    if free <= 0:
+        return
+    if len(s.pool) >= s.soft_pool:
+        if _help_own(s, free):
+            return  # the next pump grows the pool if READY tasks are still left
+        if time.monotonic() - head.ready_at < _GROW_GRACE_S:
+            return  # its submitter may be about to wait for it, and run it in that wait
+    if len(s.pool) < s.num_cpus + s.max_extra_workers:
+        w = s.spawn(None)
+        s.pool.append(w)
+    elif active == 0:
+        _help(s)
+
+
+def retire_idle(s: Any) -> None:
+    """Let pool workers beyond ``num_cpus`` (grown while tasks waited in ``get``) exit once
+    they have been idle for ``_IDLE_S``."""
+    now = time.monotonic()
+    for w in list(s.pool):
+        if len(s.pool) <= s.num_cpus:
+            return
+        if (not w.inflight and not w.blocked and not w.stack and not w.doomed and w.alive
+                and now - w.idle_since > _IDLE_S):
+            s.pool.remove(w)
+            w.doomed = True
+            w.chan.outbox.append(("exit",))
+            s.to_flush.add(w)
+
+
+def _help_own(s: Any, n: int) -> int:
+    """Send up to ``n`` READY tasks to pool workers whose innermost ``get`` (without a
+    timeout) waits for their output, to run inside that wait as a function call would,
+    instead of starting a process for them; return how many were sent."""
+    sent = 0
+    for w in s.pool:
+        st = w.stack
+        if sent >= n:
+            break
+        if w.doomed or not st or len(st) >= _MAX_HELP_DEPTH:
+            continue
+        top = st[-1]
+        if type(top) is int or top.done or not top.is_get or top.timed:
+            continue
+        t = _awaited_ready(s, top)
+        if t is not None and t.num_cpus <= 1:
+            _send_help(s, w, t)
+            sent += 1
+    return sent
+
+
+def _awaited_ready(s: Any, waiter: Any) -> Any:
+    """A READY pool task, its arguments present, whose output ``waiter`` waits for."""
+    entries = s.store.entries
+    for oid in waiter.oids:
+        e = entries.get(oid)
+        t = e.task if e is not None else None
+        if (t is not None and t.state == "READY" and t.kind == "task"
+                and not (t.deps and s._missing_deps(t))):
+            return t
+    return None
+
+
+def _help(s: Any) -> None:
+    """Every pool worker waits in ``get`` and the pool is at its cap: send READY tasks to
+    waiting workers to run inside their wait, so nested tasks cannot deadlock."""
+    avail = [w for w in s.pool if not w.doomed and w.stack and len(w.stack) < _MAX_HELP_DEPTH
+             and type(w.stack[-1]) is not int and not w.stack[-1].done]
+    if not avail:
+        return
+    rest = []
+    for w in avail:  # first, a task whose output the worker itself waits for
+        t = _awaited_ready(s, w.stack[-1])
+        if t is not None:
+            _send_help(s, w, t)
+        else:
+            rest.append(w)
+    rest.sort(key=lambda w: len(w.stack))  # then any, to the least nested workers
+    ready = s.ready
+    for w in rest:
+        while ready and (ready[0].state != "READY"
+                         or (ready[0].deps and s._missing_deps(ready[0]))):
+            ready.popleft()
+        if not ready:
+            return
+        _send_help(s, w, ready.popleft())
+
+
+def _send_help(s: Any, w: Any, t: Any) -> None:
+    log.debug("worker %d runs %s inside its wait in get() (%d pool workers)", w.wid, t.name,
+              len(s.pool))
+    w.stack.append(t.tid)
+    s._send_task(w, t, "help")
