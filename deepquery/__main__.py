@@ -6,6 +6,7 @@ Subcommands: ``data build``, ``plan FILE``, ``run FILE``, ``compare [FILE]``. Ex
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -206,6 +208,19 @@ def _session(args: argparse.Namespace, file: str | None) -> _Session:
     return _Session(graph, con, db, cards, cache, label)
 
 
+@contextlib.contextmanager
+def _opened(args: argparse.Namespace, file: str | None) -> Iterator[_Session]:
+    """:func:`_session`, its true-cardinality cache committed and closed on the way out, also
+    when planning fails (an open cache kept its write lock, and an in-process caller's next
+    command waited 30 s for it)."""
+    s = _session(args, file)
+    try:
+        yield s
+    finally:
+        if s.cache is not None:
+            s.cache.close()
+
+
 def _plan(s: _Session, optimizer: str, cost_model: str):
     model = get_cost_model(cost_model)
     t = time.perf_counter()
@@ -254,15 +269,13 @@ def cmd_data_build(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    s = _session(args, args.file)
-    tree, ms = _plan(s, args.optimizer, args.cost_model)
+    with _opened(args, args.file) as s:
+        tree, ms = _plan(s, args.optimizer, args.cost_model)
     sql = plan_sql(s.graph, tree)
     out = {"query": s.graph.name, "relations": list(s.graph.aliases), "plan": tree.nested(s.graph),
            "cost": tree.cost, "cost_model": args.cost_model, "optimizer": args.optimizer,
            "cards": args.cards, "rows": tree.card, "planning_ms": round(ms, 3), "sql": sql,
            "db": str(s.db)}
-    if s.cache is not None:
-        s.cache.close()
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
@@ -276,14 +289,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    s = _session(args, args.file)
-    tree, ms = _plan(s, args.optimizer, args.cost_model)
+    with _opened(args, args.file) as s:
+        tree, ms = _plan(s, args.optimizer, args.cost_model)
     try:
         r = run_plan(s.con, s.graph, tree, repeat=args.repeat)
     except duckdb.Error as e:
         raise _duckdb_bad_input(s.label, e) from None
-    if s.cache is not None:
-        s.cache.close()
     out = {"query": s.graph.name, "optimizer": args.optimizer, "cost_model": args.cost_model,
            "cards": args.cards, "plan": tree.nested(s.graph), "cost": tree.cost,
            "planning_ms": round(ms, 3), "planned_ms": round(r.planned_ms, 3),
@@ -306,20 +317,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    s = _session(args, args.file)
     rows, skipped = [], []
-    for name in OPTIMIZERS:
-        try:
-            tree, ms = _plan(s, name, args.cost_model)
-        except _TooLarge as e:  # too large for an exhaustive optimizer: compare the others
-            skipped.append(name)
-            logger.warning("%s skipped: %s", name, e.error.reason)
-            rows.append({"optimizer": name, "cost": None, "planning_ms": None, "plan": None})
-            continue
-        rows.append({"optimizer": name, "cost": tree.cost, "planning_ms": round(ms, 3),
-                     "plan": tree.nested(s.graph)})
-    if s.cache is not None:
-        s.cache.close()
+    with _opened(args, args.file) as s:
+        for name in OPTIMIZERS:
+            try:
+                tree, ms = _plan(s, name, args.cost_model)
+            except _TooLarge as e:  # too large for an exhaustive optimizer: compare the others
+                skipped.append(name)
+                logger.warning("%s skipped: %s", name, e.error.reason)
+                rows.append({"optimizer": name, "cost": None, "planning_ms": None, "plan": None})
+                continue
+            rows.append({"optimizer": name, "cost": tree.cost, "planning_ms": round(ms, 3),
+                         "plan": tree.nested(s.graph)})
     if len(skipped) == len(rows):
         raise BadInput(f"{s.label}: every optimizer refused the query")
     base = rows[0]["cost"]

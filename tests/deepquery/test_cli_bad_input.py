@@ -394,6 +394,30 @@ def test_a_query_duckdb_cannot_evaluate_is_one_line_exit_2(tmp_path, imdb_cache,
     assert "cast.sql: DuckDB: Conversion Error" in line
 
 
+@pytest.mark.parametrize("cmd", [["plan"], ["compare"]])
+def test_a_failed_command_leaves_the_cardinality_cache_unlocked(tmp_path, imdb_cache, capsys, cmd):
+    # The cache was closed only on success: its write lock outlived a failed command, and the
+    # next command in the same process waited 30 s for it, then went on without the file.
+    import shutil
+    import sqlite3
+    from sysml_datasets.imdb import ImdbConfig
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy(database_path(ImdbConfig(scale=0.002), imdb_cache), cache)
+    q = tmp_path / "cast.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t, movie_companies AS mc, company_type AS ct "
+                 "WHERE t.id = mc.movie_id AND ct.id = mc.company_type_id "
+                 "AND t.title::INTEGER < mc.company_id")
+    assert main([*cmd, str(q), "--cards", "true", "--cache-dir", str(cache),
+                 "--scale", "0.002"]) == 2
+    assert "Conversion Error" in _one_line(capsys.readouterr().err)
+    con = sqlite3.connect(str(cache / "true_cards.sqlite"), timeout=0)
+    con.execute("BEGIN IMMEDIATE")  # "database is locked" while the command's cache is open
+    assert con.execute("SELECT count(*) FROM cards").fetchone()[0] > 0  # counts made are kept
+    con.rollback()
+    con.close()
+
+
 def test_ctrl_c_inside_duckdb_during_run_is_an_interrupt(tmp_path, imdb_cache, capsys,
                                                           monkeypatch, query):
     import deepquery.__main__ as cli
