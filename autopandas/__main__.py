@@ -1,7 +1,8 @@
 """Command line: ``python -m autopandas synth IN... OUT [--timeout S] [--max-depth D] [--json]``.
 
 Prints one Python expression over ``df0, df1, ...`` (``df0`` is also known as ``df``) with
-pandas as ``pd`` whose result matches the output file. Exit codes: 0 solved, 1 not solved within
+pandas as ``pd`` whose result matches the output file. The search runs in a forked worker with
+hard bounds (``isolation.py``): its address space capped, killed 1 s past ``--timeout``. Exit codes: 0 solved, 1 not solved within
 the limits (the message says what was searched), interrupted (Ctrl-C) or an internal error (one
 line each), 2 bad input (one line on stderr).
 """
@@ -10,10 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from ._cli import OneLineParser, chain_depth, fail, positive_seconds
 from .io import InputError, read_frame
+from .isolation import WorkerTimeout, run_isolated
 from .search import SEARCHES, SearchConfig, csv_matcher, exact_matcher, synthesize
+
+#: How long past ``--timeout`` the search worker may run before it is killed: the search stops
+#: itself at the limit, between bytecodes; only a C loop inside one call keeps it running.
+KILL_GRACE_S = 1.0
 
 
 def _parser(prog: str = "autopandas") -> argparse.ArgumentParser:
@@ -64,7 +71,12 @@ def _synth(args: argparse.Namespace) -> int:
     inputs = [f for f, _ in frames[:-1]]
     target, fmt = frames[-1]
     matcher = csv_matcher(target) if fmt == "csv" else exact_matcher(target)
-    res = synthesize(inputs, target, cfg, matcher=matcher)
+    start = time.monotonic()
+    try:
+        res = run_isolated(lambda: synthesize(inputs, target, cfg, matcher=matcher),
+                           start + cfg.timeout_s + KILL_GRACE_S)
+    except WorkerTimeout:
+        return _killed(args, time.monotonic() - start)
     if args.json:
         print(json.dumps({"program": res.rendered, "solved": res.solved,
                           "candidates_tried": res.candidates_tried, "seconds": round(res.seconds, 3),
@@ -74,6 +86,17 @@ def _synth(args: argparse.Namespace) -> int:
     else:
         print(f"no program found: {res.summary()}", file=sys.stderr)
     return 0 if res.solved else 1
+
+
+def _killed(args: argparse.Namespace, seconds: float) -> int:
+    line = (f"time limit reached after {seconds:.1f}s: the search was stopped inside a candidate "
+            "call that ran past the limit (what it had searched is lost)")
+    if args.json:
+        print(json.dumps({"program": None, "solved": False, "candidates_tried": None,
+                          "seconds": round(seconds, 3), "outcome": "time limit", "searched": line}))
+    else:
+        print(f"no program found: {line}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -46,8 +46,8 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 
-#: Longest session deadline :meth:`Sandbox.until` arms the alarm for (about 11 days; setitimer
-#: overflows near 1e9 s on some platforms, and a ``--timeout`` may be larger).
+#: Longest session deadline :meth:`Sandbox.until` arms the alarm for (about 11 days): setitimer
+#: raises OverflowError past about 9e9 s (Python's int64 nanoseconds), and a ``--timeout`` may be larger.
 _LONGEST_ALARM_S = 1e6
 
 

@@ -563,12 +563,14 @@ class _Pass:
                     continue
                 out = self._run_cached(box, depth, sid, fi, produced, fn, value, args)
                 result.candidates_tried += 1
-                if not out.ok or self._past_deadline():
+                if not out.ok:
                     continue
                 if _safe_match(self.match, out.value):
                     found = prog.then(Step(fn.name, args, tuple(trace)))
                     if _renders(found, len(inputs)):
                         return found
+                if self._past_deadline():
+                    return None
                 if not keep or dsl.receiver_kind(out.value) is None:
                     continue
                 k = state_key(out.value)

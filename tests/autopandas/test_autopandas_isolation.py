@@ -1,0 +1,66 @@
+"""The forked search worker: hard memory cap, killed past its deadline, results and errors relayed."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+import numpy as np
+import pytest
+
+import autopandas.__main__ as cli
+from autopandas.isolation import WorkerDied, WorkerTimeout, available, run_isolated
+from autopandas.sandbox import Sandbox
+
+pytestmark = pytest.mark.skipif(not available(), reason="needs fork and RLIMIT_AS")
+
+
+# A C-level loop no Python signal handler can interrupt: the regex engine backtracks for ages.
+def _c_loop() -> object:
+    return re.match(r"(a+)+$", "a" * 60 + "b")
+
+
+def test_value_and_exceptions_come_back():
+    assert run_isolated(lambda: {"x": [1, 2]}, time.monotonic() + 30) == {"x": [1, 2]}
+    with pytest.raises(ValueError, match="bad"):
+        run_isolated(lambda: (_ for _ in ()).throw(ValueError("bad")), time.monotonic() + 30)
+    with pytest.raises(RuntimeError, match="unpicklable"):
+        run_isolated(lambda: (lambda: 1), time.monotonic() + 30)
+
+
+@pytest.mark.timeout(60)
+def test_a_c_loop_past_the_deadline_is_killed():
+    """The sandbox's alarm cannot stop this loop; the worker is killed at the deadline."""
+    t0 = time.monotonic()
+    with pytest.raises(WorkerTimeout):
+        run_isolated(_c_loop, t0 + 0.5)
+    assert time.monotonic() - t0 < 10
+
+
+def test_an_allocation_past_the_cap_fails_inside_the_call_and_the_worker_goes_on():
+    def work():
+        with Sandbox() as box:
+            big = box.run(np.empty, 4 << 30, np.uint8)     # 4 GiB: address space only, never touched
+            small = box.run(np.ones, 1000)
+        return big.ok, big.error, small.ok
+    ok, error, after = run_isolated(work, time.monotonic() + 30, headroom=512 << 20)
+    assert not ok and error.startswith("MemoryError") and after
+
+
+def test_a_worker_that_dies_is_reported():
+    with pytest.raises(WorkerDied, match="signal 9"):
+        run_isolated(lambda: os.kill(os.getpid(), signal.SIGKILL), time.monotonic() + 30)
+
+
+@pytest.mark.timeout(60)
+def test_cli_stops_a_search_stuck_in_a_c_loop_at_the_time_limit(capsys, monkeypatch, tmp_path):
+    """--timeout overshot without bound when one candidate call ran a long C loop."""
+    monkeypatch.setattr(cli, "synthesize", lambda *a, **k: _c_loop())
+    fix = os.path.join(os.path.dirname(__file__), "..", "fixtures", "autopandas")
+    t0 = time.monotonic()
+    code = cli.main(["synth", os.path.join(fix, "temps.csv"), os.path.join(fix, "temps_pivot.csv"),
+                     "--timeout", "0.5", "--json"])
+    assert code == 1 and time.monotonic() - t0 < 10
+    out = capsys.readouterr().out
+    assert '"outcome": "time limit"' in out and '"solved": false' in out and "stopped inside" in out
