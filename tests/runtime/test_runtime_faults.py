@@ -76,6 +76,32 @@ def test_a_force_cancelled_task_leaves_no_segment(rt, caps, shm_files, tmp_path)
         time.sleep(0.02)
 
 
+def test_an_actor_killed_while_storing_a_result_leaves_no_segment(rt, caps, shm_files,
+                                                                  tmp_path):
+    caps("processes")
+    marker = str(tmp_path / "storing")
+
+    @rt.remote
+    class Storer:
+        @rt.method(num_returns=2)
+        def stalls_while_storing(self, marker):
+            return np.ones(1_000_000), _StallWhenPickled(marker)
+
+    a = Storer.remote()
+    big, _ = a.stalls_while_storing.remote(marker)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(marker):
+        assert time.monotonic() < deadline, "the call never stored its outputs"
+        time.sleep(0.02)
+    assert len(_segments_of(shm_files, big)) == 1
+    rt.kill(a)
+    with pytest.raises(rt.ActorDiedError):
+        rt.get(big, timeout=60)
+    while _segments_of(shm_files, big):
+        assert time.monotonic() < deadline, "the killed actor's segment stayed"
+        time.sleep(0.02)
+
+
 def test_task_is_retried_on_a_fresh_worker_after_a_kill(rt, tmp_path, caps):
     caps("processes")
     f = rt.remote(max_retries=2)(_die_first_times)
