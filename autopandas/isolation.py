@@ -88,7 +88,11 @@ def _work(fn: Callable[[], Any], w: int, headroom: int) -> None:
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to report
-        resource.setrlimit(resource.RLIMIT_AS, (_address_space() + headroom, resource.RLIM_INFINITY))
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = _address_space() + headroom
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)                    # a soft limit may not pass the hard one
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
         try:
             out = ("value", fn())
         except BaseException as e:  # noqa: BLE001 - the parent re-raises it

@@ -64,3 +64,14 @@ def test_cli_stops_a_search_stuck_in_a_c_loop_at_the_time_limit(capsys, monkeypa
     assert code == 1 and time.monotonic() - t0 < 10
     out = capsys.readouterr().out
     assert '"outcome": "time limit"' in out and '"solved": false' in out and "stopped inside" in out
+
+
+def test_a_hard_address_space_limit_below_the_cap_is_kept():
+    """setrlimit refuses a soft limit above the hard one: every search worker died of it."""
+    def under_a_hard_limit():
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (64 << 40, 64 << 40))   # a hard limit of 64 TiB
+        return run_isolated(lambda: resource.getrlimit(resource.RLIMIT_AS), time.monotonic() + 30,
+                            headroom=1 << 50)
+    soft, hard = run_isolated(under_a_hard_limit, time.monotonic() + 60, headroom=1 << 50)
+    assert soft == hard == 64 << 40
