@@ -9,7 +9,8 @@ the operating system offers, for the command line:
   ``headroom`` bytes, so an allocation past it fails with ``MemoryError`` inside the candidate
   call that made it (the sandbox counts that call as failed and the search goes on);
 - time: the parent waits for the result until ``deadline`` and then kills the worker
-  (``SIGKILL`` cannot be deferred by a C loop), raising :class:`WorkerTimeout`.
+  (``SIGKILL`` cannot be deferred by a C loop), raising :class:`WorkerTimeout`; a parent that is
+  itself killed takes the worker with it (``PR_SET_PDEATHSIG``, Linux).
 
 The worker is forked, so it starts with the parent's inputs and imports (no pickling of frames,
 no second interpreter start: about 20 to 40 ms a search, measured with the benchmark tasks). Only
@@ -18,6 +19,7 @@ calling process, with the sandbox's soft bounds only.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import pickle
@@ -32,6 +34,8 @@ try:
     import resource
 except ImportError:  # not on Windows
     resource = None  # type: ignore[assignment]
+
+_PR_SET_PDEATHSIG = 1
 
 #: Address space a worker may add to what it had when forked (pandas and pyarrow reserve about
 #: 1.2 GB of it for thread pools and arenas they may start during the search).
@@ -60,10 +64,11 @@ def run_isolated(fn: Callable[[], Any], deadline: float, headroom: int = HEADROO
     if not available():
         return fn()
     r, w = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:                                    # the worker: never returns
         os.close(r)
-        _work(fn, w, headroom)
+        _work(fn, w, headroom, parent)
     os.close(w)
     try:
         data = _read_until(r, deadline)
@@ -84,10 +89,11 @@ def run_isolated(fn: Callable[[], Any], deadline: float, headroom: int = HEADROO
     return value
 
 
-def _work(fn: Callable[[], Any], w: int, headroom: int) -> None:
+def _work(fn: Callable[[], Any], w: int, headroom: int, parent: int) -> None:
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to report
+        _die_with_parent(parent)
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         cap = _address_space() + headroom
         if hard != resource.RLIM_INFINITY:
@@ -118,6 +124,18 @@ def _read_until(fd: int, deadline: float) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when its parent dies (Linux ``PR_SET_PDEATHSIG``): a
+    killed command must not leave its search running, stuck in a C loop or not."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        log.debug("no prctl: the search worker outlives a killed parent until its deadline")
+    if os.getppid() != parent:                      # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _address_space() -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -75,3 +77,40 @@ def test_a_hard_address_space_limit_below_the_cap_is_kept():
                             headroom=1 << 50)
     soft, hard = run_isolated(under_a_hard_limit, time.monotonic() + 60, headroom=1 << 50)
     assert soft == hard == 64 << 40
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_parent_takes_its_worker_with_it(tmp_path):
+    """A command killed while its worker ran a C loop left the worker running for ages."""
+    pidfile = tmp_path / "worker.pid"
+    script = (
+        "import os, re, time\n"
+        "from autopandas.isolation import run_isolated\n"
+        "def work():\n"
+        f"    open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+        "    return re.match(r'(a+)+$', 'a' * 60 + 'b')\n"
+        "run_isolated(work, time.monotonic() + 600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        t0 = time.monotonic()
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() - t0 < 30:
+            time.sleep(0.05)
+        worker = int(pidfile.read_text())
+    finally:
+        parent.kill()
+        parent.wait()
+    t0 = time.monotonic()
+    while _alive(worker) and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    alive = _alive(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    assert not alive
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"     # a zombie has ended
+    except FileNotFoundError:
+        return False
