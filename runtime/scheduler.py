@@ -160,7 +160,7 @@ class ActorInfo:
 class Waiter:
     """A worker's pending ``get`` or ``wait`` request."""
 
-    __slots__ = ("w", "rid", "oids", "need", "remaining", "is_get", "done", "timed")
+    __slots__ = ("w", "rid", "oids", "need", "remaining", "is_get", "done", "timed", "blocking")
 
     def __init__(self, w: WorkerInfo, rid: int, oids: list[int], need: int, is_get: bool,
                  timed: bool = False) -> None:
@@ -168,6 +168,7 @@ class Waiter:
         self.remaining = need
         self.done = False
         self.timed = timed  # it has a timeout, which a task run inside it would hold up
+        self.blocking = False  # counted in its worker's ``blocked``
 
 
 class Scheduler:
@@ -501,10 +502,11 @@ class Scheduler:
                 start: float = 0.0) -> None:
         st = w.stack
         if st:  # a help task leaves the stack with what it opened; any other task, all of it
-            if tid in st:
-                del st[st.index(tid):]
-            else:
-                st.clear()
+            gone = st[st.index(tid):] if tid in st else st[:]
+            del st[len(st) - len(gone):]
+            for x in gone:  # a get the task left (cancelled in it) no longer blocks the worker
+                if type(x) is Waiter and x.blocking:
+                    _unblock(x)
         t = w.inflight.pop(tid, None)
         if not w.inflight:
             w.cpu = 0.0
@@ -575,6 +577,7 @@ class Scheduler:
             else:
                 e.waiters.append(waiter)
         w.blocked += 1
+        waiter.blocking = True
         w.stack.append(waiter)
         if timeout is not None:
             heapq.heappush(self.timers, (time.monotonic() + timeout, next(self._timer_seq), waiter))
@@ -585,7 +588,7 @@ class Scheduler:
             return
         waiter.remaining -= 1
         if waiter.remaining <= 0:
-            waiter.w.blocked -= 1
+            _unblock(waiter)
             self._finish_waiter(waiter)
 
     def _finish_waiter(self, waiter: Waiter, timed_out: bool = False) -> None:
@@ -621,7 +624,7 @@ class Scheduler:
         while timers and timers[0][0] <= now:
             _, _, waiter = heapq.heappop(timers)
             if not waiter.done:
-                waiter.w.blocked -= 1
+                _unblock(waiter)
                 self._finish_waiter(waiter, timed_out=True)
         return timers[0][0] - now if timers else None
 
@@ -839,6 +842,14 @@ class Scheduler:
         fl = self.to_flush
         self.to_flush = set()
         return fl
+
+
+def _unblock(waiter: Waiter) -> None:
+    """``waiter`` no longer counts as its worker waiting in ``get`` (answered, timed out, or
+    left by its task; a left one is still answered, for a thread of the task that may wait)."""
+    if waiter.blocking:
+        waiter.blocking = False
+        waiter.w.blocked -= 1
 
 
 def _constructor_error(value: tuple, what: str = "its constructor raised"

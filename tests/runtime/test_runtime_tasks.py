@@ -222,6 +222,36 @@ def test_cancel_of_a_task_under_a_help_task_cancels_that_task_only(capped_pool, 
     assert rt.get(parent.remote(2), timeout=60) == 2  # the workers still serve
 
 
+def test_a_worker_whose_task_was_cancelled_in_get_takes_tasks_again(capped_pool, caps,
+                                                                     tmp_path):
+    caps("async")
+    rt = capped_pool
+
+    @rt.remote
+    def child():
+        open(tmp_path / "child", "w").close()
+        time.sleep(60)
+
+    @rt.remote
+    def parent():
+        rt.get(child.remote())
+
+    @rt.remote
+    def quick():
+        return "ran"
+
+    p = parent.remote()
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "child").exists():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.02)
+    rt.cancel(p, recursive=False)  # the child runs on in the pool's other worker
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(p, timeout=30)
+    # the parent's worker counted as waiting in get() until the child's result came (60 s)
+    assert rt.get(quick.remote(), timeout=20) == "ran"
+
+
 def test_workers_grown_for_waiting_tasks_exit_once_idle(fresh, caps):
     caps("worker_pids")
     rt = fresh
