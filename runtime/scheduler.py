@@ -217,10 +217,14 @@ class Scheduler:
             return
         p = holder.inflight.get(parent)
         if p is not None:
-            if p.children is None:
+            c = p.children
+            if c is None:
                 p.children = [t]
-            else:
-                p.children.append(t)
+                return
+            c.append(t)
+            n = len(c)
+            if n >= 64 and not n & (n - 1):  # a long-running submitter: keep the live ones
+                p.children = [x for x in c if x.state in (WAITING, READY, RUNNING)]
 
     def _submit(self, t: Task, blob: bytes | None, holder: WorkerInfo | None) -> None:
         if blob is not None and t.fn_id not in self.fn_blobs:

@@ -193,6 +193,39 @@ def test_cancel_also_cancels_the_tasks_it_submitted_transitively(rt, backend, ca
         assert w.proc.poll() is None and not w.doomed
 
 
+def test_cancel_reaches_a_child_submitted_before_many_finished_ones(rt, caps, tmp_path):
+    caps("async")
+    box = rt.remote(Mailbox).remote()
+
+    @rt.remote
+    def short(i):
+        return i
+
+    @rt.remote
+    def long():
+        open(tmp_path / "long", "w").close()
+        time.sleep(60)
+
+    @rt.remote
+    def parent(box):
+        ref = long.remote()
+        rt.get(box.put.remote([ref]))
+        # the parent's list of children is pruned to the live ones as it grows
+        assert sum(rt.get([short.remote(i) for i in range(300)])) == sum(range(300))
+        return rt.get(ref)
+
+    p = parent.remote(box)
+    _started(tmp_path / "long", timeout=120)
+    deadline = time.monotonic() + 30
+    while not rt.get(box.get.remote()):
+        assert time.monotonic() < deadline, "the parent never handed its child's ref over"
+        time.sleep(0.02)
+    [child] = rt.get(box.get.remote())[0]
+    rt.cancel(p)
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(child, timeout=30)
+
+
 def test_cancel_with_recursive_false_leaves_the_children_running(rt, caps, tmp_path):
     caps("async")
     p, refs = _nested(rt, tmp_path, 1.0)
