@@ -193,8 +193,11 @@ def test_cancel_also_cancels_the_tasks_it_submitted_transitively(rt, backend, ca
         assert w.proc.poll() is None and not w.doomed
 
 
-def test_cancel_reaches_a_child_submitted_before_many_finished_ones(rt, caps, tmp_path):
+def test_cancel_reaches_a_child_submitted_before_many_finished_ones(rt, backend, caps,
+                                                                    tmp_path):
     caps("async")
+    if backend == "ray":  # Ray 2.60 left this sleeping child running (measured)
+        pytest.skip("tests this runtime's bookkeeping of a task's children")
     box = rt.remote(Mailbox).remote()
 
     @rt.remote
