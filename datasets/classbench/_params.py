@@ -19,9 +19,17 @@ A file is a list of sections, each opened by `-name` and closed by `#`. The ones
   its source address's bit at that level, given it did above.
 
 `-flags` and `-extra` are skipped (NeuroCuts uses the 5-tuple only).
+
+Every value is checked where it is read, and a bad one is a `ParamsError` naming the file and line:
+shares and probabilities within 0..1 (NaN and inf refused), levels 0..32 given once each, `p1 + p2 <= 1`,
+the fields a line needs. A section header is `-name`, so a line such as `-5` is a negative value, not a
+section to skip. db_generator closes every section with `#`, so a file that ends inside one is refused as
+cut short; an opened -scale, address-tree or -pcorr section must hold values, and the four address-tree
+sections come all or none (without them, the family's trees are used).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,11 +117,45 @@ class ParamsError(ValueError):
     """A parameter file that cannot be read; str() is `file:line: what is wrong` (or `file: ...`)."""
 
 
+class _Bad(ValueError):
+    """A line's problem, worded for the user (other ValueErrors read `malformed -<section> line`)."""
+
+
+# A section opens with `-name`; a line such as `-5` is a (negative) value, not a section.
+_SECTION = re.compile(r"-([A-Za-z_][A-Za-z0-9_]*)")
+# Shares and probabilities are written as float32 values, so a sum such as p1 + p2 may pass 1 by a few ulps.
+_SLACK = 1e-6
+_TREE_SECTIONS = ("snest", "sskew", "dnest", "dskew")
+
+
+def _share(text: str) -> float:
+    """A probability or share: a number within 0..1 (NaN and inf are refused)."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0 + _SLACK:
+        raise _Bad(f"share {text} is not within 0..1")
+    return value
+
+
+def _fields(fields: list[str], n: int, section: str) -> list[str]:
+    if len(fields) != n:
+        raise _Bad(f"-{section} line has {len(fields)} fields, expected {n}")
+    return fields
+
+
 def _ports(text: str) -> tuple[int, int]:
     lo, hi = (int(x) for x in text.split(":"))
     if not 0 <= lo <= hi <= 65535:
-        raise ValueError(f"port range {text} is not within 0..65535 with lo <= hi")
+        raise _Bad(f"port range {text} is not within 0..65535 with lo <= hi")
     return lo, hi
+
+
+def _level(text: str, seen: dict[int, object]) -> int:
+    level = int(text)
+    if not 0 <= level <= 32:
+        raise _Bad(f"level {level} is not within 0..32")
+    if level in seen:
+        raise _Bad(f"level {level} is given twice")
+    return level
 
 
 def read_params(path: str | Path) -> SeedParams:
@@ -133,54 +175,65 @@ def read_params(path: str | Path) -> SeedParams:
     ranges: dict[str, dict] = {"spar": {}, "spem": {}, "dpar": {}, "dpem": {}}
     lengths: dict[tuple[str, str], dict[tuple[int, int], float]] = {}
     pair_names = {"_".join(p).lower(): p for p in PAIR_CLASSES}
-    nest: dict[str, int] = {}
+    single: dict[str, int] = {}  # -scale, -snest, -dnest: one value each
     skew: dict[str, dict[int, tuple[float, float, float]]] = {"sskew": {}, "dskew": {}}
-    corr = [0.0] * 33
-    scale = None
+    corr: dict[int, float] = {}
+    opened: dict[str, int] = {}  # section -> line of its (last) header
+    filled: set[str] = set()  # sections with at least one value line
     section = None
+    last = 0  # the last line that is not blank
     for lineno, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
         line = raw.strip()
         if not line:
             continue
-        if line.startswith("-"):
-            section = line[1:]
+        last = lineno
+        header = _SECTION.fullmatch(line)
+        if header:
+            section = header.group(1)
+            opened[section] = lineno
             continue
         if line == "#":
             section = None
             continue
+        if section is None:
+            continue
+        filled.add(section)
         try:
             fields = line.split()
             if section == "prots":
-                if len(fields) != 2 + len(PAIR_CLASSES):
-                    raise ValueError(f"-prots line has {len(fields)} fields, expected {2 + len(PAIR_CLASSES)}")
+                _fields(fields, 2 + len(PAIR_CLASSES), section)
                 proto = int(fields[0])
                 if not 0 <= proto <= 255:
-                    raise ValueError(f"protocol {proto} is not within 0..255")
-                protocols[proto] = float(fields[1])
-                pairs[proto] = {c: float(v) for c, v in zip(PAIR_CLASSES, fields[2:]) if float(v) > 0}
+                    raise _Bad(f"protocol {proto} is not within 0..255")
+                protocols[proto] = _share(fields[1])
+                pairs[proto] = {c: v for c, v in zip(PAIR_CLASSES, map(_share, fields[2:])) if v > 0}
             elif section in ranges:
-                share, span = float(fields[0]), _ports(fields[1])
+                share, span = _share(fields[0]), _ports(fields[1])
                 key = span if section.endswith("ar") else span[0]
                 ranges[section][key] = ranges[section].get(key, 0.0) + share
-            elif section == "scale":
-                scale = int(fields[0])
-                if not 1 <= scale <= 10**9:
-                    raise ValueError(f"scale {scale} is not within 1..1000000000")
-            elif section in ("snest", "dnest"):
-                nest[section] = int(fields[0])
-                if not 1 <= nest[section] <= 33:  # 33 prefixes (lengths 0..32) fit on one path
-                    raise ValueError(f"nesting {nest[section]} is not within 1..33")
+            elif section in ("scale", "snest", "dnest"):
+                if section in single:
+                    raise _Bad(f"-{section} holds more than one value")
+                value = int(_fields(fields, 1, section)[0])
+                if section == "scale" and not 1 <= value <= 10**9:
+                    raise _Bad(f"scale {value} is not within 1..1000000000")
+                if section != "scale" and not 1 <= value <= 33:  # 33 prefixes (lengths 0..32) fit on a path
+                    raise _Bad(f"nesting {value} is not within 1..33")
+                single[section] = value
             elif section in skew:
-                level, p1, p2, sk = int(fields[0]), float(fields[1]), float(fields[2]), float(fields[3])
-                _check_level(level)
+                _fields(fields, 4, section)
+                level = _level(fields[0], skew[section])
+                p1, p2, sk = float(fields[1]), float(fields[2]), float(fields[3])
                 if not all(0.0 <= v <= 1.0 for v in (p1, p2, sk)):
-                    raise ValueError(f"level {level}: p1, p2 and skew are not within 0..1")
+                    raise _Bad(f"level {level}: p1, p2 and skew are not within 0..1")
+                if p1 + p2 > 1.0 + _SLACK:
+                    raise _Bad(f"level {level}: p1 + p2 is {p1 + p2:g}, more than 1")
                 skew[section][level] = (p1, p2, sk)
             elif section == "pcorr":
-                level, c = int(fields[0]), float(fields[1])
-                _check_level(level)
+                _fields(fields, 2, section)
+                level, c = _level(fields[0], corr), float(fields[1])
                 if not 0.0 <= c <= 1.0:
-                    raise ValueError(f"level {level}: correlation {c} is not within 0..1")
+                    raise _Bad(f"level {level}: correlation {c} is not within 0..1")
                 corr[level] = c
             elif section in pair_names:
                 total, share = fields[0].split(",")
@@ -189,21 +242,27 @@ def read_params(path: str | Path) -> SeedParams:
                     s, cond = item.split(",")
                     s_len, d_len = int(s), int(total) - int(s)
                     if not (0 <= s_len <= 32 and 0 <= d_len <= 32):
-                        raise ValueError(f"prefix lengths {s_len} and {d_len} are not within 0..32")
-                    joint[(s_len, d_len)] = joint.get((s_len, d_len), 0.0) + float(share) * float(cond)
-        except (ValueError, IndexError) as exc:
-            problem = str(exc) if "within" in str(exc) or "fields" in str(exc) else f"malformed -{section} line"
-            raise ParamsError(f"{path}:{lineno}: {problem}") from None
+                        raise _Bad(f"prefix lengths {s_len} and {d_len} are not within 0..32")
+                    joint[(s_len, d_len)] = joint.get((s_len, d_len), 0.0) + _share(share) * _share(cond)
+        except _Bad as exc:
+            raise ParamsError(f"{path}:{lineno}: {exc}") from None
+        except (ValueError, IndexError):
+            raise ParamsError(f"{path}:{lineno}: malformed -{section} line") from None
+    if section is not None:  # db_generator's files close every section: the file was cut short
+        raise ParamsError(f"{path}:{last}: the -{section} section opened at line {opened[section]} is not "
+                          "closed by '#' (truncated file?)")
+    for name in ("scale", *_TREE_SECTIONS, "pcorr"):
+        if name in opened and name not in filled:
+            raise ParamsError(f"{path}:{opened[name]}: the -{name} section is empty")
+    trees = [name for name in _TREE_SECTIONS if name in opened]
+    if trees and len(trees) < len(_TREE_SECTIONS):
+        missing = ", ".join(f"-{name}" for name in _TREE_SECTIONS if name not in opened)
+        raise ParamsError(f"{path}: the address tree sections are incomplete: no {missing}")
     if not protocols or sum(protocols.values()) <= 0:
         raise ParamsError(f"{path}: no -prots section with a positive share (not a ClassBench parameter file?)")
-    trees = {side: _tree(nest.get(f"{side}nest"), skew[f"{side}skew"]) for side in "sd"}
     return SeedParams(protocols, pairs, ranges["spar"], ranges["spem"], ranges["dpar"], ranges["dpem"], lengths,
-                      trees["s"], trees["d"], tuple(corr), scale)
-
-
-def _check_level(level: int) -> None:
-    if not 0 <= level <= 32:
-        raise ValueError(f"level {level} is not within 0..32")
+                      _tree(single.get("snest"), skew["sskew"]), _tree(single.get("dnest"), skew["dskew"]),
+                      tuple(corr.get(level, 0.0) for level in range(33)), single.get("scale"))
 
 
 def _tree(nest: int | None, levels: dict[int, tuple[float, float, float]]) -> AddressTree | None:

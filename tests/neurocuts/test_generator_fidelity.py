@@ -291,6 +291,94 @@ def test_a_bad_address_tree_line_names_the_file_and_line(tmp_path):
         read_params(bad)
 
 
+def _tree_file() -> list[str]:
+    """A small, valid parameter file with every section the address trees read, as lines."""
+    levels = [f"{lv}\t0.5\t0.5\t0.25" for lv in range(33)]
+    return ["-scale", "100", "#", "-prots", "6\t1.0\t1.0" + "\t0.0" * 24, "#", "-wc_wc", "48,1.0\t24,0.5\t16,0.5", "#",
+            "-snest", "3", "#", "-sskew", *levels, "#", "-dnest", "3", "#", "-dskew", *levels, "#",
+            "-pcorr", *(f"{lv}\t0.5" for lv in range(1, 33)), "#"]
+
+
+# (section, which of its lines (1: the first after the header), that line's new text: None drops it, "cut" ends
+# the file after it; the problem the error names after `file:line: `)
+_BAD_TREE_LINES = [
+    ("-scale", 1, "-5", "scale -5 is not within 1..1000000000"),  # was read as a section named "5", and ignored
+    ("-scale", 1, "nan", "malformed -scale line"),
+    ("-scale", 1, "1" + "0" * 30, "scale 1" + "0" * 30 + " is not within 1..1000000000"),
+    ("-scale", 1, None, "the -scale section is empty"),
+    ("-snest", 1, "-3", "nesting -3 is not within 1..33"),
+    ("-snest", 1, "nan", "malformed -snest line"),
+    ("-snest", 1, "99999999999999999999", "nesting 99999999999999999999 is not within 1..33"),
+    ("-snest", 1, "3\t4", "-snest line has 2 fields, expected 1"),
+    ("-snest", 1, "cut", "the -snest section opened at line {header} is not closed by '#' (truncated file?)"),
+    ("-sskew", 5, "4\t0.5", "-sskew line has 2 fields, expected 4"),
+    ("-sskew", 5, "-4\t0.5\t0.5\t0.25", "level -4 is not within 0..32"),
+    ("-sskew", 5, "40000000000000000000\t0.5\t0.5\t0.25", "level 40000000000000000000 is not within 0..32"),
+    ("-sskew", 5, "3\t0.5\t0.5\t0.25", "level 3 is given twice"),
+    ("-sskew", 5, "4\tnan\t0.5\t0.25", "level 4: p1, p2 and skew are not within 0..1"),
+    ("-sskew", 5, "4\t0.5\t-0.5\t0.25", "level 4: p1, p2 and skew are not within 0..1"),
+    ("-sskew", 5, "4\t0.5\t0.5\t1e308", "level 4: p1, p2 and skew are not within 0..1"),
+    ("-sskew", 5, "4\t0.9\t0.9\t0.25", "level 4: p1 + p2 is 1.8, more than 1"),
+    ("-sskew", 5, "cut", "the -sskew section opened at line {header} is not closed by '#' (truncated file?)"),
+    ("-dnest", 1, "0", "nesting 0 is not within 1..33"),
+    ("-dskew", 33, "32\t0.5\t0.5", "-dskew line has 3 fields, expected 4"),
+    ("-pcorr", 4, "4\tnan", "level 4: correlation nan is not within 0..1"),
+    ("-pcorr", 4, "4\t-0.2", "level 4: correlation -0.2 is not within 0..1"),
+    ("-pcorr", 4, "4\t1e400", "level 4: correlation inf is not within 0..1"),
+    ("-pcorr", 4, "4", "-pcorr line has 1 fields, expected 2"),
+    ("-pcorr", 4, "-1\t0.5", "level -1 is not within 0..32"),
+    ("-pcorr", 4, "cut", "the -pcorr section opened at line {header} is not closed by '#' (truncated file?)"),
+    ("-prots", 1, "6\tnan\t1.0" + "\t0.0" * 24, "share nan is not within 0..1"),
+    ("-prots", 1, "6\t1.0\t1.0\t-0.5" + "\t0.0" * 23, "share -0.5 is not within 0..1"),
+    ("-wc_wc", 1, "48,nan\t24,0.5\t16,0.5", "share nan is not within 0..1"),
+]
+
+
+def test_the_small_tree_file_is_valid_and_generates(tmp_path):
+    path = tmp_path / "p_seed"
+    path.write_text("\n".join(_tree_file()) + "\n")
+    p = read_params(path)
+    assert p.scale == 100 and p.src_tree.nest == 3 and p.dst_tree.p2[32] == 0.5 and p.corr[4] == 0.5
+    assert len(generate_ranges(GeneratorConfig(size=50, params=str(path)))) == 50
+
+
+@pytest.mark.parametrize("section, row, new, problem", _BAD_TREE_LINES)
+def test_a_malformed_tree_scale_or_share_line_is_refused_naming_file_and_line(tmp_path, capsys, section, row, new,
+                                                                             problem):
+    # Negative values were read as section headers and skipped; NaN shares reached numpy (a traceback,
+    # or an internal error); a truncated file or a level given twice was taken silently.
+    import neurocuts.__main__ as cli
+    lines = _tree_file()
+    at = lines.index(section) + row
+    line = at + 1 if new is not None else at  # an empty section: its header's line
+    if new == "cut":
+        lines = lines[:at + 1]
+    elif new is None:
+        del lines[at]
+    else:
+        lines[at] = new
+    path = tmp_path / "p_seed"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ParamsError) as err:
+        read_params(path)
+    assert str(err.value) == f"{path}:{line}: {problem.format(header=lines.index(section) + 1)}"
+    assert cli.main(["gen", "--params", str(path), "--size", "20"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == f"{err.value}\n"
+
+
+def test_address_tree_sections_come_all_or_none(tmp_path):
+    lines = _tree_file()
+    start = lines.index("-dskew")
+    path = tmp_path / "p_seed"
+    path.write_text("\n".join(lines[:start] + lines[start + 35:]) + "\n")  # no -dskew section
+    with pytest.raises(ParamsError, match=rf"^{path}: the address tree sections are incomplete: no -dskew$"):
+        read_params(path)
+    start = lines.index("-snest")
+    path.write_text("\n".join(lines[:start]) + "\n")  # no trees at all: the family's are used
+    assert read_params(path).src_tree is None
+
+
 def test_gen_takes_smoothing_scope_and_scaling_flags_and_refuses_bad_values():
     run = lambda *a: subprocess.run([sys.executable, "-m", "neurocuts", "gen", *a],  # noqa: E731
                                     capture_output=True, text=True, timeout=60)
