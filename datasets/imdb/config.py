@@ -62,12 +62,13 @@ class ImdbConfig:
 def source_hash() -> str:
     """SHA-256 of this package's files (``*.py`` and the JOB specs ``*.json``, by name): any
     change to the generator, its value pools, witnesses or schema changes it, and nothing else
-    (not paths, not times), so it holds across runs and machines."""
+    (not paths, not times, not CRLF line ends that git may write on checkout), so it holds
+    across runs, checkouts and machines."""
     h = hashlib.sha256()
     files = sorted((f for f in resources.files(__package__).iterdir()
                     if f.is_file() and f.name.endswith((".py", ".json"))), key=lambda f: f.name)
     for f in files:
-        data = f.read_bytes()
+        data = f.read_bytes().replace(b"\r\n", b"\n")
         h.update(f"{f.name}\0{len(data)}\0".encode())
         h.update(data)
     return h.hexdigest()

@@ -194,6 +194,19 @@ def test_a_changed_generator_gets_another_fingerprint_and_an_unchanged_one_the_s
     assert Path(where).parent == changed.parent and fp != ours
 
 
+def test_a_checkout_with_windows_line_endings_gets_the_same_fingerprint(tmp_path):
+    # git with core.autocrlf writes the same source with CRLF line ends: it got another
+    # fingerprint, so the database was rebuilt and the true-cardinality cache went unused.
+    ours = ImdbConfig(scale=0.0005, seed=3).fingerprint
+    package = _copy_of_the_generator(tmp_path / "crlf").parent
+    files = [f for f in package.iterdir() if f.suffix in (".py", ".json")]
+    for f in files:
+        f.write_bytes(f.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    assert all(b"\r\n" in f.read_bytes() for f in files)
+    where, fp = _fingerprint_in_a_new_process(tmp_path / "crlf")
+    assert Path(where).parent == package and fp == ours
+
+
 def test_a_database_of_a_changed_generator_is_rebuilt_before_true_cards_use_it(
         tmp_path, monkeypatch, capsys):
     from deepquery.database import connect, fingerprint
