@@ -80,7 +80,7 @@ def run_isolated(fn: Callable[[], Any], deadline: float, headroom: int = HEADROO
         os.close(r)
     _, status = os.waitpid(pid, 0)
     if not data:
-        how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else \
+        how = _signal_name(os.WTERMSIG(status)) if os.WIFSIGNALED(status) else \
             f"exit code {os.waitstatus_to_exitcode(status)}"
         raise WorkerDied(f"the search worker ended without a result ({how})")
     kind, value = pickle.loads(data)
@@ -103,15 +103,25 @@ def _work(fn: Callable[[], Any], w: int, headroom: int, parent: int) -> None:
             out = ("value", fn())
         except BaseException as e:  # noqa: BLE001 - the parent re-raises it
             out = ("raise", e)
-        try:
-            data = pickle.dumps(out)
-        except Exception as e:  # noqa: BLE001 - an unpicklable value or exception
-            data = pickle.dumps(("raise", RuntimeError(f"{type(out[1]).__name__} (unpicklable: {e})")))
         with os.fdopen(w, "wb") as f:
-            f.write(data)
+            f.write(_encode(out))
         status = 0
     finally:
         os._exit(status)                            # no atexit handlers, no parent's cleanup
+
+
+def _encode(out: tuple[str, Any]) -> bytes:
+    """``out`` pickled and loaded back once to be sure the parent can: an exception whose
+    ``__init__`` takes other arguments than its ``args`` pickles but fails to load. What cannot
+    make the trip becomes a RuntimeError naming it."""
+    try:
+        data = pickle.dumps(out)
+        pickle.loads(data)
+        return data
+    except Exception as e:  # noqa: BLE001 - an unpicklable value or exception
+        kind, value = out
+        what = f"{type(value).__name__}: {value}" if kind == "raise" else type(value).__name__
+        return pickle.dumps(("raise", RuntimeError(f"{what} (unpicklable: {e})")))
 
 
 def _read_until(fd: int, deadline: float) -> bytes:
@@ -136,6 +146,13 @@ def _die_with_parent(parent: int) -> None:
         log.debug("no prctl: the search worker outlives a killed parent until its deadline")
     if os.getppid() != parent:                      # the parent died before prctl took effect
         os._exit(1)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"signal {number}, {signal.Signals(number).name}"
+    except ValueError:
+        return f"signal {number}"
 
 
 def _address_space() -> int:

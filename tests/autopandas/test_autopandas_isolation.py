@@ -31,6 +31,22 @@ def test_value_and_exceptions_come_back():
         run_isolated(lambda: (lambda: 1), time.monotonic() + 30)
 
 
+class _TwoArgumentError(Exception):
+    def __init__(self, what: str, where: str) -> None:
+        super().__init__(f"{what} at {where}")
+
+
+def _raise_two_argument_error() -> None:
+    raise _TwoArgumentError("bad", "step 2")
+
+
+def test_an_exception_that_pickles_but_does_not_load_comes_back_as_a_runtime_error_naming_it():
+    """Pickling keeps only ``args`` (one message) and loading calls ``__init__`` with it: the
+    parent raised a TypeError about ``__init__``'s arguments instead of the worker's error."""
+    with pytest.raises(RuntimeError, match="_TwoArgumentError.*bad at step 2"):
+        run_isolated(_raise_two_argument_error, time.monotonic() + 30)
+
+
 @pytest.mark.timeout(60)
 def test_a_c_loop_past_the_deadline_is_killed():
     """The sandbox's alarm cannot stop this loop; the worker is killed at the deadline."""
@@ -51,7 +67,7 @@ def test_an_allocation_past_the_cap_fails_inside_the_call_and_the_worker_goes_on
 
 
 def test_a_worker_that_dies_is_reported():
-    with pytest.raises(WorkerDied, match="signal 9"):
+    with pytest.raises(WorkerDied, match="signal 9, SIGKILL"):
         run_isolated(lambda: os.kill(os.getpid(), signal.SIGKILL), time.monotonic() + 30)
 
 
@@ -66,6 +82,24 @@ def test_cli_stops_a_search_stuck_in_a_c_loop_at_the_time_limit(capsys, monkeypa
     assert code == 1 and time.monotonic() - t0 < 10
     out = capsys.readouterr().out
     assert '"outcome": "time limit"' in out and '"solved": false' in out and "stopped inside" in out
+
+
+def test_cli_reports_a_worker_that_crashed_in_one_line_naming_the_signal(capsys, monkeypatch):
+    """A segfault in C code kills only the worker: one line naming the signal, exit 1, no JSON
+    (the same as any internal error)."""
+    import ctypes
+    import faulthandler
+
+    def crash(*args, **kwargs):
+        faulthandler.disable()          # pytest's dump of the worker's stack is only noise here
+        ctypes.string_at(0)
+    monkeypatch.setattr(cli, "synthesize", crash)
+    fix = os.path.join(os.path.dirname(__file__), "..", "fixtures", "autopandas")
+    code = cli.main(["synth", os.path.join(fix, "temps.csv"), os.path.join(fix, "temps_pivot.csv"),
+                     "--timeout", "5", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("autopandas: ") and "SIGSEGV" in err, err
 
 
 def test_a_hard_address_space_limit_below_the_cap_is_kept():
