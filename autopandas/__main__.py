@@ -2,9 +2,11 @@
 
 Prints one Python expression over ``df0, df1, ...`` (``df0`` is also known as ``df``) with
 pandas as ``pd`` whose result matches the output file. The search runs in a forked worker with
-hard bounds (``isolation.py``): its address space capped, killed 1 s past ``--timeout``. Exit codes: 0 solved, 1 not solved within
-the limits (the message says what was searched), interrupted (Ctrl-C) or an internal error (one
-line each), 2 bad input (one line on stderr).
+hard bounds (``isolation.py``): its address space capped, killed 1 s past ``--timeout`` (then
+``--json`` has ``candidates_tried`` null: what the worker counted died with it). Exit codes: 0
+solved, 1 not solved within the limits (the message says what was searched), interrupted
+(Ctrl-C) or an internal error, a worker that died of a signal included (one line each), 2 bad
+input (one line on stderr).
 """
 from __future__ import annotations
 

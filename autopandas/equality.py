@@ -172,15 +172,13 @@ def _csv_frame_equal(target: pd.DataFrame, view: pd.DataFrame) -> bool:
         return False
     for i in range(target.shape[1]):
         t, v = target.iloc[:, i], view.iloc[:, i]
-        if not _same_bools(t, v):
-            # A CSV writes a boolean as True/False, never as 1/0 (values_equal has True == 1):
-            # where one side holds booleans and the other does not, only the text can match.
-            if not values_equal(t.astype(str), v.astype(str)):
-                return False
-        elif not values_equal(t, v):
-            # CSV text loses types: compare as the text a CSV would hold.
-            if not values_equal(t.astype(str), v.astype(str)):
-                return False
+        # Values first, unless booleans sit in other places on the two sides: a CSV writes a
+        # boolean as True/False, never as 1/0, while values_equal has True == 1.
+        if _same_bools(t, v) and values_equal(t, v):
+            continue
+        # CSV text loses types: compare as the text a CSV would hold.
+        if not values_equal(t.astype(str), v.astype(str)):
+            return False
     return True
 
 

@@ -116,7 +116,7 @@ def test_time_limit_holds_off_the_main_thread_between_generator_runs():
 
 
 def test_a_time_limit_too_long_for_the_alarm_still_searches():
-    """setitimer overflows past about 1e9 s: arming it for a --timeout of 1e12 was an internal error."""
+    """setitimer overflows past about 9e9 s: arming it for a --timeout of 1e12 was an internal error."""
     df = sales()
     res = synthesize([df], df.sort_values("units"), SearchConfig(timeout_s=1e300, max_depth=1))
     assert res.solved and res.outcome == "solved"
