@@ -67,38 +67,50 @@ def _children(addr: int, lev: int) -> tuple[int, int]:
 
 def source_addresses(lengths: np.ndarray, tree: AddressTree, rng: np.random.Generator) -> np.ndarray:
     """Source prefixes (int64, host bits zero) for rules with these prefix lengths (sbintree)."""
-    lengths = [int(v) for v in lengths]
-    out = np.zeros(len(lengths), dtype=np.int64)
+    length = [int(v) for v in lengths]
+    out = [0] * len(length)
+    p1, skew, limit = tree.p1, tree.skew, tree.nest - 1
+    random = rng.random
+
+    def descend(lev: int, addr: int, rules: list[int], nest: int) -> None:
+        """Grow the subtree at (`addr`, `lev`) for `rules`; a single rule takes its path's bits at random
+        (what `grow` would do for it, without a call per level)."""
+        if len(rules) == 1:
+            out[rules[0]] = _lone(addr, lev, length[rules[0]], rng)
+        elif rules:
+            grow(lev, addr, rules, nest)
 
     def grow(lev: int, addr: int, rules: list[int], nest: int) -> None:
-        rest = [q for q in rules if lengths[q] != lev]
+        rest = [q for q in rules if length[q] != lev]
         if len(rest) < len(rules):
-            out[[q for q in rules if lengths[q] == lev]] = addr
+            for q in rules:
+                if length[q] == lev:
+                    out[q] = addr
             nest += 1
-        if not rest:
+        if len(rest) <= 1:
+            descend(lev, addr, rest, nest)
             return
-        if len(rest) == 1:  # a lone rule takes a child at random at every level: random bits
-            out[rest[0]] = _lone(addr, lev, lengths[rest[0]], rng)
-            return
-        path = int(rng.random() >= 0.5)  # the heavy child
+        path = int(random() >= 0.5)  # the heavy child
         kids = _children(addr, lev)
-        ending = [q for q in rest if lengths[q] == lev + 1]
-        if len(rest) > 1 and nest >= tree.nest - 1 and ending and lev < 31:
-            # At the nesting limit: the prefixes ending one level down get a side of their own,
-            # the larger group the heavy side.
-            others = [q for q in rest if lengths[q] != lev + 1]
-            big, small = (ending, others) if len(ending) > len(others) else (others, ending)
-            grow(lev + 1, kids[path], big, nest)
-            grow(lev + 1, kids[1 - path], small, nest)
-        elif rng.random() < tree.p1[lev] or len(rest) == 1:
-            grow(lev + 1, kids[path], rest, nest)
-        else:
-            lite = len(rest) - int(np.floor(len(rest) / (2.0 - tree.skew[lev])))
-            grow(lev + 1, kids[1 - path], rest[:lite], nest)
-            grow(lev + 1, kids[path], rest[lite:], nest)
+        if nest >= limit and lev < 31:
+            ending = [q for q in rest if length[q] == lev + 1]
+            if ending:
+                # At the nesting limit: the prefixes ending one level down get a side of their own,
+                # the larger group the heavy side.
+                others = [q for q in rest if length[q] != lev + 1]
+                big, small = (ending, others) if len(ending) > len(others) else (others, ending)
+                descend(lev + 1, kids[path], big, nest)
+                descend(lev + 1, kids[1 - path], small, nest)
+                return
+        if random() < p1[lev]:
+            descend(lev + 1, kids[path], rest, nest)
+        else:  # two children, the light one with 1 - 1/(2 - skew) of the rules
+            lite = len(rest) - int(np.floor(len(rest) / (2.0 - skew[lev])))
+            descend(lev + 1, kids[1 - path], rest[:lite], nest)
+            descend(lev + 1, kids[path], rest[lite:], nest)
 
-    grow(0, 0, list(range(len(lengths))), 0)
-    return out
+    grow(0, 0, list(range(len(length))), 0)
+    return np.array(out, dtype=np.int64)
 
 
 class _Node:
@@ -124,28 +136,39 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
     dlen = [int(v) for v in dst_lengths]
     slen = [int(v) for v in src_lengths]
     sa = [int(v) for v in src]
-    out = np.zeros(len(dlen), dtype=np.int64)
+    out = [0] * len(dlen)
+    p1, skew, limit = tree.p1, tree.skew, tree.nest - 1
+    random = rng.random
+
+    def ending_here(node: _Node, lev: int, addr: int, rules: list[int]) -> list[int]:
+        """Give the rules whose prefix ends at `node` its address; the others, in order."""
+        rest = [q for q in rules if dlen[q] != lev]
+        if len(rest) < len(rules):
+            for q in rules:
+                if dlen[q] == lev:
+                    out[q] = addr
+            node.valid = True
+        return rest
 
     def stub(node: _Node, lev: int, addr: int, rules: list[int], nest: int) -> None:
         """First pass: follow the source address while the correlation holds; leave stubs."""
-        rest = []
-        for q in rules:
-            if dlen[q] == lev:
-                out[q] = addr
-                node.valid = True
-            else:
-                rest.append(q)
+        rest = ending_here(node, lev, addr, rules)
         nest += node.valid
-        if len(rest) > 1 and nest >= tree.nest - 1 and lev < 31 and any(dlen[q] == lev + 1 for q in rest):
+        if len(rest) > 1 and nest >= limit and lev < 31 and any(dlen[q] == lev + 1 for q in rest):
             node.stubs.extend(rest)  # at the nesting limit: the second pass keeps these apart
             return
         follow: list[list[int]] = [[], []]
+        # One uniform draw (the correlation test) per rule whose source prefix goes on past lev + 1, in
+        # the rules' order: drawn at once, the same numbers as one call per rule.
+        draws = sum(slen[q] > lev + 1 for q in rest)
+        u = iter(random(draws).tolist() if draws else ())
+        c = corr[lev + 1] if lev < 32 else 0.0
         for q in rest:
             if slen[q] <= lev:  # the source prefix is used up: place by skew alone
                 node.stubs.append(q)
                 continue
             bit = (sa[q] >> (31 - lev)) & 1
-            if slen[q] == lev + 1 or rng.random() > corr[lev + 1]:
+            if slen[q] == lev + 1 or next(u) > c:
                 # The source prefix ends one level down (turn away, so the pair does not nest), or the
                 # correlation breaks here: a stub on the other side.
                 node.kid(1 - bit).stubs.append(q)
@@ -158,17 +181,20 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
                 node.weight[side] += len(follow[side])
                 stub(node.kid(side), lev + 1, kids[side], follow[side], nest)
 
+    def descend(node: _Node, side: int, lev: int, addr: int, rules: list[int], nest: int) -> None:
+        """Finish `node`'s child on `side` (at `lev`, address `addr`) with `rules` handed down. A child
+        the first pass never made holds no stubs: a single rule there takes its path's bits at random,
+        none leaves nothing to do (what `finish` would do, without a node and a call per level)."""
+        if node.kids[side] is None and len(rules) <= 1:
+            if rules:
+                out[rules[0]] = _lone(addr, lev, dlen[rules[0]], rng)
+            return
+        finish(node.kid(side), lev, addr, rules, nest)
+
     def finish(node: _Node, lev: int, addr: int, rules: list[int], nest: int) -> None:
         """Second pass: place the stubs and the rules handed down by branching and skew."""
-        pending = rules + node.stubs
+        rest = ending_here(node, lev, addr, rules + node.stubs)
         node.stubs = []
-        rest = []
-        for q in pending:
-            if dlen[q] == lev:
-                out[q] = addr
-                node.valid = True
-            else:
-                rest.append(q)
         nest += node.valid
         if lev == 32:  # every rule that reached a leaf ends there
             return
@@ -183,40 +209,40 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
                     finish(node.kid(side), lev + 1, kids[side], [], nest)
             return
         w0, w1 = node.weight
-        path = 0 if w0 > w1 else 1 if w1 > w0 else int(rng.random() >= 0.5)
-        ending = [q for q in rest if dlen[q] == lev + 1]
-        if len(rest) > 1 and nest >= tree.nest - 1 and ending and lev < 31:
-            others = [q for q in rest if dlen[q] != lev + 1]
-            big, small = (ending, others) if len(ending) > len(others) else (others, ending)
-            node.weight[path] += len(big)
-            node.weight[1 - path] += len(small)
-            finish(node.kid(path), lev + 1, kids[path], big, nest)
-            finish(node.kid(1 - path), lev + 1, kids[1 - path], small, nest)
-            return
-        if rng.random() < tree.p1[lev] and None in node.kids:
+        path = 0 if w0 > w1 else 1 if w1 > w0 else int(random() >= 0.5)
+        if len(rest) > 1 and nest >= limit and lev < 31:
+            ending = [q for q in rest if dlen[q] == lev + 1]
+            if ending:
+                others = [q for q in rest if dlen[q] != lev + 1]
+                big, small = (ending, others) if len(ending) > len(others) else (others, ending)
+                node.weight[path] += len(big)
+                node.weight[1 - path] += len(small)
+                descend(node, path, lev + 1, kids[path], big, nest)
+                descend(node, 1 - path, lev + 1, kids[1 - path], small, nest)
+                return
+        if random() < p1[lev] and None in node.kids:
             # One child: the one that already holds stubs, else the heavy side.
             side = 0 if node.kids[0] is not None else 1 if node.kids[1] is not None else path
             node.weight[side] += len(rest)
-            finish(node.kid(side), lev + 1, kids[side], rest, nest)
+            descend(node, side, lev + 1, kids[side], rest, nest)
             return
         # Two children: split so that the whole subtree (stubs included) has the level's skew.
         total = len(rest) + w0 + w1
-        heavy = int(np.floor(total / (2.0 - tree.skew[lev])))
+        heavy = int(np.floor(total / (2.0 - skew[lev])))
         d_heavy, d_lite = heavy - node.weight[path], (total - heavy) - node.weight[1 - path]
         if d_lite <= 0 or d_heavy <= 0:
             side = path if d_lite <= 0 else 1 - path
             node.weight[side] += len(rest)
-            finish(node.kid(side), lev + 1, kids[side], rest, nest)
+            descend(node, side, lev + 1, kids[side], rest, nest)
             if node.weight[1 - side] > 0:
                 finish(node.kid(1 - side), lev + 1, kids[1 - side], [], nest)
             return
         node.weight[path] += d_heavy
         node.weight[1 - path] += d_lite
-        finish(node.kid(path), lev + 1, kids[path], rest[d_lite:], nest)
-        finish(node.kid(1 - path), lev + 1, kids[1 - path], rest[:d_lite], nest)
+        descend(node, path, lev + 1, kids[path], rest[d_lite:], nest)
+        descend(node, 1 - path, lev + 1, kids[1 - path], rest[:d_lite], nest)
 
     root = _Node()
-    everyone = list(range(len(dlen)))
-    stub(root, 0, 0, everyone, 0)
+    stub(root, 0, 0, list(range(len(dlen))), 0)
     finish(root, 0, 0, [], 0)
-    return out
+    return np.array(out, dtype=np.int64)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from socket import inet_ntoa
 
 import numpy as np
 
@@ -396,7 +397,7 @@ def generate_ranges(config: GeneratorConfig) -> np.ndarray:
 def generate_text(config: GeneratorConfig) -> str:
     """ClassBench rule-file text for the configuration."""
     out = []
-    ip = lambda v: ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))  # noqa: E731
+    ip = lambda v: inet_ntoa(v.to_bytes(4, "big"))  # noqa: E731  (dotted quad)
     for r in generate_ranges(config).tolist():
         slen = 32 - (r[1] - r[0] + 1).bit_length() + 1
         dlen = 32 - (r[3] - r[2] + 1).bit_length() + 1
