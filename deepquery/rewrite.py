@@ -65,16 +65,31 @@ def _statement(graph: QueryGraph, limit: bool) -> exp.Select:
     return stmt
 
 
+def _stars_in_query_order(graph: QueryGraph, select: list[exp.Expression]) -> list[exp.Expression]:
+    """The SELECT list with each bare ``*`` written as every relation's ``alias.*`` in the
+    query's FROM order: ``*`` lists columns in FROM order, and the planned FROM is the plan's.
+    A star with EXCLUDE, REPLACE or RENAME is left as written."""
+    out: list[exp.Expression] = []
+    for e in select:
+        if isinstance(e, exp.Star) and not any(e.args.get(k) for k in exp.Star.arg_types):
+            out.extend(exp.Column(this=exp.Star(), table=exp.to_identifier(a)) for a in graph.aliases)
+        else:
+            out.append(e)
+    return out
+
+
 def plan_sql(graph: QueryGraph, tree: JoinTree, limit: bool = True) -> str:
     """The whole query rewritten to join in the order of ``tree``; ``limit=False`` leaves out
     LIMIT and OFFSET (every row the query has before them).
 
-    Only FROM and WHERE change: the statement is printed with placeholders in their place, so
-    every other clause (DISTINCT, GROUP BY, HAVING, WINDOW, QUALIFY, ORDER BY, LIMIT) stays as the
-    user wrote it."""
+    Only FROM and WHERE change (and a bare ``SELECT *``, spelled out per relation so that its
+    columns keep the query's order): the statement is printed with placeholders in their place,
+    so every other clause (DISTINCT, GROUP BY, HAVING, WINDOW, QUALIFY, ORDER BY, LIMIT) stays as
+    the user wrote it."""
     if sorted(tree.leaves()) != list(range(graph.n)):
         raise ValueError("the tree must cover every relation exactly once")
     stmt = _statement(graph, limit)
+    stmt.set("expressions", _stars_in_query_order(graph, stmt.expressions))
     stmt.set("joins", None)
     stmt.set("from_" if "from_" in stmt.args else "from", exp.From(this=exp.to_table(_FROM)))
     filters = [f"({p})" for f in graph.filters for p in f]

@@ -177,3 +177,25 @@ def test_the_limit_recheck_fetches_no_unlimited_result_into_python(imdb_db):
     assert all(r.same_result and r.rows == 10 for r in results)
     assert any(r.limit_choice for r in results)     # the re-check did run
     assert max(fetched) <= 100, fetched             # the two limited results and a few counts
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM title AS t, movie_companies AS mc WHERE t.id = mc.movie_id AND t.id < 50",
+    "SELECT mc.note, *, t.id FROM title AS t JOIN movie_companies AS mc ON t.id = mc.movie_id "
+    "WHERE t.id < 50",
+])
+def test_select_star_keeps_the_query_s_column_order_under_any_join_order(imdb_db, sql):
+    """``SELECT *`` lists columns in FROM order, and the planned SQL's FROM is the plan's order:
+    a right plan joining mc first returned mc's columns first, and run said DIFFER (exit 1)."""
+    from deepquery.join_tree import from_nested
+    from deepquery.rewrite import original_sql
+    con = connect(imdb_db)
+    g = parse_query(sql, schema_of(con))
+    cards, model = EstimatedCardinality(g, TableStats(con)), get_cost_model("cout")
+    want = [d[0] for d in con.execute(original_sql(g)).description]
+    for nested in (["t", "mc"], ["mc", "t"]):
+        tree = from_nested(nested, g, cards, model)
+        assert [d[0] for d in con.execute(plan_sql(g, tree)).description] == want
+        result = run_plan(con, g, tree)
+        assert result.same_result and result.rows > 0
+    con.close()
