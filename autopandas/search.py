@@ -382,6 +382,11 @@ def synthesize(inputs: Sequence[Any], target: Any, config: SearchConfig = Search
     only pops entries costing less than L + 1 (the last pass is unbounded). In each pass the
     deepest level is final, so the final-level pruning (row rules, reachability) applies to it;
     the repeated cheap levels cost little next to the newest one.
+
+    Runs in the calling process with the sandbox's soft bounds only (an alarm between bytecodes,
+    on the main thread; cell estimates): one C loop can overrun ``timeout_s`` and one allocation
+    can exhaust memory. The command line adds hard bounds by calling this inside
+    :func:`autopandas.isolation.run_isolated`, which a caller on Linux may do too.
     """
     if config.search == "ranked" and scorer is None:
         raise ValueError("search='ranked' needs a scorer")
