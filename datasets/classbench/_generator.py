@@ -18,6 +18,7 @@ needed.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 from socket import inet_ntoa
 
@@ -202,20 +203,24 @@ def _choice(rng: np.random.Generator, table: dict, n: int) -> list:
     return [keys[i] for i in rng.choice(len(keys), size=n, p=p / p.sum())]
 
 
-_CUMULATIVE: dict[int, tuple[dict, list, np.ndarray]] = {}
+class _Weighted:
+    """A table's keys and cumulative weights, to draw one key at a time by inverse CDF (ports are drawn
+    one rule at a time, interleaved with the other draws)."""
+
+    __slots__ = ("cum", "keys")
+
+    def __init__(self, table: dict) -> None:
+        self.keys = list(table)
+        self.cum = np.cumsum([table[k] for k in self.keys], dtype=np.float64).tolist()
+
+    def pick(self, rng: np.random.Generator):
+        # bisect_right on the same doubles is numpy's searchsorted(side="right"), without its call cost
+        return self.keys[min(bisect_right(self.cum, rng.random() * self.cum[-1]), len(self.keys) - 1)]
 
 
-def _pick(rng: np.random.Generator, table: dict):
-    """One key of `table`, drawn by its weights (inverse CDF; the table's cumulative weights are kept
-    while the table lives, since ports are drawn one rule at a time)."""
-    cached = _CUMULATIVE.get(id(table))
-    if cached is None or cached[0] is not table:
-        cached = (table, list(table), np.cumsum([table[k] for k in table], dtype=np.float64))
-        if len(_CUMULATIVE) > 64:
-            _CUMULATIVE.clear()
-        _CUMULATIVE[id(table)] = cached
-    _, keys, cum = cached
-    return keys[min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), len(keys) - 1)]
+def _weighted(table: dict | None) -> _Weighted | None:
+    """The table ready to draw from; None for a missing or empty one (the family's ports are used)."""
+    return _Weighted(table) if table else None
 
 
 def _scoped(u: np.ndarray, scope: float) -> np.ndarray:
@@ -248,15 +253,15 @@ def _lengths(rng: np.random.Generator, joint: dict[tuple[int, int], float], n: i
     return src, t - src
 
 
-def _ports(rng: np.random.Generator, cls: str, kind: str, exact: dict | None = None,
-           ranges: dict | None = None) -> tuple[int, int]:
+def _ports(rng: np.random.Generator, cls: str, kind: str, exact: _Weighted | None = None,
+           ranges: _Weighted | None = None) -> tuple[int, int]:
     """A port range of class `cls`; EM and AR from `exact` / `ranges` when given (a parameter file's),
     else from the family's common ports."""
-    if cls in ("EM", "AR") and (exact if cls == "EM" else ranges):
-        if cls == "EM":
-            p = int(_pick(rng, exact))
-            return p, p
-        return tuple(int(x) for x in _pick(rng, ranges))  # type: ignore[return-value]
+    if cls == "EM" and exact is not None:
+        p = int(exact.pick(rng))
+        return p, p
+    if cls == "AR" and ranges is not None:
+        return tuple(int(x) for x in ranges.pick(rng))  # type: ignore[return-value]
     if cls == "WC":
         return 0, 65535
     if cls == "HI":
@@ -300,10 +305,14 @@ def _draw(rng: np.random.Generator, model: _Model, config: GeneratorConfig, n: i
         joint = model.lengths.get(PAIR_CLASSES[c], model.fallback_lengths)
         slen[rows], dlen[rows] = _lengths(rng, joint, len(rows), config.address_scope)
     p = model.params
+    s_exact, s_ranges, d_exact, d_ranges = (
+        (_weighted(p.sport_exact), _weighted(p.sport_ranges), _weighted(p.dport_exact), _weighted(p.dport_ranges))
+        if p is not None else (None,) * 4)
     sports, dports = [], []
     for c in pair_idx.tolist():
-        sports.append(_ports(rng, PAIR_CLASSES[c][0], config.kind, p and p.sport_exact, p and p.sport_ranges))
-        dports.append(_ports(rng, PAIR_CLASSES[c][1], config.kind, p and p.dport_exact, p and p.dport_ranges))
+        s_cls, d_cls = PAIR_CLASSES[c]
+        sports.append(_ports(rng, s_cls, config.kind, s_exact, s_ranges))
+        dports.append(_ports(rng, d_cls, config.kind, d_exact, d_ranges))
     src_tree, dst_tree = model.src_tree, model.dst_tree
     if config.scale_branching and config.size > model.scale:
         src_tree, dst_tree = scaled(src_tree, config.size / model.scale), scaled(dst_tree, config.size / model.scale)
