@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import defaultdict
+from functools import lru_cache
 from math import comb
 
 import numpy as np
@@ -14,6 +15,14 @@ import pytest
 from sysml_datasets.classbench import GeneratorConfig, ParamsError, generate_ranges, read_params
 
 FIDELITY = ["acl1", "fw1", "ipc1"]  # one seed per family
+
+
+@lru_cache(maxsize=None)
+def _generated(**config) -> np.ndarray:
+    """generate_ranges(GeneratorConfig(**config)), made once for the tests that read the same set (read-only)."""
+    rules = generate_ranges(GeneratorConfig(**config))
+    rules.setflags(write=False)
+    return rules
 
 
 def _trie(lo: np.ndarray, hi: np.ndarray) -> tuple[list[tuple[int, float, float]], int]:
@@ -92,8 +101,7 @@ def test_params_file_address_tries_have_the_seeds_nesting_branching_and_skew(sha
     # or 5, and their node counts were 2.7 to 6.5 bits off.
     path = shared_dir / "classbench" / "seeds" / f"{name}_seed"
     p = read_params(path)
-    sets = [generate_ranges(GeneratorConfig(size=1000, seed=s, params=str(path), scale_branching=False))
-            for s in range(1, 6)]
+    sets = [_generated(size=1000, seed=s, params=str(path), scale_branching=False) for s in range(1, 6)]
     for side, tree in ((0, p.src_tree), (1, p.dst_tree)):
         tries = [_trie(r[:, 2 * side], r[:, 2 * side + 1]) for r in sets]
         nest = max(n for _, n in tries)
@@ -114,8 +122,7 @@ def test_destinations_follow_sources_as_the_seeds_correlation_says(shared_dir, n
     # 0.12 at L = 2 for fw1 where the file says 0.7).
     path = shared_dir / "classbench" / "seeds" / f"{name}_seed"
     corr = read_params(path).corr
-    sets = [generate_ranges(GeneratorConfig(size=1000, seed=s, params=str(path), scale_branching=False))
-            for s in range(1, 4)]
+    sets = [_generated(size=1000, seed=s, params=str(path), scale_branching=False) for s in range(1, 4)]
     for level in (1, 2, 4, 8):
         shares = []
         for r in sets:
@@ -129,7 +136,7 @@ def test_destinations_follow_sources_as_the_seeds_correlation_says(shared_dir, n
 def test_params_file_sets_keep_the_seeds_lengths_port_classes_and_protocols(shared_dir, name, size):
     path = shared_dir / "classbench" / "seeds" / f"{name}_seed"
     p = read_params(path)
-    r = generate_ranges(GeneratorConfig(size=size, seed=1, params=str(path)))
+    r = _generated(size=size, seed=1, params=str(path))
     assert len({tuple(row) for row in r.tolist()}) == size
     src, dst = p.length_shares()
     assert _length_gap(r, 0, src) <= 0.1 and _length_gap(r, 1, dst) <= 0.1
@@ -231,7 +238,7 @@ def test_with_db_generators_settings_lengths_match_its_own_output(shared_dir, na
     path = str(shared_dir / "classbench" / "seeds" / f"{name}_seed")
     ours = generate_ranges(GeneratorConfig(size=1000, seed=1, params=path, smoothness=2, address_scope=0.5,
                                            port_scope=-0.1))
-    plain = generate_ranges(GeneratorConfig(size=1000, seed=1, params=path))
+    plain = _generated(size=1000, seed=1, params=path)
     for side in (0, 1):
         hist = lambda r: np.bincount((32 - np.log2(r[:, 2 * side + 1] - r[:, 2 * side] + 1)).astype(int),  # noqa: E731
                                      minlength=33) / len(r)
@@ -379,16 +386,18 @@ def test_address_tree_sections_come_all_or_none(tmp_path):
     assert read_params(path).src_tree is None
 
 
-def test_gen_takes_smoothing_scope_and_scaling_flags_and_refuses_bad_values():
-    run = lambda *a: subprocess.run([sys.executable, "-m", "neurocuts", "gen", *a],  # noqa: E731
-                                    capture_output=True, text=True, timeout=60)
-    ok = run("--kind", "ipc", "--size", "50", "--smoothness", "3", "--address-scope", "0.5", "--port-scope", "-0.1",
-             "--no-scale-branching")
+def test_gen_takes_smoothing_scope_and_scaling_flags_and_refuses_bad_values(capsys):
+    import neurocuts.__main__ as cli
+    ok = subprocess.run([sys.executable, "-m", "neurocuts", "gen", "--kind", "ipc", "--size", "50", "--smoothness", "3",
+                         "--address-scope", "0.5", "--port-scope", "-0.1", "--no-scale-branching"],
+                        capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert len(ok.stdout.splitlines()) == 50
     for flag, value in (("--smoothness", "65"), ("--address-scope", "1.5"), ("--port-scope", "nan")):
-        bad = run(flag, value)
-        assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and flag in bad.stderr
+        with pytest.raises(SystemExit) as exit_:  # argparse's error exit, in process
+            cli.main(["gen", flag, value])
+        bad = capsys.readouterr()
+        assert exit_.value.code == 2 and len(bad.err.splitlines()) == 1 and flag in bad.err and bad.out == ""
 
 
 def test_a_size_the_unscaled_trees_cannot_hold_is_one_line_naming_the_file(shared_dir, capsys):
