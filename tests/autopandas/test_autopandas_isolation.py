@@ -142,6 +142,54 @@ def test_a_killed_parent_takes_its_worker_with_it(tmp_path):
     assert not alive
 
 
+_STUCK_CLI = (
+    "import os, re, sys\n"
+    "import autopandas.__main__ as cli\n"
+    "def stuck(*args, **kwargs):\n"
+    "    open(sys.argv[1], 'w').write(str(os.getpid()))\n"
+    "    return re.match(r'(a+)+$', 'a' * 60 + 'b')\n"
+    "cli.synthesize = stuck\n"
+    "sys.exit(cli.main(['synth', sys.argv[2], sys.argv[3], '--timeout', '600', '--json']))\n")
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("how", ["SIGTERM to the command", "Ctrl-C (SIGINT to its process group)"])
+def test_a_stopped_cli_leaves_no_worker_behind(tmp_path, how):
+    """The real command, its worker stuck in a C loop, stopped from outside: the worker goes
+    too (SIGTERM: the parent's death; Ctrl-C: the parent kills it and says so in one line)."""
+    pidfile = tmp_path / "worker.pid"
+    fix = os.path.join(os.path.dirname(__file__), "..", "fixtures", "autopandas")
+    parent = subprocess.Popen([sys.executable, "-c", _STUCK_CLI, str(pidfile),
+                               os.path.join(fix, "temps.csv"), os.path.join(fix, "temps_pivot.csv")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        t0 = time.monotonic()
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() - t0 < 30:
+            time.sleep(0.05)
+        worker = int(pidfile.read_text())
+        if how.startswith("SIGTERM"):
+            parent.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(parent.pid, signal.SIGINT)
+        out, err = parent.communicate(timeout=30)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    t0 = time.monotonic()
+    while _alive(worker) and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    alive = _alive(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    assert not alive
+    if how.startswith("SIGTERM"):
+        assert parent.returncode == -signal.SIGTERM
+    else:
+        assert parent.returncode == 1 and out == "" and err == "autopandas: interrupted\n", err
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
