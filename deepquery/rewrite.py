@@ -58,10 +58,16 @@ def has_limit(graph: QueryGraph) -> bool:
 
 
 def _statement(graph: QueryGraph, limit: bool) -> exp.Select:
+    """The query's statement; ``limit=False``: every row it has before LIMIT and OFFSET, in no
+    particular order (ORDER BY would sort the whole result for nothing; it stays where DISTINCT
+    ON picks its rows by it)."""
     stmt = parse_statement(graph.sql)
     if not limit:
         for k in _LIMITS:
             stmt.set(k, None)
+        distinct = stmt.args.get("distinct")
+        if not (distinct and distinct.args.get("on")):
+            stmt.set("order", None)
     return stmt
 
 
@@ -80,7 +86,7 @@ def _stars_in_query_order(graph: QueryGraph, select: list[exp.Expression]) -> li
 
 def plan_sql(graph: QueryGraph, tree: JoinTree, limit: bool = True) -> str:
     """The whole query rewritten to join in the order of ``tree``; ``limit=False`` leaves out
-    LIMIT and OFFSET (every row the query has before them).
+    LIMIT and OFFSET (every row the query has before them, unordered: see :func:`_statement`).
 
     Only FROM and WHERE change (and a bare ``SELECT *``, spelled out per relation so that its
     columns keep the query's order): the statement is printed with placeholders in their place,
@@ -102,5 +108,6 @@ def plan_sql(graph: QueryGraph, tree: JoinTree, limit: bool = True) -> str:
 
 
 def original_sql(graph: QueryGraph, limit: bool = True) -> str:
-    """The user's query in DuckDB's dialect (``limit=False``: without LIMIT and OFFSET)."""
+    """The user's query in DuckDB's dialect (``limit=False``: without LIMIT and OFFSET, and
+    unordered, see :func:`_statement`)."""
     return _statement(graph, limit).sql(dialect="duckdb")
