@@ -189,8 +189,10 @@ def _model(config: GeneratorConfig) -> _Model:
                       _SCALE[config.kind])
     params = read_params(config.params)
     src_marg, dst_marg = params.length_shares()
-    fallback = {(s, d): vs * vd for s, vs in (src_marg or {32: 1.0}).items() for d, vd in (dst_marg or {32: 1.0}).items()}
-    lengths = {pair: smooth(joint, config.smoothness) for pair, joint in params.lengths.items() if sum(joint.values()) > 0}
+    fallback = {(s, d): vs * vd for s, vs in (src_marg or {32: 1.0}).items()
+                for d, vd in (dst_marg or {32: 1.0}).items()}
+    lengths = {pair: smooth(joint, config.smoothness) for pair, joint in params.lengths.items()
+               if sum(joint.values()) > 0}
     if params.src_tree is not None and params.dst_tree is not None:  # a file without trees: the family's
         src_tree, dst_tree, corr = params.src_tree, params.dst_tree, params.corr
     return _Model(params.protocols, params.pairs, lengths, smooth(fallback, config.smoothness), src_tree, dst_tree,
@@ -288,7 +290,8 @@ def _draw(rng: np.random.Generator, model: _Model, config: GeneratorConfig, n: i
     for proto, share in model.protocols.items():
         table = model.pairs.get(proto) or {("WC", "WC"): 1.0}
         total = sum(table.values()) or 1.0
-        weights[proto] = share * sum(v * boost.get((proto, PAIR_CLASSES.index(c)), 1.0) for c, v in table.items()) / total
+        boosted = sum(v * boost.get((proto, PAIR_CLASSES.index(c)), 1.0) for c, v in table.items())
+        weights[proto] = share * boosted / total
     protos = np.array(_choice(rng, weights, n), dtype=np.int64)
     u_pair = _scoped(rng.random(n), config.port_scope)
     pair_idx = np.zeros(n, dtype=np.int64)
@@ -359,34 +362,35 @@ def generate_ranges(config: GeneratorConfig) -> np.ndarray:
     more, so to keep the protocol, port class and prefix-length mix, each class (protocol and port
     class pair), and within it each pair of prefix lengths, keeps its drawn share of the `size` rules:
     where a class is short of distinct rules, the set is drawn again with that class's odds raised
-    (at most three times), and the rules are then chosen per group. Raises ParamsError (a ValueError naming the file
-    and line) for an unreadable parameter file, ValueError when the distributions hold too few
-    distinct rules.
+    (at most three times), and the rules are then chosen per group. While fewer than `size` distinct
+    rules come out, the set is drawn again half as large again, up to about 16 times `size`.
+
+    Raises ParamsError (a ValueError naming the file and line) for an unreadable parameter file,
+    ValueError when the distributions hold too few distinct rules.
     """
     model = _model(config)
     rng = np.random.default_rng(config.seed)
     n = config.size + config.size // 10 + 16
     boost: dict[tuple[int, int], float] = {}
-    target: dict[int, int] | None = None
     for attempt in range(16):
         cand, classes = _draw(rng, model, config, n, boost)
         _, distinct = np.unique(cand, axis=0, return_index=True)
-        lengths = (cand[:, 1] - cand[:, 0] + 1).astype(np.float64), (cand[:, 3] - cand[:, 2] + 1).astype(np.float64)
-        strata = [classes * 33 * 33 + (32 - np.log2(lengths[0]).astype(np.int64)) * 33
-                  + (32 - np.log2(lengths[1]).astype(np.int64)), classes]
-        if target is None:  # the mix as drawn (scope bias included), scaled to `size`
+        src_len = 32 - np.log2((cand[:, 1] - cand[:, 0] + 1).astype(np.float64)).astype(np.int64)
+        dst_len = 32 - np.log2((cand[:, 3] - cand[:, 2] + 1).astype(np.float64)).astype(np.int64)
+        strata = [classes * 33 * 33 + src_len * 33 + dst_len, classes]
+        if attempt == 0:  # each group's target: the mix as first drawn (scope bias included), scaled to `size`
             targets = []
             for labels in strata:
                 ids, counts = np.unique(labels, return_counts=True)
                 targets.append({int(c): int(round(k * config.size / n)) for c, k in zip(ids, counts)})
-            target = targets[1]
         have = dict(zip(*np.unique(classes[distinct], return_counts=True)))
-        short = {c: t / have[c] if have.get(c) else math.inf for c, t in target.items() if have.get(c, 0) < t}
+        short = {c: t / have[c] if have.get(c) else math.inf for c, t in targets[1].items() if have.get(c, 0) < t}
         if len(distinct) >= config.size and (not short or attempt >= 3):
             break
-        for c, ratio in short.items() if attempt < 3 else ():
-            key = (c // 32, c % 32)
-            boost[key] = min(8.0, boost.get(key, 1.0) * min(4.0, 1.1 * ratio))
+        if attempt < 3:
+            for c, ratio in short.items():
+                key = (c // 32, c % 32)
+                boost[key] = min(8.0, boost.get(key, 1.0) * min(4.0, 1.1 * ratio))
         if len(distinct) < config.size:
             if n > 16 * config.size + 1024:  # a tiny parameter file may not hold `size` distinct rules
                 break
@@ -403,13 +407,17 @@ def generate_ranges(config: GeneratorConfig) -> np.ndarray:
     return arr[order]
 
 
+def _dotted(address: int) -> str:
+    return inet_ntoa(address.to_bytes(4, "big"))
+
+
 def generate_text(config: GeneratorConfig) -> str:
     """ClassBench rule-file text for the configuration."""
     out = []
-    ip = lambda v: inet_ntoa(v.to_bytes(4, "big"))  # noqa: E731  (dotted quad)
     for r in generate_ranges(config).tolist():
         slen = 32 - (r[1] - r[0] + 1).bit_length() + 1
         dlen = 32 - (r[3] - r[2] + 1).bit_length() + 1
         proto = "0x00/0x00" if r[8] != r[9] else f"0x{r[8]:02x}/0xFF"
-        out.append(f"@{ip(r[0])}/{slen}\t{ip(r[2])}/{dlen}\t{r[4]} : {r[5]}\t{r[6]} : {r[7]}\t{proto}\t0x0000/0x0000\t")
+        out.append(f"@{_dotted(r[0])}/{slen}\t{_dotted(r[2])}/{dlen}\t{r[4]} : {r[5]}\t{r[6]} : {r[7]}\t{proto}"
+                   "\t0x0000/0x0000\t")
     return "\n".join(out) + "\n"
