@@ -25,8 +25,8 @@ from ._params import AddressTree
 def scaled(tree: AddressTree, factor: float) -> AddressTree:
     """db_generator's `-b` (scale_skew): for a rule set `factor` times the size the file was measured
     from, flatten the trie's top levels by a total "skew budget" of `factor`, so a larger set spreads
-    over more of the address space instead of piling onto the seed's few prefixes. A level's budget is
-    `2 (p1 + skew p2)`; whole levels are balanced (all two-child, skew 0) from the root down while the
+    over more of the address space instead of piling onto the seed's few prefixes. A level costs
+    `2 ((1 - p2) + skew p2)` of the budget; whole levels are balanced (all two-child, skew 0) from the root down while the
     budget lasts, and the level where it runs out takes what is left from its one-child share first,
     then from its skew."""
     p1, p2, skew = list(tree.p1), list(tree.p2), list(tree.skew)
@@ -34,12 +34,12 @@ def scaled(tree: AddressTree, factor: float) -> AddressTree:
     for lev in range(32):
         if budget <= 0:
             break
-        level = 2.0 * ((1.0 - p2[lev]) + skew[lev] * p2[lev])
-        if level <= budget:
-            budget -= level
+        cost = 2.0 * ((1.0 - p2[lev]) + skew[lev] * p2[lev])
+        if cost <= budget:
+            budget -= cost
             p1[lev], p2[lev], skew[lev] = 0.0, 1.0, 0.0
-        elif level - 2.0 * skew[lev] > budget:
-            p2[lev] = ((level - budget) / 2.0 - 1.0) / (skew[lev] - 1.0)
+        elif cost - 2.0 * skew[lev] > budget:
+            p2[lev] = ((cost - budget) / 2.0 - 1.0) / (skew[lev] - 1.0)
             p1[lev] = 1.0 - p2[lev]
             break
         else:
