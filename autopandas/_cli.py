@@ -10,7 +10,7 @@ import math
 import sys
 from typing import NoReturn
 
-from .search import DEPTHS
+from .search import _DEPTHS_TEXT, DEPTHS
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -40,8 +40,7 @@ def chain_depth(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value not in DEPTHS:
-        raise argparse.ArgumentTypeError(f"must be {', '.join(map(str, DEPTHS[:-1]))} or {DEPTHS[-1]}, "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be {_DEPTHS_TEXT}, got {text!r}")
     return value
 
 
