@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
+from numbers import Integral, Real
 from socket import inet_ntoa
 
 import numpy as np
@@ -147,6 +148,13 @@ class GeneratorConfig:
     address tries' top levels in proportion (as ClassBench's published and NeuroCuts' sets were made)."""
 
     def __post_init__(self) -> None:
+        for name in ("size", "seed", "smoothness"):  # a float here failed deep inside numpy (TypeError)
+            value = getattr(self, name)
+            if not isinstance(value, Integral) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        for name in ("address_scope", "port_scope"):
+            if not isinstance(getattr(self, name), Real) or isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a number, got {getattr(self, name)!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.size < 1:

@@ -38,6 +38,15 @@ def test_bad_config_names_the_field():
         GeneratorConfig("acl", 0)
 
 
+@pytest.mark.parametrize("field, value", [("size", 10.5), ("size", True), ("seed", 1.5), ("smoothness", 1.5),
+                                          ("address_scope", "0.5"), ("port_scope", None)])
+def test_a_config_field_of_the_wrong_type_is_refused_by_name(field, value):
+    # A float size, seed or smoothness got through and failed inside numpy or math.comb (TypeError).
+    with pytest.raises(ValueError, match=rf"^{field} must be an? (integer|number), got "):
+        GeneratorConfig(**{field: value})
+    assert GeneratorConfig(size=np.int64(5), seed=np.int64(2), port_scope=np.float64(0.5)).size == 5
+
+
 # ---------------------------------------------------------------- against ClassBench's parameter files
 
 def _shares(values: list) -> dict:
