@@ -205,6 +205,8 @@ def read_params(path: str | Path) -> SeedParams:
                 proto = int(fields[0])
                 if not 0 <= proto <= 255:
                     raise _Bad(f"protocol {proto} is not within 0..255")
+                if proto in protocols:
+                    raise _Bad(f"protocol {proto} is given twice")
                 protocols[proto] = _share(fields[1])
                 pairs[proto] = {c: v for c, v in zip(PAIR_CLASSES, map(_share, fields[2:])) if v > 0}
             elif section in ranges:

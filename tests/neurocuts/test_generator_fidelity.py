@@ -339,6 +339,7 @@ _BAD_TREE_LINES = [
     ("-prots", 1, "6\tnan\t1.0" + "\t0.0" * 24, "share nan is not within 0..1"),
     ("-prots", 1, "6\t1.0\t1.0\t-0.5" + "\t0.0" * 23, "share -0.5 is not within 0..1"),
     ("-wc_wc", 1, "48,nan\t24,0.5\t16,0.5", "share nan is not within 0..1"),
+    ("-prots", 2, "6\t0.5\t1.0" + "\t0.0" * 24, "protocol 6 is given twice"),  # in place of "#": the first was replaced
 ]
 
 
