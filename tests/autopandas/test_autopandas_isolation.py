@@ -126,20 +126,11 @@ def test_a_killed_parent_takes_its_worker_with_it(tmp_path):
         "run_isolated(work, time.monotonic() + 600)\n")
     parent = subprocess.Popen([sys.executable, "-c", script])
     try:
-        t0 = time.monotonic()
-        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() - t0 < 30:
-            time.sleep(0.05)
-        worker = int(pidfile.read_text())
+        worker = _wait_for_pid(pidfile)
     finally:
         parent.kill()
         parent.wait()
-    t0 = time.monotonic()
-    while _alive(worker) and time.monotonic() - t0 < 10:
-        time.sleep(0.05)
-    alive = _alive(worker)
-    if alive:
-        os.kill(worker, signal.SIGKILL)
-    assert not alive
+    assert _exits_soon(worker)
 
 
 _STUCK_CLI = (
@@ -164,10 +155,7 @@ def test_a_stopped_cli_leaves_no_worker_behind(tmp_path, how):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)
     try:
-        t0 = time.monotonic()
-        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() - t0 < 30:
-            time.sleep(0.05)
-        worker = int(pidfile.read_text())
+        worker = _wait_for_pid(pidfile)
         if how.startswith("SIGTERM"):
             parent.send_signal(signal.SIGTERM)
         else:
@@ -177,17 +165,30 @@ def test_a_stopped_cli_leaves_no_worker_behind(tmp_path, how):
         if parent.poll() is None:
             parent.kill()
             parent.wait()
-    t0 = time.monotonic()
-    while _alive(worker) and time.monotonic() - t0 < 10:
-        time.sleep(0.05)
-    alive = _alive(worker)
-    if alive:
-        os.kill(worker, signal.SIGKILL)
-    assert not alive
+    assert _exits_soon(worker)
     if how.startswith("SIGTERM"):
         assert parent.returncode == -signal.SIGTERM
     else:
         assert parent.returncode == 1 and out == "" and err == "autopandas: interrupted\n", err
+
+
+def _wait_for_pid(pidfile) -> int:
+    """The pid the worker wrote to ``pidfile`` (waits up to 30 s for it)."""
+    t0 = time.monotonic()
+    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() - t0 < 30:
+        time.sleep(0.05)
+    return int(pidfile.read_text())
+
+
+def _exits_soon(pid: int) -> bool:
+    """Whether process ``pid`` is gone within 10 s; one still there is killed (no leftovers)."""
+    t0 = time.monotonic()
+    while _alive(pid) and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        return False
+    return True
 
 
 def _alive(pid: int) -> bool:
