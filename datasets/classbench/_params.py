@@ -158,10 +158,19 @@ def _level(text: str, seen: dict[int, object]) -> int:
     return level
 
 
+#: A parameter file is a few kB; reading stops past this.
+MAX_PARAMS_BYTES = 16 << 20
+
+
 def read_params(path: str | Path) -> SeedParams:
     """Read a ClassBench parameter file; raises ParamsError naming the file and line."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        with open(path, "rb") as fh:  # bounded: a path such as /dev/zero never ends
+            data = fh.read(MAX_PARAMS_BYTES + 1)
+        if len(data) > MAX_PARAMS_BYTES:
+            raise ParamsError(f"{path}: larger than {MAX_PARAMS_BYTES >> 20} MiB, not a ClassBench "
+                              f"parameter file (those are a few kB)")
+        text = data.decode("utf-8-sig")
     except FileNotFoundError:
         raise ParamsError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -312,3 +312,14 @@ def test_benchmark_says_when_the_shared_data_or_rows_are_missing(tmp_path):
     assert r.returncode == 2 and f"argument --sets: no file {tmp_path / 'classbench' / 'acl1_1k'}" in one_line(r.stderr)
     r = bench("--from-rows", str(tmp_path / "rows.jsonl"))  # a traceback before
     assert r.returncode == 2 and "argument --from-rows: not rows written by --out" in one_line(r.stderr)
+
+
+def test_an_endless_or_huge_params_file_is_refused_not_read_forever(capsys, tmp_path):
+    from sysml_datasets.classbench._params import MAX_PARAMS_BYTES
+
+    rc, out, err = call(capsys, "gen", "--params", "/dev/zero", "--size", "10")
+    assert rc == 2 and out == "" and "/dev/zero: larger than 16 MiB" in one_line(err)
+    big = tmp_path / "big_seed"
+    big.write_bytes(b"#" * (MAX_PARAMS_BYTES + 1))
+    rc, _, err = call(capsys, "gen", "--params", big, "--size", "10")
+    assert rc == 2 and one_line(err).startswith(f"{big}: larger than 16 MiB")
