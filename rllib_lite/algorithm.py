@@ -352,14 +352,14 @@ def _rewind_metrics(out: Path, iteration: int) -> None:
     keep: list[str] = []
     moved: list[str] = []
     for line in text.splitlines(keepends=True):
+        if not line.endswith("\n"):  # torn mid-write
+            moved.append(line + "\n")
+            continue
         try:
             later = json.loads(line)["iteration"] > iteration
-        except (ValueError, KeyError, TypeError):  # torn, or not one of ours: keep it where it is
+        except (ValueError, KeyError, TypeError):  # not one of ours: keep it where it is
             later = False
-        if later or not line.endswith("\n"):
-            moved.append(line if line.endswith("\n") else line + "\n")
-        else:
-            keep.append(line)
+        (moved if later else keep).append(line)
     if not moved:
         return
     with open(out / "metrics.superseded.jsonl", "a") as fh:

@@ -345,9 +345,7 @@ class WorkerSet:
         except Exception as err:
             self.stop()  # the caller gets no handle to stop the other workers (or the runtime) with
             # a worker's constructor failing is an ActorDiedError whose cause is its exception
-            cause = getattr(err, "cause", None)
-            if isinstance(cause, (EnvStepError, EnvError)):
-                raise cause from None
+            _raise_own(err, (EnvStepError, EnvError))
             raise
 
     @property
@@ -389,17 +387,14 @@ class WorkerSet:
                     if cause is not None:
                         # its constructor raised (a replacement's env failing to build): starting
                         # another would fail the same way, max_worker_restarts times over
-                        if isinstance(cause, (EnvStepError, EnvError)):
-                            raise cause from None
+                        _raise_own(err, (EnvStepError, EnvError))
                         raise RuntimeError(f"rollout worker {i} could not be restarted: its "
-                                           f"constructor raised {type(cause).__name__}: {cause}") from cause
+                                           f"constructor raised {describe_error(cause)}") from cause
                     self._replace(i, err)
                     refs[i] = self.remote[i].sample.remote(weights_ref, num_steps, act_kwargs)
                 except Exception as err:
                     # an env's own error (or its empty mask): the same exception as with 0 workers
-                    cause = getattr(err, "cause", None)
-                    if isinstance(cause, (EnvStepError, NoValidActionError)):
-                        raise cause from None
+                    _raise_own(err, (EnvStepError, NoValidActionError))
                     raise
         return concat_batches(batches)  # type: ignore[arg-type]
 
@@ -432,6 +427,14 @@ class WorkerSet:
         if self._owns_runtime:
             self._runtime.shutdown()
             self._owns_runtime = False
+
+
+def _raise_own(err: BaseException, kinds: tuple[type[BaseException], ...]) -> None:
+    """Raise the worker's own exception that the runtime's ``err`` carries as its ``cause``
+    (a failed task's, or an actor constructor's) when it is one of ``kinds``."""
+    cause = getattr(err, "cause", None)
+    if isinstance(cause, kinds):
+        raise cause from None
 
 
 def _runtime_ready(runtime: Any) -> bool:
