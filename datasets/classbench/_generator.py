@@ -170,7 +170,8 @@ class GeneratorConfig:
 
 @dataclass(frozen=True)
 class _Model:
-    """Everything a rule is drawn from: a parameter file's, or a family's."""
+    """Everything a rule is drawn from: a parameter file's, or a family's (its address trees already
+    scaled to the configured size)."""
 
     protocols: dict[int, float]
     pairs: dict[int, dict[tuple[str, str], float]]
@@ -193,8 +194,8 @@ def _model(config: GeneratorConfig) -> _Model:
         joint = {(s, d): vs * vd for s, vs in src_len.items() for d, vd in dst_len.items()}
         pairs = {p: (_PAIRS[config.kind] if p in (6, 17) else {("WC", "WC"): 1.0}) for p in _PROTOS[config.kind]}
         joint = smooth(joint, config.smoothness)
-        return _Model(_PROTOS[config.kind], pairs, {}, joint, src_tree, dst_tree, corr, None,
-                      _SCALE[config.kind])
+        return _Model(_PROTOS[config.kind], pairs, {}, joint,
+                      *_grown_trees(config, src_tree, dst_tree, _SCALE[config.kind]), corr, None, _SCALE[config.kind])
     params = read_params(config.params)
     src_marg, dst_marg = params.length_shares()
     fallback = {(s, d): vs * vd for s, vs in (src_marg or {32: 1.0}).items()
@@ -203,8 +204,17 @@ def _model(config: GeneratorConfig) -> _Model:
                if sum(joint.values()) > 0}
     if params.src_tree is not None and params.dst_tree is not None:  # a file without trees: the family's
         src_tree, dst_tree, corr = params.src_tree, params.dst_tree, params.corr
-    return _Model(params.protocols, params.pairs, lengths, smooth(fallback, config.smoothness), src_tree, dst_tree,
-                  tuple(corr), params, params.scale or _SCALE[config.kind])
+    scale = params.scale or _SCALE[config.kind]
+    return _Model(params.protocols, params.pairs, lengths, smooth(fallback, config.smoothness),
+                  *_grown_trees(config, src_tree, dst_tree, scale), tuple(corr), params, scale)
+
+
+def _grown_trees(config: GeneratorConfig, src_tree: AddressTree, dst_tree: AddressTree,
+                 scale: int) -> tuple[AddressTree, AddressTree]:
+    """The address trees the rules grow down: flattened for a set larger than `scale` (db_generator's -b)."""
+    if config.scale_branching and config.size > scale:
+        return scaled(src_tree, config.size / scale), scaled(dst_tree, config.size / scale)
+    return src_tree, dst_tree
 
 
 def _choice(rng: np.random.Generator, table: dict, n: int) -> list:
@@ -290,10 +300,10 @@ def _ports(rng: np.random.Generator, cls: str, kind: str, exact: _Weighted | Non
 
 
 def _draw(rng: np.random.Generator, model: _Model, config: GeneratorConfig, n: int,
-          boost: dict[tuple[int, int], float]) -> tuple[np.ndarray, np.ndarray]:
-    """`n` candidate rules (n, 10) and their classes (protocol * 32 + port class pair index): protocol,
-    port class pair, ports and prefix lengths per rule, then the addresses of all of them down the
-    address trees. `boost` multiplies the odds of a class (to make up for its duplicates)."""
+          boost: dict[tuple[int, int], float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`n` candidate rules (n, 10), their classes (protocol * 32 + port class pair index) and their
+    source and destination prefix lengths: protocol, port class pair, ports and prefix lengths per
+    rule, then the addresses of all of them down the address trees. `boost` multiplies the odds of a class (to make up for its duplicates)."""
     weights = {}
     for proto, share in model.protocols.items():
         table = model.pairs.get(proto) or {("WC", "WC"): 1.0}
@@ -324,18 +334,15 @@ def _draw(rng: np.random.Generator, model: _Model, config: GeneratorConfig, n: i
         s_cls, d_cls = PAIR_CLASSES[c]
         sports.append(_ports(rng, s_cls, config.kind, s_exact, s_ranges))
         dports.append(_ports(rng, d_cls, config.kind, d_exact, d_ranges))
-    src_tree, dst_tree = model.src_tree, model.dst_tree
-    if config.scale_branching and config.size > model.scale:
-        src_tree, dst_tree = scaled(src_tree, config.size / model.scale), scaled(dst_tree, config.size / model.scale)
-    src = source_addresses(slen, src_tree, rng)
-    dst = destination_addresses(dlen, slen, src, dst_tree, model.corr, rng)
+    src = source_addresses(slen, model.src_tree, rng)
+    dst = destination_addresses(dlen, slen, src, model.dst_tree, model.corr, rng)
     out = np.empty((n, 10), dtype=np.int64)
     out[:, 0], out[:, 1] = src, src + (np.int64(1) << (32 - slen)) - 1
     out[:, 2], out[:, 3] = dst, dst + (np.int64(1) << (32 - dlen)) - 1
     out[:, 4:6], out[:, 6:8] = np.array(sports).reshape(n, 2), np.array(dports).reshape(n, 2)
     out[:, 8] = np.where(protos == 0, 0, protos)
     out[:, 9] = np.where(protos == 0, 255, protos)
-    return out, protos * 32 + pair_idx
+    return out, protos * 32 + pair_idx, slen, dlen
 
 
 def _select(rng: np.random.Generator, strata: list[np.ndarray], distinct: np.ndarray,
@@ -381,10 +388,8 @@ def generate_ranges(config: GeneratorConfig) -> np.ndarray:
     n = config.size + config.size // 10 + 16
     boost: dict[tuple[int, int], float] = {}
     for attempt in range(16):
-        cand, classes = _draw(rng, model, config, n, boost)
+        cand, classes, src_len, dst_len = _draw(rng, model, config, n, boost)
         _, distinct = np.unique(cand, axis=0, return_index=True)
-        src_len = 32 - np.log2((cand[:, 1] - cand[:, 0] + 1).astype(np.float64)).astype(np.int64)
-        dst_len = 32 - np.log2((cand[:, 3] - cand[:, 2] + 1).astype(np.float64)).astype(np.int64)
         strata = [classes * 33 * 33 + src_len * 33 + dst_len, classes]
         if attempt == 0:  # each group's target: the mix as first drawn (scope bias included), scaled to `size`
             targets = []
