@@ -44,7 +44,7 @@ def grow(s: Any, head: Any) -> None:
             active += 1
         elif w.stack and (type(w.stack[-1]) is int or w.stack[-1].done):  # runs a help task
             helping += 1
-    free = s.num_cpus - active - helping - s.spawning
+    free = s.num_cpus - active - helping
     if free <= 0:
         return
     if len(s.pool) >= s.soft_pool:

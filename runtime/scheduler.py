@@ -84,8 +84,7 @@ class Task:
 
     __slots__ = ("tid", "kind", "fn_id", "name", "args_val", "deps", "contained", "roids",
                  "num_cpus", "aid", "method", "retries_left", "retry_exceptions", "state",
-                 "worker", "pending", "cancel_forced", "max_retries", "held", "live", "children",
-                 "ready_at")
+                 "worker", "pending", "max_retries", "held", "live", "children", "ready_at")
 
     def __init__(self, spec: tuple) -> None:
         (self.kind, self.fn_id, self.name, self.args_val, self.deps, self.contained, self.roids,
@@ -94,7 +93,6 @@ class Task:
         self.state = WAITING
         self.worker: WorkerInfo | None = None
         self.pending = 0
-        self.cancel_forced = False
         self.max_retries = self.retries_left
         self.held: list[int] | None = None  # ids holding a lineage ref from this task
         self.live = len(self.roids)  # outputs still in the store
@@ -194,7 +192,6 @@ class Scheduler:
         self._timer_seq = itertools.count()
         self.to_flush: set[WorkerInfo] = set()
         self.changed = False
-        self.spawning = 0
         self.max_extra_workers = int(os.environ.get("RUNTIME_MAX_EXTRA_WORKERS",
                                                     str(_MAX_EXTRA_WORKERS)))
         # past this many pool processes, a worker waiting in get() runs the task it waits for
