@@ -113,16 +113,16 @@ def run_plan(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree,
     """Execute ``tree`` as forced-order SQL and the original query; compare the two."""
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
-    sql = plan_sql(graph, tree)
+    sql, original_text = plan_sql(graph, tree), original_sql(graph)
     with _tree_kept(con):
         planned_ms, planned = _timed(con, sql, repeat)
-    duck_ms, original = _timed(con, original_sql(graph), repeat)
+    duck_ms, original = _timed(con, original_text, repeat)
     if _canon(planned) == _canon(original):
         return RunResult(planned_ms, duck_ms, True, len(planned), sql)
     choice = False
     if has_limit(graph) and len(planned) == len(original):
         with _tree_kept(con):
             rows, total, stray = _unlimited_check(con, sql, plan_sql(graph, tree, limit=False))
-        want = _unlimited_check(con, original_sql(graph), original_sql(graph, limit=False))
+        want = _unlimited_check(con, original_text, original_sql(graph, limit=False))
         choice = (rows, total, stray) == want and stray == 0
     return RunResult(planned_ms, duck_ms, choice, len(planned), sql, limit_choice=choice)
