@@ -87,7 +87,6 @@ def test_planned_sql_keeps_every_clause_but_from_and_where(imdb_db, sql):
     assert result.same_result
 
 
-
 # --- LIMIT without an ORDER BY that fixes the rows it keeps --------------------------------------
 LIMITED_SQL = ("SELECT t.id, mc.id FROM title AS t, movie_companies AS mc "
                "WHERE t.id = mc.movie_id AND t.production_year > 2005 LIMIT 3")

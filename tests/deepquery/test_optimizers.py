@@ -217,4 +217,3 @@ def test_the_limit_admits_every_job_sized_search(job_dir):
         g30 = clique(30)
         tree = optimizer(g30, ProductCardinality(g30, [10.0] * 30, [0.1] * len(g30.edges)), Cout())
         assert sorted(tree.leaves()) == list(range(30))
-
