@@ -25,6 +25,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from .equality import unnamed_label
+
 ARG_TYPES = frozenset({"column", "columns", "labels", "int", "bool", "axis", "how", "agg", "value",
                        "op", "frame", "level", "dtype", "keep", "text", "positions", "float"})
 GROUPS = ("selection", "reshaping", "grouping", "combining", "missing", "computation", "types")
@@ -309,8 +311,8 @@ def receiver_label_texts(obj: Any) -> frozenset:
     else:
         return frozenset()
     nlev = obj.index.nlevels + (obj.columns.nlevels if isinstance(obj, pd.DataFrame) else 0)
-    labels += list(LABELS_MADE_UP) + [f"{made}{i}" for i in range(nlev + 1)
-                                      for made in ("level_", "Unnamed: ")]
+    labels += list(LABELS_MADE_UP) + [f"level_{i}" for i in range(nlev + 1)] \
+        + [unnamed_label(i) for i in range(nlev + 1)]
     out: set = set()
     for v in labels:
         try:

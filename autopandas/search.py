@@ -57,7 +57,7 @@ import pandas as pd
 
 from . import dsl
 from .choices import Scorer, enumerate_choices
-from .equality import csv_matches, equal
+from .equality import csv_matches, equal, unnamed_label
 from .generators import GenContext, generator, py
 from .program import Program, Step
 from .sandbox import CallTimeout, Sandbox
@@ -79,7 +79,7 @@ TIER_COST = 1.5
 #: heuristic, so such programs mostly come after those one call longer that read them all.
 UNUSED_INPUT_COST = 1.5
 _CREATED_LABELS = frozenset({"index", "level_0", "level_1", "variable", "value", "size", "count",
-                             "proportion", "Unnamed: 0", "Unnamed: 1", "Unnamed: 2"})
+                             "proportion", *(unnamed_label(i) for i in range(3))})
 
 
 @dataclass(frozen=True)
