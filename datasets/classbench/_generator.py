@@ -115,6 +115,10 @@ _TREES = {  # family: (source nest, destination nest, 5 x 33 numbers: source p1,
 }
 
 
+#: The port class pair table of a protocol without ports (or without port classes in the file).
+_PORTLESS = {("WC", "WC"): 1.0}
+
+
 def _floats(text: str) -> tuple[float, ...]:
     return tuple(float(v) for v in text.split())
 
@@ -174,7 +178,7 @@ class _Model:
     scaled to the configured size)."""
 
     protocols: dict[int, float]
-    pairs: dict[int, dict[tuple[str, str], float]]
+    pairs: dict[int, dict[tuple[str, str], float]]  # every protocol's, none empty
     lengths: dict[tuple[str, str], dict[tuple[int, int], float]]
     fallback_lengths: dict[tuple[int, int], float]
     src_tree: AddressTree
@@ -192,7 +196,7 @@ def _model(config: GeneratorConfig) -> _Model:
     if config.params is None:
         src_len, dst_len = _SRC_LEN[config.kind], _DST_LEN[config.kind]
         joint = {(s, d): vs * vd for s, vs in src_len.items() for d, vd in dst_len.items()}
-        pairs = {p: (_PAIRS[config.kind] if p in (6, 17) else {("WC", "WC"): 1.0}) for p in _PROTOS[config.kind]}
+        pairs = {p: (_PAIRS[config.kind] if p in (6, 17) else _PORTLESS) for p in _PROTOS[config.kind]}
         joint = smooth(joint, config.smoothness)
         return _Model(_PROTOS[config.kind], pairs, {}, joint,
                       *_grown_trees(config, src_tree, dst_tree, _SCALE[config.kind]), corr, None, _SCALE[config.kind])
@@ -205,7 +209,8 @@ def _model(config: GeneratorConfig) -> _Model:
     if params.src_tree is not None and params.dst_tree is not None:  # a file without trees: the family's
         src_tree, dst_tree, corr = params.src_tree, params.dst_tree, params.corr
     scale = params.scale or _SCALE[config.kind]
-    return _Model(params.protocols, params.pairs, lengths, smooth(fallback, config.smoothness),
+    pairs = {p: params.pairs.get(p) or _PORTLESS for p in params.protocols}  # no port class given: any ports
+    return _Model(params.protocols, pairs, lengths, smooth(fallback, config.smoothness),
                   *_grown_trees(config, src_tree, dst_tree, scale), tuple(corr), params, scale)
 
 
@@ -303,10 +308,11 @@ def _draw(rng: np.random.Generator, model: _Model, config: GeneratorConfig, n: i
           boost: dict[tuple[int, int], float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """`n` candidate rules (n, 10), their classes (protocol * 32 + port class pair index) and their
     source and destination prefix lengths: protocol, port class pair, ports and prefix lengths per
-    rule, then the addresses of all of them down the address trees. `boost` multiplies the odds of a class (to make up for its duplicates)."""
+    rule, then the addresses of all of them down the address trees. `boost` multiplies the odds of a
+    class (to make up for its duplicates)."""
     weights = {}
     for proto, share in model.protocols.items():
-        table = model.pairs.get(proto) or {("WC", "WC"): 1.0}
+        table = model.pairs[proto]
         total = sum(table.values()) or 1.0
         boosted = sum(v * boost.get((proto, PAIR_CLASSES.index(c)), 1.0) for c, v in table.items())
         weights[proto] = share * boosted / total
@@ -314,7 +320,7 @@ def _draw(rng: np.random.Generator, model: _Model, config: GeneratorConfig, n: i
     u_pair = _scoped(rng.random(n), config.port_scope)
     pair_idx = np.zeros(n, dtype=np.int64)
     for proto in np.unique(protos):
-        table = model.pairs.get(int(proto)) or {("WC", "WC"): 1.0}
+        table = model.pairs[int(proto)]
         order = [PAIR_CLASSES.index(c) for c in PAIR_CLASSES if c in table]  # db_generator's: WC-WC first
         odds = np.array([table[PAIR_CLASSES[c]] * boost.get((int(proto), c), 1.0) for c in order])
         rows = np.flatnonzero(protos == proto)
