@@ -16,8 +16,8 @@ from collections import deque
 from typing import Any
 
 from . import object_ref as _object_ref
-from .exceptions import ActorDiedError, ObjectLostError, TaskError
-from .serialization import error_of, error_value, load_value, make_value, resolve_args
+from .exceptions import ActorDiedError, ObjectLostError
+from .serialization import constructor_error, error_value, load_value, make_value, resolve_args
 from .serialization import system_error_value
 
 # The original callables by function/class id, registered by ``api`` so that inline runs call
@@ -188,9 +188,7 @@ class InlineClient:
         self.refs.pop(oid, None)
         if v[0] in "ex":
             a.dead = True
-            err = error_of(v)
-            a.why = f"its constructor raised: {err}"
-            a.cause = err.cause if isinstance(err, TaskError) else err
+            a.why, a.cause = constructor_error(v)
             if name is not None:
                 self.names.pop(name, None)
         else:

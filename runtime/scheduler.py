@@ -64,10 +64,9 @@ from collections import deque
 from typing import Any, Callable
 
 from . import lineage, pool
-from .exceptions import (ActorDiedError, ObjectLostError, TaskCancelledError, TaskError,
-                         WorkerCrashedError)
+from .exceptions import ActorDiedError, ObjectLostError, TaskCancelledError, WorkerCrashedError
 from .object_store import ObjectStore
-from .serialization import discard, error_of, system_error_value, unlink_quiet
+from .serialization import constructor_error, discard, system_error_value, unlink_quiet
 
 log = logging.getLogger(__name__)
 
@@ -308,8 +307,8 @@ class Scheduler:
                 self._fail(t, v)
                 if t.kind == "actor_create":  # it can never start: its calls must not wait
                     a = self.actors[t.aid]
-                    self._actor_died(a, *_constructor_error(v, "an argument of its constructor "
-                                                               "failed"))
+                    self._actor_died(a, *constructor_error(v, "an argument of its constructor "
+                                                              "failed"))
                     if a.worker is not None:
                         self._kill_proc(a.worker)
                 return
@@ -530,7 +529,7 @@ class Scheduler:
             if a.restarts_left == 0 or not ok:  # else keep the arguments to run it again
                 self._release(t)
             if not ok:
-                self._actor_died(a, *_constructor_error(values[0][0]))
+                self._actor_died(a, *constructor_error(values[0][0]))
                 self._kill_proc(w)
             return
         if not ok and t.retry_exceptions and t.retries_left != 0 and t.kind == "task":
@@ -851,18 +850,6 @@ def _unblock(waiter: Waiter) -> None:
     if waiter.blocking:
         waiter.blocking = False
         waiter.w.blocked -= 1
-
-
-def _constructor_error(value: tuple, what: str = "its constructor raised"
-                       ) -> tuple[str, BaseException | None]:
-    """Why an actor whose constructor failed with error ``value`` died, and the exception
-    behind it (the ``cause`` of its ``ActorDiedError``): the user's, not its ``TaskError``."""
-    try:
-        err = error_of(value)
-    except Exception as e:  # noqa: BLE001 - unpickling it here ran its class's own code
-        return (f"{what}: an exception the driver could not load ({type(e).__name__}: {e})",
-                None)
-    return f"{what}: {err}", err.cause if isinstance(err, TaskError) else err
 
 
 def _exit_status(w: WorkerInfo) -> str:

@@ -223,6 +223,19 @@ def error_of(value: tuple) -> BaseException:
     return pickle.loads(value[1])
 
 
+def constructor_error(value: tuple, what: str = "its constructor raised"
+                      ) -> tuple[str, BaseException | None]:
+    """Why an actor whose constructor failed with error ``value`` died, and the exception
+    behind it (the ``cause`` of its ``ActorDiedError``): the user's, not its ``TaskError``."""
+    from .exceptions import TaskError
+    try:
+        err = error_of(value)
+    except Exception as e:  # noqa: BLE001 - unpickling it here ran its class's own code
+        return (f"{what}: an exception the driver could not load ({type(e).__name__}: {e})",
+                None)
+    return f"{what}: {err}", err.cause if isinstance(err, TaskError) else err
+
+
 def error_value(exc: BaseException, tb_text: str, function_name: str) -> tuple:
     """The ``("e", ...)`` value of an exception raised by user code."""
     from .exceptions import TaskError
