@@ -96,7 +96,9 @@ class Task:
         self.held: list[int] | None = None  # ids holding a lineage ref from this task
         self.live = len(self.roids)  # outputs still in the store
         self.children: list[Task] | None = None  # tasks it submitted while it ran
-        self.ready_at = 0.0  # when it last became READY (time.monotonic)
+        # when _task_ready last made it READY (time.monotonic); a retry or a bounce back to
+        # READY keeps it, so pool.grow gives those no grace
+        self.ready_at = 0.0
 
 
 class WorkerInfo:
