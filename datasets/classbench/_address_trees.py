@@ -65,6 +65,16 @@ def _children(addr: int, lev: int) -> tuple[int, int]:
     return addr, addr | (1 << (31 - lev))
 
 
+def _nest_split(rules: list[int], length: list[int], lev: int) -> tuple[list[int], list[int]] | None:
+    """At the nesting limit, the rules whose prefix ends at `lev` get a side of their own: the larger
+    of them and the others first (for the heavy side), then the smaller; None if none ends there."""
+    ending = [q for q in rules if length[q] == lev]
+    if not ending:
+        return None
+    others = [q for q in rules if length[q] != lev]
+    return (ending, others) if len(ending) > len(others) else (others, ending)
+
+
 def source_addresses(lengths: np.ndarray, tree: AddressTree, rng: np.random.Generator) -> np.ndarray:
     """Source prefixes (int64, host bits zero) for rules with these prefix lengths (sbintree)."""
     length = [int(v) for v in lengths]
@@ -93,12 +103,9 @@ def source_addresses(lengths: np.ndarray, tree: AddressTree, rng: np.random.Gene
         path = int(random() >= 0.5)  # the heavy child
         kids = _children(addr, lev)
         if nest >= limit and lev < 31:
-            ending = [q for q in rest if length[q] == lev + 1]
-            if ending:
-                # At the nesting limit: the prefixes ending one level down get a side of their own,
-                # the larger group the heavy side.
-                others = [q for q in rest if length[q] != lev + 1]
-                big, small = (ending, others) if len(ending) > len(others) else (others, ending)
+            split = _nest_split(rest, length, lev + 1)
+            if split:
+                big, small = split
                 descend(lev + 1, kids[path], big, nest)
                 descend(lev + 1, kids[1 - path], small, nest)
                 return
@@ -211,10 +218,9 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
         w0, w1 = node.weight
         path = 0 if w0 > w1 else 1 if w1 > w0 else int(random() >= 0.5)
         if len(rest) > 1 and nest >= limit and lev < 31:
-            ending = [q for q in rest if dlen[q] == lev + 1]
-            if ending:
-                others = [q for q in rest if dlen[q] != lev + 1]
-                big, small = (ending, others) if len(ending) > len(others) else (others, ending)
+            split = _nest_split(rest, dlen, lev + 1)
+            if split:
+                big, small = split
                 node.weight[path] += len(big)
                 node.weight[1 - path] += len(small)
                 descend(node, path, lev + 1, kids[path], big, nest)
