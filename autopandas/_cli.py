@@ -10,7 +10,7 @@ import math
 import sys
 from typing import NoReturn
 
-from .search import _DEPTHS_TEXT, DEPTHS
+from .search import DEPTHS, DEPTHS_TEXT
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -40,7 +40,7 @@ def chain_depth(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value not in DEPTHS:
-        raise argparse.ArgumentTypeError(f"must be {_DEPTHS_TEXT}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be {DEPTHS_TEXT}, got {text!r}")
     return value
 
 

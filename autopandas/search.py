@@ -67,7 +67,9 @@ log = logging.getLogger(__name__)
 SEARCHES = ("enumerate", "ranked")
 #: The chain lengths a search may be limited to (``SearchConfig.max_depth``).
 DEPTHS = (1, 2, 3)
-_DEPTHS_TEXT = f"{', '.join(map(str, DEPTHS[:-1]))} or {DEPTHS[-1]}"
+#: ``DEPTHS`` as a message writes them ("1, 2 or 3"): ``SearchConfig`` and the command lines'
+#: ``--max-depth`` check say the same.
+DEPTHS_TEXT = f"{', '.join(map(str, DEPTHS[:-1]))} or {DEPTHS[-1]}"
 #: Argument tiers: a (state, function) pair first tries its first TIERS[0] argument tuples, the
 #: next ones at TIER_COST more (more than one extra call), and so on: no function's long tail of
 #: arguments delays the cheap options of other functions or of longer chains.
@@ -112,7 +114,7 @@ class SearchConfig:
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value}")
         if not (isinstance(self.max_depth, numbers.Integral) and self.max_depth in DEPTHS):
-            raise ValueError(f"max_depth must be {_DEPTHS_TEXT}, got {self.max_depth}")
+            raise ValueError(f"max_depth must be {DEPTHS_TEXT}, got {self.max_depth}")
         if self.search not in SEARCHES:
             raise ValueError(f"search must be one of {SEARCHES}, got {self.search!r}")
 
@@ -175,10 +177,12 @@ def _plural(n: int, word: str) -> str:
 Matcher = Callable[[Any], bool]
 
 
-def exact_matcher(target: Any) -> Matcher:
-    """Match by AutoPandas equality (Parquet / JSON targets, Python objects)."""
+def exact_matcher(target: Any, bool_is_number: bool = True) -> Matcher:
+    """Match by AutoPandas equality (Python objects, the benchmark's targets); Parquet / JSON
+    targets pass ``bool_is_number=False``: their dtypes are real, so a boolean never matches a
+    number (see ``equality``)."""
     def match(result: Any) -> bool:
-        return equal(target, result)
+        return equal(target, result, bool_is_number=bool_is_number)
     match.shape_rule = "exact"  # type: ignore[attr-defined]
     return match
 

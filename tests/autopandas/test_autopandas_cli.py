@@ -1,6 +1,7 @@
 """CLI smoke tests, run for real as subprocesses: CSV, Parquet, JSON, several inputs, bad input."""
 from __future__ import annotations
 
+import ast
 import json
 import pickle
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 import autopandas.__main__ as cli
 from autopandas.equality import csv_matches, equal
+from autopandas.search import DEPTHS_TEXT, SearchConfig
 
 REPO = Path(__file__).resolve().parents[2]
 FIX = REPO / "tests" / "fixtures" / "autopandas"
@@ -206,6 +208,22 @@ def test_bad_option_values_are_reported_under_the_option_not_the_config_field(ca
     assert not any(field in err for field in ("max_depth", "timeout_s", "search must")), err
 
 
+def test_command_lines_import_no_private_names_and_say_the_depths_as_the_config_does(capsys):
+    """_cli.py imported search._DEPTHS_TEXT, a private name of another module."""
+    for path in (REPO / "autopandas" / "_cli.py", REPO / "autopandas" / "__main__.py",
+                 REPO / "benchmarks" / "autopandas_bench.py"):
+        tree = ast.parse(path.read_text())
+        imported = [a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    for a in node.names]
+        assert not [n for n in imported if n.startswith("_")], (path.name, imported)
+    assert DEPTHS_TEXT == "1, 2 or 3"
+    code, _, err = run_main(capsys, "synth", str(FIX / "sales.csv"), str(FIX / "sales.csv"),
+                            "--max-depth", "4")
+    assert code == 2 and f"must be {DEPTHS_TEXT}, got '4'" in err
+    with pytest.raises(ValueError, match=f"max_depth must be {DEPTHS_TEXT}, got 4"):
+        SearchConfig(max_depth=4)
+
+
 def test_help_still_prints_the_full_usage_with_the_console_script_name(capsys):
     code, out, _ = run_main(capsys, "synth", "--help")
     assert code == 0
@@ -330,3 +348,27 @@ def test_a_boolean_input_is_not_printed_for_a_csv_of_ones_and_zeros(tmp_path):
     if out["solved"]:
         got = run_src(out["program"], [pd.read_csv(tmp_path / "in.csv")])
         assert csv_matches(pd.read_csv(tmp_path / "out.csv"), got)
+
+
+@pytest.mark.parametrize("ext", ["parquet", "json"])
+def test_a_boolean_input_is_not_printed_for_a_parquet_or_json_of_ones_and_zeros(tmp_path, capsys, ext):
+    """Parquet and JSON targets were matched with True == 1 (AutoPandas' check_dtype=False), so
+    the input itself was 'the program' for an output whose column holds the integers 1/0."""
+    flags = pd.DataFrame({"k": ["a", "b", "c"], "f": [True, False, True]})
+    ints = flags.assign(f=[1, 0, 1])
+    write = {"parquet": lambda df, p: df.to_parquet(p), "json": lambda df, p: df.to_json(p, orient="table")}
+    write[ext](flags, tmp_path / f"in.{ext}")
+    write[ext](ints, tmp_path / f"out.{ext}")
+    code = cli.main(["synth", str(tmp_path / f"in.{ext}"), str(tmp_path / f"out.{ext}"),
+                     "--timeout", "10", "--max-depth", "1", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["program"] != "df0", out
+    if out["solved"]:
+        assert code == 0
+        got = run_src(out["program"], [flags])
+        assert equal(ints, got, bool_is_number=False)
+    # the same files with their own dtypes still match
+    write[ext](flags, tmp_path / f"same.{ext}")
+    assert cli.main(["synth", str(tmp_path / f"in.{ext}"), str(tmp_path / f"same.{ext}"),
+                     "--timeout", "10"]) == 0
+    assert capsys.readouterr().out.strip() == "df0"
