@@ -72,7 +72,7 @@ def _synth(args: argparse.Namespace) -> int:
         return fail("autopandas", str(e))
     inputs = [f for f, _ in frames[:-1]]
     target, fmt = frames[-1]
-    matcher = csv_matcher(target) if fmt == "csv" else exact_matcher(target)
+    matcher = csv_matcher(target) if fmt == "csv" else exact_matcher(target, bool_is_number=False)
     start = time.monotonic()
     try:
         res = run_isolated(lambda: synthesize(inputs, target, cfg, matcher=matcher),

@@ -20,6 +20,10 @@ candidate and ``assert_frame_equal`` costs about a millisecond:
 
 CSV targets (see ``io.py``) compare through :func:`csv_matches`, which adds the CSV index rule
 and one rule of CSV text: a boolean (written ``True``/``False``) never equals a number (``1``/``0``).
+Parquet and JSON targets keep their dtypes, so the command line compares them with
+``equal(..., bool_is_number=False)``: the same relation, except that a boolean never equals a
+number there either (in cells, index or column labels). ``equal``'s default keeps ``True == 1``
+because it is AutoPandas' own checker (``check_dtype=False``), which the benchmark's targets follow.
 """
 from __future__ import annotations
 
@@ -90,33 +94,48 @@ def _scalar_na(v: Any) -> bool:
         return False
 
 
-def index_equal(a: pd.Index, b: pd.Index) -> bool:
-    """Index values equal level by level; classes, dtypes and names ignored."""
+def index_equal(a: pd.Index, b: pd.Index, bool_is_number: bool = True) -> bool:
+    """Index values equal level by level; classes, dtypes and names ignored (but with
+    ``bool_is_number=False`` a boolean never equals a number)."""
     if len(a) != len(b) or a.nlevels != b.nlevels:
         return False
-    if a.nlevels == 1:
-        return values_equal(a, b)
-    return all(values_equal(a.get_level_values(i), b.get_level_values(i)) for i in range(a.nlevels))
+    levels = [(a, b)] if a.nlevels == 1 else \
+        [(a.get_level_values(i), b.get_level_values(i)) for i in range(a.nlevels)]
+    return all(_typed_values_equal(x, y, bool_is_number) for x, y in levels)
 
 
-def equal(expected: Any, got: Any, rtol: float = RTOL, atol: float = ATOL) -> bool:
-    """AutoPandas equality of ``got`` with ``expected`` (see the module docstring)."""
+def _typed_values_equal(a: Any, b: Any, bool_is_number: bool, rtol: float = RTOL,
+                        atol: float = ATOL) -> bool:
+    # values first: they usually differ, and finding the booleans of a text column is slower
+    return values_equal(a, b, rtol, atol) and (bool_is_number or _same_bools(a, b))
+
+
+def equal(expected: Any, got: Any, rtol: float = RTOL, atol: float = ATOL,
+          bool_is_number: bool = True) -> bool:
+    """AutoPandas equality of ``got`` with ``expected`` (see the module docstring); with
+    ``bool_is_number=False`` a boolean never equals a number (targets whose dtypes are real:
+    Parquet, JSON)."""
+    same = bool_is_number
     if isinstance(expected, pd.DataFrame):
         if not isinstance(got, pd.DataFrame) or got.shape != expected.shape:
             return False
-        if not index_equal(expected.columns, got.columns) or not index_equal(expected.index, got.index):
+        if not index_equal(expected.columns, got.columns, same) or \
+                not index_equal(expected.index, got.index, same):
             return False
-        return all(values_equal(expected.iloc[:, i], got.iloc[:, i], rtol, atol)
+        return all(_typed_values_equal(expected.iloc[:, i], got.iloc[:, i], same, rtol, atol)
                    for i in range(expected.shape[1]))
     if isinstance(expected, pd.Series):
         if not isinstance(got, pd.Series) or len(got) != len(expected):
             return False
-        return index_equal(expected.index, got.index) and values_equal(expected, got, rtol, atol)
+        return index_equal(expected.index, got.index, same) and \
+            _typed_values_equal(expected, got, same, rtol, atol)
     if isinstance(expected, np.ndarray):
         if not isinstance(got, np.ndarray) or got.shape != expected.shape:
             return False
-        return values_equal(expected.ravel(), got.ravel(), rtol, atol)
+        return _typed_values_equal(expected.ravel(), got.ravel(), same, rtol, atol)
     if isinstance(got, (pd.DataFrame, pd.Series, np.ndarray)):
+        return False
+    if not same and isinstance(expected, (bool, np.bool_)) != isinstance(got, (bool, np.bool_)):
         return False
     return _scalar_eq(expected, got, rtol, atol)
 
@@ -182,20 +201,22 @@ def _csv_frame_equal(target: pd.DataFrame, view: pd.DataFrame) -> bool:
     return True
 
 
-def _same_bools(a: pd.Series, b: pd.Series) -> bool:
-    """Whether two columns hold booleans at the same positions (a CSV writes those as text)."""
+def _same_bools(a: Any, b: Any) -> bool:
+    """Whether two columns (Series, Index levels or 1-d arrays) hold booleans at the same
+    positions (a CSV writes those as text)."""
     x, y = _bools(a), _bools(b)
     if x is None or y is None:
         return x is None and y is None
     return bool(np.array_equal(x, y))
 
 
-def _bools(col: pd.Series) -> np.ndarray | None:
+def _bools(col: Any) -> np.ndarray | None:
     """Where a column holds booleans (bool, numpy bool, the ``boolean`` dtype), None for nowhere."""
     if col.dtype.kind == "b":
         mask = ~np.asarray(pd.isna(col), dtype=bool)
     elif col.dtype.kind == "O" and not isinstance(col.dtype, pd.StringDtype):
-        mask = np.fromiter((isinstance(v, (bool, np.bool_)) for v in col.to_numpy()), dtype=bool,
+        values = col.to_numpy() if hasattr(col, "to_numpy") else np.asarray(col)
+        mask = np.fromiter((isinstance(v, (bool, np.bool_)) for v in values), dtype=bool,
                            count=len(col))
     else:
         return None

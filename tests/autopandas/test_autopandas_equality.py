@@ -133,3 +133,27 @@ def test_csv_booleans_never_match_numbers_in_either_direction():
     mixed = pd.DataFrame({"f": [True, "x"]})                         # read back as text
     assert csv_matches(_read_back(mixed), mixed)
     assert not csv_matches(_read_back(pd.DataFrame({"f": [1, "x"]})), mixed)
+
+
+def test_with_real_dtypes_booleans_never_match_numbers_anywhere():
+    """equal(bool_is_number=False), for Parquet/JSON targets: True == 1 matched there (as it does
+    in AutoPandas' own check_dtype=False, still the default), in cells, index and labels."""
+    flags = pd.DataFrame({"k": ["a", "b", "c"], "f": [True, False, True]})
+    ints = flags.assign(f=[1, 0, 1])
+    assert equal(flags, ints) and equal(ints, flags)                 # AutoPandas' rule kept
+    for a, b in [(flags, ints), (ints, flags), (flags, ints.astype({"f": float})),
+                 (flags.astype({"f": "boolean"}), ints.astype({"f": "Int64"})),
+                 (flags.astype({"f": object}), ints), (flags.set_index("f"), ints.set_index("f")),
+                 (flags.set_index(["k", "f"]), ints.set_index(["k", "f"])),
+                 (flags.set_index("k").T, ints.set_index("k").T),
+                 (flags["f"], ints["f"]), (flags["f"].to_numpy(), ints["f"].to_numpy())]:
+        assert not equal(a, b, bool_is_number=False), (a, b)
+    assert not equal(True, 1, bool_is_number=False) and equal(True, True, bool_is_number=False)
+    # only booleans against numbers: other dtypes are still free, and booleans match booleans
+    assert equal(flags, flags.astype({"f": "boolean"}), bool_is_number=False)
+    assert equal(flags, flags.astype({"f": object}), bool_is_number=False)
+    assert equal(ints, ints.astype({"f": float}), bool_is_number=False)
+    assert equal(flags.set_index("f"), flags.set_index("f"), bool_is_number=False)
+    mixed = pd.DataFrame({"f": [True, "x"]})
+    assert equal(mixed, mixed.copy(), bool_is_number=False)
+    assert not equal(mixed, pd.DataFrame({"f": [1, "x"]}), bool_is_number=False)
