@@ -70,7 +70,11 @@ class Driver:
         self.env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                         OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1",
                         RUNTIME_SYS_PATH=os.pathsep.join([_PKG_PARENT] + sys.path))
+        # the workers whose process may still run (shutdown stops them); a worker leaves once
+        # its process is reaped, so bursts of nested tasks leave no trace in a long-lived driver
         self.all_workers: list[WorkerInfo] = []
+        self.workers_spawned = 0
+        self._dying: list[WorkerInfo] = []  # channel closed, process not reaped yet
         free_dir = os.path.join(self.session_dir, "free")
         os.mkdir(free_dir)
         cap = object_store_memory // 4 if object_store_memory else 1 << 30
@@ -124,6 +128,7 @@ class Driver:
         w.chan.outbox.append(("setup", list(sys.path)))
         self.sched.to_flush.add(w)
         self.all_workers.append(w)
+        self.workers_spawned += 1
         self.sel.register(a, selectors.EVENT_READ, w)
         self._wake()
         return w
@@ -177,6 +182,9 @@ class Driver:
                         pass
                     w.chan.close()
                     s.on_worker_died(w)
+                    self._dying.append(w)
+                if self._dying:
+                    self._prune_reaped()
                 nxt = s.expire_timers()
                 self._collect_released()
                 s.pump()
@@ -195,6 +203,14 @@ class Driver:
                         w.proc.wait(timeout=1.0)
                     except subprocess.TimeoutExpired:
                         pass
+
+    def _prune_reaped(self) -> None:
+        """Forget the workers whose process has exited and been reaped (under the lock)."""
+        gone = [w for w in self._dying if w.proc.poll() is not None]
+        if gone:
+            gone_ids = {id(w) for w in gone}
+            self._dying = [w for w in self._dying if id(w) not in gone_ids]
+            self.all_workers = [w for w in self.all_workers if id(w) not in gone_ids]
 
     def _handle(self, w: WorkerInfo, m: tuple) -> None:
         s = self.sched
@@ -447,7 +463,9 @@ class Driver:
             return timeline_events(self.sched.events)
 
     def processes(self) -> list[int]:
-        return [w.pid for w in self.all_workers if w.proc.poll() is None]
+        with self.sched.lock:
+            workers = list(self.all_workers)
+        return [w.pid for w in workers if w.proc.poll() is None]
 
     # --- shutdown ---
     def shutdown(self) -> None:

@@ -167,7 +167,37 @@ def test_a_chain_of_waiting_tasks_runs_inside_the_waits_not_a_process_each(fresh
     assert rt.get(chain.remote(30), timeout=120) == 30
     # past 2 * num_cpus processes, a task waiting in get() runs the task it waits for inside
     # its wait, as a function call would (before: a process per waiting task, ~0.1 s each)
-    assert len(rt.api._client.all_workers) <= 4
+    assert rt.api._client.workers_spawned <= 4
+
+
+def test_the_driver_forgets_workers_that_were_retired_or_died(fresh, caps):
+    caps("worker_pids")
+    rt = fresh
+    client = rt.api._client
+
+    @rt.remote
+    def child():
+        time.sleep(0.3)
+        return 1
+
+    @rt.remote
+    def parent():
+        return rt.get(child.remote())
+
+    spawned = client.workers_spawned
+    for burst in range(2):
+        # six parents wait in get() at once: the pool grows past num_cpus=2, then the extra
+        # workers retire after 2 s idle (before: every retired worker stayed in all_workers)
+        assert sum(rt.get([parent.remote() for _ in range(6)], timeout=120)) == 6
+        assert client.workers_spawned > spawned
+        spawned = client.workers_spawned
+        deadline = time.monotonic() + 60
+        while len(client.all_workers) > 2:
+            assert time.monotonic() < deadline, (
+                f"burst {burst}: {len(client.all_workers)} worker records kept after "
+                f"{client.workers_spawned} spawns; {len(client.processes())} processes run")
+            time.sleep(0.1)
+        assert sorted(w.pid for w in client.all_workers) == sorted(client.processes())
 
 
 def test_a_get_with_a_timeout_is_not_held_up_by_a_task_run_inside_it(fresh, caps, tmp_path):
@@ -267,7 +297,7 @@ def test_workers_grown_for_waiting_tasks_exit_once_idle(fresh, caps):
 
     # six parents wait in get() at once: the pool grows past num_cpus=2 to run their children
     assert sum(rt.get([parent.remote() for _ in range(6)], timeout=120)) == 6
-    assert len(rt.api._client.all_workers) > 2  # spawned
+    assert rt.api._client.workers_spawned > 2
     deadline = time.monotonic() + 60
     while len(rt.api._client.processes()) > 2:  # the extra workers leave after 2 s idle
         assert time.monotonic() < deadline, "extra workers never exited"
