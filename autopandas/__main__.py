@@ -2,8 +2,9 @@
 
 Prints one Python expression over ``df0, df1, ...`` (``df0`` is also known as ``df``) with
 pandas as ``pd`` whose result matches the output file. The search runs in a forked worker with
-hard bounds (``isolation.py``): its address space capped, killed 1 s past ``--timeout`` (then
-``--json`` has ``candidates_tried`` null: what the worker counted died with it). Exit codes: 0
+hard bounds (``isolation.py``): its address space capped at ``--memory-limit`` (4G by default)
+more than the inputs take, killed 1 s past ``--timeout`` (then ``--json`` has
+``candidates_tried`` null: what the worker counted died with it). Exit codes: 0
 solved, 1 not solved within the limits (the message says what was searched), interrupted
 (Ctrl-C) or an internal error, a worker that died of a signal included (one line each), 2 bad
 input (one line on stderr).
@@ -15,14 +16,10 @@ import json
 import sys
 import time
 
-from ._cli import OneLineParser, chain_depth, fail, positive_seconds
+from ._cli import OneLineParser, chain_depth, fail, memory_limit, positive_seconds
 from .io import InputError, read_frame
-from .isolation import WorkerTimeout, run_isolated
+from .isolation import KILL_GRACE_S, WorkerTimeout, run_isolated
 from .search import SEARCHES, SearchConfig, csv_matcher, exact_matcher, synthesize
-
-#: How long past ``--timeout`` the search worker may run before it is killed: the search stops
-#: itself at the limit, between bytecodes; only a C loop inside one call keeps it running.
-KILL_GRACE_S = 1.0
 
 
 def _parser(prog: str = "autopandas") -> argparse.ArgumentParser:
@@ -36,6 +33,10 @@ def _parser(prog: str = "autopandas") -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=positive_seconds, default=60.0,
                    help="search time limit in seconds (default 60)")
     s.add_argument("--max-depth", type=chain_depth, default=3, help="longest chain of calls, 1-3 (default 3)")
+    s.add_argument("--memory-limit", type=memory_limit, default="4G", metavar="SIZE",
+                   help="address space the search worker may add to what the inputs take, such as "
+                   "512M, 4G or none (no cap); an allocation past it fails only the candidate call "
+                   "that made it (default 4G)")
     s.add_argument("--search", choices=("enumerate",), default="enumerate",
                    help="search strategy (default enumerate: exhaustive, breadth-first by cost)")
     s.add_argument("--json", action="store_true",
@@ -76,7 +77,7 @@ def _synth(args: argparse.Namespace) -> int:
     start = time.monotonic()
     try:
         res = run_isolated(lambda: synthesize(inputs, target, cfg, matcher=matcher),
-                           start + cfg.timeout_s + KILL_GRACE_S)
+                           start + cfg.timeout_s + KILL_GRACE_S, headroom=args.memory_limit)
     except WorkerTimeout:
         return _killed(args, time.monotonic() - start)
     if args.json:

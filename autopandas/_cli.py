@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from typing import NoReturn
 
@@ -41,6 +42,25 @@ def chain_depth(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value not in DEPTHS:
         raise argparse.ArgumentTypeError(f"must be {DEPTHS_TEXT}, got {text!r}")
+    return value
+
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+
+
+def memory_limit(text: str) -> int | None:
+    """argparse type for ``--memory-limit``: a size > 0 in bytes with an optional binary unit
+    (``512M``, ``4G``, ``1.5GiB``, ``65536K``; a bare number is bytes), or ``none`` for no cap
+    (None)."""
+    if text.strip().lower() == "none":
+        return None
+    m = _SIZE.fullmatch(text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"not a size such as 512M, 4G or none: {text!r}")
+    value = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a size > 0 (or none), got {text!r}")
     return value
 
 

@@ -6,11 +6,14 @@ its memory guard is an estimate made before a call. :func:`run_isolated` adds th
 the operating system offers, for the command line:
 
 - memory: the worker's address space (``RLIMIT_AS``) is capped at what it had at the fork plus
-  ``headroom`` bytes, so an allocation past it fails with ``MemoryError`` inside the candidate
-  call that made it (the sandbox counts that call as failed and the search goes on);
+  ``headroom`` bytes (None: no cap), so an allocation past it fails with ``MemoryError`` inside
+  the candidate call that made it (the sandbox counts that call as failed and the search goes on);
 - time: the parent waits for the result until ``deadline`` and then kills the worker
-  (``SIGKILL`` cannot be deferred by a C loop), raising :class:`WorkerTimeout`; a parent that is
-  itself killed takes the worker with it (``PR_SET_PDEATHSIG``, Linux).
+  (``SIGKILL`` cannot be deferred by a C loop), raising :class:`WorkerTimeout`; a result that is
+  in the pipe by then is read, not discarded. A parent that is itself killed takes the worker
+  with it (``PR_SET_PDEATHSIG``, Linux); a Ctrl-C (``KeyboardInterrupt``) in the parent kills
+  the worker before it propagates, wherever it lands: SIGINT is blocked from before the fork
+  until the parent is inside the ``try`` that kills the worker.
 
 The worker is forked, so it starts with the parent's inputs and imports (no pickling of frames,
 no second interpreter start: about 20 to 40 ms a search, measured with the benchmark tasks). Only
@@ -36,10 +39,17 @@ except ImportError:  # not on Windows
     resource = None  # type: ignore[assignment]
 
 _PR_SET_PDEATHSIG = 1
+_RLIM_MAX = (1 << 63) - 1                           # setrlimit takes a signed 64-bit limit
 
-#: Address space a worker may add to what it had when forked (pandas and pyarrow reserve about
-#: 1.2 GB of it for thread pools and arenas they may start during the search).
+#: Address space a worker may add to what it had when forked, by default (pandas and pyarrow
+#: reserve about 1.2 GB of it for thread pools and arenas they may start during the search).
 HEADROOM_BYTES = 4 << 30
+#: How long past a search's own time limit its worker may run before it is killed: the search
+#: stops itself at the limit, between bytecodes; only a C loop inside one call keeps it running.
+KILL_GRACE_S = 1.0
+#: Once a result has begun to arrive, how long past the deadline the rest of it may take: the
+#: worker has finished by then, only the pipe is left (a result larger than its buffer).
+_DRAIN_S = 5.0
 
 
 class WorkerTimeout(Exception):
@@ -53,32 +63,51 @@ class WorkerDied(Exception):
 def available() -> bool:
     """Whether workers can be forked with a memory cap here (Linux and the like)."""
     return hasattr(os, "fork") and resource is not None and hasattr(resource, "RLIMIT_AS") \
-        and os.path.exists("/proc/self/statm")
+        and hasattr(signal, "pthread_sigmask") and os.path.exists("/proc/self/statm")
 
 
-def run_isolated(fn: Callable[[], Any], deadline: float, headroom: int = HEADROOM_BYTES) -> Any:
-    """``fn()`` in a forked worker capped at ``headroom`` more bytes of address space, killed at
-    ``deadline`` (a ``time.monotonic()`` time). Returns its value or raises what it raised (an
-    exception that cannot be pickled comes back as a RuntimeError naming it); raises
-    :class:`WorkerTimeout` or :class:`WorkerDied` otherwise."""
+def run_isolated(fn: Callable[[], Any], deadline: float,
+                 headroom: int | None = HEADROOM_BYTES) -> Any:
+    """``fn()`` in a forked worker capped at ``headroom`` more bytes of address space (None: no
+    cap), killed at ``deadline`` (a ``time.monotonic()`` time). Returns its value or raises what
+    it raised (an exception that cannot be pickled comes back as a RuntimeError naming it);
+    raises :class:`WorkerTimeout` or :class:`WorkerDied` otherwise."""
+    if headroom is not None and (isinstance(headroom, bool) or not isinstance(headroom, int)
+                                 or headroom <= 0):
+        raise ValueError(f"headroom must be a whole number of bytes > 0 or None, got {headroom!r}")
     if not available():
         return fn()
-    r, w = os.pipe()
     parent = os.getpid()
-    pid = os.fork()
+    # Ctrl-C is held from here until the parent is inside the try below: a KeyboardInterrupt
+    # raised between the fork and that try would leave the worker running.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except BaseException:
+            os.close(r)
+            os.close(w)
+            raise
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
     if pid == 0:                                    # the worker: never returns
         os.close(r)
-        _work(fn, w, headroom, parent)
+        _work(fn, w, headroom, parent, held)
     os.close(w)
+    reaped = False
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)   # a Ctrl-C held since the fork lands here
         data = _read_until(r, deadline)
+        _, status = os.waitpid(pid, 0)
+        reaped = True
     except BaseException:
-        os.kill(pid, signal.SIGKILL)               # Ctrl-C, the deadline: the worker goes too
-        os.waitpid(pid, 0)
+        if not reaped:
+            _kill(pid)                              # Ctrl-C, the deadline: the worker goes too
         raise
     finally:
         os.close(r)
-    _, status = os.waitpid(pid, 0)
     if not data:
         how = _signal_name(os.WTERMSIG(status)) if os.WIFSIGNALED(status) else \
             f"exit code {os.waitstatus_to_exitcode(status)}"
@@ -89,16 +118,28 @@ def run_isolated(fn: Callable[[], Any], deadline: float, headroom: int = HEADROO
     return value
 
 
-def _work(fn: Callable[[], Any], w: int, headroom: int, parent: int) -> None:
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass                                        # reaped already
+
+
+def _work(fn: Callable[[], Any], w: int, headroom: int | None, parent: int, mask: Any) -> None:
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to report
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         _die_with_parent(parent)
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        cap = _address_space() + headroom
-        if hard != resource.RLIM_INFINITY:
-            cap = min(cap, hard)                    # a soft limit may not pass the hard one
-        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+        if headroom is not None:
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            cap = _address_space() + headroom
+            if hard != resource.RLIM_INFINITY:
+                cap = min(cap, hard)                # a soft limit may not pass the hard one
+            elif cap > _RLIM_MAX:
+                cap = resource.RLIM_INFINITY        # more than setrlimit takes: no cap at all
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
         try:
             out = ("value", fn())
         except BaseException as e:  # noqa: BLE001 - the parent re-raises it
@@ -125,14 +166,19 @@ def _encode(out: tuple[str, Any]) -> bytes:
 
 
 def _read_until(fd: int, deadline: float) -> bytes:
+    """The worker's whole output. Past ``deadline`` the pipe is still looked at once (a result
+    written just before it is taken), and a result that has begun to arrive gets ``_DRAIN_S``
+    more to finish."""
     chunks = []
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        left = max(deadline - time.monotonic(), 0.0)
+        if not select.select([fd], [], [], left)[0]:
             raise WorkerTimeout("the search worker was still running at the time limit")
         chunk = os.read(fd, 1 << 20)
         if not chunk:
             return b"".join(chunks)
+        if not chunks:
+            deadline = max(deadline, time.monotonic() + _DRAIN_S)
         chunks.append(chunk)
 
 

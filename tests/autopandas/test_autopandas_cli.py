@@ -372,3 +372,10 @@ def test_a_boolean_input_is_not_printed_for_a_parquet_or_json_of_ones_and_zeros(
     assert cli.main(["synth", str(tmp_path / f"in.{ext}"), str(tmp_path / f"same.{ext}"),
                      "--timeout", "10"]) == 0
     assert capsys.readouterr().out.strip() == "df0"
+
+
+@pytest.mark.parametrize("value", ["0", "0M", "-1G", "4X", "", "nan", "1e9", "G"])
+def test_a_bad_memory_limit_is_one_line_exit_2(capsys, value):
+    code, _, err = run_main(capsys, "synth", str(FIX / "sales.csv"), str(FIX / "sales.csv"),
+                            f"--memory-limit={value}")
+    _bad_in_process((code, "", err), "argument --memory-limit: ")     # not 'unrecognized'

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import autopandas.__main__ as cli
+import autopandas.isolation as isolation
 from autopandas.isolation import WorkerDied, WorkerTimeout, available, run_isolated
 from autopandas.sandbox import Sandbox
 
@@ -197,3 +198,66 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"     # a zombie has ended
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.parametrize("limit, fails", [("256M", True), ("none", False), (None, False)])
+def test_cli_memory_limit_fails_only_the_candidate_that_passes_it(capsys, monkeypatch, tmp_path,
+                                                                  limit, fails):
+    """The worker's cap was fixed at 4 GiB: --memory-limit sets it (``none``: no cap). A 1 GiB
+    allocation (address space only, never touched) fails under 256M, and the search goes on."""
+    real = cli.synthesize
+    seen = tmp_path / "big.txt"
+
+    def allocate_then_search(*args, **kwargs):
+        with Sandbox() as box:
+            big = box.run(np.empty, 1 << 30, np.uint8)
+        seen.write_text(big.error or "ok")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(cli, "synthesize", allocate_then_search)
+    fix = os.path.join(os.path.dirname(__file__), "..", "fixtures", "autopandas")
+    code = cli.main(["synth", os.path.join(fix, "temps.csv"), os.path.join(fix, "temps_pivot.csv"),
+                     "--timeout", "30"] + (["--memory-limit", limit] if limit else []))
+    assert code == 0 and capsys.readouterr().out.startswith("df0.pivot(")
+    assert seen.read_text().startswith("MemoryError") == fails, seen.read_text()
+
+
+def test_headroom_is_checked_and_a_cap_past_what_setrlimit_takes_means_none():
+    import resource
+    for bad in (0, -1, 1.5, True, "4G"):
+        with pytest.raises(ValueError, match="headroom must be"):
+            run_isolated(lambda: 1, time.monotonic() + 30, headroom=bad)
+    for huge in (1 << 63, 1 << 70, None):   # setrlimit overflowed: the worker died, exit code 1
+        soft, _ = run_isolated(lambda: resource.getrlimit(resource.RLIMIT_AS), time.monotonic() + 30,
+                               headroom=huge)
+        assert soft == resource.getrlimit(resource.RLIMIT_AS)[0]
+
+
+def test_a_result_in_the_pipe_at_the_deadline_is_read_not_discarded(monkeypatch):
+    """The parent reached the deadline check only after the worker had written its result
+    (a loaded machine, a slow scheduler): it raised WorkerTimeout without looking at the pipe."""
+    real = time.monotonic
+
+    def late_clock() -> float:
+        time.sleep(2)                   # the worker writes 42 meanwhile
+        return real() + 100             # and the parent then finds the deadline passed
+    monkeypatch.setattr(isolation, "time", type("Clock", (), {"monotonic": staticmethod(late_clock)}))
+    assert run_isolated(lambda: 42, real() + 1) == 42
+
+
+@pytest.mark.timeout(60)
+def test_a_ctrl_c_just_after_the_fork_still_kills_the_worker(monkeypatch):
+    """A KeyboardInterrupt landing between the fork and the parent's try left the worker running
+    (run_isolated called from the API, which has no process group to take it down)."""
+    real_fork, workers = os.fork, []
+
+    def fork_then_ctrl_c() -> int:
+        pid = real_fork()
+        if pid:
+            workers.append(pid)
+            os.kill(os.getpid(), signal.SIGINT)
+        return pid
+    monkeypatch.setattr(isolation.os, "fork", fork_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run_isolated(lambda: time.sleep(60), time.monotonic() + 60)
+    monkeypatch.undo()
+    assert workers and _exits_soon(workers[0])
