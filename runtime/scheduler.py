@@ -96,8 +96,8 @@ class Task:
         self.held: list[int] | None = None  # ids holding a lineage ref from this task
         self.live = len(self.roids)  # outputs still in the store
         self.children: list[Task] | None = None  # tasks it submitted while it ran
-        # when _task_ready last made it READY (time.monotonic); a retry or a bounce back to
-        # READY keeps it, so pool.grow gives those no grace
+        # when it last entered the ready queue (time.monotonic), for any reason: first time,
+        # retry or bounce; pool.grow gives it a grace from then (see ``_enqueue``)
         self.ready_at = 0.0
 
 
@@ -315,9 +315,7 @@ class Scheduler:
                         self._kill_proc(a.worker)
                 return
         if t.kind == "task":
-            t.state = READY
-            t.ready_at = time.monotonic()
-            self.ready.append(t)
+            self._enqueue(t)
         elif t.kind == "actor_create":
             a = self.actors[t.aid]
             if a.dead:
@@ -336,6 +334,18 @@ class Scheduler:
             self._pump_actor(a)
         else:
             self._pump_actor(self.actors[t.aid])
+
+    def _enqueue(self, t: Task, front: bool = False) -> None:
+        """Make pool task ``t`` READY (first time, retry or bounce; ``front``: ahead of the
+        others). ``ready_at`` restarts each time: its submitter, or whoever waits for it, may
+        be about to run it inside a wait before ``pool.grow`` starts a process for it."""
+        t.state = READY
+        t.worker = None
+        t.ready_at = time.monotonic()
+        if front:
+            self.ready.appendleft(t)
+        else:
+            self.ready.append(t)
 
     def _pump_actor(self, a: ActorInfo) -> None:
         if not a.started:
@@ -536,9 +546,7 @@ class Scheduler:
             return
         if not ok and t.retry_exceptions and t.retries_left != 0 and t.kind == "task":
             t.retries_left -= 1
-            t.state = READY
-            t.worker = None
-            self.ready.append(t)
+            self._enqueue(t)
             discard([v for v, _ in values])
             return
         t.state = FINISHED if ok else FAILED
@@ -668,9 +676,7 @@ class Scheduler:
             w.cpu = 0.0
             w.idle_since = time.monotonic()
         if t is not None and t.state == RUNNING:
-            t.state = READY
-            t.worker = None
-            self.ready.appendleft(t)
+            self._enqueue(t, front=True)
 
     # --- actors, cancellation, deaths ---
     def _actor_dead_value(self, a: ActorInfo | None) -> tuple:
@@ -806,9 +812,7 @@ class Scheduler:
             for t in list(w.inflight.values()):
                 if t.retries_left != 0 and t.state == RUNNING:
                     t.retries_left -= 1
-                    t.state = READY
-                    t.worker = None
-                    self.ready.appendleft(t)
+                    self._enqueue(t, front=True)
                     log.info("retrying %s after its worker died", t.name)
                 else:
                     if status is None:

@@ -170,6 +170,34 @@ def test_application_errors_are_retried_only_with_retry_exceptions(rt, tmp_path)
     assert rt.get(f.remote(str(b))) == 2
 
 
+def _fail_once_noting_when(marker: str, how: str) -> int:
+    """The first call writes ``time.monotonic()`` (system-wide on Linux) to ``marker`` and
+    then kills its worker (``how == "die"``) or raises; later calls return 1."""
+    if not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(repr(time.monotonic()))
+        if how == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise OSError("first attempt")
+    return 1
+
+
+@pytest.mark.parametrize("how", ["die", "raise"])
+def test_a_retried_task_reenters_the_ready_queue_with_a_fresh_ready_time(rt, backend,
+                                                                         tmp_path, how):
+    # pool.grow gives a READY task a grace before it starts a process for it (its waiter may
+    # run it inside its wait); a retry kept its first ready time, so it had none
+    if backend != "local":
+        pytest.skip("reads the local driver's scheduler state")
+    marker = str(tmp_path / "failed_at")
+    f = rt.remote(max_retries=1, retry_exceptions=how == "raise")(_fail_once_noting_when)
+    ref = f.remote(marker, how)
+    assert rt.get(ref, timeout=60) == 1
+    failed_at = float(open(marker).read())
+    task = rt.api._client.sched.store.entries[ref._id].lineage
+    assert task.ready_at > failed_at
+
+
 class Stateful:
     def __init__(self, start):
         self.n = start

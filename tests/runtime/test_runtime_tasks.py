@@ -200,6 +200,48 @@ def test_the_driver_forgets_workers_that_were_retired_or_died(fresh, caps):
         assert sorted(w.pid for w in client.all_workers) == sorted(client.processes())
 
 
+def test_tasks_bounced_by_a_worker_waiting_in_get_get_a_fresh_ready_time(fresh, backend,
+                                                                          tmp_path):
+    # pool.grow gives a READY task a grace before it starts a process for it (its waiter may
+    # run it inside its wait); a task handed back by a worker entering get() kept its first
+    # ready time, so it had none
+    if backend != "local":
+        pytest.skip("reads the local driver's scheduler state")
+    rt = fresh
+    sched = rt.api._client.sched
+
+    @rt.remote
+    def busy():
+        time.sleep(3)
+
+    @rt.remote
+    def quick(i):
+        return i
+
+    @rt.remote
+    def parent(x):
+        if x == 0:
+            return 0
+        time.sleep(1)  # the quick tasks below are queued behind it meanwhile
+        (tmp_path / "get_at").write_text(repr(time.monotonic()))
+        return rt.get(quick.remote(-1))
+
+    for _ in range(20):  # short runs: these are pipelined behind one another on a worker
+        rt.get([parent.remote(0), quick.remote(0)])
+    b = busy.remote()  # takes one worker; it is not short, so nothing queues behind it
+    p = parent.remote(1)  # the other worker
+    refs = [quick.remote(i) for i in range(4)]  # queued behind p
+    with sched.lock:
+        tasks = [sched.store.entries[r._id].lineage for r in refs]
+        where = {id(t.worker) for t in tasks}
+        assert where == {id(sched.store.entries[p._id].task.worker)}, "not queued behind p"
+    assert rt.get(refs, timeout=60) == list(range(4))
+    assert rt.get(p, timeout=60) == -1
+    get_at = float((tmp_path / "get_at").read_text())
+    assert all(t.ready_at > get_at for t in tasks)  # bounced as p waited: READY again
+    rt.get(b, timeout=60)
+
+
 def test_a_get_with_a_timeout_is_not_held_up_by_a_task_run_inside_it(fresh, caps, tmp_path):
     caps("worker_pids")
     rt = fresh
