@@ -14,11 +14,18 @@ address bit by bit while the level's correlation `corr[level]` holds (a rule who
 at the next level turns the other way, so the pair does not nest, as db_generator does); a rule whose
 correlation breaks, or whose source prefix is used up, is left as a "stub" at that node and is placed
 by the skew and branching statistics in a second pass that counts the stubs' weight.
+
+Both walks take their random numbers from `BitStream` (the same values numpy's calls give, without
+their per-call cost) and finish a lone rule's path in one draw.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 
+from ._bit_stream import BitStream
 from ._params import AddressTree
 
 
@@ -52,12 +59,11 @@ def _clip(values: list[float]) -> tuple[float, ...]:
     return tuple(min(1.0, max(0.0, v)) for v in values)
 
 
-def _lone(addr: int, lev: int, length: int, rng: np.random.Generator) -> int:
+def _lone(addr: int, lev: int, length: int, bits: BitStream) -> int:
     """The prefix of length `length` under the node (`addr`, `lev`) with uniformly random bits below."""
     if length <= lev:
         return addr
-    bits = int(rng.integers(0, 1 << (length - lev)))
-    return addr | (bits << (32 - length))
+    return addr | (bits.bits(length - lev) << (32 - length))
 
 
 def _children(addr: int, lev: int) -> tuple[int, int]:
@@ -75,48 +81,61 @@ def _nest_split(rules: list[int], length: list[int], lev: int) -> tuple[list[int
     return (ending, others) if len(ending) > len(others) else (others, ending)
 
 
-def source_addresses(lengths: np.ndarray, tree: AddressTree, rng: np.random.Generator) -> np.ndarray:
-    """Source prefixes (int64, host bits zero) for rules with these prefix lengths (sbintree)."""
-    length = [int(v) for v in lengths]
-    out = [0] * len(length)
+def _grower(length: list[int], out: list[int], tree: AddressTree, stream: BitStream,
+             heavy_first: bool) -> Callable[[int, int, list[int], int], None]:
+    """`grow(lev, addr, rules, nest)`: place `rules` (prefix lengths `length`, in `out`) in the subtree at
+    (`addr`, `lev`), a subtree no other rule reaches, by the tree's branching and skew; `nest` prefixes
+    lie above it. The source trie is all one such subtree; the destination trie's second pass grows
+    them below the nodes its first pass made (it visits the heavy child first, the source trie the light)."""
     p1, skew, limit = tree.p1, tree.skew, tree.nest - 1
-    random = rng.random
-
-    def descend(lev: int, addr: int, rules: list[int], nest: int) -> None:
-        """Grow the subtree at (`addr`, `lev`) for `rules`; a single rule takes its path's bits at random
-        (what `grow` would do for it, without a call per level)."""
-        if len(rules) == 1:
-            out[rules[0]] = _lone(addr, lev, length[rules[0]], rng)
-        elif rules:
-            grow(lev, addr, rules, nest)
+    random, bits = stream.random, stream.bits
 
     def grow(lev: int, addr: int, rules: list[int], nest: int) -> None:
+        if len(rules) <= 1:  # a single rule takes its path's bits at random in one draw
+            if rules:
+                q = rules[0]
+                out[q] = addr if length[q] <= lev else addr | (bits(length[q] - lev) << (32 - length[q]))
+            return
         rest = [q for q in rules if length[q] != lev]
         if len(rest) < len(rules):
             for q in rules:
                 if length[q] == lev:
                     out[q] = addr
             nest += 1
-        if len(rest) <= 1:
-            descend(lev, addr, rest, nest)
-            return
-        path = int(random() >= 0.5)  # the heavy child
-        kids = _children(addr, lev)
-        if nest >= limit and lev < 31:
-            split = _nest_split(rest, length, lev + 1)
-            if split:
-                big, small = split
-                descend(lev + 1, kids[path], big, nest)
-                descend(lev + 1, kids[1 - path], small, nest)
+            if len(rest) <= 1:
+                grow(lev, addr, rest, nest)
                 return
-        if random() < p1[lev]:
-            descend(lev + 1, kids[path], rest, nest)
-        else:  # two children, the light one with 1 - 1/(2 - skew) of the rules
-            lite = len(rest) - int(np.floor(len(rest) / (2.0 - skew[lev])))
-            descend(lev + 1, kids[1 - path], rest[:lite], nest)
-            descend(lev + 1, kids[path], rest[lite:], nest)
+        path = random() >= 0.5  # the heavy child
+        lev += 1
+        kids = (addr, addr | (1 << (32 - lev)))
+        if nest >= limit and lev < 32:
+            split = _nest_split(rest, length, lev)
+            if split:
+                grow(lev, kids[path], split[0], nest)
+                grow(lev, kids[1 - path], split[1], nest)
+                return
+        if random() < p1[lev - 1]:
+            grow(lev, kids[path], rest, nest)
+            return
+        # two children, the light one with 1 - 1/(2 - skew) of the rules
+        lite = len(rest) - math.floor(len(rest) / (2.0 - skew[lev - 1]))
+        if heavy_first:
+            grow(lev, kids[path], rest[lite:], nest)
+            grow(lev, kids[1 - path], rest[:lite], nest)
+        else:
+            grow(lev, kids[1 - path], rest[:lite], nest)
+            grow(lev, kids[path], rest[lite:], nest)
 
-    grow(0, 0, list(range(len(length))), 0)
+    return grow
+
+
+def source_addresses(lengths: np.ndarray, tree: AddressTree, rng: np.random.Generator) -> np.ndarray:
+    """Source prefixes (int64, host bits zero) for rules with these prefix lengths (sbintree)."""
+    length = lengths.tolist()
+    out = [0] * len(length)
+    stream = BitStream(rng)
+    _grower(length, out, tree, stream, heavy_first=False)(0, 0, list(range(len(length))), 0)
+    stream.close()
     return np.array(out, dtype=np.int64)
 
 
@@ -140,26 +159,21 @@ class _Node:
 def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src: np.ndarray,
                           tree: AddressTree, corr: tuple[float, ...], rng: np.random.Generator) -> np.ndarray:
     """Destination prefixes (int64, host bits zero) given the rules' source prefixes (dbintree)."""
-    dlen = [int(v) for v in dst_lengths]
-    slen = [int(v) for v in src_lengths]
-    sa = [int(v) for v in src]
+    dlen, slen, sa = dst_lengths.tolist(), src_lengths.tolist(), src.tolist()
     out = [0] * len(dlen)
     p1, skew, limit = tree.p1, tree.skew, tree.nest - 1
-    random = rng.random
+    stream = BitStream(rng)
+    random = stream.random
+    grow = _grower(dlen, out, tree, stream, heavy_first=True)
 
-    def ending_here(node: _Node, lev: int, addr: int, rules: list[int]) -> list[int]:
-        """Give the rules whose prefix ends at `node` its address; the others, in order."""
+    def stub(node: _Node, lev: int, addr: int, rules: list[int], nest: int) -> None:
+        """First pass: follow the source address while the correlation holds; leave stubs."""
         rest = [q for q in rules if dlen[q] != lev]
-        if len(rest) < len(rules):
+        if len(rest) < len(rules):  # the rules whose prefix ends here take its address
             for q in rules:
                 if dlen[q] == lev:
                     out[q] = addr
             node.valid = True
-        return rest
-
-    def stub(node: _Node, lev: int, addr: int, rules: list[int], nest: int) -> None:
-        """First pass: follow the source address while the correlation holds; leave stubs."""
-        rest = ending_here(node, lev, addr, rules)
         nest += node.valid
         if len(rest) > 1 and nest >= limit and lev < 31 and any(dlen[q] == lev + 1 for q in rest):
             node.stubs.extend(rest)  # at the nesting limit: the second pass keeps these apart
@@ -168,7 +182,7 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
         # One uniform draw (the correlation test) per rule whose source prefix goes on past lev + 1, in
         # the rules' order: drawn at once, the same numbers as one call per rule.
         draws = sum(slen[q] > lev + 1 for q in rest)
-        u = iter(random(draws).tolist() if draws else ())
+        u = iter(stream.randoms(draws))
         c = corr[lev + 1] if lev < 32 else 0.0
         for q in rest:
             if slen[q] <= lev:  # the source prefix is used up: place by skew alone
@@ -190,24 +204,30 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
 
     def descend(node: _Node, side: int, lev: int, addr: int, rules: list[int], nest: int) -> None:
         """Finish `node`'s child on `side` (at `lev`, address `addr`) with `rules` handed down. A child
-        the first pass never made holds no stubs: a single rule there takes its path's bits at random,
-        none leaves nothing to do (what `finish` would do, without a node and a call per level)."""
-        if node.kids[side] is None and len(rules) <= 1:
-            if rules:
-                out[rules[0]] = _lone(addr, lev, dlen[rules[0]], rng)
-            return
-        finish(node.kid(side), lev, addr, rules, nest)
+        the first pass never made holds no stubs and no weight: `grow` does there what `finish` would,
+        without a node per level."""
+        if node.kids[side] is None:
+            grow(lev, addr, rules, nest)
+        else:
+            finish(node.kids[side], lev, addr, rules, nest)
 
     def finish(node: _Node, lev: int, addr: int, rules: list[int], nest: int) -> None:
         """Second pass: place the stubs and the rules handed down by branching and skew."""
-        rest = ending_here(node, lev, addr, rules + node.stubs)
-        node.stubs = []
+        if node.stubs:
+            rules = rules + node.stubs
+            node.stubs = []
+        rest = [q for q in rules if dlen[q] != lev]
+        if len(rest) < len(rules):  # the rules whose prefix ends here take its address
+            for q in rules:
+                if dlen[q] == lev:
+                    out[q] = addr
+            node.valid = True
         nest += node.valid
         if lev == 32:  # every rule that reached a leaf ends there
             return
         if len(rest) == 1 and node.kids == [None, None]:
             # A lone rule in an empty subtree: one child or two, its side is a coin toss at every level.
-            out[rest[0]] = _lone(addr, lev, dlen[rest[0]], rng)
+            out[rest[0]] = _lone(addr, lev, dlen[rest[0]], stream)
             return
         kids = _children(addr, lev)
         if not rest:
@@ -234,7 +254,7 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
             return
         # Two children: split so that the whole subtree (stubs included) has the level's skew.
         total = len(rest) + w0 + w1
-        heavy = int(np.floor(total / (2.0 - skew[lev])))
+        heavy = math.floor(total / (2.0 - skew[lev]))
         d_heavy, d_lite = heavy - node.weight[path], (total - heavy) - node.weight[1 - path]
         if d_lite <= 0 or d_heavy <= 0:
             side = path if d_lite <= 0 else 1 - path
@@ -251,4 +271,5 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
     root = _Node()
     stub(root, 0, 0, list(range(len(dlen))), 0)
     finish(root, 0, 0, [], 0)
+    stream.close()
     return np.array(out, dtype=np.int64)

@@ -26,7 +26,7 @@ from socket import inet_ntoa
 import numpy as np
 
 from ._address_trees import destination_addresses, scaled, source_addresses
-from ._params import PAIR_CLASSES, AddressTree, SeedParams, read_params
+from ._params import PAIR_CLASSES, AddressTree, read_params
 from ._smoothing import smooth
 
 KINDS = ("acl", "fw", "ipc")
@@ -115,6 +115,8 @@ _TREES = {  # family: (source nest, destination nest, 5 x 33 numbers: source p1,
 }
 
 
+#: The port classes that are one fixed range.
+_FIXED = {"WC": (0, 65535), "HI": (1024, 65535), "LO": (0, 1023)}
 #: The port class pair table of a protocol without ports (or without port classes in the file).
 _PORTLESS = {("WC", "WC"): 1.0}
 
@@ -179,12 +181,13 @@ class _Model:
 
     protocols: dict[int, float]
     pairs: dict[int, dict[tuple[str, str], float]]  # every protocol's, none empty
-    lengths: dict[tuple[str, str], dict[tuple[int, int], float]]
-    fallback_lengths: dict[tuple[int, int], float]
+    lengths: dict[tuple[str, str], _LengthTable]
+    fallback_lengths: _LengthTable
     src_tree: AddressTree
     dst_tree: AddressTree
     corr: tuple[float, ...]
-    params: SeedParams | None
+    ports: tuple[_Weighted | None, _Weighted | None, _Weighted | None, _Weighted | None]
+    """The file's source exact ports and ranges, then its destination ones (None: the family's)."""
     scale: int
 
 
@@ -198,20 +201,22 @@ def _model(config: GeneratorConfig) -> _Model:
         joint = {(s, d): vs * vd for s, vs in src_len.items() for d, vd in dst_len.items()}
         pairs = {p: (_PAIRS[config.kind] if p in (6, 17) else _PORTLESS) for p in _PROTOS[config.kind]}
         joint = smooth(joint, config.smoothness)
-        return _Model(_PROTOS[config.kind], pairs, {}, joint,
-                      *_grown_trees(config, src_tree, dst_tree, _SCALE[config.kind]), corr, None, _SCALE[config.kind])
+        return _Model(_PROTOS[config.kind], pairs, {}, _LengthTable(joint),
+                      *_grown_trees(config, src_tree, dst_tree, _SCALE[config.kind]), corr, (None,) * 4,
+                      _SCALE[config.kind])
     params = read_params(config.params)
     src_marg, dst_marg = params.length_shares()
     fallback = {(s, d): vs * vd for s, vs in (src_marg or {32: 1.0}).items()
                 for d, vd in (dst_marg or {32: 1.0}).items()}
-    lengths = {pair: smooth(joint, config.smoothness) for pair, joint in params.lengths.items()
+    lengths = {pair: _LengthTable(smooth(joint, config.smoothness)) for pair, joint in params.lengths.items()
                if sum(joint.values()) > 0}
     if params.src_tree is not None and params.dst_tree is not None:  # a file without trees: the family's
         src_tree, dst_tree, corr = params.src_tree, params.dst_tree, params.corr
     scale = params.scale or _SCALE[config.kind]
     pairs = {p: params.pairs.get(p) or _PORTLESS for p in params.protocols}  # no port class given: any ports
-    return _Model(params.protocols, pairs, lengths, smooth(fallback, config.smoothness),
-                  *_grown_trees(config, src_tree, dst_tree, scale), tuple(corr), params, scale)
+    ports = tuple(map(_weighted, (params.sport_exact, params.sport_ranges, params.dport_exact, params.dport_ranges)))
+    return _Model(params.protocols, pairs, lengths, _LengthTable(smooth(fallback, config.smoothness)),
+                  *_grown_trees(config, src_tree, dst_tree, scale), tuple(corr), ports, scale)  # type: ignore[arg-type]
 
 
 def _grown_trees(config: GeneratorConfig, src_tree: AddressTree, dst_tree: AddressTree,
@@ -260,22 +265,34 @@ def _inverse_cdf(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(np.searchsorted(cum, u * cum[-1], side="left"), len(weights) - 1)
 
 
-def _lengths(rng: np.random.Generator, joint: dict[tuple[int, int], float], n: int,
-             scope: float) -> tuple[np.ndarray, np.ndarray]:
-    """`n` (source, destination) prefix lengths: the total length by inverse CDF from the shortest
-    (scope-biased, as db_generator chooses it), then the source length given the total."""
-    keys = sorted(joint, key=lambda sd: (sd[0] + sd[1], sd[0]))
-    totals = np.array([s + d for s, d in keys])
-    weights = np.array([joint[k] for k in keys], dtype=np.float64)
-    by_total = np.unique(totals)
-    total_w = np.array([weights[totals == t].sum() for t in by_total])
-    t = by_total[_inverse_cdf(total_w, _scoped(rng.random(n), scope))]
-    src = np.empty(n, dtype=np.int64)
-    for tv in np.unique(t):
-        rows = np.flatnonzero(t == tv)
-        cand = np.flatnonzero(totals == tv)
-        src[rows] = np.array([keys[i][0] for i in cand])[_inverse_cdf(weights[cand], rng.random(len(rows)))]
-    return src, t - src
+class _LengthTable:
+    """A joint (source, destination) prefix-length table ready to draw from: its total lengths and
+    their weights, and per total the source lengths and their weights, in ascending order."""
+
+    __slots__ = ("by_total", "sources", "total_w", "weights")
+
+    def __init__(self, joint: dict[tuple[int, int], float]) -> None:
+        keys = sorted(joint, key=lambda sd: (sd[0] + sd[1], sd[0]))
+        totals = np.array([s + d for s, d in keys])
+        weights = np.array([joint[k] for k in keys], dtype=np.float64)
+        self.by_total = np.unique(totals)
+        self.total_w = np.array([weights[totals == t].sum() for t in self.by_total])
+        self.sources: dict[int, np.ndarray] = {}
+        self.weights: dict[int, np.ndarray] = {}
+        for t in self.by_total.tolist():
+            cand = np.flatnonzero(totals == t)
+            self.sources[t] = np.array([keys[i][0] for i in cand])
+            self.weights[t] = weights[cand]
+
+    def draw(self, rng: np.random.Generator, n: int, scope: float) -> tuple[np.ndarray, np.ndarray]:
+        """`n` (source, destination) prefix lengths: the total length by inverse CDF from the shortest
+        (scope-biased, as db_generator chooses it), then the source length given the total."""
+        t = self.by_total[_inverse_cdf(self.total_w, _scoped(rng.random(n), scope))]
+        src = np.empty(n, dtype=np.int64)
+        for tv in np.unique(t).tolist():
+            rows = np.flatnonzero(t == tv)
+            src[rows] = self.sources[tv][_inverse_cdf(self.weights[tv], rng.random(len(rows)))]
+        return src, t - src
 
 
 def _ports(rng: np.random.Generator, cls: str, kind: str, exact: _Weighted | None = None,
@@ -287,12 +304,8 @@ def _ports(rng: np.random.Generator, cls: str, kind: str, exact: _Weighted | Non
         return p, p
     if cls == "AR" and ranges is not None:
         return tuple(int(x) for x in ranges.pick(rng))  # type: ignore[return-value]
-    if cls == "WC":
-        return 0, 65535
-    if cls == "HI":
-        return 1024, 65535
-    if cls == "LO":
-        return 0, 1023
+    if cls in _FIXED:
+        return _FIXED[cls]
     if cls == "EM":
         common = _EXACT[kind]
         p = int(common[min(rng.zipf(1.5) - 1, len(common) - 1)]) if rng.random() < 0.7 else int(rng.integers(0, 65536))
@@ -330,16 +343,13 @@ def _draw(rng: np.random.Generator, model: _Model, config: GeneratorConfig, n: i
     for c in np.unique(pair_idx):
         rows = np.flatnonzero(pair_idx == c)
         joint = model.lengths.get(PAIR_CLASSES[c], model.fallback_lengths)
-        slen[rows], dlen[rows] = _lengths(rng, joint, len(rows), config.address_scope)
-    p = model.params
-    s_exact, s_ranges, d_exact, d_ranges = (
-        (_weighted(p.sport_exact), _weighted(p.sport_ranges), _weighted(p.dport_exact), _weighted(p.dport_ranges))
-        if p is not None else (None,) * 4)
+        slen[rows], dlen[rows] = joint.draw(rng, len(rows), config.address_scope)
+    s_exact, s_ranges, d_exact, d_ranges = model.ports
     sports, dports = [], []
-    for c in pair_idx.tolist():
+    for c in pair_idx.tolist():  # WC, HI and LO draw nothing: no call for them
         s_cls, d_cls = PAIR_CLASSES[c]
-        sports.append(_ports(rng, s_cls, config.kind, s_exact, s_ranges))
-        dports.append(_ports(rng, d_cls, config.kind, d_exact, d_ranges))
+        sports.append(_FIXED.get(s_cls) or _ports(rng, s_cls, config.kind, s_exact, s_ranges))
+        dports.append(_FIXED.get(d_cls) or _ports(rng, d_cls, config.kind, d_exact, d_ranges))
     src = source_addresses(slen, model.src_tree, rng)
     dst = destination_addresses(dlen, slen, src, model.dst_tree, model.corr, rng)
     out = np.empty((n, 10), dtype=np.int64)
