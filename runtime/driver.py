@@ -33,8 +33,8 @@ from .object_ref import ObjectRef
 from .protocol import Channel
 from .object_store import ObjectStore
 from .scheduler import Scheduler, WorkerInfo
-from .serialization import (INLINE_MAX, dumps, load_value, map_shm, map_writable, shm_size,
-                            write_mapped, write_shm)
+from .serialization import (dumps, inline_value, load_value, map_shm, map_writable, shm_size,
+                            value_path, write_mapped, write_shm)
 
 log = logging.getLogger(__name__)
 _SHM_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -80,8 +80,10 @@ class Driver:
         cap = object_store_memory // 4 if object_store_memory else 1 << 30
         store = ObjectStore(free_dir, cap)
         self.spill_dir = ""
+        self.spill: tuple[str, int] | None = None  # as workers get it (serialization.value_path)
         if object_store_memory:
             self.spill_dir = tempfile.mkdtemp(prefix=f"rt-spill-{os.getpid()}-")
+            self.spill = (self.spill_dir, object_store_memory)
             store.cap = object_store_memory
             store.spill_dir = self.spill_dir
         self.sched = Scheduler(num_cpus, self._spawn, store, self.session_dir)
@@ -379,25 +381,25 @@ class Driver:
         s = self.sched
         data, bufs, contained = dumps(obj)
         raws = [b.raw() for b in bufs]
-        size = shm_size(data, raws)
+        shm = self.shm_path(oid)
+        path = value_path(data, raws, shm, self.spill)
         wmm = None
-        if size <= INLINE_MAX:
-            value: tuple = ("i", data, [bytes(r) for r in raws])
-        elif self.spill_dir and size > s.store.cap:  # larger than the whole store: to disk
-            value = write_shm(f"{self.spill_dir}/{oid:x}", data, raws)
+        if path is None:
+            value: tuple = inline_value(data, raws)
+        elif path != shm:  # larger than the whole store: to disk
+            value = write_shm(path, data, raws)
         else:
             with s.lock:
                 self._collect_released()
-                seg = s.store.take_recycled(size)
+                seg = s.store.take_recycled(shm_size(data, raws))
             if seg is None:
-                value = write_shm(self.shm_path(oid), data, raws)
+                value = write_shm(shm, data, raws)
             else:
-                path, cap, wmm = seg
-                new = self.shm_path(oid)
-                os.rename(path, new)
+                free, cap, wmm = seg
+                os.rename(free, shm)
                 if wmm is None:
-                    wmm = map_writable(new, cap)
-                value = write_mapped(new, wmm, data, raws)
+                    wmm = map_writable(shm, cap)
+                value = write_mapped(shm, wmm, data, raws)
         with s.lock:
             self._collect_released()
             s.on_put(None, oid, value, contained)

@@ -17,8 +17,8 @@ from typing import Any
 
 from . import object_ref as _object_ref
 from .exceptions import ActorDiedError, ObjectLostError
-from .serialization import constructor_error, error_value, load_value, make_value, resolve_args
-from .serialization import system_error_value
+from .serialization import (constructor_error, error_value, load_value, make_results, make_value,
+                            resolve_args, split_returns, system_error_value)
 
 # The original callables by function/class id, registered by ``api`` so that inline runs call
 # the very function the user wrote (breakpoints work), not an unpickled copy.
@@ -120,23 +120,11 @@ class InlineClient:
                 finally:
                     self.events.append((name, "task", 0, os.getpid(), start,
                                         time.perf_counter() - t0, True))
-                if len(roids) == 1:
-                    results = [result]
-                elif not roids:
-                    results = []
-                else:
-                    if not isinstance(result, (tuple, list)) or len(result) != len(roids):
-                        raise ValueError(f"{name} returned {type(result).__name__}, expected a "
-                                         f"tuple of num_returns={len(roids)} values")
-                    results = list(result)
+                results = split_returns(result, len(roids), name)
                 if keep is not None:
                     keep.extend(results)
                     results = [None] * len(results)
-                try:
-                    values = [make_value(r, None) for r in results]
-                except (pickle.PicklingError, TypeError, AttributeError) as e:
-                    raise TypeError(f"could not serialize the result of {name}: "
-                                    f"{type(e).__name__}: {e}") from None
+                values = make_results(results, [None] * len(results), name)
                 for o, (v, contained) in zip(roids, values):
                     self._store(o, v, contained)
                 return

@@ -43,17 +43,62 @@ def dumps_plain(obj: Any) -> bytes:
 
 def make_value(obj: Any, shm_path: str | None,
                spill: tuple[str, int] | None = None) -> tuple[tuple, list[int]]:
-    """The value of ``obj``: inline when small, else written into a new file at ``shm_path``;
-    with ``spill = (folder, cap)``, an object larger than ``cap`` (the whole store) is written
-    into ``folder`` on disk instead, as if spilled at once."""
+    """The value of ``obj``: inline when small, else written into a new file at ``shm_path``
+    (or in the spill folder: see ``value_path``)."""
     data, bufs, contained = dumps(obj)
     raws = [b.raw() for b in bufs]
-    total = len(data) + sum(r.nbytes for r in raws)
-    if total <= INLINE_MAX or shm_path is None:
-        return ("i", data, [bytes(r) for r in raws]), contained
+    path = value_path(data, raws, shm_path, spill)
+    if path is None:
+        return inline_value(data, raws), contained
+    return write_shm(path, data, raws), contained
+
+
+def value_path(data: bytes, raws: list[memoryview], shm_path: str | None,
+               spill: tuple[str, int] | None = None) -> str | None:
+    """Where the value of these pieces goes: None (inline) when small or without ``shm_path``;
+    else ``shm_path``, or, with ``spill = (folder, cap)``, a file of the same name in
+    ``folder`` on disk when it is larger than ``cap`` (the whole store), as if spilled at once.
+    The one placement rule of the driver's ``put``, workers and the inline backend."""
+    if shm_path is None or len(data) + sum(r.nbytes for r in raws) <= INLINE_MAX:
+        return None
     if spill is not None and shm_size(data, raws) > spill[1]:
-        shm_path = f"{spill[0]}/{os.path.basename(shm_path)}"
-    return write_shm(shm_path, data, raws), contained
+        return f"{spill[0]}/{os.path.basename(shm_path)}"
+    return shm_path
+
+
+def inline_value(data: bytes, raws: list[memoryview]) -> tuple:
+    """The ``("i", ...)`` value of these pieces (the buffers copied out)."""
+    return ("i", data, [bytes(r) for r in raws])
+
+
+def split_returns(result: Any, num_returns: int, name: str) -> list[Any]:
+    """The outputs of a task that returned ``result``: one per ``num_returns``."""
+    if num_returns == 1:
+        return [result]
+    if num_returns == 0:
+        return []
+    if not isinstance(result, (tuple, list)) or len(result) != num_returns:
+        raise ValueError(f"{name} returned {type(result).__name__}, expected a tuple of "
+                         f"num_returns={num_returns} values")
+    return list(result)
+
+
+def make_results(outs: list[Any], paths: list[str | None], name: str,
+                 spill: tuple[str, int] | None = None) -> list[tuple[tuple, list[int]]]:
+    """The values of a task's outputs (``make_value`` of each at its path); if one cannot be
+    stored, the files written for the others are removed, and a pickling failure becomes a
+    ``TypeError`` naming the task."""
+    values: list[tuple[tuple, list[int]]] = []
+    try:
+        for r, path in zip(outs, paths):
+            values.append(make_value(r, path, spill))
+    except BaseException as e:
+        discard([v for v, _ in values])
+        if isinstance(e, (pickle.PicklingError, TypeError, AttributeError)):
+            raise TypeError(f"could not serialize the result of {name}: "
+                            f"{type(e).__name__}: {e}") from None
+        raise
+    return values
 
 
 def shm_size(data: bytes, raws: list[memoryview]) -> int:

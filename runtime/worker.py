@@ -31,8 +31,8 @@ from typing import Any
 from . import object_ref as _object_ref
 from .exceptions import TaskCancelledError
 from .protocol import Channel
-from .serialization import (discard, error_value, load_value, make_value, resolve_args,
-                            system_error_value)
+from .serialization import (error_value, load_value, make_results, make_value, resolve_args,
+                            split_returns, system_error_value)
 
 _BATCH_S = 0.001  # hold results at most this long while more queued tasks are ready to run
 _SHORT_S = 0.0005  # only a function whose runs took less than this may hold earlier results
@@ -227,7 +227,6 @@ class Worker:
     def _fn(self, fn_id: int, blob: bytes | None) -> Any:
         fn = self.fns.get(fn_id)
         if fn is None or isinstance(fn, bytes):
-            import pickle
             fn = pickle.loads(fn if blob is None else blob)
             self.fns[fn_id] = fn
         return fn
@@ -265,25 +264,12 @@ class Worker:
                 result = None
             self.running = False
             self.current = outer
+            outs = split_returns(result, len(roids), name)
+            del result
             # a task's outputs are named per run: a run that rebuilds lost outputs must not
             # overwrite the segments of its outputs that were not lost
-            if len(roids) > 1 and (not isinstance(result, (tuple, list))
-                                   or len(result) != len(roids)):
-                raise ValueError(f"{name} returned {type(result).__name__}, expected a tuple "
-                                 f"of num_returns={len(roids)} values")
-            outs = [result] if len(roids) == 1 else result if roids else ()
-            values = []
-            try:
-                for r, o in zip(outs, roids):
-                    values.append(make_value(r, self.shm_path(o, tid), _SPILL))
-            except BaseException as e:
-                discard([v for v, _ in values])  # the outputs written before the failure
-                if isinstance(e, (pickle.PicklingError, TypeError, AttributeError)):
-                    raise TypeError(f"could not serialize the result of {name}: "
-                                    f"{type(e).__name__}: {e}") from None
-                raise
+            values = make_results(outs, [self.shm_path(o, tid) for o in roids], name, _SPILL)
             del outs
-            del result
         except BaseException as e:  # noqa: BLE001 - every user error goes back to the caller
             self.running = False
             self.current = outer

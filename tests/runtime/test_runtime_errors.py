@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 
@@ -319,6 +320,16 @@ def test_unpicklable_result_names_the_task(rt, backend):
         rt.get(f.remote())
     if backend != "ray":  # Ray words it its own way
         assert "could not serialize the result of <lambda>" in str(info.value)
+
+
+def test_an_unpicklable_second_result_leaves_no_segment_of_the_first(rt, shm_files):
+    before = set(shm_files())
+    f = rt.remote(num_returns=2)(lambda: (np.ones(1_000_000), threading.Lock()))
+    a, b = f.remote()
+    for r in (a, b):
+        with pytest.raises(TypeError, match="could not serialize the result of <lambda>"):
+            rt.get(r, timeout=60)
+    assert set(shm_files()) - before == set()
 
 
 @pytest.mark.parametrize("what", [3, "f", None, object()])

@@ -105,6 +105,29 @@ def test_wait_drains_many_tasks(rt):
     assert sorted(seen) == list(range(300))
 
 
+def test_driver_and_workers_place_an_object_at_the_inline_limit_alike(rt, backend):
+    if backend != "local":
+        pytest.skip("reads the local driver's object table")
+    from runtime.serialization import INLINE_MAX, dumps, shm_size
+    for k in range(INLINE_MAX - 1024, INLINE_MAX):  # pickle and buffer sum to the limit,
+        data, bufs, _ = dumps(np.zeros(k, np.uint8))  # the aligned segment passes it
+        if len(data) + k == INLINE_MAX and shm_size(data, [b.raw() for b in bufs]) > INLINE_MAX:
+            break
+    else:
+        pytest.fail("no array size at the inline limit")
+
+    @rt.remote
+    def put_there(n):
+        return [rt.put(np.zeros(n, np.uint8))]
+
+    [in_worker] = rt.get(put_there.remote(k))
+    in_driver = rt.put(np.zeros(k, np.uint8))
+    entries = rt.api._client.sched.store.entries
+    # one placement rule (serialization.value_path); the driver's put had its own before
+    assert entries[in_driver._id].value[0] == entries[in_worker._id].value[0] == "i"
+    assert rt.get(in_driver).nbytes == rt.get(in_worker).nbytes == k
+
+
 def test_objects_are_freed_when_refs_die(rt, shm_files):
     gc.collect()
     rt.get(rt.put(0))
