@@ -187,10 +187,9 @@ def _read_query(path: str | None) -> tuple[str, str]:
     return text, p.stem
 
 
-def _session(args: argparse.Namespace, file: str | None) -> _Session:
-    text, name = _read_query(file)
-    label = file or "example.sql"
-    db, con = _database(args)
+def _session(args: argparse.Namespace, con: duckdb.DuckDBPyConnection, db: Path, label: str,
+             text: str, name: str) -> _Session:
+    """The query ``text`` parsed on ``con`` and its cardinality source (``con`` left open)."""
     try:
         graph = parse_query(text, schema_of(con), name)
     except QueryError as e:
@@ -203,22 +202,32 @@ def _session(args: argparse.Namespace, file: str | None) -> _Session:
             cards: Cardinality = TrueCardinality(graph, stats, fingerprint(con, db), cache)
         else:
             cards = EstimatedCardinality(graph, stats)
-    except duckdb.Error as e:
-        raise _duckdb_bad_input(label, e) from None
+    except BaseException as e:
+        if cache is not None:
+            cache.close()
+        if isinstance(e, duckdb.Error):
+            raise _duckdb_bad_input(label, e) from None
+        raise
     return _Session(graph, con, db, cards, cache, label)
 
 
 @contextlib.contextmanager
 def _opened(args: argparse.Namespace, file: str | None) -> Iterator[_Session]:
-    """:func:`_session`, its true-cardinality cache committed and closed on the way out, also
-    when planning fails (an open cache kept its write lock, and an in-process caller's next
-    command waited 30 s for it)."""
-    s = _session(args, file)
+    """The session of a query file on the database: its true-cardinality cache committed and
+    closed on the way out, then its DuckDB connection closed, on every path (an error, Ctrl-C;
+    an open cache kept its write lock, and an in-process caller's next command waited 30 s for
+    it; an open connection kept the file from being opened read-write in this process)."""
+    text, name = _read_query(file)
+    db, con = _database(args)
     try:
-        yield s
+        s = _session(args, con, db, file or "example.sql", text, name)
+        try:
+            yield s
+        finally:
+            if s.cache is not None:
+                s.cache.close()
     finally:
-        if s.cache is not None:
-            s.cache.close()
+        con.close()
 
 
 def _plan(s: _Session, optimizer: str, cost_model: str):
@@ -251,11 +260,17 @@ def cmd_data_build(args: argparse.Namespace) -> int:
     built = con is None
     if built:
         _build(config, path)
-        con = connect(path)
-    rows = {t_: con.execute(f"SELECT count(*) FROM {t_}").fetchone()[0]
-            for t_ in sorted(schema_of(con))}
-    meta = dict(con.execute("SELECT key, value FROM _sysml_meta").fetchall())
-    con.close()
+        con = _connect(path)
+    try:
+        rows = {t_: con.execute(f"SELECT count(*) FROM {t_}").fetchone()[0]
+                for t_ in sorted(schema_of(con))}
+        meta = dict(con.execute("SELECT key, value FROM _sysml_meta").fetchall())
+    except duckdb.Error as e:  # replaced or damaged since it was checked or built
+        if _is_interrupt(e):
+            raise
+        raise BadInput(f"{path}: cannot read the database: {str(e).splitlines()[0]}") from None
+    finally:
+        con.close()
     out = {"db": str(path), "built": built, "seconds": round(time.perf_counter() - t, 2),
            "scale": config.scale, "seed": config.seed, "rows": rows,
            "witness_report": json.loads(meta.get("witness_report", "{}"))}
@@ -291,10 +306,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     with _opened(args, args.file) as s:
         tree, ms = _plan(s, args.optimizer, args.cost_model)
-    try:
-        r = run_plan(s.con, s.graph, tree, repeat=args.repeat)
-    except duckdb.Error as e:
-        raise _duckdb_bad_input(s.label, e) from None
+        if s.cache is not None:  # planning is done with it: no write held during the run
+            s.cache.flush()
+        try:
+            r = run_plan(s.con, s.graph, tree, repeat=args.repeat)
+        except duckdb.Error as e:
+            raise _duckdb_bad_input(s.label, e) from None
     out = {"query": s.graph.name, "optimizer": args.optimizer, "cost_model": args.cost_model,
            "cards": args.cards, "plan": tree.nested(s.graph), "cost": tree.cost,
            "planning_ms": round(ms, 3), "planned_ms": round(r.planned_ms, 3),

@@ -1,0 +1,110 @@
+"""The CLI's database handles: the database a command opens is closed on every path, and a
+finished database that cannot be read back is one line, exit 2."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import deepquery.__main__ as cli
+from deepquery.__main__ import main
+from sysml_datasets.imdb import ImdbConfig, database_path
+
+TINY = ImdbConfig(scale=0.0005, seed=3, witnesses=False)
+TINY_FLAGS = ["--scale", "0.0005", "--seed", "3", "--no-witnesses"]
+
+
+def _one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+# --- data build reads the finished database back ------------------------------------------------
+@pytest.mark.parametrize("written", [b"not a database at all" * 100, "no metadata"])
+def test_data_build_that_cannot_read_the_finished_file_is_one_line_exit_2(
+        tmp_path, monkeypatch, capsys, written):
+    def build(config, path):  # the file in place is not (or no longer) a readable database
+        if written == "no metadata":
+            duckdb.connect(str(path)).close()
+        else:
+            path.write_bytes(written)
+        return path
+    monkeypatch.setattr(cli, "_build", build)
+    assert main(["data", "build", *TINY_FLAGS, "--cache-dir", str(tmp_path)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert str(database_path(TINY, tmp_path)) in line and "internal error" not in line
+
+
+# --- every command closes the connection it opened ----------------------------------------------
+class _Recorded:
+    """A DuckDB connection that records whether it was closed."""
+
+    opened: list["_Recorded"] = []
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self.closed = False
+        _Recorded.opened.append(self)
+
+    def close(self) -> None:
+        self.closed = True
+        self._con.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+@pytest.fixture()
+def recorded(monkeypatch) -> list[_Recorded]:
+    real = cli.connect
+    _Recorded.opened = []
+    monkeypatch.setattr(cli, "connect", lambda path: _Recorded(real(path)))
+    return _Recorded.opened
+
+
+def _query(tmp_path: Path, sql: str) -> str:
+    q = tmp_path / "q.sql"
+    q.write_text(sql)
+    return str(q)
+
+
+GOOD = "SELECT MIN(t.title) FROM title AS t, movie_companies AS mc WHERE t.id = mc.movie_id"
+
+
+@pytest.mark.parametrize("command", [["plan"], ["run", "--repeat", "1"], ["compare"],
+                                     ["plan", "--cards", "true"]])
+def test_a_command_closes_its_database_connection(tmp_path, imdb_db, recorded, command):
+    assert main([*command, _query(tmp_path, GOOD), "--db", str(imdb_db),
+                 "--cache-dir", str(tmp_path)]) == 0
+    assert recorded and all(c.closed for c in recorded)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT MIN(t.nope) FROM title AS t",  # parse_query refuses it
+    "SELECT MIN(t.title) FROM title AS t WHERE t.title::INT > 1",  # DuckDB refuses it
+])
+def test_a_refused_query_closes_the_database_connection(tmp_path, imdb_db, recorded, capsys, sql):
+    assert main(["run", _query(tmp_path, sql), "--db", str(imdb_db), "--repeat", "1",
+                 "--cards", "true", "--cache-dir", str(tmp_path)]) == 2
+    _one_line(capsys.readouterr().err)
+    assert recorded and all(c.closed for c in recorded)
+
+
+def test_ctrl_c_while_planning_closes_the_database_connection(tmp_path, imdb_db, recorded,
+                                                               monkeypatch, capsys):
+    def interrupted(name):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "get_optimizer", interrupted)
+    assert main(["plan", _query(tmp_path, GOOD), "--db", str(imdb_db)]) == 1
+    assert _one_line(capsys.readouterr().err) == "deepquery: interrupted"
+    assert recorded and all(c.closed for c in recorded)
+
+
+def test_after_a_command_the_database_opens_read_write_in_the_same_process(tmp_path, imdb_db):
+    import shutil
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(imdb_db, db)
+    assert main(["plan", _query(tmp_path, GOOD), "--db", str(db)]) == 0
+    duckdb.connect(str(db)).close()  # refused while a read-only handle on it is open
