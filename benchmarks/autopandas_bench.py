@@ -3,7 +3,11 @@
 The shared data folder is ``$SYSML_SHARED`` when set, else ``../shared`` beside the repo (as the
 tests' ``shared_dir`` fixture finds it). Prints one row per task (solved, seconds, candidates
 tried, the program found, or why the search stopped: time limit or exhausted) and totals by the
-task's reference depth, then the command that produced it. Inputs that are not frames (a lambda,
+task's reference depth, then the command that produced it. Each search runs as the command line
+runs it, in a forked worker with hard bounds (``autopandas.isolation.run_isolated``): its address
+space capped (``--memory-limit``), killed 1 s past ``--timeout`` if one call is stuck in C code
+(the row then says ``time limit`` with candidates ``-``: the worker's count died with it; a
+worker that crashes says ``worker died``). Inputs that are not frames (a lambda,
 a query string, a list) are not run: their literal numbers and quoted strings are tokenized into
 constant hints (``search.hint_constants``), never evaluated.
 
@@ -32,12 +36,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from autopandas._cli import OneLineParser, chain_depth, fail, positive_seconds
+from autopandas._cli import OneLineParser, chain_depth, fail, memory_limit, positive_seconds
 from autopandas.equality import equal
 from autopandas.generalize import generalizes, parse_reference
+from autopandas.isolation import KILL_GRACE_S, WorkerDied, WorkerTimeout, run_isolated
 from autopandas.program import Program
 from autopandas.sandbox import Sandbox
-from autopandas.search import SearchConfig, hint_constants, synthesize
+from autopandas.search import SearchConfig, SearchResult, hint_constants, synthesize
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SYSML_SHARED", REPO.parent / "shared"))
@@ -81,6 +86,22 @@ def check_generalization(task: dict, frames: list, constants: tuple, program: Pr
                        "reference_reproduces_output": reproduces}
 
 
+def search_task(frames: list, target: object, cfg: SearchConfig, constants: tuple,
+                headroom: int | None) -> tuple[SearchResult | None, str, float]:
+    """One task's search in a forked worker (see the module docstring): the result (None when
+    the worker was killed or died), its outcome and its seconds."""
+    start = time.monotonic()
+    try:
+        res = run_isolated(lambda: synthesize(frames, target, cfg, constants=constants),
+                           start + cfg.timeout_s + KILL_GRACE_S, headroom=headroom)
+    except WorkerTimeout:
+        return None, "time limit", time.monotonic() - start
+    except WorkerDied as e:
+        print(f"worker died: {e}", file=sys.stderr)
+        return None, "worker died", time.monotonic() - start
+    return res, res.outcome, res.seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = OneLineParser(description=__doc__.splitlines()[0],
                        epilog="Data: $SYSML_SHARED/autopandas_benchmarks, where SYSML_SHARED "
@@ -92,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--copies", type=int, default=5,
                     help="perturbed input copies for the generalisation check (default 5; 0 skips it)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the perturbed copies (default 0)")
+    ap.add_argument("--memory-limit", type=memory_limit, default="4G", metavar="SIZE",
+                    help="address space each search worker may add to what the inputs take, such as "
+                    "512M, 4G or none (default 4G)")
     args = ap.parse_args(argv)
     if args.copies < 0:
         ap.error(f"--copies must be >= 0, got {args.copies}")
@@ -113,26 +137,30 @@ def main(argv: list[str] | None = None) -> int:
     for t in tasks:
         frames, hints = split_inputs(t)
         constants = hint_constants(hints)
-        res = synthesize(frames, t["output"], cfg, constants=constants)
+        res, outcome, seconds = search_task(frames, t["output"], cfg, constants, args.memory_limit)
+        solved = res is not None and res.solved
         label, gen = (check_generalization(t, frames, constants, res.program, args.copies, args.seed)
-                      if res.solved else ("-", {}))
-        row = {"id": t["id"], "category": t["category"], "depth": t["depth"], "solved": res.solved,
-               "seconds": round(res.seconds, 2), "candidates": res.candidates_tried,
-               "program_len": len(res.program) if res.program else None,
-               "program": res.rendered, "outcome": res.outcome,
+                      if solved else ("-", {}))
+        program = res.program if res is not None else None
+        row = {"id": t["id"], "category": t["category"], "depth": t["depth"], "solved": solved,
+               "seconds": round(seconds, 2),
+               "candidates": res.candidates_tried if res is not None else None,
+               "program_len": len(program) if program else None,
+               "program": res.rendered if res is not None else None, "outcome": outcome,
                "anchor_autopandas_time_s": t.get("anchor_autopandas_time_s"),
                "generalizes": None, **gen}
         rows.append(row)
-        shown = res.rendered or f"({res.outcome})"
-        print(f"{t['id']:28s} {t['depth']:5d} {str(res.solved):>6s} {res.seconds:8.2f} "
-              f"{res.candidates_tried:10d} {row['program_len'] or '-':>3} {label:>11s}  {shown}",
+        shown = row["program"] or f"({outcome})"
+        candidates = "-" if row["candidates"] is None else row["candidates"]
+        print(f"{t['id']:28s} {t['depth']:5d} {str(solved):>6s} {seconds:8.2f} "
+              f"{candidates:>10} {row['program_len'] or '-':>3} {label:>11s}  {shown}",
               flush=True)
     print()
     print(f"{'depth':>5s} {'tasks':>5s} {'solved':>6s} {'seconds':>9s} {'candidates':>11s}")
     for d in sorted({r["depth"] for r in rows}) + ["all"]:
         sel = [r for r in rows if d == "all" or r["depth"] == d]
         print(f"{d!s:>5s} {len(sel):5d} {sum(r['solved'] for r in sel):6d} "
-              f"{sum(r['seconds'] for r in sel):9.1f} {sum(r['candidates'] for r in sel):11d}")
+              f"{sum(r['seconds'] for r in sel):9.1f} {sum(r['candidates'] or 0 for r in sel):11d}")
     so = [r for r in rows if r["category"] == "stackoverflow"]
     solved_times = sorted(r["seconds"] for r in rows if r["solved"])
     med = solved_times[len(solved_times) // 2] if solved_times else float("nan")

@@ -5,7 +5,9 @@ import importlib.util
 import json
 import os
 import subprocess
+import re
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pandas as pd
 import pytest
 
 from autopandas.equality import equal
+from autopandas.isolation import available
 from autopandas.search import SearchConfig, hint_constants, synthesize
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "autopandas_bench.py"
@@ -88,3 +91,29 @@ def test_benchmark_reports_generalisation_per_solved_task_and_in_totals(shared_d
         assert r["generalize_disagreements"] == 0 and r["reference_dsl"] is not None
     assert "solved 2/2, of which 2 generalise" in p.stdout
     assert "generalizes" in p.stdout.splitlines()[0]
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("_ap_bench_script", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.skipif(not available(), reason="needs fork and RLIMIT_AS")
+@pytest.mark.timeout(120)
+def test_benchmark_stops_a_task_stuck_in_a_c_loop_at_its_timeout(shared_dir, tmp_path, monkeypatch,
+                                                                  capsys):
+    """The benchmark ran synthesize() in its own process with soft bounds only: one C loop (here
+    about 40 s of regex backtracking the alarm cannot interrupt) overran --timeout 0.5."""
+    bench = _bench_module()
+    monkeypatch.setattr(bench, "SHARED", shared_dir)
+    monkeypatch.setattr(bench, "synthesize", lambda *a, **k: re.match(r"(a+)+$", "a" * 29 + "b"))
+    out = tmp_path / "rows.json"
+    t0 = time.monotonic()
+    assert bench.main(["--timeout", "0.5", "--only", "drop_1", "--copies", "0", "--json", str(out)]) == 0
+    assert time.monotonic() - t0 < 15
+    row, = json.loads(out.read_text())
+    assert row["outcome"] == "time limit" and row["candidates"] is None and not row["solved"], row
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("drop_1"))
+    assert line.split()[2:5] == ["False", line.split()[3], "-"] and line.endswith("(time limit)"), line
