@@ -210,7 +210,7 @@ def state_key(obj: Any) -> Any:
                     _column_key(obj))
         if isinstance(obj, np.ndarray):
             if obj.dtype == object:
-                return ("A", obj.shape, tuple(_cell(v) for v in obj.ravel()))
+                return ("A", obj.shape, _cells_key(obj.ravel(), obj.ravel()))
             return ("A", obj.shape, str(obj.dtype), obj.tobytes())
     except (TypeError, ValueError):
         return None
@@ -234,15 +234,77 @@ def _cell(v: Any) -> Any:
 
 
 def _column_key(col: pd.Series) -> tuple:
+    if isinstance(col.dtype, pd.StringDtype):
+        text = _text_key(col)
+        if text is not None:
+            return (str(col.dtype), "utf-8") + text
     arr = col.to_numpy()
     if arr.dtype.kind in "biufcmM":
         return (str(col.dtype), arr.tobytes())
-    return (str(col.dtype),) + tuple(_cell(v) for v in arr)
+    return (str(col.dtype),) + _cells_key(arr, arr)
+
+
+def _text_key(col: pd.Series) -> tuple[bytes, bytes, bytes] | None:
+    """A text column's cells as bytes through Arrow (pandas 3's ``str`` dtype is Arrow text, so
+    no Python string is made): where the missing cells are, then every cell's UTF-8 length and
+    the UTF-8 text, missing cells as empty. Equal for two columns exactly when their cells are
+    (``_cells_key`` of the same column, 40 times slower at 300,000 rows); None without pyarrow."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        arr = col.array.__arrow_array__()
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if arr.type != pa.large_string():
+            arr = arr.cast(pa.large_string())           # one width of offsets for every column
+    except (ImportError, TypeError, ValueError, AttributeError) as e:
+        log.debug("text column keyed cell by cell: %s", e)
+        return None
+    missing = b""
+    if arr.null_count:
+        missing = arr.is_null().to_numpy(zero_copy_only=False).tobytes()
+        arr = pc.fill_null(arr, "")
+    _, offsets_buf, data_buf = arr.buffers()
+    # the array may be a slice of its buffers: take its own offsets, counted from its first cell
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    data = data_buf.slice(lo, hi - lo).to_pybytes() if data_buf is not None and hi > lo else b""
+    return (missing, (offsets - lo).tobytes(), data)
 
 
 def _axis_key(ax: pd.Index) -> tuple:
     names = tuple(py(n) if _hashable(n) else repr(n) for n in ax.names)
-    return (names, tuple(tuple(_cell(v) for v in ax.get_level_values(i)) for i in range(ax.nlevels)))
+    levels = (ax.get_level_values(i) for i in range(ax.nlevels))
+    return (names, tuple(_cells_key(lev, lev.to_numpy()) for lev in levels))
+
+
+#: Types of the missing values that ``_cell`` writes as None.
+_NONE_CELLS = frozenset({type(None), float, np.float16, np.float32, np.float64, type(pd.NA),
+                         type(pd.NaT), np.datetime64, np.timedelta64})
+
+
+def _cells_key(values: Any, arr: np.ndarray) -> tuple:
+    """``tuple(_cell(v) for v in values)`` (``arr``: ``values`` as a numpy array), built without
+    a Python call per cell where ``arr`` holds numbers or text: 300,000 text cells took about
+    0.2 s one by one, which made deduplicating large text intermediates slow. The same tuple
+    either way, so deduplication keeps and drops the same states."""
+    kind = arr.dtype.kind
+    if kind in "biu":
+        return tuple(arr.tolist())
+    if kind == "f":
+        cells = arr.tolist()
+        if np.isnan(arr).any():
+            cells = [None if c != c else c for c in cells]
+        return tuple(cells)
+    if kind == "O" and len(arr) and pd.api.types.infer_dtype(arr, skipna=True) in ("string", "empty"):
+        missing = pd.isna(arr)
+        if not missing.any():
+            return tuple(arr.tolist())
+        if set(map(type, arr[missing])) <= _NONE_CELLS:
+            cells = arr.copy()
+            cells[missing] = None
+            return tuple(cells.tolist())
+    return tuple(_cell(v) for v in values)
 
 
 def _universe(obj: Any) -> set:
@@ -390,8 +452,9 @@ def synthesize(inputs: Sequence[Any], target: Any, config: SearchConfig = Search
 
     Runs in the calling process with the sandbox's soft bounds only (an alarm between bytecodes,
     on the main thread; cell estimates): one C loop can overrun ``timeout_s`` and one allocation
-    can exhaust memory. The command line adds hard bounds by calling this inside
-    :func:`autopandas.isolation.run_isolated`, which a caller on Linux may do too.
+    can exhaust memory. The command line and ``benchmarks/autopandas_bench.py`` add hard bounds
+    by calling this inside :func:`autopandas.isolation.run_isolated`, which a caller on Linux may
+    do too: ``run_isolated(lambda: synthesize(...), time.monotonic() + timeout_s + KILL_GRACE_S)``.
     """
     if config.search == "ranked" and scorer is None:
         raise ValueError("search='ranked' needs a scorer")

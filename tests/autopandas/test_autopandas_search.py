@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import autopandas.search as search
 from autopandas.equality import csv_matches, equal
 from autopandas.program import replay, sample_program
 from autopandas.search import (SearchConfig, _Reach, csv_matcher, hint_constants, state_key,
@@ -323,3 +324,61 @@ def test_a_match_that_cannot_be_printed_is_passed_over_for_one_that_can():
     res = synthesize([df], target, SearchConfig(timeout_s=20, max_depth=2))
     assert res.solved and "1j" not in res.rendered
     assert equal(target, run_src(res.rendered, [df]))
+
+
+def _wide_text_frame(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    names = rng.choice([f"name_{i}" for i in range(500)], n)
+    df = pd.DataFrame({"name": names, "city": rng.choice(["a", "bb", "nan"], n),
+                       "obj": pd.Series(names, dtype=object), "x": rng.random(n)})
+    df.loc[::7, ["city", "obj", "x"]] = None
+    return df.set_index(df["name"].rename("key"))
+
+
+def test_state_key_of_large_text_intermediates_makes_no_python_call_per_cell(monkeypatch):
+    """Deduplication keyed text cell by cell (``_cell`` on each): 0.5 s for a 300,000-row frame
+    of two text columns, so large text intermediates were slow to keep or drop."""
+    df = _wide_text_frame(20_000)
+    expected = state_key(df)
+    calls = []
+    real = search._cell
+    monkeypatch.setattr(search, "_cell", lambda v: calls.append(1) or real(v))
+    assert state_key(df) == expected and len(calls) == 0
+    assert state_key(df["obj"]) is not None and state_key(df["obj"].to_numpy()) is not None
+    assert len(calls) == 0
+
+
+_CELLS = st.one_of(st.none(), st.just(float("nan")), st.just(pd.NA), st.sampled_from(["", "nan", "None", "a", "ä"]),
+                   st.text(max_size=3))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_CELLS, max_size=8), st.lists(_CELLS, max_size=8), st.integers(0, 3))
+def test_text_keys_are_equal_exactly_when_the_cells_are(a, b, cut):
+    """The fast keys (Arrow bytes for text columns, a tuple built without a call per cell for
+    object columns and index levels) equal each other exactly when the cell-by-cell keys do, so
+    deduplication keeps and drops the same states (slices and both string storages included)."""
+    def cells(values) -> tuple:
+        return tuple(search._cell(v) for v in values)
+    for dtype in ("str", "string[python]", "string[pyarrow]", object):
+        x = pd.Series(["pad"] * cut + a, dtype=dtype).iloc[cut:]     # a slice of its buffers
+        y = pd.Series(b, dtype=dtype)
+        same = cells(x.to_numpy()) == cells(y.to_numpy())
+        assert (search._column_key(x) == search._column_key(y)) == same, (dtype, a, b)
+        for s in (x, y):
+            arr = s.to_numpy()
+            assert search._cells_key(arr, arr) == cells(arr)
+            assert search._cells_key(pd.Index(s), pd.Index(s).to_numpy()) == cells(pd.Index(s))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.integers(-3, 3), st.floats(-1e6, 1e6), st.just(float("nan")),
+                          st.booleans()), max_size=8))
+def test_number_index_levels_key_as_cell_by_cell(values):
+    for dtype in ("float64", "float32", object):
+        ax = pd.Index(values, dtype=dtype)
+        assert search._cells_key(ax, ax.to_numpy()) == tuple(search._cell(v) for v in ax)
+    ints = pd.Index([int(v) for v in values if v == v and v is not None and abs(v) < 1e18], dtype="int64")
+    assert search._cells_key(ints, ints.to_numpy()) == tuple(search._cell(v) for v in ints)
+    flags = pd.Index([bool(v) for v in values], dtype=bool)
+    assert search._cells_key(flags, flags.to_numpy()) == tuple(search._cell(v) for v in flags)
