@@ -25,15 +25,7 @@ Task states and transitions::
                                                             arguments are rebuilt first, the
                                                             same way, recursively)
 
-Actors::
-
-    CREATING --constructor sent-->              ALIVE      (calls queue in FIFO order meanwhile)
-    ALIVE    --process dies, restarts left-->   CREATING   (``max_restarts``; calls in flight
-                                                            rerun if ``max_task_retries`` allows,
-                                                            else fail with ActorDiedError)
-    ALIVE    --kill / constructor raised /
-               no handle left and idle /
-               process dies, no restarts-->     DEAD       (every later call: ActorDiedError)
+Actors (creation, the FIFO of calls, restarts, death) have their own states: see ``actors``.
 
 A task holds a reference on each of its dependencies and on every ref pickled inside its
 arguments until it leaves RUNNING. Actor handles are counted like refs, under the actor's id.
@@ -53,6 +45,7 @@ the help tasks it runs (task ids); it can take a help task only while its innerm
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
@@ -63,10 +56,10 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from . import lineage, pool
-from .exceptions import ActorDiedError, ObjectLostError, TaskCancelledError, WorkerCrashedError
+from . import actors, lineage, pool
+from .exceptions import ObjectLostError, TaskCancelledError, WorkerCrashedError
 from .object_store import ObjectStore
-from .serialization import constructor_error, discard, system_error_value, unlink_quiet
+from .serialization import discard, system_error_value, unlink_quiet
 
 log = logging.getLogger(__name__)
 
@@ -132,30 +125,6 @@ class WorkerInfo:
         self.orphans: dict[int, Task] = {}
 
 
-class ActorInfo:
-    """One actor: its process, its FIFO of calls, and whether it lives."""
-
-    __slots__ = ("aid", "name", "meta", "worker", "queue", "started", "dead", "error", "cause",
-                 "creation", "restarts_left", "task_retries", "restarts", "unreferenced")
-
-    def __init__(self, aid: int, name: str | None, meta: Any, restarts: int = 0,
-                 task_retries: int = 0) -> None:
-        self.restarts_left = restarts
-        self.task_retries = task_retries
-        self.restarts = 0
-        self.unreferenced = False  # no handle left: exit once idle
-        self.aid = aid
-        self.name = name
-        self.meta = meta
-        self.worker: WorkerInfo | None = None
-        self.queue: deque[Task] = deque()
-        self.started = False
-        self.dead = False
-        self.error = ""
-        self.cause: BaseException | None = None  # what its constructor raised, if that killed it
-        self.creation: Task | None = None
-
-
 class Waiter:
     """A worker's pending ``get`` or ``wait`` request."""
 
@@ -181,9 +150,9 @@ class Scheduler:
         self.spawn = spawn
         self.store = store
         self.session_dir = session_dir  # where workers write output segments
-        store.on_actor_free = self.on_actor_free
+        store.on_actor_free = functools.partial(actors.on_free, self)
         self.pool: list[WorkerInfo] = []
-        self.actors: dict[int, ActorInfo] = {}
+        self.actors: dict[int, actors.ActorInfo] = {}
         self.names: dict[str, int] = {}
         self.fn_blobs: dict[int, bytes] = {}
         self.fn_time: dict[int, float] = {}
@@ -251,55 +220,18 @@ class Scheduler:
                 self._await(t, e)
         for c in t.contained:
             store.incref(c)
-        if t.kind == "call":
-            a = self.actors.get(t.aid)
-            if a is None or a.dead:
-                self._fail(t, self._actor_dead_value(a))
-                return
-            t.retries_left = a.task_retries
-            a.queue.append(t)
-            if t.pending == 0:
-                self._pump_actor(a)
-        elif t.kind == "actor_create":
-            a = self.actors[t.aid]
-            a.creation = t
-            if t.pending == 0:
-                self._task_ready(t)
+        if t.kind != "task":
+            actors.submit(self, t)
         elif t.pending == 0:
             self._task_ready(t)
 
     def create_actor(self, aid: int, name: str | None, meta: Any, restarts: int = 0,
                      task_retries: int = 0, detached: bool = False,
                      holder: WorkerInfo | None = None) -> None:
-        if name is not None:
-            if name in self.names and not self.actors[self.names[name]].dead:
-                raise ValueError(f"an actor named {name!r} already exists; pick another name or "
-                                 "use get_actor(name)")
-            self.names[name] = aid
-        a = ActorInfo(aid, name, meta, restarts, task_retries)
-        self.actors[aid] = a
-        a.worker = self.spawn(aid)
-        # the actor's handles are counted like refs, under the actor's id; detached actors
-        # carry one reference that is never released
-        self.store.create(aid, 2 if detached else 1)
-        if holder is not None:
-            holder.holds[aid] = holder.holds.get(aid, 0) + 1
-        self.store.set_value(aid, ("a", aid), None)
+        actors.create(self, aid, name, meta, restarts, task_retries, detached, holder)
 
-    def on_actor_free(self, aid: int) -> None:
-        a = self.actors.get(aid)
-        if a is None or a.dead:
-            return
-        a.unreferenced = True
-        self._exit_if_idle(a)
-
-    def _exit_if_idle(self, a: ActorInfo) -> None:
-        w = a.worker
-        if a.queue or (w is not None and w.inflight):
-            return
-        self._actor_died(a, "all its handles went out of scope")
-        if w is not None:
-            self._kill_proc(w)
+    def kill_actor(self, aid: int, no_restart: bool = True) -> None:
+        actors.kill(self, aid, no_restart)
 
     def _task_ready(self, t: Task) -> None:
         entries = self.store.entries
@@ -307,33 +239,13 @@ class Scheduler:
             v = entries[d].value
             if v is not None and v[0] in "ex":
                 self._fail(t, v)
-                if t.kind == "actor_create":  # it can never start: its calls must not wait
-                    a = self.actors[t.aid]
-                    self._actor_died(a, *constructor_error(v, "an argument of its constructor "
-                                                              "failed"))
-                    if a.worker is not None:
-                        self._kill_proc(a.worker)
+                if t.kind == "actor_create":
+                    actors.argument_failed(self, t, v)
                 return
         if t.kind == "task":
             self._enqueue(t)
-        elif t.kind == "actor_create":
-            a = self.actors[t.aid]
-            if a.dead:
-                self._release(t)
-                return
-            if self._missing_deps(t):
-                return
-            w = a.worker
-            t.state = RUNNING
-            t.worker = w
-            w.inflight[t.tid] = t
-            w.chan.outbox.append(("actor_init", t.tid, t.aid, t.fn_id, self.fn_blobs[t.fn_id],
-                                  t.args_val, self._export(t.deps), t.name))
-            self.to_flush.add(w)
-            a.started = True
-            self._pump_actor(a)
         else:
-            self._pump_actor(self.actors[t.aid])
+            actors.ready(self, t)
 
     def _enqueue(self, t: Task, front: bool = False) -> None:
         """Make pool task ``t`` READY (first time, retry or bounce; ``front``: ahead of the
@@ -346,37 +258,6 @@ class Scheduler:
             self.ready.appendleft(t)
         else:
             self.ready.append(t)
-
-    def _pump_actor(self, a: ActorInfo) -> None:
-        if not a.started:
-            return
-        q = a.queue
-        w = a.worker
-        entries = self.store.entries
-        while q and (q[0].pending == 0 or q[0].state != WAITING):
-            if q[0].state == WAITING and not a.dead and self._missing_deps(q[0]):
-                return  # an argument was evicted meanwhile: it is being rebuilt
-            t = q.popleft()
-            if t.state != WAITING:
-                continue
-            if a.dead:
-                self._fail(t, self._actor_dead_value(a))
-                continue
-            bad = None
-            for d in t.deps:
-                v = entries[d].value
-                if v[0] in "ex":
-                    bad = v
-                    break
-            if bad is not None:
-                self._fail(t, bad)
-                continue
-            t.state = RUNNING
-            t.worker = w
-            w.inflight[t.tid] = t
-            w.chan.outbox.append(("call", t.tid, t.method, t.args_val,
-                                  self._export(t.deps), t.roids, t.name))
-            self.to_flush.add(w)
 
     def _export(self, deps: list[int]) -> list[tuple]:
         """The values of ``deps``, marked as seen by a worker."""
@@ -478,7 +359,7 @@ class Scheduler:
                 if waiter.pending == 0 and waiter.state == WAITING:
                     self._task_ready(waiter)
                 elif waiter.pending == 0 and waiter.kind == "call":
-                    self._pump_actor(self.actors[waiter.aid])
+                    actors.pump(self, self.actors[waiter.aid])
             else:
                 self._waiter_hit(waiter)
         self.changed = True
@@ -536,13 +417,7 @@ class Scheduler:
             self.fn_time[t.fn_id] = dt if old is None else 0.8 * old + 0.2 * dt
         self.events.append((t.name, t.kind, w.wid, w.pid, start, dt, ok))
         if t.kind == "actor_create":
-            t.state = FINISHED if ok else FAILED
-            a = self.actors[t.aid]
-            if a.restarts_left == 0 or not ok:  # else keep the arguments to run it again
-                self._release(t)
-            if not ok:
-                self._actor_died(a, *constructor_error(values[0][0]))
-                self._kill_proc(w)
+            actors.constructor_done(self, w, t, ok, values)
             return
         if not ok and t.retry_exceptions and t.retries_left != 0 and t.kind == "task":
             t.retries_left -= 1
@@ -556,9 +431,7 @@ class Scheduler:
             self._set(oid, value, contained)
         self._release(t)
         if t.kind == "call":
-            a = self.actors.get(t.aid)
-            if a is not None and a.unreferenced and not a.dead:
-                self._exit_if_idle(a)
+            actors.call_done(self, t)
 
     # --- worker requests ---
     def on_get(self, w: WorkerInfo, rid: int, oids: list[int], timeout: float | None,
@@ -678,72 +551,7 @@ class Scheduler:
         if t is not None and t.state == RUNNING:
             self._enqueue(t, front=True)
 
-    # --- actors, cancellation, deaths ---
-    def _actor_dead_value(self, a: ActorInfo | None) -> tuple:
-        why = a.error if a is not None else "it does not exist in this runtime"
-        cause = a.cause if a is not None else None
-        return system_error_value(ActorDiedError(f"the actor died: {why}", cause=cause))
-
-    def _restart_actor(self, a: ActorInfo, old: WorkerInfo) -> None:
-        """Run the constructor again in a new process; calls in flight retry or fail."""
-        if a.restarts_left > 0:
-            a.restarts_left -= 1
-        a.restarts += 1
-        log.info("restarting actor %s (restart %d)", a.meta[0], a.restarts)
-        value = system_error_value(ActorDiedError(
-            "the actor's process died while running the call (raise max_task_retries to retry)"))
-        retry = []
-        for t in sorted(old.inflight.values(), key=lambda t: t.tid):
-            if t.kind != "call":
-                continue
-            if t.retries_left != 0:
-                t.retries_left -= 1
-                t.state = WAITING
-                t.worker = None
-                retry.append(t)
-            else:
-                self._fail(t, value)
-        old.inflight.clear()
-        a.queue.extendleft(reversed(retry))
-        a.started = False
-        a.worker = self.spawn(a.aid)
-        c = a.creation
-        c.state = WAITING
-        c.worker = None
-        self._task_ready(c)
-        if a.restarts_left == 0:
-            self._release(c)
-
-    def _actor_died(self, a: ActorInfo, why: str, cause: BaseException | None = None) -> None:
-        if a.dead:
-            return
-        if a.creation is not None and a.creation.args_val is not None:
-            self._release(a.creation)
-        a.dead = True
-        a.error = why
-        a.cause = cause
-        if a.name is not None and self.names.get(a.name) == a.aid:
-            del self.names[a.name]
-        value = self._actor_dead_value(a)
-        w = a.worker
-        if w is not None:
-            for t in list(w.inflight.values()):
-                self._fail(t, value)
-        while a.queue:
-            self._fail(a.queue.popleft(), value)
-
-    def kill_actor(self, aid: int, no_restart: bool = True) -> None:
-        a = self.actors.get(aid)
-        if a is None or a.dead:
-            return
-        if not no_restart and a.restarts_left != 0:
-            if a.worker is not None:  # on_worker_died restarts it
-                self._kill_proc(a.worker)
-            return
-        self._actor_died(a, "it was killed with kill()")
-        if a.worker is not None:
-            self._kill_proc(a.worker)
-
+    # --- cancellation, deaths ---
     def _kill_proc(self, w: WorkerInfo) -> None:
         w.doomed = True
         try:
@@ -797,14 +605,7 @@ class Scheduler:
             self._drop_partial(t)
         w.orphans.clear()
         if w.aid is not None:
-            a = self.actors.get(w.aid)
-            if a is not None and a.worker is w:
-                if a.restarts_left != 0 and not a.dead and a.creation is not None:
-                    self._restart_actor(a, w)
-                else:
-                    self._actor_died(a, f"its process (pid {w.pid}) died{_exit_status(w)}, "
-                                     f"with no restarts left after {a.restarts} (raise "
-                                     "max_restarts to restart it)")
+            actors.on_process_died(self, w, _exit_status)
         else:
             if w in self.pool:
                 self.pool.remove(w)

@@ -1,0 +1,280 @@
+"""Actors in the driver: creation, the FIFO of calls, restarts, and death.
+
+An actor is one worker process (a ``WorkerInfo`` with its ``aid``) running one instance. Its
+calls queue in submission order (``ActorInfo.queue``) and are sent to the process once their
+own and all earlier calls' dependencies are ready and the constructor has been sent; they keep
+no lineage. States::
+
+    CREATING --constructor sent-->              ALIVE      (calls queue in FIFO order meanwhile)
+    ALIVE    --process dies, restarts left-->   CREATING   (``max_restarts``; calls in flight
+                                                            rerun if ``max_task_retries`` allows,
+                                                            else fail with ActorDiedError)
+    ALIVE    --kill / constructor raised /
+               no handle left and idle /
+               process dies, no restarts-->     DEAD       (every later call: ActorDiedError)
+
+An actor's handles are counted like refs, under the actor's id; when the last one goes
+(``on_free``) the actor exits once idle. These functions work on the scheduler's state and run
+under its lock.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable
+
+from .exceptions import ActorDiedError
+from .serialization import constructor_error, system_error_value
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler, Task, WorkerInfo
+
+log = logging.getLogger(__name__)
+
+
+class ActorInfo:
+    """One actor: its process, its FIFO of calls, and whether it lives."""
+
+    __slots__ = ("aid", "name", "meta", "worker", "queue", "started", "dead", "error", "cause",
+                 "creation", "restarts_left", "task_retries", "restarts", "unreferenced")
+
+    def __init__(self, aid: int, name: str | None, meta: Any, restarts: int = 0,
+                 task_retries: int = 0) -> None:
+        self.restarts_left = restarts
+        self.task_retries = task_retries
+        self.restarts = 0
+        self.unreferenced = False  # no handle left: exit once idle
+        self.aid = aid
+        self.name = name
+        self.meta = meta
+        self.worker: WorkerInfo | None = None
+        self.queue: deque[Task] = deque()
+        self.started = False
+        self.dead = False
+        self.error = ""
+        self.cause: BaseException | None = None  # what its constructor raised, if that killed it
+        self.creation: Task | None = None
+
+
+def create(s: Scheduler, aid: int, name: str | None, meta: Any, restarts: int = 0,
+           task_retries: int = 0, detached: bool = False,
+           holder: WorkerInfo | None = None) -> None:
+    """Register actor ``aid`` and start its process (its constructor is submitted next)."""
+    if name is not None:
+        if name in s.names and not s.actors[s.names[name]].dead:
+            raise ValueError(f"an actor named {name!r} already exists; pick another name or "
+                             "use get_actor(name)")
+        s.names[name] = aid
+    a = ActorInfo(aid, name, meta, restarts, task_retries)
+    s.actors[aid] = a
+    a.worker = s.spawn(aid)
+    # detached actors carry one reference that is never released
+    s.store.create(aid, 2 if detached else 1)
+    if holder is not None:
+        holder.holds[aid] = holder.holds.get(aid, 0) + 1
+    s.store.set_value(aid, ("a", aid), None)
+
+
+def submit(s: Scheduler, t: Task) -> None:
+    """A submitted constructor or call ``t`` (its dependencies counted): queue it."""
+    a = s.actors.get(t.aid)  # type: ignore[arg-type]
+    if t.kind == "actor_create":
+        a.creation = t  # type: ignore[union-attr]
+        if t.pending == 0:
+            s._task_ready(t)
+        return
+    if a is None or a.dead:
+        s._fail(t, dead_value(a))
+        return
+    t.retries_left = a.task_retries
+    a.queue.append(t)
+    if t.pending == 0:
+        pump(s, a)
+
+
+def on_free(s: Scheduler, aid: int) -> None:
+    """The actor's last handle is gone: it exits once idle."""
+    a = s.actors.get(aid)
+    if a is None or a.dead:
+        return
+    a.unreferenced = True
+    exit_if_idle(s, a)
+
+
+def exit_if_idle(s: Scheduler, a: ActorInfo) -> None:
+    w = a.worker
+    if a.queue or (w is not None and w.inflight):
+        return
+    died(s, a, "all its handles went out of scope")
+    if w is not None:
+        s._kill_proc(w)
+
+
+def ready(s: Scheduler, t: Task) -> None:
+    """Constructor or call ``t`` has its dependencies: send the constructor (then the calls
+    queued behind it), or the calls now at the head of the FIFO."""
+    a = s.actors[t.aid]  # type: ignore[index]
+    if t.kind != "actor_create":
+        pump(s, a)
+        return
+    if a.dead:
+        s._release(t)
+        return
+    if s._missing_deps(t):
+        return
+    w = a.worker
+    assert w is not None
+    t.state = "RUNNING"
+    t.worker = w
+    w.inflight[t.tid] = t
+    w.chan.outbox.append(("actor_init", t.tid, t.aid, t.fn_id, s.fn_blobs[t.fn_id],
+                          t.args_val, s._export(t.deps), t.name))
+    s.to_flush.add(w)
+    a.started = True
+    pump(s, a)
+
+
+def argument_failed(s: Scheduler, t: Task, value: tuple) -> None:
+    """Constructor ``t`` failed with ``value`` before it ran (an argument failed): it can never
+    start, so its actor dies and its calls must not wait."""
+    a = s.actors[t.aid]  # type: ignore[index]
+    died(s, a, *constructor_error(value, "an argument of its constructor failed"))
+    if a.worker is not None:
+        s._kill_proc(a.worker)
+
+
+def pump(s: Scheduler, a: ActorInfo) -> None:
+    """Send the calls at the head of ``a``'s FIFO whose dependencies are ready, in order."""
+    if not a.started:
+        return
+    q = a.queue
+    w = a.worker
+    entries = s.store.entries
+    while q and (q[0].pending == 0 or q[0].state != "WAITING"):
+        if q[0].state == "WAITING" and not a.dead and s._missing_deps(q[0]):
+            return  # an argument was evicted meanwhile: it is being rebuilt
+        t = q.popleft()
+        if t.state != "WAITING":
+            continue
+        if a.dead:
+            s._fail(t, dead_value(a))
+            continue
+        bad = None
+        for d in t.deps:
+            v = entries[d].value
+            if v[0] in "ex":
+                bad = v
+                break
+        if bad is not None:
+            s._fail(t, bad)
+            continue
+        t.state = "RUNNING"
+        t.worker = w
+        w.inflight[t.tid] = t  # type: ignore[union-attr]
+        w.chan.outbox.append(("call", t.tid, t.method, t.args_val,  # type: ignore[union-attr]
+                              s._export(t.deps), t.roids, t.name))
+        s.to_flush.add(w)  # type: ignore[arg-type]
+
+
+def constructor_done(s: Scheduler, w: WorkerInfo, t: Task, ok: bool, values: list) -> None:
+    """Constructor ``t`` reported back from ``w``: the actor is ALIVE, or dies with its error."""
+    t.state = "FINISHED" if ok else "FAILED"
+    a = s.actors[t.aid]  # type: ignore[index]
+    if a.restarts_left == 0 or not ok:  # else keep the arguments to run it again
+        s._release(t)
+    if not ok:
+        died(s, a, *constructor_error(values[0][0]))
+        s._kill_proc(w)
+
+
+def call_done(s: Scheduler, t: Task) -> None:
+    """Call ``t`` finished: an actor with no handle left exits once it is idle."""
+    a = s.actors.get(t.aid)  # type: ignore[arg-type]
+    if a is not None and a.unreferenced and not a.dead:
+        exit_if_idle(s, a)
+
+
+def dead_value(a: ActorInfo | None) -> tuple:
+    """The error value of a call to ``a`` once it is dead (or to an actor that never was)."""
+    why = a.error if a is not None else "it does not exist in this runtime"
+    cause = a.cause if a is not None else None
+    return system_error_value(ActorDiedError(f"the actor died: {why}", cause=cause))
+
+
+def on_process_died(s: Scheduler, w: WorkerInfo, status: Callable[[WorkerInfo], str]) -> None:
+    """Actor process ``w`` died (``status(w)``: how it exited, looked up only if the actor
+    dies): restart the actor, or it is dead."""
+    a = s.actors.get(w.aid)  # type: ignore[arg-type]
+    if a is None or a.worker is not w:
+        return
+    if a.restarts_left != 0 and not a.dead and a.creation is not None:
+        restart(s, a, w)
+    else:
+        died(s, a, f"its process (pid {w.pid}) died{status(w)}, with no restarts left after "
+                   f"{a.restarts} (raise max_restarts to restart it)")
+
+
+def restart(s: Scheduler, a: ActorInfo, old: WorkerInfo) -> None:
+    """Run the constructor again in a new process; calls in flight retry or fail."""
+    if a.restarts_left > 0:
+        a.restarts_left -= 1
+    a.restarts += 1
+    log.info("restarting actor %s (restart %d)", a.meta[0], a.restarts)
+    value = system_error_value(ActorDiedError(
+        "the actor's process died while running the call (raise max_task_retries to retry)"))
+    retry = []
+    for t in sorted(old.inflight.values(), key=lambda t: t.tid):
+        if t.kind != "call":
+            continue
+        if t.retries_left != 0:
+            t.retries_left -= 1
+            t.state = "WAITING"
+            t.worker = None
+            retry.append(t)
+        else:
+            s._fail(t, value)
+    old.inflight.clear()
+    a.queue.extendleft(reversed(retry))
+    a.started = False
+    a.worker = s.spawn(a.aid)
+    c = a.creation
+    assert c is not None
+    c.state = "WAITING"
+    c.worker = None
+    s._task_ready(c)
+    if a.restarts_left == 0:
+        s._release(c)
+
+
+def died(s: Scheduler, a: ActorInfo, why: str, cause: BaseException | None = None) -> None:
+    """``a`` is DEAD: its calls in flight and queued fail with ``ActorDiedError`` (``why``)."""
+    if a.dead:
+        return
+    if a.creation is not None and a.creation.args_val is not None:
+        s._release(a.creation)
+    a.dead = True
+    a.error = why
+    a.cause = cause
+    if a.name is not None and s.names.get(a.name) == a.aid:
+        del s.names[a.name]
+    value = dead_value(a)
+    w = a.worker
+    if w is not None:
+        for t in list(w.inflight.values()):
+            s._fail(t, value)
+    while a.queue:
+        s._fail(a.queue.popleft(), value)
+
+
+def kill(s: Scheduler, aid: int, no_restart: bool = True) -> None:
+    """``runtime.kill``: the actor dies, or with ``no_restart=False`` restarts if it may."""
+    a = s.actors.get(aid)
+    if a is None or a.dead:
+        return
+    if not no_restart and a.restarts_left != 0:
+        if a.worker is not None:  # on_process_died restarts it
+            s._kill_proc(a.worker)
+        return
+    died(s, a, "it was killed with kill()")
+    if a.worker is not None:
+        s._kill_proc(a.worker)
