@@ -4,6 +4,13 @@ The cache only saves time: every count in it can be computed again. So a cache f
 be used never stops planning: a corrupt file is moved aside (``<name>.corrupt``) and a new one
 started; a file that cannot be opened or written (read-only folder, full disk) is replaced by an
 in-memory cache for the rest of the run. Each case is logged once as a warning.
+
+Pruning: each database fingerprint's counts carry the time it was last used; when a cache starts
+on a fingerprint, the counts of all but the :data:`KEEP_FINGERPRINTS` most recently used
+fingerprints are deleted. A regenerated database (new generator code, numpy, pandas or DuckDB)
+has a new fingerprint, so the counts of the old one leave the cache once it is that far behind,
+while checkouts that share the cache folder and use different fingerprints keep theirs. A file
+written by the first version of this cache (no fingerprint per count) is emptied once.
 """
 from __future__ import annotations
 
@@ -11,22 +18,60 @@ import hashlib
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS cards (key TEXT PRIMARY KEY, rows REAL)"
+KEEP_FINGERPRINTS = 8
+"""Databases whose counts a cache file keeps: the most recently used ones."""
+
+_VERSION = 2
+"""``PRAGMA user_version`` of the file's layout (1: ``cards(key, rows)``, no fingerprints)."""
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS cards (fingerprint TEXT NOT NULL, key TEXT NOT NULL, rows REAL, "
+    "PRIMARY KEY (fingerprint, key)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS fingerprints (fingerprint TEXT PRIMARY KEY, used REAL NOT NULL)",
+)
+
+
+def _create(con: sqlite3.Connection) -> None:
+    """Give ``con``'s database the current layout; an older layout's counts are dropped (they
+    cannot be told apart by fingerprint). In one transaction: two processes may open an old
+    file at once."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version > _VERSION:
+            raise sqlite3.OperationalError(f"written by a newer deepquery (layout {version})")
+        if version < _VERSION:
+            if version or con.execute("SELECT 1 FROM sqlite_master WHERE name = 'cards'").fetchone():
+                logger.info("true-cardinality cache: an older layout, its counts are dropped")
+            con.execute("DROP TABLE IF EXISTS cards")
+            con.execute("DROP TABLE IF EXISTS fingerprints")
+            for statement in _SCHEMA:
+                con.execute(statement)
+            con.execute(f"PRAGMA user_version = {_VERSION}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.rollback()
+        raise
 
 
 class CardinalityCache:
     """``get``/``put`` of counts; writes are batched and committed every ``flush_every`` puts."""
 
-    def __init__(self, path: str | Path, flush_every: int = 200) -> None:
+    def __init__(self, path: str | Path, flush_every: int = 200,
+                 keep: int = KEEP_FINGERPRINTS) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
         self.path = Path(path)
         self.persistent = True
         """False once the file could not be used and counts are kept in memory only."""
         self._pending = 0
         self._flush_every = flush_every
+        self._keep = keep
+        self._used: set[str] = set()
         try:
             self._con = self._open()
         except sqlite3.DatabaseError as e:
@@ -40,10 +85,11 @@ class CardinalityCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise sqlite3.OperationalError(e.strerror or str(e)) from None
-        con = sqlite3.connect(str(self.path), timeout=30)
+        con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
         try:
-            con.execute(_SCHEMA)
+            _create(con)
             con.execute("SELECT count(*) FROM cards").fetchone()
+            con.isolation_level = ""  # puts batched in implicit transactions (see flush)
         except sqlite3.DatabaseError:
             con.close()
             raise
@@ -64,8 +110,9 @@ class CardinalityCache:
         logger.warning("true-cardinality cache %s: %s; counts are kept in memory for this run",
                        self.path, why)
         self.persistent = False
-        con = sqlite3.connect(":memory:")
-        con.execute(_SCHEMA)
+        con = sqlite3.connect(":memory:", isolation_level=None)
+        _create(con)
+        con.isolation_level = ""
         return con
 
     def _fall_back(self, error: sqlite3.Error) -> None:
@@ -76,6 +123,26 @@ class CardinalityCache:
             pass
         self._con = self._in_memory(f"it failed ({error})")
         self._pending = 0
+        self._used.clear()
+
+    def _use(self, fingerprint: str) -> None:
+        """Mark ``fingerprint`` used now, the first time this cache sees it, and prune the
+        counts of fingerprints past the :data:`KEEP_FINGERPRINTS` most recently used."""
+        if fingerprint in self._used:
+            return
+        self._used.add(fingerprint)
+        con = self._con
+        con.execute("INSERT OR REPLACE INTO fingerprints VALUES (?, ?)", (fingerprint, time.time()))
+        old = [r[0] for r in con.execute(
+            "SELECT fingerprint FROM fingerprints WHERE fingerprint != ? "
+            "ORDER BY used DESC LIMIT -1 OFFSET ?", (fingerprint, self._keep - 1))]
+        for fp in old:
+            con.execute("DELETE FROM cards WHERE fingerprint = ?", (fp,))
+            con.execute("DELETE FROM fingerprints WHERE fingerprint = ?", (fp,))
+        if old:
+            logger.info("true-cardinality cache %s: dropped the counts of %d database(s) "
+                        "not used lately", self.path, len(old))
+        con.commit()
 
     @staticmethod
     def key(fingerprint: str, sql: str) -> str:
@@ -85,8 +152,9 @@ class CardinalityCache:
     def get(self, fingerprint: str, sql: str) -> float | None:
         """The cached count, or None."""
         try:
-            row = self._con.execute("SELECT rows FROM cards WHERE key = ?",
-                                    (self.key(fingerprint, sql),)).fetchone()
+            self._use(fingerprint)
+            row = self._con.execute("SELECT rows FROM cards WHERE fingerprint = ? AND key = ?",
+                                    (fingerprint, self.key(fingerprint, sql))).fetchone()
         except sqlite3.DatabaseError as e:
             if not self.persistent:
                 raise
@@ -97,8 +165,9 @@ class CardinalityCache:
     def put(self, fingerprint: str, sql: str, rows: float) -> None:
         """Remember a count."""
         try:
-            self._con.execute("INSERT OR REPLACE INTO cards VALUES (?, ?)",
-                              (self.key(fingerprint, sql), rows))
+            self._use(fingerprint)
+            self._con.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?)",
+                              (fingerprint, self.key(fingerprint, sql), rows))
         except sqlite3.DatabaseError as e:
             if not self.persistent:
                 raise

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
 import duckdb
@@ -19,7 +19,7 @@ import numpy as np
 from . import _values as V
 
 GENERATOR_VERSION = 1
-"""Names the cached file (``..._v1.duckdb``); the fingerprint does not rely on it being bumped."""
+"""Part of the fingerprint and the metadata; the fingerprint does not rely on it being bumped."""
 
 MIN_SCALE = 0.0005
 """Smallest scale generated: below ~0.0003 the keyword table has fewer rows than the JOB
@@ -49,13 +49,25 @@ class ImdbConfig:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the database contents: the generator's source (:func:`source_hash`) and
-        numpy's version, which draws every value, then scale, seed and witnesses. A database
-        whose fingerprint differs is rebuilt, and the true-cardinality cache, keyed by it, never
-        serves the counts of another generator's data."""
-        key = (f"imdb-v{GENERATOR_VERSION}-src{source_hash()}-numpy{np.__version__}"
+        """Identifies the database contents: the generator's source (:func:`source_hash`), the
+        versions of numpy (which draws every value), pandas (which holds the tables) and DuckDB
+        (which stores them), then scale, seed and witnesses. It names the cached file, so
+        checkouts with other generator code sharing one cache folder each keep their own; a
+        database whose fingerprint differs is rebuilt, and the true-cardinality cache, keyed by
+        it, never serves the counts of another generator's data."""
+        key = (f"imdb-v{GENERATOR_VERSION}-src{source_hash()}-{library_versions()}"
                f"-s{self.scale!r}-seed{self.seed}-w{int(self.witnesses)}")
         return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def library_versions() -> str:
+    """``numpy<v>-pandas<v>-duckdb<v>``: pandas's version is read from its installed metadata,
+    not by importing it (finding a cached database must not import pandas)."""
+    try:
+        pandas = metadata.version("pandas")
+    except metadata.PackageNotFoundError:
+        pandas = "none"
+    return f"numpy{np.__version__}-pandas{pandas}-duckdb{duckdb.__version__}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,13 +92,15 @@ def default_cache_dir() -> Path:
 
 
 def database_path(config: ImdbConfig = ImdbConfig(), cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where the database of ``config`` lives in the cache folder."""
+    """Where the database of ``config`` lives in the cache folder:
+    ``imdb_s<scale>_seed<seed>[_nowit]_<fingerprint>.duckdb``. Files of other fingerprints
+    (another generator, numpy, pandas or DuckDB) are left alone: another checkout may use them."""
     base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     # Six significant digits name the usual scales (0.01 -> 0.01); a scale they would round
     # (0.01000001) gets its full repr, so two configs never share one file.
     scale = f"{config.scale:g}" if float(f"{config.scale:g}") == config.scale else repr(config.scale)
     tag = f"imdb_s{scale}_seed{config.seed}{'' if config.witnesses else '_nowit'}"
-    return base / f"{tag}_v{GENERATOR_VERSION}.duckdb"
+    return base / f"{tag}_{config.fingerprint}.duckdb"
 
 
 def database_problem(path: str | os.PathLike, config: ImdbConfig) -> str | None:
@@ -115,5 +129,5 @@ def connection_problem(con: duckdb.DuckDBPyConnection, config: ImdbConfig) -> st
         return "it has no generator metadata"
     if json.loads(row[0]) != config.fingerprint:
         return ("it was generated with other settings (scale, seed, witnesses, or another "
-                "generator source or numpy)")
+                "generator source, numpy, pandas or DuckDB)")
     return None

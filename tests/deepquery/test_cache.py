@@ -70,7 +70,7 @@ def test_a_finished_database_of_the_config_has_no_problem(tiny_db):
 def test_scales_that_print_alike_get_different_files(tmp_path):
     a = database_path(ImdbConfig(scale=0.01), tmp_path)
     b = database_path(ImdbConfig(scale=0.01000001), tmp_path)
-    assert a.name == "imdb_s0.01_seed0_v1.duckdb" and a != b
+    assert a.name == f"imdb_s0.01_seed0_{ImdbConfig(scale=0.01).fingerprint}.duckdb" and a != b
 
 
 @pytest.mark.parametrize("scale", ["1e-300", "0.0002", "0", "nan", "1.5"])
@@ -156,10 +156,16 @@ def test_ensure_database_rebuilds_an_unusable_cached_file(tmp_path, tiny_db, cap
 # --- the fingerprint that keys both caches -------------------------------------------------------
 REPO = Path(__file__).resolve().parents[2]
 _PRINT_FINGERPRINT = ("import sysml_datasets.imdb as m; from sysml_datasets.imdb import ImdbConfig; "
-                      "print(m.__file__); print(ImdbConfig(scale=0.0005, seed=3).fingerprint)")
+                      "print(m.__file__); print(ImdbConfig(scale=0.0005, seed=3).fingerprint); "
+                      "print(m.database_path(ImdbConfig(scale=0.0005, seed=3), '.').name)")
 
 
 def _fingerprint_in_a_new_process(package_parent: Path | None) -> tuple[str, str]:
+    where, fp, _ = _fingerprint_and_file_in_a_new_process(package_parent)
+    return where, fp
+
+
+def _fingerprint_and_file_in_a_new_process(package_parent: Path | None) -> tuple[str, str, str]:
     import os
     import subprocess
     import sys
@@ -169,8 +175,8 @@ def _fingerprint_in_a_new_process(package_parent: Path | None) -> tuple[str, str
     r = subprocess.run([sys.executable, "-c", _PRINT_FINGERPRINT], env=env, cwd=package_parent or REPO,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    where, fp = r.stdout.split()
-    return where, fp
+    where, fp, name = r.stdout.split()
+    return where, fp, name
 
 
 def _copy_of_the_generator(folder: Path) -> Path:
@@ -229,3 +235,84 @@ def test_a_database_of_a_changed_generator_is_rebuilt_before_true_cards_use_it(
     con = connect(path)
     assert fingerprint(con, path) == config_.fingerprint
     con.close()
+
+
+def test_checkouts_with_other_generator_code_name_their_databases_apart(tmp_path):
+    # The file was named by GENERATOR_VERSION only: two checkouts with other generator code
+    # sharing a cache folder rebuilt each other's file, back and forth.
+    ours = database_path(ImdbConfig(scale=0.0005, seed=3), ".").name
+    changed = _copy_of_the_generator(tmp_path / "changed")
+    changed.write_text(changed.read_text().replace('"cast_info": 0.65,', '"cast_info": 0.66,', 1))
+    _, fp, name = _fingerprint_and_file_in_a_new_process(tmp_path / "changed")
+    assert name != ours and name == f"imdb_s0.0005_seed3_{fp}.duckdb"
+    _copy_of_the_generator(tmp_path / "same")
+    assert _fingerprint_and_file_in_a_new_process(tmp_path / "same")[2] == ours
+
+
+@pytest.mark.parametrize("library", ["pandas", "duckdb", "numpy"])
+def test_the_fingerprint_and_file_name_hold_the_library_versions(monkeypatch, library):
+    from importlib import metadata
+
+    import numpy as np
+    from sysml_datasets.imdb import config
+    before = (TINY.fingerprint, database_path(TINY, ".").name)
+    if library == "pandas":
+        real = metadata.version
+        monkeypatch.setattr(config.metadata, "version",
+                            lambda name: "0.0.1" if name == "pandas" else real(name))
+    else:
+        monkeypatch.setattr(duckdb if library == "duckdb" else np, "__version__", "0.0.1")
+    after = (TINY.fingerprint, database_path(TINY, ".").name)
+    assert after[0] != before[0] and after[1] != before[1]
+
+
+# --- pruning the true-cardinality cache ---------------------------------------------------------
+def _fingerprints_in(path: Path) -> set[str]:
+    con = sqlite3.connect(str(path))
+    try:
+        return {r[0] for r in con.execute("SELECT DISTINCT fingerprint FROM cards")}
+    finally:
+        con.close()
+
+
+def test_counts_of_fingerprints_not_used_lately_are_pruned(tmp_path):
+    path = tmp_path / "true_cards.sqlite"
+    for i in range(5):  # one run per database, each a later one
+        cache = CardinalityCache(path, keep=3)
+        cache.put(f"fp{i}", "SELECT 1", float(i))
+        cache.close()
+    assert _fingerprints_in(path) == {"fp2", "fp3", "fp4"}
+    cache = CardinalityCache(path, keep=3)
+    assert cache.get("fp2", "SELECT 1") == 2.0  # used again: now the most recent
+    cache.put("fp5", "SELECT 1", 5.0)
+    cache.close()
+    assert _fingerprints_in(path) == {"fp2", "fp4", "fp5"}
+    cache = CardinalityCache(path, keep=3)
+    assert cache.get("fp3", "SELECT 1") is None and cache.get("fp2", "SELECT 1") == 2.0
+    cache.close()
+
+
+def test_the_default_cache_keeps_the_documented_number_of_databases(tmp_path):
+    from deepquery._card_cache import KEEP_FINGERPRINTS
+    path = tmp_path / "true_cards.sqlite"
+    cache = CardinalityCache(path)
+    for i in range(KEEP_FINGERPRINTS + 2):
+        cache.put(f"fp{i}", "SELECT 1", float(i))
+    cache.close()
+    assert _fingerprints_in(path) == {f"fp{i}" for i in range(2, KEEP_FINGERPRINTS + 2)}
+
+
+def test_a_cache_file_of_the_old_layout_is_emptied_and_used(tmp_path):
+    path = tmp_path / "true_cards.sqlite"
+    con = sqlite3.connect(str(path))
+    con.execute("CREATE TABLE cards (key TEXT PRIMARY KEY, rows REAL)")
+    con.execute("INSERT INTO cards VALUES (?, 9.0)", (CardinalityCache.key("fp", "SELECT 1"),))
+    con.commit()
+    con.close()
+    cache = CardinalityCache(path)
+    assert cache.persistent and cache.get("fp", "SELECT 1") is None  # no fingerprint: dropped
+    cache.put("fp", "SELECT 1", 4.0)
+    cache.close()
+    cache = CardinalityCache(path)
+    assert cache.get("fp", "SELECT 1") == 4.0 and len(cache) == 1
+    cache.close()
