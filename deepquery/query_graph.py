@@ -61,6 +61,9 @@ class Relation:
 
     alias: str
     table: str
+    columns: tuple[str, ...] = field(default=(), compare=False)
+    """The table's columns in the database's order (lower case; empty when parsed without a
+    schema): what a ``*`` with EXCLUDE, REPLACE or RENAME is spelled out over."""
 
 
 @dataclass(frozen=True)
@@ -311,7 +314,8 @@ def parse_query(
             raise QueryError(f"unknown table: {table}")
         if any(r.alias == alias for r in relations):
             raise QueryError(f"duplicate alias: {alias}")
-        relations.append(Relation(alias, table))
+        relations.append(Relation(alias, table,
+                                  tuple(c.lower() for c in schema[table]) if schema else ()))
     index = {r.alias: i for i, r in enumerate(relations)}
 
     def resolve(col: exp.Column) -> int:
@@ -344,8 +348,10 @@ def parse_query(
     order = stmt.args.get("order")
     alias_first = {id(o.this) for o in (order.expressions if order else [])
                    if isinstance(o, exp.Ordered) and isinstance(o.this, exp.Column)}
+    for star in stmt.find_all(exp.Star):
+        _check_star_modifiers(star, relations, schema is not None)
     for col in stmt.find_all(exp.Column):
-        if isinstance(col.this, exp.Star):
+        if isinstance(col.this, exp.Star) or _star_modifier_name(col):
             continue
         if not col.table and col.name.lower() in outputs and (
                 id(col) in alias_first
@@ -384,6 +390,59 @@ def parse_query(
     select_sql = ", ".join(e.sql(dialect="duckdb") for e in stmt.expressions)
     return QueryGraph(tuple(relations), tuple(edges), tuple(tuple(f) for f in filters),
                       select_sql, sql, name)
+
+
+def _star_modifier_name(col: exp.Column) -> bool:
+    """Whether ``col`` is a name in a star's EXCLUDE list or the old name in its RENAME list:
+    DuckDB matches those against every relation the star covers (an unqualified ``id``
+    excludes every table's ``id``), so they are not column references to resolve."""
+    parent = col.parent
+    if isinstance(parent, exp.Star):
+        return col.arg_key == "except_"
+    return (isinstance(parent, exp.Alias) and col.arg_key == "this"
+            and isinstance(parent.parent, exp.Star) and parent.arg_key == "rename")
+
+
+def star_modifier_items(star: exp.Star) -> tuple[list[exp.Column], list[exp.Alias], list[exp.Alias]]:
+    """A star's EXCLUDE names, REPLACE items (``expr AS name``) and RENAME items (``old AS new``)."""
+    return (list(star.args.get("except_") or []), list(star.args.get("replace") or []),
+            list(star.args.get("rename") or []))
+
+
+def star_owns(relation: Relation, name: exp.Column) -> bool:
+    """Whether an EXCLUDE or RENAME name (``id`` or ``alias.id``) names a column of ``relation``."""
+    if name.table and name.table.lower() != relation.alias:
+        return False
+    return name.name.lower() in relation.columns
+
+
+def _check_star_modifiers(star: exp.Star, relations: list[Relation], has_schema: bool) -> None:
+    """Refuse a bare ``*`` with modifiers the planned SQL cannot spell out per relation in the
+    query's order (see :func:`deepquery.rewrite.plan_sql`), and EXCLUDE or REPLACE names that no
+    relation has (DuckDB refuses those too)."""
+    excluded, replaced, renamed = star_modifier_items(star)
+    qualified = isinstance(star.parent, exp.Column) and star.arg_key == "this"
+    if qualified or not (excluded or replaced or renamed or star.args.get("ilike")):
+        return  # alias.* lists one relation's columns: the join order cannot reorder them
+    if star.args.get("ilike"):
+        raise QueryError(f"SELECT * ILIKE is not supported; list the columns: {star.sql()}")
+    if not has_schema:
+        raise QueryError("SELECT * with EXCLUDE, REPLACE or RENAME needs the database's schema")
+    aliases = {r.alias for r in relations}
+    for name in excluded + [item.this for item in renamed]:
+        if name.table and name.table.lower() not in aliases:
+            raise QueryError(f"unknown table or alias: {name.table} (in {star.sql()})")
+    for name in excluded:
+        if not any(star_owns(r, name) for r in relations):
+            raise QueryError(f"column {name.sql()} in EXCLUDE list not found (in {star.sql()})")
+    for item in replaced:
+        owners = [r.alias for r in relations if item.alias.lower() in r.columns]
+        if not owners:
+            raise QueryError(f"column {item.alias} in REPLACE list not found (in {star.sql()})")
+        if len(owners) > 1:
+            raise QueryError(f"SELECT * REPLACE of a column several tables have is not supported "
+                             f"({item.alias}: {', '.join(owners)}); write {owners[0]}.* REPLACE "
+                             "(...) and the other tables' columns")
 
 
 def _close_equalities(

@@ -10,7 +10,8 @@ from __future__ import annotations
 from sqlglot import exp
 
 from .join_tree import JoinTree
-from .query_graph import QueryGraph, equality_classes, parse_statement, quote
+from .query_graph import (QueryGraph, equality_classes, parse_statement, quote, star_modifier_items,
+                          star_owns)
 
 
 def _on(graph: QueryGraph, left: int, right: int) -> list[str]:
@@ -71,14 +72,39 @@ def _statement(graph: QueryGraph, limit: bool) -> exp.Select:
     return stmt
 
 
+def _per_relation(graph: QueryGraph, star: exp.Star) -> list[exp.Expression]:
+    """``* EXCLUDE (...) REPLACE (...) RENAME (...)`` as one ``alias.*`` per relation in the
+    query's order, each with the modifiers that touch its columns, as DuckDB applies them: an
+    unqualified EXCLUDE or RENAME name acts on every relation that has the column, a qualified
+    one on its relation only; a REPLACE names one relation's column (parse_query refuses
+    others). A relation whose columns are all excluded is left out."""
+    excluded, replaced, renamed = star_modifier_items(star)
+    out: list[exp.Expression] = []
+    for r in graph.relations:
+        gone = [c for c in excluded if star_owns(r, c)]
+        if len({c.name.lower() for c in gone}) == len(r.columns):
+            continue
+        mods = {
+            "except_": [exp.column(c.name) for c in gone],
+            "replace": [item.copy() for item in replaced if item.alias.lower() in r.columns],
+            "rename": [exp.alias_(exp.column(item.this.name), item.alias)
+                       for item in renamed if star_owns(r, item.this)],
+        }
+        out.append(exp.Column(this=exp.Star(**{k: v for k, v in mods.items() if v}),
+                              table=exp.to_identifier(r.alias)))
+    return out or [star]  # all excluded: DuckDB refuses the query as written, and so this
+
+
 def _stars_in_query_order(graph: QueryGraph, select: list[exp.Expression]) -> list[exp.Expression]:
     """The SELECT list with each bare ``*`` written as every relation's ``alias.*`` in the
     query's FROM order: ``*`` lists columns in FROM order, and the planned FROM is the plan's.
-    A star with EXCLUDE, REPLACE or RENAME is left as written."""
+    A star with EXCLUDE, REPLACE or RENAME is spelled out the same way (:func:`_per_relation`)."""
     out: list[exp.Expression] = []
     for e in select:
         if isinstance(e, exp.Star) and not any(e.args.get(k) for k in exp.Star.arg_types):
             out.extend(exp.Column(this=exp.Star(), table=exp.to_identifier(a)) for a in graph.aliases)
+        elif isinstance(e, exp.Star):
+            out.extend(_per_relation(graph, e))
         else:
             out.append(e)
     return out

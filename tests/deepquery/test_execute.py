@@ -220,3 +220,51 @@ def test_the_limit_recheck_sorts_nothing_unless_distinct_on_needs_the_order(imdb
     for sql in (original_sql(on, limit=False), plan_sql(on, tree, limit=False)):
         assert "ORDER BY" in sql and "LIMIT" not in sql, sql
     con.close()
+
+
+STAR_BASE = "FROM title AS t, movie_companies AS mc WHERE t.id = mc.movie_id AND t.id < 50"
+
+
+@pytest.mark.parametrize("select", [
+    "* EXCLUDE (id)",  # both tables have id: DuckDB excludes both
+    "* EXCLUDE (t.id, note)",
+    "* EXCLUDE (mc.id) REPLACE (t.production_year + 1 AS production_year)",
+    "* REPLACE (upper(mc.note) AS note)",
+    "* RENAME (id AS key, t.title AS name)",
+    "* EXCLUDE (mc.id, movie_id, company_id, company_type_id, note), t.id",  # mc: nothing left
+    "t.* EXCLUDE (id), mc.* RENAME (id AS mid)",
+])
+def test_select_star_with_modifiers_keeps_the_query_s_columns_under_any_join_order(imdb_db, select):
+    """``* EXCLUDE/REPLACE/RENAME`` was left as written: its columns came in the plan's FROM
+    order, and run said DIFFER for a right plan joining mc first."""
+    from deepquery.join_tree import from_nested
+    from deepquery.rewrite import original_sql
+    con = connect(imdb_db)
+    g = parse_query(f"SELECT {select} {STAR_BASE}", schema_of(con))
+    cards, model = EstimatedCardinality(g, TableStats(con)), get_cost_model("cout")
+    cur = con.execute(original_sql(g))
+    want = ([d[0] for d in cur.description], sorted(map(str, cur.fetchall())))
+    assert want[1]
+    for nested in (["t", "mc"], ["mc", "t"]):
+        tree = from_nested(nested, g, cards, model)
+        cur = con.execute(plan_sql(g, tree))
+        assert ([d[0] for d in cur.description], sorted(map(str, cur.fetchall()))) == want
+        result = run_plan(con, g, tree)
+        assert result.same_result and result.rows > 0
+    con.close()
+
+
+@pytest.mark.parametrize("select, message", [
+    ("* REPLACE (1 AS id)", "several tables"),  # DuckDB keeps one id column of the two
+    ("* ILIKE '%id'", "ILIKE"),
+    ("* EXCLUDE (nope)", "not found"),
+    ("* EXCLUDE (x.id)", "unknown table or alias"),
+    ("* REPLACE (1 AS nope)", "not found"),
+])
+def test_select_star_modifiers_that_cannot_be_spelled_out_are_refused(imdb_db, select, message):
+    from deepquery.query_graph import QueryError
+    con = connect(imdb_db)
+    schema = schema_of(con)
+    con.close()
+    with pytest.raises(QueryError, match=message):
+        parse_query(f"SELECT {select} {STAR_BASE}", schema)
