@@ -3,6 +3,7 @@ file's distributions and address trees), so nothing is downloaded."""
 from ._generator import KINDS as KINDS
 from ._generator import GeneratorConfig as GeneratorConfig
 from ._generator import generate_ranges as generate_ranges
+from ._generator import generate_rules as generate_rules
 from ._generator import generate_text as generate_text
 from ._params import PAIR_CLASSES as PAIR_CLASSES
 from ._params import AddressTree as AddressTree

@@ -6,7 +6,8 @@ destination port class pair, ports of those classes, and the pair's joint source
 lengths (after the smoothing `r` of `_smoothing.py`, with the address and port scope bias); the
 addresses are then grown for all rules at once down ClassBench's address trees (`_address_trees.py`),
 so rule sets get the parameter file's prefix nesting, per-level branching and skew, and source /
-destination correlation. Duplicate rules are dropped.
+destination correlation. Duplicate rules are dropped. Each rule then draws its flags (value/mask) from
+its protocol's `-flags` table, and the set is written in db_generator's order (`_db_order`).
 
 With a parameter file (`GeneratorConfig.params`) all of this comes from the file. Without one, the
 family's mixes below are used: they were measured once from the public ClassBench parameter files
@@ -67,6 +68,18 @@ _RANGES = {
     "acl": ((1025, 65535), (20, 21), (137, 138), (1500, 1502), (1600, 1649), (1300, 1349), (4120, 5120)),
     "fw": ((33434, 33600), (40000, 65535), (6660, 6669), (6000, 6099), (514, 1023), (1025, 65535)),
     "ipc": ((20, 23), (109, 110), (20, 21), (1645, 1646), (1812, 1813), (5000, 5001), (20, 2511)),
+}
+
+_FLAGS = {  # protocol: {(flags value, mask): share}; a protocol not listed has none (0x0000/0x0000)
+    "acl": {6: {(0x0000, 0x0000): 0.94, (0x0000, 0x0200): 0.03, (0x1000, 0x1000): 0.03},
+            1: {(0x0000, 0x0000): 0.60, (0x0800, 0xFF00): 0.265, (0x0000, 0xFF00): 0.065, (0x0303, 0xFFFF): 0.065}},
+    "fw": {6: {(0x0200, 0x1200): 0.70, (0x0000, 0x0000): 0.27},
+           1: {(0x0000, 0x0000): 0.565, (0x0D00, 0xFF00): 0.11, (0x0F00, 0xFF00): 0.11, (0x1100, 0xFF00): 0.11,
+               (0x0800, 0xFF00): 0.055, (0x0000, 0xFF00): 0.055}},
+    "ipc": {6: {(0x0000, 0x0000): 0.795, (0x0000, 0x0200): 0.205},
+            1: {(0x0500, 0xFF00): 0.235, (0x0300, 0xFF00): 0.10, (0x0400, 0xFF00): 0.10, (0x0B00, 0xFF00): 0.10,
+                (0x0C00, 0xFF00): 0.10, (0x0E00, 0xFF00): 0.10, (0x0000, 0xFF00): 0.10, (0x0800, 0xFF00): 0.10,
+                (0x0000, 0x0000): 0.08}},
 }
 
 # Address trie statistics per level 0..32 (`-sskew` / `-dskew`: share of one-child nodes, mean skew
@@ -189,6 +202,8 @@ class _Model:
     ports: tuple[_Weighted | None, _Weighted | None, _Weighted | None, _Weighted | None]
     """The file's source exact ports and ranges, then its destination ones (None: the family's)."""
     scale: int
+    flags: dict[int, _FlagTable]
+    """Protocol -> its flag specifications (a protocol not in it has none)."""
 
 
 def _model(config: GeneratorConfig) -> _Model:
@@ -203,7 +218,9 @@ def _model(config: GeneratorConfig) -> _Model:
         joint = smooth(joint, config.smoothness)
         return _Model(_PROTOS[config.kind], pairs, {}, _LengthTable(joint),
                       *_grown_trees(config, src_tree, dst_tree, _SCALE[config.kind]), corr, (None,) * 4,
-                      _SCALE[config.kind])
+                      _SCALE[config.kind], {p: _FlagTable([(v, m, share / sum(table.values()))
+                                                           for (v, m), share in table.items()])
+                                            for p, table in _FLAGS[config.kind].items()})
     params = read_params(config.params)
     src_marg, dst_marg = params.length_shares()
     fallback = {(s, d): vs * vd for s, vs in (src_marg or {32: 1.0}).items()
@@ -216,7 +233,8 @@ def _model(config: GeneratorConfig) -> _Model:
     pairs = {p: params.pairs.get(p) or _PORTLESS for p in params.protocols}  # no port class given: any ports
     ports = tuple(map(_weighted, (params.sport_exact, params.sport_ranges, params.dport_exact, params.dport_ranges)))
     return _Model(params.protocols, pairs, lengths, _LengthTable(smooth(fallback, config.smoothness)),
-                  *_grown_trees(config, src_tree, dst_tree, scale), tuple(corr), ports, scale)  # type: ignore[arg-type]
+                  *_grown_trees(config, src_tree, dst_tree, scale), tuple(corr), ports, scale,  # type: ignore[arg-type]
+                  {p: _FlagTable(specs) for p, specs in params.flags.items()})
 
 
 def _grown_trees(config: GeneratorConfig, src_tree: AddressTree, dst_tree: AddressTree,
@@ -246,6 +264,19 @@ class _Weighted:
     def pick(self, rng: np.random.Generator):
         # bisect_right on the same doubles is numpy's searchsorted(side="right"), without its call cost
         return self.keys[min(bisect_right(self.cum, rng.random() * self.cum[-1]), len(self.keys) - 1)]
+
+
+class _FlagTable:
+    """One protocol's flag specifications (value, mask) and their cumulative probabilities, the last
+    set to 1 as db_generator's FlagList does; a rule takes the first spec whose cumulative probability
+    is above its uniform draw."""
+
+    __slots__ = ("cum", "values")
+
+    def __init__(self, specs: list[tuple[int, int, float]] | tuple[tuple[int, int, float], ...]) -> None:
+        self.values = np.array([(v, m) for v, m, _ in specs], dtype=np.int64).reshape(-1, 2)
+        self.cum = np.cumsum([p for _, _, p in specs], dtype=np.float64)
+        self.cum[-1] = 1.0
 
 
 def _weighted(table: dict | None) -> _Weighted | None:
@@ -384,12 +415,52 @@ def _select(rng: np.random.Generator, strata: list[np.ndarray], distinct: np.nda
     return np.flatnonzero(keep)
 
 
+def _flags(rng: np.random.Generator, model: _Model, rules: np.ndarray) -> np.ndarray:
+    """(n, 2) flags value and mask of the rules: one uniform draw per rule, in order, through its
+    protocol's table (db_generator's FlagList::choose; 0x0000/0x0000 for a protocol without one)."""
+    u = rng.random(len(rules))
+    proto = np.where(rules[:, 8] == rules[:, 9], rules[:, 8], 0)  # 0: any protocol, as the files write it
+    out = np.zeros((len(rules), 2), dtype=np.int64)
+    for p, table in model.flags.items():
+        rows = np.flatnonzero(proto == p)
+        pick = np.searchsorted(table.cum, u[rows], side="right")
+        out[rows] = table.values[np.minimum(pick, len(table.cum) - 1)]
+    return out
+
+
+def _db_order(rules: np.ndarray, src_len: np.ndarray, dst_len: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """The order db_generator writes the rules in (remove_redundant_filters and its TupleBST): grouped
+    by tuple (source and destination prefix lengths, source and destination port range widths, protocol
+    given or not, flags mask given or not), the tuples by scope `int((32 - sl) + (32 - dl) + log2 spw +
+    log2 dpw + 8 (1 - proto) + (1 - flag))` from the most specific, tuples of equal scope in the order
+    their first rule was drawn, and the rules of a tuple in the order they were drawn."""
+    s_wid, d_wid = rules[:, 5] - rules[:, 4] + 1, rules[:, 7] - rules[:, 6] + 1
+    proto = (rules[:, 8] == rules[:, 9]).astype(np.int64)
+    flag = (flags[:, 1] > 0).astype(np.int64)
+    # log(w) / log(2) as db_generator computes it (C's log, in double), one value per distinct width
+    log2 = {w: math.log(w) / math.log(2) for w in np.unique(np.concatenate([s_wid, d_wid])).tolist()}
+    scope = (64 - src_len - dst_len).astype(np.float64)
+    scope = scope + np.array([log2[w] for w in s_wid.tolist()]) + np.array([log2[w] for w in d_wid.tolist()])
+    scope = np.floor(scope + 8 * (1 - proto) + (1 - flag)).astype(np.int64)  # non-negative: int() truncates
+    _, first, tuple_id = np.unique(np.stack([src_len, dst_len, s_wid, d_wid, proto, flag], axis=1), axis=0,
+                                   return_index=True, return_inverse=True)
+    return np.lexsort((np.arange(len(rules)), first[tuple_id.ravel()], scope))
+
+
 def generate_ranges(config: GeneratorConfig) -> np.ndarray:
-    """(size, 10) inclusive ranges `[lo0, hi0, ..., lo4, hi4]` in priority order.
+    """(size, 10) inclusive ranges `[lo0, hi0, ..., lo4, hi4]` in priority order (see `generate_rules`
+    for their flags)."""
+    return generate_rules(config)[0]
+
+
+def generate_rules(config: GeneratorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(size, 10) inclusive ranges `[lo0, hi0, ..., lo4, hi4]` in priority order, and (size, 2) their
+    flags value and mask.
 
     The address trees shape a whole rule set at once, so a set is drawn whole, a little larger than
     `size`, and duplicates are dropped (db_generator drops them too, and so returns fewer rules than
-    asked). Rules of narrow classes (a wildcard-port TCP rule between two busy prefixes, say) collide
+    asked; it also keeps rules that differ in their flags alone, which classify as one, so a duplicate
+    here is a repeated 5-tuple). Rules of narrow classes (a wildcard-port TCP rule between two busy prefixes, say) collide
     more, so to keep the protocol, port class and prefix-length mix, each class (protocol and port
     class pair), and within it each pair of prefix lengths, keeps its drawn share of the `size` rules:
     where a class is short of distinct rules, the set is drawn again with that class's odds raised
@@ -429,11 +500,11 @@ def generate_ranges(config: GeneratorConfig) -> np.ndarray:
                 if not config.scale_branching and config.size > model.scale else "")
         raise ValueError(f"size {config.size}: only {len(distinct)} distinct rules could be drawn"
                          + (f" from {config.params}" if config.params else "") + hint)
-    arr = cand[_select(rng, strata, distinct, targets, config.size)]
-    # Real lists put specific rules before general ones; sort by total wildcard-ness, keep ties random.
-    generality = sum(np.log2(arr[:, 2 * d + 1] - arr[:, 2 * d] + 1) for d in range(5))
-    order = np.argsort(generality + rng.random(len(arr)) * 8, kind="stable")
-    return arr[order]
+    keep = _select(rng, strata, distinct, targets, config.size)  # in the order drawn
+    rules = cand[keep]
+    flags = _flags(rng, model, rules)
+    order = _db_order(rules, src_len[keep], dst_len[keep], flags)
+    return rules[order], flags[order]
 
 
 def _dotted(address: int) -> str:
@@ -443,10 +514,11 @@ def _dotted(address: int) -> str:
 def generate_text(config: GeneratorConfig) -> str:
     """ClassBench rule-file text for the configuration."""
     out = []
-    for r in generate_ranges(config).tolist():
+    rules, flags = generate_rules(config)
+    for r, (value, mask) in zip(rules.tolist(), flags.tolist()):
         slen = 32 - (r[1] - r[0] + 1).bit_length() + 1
         dlen = 32 - (r[3] - r[2] + 1).bit_length() + 1
         proto = "0x00/0x00" if r[8] != r[9] else f"0x{r[8]:02x}/0xFF"
         out.append(f"@{_dotted(r[0])}/{slen}\t{_dotted(r[2])}/{dlen}\t{r[4]} : {r[5]}\t{r[6]} : {r[7]}\t{proto}"
-                   "\t0x0000/0x0000\t")
+                   f"\t0x{value:04x}/0x{mask:04x}\t")
     return "\n".join(out) + "\n"

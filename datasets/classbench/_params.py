@@ -4,6 +4,11 @@ A file is a list of sections, each opened by `-name` and closed by `#`. The ones
 
 - `-prots`: `protocol share p1 .. p25` per line: the protocol's share of the rules (0 = any protocol)
   and the probability of each of the 25 source/destination port class pairs (`PAIR_CLASSES`) for it;
+- `-flags`: `protocol 0xVVVV/0xMMMM,p ...` per line: that protocol's flag specifications (value/mask)
+  with their probabilities (db_generator's FlagList; a protocol without a line has none, 0x0000/0x0000);
+- `-extra`: the number of extra fields per rule, then their values per protocol (db_generator's
+  ExtraList). Every published parameter file has 0; more is refused, since the rule format read here
+  has no column for them;
 - `-spar`, `-dpar`: `share lo:hi` arbitrary source / destination port ranges; `-spem`, `-dpem`:
   `share p:p` exact ports;
 - one section per port class pair (`-wc_wc` .. `-em_em`): `total,share src,cond ...` per line, the
@@ -18,8 +23,6 @@ A file is a list of sections, each opened by `-name` and closed by `#`. The ones
 - `-pcorr`: `level correlation` per line: the probability that a rule's destination address follows
   its source address's bit at that level, given it did above.
 
-`-flags` and `-extra` are skipped (NeuroCuts uses the 5-tuple only).
-
 Every value is checked where it is read, and a bad one is a `ParamsError` naming the file and line:
 shares and probabilities within 0..1 (NaN and inf refused), levels 0..32 given once each, `p1 + p2 <= 1`,
 the fields a line needs. A section header is `-name`, so a line such as `-5` is a negative value, not a
@@ -30,7 +33,7 @@ sections come all or none (without them, the family's trees are used).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The 25 port class pairs in the order `-prots` lists their probabilities (WC any, HI 1024:65535,
@@ -88,6 +91,8 @@ class SeedParams:
     """Level (0..32) -> source/destination address correlation (`-pcorr`; 0 where not given)."""
     scale: int | None = None
     """`-scale`: the size of the rule set the file was measured from, if given."""
+    flags: dict[int, tuple[tuple[int, int, float], ...]] = field(default_factory=dict)
+    """Protocol -> its flag specifications `(value, mask, probability)` in the file's order (`-flags`)."""
 
     def pair_shares(self, protocols: tuple[int, ...] = (6, 17)) -> dict[tuple[str, str], float]:
         """Each port class pair's share among the rules of `protocols` (TCP and UDP by default)."""
@@ -126,6 +131,8 @@ _SECTION = re.compile(r"-([A-Za-z_][A-Za-z0-9_]*)")
 # Shares and probabilities are written as float32 values, so a sum such as p1 + p2 may pass 1 by a few ulps.
 _SLACK = 1e-6
 _TREE_SECTIONS = ("snest", "sskew", "dnest", "dskew")
+# A -flags item: a 16-bit value and mask in hex (db_generator reads `0x%04x/0x%04x,%f`), then its probability.
+_FLAG = re.compile(r"0x([0-9A-Fa-f]{1,4})/0x([0-9A-Fa-f]{1,4}),(\S+)")
 
 
 def _share(text: str) -> float:
@@ -187,6 +194,8 @@ def read_params(path: str | Path) -> SeedParams:
     single: dict[str, int] = {}  # -scale, -snest, -dnest: one value each
     skew: dict[str, dict[int, tuple[float, float, float]]] = {"sskew": {}, "dskew": {}}
     corr: dict[int, float] = {}
+    flags: dict[int, tuple[tuple[int, int, float], ...]] = {}
+    extra: list[int] = []  # -extra's lines: the field count first
     opened: dict[str, int] = {}  # section -> line of its (last) header
     filled: set[str] = set()  # sections with at least one value line
     section = None
@@ -218,6 +227,25 @@ def read_params(path: str | Path) -> SeedParams:
                     raise _Bad(f"protocol {proto} is given twice")
                 protocols[proto] = _share(fields[1])
                 pairs[proto] = {c: v for c, v in zip(PAIR_CLASSES, map(_share, fields[2:])) if v > 0}
+            elif section == "flags":
+                proto = int(fields[0])
+                if not 0 <= proto <= 255:
+                    raise _Bad(f"protocol {proto} is not within 0..255")
+                if proto in flags:
+                    raise _Bad(f"protocol {proto} is given twice")
+                specs = [_FLAG.fullmatch(item) for item in fields[1:]]
+                if not specs or None in specs:
+                    raise ValueError  # malformed
+                flags[proto] = tuple((int(m.group(1), 16), int(m.group(2), 16), _share(m.group(3)))
+                                     for m in specs if m is not None)
+            elif section == "extra":  # the number of extra fields per rule, then (none) their values
+                if extra:
+                    raise _Bad("-extra gives 0 fields per rule, then values for them")
+                count = int(_fields(fields, 1, section)[0])
+                if count != 0:
+                    raise _Bad(f"{count} extra fields per rule: not supported (the rules written here have "
+                               "the 5-tuple and flags only)")
+                extra.append(lineno)
             elif section in ranges:
                 share, span = _share(fields[0]), _ports(fields[1])
                 key = span if section.endswith("ar") else span[0]
@@ -262,7 +290,7 @@ def read_params(path: str | Path) -> SeedParams:
     if section is not None:  # db_generator's files close every section: the file was cut short
         raise ParamsError(f"{path}:{last}: the -{section} section opened at line {opened[section]} is not "
                           "closed by '#' (truncated file?)")
-    for name in ("scale", *_TREE_SECTIONS, "pcorr"):
+    for name in ("scale", *_TREE_SECTIONS, "pcorr", "extra"):
         if name in opened and name not in filled:
             raise ParamsError(f"{path}:{opened[name]}: the -{name} section is empty")
     trees = [name for name in _TREE_SECTIONS if name in opened]
@@ -273,7 +301,7 @@ def read_params(path: str | Path) -> SeedParams:
         raise ParamsError(f"{path}: no -prots section with a positive share (not a ClassBench parameter file?)")
     return SeedParams(protocols, pairs, ranges["spar"], ranges["spem"], ranges["dpar"], ranges["dpem"], lengths,
                       _tree(single.get("snest"), skew["sskew"]), _tree(single.get("dnest"), skew["dskew"]),
-                      tuple(corr.get(level, 0.0) for level in range(33)), single.get("scale"))
+                      tuple(corr.get(level, 0.0) for level in range(33)), single.get("scale"), flags)
 
 
 def _tree(nest: int | None, levels: dict[int, tuple[float, float, float]]) -> AddressTree | None:
