@@ -61,7 +61,8 @@ def create(s: Scheduler, aid: int, name: str | None, meta: Any, restarts: int = 
            holder: WorkerInfo | None = None) -> None:
     """Register actor ``aid`` and start its process (its constructor is submitted next)."""
     if name is not None:
-        if name in s.names and not s.actors[s.names[name]].dead:
+        old = s.actors.get(s.names.get(name))  # type: ignore[arg-type]
+        if old is not None and not old.dead:
             raise ValueError(f"an actor named {name!r} already exists; pick another name or "
                              "use get_actor(name)")
         s.names[name] = aid
@@ -95,10 +96,13 @@ def submit(s: Scheduler, t: Task) -> None:
 def on_free(s: Scheduler, aid: int) -> None:
     """The actor's last handle is gone: it exits once idle."""
     a = s.actors.get(aid)
-    if a is None or a.dead:
+    if a is None:
         return
     a.unreferenced = True
-    exit_if_idle(s, a)
+    if a.dead:
+        _forget(s, a)
+    else:
+        exit_if_idle(s, a)
 
 
 def exit_if_idle(s: Scheduler, a: ActorInfo) -> None:
@@ -113,11 +117,12 @@ def exit_if_idle(s: Scheduler, a: ActorInfo) -> None:
 def ready(s: Scheduler, t: Task) -> None:
     """Constructor or call ``t`` has its dependencies: send the constructor (then the calls
     queued behind it), or the calls now at the head of the FIFO."""
-    a = s.actors[t.aid]  # type: ignore[index]
+    a = s.actors.get(t.aid)  # type: ignore[arg-type]
     if t.kind != "actor_create":
-        pump(s, a)
+        if a is not None:
+            pump(s, a)
         return
-    if a.dead:
+    if a is None or a.dead:
         s._release(t)
         return
     if s._missing_deps(t):
@@ -137,7 +142,9 @@ def ready(s: Scheduler, t: Task) -> None:
 def argument_failed(s: Scheduler, t: Task, value: tuple) -> None:
     """Constructor ``t`` failed with ``value`` before it ran (an argument failed): it can never
     start, so its actor dies and its calls must not wait."""
-    a = s.actors[t.aid]  # type: ignore[index]
+    a = s.actors.get(t.aid)  # type: ignore[arg-type]
+    if a is None:  # dead and forgotten already
+        return
     died(s, a, *constructor_error(value, "an argument of its constructor failed"))
     if a.worker is not None:
         s._kill_proc(a.worker)
@@ -179,11 +186,12 @@ def pump(s: Scheduler, a: ActorInfo) -> None:
 def constructor_done(s: Scheduler, w: WorkerInfo, t: Task, ok: bool, values: list) -> None:
     """Constructor ``t`` reported back from ``w``: the actor is ALIVE, or dies with its error."""
     t.state = "FINISHED" if ok else "FAILED"
-    a = s.actors[t.aid]  # type: ignore[index]
-    if a.restarts_left == 0 or not ok:  # else keep the arguments to run it again
+    a = s.actors.get(t.aid)  # type: ignore[arg-type]
+    if a is None or a.restarts_left == 0 or not ok:  # else keep the arguments to run it again
         s._release(t)
     if not ok:
-        died(s, a, *constructor_error(values[0][0]))
+        if a is not None:
+            died(s, a, *constructor_error(values[0][0]))
         s._kill_proc(w)
 
 
@@ -264,6 +272,15 @@ def died(s: Scheduler, a: ActorInfo, why: str, cause: BaseException | None = Non
             s._fail(t, value)
     while a.queue:
         s._fail(a.queue.popleft(), value)
+    if a.unreferenced:
+        _forget(s, a)
+
+
+def _forget(s: Scheduler, a: ActorInfo) -> None:
+    """Drop dead actor ``a``'s record once no handle to it is left: nothing can call it, so
+    keeping it (its process's record, its constructor) would only grow the driver."""
+    if s.actors.get(a.aid) is a:
+        del s.actors[a.aid]
 
 
 def kill(s: Scheduler, aid: int, no_restart: bool = True) -> None:

@@ -359,7 +359,9 @@ class Scheduler:
                 if waiter.pending == 0 and waiter.state == WAITING:
                     self._task_ready(waiter)
                 elif waiter.pending == 0 and waiter.kind == "call":
-                    actors.pump(self, self.actors[waiter.aid])
+                    a = self.actors.get(waiter.aid)
+                    if a is not None:  # else dead and forgotten: nothing to send
+                        actors.pump(self, a)
             else:
                 self._waiter_hit(waiter)
         self.changed = True

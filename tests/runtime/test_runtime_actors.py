@@ -320,3 +320,39 @@ def test_detached_and_named_lookups_keep_working(rt, caps):
     time.sleep(0.2)
     assert rt.get(rt.get_actor("keeper").add.remote()) == 1
     rt.kill(rt.get_actor("keeper"))
+
+
+class _Broken:
+    def __init__(self):
+        raise ValueError("no")
+
+    def ping(self):
+        return "pong"
+
+
+def test_the_driver_forgets_dead_actors_once_no_handle_is_left(fresh, backend):
+    if backend != "local":
+        pytest.skip("reads the local driver's scheduler state")
+    import gc
+    rt = fresh
+    sched = rt.api._client.sched
+    for _ in range(3):
+        killed = rt.remote(Counter).remote()
+        assert rt.get(killed.add.remote()) == 1
+        rt.kill(killed)
+        dropped = rt.remote(Counter).remote()  # exits when its last handle goes
+        assert rt.get(dropped.add.remote()) == 1
+        broken = rt.remote(_Broken).remote()
+        with pytest.raises(rt.ActorDiedError):
+            rt.get(broken.ping.remote(), timeout=30)
+        del killed, dropped, broken
+        gc.collect()
+    rt.put(0)  # any API call processes released handles
+    # before: every actor's record (its process's, its constructor's) stayed until shutdown
+    with sched.lock:
+        assert sched.actors == {}
+    client = rt.api._client
+    deadline = time.monotonic() + 30
+    while len(client.all_workers) > 2:  # the actors' processes are reaped, then forgotten
+        assert time.monotonic() < deadline, f"{len(client.all_workers)} worker records kept"
+        time.sleep(0.05)
