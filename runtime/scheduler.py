@@ -69,6 +69,7 @@ _SHORT_S = 0.002
 _DEPTH = 8
 _MAX_EXTRA_WORKERS = 64  # default of RUNTIME_MAX_EXTRA_WORKERS
 _MAX_EVENTS = 200_000  # the timeline keeps the most recent events
+_TIMERS_MIN = 256  # past this many request timers, those already answered are dropped
 
 
 class Task:
@@ -160,6 +161,7 @@ class Scheduler:
         self.timers: list[tuple[float, int, Waiter]] = []
         self._tids = itertools.count(1)
         self._timer_seq = itertools.count()
+        self._timers_compact_at = _TIMERS_MIN
         self.to_flush: set[WorkerInfo] = set()
         self.changed = False
         self.max_extra_workers = int(os.environ.get("RUNTIME_MAX_EXTRA_WORKERS",
@@ -466,6 +468,8 @@ class Scheduler:
         w.stack.append(waiter)
         if timeout is not None:
             heapq.heappush(self.timers, (time.monotonic() + timeout, next(self._timer_seq), waiter))
+            if len(self.timers) > self._timers_compact_at:
+                self._compact_timers()
         self.pump()
 
     def _waiter_hit(self, waiter: Waiter) -> None:
@@ -512,6 +516,15 @@ class Scheduler:
                 _unblock(waiter)
                 self._finish_waiter(waiter, timed_out=True)
         return timers[0][0] - now if timers else None
+
+    def _compact_timers(self) -> None:
+        """Drop the timers of requests answered before their deadline (``expire_timers`` only
+        skips them once due), so a worker calling ``get(timeout=...)`` in a loop does not grow
+        the heap for as long as its timeouts; amortised O(1) per timer."""
+        live = [x for x in self.timers if not x[2].done]
+        heapq.heapify(live)
+        self.timers = live
+        self._timers_compact_at = max(_TIMERS_MIN, 2 * len(live))
 
     def on_locate(self, w: WorkerInfo, rid: int, oid: int, path: str) -> None:
         """A worker found no file at ``path`` for ``oid``: answer with where the value is now,

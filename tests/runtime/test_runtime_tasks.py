@@ -242,6 +242,26 @@ def test_tasks_bounced_by_a_worker_waiting_in_get_get_a_fresh_ready_time(fresh, 
     rt.get(b, timeout=60)
 
 
+def test_gets_with_a_timeout_answered_in_time_leave_no_timers_behind(rt, backend):
+    if backend != "local":
+        pytest.skip("reads the local driver's scheduler state")
+    sched = rt.api._client.sched
+
+    @rt.remote
+    def quick(i):
+        return i
+
+    @rt.remote
+    def poll(n):
+        return sum(rt.get(quick.remote(i), timeout=3600) for i in range(n))
+
+    n = 600
+    assert rt.get(poll.remote(n), timeout=120) == n * (n - 1) // 2
+    # before: each answered get's timer stayed in the heap for its hour
+    with sched.lock:
+        assert len(sched.timers) < n // 2
+
+
 def test_a_get_with_a_timeout_is_not_held_up_by_a_task_run_inside_it(fresh, caps, tmp_path):
     caps("worker_pids")
     rt = fresh
