@@ -232,13 +232,16 @@ def main(argv: list[str] | None = None) -> int:
             if tree is None:
                 continue
             r = run_plan(con, g, tree, repeat=args.exec_repeat)
-            rows.append((g.name, g.n, r.planned_ms, r.duckdb_ms, r.same_result, r.limit_choice))
+            rows.append((g.name, g.n, r.planned_ms, r.duckdb_ms, r.same_result, r.limit_choice,
+                         r.order_dependent is not None))
         planned = np.array([r[2] for r in rows])
         duck = np.array([r[3] for r in rows])
         ratio = planned / duck
         choice = sum(r[5] for r in rows)  # LIMIT kept other rows, the same ones without it
+        unjudged = sum(r[6] for r in rows)  # differ, but the result may depend on row order
         print(f"queries: {len(rows)}; results equal: {sum(r[4] for r in rows)} / {len(rows)}"
-              + (f" ({choice} up to LIMIT's choice)" if choice else ""))
+              + (f" ({choice} up to LIMIT's choice)" if choice else "")
+              + (f"; not comparable (row order): {unjudged}" if unjudged else ""))
         print(f"total ms: DP plan {planned.sum():.0f}, DuckDB {duck.sum():.0f} "
               f"(ratio {planned.sum() / duck.sum():.2f})")
         print(f"per query DP/DuckDB: median {np.median(ratio):.2f}, geometric mean "

@@ -1,7 +1,9 @@
 """``python -m deepquery``: build the synthetic IMDb, plan, run and compare join orders.
 
 Subcommands: ``data build``, ``plan FILE``, ``run FILE``, ``compare [FILE]``. Exit codes:
-0 done, 2 bad input (one line on stderr), 1 internal error.
+0 done, 2 bad input (one line on stderr), 1 internal error; ``run`` also exits 1 when the
+results DIFFER and 3 when they differ but cannot be compared (the result may depend on row
+order).
 """
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ from .query_graph import QueryError, QueryGraph, parse_query
 from .rewrite import plan_sql
 
 logger = logging.getLogger("deepquery")
+
+
+EXIT_NOT_COMPARABLE = 3
+"""``run``'s exit code when the two results differ but the query's result may depend on row
+order (DISTINCT ON, window functions, string_agg, ...): the plan cannot be judged by its rows."""
 
 
 class BadInput(Exception):
@@ -315,8 +322,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = {"query": s.graph.name, "optimizer": args.optimizer, "cost_model": args.cost_model,
            "cards": args.cards, "plan": tree.nested(s.graph), "cost": tree.cost,
            "planning_ms": round(ms, 3), "planned_ms": round(r.planned_ms, 3),
-           "duckdb_ms": round(r.duckdb_ms, 3), "same_result": r.same_result,
-           "limit_choice": r.limit_choice, "rows": r.rows,
+           "duckdb_ms": round(r.duckdb_ms, 3),
+           "same_result": None if r.order_dependent else r.same_result,
+           "limit_choice": r.limit_choice, "verdict": r.verdict,
+           "order_dependent": r.order_dependent, "rows": r.rows,
            "sql": r.planned_sql, "db": str(s.db)}
     if args.json:
         print(json.dumps(out, indent=1))
@@ -328,8 +337,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         if r.limit_choice:  # LIMIT without an ORDER BY that fixes which rows it keeps
             print(f"  results equal up to LIMIT's choice ({r.rows} rows; other rows kept, "
                   "the same rows without LIMIT)")
+        elif r.order_dependent:
+            print(f"  results not comparable: the result may depend on row order "
+                  f"({r.order_dependent})")
         else:
             print(f"  results {'equal' if r.same_result else 'DIFFER'} ({r.rows} rows)")
+    if r.order_dependent:
+        return EXIT_NOT_COMPARABLE
     return 0 if r.same_result else 1
 
 

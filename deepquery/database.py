@@ -62,15 +62,16 @@ def schema_of(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, ...]]:
 
 
 def execute_select(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
-    """Run one read-only SELECT (checked on the sqlglot AST first) and fetch all rows."""
-    parse_statement(sql)
+    """Run one read-only SELECT in DuckDB's dialect (checked on the sqlglot AST first) and
+    fetch all rows."""
+    parse_statement(sql, read="duckdb")
     return con.execute(sql).fetchall()
 
 
 def select_columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, np.ndarray]:
     """Run one read-only SELECT (checked like :func:`execute_select`) and fetch its columns as
     numpy arrays (masked arrays where a column has NULLs)."""
-    parse_statement(sql)
+    parse_statement(sql, read="duckdb")
     return con.execute(sql).fetchnumpy()
 
 

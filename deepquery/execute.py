@@ -12,6 +12,11 @@ OFFSET; the plan is right when those return the same rows, and each limited resu
 many rows as the other, all of them rows of the unlimited result ("same rows up to LIMIT's
 choice"). A plan that loses or adds rows is still caught: its unlimited result differs.
 
+Some queries may return other rows under another plan without either being wrong: DISTINCT ON
+without an ORDER BY that fixes its rows, window functions over tied rows, ``string_agg`` or
+``any_value`` without ORDER BY (:mod:`deepquery.row_order`). When the two differ for such a
+query, the verdict is "not comparable" (``order_dependent`` names the construct), not DIFFER.
+
 That re-check runs inside DuckDB and fetches only counts: the unlimited result of a 10-row query
 can hold millions of rows (fetched into Python it took 54 s and 2.4 GB for a 3-way join at scale
 0.01). Rows are compared by a 64-bit hash of the row (floats rounded as above): the unlimited
@@ -35,6 +40,7 @@ from .database import execute_select
 from .join_tree import JoinTree
 from .query_graph import QueryGraph
 from .rewrite import has_limit, original_sql, plan_sql
+from .row_order import order_dependence
 
 PLANNED_DISABLED = "join_order,build_side_probe_side"
 
@@ -51,6 +57,18 @@ class RunResult:
     planned_sql: str
     limit_choice: bool = False
     """The two kept different rows under LIMIT or OFFSET, both right (see the module docstring)."""
+    order_dependent: str | None = None
+    """The two differ and the query has a construct whose result may depend on row order (this
+    names it): not comparable, so ``same_result`` is False without meaning the plan is wrong."""
+
+    @property
+    def verdict(self) -> str:
+        """``equal``, ``equal up to LIMIT's choice``, ``not comparable`` or ``DIFFER``."""
+        if self.limit_choice:
+            return "equal up to LIMIT's choice"
+        if self.same_result:
+            return "equal"
+        return "not comparable" if self.order_dependent else "DIFFER"
 
 
 def _timed(con: duckdb.DuckDBPyConnection, sql: str, repeat: int) -> tuple[float, list[tuple]]:
@@ -125,4 +143,6 @@ def run_plan(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree,
             rows, total, stray = _unlimited_check(con, sql, plan_sql(graph, tree, limit=False))
         want = _unlimited_check(con, original_text, original_sql(graph, limit=False))
         choice = (rows, total, stray) == want and stray == 0
-    return RunResult(planned_ms, duck_ms, choice, len(planned), sql, limit_choice=choice)
+    dependent = None if choice else order_dependence(graph.sql)
+    return RunResult(planned_ms, duck_ms, choice, len(planned), sql, limit_choice=choice,
+                     order_dependent=dependent)

@@ -239,12 +239,15 @@ def _position(err: sqlglot.errors.ParseError) -> str:
             + (f" ({desc})" if desc else ""))
 
 
-def parse_statement(sql: str) -> exp.Select:
-    """Parse exactly one read-only SELECT; raise :class:`QueryError` otherwise."""
+def parse_statement(sql: str, read: str = "postgres") -> exp.Select:
+    """Parse exactly one read-only SELECT; raise :class:`QueryError` otherwise. ``read``: the
+    SQL dialect, PostgreSQL's for users' queries (JOB's), DuckDB's for the SQL deepquery
+    generates (sqlglot writes some functions, e.g. ``string_agg`` as ``LISTAGG``, in DuckDB's
+    own spelling, which PostgreSQL's reader takes for unknown functions)."""
     if not sql.strip() or not sql.strip().strip(";").strip():
         raise QueryError("empty query")
     try:
-        stmts = [s for s in sqlglot.parse(sql, read="postgres") if s is not None]
+        stmts = [s for s in sqlglot.parse(sql, read=read) if s is not None]
     except sqlglot.errors.ParseError as e:
         raise QueryError(f"SQL syntax error {_position(e)}") from None
     except sqlglot.errors.TokenError as e:

@@ -1,0 +1,120 @@
+"""Results that may depend on row order: found when parsing, and ``run`` says "not comparable"
+for them instead of a false DIFFER."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+import deepquery.__main__ as cli
+from deepquery import EstimatedCardinality, TableStats, connect, get_cost_model, parse_query
+from deepquery.database import schema_of
+from deepquery.execute import run_plan
+from deepquery.join_tree import from_nested
+from deepquery.row_order import order_dependence
+
+BASE = "FROM title AS t, movie_companies AS mc WHERE t.id = mc.movie_id AND t.id < 3000"
+
+ORDER_DEPENDENT = [
+    "SELECT t.kind_id, list(mc.id) {b} GROUP BY t.kind_id",
+    "SELECT t.kind_id, string_agg(mc.note, ',') {b} GROUP BY t.kind_id",
+    "SELECT t.kind_id, array_agg(mc.id) {b} GROUP BY t.kind_id",
+    "SELECT t.kind_id, any_value(mc.id) {b} GROUP BY t.kind_id",
+    "SELECT t.kind_id, first(mc.id) {b} GROUP BY t.kind_id",
+    "SELECT mc.id, row_number() OVER (PARTITION BY t.kind_id) {b}",
+    "SELECT DISTINCT ON (t.kind_id) t.kind_id, mc.id {b}",
+]
+ORDER_FREE = [
+    "SELECT t.kind_id, list(mc.id ORDER BY mc.id) {b} GROUP BY t.kind_id",
+    "SELECT t.kind_id, count(*), min(mc.note) {b} GROUP BY t.kind_id",
+    "SELECT mc.id, rank() OVER (PARTITION BY t.kind_id ORDER BY mc.id) {b}",
+    "SELECT mc.id, sum(mc.id) OVER (PARTITION BY t.kind_id) {b}",
+    "SELECT DISTINCT ON (t.kind_id) t.kind_id, mc.id {b} ORDER BY t.kind_id, mc.id",
+    "SELECT DISTINCT t.kind_id {b}",
+]
+
+
+@pytest.mark.parametrize("sql", ORDER_DEPENDENT + [
+    "SELECT t.kind_id, arg_min(mc.note, mc.id) {b} GROUP BY t.kind_id",
+    "SELECT mc.id, lag(mc.id) OVER (ORDER BY t.kind_id) {b}",
+    "SELECT mc.id, sum(mc.id) OVER (ORDER BY t.id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) {b}",
+    "SELECT mc.id {b} QUALIFY first_value(mc.id) OVER (PARTITION BY t.kind_id) = mc.id",
+    "SELECT mc.id, row_number() OVER w {b} WINDOW w AS (ORDER BY t.kind_id)",
+])
+def test_order_dependent_constructs_are_found(sql):
+    assert order_dependence(sql.format(b=BASE))
+
+
+@pytest.mark.parametrize("sql", ORDER_FREE)
+def test_order_free_queries_are_not_flagged(sql):
+    assert order_dependence(sql.format(b=BASE)) is None
+
+
+@pytest.fixture()
+def con(imdb_db):
+    c = connect(imdb_db)
+    c.execute("SET threads = 1")  # the rows each plan gives come in one order, run after run
+    yield c
+    c.close()
+
+
+def _both_orders(con, sql):
+    g = parse_query(sql.format(b=BASE), schema_of(con))
+    cards, model = EstimatedCardinality(g, TableStats(con)), get_cost_model("cout")
+    return g, [run_plan(con, g, from_nested(n, g, cards, model)) for n in (["t", "mc"], ["mc", "t"])]
+
+
+@pytest.mark.parametrize("sql", ORDER_DEPENDENT)
+def test_right_plans_of_an_order_dependent_query_are_never_a_difference(con, sql):
+    # Joining t first put each kind's mc rows in another order (string_agg, list, first, ...):
+    # run said DIFFER (exit 1) for a right plan.
+    _, results = _both_orders(con, sql)
+    assert {r.verdict for r in results} <= {"equal", "not comparable"}
+    unjudged = [r for r in results if r.verdict == "not comparable"]
+    assert unjudged, "neither order changed the result: the test does not exercise the verdict"
+    assert all(r.order_dependent and not r.same_result for r in unjudged)
+
+
+@pytest.mark.parametrize("sql", ORDER_FREE)
+def test_right_plans_of_an_order_free_query_are_equal(con, sql):
+    _, results = _both_orders(con, sql)
+    assert all(r.verdict == "equal" and r.order_dependent is None for r in results)
+
+
+def test_a_wrong_plan_of_an_order_free_query_still_differs(con):
+    g = parse_query("SELECT t.kind_id, count(*) {b} GROUP BY t.kind_id".format(b=BASE),
+                    schema_of(con))
+    cards, model = EstimatedCardinality(g, TableStats(con)), get_cost_model("cout")
+    tree = from_nested(["mc", "t"], g, cards, model)
+    wrong = dataclasses.replace(g, filters=tuple(() for _ in g.filters))  # loses t.id < 3000
+    r = run_plan(con, dataclasses.replace(wrong, sql=g.sql), tree)
+    assert r.verdict == "DIFFER" and r.order_dependent is None
+
+
+def test_run_says_not_comparable_with_its_own_exit_code_and_json(tmp_path, imdb_db, monkeypatch,
+                                                                  capsys):
+    real = cli.run_plan
+
+    def one_thread(con, *args, **kwargs):
+        con.execute("SET threads = 1")
+        return real(con, *args, **kwargs)
+    monkeypatch.setattr(cli, "run_plan", one_thread)
+    q = tmp_path / "q.sql"
+    q.write_text(ORDER_DEPENDENT[0].format(b=BASE))
+    args = ["run", str(q), "--db", str(imdb_db), "--repeat", "1", "--optimizer"]
+    codes = {}
+    for optimizer in ("left-deep", "right-deep", "greedy", "dp"):
+        code = cli.main([*args, optimizer, "--json"])
+        out = json.loads(capsys.readouterr().out)
+        assert code in (0, cli.EXIT_NOT_COMPARABLE)
+        if code:
+            assert out["verdict"] == "not comparable" and out["same_result"] is None
+            assert "LIST(mc.id)" in out["order_dependent"]
+        else:
+            assert out["verdict"] == "equal" and out["same_result"] is True
+        codes[optimizer] = code
+    assert cli.EXIT_NOT_COMPARABLE in codes.values()
+    optimizer = next(o for o, c in codes.items() if c)
+    assert cli.main([*args, optimizer]) == cli.EXIT_NOT_COMPARABLE
+    assert "results not comparable: the result may depend on row order" in capsys.readouterr().out
