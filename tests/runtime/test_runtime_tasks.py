@@ -242,9 +242,10 @@ def test_tasks_bounced_by_a_worker_waiting_in_get_get_a_fresh_ready_time(fresh, 
     rt.get(b, timeout=60)
 
 
-def test_gets_with_a_timeout_answered_in_time_leave_no_timers_behind(rt, backend):
+def test_gets_with_a_timeout_answered_in_time_leave_no_timers_behind(fresh, backend):
     if backend != "local":
         pytest.skip("reads the local driver's scheduler state")
+    rt = fresh
     sched = rt.api._client.sched
 
     @rt.remote
