@@ -3,7 +3,7 @@
 Subcommands: ``data build``, ``plan FILE``, ``run FILE``, ``compare [FILE]``. Exit codes:
 0 done, 2 bad input (one line on stderr), 1 internal error; ``run`` also exits 1 when the
 results DIFFER and 3 when they differ but cannot be compared (the result may depend on row
-order).
+order, or the LIMIT re-check timed out).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from ._card_cache import CardinalityCache
 from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
 from .cost_models import COST_MODELS, get_cost_model, relative_cost
 from .database import TableStats, connect, fingerprint, schema_of
-from .execute import run_plan
+from .execute import RECHECK_TIMEOUT_S, run_plan
 from .optimizers import MAX_JOIN_PAIRS, OPTIMIZERS, SearchSpaceTooLarge, get_optimizer
 from .query_graph import QueryError, QueryGraph, parse_query
 from .rewrite import plan_sql
@@ -36,8 +36,9 @@ logger = logging.getLogger("deepquery")
 
 
 EXIT_NOT_COMPARABLE = 3
-"""``run``'s exit code when the two results differ but the query's result may depend on row
-order (DISTINCT ON, window functions, string_agg, ...): the plan cannot be judged by its rows."""
+"""``run``'s exit code when the two results differ and the plan cannot be judged by its rows:
+the query's result may depend on row order (DISTINCT ON, window functions, string_agg, ...),
+or the LIMIT re-check timed out (``--recheck-timeout``)."""
 
 
 class BadInput(Exception):
@@ -316,15 +317,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if s.cache is not None:  # planning is done with it: no write held during the run
             s.cache.flush()
         try:
-            r = run_plan(s.con, s.graph, tree, repeat=args.repeat)
+            r = run_plan(s.con, s.graph, tree, repeat=args.repeat,
+                         recheck_timeout_s=args.recheck_timeout)
         except duckdb.Error as e:
             raise _duckdb_bad_input(s.label, e) from None
     out = {"query": s.graph.name, "optimizer": args.optimizer, "cost_model": args.cost_model,
            "cards": args.cards, "plan": tree.nested(s.graph), "cost": tree.cost,
            "planning_ms": round(ms, 3), "planned_ms": round(r.planned_ms, 3),
            "duckdb_ms": round(r.duckdb_ms, 3),
-           "same_result": None if r.order_dependent else r.same_result,
-           "limit_choice": r.limit_choice, "verdict": r.verdict,
+           "same_result": None if r.order_dependent or r.limit_unverified else r.same_result,
+           "limit_choice": r.limit_choice, "limit_unverified": r.limit_unverified,
+           "verdict": r.verdict,
            "order_dependent": r.order_dependent, "rows": r.rows,
            "sql": r.planned_sql, "db": str(s.db)}
     if args.json:
@@ -337,12 +340,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if r.limit_choice:  # LIMIT without an ORDER BY that fixes which rows it keeps
             print(f"  results equal up to LIMIT's choice ({r.rows} rows; other rows kept, "
                   "the same rows without LIMIT)")
+        elif r.limit_unverified:
+            print(f"  results: LIMIT choice unverified (re-check timed out after "
+                  f"{args.recheck_timeout:g} s; {r.rows} rows, other rows kept)")
         elif r.order_dependent:
             print(f"  results not comparable: the result may depend on row order "
                   f"({r.order_dependent})")
         else:
             print(f"  results {'equal' if r.same_result else 'DIFFER'} ({r.rows} rows)")
-    if r.order_dependent:
+    if r.order_dependent or r.limit_unverified:
         return EXIT_NOT_COMPARABLE
     return 0 if r.same_result else 1
 
@@ -446,6 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_flags(r)
     _add_db_flags(r)
     r.add_argument("--repeat", type=int, default=3, help="runs per query, median reported (default 3)")
+    r.add_argument("--recheck-timeout", type=float, default=RECHECK_TIMEOUT_S, metavar="SECONDS",
+                   help="bound on the re-check without LIMIT when the two results differ under "
+                   "LIMIT; past it the verdict is 'LIMIT choice unverified' (exit 3) "
+                   f"(default {RECHECK_TIMEOUT_S:g})")
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("compare", help="every optimizer's cost and planning time side by side")
@@ -477,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "repeat", 1) < 1:
             raise BadInput("--repeat must be >= 1")
+        timeout = getattr(args, "recheck_timeout", 1.0)
+        if not (0 < timeout < float("inf")):
+            raise BadInput(f"--recheck-timeout must be a positive number of seconds, got {timeout:g}")
         return args.func(args)
     except BadInput as e:
         print(f"deepquery: {e}", file=sys.stderr)

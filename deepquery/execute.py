@@ -12,6 +12,11 @@ OFFSET; the plan is right when those return the same rows, and each limited resu
 many rows as the other, all of them rows of the unlimited result ("same rows up to LIMIT's
 choice"). A plan that loses or adds rows is still caught: its unlimited result differs.
 
+The re-check runs the query without LIMIT, which may take far longer than with it (a LIMIT over
+a cross join). It is bounded: past ``recheck_timeout_s`` seconds DuckDB's running query is
+interrupted (``con.interrupt()`` from a timer thread) and the verdict is "LIMIT choice
+unverified (re-check timed out)" (``limit_unverified``), neither equal nor DIFFER.
+
 Some queries may return other rows under another plan without either being wrong: DISTINCT ON
 without an ORDER BY that fixes its rows, window functions over tied rows, ``string_agg`` or
 ``any_value`` without ORDER BY (:mod:`deepquery.row_order`). When the two differ for such a
@@ -27,8 +32,10 @@ hashes in the unlimited result.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import statistics
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -42,7 +49,11 @@ from .query_graph import QueryGraph
 from .rewrite import has_limit, original_sql, plan_sql
 from .row_order import order_dependence
 
+logger = logging.getLogger(__name__)
+
 PLANNED_DISABLED = "join_order,build_side_probe_side"
+RECHECK_TIMEOUT_S = 60.0
+"""Default bound, in seconds, on the LIMIT re-check (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -57,15 +68,21 @@ class RunResult:
     planned_sql: str
     limit_choice: bool = False
     """The two kept different rows under LIMIT or OFFSET, both right (see the module docstring)."""
+    limit_unverified: bool = False
+    """The two differ under LIMIT or OFFSET and the re-check without them timed out: whether
+    the plan is right is not known (``same_result`` is False without meaning it is wrong)."""
     order_dependent: str | None = None
     """The two differ and the query has a construct whose result may depend on row order (this
     names it): not comparable, so ``same_result`` is False without meaning the plan is wrong."""
 
     @property
     def verdict(self) -> str:
-        """``equal``, ``equal up to LIMIT's choice``, ``not comparable`` or ``DIFFER``."""
+        """``equal``, ``equal up to LIMIT's choice``, ``LIMIT choice unverified (re-check timed
+        out)``, ``not comparable`` or ``DIFFER``."""
         if self.limit_choice:
             return "equal up to LIMIT's choice"
+        if self.limit_unverified:
+            return "LIMIT choice unverified (re-check timed out)"
         if self.same_result:
             return "equal"
         return "not comparable" if self.order_dependent else "DIFFER"
@@ -97,7 +114,49 @@ def _tree_kept(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"SET disabled_optimizers = '{PLANNED_DISABLED}'")
         yield
     finally:
-        con.execute("SET disabled_optimizers = ''")
+        try:
+            con.execute("SET disabled_optimizers = ''")
+        except duckdb.InterruptException:  # a re-check's deadline hit this statement itself
+            con.execute("SET disabled_optimizers = ''")
+
+
+class _TimedOut(Exception):
+    """The LIMIT re-check ran past its deadline."""
+
+
+class _Deadline:
+    """Interrupts ``con``'s queries once ``seconds`` have passed, until :meth:`close`; a query
+    started after that is interrupted too (the timer thread interrupts every 10 ms), and
+    :meth:`check` refuses to start one."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float | None) -> None:
+        self.con, self.expired = con, threading.Event()
+        self._done = threading.Event()
+        self._at = None if seconds is None else time.monotonic() + seconds
+        self._thread = None
+        if seconds is not None:
+            self._thread = threading.Thread(target=self._run, args=(seconds,), daemon=True,
+                                            name="deepquery-recheck-deadline")
+            self._thread.start()
+
+    def _run(self, seconds: float) -> None:
+        if self._done.wait(seconds):
+            return
+        self.expired.set()
+        while not self._done.is_set():
+            self.con.interrupt()
+            self._done.wait(0.01)
+
+    def check(self) -> None:
+        """Raise :class:`_TimedOut` when the deadline has passed."""
+        if self.expired.is_set() or (self._at is not None and time.monotonic() >= self._at):
+            raise _TimedOut
+
+    def close(self) -> None:
+        """Stop interrupting (waits for the timer thread: no interrupt comes after this)."""
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _row_hashes(con: duckdb.DuckDBPyConnection, sql: str) -> str:
@@ -109,14 +168,17 @@ def _row_hashes(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     return f"SELECT hash({', '.join(values)}) AS h FROM ({sql}) AS _q({', '.join(cols)})"
 
 
-def _unlimited_check(con: duckdb.DuckDBPyConnection, limited: str,
-                     every: str) -> tuple[int, int, int]:
+def _unlimited_check(con: duckdb.DuckDBPyConnection, limited: str, every: str,
+                     deadline: _Deadline) -> tuple[int, int, int]:
     """Of ``every`` (a query without LIMIT): its rows and the sum of their hashes; and how many
     rows of ``limited`` (the same query with it) are not rows of ``every``. Nothing but these
     three numbers leaves DuckDB, and DuckDB streams ``every`` twice, keeping only the limited
     rows' hashes (a semi-join on them), never the unlimited result."""
+    deadline.check()
     e, k = _row_hashes(con, every), _row_hashes(con, limited)
+    deadline.check()
     rows, total = con.execute(f"SELECT count(*), coalesce(sum(h), 0) FROM ({e})").fetchone()
+    deadline.check()
     # MATERIALIZED: both uses must see the same rows, which a second run of LIMIT may not keep.
     (stray,) = con.execute(
         f"WITH kept AS MATERIALIZED (SELECT h, count(*) AS m FROM ({k}) GROUP BY h), "
@@ -126,23 +188,45 @@ def _unlimited_check(con: duckdb.DuckDBPyConnection, limited: str,
     return rows, total, stray
 
 
+def _recheck(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree, sql: str,
+             original_text: str, timeout_s: float | None) -> bool | None:
+    """The LIMIT re-check (see the module docstring): whether both are right, or None when it
+    ran past ``timeout_s`` seconds (None: no bound)."""
+    deadline = _Deadline(con, timeout_s)
+    try:
+        with _tree_kept(con):
+            rows, total, stray = _unlimited_check(con, sql, plan_sql(graph, tree, limit=False),
+                                                  deadline)
+        want = _unlimited_check(con, original_text, original_sql(graph, limit=False), deadline)
+    except (duckdb.InterruptException, _TimedOut) as e:
+        if isinstance(e, duckdb.InterruptException) and not deadline.expired.is_set():
+            raise  # Ctrl-C, not the deadline
+        logger.info("LIMIT re-check of %s timed out after %s s", graph.name, timeout_s)
+        return None
+    finally:
+        deadline.close()
+    return (rows, total, stray) == want and stray == 0
+
+
 def run_plan(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree,
-             repeat: int = 1) -> RunResult:
-    """Execute ``tree`` as forced-order SQL and the original query; compare the two."""
+             repeat: int = 1, recheck_timeout_s: float | None = RECHECK_TIMEOUT_S) -> RunResult:
+    """Execute ``tree`` as forced-order SQL and the original query; compare the two. The LIMIT
+    re-check, when one is needed, is bounded by ``recheck_timeout_s`` seconds (None: unbounded)."""
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
+    if recheck_timeout_s is not None and not recheck_timeout_s > 0:
+        raise ValueError(f"recheck_timeout_s must be > 0 or None, got {recheck_timeout_s}")
     sql, original_text = plan_sql(graph, tree), original_sql(graph)
     with _tree_kept(con):
         planned_ms, planned = _timed(con, sql, repeat)
     duck_ms, original = _timed(con, original_text, repeat)
     if _canon(planned) == _canon(original):
         return RunResult(planned_ms, duck_ms, True, len(planned), sql)
-    choice = False
+    choice: bool | None = False
     if has_limit(graph) and len(planned) == len(original):
-        with _tree_kept(con):
-            rows, total, stray = _unlimited_check(con, sql, plan_sql(graph, tree, limit=False))
-        want = _unlimited_check(con, original_text, original_sql(graph, limit=False))
-        choice = (rows, total, stray) == want and stray == 0
+        choice = _recheck(con, graph, tree, sql, original_text, recheck_timeout_s)
+        if choice is None:
+            return RunResult(planned_ms, duck_ms, False, len(planned), sql, limit_unverified=True)
     dependent = None if choice else order_dependence(graph.sql)
     return RunResult(planned_ms, duck_ms, choice, len(planned), sql, limit_choice=choice,
                      order_dependent=dependent)

@@ -268,3 +268,59 @@ def test_select_star_modifiers_that_cannot_be_spelled_out_are_refused(imdb_db, s
     con.close()
     with pytest.raises(QueryError, match=message):
         parse_query(f"SELECT {select} {STAR_BASE}", schema)
+
+
+# --- the LIMIT re-check is bounded ---------------------------------------------------------------
+CROSS_SQL = "SELECT t.title, ci.note FROM title AS t CROSS JOIN cast_info AS ci LIMIT 3"
+"""A LIMIT over 367 million joined rows at scale 0.002: each join order keeps other rows, and
+the re-check without LIMIT hashes them all."""
+
+
+@pytest.mark.parametrize("timeout_s", [1e-9, 0.3])  # before any query starts; during one
+def test_a_limit_recheck_past_its_bound_is_interrupted_and_says_unverified(imdb_db, timeout_s):
+    # The re-check ran without LIMIT, unbounded: minutes for a LIMIT over a cross join.
+    from deepquery.join_tree import from_nested
+    con = connect(imdb_db)
+    con.execute("SET threads = 1")  # each order keeps the same rows in every run
+    g = parse_query(CROSS_SQL, schema_of(con))
+    cards, model = EstimatedCardinality(g, TableStats(con)), get_cost_model("cout")
+    results = [run_plan(con, g, from_nested(n, g, cards, model), recheck_timeout_s=timeout_s)
+               for n in (["t", "ci"], ["ci", "t"])]
+    assert {r.verdict for r in results} == {"equal", "LIMIT choice unverified (re-check timed out)"}
+    unverified = next(r for r in results if r.limit_unverified)
+    assert not unverified.same_result and not unverified.limit_choice and unverified.rows == 3
+    assert con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] == ""
+    assert con.execute("SELECT count(*) FROM title").fetchone()[0] > 0  # no interrupt left over
+    con.close()
+
+
+def test_run_with_a_timed_out_limit_recheck_exits_3_with_json(tmp_path, imdb_db, monkeypatch,
+                                                             capsys):
+    import deepquery.__main__ as cli
+    real = cli.run_plan
+
+    def one_thread(con, *args, **kwargs):
+        con.execute("SET threads = 1")
+        return real(con, *args, **kwargs)
+    monkeypatch.setattr(cli, "run_plan", one_thread)
+    q = tmp_path / "q.sql"
+    q.write_text(CROSS_SQL)
+    base = ["run", str(q), "--db", str(imdb_db), "--repeat", "1", "--recheck-timeout", "0.3"]
+    codes = []
+    for optimizer in ("left-deep", "right-deep"):
+        codes.append(cli.main([*base, "--optimizer", optimizer, "--json"]))
+        out = json.loads(capsys.readouterr().out)
+        if codes[-1]:
+            assert codes[-1] == cli.EXIT_NOT_COMPARABLE and out["limit_unverified"] is True
+            assert out["same_result"] is None and out["verdict"].startswith("LIMIT choice unverified")
+    assert cli.EXIT_NOT_COMPARABLE in codes
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+def test_a_recheck_timeout_that_is_not_positive_is_one_line_exit_2(tmp_path, imdb_db, capsys, value):
+    from deepquery.__main__ import main
+    q = tmp_path / "q.sql"
+    q.write_text(CROSS_SQL)
+    assert main(["run", str(q), "--db", str(imdb_db), "--recheck-timeout", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--recheck-timeout" in err[0]
