@@ -65,10 +65,12 @@ def create(s: Scheduler, aid: int, name: str | None, meta: Any, restarts: int = 
         if old is not None and not old.dead:
             raise ValueError(f"an actor named {name!r} already exists; pick another name or "
                              "use get_actor(name)")
-        s.names[name] = aid
+    w = s.spawn(aid)  # first: if no process can start (OSError), nothing is registered
     a = ActorInfo(aid, name, meta, restarts, task_retries)
     s.actors[aid] = a
-    a.worker = s.spawn(aid)
+    a.worker = w
+    if name is not None:
+        s.names[name] = aid
     # detached actors carry one reference that is never released
     s.store.create(aid, 2 if detached else 1)
     if holder is not None:
@@ -244,7 +246,11 @@ def restart(s: Scheduler, a: ActorInfo, old: WorkerInfo) -> None:
     old.inflight.clear()
     a.queue.extendleft(reversed(retry))
     a.started = False
-    a.worker = s.spawn(a.aid)
+    try:
+        a.worker = s.spawn(a.aid)
+    except OSError as e:
+        died(s, a, f"its process died and no new one could start ({e})")
+        return
     c = a.creation
     assert c is not None
     c.state = "WAITING"

@@ -119,12 +119,17 @@ class Driver:
     def _spawn(self, aid: int | None) -> WorkerInfo:
         a, b = socket.socketpair()
         wid = next(self._wids)
-        proc = subprocess.Popen(
-            [sys.executable, "-S", "-c", _BOOT, str(b.fileno()), str(self.life_r),
-             self.session_dir, str(wid), str(self.epoch), self.spill_dir,
-             str(self.object_store_memory or 0)],
-            pass_fds=(b.fileno(), self.life_r), start_new_session=True, env=self.env,
-            stdin=subprocess.DEVNULL)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-c", _BOOT, str(b.fileno()), str(self.life_r),
+                 self.session_dir, str(wid), str(self.epoch), self.spill_dir,
+                 str(self.object_store_memory or 0)],
+                pass_fds=(b.fileno(), self.life_r), start_new_session=True, env=self.env,
+                stdin=subprocess.DEVNULL)
+        except BaseException:
+            a.close()
+            b.close()
+            raise
         b.close()
         w = WorkerInfo(wid, Channel(a), proc, aid)
         w.chan.outbox.append(("setup", list(sys.path)))
@@ -235,8 +240,8 @@ class Driver:
             try:
                 self._create_actor_locked(m[2], m[3], m[4], m[5], m[6], m[7], w)
                 s._reply(w, m[1], ("ok", None))
-            except ValueError as e:
-                s._reply(w, m[1], ("error", str(e)))
+            except (ValueError, OSError) as e:  # a taken name; no process could start
+                s._reply(w, m[1], ("error", e))
         elif tag == "locate":
             s.on_locate(w, m[1], m[2], m[3])
         elif tag == "get_actor":

@@ -12,7 +12,9 @@ worker runs inside its wait, on top of the waiting task's stack, as a function c
   since a task's submitter sends its ``get`` just after the submit. A process start costs
   ~0.1 s of CPU: README's fib(10) started 66 of them before, one after another;
 * at ``num_cpus`` + ``RUNTIME_MAX_EXTRA_WORKERS`` (default 64) processes, with no worker
-  active, any READY task goes to a waiting worker (``_help``), preferring one it waits for.
+  active, any READY task goes to a waiting worker (``_help``), preferring one it waits for;
+  so it does when no process can start (out of file descriptors or processes), which is
+  tried again after ``_SPAWN_RETRY_S``.
 
 A worker running a help task counts against ``num_cpus``. Workers past ``num_cpus`` exit after
 ``_IDLE_S`` idle (``retire_idle``). These functions work on the scheduler's state and run under
@@ -30,6 +32,7 @@ _IDLE_S = 2.0  # a pool worker past num_cpus idle this long exits (Ray retires i
 # past soft_pool, a READY task no waiting worker can run gets a new process only after this
 # long (a later pump decides): a task's submitter sends its get() just after the submit
 _GROW_GRACE_S = 0.05
+_SPAWN_RETRY_S = 1.0  # after a worker process failed to start, no start is tried this long
 _MAX_HELP_DEPTH = 64  # frames on a worker's stack (its Python recursion stays far from the limit)
 
 
@@ -52,11 +55,27 @@ def grow(s: Any, head: Any) -> None:
             return  # the next pump grows the pool if READY tasks are still left
         if time.monotonic() - head.ready_at < _GROW_GRACE_S:
             return  # its submitter may be about to wait for it, and run it in that wait
-    if len(s.pool) < s.num_cpus + s.max_extra_workers:
-        w = s.spawn(None)
-        s.pool.append(w)
-    elif active == 0:
+    if len(s.pool) < s.num_cpus + s.max_extra_workers and start_worker(s):
+        return
+    if active == 0:  # at the cap, or no process could start: run tasks inside the waits
         _help(s)
+
+
+def start_worker(s: Any) -> bool:
+    """Add a worker to the pool; False if no process could start (out of file descriptors or
+    processes): that is logged, and no start is tried for ``_SPAWN_RETRY_S``."""
+    now = time.monotonic()
+    if now < s.spawn_blocked_until:
+        return False
+    try:
+        w = s.spawn(None)
+    except OSError as e:
+        s.spawn_blocked_until = now + _SPAWN_RETRY_S
+        log.warning("could not start a worker process (%s); trying again in %.0f s, while "
+                    "waiting workers run queued tasks inside their wait", e, _SPAWN_RETRY_S)
+        return False
+    s.pool.append(w)
+    return True
 
 
 def retire_idle(s: Any) -> None:

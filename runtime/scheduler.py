@@ -170,6 +170,7 @@ class Scheduler:
         # itself before the pool grows for it (see pool.grow)
         self.soft_pool = num_cpus + min(num_cpus, self.max_extra_workers)
         self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
+        self.spawn_blocked_until = 0.0  # no worker start is tried before (see pool.start_worker)
 
     # --- submission ---
     def submit(self, spec: tuple, blob: bytes | None, holder: WorkerInfo | None,
@@ -645,7 +646,7 @@ class Scheduler:
             if waiter.w is w:
                 waiter.done = True
         if w.aid is None and len([p for p in self.pool if not p.doomed]) < self.num_cpus:
-            self.pool.append(self.spawn(None))
+            pool.start_worker(self)  # if none can start, pool.grow tries again
         self.changed = True
 
     def _drop_partial(self, t: Task) -> None:

@@ -166,8 +166,8 @@ class Worker:
     def create_actor(self, aid: int, name: str | None, meta: Any, spec: tuple,
                      blob: bytes, detached: bool = False) -> None:
         r = self.request(("create_actor", aid, name, meta, spec, blob, detached))
-        if r[0] == "error":
-            raise ValueError(r[1])
+        if r[0] == "error":  # the driver's exception: a taken name, or no process could start
+            raise r[1]
         self.own(aid)
 
     def get_objects(self, oids: list[int], timeout: float | None) -> list[Any]:

@@ -1,8 +1,12 @@
 """Faults: task retries when a worker dies, pool healing, and retry of application errors."""
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 
 import numpy as np
@@ -335,3 +339,80 @@ def test_dag_survives_workers_killed_at_random(rt, caps):
     assert len(killed) >= 3  # the run really lost workers
     f = rt.remote(lambda x: x * 3)
     assert rt.get([f.remote(i) for i in range(10)], timeout=60) == [3 * i for i in range(10)]
+
+
+NO_FDS = textwrap.dedent("""
+    import json, os, resource, signal, time
+    import runtime
+
+    runtime.init(num_cpus=1)
+    client = runtime.api._client
+
+    @runtime.remote
+    def child():
+        return 1
+
+    @runtime.remote
+    def parent():
+        return runtime.get(child.remote()) + 1
+
+    class A:
+        pass
+
+    @runtime.remote
+    def make_actor():
+        try:
+            runtime.remote(A).remote()
+            return "created"
+        except OSError as e:
+            return f"{type(e).__name__}: {e}"
+
+    # no new file descriptor in this driver: no worker process can start
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE,
+                       (max(int(fd) for fd in os.listdir("/proc/self/fd")) + 1, hard))
+    held = []
+    while True:
+        try:
+            held.append(os.open("/dev/null", os.O_RDONLY))
+        except OSError:
+            break
+    out = {"spawned_before": client.workers_spawned}
+    try:  # the parents' children run inside their waits instead of in new workers
+        out["nested"] = runtime.get([parent.remote() for _ in range(3)], timeout=20)
+    except Exception as e:
+        out["nested"] = f"{type(e).__name__}: {e}"
+    try:
+        runtime.remote(A).remote()
+        out["actor"] = "created"
+    except OSError as e:
+        out["actor"] = f"{type(e).__name__}: {e}"
+    out["actor_in_task"] = runtime.get(make_actor.remote(), timeout=20)
+    out["dispatcher_alive"] = client.thread.is_alive()
+    for fd in held:
+        os.close(fd)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    os.kill(client.processes()[0], signal.SIGKILL)  # its replacement starts, fds are back
+    out["after"] = runtime.get(parent.remote(), timeout=20)
+    out["spawned_after"] = client.workers_spawned
+    runtime.shutdown()
+    print(json.dumps(out))
+""")
+
+
+def test_a_driver_out_of_file_descriptors_keeps_running_nested_tasks(backend, caps):
+    # before: the dispatcher thread died of the OSError from starting a worker, and every
+    # get() after it hung
+    caps("worker_pids")
+    proc = subprocess.run([sys.executable, "-c", NO_FDS], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out["nested"] == [2, 2, 2], out
+    assert out["actor"].startswith("OSError: [Errno 24]"), out
+    assert out["actor_in_task"].startswith("OSError: [Errno 24]"), out
+    assert out["dispatcher_alive"], out
+    assert out["after"] == 2
+    assert out["spawned_after"] > out["spawned_before"]
+    assert "could not start a worker process" in proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
