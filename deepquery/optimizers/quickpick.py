@@ -20,10 +20,24 @@ from ..join_tree import JoinTree, join, leaf
 from ..query_graph import QueryGraph
 
 
+_INF = float("inf")
+_NEAR = 1e-9
+"""Relative distance to the bound under which the running sum of sub-plan costs is summed
+afresh before a plan is abandoned (see :func:`_random_plan`)."""
+
+
 def _random_plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel,
                  rng: random.Random, bound: float, random_sides: bool) -> JoinTree | None:
+    """One random plan, or None once the costs of its joined sub-plans reach ``bound``.
+
+    That sum is kept as a running total (added to and taken from at each join: linear in the
+    joins, not quadratic). Its rounding may differ from a fresh sum's in the last bits, so near
+    the bound it is summed afresh, in the order the fresh sum always used: the plans abandoned
+    are exactly those a fresh sum at every join abandons."""
     plans = {i: leaf(i, cards, cost_model) for i in range(graph.n)}
     owner = list(range(graph.n))
+    members = {i: [i] for i in range(graph.n)}
+    composite = 0.0  # the costs of the joined (non-leaf) sub-plans in ``plans``
     edges = [(e.left, e.right) for e in graph.edges]
     rng.shuffle(edges)
     for a, b in edges:
@@ -31,6 +45,7 @@ def _random_plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel,
         if ra == rb:
             continue
         pa, pb = plans.pop(ra), plans.pop(rb)
+        composite -= (0.0 if pa.is_leaf else pa.cost) + (0.0 if pb.is_leaf else pb.cost)
         if random_sides:
             new = join(pa, pb, cards, cost_model) if rng.random() < 0.5 else join(pb, pa, cards, cost_model)
         else:
@@ -38,12 +53,18 @@ def _random_plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel,
             if not cost_model.symmetric:
                 other = join(pb, pa, cards, cost_model)
                 new = other if other.cost < new.cost else new
-        if new.cost + sum(p.cost for p in plans.values() if not p.is_leaf) >= bound:
+        # not (... < ...): a NaN total (an infinite cost taken from another) is summed afresh.
+        # Without a bound (the first trial, plan_random) nothing is abandoned, not even a plan
+        # whose cost overflows to inf: it was, and QuickPick ended with no plan at all.
+        if bound < _INF and not new.cost + composite < bound * (1.0 - _NEAR) and (
+                new.cost + sum(p.cost for p in plans.values() if not p.is_leaf) >= bound):
             return None
         plans[ra] = new
-        for i in range(graph.n):
-            if owner[i] == rb:
-                owner[i] = ra
+        composite += new.cost
+        moved = members.pop(rb)
+        for i in moved:
+            owner[i] = ra
+        members[ra].extend(moved)
         if len(plans) == 1:
             return new
     return plans.popitem()[1] if len(plans) == 1 else None
