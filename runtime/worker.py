@@ -206,6 +206,8 @@ class Worker:
         value, contained = make_value(obj, self.shm_path(oid), _SPILL)
         self.own(oid)
         self.chan.outbox.append(("put", oid, value, contained))
+        if value[0] == "s":  # the driver owns the file from now on, even if this process dies
+            self.flush()
         return _object_ref.ObjectRef(oid, _counted=True)
 
     def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:

@@ -106,6 +106,24 @@ def test_an_actor_killed_while_storing_a_result_leaves_no_segment(rt, caps, shm_
         time.sleep(0.02)
 
 
+def test_a_worker_that_dies_after_a_put_leaves_no_segment(rt, caps, shm_files):
+    caps("shm")
+    before = set(shm_files())
+
+    @rt.remote(max_retries=0)
+    def put_then_die():
+        rt.put(np.ones(1 << 17))  # 1 MiB: a shared-memory segment
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(rt.WorkerCrashedError):
+        rt.get(put_then_die.remote(), timeout=60)
+    # before: the driver never heard of the segment, which stayed until shutdown
+    deadline = time.monotonic() + 10
+    while set(shm_files()) - before:
+        assert time.monotonic() < deadline, f"left behind: {set(shm_files()) - before}"
+        time.sleep(0.02)
+
+
 def test_task_is_retried_on_a_fresh_worker_after_a_kill(rt, tmp_path, caps):
     caps("processes")
     f = rt.remote(max_retries=2)(_die_first_times)
