@@ -425,8 +425,15 @@ def _check_star_modifiers(star: exp.Star, relations: list[Relation], has_schema:
     relation has (DuckDB refuses those too)."""
     excluded, replaced, renamed = star_modifier_items(star)
     qualified = isinstance(star.parent, exp.Column) and star.arg_key == "this"
-    if qualified or not (excluded or replaced or renamed or star.args.get("ilike")):
+    if qualified:
         return  # alias.* lists one relation's columns: the join order cannot reorder them
+    parent = star.parent
+    if not isinstance(parent, (exp.Select, exp.Count)):
+        # COLUMNS(*), (*), [*]: every column in FROM order, which the planned SQL changes
+        raise QueryError(f"* inside an expression is not supported: {parent.sql(dialect='duckdb')}"
+                         "; name the columns or use alias.*")
+    if not (excluded or replaced or renamed or star.args.get("ilike")):
+        return
     if star.args.get("ilike"):
         raise QueryError(f"SELECT * ILIKE is not supported; list the columns: {star.sql()}")
     if not has_schema:

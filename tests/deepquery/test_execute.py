@@ -324,3 +324,25 @@ def test_a_recheck_timeout_that_is_not_positive_is_one_line_exit_2(tmp_path, imd
     assert main(["run", str(q), "--db", str(imdb_db), "--recheck-timeout", value]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--recheck-timeout" in err[0]
+
+
+@pytest.mark.parametrize("select", ["COLUMNS(*)", "min(COLUMNS(*))", "(*)", "[*]"])
+def test_a_star_inside_an_expression_is_refused(imdb_db, select):
+    """These list every column in FROM order too, and were left as written: a right plan
+    joining mc first gave mc's columns first, and run said DIFFER."""
+    from deepquery.query_graph import QueryError
+    con = connect(imdb_db)
+    schema = schema_of(con)
+    con.close()
+    with pytest.raises(QueryError, match=r"\* inside an expression"):
+        parse_query(f"SELECT {select} {STAR_BASE}", schema)
+
+
+@pytest.mark.parametrize("select", ["count(*)", "count(*) OVER ()",
+                                    "COLUMNS(t.*)", "t.*, *"])
+def test_stars_the_join_order_cannot_reorder_are_accepted(imdb_db, select):
+    con = connect(imdb_db)
+    g = parse_query(f"SELECT {select} {STAR_BASE}", schema_of(con))
+    tree = get_optimizer("dp")(g, EstimatedCardinality(g, TableStats(con)), get_cost_model("cout"))
+    assert run_plan(con, g, tree).same_result
+    con.close()
