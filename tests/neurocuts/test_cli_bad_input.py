@@ -13,7 +13,6 @@ import time
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 
 import neurocuts.__main__ as cli
@@ -258,17 +257,39 @@ def test_benchmark_rejects_bad_time_limit_at_parsing(tmp_path, value):
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe")
 def test_ctrl_c_is_one_line_not_a_traceback(tmp_path):
-    rules = tmp_path / "fw.txt"
-    rules.write_text(generate_text(GeneratorConfig("fw", 3000, 1)))  # hicuts takes many seconds on this
-    proc = subprocess.Popen([sys.executable, "-m", "neurocuts", "build", rules, "--algo", "hicuts"],
+    # The signal must land past the imports, inside the command. It was sent once the process had used 5 s
+    # of CPU, counting on a hicuts build of 3000 fw rules to outlast that: on a fast machine the build
+    # ended first (exit 0). Here `build` reads its rules from a named pipe that the test holds open, so
+    # the command waits inside main() for as long as the test needs, however fast the machine; were the
+    # interrupt lost, the 20 rules would build and exit 0.
+    fifo = tmp_path / "rules.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "neurocuts", "build", fifo, "--algo", "hicuts"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    cpu = psutil.Process(proc.pid)
-    deadline = time.monotonic() + 60
-    while cpu.cpu_times().user < 5 and time.monotonic() < deadline:  # past the imports, into the build
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    writer = None
+    try:
+        deadline = time.monotonic() + 60
+        while writer is None and proc.poll() is None and time.monotonic() < deadline:
+            try:  # succeeds once the command has opened the pipe to read its rules (ENXIO before)
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.05)
+        assert writer is not None, "the command never opened its rules file"
+        os.write(writer, generate_text(GeneratorConfig("fw", 20, 1)).encode())  # and no end of file yet
+        proc.send_signal(signal.SIGINT)
+        # End the file only now. A signal that lands just before the command's read() blocks is only noted
+        # there; read() then returns at this end of file, and the interrupt is raised at the next step.
+        os.close(writer)
+        writer = None
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if writer is not None:
+            os.close(writer)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 1 and one_line(err) == "neurocuts: interrupted" and out == ""
 
 

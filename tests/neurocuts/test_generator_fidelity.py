@@ -376,6 +376,24 @@ def test_a_malformed_tree_scale_or_share_line_is_refused_naming_file_and_line(tm
     assert out.out == "" and out.err == f"{err.value}\n"
 
 
+def test_skew_levels_a_file_leaves_out_read_as_zeros_as_db_generator_reads_them(tmp_path):
+    # db_generator's sbintree/dbintree start every level at p1 = p2 = skew = 0 and read_skew sets only the
+    # levels a line gives, so a missing level is one written as zeros: same trees, same rules.
+    lines = _tree_file()
+    missing = {f"{lv}\t0.5\t0.5\t0.25" for lv in range(8, 20)}
+    at = lines.index("-dskew")
+    left_out = [line for i, line in enumerate(lines) if i < at or line not in missing]  # from -dskew only
+    zeros = [line if i < at or line not in missing else f"{line.split()[0]}\t0\t0\t0" for i, line in enumerate(lines)]
+    a, b = tmp_path / "a_seed", tmp_path / "b_seed"
+    a.write_text("\n".join(left_out) + "\n")
+    b.write_text("\n".join(zeros) + "\n")
+    assert len(left_out) == len(lines) - 12
+    assert read_params(a).dst_tree == read_params(b).dst_tree
+    assert read_params(a).dst_tree.p1[8:20] == (0.0,) * 12 and read_params(a).dst_tree.skew[19] == 0.0
+    assert generate_ranges(GeneratorConfig(size=60, params=str(a))).tolist() == \
+        generate_ranges(GeneratorConfig(size=60, params=str(b))).tolist()
+
+
 def test_address_tree_sections_come_all_or_none(tmp_path):
     lines = _tree_file()
     start = lines.index("-dskew")
