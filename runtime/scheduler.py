@@ -460,10 +460,14 @@ class Scheduler:
             self._finish_waiter(waiter, timed_out=waiter.remaining > 0)
             return
         for e in missing:
-            if e.waiters is None:
+            ws = e.waiters
+            if ws is None:
                 e.waiters = [waiter]
-            else:
-                e.waiters.append(waiter)
+                continue
+            ws.append(waiter)
+            n = len(ws)
+            if n >= 64 and not n & (n - 1):  # polled with timeouts while pending: drop the
+                e.waiters = [x for x in ws if type(x) is not Waiter or not x.done]  # answered
         w.blocked += 1
         waiter.blocking = True
         w.stack.append(waiter)

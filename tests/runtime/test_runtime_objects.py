@@ -128,6 +128,28 @@ def test_driver_and_workers_place_an_object_at_the_inline_limit_alike(rt, backen
     assert rt.get(in_driver).nbytes == rt.get(in_worker).nbytes == k
 
 
+def test_a_task_polling_a_pending_object_with_timeouts_leaves_no_waiters(fresh, backend):
+    if backend != "local":
+        pytest.skip("reads the local driver's object table")
+    rt = fresh
+    entries = rt.api._client.sched.store.entries
+
+    @rt.remote
+    def slow():
+        time.sleep(60)
+
+    @rt.remote
+    def poll(refs, n):
+        return sum(len(rt.wait(refs, timeout=0.001)[0]) for _ in range(n))
+
+    s = slow.remote()
+    n = 300
+    assert rt.get(poll.remote([s], n), timeout=60) == 0
+    # before: each timed-out wait stayed on the object's waiter list until it was ready
+    assert len(entries[s._id].waiters or ()) < n // 2
+    rt.cancel(s, force=True)
+
+
 def test_objects_are_freed_when_refs_die(rt, shm_files):
     gc.collect()
     rt.get(rt.put(0))
