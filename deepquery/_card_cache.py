@@ -29,8 +29,8 @@ KEEP_FINGERPRINTS = 8
 _VERSION = 2
 """``PRAGMA user_version`` of the file's layout (1: ``cards(key, rows)``, no fingerprints)."""
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS cards (fingerprint TEXT NOT NULL, key TEXT NOT NULL, rows REAL, "
-    "PRIMARY KEY (fingerprint, key)) WITHOUT ROWID",
+    ("CREATE TABLE IF NOT EXISTS cards (fingerprint TEXT NOT NULL, key TEXT NOT NULL, rows REAL, "
+     "PRIMARY KEY (fingerprint, key)) WITHOUT ROWID"),
     "CREATE TABLE IF NOT EXISTS fingerprints (fingerprint TEXT PRIMARY KEY, used REAL NOT NULL)",
 )
 

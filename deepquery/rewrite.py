@@ -10,8 +10,14 @@ from __future__ import annotations
 from sqlglot import exp
 
 from .join_tree import JoinTree
-from .query_graph import (QueryGraph, equality_classes, parse_statement, quote, star_modifier_items,
-                          star_owns)
+from .query_graph import (
+    QueryGraph,
+    equality_classes,
+    parse_statement,
+    quote,
+    star_modifier_items,
+    star_owns,
+)
 
 
 def _on(graph: QueryGraph, left: int, right: int) -> list[str]:

@@ -19,7 +19,6 @@ from ..cost_models import CostModel
 from ..join_tree import JoinTree, join, leaf
 from ..query_graph import QueryGraph
 
-
 _INF = float("inf")
 _NEAR = 1e-9
 """Relative distance to the bound under which the running sum of sub-plan costs is summed

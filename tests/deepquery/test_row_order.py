@@ -8,7 +8,13 @@ import json
 import pytest
 
 import deepquery.__main__ as cli
-from deepquery import EstimatedCardinality, TableStats, connect, get_cost_model, parse_query
+from deepquery import (
+    EstimatedCardinality,
+    TableStats,
+    connect,
+    get_cost_model,
+    parse_query,
+)
 from deepquery.database import schema_of
 from deepquery.execute import run_plan
 from deepquery.join_tree import from_nested
@@ -83,7 +89,7 @@ def test_right_plans_of_an_order_free_query_are_equal(con, sql):
 
 
 def test_a_wrong_plan_of_an_order_free_query_still_differs(con):
-    g = parse_query("SELECT t.kind_id, count(*) {b} GROUP BY t.kind_id".format(b=BASE),
+    g = parse_query(f"SELECT t.kind_id, count(*) {BASE} GROUP BY t.kind_id",
                     schema_of(con))
     cards, model = EstimatedCardinality(g, TableStats(con)), get_cost_model("cout")
     tree = from_nested(["mc", "t"], g, cards, model)

@@ -3,13 +3,14 @@ finished database that cannot be read back is one line, exit 2."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import pytest
+from sysml_datasets.imdb import ImdbConfig, database_path
 
 import deepquery.__main__ as cli
 from deepquery.__main__ import main
-from sysml_datasets.imdb import ImdbConfig, database_path
 
 TINY = ImdbConfig(scale=0.0005, seed=3, witnesses=False)
 TINY_FLAGS = ["--scale", "0.0005", "--seed", "3", "--no-witnesses"]
@@ -41,7 +42,7 @@ def test_data_build_that_cannot_read_the_finished_file_is_one_line_exit_2(
 class _Recorded:
     """A DuckDB connection that records whether it was closed."""
 
-    opened: list["_Recorded"] = []
+    opened: ClassVar[list[_Recorded]] = []
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
