@@ -12,8 +12,10 @@ the operating system offers, for the command line:
   (``SIGKILL`` cannot be deferred by a C loop), raising :class:`WorkerTimeout`; a result that is
   in the pipe by then is read, not discarded. A parent that is itself killed takes the worker
   with it (``PR_SET_PDEATHSIG``, Linux); a Ctrl-C (``KeyboardInterrupt``) in the parent kills
-  the worker before it propagates, wherever it lands: SIGINT is blocked from before the fork
-  until the parent is inside the ``try`` that kills the worker.
+  the worker before it propagates, wherever it lands: from before the fork until the parent is
+  inside the ``try`` that kills the worker, SIGINT's handler only notes the signal, which is
+  raised again in that ``try``. (Blocking SIGINT with ``pthread_sigmask`` would not do: it
+  blocks one thread, and pandas and pyarrow start others, which then take the signal.)
 
 The worker is forked, so it starts with the parent's inputs and imports (no pickling of frames,
 no second interpreter start: about 20 to 40 ms a search, measured with the benchmark tasks). Only
@@ -28,6 +30,7 @@ import os
 import pickle
 import select
 import signal
+import threading
 import time
 from typing import Any, Callable
 
@@ -63,7 +66,7 @@ class WorkerDied(Exception):
 def available() -> bool:
     """Whether workers can be forked with a memory cap here (Linux and the like)."""
     return hasattr(os, "fork") and resource is not None and hasattr(resource, "RLIMIT_AS") \
-        and hasattr(signal, "pthread_sigmask") and os.path.exists("/proc/self/statm")
+        and os.path.exists("/proc/self/statm")
 
 
 def run_isolated(fn: Callable[[], Any], deadline: float,
@@ -80,7 +83,7 @@ def run_isolated(fn: Callable[[], Any], deadline: float,
     parent = os.getpid()
     # Ctrl-C is held from here until the parent is inside the try below: a KeyboardInterrupt
     # raised between the fork and that try would leave the worker running.
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held = _hold_ctrl_c()
     try:
         r, w = os.pipe()
         try:
@@ -90,15 +93,15 @@ def run_isolated(fn: Callable[[], Any], deadline: float,
             os.close(w)
             raise
     except BaseException:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        _release_ctrl_c(held)
         raise
     if pid == 0:                                    # the worker: never returns
         os.close(r)
-        _work(fn, w, headroom, parent, held)
+        _work(fn, w, headroom, parent)
     os.close(w)
     reaped = False
     try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)   # a Ctrl-C held since the fork lands here
+        _release_ctrl_c(held)                       # a Ctrl-C held since the fork is raised here
         data = _read_until(r, deadline)
         _, status = os.waitpid(pid, 0)
         reaped = True
@@ -118,6 +121,29 @@ def run_isolated(fn: Callable[[], Any], deadline: float,
     return value
 
 
+def _hold_ctrl_c() -> tuple[Any, list] | None:
+    """Swap SIGINT's handler for one that only notes the signal; returns what
+    :func:`_release_ctrl_c` needs. Off the main thread there is nothing to hold: Python runs
+    signal handlers, KeyboardInterrupt included, on the main thread only."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is None:      # None: a handler set from C, kept
+        return None
+    noted: list = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    return previous, noted
+
+
+def _release_ctrl_c(held: tuple[Any, list] | None) -> None:
+    """Put SIGINT's handler back and, if a Ctrl-C came meanwhile, raise the signal again so
+    that the handler (``KeyboardInterrupt`` by default) runs now."""
+    if held is None:
+        return
+    previous, noted = held
+    signal.signal(signal.SIGINT, previous)
+    if noted:
+        signal.raise_signal(signal.SIGINT)
+
+
 def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
@@ -126,11 +152,10 @@ def _kill(pid: int) -> None:
         pass                                        # reaped already
 
 
-def _work(fn: Callable[[], Any], w: int, headroom: int | None, parent: int, mask: Any) -> None:
+def _work(fn: Callable[[], Any], w: int, headroom: int | None, parent: int) -> None:
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to report
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         _die_with_parent(parent)
         if headroom is not None:
             _, hard = resource.getrlimit(resource.RLIMIT_AS)

@@ -55,6 +55,8 @@ def test_benchmark_task_is_solved(tasks, task_id):
                                           (["--max-depth", "9"], "--max-depth"),
                                           (["--max-depth", "0"], "--max-depth"),
                                           (["--copies", "-1"], "--copies"),
+                                          (["--memory-limit", "4X"], "--memory-limit"),
+                                          (["--memory-limit", "0"], "--memory-limit"),
                                           (["--bogus"], "--bogus")])
 def test_benchmark_bad_arguments_are_one_line_exit_2(argv, needle):
     p = subprocess.run([sys.executable, str(BENCH), *argv], capture_output=True, text=True, timeout=60)

@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -235,19 +236,28 @@ def test_headroom_is_checked_and_a_cap_past_what_setrlimit_takes_means_none():
 def test_a_result_in_the_pipe_at_the_deadline_is_read_not_discarded(monkeypatch):
     """The parent reached the deadline check only after the worker had written its result
     (a loaded machine, a slow scheduler): it raised WorkerTimeout without looking at the pipe."""
-    real = time.monotonic
+    real, slept = time.monotonic, []
 
     def late_clock() -> float:
-        time.sleep(2)                   # the worker writes 42 meanwhile
+        if not slept:
+            time.sleep(2)               # the worker writes 42 meanwhile
+            slept.append(1)
         return real() + 100             # and the parent then finds the deadline passed
     monkeypatch.setattr(isolation, "time", type("Clock", (), {"monotonic": staticmethod(late_clock)}))
     assert run_isolated(lambda: 42, real() + 1) == 42
 
 
 @pytest.mark.timeout(60)
-def test_a_ctrl_c_just_after_the_fork_still_kills_the_worker(monkeypatch):
+@pytest.mark.parametrize("threads", [0, 1])
+def test_a_ctrl_c_just_after_the_fork_still_kills_the_worker(monkeypatch, threads):
     """A KeyboardInterrupt landing between the fork and the parent's try left the worker running
-    (run_isolated called from the API, which has no process group to take it down)."""
+    (run_isolated called from the API, which has no process group to take it down). With another
+    thread alive (pyarrow's pools, say) that thread takes a SIGINT the main thread blocks, so
+    blocking it with pthread_sigmask is not enough."""
+    stop = threading.Event()
+    others = [threading.Thread(target=stop.wait) for _ in range(threads)]
+    for t in others:
+        t.start()
     real_fork, workers = os.fork, []
 
     def fork_then_ctrl_c() -> int:
@@ -257,7 +267,13 @@ def test_a_ctrl_c_just_after_the_fork_still_kills_the_worker(monkeypatch):
             os.kill(os.getpid(), signal.SIGINT)
         return pid
     monkeypatch.setattr(isolation.os, "fork", fork_then_ctrl_c)
-    with pytest.raises(KeyboardInterrupt):
-        run_isolated(lambda: time.sleep(60), time.monotonic() + 60)
-    monkeypatch.undo()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_isolated(lambda: time.sleep(60), time.monotonic() + 60)
+    finally:
+        monkeypatch.undo()
+        stop.set()
+        for t in others:
+            t.join()
     assert workers and _exits_soon(workers[0])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # put back
