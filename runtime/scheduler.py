@@ -470,7 +470,10 @@ class Scheduler:
                 e.waiters = [x for x in ws if type(x) is not Waiter or not x.done]  # answered
         w.blocked += 1
         waiter.blocking = True
-        w.stack.append(waiter)
+        st = w.stack
+        while st and type(st[-1]) is Waiter and st[-1].done:  # gets that returned: the same
+            st.pop()  # frame asks again (a get still open under them stays, for its thread)
+        st.append(waiter)
         if timeout is not None:
             heapq.heappush(self.timers, (time.monotonic() + timeout, next(self._timer_seq), waiter))
             if len(self.timers) > self._timers_compact_at:

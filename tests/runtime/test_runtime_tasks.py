@@ -284,6 +284,24 @@ def test_a_get_with_a_timeout_is_not_held_up_by_a_task_run_inside_it(fresh, caps
     assert rt.get(impatient.remote(6), timeout=120) == "timed out first"
 
 
+def test_tasks_that_call_get_many_times_still_run_others_inside_their_waits(capped_pool):
+    rt = capped_pool
+
+    @rt.remote
+    def quick(i):
+        return i
+
+    @rt.remote
+    def parent(n):
+        return sum(rt.get(quick.remote(i)) for i in range(n))
+
+    # both workers run a parent; each quick task runs inside a parent's wait (before: every
+    # answered get stayed on the worker's stack, and a worker 64 gets deep took no more tasks
+    # inside its wait, so the parents deadlocked)
+    n = 100
+    assert rt.get([parent.remote(n) for _ in range(2)], timeout=60) == [n * (n - 1) // 2] * 2
+
+
 def test_cancel_of_a_task_under_a_help_task_cancels_that_task_only(capped_pool, caps, tmp_path):
     caps("async")
     rt = capped_pool
