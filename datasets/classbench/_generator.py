@@ -392,6 +392,16 @@ def _draw(rng: np.random.Generator, model: _Model, config: GeneratorConfig, n: i
     return out, protos * 32 + pair_idx, slen, dlen
 
 
+def _first_copies(rows: np.ndarray) -> np.ndarray:
+    """Indices of the rows that do not repeat an earlier row, ascending (what np.unique(axis=0,
+    return_index=True) gives, sorted, without its sort of whole rows)."""
+    order = np.lexsort(rows.T[::-1])  # stable: each run of equal rows starts with its first copy
+    ordered = rows[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    return np.sort(order[first])
+
+
 def _select(rng: np.random.Generator, strata: list[np.ndarray], distinct: np.ndarray,
             targets: list[dict[int, int]], size: int) -> np.ndarray:
     """`size` of the `distinct` candidates, sorted. `strata` labels each candidate from the finest
@@ -402,10 +412,16 @@ def _select(rng: np.random.Generator, strata: list[np.ndarray], distinct: np.nda
     pool = np.zeros(len(strata[0]), dtype=bool)
     pool[distinct] = True
     for labels, target in zip(strata, targets):
-        for c in np.unique(labels[pool]):
-            want = target.get(int(c), 0) - int(np.count_nonzero(keep & (labels == c)))
+        # each group's rows in index order, the groups in label order (one sort, not a scan per group)
+        order = np.argsort(labels, kind="stable")
+        ends = np.flatnonzero(np.diff(labels[order])) + 1
+        for members in np.split(order, ends):
+            in_pool = pool[members]
+            if not in_pool.any():
+                continue
+            want = target.get(int(labels[members[0]]), 0) - int(np.count_nonzero(keep[members]))
             if want > 0:
-                rows = np.flatnonzero(pool & ~keep & (labels == c))
+                rows = members[in_pool & ~keep[members]]
                 keep[rng.permutation(rows)[:want]] = True
     short = size - int(keep.sum())
     if short > 0:
@@ -437,13 +453,14 @@ def _db_order(rules: np.ndarray, src_len: np.ndarray, dst_len: np.ndarray, flags
     s_wid, d_wid = rules[:, 5] - rules[:, 4] + 1, rules[:, 7] - rules[:, 6] + 1
     proto = (rules[:, 8] == rules[:, 9]).astype(np.int64)
     flag = (flags[:, 1] > 0).astype(np.int64)
-    # log(w) / log(2) as db_generator computes it (C's log, in double), one value per distinct width
-    log2 = {w: math.log(w) / math.log(2) for w in np.unique(np.concatenate([s_wid, d_wid])).tolist()}
     scope = (64 - src_len - dst_len).astype(np.float64)
-    scope = scope + np.array([log2[w] for w in s_wid.tolist()]) + np.array([log2[w] for w in d_wid.tolist()])
+    for wid in (s_wid, d_wid):  # log(w) / log(2) as db_generator computes it (C's log, in double)
+        widths, at = np.unique(wid, return_inverse=True)
+        scope = scope + np.array([math.log(w) / math.log(2) for w in widths.tolist()])[at.ravel()]
     scope = np.floor(scope + 8 * (1 - proto) + (1 - flag)).astype(np.int64)  # non-negative: int() truncates
-    _, first, tuple_id = np.unique(np.stack([src_len, dst_len, s_wid, d_wid, proto, flag], axis=1), axis=0,
-                                   return_index=True, return_inverse=True)
+    # the tuple as one number: lengths 6 bits each, widths (up to 65536) 17 bits each, then proto and flag
+    key = ((((src_len << 6 | dst_len) << 17 | s_wid) << 17 | d_wid) << 1 | proto) << 1 | flag
+    _, first, tuple_id = np.unique(key, return_index=True, return_inverse=True)
     return np.lexsort((np.arange(len(rules)), first[tuple_id.ravel()], scope))
 
 
@@ -476,7 +493,7 @@ def generate_rules(config: GeneratorConfig) -> tuple[np.ndarray, np.ndarray]:
     boost: dict[tuple[int, int], float] = {}
     for attempt in range(16):
         cand, classes, src_len, dst_len = _draw(rng, model, config, n, boost)
-        _, distinct = np.unique(cand, axis=0, return_index=True)
+        distinct = _first_copies(cand)
         strata = [classes * 33 * 33 + src_len * 33 + dst_len, classes]
         if attempt == 0:  # each group's target: the mix as first drawn (scope bias included), scaled to `size`
             targets = []
