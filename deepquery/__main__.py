@@ -105,13 +105,20 @@ def _build(config: ImdbConfig, path: Path) -> Path:
         bar.close()
 
 
+_LOCKED = "Could not set lock on file"
+"""DuckDB's words when another process holds the file open for writing."""
+
+
 def _open_cached(config: ImdbConfig, path: Path) -> duckdb.DuckDBPyConnection | None:
     """A connection to the cached database of ``config`` at ``path`` (which exists), or None when
     it must be rebuilt (unreadable, truncated, other settings), said on stderr before it is
-    replaced; the database is opened once, for both the check and the use."""
+    replaced; the database is opened once, for both the check and the use. A file another
+    process holds open for writing is bad input, not rebuilt under it."""
     try:
         con = connect(path)
     except duckdb.Error as e:
+        if _LOCKED in str(e):  # another process has it open for writing: a sound file, not ours
+            raise BadInput(f"{path}: cannot open database: {str(e).splitlines()[0]}") from None
         problem = f"it cannot be opened ({str(e).splitlines()[0]})"
     else:
         problem = connection_problem(con, config)

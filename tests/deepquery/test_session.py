@@ -109,3 +109,35 @@ def test_after_a_command_the_database_opens_read_write_in_the_same_process(tmp_p
     shutil.copy(imdb_db, db)
     assert main(["plan", _query(tmp_path, GOOD), "--db", str(db)]) == 0
     duckdb.connect(str(db)).close()  # refused while a read-only handle on it is open
+
+
+@pytest.mark.parametrize("command, config", [
+    (["data", "build", *TINY_FLAGS], TINY),
+    (["plan", "q.sql", *TINY_FLAGS[:4]], ImdbConfig(scale=0.0005, seed=3)),  # plan plants witnesses
+])
+def test_a_cached_database_another_process_holds_for_writing_is_one_line_exit_2(
+        tmp_path, capsys, command, config):
+    # DuckDB refuses a read-only open while another process writes to the file: that was taken
+    # for a damaged file, and the database was rebuilt and replaced under the other process.
+    import hashlib
+    import subprocess
+    import sys
+
+    from sysml_datasets.imdb import build_database
+    (tmp_path / "q.sql").write_text(GOOD)
+    path = build_database(database_path(config, tmp_path), config)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                                "print('ready', flush=True); sys.stdin.read()"), str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        args = [str(tmp_path / a) if a == "q.sql" else a for a in command]
+        assert main([*args, "--cache-dir", str(tmp_path)]) == 2
+        line = _one_line(capsys.readouterr().err)
+        assert str(path) in line and "lock" in line
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
