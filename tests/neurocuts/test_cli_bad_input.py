@@ -344,3 +344,16 @@ def test_an_endless_or_huge_params_file_is_refused_not_read_forever(capsys, tmp_
     big.write_bytes(b"#" * (MAX_PARAMS_BYTES + 1))
     rc, _, err = call(capsys, "gen", "--params", big, "--size", "10")
     assert rc == 2 and one_line(err).startswith(f"{big}: larger than 16 MiB")
+
+
+def test_generation_benchmark_compares_against_a_baseline_folder_and_refuses_a_bad_one(tmp_path):
+    def bench(*args):
+        return subprocess.run([sys.executable, str(REPO / "benchmarks" / "neurocuts_gen.py"), *args],
+                              capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+    r = bench("--baseline", str(REPO), "--kinds", "ipc", "--sizes", "50", "--repeats", "1")  # this checkout vs itself
+    assert r.returncode == 0, r.stderr
+    assert "| ipc 50 |" in r.stdout and r.stdout.split("| ipc 50 |")[1].split("\n")[0].endswith("| True | True |")
+    r = bench("--baseline", str(tmp_path))
+    assert r.returncode == 2 and r.stdout == ""
+    assert f"argument --baseline: no {tmp_path / 'datasets' / 'classbench' / '__init__.py'}" in one_line(r.stderr)

@@ -1,0 +1,81 @@
+"""Rule generation time (`generate_text`) of this checkout, side by side with another version's.
+
+The other version is a folder holding its `datasets/` package, e.g. one revision's, made with
+`git archive <rev> datasets | tar -x -C /tmp/base`. Both run in this process, alternately, `--repeats`
+times per set; the table gives the median seconds, the ratio and whether the two texts are the same
+(byte for byte, and as sets of 5-tuples, flags and order aside).
+
+    python benchmarks/neurocuts_gen.py --baseline /tmp/base [--kinds acl,fw,ipc] [--sizes 100000] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from neurocuts.argtypes import MAX_RULES, OneLineParser, int_in
+
+
+def _baseline(folder: str) -> object:
+    """The classbench package under `folder`/datasets, imported under its own name."""
+    init = Path(folder) / "datasets" / "classbench" / "__init__.py"
+    if not init.is_file():
+        raise argparse.ArgumentTypeError(f"no {init}")
+    spec = importlib.util.spec_from_file_location("baseline_classbench", init,
+                                                  submodule_search_locations=[str(init.parent)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _names(allowed: tuple[str, ...]):
+    def parse(text: str) -> list[str]:
+        names = [n for n in text.split(",") if n]
+        bad = [n for n in names if n not in allowed]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"unknown {bad[0]!r}" if bad else "none given")
+        return names
+    return parse
+
+
+def _tuples(text: str) -> list[str]:
+    return sorted("\t".join(line.split("\t")[:5]) for line in text.splitlines())
+
+
+def main() -> int:
+    ap = OneLineParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", type=_baseline, required=True,
+                    help="folder holding the other version's datasets/ package")
+    ap.add_argument("--kinds", type=_names(("acl", "fw", "ipc")), default=["acl", "fw", "ipc"],
+                    help="comma-separated families (default acl,fw,ipc)")
+    ap.add_argument("--sizes", type=lambda t: [int_in(1, MAX_RULES)(v) for v in t.split(",")], default=[100_000],
+                    help="comma-separated rule counts (default 100000)")
+    ap.add_argument("--seed", type=int_in(0), default=1, help="generator seed (default 1)")
+    ap.add_argument("--repeats", type=int_in(1, 100), default=3, help="runs per set and version (default 3)")
+    args = ap.parse_args()
+    from sysml_datasets import classbench as current
+    print(f"median of {args.repeats}, load {os.getloadavg()[0]:.2f} at start\n")
+    print("| set | baseline s | this s | baseline / this | same text | same 5-tuples |\n|---|---|---|---|---|---|")
+    for kind in args.kinds:
+        for size in args.sizes:
+            secs: dict[str, list[float]] = {"base": [], "this": []}
+            texts = {}
+            for _ in range(args.repeats):
+                for name, pkg in (("base", args.baseline), ("this", current)):
+                    t0 = time.perf_counter()
+                    texts[name] = pkg.generate_text(pkg.GeneratorConfig(kind, size, args.seed))
+                    secs[name].append(time.perf_counter() - t0)
+            base, this = statistics.median(secs["base"]), statistics.median(secs["this"])
+            print(f"| {kind} {size} | {base:.3f} | {this:.3f} | {base / this:.2f} | "
+                  f"{texts['base'] == texts['this']} | {_tuples(texts['base']) == _tuples(texts['this'])} |")
+    print(f"\nload {os.getloadavg()[0]:.2f} at end; command: {' '.join(sys.argv)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
