@@ -108,10 +108,15 @@ def database_problem(path: str | os.PathLike, config: ImdbConfig) -> str | None:
 
     A build writes the metadata last and renames a finished file into place, so a file that
     opens and carries ``config``'s fingerprint is complete; anything else (a truncated or
-    overwritten file, another generator version, scale or seed) must not be used for it."""
+    overwritten file, another generator version, scale or seed) must not be used for it.
+
+    A file another process holds open for writing says nothing about the file: DuckDB's error
+    is raised (rebuilding would replace the file under that process)."""
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as e:
+        if "Could not set lock on file" in str(e):
+            raise
         return f"it cannot be opened ({str(e).splitlines()[0]})"
     try:
         return connection_problem(con, config)

@@ -10,12 +10,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from sysml_datasets.imdb import (
+    ImdbConfig,
+    build_database,
+    database_path,
+    database_problem,
+    generator,
+)
+from sysml_datasets.imdb.config import MIN_SCALE
 
 from deepquery.__main__ import main
 from deepquery._card_cache import CardinalityCache
-from sysml_datasets.imdb import ImdbConfig, build_database, database_path, database_problem
-from sysml_datasets.imdb import generator
-from sysml_datasets.imdb.config import MIN_SCALE
 
 TINY = ImdbConfig(scale=0.0005, seed=3, witnesses=False)
 TINY_FLAGS = ["--scale", "0.0005", "--seed", "3", "--no-witnesses"]
@@ -215,8 +220,9 @@ def test_a_checkout_with_windows_line_endings_gets_the_same_fingerprint(tmp_path
 
 def test_a_database_of_a_changed_generator_is_rebuilt_before_true_cards_use_it(
         tmp_path, monkeypatch, capsys):
-    from deepquery.database import connect, fingerprint
     from sysml_datasets.imdb import config
+
+    from deepquery.database import connect, fingerprint
     config_ = ImdbConfig(scale=0.0005, seed=3)  # plan plants witnesses
     path = database_path(config_, tmp_path)
     with monkeypatch.context() as m:
@@ -316,3 +322,27 @@ def test_a_cache_file_of_the_old_layout_is_emptied_and_used(tmp_path):
     cache = CardinalityCache(path)
     assert cache.get("fp", "SELECT 1") == 4.0 and len(cache) == 1
     cache.close()
+
+
+def test_ensure_database_leaves_a_file_another_process_writes_to(tmp_path, tiny_db):
+    # The lock error was taken for a damaged file, and the database was rebuilt under the writer.
+    import hashlib
+    import subprocess
+    import sys
+
+    from sysml_datasets.imdb import ensure_database
+    path = database_path(TINY, tmp_path)
+    shutil.copy(tiny_db, path)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                                "print('ready', flush=True); sys.stdin.read()"), str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(duckdb.IOException, match="lock"):
+            ensure_database(TINY, tmp_path)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
