@@ -179,8 +179,14 @@ class CardinalityCache:
             self.flush()
 
     def flush(self) -> None:
-        """Commit pending writes."""
+        """Commit pending writes, with the fingerprints they belong to marked used now (another
+        process may have pruned one since this cache first used it: its new counts would then
+        belong to no fingerprint listed, and never be pruned)."""
         try:
+            if self._pending:
+                now = time.time()
+                self._con.executemany("INSERT OR REPLACE INTO fingerprints VALUES (?, ?)",
+                                      [(fp, now) for fp in self._used])
             self._con.commit()
         except sqlite3.DatabaseError as e:
             if not self.persistent:

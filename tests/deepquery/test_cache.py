@@ -346,3 +346,21 @@ def test_ensure_database_leaves_a_file_another_process_writes_to(tmp_path, tiny_
         holder.stdin.close()
         holder.wait(timeout=30)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_counts_written_after_another_process_pruned_their_fingerprint_stay_prunable(tmp_path):
+    path = tmp_path / "true_cards.sqlite"
+    running = CardinalityCache(path, keep=2)
+    running.put("fp-running", "SELECT 1", 1.0)
+    running.flush()
+    for i in range(3):  # other databases meanwhile: the running one's fingerprint is pruned
+        other = CardinalityCache(path, keep=2)
+        other.put(f"fp{i}", "SELECT 1", 0.0)
+        other.close()
+    running.put("fp-running", "SELECT 2", 2.0)
+    running.close()
+    con = sqlite3.connect(str(path))
+    listed = {r[0] for r in con.execute("SELECT fingerprint FROM fingerprints")}
+    counted = {r[0] for r in con.execute("SELECT DISTINCT fingerprint FROM cards")}
+    con.close()
+    assert counted <= listed and "fp-running" in counted
