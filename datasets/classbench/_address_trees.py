@@ -139,6 +139,10 @@ def source_addresses(lengths: np.ndarray, tree: AddressTree, rng: np.random.Gene
     return np.array(out, dtype=np.int64)
 
 
+# From this many rules on, the first pass sorts a node's rules with numpy.
+_LARGE = 64
+
+
 class _Node:
     """A destination trie node: its stubs (rules to place from here) and its children's weights."""
 
@@ -178,29 +182,51 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
         if len(rest) > 1 and nest >= limit and lev < 31 and any(dlen[q] == lev + 1 for q in rest):
             node.stubs.extend(rest)  # at the nesting limit: the second pass keeps these apart
             return
-        follow: list[list[int]] = [[], []]
-        # One uniform draw (the correlation test) per rule whose source prefix goes on past lev + 1, in
-        # the rules' order: drawn at once, the same numbers as one call per rule.
-        draws = sum(slen[q] > lev + 1 for q in rest)
-        u = iter(stream.randoms(draws))
-        c = corr[lev + 1] if lev < 32 else 0.0
-        for q in rest:
-            if slen[q] <= lev:  # the source prefix is used up: place by skew alone
-                node.stubs.append(q)
-                continue
-            bit = (sa[q] >> (31 - lev)) & 1
-            if slen[q] == lev + 1 or next(u) > c:
-                # The source prefix ends one level down (turn away, so the pair does not nest), or the
-                # correlation breaks here: a stub on the other side.
-                node.kid(1 - bit).stubs.append(q)
-                node.weight[1 - bit] += 1
-            else:
-                follow[bit].append(q)
+        used, away, follow = (sort_large if len(rest) >= _LARGE else sort_small)(rest, lev)
+        node.stubs.extend(used)  # the source prefix is used up: placed by skew alone
+        for side in (0, 1):
+            if away[side]:
+                node.kid(side).stubs.extend(away[side])
+                node.weight[side] += len(away[side])
         kids = _children(addr, lev)
         for side in (0, 1):
             if follow[side]:
                 node.weight[side] += len(follow[side])
                 stub(node.kid(side), lev + 1, kids[side], follow[side], nest)
+
+    # One uniform draw (the correlation test) per rule whose source prefix goes on past lev + 1, in the
+    # rules' order. A rule whose source prefix ends one level down turns away (so the pair does not nest),
+    # as does one whose correlation breaks: a stub on the other side of its source's bit.
+    def sort_small(rest: list[int], lev: int) -> tuple[list[int], list[list[int]], list[list[int]]]:
+        """The rules at a node of the first pass: source used up, stubs to each side, rules following
+        the source to each side (each in the rules' order)."""
+        used: list[int] = []
+        away: list[list[int]] = [[], []]
+        follow: list[list[int]] = [[], []]
+        u = iter(stream.randoms(sum(slen[q] > lev + 1 for q in rest)))
+        c = corr[lev + 1] if lev < 32 else 0.0
+        for q in rest:
+            if slen[q] <= lev:
+                used.append(q)
+                continue
+            bit = (sa[q] >> (31 - lev)) & 1
+            if slen[q] == lev + 1 or next(u) > c:
+                away[1 - bit].append(q)
+            else:
+                follow[bit].append(q)
+        return used, away, follow
+
+    def sort_large(rest: list[int], lev: int) -> tuple[list[int], list[list[int]], list[list[int]]]:
+        """`sort_small` with numpy, for many rules (the same draws, the same lists)."""
+        rows = np.array(rest)
+        live = src_lengths[rows] > lev
+        used, rows = rows[~live].tolist(), rows[live]
+        bit = (src[rows] >> (31 - lev)) & 1
+        drawn = src_lengths[rows] > lev + 1
+        turn = ~drawn
+        turn[drawn] = np.array(stream.randoms(int(np.count_nonzero(drawn)))) > (corr[lev + 1] if lev < 32 else 0.0)
+        return (used, [rows[turn & (bit == 1)].tolist(), rows[turn & (bit == 0)].tolist()],
+                [rows[~turn & (bit == 0)].tolist(), rows[~turn & (bit == 1)].tolist()])
 
     def descend(node: _Node, side: int, lev: int, addr: int, rules: list[int], nest: int) -> None:
         """Finish `node`'s child on `side` (at `lev`, address `addr`) with `rules` handed down. A child
