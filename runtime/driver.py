@@ -33,8 +33,8 @@ from .object_ref import ObjectRef
 from .protocol import Channel
 from .object_store import ObjectStore
 from .scheduler import Scheduler, WorkerInfo
-from .serialization import (dumps, inline_value, load_value, map_shm, map_writable, shm_size,
-                            value_path, write_mapped, write_shm)
+from .serialization import (dumps, fits_inline, inline_value, load_value, map_shm, map_writable,
+                            shm_size, value_path, write_mapped, write_shm)
 
 log = logging.getLogger(__name__)
 _SHM_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -386,25 +386,26 @@ class Driver:
         s = self.sched
         data, bufs, contained = dumps(obj)
         raws = [b.raw() for b in bufs]
-        shm = self.shm_path(oid)
-        path = value_path(data, raws, shm, self.spill)
         wmm = None
-        if path is None:
+        if fits_inline(data, raws):  # value_path's rule, without formatting a path
             value: tuple = inline_value(data, raws)
-        elif path != shm:  # larger than the whole store: to disk
-            value = write_shm(path, data, raws)
         else:
-            with s.lock:
-                self._collect_released()
-                seg = s.store.take_recycled(shm_size(data, raws))
-            if seg is None:
-                value = write_shm(shm, data, raws)
+            shm = self.shm_path(oid)
+            path = value_path(data, raws, shm, self.spill)
+            if path != shm:  # larger than the whole store: to disk
+                value = write_shm(path, data, raws)  # type: ignore[arg-type]
             else:
-                free, cap, wmm = seg
-                os.rename(free, shm)
-                if wmm is None:
-                    wmm = map_writable(shm, cap)
-                value = write_mapped(shm, wmm, data, raws)
+                with s.lock:
+                    self._collect_released()
+                    seg = s.store.take_recycled(shm_size(data, raws))
+                if seg is None:
+                    value = write_shm(shm, data, raws)
+                else:
+                    free, cap, wmm = seg
+                    os.rename(free, shm)
+                    if wmm is None:
+                        wmm = map_writable(shm, cap)
+                    value = write_mapped(shm, wmm, data, raws)
         with s.lock:
             self._collect_released()
             s.on_put(None, oid, value, contained)

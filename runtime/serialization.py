@@ -59,11 +59,16 @@ def value_path(data: bytes, raws: list[memoryview], shm_path: str | None,
     else ``shm_path``, or, with ``spill = (folder, cap)``, a file of the same name in
     ``folder`` on disk when it is larger than ``cap`` (the whole store), as if spilled at once.
     The one placement rule of the driver's ``put``, workers and the inline backend."""
-    if shm_path is None or len(data) + sum(r.nbytes for r in raws) <= INLINE_MAX:
+    if shm_path is None or fits_inline(data, raws):
         return None
     if spill is not None and shm_size(data, raws) > spill[1]:
         return f"{spill[0]}/{os.path.basename(shm_path)}"
     return shm_path
+
+
+def fits_inline(data: bytes, raws: list[memoryview]) -> bool:
+    """Whether these pieces travel inline, on the control channel (``value_path``'s rule)."""
+    return len(data) + sum(r.nbytes for r in raws) <= INLINE_MAX
 
 
 def inline_value(data: bytes, raws: list[memoryview]) -> tuple:
