@@ -132,3 +132,15 @@ def test_gen_with_a_bad_params_file_is_one_line_exit_2(tmp_path, capsys):
     assert cli.main(["gen", "--params", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err == f"{bad}:2: -prots line has 1 fields, expected 27\n"
+
+
+@pytest.mark.parametrize("kind", ["acl", "fw"])
+def test_the_destination_tries_numpy_and_per_rule_sorts_give_the_same_rules(monkeypatch, kind):
+    # The first pass sorts a node's rules with numpy from _address_trees._LARGE rules on, else rule by
+    # rule; both must make the same draws and lists, so the whole set comes out the same either way.
+    import sysml_datasets.classbench._address_trees as trees
+    cfg = GeneratorConfig(kind, 3000, 5)
+    monkeypatch.setattr(trees, "_LARGE", 1)  # numpy at every node
+    all_numpy = generate_text(cfg)
+    monkeypatch.setattr(trees, "_LARGE", 10**9)  # never
+    assert generate_text(cfg) == all_numpy
