@@ -1,4 +1,5 @@
-"""Command line: ``python -m autopandas synth IN... OUT [--timeout S] [--max-depth D] [--json]``.
+"""Command line: ``python -m autopandas synth IN... OUT [--timeout S] [--max-depth D]
+[--memory-limit SIZE] [--json]``.
 
 Prints one Python expression over ``df0, df1, ...`` (``df0`` is also known as ``df``) with
 pandas as ``pd`` whose result matches the output file. The search runs in a forked worker with
