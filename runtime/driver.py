@@ -60,6 +60,7 @@ class Driver:
         self._prefix = self.epoch << 48
         self._wids = itertools.count(1)
         self.closed = False
+        self.failed: BaseException | None = None  # what ended the dispatcher, if not shutdown
         self.session_dir = tempfile.mkdtemp(prefix=f"rt-{os.getpid()}-", dir=_SHM_ROOT)
         self.life_r, self.life_w = os.pipe()
         self.wake_r, self.wake_w = os.pipe()
@@ -113,6 +114,7 @@ class Driver:
                 if left <= 0 or any(w.proc.poll() is not None for w in s.pool):
                     raise RuntimeError("runtime workers failed to start; their error is on "
                                        "stderr above")
+                self._check_open()
                 s.cv.wait(min(left, 0.05))
 
     # --- processes ---
@@ -148,6 +150,16 @@ class Driver:
 
     # --- the dispatcher thread ---
     def _dispatch(self) -> None:
+        try:
+            self._dispatch_loop()
+        except BaseException as e:  # noqa: BLE001 - a bug here must not hang every caller
+            self.failed = e
+            log.critical("the runtime's dispatcher thread failed; every runtime call raises "
+                         "from now on", exc_info=True)
+            with self.sched.cv:
+                self.sched.cv.notify_all()
+
+    def _dispatch_loop(self) -> None:
         s = self.sched
         timeout: float | None = 0.2
         while not self.closed:
@@ -280,6 +292,11 @@ class Driver:
         if self.closed:
             raise RuntimeError("the runtime was shut down; call runtime.init() again and "
                                "resubmit the work")
+        if self.failed is not None:
+            raise RuntimeError(
+                f"the runtime's dispatcher thread failed ({type(self.failed).__name__}: "
+                f"{self.failed}); call runtime.shutdown() and runtime.init() again, and resubmit "
+                "the work") from self.failed
 
     def submit(self, spec: tuple, blob: bytes | None) -> None:
         s = self.sched
@@ -436,6 +453,7 @@ class Driver:
                             return ready
                 if self.closed:
                     return ready
+                self._check_open()  # raises if the dispatcher failed: nothing would ever arrive
                 if deadline is None:
                     s.cv.wait(1.0)
                 else:

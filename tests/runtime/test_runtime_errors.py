@@ -322,6 +322,31 @@ def test_unpicklable_result_names_the_task(rt, backend):
         assert "could not serialize the result of <lambda>" in str(info.value)
 
 
+def test_a_failed_dispatcher_makes_calls_raise_instead_of_hanging(fresh, backend):
+    if backend != "local":
+        pytest.skip("injects a fault into the local driver's dispatcher")
+    rt = fresh
+    sched = rt.api._client.sched
+
+    def broken(*args):
+        raise KeyError("injected scheduler bug")
+
+    with sched.lock:
+        sched.on_done = broken  # the dispatcher thread dies on the next task's result
+    ref = rt.remote(lambda: 1).remote()
+    t0 = time.monotonic()
+    # before: nothing ever arrived, and get() waited for its whole timeout (forever without one)
+    with pytest.raises(RuntimeError, match=r"dispatcher thread failed \(KeyError: "
+                       r"'injected scheduler bug'\)") as info:
+        rt.get(ref, timeout=30)
+    assert time.monotonic() - t0 < 10
+    assert isinstance(info.value.__cause__, KeyError)
+    with pytest.raises(RuntimeError, match="dispatcher thread failed"):
+        rt.wait([ref], timeout=30)
+    with pytest.raises(RuntimeError, match="dispatcher thread failed"):
+        rt.put(1)
+
+
 def test_an_unpicklable_second_result_leaves_no_segment_of_the_first(rt, shm_files):
     before = set(shm_files())
     f = rt.remote(num_returns=2)(lambda: (np.ones(1_000_000), threading.Lock()))
