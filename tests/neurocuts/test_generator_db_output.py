@@ -4,6 +4,7 @@ parameter file's `-flags`, and the rules ordered by tuple scope; `-extra` and `-
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -36,7 +37,7 @@ def _in_db_generator_order(text: str) -> bool:
             return False
         seen.add(t)
         prev = t
-    return all(a[0] <= b[0] for a, b in zip(keys, keys[1:]))
+    return all(a[0] <= b[0] for a, b in pairwise(keys))
 
 
 @pytest.mark.parametrize("name", ["acl1_1k", "fw1_1k", "ipc2_1k", "acl5_10k"])
@@ -45,8 +46,8 @@ def test_db_generators_own_sets_are_in_the_order_checked_here(shared_dir, name):
     assert _in_db_generator_order((shared_dir / "classbench" / name).read_text())
 
 
-@pytest.mark.parametrize("config", [dict(kind="acl", size=2000, seed=1), dict(kind="fw", size=2000, seed=3),
-                                    dict(kind="ipc", size=500, seed=2)])
+@pytest.mark.parametrize("config", [{"kind": "acl", "size": 2000, "seed": 1}, {"kind": "fw", "size": 2000, "seed": 3},
+                                    {"kind": "ipc", "size": 500, "seed": 2}])
 def test_generated_sets_are_written_in_db_generators_order(config):
     # They were sorted by total wildcard bits plus up to 8 random bits: tuples interleaved.
     assert _in_db_generator_order(generate_text(GeneratorConfig(**config)))
@@ -114,8 +115,8 @@ def _file(*sections: str, protocols: tuple[int, ...] = (6,)) -> str:
     ("-flags\n6\t0x10000/0x0000,1.0\n#\n", "5: malformed -flags line"),
     ("-flags\n6\n#\n", "5: malformed -flags line"),
     ("-flags\n6\t0x0000/0x0000;1.0\n#\n", "5: malformed -flags line"),
-    ("-extra\n2\n6\t3,0.5\t4,0.5\n#\n", "5: 2 extra fields per rule: not supported (the rules written here have "
-                                       "the 5-tuple and flags only)"),
+    ("-extra\n2\n6\t3,0.5\t4,0.5\n#\n", ("5: 2 extra fields per rule: not supported (the rules written here have "
+                                        "the 5-tuple and flags only)")),
     ("-extra\n0\n6\t3,0.5\n#\n", "6: -extra gives 0 fields per rule, then values for them"),
     ("-extra\n#\n", "4: the -extra section is empty"),
     ("-extra\nnone\n#\n", "5: malformed -extra line"),
