@@ -88,7 +88,7 @@ def _grower(length: list[int], out: list[int], tree: AddressTree, stream: BitStr
     lie above it. The source trie is all one such subtree; the destination trie's second pass grows
     them below the nodes its first pass made (it visits the heavy child first, the source trie the light)."""
     p1, skew, limit = tree.p1, tree.skew, tree.nest - 1
-    random, bits = stream.random, stream.bits
+    random, bits, floor = stream.random, stream.bits, math.floor
 
     def grow(lev: int, addr: int, rules: list[int], nest: int) -> None:
         if len(rules) <= 1:  # a single rule takes its path's bits at random in one draw
@@ -105,26 +105,26 @@ def _grower(length: list[int], out: list[int], tree: AddressTree, stream: BitStr
             if len(rest) <= 1:
                 grow(lev, addr, rest, nest)
                 return
-        path = random() >= 0.5  # the heavy child
+        one = addr | (1 << (31 - lev))
+        heavy, light = (one, addr) if random() >= 0.5 else (addr, one)
         lev += 1
-        kids = (addr, addr | (1 << (32 - lev)))
         if nest >= limit and lev < 32:
             split = _nest_split(rest, length, lev)
             if split:
-                grow(lev, kids[path], split[0], nest)
-                grow(lev, kids[1 - path], split[1], nest)
+                grow(lev, heavy, split[0], nest)
+                grow(lev, light, split[1], nest)
                 return
         if random() < p1[lev - 1]:
-            grow(lev, kids[path], rest, nest)
+            grow(lev, heavy, rest, nest)
             return
         # two children, the light one with 1 - 1/(2 - skew) of the rules
-        lite = len(rest) - math.floor(len(rest) / (2.0 - skew[lev - 1]))
+        lite = len(rest) - floor(len(rest) / (2.0 - skew[lev - 1]))
         if heavy_first:
-            grow(lev, kids[path], rest[lite:], nest)
-            grow(lev, kids[1 - path], rest[:lite], nest)
+            grow(lev, heavy, rest[lite:], nest)
+            grow(lev, light, rest[:lite], nest)
         else:
-            grow(lev, kids[1 - path], rest[:lite], nest)
-            grow(lev, kids[path], rest[lite:], nest)
+            grow(lev, light, rest[:lite], nest)
+            grow(lev, heavy, rest[lite:], nest)
 
     return grow
 
