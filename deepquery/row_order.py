@@ -7,9 +7,10 @@ them. It says so ("not comparable") instead of a false DIFFER:
 - DISTINCT ON, unless ORDER BY (with the DISTINCT ON keys) holds every output expression: then
   the rows it may pick between are equal in every output;
 - aggregates that keep, or pick one of, their input rows in arrival order: ``string_agg`` /
-  ``group_concat``, ``list``, ``array_agg`` without ORDER BY in the call; ``any_value``,
-  ``first``, ``last`` without one; ``arg_min``/``arg_max`` (``min_by``/``max_by``) and ``mode``,
-  which pick among ties;
+  ``group_concat``, ``list``, ``array_agg``, ``any_value``, ``first``, ``last``, unless the
+  call's own ORDER BY holds every value it aggregates (``list(x ORDER BY y)`` is not fixed:
+  rows that tie in ``y`` come in any order, as in DISTINCT ON); ``arg_min``/``arg_max``
+  (``min_by``/``max_by``) and ``mode``, which pick among ties;
 - window functions that number or pick rows (``row_number``, ``ntile``, ``lag``, ``lead``,
   ``first_value``, ``last_value``, ``nth_value``), an order-sensitive aggregate over a window,
   and a ROWS or GROUPS frame: rows that tie in the window's ORDER BY (or all rows, without one)
@@ -25,7 +26,7 @@ from sqlglot import exp
 from .query_graph import parse_statement
 
 _IN_ARRIVAL_ORDER = (exp.GroupConcat, exp.List, exp.ArrayAgg, exp.AnyValue, exp.First, exp.Last)
-"""Aggregates whose value follows the input order unless the call has an ORDER BY."""
+"""Aggregates whose value follows the input order unless the call's ORDER BY fixes it."""
 _AMONG_TIES = (exp.ArgMin, exp.ArgMax, exp.Mode)
 """Aggregates that pick one row among ties, whatever the call says."""
 _WINDOW_ORDER = (exp.RowNumber, exp.Ntile, exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue,
@@ -33,18 +34,29 @@ _WINDOW_ORDER = (exp.RowNumber, exp.Ntile, exp.Lag, exp.Lead, exp.FirstValue, ex
 """Window functions whose value depends on the order of the rows within the window."""
 
 
-def _ordered_call(agg: exp.Expression) -> bool:
-    """Whether an aggregate call has its own ORDER BY (``list(x ORDER BY y)``, ``WITHIN GROUP``)."""
+def _order_fixes(agg: exp.Expression) -> bool:
+    """Whether an aggregate call's own ORDER BY (``list(x ORDER BY y)``, ``WITHIN GROUP``) fixes
+    its value: its keys hold every value the call aggregates, so the rows that tie in them are
+    equal in it (the rule DISTINCT ON follows below). Constants (a separator) need no key."""
     if isinstance(agg.parent, exp.WithinGroup):
-        return True
-    return any(isinstance(a, exp.Order) for a in agg.iter_expressions())
+        order, values = agg.parent.expression, list(agg.iter_expressions())
+    else:
+        order = next((a for a in agg.iter_expressions() if isinstance(a, exp.Order)), None)
+        if order is None:
+            return False
+        values = [order.this]
+    values = [v for d in values for v in (d.expressions if isinstance(d, exp.Distinct) else [d])]
+    if not isinstance(order, exp.Order):
+        return False
+    keys = {o.this.sql() for o in order.expressions}
+    return all(isinstance(v, exp.Literal) or v.sql() in keys for v in values)
 
 
 def _aggregate(node: exp.Expression) -> exp.Expression | None:
     """``node`` when it is an order-sensitive aggregate call, else None."""
     if isinstance(node, _AMONG_TIES):
         return node
-    if isinstance(node, _IN_ARRIVAL_ORDER) and not _ordered_call(node):
+    if isinstance(node, _IN_ARRIVAL_ORDER) and not _order_fixes(node):
         return node
     return None
 
@@ -80,7 +92,11 @@ def order_dependence(sql: str) -> str | None:
                 "ROWS", "GROUPS"):
             return f"a {node.args['kind'].upper()} window frame: tied rows come in any order"
         elif _aggregate(node) is not None and not isinstance(node.parent, exp.Window):
-            how = ("it picks one row among ties" if isinstance(node, _AMONG_TIES)
-                   else "its value follows the order rows arrive in")
+            if isinstance(node, _AMONG_TIES):
+                how = "it picks one row among ties"
+            elif node.find(exp.Order) or isinstance(node.parent, exp.WithinGroup):
+                how = "rows tied in its ORDER BY come in any order"
+            else:
+                how = "its value follows the order rows arrive in"
             return f"{node.sql(dialect='duckdb')}: {how}"
     return None
