@@ -108,16 +108,18 @@ def _canon(rows: list[tuple]) -> Counter:
 
 
 @contextlib.contextmanager
-def _tree_kept(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """DuckDB's join ordering off in the block, so that planned SQL runs as the planned tree."""
+def _tree_kept(con: duckdb.DuckDBPyConnection,
+               deadline: _Deadline | None = None) -> Iterator[None]:
+    """DuckDB's join ordering off in the block, so that planned SQL runs as the planned tree.
+    A re-check's ``deadline`` is closed before the setting is put back: its timer interrupts
+    every statement while it runs, and an interrupted reset would leave join ordering off."""
     try:
         con.execute(f"SET disabled_optimizers = '{PLANNED_DISABLED}'")
         yield
     finally:
-        try:
-            con.execute("SET disabled_optimizers = ''")
-        except duckdb.InterruptException:  # a re-check's deadline hit this statement itself
-            con.execute("SET disabled_optimizers = ''")
+        if deadline is not None:
+            deadline.close()
+        con.execute("SET disabled_optimizers = ''")
 
 
 class _TimedOut(Exception):
@@ -194,10 +196,11 @@ def _recheck(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree, 
     ran past ``timeout_s`` seconds (None: no bound)."""
     deadline = _Deadline(con, timeout_s)
     try:
-        with _tree_kept(con):
+        # the original first: the planned check's block closes the deadline as it ends
+        want = _unlimited_check(con, original_text, original_sql(graph, limit=False), deadline)
+        with _tree_kept(con, deadline):
             rows, total, stray = _unlimited_check(con, sql, plan_sql(graph, tree, limit=False),
                                                   deadline)
-        want = _unlimited_check(con, original_text, original_sql(graph, limit=False), deadline)
     except (duckdb.InterruptException, _TimedOut) as e:
         if isinstance(e, duckdb.InterruptException) and not deadline.expired.is_set():
             raise  # Ctrl-C, not the deadline

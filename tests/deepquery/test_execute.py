@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import threading
 
+import duckdb
 import pytest
 
 from deepquery import EstimatedCardinality, TableStats, connect, get_cost_model, get_optimizer, parse_query
 from deepquery.database import schema_of
 from deepquery.execute import PLANNED_DISABLED, run_plan
-from deepquery.rewrite import plan_sql
+from deepquery.rewrite import original_sql, plan_sql
 from sysml_datasets.imdb.schema import COLUMNS
 
 
@@ -291,6 +293,43 @@ def test_a_limit_recheck_past_its_bound_is_interrupted_and_says_unverified(imdb_
     assert not unverified.same_result and not unverified.limit_choice and unverified.rows == 3
     assert con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] == ""
     assert con.execute("SELECT count(*) FROM title").fetchone()[0] > 0  # no interrupt left over
+    con.close()
+
+
+class _InterruptedWhileTheTimerRuns:
+    """A connection whose statements are interrupted while a re-check's timer thread is
+    interrupting it, as ``con.interrupt()`` every 10 ms interrupts any statement that runs then:
+    this makes the race deterministic (a reset that lands in that window)."""
+
+    def __init__(self, con):
+        self.con, self.interrupting = con, threading.Event()
+
+    def interrupt(self):
+        self.interrupting.set()
+        self.con.interrupt()
+
+    def execute(self, sql, *args):
+        timer = [t for t in threading.enumerate() if t.name == "deepquery-recheck-deadline"]
+        if timer and self.interrupting.is_set():
+            raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+        return self.con.execute(sql, *args)
+
+
+def test_a_recheck_deadline_never_interrupts_putting_join_ordering_back(imdb_db):
+    # The timer kept interrupting until the re-check's finally closed it, after _tree_kept had
+    # reset disabled_optimizers: a reset interrupted twice left join ordering off for every
+    # later query on the connection.
+    from deepquery.execute import _recheck
+    from deepquery.join_tree import from_nested
+    con = connect(imdb_db)
+    g = parse_query(CROSS_SQL, schema_of(con))
+    cards, model = EstimatedCardinality(g, TableStats(con)), get_cost_model("cout")
+    tree = from_nested(["t", "ci"], g, cards, model)
+    proxy = _InterruptedWhileTheTimerRuns(con)
+    assert _recheck(proxy, g, tree, plan_sql(g, tree), original_sql(g), 0.3) is None
+    assert proxy.interrupting.is_set()  # the timer did interrupt
+    assert con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] == ""
+    assert not [t for t in threading.enumerate() if t.name == "deepquery-recheck-deadline"]
     con.close()
 
 
