@@ -28,6 +28,8 @@ KEEP_FINGERPRINTS = 8
 
 _VERSION = 2
 """``PRAGMA user_version`` of the file's layout (1: ``cards(key, rows)``, no fingerprints)."""
+_BUSY_TIMEOUT_S = 30
+"""How long a write waits for another process's write lock before the cache goes in memory."""
 _SCHEMA = (
     ("CREATE TABLE IF NOT EXISTS cards (fingerprint TEXT NOT NULL, key TEXT NOT NULL, rows REAL, "
      "PRIMARY KEY (fingerprint, key)) WITHOUT ROWID"),
@@ -39,6 +41,8 @@ def _create(con: sqlite3.Connection) -> None:
     """Give ``con``'s database the current layout; an older layout's counts are dropped (they
     cannot be told apart by fingerprint). In one transaction: two processes may open an old
     file at once."""
+    if con.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
+        return  # the usual case: no write lock (another process may hold it for minutes)
     con.execute("BEGIN IMMEDIATE")
     try:
         version = con.execute("PRAGMA user_version").fetchone()[0]
@@ -72,6 +76,8 @@ class CardinalityCache:
         self._flush_every = flush_every
         self._keep = keep
         self._used: set[str] = set()
+        self._unmarked: list[str] = []
+        """Fingerprints used while another process held the write lock: marked at a flush."""
         try:
             self._con = self._open()
         except sqlite3.DatabaseError as e:
@@ -85,7 +91,7 @@ class CardinalityCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise sqlite3.OperationalError(e.strerror or str(e)) from None
-        con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        con = sqlite3.connect(str(self.path), timeout=_BUSY_TIMEOUT_S, isolation_level=None)
         try:
             _create(con)
             con.execute("SELECT count(*) FROM cards").fetchone()
@@ -124,13 +130,40 @@ class CardinalityCache:
         self._con = self._in_memory(f"it failed ({error})")
         self._pending = 0
         self._used.clear()
+        self._unmarked.clear()
 
     def _use(self, fingerprint: str) -> None:
         """Mark ``fingerprint`` used now, the first time this cache sees it, and prune the
-        counts of fingerprints past the :data:`KEEP_FINGERPRINTS` most recently used."""
+        counts of fingerprints past the :data:`KEEP_FINGERPRINTS` most recently used. Without
+        waiting for the file: while another process holds its write lock (a batch of puts not
+        yet committed, which may take minutes) this is left to a flush, and gets go on."""
         if fingerprint in self._used:
             return
         self._used.add(fingerprint)
+        self._unmarked.append(fingerprint)
+        self._mark_unmarked(wait=False)
+
+    def _mark_unmarked(self, wait: bool) -> None:
+        if not self._unmarked:
+            return
+        con = self._con
+        if not wait:
+            con.execute("PRAGMA busy_timeout = 0")
+        try:
+            for fingerprint in self._unmarked:
+                self._mark(fingerprint)
+            self._unmarked.clear()
+        except sqlite3.OperationalError as e:
+            if wait or self._pending or "locked" not in str(e):
+                raise
+            con.rollback()  # nothing of this cache's was pending: only the marks go
+            logger.debug("true-cardinality cache %s: another process is writing; fingerprints "
+                         "are marked used at the next flush", self.path)
+        finally:
+            if not wait:
+                con.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_S * 1000}")
+
+    def _mark(self, fingerprint: str) -> None:
         con = self._con
         con.execute("INSERT OR REPLACE INTO fingerprints VALUES (?, ?)", (fingerprint, time.time()))
         old = [r[0] for r in con.execute(
@@ -183,6 +216,9 @@ class CardinalityCache:
         process may have pruned one since this cache first used it: its new counts would then
         belong to no fingerprint listed, and never be pruned)."""
         try:
+            # with puts pending this cache holds the write lock; without, a read-only run does
+            # not wait on another process's batch just to mark its fingerprints
+            self._mark_unmarked(wait=bool(self._pending))
             if self._pending:
                 now = time.time()
                 self._con.executemany("INSERT OR REPLACE INTO fingerprints VALUES (?, ?)",

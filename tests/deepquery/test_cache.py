@@ -364,3 +364,33 @@ def test_counts_written_after_another_process_pruned_their_fingerprint_stay_prun
     counted = {r[0] for r in con.execute("SELECT DISTINCT fingerprint FROM cards")}
     con.close()
     assert counted <= listed and "fp-running" in counted
+
+
+def test_a_cache_opens_and_reads_while_another_process_holds_a_batch_of_puts(tmp_path):
+    # Opening took the write lock (BEGIN IMMEDIATE) and the first get marked its fingerprint
+    # (a write): both waited for the other process's batch to commit, 30 s, then the whole run
+    # went on in memory.
+    import subprocess
+    import sys
+    path = tmp_path / "true_cards.sqlite"
+    cache = CardinalityCache(path)
+    cache.put("fp-done", "SELECT 1", 7.0)
+    cache.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", ("import sys; from deepquery._card_cache import CardinalityCache; "
+                                "c = CardinalityCache(sys.argv[1]); c.put('fp-busy', 'SELECT 1', 1.0); "
+                                "print('ready', flush=True); sys.stdin.read(); c.close()"),
+         str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"  # its put is pending: it holds the lock
+        cache = CardinalityCache(path)
+        assert cache.get("fp-done", "SELECT 1") == 7.0 and cache.persistent
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    cache.close()  # the lock is free now: the get's fingerprint is marked used
+    con = sqlite3.connect(str(path))
+    listed = {r[0] for r in con.execute("SELECT fingerprint FROM fingerprints")}
+    con.close()
+    assert listed == {"fp-done", "fp-busy"} and _fingerprints_in(path) == {"fp-done", "fp-busy"}
