@@ -21,7 +21,13 @@ from typing import Iterator
 
 import duckdb
 
-from sysml_datasets.imdb import ImdbConfig, connection_problem, database_path, default_cache_dir
+from sysml_datasets.imdb import (
+    ImdbConfig,
+    connection_problem,
+    database_path,
+    default_cache_dir,
+    held_by_another_process,
+)
 
 from ._card_cache import CardinalityCache
 from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
@@ -105,10 +111,6 @@ def _build(config: ImdbConfig, path: Path) -> Path:
         bar.close()
 
 
-_LOCKED = "Could not set lock on file"
-"""DuckDB's words when another process holds the file open for writing."""
-
-
 def _open_cached(config: ImdbConfig, path: Path) -> duckdb.DuckDBPyConnection | None:
     """A connection to the cached database of ``config`` at ``path`` (which exists), or None when
     it must be rebuilt (unreadable, truncated, other settings), said on stderr before it is
@@ -117,7 +119,7 @@ def _open_cached(config: ImdbConfig, path: Path) -> duckdb.DuckDBPyConnection | 
     try:
         con = connect(path)
     except duckdb.Error as e:
-        if _LOCKED in str(e):  # another process has it open for writing: a sound file, not ours
+        if held_by_another_process(e):  # a sound file, not ours to rebuild
             raise BadInput(f"{path}: cannot open database: {str(e).splitlines()[0]}") from None
         problem = f"it cannot be opened ({str(e).splitlines()[0]})"
     else:

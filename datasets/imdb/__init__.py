@@ -13,6 +13,7 @@ from .config import connection_problem as connection_problem
 from .config import database_path as database_path
 from .config import database_problem as database_problem
 from .config import default_cache_dir as default_cache_dir
+from .config import held_by_another_process as held_by_another_process
 from .schema import COLUMNS as COLUMNS
 from .schema import FOREIGN_KEYS as FOREIGN_KEYS
 from .schema import TABLES as TABLES

@@ -103,6 +103,12 @@ def database_path(config: ImdbConfig = ImdbConfig(), cache_dir: str | os.PathLik
     return base / f"{tag}_{config.fingerprint}.duckdb"
 
 
+def held_by_another_process(error: duckdb.Error) -> bool:
+    """Whether DuckDB could not open a file because another process holds it open for writing:
+    that says nothing about the file, which must then be neither judged nor replaced."""
+    return "Could not set lock on file" in str(error)
+
+
 def database_problem(path: str | os.PathLike, config: ImdbConfig) -> str | None:
     """Why the file at ``path`` is not a finished database of ``config``, or None when it is.
 
@@ -115,7 +121,7 @@ def database_problem(path: str | os.PathLike, config: ImdbConfig) -> str | None:
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as e:
-        if "Could not set lock on file" in str(e):
+        if held_by_another_process(e):
             raise
         return f"it cannot be opened ({str(e).splitlines()[0]})"
     try:
