@@ -241,7 +241,17 @@ def _column_key(col: pd.Series) -> tuple:
     arr = col.to_numpy()
     if arr.dtype.kind in "biufcmM":
         return (str(col.dtype), arr.tobytes())
-    return (str(col.dtype),) + _cells_key(arr, arr)
+    return (_dtype_key(col.dtype),) + _cells_key(arr, arr)
+
+
+def _dtype_key(dtype: Any) -> Any:
+    """``str(dtype)``, but a categorical's categories and order too: two categoricals of the
+    same cells with other categories are other states (``value_counts``, ``groupby`` with
+    ``observed=False``, ``sort_values`` on an ordered one tell them apart)."""
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.categories is not None:
+        cats = dtype.categories
+        return ("category", bool(dtype.ordered), str(cats.dtype), _cells_key(cats, cats.to_numpy()))
+    return str(dtype)
 
 
 def _text_key(col: pd.Series) -> tuple[bytes, bytes, bytes] | None:
@@ -275,7 +285,9 @@ def _text_key(col: pd.Series) -> tuple[bytes, bytes, bytes] | None:
 def _axis_key(ax: pd.Index) -> tuple:
     names = tuple(py(n) if _hashable(n) else repr(n) for n in ax.names)
     levels = (ax.get_level_values(i) for i in range(ax.nlevels))
-    return (names, tuple(_cells_key(lev, lev.to_numpy()) for lev in levels))
+    # each level's dtype too: a boolean index is not an integer one of equal values (True == 1)
+    return (names, tuple((_dtype_key(lev.dtype),) + _cells_key(lev, lev.to_numpy())
+                         for lev in levels))
 
 
 #: Types of the missing values that ``_cell`` writes as None.

@@ -335,6 +335,30 @@ def _wide_text_frame(n: int) -> pd.DataFrame:
     return df.set_index(df["name"].rename("key"))
 
 
+def test_state_key_separates_categoricals_with_other_categories_or_order():
+    # Keyed by str(dtype), "category", and the cells: a categorical with other categories (or
+    # ordered) was deduplicated against the first one seen, though later calls tell them apart.
+    cells = ["b", "a", "b"]
+    plain = pd.DataFrame({"c": pd.Categorical(cells, categories=["a", "b"])})
+    wider = pd.DataFrame({"c": pd.Categorical(cells, categories=["a", "b", "z"])})
+    ordered = pd.DataFrame({"c": pd.Categorical(cells, categories=["a", "b"], ordered=True)})
+    assert len({state_key(plain), state_key(wider), state_key(ordered)}) == 3
+    assert not plain["c"].value_counts().equals(wider["c"].value_counts())
+    assert state_key(plain) == state_key(plain.copy())
+    assert state_key(plain.set_index("c")) != state_key(wider.set_index("c"))
+
+
+def test_state_key_separates_a_boolean_index_from_an_integer_one():
+    # Index levels were keyed by their cells only, and True == 1: a state indexed by booleans
+    # was dropped as a duplicate of one indexed by 0/1, which Parquet and JSON targets (a
+    # boolean never equals a number there) tell apart.
+    by_bool = pd.Series([3, 4], index=pd.Index([True, False], name="k"))
+    by_int = pd.Series([3, 4], index=pd.Index([1, 0], name="k"))
+    assert not equal(by_bool, by_int, bool_is_number=False)
+    assert state_key(by_bool) != state_key(by_int)
+    assert state_key(by_bool) == state_key(by_bool.copy())
+
+
 def test_state_key_of_large_text_intermediates_makes_no_python_call_per_cell(monkeypatch):
     """Deduplication keyed text cell by cell (``_cell`` on each): 0.5 s for a 300,000-row frame
     of two text columns, so large text intermediates were slow to keep or drop."""
