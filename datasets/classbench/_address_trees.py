@@ -133,9 +133,8 @@ def source_addresses(lengths: np.ndarray, tree: AddressTree, rng: np.random.Gene
     """Source prefixes (int64, host bits zero) for rules with these prefix lengths (sbintree)."""
     length = lengths.tolist()
     out = [0] * len(length)
-    stream = BitStream(rng)
-    _grower(length, out, tree, stream, heavy_first=False)(0, 0, list(range(len(length))), 0)
-    stream.close()
+    with BitStream(rng) as stream:  # closed on an exception too: rng is left as its draws so far leave it
+        _grower(length, out, tree, stream, heavy_first=False)(0, 0, list(range(len(length))), 0)
     return np.array(out, dtype=np.int64)
 
 
@@ -295,7 +294,7 @@ def destination_addresses(dst_lengths: np.ndarray, src_lengths: np.ndarray, src:
         descend(node, 1 - path, lev + 1, kids[1 - path], rest[:d_lite], nest)
 
     root = _Node()
-    stub(root, 0, 0, list(range(len(dlen))), 0)
-    finish(root, 0, 0, [], 0)
-    stream.close()
+    with stream:  # closed on an exception too: rng is left as its draws so far leave it
+        stub(root, 0, 0, list(range(len(dlen))), 0)
+        finish(root, 0, 0, [], 0)
     return np.array(out, dtype=np.int64)

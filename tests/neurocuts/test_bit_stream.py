@@ -46,3 +46,64 @@ def test_a_stream_used_twice_after_close_stays_in_step():
 def test_other_bit_generators_are_refused():
     with pytest.raises(TypeError, match="PCG64 only, got MT19937"):
         BitStream(np.random.Generator(np.random.MT19937(1)))
+
+
+def test_zero_bits_draw_nothing_as_numpys_range_of_one():
+    ours, theirs = np.random.default_rng(5), np.random.default_rng(5)
+    with BitStream(ours) as stream:
+        got = [stream.bits(0), stream.bits(6), stream.bits(0), stream.bits(0), stream.bits(9)]
+    assert got == [int(theirs.integers(0, 1 << k)) for k in (0, 6, 0, 0, 9)]
+    assert ours.bit_generator.state == theirs.bit_generator.state
+
+
+@pytest.mark.parametrize("k", [-1, 33, 64])
+def test_bits_outside_0_to_32_are_refused(k):
+    with pytest.raises(ValueError, match=r"0\.\.32 bits, got"):
+        BitStream(np.random.default_rng(1)).bits(k)
+
+
+def test_an_exception_in_a_with_block_leaves_numpys_state():
+    ours, theirs = np.random.default_rng(9), np.random.default_rng(9)
+    with pytest.raises(KeyError), BitStream(ours) as stream:
+        stream.random(), stream.bits(3)
+        raise KeyError("stop")
+    theirs.random(), theirs.integers(0, 8)
+    assert ours.bit_generator.state == theirs.bit_generator.state
+
+
+def test_a_failed_address_walk_leaves_rng_where_its_draws_did(monkeypatch):
+    from sysml_datasets.classbench import _address_trees
+    from sysml_datasets.classbench._params import AddressTree
+
+    tree = AddressTree(4, tuple([0.5] * 33), tuple([0.5] * 33), tuple([0.3] * 33))
+    lengths = np.random.default_rng(0).integers(8, 33, 500)
+    done = np.random.default_rng(4)
+    _address_trees.source_addresses(lengths, tree, done)
+    real = _address_trees._grower
+
+    def failing(*args, **kwargs):
+        grow = real(*args, **kwargs)
+
+        def grow_then_fail(*a):
+            grow(*a)
+            raise KeyboardInterrupt
+
+        return grow_then_fail
+
+    monkeypatch.setattr(_address_trees, "_grower", failing)
+    failed = np.random.default_rng(4)
+    with pytest.raises(KeyboardInterrupt):
+        _address_trees.source_addresses(lengths, tree, failed)
+    assert failed.bit_generator.state == done.bit_generator.state
+
+
+def test_a_numpy_whose_stream_differs_is_refused(monkeypatch):
+    from sysml_datasets.classbench import _bit_stream
+
+    monkeypatch.setattr(_bit_stream, "_checked", False)
+    monkeypatch.setattr(_bit_stream, "_DOUBLE", 2.0 ** -52)  # as if numpy's random() were made another way
+    with pytest.raises(RuntimeError, match="draws differ from BitStream"):
+        BitStream(np.random.default_rng(1))
+    monkeypatch.setattr(_bit_stream, "_DOUBLE", 2.0 ** -53)
+    BitStream(np.random.default_rng(1))  # the real conversion passes the check
+    assert _bit_stream._checked
