@@ -40,14 +40,12 @@ def _order_fixes(agg: exp.Expression) -> bool:
     equal in it (the rule DISTINCT ON follows below). Constants (a separator) need no key."""
     if isinstance(agg.parent, exp.WithinGroup):
         order, values = agg.parent.expression, list(agg.iter_expressions())
-    else:
+    else:  # sqlglot puts the call's ORDER BY around its first argument: Order(this=x, ...)
         order = next((a for a in agg.iter_expressions() if isinstance(a, exp.Order)), None)
-        if order is None:
-            return False
-        values = [order.this]
-    values = [v for d in values for v in (d.expressions if isinstance(d, exp.Distinct) else [d])]
+        values = [order.this] if order is not None else []
     if not isinstance(order, exp.Order):
         return False
+    values = [v for d in values for v in (d.expressions if isinstance(d, exp.Distinct) else [d])]
     keys = {o.this.sql() for o in order.expressions}
     return all(isinstance(v, exp.Literal) or v.sql() in keys for v in values)
 
