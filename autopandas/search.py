@@ -225,10 +225,16 @@ def _hashable(v: Any) -> bool:
         return False
 
 
+_BOOL = object()
+"""Tags a boolean cell in a key: ``True == 1`` would make a boolean cell a duplicate of a number."""
+
+
 def _cell(v: Any) -> Any:
     v = py(v)
     if v is None or (isinstance(v, float) and v != v) or v is pd.NA or v is pd.NaT:
         return None          # NaN != NaN would defeat deduplication
+    if isinstance(v, bool):
+        return (_BOOL, v)
     hash(v)                  # unhashable cells (lists) raise TypeError: no key
     return v
 
@@ -301,7 +307,9 @@ def _cells_key(values: Any, arr: np.ndarray) -> tuple:
     0.2 s one by one, which made deduplicating large text intermediates slow. The same tuple
     either way, so deduplication keeps and drops the same states."""
     kind = arr.dtype.kind
-    if kind in "biu":
+    if kind == "b":
+        return tuple((_BOOL, b) for b in arr.tolist())
+    if kind in "iu":
         return tuple(arr.tolist())
     if kind == "f":
         cells = arr.tolist()

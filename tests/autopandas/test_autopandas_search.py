@@ -359,6 +359,16 @@ def test_state_key_separates_a_boolean_index_from_an_integer_one():
     assert state_key(by_bool) == state_key(by_bool.copy())
 
 
+def test_state_key_separates_boolean_cells_from_numbers_in_object_columns():
+    # Object cells were keyed as they are, and True == 1: [True, 2] was a duplicate of [1, 2].
+    mixed = pd.DataFrame({"v": pd.Series([True, 2], dtype=object)})
+    numbers = pd.DataFrame({"v": pd.Series([1, 2], dtype=object)})
+    assert not equal(mixed, numbers, bool_is_number=False)
+    assert state_key(mixed) != state_key(numbers)
+    assert state_key(mixed["v"].to_numpy()) != state_key(numbers["v"].to_numpy())
+    assert state_key(mixed) == state_key(mixed.copy())
+
+
 def test_state_key_of_large_text_intermediates_makes_no_python_call_per_cell(monkeypatch):
     """Deduplication keyed text cell by cell (``_cell`` on each): 0.5 s for a 300,000-row frame
     of two text columns, so large text intermediates were slow to keep or drop."""
