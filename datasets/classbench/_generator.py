@@ -7,7 +7,7 @@ lengths (after the smoothing `r` of `_smoothing.py`, with the address and port s
 addresses are then grown for all rules at once down ClassBench's address trees (`_address_trees.py`),
 so rule sets get the parameter file's prefix nesting, per-level branching and skew, and source /
 destination correlation. Duplicate rules are dropped. Each rule then draws its flags (value/mask) from
-its protocol's `-flags` table, and the set is written in db_generator's order (`_db_order`).
+its protocol's `-flags` table, and the set is written in db_generator's order (both in `_db_output.py`).
 
 With a parameter file (`GeneratorConfig.params`) all of this comes from the file. Without one, the
 family's mixes below are used: they were measured once from the public ClassBench parameter files
@@ -27,6 +27,7 @@ from socket import inet_ntoa
 import numpy as np
 
 from ._address_trees import destination_addresses, scaled, source_addresses
+from ._db_output import FlagTable, db_order, draw_flags
 from ._params import PAIR_CLASSES, AddressTree, read_params
 from ._smoothing import smooth
 
@@ -202,7 +203,7 @@ class _Model:
     ports: tuple[_Weighted | None, _Weighted | None, _Weighted | None, _Weighted | None]
     """The file's source exact ports and ranges, then its destination ones (None: the family's)."""
     scale: int
-    flags: dict[int, _FlagTable]
+    flags: dict[int, FlagTable]
     """Protocol -> its flag specifications (a protocol not in it has none)."""
 
 
@@ -218,7 +219,7 @@ def _model(config: GeneratorConfig) -> _Model:
         joint = smooth(joint, config.smoothness)
         return _Model(_PROTOS[config.kind], pairs, {}, _LengthTable(joint),
                       *_grown_trees(config, src_tree, dst_tree, _SCALE[config.kind]), corr, (None,) * 4,
-                      _SCALE[config.kind], {p: _FlagTable([(v, m, share / sum(table.values()))
+                      _SCALE[config.kind], {p: FlagTable([(v, m, share / sum(table.values()))
                                                            for (v, m), share in table.items()])
                                             for p, table in _FLAGS[config.kind].items()})
     params = read_params(config.params)
@@ -234,7 +235,7 @@ def _model(config: GeneratorConfig) -> _Model:
     ports = tuple(map(_weighted, (params.sport_exact, params.sport_ranges, params.dport_exact, params.dport_ranges)))
     return _Model(params.protocols, pairs, lengths, _LengthTable(smooth(fallback, config.smoothness)),
                   *_grown_trees(config, src_tree, dst_tree, scale), tuple(corr), ports, scale,  # type: ignore[arg-type]
-                  {p: _FlagTable(specs) for p, specs in params.flags.items()})
+                  {p: FlagTable(specs) for p, specs in params.flags.items()})
 
 
 def _grown_trees(config: GeneratorConfig, src_tree: AddressTree, dst_tree: AddressTree,
@@ -264,19 +265,6 @@ class _Weighted:
     def pick(self, rng: np.random.Generator):
         # bisect_right on the same doubles is numpy's searchsorted(side="right"), without its call cost
         return self.keys[min(bisect_right(self.cum, rng.random() * self.cum[-1]), len(self.keys) - 1)]
-
-
-class _FlagTable:
-    """One protocol's flag specifications (value, mask) and their cumulative probabilities, the last
-    set to 1 as db_generator's FlagList does; a rule takes the first spec whose cumulative probability
-    is above its uniform draw."""
-
-    __slots__ = ("cum", "values")
-
-    def __init__(self, specs: list[tuple[int, int, float]] | tuple[tuple[int, int, float], ...]) -> None:
-        self.values = np.array([(v, m) for v, m, _ in specs], dtype=np.int64).reshape(-1, 2)
-        self.cum = np.cumsum([p for _, _, p in specs], dtype=np.float64)
-        self.cum[-1] = 1.0
 
 
 def _weighted(table: dict | None) -> _Weighted | None:
@@ -328,15 +316,14 @@ class _LengthTable:
 
 def _ports(rng: np.random.Generator, cls: str, kind: str, exact: _Weighted | None = None,
            ranges: _Weighted | None = None) -> tuple[int, int]:
-    """A port range of class `cls`; EM and AR from `exact` / `ranges` when given (a parameter file's),
-    else from the family's common ports."""
+    """A port range of class `cls`, EM or AR (the classes that draw; WC, HI and LO are `_FIXED`, which
+    `_draw` takes without a call): from `exact` / `ranges` when given (a parameter file's), else from
+    the family's common ports."""
     if cls == "EM" and exact is not None:
         p = int(exact.pick(rng))
         return p, p
     if cls == "AR" and ranges is not None:
         return tuple(int(x) for x in ranges.pick(rng))  # type: ignore[return-value]
-    if cls in _FIXED:
-        return _FIXED[cls]
     if cls == "EM":
         common = _EXACT[kind]
         p = int(common[min(rng.zipf(1.5) - 1, len(common) - 1)]) if rng.random() < 0.7 else int(rng.integers(0, 65536))
@@ -431,39 +418,6 @@ def _select(rng: np.random.Generator, strata: list[np.ndarray], distinct: np.nda
     return np.flatnonzero(keep)
 
 
-def _flags(rng: np.random.Generator, model: _Model, rules: np.ndarray) -> np.ndarray:
-    """(n, 2) flags value and mask of the rules: one uniform draw per rule, in order, through its
-    protocol's table (db_generator's FlagList::choose; 0x0000/0x0000 for a protocol without one)."""
-    u = rng.random(len(rules))
-    proto = np.where(rules[:, 8] == rules[:, 9], rules[:, 8], 0)  # 0: any protocol, as the files write it
-    out = np.zeros((len(rules), 2), dtype=np.int64)
-    for p, table in model.flags.items():
-        rows = np.flatnonzero(proto == p)
-        pick = np.searchsorted(table.cum, u[rows], side="right")
-        out[rows] = table.values[np.minimum(pick, len(table.cum) - 1)]
-    return out
-
-
-def _db_order(rules: np.ndarray, src_len: np.ndarray, dst_len: np.ndarray, flags: np.ndarray) -> np.ndarray:
-    """The order db_generator writes the rules in (remove_redundant_filters and its TupleBST): grouped
-    by tuple (source and destination prefix lengths, source and destination port range widths, protocol
-    given or not, flags mask given or not), the tuples by scope `int((32 - sl) + (32 - dl) + log2 spw +
-    log2 dpw + 8 (1 - proto) + (1 - flag))` from the most specific, tuples of equal scope in the order
-    their first rule was drawn, and the rules of a tuple in the order they were drawn."""
-    s_wid, d_wid = rules[:, 5] - rules[:, 4] + 1, rules[:, 7] - rules[:, 6] + 1
-    proto = (rules[:, 8] == rules[:, 9]).astype(np.int64)
-    flag = (flags[:, 1] > 0).astype(np.int64)
-    scope = (64 - src_len - dst_len).astype(np.float64)
-    for wid in (s_wid, d_wid):  # log(w) / log(2) as db_generator computes it (C's log, in double)
-        widths, at = np.unique(wid, return_inverse=True)
-        scope = scope + np.array([math.log(w) / math.log(2) for w in widths.tolist()])[at.ravel()]
-    scope = np.floor(scope + 8 * (1 - proto) + (1 - flag)).astype(np.int64)  # non-negative: int() truncates
-    # the tuple as one number: lengths 6 bits each, widths (up to 65536) 17 bits each, then proto and flag
-    key = ((((src_len << 6 | dst_len) << 17 | s_wid) << 17 | d_wid) << 1 | proto) << 1 | flag
-    _, first, tuple_id = np.unique(key, return_index=True, return_inverse=True)
-    return np.lexsort((np.arange(len(rules)), first[tuple_id.ravel()], scope))
-
-
 def generate_ranges(config: GeneratorConfig) -> np.ndarray:
     """(size, 10) inclusive ranges `[lo0, hi0, ..., lo4, hi4]` in priority order (see `generate_rules`
     for their flags)."""
@@ -519,8 +473,8 @@ def generate_rules(config: GeneratorConfig) -> tuple[np.ndarray, np.ndarray]:
                          + (f" from {config.params}" if config.params else "") + hint)
     keep = _select(rng, strata, distinct, targets, config.size)  # in the order drawn
     rules = cand[keep]
-    flags = _flags(rng, model, rules)
-    order = _db_order(rules, src_len[keep], dst_len[keep], flags)
+    flags = draw_flags(rng, model.flags, rules)
+    order = db_order(rules, src_len[keep], dst_len[keep], flags)
     return rules[order], flags[order]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from neurocuts.rules import parse_rules
 from sysml_datasets.classbench import GeneratorConfig, ParamsError, generate_rules, generate_text, read_params
-from sysml_datasets.classbench._generator import _db_order
+from sysml_datasets.classbench._db_output import db_order
 
 
 def _fields(text: str) -> list[list[str]]:
@@ -44,6 +44,27 @@ def _in_db_generator_order(text: str) -> bool:
 def test_db_generators_own_sets_are_in_the_order_checked_here(shared_dir, name):
     # The oracle below on NeuroCuts' sets (db_generator -bc output): scope order, tuples contiguous.
     assert _in_db_generator_order((shared_dir / "classbench" / name).read_text())
+
+
+_SHARED_SETS = [f"{f}{i}_{n}" for f, k in (("acl", 5), ("fw", 5), ("ipc", 2)) for i in range(1, k + 1)
+                for n in ("1k", "10k")]
+
+
+@pytest.mark.parametrize("name", _SHARED_SETS)
+def test_db_order_leaves_each_of_db_generators_sets_as_written(shared_dir, name):
+    # All 24 NeuroCuts sets: db_order, given a set's rules in the file's order as if drawn so, changes
+    # nothing (scope order, tuples together, equal scopes by first appearance).
+    rules, src_len, dst_len, flags = [], [], [], []
+    for f in _fields((shared_dir / "classbench" / name).read_text()):
+        (a, b), (c, d) = ((int(x) for x in f[i].split(":")) for i in (2, 3))
+        value, mask = (int(x, 16) for x in f[4].split("/"))
+        lo, hi = (value, value) if mask == 0xFF else (0, 255)
+        rules.append([0, 0, 0, 0, a, b, c, d, lo, hi])
+        src_len.append(int(f[0].split("/")[1]))
+        dst_len.append(int(f[1].split("/")[1]))
+        flags.append([int(x, 16) for x in f[5].split("/")])
+    order = db_order(np.array(rules), np.array(src_len), np.array(dst_len), np.array(flags))
+    assert order.tolist() == list(range(len(rules)))
 
 
 @pytest.mark.parametrize("config", [{"kind": "acl", "size": 2000, "seed": 1}, {"kind": "fw", "size": 2000, "seed": 3},
@@ -97,7 +118,7 @@ def test_db_order_breaks_scope_ties_by_first_rule_drawn_and_keeps_drawn_order_in
     # wildcard ports), 73 for 1 and 4 (TCP, one destination port) and for 3 (UDP, one source port) ...
     rules = np.array([rule(wc, wc, 0), rule(wc, one, 6), rule(wc, wc, 0), rule(one, wc, 17), rule(wc, one, 6)])
     flags = np.zeros((5, 2), dtype=np.int64)
-    order = _db_order(rules, np.full(5, 8), np.zeros(5, dtype=np.int64), flags)
+    order = db_order(rules, np.full(5, 8), np.zeros(5, dtype=np.int64), flags)
     # ... and rules 1/4 and 3 tie at 73 in different tuples: rule 1's tuple was drawn first
     assert order.tolist() == [1, 4, 3, 0, 2]
 
