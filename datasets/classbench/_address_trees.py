@@ -33,9 +33,9 @@ def scaled(tree: AddressTree, factor: float) -> AddressTree:
     """db_generator's `-b` (scale_skew): for a rule set `factor` times the size the file was measured
     from, flatten the trie's top levels by a total "skew budget" of `factor`, so a larger set spreads
     over more of the address space instead of piling onto the seed's few prefixes. A level costs
-    `2 ((1 - p2) + skew p2)` of the budget; whole levels are balanced (all two-child, skew 0) from the root down while the
-    budget lasts, and the level where it runs out takes what is left from its one-child share first,
-    then from its skew."""
+    `2 ((1 - p2) + skew p2)` of the budget; whole levels are balanced (all two-child, skew 0) from the
+    root down while the budget lasts, and the level where it runs out takes what is left from its
+    one-child share first, then from its skew."""
     p1, p2, skew = list(tree.p1), list(tree.p2), list(tree.skew)
     budget = factor
     for lev in range(32):
@@ -91,7 +91,7 @@ def _grower(length: list[int], out: list[int], tree: AddressTree, stream: BitStr
     random, bits, floor = stream.random, stream.bits, math.floor
 
     def grow(lev: int, addr: int, rules: list[int], nest: int) -> None:
-        if len(rules) <= 1:  # a single rule takes its path's bits at random in one draw
+        if len(rules) <= 1:  # a single rule takes its path's bits at random in one draw (_lone, inlined: once a rule)
             if rules:
                 q = rules[0]
                 out[q] = addr if length[q] <= lev else addr | (bits(length[q] - lev) << (32 - length[q]))
