@@ -22,14 +22,9 @@ from sysml_datasets.imdb.config import MIN_SCALE
 from deepquery.__main__ import main
 from deepquery._card_cache import CardinalityCache
 
-TINY = ImdbConfig(scale=0.0005, seed=3, witnesses=False)
-TINY_FLAGS = ["--scale", "0.0005", "--seed", "3", "--no-witnesses"]
+from .dq_helpers import TINY, TINY_FLAGS, held_open_for_writing
+from .dq_helpers import one_line as _one_line
 
-
-def _one_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -327,24 +322,13 @@ def test_a_cache_file_of_the_old_layout_is_emptied_and_used(tmp_path):
 def test_ensure_database_leaves_a_file_another_process_writes_to(tmp_path, tiny_db):
     # The lock error was taken for a damaged file, and the database was rebuilt under the writer.
     import hashlib
-    import subprocess
-    import sys
 
     from sysml_datasets.imdb import ensure_database
     path = database_path(TINY, tmp_path)
     shutil.copy(tiny_db, path)
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
-                                "print('ready', flush=True); sys.stdin.read()"), str(path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(duckdb.IOException, match="lock"):
-            ensure_database(TINY, tmp_path)
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
+    with held_open_for_writing(path), pytest.raises(duckdb.IOException, match="lock"):
+        ensure_database(TINY, tmp_path)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 

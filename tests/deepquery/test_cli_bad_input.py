@@ -17,20 +17,16 @@ from sysml_datasets.imdb import ImdbConfig, build_database, database_path
 from sysml_datasets.imdb.schema import COLUMNS
 from sysml_datasets.imdb import generator
 
+from .dq_helpers import TINY
+from .dq_helpers import one_line as _one_line
+
 REPO = Path(__file__).resolve().parents[2]
-TINY = ImdbConfig(scale=0.0005, seed=3, witnesses=False)
 
 
 def _run(args: list[str], env_cache: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, SYSML_CACHE=str(env_cache))
     return subprocess.run([sys.executable, "-m", "deepquery", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
-
-
-def _one_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 @pytest.fixture()

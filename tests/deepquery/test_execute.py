@@ -13,6 +13,8 @@ from deepquery.execute import PLANNED_DISABLED, run_plan
 from deepquery.rewrite import original_sql, plan_sql
 from sysml_datasets.imdb.schema import COLUMNS
 
+from .dq_helpers import run_plan_single_threaded
+
 
 def _physical_tree(node: dict):
     """DuckDB's EXPLAIN JSON reduced to nested [left, right] lists of scanned table names."""
@@ -336,12 +338,7 @@ def test_a_recheck_deadline_never_interrupts_putting_join_ordering_back(imdb_db)
 def test_run_with_a_timed_out_limit_recheck_exits_3_with_json(tmp_path, imdb_db, monkeypatch,
                                                              capsys):
     import deepquery.__main__ as cli
-    real = cli.run_plan
-
-    def one_thread(con, *args, **kwargs):
-        con.execute("SET threads = 1")
-        return real(con, *args, **kwargs)
-    monkeypatch.setattr(cli, "run_plan", one_thread)
+    run_plan_single_threaded(monkeypatch)
     q = tmp_path / "q.sql"
     q.write_text(CROSS_SQL)
     base = ["run", str(q), "--db", str(imdb_db), "--repeat", "1", "--recheck-timeout", "0.3"]

@@ -20,6 +20,8 @@ from deepquery.execute import run_plan
 from deepquery.join_tree import from_nested
 from deepquery.row_order import order_dependence
 
+from .dq_helpers import run_plan_single_threaded
+
 BASE = "FROM title AS t, movie_companies AS mc WHERE t.id = mc.movie_id AND t.id < 3000"
 
 ORDER_DEPENDENT = [
@@ -107,12 +109,7 @@ def test_a_wrong_plan_of_an_order_free_query_still_differs(con):
 
 def test_run_says_not_comparable_with_its_own_exit_code_and_json(tmp_path, imdb_db, monkeypatch,
                                                                   capsys):
-    real = cli.run_plan
-
-    def one_thread(con, *args, **kwargs):
-        con.execute("SET threads = 1")
-        return real(con, *args, **kwargs)
-    monkeypatch.setattr(cli, "run_plan", one_thread)
+    run_plan_single_threaded(monkeypatch)
     q = tmp_path / "q.sql"
     q.write_text(ORDER_DEPENDENT[0].format(b=BASE))
     args = ["run", str(q), "--db", str(imdb_db), "--repeat", "1", "--optimizer"]

@@ -12,14 +12,9 @@ from sysml_datasets.imdb import ImdbConfig, database_path
 import deepquery.__main__ as cli
 from deepquery.__main__ import main
 
-TINY = ImdbConfig(scale=0.0005, seed=3, witnesses=False)
-TINY_FLAGS = ["--scale", "0.0005", "--seed", "3", "--no-witnesses"]
+from .dq_helpers import TINY, TINY_FLAGS, held_open_for_writing
+from .dq_helpers import one_line as _one_line
 
-
-def _one_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 # --- data build reads the finished database back ------------------------------------------------
@@ -120,24 +115,14 @@ def test_a_cached_database_another_process_holds_for_writing_is_one_line_exit_2(
     # DuckDB refuses a read-only open while another process writes to the file: that was taken
     # for a damaged file, and the database was rebuilt and replaced under the other process.
     import hashlib
-    import subprocess
-    import sys
 
     from sysml_datasets.imdb import build_database
     (tmp_path / "q.sql").write_text(GOOD)
     path = build_database(database_path(config, tmp_path), config)
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
-                                "print('ready', flush=True); sys.stdin.read()"), str(path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with held_open_for_writing(path):
         args = [str(tmp_path / a) if a == "q.sql" else a for a in command]
         assert main([*args, "--cache-dir", str(tmp_path)]) == 2
         line = _one_line(capsys.readouterr().err)
         assert str(path) in line and "lock" in line
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
