@@ -206,8 +206,7 @@ def state_key(obj: Any) -> Any:
             cols = tuple(_column_key(obj.iloc[:, i]) for i in range(obj.shape[1]))
             return ("F", obj.shape, _axis_key(obj.index), _axis_key(obj.columns), cols)
         if isinstance(obj, pd.Series):
-            return ("S", _axis_key(obj.index), py(obj.name) if _hashable(obj.name) else repr(obj.name),
-                    _column_key(obj))
+            return ("S", _axis_key(obj.index), _name_key(obj.name), _column_key(obj))
         if isinstance(obj, np.ndarray):
             if obj.dtype == object:
                 return ("A", obj.shape, _cells_key(obj.ravel(), obj.ravel()))
@@ -288,8 +287,21 @@ def _text_key(col: pd.Series) -> tuple[bytes, bytes, bytes] | None:
     return (missing, (offsets - lo).tobytes(), data)
 
 
+def _name_key(name: Any) -> Any:
+    """An axis or Series name with its type: ``reset_index``, ``stack`` and ``to_frame`` turn
+    names into labels, so a name ``True`` is no duplicate of a name ``1`` (``True == 1``), which
+    Parquet/JSON targets tell apart, nor ``None`` of ``NaN`` (``reset_index`` calls the first
+    ``index``). Tuples (a MultiIndex's level names flattened) are keyed item by item."""
+    name = py(name)
+    if isinstance(name, tuple):
+        return (tuple, tuple(_name_key(n) for n in name))
+    if isinstance(name, float) and name != name:
+        return (float, "nan")        # NaN != NaN would defeat deduplication
+    return (type(name), name if _hashable(name) else repr(name))
+
+
 def _axis_key(ax: pd.Index) -> tuple:
-    names = tuple(py(n) if _hashable(n) else repr(n) for n in ax.names)
+    names = tuple(_name_key(n) for n in ax.names)
     levels = (ax.get_level_values(i) for i in range(ax.nlevels))
     # each level's dtype too: a boolean index is not an integer one of equal values (True == 1)
     return (names, tuple((_dtype_key(lev.dtype),) + _cells_key(lev, lev.to_numpy())

@@ -369,6 +369,25 @@ def test_state_key_separates_boolean_cells_from_numbers_in_object_columns():
     assert state_key(mixed) == state_key(mixed.copy())
 
 
+def test_state_key_separates_axis_and_series_names_of_other_types():
+    # Names were keyed untagged, and True == 1: a frame whose index (or columns axis, or a
+    # Series) was named True was dropped as a duplicate of one named 1, though reset_index()
+    # makes the names column labels, which Parquet and JSON targets tell apart.
+    base = pd.Series([3, 4], index=pd.Index(["x", "y"]))
+    by_bool, by_int = base.rename_axis(True), base.rename_axis(1)
+    assert not equal(by_bool.reset_index(), by_int.reset_index(), bool_is_number=False)
+    assert state_key(by_bool) != state_key(by_int)
+    assert state_key(by_bool) == state_key(by_bool.copy())
+    frame = pd.DataFrame({"a": [1, 2]})
+    assert state_key(frame.rename_axis(True)) != state_key(frame.rename_axis(1))
+    assert state_key(frame.rename_axis(columns=True)) != state_key(frame.rename_axis(columns=1))
+    assert state_key(base.rename(True)) != state_key(base.rename(1))
+    assert state_key(frame.rename_axis(None)) != state_key(frame.rename_axis(np.nan))
+    two = frame.set_index([pd.Index([1, 2]), pd.Index([3, 4])])
+    assert state_key(two.rename_axis([True, "b"])) != state_key(two.rename_axis([1, "b"]))
+    assert state_key(base.rename(("k", True))) != state_key(base.rename(("k", 1)))
+
+
 def test_state_key_of_large_text_intermediates_makes_no_python_call_per_cell(monkeypatch):
     """Deduplication keyed text cell by cell (``_cell`` on each): 0.5 s for a 300,000-row frame
     of two text columns, so large text intermediates were slow to keep or drop."""
