@@ -19,16 +19,23 @@ gives None, and the verdict is ``n/a``.
 Verdicts: ``yes`` (agrees on every usable copy), ``no`` (disagrees on at least one; a candidate
 that fails where the reference runs disagrees), ``n/a`` (no reference program, or no usable copy:
 a copy where the reference itself fails is skipped).
+
+The sandbox's bounds are soft (a C loop runs to its end; its memory guard is an estimate), so a
+caller that must survive any program passes :func:`isolated_runner` as ``run``: each program run
+then happens in a forked worker with a time and memory limit (``isolation.run_isolated``), and a
+run killed at its limit, or whose worker died, is a failed run: a disagreement for the candidate
+(counted in ``Generalization.killed``), a skipped copy for the reference.
 """
 from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import inspect
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,12 +45,18 @@ from . import dsl
 from .choices import enumerate_choices
 from .equality import equal
 from .generators import GenContext, generator
+from .isolation import HEADROOM_BYTES, KILL_GRACE_S, WorkerDied, WorkerTimeout, run_isolated
 from .program import Program, Step
-from .sandbox import Sandbox
+from .sandbox import Outcome, Sandbox
 
 log = logging.getLogger(__name__)
 
 VERDICTS = ("yes", "no", "n/a")
+#: The error of an :func:`isolated_runner` run killed at its time limit.
+TIME_LIMIT = "time limit"
+
+#: How a program runs on one copy of the inputs: ``run(program, inputs) -> Outcome``.
+Runner = Callable[[Program, Sequence[Any]], Outcome]
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,10 @@ class Generalization:
     disagreements: int
     """Usable copies where the candidate failed or gave a different result."""
     reason: str = ""
-    """Why the verdict is ``n/a``, when it is."""
+    """Why the verdict is ``n/a``, when it is; for ``no``, why the first killed run failed."""
+    killed: int = 0
+    """Disagreements where the candidate's run was killed at its time limit or its worker died
+    (with :func:`isolated_runner` only)."""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -143,23 +159,58 @@ def perturbed_copies(inputs: Sequence[Any], k: int, seed: int = 0) -> list[list[
 # ----------------------------------------------------------------------------- running
 
 def generalizes(candidate: Program, reference: Program | None, inputs: Sequence[Any],
-                k: int = 5, seed: int = 0, box: Sandbox | None = None) -> Generalization:
-    """Compare ``candidate`` with ``reference`` on ``k`` perturbed copies of ``inputs``."""
+                k: int = 5, seed: int = 0, box: Sandbox | None = None,
+                run: Runner | None = None) -> Generalization:
+    """Compare ``candidate`` with ``reference`` on ``k`` perturbed copies of ``inputs``. Each
+    program runs through ``run`` (such as :func:`isolated_runner`), else step by step in ``box``
+    (a new :class:`Sandbox` when None)."""
     if reference is None:
         return Generalization("n/a", 0, 0, 0, "no reference program in the DSL")
-    usable = disagree = 0
-    with Sandbox() if box is None else contextlib.nullcontext(box) as box:
+    usable = disagree = killed = 0
+    reason = ""
+    with contextlib.ExitStack() as stack:
+        if run is None:
+            run = functools.partial(_run_in, box if box is not None else stack.enter_context(Sandbox()))
         for copy in perturbed_copies(inputs, k, seed):
-            ref = reference.run(copy, box)
+            ref = run(reference, copy)
             if not ref.ok:
                 continue
             usable += 1
-            got = candidate.run(copy, box)
+            got = run(candidate, copy)
             if not (got.ok and equal(ref.value, got.value)):
                 disagree += 1
+                if not got.ok and _killed(got):
+                    killed += 1
+                    reason = reason or f"the candidate's run: {got.error}"
     if usable == 0:
         return Generalization("n/a", k, 0, 0, "the reference failed on every copy")
-    return Generalization("no" if disagree else "yes", k, usable, disagree)
+    return Generalization("no" if disagree else "yes", k, usable, disagree, reason, killed)
+
+
+def isolated_runner(time_limit_s: float, headroom: int | None = HEADROOM_BYTES) -> Runner:
+    """A ``run`` for :func:`generalizes`: each program run in a forked worker whose address space
+    may grow by ``headroom`` bytes (None: no cap), killed ``time_limit_s`` + ``KILL_GRACE_S``
+    after it starts (its calls also get the sandbox's soft ``time_limit_s`` each). A killed run
+    fails with error :data:`TIME_LIMIT`, one whose worker died with ``worker died: ...``."""
+    def run(program: Program, inputs: Sequence[Any]) -> Outcome:
+        def work() -> Outcome:
+            with Sandbox(time_limit_s=time_limit_s) as box:
+                return program.run(inputs, box)
+        try:
+            return run_isolated(work, time.monotonic() + time_limit_s + KILL_GRACE_S, headroom)
+        except WorkerTimeout:
+            return Outcome(False, error=TIME_LIMIT)
+        except WorkerDied as e:
+            return Outcome(False, error=f"worker died: {e}")
+    return run
+
+
+def _run_in(box: Sandbox, program: Program, inputs: Sequence[Any]) -> Outcome:
+    return program.run(inputs, box)
+
+
+def _killed(out: Outcome) -> bool:
+    return out.error == TIME_LIMIT or out.error.startswith("worker died")
 
 
 # ----------------------------------------------------------------------------- reference parsing

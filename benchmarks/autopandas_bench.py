@@ -17,16 +17,23 @@ program (``pandas2_program`` where given, else ``reference_program``) on ``--cop
 schema-keeping perturbed copies of the inputs (``autopandas.generalize``): ``yes`` (agrees on
 every copy where the reference runs), ``no (d/u)`` (disagrees on d of u usable copies) or ``n/a``
 (the reference is not expressible in the DSL, or failed on every copy). Reference text is parsed,
-never evaluated; both programs run as DSL calls in the sandbox. ``solved`` is unchanged: the
+never evaluated; both programs run as DSL calls in the sandbox, and with the search's hard bounds:
+each run of either program on a copy, and the reference's parsing and run on the given inputs,
+happen in a forked worker capped by ``--memory-limit`` and killed 1 s past ``--timeout`` (the
+parsing gets its own 30 s more). A candidate run killed there (or whose worker died) is a
+disagreement, so a program that hangs in C code or eats memory on a held-out input does not
+generalise; a reference run killed there skips that copy. ``solved`` is unchanged: the
 program reproduces the given output. ``--json`` rows add ``generalizes``, the copies made and
-usable, the disagreements, the reference as a DSL program (``reference_dsl``) and whether that
-reproduces the given output under the installed pandas (``reference_reproduces_output``: false
-for book_1/book_2, whose outputs keep pandas 1.5's merge row order).
+usable, the disagreements (``generalize_killed`` of them killed), the reference as a DSL program
+(``reference_dsl``) and whether that reproduces the given output under the installed pandas
+(``reference_reproduces_output``: false for book_1/book_2, whose outputs keep pandas 1.5's merge
+row order).
 
     python benchmarks/autopandas_bench.py --timeout 60
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -38,7 +45,7 @@ import pandas as pd
 
 from autopandas._cli import OneLineParser, chain_depth, fail, memory_limit, positive_seconds
 from autopandas.equality import equal
-from autopandas.generalize import generalizes, parse_reference
+from autopandas.generalize import generalizes, isolated_runner, parse_reference
 from autopandas.isolation import KILL_GRACE_S, WorkerDied, WorkerTimeout, run_isolated
 from autopandas.program import Program
 from autopandas.sandbox import Sandbox
@@ -65,23 +72,43 @@ def split_inputs(task: dict) -> tuple[list, list]:
     return frames, hints
 
 
+#: Seconds the reference's parsing may take in its worker (``parse_reference``'s own limit),
+#: besides ``--timeout`` for its run on the given inputs.
+PARSE_S = 30.0
+
+
 def check_generalization(task: dict, frames: list, constants: tuple, program: Program, copies: int,
-                         seed: int) -> tuple[str, dict]:
+                         seed: int, time_limit_s: float, headroom: int | None) -> tuple[str, dict]:
     """A solved task's table label and row fields for the generalisation check (module docstring);
-    ``frames`` and ``constants`` as the search got them (:func:`split_inputs`, ``hint_constants``)."""
+    ``frames`` and ``constants`` as the search got them (:func:`split_inputs`, ``hint_constants``).
+    Every program run happens in a forked worker: ``time_limit_s`` and ``headroom`` bound it as
+    ``search_task``'s bound the search."""
     if copies == 0:
         return "-", {}
     text = task.get("pandas2_program") or task["reference_program"]
-    ref = parse_reference(text, task["inputs"], task["output"], constants)
-    reproduces = None
-    if ref is not None:
-        with Sandbox() as box:
+
+    def reference() -> tuple[Program | None, bool | None]:
+        ref = parse_reference(text, task["inputs"], task["output"], constants, timeout_s=PARSE_S)
+        if ref is None:
+            return None, None
+        with Sandbox(time_limit_s=time_limit_s) as box:
             out = ref.run(frames, box)
-        reproduces = out.ok and equal(task["output"], out.value)
-    g = generalizes(program, ref, frames, k=copies, seed=seed)
+        return ref, out.ok and equal(task["output"], out.value)
+
+    why = ""
+    try:
+        ref, reproduces = run_isolated(reference, time.monotonic() + PARSE_S + time_limit_s + KILL_GRACE_S,
+                                       headroom=headroom)
+    except WorkerTimeout:
+        ref, reproduces, why = None, None, "reading the reference program hit the time limit"
+    except WorkerDied as e:
+        ref, reproduces, why = None, None, f"reading the reference program: {e}"
+    g = generalizes(program, ref, frames, k=copies, seed=seed, run=isolated_runner(time_limit_s, headroom))
+    if why:
+        g = dataclasses.replace(g, reason=why)
     return g.label(), {"generalizes": g.verdict, "generalize_copies": g.copies,
                        "generalize_usable": g.usable, "generalize_disagreements": g.disagreements,
-                       "generalize_reason": g.reason,
+                       "generalize_killed": g.killed, "generalize_reason": g.reason,
                        "reference_dsl": ref.render(len(frames)) if ref else None,
                        "reference_reproduces_output": reproduces}
 
@@ -111,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated task ids (default: all 48)")
     ap.add_argument("--json", default="", help="also write per-task results to this JSON file")
     ap.add_argument("--copies", type=int, default=5,
-                    help="perturbed input copies for the generalisation check (default 5; 0 skips it)")
+                    help="perturbed input copies for the generalisation check (default 5; 0 skips it); "
+                    "each program run there has --timeout and --memory-limit too")
     ap.add_argument("--seed", type=int, default=0, help="seed of the perturbed copies (default 0)")
     ap.add_argument("--memory-limit", type=memory_limit, default="4G", metavar="SIZE",
                     help="address space each search worker may add to what the inputs take, such as "
@@ -139,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         constants = hint_constants(hints)
         res, outcome, seconds = search_task(frames, t["output"], cfg, constants, args.memory_limit)
         solved = res is not None and res.solved
-        label, gen = (check_generalization(t, frames, constants, res.program, args.copies, args.seed)
+        label, gen = (check_generalization(t, frames, constants, res.program, args.copies, args.seed,
+                                           args.timeout, args.memory_limit)
                       if solved else ("-", {}))
         program = res.program if res is not None else None
         row = {"id": t["id"], "category": t["category"], "depth": t["depth"], "solved": solved,

@@ -17,7 +17,8 @@ import pytest
 
 from autopandas.equality import equal
 from autopandas.isolation import available
-from autopandas.search import SearchConfig, hint_constants, synthesize
+from autopandas.program import Program
+from autopandas.search import SearchConfig, SearchResult, hint_constants, synthesize
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "autopandas_bench.py"
 FAST_TASKS = ("SO_11881165_depth1", "SO_49592930_depth1", "SO_13647222_depth1",
@@ -119,3 +120,35 @@ def test_benchmark_stops_a_task_stuck_in_a_c_loop_at_its_timeout(shared_dir, tmp
     assert row["outcome"] == "time limit" and row["candidates"] is None and not row["solved"], row
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("drop_1"))
     assert line.split()[2:5] == ["False", line.split()[3], "-"] and line.endswith("(time limit)"), line
+
+
+@pytest.mark.skipif(not available(), reason="needs fork and RLIMIT_AS")
+@pytest.mark.timeout(180)
+def test_benchmark_generalisation_check_kills_a_program_stuck_in_a_c_loop(shared_dir, tmp_path,
+                                                                          monkeypatch, capsys):
+    """The generalisation check ran the found program on the perturbed copies in the benchmark's
+    own process with the sandbox's soft bounds only: one C loop there (about 40 s of regex
+    backtracking the alarm cannot interrupt) stalled the benchmark whatever --timeout said."""
+    bench = _bench_module()
+    monkeypatch.setattr(bench, "SHARED", shared_dir)
+    stuck = Program(0)          # "the input itself": not the reference (a drop), so it is compared
+    found = SearchResult(stuck, True, 1, 0.0, rendered="df0")
+    monkeypatch.setattr(bench, "synthesize", lambda *a, **k: found)
+    real_run = Program.run
+
+    def run(self, inputs, sandbox=None):
+        if self == stuck:
+            re.match(r"(a+)+$", "a" * 29 + "b")
+        return real_run(self, inputs, sandbox)
+    monkeypatch.setattr(Program, "run", run)
+    out = tmp_path / "rows.json"
+    t0 = time.monotonic()
+    assert bench.main(["--timeout", "0.5", "--only", "drop_1", "--copies", "1", "--json", str(out)]) == 0
+    assert time.monotonic() - t0 < 20
+    row, = json.loads(out.read_text())
+    assert row["solved"] and row["generalizes"] == "no", row
+    assert row["generalize_usable"] == 1 and row["generalize_disagreements"] == 1
+    assert row["generalize_killed"] == 1 and "time limit" in row["generalize_reason"], row
+    assert row["reference_dsl"] is not None and row["reference_reproduces_output"] is True
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("drop_1"))
+    assert "no (1/1)" in line, line

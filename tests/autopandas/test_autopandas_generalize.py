@@ -1,13 +1,18 @@
 """The generalisation check flags programs that only reproduce their one example."""
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from autopandas.equality import equal
-from autopandas.generalize import (Generalization, generalizes, parse_reference, perturb,
-                                   perturbed_copies)
+from autopandas.isolation import available
+from autopandas.generalize import (TIME_LIMIT, Generalization, generalizes, isolated_runner,
+                                   parse_reference, perturb, perturbed_copies)
 from autopandas.program import Program, Step
 from autopandas.sandbox import Sandbox
 
@@ -104,3 +109,36 @@ def test_perturbed_copies_are_seeded_and_keep_the_schema():
 def test_perturb_leaves_other_inputs_alone():
     rng = np.random.default_rng(0)
     assert perturb([1, 2], rng) == [1, 2]
+
+
+@pytest.mark.skipif(not available(), reason="needs fork and RLIMIT_AS")
+def test_isolated_runner_makes_a_candidate_that_kills_its_process_a_disagreement(sort_task, monkeypatch):
+    # In-process, a candidate that dies (an abort in C code, the kernel's OOM killer) takes the
+    # caller with it; in a worker it is one failed run, counted as killed.
+    inputs, target = sort_task
+    ref = parse_reference("inputs[0].sort_values('x')", inputs, target)
+    deadly = Program(0, (Step("sort_values", {"by": ("name",), "ascending": True}),))
+    real_run = Program.run
+
+    def run(self, copy, sandbox=None):
+        if self is deadly:           # Step equality ignores arguments: compare identity
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_run(self, copy, sandbox)
+    monkeypatch.setattr(Program, "run", run)
+    g = generalizes(deadly, ref, inputs, k=2, seed=0, run=isolated_runner(5.0))
+    assert g.verdict == "no" and g.disagreements == g.usable == g.killed == 2, g
+    assert "worker died" in g.reason and "SIGKILL" in g.reason
+    intended = Program(0, (Step("sort_values", {"by": ("x",), "ascending": True}),))
+    ok = generalizes(intended, ref, inputs, k=2, seed=0, run=isolated_runner(5.0))
+    assert ok == Generalization("yes", 2, 2, 0)
+
+
+@pytest.mark.skipif(not available(), reason="needs fork and RLIMIT_AS")
+def test_isolated_runner_kills_a_run_past_its_time_limit(sort_task, monkeypatch):
+    inputs, _ = sort_task
+    spin = Program(0, (Step("sort_values", {"by": ("x",), "ascending": True}),))
+    monkeypatch.setattr(Program, "run", lambda self, copy, sandbox=None: time.sleep(60))
+    t0 = time.monotonic()
+    out = isolated_runner(0.2)(spin, inputs)
+    assert time.monotonic() - t0 < 10
+    assert not out.ok and out.error == TIME_LIMIT
