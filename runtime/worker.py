@@ -283,14 +283,26 @@ class Worker:
                 err = error_value(e, tb, name)
             values = [(err, []) for _ in roids] if roids else [(err, [])]
             if tag == "actor_init":
-                self.chan.outbox.append(("done", tid, values, time.perf_counter() - t0, False,
-                                         wall0))
+                self._done(("done", tid, values, time.perf_counter() - t0, False, wall0))
                 self.flush()
                 return
         dt = time.perf_counter() - t0
         old = self.fn_time.get(key)
         self.fn_time[key] = dt if old is None else 0.7 * old + 0.3 * dt
-        self.chan.outbox.append(("done", tid, values, dt, ok, wall0))
+        self._done(("done", tid, values, dt, ok, wall0))
+
+    def _done(self, msg: tuple) -> None:
+        """Queue a task's ``done``, after the refs it took (unpickled from its arguments and
+        kept: in an actor's state, a global): the driver releases the task's hold on what its
+        arguments contain at ``done``, which must not be the last hold. Releases still go
+        after it: the task's results may contain what it dropped."""
+        d = self.deltas
+        taken = [(k, v) for k, v in d.items() if v > 0]
+        if taken:
+            for k, _ in taken:
+                del d[k]
+            self.chan.outbox.append(("refs", taken))
+        self.chan.outbox.append(msg)
 
     def _one_thread(self) -> None:
         """``torch.set_num_threads(1)`` once torch is loaded (by the user's code or by unpickling

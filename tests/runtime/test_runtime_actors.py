@@ -310,6 +310,31 @@ def test_handles_held_by_tasks_keep_the_actor_alive(rt, caps):
     assert _wait_gone(pid)
 
 
+class _Keeper:
+    def keep(self, box):
+        self.handle = box[0]
+        time.sleep(0.3)  # the driver drops its handle meanwhile
+        return True
+
+    def add(self):
+        import runtime
+        return runtime.get(self.handle.add.remote(5), timeout=30)
+
+
+def test_a_handle_an_actor_keeps_from_its_arguments_keeps_the_actor_alive(rt):
+    import gc
+    keeper = rt.remote(_Keeper).remote()
+    c = rt.remote(Counter).remote()
+    assert rt.get(c.add.remote(1)) == 1
+    done = keeper.keep.remote([c])
+    del c  # the call's arguments hold the handle now, then the handle the keeper kept
+    gc.collect()
+    assert rt.get(done, timeout=30)
+    # before: the keeper's worker reported the handle it unpickled after the call's end, which
+    # released the arguments first: the actor exited ("does not exist in this runtime")
+    assert rt.get(keeper.add.remote(), timeout=30) == 6
+
+
 def test_detached_and_named_lookups_keep_working(rt, caps):
     caps("processes")
     import gc

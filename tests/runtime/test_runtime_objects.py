@@ -175,6 +175,28 @@ def test_refs_held_by_a_task_keep_objects_alive(rt):
     assert rt.get(out) == 100_000.0
 
 
+def test_refs_an_actor_keeps_from_its_arguments_stay_alive(rt):
+    @rt.remote
+    class Keeper:
+        def keep(self, box):
+            self.ref = box[0]
+            time.sleep(0.3)  # the driver drops its ref meanwhile
+            return True
+
+        def read(self):
+            return float(rt.get(self.ref, timeout=30).sum())
+
+    k = Keeper.remote()
+    r = rt.put(np.ones(100_000))
+    done = k.keep.remote([r])
+    del r  # the call's arguments hold it now, then the ref the actor kept
+    gc.collect()
+    assert rt.get(done, timeout=30)
+    # before: the worker reported the ref it unpickled after the call's end, which released
+    # the arguments first: the object was freed and read() raised ObjectLostError
+    assert rt.get(k.read.remote(), timeout=30) == 100_000.0
+
+
 def test_refs_inside_stored_objects_keep_them_alive(rt):
     inner = rt.put(np.ones(50_000))
     outer = rt.put({"inner": inner})
