@@ -245,7 +245,7 @@ def _column_key(col: pd.Series) -> tuple:
             return (str(col.dtype), "utf-8") + text
     arr = col.to_numpy()
     if arr.dtype.kind in "biufcmM":
-        return (str(col.dtype), arr.tobytes())
+        return (_dtype_key(col.dtype), arr.tobytes())
     return (_dtype_key(col.dtype),) + _cells_key(arr, arr)
 
 

@@ -348,6 +348,18 @@ def test_state_key_separates_categoricals_with_other_categories_or_order():
     assert state_key(plain.set_index("c")) != state_key(wider.set_index("c"))
 
 
+def test_state_key_separates_numeric_categoricals_with_other_categories_or_order():
+    # A categorical whose cells are numbers was keyed as str(dtype), "category", and its cells'
+    # bytes: the categories and their order were left out of that path.
+    plain = pd.DataFrame({"c": pd.Categorical([2, 1, 2], categories=[1, 2])})
+    wider = pd.DataFrame({"c": pd.Categorical([2, 1, 2], categories=[1, 2, 3])})
+    ordered = pd.DataFrame({"c": pd.Categorical([2, 1, 2], categories=[1, 2], ordered=True)})
+    assert not plain["c"].value_counts().equals(wider["c"].value_counts())
+    assert len({state_key(plain), state_key(wider), state_key(ordered)}) == 3
+    assert len({state_key(plain["c"]), state_key(wider["c"]), state_key(ordered["c"])}) == 3
+    assert state_key(plain) == state_key(plain.copy())
+
+
 def test_state_key_separates_a_boolean_index_from_an_integer_one():
     # Index levels were keyed by their cells only, and True == 1: a state indexed by booleans
     # was dropped as a duplicate of one indexed by 0/1, which Parquet and JSON targets (a
