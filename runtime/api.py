@@ -334,7 +334,7 @@ def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) ->
     if o.name is not None and o.get_if_exists:
         found = c.get_actor(o.name)
         if found is not None:
-            return ActorHandle(*found)
+            return ActorHandle(*found, _counted=True)
     name = f"{ac.__name__}.__init__"
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     aid = c.new_id()
@@ -536,7 +536,7 @@ def get_actor(name: str) -> ActorHandle:
     found = _get_client().get_actor(name)
     if found is None:
         raise ValueError(f"failed to look up actor with name {name!r}: no live actor has it")
-    return ActorHandle(*found)
+    return ActorHandle(*found, _counted=True)  # the client counted it as it found it
 
 
 def timeline(filename: str | None = None) -> list[dict] | None:

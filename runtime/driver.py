@@ -257,9 +257,10 @@ class Driver:
         elif tag == "locate":
             s.on_locate(w, m[1], m[2], m[3])
         elif tag == "get_actor":
-            aid = s.names.get(m[2])
-            a = s.actors.get(aid) if aid is not None else None
-            s._reply(w, m[1], ("ok", (a.aid, a.meta) if a is not None and not a.dead else None))
+            found = self._find_actor(m[2])
+            if found is not None:  # counted for the worker, as a handle it created
+                w.holds[found[0]] = w.holds.get(found[0], 0) + 1
+            s._reply(w, m[1], ("ok", found))
         elif tag == "kill":
             s.kill_actor(m[1], m[2])
         elif tag == "cancel":
@@ -478,11 +479,20 @@ class Driver:
             w.chan.flush()
 
     def get_actor(self, name: str) -> tuple[int, Any] | None:
+        with self.sched.lock:
+            return self._find_actor(name)
+
+    def _find_actor(self, name: str) -> tuple[int, Any] | None:
+        """``(aid, meta)`` of the live actor named ``name``, its handle counted at once (under
+        the lock): counted later, the actor could exit meanwhile if its last other handle
+        went; or None."""
         s = self.sched
-        with s.lock:
-            aid = s.names.get(name)
-            a = s.actors.get(aid) if aid is not None else None
-            return (a.aid, a.meta) if a is not None and not a.dead else None
+        aid = s.names.get(name)
+        a = s.actors.get(aid) if aid is not None else None
+        if a is None or a.dead:
+            return None
+        s.store.incref(a.aid)
+        return a.aid, a.meta
 
     def timeline(self) -> list[dict]:
         with self.sched.lock:

@@ -222,7 +222,10 @@ class InlineClient:
         if aid is None:
             return None
         a = self.actors[aid]
-        return None if a.dead else (aid, self.meta[aid])
+        if a.dead:
+            return None
+        self.incref(aid)  # the handle api makes of it is counted here, as in the driver
+        return aid, self.meta[aid]
 
     def timeline(self) -> list[dict]:
         from .driver import timeline_events

@@ -223,7 +223,10 @@ class Worker:
         self.flush()
 
     def get_actor(self, name: str) -> Any:
-        return self.request(("get_actor", name))[1]
+        found = self.request(("get_actor", name))[1]
+        if found is not None:
+            self.own(found[0])  # the driver counted it for this worker as it answered
+        return found
 
     # --- running ---
     def _fn(self, fn_id: int, blob: bytes | None) -> Any:

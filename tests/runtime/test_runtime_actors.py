@@ -112,6 +112,36 @@ def test_named_actor_lookup(rt):
         rt.get_actor("no-such")
 
 
+def test_a_handle_a_task_looked_up_by_name_keeps_the_actor_alive(rt, tmp_path, backend):
+    import gc
+    c = rt.remote(Counter).options(name="looked-up").remote()
+    assert rt.get(c.add.remote()) == 1
+    pid = rt.get(c.pid.remote())
+    flag = tmp_path / "found"
+
+    @rt.remote
+    def look_up_then_call(flag):
+        h = rt.get_actor("looked-up")
+        open(flag, "w").close()
+        time.sleep(0.5)  # the driver drops its handle meanwhile
+        return rt.get(h.add.remote(), timeout=30)
+
+    r = look_up_then_call.remote(str(flag))
+    deadline = time.monotonic() + 30
+    while not flag.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    del c
+    gc.collect()
+    rt.put(0)  # any API call processes released handles
+    # before: the looked-up handle was reported after the lookup (at the task's next message),
+    # so the driver's was the last: the actor exited and the call raised ActorDiedError
+    assert rt.get(r, timeout=30) == 2
+    if backend == "local":  # and the lookup is not counted twice: the actor exits now
+        rt.put(0)
+        assert _wait_gone(pid)
+
+
 def test_handles_pass_to_tasks_and_actors_call_tasks(rt):
     c = rt.remote(Counter).remote()
 
