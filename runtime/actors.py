@@ -11,7 +11,12 @@ no lineage. States::
                                                             else fail with ActorDiedError)
     ALIVE    --kill / constructor raised /
                no handle left and idle /
-               process dies, no restarts-->     DEAD       (every later call: ActorDiedError)
+               process dies, no restarts /
+               process dies, no handle left
+               and no call to rerun-->          DEAD       (every later call: ActorDiedError)
+
+"Idle" is checked when the last handle goes and again whenever the actor finishes something
+(its constructor, a call), so one dropped while busy exits once it is done.
 
 An actor's handles are counted like refs, under the actor's id; when the last one goes
 (``on_free``) the actor exits once idle. These functions work on the scheduler's state and run
@@ -195,6 +200,8 @@ def constructor_done(s: Scheduler, w: WorkerInfo, t: Task, ok: bool, values: lis
         if a is not None:
             died(s, a, *constructor_error(values[0][0]))
         s._kill_proc(w)
+    elif a is not None and a.unreferenced:  # its last handle went while this ran
+        exit_if_idle(s, a)
 
 
 def call_done(s: Scheduler, t: Task) -> None:
@@ -245,6 +252,9 @@ def restart(s: Scheduler, a: ActorInfo, old: WorkerInfo) -> None:
             s._fail(t, value)
     old.inflight.clear()
     a.queue.extendleft(reversed(retry))
+    if a.unreferenced and not a.queue:  # no handle left and nothing to run: it stays dead
+        died(s, a, f"its process (pid {old.pid}) died after its last handle went")
+        return
     a.started = False
     try:
         a.worker = s.spawn(a.aid)

@@ -320,6 +320,29 @@ def test_actor_exits_when_its_last_handle_is_gone_after_pending_calls(rt, caps):
     assert _wait_gone(pid)
 
 
+class _SlowInit:
+    def __init__(self, flag):
+        with open(flag, "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(0.5)  # the driver drops the handle meanwhile
+
+
+def test_an_actor_dropped_while_its_constructor_runs_exits(rt, caps, tmp_path):
+    caps("processes")
+    import gc
+    flag = tmp_path / "pid"
+    rt.remote(_SlowInit).remote(str(flag))  # the handle is gone at once
+    gc.collect()
+    rt.put(0)  # any API call processes released handles
+    deadline = time.monotonic() + 30
+    while not flag.exists() or not flag.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # before: the last handle went while the constructor ran (not idle), and nothing looked
+    # again once it finished: the actor's process ran until shutdown
+    assert _wait_gone(int(flag.read_text()))
+
+
 def test_handles_held_by_tasks_keep_the_actor_alive(rt, caps):
     caps("processes")
     import gc

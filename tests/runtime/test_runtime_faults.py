@@ -283,6 +283,30 @@ def test_in_flight_call_retries_with_max_task_retries(rt, caps):
             assert _once_restarted(rt, a.add) == 1  # restarted all the same
 
 
+def test_an_actor_with_no_handle_left_is_not_restarted(rt, caps):
+    caps("worker_pids")
+    import gc
+    client = rt.api._client
+    a = rt.remote(Stateful).options(max_restarts=1).remote(0)
+    pid = rt.get(a.pid.remote())
+    r = a.slow_pid.remote(1.0)
+    del a  # it exits once idle; its process dies before that
+    gc.collect()
+    rt.put(0)
+    time.sleep(0.3)
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(rt.ActorDiedError):
+        rt.get(r, timeout=60)
+    # before: the actor restarted in a new process, which nothing could call and which ran
+    # until shutdown
+    deadline = time.monotonic() + 10
+    while len(client.processes()) > 2:
+        assert time.monotonic() < deadline, f"{len(client.processes())} processes run"
+        time.sleep(0.05)
+    with client.sched.lock:
+        assert client.sched.actors == {}
+
+
 def test_kill_with_no_restart_false_restarts(rt, caps):
     caps("processes")
     a = rt.remote(Stateful).options(max_restarts=2).remote(5)
