@@ -6,9 +6,10 @@ and build seconds of HiCuts, HyperCuts, EffiCuts and CutSplit; each tree is chec
 the linear scan on sampled packets (corners included), then saved and loaded back: `tree.load`'s
 seconds (decode and check every value) against `json.loads` of the same file alone. Then
 classification throughput of the vectorised tree walk against the vectorised linear scan, and the medians over the twelve 1k sets
-against baseline_anchors_1k.jsonl (a build past --time-limit counts as infinitely bad in a median).
+against baseline_anchors_1k.jsonl (a build past --time-limit or --max-nodes counts as infinitely bad in a
+median).
 
-    python benchmarks/neurocuts_baselines.py [--shared DIR] [--time-limit S] [--with-100k] [--out rows.jsonl]
+    python benchmarks/neurocuts_baselines.py [--shared DIR] [--time-limit S] [--max-nodes N] [--with-100k] [--out rows.jsonl]
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocuts import BUILDERS, BuildTimeout, build, classify_flat, flatten
+from neurocuts import BUILDERS, BuildTimeout, NodeBudgetExceeded, build, classify_flat, flatten
 from neurocuts.argtypes import MAX_PACKETS, OneLineParser, int_in, positive_seconds
 from neurocuts.rules import linear_scan, load_rules, parse_rules, random_packets
 from neurocuts.tree import load as load_tree
@@ -40,6 +41,8 @@ def main() -> int:
     ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared"), help="shared data dir")
     ap.add_argument("--time-limit", type=positive_seconds, default=60.0, help="per build, seconds > 0 (default 60)")
+    ap.add_argument("--max-nodes", type=int_in(1), default=1_000_000,
+                    help="per build, nodes >= 1 (default 1000000, as `neurocuts build`)")
     ap.add_argument("--check-packets", type=int_in(1, MAX_PACKETS), default=20000,
                     help=f"packets per exactness check, 1..{MAX_PACKETS} (default 20000)")
     ap.add_argument("--throughput-packets", type=int_in(1, MAX_PACKETS), default=1_000_000,
@@ -89,11 +92,13 @@ def main() -> int:
         for algo in algos:
             t0 = time.perf_counter()
             try:
-                tree = build(rules, algo, 16, args.time_limit)
-            except BuildTimeout:
-                row = {"set": name, "algo": algo, "rules": len(rules), "error": "timeout",
+                tree = build(rules, algo, 16, args.time_limit, args.max_nodes)
+            except (BuildTimeout, NodeBudgetExceeded) as exc:
+                timeout = isinstance(exc, BuildTimeout)
+                row = {"set": name, "algo": algo, "rules": len(rules), "error": "timeout" if timeout else "nodes",
                        "build_s": round(time.perf_counter() - t0, 1)}
-                print(f"| {name} | {algo} | {len(rules)} | timeout | timeout | | | >{args.time_limit:g} | | | | |",
+                what = "timeout" if timeout else f">{args.max_nodes} nodes"
+                print(f"| {name} | {algo} | {len(rules)} | {what} | {what} | | | {row['build_s']:g} | | | | |",
                       flush=True)
             else:
                 m = tree.metrics()
@@ -128,7 +133,7 @@ def summarize(rows: list[dict], cb: Path, algos: list[str]) -> None:
 
     anchors = [json.loads(line) for line in (cb / "baseline_anchors_1k.jsonl").read_text().splitlines()] \
         if (cb / "baseline_anchors_1k.jsonl").exists() else []
-    print("\n## Medians over the 1k sets (timeouts count as infinitely bad)\n")
+    print("\n## Medians over the 1k sets (timeouts and node-budget failures count as infinitely bad)\n")
     print("The anchor median is over the sets where the reference finished; `on anchor sets` is ours over"
           " those same sets.\n")
     print("| algo | sets | exact | median time | on anchor sets | anchor time | median bytes/rule | on anchor sets |"

@@ -24,8 +24,10 @@ from .rules import load_packets as load_packets
 from .rules import load_rules as load_rules
 from .rules import parse_rules as parse_rules
 from .rules import random_packets as random_packets
+from .tree import BuildLimitExceeded as BuildLimitExceeded
 from .tree import BuildTimeout as BuildTimeout
 from .tree import Node as Node
+from .tree import NodeBudgetExceeded as NodeBudgetExceeded
 from .tree import Tree as Tree
 from .tree import TreeFormatError as TreeFormatError
 from .tree import cut as cut

@@ -18,9 +18,14 @@ from ._classify import classify_flat, flatten
 from .argtypes import MAX_PACKETS, MAX_RULES, OneLineParser, float_in, int_in, positive_seconds
 from .builders import BUILDERS, build
 from .rules import RuleFormatError, RuleSet, load_packets, load_rules, parse_rules, random_packets
-from .tree import BuildTimeout, Tree, load, save
+from .tree import BuildTimeout, NodeBudgetExceeded, Tree, load, save
 
 COLUMNS = ("algo", "rules", "time", "bytes", "bytes_per_rule", "depth", "nodes", "build_s")
+#: Default --max-nodes. HiCuts on a generated 3,000-rule fw set (`gen --kind fw --size 3000`) is the
+#: algorithm's known blow-up on wildcard-heavy firewall rules, not slow code (about 60 us of CPU per
+#: node): it had 2.4 million nodes in 2.3 GB after 170 s of CPU and was still growing. At this budget
+#: it stops after about a minute of CPU and 1 GB.
+MAX_NODES = 1_000_000
 
 
 class InputError(Exception):
@@ -65,11 +70,15 @@ def _rules(path: str | None) -> RuleSet:
 
 
 def _build(rules: RuleSet, algo: str, args: argparse.Namespace) -> Tree:
-    """Build with the subcommand's binth and time limit; a timeout is the user's input error."""
+    """Build with the subcommand's binth, time limit and node budget; passing either is the user's
+    input error (the rules ask for a tree this algorithm cannot build within the limits given)."""
+    source = args.rules or "<generated rules>"
     try:
-        return build(rules, algo, args.binth, args.time_limit)
+        return build(rules, algo, args.binth, args.time_limit, args.max_nodes)
     except BuildTimeout as exc:
-        raise InputError(f"{args.rules or '<generated rules>'}: {exc}") from None
+        raise InputError(f"{source}: {exc}") from None
+    except NodeBudgetExceeded as exc:
+        raise InputError(f"{source}: {exc}; raise --max-nodes or try another --algo") from None
 
 
 def _table(rows: list[dict]) -> str:
@@ -129,9 +138,11 @@ def cmd_compare(args: argparse.Namespace) -> None:
     rows = []
     for algo in BUILDERS:
         try:
-            rows.append(_build(rules, algo, args).metrics())
-        except InputError:  # a timeout: the table says so and the other builders still run
+            rows.append(build(rules, algo, args.binth, args.time_limit, args.max_nodes).metrics())
+        except BuildTimeout:  # the table says so and the other builders still run
             rows.append({"algo": algo, "rules": len(rules), "error": f"timeout after {args.time_limit:g} s"})
+        except NodeBudgetExceeded:
+            rows.append({"algo": algo, "rules": len(rules), "error": f"over {args.max_nodes} nodes"})
     print(json.dumps(rows) if args.json else _table(rows))
 
 
@@ -176,6 +187,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--time-limit", type=positive_seconds, default=None,
                    help="give up when the build runs longer than this many seconds (reading the rules "
                         "not counted), > 0; exit 2, an earlier --out file kept (default none)")
+    b.add_argument("--max-nodes", type=int_in(1), default=MAX_NODES,
+                   help="give up when the tree needs more nodes than this, >= 1 (about 1 KB of memory each "
+                        f"while building); exit 2, an earlier --out file kept (default {MAX_NODES})")
     b.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     b.set_defaults(fn=cmd_build)
     c = sub.add_parser("classify", help="print the matching rule index (or -1) of each packet")
@@ -188,6 +202,8 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--binth", type=int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
     m.add_argument("--time-limit", type=positive_seconds, default=600.0,
                    help="per-builder build limit in seconds, > 0; a builder past it shows as a timeout (default 600)")
+    m.add_argument("--max-nodes", type=int_in(1), default=MAX_NODES,
+                   help=f"per-builder node budget, >= 1; a builder past it shows as an error (default {MAX_NODES})")
     m.add_argument("--json", action="store_true", help="print a JSON list of metric objects")
     m.set_defaults(fn=cmd_compare)
     return p

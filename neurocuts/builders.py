@@ -19,9 +19,14 @@ BUILDERS: dict[str, tuple[Callable[..., Tree], type]] = {
 }
 
 
-def build(rules: RuleSet, algo: str = "cutsplit", binth: int = 16, time_limit_s: float | None = None) -> Tree:
-    """Build a tree with a classic algorithm and its documented parameters (binth overridable)."""
+def build(rules: RuleSet, algo: str = "cutsplit", binth: int = 16, time_limit_s: float | None = None,
+          max_nodes: int | None = None) -> Tree:
+    """Build a tree with a classic algorithm and its documented parameters (binth overridable).
+
+    Raises BuildTimeout past `time_limit_s` seconds and NodeBudgetExceeded past `max_nodes` nodes
+    (HiCuts and HyperCuts blow up on firewall sets: hundreds of thousands of nodes from 1,000 rules).
+    """
     if algo not in BUILDERS:
         raise ValueError(f"algo must be one of {sorted(BUILDERS)}, got {algo!r}")
     fn, config_cls = BUILDERS[algo]
-    return fn(rules, config_cls(binth=binth), time_limit_s=time_limit_s)
+    return fn(rules, config_cls(binth=binth), time_limit_s=time_limit_s, max_nodes=max_nodes)

@@ -103,7 +103,7 @@ def cutsplit_step(config: CutSplitConfig, ficut_dim: dict[int, int | None]):
 
 
 def build_cutsplit(rules: RuleSet, config: CutSplitConfig = CutSplitConfig(),
-        time_limit_s: float | None = None) -> Tree:
+        time_limit_s: float | None = None, max_nodes: int | None = None) -> Tree:
     """Build a CutSplit tree: a root partition by IP-field size, then FiCuts and HyperSplit."""
     tree = Tree(rules, config.binth, algo="cutsplit", share=False)
     kept = tree.root.rules
@@ -116,4 +116,4 @@ def build_cutsplit(rules: RuleSet, config: CutSplitConfig = CutSplitConfig(),
                 ficut_dim[id(child)] = d
         elif groups:
             ficut_dim[id(tree.root)] = groups[0][1]
-    return grow(tree, cutsplit_step(config, ficut_dim), time_limit_s=time_limit_s)
+    return grow(tree, cutsplit_step(config, ficut_dim), time_limit_s=time_limit_s, max_nodes=max_nodes)

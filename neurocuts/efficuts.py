@@ -80,7 +80,7 @@ def separable_groups(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig()) 
 
 
 def build_efficuts(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig(),
-        time_limit_s: float | None = None) -> Tree:
+        time_limit_s: float | None = None, max_nodes: int | None = None) -> Tree:
     """Build an EffiCuts tree: a root partition into separable trees, each grown by HiCuts."""
     tree = Tree(rules, config.binth, algo="efficuts", share=False)
     groups = separable_groups(rules, config)
@@ -97,4 +97,4 @@ def build_efficuts(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig(),
         return (width < frac).mean(axis=0) > 0.5
 
     step = hicuts_step(HiCutsConfig(binth=config.binth, spfac=config.spfac, dimension="most_distinct"), small_dims)
-    return grow(tree, step, time_limit_s=time_limit_s)
+    return grow(tree, step, time_limit_s=time_limit_s, max_nodes=max_nodes)

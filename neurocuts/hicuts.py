@@ -170,7 +170,7 @@ def hicuts_step(config: HiCutsConfig, allowed: Callable[[Tree, Node], np.ndarray
 
 
 def build_hicuts(rules: RuleSet, config: HiCutsConfig = HiCutsConfig(),
-        time_limit_s: float | None = None) -> Tree:
+        time_limit_s: float | None = None, max_nodes: int | None = None) -> Tree:
     """Build a HiCuts tree."""
     tree = Tree(rules, config.binth, algo="hicuts")
-    return grow(tree, hicuts_step(config), time_limit_s=time_limit_s)
+    return grow(tree, hicuts_step(config), time_limit_s=time_limit_s, max_nodes=max_nodes)

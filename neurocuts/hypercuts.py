@@ -76,7 +76,7 @@ def hypercuts_step(config: HyperCutsConfig):
 
 
 def build_hypercuts(rules: RuleSet, config: HyperCutsConfig = HyperCutsConfig(),
-        time_limit_s: float | None = None) -> Tree:
+        time_limit_s: float | None = None, max_nodes: int | None = None) -> Tree:
     """Build a HyperCuts tree."""
     tree = Tree(rules, config.binth, algo="hypercuts", share=False)
-    return grow(tree, hypercuts_step(config), time_limit_s=time_limit_s)
+    return grow(tree, hypercuts_step(config), time_limit_s=time_limit_s, max_nodes=max_nodes)

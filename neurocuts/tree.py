@@ -82,6 +82,8 @@ class Tree:
 
     #: perf_counter() time past which `make_node` raises BuildTimeout (set by `grow` while it runs).
     deadline: float | None = None
+    #: Most nodes the tree may hold; `make_node` raises NodeBudgetExceeded past it (set by `grow`).
+    max_nodes: int | None = None
 
     def __init__(self, rules: RuleSet, binth: int = 16, algo: str = "", prune: bool = True,
                  compact: bool = True, share: bool = True) -> None:
@@ -90,6 +92,7 @@ class Tree:
         self.rules, self.binth, self.algo = rules, binth, algo
         self.prune, self.compact, self.share = prune, compact, share
         self.build_s = 0.0
+        self.node_count = 0  # nodes made so far: every node made becomes part of the tree
         self.root = make_node(self, np.zeros(5, np.int64), DIM_MAX.copy(), np.arange(len(rules)), 1)
 
     def is_done(self, node: Node) -> bool:
@@ -150,10 +153,14 @@ def make_node(tree: Tree, lo: np.ndarray, hi: np.ndarray, rule_ids: np.ndarray, 
     """A new leaf over the region with the given rules, compacted and pruned.
 
     Raises BuildTimeout past the tree's deadline: one cut can create many children, each pruned in
-    time quadratic in its rules, so `grow` alone would notice a limit only seconds late.
+    time quadratic in its rules, so `grow` alone would notice a limit only seconds late. Raises
+    NodeBudgetExceeded when the tree would hold more than its `max_nodes`.
     """
     if tree.deadline is not None and time.perf_counter() > tree.deadline:
         raise BuildTimeout(f"{tree.algo} build passed its limit")
+    tree.node_count += 1
+    if tree.max_nodes is not None and tree.node_count > tree.max_nodes:
+        raise NodeBudgetExceeded(f"{tree.algo} exceeded {tree.max_nodes} nodes on this rule set")
     lo, hi = lo.astype(np.int64).copy(), hi.astype(np.int64).copy()
     rule_ids = np.asarray(rule_ids, dtype=np.int64)
     if len(rule_ids):
@@ -335,21 +342,40 @@ def partition_by_size(tree: Tree, node: Node, dim: int, fraction: float) -> list
 Policy = Callable[[Tree, Node], list[Node]]
 
 
-class BuildTimeout(RuntimeError):
+class BuildLimitExceeded(RuntimeError):
+    """A build passed a limit its caller set: time (BuildTimeout) or nodes (NodeBudgetExceeded)."""
+
+
+class BuildTimeout(BuildLimitExceeded):
     """A build ran past its time limit (HiCuts and HyperCuts explode on some firewall sets)."""
 
 
-def grow(tree: Tree, policy: Policy, start: Node | None = None, time_limit_s: float | None = None) -> Tree:
+class NodeBudgetExceeded(BuildLimitExceeded):
+    """A build needed more nodes than its budget: the algorithm's tree blows up on this rule set
+    (HiCuts and HyperCuts replicate wildcard-heavy firewall rules into hundreds of thousands of
+    nodes, about 1 KB of memory each while building)."""
+
+
+def grow(tree: Tree, policy: Policy, start: Node | None = None, time_limit_s: float | None = None,
+         max_nodes: int | None = None) -> Tree:
     """Expand unfinished nodes depth first with `policy` (which calls `cut` or `partition`).
 
-    Raises BuildTimeout past `time_limit_s` seconds, checked before every node and every new child.
+    Raises BuildTimeout past `time_limit_s` seconds, checked before every node and every new child,
+    and NodeBudgetExceeded as soon as the tree would hold more than `max_nodes` nodes (those made
+    before `grow`, such as the root, count too).
     """
+    if max_nodes is not None and max_nodes < 1:
+        raise ValueError(f"max_nodes must be >= 1, got {max_nodes}")
     t0 = time.perf_counter()
     stack = [start or tree.root]
-    outer = tree.deadline
+    outer, outer_nodes = tree.deadline, tree.max_nodes
     if time_limit_s is not None:
         tree.deadline = t0 + time_limit_s if outer is None else min(outer, t0 + time_limit_s)
+    if max_nodes is not None:
+        tree.max_nodes = max_nodes if outer_nodes is None else min(outer_nodes, max_nodes)
     try:
+        if tree.max_nodes is not None and tree.node_count > tree.max_nodes:
+            raise NodeBudgetExceeded(f"{tree.algo} exceeded {tree.max_nodes} nodes on this rule set")
         while stack:
             if tree.deadline is not None and time.perf_counter() > tree.deadline:
                 raise BuildTimeout(f"{tree.algo} build passed its limit")
@@ -363,7 +389,7 @@ def grow(tree: Tree, policy: Policy, start: Node | None = None, time_limit_s: fl
             raise
         raise BuildTimeout(f"{tree.algo} build passed its {time_limit_s:g} s limit") from None
     finally:
-        tree.deadline = outer
+        tree.deadline, tree.max_nodes = outer, outer_nodes
     tree.build_s += time.perf_counter() - t0
     return tree
 
@@ -470,6 +496,7 @@ def _read_document(data: object) -> tuple[Tree, _check.NodeArrays, list[list[int
     tree.prune, tree.compact = _check.flag(data["prune"], "prune"), _check.flag(data["compact"], "compact")
     tree.share = _check.flag(data.get("share", False), "share")
     arrays, child_lists = _check.read_nodes(data["nodes"])
+    tree.node_count = len(arrays.kind)
     return tree, arrays, child_lists
 
 

@@ -132,6 +132,34 @@ def test_build_past_its_time_limit_exits_2_and_keeps_the_earlier_tree(capsys, ru
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.txt", "t.json"]
 
 
+@pytest.mark.parametrize("algo", ["hicuts", "hypercuts", "efficuts", "cutsplit"])
+def test_build_past_its_node_budget_exits_2_and_keeps_the_earlier_tree(capsys, rules, tmp_path, algo):
+    # Before --max-nodes a build that blows up (HiCuts on a 3,000-rule fw set) ran for many minutes,
+    # past a million nodes and a GB, with no bound but --time-limit, which is off by default.
+    out = tmp_path / "t.json"
+    out.write_text("earlier tree\n")
+    rc, stdout, err = call(capsys, "build", rules, "--algo", algo, "--max-nodes", "1", "--out", out)
+    assert rc == 2 and stdout == ""
+    assert one_line(err) == f"{rules}: {algo} exceeded 1 nodes on this rule set; raise --max-nodes or try another --algo"
+    assert out.read_text() == "earlier tree\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.txt", "t.json"]
+
+
+def test_compare_shows_a_builder_past_its_node_budget_and_runs_the_others(capsys, rules):
+    rc, out, err = call(capsys, "compare", rules, "--max-nodes", "1", "--json")
+    assert rc == 0, err
+    assert json.loads(out) == [{"algo": a, "rules": 50, "error": "over 1 nodes"} for a in cli.BUILDERS]
+
+
+@pytest.mark.parametrize("cmd", ["build", "compare"])
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_max_nodes_must_be_positive(capsys, rules, no_build, cmd, value):
+    rc, out, err = call(capsys, cmd, rules, f"--max-nodes={value}")
+    line = one_line(err)
+    assert rc == 2 and out == ""
+    assert "argument --max-nodes:" in line and ">= 1" in line
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc, where no file can be created")
 def test_out_where_no_file_can_be_created_is_rejected_before_building(capsys, rules, no_build):
     rc, _, err = call(capsys, "build", rules, "--out", "/proc/tree.json")

@@ -164,3 +164,33 @@ def test_a_slow_cut_stops_at_the_deadline_inside_the_cut(monkeypatch):
     with pytest.raises(BuildTimeout):  # t0 = 0, deadline 1.5: the loop's check at 1 passes, a child's at 2 fails
         grow(tree, lambda t, n: cut(t, n, [0], [4]), time_limit_s=1.5)
     assert tree.root.kind == "leaf" and not tree.root.children  # the half-made cut left the node as it was
+
+
+@pytest.mark.parametrize("algo", sorted(BUILDERS))
+def test_node_budget_stops_the_build_one_node_past_it_and_changes_nothing_when_met(algo):
+    # HiCuts on a generated 3,000-rule fw set made over a million nodes (a GB) before anyone stopped
+    # it: the budget counts every node the tree would hold, the root and a root partition included.
+    from sysml_datasets.classbench import GeneratorConfig, generate_ranges
+    from neurocuts import BuildLimitExceeded, NodeBudgetExceeded
+    rules = RuleSet.from_ranges(generate_ranges(GeneratorConfig("acl", 200, 1)))
+    full = build(rules, algo, 16)
+    n = full.metrics()["nodes"]
+    assert n > 1
+    with pytest.raises(NodeBudgetExceeded, match=rf"^{algo} exceeded {n - 1} nodes on this rule set$") as info:
+        build(rules, algo, 16, max_nodes=n - 1)
+    assert isinstance(info.value, BuildLimitExceeded)
+    tree = build(rules, algo, 16, max_nodes=n)  # exactly the nodes it needs: the same tree
+    assert tree.max_nodes is None and tree.node_count == n
+    assert {k: v for k, v in tree.metrics().items() if k != "build_s"} == \
+        {k: v for k, v in full.metrics().items() if k != "build_s"}
+
+
+def test_node_budget_of_an_inner_grow_cannot_exceed_the_outer_one():
+    tree = Tree(two_rules(), binth=1)
+    tree.max_nodes = 2  # as an enclosing grow sets it
+    with pytest.raises(ValueError, match="max_nodes must be >= 1"):
+        grow(tree, lambda t, n: cut(t, n, [0], [4]), max_nodes=0)
+    from neurocuts import NodeBudgetExceeded
+    with pytest.raises(NodeBudgetExceeded, match="exceeded 2 nodes"):
+        grow(tree, lambda t, n: cut(t, n, [0], [4]), max_nodes=100)
+    assert tree.max_nodes == 2
