@@ -123,7 +123,10 @@ def _open_cached(config: ImdbConfig, path: Path) -> duckdb.DuckDBPyConnection | 
             raise BadInput(f"{path}: cannot open database: {str(e).splitlines()[0]}") from None
         problem = f"it cannot be opened ({str(e).splitlines()[0]})"
     else:
-        problem = connection_problem(con, config)
+        try:
+            problem = connection_problem(con, config)
+        except (ValueError, TypeError):  # its metadata is there but not JSON text: damaged
+            problem = "its generator metadata is unreadable"
         if problem is None:
             return con
         con.close()
@@ -211,9 +214,9 @@ def _session(args: argparse.Namespace, con: duckdb.DuckDBPyConnection, db: Path,
         graph = parse_query(text, schema_of(con), name)
     except QueryError as e:
         raise BadInput(f"{label}: {e}") from None
-    stats = TableStats(con)
     cache = None
     try:
+        stats = TableStats(con)
         if args.cards == "true":
             cache = CardinalityCache(_cache_dir(args) / "true_cards.sqlite")
             cards: Cardinality = TrueCardinality(graph, stats, fingerprint(con, db), cache)

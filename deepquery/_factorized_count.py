@@ -85,6 +85,27 @@ def _components(n: int, classes: list[list[tuple[int, str]]]) -> int:
     return comps
 
 
+_INTEGERS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+                       "UINTEGER"})
+"""Types whose values numpy holds exactly in one int64 array, however a class mixes them."""
+
+
+def _comparable_in_numpy(con: duckdb.DuckDBPyConnection, graph: QueryGraph,
+                         classes: list[list[tuple[int, str]]]) -> bool:
+    """Whether each class's join columns are all integers (:data:`_INTEGERS`) or all VARCHAR:
+    then numpy sorts and compares their values as DuckDB's equality does. Other types (LIST,
+    STRUCT and MAP come back as Python objects numpy cannot sort; HUGEINT, UBIGINT mixed with
+    BIGINT and DECIMAL as float64, which merges distinct values) go to COUNT(*)."""
+    types = {(t.lower(), c.lower()): ty for t, c, ty in con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main'").fetchall()}
+    for members in classes:
+        kinds = {types.get((graph.relations[i].table, c)) for i, c in members}
+        if not (kinds <= _INTEGERS or kinds == {"VARCHAR"}):
+            return False
+    return True
+
+
 class FactorizedCounter:
     """``count(mask)`` for the connected sets of one acyclic query on one database."""
 
@@ -129,6 +150,10 @@ class FactorizedCounter:
         self._parent, self._sub, self._depth = parent, sub, depth
         self._children = [[y for y in adj[x] if parent[y] == x] for x in range(len(adj))]
 
+        self._exact = _comparable_in_numpy(con, graph, classes)
+        if not self._exact:
+            logger.debug("join columns of types numpy cannot compare exactly: COUNT(*) instead")
+            return
         # Rows of sigma(r), join columns only, encoded per class: values that occur in two
         # relations of the class or more get 0 .. D-1; every other value and NULL get D.
         raw: list[dict[str, np.ndarray]] = []
@@ -165,7 +190,10 @@ class FactorizedCounter:
         self._memo_bytes = 0
 
     def count(self, mask: int) -> float | None:
-        """Rows of the join of the connected set ``mask``; None when not exact in float64."""
+        """Rows of the join of the connected set ``mask``; None when not exact in float64, or
+        when the join columns are not of types this counter compares exactly."""
+        if not self._exact:
+            return None
         n = self._n
         top = min((i for i in range(n) if mask >> i & 1), key=self._depth.__getitem__)
         p = self._parent[top]

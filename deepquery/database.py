@@ -37,13 +37,17 @@ def connect(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None = None) -> str:
-    """The generator's fingerprint when the file has one, else a hash of path, size and mtime."""
+    """The generator's fingerprint when the file has one, else a hash of path, size and mtime.
+
+    A ``_sysml_meta`` table that is not the generator's (another tool's, a damaged one: a value
+    that is not a JSON string) counts as none: the fingerprint only keys cached counts."""
     try:
         row = con.execute("SELECT value FROM _sysml_meta WHERE key = 'fingerprint'").fetchone()
-        if row:
-            return json.loads(row[0])
-    except duckdb.Error:
-        pass
+        value = json.loads(row[0]) if row and isinstance(row[0], str) else None
+    except (duckdb.Error, ValueError):
+        value = None
+    if isinstance(value, str):
+        return value
     st = os.stat(path) if path else None
     key = f"{path}:{st.st_size}:{st.st_mtime_ns}" if st else "unknown"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
