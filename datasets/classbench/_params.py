@@ -5,7 +5,11 @@ A file is a list of sections, each opened by `-name` and closed by `#`. The ones
 - `-prots`: `protocol share p1 .. p25` per line: the protocol's share of the rules (0 = any protocol)
   and the probability of each of the 25 source/destination port class pairs (`PAIR_CLASSES`) for it;
 - `-flags`: `protocol 0xVVVV/0xMMMM,p ...` per line: that protocol's flag specifications (value/mask)
-  with their probabilities (db_generator's FlagList; a protocol without a line has none, 0x0000/0x0000);
+  with their probabilities (db_generator's FlagList; a protocol without a line has none, 0x0000/0x0000).
+  As FlagList::read, a line's specifications past the 10th are ignored (its sscanf reads 10), and a
+  second line for a protocol is appended to its list, which then sums the first line's running totals
+  again: the appended specifications are never drawn and the first line's are re-weighted (`_flag_chances`).
+  Both are logged as warnings naming the line; no published parameter file has either;
 - `-extra`: the number of extra fields per rule, then their values per protocol (db_generator's
   ExtraList). Every published parameter file has 0; more is refused, since the rule format read here
   has no column for them;
@@ -32,6 +36,7 @@ sections come all or none (without them, the family's trees are used).
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +97,9 @@ class SeedParams:
     scale: int | None = None
     """`-scale`: the size of the rule set the file was measured from, if given."""
     flags: dict[int, tuple[tuple[int, int, float], ...]] = field(default_factory=dict)
-    """Protocol -> its flag specifications `(value, mask, probability)` in the file's order (`-flags`)."""
+    """Protocol -> its flag specifications `(value, mask, probability)` in the file's order (`-flags`;
+    for a protocol given on several lines, the specifications db_generator can draw, with the chance it
+    draws each)."""
 
     def pair_shares(self, protocols: tuple[int, ...] = (6, 17)) -> dict[tuple[str, str], float]:
         """Each port class pair's share among the rules of `protocols` (TCP and UDP by default)."""
@@ -133,6 +140,10 @@ _SLACK = 1e-6
 _TREE_SECTIONS = ("snest", "sskew", "dnest", "dskew")
 # A -flags item: a 16-bit value and mask in hex (db_generator reads `0x%04x/0x%04x,%f`), then its probability.
 _FLAG = re.compile(r"0x([0-9A-Fa-f]{1,4})/0x([0-9A-Fa-f]{1,4}),(\S+)")
+#: Flag specifications FlagList::read takes from one line (its sscanf format holds 10).
+MAX_FLAG_SPECS = 10
+
+log = logging.getLogger(__name__)
 
 
 def _share(text: str) -> float:
@@ -194,7 +205,7 @@ def read_params(path: str | Path) -> SeedParams:
     single: dict[str, int] = {}  # -scale, -snest, -dnest: one value each
     skew: dict[str, dict[int, tuple[float, float, float]]] = {"sskew": {}, "dskew": {}}
     corr: dict[int, float] = {}
-    flags: dict[int, tuple[tuple[int, int, float], ...]] = {}
+    flag_lines: dict[int, list[list[tuple[int, int, float]]]] = {}  # protocol -> its -flags lines
     extra: list[int] = []  # -extra's lines: the field count first
     opened: dict[str, int] = {}  # section -> line of its (last) header
     filled: set[str] = set()  # sections with at least one value line
@@ -231,13 +242,21 @@ def read_params(path: str | Path) -> SeedParams:
                 proto = int(fields[0])
                 if not 0 <= proto <= 255:
                     raise _Bad(f"protocol {proto} is not within 0..255")
-                if proto in flags:
-                    raise _Bad(f"protocol {proto} is given twice")
                 specs = [_FLAG.fullmatch(item) for item in fields[1:]]
                 if not specs or None in specs:
                     raise ValueError  # malformed
-                flags[proto] = tuple((int(m.group(1), 16), int(m.group(2), 16), _share(m.group(3)))
-                                     for m in specs if m is not None)
+                line_specs = [(int(m.group(1), 16), int(m.group(2), 16), _share(m.group(3)))
+                              for m in specs if m is not None]
+                if len(line_specs) > MAX_FLAG_SPECS:
+                    log.warning("%s:%d: -flags line for protocol %d has %d specifications: only the first %d "
+                                "are used, as db_generator reads them", path, lineno, proto, len(line_specs),
+                                MAX_FLAG_SPECS)
+                    line_specs = line_specs[:MAX_FLAG_SPECS]
+                if proto in flag_lines:
+                    log.warning("%s:%d: a second -flags line for protocol %d: appended as db_generator appends "
+                                "it, whose running total then passes 1, so its specifications are never drawn",
+                                path, lineno, proto)
+                flag_lines.setdefault(proto, []).append(line_specs)
             elif section == "extra":  # the number of extra fields per rule, then (none) their values
                 if extra:
                     raise _Bad("-extra gives 0 fields per rule, then values for them")
@@ -301,7 +320,40 @@ def read_params(path: str | Path) -> SeedParams:
         raise ParamsError(f"{path}: no -prots section with a positive share (not a ClassBench parameter file?)")
     return SeedParams(protocols, pairs, ranges["spar"], ranges["spem"], ranges["dpar"], ranges["dpem"], lengths,
                       _tree(single.get("snest"), skew["sskew"]), _tree(single.get("dnest"), skew["dskew"]),
-                      tuple(corr.get(level, 0.0) for level in range(33)), single.get("scale"), flags)
+                      tuple(corr.get(level, 0.0) for level in range(33)), single.get("scale"),
+                      {proto: _flag_chances(lines) for proto, lines in flag_lines.items()})
+
+
+def _flag_chances(lines: list[list[tuple[int, int, float]]]) -> tuple[tuple[int, int, float], ...]:
+    """One protocol's flag specifications from its -flags lines, as FlagList draws them.
+
+    One line: the specifications as written (the draw takes the first whose running total of
+    probabilities passes a uniform number, the last's total set to 1). Several lines: FlagList::read
+    appends each line's items and then turns every item's stored value into the running total of the
+    stored values, though the earlier lines' values are running totals already, and sets the last to 1;
+    each specification then has the chance that it is the first whose total passes a uniform draw in
+    [0, 1), and those never drawn (every item after the first line: the first line's last total is 1)
+    are left out.
+    """
+    if len(lines) == 1:
+        return tuple(lines[0])
+    specs: list[tuple[int, int, float]] = []
+    stored: list[float] = []
+    for line in lines:
+        specs += line
+        stored += [p for _, _, p in line]
+        total = 0.0
+        for i, value in enumerate(stored):
+            total += value
+            stored[i] = total
+        stored[-1] = 1.0
+    out, reached = [], 0.0
+    for (value, mask, _), top in zip(specs, stored):
+        chance = max(0.0, min(1.0, top) - reached)
+        reached = max(reached, min(1.0, top))
+        if chance > 0:
+            out.append((value, mask, chance))
+    return tuple(out)
 
 
 def _tree(nest: int | None, levels: dict[int, tuple[float, float, float]]) -> AddressTree | None:

@@ -131,7 +131,6 @@ def _file(*sections: str, protocols: tuple[int, ...] = (6,)) -> str:
 
 @pytest.mark.parametrize("section, problem", [
     ("-flags\n6\t0x0000/0x0000,0.5\t0x1000/0x1000,1.5\n#\n", "5: share 1.5 is not within 0..1"),
-    ("-flags\n6\t0x0000/0x0000,0.5\n6\t0x1000/0x1000,0.5\n#\n", "6: protocol 6 is given twice"),
     ("-flags\n300\t0x0000/0x0000,1.0\n#\n", "5: protocol 300 is not within 0..255"),
     ("-flags\n6\t0x10000/0x0000,1.0\n#\n", "5: malformed -flags line"),
     ("-flags\n6\n#\n", "5: malformed -flags line"),
@@ -161,3 +160,37 @@ def test_flags_are_read_in_the_files_order_and_a_protocol_without_a_line_has_non
     fields = _fields(generate_text(GeneratorConfig(size=400, seed=1, params=str(path))))
     assert {f[5] for f in fields if f[4] == "0x11/0xFF"} == {"0x0000/0x0000"}
     assert {f[5] for f in fields if f[4] == "0x06/0xFF"} == {"0x0200/0x1200", "0x0000/0x0000"}
+
+
+def _flag_shares(path, size: int = 4000) -> dict[str, float]:
+    got = [f[5] for f in _fields(generate_text(GeneratorConfig(size=size, seed=1, params=str(path))))]
+    return {spec: got.count(spec) / len(got) for spec in set(got)}
+
+
+def test_flags_past_the_tenth_on_a_line_are_ignored_as_db_generator_reads_them(tmp_path, caplog):
+    # FlagList::read's sscanf takes 10 specifications a line; all 12 were drawn here.
+    specs = [(0x0100 * i, 0xFF00, 0.05) for i in range(12)]
+    path = tmp_path / "p_seed"
+    path.write_text(_file("-flags\n6\t" + "\t".join(f"0x{v:04x}/0x{m:04x},{p}" for v, m, p in specs) + "\n#\n"))
+    assert read_params(path).flags == {6: tuple(specs[:10])}
+    assert f"{path}:5: -flags line for protocol 6 has 12 specifications: only the first 10 are used" in caplog.text
+    shares = _flag_shares(path)
+    assert set(shares) == {f"0x{v:04x}/0xff00" for v, _, _ in specs[:10]}
+    assert abs(shares["0x0900/0xff00"] - 0.55) < 0.04  # the 10th's running total is set to 1, as FlagList does
+
+
+def test_a_second_flags_line_is_appended_as_db_generator_appends_it(tmp_path, caplog):
+    # It was refused ("protocol 6 is given twice"). FlagList::read appends the line and sums the stored
+    # values again, the first line's running totals (.2, .5, 1) included: .2, .7, 1.7, then 1 (the last):
+    # the first three are drawn .2, .5 and .3 of the time, and the appended spec never.
+    path = tmp_path / "p_seed"
+    path.write_text(_file("-flags\n6\t0x0000/0x0000,0.2\t0x0200/0x1200,0.3\t0x1000/0x1000,0.5\n"
+                          "6\t0x0400/0x0400,0.4\n#\n"))
+    flags = read_params(path).flags
+    assert [(v, m) for v, m, _ in flags[6]] == [(0, 0), (0x0200, 0x1200), (0x1000, 0x1000)]
+    assert [round(p, 12) for _, _, p in flags[6]] == [0.2, 0.5, 0.3]
+    assert f"{path}:6: a second -flags line for protocol 6" in caplog.text
+    shares = _flag_shares(path)
+    assert set(shares) == {"0x0000/0x0000", "0x0200/0x1200", "0x1000/0x1000"}
+    for spec, want in (("0x0000/0x0000", 0.2), ("0x0200/0x1200", 0.5), ("0x1000/0x1000", 0.3)):
+        assert abs(shares[spec] - want) < 0.04, (spec, shares)
