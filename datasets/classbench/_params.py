@@ -253,8 +253,8 @@ def read_params(path: str | Path) -> SeedParams:
                                 MAX_FLAG_SPECS)
                     line_specs = line_specs[:MAX_FLAG_SPECS]
                 if proto in flag_lines:
-                    log.warning("%s:%d: a second -flags line for protocol %d: appended as db_generator appends "
-                                "it, whose running total then passes 1, so its specifications are never drawn",
+                    log.warning("%s:%d: a second -flags line for protocol %d: appended, as db_generator does, "
+                                "but never drawn from (db_generator's running total reaches 1 before it)",
                                 path, lineno, proto)
                 flag_lines.setdefault(proto, []).append(line_specs)
             elif section == "extra":  # the number of extra fields per rule, then (none) their values
