@@ -624,6 +624,8 @@ class Scheduler:
         if w.dead:
             return
         w.dead = True
+        if w.inflight or w.orphans or w.aid is not None:  # it may have been inside a put
+            self._drop_unsent_puts(w)
         for t in itertools.chain(w.inflight.values(), w.orphans.values()):
             self._drop_partial(t)
         w.orphans.clear()
@@ -667,6 +669,33 @@ class Scheduler:
             unlink_quiet(f"{self.session_dir}/{name}")
             if spill:
                 unlink_quiet(f"{spill}/{name}")
+
+    def _drop_unsent_puts(self, w: WorkerInfo) -> None:
+        """Remove the ``put`` segments dead worker ``w`` wrote but never reported (killed
+        between writing one and sending it). A worker's put file is named by its object id
+        alone (task outputs add ``.run``), and the id carries the worker's id
+        (``Worker.new_id``); every message ``w`` sent has been applied by now, so a file of
+        ``w``'s that no entry holds belongs to nothing."""
+        if self.session_dir is None:
+            return
+        entries = self.store.entries
+        for folder in (self.session_dir, self.store.spill_dir):
+            try:
+                names = os.listdir(folder) if folder else ()
+            except OSError:
+                continue
+            for name in names:
+                try:
+                    oid = int(name, 16)  # not a task output ("oid.run") nor the free/ folder
+                except ValueError:
+                    continue
+                if (oid >> 32) & 0xFFFF != w.wid:
+                    continue
+                path = f"{folder}/{name}"
+                e = entries.get(oid)
+                v = e.value if e is not None else None
+                if v is None or v[0] != "s" or v[1] != path:
+                    unlink_quiet(path)
 
     def take_flush(self) -> set[WorkerInfo]:
         fl = self.to_flush

@@ -124,6 +124,42 @@ def test_a_worker_that_dies_after_a_put_leaves_no_segment(rt, caps, shm_files):
         time.sleep(0.02)
 
 
+class _Keeper:
+    def keep(self, box):
+        self.ref = box[0]
+        return True
+
+    def total(self):
+        import runtime
+        return float(runtime.get(self.ref, timeout=30).sum())
+
+
+def test_a_worker_killed_before_reporting_a_put_leaves_no_segment(rt, caps, shm_files):
+    caps("shm")
+    keeper = rt.remote(_Keeper).remote()
+    before = set(shm_files())
+
+    @rt.remote(max_retries=0)
+    def put_twice_then_die(keeper):
+        kept = rt.put(np.ones(1 << 17))  # reported, and still referenced after the death
+        rt.get(keeper.keep.remote([kept]))
+        from runtime import worker
+
+        def die():
+            os.kill(os.getpid(), signal.SIGKILL)
+        worker._WORKER.flush = die  # killed between writing the segment and sending the put
+        rt.put(np.zeros(1 << 17))
+
+    with pytest.raises(rt.WorkerCrashedError):
+        rt.get(put_twice_then_die.remote(keeper), timeout=60)
+    # before: the driver never heard of the second segment, which stayed until shutdown
+    deadline = time.monotonic() + 10
+    while len(set(shm_files()) - before) > 1:
+        assert time.monotonic() < deadline, f"left behind: {set(shm_files()) - before}"
+        time.sleep(0.02)
+    assert rt.get(keeper.total.remote(), timeout=30) == float(1 << 17)  # the kept one stays
+
+
 def test_task_is_retried_on_a_fresh_worker_after_a_kill(rt, tmp_path, caps):
     caps("processes")
     f = rt.remote(max_retries=2)(_die_first_times)
