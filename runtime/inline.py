@@ -69,8 +69,16 @@ class InlineClient:
                 del self.refs[oid]
                 self.values.pop(oid, None)
                 stack.extend(self.contained.pop(oid, ()))
+                if oid in self.actors:  # its last handle: the actor goes, as in the driver
+                    self._forget_actor(oid)
             else:
                 self.refs[oid] = n - 1
+
+    def _forget_actor(self, aid: int) -> None:
+        a = self.actors.pop(aid)
+        self.meta.pop(aid, None)
+        if a.name is not None and self.names.get(a.name) == aid:
+            del self.names[a.name]
 
     def _store(self, oid: int, value: tuple, contained: list[int], refs: int = 1) -> None:
         self.values[oid] = value
@@ -168,6 +176,9 @@ class InlineClient:
         a = _Actor(name)
         self.actors[aid] = a
         self.meta[aid] = meta
+        # handles are counted like refs (the one api returns included; a detached actor's
+        # extra one is never released): the record goes with the last (_collect_released)
+        self.refs[aid] = 2 if detached else 1
         oid = self.new_id()
         cls = self._callable(spec[1], blob)
         made: list[Any] = []

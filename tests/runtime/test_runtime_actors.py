@@ -434,3 +434,36 @@ def test_the_driver_forgets_dead_actors_once_no_handle_is_left(fresh, backend):
     while len(client.all_workers) > 2:  # the actors' processes are reaped, then forgotten
         assert time.monotonic() < deadline, f"{len(client.all_workers)} worker records kept"
         time.sleep(0.05)
+
+
+def test_the_inline_backend_forgets_actors_once_no_handle_is_left(fresh, backend):
+    if backend != "inline":
+        pytest.skip("reads the inline client's state")
+    import gc
+    rt = fresh
+    client = rt.api._client
+    kept = rt.remote(Counter).options(name="kept").remote()
+    for i in range(3):
+        killed = rt.remote(Counter).options(name=f"killed-{i}").remote()
+        assert rt.get(killed.add.remote()) == 1
+        rt.kill(killed)
+        dropped = rt.remote(Counter).options(name=f"dropped-{i}").remote()
+        again = rt.get_actor(f"dropped-{i}")
+        boxed = rt.put([dropped])  # a handle inside a stored object counts too
+        del dropped, again
+        gc.collect()
+        rt.put(0)
+        assert rt.get(rt.get(boxed)[0].add.remote()) == 1
+        broken = rt.remote(_Broken).remote()
+        with pytest.raises(rt.ActorDiedError):
+            rt.get(broken.ping.remote())
+        del killed, boxed, broken
+        gc.collect()
+    rt.put(0)  # any API call processes released handles
+    # before: every actor's record and class metadata stayed until shutdown
+    assert list(client.actors) == [kept._aid]
+    assert list(client.meta) == [kept._aid]
+    assert list(client.names) == ["kept"]
+    with pytest.raises(ValueError, match="no live actor"):
+        rt.get_actor("dropped-0")  # its name went with it
+    assert rt.get(kept.add.remote()) == 1
