@@ -32,11 +32,11 @@ from sysml_datasets.imdb import (
 from ._card_cache import CardinalityCache
 from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
 from .cost_models import COST_MODELS, get_cost_model, relative_cost
-from .database import TableStats, connect, fingerprint, schema_of
+from .database import TableStats, bind, connect, fingerprint, schema_of
 from .execute import RECHECK_TIMEOUT_S, run_plan
 from .optimizers import MAX_JOIN_PAIRS, OPTIMIZERS, SearchSpaceTooLarge, get_optimizer
 from .query_graph import QueryError, QueryGraph, parse_query
-from .rewrite import plan_sql
+from .rewrite import original_sql, plan_sql
 
 logger = logging.getLogger("deepquery")
 
@@ -58,6 +58,10 @@ class _TooLarge(BadInput):
     def __init__(self, label: str, error: SearchSpaceTooLarge) -> None:
         super().__init__(f"{label}: {error}")
         self.error = error
+
+
+class _InternalError(Exception):
+    """A check of our own output failed (deepquery's bug, not the user's): one line, exit 1."""
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -264,6 +268,24 @@ def _plan(s: _Session, optimizer: str, cost_model: str):
     return tree, (time.perf_counter() - t) * 1000.0
 
 
+def _check_binds(s: _Session, sql: str) -> None:
+    """Check that DuckDB binds the planned ``sql`` (binding only: no optimizing, no data read,
+    about 1 ms), so ``plan`` never prints SQL DuckDB refuses. When it does not, the user's
+    query is bad input if it does not bind either (a type error DuckDB alone finds), else the
+    rewrite is wrong: an internal error, exit 1."""
+    try:
+        bind(s.con, sql)
+    except (duckdb.Error, QueryError) as e:
+        if _is_interrupt(e):
+            raise KeyboardInterrupt from None
+        try:
+            bind(s.con, original_sql(s.graph))
+        except duckdb.Error as original:
+            raise _duckdb_bad_input(s.label, original) from None
+        raise _InternalError(f"{s.label}: the planned SQL does not bind in DuckDB: "
+                             f"{str(e).splitlines()[0]}") from None
+
+
 def _duckdb_bad_input(label: str, e: duckdb.Error) -> BaseException:
     """DuckDB refusing the user's query (a failed cast, a bad LIMIT) as bad input; Ctrl-C,
     which DuckDB reports as its own exception, stays an interrupt."""
@@ -306,7 +328,8 @@ def cmd_data_build(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     with _opened(args, args.file) as s:
         tree, ms = _plan(s, args.optimizer, args.cost_model)
-    sql = plan_sql(s.graph, tree)
+        sql = plan_sql(s.graph, tree)
+        _check_binds(s, sql)
     out = {"query": s.graph.name, "relations": list(s.graph.aliases), "plan": tree.nested(s.graph),
            "cost": tree.cost, "cost_model": args.cost_model, "optimizer": args.optimizer,
            "cards": args.cards, "rows": tree.card, "planning_ms": round(ms, 3), "sql": sql,
@@ -328,6 +351,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tree, ms = _plan(s, args.optimizer, args.cost_model)
         if s.cache is not None:  # planning is done with it: no write held during the run
             s.cache.flush()
+        _check_binds(s, plan_sql(s.graph, tree))
         try:
             r = run_plan(s.con, s.graph, tree, repeat=args.repeat,
                          recheck_timeout_s=args.recheck_timeout)
@@ -509,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:  # invalid configuration values (scale, seed, ...)
         print(f"deepquery: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
+    except _InternalError as e:
+        print(f"deepquery: internal error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("deepquery: interrupted", file=sys.stderr)
         return 1

@@ -72,6 +72,15 @@ def execute_select(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return con.execute(sql).fetchall()
 
 
+def bind(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Bind one read-only SELECT (checked like :func:`execute_select`) on ``con``'s schema:
+    DuckDB resolves its tables, columns, functions and types and raises its error where it
+    cannot. Nothing is optimized, run or read (a relation that is never fetched): about 1 ms
+    for a 17-relation JOB query."""
+    parse_statement(sql, read="duckdb")
+    con.sql(sql)
+
+
 def select_columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, np.ndarray]:
     """Run one read-only SELECT (checked like :func:`execute_select`) and fetch its columns as
     numpy arrays (masked arrays where a column has NULLs)."""

@@ -1,0 +1,91 @@
+"""``plan`` (and ``run``, before it executes) checks that DuckDB binds the planned SQL: SQL
+DuckDB refuses is never printed; a query that does not bind as written is bad input (exit 2), a
+rewrite that breaks a query that binds is our bug (exit 1)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import deepquery.__main__ as cli
+from deepquery import (
+    EstimatedCardinality,
+    TableStats,
+    connect,
+    get_cost_model,
+    parse_query,
+)
+from deepquery.__main__ import main
+from deepquery.database import bind, schema_of
+from deepquery.optimizers import get_optimizer
+from deepquery.rewrite import plan_sql
+
+from .dq_helpers import one_line
+
+GOOD = ("SELECT MIN(t.title) FROM title AS t, movie_companies AS mc "
+        "WHERE t.id = mc.movie_id AND t.production_year > 2000")
+
+
+def _query(tmp_path: Path, sql: str) -> str:
+    q = tmp_path / "q.sql"
+    q.write_text(sql)
+    return str(q)
+
+
+@pytest.fixture()
+def broken_rewrite(monkeypatch) -> None:
+    """plan_sql renames a relation in FROM only: SQL DuckDB cannot bind (t.* unknown)."""
+    real = cli.plan_sql
+    monkeypatch.setattr(cli, "plan_sql",
+                        lambda graph, tree, limit=True: real(graph, tree, limit).replace(
+                            "title AS t", "title AS t_renamed"))
+
+
+# Before: exit 0, and the SQL DuckDB refuses was printed as the plan.
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_planned_sql_that_does_not_bind_is_an_internal_error(tmp_path, imdb_db, capsys,
+                                                             broken_rewrite, json_flag):
+    assert main(["plan", _query(tmp_path, GOOD), "--db", str(imdb_db), *json_flag]) == 1
+    out = capsys.readouterr()
+    line = one_line(out.err)
+    assert line.startswith("deepquery: internal error: ") and "does not bind" in line
+    assert "Binder Error" in line and out.out == ""
+
+
+# Before: run executed the user's query and its own rewrite, never the SQL plan prints.
+def test_run_checks_the_planned_sql_binds_before_running(tmp_path, imdb_db, capsys,
+                                                         broken_rewrite):
+    assert main(["run", _query(tmp_path, GOOD), "--db", str(imdb_db), "--repeat", "1"]) == 1
+    assert "internal error" in one_line(capsys.readouterr().err)
+
+
+# Before: exit 0 with the query printed as planned SQL: only DuckDB finds the type error.
+@pytest.mark.parametrize("cards", ["estimated", "true"])
+def test_a_query_duckdb_cannot_bind_is_bad_input_for_plan(tmp_path, imdb_db, capsys, cards):
+    sql = GOOD.replace("MIN(t.title)", "MIN(t.title + 1)")
+    assert main(["plan", _query(tmp_path, sql), "--db", str(imdb_db), "--cards", cards,
+                 "--cache-dir", str(tmp_path / "cache")]) == 2
+    out = capsys.readouterr()
+    line = one_line(out.err)
+    assert "q.sql: DuckDB: Binder Error" in line and "internal" not in line and out.out == ""
+
+
+def test_plan_still_prints_sql_that_binds(tmp_path, imdb_db, capsys):
+    assert main(["plan", _query(tmp_path, GOOD), "--db", str(imdb_db)]) == 0
+    assert "JOIN" in capsys.readouterr().out
+
+
+def test_every_job_query_plans_to_sql_that_binds(job_dir, imdb_db):
+    con = connect(imdb_db)
+    try:
+        schema = schema_of(con)
+        files = sorted(f for f in job_dir.glob("*.sql") if re.fullmatch(r"\d+[a-z]\.sql", f.name))
+        assert len(files) == 113
+        for f in files:
+            g = parse_query(f.read_text(), schema, f.stem)
+            tree = get_optimizer("greedy")(g, EstimatedCardinality(g, TableStats(con)),
+                                           get_cost_model("cout"))
+            bind(con, plan_sql(g, tree))
+    finally:
+        con.close()
