@@ -39,6 +39,7 @@ from .serialization import (dumps, fits_inline, inline_value, load_value, map_sh
 log = logging.getLogger(__name__)
 _SHM_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _START_TIMEOUT_S = 60.0
+_MAX_WID = 0xFFFF  # an object id holds 16 bits of the worker's id (worker.Worker.new_id)
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Workers start with -S (no site: about 60 ms less per start) and the driver's sys.path; the
 # worker applies the .pth files (editable installs) right after its hello (worker._apply_site).
@@ -59,6 +60,7 @@ class Driver:
         self._ids = itertools.count(1)
         self._prefix = self.epoch << 48
         self._wids = itertools.count(1)
+        self._wid_cursor = 0  # where _new_wid looks for a free id once they wrapped around
         self.closed = False
         self.failed: BaseException | None = None  # what ended the dispatcher, if not shutdown
         self.session_dir = tempfile.mkdtemp(prefix=f"rt-{os.getpid()}-", dir=_SHM_ROOT)
@@ -119,8 +121,8 @@ class Driver:
 
     # --- processes ---
     def _spawn(self, aid: int | None) -> WorkerInfo:
+        wid = self._new_wid()
         a, b = socket.socketpair()
-        wid = next(self._wids)
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-S", "-c", _BOOT, str(b.fileno()), str(self.life_r),
@@ -141,6 +143,21 @@ class Driver:
         self.sel.register(a, selectors.EVENT_READ, w)
         self._wake()
         return w
+
+    def _new_wid(self) -> int:
+        """An id for a new worker: 1, 2, ...; past ``_MAX_WID`` (that many starts, nested
+        bursts make many) one that no worker whose process may run has and no object in the
+        store was made under, since the worker's object ids start over from the same prefix."""
+        wid = next(self._wids)
+        if wid <= _MAX_WID:
+            return wid
+        used = {w.wid for w in self.all_workers}
+        used.update((oid >> 32) & _MAX_WID for oid in self.sched.store.entries)
+        for _ in range(_MAX_WID):
+            self._wid_cursor = self._wid_cursor % _MAX_WID + 1
+            if self._wid_cursor not in used:
+                return self._wid_cursor
+        raise OSError(f"no worker id is free: objects made by all {_MAX_WID} of them are alive")
 
     def _wake(self) -> None:
         try:

@@ -160,6 +160,39 @@ def test_a_worker_killed_before_reporting_a_put_leaves_no_segment(rt, caps, shm_
     assert rt.get(keeper.total.remote(), timeout=30) == float(1 << 17)  # the kept one stays
 
 
+def _put_here(i):
+    import runtime
+    time.sleep(0.05)  # not a short task: the tasks spread over both workers
+    return runtime.put(np.full(4, i))
+
+
+def test_worker_ids_past_16_bits_reuse_none_still_in_use(fresh, backend):
+    if backend != "local":
+        pytest.skip("reads and sets the local driver's worker ids")
+    import itertools
+    rt = fresh
+    client = rt.api._client
+    put_here = rt.remote(_put_here)
+    first = rt.get([put_here.remote(i) for i in range(8)])  # objects the two workers made
+    # as after 2**16 worker starts: an object id holds 16 bits of its worker's id (Worker.new_id),
+    # so before, this id's extra bit landed in the epoch bits and the new workers made the same
+    # ids as the first two (workers 1 and 2), whose objects are still alive
+    low = client.epoch & -client.epoch
+    client._wids = itertools.count((low << 16) | 1)
+    killed = set(client.processes())
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)  # their replacements get the next ids
+    deadline = time.monotonic() + 30
+    while set(client.processes()) & killed or len(client.processes()) < 2:
+        assert time.monotonic() < deadline, "the killed workers were not replaced"
+        time.sleep(0.05)
+    second = rt.get([put_here.remote(i) for i in range(100, 108)], timeout=60)
+    assert len({r._id for r in first + second}) == 16
+    assert [int(a[0]) for a in rt.get(first)] == list(range(8))
+    assert [int(a[0]) for a in rt.get(second)] == list(range(100, 108))
+    assert all(w.wid < 1 << 16 for w in client.all_workers)
+
+
 def test_task_is_retried_on_a_fresh_worker_after_a_kill(rt, tmp_path, caps):
     caps("processes")
     f = rt.remote(max_retries=2)(_die_first_times)
