@@ -140,7 +140,8 @@ def test_build_past_its_node_budget_exits_2_and_keeps_the_earlier_tree(capsys, r
     out.write_text("earlier tree\n")
     rc, stdout, err = call(capsys, "build", rules, "--algo", algo, "--max-nodes", "1", "--out", out)
     assert rc == 2 and stdout == ""
-    assert one_line(err) == f"{rules}: {algo} exceeded 1 nodes on this rule set; raise --max-nodes or try another --algo"
+    assert one_line(err) == (f"{rules}: {algo} exceeded 1 nodes on this rule set; raise --max-nodes or try "
+                             "another --algo")
     assert out.read_text() == "earlier tree\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.txt", "t.json"]
 
@@ -382,6 +383,10 @@ def test_generation_benchmark_compares_against_a_baseline_folder_and_refuses_a_b
     r = bench("--baseline", str(REPO), "--kinds", "ipc", "--sizes", "50", "--repeats", "1")  # this checkout vs itself
     assert r.returncode == 0, r.stderr
     assert "| ipc 50 |" in r.stdout and r.stdout.split("| ipc 50 |")[1].split("\n")[0].endswith("| True | True |")
+    r = bench("--baseline", str(REPO), "--kinds", "fw", "--sizes", "50", "--repeats", "1", "--text-only")
+    assert r.returncode == 0, r.stderr
+    assert "text formatting only" in r.stdout
+    assert r.stdout.split("| fw 50 |")[1].split("\n")[0].endswith("| True | True |")
     r = bench("--baseline", str(tmp_path))
     assert r.returncode == 2 and r.stdout == ""
     assert f"argument --baseline: no {tmp_path / 'datasets' / 'classbench' / '__init__.py'}" in one_line(r.stderr)
