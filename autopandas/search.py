@@ -42,6 +42,7 @@ only hashes of the intermediates seen.
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import io
 import logging
@@ -199,14 +200,18 @@ def state_key(obj: Any) -> Any:
     """A content key of an intermediate value (None when it can't be keyed: then never deduped).
 
     Built from plain Python tuples and raw bytes rather than ``pd.util.hash_pandas_object``,
-    which costs about 10 ms a frame under pandas 3 and would dominate the search.
+    which costs about 10 ms a frame under pandas 3 and would dominate the search. Two values
+    key equally exactly when they have the same kind and shape, the same axes (values, dtypes
+    and names, level by level) and the same columns in the same order (dtype and cells; missing
+    cells equal each other, a boolean cell never equals a number).
     """
     try:
         if isinstance(obj, pd.DataFrame):
-            cols = tuple(_column_key(obj.iloc[:, i]) for i in range(obj.shape[1]))
-            return ("F", obj.shape, _axis_key(obj.index), _axis_key(obj.columns), cols)
+            index, columns = obj.index, obj.columns
+            cols = tuple(_array_key(v) for v in _column_arrays(obj, len(columns)))
+            return ("F", (len(index), len(columns)), _axis_key(index), _axis_key(columns), cols)
         if isinstance(obj, pd.Series):
-            return ("S", _axis_key(obj.index), _name_key(obj.name), _column_key(obj))
+            return ("S", _axis_key(obj.index), _name_key(obj.name), _array_key(obj.array))
         if isinstance(obj, np.ndarray):
             if obj.dtype == object:
                 return ("A", obj.shape, _cells_key(obj.ravel(), obj.ravel()))
@@ -214,6 +219,17 @@ def state_key(obj: Any) -> Any:
     except (TypeError, ValueError):
         return None
     return None
+
+
+def _column_arrays(frame: pd.DataFrame, width: int) -> list:
+    """Each column's values as pandas stores them (a numpy array or an extension array), in
+    order. Read from the block manager: ``frame.iloc[:, i]`` makes a Series per column, about
+    30 us each, which was most of a small frame's key. A pandas without ``iget_values`` gets
+    the public way (the same arrays)."""
+    iget = getattr(getattr(frame, "_mgr", None), "iget_values", None)
+    if iget is None:
+        return [frame.iloc[:, i].array for i in range(width)]
+    return [iget(i) for i in range(width)]
 
 
 def _hashable(v: Any) -> bool:
@@ -239,35 +255,59 @@ def _cell(v: Any) -> Any:
 
 
 def _column_key(col: pd.Series) -> tuple:
-    if isinstance(col.dtype, pd.StringDtype):
-        text = _text_key(col)
+    """A column's key: its dtype and cells (see :func:`_array_key`)."""
+    return _array_key(col.array)
+
+
+#: The extension array pandas wraps numpy values in (``Series.array``); renamed in pandas 2.1.
+_NUMPY_BACKED = getattr(pd.arrays, "NumpyExtensionArray", None) or pd.arrays.PandasArray
+
+
+def _array_key(values: Any) -> tuple:
+    """The key of a column's values (a numpy or pandas extension array): its dtype, then its
+    cells as bytes (numbers, dates; text through Arrow) or as a tuple (anything else)."""
+    values = _unwrapped(values)             # a Series' .array of numpy values: the numpy dtype
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        text = _text_key(values)
         if text is not None:
-            return (str(col.dtype), "utf-8") + text
-    arr = col.to_numpy()
+            return (str(dtype), "utf-8") + text
+    arr = values if isinstance(values, np.ndarray) else values.to_numpy()
     if arr.dtype.kind in "biufcmM":
-        return (_dtype_key(col.dtype), arr.tobytes())
-    return (_dtype_key(col.dtype),) + _cells_key(arr, arr)
+        return (_dtype_key(dtype), arr.tobytes())
+    return (_dtype_key(dtype),) + _cells_key(arr, arr)
+
+
+#: ``str`` of the numpy dtypes seen so far (``str(dtype)`` runs Python code in numpy, and the
+#: search keys the same few dtypes over and over).
+_NP_DTYPE_TEXT: dict[np.dtype, str] = {}
 
 
 def _dtype_key(dtype: Any) -> Any:
     """``str(dtype)``, but a categorical's categories and order too: two categoricals of the
     same cells with other categories are other states (``value_counts``, ``groupby`` with
     ``observed=False``, ``sort_values`` on an ordered one tell them apart)."""
+    if isinstance(dtype, np.dtype):
+        text = _NP_DTYPE_TEXT.get(dtype)
+        if text is None:
+            text = _NP_DTYPE_TEXT[dtype] = str(dtype)
+        return text
     if isinstance(dtype, pd.CategoricalDtype) and dtype.categories is not None:
         cats = dtype.categories
         return ("category", bool(dtype.ordered), str(cats.dtype), _cells_key(cats, cats.to_numpy()))
     return str(dtype)
 
 
-def _text_key(col: pd.Series) -> tuple[bytes, bytes, bytes] | None:
-    """A text column's cells as bytes through Arrow (pandas 3's ``str`` dtype is Arrow text, so
-    no Python string is made): where the missing cells are, then every cell's UTF-8 length and
-    the UTF-8 text, missing cells as empty. Equal for two columns exactly when their cells are
-    (``_cells_key`` of the same column, 40 times slower at 300,000 rows); None without pyarrow."""
+def _text_key(values: Any) -> tuple[bytes, bytes, bytes] | None:
+    """Text cells (a Series or a pandas string array) as bytes through Arrow (pandas 3's ``str``
+    dtype is Arrow text, so no Python string is made): where the missing cells are, then every
+    cell's UTF-8 length and the UTF-8 text, missing cells as empty. Equal for two columns
+    exactly when their cells are (``_cells_key`` of the same column, 40 times slower at 300,000
+    rows); None without pyarrow."""
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
-        arr = col.array.__arrow_array__()
+        arr = (values.array if isinstance(values, pd.Series) else values).__arrow_array__()
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if arr.type != pa.large_string():
@@ -287,12 +327,19 @@ def _text_key(col: pd.Series) -> tuple[bytes, bytes, bytes] | None:
     return (missing, (offsets - lo).tobytes(), data)
 
 
+_NO_NAME = (type(None), None)
+
+
 def _name_key(name: Any) -> Any:
     """An axis or Series name with its type: ``reset_index``, ``stack`` and ``to_frame`` turn
     names into labels, so a name ``True`` is no duplicate of a name ``1`` (``True == 1``), which
     Parquet/JSON targets tell apart, nor ``None`` of ``NaN`` (``reset_index`` calls the first
     ``index``). Tuples (a MultiIndex's level names flattened) are keyed item by item."""
+    if name is None:
+        return _NO_NAME
     name = py(name)
+    if type(name) in _PLAIN_CELLS:
+        return (type(name), name)
     if isinstance(name, tuple):
         return (tuple, tuple(_name_key(n) for n in name))
     if isinstance(name, float) and name != name:
@@ -302,15 +349,70 @@ def _name_key(name: Any) -> Any:
 
 def _axis_key(ax: pd.Index) -> tuple:
     names = tuple(_name_key(n) for n in ax.names)
-    levels = (ax.get_level_values(i) for i in range(ax.nlevels))
     # each level's dtype too: a boolean index is not an integer one of equal values (True == 1)
-    return (names, tuple((_dtype_key(lev.dtype),) + _cells_key(lev, lev.to_numpy())
-                         for lev in levels))
+    if not isinstance(ax, pd.MultiIndex):
+        return (names, (_level_key(ax),))
+    return (names, tuple(_multi_level_key(ax, i) for i in range(ax.nlevels)))
+
+
+def _multi_level_key(ax: pd.MultiIndex, i: int) -> tuple:
+    """The key of level ``i``'s values (by position: ``ax.get_level_values(i)`` takes ``i`` for a
+    level's name first, so with levels named ``[1, None]`` it keyed the first level twice and the
+    second never). Where no code is missing the values are taken from the level's array, without
+    making an Index (pandas' ``get_level_values`` cost about 50 us a level)."""
+    level, codes = ax.levels[i], ax.codes[i]
+    if (codes < 0).any():                           # missing labels: pandas fills them
+        return _level_key(ax.set_names([None] * ax.nlevels).get_level_values(i))
+    values = _unwrapped(level.array)
+    return _values_key(level.dtype, values[codes] if isinstance(values, np.ndarray) else values.take(codes))
+
+
+#: Longest RangeIndex whose key is cached (most intermediates have a short one, often the same).
+_RANGE_CACHED = 1000
+
+
+@functools.lru_cache(maxsize=256)
+def _range_key(start: int, stop: int, step: int) -> tuple:
+    """``_level_key`` of ``RangeIndex(start, stop, step)``: the key of its int64 values."""
+    return (_dtype_key(np.dtype(np.int64)), np.arange(start, stop, step, dtype=np.int64).tobytes())
+
+
+def _level_key(level: pd.Index) -> tuple:
+    """An index level's key (see :func:`_values_key`)."""
+    if isinstance(level, pd.RangeIndex) and len(level) <= _RANGE_CACHED:
+        return _range_key(level.start, level.stop, level.step)
+    return _values_key(level.dtype, _unwrapped(level.array))
+
+
+def _unwrapped(values: Any) -> Any:
+    """A pandas array of numpy values as its numpy array (``Series.array``, ``Index.array``)."""
+    return values.to_numpy() if isinstance(values, _NUMPY_BACKED) else values
+
+
+def _values_key(dtype: Any, values: Any) -> tuple:
+    """The key of an index level's values (a numpy or extension array): its dtype, then the
+    values as bytes (integers, booleans, dates; floats with -0.0 as 0.0 and one NaN, as the
+    cell tuple equates them), through Arrow (text), or as :func:`_cells_key`'s tuple."""
+    if isinstance(dtype, np.dtype) and dtype.kind in "biumMf":
+        arr = values if isinstance(values, np.ndarray) else values.to_numpy()
+        if dtype.kind == "f":
+            arr = np.where(np.isnan(arr), np.nan, arr + 0.0)    # -0.0 + 0.0 is 0.0
+        return (_dtype_key(dtype), arr.tobytes())
+    if isinstance(dtype, pd.StringDtype):
+        text = _text_key(values)
+        if text is not None:
+            return (str(dtype), "utf-8") + text
+    arr = values if isinstance(values, np.ndarray) else values.to_numpy()
+    return (_dtype_key(dtype),) + _cells_key(values, arr)
 
 
 #: Types of the missing values that ``_cell`` writes as None.
 _NONE_CELLS = frozenset({type(None), float, np.float16, np.float32, np.float64, type(pd.NA),
                          type(pd.NaT), np.datetime64, np.timedelta64})
+
+
+#: Types of the cells that ``_cell`` keeps as they are (not bool: ``type(True) is bool``).
+_PLAIN_CELLS = frozenset({str, int})
 
 
 def _cells_key(values: Any, arr: np.ndarray) -> tuple:
@@ -328,6 +430,10 @@ def _cells_key(values: Any, arr: np.ndarray) -> tuple:
         if np.isnan(arr).any():
             cells = [None if c != c else c for c in cells]
         return tuple(cells)
+    if kind == "O":
+        cells = arr.tolist()
+        if set(map(type, cells)) <= _PLAIN_CELLS:
+            return tuple(cells)
     if kind == "O" and len(arr) and pd.api.types.infer_dtype(arr, skipna=True) in ("string", "empty"):
         missing = pd.isna(arr)
         if not missing.any():

@@ -152,3 +152,16 @@ def test_benchmark_generalisation_check_kills_a_program_stuck_in_a_c_loop(shared
     assert row["reference_dsl"] is not None and row["reference_reproduces_output"] is True
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("drop_1"))
     assert "no (1/1)" in line, line
+
+
+@pytest.mark.skipif(not (BENCH.parents[1] / ".git").exists(), reason="reads the baseline from git")
+def test_state_key_benchmark_times_both_versions_and_compares_their_partitions(shared_dir):
+    script = BENCH.parent / "autopandas_state_key.py"
+    env = {**os.environ, "SYSML_SHARED": str(shared_dir)}
+    p = subprocess.run([sys.executable, str(script), "--seconds", "0.5", "--per-task", "30", "--repeats", "1",
+                        "--only", "SO_49592930_depth1,book_dup_1"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"baseline \w+ [0-9.]+ us, this tree [0-9.]+ us", p.stdout), p.stdout
+    assert "identical partition" in p.stdout, p.stdout
+    assert p.stdout.rstrip().splitlines()[-1].startswith("command: python benchmarks/autopandas_state_key.py")
