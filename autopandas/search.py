@@ -201,9 +201,10 @@ def state_key(obj: Any) -> Any:
 
     Built from plain Python tuples and raw bytes rather than ``pd.util.hash_pandas_object``,
     which costs about 10 ms a frame under pandas 3 and would dominate the search. Two values
-    key equally exactly when they have the same kind and shape, the same axes (values, dtypes
-    and names, level by level) and the same columns in the same order (dtype and cells; missing
-    cells equal each other, a boolean cell never equals a number).
+    key equally when they have the same kind and shape, the same axes (values, dtypes and typed
+    names, level by level) and the same columns in the same order (dtype and cells), and only
+    then; cells of object dtype compare as Python values (``1 == 1.0``), except that missing
+    cells equal each other and a boolean never equals a number.
     """
     try:
         if isinstance(obj, pd.DataFrame):
