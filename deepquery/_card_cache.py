@@ -5,6 +5,11 @@ be used never stops planning: a corrupt file is moved aside (``<name>.corrupt``)
 started; a file that cannot be opened or written (read-only folder, full disk) is replaced by an
 in-memory cache for the rest of the run. Each case is logged once as a warning.
 
+Writes never wait on another process: puts are queued in memory (gets see them) and written in
+one short transaction per batch; while another process holds the file's write lock the batch
+stays queued and is tried again after twice as many puts, and what is still queued when the
+cache closes is dropped (logged), since every count can be computed again.
+
 Pruning: each database fingerprint's counts carry the time it was last used; when a cache starts
 on a fingerprint, the counts of all but the :data:`KEEP_FINGERPRINTS` most recently used
 fingerprints are deleted. A regenerated database (new generator code, numpy, pandas or DuckDB)
@@ -29,7 +34,11 @@ KEEP_FINGERPRINTS = 8
 _VERSION = 2
 """``PRAGMA user_version`` of the file's layout (1: ``cards(key, rows)``, no fingerprints)."""
 _BUSY_TIMEOUT_S = 30
-"""How long a write waits for another process's write lock before the cache goes in memory."""
+"""How long a read waits while another process commits (it is blocked only for the commit)."""
+_WRITE_WAIT_S = 0.25
+"""How long a batch of puts waits for another process's write lock before it is left queued:
+this cache holds the lock only to write one batch (milliseconds), so a longer hold is a writer
+that keeps it (an older deepquery holding uncommitted puts), not worth waiting for."""
 _SCHEMA = (
     ("CREATE TABLE IF NOT EXISTS cards (fingerprint TEXT NOT NULL, key TEXT NOT NULL, rows REAL, "
      "PRIMARY KEY (fingerprint, key)) WITHOUT ROWID"),
@@ -63,7 +72,7 @@ def _create(con: sqlite3.Connection) -> None:
 
 
 class CardinalityCache:
-    """``get``/``put`` of counts; writes are batched and committed every ``flush_every`` puts."""
+    """``get``/``put`` of counts; puts are queued and written every ``flush_every`` puts."""
 
     def __init__(self, path: str | Path, flush_every: int = 200,
                  keep: int = KEEP_FINGERPRINTS) -> None:
@@ -72,10 +81,13 @@ class CardinalityCache:
         self.path = Path(path)
         self.persistent = True
         """False once the file could not be used and counts are kept in memory only."""
-        self._pending = 0
+        self._queue: dict[tuple[str, str], float] = {}
+        """Puts not yet written: (fingerprint, key) -> rows."""
         self._flush_every = flush_every
+        self._next_flush = flush_every
         self._keep = keep
-        self._used: set[str] = set()
+        self._used: dict[str, None] = {}
+        """Fingerprints this cache has seen, in order of first use."""
         self._unmarked: list[str] = []
         """Fingerprints used while another process held the write lock: marked at a flush."""
         try:
@@ -95,7 +107,6 @@ class CardinalityCache:
         try:
             _create(con)
             con.execute("SELECT count(*) FROM cards").fetchone()
-            con.isolation_level = ""  # puts batched in implicit transactions (see flush)
         except sqlite3.DatabaseError:
             con.close()
             raise
@@ -118,54 +129,68 @@ class CardinalityCache:
         self.persistent = False
         con = sqlite3.connect(":memory:", isolation_level=None)
         _create(con)
-        con.isolation_level = ""
         return con
 
     def _fall_back(self, error: sqlite3.Error) -> None:
-        """The file failed mid-run (disk full, made read-only, damaged): go on in memory."""
+        """The file failed mid-run (disk full, made read-only, damaged): go on in memory, with
+        the queued puts (the file's earlier counts are not carried over)."""
         try:
             self._con.close()
         except sqlite3.Error:
             pass
         self._con = self._in_memory(f"it failed ({error})")
-        self._pending = 0
-        self._used.clear()
-        self._unmarked.clear()
+        self._unmarked = list(self._used)
+        self._write(wait_s=0.0)
 
     def _use(self, fingerprint: str) -> None:
         """Mark ``fingerprint`` used now, the first time this cache sees it, and prune the
         counts of fingerprints past the :data:`KEEP_FINGERPRINTS` most recently used. Without
-        waiting for the file: while another process holds its write lock (a batch of puts not
-        yet committed, which may take minutes) this is left to a flush, and gets go on."""
+        waiting: while another process holds the write lock this is left to a flush."""
         if fingerprint in self._used:
             return
-        self._used.add(fingerprint)
+        self._used[fingerprint] = None
         self._unmarked.append(fingerprint)
-        self._mark_unmarked(wait=False)
+        if not self._queue:  # else the next flush marks it with the puts
+            self._write(wait_s=0.0)
 
-    def _mark_unmarked(self, wait: bool) -> None:
-        if not self._unmarked:
-            return
+    def _write(self, wait_s: float) -> bool:
+        """Write the queued puts and mark their fingerprints (and those used meanwhile) in one
+        transaction, waiting at most ``wait_s`` for the write lock; False, everything left
+        queued, when another process holds it. Other failures raise."""
+        if not self._queue and not self._unmarked:
+            return True
         con = self._con
-        if not wait:
-            con.execute("PRAGMA busy_timeout = 0")
+        con.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
         try:
-            for fingerprint in self._unmarked:
-                self._mark(fingerprint)
-            self._unmarked.clear()
-        except sqlite3.OperationalError as e:
-            if wait or self._pending or "locked" not in str(e):
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.executemany("INSERT OR REPLACE INTO cards VALUES (?, ?, ?)",
+                                [(fp, key, rows) for (fp, key), rows in self._queue.items()])
+                # counts just written belong to a listed fingerprint even if another process
+                # pruned it since this cache first used it (else they would never be pruned)
+                marks = self._used if self._queue else dict.fromkeys(self._unmarked)
+                now = time.time()
+                for k, fingerprint in enumerate(marks):  # later use, later time: kept longer
+                    self._mark(fingerprint, now + k * 1e-6)
+                con.execute("COMMIT")
+            except BaseException:
+                con.rollback()
                 raise
-            con.rollback()  # nothing of this cache's was pending: only the marks go
-            logger.debug("true-cardinality cache %s: another process is writing; fingerprints "
-                         "are marked used at the next flush", self.path)
+        except sqlite3.OperationalError as e:
+            if not self.persistent or not ("locked" in str(e) or "busy" in str(e)):
+                raise
+            logger.debug("true-cardinality cache %s: another process holds the write lock; "
+                         "%d counts stay queued", self.path, len(self._queue))
+            return False
         finally:
-            if not wait:
-                con.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_S * 1000}")
+            con.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_S * 1000}")
+        self._queue.clear()
+        self._unmarked.clear()
+        return True
 
-    def _mark(self, fingerprint: str) -> None:
+    def _mark(self, fingerprint: str, used: float) -> None:
         con = self._con
-        con.execute("INSERT OR REPLACE INTO fingerprints VALUES (?, ?)", (fingerprint, time.time()))
+        con.execute("INSERT OR REPLACE INTO fingerprints VALUES (?, ?)", (fingerprint, used))
         old = [r[0] for r in con.execute(
             "SELECT fingerprint FROM fingerprints WHERE fingerprint != ? "
             "ORDER BY used DESC LIMIT -1 OFFSET ?", (fingerprint, self._keep - 1))]
@@ -175,7 +200,6 @@ class CardinalityCache:
         if old:
             logger.info("true-cardinality cache %s: dropped the counts of %d database(s) "
                         "not used lately", self.path, len(old))
-        con.commit()
 
     @staticmethod
     def key(fingerprint: str, sql: str) -> str:
@@ -184,56 +208,51 @@ class CardinalityCache:
 
     def get(self, fingerprint: str, sql: str) -> float | None:
         """The cached count, or None."""
+        key = self.key(fingerprint, sql)
+        queued = self._queue.get((fingerprint, key))
+        if queued is not None:
+            return queued
         try:
             self._use(fingerprint)
             row = self._con.execute("SELECT rows FROM cards WHERE fingerprint = ? AND key = ?",
-                                    (fingerprint, self.key(fingerprint, sql))).fetchone()
+                                    (fingerprint, key)).fetchone()
         except sqlite3.DatabaseError as e:
             if not self.persistent:
                 raise
             self._fall_back(e)
-            return None
+            return self._queue.get((fingerprint, key))
         return None if row is None else row[0]
 
     def put(self, fingerprint: str, sql: str, rows: float) -> None:
-        """Remember a count."""
-        try:
-            self._use(fingerprint)
-            self._con.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?)",
-                              (fingerprint, self.key(fingerprint, sql), rows))
-        except sqlite3.DatabaseError as e:
-            if not self.persistent:
-                raise
-            self._fall_back(e)
-            self.put(fingerprint, sql, rows)
-            return
-        self._pending += 1
-        if self._pending >= self._flush_every:
+        """Remember a count (queued; written with the batch it completes)."""
+        self._queue[(fingerprint, self.key(fingerprint, sql))] = rows
+        self._use(fingerprint)
+        if len(self._queue) >= self._next_flush:
             self.flush()
 
     def flush(self) -> None:
-        """Commit pending writes, with the fingerprints they belong to marked used now (another
-        process may have pruned one since this cache first used it: its new counts would then
-        belong to no fingerprint listed, and never be pruned)."""
+        """Write the queued puts now, unless another process holds the write lock: then they
+        stay queued, tried again after as many puts again."""
         try:
-            # with puts pending this cache holds the write lock; without, a read-only run does
-            # not wait on another process's batch just to mark its fingerprints
-            self._mark_unmarked(wait=bool(self._pending))
-            if self._pending:
-                now = time.time()
-                self._con.executemany("INSERT OR REPLACE INTO fingerprints VALUES (?, ?)",
-                                      [(fp, now) for fp in self._used])
-            self._con.commit()
+            written = self._write(wait_s=_WRITE_WAIT_S)
         except sqlite3.DatabaseError as e:
             if not self.persistent:
                 raise
             self._fall_back(e)
-        self._pending = 0
+            written = True
+        self._next_flush = self._flush_every if written else 2 * max(len(self._queue), 1)
 
     def close(self) -> None:
-        """Commit and close."""
+        """Write what is queued (unless another process holds the write lock: then it is
+        dropped, said in the log) and close."""
         self.flush()
+        if self._queue:
+            logger.info("true-cardinality cache %s: another process holds the write lock; "
+                        "%d counts were not saved", self.path, len(self._queue))
         self._con.close()
 
     def __len__(self) -> int:
-        return self._con.execute("SELECT count(*) FROM cards").fetchone()[0]
+        """Counts in the cache, queued ones included."""
+        stored = self._con.execute("SELECT count(*) FROM cards").fetchone()[0]
+        return stored + sum(1 for fp, key in self._queue if not self._con.execute(
+            "SELECT 1 FROM cards WHERE fingerprint = ? AND key = ?", (fp, key)).fetchone())

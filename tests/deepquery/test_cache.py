@@ -4,9 +4,13 @@ worked around, each said in one line."""
 from __future__ import annotations
 
 import errno
+import logging
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import pytest
@@ -378,3 +382,77 @@ def test_a_cache_opens_and_reads_while_another_process_holds_a_batch_of_puts(tmp
     listed = {r[0] for r in con.execute("SELECT fingerprint FROM fingerprints")}
     con.close()
     assert listed == {"fp-done", "fp-busy"} and _fingerprints_in(path) == {"fp-done", "fp-busy"}
+
+
+class _LockHolder:
+    """Another process holding the cache file's write lock until ``release``: ``batch`` is a
+    CardinalityCache with a put not yet written, ``raw`` an SQLite connection inside BEGIN
+    IMMEDIATE (a writer that keeps the lock, e.g. an older deepquery's uncommitted batch)."""
+
+    SCRIPTS: ClassVar[dict[str, str]] = {
+        "batch": ("import sys; from deepquery._card_cache import CardinalityCache; "
+                  "c = CardinalityCache(sys.argv[1]); c.put('fp-busy', 'SELECT 1', 1.0); "
+                  "print('ready', flush=True); sys.stdin.read(); c.close()"),
+        "raw": ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+                "c.execute('BEGIN IMMEDIATE'); print('ready', flush=True); sys.stdin.read(); "
+                "c.execute('ROLLBACK'); c.close()"),
+    }
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", self.SCRIPTS[kind], str(path)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def release(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+
+
+@pytest.fixture()
+def short_waits(monkeypatch):
+    """Reads wait 1 s, not 30, for another process's lock: on the old code a put waited that
+    long for the other process's batch, then the whole run went on in memory."""
+    import deepquery._card_cache as cc
+    monkeypatch.setattr(cc, "_BUSY_TIMEOUT_S", 1)
+
+
+@pytest.mark.parametrize("kind", ["batch", "raw"])
+def test_puts_never_wait_on_another_process_and_are_written_once_it_lets_go(tmp_path, short_waits,
+                                                                            kind):
+    path = tmp_path / "true_cards.sqlite"
+    CardinalityCache(path).close()
+    holder = _LockHolder(path, kind)
+    try:
+        cache = CardinalityCache(path, flush_every=2)
+        for i in range(5):  # two flushes come and go while the lock is held
+            cache.put("fp-second", f"SELECT {i}", float(i))
+        cache.flush()
+        assert cache.persistent  # before: the first put waited, failed and went in memory
+        assert [cache.get("fp-second", f"SELECT {i}") for i in range(5)] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    finally:
+        holder.release()
+    cache.close()
+    again = CardinalityCache(path)
+    assert [again.get("fp-second", f"SELECT {i}") for i in range(5)] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    again.close()
+    expected = {"fp-second", "fp-busy"} if kind == "batch" else {"fp-second"}
+    assert _fingerprints_in(path) == expected
+
+
+def test_counts_still_queued_at_close_behind_a_held_lock_are_dropped(tmp_path, short_waits, caplog):
+    path = tmp_path / "true_cards.sqlite"
+    CardinalityCache(path).close()
+    holder = _LockHolder(path, "raw")
+    try:
+        cache = CardinalityCache(path)
+        cache.put("fp", "SELECT 1", 1.0)
+        assert cache.persistent
+        with caplog.at_level(logging.INFO, logger="deepquery._card_cache"):
+            cache.close()  # returns: the counts are only a cache
+    finally:
+        holder.release()
+    assert "1 counts were not saved" in caplog.text
+    again = CardinalityCache(path)
+    assert again.persistent and again.get("fp", "SELECT 1") is None
+    again.close()
