@@ -190,11 +190,11 @@ def generalizes(candidate: Program, reference: Program | None, inputs: Sequence[
 def isolated_runner(time_limit_s: float, headroom: int | None = HEADROOM_BYTES) -> Runner:
     """A ``run`` for :func:`generalizes`: each program run in a forked worker whose address space
     may grow by ``headroom`` bytes (None: no cap), killed ``time_limit_s`` + ``KILL_GRACE_S``
-    after it starts (its calls also get the sandbox's soft ``time_limit_s`` each). A killed run
-    fails with error :data:`TIME_LIMIT`, one whose worker died with ``worker died: ...``."""
+    after it starts; each call keeps the sandbox's own soft limits, as without a runner. A
+    killed run fails with error :data:`TIME_LIMIT`, one whose worker died with ``worker died: ...``."""
     def run(program: Program, inputs: Sequence[Any]) -> Outcome:
         def work() -> Outcome:
-            with Sandbox(time_limit_s=time_limit_s) as box:
+            with Sandbox() as box:
                 return program.run(inputs, box)
         try:
             return run_isolated(work, time.monotonic() + time_limit_s + KILL_GRACE_S, headroom)

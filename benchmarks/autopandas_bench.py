@@ -91,7 +91,7 @@ def check_generalization(task: dict, frames: list, constants: tuple, program: Pr
         ref = parse_reference(text, task["inputs"], task["output"], constants, timeout_s=PARSE_S)
         if ref is None:
             return None, None
-        with Sandbox(time_limit_s=time_limit_s) as box:
+        with Sandbox() as box:
             out = ref.run(frames, box)
         return ref, out.ok and equal(task["output"], out.value)
 
