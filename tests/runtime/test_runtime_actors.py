@@ -113,6 +113,8 @@ def test_named_actor_lookup(rt):
 
 
 def test_a_handle_a_task_looked_up_by_name_keeps_the_actor_alive(rt, tmp_path, backend):
+    if backend == "ray":
+        pytest.skip("Ray counts only the creator's handles: a lookup's does not keep it alive")
     import gc
     c = rt.remote(Counter).options(name="looked-up").remote()
     assert rt.get(c.add.remote()) == 1
@@ -327,8 +329,10 @@ class _SlowInit:
         time.sleep(0.5)  # the driver drops the handle meanwhile
 
 
-def test_an_actor_dropped_while_its_constructor_runs_exits(rt, caps, tmp_path):
+def test_an_actor_dropped_while_its_constructor_runs_exits(rt, caps, tmp_path, backend):
     caps("processes")
+    if backend == "ray":
+        pytest.skip("Ray may drop the actor before its constructor runs at all")
     import gc
     flag = tmp_path / "pid"
     rt.remote(_SlowInit).remote(str(flag))  # the handle is gone at once
