@@ -1,6 +1,7 @@
 """``python -m deepquery``: build the synthetic IMDb, plan, run and compare join orders.
 
-Subcommands: ``data build``, ``plan FILE``, ``run FILE``, ``compare [FILE]``. Exit codes:
+Subcommands: ``data build``, ``data list``, ``data clean``, ``plan FILE``, ``run FILE``,
+``compare [FILE]``. Exit codes:
 0 done, 2 bad input (one line on stderr), 1 internal error; ``run`` also exits 1 when the
 results DIFFER and 3 when they differ but cannot be compared (the result may depend on row
 order, or the LIMIT re-check timed out).
@@ -29,6 +30,7 @@ from sysml_datasets.imdb import (
     held_by_another_process,
 )
 
+from ._cache_files import CacheFile, remove_unless_held, scan
 from ._card_cache import CardinalityCache
 from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
 from .cost_models import COST_MODELS, get_cost_model, relative_cost
@@ -145,9 +147,9 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
         raise BadInput(f"{path}: cannot open database: {str(e).splitlines()[0]}") from None
 
 
-def _cache_dir(args: argparse.Namespace) -> Path:
+def _cache_dir(args: argparse.Namespace, create: bool = True) -> Path:
     """The cache folder (--cache-dir, else $SYSML_CACHE, else ~/.cache/sysml), created if
-    missing; checked before anything is built in it."""
+    missing (unless ``create`` is False); checked before anything is built in it."""
     if args.cache_dir:
         path, name = Path(args.cache_dir), "--cache-dir"
     else:
@@ -155,6 +157,8 @@ def _cache_dir(args: argparse.Namespace) -> Path:
         name = "$SYSML_CACHE" if os.environ.get("SYSML_CACHE") else "cache folder"
     if path.exists() and not path.is_dir():
         raise BadInput(f"{name} {path}: not a directory")
+    if not create:
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -325,6 +329,65 @@ def cmd_data_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _file_json(f: CacheFile) -> dict:
+    return {"path": str(f.path), "bytes": f.size, "status": f.status, "what": f.why}
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    folder = _cache_dir(args, create=False)
+    current = database_path(ImdbConfig(scale=args.scale, seed=args.seed,
+                                       witnesses=not args.no_witnesses), folder)
+    files = scan(folder, current)
+    stale = [f for f in files if f.status == "stale"]
+    if args.json:
+        print(json.dumps({"cache_dir": str(folder), "current": str(current),
+                          "current_exists": current.is_file(),
+                          "files": [_file_json(f) for f in files],
+                          "bytes": sum(f.size for f in files),
+                          "stale_bytes": sum(f.size for f in stale)}, indent=1))
+        return 0
+    print(f"cache folder {folder}: {len(files)} deepquery files, {_size(sum(f.size for f in files))}")
+    for f in files:
+        print(f"  {f.status:8s} {_size(f.size):>9s}  {f.path.name}  ({f.why})")
+    if not current.is_file():
+        print(f"these settings would build {current.name} (not there yet)")
+    print(f"stale: {len(stale)} files, {_size(sum(f.size for f in stale))}"
+          + (" (python -m deepquery data clean removes them)" if stale else ""))
+    return 0
+
+
+def cmd_data_clean(args: argparse.Namespace) -> int:
+    folder = _cache_dir(args, create=False)
+    removed, held = [], []
+    for f in scan(folder):
+        if f.status != "stale":
+            continue
+        (removed if remove_unless_held(f.path, dry_run=args.dry_run) else held).append(f)
+    freed = sum(f.size for f in removed)
+    if args.json:
+        print(json.dumps({"cache_dir": str(folder), "dry_run": args.dry_run,
+                          "removed": [_file_json(f) for f in removed],
+                          "kept_in_use": [_file_json(f) for f in held], "bytes_freed": freed},
+                         indent=1))
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    for f in removed:
+        print(f"{verb} {f.path.name} ({_size(f.size)}: {f.why})")
+    for f in held:
+        print(f"kept {f.path.name}: another process has it open")
+    print(f"{verb} {len(removed)} files, {_size(freed)}, in {folder}"
+          + (f"; {len(held)} in use kept" if held else ""))
+    return 0
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     with _opened(args, args.file) as s:
         tree, ms = _plan(s, args.optimizer, args.cost_model)
@@ -476,6 +539,25 @@ def build_parser() -> argparse.ArgumentParser:
                    "generated with other settings is always rebuilt)")
     b.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     b.set_defaults(func=cmd_data_build)
+
+    ls = dsub.add_parser("list", help="the cache folder's databases and caches: size, and which "
+                         "ones this version can use")
+    ls.add_argument("--scale", type=float, default=0.01,
+                    help="mark the database of this scale as current (default 0.01)")
+    ls.add_argument("--seed", type=int, default=0, help="... and this seed (default 0)")
+    ls.add_argument("--no-witnesses", action="store_true", help="... built without witnesses")
+    ls.add_argument("--cache-dir", help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
+    ls.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    ls.set_defaults(func=cmd_data_list)
+
+    cl = dsub.add_parser("clean", help="remove the stale files of the cache folder (databases "
+                         "of other fingerprints or the old _v<N> naming, damaged caches, dead "
+                         "builds' temporary files); never one another process has open")
+    cl.add_argument("--dry-run", action="store_true",
+                    help="only say what would be removed (default: remove)")
+    cl.add_argument("--cache-dir", help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
+    cl.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    cl.set_defaults(func=cmd_data_clean)
 
     p = sub.add_parser("plan", help="plan one query and print the join tree and its SQL")
     p.add_argument("file", help="SQL file with one SELECT")
