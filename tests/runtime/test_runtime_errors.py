@@ -232,7 +232,9 @@ def test_cancel_reaches_a_child_submitted_before_many_finished_ones(rt, backend,
 
 def test_cancel_with_recursive_false_leaves_the_children_running(rt, caps, tmp_path):
     caps("async")
-    p, refs = _nested(rt, tmp_path, 1.0)
+    # the leaf's sleep is the window in which the cancel must land: Ray's takes seconds under
+    # load (with 1 s the parent finished first there, on the code before too)
+    p, refs = _nested(rt, tmp_path, 4.0)
     rt.cancel(p, recursive=False)
     with pytest.raises(rt.TaskCancelledError):
         rt.get(p, timeout=30)
