@@ -105,7 +105,8 @@ def test_cancel_pending_and_running_tasks(rt, caps):
         time.sleep(t)
         return t
 
-    running = [sleeper.remote(2.0) for _ in range(2)]
+    # the sleep is the window in which each cancel must land (Ray's take seconds under load)
+    running = [sleeper.remote(6.0) for _ in range(2)]
     queued = sleeper.remote(0.0)
     time.sleep(0.3)
     rt.cancel(queued)
