@@ -245,6 +245,9 @@ class Worker:
         else:
             _, tid, aid, cls_id, blob, args_val, dep_vals, name = m
             roids = []
+            # an actor's process from now on, its constructor included: the calls queued
+            # behind it stay here, in order, when it waits (request), and are never bounced
+            self.actor_id = aid
         key = fn_id if tag == "task" else (method if tag == "call" else None)
         ok = True
         wall0 = time.time()
@@ -265,7 +268,6 @@ class Worker:
                 _set_prefix(f"{getattr(cls, '__name__', 'actor')} worker {self.wid}")
                 self._one_thread()
                 self.actor = cls(*args, **kwargs)
-                self.actor_id = aid
                 result = None
             self.running = False
             self.current = outer

@@ -77,6 +77,29 @@ def test_order_kept_when_an_earlier_call_waits_for_a_dependency(rt):
     assert rt.get(c.history.remote()) == [5, 1]
 
 
+class _GetsInItsConstructor:
+    def __init__(self, box):
+        import runtime
+        self.x = runtime.get(box[0], timeout=30)
+
+    def value(self):
+        return self.x
+
+
+def test_an_actor_constructor_may_get_while_calls_queue_behind_it(rt):
+    @rt.remote
+    def one():
+        time.sleep(0.2)  # the calls below reach the actor before the constructor's get
+        return 1
+
+    a = rt.remote(_GetsInItsConstructor).remote([one.remote()])
+    refs = [a.value.remote() for _ in range(3)]
+    # before: the constructor's get handed the queued calls back as pool tasks, and sending
+    # one to a pool worker killed the dispatcher (KeyError), so every call raised RuntimeError
+    assert rt.get(refs, timeout=30) == [1, 1, 1]
+    assert rt.get(one.remote(), timeout=30) == 1  # and the pool still serves
+
+
 def test_actor_method_error_keeps_the_actor_alive(rt):
     c = rt.remote(Counter).remote()
     with pytest.raises(KeyError):
