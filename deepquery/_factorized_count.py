@@ -29,7 +29,7 @@ import logging
 import duckdb
 import numpy as np
 
-from .database import execute_select, filter_sql, select_columns
+from .database import column_types, execute_select, filter_sql, select_columns
 from .query_graph import QueryGraph, equality_classes, quote
 
 logger = logging.getLogger(__name__)
@@ -96,9 +96,7 @@ def _comparable_in_numpy(con: duckdb.DuckDBPyConnection, graph: QueryGraph,
     then numpy sorts and compares their values as DuckDB's equality does. Other types (LIST,
     STRUCT and MAP come back as Python objects numpy cannot sort; HUGEINT, UBIGINT mixed with
     BIGINT and DECIMAL as float64, which merges distinct values) go to COUNT(*)."""
-    types = {(t.lower(), c.lower()): ty for t, c, ty in con.execute(
-        "SELECT table_name, column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'main'").fetchall()}
+    types = column_types(con)
     for members in classes:
         kinds = {types.get((graph.relations[i].table, c)) for i, c in members}
         if not (kinds <= _INTEGERS or kinds == {"VARCHAR"}):

@@ -65,6 +65,23 @@ def schema_of(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, ...]]:
     return {t: tuple(c) for t, c in out.items()}
 
 
+def column_types(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
+    """``(table, column) -> DuckDB type`` of the user tables (lower-case names, as
+    :func:`schema_of`)."""
+    rows = con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                       "WHERE table_schema = 'main'").fetchall()
+    return {(t.lower(), c.lower()): ty for t, c, ty in rows}
+
+
+def primary_keys(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """``table -> column`` of the tables whose primary key is one column (DuckDB enforces it:
+    unique, never NULL)."""
+    rows = con.execute("SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+                       "WHERE constraint_type = 'PRIMARY KEY' AND schema_name = 'main' "
+                       "AND database_name = current_database()").fetchall()
+    return {t.lower(): cols[0].lower() for t, cols in rows if len(cols) == 1}
+
+
 def execute_select(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     """Run one read-only SELECT in DuckDB's dialect (checked on the sqlglot AST first) and
     fetch all rows."""

@@ -43,11 +43,11 @@ from typing import Iterator
 
 import duckdb
 
-from .database import execute_select
+from .database import column_types, execute_select, primary_keys
 from .join_tree import JoinTree
 from .query_graph import QueryGraph
 from .rewrite import has_limit, original_sql, plan_sql
-from .row_order import order_dependence
+from .row_order import order_dependence, row_keys
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +230,7 @@ def run_plan(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree,
         choice = _recheck(con, graph, tree, sql, original_text, recheck_timeout_s)
         if choice is None:
             return RunResult(planned_ms, duck_ms, False, len(planned), sql, limit_unverified=True)
-    dependent = None if choice else order_dependence(graph.sql)
+    dependent = None if choice else order_dependence(
+        graph.sql, row_keys(graph, primary_keys(con), column_types(con)))
     return RunResult(planned_ms, duck_ms, choice, len(planned), sql, limit_choice=choice,
                      order_dependent=dependent)

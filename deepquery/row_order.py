@@ -14,16 +14,63 @@ them. It says so ("not comparable") instead of a false DIFFER:
 - window functions that number or pick rows (``row_number``, ``ntile``, ``lag``, ``lead``,
   ``first_value``, ``last_value``, ``nth_value``), an order-sensitive aggregate over a window,
   and a ROWS or GROUPS frame: rows that tie in the window's ORDER BY (or all rows, without one)
-  come in any order.
+  come in any order. Not when the window's PARTITION BY and ORDER BY together hold a key of its
+  input rows, so no two rows tie (the functions then, and a frame's rows, are fixed; an
+  aggregate's order within its frame is not trusted to follow and stays flagged):
+
+  - with a plain GROUP BY, its rows are groups: every GROUP BY expression is a key (ROLLUP,
+    CUBE, GROUPING SETS and GROUP BY ALL are not read, and stay flagged);
+  - without, its rows are the join's: one row of each relation, so the key columns
+    (:class:`RowKeys`: each relation's primary key) of all relations are a key. A relation
+    whose key column is equi-joined to a column of a relation already fixed is fixed too
+    (``ORDER BY mc.id`` with ``mc.movie_id = t.id`` fixes t's row). ``ORDER BY t.id`` alone
+    is no key of ``title t JOIN movie_companies mc``: a title has many company rows.
+
+  Expressions are matched by their text (``t.id``, lower case); a select alias or position
+  is not resolved, and stays flagged.
 
 LIMIT without an ORDER BY that fixes its rows is not here: ``run`` re-checks it without LIMIT
 (:mod:`deepquery.execute`).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from sqlglot import exp
 
-from .query_graph import parse_statement
+from .query_graph import QueryGraph, equality_classes, parse_statement
+
+
+@dataclass(frozen=True)
+class RowKeys:
+    """What identifies a row of a query's join: per relation alias, the text of its key column
+    (``t.id``: unique and never NULL in its table), and the pairs ``(a, b)`` where a's row fixes
+    b's, a's column being equi-joined to b's key column."""
+
+    columns: Mapping[str, str]
+    fixes: tuple[tuple[str, str], ...] = ()
+
+
+def row_keys(graph: QueryGraph, primary: Mapping[str, str],
+             types: Mapping[tuple[str, str], str]) -> RowKeys:
+    """The :class:`RowKeys` of ``graph`` from each table's single-column primary key
+    (``table -> column``) and the column types (``(table, column) -> type``): an equi-join
+    fixes the keyed row only between columns of one type (through a cast, VARCHAR '01' and
+    '1' both equal INTEGER 1)."""
+    rels = graph.relations
+    columns = {r.alias: f"{r.alias}.{primary[r.table]}".lower() for r in rels if r.table in primary}
+    fixes = set()
+    for cls in equality_classes(graph):
+        for i, c in cls:
+            if primary.get(rels[i].table) != c:
+                continue
+            key_type = types.get((rels[i].table, c))
+            for j, d in cls:
+                if j != i and key_type is not None and types.get((rels[j].table, d)) == key_type:
+                    fixes.add((rels[j].alias, rels[i].alias))
+    return RowKeys(columns, tuple(sorted(fixes)))
+
 
 _IN_ARRIVAL_ORDER = (exp.GroupConcat, exp.List, exp.ArrayAgg, exp.AnyValue, exp.First, exp.Last)
 """Aggregates whose value follows the input order unless the call's ORDER BY fixes it."""
@@ -74,20 +121,73 @@ def _distinct_on(stmt: exp.Select) -> str | None:
     return None
 
 
-def order_dependence(sql: str) -> str | None:
+def _window_keys(window: exp.Window, named: Mapping[str, exp.Window]) -> set[str]:
+    """The texts of a window's PARTITION BY and ORDER BY expressions, those of the named
+    windows it builds on (``OVER w``, ``OVER (w ORDER BY ...)``) included."""
+    keys: set[str] = set()
+    seen: set[str] = set()
+    node: exp.Window | None = window
+    while node is not None:
+        keys |= {e.sql().lower() for e in node.args.get("partition_by") or []}
+        order = node.args.get("order")
+        keys |= {o.this.sql().lower() for o in (order.expressions if order else [])}
+        base = node.args.get("alias")
+        name = base.name.lower() if isinstance(base, exp.Identifier) else None
+        if name is None or name in seen:
+            break
+        seen.add(name)
+        node = named.get(name)
+    return keys
+
+
+def _fully_ordered(window: exp.Window, stmt: exp.Select, named: Mapping[str, exp.Window],
+                   keys: RowKeys | None) -> bool:
+    """Whether no two of the window's input rows tie in its PARTITION BY and ORDER BY: they
+    hold every plain GROUP BY expression, or (no GROUP BY) fix every relation's row."""
+    held = _window_keys(window, named)
+    group = stmt.args.get("group")
+    if group is not None:
+        if any(group.args.get(k) for k in ("all", "rollup", "cube", "grouping_sets")) or any(
+                isinstance(e, (exp.Rollup, exp.Cube, exp.GroupingSets)) for e in group.expressions):
+            return False
+        exprs = group.expressions
+        return bool(exprs) and all(e.sql().lower() in held for e in exprs)
+    if keys is None or not keys.columns:
+        return False
+    fixed = {alias for alias, column in keys.columns.items() if column in held}
+    grew = True
+    while grew:
+        grew = False
+        for a, b in keys.fixes:
+            if a in fixed and b not in fixed:
+                fixed.add(b)
+                grew = True
+    aliases = {t.alias_or_name.lower() for t in stmt.find_all(exp.Table)}
+    return bool(aliases) and aliases <= {a.lower() for a in fixed}
+
+
+def order_dependence(sql: str, keys: RowKeys | None = None) -> str | None:
     """The first construct of the query ``sql`` whose result may depend on row order (see the
-    module docstring), described in a few words, or None when there is none."""
+    module docstring), described in a few words, or None when there is none. ``keys``: what
+    identifies a row of its join (:func:`row_keys`); without, only GROUP BY keys are known."""
     stmt = parse_statement(sql)
     found = _distinct_on(stmt)
     if found:
         return found
+    named = {w.this.name.lower(): w for w in stmt.args.get("windows") or []
+             if isinstance(w.this, exp.Identifier)}
     for node in stmt.walk():
         if isinstance(node, exp.Window):
             func = node.this
-            if isinstance(func, _WINDOW_ORDER) or _aggregate(func) is not None:
+            if _aggregate(func) is not None or (
+                    isinstance(func, _WINDOW_ORDER)
+                    and not _fully_ordered(node, stmt, named, keys)):
                 return f"{node.sql(dialect='duckdb')}: rows tied in its order come in any order"
         elif isinstance(node, exp.WindowSpec) and str(node.args.get("kind") or "").upper() in (
                 "ROWS", "GROUPS"):
+            if isinstance(node.parent, exp.Window) and _fully_ordered(node.parent, stmt, named,
+                                                                      keys):
+                continue
             return f"a {node.args['kind'].upper()} window frame: tied rows come in any order"
         elif _aggregate(node) is not None and not isinstance(node.parent, exp.Window):
             if isinstance(node, _AMONG_TIES):

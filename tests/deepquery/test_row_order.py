@@ -15,10 +15,10 @@ from deepquery import (
     get_cost_model,
     parse_query,
 )
-from deepquery.database import schema_of
+from deepquery.database import column_types, primary_keys, schema_of
 from deepquery.execute import run_plan
 from deepquery.join_tree import from_nested
-from deepquery.row_order import order_dependence
+from deepquery.row_order import order_dependence, row_keys
 
 from .dq_helpers import run_plan_single_threaded
 
@@ -135,3 +135,80 @@ def test_no_job_query_is_flagged(job_dir):
     assert len(queries) == 113
     flagged = {q.name: order_dependence(q.read_text()) for q in queries}
     assert {name: why for name, why in flagged.items() if why} == {}
+
+
+# --- a window ordered by a key of its input rows is fixed ---------------------------------------
+# Its PARTITION BY and ORDER BY hold every GROUP BY expression, or fix every relation's row: by
+# its primary key, or through an equi-join to its primary key (mc.id fixes mc, mc.movie_id = t.id
+# then t). Before, every row_number / lag / ROWS frame was "may depend on row order".
+KEYED = [
+    "SELECT mc.id, row_number() OVER (PARTITION BY t.kind_id ORDER BY mc.id) {b}",
+    "SELECT mc.id, row_number() OVER (ORDER BY mc.id DESC) {b}",
+    "SELECT mc.id, lag(mc.note) OVER (ORDER BY t.id, mc.id) {b}",
+    "SELECT mc.id, ntile(3) OVER (ORDER BY mc.id) AS n {b}",
+    "SELECT mc.id, first_value(mc.note) OVER (PARTITION BY mc.id) {b}",
+    "SELECT mc.id, sum(t.id) OVER (ORDER BY mc.id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) {b}",
+    "SELECT mc.id, row_number() OVER w {b} WINDOW w AS (ORDER BY mc.id)",
+    "SELECT mc.id, row_number() OVER (w ORDER BY mc.id) {b} WINDOW w AS (PARTITION BY t.kind_id)",
+    "SELECT t.kind_id, count(*), row_number() OVER (ORDER BY t.kind_id) {b} GROUP BY t.kind_id",
+    ("SELECT t.kind_id, mc.company_type_id, lag(count(*)) OVER (PARTITION BY mc.company_type_id "
+     "ORDER BY t.kind_id) {b} GROUP BY t.kind_id, mc.company_type_id"),
+]
+UNKEYED = [
+    # a title has many company rows: t.id is no key of the join
+    "SELECT t.id, row_number() OVER (ORDER BY t.id) {b}",
+    "SELECT mc.id, row_number() OVER w {b} WINDOW w AS (PARTITION BY t.id)",
+    # one GROUP BY key of two
+    ("SELECT t.kind_id, mc.company_type_id, row_number() OVER (ORDER BY t.kind_id) {b} "
+     "GROUP BY t.kind_id, mc.company_type_id"),
+    # ROLLUP adds rows whose key is NULL beside the real NULL group: not read
+    "SELECT t.kind_id, row_number() OVER (ORDER BY t.kind_id) {b} GROUP BY ROLLUP (t.kind_id)",
+    # an aggregate's order within its frame is not trusted to follow the window's
+    "SELECT mc.id, list(mc.id) OVER (ORDER BY mc.id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) {b}",
+]
+
+
+def _keys(con, sql):
+    g = parse_query(sql.format(b=BASE), schema_of(con))
+    return g, row_keys(g, primary_keys(con), column_types(con))
+
+
+@pytest.mark.parametrize("sql", KEYED)
+def test_a_window_ordered_by_a_key_of_its_rows_is_not_flagged(con, sql):
+    g, keys = _keys(con, sql)
+    assert order_dependence(g.sql, keys) is None
+    if "GROUP BY" in sql:  # its keys are in the SQL: none needed from the database
+        assert order_dependence(g.sql) is None
+
+
+@pytest.mark.parametrize("sql", UNKEYED)
+def test_a_window_whose_order_leaves_ties_is_still_flagged(con, sql):
+    g, keys = _keys(con, sql)
+    assert order_dependence(g.sql, keys)
+
+
+@pytest.mark.parametrize("sql", KEYED)
+def test_right_plans_of_a_keyed_window_query_are_equal(con, sql):
+    _, results = _both_orders(con, sql)
+    assert all(r.verdict == "equal" for r in results)
+
+
+@pytest.mark.parametrize("sql", [KEYED[0], KEYED[8]])
+def test_a_wrong_plan_of_a_keyed_window_query_differs(con, sql):
+    # Before: "not comparable" (exit 3), never DIFFER, for a plan that loses rows.
+    g = parse_query(sql.format(b=BASE), schema_of(con))
+    cards, model = EstimatedCardinality(g, TableStats(con)), get_cost_model("cout")
+    tree = from_nested(["mc", "t"], g, cards, model)
+    wrong = dataclasses.replace(g, filters=tuple(() for _ in g.filters))  # loses t.id < 3000
+    r = run_plan(con, dataclasses.replace(wrong, sql=g.sql), tree)
+    assert r.verdict == "DIFFER" and r.order_dependent is None
+
+
+def test_a_join_through_a_cast_fixes_no_row(con):
+    # VARCHAR '01' and '1' both equal INTEGER 1: a key joined through a cast may match two rows.
+    g, keys = _keys(con, KEYED[0])
+    types = dict(column_types(con))
+    types[("movie_companies", "movie_id")] = "VARCHAR"
+    cast = row_keys(g, primary_keys(con), types)
+    assert ("mc", "t") in keys.fixes and cast.fixes == ()
+    assert order_dependence(g.sql, cast)
