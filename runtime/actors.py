@@ -265,9 +265,7 @@ def restart(s: Scheduler, a: ActorInfo, old: WorkerInfo) -> None:
     assert c is not None
     c.state = "WAITING"
     c.worker = None
-    s._task_ready(c)
-    if a.restarts_left == 0:
-        s._release(c)
+    s._task_ready(c)  # its arguments are released once it reports (constructor_done)
 
 
 def died(s: Scheduler, a: ActorInfo, why: str, cause: BaseException | None = None) -> None:

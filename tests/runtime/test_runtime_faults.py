@@ -352,6 +352,29 @@ def test_in_flight_call_retries_with_max_task_retries(rt, caps):
             assert _once_restarted(rt, a.add) == 1  # restarted all the same
 
 
+class _Summed:
+    def __init__(self, array):
+        self.total = float(array.sum())
+
+    def get_total(self):
+        return self.total
+
+    def pid(self):
+        return os.getpid()
+
+
+def test_an_actor_restarted_for_the_last_time_still_reads_its_constructor_arguments(rt, caps):
+    caps("processes")
+    for restarts in (1, 2):
+        # 1 MiB: passed through the store, held by the actor's constructor for its restarts
+        a = rt.remote(_Summed).options(max_restarts=restarts).remote(np.ones(1 << 17))
+        for _ in range(restarts):
+            os.kill(rt.get(a.pid.remote(), timeout=60), signal.SIGKILL)
+            # before: the last restart released the arguments as it sent the constructor,
+            # which found the array freed (ObjectLostError) and the actor died
+            assert _once_restarted(rt, a.get_total, timeout=30) == float(1 << 17)
+
+
 def test_an_actor_with_no_handle_left_is_not_restarted(rt, caps):
     caps("worker_pids")
     import gc
