@@ -16,7 +16,7 @@ no lineage. States::
                and no call to rerun-->          DEAD       (every later call: ActorDiedError)
 
 "Idle" is checked when the last handle goes and again whenever the actor finishes something
-(its constructor, a call), so one dropped while busy exits once it is done.
+(its constructor, a call) or its queue moves, so one dropped while busy exits once it is done.
 
 An actor's handles are counted like refs, under the actor's id; when the last one goes
 (``on_free``) the actor exits once idle. These functions work on the scheduler's state and run
@@ -188,6 +188,8 @@ def pump(s: Scheduler, a: ActorInfo) -> None:
         w.chan.outbox.append(("call", t.tid, t.method, t.args_val,  # type: ignore[union-attr]
                               s._export(t.deps), t.roids, t.name))
         s.to_flush.add(w)  # type: ignore[arg-type]
+    if a.unreferenced and not a.dead:  # the calls left failed without running (an argument
+        exit_if_idle(s, a)  # failed, cancelled): nothing else may be left to wait for
 
 
 def constructor_done(s: Scheduler, w: WorkerInfo, t: Task, ok: bool, values: list) -> None:

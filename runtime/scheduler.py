@@ -244,6 +244,8 @@ class Scheduler:
                 self._fail(t, v)
                 if t.kind == "actor_create":
                     actors.argument_failed(self, t, v)
+                elif t.kind == "call":  # the FIFO moves past it (an actor with no handle
+                    actors.ready(self, t)  # left may be idle now)
                 return
         if t.kind == "task":
             self._enqueue(t)

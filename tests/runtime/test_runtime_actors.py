@@ -370,6 +370,28 @@ def test_an_actor_dropped_while_its_constructor_runs_exits(rt, caps, tmp_path, b
     assert _wait_gone(int(flag.read_text()))
 
 
+def test_an_actor_dropped_with_a_call_whose_argument_fails_exits(rt, caps):
+    caps("processes")
+    import gc
+
+    @rt.remote
+    def fails():
+        time.sleep(0.3)  # the handle is gone before the call's argument fails
+        raise KeyError("no argument")
+
+    c = rt.remote(Counter).remote()
+    pid = rt.get(c.pid.remote())
+    r = c.add.remote(fails.remote())
+    del c
+    gc.collect()
+    rt.put(0)  # any API call processes released handles
+    with pytest.raises(KeyError):
+        rt.get(r, timeout=30)
+    # before: the call failed in the actor's queue without running, and nothing looked again
+    # whether the actor was idle: its process ran until shutdown
+    assert _wait_gone(pid)
+
+
 def test_handles_held_by_tasks_keep_the_actor_alive(rt, caps):
     caps("processes")
     import gc
