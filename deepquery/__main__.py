@@ -273,8 +273,8 @@ def _plan(s: _Session, optimizer: str, cost_model: str):
 
 
 def _check_binds(s: _Session, sql: str) -> None:
-    """Check that DuckDB binds the planned ``sql`` (binding only: no optimizing, no data read,
-    about 1 ms), so ``plan`` never prints SQL DuckDB refuses. When it does not, the user's
+    """Check that DuckDB binds the planned ``sql`` (binding only: no optimizing, no data read;
+    a few ms, mostly sqlglot's parse), so ``plan`` never prints SQL DuckDB refuses. When it does not, the user's
     query is bad input if it does not bind either (a type error DuckDB alone finds), else the
     rewrite is wrong: an internal error, exit 1."""
     try:
@@ -330,11 +330,15 @@ def cmd_data_build(args: argparse.Namespace) -> int:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    """Bytes in the largest unit that keeps the number at least 1 (``11.3 MB``)."""
+    if n < 1024:
+        return f"{n} B"
+    size = float(n)
+    for unit in ("KB", "MB", "GB", "TB"):
+        size /= 1024
+        if size < 1024 or unit == "TB":
+            break
+    return f"{size:.1f} {unit}"
 
 
 def _file_json(f: CacheFile) -> dict:
