@@ -374,21 +374,26 @@ def cmd_data_clean(args: argparse.Namespace) -> int:
     for f in scan(folder):
         if f.status != "stale":
             continue
-        (removed if remove_unless_held(f.path, dry_run=args.dry_run) else held).append(f)
+        why = remove_unless_held(f.path, dry_run=args.dry_run)
+        if why is None:
+            removed.append(f)
+        else:
+            held.append((f, why))
     freed = sum(f.size for f in removed)
     if args.json:
         print(json.dumps({"cache_dir": str(folder), "dry_run": args.dry_run,
                           "removed": [_file_json(f) for f in removed],
-                          "kept_in_use": [_file_json(f) for f in held], "bytes_freed": freed},
+                          "kept": [dict(_file_json(f), why=why) for f, why in held],
+                          "bytes_freed": freed},
                          indent=1))
         return 0
     verb = "would remove" if args.dry_run else "removed"
     for f in removed:
         print(f"{verb} {f.path.name} ({_size(f.size)}: {f.why})")
-    for f in held:
-        print(f"kept {f.path.name}: another process has it open")
+    for f, why in held:
+        print(f"kept {f.path.name}: {why}")
     print(f"{verb} {len(removed)} files, {_size(freed)}, in {folder}"
-          + (f"; {len(held)} in use kept" if held else ""))
+          + (f"; {len(held)} stale kept" if held else ""))
     return 0
 
 

@@ -120,35 +120,35 @@ def scan(folder: Path, current: Path | None = None) -> list[CacheFile]:
     return out
 
 
-def remove_unless_held(path: Path, dry_run: bool = False) -> bool:
+def remove_unless_held(path: Path, dry_run: bool = False) -> str | None:
     """Remove ``path`` (with ``<path>.wal`` when it is a database) unless another process holds
-    it open: False then, or when it cannot be checked (no write permission). The exclusive lock
-    is held through the removal. ``dry_run``: only the check."""
+    it open; None when removed (or gone already), else why it was kept. The exclusive lock is
+    held through the removal. ``dry_run``: only the check."""
     try:
         import fcntl
     except ImportError:  # Windows: a file another process has open cannot be removed
         if dry_run:
-            return True
+            return None
         try:
             path.unlink(missing_ok=True)
         except PermissionError:
-            return False
-        return True
+            return "another process has it open, or it cannot be removed"
+        return None
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
-        return True
-    except OSError:
-        return False
+        return None
+    except OSError as e:  # without write access the lock cannot be taken, nor the check made
+        return f"cannot open it to check it is unused ({e.strerror or e})"
     try:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            return False
+            return "another process has it open"
         if not dry_run:
             path.unlink(missing_ok=True)
             if path.name.endswith(".duckdb"):
                 path.with_name(path.name + ".wal").unlink(missing_ok=True)
-        return True
+        return None
     finally:
         os.close(fd)

@@ -81,7 +81,7 @@ def test_data_clean_removes_only_stale_files_and_dry_run_none(folder, capsys):
     assert sorted(p.name for p in folder.iterdir()) == before
     assert main(["data", "clean", "--cache-dir", str(folder), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert len(out["removed"]) == 4 and out["kept_in_use"] == [] and out["bytes_freed"] > 0
+    assert len(out["removed"]) == 4 and out["kept"] == [] and out["bytes_freed"] > 0
     assert sorted(p.name for p in folder.iterdir()) == sorted([
         database_path(TINY, folder).name, database_path(OTHER, folder).name, "true_cards.sqlite",
         "notes.txt", "imdb_s0.01_seed0_v2.duckdb.bak", "imdb_s0.01_seed0_v3.duckdb"])
@@ -142,3 +142,20 @@ def test_a_cache_dir_that_is_a_file_is_one_line_exit_2(tmp_path, capsys, command
     f.write_text("")
     assert main(["data", command, "--cache-dir", str(f)]) == 2
     assert "not a directory" in one_line(capsys.readouterr().err)
+
+
+def test_data_clean_keeps_a_stale_file_it_cannot_open_to_check(folder, capsys, monkeypatch):
+    # Without write access the lock cannot be taken: it was "another process has it open".
+    import deepquery._cache_files as cf
+    real = os.open
+
+    def no_write(path, flags, *args):
+        if Path(path).name == "true_cards.sqlite.corrupt":
+            raise PermissionError(13, "Permission denied")
+        return real(path, flags, *args)
+    monkeypatch.setattr(cf.os, "open", no_write)
+    assert main(["data", "clean", "--cache-dir", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(Path(k["path"]).name, k["why"]) for k in out["kept"]] == [
+        ("true_cards.sqlite.corrupt", "cannot open it to check it is unused (Permission denied)")]
+    assert (folder / "true_cards.sqlite.corrupt").exists() and len(out["removed"]) == 3
