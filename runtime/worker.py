@@ -207,7 +207,9 @@ class Worker:
         self.own(oid)
         self.chan.outbox.append(("put", oid, value, contained))
         if value[0] == "s":  # the driver owns the file from now on, even if this process dies
-            self.flush()
+            # the channel alone (thread-safe): a thread of the task may put, and the ref
+            # reports (deltas) belong to the task's thread (flush)
+            self.chan.flush()
         return _object_ref.ObjectRef(oid, _counted=True)
 
     def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:

@@ -197,6 +197,43 @@ def test_refs_an_actor_keeps_from_its_arguments_stay_alive(rt):
     assert rt.get(k.read.remote(), timeout=30) == 100_000.0
 
 
+def test_a_put_from_a_thread_of_a_task_leaves_the_tasks_ref_reports_alone(rt, caps):
+    caps("processes")
+
+    @rt.remote
+    def put_from_a_thread_while_reporting(box):
+        import threading
+
+        from runtime import worker
+        w = worker._WORKER
+        made = []
+        started = []
+
+        class Interleaved(dict):
+            """The worker's pending ref reports; a thread puts while they are read."""
+
+            def items(self):
+                it = iter(dict.items(self))
+                for kv in it:
+                    yield kv
+                    if not started:  # the task's thread is reading: another one puts now
+                        started.append(1)
+                        t = threading.Thread(target=lambda: made.append(
+                            rt.put(np.ones(1 << 17))))  # 1 MiB: sent at once
+                        t.start()
+                        t.join()
+
+        w.deltas = Interleaved(w.deltas)
+        inner = box[0]  # unpickled: a report to send
+        total = float(rt.get(inner).sum())  # sends it, reading the reports
+        return total + float(rt.get(made[0]).sum())
+
+    # before: the thread's put sent the worker's ref reports too, from that thread: the
+    # reports read by the task's thread were cleared under it, or lost
+    r = rt.put(np.ones(1000))
+    assert rt.get(put_from_a_thread_while_reporting.remote([r]), timeout=60) == 1000 + (1 << 17)
+
+
 def test_refs_inside_stored_objects_keep_them_alive(rt):
     inner = rt.put(np.ones(50_000))
     outer = rt.put({"inner": inner})
