@@ -18,7 +18,7 @@ from .dq_helpers import run_plan_single_threaded
 
 def _physical_tree(node: dict):
     """DuckDB's EXPLAIN JSON reduced to nested [left, right] lists of scanned table names."""
-    name = node["name"]
+    name = node["name"].strip()  # DuckDB before 1.4 writes "SEQ_SCAN "
     kids = node.get("children", [])
     if name == "SEQ_SCAN":
         return node["extra_info"]["Table"].split(".")[-1].strip('"')
