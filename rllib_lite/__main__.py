@@ -145,9 +145,9 @@ def _env_config(text: str) -> dict[str, Any]:
 _RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint")
 
 
-def _prepare_out(path: str, overwrite: bool) -> None:
-    """Refuse an --out that is a file, cannot be made, or already holds a run (unless
-    ``overwrite``: then only that run's files are removed)."""
+def _check_out(path: str, overwrite: bool) -> list[str]:
+    """Refuse an --out that is a file or already holds a run (unless ``overwrite``); returns the
+    names of the run files it holds. Writes nothing: a run refused later leaves no trace."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {path} is a file, not a folder")
@@ -155,13 +155,41 @@ def _prepare_out(path: str, overwrite: bool) -> None:
     if held and not overwrite:
         raise UsageError(f"--out {path} already holds a run ({', '.join(held)}): choose another "
                          "folder, or pass --overwrite to replace it")
+    return held
+
+
+def _make_out(path: str) -> list[Path]:
+    """Create --out and its missing parents; returns the folders it created, deepest first."""
+    out = Path(path).absolute()
+    created = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
-        for name in held:
-            target = out / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
     except OSError as err:
         raise UsageError(f"--out {path}: {err.strerror or err}") from None
+    return created
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Undo ``_make_out`` for a run that failed before it wrote anything: only folders this run
+    created, and only while empty (``rmdir`` refuses a folder someone has put a file in since)."""
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _remove_old_run(path: str, held: list[str]) -> None:
+    """``--overwrite``: remove the old run's files once the new run has started (its config.json
+    is already rewritten), so a new run refused at start-up leaves the old one whole."""
+    for name in held:
+        target = Path(path) / name
+        if name == "config.json" or not target.exists():
+            continue
+        try:
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        except OSError as err:
+            raise UsageError(f"--out {path}: cannot replace {name}: {err.strerror or err}") from None
 
 
 def _check_train_args(args: argparse.Namespace) -> None:
@@ -183,11 +211,19 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     fields = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg_cls)
               if f.name not in _SKIP and getattr(args, f.name) is not None}
     config = cfg_cls(**fields, env_config=_env_config(args.env_config), output_dir=args.out)
-    _prepare_out(args.out, args.overwrite)  # after the config is known to be valid
+    held = _check_out(args.out, args.overwrite)
     from .algorithm import _registry
 
-    algo = _registry()[args.algo.upper()](config)
+    # the env, spaces and model are checked while the algorithm is built: the folder made for
+    # the run goes again if that refuses it, as when an --env does not exist
+    created = _make_out(args.out)
     try:
+        algo = _registry()[args.algo.upper()](config)
+    except BaseException:
+        _remove_created(created)
+        raise
+    try:
+        _remove_old_run(args.out, held)
         history = algo.learn(args.total_env_steps, stop_return=args.stop_return,
                              stop_eval_return=args.stop_eval_return, eval_every=args.eval_every,
                              eval_episodes=args.eval_episodes)

@@ -183,3 +183,31 @@ def test_check_env_on_an_env_that_raises_on_a_masked_action_is_one_line_naming_w
     code, err = main_in_process(capsys, "check-env", "rllib_lite_test/Strict-v0", "--env-config",
                                 '{"bare_assert": true}')
     assert code == 2 and len(err) == 1 and "AssertionError" in err[0] and "test_cli.py:" in err[0]
+
+
+def test_a_run_refused_at_start_up_leaves_no_folder_and_keeps_what_was_there(tmp_path, capsys):
+    # an --env that does not exist is found while the algorithm is built, after --out was made:
+    # the run exited 2 but left the empty folders --out and its new parents behind
+    bad_env = ("--env", "CartPole-v2", "--total-env-steps", "16")
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", str(tmp_path / "x" / "r9"), *bad_env)
+    assert code == 2 and len(lines) == 1 and "CartPole-v2" in lines[0], lines
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "empty").mkdir()  # a folder that was there before is never removed
+    assert main_in_process(capsys, "train", "ppo", "--out", str(tmp_path / "empty"), *bad_env)[0] == 2
+    assert (tmp_path / "empty").is_dir()
+
+
+def test_overwrite_by_a_run_refused_at_start_up_keeps_the_old_run_whole(tmp_path, capsys):
+    # the old code removed the old run's metrics.jsonl and checkpoint before building the
+    # algorithm, so an --env that does not exist lost them
+    bad_env = ("--env", "CartPole-v2", "--total-env-steps", "16")
+    old = tmp_path / "old"
+    (old / "checkpoint").mkdir(parents=True)
+    (old / "checkpoint" / "metadata.json").write_text("{}")
+    (old / "config.json").write_text('{"seed": 1}')
+    (old / "metrics.jsonl").write_text('{"iteration": 1}\n')
+    before = {str(p.relative_to(old)): p.read_text() for p in old.rglob("*") if p.is_file()}
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", str(old), "--overwrite", *bad_env)
+    assert code == 2, lines
+    assert {str(p.relative_to(old)): p.read_text() for p in old.rglob("*") if p.is_file()} == before
+
