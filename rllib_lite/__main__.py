@@ -39,7 +39,7 @@ class OneLineParser(argparse.ArgumentParser):
     """Argument errors as one line on stderr (exit 2), not the whole usage block."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message} (see --help)\n")
 
 
 def _field_docs(cls: type) -> dict[str, str]:
@@ -93,8 +93,12 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
             help=f"{docs.get(f.name, '').replace('%', '%%')} (default: {shown})")
 
 
+def _prog() -> str:
+    return "rllib-lite" if os.path.basename(sys.argv[0]) == "rllib-lite" else "python -m rllib_lite"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    prog = "rllib-lite" if os.path.basename(sys.argv[0]) == "rllib-lite" else "python -m rllib_lite"
+    prog = _prog()
     parser = OneLineParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     train = sub.add_parser("train", help="train PPO or DQN")
@@ -308,6 +312,7 @@ def _bad_input_errors() -> tuple[type[Exception], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    name = _prog().removeprefix("python -m ")  # errors name the program, as deepquery's and autopandas' do
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "train":
@@ -319,17 +324,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             result = {"envs": list(EXAMPLE_ENV_IDS)}
     except KeyboardInterrupt:  # first: the clause below may import modules
-        print("interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 1
     except (ConfigError, UsageError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"{name}: error: {err}", file=sys.stderr)
         return 2
     except _bad_input_errors() as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"{name}: error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # a bug, not bad input: one line, exit 1 (details at debug level)
         logging.getLogger(__name__).debug("internal error", exc_info=True)
-        print(f"internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+        print(f"{name}: internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
               file=sys.stderr)
         return 1
     if getattr(args, "json", False):

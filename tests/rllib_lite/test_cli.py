@@ -39,7 +39,7 @@ def test_bad_input_gives_one_line_and_exit_code_2(tmp_path):
         r = run(*args)
         assert r.returncode == 2, (args, r.stderr)
         lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
+        assert len(lines) == 1 and lines[0].startswith("rllib_lite: error: ") and message in lines[0], r.stderr
 
 
 def test_check_env_reports_the_mask_source():
@@ -211,3 +211,9 @@ def test_overwrite_by_a_run_refused_at_start_up_keeps_the_old_run_whole(tmp_path
     assert code == 2, lines
     assert {str(p.relative_to(old)): p.read_text() for p in old.rglob("*") if p.is_file()} == before
 
+
+def test_errors_name_the_program_like_the_other_clis(tmp_path, capsys):
+    code, lines = main_in_process(capsys, "evaluate", str(tmp_path / "missing"))
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("rllib_lite: error: "), lines
+    code, lines = main_in_process(capsys, "train", "sac")
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("rllib_lite train: error: "), lines
