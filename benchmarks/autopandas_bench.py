@@ -156,7 +156,14 @@ def main(argv: list[str] | None = None) -> int:
                     "set SYSML_SHARED to the shared data folder (default: ../shared beside the repo)")
     tasks = load_tasks(SHARED)
     if args.only:
-        wanted = set(args.only.split(","))
+        # a typo'd id would run fewer tasks (none: "median solve time nan") and still exit 0
+        wanted = {w.strip() for w in args.only.split(",") if w.strip()}
+        unknown = sorted(wanted - {t["id"] for t in tasks})
+        if unknown:
+            return fail(ap.prog, f"--only: no task {', '.join(map(repr, unknown))} among the "
+                        f"{len(tasks)} (ids such as {tasks[0]['id']!r}, {tasks[-1]['id']!r})")
+        if not wanted:
+            return fail(ap.prog, f"--only names no task id: {args.only!r}")
         tasks = [t for t in tasks if t["id"] in wanted]
     rows = []
     t_all = time.monotonic()

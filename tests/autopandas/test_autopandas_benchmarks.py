@@ -78,6 +78,20 @@ def test_benchmark_without_shared_data_names_the_variable_to_set(tmp_path):
     assert "SYSML_SHARED" in lines[0] and str(tmp_path / "nowhere") in lines[0]
 
 
+@pytest.mark.parametrize("only, needle", [("nosuch", "no task 'nosuch' among the 48"),
+                                          ("drop_1,nosuch", "no task 'nosuch'"),
+                                          (",", "--only names no task id")])
+def test_benchmark_only_naming_no_task_is_one_line_exit_2(shared_dir, only, needle):
+    # the old code ran the tasks that matched (none for 'nosuch': "median solve time nan") and
+    # exited 0, so a typo'd id went unnoticed
+    env = {**os.environ, "SYSML_SHARED": str(shared_dir)}
+    p = subprocess.run([sys.executable, str(BENCH), "--only", only, "--timeout", "5", "--copies", "0"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 2 and p.stdout == "", (p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in p.stderr, p.stderr
+
+
 def test_benchmark_reports_generalisation_per_solved_task_and_in_totals(shared_dir, tmp_path):
     out = tmp_path / "rows.json"
     env = {**os.environ, "SYSML_SHARED": str(shared_dir)}
