@@ -25,7 +25,6 @@ machine's background load falls on all of them alike.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 
 from rllib_lite import DQN, PPO, DQNConfig, PPOConfig
+from rllib_lite.__main__ import OneLineParser
 
 SOLVED = 475.0
 EVAL_EPISODES = 10
@@ -251,7 +251,8 @@ def bootstrap_ratio_ci(a: list[float], b: list[float], reps: int = 10_000) -> tu
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # errors are one line (exit 2), not the usage block, as in rllib_lite's own command line
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["solve", "throughput", "all"], default="all",
                         help="which part to run (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
@@ -278,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 with open(path) as fh:
                     solve_part = json.load(fh).get("solve", {})
-            except (OSError, ValueError, AttributeError) as err:
+            except OSError as err:
+                parser.error(f"--from-json {path}: {err.strerror or err}")
+            except (ValueError, AttributeError) as err:
                 parser.error(f"--from-json {path}: not a --json report of this benchmark ({err})")
             for key, runs in solve_part.items():
                 report["solve"].setdefault(key, []).extend(runs)

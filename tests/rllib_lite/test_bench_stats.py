@@ -46,3 +46,16 @@ def test_time_repeats_report_the_median_seconds_and_refuse_a_run_that_changes(mo
         "solved": True, "steps": next(steps), "seconds": 1.0, "score": 500.0})
     with pytest.raises(RuntimeError, match="not deterministic"):
         bench.main(["--part", "solve", "--algos", "PPO", "--seeds", "0", "--no-sb3", "--time-repeats", "2"])
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--from-json", "nosuch.json"], "--from-json nosuch.json: No such file or directory"),
+    (["--time-repeats", "0"], "--time-repeats must be >= 1"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_bad_arguments_are_one_line_exit_2_not_the_usage_block(argv, needle, capsys):
+    # argparse's error printed the whole usage block (5 lines) before the error line
+    with pytest.raises(SystemExit) as stop:
+        bench.main(argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(lines) == 1 and needle in lines[0], lines
