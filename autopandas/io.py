@@ -9,7 +9,8 @@ The index rule, by format:
   ``a`` first), or as ``result.to_csv()`` writes it (an unnamed index under an empty header,
   which read_csv calls ``Unnamed: 0``). Column labels compare as text; a Series counts as its
   one column. See ``equality.csv_matches``. A header that repeats a name is refused (pandas
-  would rename the second ``a`` to ``a.1``).
+  would rename the second ``a`` to ``a.1``), and so is a row with fewer fields than the header
+  (pandas would pad it with NaN); an empty field (``1,2,`` under ``a,b,c``) is a missing value.
 - **Parquet** and **JSON** written with ``orient="table"`` keep the index, MultiIndex and column
   labels; they are read back exactly and matched exactly (``equality.equal``).
 
@@ -80,7 +81,30 @@ def read_frame(path: str | Path) -> tuple[pd.DataFrame, str]:
             # field an unnamed index, which a CSV output would then silently not compare
             raise InputError(f"{path}: the rows have {df.shape[1] + df.index.nlevels} fields but the "
                              f"header names {df.shape[1]}; name every column")
+        if df.shape[1] > 1 and df.iloc[:, -1].isna().any():   # where pandas pads a short row
+            _refuse_short_rows(p, df.shape[1])
     return df, fmt
+
+
+def _refuse_short_rows(p: Path, width: int) -> None:
+    """pandas pads a row with fewer fields than the header with NaN, so a missing delimiter
+    (``1,2`` under ``a,b,c``) would be searched as a missing value; RFC 4180 asks every record
+    for the header's field count. Empty fields (``1,2,``) have it and are read as NaN; blank
+    lines are skipped, as pandas skips them."""
+    import csv
+
+    with p.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header_seen, end = False, 0
+        for record in reader:
+            start, end = end + 1, reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue                        # a blank line: pandas skips it
+            if header_seen and len(record) < width:
+                raise InputError(f"{p}: line {start} has {len(record)} field{'s' * (len(record) != 1)} "
+                                 f"but the header names {width}; give every row {width} fields "
+                                 f"(an empty one for a missing value)")
+            header_seen = True
 
 
 def _first_bad_byte(p: Path) -> str:

@@ -310,12 +310,26 @@ def test_output_written_with_pandas_default_index_column_matches(tmp_path, capsy
     (b"a,b\n1,2\n3,4,5\n", "unparsable CSV"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text"),
     (b"a,b\nx,1,2\ny,3,4\n", "the rows have 3 fields but the header names 2"),   # implicit index
+    # a row with a missing delimiter: pandas padded it with NaN and the search ran on that
+    (b"a,b,c\n1,2,3\n4,5\n", "line 3 has 2 fields but the header names 3"),
+    (b'a,b\n"x\ny",1\n\n2\n', "line 5 has 1 field but the header names 2"),  # lines as in the file
 ])
 def test_unusable_csv_content_is_one_line_exit_2(tmp_path, capsys, content, needle):
     (tmp_path / "in.csv").write_bytes(content)
     (tmp_path / "ok.csv").write_text("a\n1\n")
     line = _bad_line(capsys, ["synth", str(tmp_path / "in.csv"), str(tmp_path / "ok.csv")], needle)
     assert "in.csv" in line
+
+
+def test_empty_fields_and_blank_lines_are_not_short_rows(tmp_path):
+    # '1,2,' under 'a,b,c' has three fields, the last empty: a missing value (RFC 4180), read as
+    # NaN; blank (or blank-looking) lines are skipped as pandas skips them, and a quoted field may
+    # span lines
+    from autopandas.io import read_frame
+
+    (tmp_path / "in.csv").write_bytes(b'\na,b,c\n1,2,\n  \n,,\n"x\ny",5,6\n\n')
+    df, _ = read_frame(tmp_path / "in.csv")
+    assert df.shape == (3, 3) and df["c"].isna().sum() == 2 and df.loc[2, "a"] == "x\ny"
 
 
 def test_bom_and_header_only_files_are_read_as_written(tmp_path, capsys):
