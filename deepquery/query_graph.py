@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 
@@ -36,11 +37,79 @@ _READS_FILES = tuple(getattr(exp, name) for name in ("ReadCSV", "ReadParquet") i
 every connection (:func:`deepquery.database.connect`)."""
 
 
+_BARE_KEYWORD_CATEGORIES = ("unreserved", "column_name")
+"""DuckDB keyword categories that may stand bare as a table alias, a column alias and a column's
+qualifier (PostgreSQL's grammar, which DuckDB's follows; every keyword of DuckDB 1.4.0 and 1.5.6
+tried in those places); the others (reserved: ``select``; type_function: ``at``, ``asof``) may
+not."""
+
+
+@functools.lru_cache(maxsize=1)
+def _duckdb_keywords() -> dict[str, str]:
+    """The installed DuckDB's keywords (lower case) and their categories, from its
+    ``duckdb_keywords()``."""
+    con = duckdb.connect()
+    try:
+        rows = con.execute("SELECT keyword_name, keyword_category FROM duckdb_keywords()").fetchall()
+    finally:
+        con.close()
+    return {k.lower(): category for k, category in rows}
+
+
+_BARE_PROBES = ("SELECT {0}.x AS {0} FROM t AS {0} WHERE ({0}.x > 0)",
+                "SELECT count(*) FROM t AS {0}, u AS v WHERE ({0}.x = v.y) AND {0}.x > 0",
+                "SELECT MIN({0}.x) FROM t AS v JOIN (t AS {0} JOIN u AS w ON {0}.x = w.y) ON v.y = {0}.x")
+"""The places deepquery writes a name (``{0}``): a relation's alias, its qualifier in select
+lists, ON and WHERE (also inside parentheses), an output alias."""
+
+
+def _sqlglot_reads_bare(name: str) -> bool:
+    """Whether sqlglot's DuckDB reader takes ``name`` bare in every :data:`_BARE_PROBES` place
+    (it does not for a few keywords DuckDB itself takes: ``force``, ``insert``, ``values``), as
+    deepquery's own SQL is read back by it (:func:`parse_statement`) before DuckDB runs it."""
+    for probe in _BARE_PROBES:
+        try:
+            stmt = sqlglot.parse_one(probe.format(name), read="duckdb")
+        except sqlglot.errors.SqlglotError:
+            return False
+        if [i.name for i in stmt.find_all(exp.Identifier)].count(name) != probe.count("{0}"):
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _must_quote(name: str) -> bool:
+    """Whether the lower-case ``name`` is a DuckDB keyword that cannot stand bare, in DuckDB
+    (:data:`_BARE_KEYWORD_CATEGORIES`) or in sqlglot's reader. sqlglot's writer alone does not
+    know: before sqlglot 30 it writes ``at`` bare, which every DuckDB refuses (``aka_title AS
+    at``, JOB 15a: 'syntax error at or near "at"'), and ``force`` bare even now."""
+    category = _duckdb_keywords().get(name)
+    if category is None:
+        return False
+    return category not in _BARE_KEYWORD_CATEGORIES or not _sqlglot_reads_bare(name)
+
+
+def quote_keywords(node: exp.Expression) -> exp.Expression:
+    """``node`` with every identifier that is a DuckDB keyword which cannot stand bare
+    (:func:`_must_quote`) marked quoted, in place."""
+    for ident in node.find_all(exp.Identifier):
+        if not ident.quoted and _must_quote(ident.name.lower()):
+            ident.set("quoted", True)
+    return node
+
+
+def duckdb_sql(node: exp.Expression, **opts) -> str:
+    """``node`` in DuckDB's dialect with keyword names quoted (:func:`quote_keywords` on a copy),
+    whatever sqlglot version writes it."""
+    return quote_keywords(node.copy()).sql(dialect="duckdb", **opts)
+
+
 @functools.lru_cache(maxsize=4096)
 def quote(name: str) -> str:
-    """An identifier as DuckDB needs it (quoted only when reserved, e.g. ``at``); memoised, as
-    sub-query texts (true cardinalities' cache keys) ask for the same few names many times."""
-    return exp.to_identifier(name).sql(dialect="duckdb")
+    """An identifier as DuckDB needs it (quoted when it is a keyword, e.g. ``at``, or not a plain
+    name); memoised, as sub-query texts (true cardinalities' cache keys) ask for the same few
+    names many times."""
+    return quote_keywords(exp.to_identifier(name)).sql(dialect="duckdb")
 
 
 _CLAUSES = frozenset({"expressions", "distinct", "from", "from_", "joins", "where", "group",
@@ -377,9 +446,9 @@ def parse_query(
             li, ri = resolve(c.left), resolve(c.right)
             equi.append((li, c.left.name.lower(), ri, c.right.name.lower(), c.sql()))
         elif len(rels) == 1:
-            filters[rels[0]].append(c.sql(dialect="duckdb"))
+            filters[rels[0]].append(duckdb_sql(c))
         elif len(rels) == 2:
-            theta.append(JoinEdge(rels[0], rels[1], "", "", c.sql(dialect="duckdb"), equi=False))
+            theta.append(JoinEdge(rels[0], rels[1], "", "", duckdb_sql(c), equi=False))
         elif not rels:
             raise QueryError(f"constant predicate not supported: {c.sql()}")
         else:
@@ -390,7 +459,7 @@ def parse_query(
     for i, pred in _same_relation_equalities(classes, relations):
         if pred not in filters[i]:
             filters[i].append(pred)
-    select_sql = ", ".join(e.sql(dialect="duckdb") for e in stmt.expressions)
+    select_sql = ", ".join(duckdb_sql(e) for e in stmt.expressions)
     return QueryGraph(tuple(relations), tuple(edges), tuple(tuple(f) for f in filters),
                       select_sql, sql, name)
 

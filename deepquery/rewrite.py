@@ -15,6 +15,7 @@ from .query_graph import (
     equality_classes,
     parse_statement,
     quote,
+    quote_keywords,
     star_modifier_items,
     star_owns,
 )
@@ -132,7 +133,7 @@ def plan_sql(graph: QueryGraph, tree: JoinTree, limit: bool = True) -> str:
     stmt.set("from_" if "from_" in stmt.args else "from", exp.From(this=exp.to_table(_FROM)))
     filters = [f"({p})" for f in graph.filters for p in f]
     stmt.set("where", exp.Where(this=exp.column(_WHERE)) if filters else None)
-    text = stmt.sql(dialect="duckdb", pretty=False)
+    text = quote_keywords(stmt).sql(dialect="duckdb", pretty=False)
     if text.count(_FROM) != 1 or text.count(_WHERE) != bool(filters):
         raise ValueError("the query contains deepquery's placeholder names")
     text = text.replace(f" FROM {_FROM}", f"\nFROM {from_clause(graph, tree)}")
@@ -142,4 +143,4 @@ def plan_sql(graph: QueryGraph, tree: JoinTree, limit: bool = True) -> str:
 def original_sql(graph: QueryGraph, limit: bool = True) -> str:
     """The user's query in DuckDB's dialect (``limit=False``: without LIMIT and OFFSET, and
     unordered, see :func:`_statement`)."""
-    return _statement(graph, limit).sql(dialect="duckdb")
+    return quote_keywords(_statement(graph, limit)).sql(dialect="duckdb")

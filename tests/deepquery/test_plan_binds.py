@@ -19,6 +19,7 @@ from deepquery import (
 from deepquery.__main__ import main
 from deepquery.database import bind, schema_of
 from deepquery.optimizers import get_optimizer
+from deepquery.query_graph import QueryError
 from deepquery.rewrite import plan_sql
 
 from .dq_helpers import one_line
@@ -87,5 +88,75 @@ def test_every_job_query_plans_to_sql_that_binds(job_dir, imdb_db):
             tree = get_optimizer("greedy")(g, EstimatedCardinality(g, TableStats(con)),
                                            get_cost_model("cout"))
             bind(con, plan_sql(g, tree))
+    finally:
+        con.close()
+
+
+def _keywords(con, bare: bool) -> set[str]:
+    """The installed DuckDB's keywords that may (``bare``) or may not stand bare as a name."""
+    rows = con.execute("SELECT keyword_name FROM duckdb_keywords() WHERE "
+                       f"{'' if bare else 'NOT '}keyword_category IN ('unreserved', 'column_name')")
+    return {k for k, in rows.fetchall()}
+
+
+@pytest.fixture()
+def old_sqlglot_quoting(monkeypatch):
+    """sqlglot's DuckDB writer with no reserved words of its own, as sqlglot 29 and older write
+    ``at`` (a DuckDB keyword every DuckDB refuses bare: ``aka_title AS at``, JOB 15a)."""
+    import sqlglot
+
+    from deepquery.query_graph import quote
+    monkeypatch.setattr(sqlglot.Dialect.get_or_raise("duckdb").generator_class,
+                        "RESERVED_KEYWORDS", set())
+    quote.cache_clear()
+    yield
+    quote.cache_clear()
+
+
+# Before (sqlglot 29 and older, emulated): 15a's planned SQL held 'aka_title AS at' and 'at.title',
+# which DuckDB refuses ('Parser Error: syntax error at or near "at"'), and so did the user's
+# query as deepquery sends it: plan said exit 2, a DuckDB error in the user's query.
+def test_every_job_query_quotes_its_keyword_aliases_whatever_sqlglot_quotes(
+        job_dir, imdb_db, old_sqlglot_quoting):
+    from deepquery.rewrite import original_sql
+    con = connect(imdb_db)
+    try:
+        keywords, schema = _keywords(con, bare=False), schema_of(con)
+        files = sorted(f for f in job_dir.glob("*.sql") if re.fullmatch(r"\d+[a-z]\.sql", f.name))
+        quoted = set()
+        for f in files:
+            g = parse_query(f.read_text(), schema, f.stem)
+            tree = get_optimizer("greedy")(g, EstimatedCardinality(g, TableStats(con)),
+                                           get_cost_model("cout"))
+            for sql in (plan_sql(g, tree), original_sql(g)):
+                bare = (set(re.findall(r"\bAS\s+(\w+)", sql, re.IGNORECASE))
+                        | set(re.findall(r"\b(\w+)\.", sql)))
+                assert not {w.lower() for w in bare} & keywords, (f.name, sql)
+                quoted |= set(re.findall(r'\bAS\s+"(\w+)"', sql, re.IGNORECASE))
+                bind(con, sql)
+        assert "at" in quoted  # the test sees keyword aliases at all (15a and others)
+    finally:
+        con.close()
+
+
+# Before (sqlglot 29 and older, emulated): a table aliased 'at', 'asof', 'anti', 'by', ... planned to
+# SQL DuckDB refuses. Keywords DuckDB takes bare (unreserved: 'name', 'year'; column_name:
+# 'character') stay bare, and bind.
+def test_a_keyword_as_table_alias_plans_to_sql_that_binds(imdb_db, old_sqlglot_quoting):
+    con = connect(imdb_db)
+    try:
+        schema, planned = schema_of(con), set()
+        for k in sorted(_keywords(con, bare=False) | _keywords(con, bare=True)):
+            sql = (f"SELECT MIN({k}.title) AS first FROM title AS {k}, movie_companies AS mc "
+                   f"WHERE {k}.id = mc.movie_id AND {k}.production_year > 2000")
+            try:
+                g = parse_query(sql, schema, "q")
+            except QueryError:  # sqlglot's reader refuses it bare: the user quotes it
+                continue
+            tree = get_optimizer("greedy")(g, EstimatedCardinality(g, TableStats(con)),
+                                           get_cost_model("cout"))
+            bind(con, plan_sql(g, tree))
+            planned.add(k)
+        assert {"at", "asof", "anti", "name", "character"} <= planned
     finally:
         con.close()
