@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -102,8 +103,20 @@ def _storage_problem(e: BaseException) -> str | None:
     return next((reason for reason in _STORAGE_ERRORS if reason in text), None)
 
 
+def _check_writable(folder: Path) -> None:
+    """Bad input unless a file can be created in ``folder`` (a read-only or virtual folder,
+    e.g. ``/proc``, where DuckDB's own error reads like our bug), checked before a build."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise BadInput(f"cannot write the database in {folder}: cannot create a file there "
+                       f"({e.strerror or e})") from None
+
+
 def _build(config: ImdbConfig, path: Path) -> Path:
     from sysml_datasets.imdb import build_database  # imports pandas: only when building
+    _check_writable(path.parent)
     bar = _progress_bar(11, f"building synthetic IMDb (scale {config.scale:g})")
     try:
         return build_database(path, config, progress=lambda step: (bar.set_postfix_str(step),
@@ -149,7 +162,8 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
 
 def _cache_dir(args: argparse.Namespace, create: bool = True) -> Path:
     """The cache folder (--cache-dir, else $SYSML_CACHE, else ~/.cache/sysml), created if
-    missing (unless ``create`` is False); checked before anything is built in it."""
+    missing; with ``create`` False, one that does not exist is bad input (``data list`` and
+    ``data clean`` of a mistyped folder said 'removed 0 files', exit 0)."""
     if args.cache_dir:
         path, name = Path(args.cache_dir), "--cache-dir"
     else:
@@ -158,6 +172,8 @@ def _cache_dir(args: argparse.Namespace, create: bool = True) -> Path:
     if path.exists() and not path.is_dir():
         raise BadInput(f"{name} {path}: not a directory")
     if not create:
+        if not path.is_dir():
+            raise BadInput(f"{name} {path}: the folder does not exist")
         return path
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -190,6 +206,7 @@ def _database(args: argparse.Namespace) -> tuple[Path, duckdb.DuckDBPyConnection
     config = ImdbConfig(scale=args.scale, seed=args.seed)
     path = database_path(config, _cache_dir(args))
     if not path.exists():
+        _check_writable(path.parent)
         print(f"deepquery: building the synthetic IMDb at {path} (first use)", file=sys.stderr)
     else:
         con = _open_cached(config, path)
@@ -319,7 +336,7 @@ def cmd_data_build(args: argparse.Namespace) -> int:
         con.close()
     out = {"db": str(path), "built": built, "seconds": round(time.perf_counter() - t, 2),
            "scale": config.scale, "seed": config.seed, "rows": rows,
-           "witness_report": json.loads(meta.get("witness_report", "{}"))}
+           "witness_report": _witness_report(path, meta)}
     if args.json:
         print(json.dumps(out, indent=1))
     else:
@@ -327,6 +344,25 @@ def cmd_data_build(args: argparse.Namespace) -> int:
         for t_, n in rows.items():
             print(f"  {t_:16s} {n:>10,}")
     return 0
+
+
+def _witness_report(path: Path, meta: dict) -> dict:
+    """The database's witness report (``{}`` when it has none); a damaged one is bad input naming
+    the file (the rest of its metadata passed the cache check, so only this key is wrong)."""
+    text = meta.get("witness_report", "{}")
+    try:
+        report = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        raise BadInput(f"{path}: its witness report (_sysml_meta 'witness_report') is not a JSON "
+                       "object: the file is damaged; data build --force rebuilds it")
+    return report
+
+
+def _files(n: int, what: str = "file") -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def _size(n: int) -> str:
@@ -345,11 +381,18 @@ def _file_json(f: CacheFile) -> dict:
     return {"path": str(f.path), "bytes": f.size, "status": f.status, "what": f.why}
 
 
+def _scan(folder: Path, current: Path | None = None) -> list[CacheFile]:
+    try:
+        return scan(folder, current)
+    except OSError as e:  # a folder we may not list
+        raise BadInput(f"{folder}: cannot list the cache folder: {e.strerror or e}") from None
+
+
 def cmd_data_list(args: argparse.Namespace) -> int:
     folder = _cache_dir(args, create=False)
     current = database_path(ImdbConfig(scale=args.scale, seed=args.seed,
                                        witnesses=not args.no_witnesses), folder)
-    files = scan(folder, current)
+    files = _scan(folder, current)
     stale = [f for f in files if f.status == "stale"]
     if args.json:
         print(json.dumps({"cache_dir": str(folder), "current": str(current),
@@ -358,12 +401,13 @@ def cmd_data_list(args: argparse.Namespace) -> int:
                           "bytes": sum(f.size for f in files),
                           "stale_bytes": sum(f.size for f in stale)}, indent=1))
         return 0
-    print(f"cache folder {folder}: {len(files)} deepquery files, {_size(sum(f.size for f in files))}")
+    print(f"cache folder {folder}: {_files(len(files), 'deepquery file')}, "
+          f"{_size(sum(f.size for f in files))}")
     for f in files:
         print(f"  {f.status:8s} {_size(f.size):>9s}  {f.path.name}  ({f.why})")
     if not current.is_file():
         print(f"these settings would build {current.name} (not there yet)")
-    print(f"stale: {len(stale)} files, {_size(sum(f.size for f in stale))}"
+    print(f"stale: {_files(len(stale))}, {_size(sum(f.size for f in stale))}"
           + (" (python -m deepquery data clean removes them)" if stale else ""))
     return 0
 
@@ -371,7 +415,7 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 def cmd_data_clean(args: argparse.Namespace) -> int:
     folder = _cache_dir(args, create=False)
     removed, held = [], []
-    for f in scan(folder):
+    for f in _scan(folder):
         if f.status != "stale":
             continue
         why = remove_unless_held(f.path, dry_run=args.dry_run)
@@ -392,7 +436,7 @@ def cmd_data_clean(args: argparse.Namespace) -> int:
         print(f"{verb} {f.path.name} ({_size(f.size)}: {f.why})")
     for f, why in held:
         print(f"kept {f.path.name}: {why}")
-    print(f"{verb} {len(removed)} files, {_size(freed)}, in {folder}"
+    print(f"{verb} {_files(len(removed))}, {_size(freed)}, in {folder}"
           + (f"; {len(held)} stale kept" if held else ""))
     return 0
 

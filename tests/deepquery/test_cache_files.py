@@ -129,11 +129,32 @@ def test_data_clean_leaves_a_live_build_s_temporary_file(folder, capsys):
     assert live.exists() and not dead.exists()
 
 
-def test_data_list_of_a_missing_folder_creates_nothing(tmp_path, capsys):
-    missing = tmp_path / "nothing here"
-    assert _statuses(missing, capsys) == {}
-    assert main(["data", "clean", "--cache-dir", str(missing)]) == 0
-    assert not missing.exists()
+# Before: exit 0, 'removed 0 files' (list: '0 deepquery files'), for a mistyped folder too.
+@pytest.mark.parametrize("command", [["list"], ["clean"], ["clean", "--dry-run"], ["list", "--json"]])
+def test_a_missing_cache_folder_is_one_line_exit_2_and_creates_nothing(tmp_path, capsys, command):
+    missing = tmp_path / "typo" / "cache"
+    assert main(["data", *command, "--cache-dir", str(missing)]) == 2
+    out = capsys.readouterr()
+    assert one_line(out.err) == f"deepquery: --cache-dir {missing}: the folder does not exist"
+    assert out.out == "" and not missing.parent.exists()
+
+
+def test_a_missing_sysml_cache_folder_is_named_as_such(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SYSML_CACHE", str(tmp_path / "nothing here"))
+    assert main(["data", "list"]) == 2
+    assert "$SYSML_CACHE" in one_line(capsys.readouterr().err)
+
+
+# Before: 'removed 1 files', 'stale: 1 files', '1 deepquery files'.
+def test_one_file_is_one_file(tmp_path, capsys):
+    (tmp_path / "true_cards.sqlite.corrupt").write_bytes(b"x")
+    assert main(["data", "list", "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 deepquery file, 1 B" in out and "stale: 1 file, 1 B" in out
+    assert main(["data", "clean", "--cache-dir", str(tmp_path)]) == 0
+    assert f"removed 1 file, 1 B, in {tmp_path}" in capsys.readouterr().out
+    assert main(["data", "clean", "--cache-dir", str(tmp_path)]) == 0
+    assert f"removed 0 files, 0 B, in {tmp_path}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("command", ["list", "clean"])

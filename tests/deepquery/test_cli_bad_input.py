@@ -64,6 +64,40 @@ def test_cache_dir_that_cannot_be_created_exits_2(tmp_path, query, capsys):
     assert str(below_a_file) in line and "cannot create" in line
 
 
+def _unwritable_folder(tmp_path: Path, kind: str) -> Path:
+    """A folder no file can be created in, or a skip where this machine has none."""
+    if kind == "proc":
+        folder = Path("/proc")
+        if not folder.is_dir():
+            pytest.skip("no /proc")
+        return folder
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        pytest.skip("root writes in a read-only folder")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+# Before: exit 1, 'internal error: IOException: IO Error: Cannot open file "/proc/.imdb_...tmp"',
+# after a 'building ... (first use)' line.
+@pytest.mark.parametrize("kind", ["proc", "read-only"])
+@pytest.mark.parametrize("command", [["compare"], ["plan", "QUERY"], ["data", "build"]])
+def test_a_cache_dir_no_file_can_be_written_in_is_one_line_exit_2(tmp_path, query, capsys,
+                                                                    kind, command):
+    folder = _unwritable_folder(tmp_path, kind)
+    try:
+        args = [str(query) if a == "QUERY" else a for a in command]
+        assert main([*args, "--scale", "0.0005", "--cache-dir", str(folder)]) == 2
+        out = capsys.readouterr()
+        line = _one_line(out.err)
+        assert line.startswith(f"deepquery: cannot write the database in {folder}: ")
+        assert "cannot create a file there" in line and out.out == ""
+    finally:
+        if kind == "read-only":
+            folder.chmod(0o755)
+
+
 # --- interrupted builds -------------------------------------------------------------------------
 def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)

@@ -2,12 +2,13 @@
 finished database that cannot be read back is one line, exit 2."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import ClassVar
 
 import duckdb
 import pytest
-from sysml_datasets.imdb import ImdbConfig, database_path
+from sysml_datasets.imdb import ImdbConfig, build_database, database_path
 
 import deepquery.__main__ as cli
 from deepquery.__main__ import main
@@ -31,6 +32,26 @@ def test_data_build_that_cannot_read_the_finished_file_is_one_line_exit_2(
     assert main(["data", "build", *TINY_FLAGS, "--cache-dir", str(tmp_path)]) == 2
     line = _one_line(capsys.readouterr().err)
     assert str(database_path(TINY, tmp_path)) in line and "internal error" not in line
+
+
+# Before: exit 2 with json's bare 'Expecting value: line 1 column 1 (char 0)' (no file named);
+# a report that was JSON but no object was printed as the report.
+@pytest.mark.parametrize("report", ["not json {", "[1, 2]", None])
+def test_data_build_of_a_database_with_a_damaged_witness_report_names_the_file(
+        tmp_path, capsys, report):
+    path = build_database(database_path(TINY, tmp_path), TINY)
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE _sysml_meta SET value = ? WHERE key = 'witness_report'", [report])
+    con.close()
+    assert main(["data", "build", *TINY_FLAGS, "--cache-dir", str(tmp_path)]) == 2
+    out = capsys.readouterr()
+    assert _one_line(out.err) == (
+        f"deepquery: {path}: its witness report (_sysml_meta 'witness_report') is not a JSON "
+        "object: the file is damaged; data build --force rebuilds it")
+    assert out.out == ""
+    assert main(["data", "build", *TINY_FLAGS, "--cache-dir", str(tmp_path), "--force",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["witness_report"]["literal_cells"] > 0
 
 
 # --- every command closes the connection it opened ----------------------------------------------
