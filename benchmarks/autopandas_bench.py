@@ -64,6 +64,23 @@ def load_tasks(shared: Path) -> list[dict]:
     return mod.load_benchmarks(str(bench / "benchmarks.json"))
 
 
+def select_tasks(tasks: list[dict], only: str) -> tuple[list[dict], str | None]:
+    """The tasks ``--only`` (comma-separated ids; empty: all) names, or the reason it is refused.
+
+    A typo'd id would run fewer tasks (none: "median solve time nan") and still exit 0, so an id
+    that names no task is refused."""
+    if not only:
+        return tasks, None
+    wanted = {w.strip() for w in only.split(",") if w.strip()}
+    unknown = sorted(wanted - {t["id"] for t in tasks})
+    if unknown:
+        return [], (f"--only: no task {', '.join(map(repr, unknown))} among the {len(tasks)} "
+                    f"(ids such as {tasks[0]['id']!r}, {tasks[-1]['id']!r})")
+    if not wanted:
+        return [], f"--only names no task id: {only!r}"
+    return [t for t in tasks if t["id"] in wanted], None
+
+
 def split_inputs(task: dict) -> tuple[list, list]:
     """Frames/Series (the program's df0, df1, ...) and the other inputs (hints only)."""
     frames = [x for x in task["inputs"] if isinstance(x, (pd.DataFrame, pd.Series))]
@@ -154,17 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (SHARED / "autopandas_benchmarks").is_dir():
         return fail(ap.prog, f"shared data not found: no folder {SHARED / 'autopandas_benchmarks'}; "
                     "set SYSML_SHARED to the shared data folder (default: ../shared beside the repo)")
-    tasks = load_tasks(SHARED)
-    if args.only:
-        # a typo'd id would run fewer tasks (none: "median solve time nan") and still exit 0
-        wanted = {w.strip() for w in args.only.split(",") if w.strip()}
-        unknown = sorted(wanted - {t["id"] for t in tasks})
-        if unknown:
-            return fail(ap.prog, f"--only: no task {', '.join(map(repr, unknown))} among the "
-                        f"{len(tasks)} (ids such as {tasks[0]['id']!r}, {tasks[-1]['id']!r})")
-        if not wanted:
-            return fail(ap.prog, f"--only names no task id: {args.only!r}")
-        tasks = [t for t in tasks if t["id"] in wanted]
+    tasks, problem = select_tasks(load_tasks(SHARED), args.only)
+    if problem:
+        return fail(ap.prog, problem)
     rows = []
     t_all = time.monotonic()
     print(f"{'task':28s} {'depth':>5s} {'solved':>6s} {'seconds':>8s} {'candidates':>10s} {'len':>3s} "

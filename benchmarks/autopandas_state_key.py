@@ -13,7 +13,6 @@ equally and the other not (the new keys may only split what the old ones merged 
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from types import ModuleType
 import pandas as pd
 
 import autopandas.search as search
+from autopandas_bench import load_tasks, select_tasks, split_inputs  # this folder's benchmark
 from autopandas._cli import OneLineParser, fail, positive_seconds
 from autopandas.isolation import KILL_GRACE_S, WorkerDied, WorkerTimeout, run_isolated
 
@@ -31,14 +31,6 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SYSML_SHARED", REPO.parent / "shared"))
 #: The last revision before the keys were read without a Series per column.
 BASELINE = "e78d760"
-
-
-def load_tasks(shared: Path) -> list[dict]:
-    bench = shared / "autopandas_benchmarks"
-    spec = importlib.util.spec_from_file_location("_ap_load", bench / "load.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.load_benchmarks(str(bench / "benchmarks.json"))
 
 
 def baseline_search(rev: str) -> ModuleType:
@@ -56,9 +48,7 @@ def baseline_search(rev: str) -> ModuleType:
 
 def keyed_values(task: dict, seconds: float, per_task: int) -> list:
     """The first ``per_task`` values one search of ``task`` keys (run in a forked worker)."""
-    frames = [x for x in task["inputs"] if isinstance(x, (pd.DataFrame, pd.Series))]
-    hints = [x for x in task["inputs"] if isinstance(x, (str, list, tuple, int, float))
-             and not isinstance(x, bool)]
+    frames, hints = split_inputs(task)
 
     def work() -> list:
         seen: list = []
@@ -113,10 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         old = baseline_search(args.baseline)
     except subprocess.CalledProcessError as e:
         return fail(ap.prog, f"--baseline {args.baseline}: git show failed: {e.stderr.strip()}")
-    tasks = load_tasks(SHARED)
-    if args.only:
-        wanted = set(args.only.split(","))
-        tasks = [t for t in tasks if t["id"] in wanted]
+    tasks, problem = select_tasks(load_tasks(SHARED), args.only)
+    if problem:
+        return fail(ap.prog, problem)
     values = [v for t in tasks for v in keyed_values(t, args.seconds, args.per_task)]
     if not values:
         return fail(ap.prog, "no values were recorded")

@@ -179,3 +179,13 @@ def test_state_key_benchmark_times_both_versions_and_compares_their_partitions(s
     assert re.search(r"baseline \w+ [0-9.]+ us, this tree [0-9.]+ us", p.stdout), p.stdout
     assert "identical partition" in p.stdout, p.stdout
     assert p.stdout.rstrip().splitlines()[-1].startswith("command: python benchmarks/autopandas_state_key.py")
+
+
+def test_state_key_benchmark_refuses_an_only_naming_no_task(shared_dir):
+    # it used to search nothing and end with "error: no values were recorded", naming no cause
+    env = {**os.environ, "SYSML_SHARED": str(shared_dir)}
+    p = subprocess.run([sys.executable, str(BENCH.parent / "autopandas_state_key.py"), "--only", "nosuch"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 2 and p.stdout == "", (p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no task 'nosuch' among the 48" in lines[0], p.stderr
