@@ -10,6 +10,10 @@ Measures, in one run:
 
     python benchmarks/deepquery_baselines.py [--scale 0.01] [--true-max-relations 17]
 
+The JOB queries are read from ``$SYSML_SHARED/job`` (``SYSML_SHARED`` defaults to ``../shared``
+beside the repo), or ``--queries``. Arguments are checked before any work: a bad one is one line
+on stderr, exit 2.
+
 True cardinalities are exact counts of every connected sub-join DP needs (13,248 for each of the
 17-relation queries 29a/b/c, about 41k in all), computed by message passing over each query's join
 tree (COUNT(*) only where a query is not an acyclic equi-join) and cached on disk
@@ -32,13 +36,67 @@ import numpy as np
 from deepquery import (EstimatedCardinality, TableStats, TrueCardinality, connect,
                        get_cost_model, parse_query, run_plan)
 from deepquery._card_cache import CardinalityCache
-from deepquery.cost_models import relative_cost
+from deepquery.cost_models import COST_MODELS, relative_cost
 from deepquery.database import fingerprint, schema_of
 from deepquery.optimizers import OPTIMIZERS, dpccp
+from deepquery.query_graph import QueryError
 from deepquery.rewrite import original_sql
 from sysml_datasets.imdb import ImdbConfig, build_database, database_path, default_cache_dir
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SYSML_SHARED", REPO.parent / "shared"))
+SOURCES = ("estimated", "true")
+EXEC_MODEL = "cm1"
+"""The cost model of the plans the execution comparison runs (the first of --cost-models when
+it is not among them)."""
+
+
+class _BadArgument(Exception):
+    """A bad command-line value: one line on stderr, exit 2."""
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's own errors (a flag it does not know, a value that is not a number) as one line
+    on stderr, exit 2, like the checks of :func:`_check`."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"deepquery_baselines: error: {message} (see --help)\n")
+
+
+def _choices(flag: str, value: str, known) -> list[str]:
+    """A comma-separated flag's values, each one of ``known``, at least one, no repeats."""
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in items if v not in known]
+    if unknown:
+        raise _BadArgument(f"{flag}: unknown {', '.join(map(repr, unknown))} "
+                           f"(choose from {', '.join(known)})")
+    if not items:
+        raise _BadArgument(f"{flag}: empty (choose from {', '.join(known)})")
+    return list(dict.fromkeys(items))
+
+
+def _check(args: argparse.Namespace) -> tuple[list[str], list[str], ImdbConfig, list[Path]]:
+    """The cost models, cardinality sources, database settings and query files of ``args``, or
+    :class:`_BadArgument` before any work is done."""
+    models = _choices("--cost-models", args.cost_models, list(COST_MODELS))
+    sources = _choices("--cards", args.cards, SOURCES)
+    if args.exec_repeat < 1:
+        raise _BadArgument(f"--exec-repeat must be >= 1, got {args.exec_repeat}")
+    if args.true_max_relations < 1:
+        raise _BadArgument(f"--true-max-relations must be >= 1, got {args.true_max_relations}")
+    try:
+        config = ImdbConfig(scale=args.scale, seed=args.seed)
+    except ValueError as e:
+        raise _BadArgument(str(e).splitlines()[0]) from None
+    queries = Path(args.queries)
+    if not queries.is_dir():
+        raise _BadArgument(f"--queries {queries}: no such folder (default: $SYSML_SHARED/job, "
+                           "SYSML_SHARED defaulting to ../shared beside the repo)")
+    files = sorted(queries.glob("[0-9]*.sql"),
+                   key=lambda p: (int("".join(c for c in p.stem if c.isdigit())), p.stem))
+    if not files:
+        raise _BadArgument(f"--queries {queries}: no JOB query files (<number><letter>.sql) there")
+    return models, sources, config, files
 
 
 def _nonempty(con, graphs) -> tuple[int, list[str]]:
@@ -51,14 +109,18 @@ def _nonempty(con, graphs) -> tuple[int, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = _OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.01, help="synthetic IMDb scale (default 0.01)")
     ap.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     ap.add_argument("--cache-dir", default=None, help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
-    ap.add_argument("--queries", default=str(REPO.parent / "shared" / "job"),
-                    help="folder of JOB .sql files (default ../shared/job)")
-    ap.add_argument("--cost-models", default="cout,cm1,cm2", help="comma-separated (default all)")
-    ap.add_argument("--cards", default="estimated,true", help="cardinality sources (default both)")
+    ap.add_argument("--queries", default=str(SHARED / "job"),
+                    help="folder of JOB .sql files (default $SYSML_SHARED/job, SYSML_SHARED "
+                    "defaulting to ../shared beside the repo)")
+    ap.add_argument("--cost-models", default=",".join(COST_MODELS),
+                    help=f"comma-separated, of {', '.join(COST_MODELS)} (default all)")
+    ap.add_argument("--cards", default=",".join(SOURCES),
+                    help="cardinality sources, comma-separated, of estimated, true (default both; "
+                    "the planning-time tables need estimated)")
     ap.add_argument("--true-max-relations", type=int, default=17,
                     help="true cardinalities only for queries with at most this many relations")
     ap.add_argument("--exec-repeat", type=int, default=3, help="runs per query for latencies (default 3)")
@@ -67,9 +129,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip building a witness-free database to count its non-empty queries")
     ap.add_argument("--json-out", help="also write all raw measurements to this JSON file")
     args = ap.parse_args(argv)
+    try:
+        models, sources, config, files = _check(args)
+    except _BadArgument as e:
+        print(f"deepquery_baselines: error: {e}", file=sys.stderr)
+        return 2
 
     cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-    config = ImdbConfig(scale=args.scale, seed=args.seed)
     db = database_path(config, cache_dir)
     if not db.exists():
         t = time.perf_counter()
@@ -77,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"built {db} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     con = connect(db)
     schema = schema_of(con)
-    files = sorted(Path(args.queries).glob("[0-9]*.sql"),
-                   key=lambda p: (int("".join(c for c in p.stem if c.isdigit())), p.stem))
-    if not files:
-        print(f"no queries in {args.queries}", file=sys.stderr)
-        return 2
-    graphs = [parse_query(f.read_text(), schema, f.stem) for f in files]
+    graphs = []
+    for f in files:
+        try:
+            graphs.append(parse_query(f.read_text(), schema, f.stem))
+        except (QueryError, OSError, UnicodeDecodeError) as e:
+            print(f"deepquery_baselines: error: {f}: {e}", file=sys.stderr)
+            return 2
     raw: dict = {"db": str(db), "scale": args.scale, "seed": args.seed, "queries": len(graphs)}
 
     print(f"# deepquery baselines: {len(graphs)} JOB queries, synthetic IMDb scale {args.scale}, "
@@ -104,8 +171,6 @@ def main(argv: list[str] | None = None) -> int:
 
     stats = TableStats(con)
     fp = fingerprint(con, db)
-    models = [m for m in args.cost_models.split(",") if m]
-    sources = [s for s in args.cards.split(",") if s]
     rel: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     plan_ms: dict[tuple[str, int], list[float]] = defaultdict(list)
     plan_cpu_ms: dict[tuple[str, int], list[float]] = defaultdict(list)
@@ -188,18 +253,22 @@ def main(argv: list[str] | None = None) -> int:
     raw["dp_beaten"] = beaten
     raw["relative_cost"] = {"|".join(k): v for k, v in rel.items()}
 
-    sizes = sorted({n for _, n in plan_ms})
-    print("\n## Planning time (ms, estimated cardinalities, all cost models; wall median / wall max "
-          f"/ CPU median per query; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)\n")
-    print("| optimizer | " + " | ".join(f"{n} rel" for n in sizes) + " |")
-    print("|---|" + "---|" * len(sizes))
-    for name in OPTIMIZERS:
-        cells = []
-        for n in sizes:
-            v, cpu = plan_ms.get((name, n), []), plan_cpu_ms.get((name, n), [])
-            cells.append(f"{statistics.median(v):.1f} / {max(v):.1f} / {statistics.median(cpu):.1f}"
-                         if v else "-")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    sizes = sorted({g.n for g in graphs})
+    if "estimated" not in sources:
+        print("\n(no planning-time table: it times estimated cardinalities, not in --cards)")
+    else:
+        print("\n## Planning time (ms, estimated cardinalities, all cost models; wall median / "
+              f"wall max / CPU median per query; load {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} cores)\n")
+        print("| optimizer | " + " | ".join(f"{n} rel" for n in sizes) + " |")
+        print("|---|" + "---|" * len(sizes))
+        for name in OPTIMIZERS:
+            cells = []
+            for n in sizes:
+                v, cpu = plan_ms.get((name, n), []), plan_cpu_ms.get((name, n), [])
+                cells.append(f"{statistics.median(v):.1f} / {max(v):.1f} / "
+                             f"{statistics.median(cpu):.1f}" if v else "-")
+            print(f"| {name} | " + " | ".join(cells) + " |")
     counts = defaultdict(int)
     for g in graphs:
         counts[g.n] += 1
@@ -224,16 +293,21 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_exec:
         source = "true" if "true" in sources else "estimated"
-        print(f"\n## DuckDB execution: DP plan (cm1, {source} cardinalities where available) "
-              f"vs DuckDB's optimizer\n")
+        model_name = EXEC_MODEL if EXEC_MODEL in models else models[0]
+        print(f"\n## DuckDB execution: DP plan ({model_name}, {source} cardinalities where "
+              "available) vs DuckDB's optimizer\n")
         rows = []
         for g in graphs:
-            tree = dp_plans.get((source, "cm1", g.name)) or dp_plans.get(("estimated", "cm1", g.name))
+            tree = (dp_plans.get((source, model_name, g.name))
+                    or dp_plans.get(("estimated", model_name, g.name)))
             if tree is None:
                 continue
             r = run_plan(con, g, tree, repeat=args.exec_repeat)
             rows.append((g.name, g.n, r.planned_ms, r.duckdb_ms, r.same_result, r.limit_choice,
                          r.order_dependent is not None))
+    if not args.no_exec and not rows:
+        print("no DP plan to run (true cardinalities cover none of the queries)")
+    elif not args.no_exec:
         planned = np.array([r[2] for r in rows])
         duck = np.array([r[3] for r in rows])
         ratio = planned / duck
