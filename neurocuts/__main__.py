@@ -94,8 +94,14 @@ def _table(rows: list[dict]) -> str:
 
 def cmd_gen(args: argparse.Namespace) -> None:
     from sysml_datasets.classbench import GeneratorConfig, generate_text
+    # Both used to be accepted and silently ignored: --kind beside --params (the file's mix is drawn),
+    # --no-scale-branching without one (only a parameter file has a -scale to branch past).
+    if args.params is not None and args.kind is not None:
+        raise InputError("--kind and --params exclude each other: --params FILE draws that file's own mix")
+    if args.params is None and args.no_scale_branching:
+        raise InputError("--no-scale-branching applies to --params FILE only (its -scale)")
     try:  # a bad parameter file or a size it cannot fill: one line naming the file
-        text = generate_text(GeneratorConfig(args.kind, args.size, args.seed, args.params, args.smoothness,
+        text = generate_text(GeneratorConfig(args.kind or "acl", args.size, args.seed, args.params, args.smoothness,
                                              args.address_scope, args.port_scope, not args.no_scale_branching))
     except ValueError as exc:
         raise InputError(str(exc)) from None
@@ -155,7 +161,7 @@ def parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=prog, description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gen", help="write a generated ClassBench-style rule set to stdout")
-    g.add_argument("--kind", default="acl", choices=KINDS, help="family: acl, fw or ipc (default acl)")
+    g.add_argument("--kind", choices=KINDS, help="family: acl, fw or ipc (default acl; not with --params)")
     g.add_argument("--size", type=int_in(1, MAX_RULES), default=1000,
                    help=f"number of rules, 1..{MAX_RULES} (default 1000)")
     g.add_argument("--seed", type=int_in(0), default=1, help="random seed, >= 0 (default 1)")

@@ -390,3 +390,23 @@ def test_generation_benchmark_compares_against_a_baseline_folder_and_refuses_a_b
     r = bench("--baseline", str(tmp_path))
     assert r.returncode == 2 and r.stdout == ""
     assert f"argument --baseline: no {tmp_path / 'datasets' / 'classbench' / '__init__.py'}" in one_line(r.stderr)
+
+
+def test_gen_refuses_kind_beside_params(capsys, tmp_path):
+    # --kind was silently ignored: the output was the parameter file's mix, byte for byte
+    rc, out, err = call(capsys, "gen", "--kind", "fw", "--params", tmp_path / "acl1_seed", "--size", "10")
+    assert rc == 2 and out == ""
+    assert one_line(err) == "--kind and --params exclude each other: --params FILE draws that file's own mix"
+
+
+def test_gen_refuses_no_scale_branching_without_params(capsys):
+    # it changed nothing without a parameter file (no -scale to branch past), silently
+    rc, out, err = call(capsys, "gen", "--kind", "acl", "--size", "10", "--no-scale-branching")
+    assert rc == 2 and out == ""
+    assert one_line(err) == "--no-scale-branching applies to --params FILE only (its -scale)"
+
+
+def test_gen_without_kind_still_draws_acl(capsys):
+    rc, out, _ = call(capsys, "gen", "--size", "20", "--seed", "3")
+    rc2, out2, _ = call(capsys, "gen", "--kind", "acl", "--size", "20", "--seed", "3")
+    assert rc == rc2 == 0 and out == out2 and len(out.splitlines()) == 20
