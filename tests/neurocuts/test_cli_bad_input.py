@@ -410,3 +410,22 @@ def test_gen_without_kind_still_draws_acl(capsys):
     rc, out, _ = call(capsys, "gen", "--size", "20", "--seed", "3")
     rc2, out2, _ = call(capsys, "gen", "--kind", "acl", "--size", "20", "--seed", "3")
     assert rc == rc2 == 0 and out == out2 and len(out.splitlines()) == 20
+
+
+def test_benchmark_compares_against_the_anchors_of_the_sets_it_ran(tmp_path, capsys):
+    # with --sets acl1_1k the anchor column was the median over every set the reference ran (n=3
+    # here), not over acl1_1k alone
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("neurocuts_baselines", REPO / "benchmarks" / "neurocuts_baselines.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (tmp_path / "baseline_anchors_1k.jsonl").write_text("\n".join(json.dumps(a) for a in [
+        {"file": "acl1_1k", "alg": "HiCuts", "memory_access": 14, "bytes_per_rule": 280.0},
+        {"file": "acl2_1k", "alg": "HiCuts", "memory_access": 30, "bytes_per_rule": 900.0},
+        {"file": "fw1_1k", "alg": "HiCuts", "memory_access": 40, "bytes_per_rule": 990.0},
+    ]) + "\n")
+    rows = [{"set": "acl1_1k", "algo": "hicuts", "time": 20, "bytes_per_rule": 500.0, "exact": True}]
+    bench.summarize(rows, tmp_path, ["hicuts"])
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("| hicuts "))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[5] == "14 (n=1)" and cells[8] == "280" and cells[9] == "worse", line
