@@ -14,6 +14,7 @@ median).
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -39,7 +40,8 @@ def median_inf(values: list[float]) -> float:
 
 def main() -> int:
     ap = OneLineParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared"), help="shared data dir")
+    ap.add_argument("--shared", default=os.environ.get("SYSML_SHARED", str(Path(__file__).resolve().parents[2] / "shared")),
+                    help="shared data dir (default: $SYSML_SHARED, else ../shared beside the repo)")
     ap.add_argument("--time-limit", type=positive_seconds, default=60.0, help="per build, seconds > 0 (default 60)")
     ap.add_argument("--max-nodes", type=int_in(1), default=1_000_000,
                     help="per build, nodes >= 1 (default 1000000, as `neurocuts build`)")

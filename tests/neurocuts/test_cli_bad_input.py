@@ -429,3 +429,11 @@ def test_benchmark_compares_against_the_anchors_of_the_sets_it_ran(tmp_path, cap
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("| hicuts "))
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[5] == "14 (n=1)" and cells[8] == "280" and cells[9] == "worse", line
+
+
+def test_benchmark_reads_the_shared_folder_from_sysml_shared(tmp_path):
+    # --shared's default ignored $SYSML_SHARED (the other benchmarks and the tests honour it)
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "neurocuts_baselines.py"), "--sets", "acl1_1k"],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(REPO), "SYSML_SHARED": str(tmp_path / "elsewhere")})
+    assert r.returncode == 2 and f"no folder {tmp_path / 'elsewhere' / 'classbench'}" in one_line(r.stderr)
