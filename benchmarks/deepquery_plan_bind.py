@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import re
 import statistics
 import sys
@@ -62,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.01, help="synthetic IMDb scale (default 0.01)")
     ap.add_argument("--cache-dir", default=None, help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
-    ap.add_argument("--queries", default=str(REPO.parent / "shared" / "job"),
-                    help="folder of JOB .sql files (default ../shared/job)")
+    ap.add_argument("--queries", default=str(Path(os.environ.get("SYSML_SHARED", REPO.parent / "shared")) / "job"),
+                    help="folder of JOB .sql files (default $SYSML_SHARED/job, else ../shared/job)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each variant per query (default 3)")
     ap.add_argument("--optimizer", default="dp", help="optimizer plan uses (default dp)")
     args = ap.parse_args(argv)
