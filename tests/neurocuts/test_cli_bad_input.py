@@ -122,26 +122,18 @@ def test_out_may_overwrite_an_earlier_tree(capsys, rules, tmp_path):
 
 
 @pytest.mark.parametrize("algo", ["hicuts", "hypercuts", "efficuts", "cutsplit"])
-def test_build_past_its_time_limit_exits_2_and_keeps_the_earlier_tree(capsys, rules, tmp_path, algo):
-    out = tmp_path / "t.json"
-    out.write_text("earlier tree\n")
-    rc, stdout, err = call(capsys, "build", rules, "--algo", algo, "--time-limit", "1e-9", "--out", out)
-    assert rc == 2 and stdout == ""
-    assert one_line(err) == f"{rules}: {algo} build passed its 1e-09 s limit"
-    assert out.read_text() == "earlier tree\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.txt", "t.json"]
-
-
-@pytest.mark.parametrize("algo", ["hicuts", "hypercuts", "efficuts", "cutsplit"])
-def test_build_past_its_node_budget_exits_2_and_keeps_the_earlier_tree(capsys, rules, tmp_path, algo):
+@pytest.mark.parametrize("limit, message", [
+    (["--time-limit", "1e-9"], "{algo} build passed its 1e-09 s limit"),
     # Before --max-nodes a build that blows up (HiCuts on a 3,000-rule fw set) ran for many minutes,
     # past a million nodes and a GB, with no bound but --time-limit, which is off by default.
+    (["--max-nodes", "1"], "{algo} exceeded 1 nodes on this rule set; raise --max-nodes or try another --algo"),
+], ids=["time-limit", "max-nodes"])
+def test_build_past_its_limit_exits_2_and_keeps_the_earlier_tree(capsys, rules, tmp_path, algo, limit, message):
     out = tmp_path / "t.json"
     out.write_text("earlier tree\n")
-    rc, stdout, err = call(capsys, "build", rules, "--algo", algo, "--max-nodes", "1", "--out", out)
+    rc, stdout, err = call(capsys, "build", rules, "--algo", algo, *limit, "--out", out)
     assert rc == 2 and stdout == ""
-    assert one_line(err) == (f"{rules}: {algo} exceeded 1 nodes on this rule set; raise --max-nodes or try "
-                             "another --algo")
+    assert one_line(err) == f"{rules}: " + message.format(algo=algo)
     assert out.read_text() == "earlier tree\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.txt", "t.json"]
 
