@@ -94,12 +94,9 @@ def _table(rows: list[dict]) -> str:
 
 def cmd_gen(args: argparse.Namespace) -> None:
     from sysml_datasets.classbench import GeneratorConfig, generate_text
-    # Both used to be accepted and silently ignored: --kind beside --params (the file's mix is drawn),
-    # --no-scale-branching without one (only a parameter file has a -scale to branch past).
+    # --kind beside --params used to be accepted and silently ignored (the file's mix is drawn)
     if args.params is not None and args.kind is not None:
         raise InputError("--kind and --params exclude each other: --params FILE draws that file's own mix")
-    if args.params is None and args.no_scale_branching:
-        raise InputError("--no-scale-branching applies to --params FILE only (its -scale)")
     try:  # a bad parameter file or a size it cannot fill: one line naming the file
         text = generate_text(GeneratorConfig(args.kind or "acl", args.size, args.seed, args.params, args.smoothness,
                                              args.address_scope, args.port_scope, not args.no_scale_branching))

@@ -391,12 +391,6 @@ def test_gen_refuses_kind_beside_params(capsys, tmp_path):
     assert one_line(err) == "--kind and --params exclude each other: --params FILE draws that file's own mix"
 
 
-def test_gen_refuses_no_scale_branching_without_params(capsys):
-    # it changed nothing without a parameter file (no -scale to branch past), silently
-    rc, out, err = call(capsys, "gen", "--kind", "acl", "--size", "10", "--no-scale-branching")
-    assert rc == 2 and out == ""
-    assert one_line(err) == "--no-scale-branching applies to --params FILE only (its -scale)"
-
 
 def test_gen_without_kind_still_draws_acl(capsys):
     rc, out, _ = call(capsys, "gen", "--size", "20", "--seed", "3")
