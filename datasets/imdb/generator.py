@@ -196,7 +196,8 @@ def generate_tables(config: ImdbConfig,
                                  "phonetic_code": _pcode(rng, kw)})
     step("lookups")
 
-    years_by_movie = np.asarray(pd.Series(year).fillna(2005).astype(int))
+    # float64 first: fillna on the object array warns under pandas 2.2 (a FutureWarning on stderr)
+    years_by_movie = np.asarray(pd.Series(year, dtype="float64").fillna(2005).astype(int))
 
     # cast_info: fan-out by title and person popularity; role follows gender.
     n_ci = config.rows("cast_info")

@@ -134,7 +134,9 @@ def test_every_job_query_quotes_its_keyword_aliases_whatever_sqlglot_quotes(
                 assert not {w.lower() for w in bare} & keywords, (f.name, sql)
                 quoted |= set(re.findall(r'\bAS\s+"(\w+)"', sql, re.IGNORECASE))
                 bind(con, sql)
-        assert "at" in quoted  # the test sees keyword aliases at all (15a and others)
+        # the test sees keyword aliases at all (15a and others), where this DuckDB has `at` as one
+        # (DuckDB 1.2 does not: it takes `aka_title AS at` bare)
+        assert ("at" in quoted) == ("at" in keywords)
     finally:
         con.close()
 
