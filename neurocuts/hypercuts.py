@@ -3,12 +3,15 @@
 At each node with more than `binth` rules: the candidate dimensions are those whose number of
 distinct rule projections exceeds the mean over the five dimensions, taken in decreasing order of
 that number. Each gets a power-of-two number of equal-width pieces, doubled while the product of
-pieces over all chosen dimensions stays within spfac x sqrt(rules) and each doubling still lowers
-the mean rules per piece by at least 10% (the paper's and the NeuroCuts reference's stopping rule;
-spfac = 4, binth = 16). When no dimension earns two pieces the node falls back to a HiCuts cut.
-Refinements as in every builder (tree.py): pruning, region compaction, node merging (adjacent slots only, as in
-the reference). Rule push-up is
-not done (it changes where rules are stored, not the cost model's search).
+pieces over all chosen dimensions stays within spfac x sqrt(rules), the mean rules per piece stays
+at least 10% below the node's rule count and at most 5 pieces are empty (the paper's mean and
+empty-children tests in the NeuroCuts reference's form: it measures every doubling against the node
+itself, not against the previous doubling, whose small gains on wildcard-heavy firewall rules would
+stop the cutting early and deepen the tree; spfac = 4, binth = 16). When no dimension earns two
+pieces the node falls back to a HiCuts cut.
+Refinements as in every builder (tree.py): pruning, region compaction, node merging (adjacent slots
+only, as in the reference). Rule push-up is not done (it changes where rules are stored, not the
+cost model's search).
 """
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ class HyperCutsConfig:
     spfac: float = 4.0
     """Space factor: at most spfac x sqrt(rules) children per node."""
     min_gain: float = 0.1
-    """A doubling must lower the mean rules per piece by at least this fraction."""
+    """A doubling must leave the mean rules per piece at least this fraction below the node's rules."""
+    max_empty: int = 5
+    """A doubling may leave at most this many pieces empty."""
 
     def __post_init__(self) -> None:
         if self.binth < 1:
@@ -40,12 +45,18 @@ class HyperCutsConfig:
             raise ValueError(f"spfac must be > 0, got {self.spfac}")
         if not 0 <= self.min_gain < 1:
             raise ValueError(f"min_gain must be in [0, 1), got {self.min_gain}")
+        if self.max_empty < 0:
+            raise ValueError(f"max_empty must be >= 0, got {self.max_empty}")
 
 
-def _mean_per_piece(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, pieces: int) -> float:
-    w = -(-int(node.hi[dim] - node.lo[dim] + 1) // pieces)
-    spans = (chi[:, dim] - node.lo[dim]) // w - (clo[:, dim] - node.lo[dim]) // w + 1
-    return float(spans.sum()) / -(-int(node.hi[dim] - node.lo[dim] + 1) // w)
+def _rules_per_piece(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, pieces: int) -> np.ndarray:
+    """Rules in each piece of an equal-width cut of `dim` asked for `pieces` pieces, (pieces made,)."""
+    span = int(node.hi[dim] - node.lo[dim] + 1)
+    w = -(-span // pieces)
+    made = -(-span // w)
+    a = (clo[:, dim] - node.lo[dim]) // w
+    b = (chi[:, dim] - node.lo[dim]) // w
+    return np.cumsum(np.bincount(a, minlength=made + 1) - np.bincount(b + 1, minlength=made + 1))[:made]
 
 
 def hypercuts_step(config: HyperCutsConfig):
@@ -58,12 +69,13 @@ def hypercuts_step(config: HyperCutsConfig):
         budget = config.spfac * math.sqrt(len(node.rules))
         dims, pieces, total = [], [], 1
         for d in cand:
-            k, mean = 1, float(len(node.rules))
+            k = 1
             while k * 2 <= span[d] and total * k * 2 <= budget:
-                m2 = _mean_per_piece(node, clo, chi, int(d), k * 2)
-                if m2 > (1 - config.min_gain) * mean:
+                per = _rules_per_piece(node, clo, chi, int(d), k * 2)
+                if per.mean() > (1 - config.min_gain) * len(node.rules) or \
+                        np.count_nonzero(per == 0) > config.max_empty:
                     break
-                k, mean = k * 2, m2
+                k *= 2
             if k > 1:
                 dims.append(int(d))
                 pieces.append(k)
