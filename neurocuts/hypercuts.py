@@ -9,6 +9,12 @@ empty-children tests in the NeuroCuts reference's form: it measures every doubli
 itself, not against the previous doubling, whose small gains on wildcard-heavy firewall rules would
 stop the cutting early and deepen the tree; spfac = 4, binth = 16). When no dimension earns two
 pieces the node falls back to a HiCuts cut.
+As the reference's HyperCuts does (`HyperCuts.train`; the paper has no such step), the rules are
+first split in two: those whose source and destination both cover more than one address, and the
+rest (a host address on either side). Each part gets its own tree under a root partition node, so a
+lookup searches both and the accesses add up, as the reference sums its two trees' accesses, nodes
+and bytes. On the firewall sets one tree for both parts is far larger: fw3_1k takes 229,647 nodes
+in one tree and 87,219 in two. Unlike the reference, a root of at most binth rules stays one leaf.
 Refinements as in every builder (tree.py): pruning, region compaction, node merging (adjacent slots
 only, as in the reference). Rule push-up is not done (it changes where rules are stored, not the
 cost model's search).
@@ -22,7 +28,7 @@ import numpy as np
 
 from .hicuts import clipped, distinct_components, hicuts_pieces, pick_dimension
 from .rules import RuleSet
-from .tree import Node, Tree, cut, grow
+from .tree import Node, Tree, cut, grow, partition
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class HyperCutsConfig:
     """A doubling must leave the mean rules per piece at least this fraction below the node's rules."""
     max_empty: int = 5
     """A doubling may leave at most this many pieces empty."""
+    split_hosts: bool = True
+    """Build separate trees for rules with a host address and the rest (the reference's HyperCuts)."""
 
     def __post_init__(self) -> None:
         if self.binth < 1:
@@ -91,4 +99,9 @@ def build_hypercuts(rules: RuleSet, config: HyperCutsConfig = HyperCutsConfig(),
         time_limit_s: float | None = None, max_nodes: int | None = None) -> Tree:
     """Build a HyperCuts tree."""
     tree = Tree(rules, config.binth, algo="hypercuts", share=False)
+    if config.split_hosts:
+        ids = tree.root.rules
+        wide = ((rules.hi[ids, :2] - rules.lo[ids, :2]) >= 1).all(axis=1)
+        if len(ids) > config.binth and wide.any() and not wide.all():
+            partition(tree, tree.root, [ids[wide], ids[~wide]])
     return grow(tree, hypercuts_step(config), time_limit_s=time_limit_s, max_nodes=max_nodes)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocuts.hypercuts import HyperCutsConfig, hypercuts_step
+from neurocuts.hypercuts import HyperCutsConfig, build_hypercuts, hypercuts_step
 from neurocuts.rules import DIM_MAX, RuleSet, linear_scan, random_packets
 from neurocuts.tree import Tree
 
@@ -44,3 +44,29 @@ def test_pieces_stop_doubling_when_more_than_five_pieces_are_empty():
     low = [(i * 1000, i * 1000 + 10) for i in range(10)]
     high = [(TOP - i * 1000 - 10, TOP - i * 1000) for i in range(10)]
     assert root_cut(source_rules(low + high)) == ((0, 4, 1 << 30),)
+
+
+def test_rules_with_a_host_address_get_their_own_tree_under_a_root_partition():
+    # As the reference's HyperCuts.train: rules whose source and destination both cover more than
+    # one address in one tree, the rest (a /32 on either side) in another; lookups search both.
+    rng = np.random.default_rng(3)
+    n = 60
+    lo = np.zeros((n, 5), np.int64)
+    hi = np.tile(DIM_MAX, (n, 1))
+    for d in range(2):
+        length = rng.choice([8, 16, 24, 32], n)
+        size = np.left_shift(1, 32 - length)
+        lo[:, d] = rng.integers(0, 1 << 32, n) // size * size
+        hi[:, d] = lo[:, d] + size - 1
+    lo[:, 3] = rng.integers(0, 1000, n)
+    hi[:, 3] = lo[:, 3] + 9
+    rules = RuleSet(lo, hi)
+    host = (hi[:, :2] == lo[:, :2]).any(axis=1)
+    assert 0 < host.sum() < n
+    tree = build_hypercuts(rules)
+    assert tree.root.kind == "partition"
+    assert [sorted(c.rules) for c in tree.root.children] == [list(np.flatnonzero(~host)), list(np.flatnonzero(host))]
+    packets = np.concatenate([random_packets(rules, 5000, seed=1), lo, hi])
+    assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
+    assert build_hypercuts(rules, HyperCutsConfig(split_hosts=False)).root.kind == "cut"
+    assert build_hypercuts(RuleSet(lo[:16], hi[:16])).root.kind == "leaf"
