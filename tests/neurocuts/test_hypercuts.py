@@ -70,3 +70,17 @@ def test_rules_with_a_host_address_get_their_own_tree_under_a_root_partition():
     assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
     assert build_hypercuts(rules, HyperCutsConfig(split_hosts=False)).root.kind == "cut"
     assert build_hypercuts(RuleSet(lo[:16], hi[:16])).root.kind == "leaf"
+
+
+def test_dimensions_with_equal_distinct_counts_go_narrowest_span_first():
+    # The reference sorts candidates by distinct projections, then by projections per unit of span:
+    # source and destination ports both have 20 distinct ranges, the destination ports span 1,950
+    # values and the source ports 57,101, so the destination port is cut first and takes the budget.
+    n = 20
+    lo = np.zeros((n, 5), np.int64)
+    hi = np.tile(DIM_MAX, (n, 1))
+    lo[:, 2] = np.arange(n) * 3000
+    hi[:, 2] = lo[:, 2] + 100
+    lo[:, 3] = np.arange(n) * 100
+    hi[:, 3] = lo[:, 3] + 50
+    assert [d for d, _, _ in root_cut(RuleSet(lo, hi))] == [3]
