@@ -316,7 +316,10 @@ def _wait_gone(pid, timeout=10.0):
     import psutil
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:  # gone between two looks, as pid_exists-then-Process raced
             return True
         time.sleep(0.05)
     return False
