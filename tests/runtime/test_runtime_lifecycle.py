@@ -50,11 +50,17 @@ DRIVER = textwrap.dedent("""
 """)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # also when it exits between two looks
+        return False
+
+
 def _gone(pids: list[int], timeout: float = 10.0) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p)
-                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        alive = [p for p in pids if _alive(p)]
         if not alive:
             return True
         time.sleep(0.05)
