@@ -11,6 +11,11 @@ While a task waits in ``get`` or ``wait`` the worker hands queued tasks back to 
 since they must run in order. When every pool worker waits and the pool cannot grow, the driver
 sends a *help* task, which the waiting worker runs at once, inside its wait (see ``scheduler``);
 a reply that arrives meanwhile for an outer wait is kept until that wait resumes.
+
+Threads of a task may call the API at once: every request carries an id, one thread at a time
+reads the socket and files each reply under its id for the thread that waits for it. Help tasks
+run on the main thread only (cancelling one signals that thread): one read by another thread is
+handed to the main thread's wait, or bounced when the main thread is not waiting.
 """
 from __future__ import annotations
 
@@ -62,6 +67,13 @@ class Worker:
         self.fn_time: dict[Any, float] = {}
         self._held = threading.Event()
         self.replies: dict[int, Any] = {}  # answers to open requests, by request id
+        # threads of a task may call request at once: one reads the socket at a time
+        # (``_reading``, under ``_cv``) and wakes the others when their replies are filed
+        self._cv = threading.Condition(threading.Lock())
+        self._reading = False
+        self._main_ident = threading.get_ident()  # the thread running loop() and the tasks
+        self._main_waits = 0  # requests of the main thread open now (help tasks run in them)
+        self._helps: deque[tuple] = deque()  # help tasks another thread read, for the main one
         self.current: int | None = None  # the task running now (innermost): submits' parent
 
     # --- reference counting hooks (see object_ref) ---
@@ -101,31 +113,111 @@ class Worker:
 
     # --- requests to the driver while running user code ---
     def request(self, msg: tuple) -> Any:
+        """Send ``msg`` with a request id and return the driver's reply to it. Any thread of a
+        task may call it: one thread at a time reads the socket (``_read``) and files every
+        reply under its request id, so each thread gets its own; help tasks run only on the
+        main thread (see ``_read``)."""
         rid = next(self._req)
-        self.chan.outbox.append((msg[0], rid) + msg[1:])
-        if self.actor_id is None:
-            while self.queue:  # hand queued tasks back: they may be what we wait for
-                self.chan.outbox.append(("bounce", self.queue.popleft()[1]))
-        self.flush()
+        main = threading.get_ident() == self._main_ident
+        bounced = False
         replies = self.replies
-        replies[rid] = _OPEN
+        cv = self._cv
+        with cv:
+            replies[rid] = _OPEN
+            if main:
+                self._main_waits += 1
         try:
-            while replies[rid] is _OPEN:
+            self.chan.outbox.append((msg[0], rid) + msg[1:])
+            if self.actor_id is None:  # hand queued tasks back: they may be what we wait for
                 try:
-                    frames = self.chan.recv()
-                except EOFError:
+                    while True:
+                        self.chan.outbox.append(("bounce", self.queue.popleft()[1]))
+                except IndexError:
+                    pass
+            if main:
+                self.flush()
+            else:  # the ref reports (deltas) belong to the task's thread (flush)
+                self.chan.flush()
+            while True:
+                with cv:
+                    while True:
+                        if replies[rid] is not _OPEN:
+                            return replies[rid]
+                        if main and self._helps:
+                            help_msg = self._helps.popleft()
+                            break
+                        if not self._reading:
+                            self._reading = True
+                            help_msg = None
+                            break
+                        cv.wait()
+                if help_msg is not None:  # read by another thread while we wait
+                    self.incoming(help_msg, blocked=True)
+                    continue
+                for help_msg in self._read(True, blocked=True):
+                    if main:
+                        self.incoming(help_msg, blocked=True)
+                    else:
+                        with cv:
+                            if self._main_waits:  # the main thread waits: it runs it
+                                self._helps.append(help_msg)
+                                cv.notify_all()
+                                continue
+                        # the main thread runs user code, which may wait for this thread:
+                        # the driver sends the task elsewhere
+                        self.chan.outbox.append(("bounce", help_msg[1]))
+                self.chan.flush()
+        finally:
+            with cv:
+                del replies[rid]
+                if main:
+                    self._main_waits -= 1
+                    left = self._helps if not self._main_waits else ()
+                    while left:  # came as the main thread's last wait ended: elsewhere too
+                        self.chan.outbox.append(("bounce", left.popleft()[1]))
+                        bounced = True
+        if bounced:
+            self.chan.flush()
+
+    def _read(self, block: bool, blocked: bool) -> list[tuple]:
+        """Read what the driver sent, as the one reading thread (the caller set ``_reading``;
+        this clears it): file the replies, handle the other messages in order, and return the
+        help tasks (with ``blocked``), which the caller runs outside the reading role so other
+        threads can read meanwhile."""
+        helps = []
+        try:
+            try:
+                frames = self.chan.recv(block)
+            except EOFError:
+                if blocked:
                     _driver_gone(self.session_dir)
-                for frame in frames:
-                    for m in frame:
-                        if m[0] == "reply":
+                raise
+            replies = self.replies
+            for frame in frames:
+                for m in frame:
+                    if m[0] == "reply":
+                        with self._cv:
                             if m[1] in replies:  # else: the request was given up (cancelled)
                                 replies[m[1]] = m[2]
-                        else:
-                            self.incoming(m, blocked=True)
-                self.chan.flush()
-            return replies[rid]
+                    elif m[0] == "help" and blocked:
+                        helps.append(m)
+                    else:
+                        self.incoming(m, blocked)
         finally:
-            del replies[rid]
+            with self._cv:
+                self._reading = False
+                self._cv.notify_all()
+        return helps
+
+    def _take_reading(self, block: bool) -> bool:
+        """Become the reading thread; without ``block``, False at once if another thread is."""
+        with self._cv:
+            while self._reading:
+                if not block:
+                    return False
+                self._cv.wait()
+            self._reading = True
+            return True
 
     def incoming(self, m: tuple, blocked: bool = False) -> None:
         tag = m[0]
@@ -332,27 +424,23 @@ class Worker:
             self.chan.flush()
 
     def loop(self) -> None:
-        chan = self.chan
         last_flush = time.perf_counter()
         while True:
             if not self.queue:
                 self.flush()
+                self._take_reading(True)  # a thread of an earlier task may be reading
                 try:
-                    frames = chan.recv()
+                    self._read(True, blocked=False)
                 except EOFError:
                     return
-                for frame in frames:
-                    for m in frame:
-                        self.incoming(m)
                 last_flush = time.perf_counter()
                 continue
             self.run(self.queue.popleft())
-            try:
-                for frame in chan.recv(block=False):
-                    for m in frame:
-                        self.incoming(m)
-            except EOFError:
-                return
+            if self._take_reading(False):
+                try:
+                    self._read(False, blocked=False)
+                except EOFError:
+                    return
             if (not self.queue or time.perf_counter() - last_flush > _BATCH_S
                     or not self._next_is_short()):
                 self.flush()
