@@ -45,7 +45,7 @@ def grow(s: Any, head: Any) -> None:
             continue
         if not w.blocked:
             active += 1
-        elif w.stack and (type(w.stack[-1]) is int or w.stack[-1].done):  # runs a help task
+        elif w.stack and type(w.stack[-1]) is int:  # runs a help task
             helping += 1
     free = s.num_cpus - active - helping
     if free <= 0:
@@ -105,7 +105,7 @@ def _help_own(s: Any, n: int) -> int:
         if w.doomed or not st or len(st) >= _MAX_HELP_DEPTH:
             continue
         top = st[-1]
-        if type(top) is int or top.done or not top.is_get or top.timed:
+        if type(top) is int or top.done or top.bounced or not top.is_get or top.timed:
             continue
         t = _awaited_ready(s, top)
         if t is not None and t.num_cpus <= 1:
@@ -130,7 +130,8 @@ def _help(s: Any) -> None:
     """Every pool worker waits in ``get`` and the pool is at its cap: send READY tasks to
     waiting workers to run inside their wait, so nested tasks cannot deadlock."""
     avail = [w for w in s.pool if not w.doomed and w.stack and len(w.stack) < _MAX_HELP_DEPTH
-             and type(w.stack[-1]) is not int and not w.stack[-1].done]
+             and type(w.stack[-1]) is not int and not w.stack[-1].done
+             and not w.stack[-1].bounced]
     if not avail:
         return
     rest = []

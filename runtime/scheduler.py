@@ -129,7 +129,8 @@ class WorkerInfo:
 class Waiter:
     """A worker's pending ``get`` or ``wait`` request."""
 
-    __slots__ = ("w", "rid", "oids", "need", "remaining", "is_get", "done", "timed", "blocking")
+    __slots__ = ("w", "rid", "oids", "need", "remaining", "is_get", "done", "timed", "blocking",
+                 "bounced")
 
     def __init__(self, w: WorkerInfo, rid: int, oids: list[int], need: int, is_get: bool,
                  timed: bool = False) -> None:
@@ -138,6 +139,9 @@ class Waiter:
         self.done = False
         self.timed = timed  # it has a timeout, which a task run inside it would hold up
         self.blocking = False  # counted in its worker's ``blocked``
+        # a help task sent into it came back: another thread of the task waits in it while
+        # the main thread runs user code, so no help task is sent into it again
+        self.bounced = False
 
 
 class Scheduler:
@@ -401,12 +405,13 @@ class Scheduler:
     def on_done(self, w: WorkerInfo, tid: int, values: list, dt: float, ok: bool,
                 start: float = 0.0) -> None:
         st = w.stack
-        if st:  # a help task leaves the stack with what it opened; any other task, all of it
-            gone = st[st.index(tid):] if tid in st else st[:]
-            del st[len(st) - len(gone):]
-            for x in gone:  # a get the task left (cancelled in it) no longer blocks the worker
+        if tid in st:  # a help task leaves the stack; gets above it stay while open: with
+            st.remove(tid)  # threads, another thread of an outer task may wait in them
+        elif st:  # any other task leaves nothing open: a get it left (cancelled in it) no
+            for x in st:  # longer blocks the worker
                 if type(x) is Waiter and x.blocking:
                     _unblock(x)
+            st.clear()
         t = w.inflight.pop(tid, None)
         if not w.inflight:
             w.cpu = 0.0
@@ -472,10 +477,7 @@ class Scheduler:
                 e.waiters = [x for x in ws if type(x) is not Waiter or not x.done]  # answered
         w.blocked += 1
         waiter.blocking = True
-        st = w.stack
-        while st and type(st[-1]) is Waiter and st[-1].done:  # gets that returned: the same
-            st.pop()  # frame asks again (a get still open under them stays, for its thread)
-        st.append(waiter)
+        w.stack.append(waiter)
         if timeout is not None:
             heapq.heappush(self.timers, (time.monotonic() + timeout, next(self._timer_seq), waiter))
             if len(self.timers) > self._timers_compact_at:
@@ -492,6 +494,9 @@ class Scheduler:
 
     def _finish_waiter(self, waiter: Waiter, timed_out: bool = False) -> None:
         waiter.done = True
+        st = waiter.w.stack
+        if st and waiter in st:  # answered: it leaves the stack at once, so it never hides a
+            st.remove(waiter)  # get still open under it (another thread's) from pool.grow
         entries = self.store.entries
         if waiter.is_get:
             if timed_out:
@@ -569,6 +574,12 @@ class Scheduler:
                 store.decref(oid, -d)
 
     def on_bounce(self, w: WorkerInfo, tid: int) -> None:
+        st = w.stack
+        if tid in st:  # a help task the worker's main thread could not take (it runs user
+            i = st.index(tid)  # code while another thread waits): the get it was sent into
+            if i and type(st[i - 1]) is Waiter:  # takes no more help tasks
+                st[i - 1].bounced = True
+            del st[i]
         t = w.inflight.pop(tid, None)
         if not w.inflight:
             w.cpu = 0.0

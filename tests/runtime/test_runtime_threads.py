@@ -66,3 +66,28 @@ def test_threads_of_a_task_each_get_their_own_values(fresh):
         assert done == [40] * 8
         assert mine == [0, 1, 2, 3]
 
+
+
+def test_nested_tasks_whose_side_threads_get_finish(fresh):
+    rt = fresh
+
+    @rt.remote
+    def fib(n):
+        import threading
+
+        if n < 2:
+            return n
+        a, b = fib.remote(n - 1), fib.remote(n - 2)
+        side = []
+        t = threading.Thread(target=lambda: side.append(rt.get(b)), daemon=True)
+        t.start()
+        x = sum(rt.get([a, b]))
+        t.join(20)
+        return x if side == [x - rt.get(a)] else -1
+
+    # before: the driver kept each worker's gets as one stack, as if it had one thread: a side
+    # thread's answered get stayed on top and hid the main thread's open get below it (the
+    # worker looked busy), and a help task finishing took other threads' open gets and running
+    # help tasks off the stack; with every worker in such a state no task ran, and this timed out
+    for n in (8, 9):
+        assert rt.get(fib.remote(n), timeout=60) == [21, 34][n - 8]
