@@ -142,10 +142,7 @@ def _open_cached(config: ImdbConfig, path: Path) -> duckdb.DuckDBPyConnection | 
             raise BadInput(f"{path}: cannot open database: {str(e).splitlines()[0]}") from None
         problem = f"it cannot be opened ({str(e).splitlines()[0]})"
     else:
-        try:
-            problem = connection_problem(con, config)
-        except (ValueError, TypeError):  # its metadata is there but not JSON text: damaged
-            problem = "its generator metadata is unreadable"
+        problem = connection_problem(con, config)
         if problem is None:
             return con
         con.close()

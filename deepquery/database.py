@@ -8,7 +8,6 @@ the database file is always opened with ``read_only=True`` and DuckDB's external
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+from sysml_datasets.imdb import stored_fingerprint
 
 from .query_graph import QueryGraph, parse_statement, quote
 
@@ -41,11 +41,7 @@ def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None =
 
     A ``_sysml_meta`` table that is not the generator's (another tool's, a damaged one: a value
     that is not a JSON string) counts as none: the fingerprint only keys cached counts."""
-    try:
-        row = con.execute("SELECT value FROM _sysml_meta WHERE key = 'fingerprint'").fetchone()
-        value = json.loads(row[0]) if row and isinstance(row[0], str) else None
-    except (duckdb.Error, ValueError):
-        value = None
+    value = stored_fingerprint(con)
     if isinstance(value, str):
         return value
     st = os.stat(path) if path else None

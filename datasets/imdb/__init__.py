@@ -14,6 +14,7 @@ from .config import database_path as database_path
 from .config import database_problem as database_problem
 from .config import default_cache_dir as default_cache_dir
 from .config import held_by_another_process as held_by_another_process
+from .config import stored_fingerprint as stored_fingerprint
 from .schema import COLUMNS as COLUMNS
 from .schema import FOREIGN_KEYS as FOREIGN_KEYS
 from .schema import TABLES as TABLES

@@ -130,15 +130,33 @@ def database_problem(path: str | os.PathLike, config: ImdbConfig) -> str | None:
         con.close()
 
 
-def connection_problem(con: duckdb.DuckDBPyConnection, config: ImdbConfig) -> str | None:
-    """:func:`database_problem` of a database already open on ``con`` (left open)."""
+_MISSING = object()  # stored_fingerprint: no _sysml_meta table or no fingerprint row
+
+
+def stored_fingerprint(con: duckdb.DuckDBPyConnection) -> object:
+    """The generator fingerprint stored in ``con``'s ``_sysml_meta``: the string, ``None`` when
+    the row is there but is not a JSON string (another tool's table, damage), or ``_MISSING``."""
     try:
         row = con.execute("SELECT value FROM _sysml_meta WHERE key = 'fingerprint'").fetchone()
     except duckdb.Error:
-        return "it has no generator metadata"
+        return _MISSING
     if row is None:
+        return _MISSING
+    try:
+        value = json.loads(row[0]) if isinstance(row[0], str) else None
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def connection_problem(con: duckdb.DuckDBPyConnection, config: ImdbConfig) -> str | None:
+    """:func:`database_problem` of a database already open on ``con`` (left open)."""
+    stored = stored_fingerprint(con)
+    if stored is _MISSING:
         return "it has no generator metadata"
-    if json.loads(row[0]) != config.fingerprint:
+    if stored is None:
+        return "its generator metadata is unreadable"
+    if stored != config.fingerprint:
         return ("it was generated with other settings (scale, seed, witnesses, or another "
                 "generator source, numpy, pandas or DuckDB)")
     return None
