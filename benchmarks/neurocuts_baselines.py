@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocuts import BUILDERS, BuildTimeout, NodeBudgetExceeded, build, classify_flat, flatten
-from neurocuts.argtypes import MAX_PACKETS, OneLineParser, int_in, positive_seconds
+from neurocuts import BUILDERS, BuildLimitExceeded, BuildTimeout, build, classify_flat, flatten
+from neurocuts.argtypes import MAX_NODES, MAX_PACKETS, OneLineParser, int_in, positive_seconds
 from neurocuts.rules import linear_scan, load_rules, parse_rules, random_packets
 from neurocuts.tree import load as load_tree
 from neurocuts.tree import save
@@ -43,8 +43,8 @@ def main() -> int:
     ap.add_argument("--shared", default=os.environ.get("SYSML_SHARED", str(Path(__file__).resolve().parents[2] / "shared")),
                     help="shared data dir (default: $SYSML_SHARED, else ../shared beside the repo)")
     ap.add_argument("--time-limit", type=positive_seconds, default=60.0, help="per build, seconds > 0 (default 60)")
-    ap.add_argument("--max-nodes", type=int_in(1), default=1_000_000,
-                    help="per build, nodes >= 1 (default 1000000, as `neurocuts build`)")
+    ap.add_argument("--max-nodes", type=int_in(1), default=MAX_NODES,
+                    help=f"per build, nodes >= 1 (default {MAX_NODES}, as `neurocuts build`)")
     ap.add_argument("--check-packets", type=int_in(1, MAX_PACKETS), default=20000,
                     help=f"packets per exactness check, 1..{MAX_PACKETS} (default 20000)")
     ap.add_argument("--throughput-packets", type=int_in(1, MAX_PACKETS), default=1_000_000,
@@ -97,7 +97,7 @@ def main() -> int:
             t0 = time.perf_counter()
             try:
                 tree = build(rules, algo, 16, args.time_limit, args.max_nodes)
-            except (BuildTimeout, NodeBudgetExceeded) as exc:
+            except BuildLimitExceeded as exc:  # its time limit or its node budget
                 timeout = isinstance(exc, BuildTimeout)
                 row = {"set": name, "algo": algo, "rules": len(rules), "error": "timeout" if timeout else "nodes",
                        "build_s": round(time.perf_counter() - t0, 1)}

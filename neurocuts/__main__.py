@@ -15,19 +15,12 @@ import time
 import numpy as np
 
 from ._classify import classify_flat, flatten
-from .argtypes import MAX_PACKETS, MAX_RULES, OneLineParser, float_in, int_in, positive_seconds
+from .argtypes import MAX_NODES, MAX_PACKETS, MAX_RULES, OneLineParser, float_in, int_in, positive_seconds
 from .builders import BUILDERS, build
 from .rules import RuleFormatError, RuleSet, load_packets, load_rules, parse_rules, random_packets
 from .tree import BuildTimeout, NodeBudgetExceeded, Tree, load, save
 
 COLUMNS = ("algo", "rules", "time", "bytes", "bytes_per_rule", "depth", "nodes", "build_s")
-#: Default --max-nodes: about 1 GB while building (about 1 KB a node). HiCuts on a generated 3,000-rule
-#: fw set (`gen --kind fw --size 3000`) is the algorithm's known blow-up on wildcard-heavy firewall rules,
-#: not slow code (about 60 us of CPU a node): it had 2.4 million nodes in 2.3 GB after 170 s of CPU and
-#: was still growing; at this budget it stops after about a minute of CPU. On the 24 published 1k/10k
-#: sets, HiCuts and HyperCuts pass it on all five fw 10k sets and a few others, and the largest tree
-#: that finishes is HyperCuts on acl4_10k, 938,087 nodes; EffiCuts and CutSplit stay under 70,000.
-MAX_NODES = 1_000_000
 
 
 class InputError(Exception):
