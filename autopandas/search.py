@@ -255,11 +255,6 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def _column_key(col: pd.Series) -> tuple:
-    """A column's key: its dtype and cells (see :func:`_array_key`)."""
-    return _array_key(col.array)
-
-
 #: The extension array pandas wraps numpy values in (``Series.array``); renamed in pandas 2.1.
 _NUMPY_BACKED = getattr(pd.arrays, "NumpyExtensionArray", None) or pd.arrays.PandasArray
 
@@ -300,7 +295,7 @@ def _dtype_key(dtype: Any) -> Any:
 
 
 def _text_key(values: Any) -> tuple[bytes, bytes, bytes] | None:
-    """Text cells (a Series or a pandas string array) as bytes through Arrow (pandas 3's ``str``
+    """Text cells (a pandas string array) as bytes through Arrow (pandas 3's ``str``
     dtype is Arrow text, so no Python string is made): where the missing cells are, then every
     cell's UTF-8 length and the UTF-8 text, missing cells as empty. Equal for two columns
     exactly when their cells are (``_cells_key`` of the same column, 40 times slower at 300,000
@@ -308,7 +303,7 @@ def _text_key(values: Any) -> tuple[bytes, bytes, bytes] | None:
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
-        arr = (values.array if isinstance(values, pd.Series) else values).__arrow_array__()
+        arr = values.__arrow_array__()
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if arr.type != pa.large_string():

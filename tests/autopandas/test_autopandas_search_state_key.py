@@ -151,7 +151,7 @@ def test_fast_paths_key_as_the_plain_ones(df):
     from levels and codes key as ``get_level_values`` does; a cached RangeIndex key is that of
     its values."""
     key = state_key(df)
-    assert key[4] == tuple(search._column_key(df.iloc[:, j]) for j in range(df.shape[1]))
+    assert key[4] == tuple(search._array_key(df.iloc[:, j].array) for j in range(df.shape[1]))
     for ax in (df.index, df.columns):
         by_position = ax.set_names(list(range(ax.nlevels)))     # get_level_values takes names first
         levels = tuple(search._level_key(by_position.get_level_values(i)) for i in range(ax.nlevels))
