@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from sysml_datasets.imdb import ImdbConfig, database_path
+from sysml_datasets.imdb import ImdbConfig, build_owner_gone, database_path
 
 CARD_CACHE = "true_cards.sqlite"
 """The true-cardinality cache's file name in the cache folder."""
@@ -68,16 +67,6 @@ def _database_status(name: str, current: Path | None) -> tuple[str, str] | None:
                      "version): never opened")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # it exists, owned by another user
-        return True
-    return True
-
-
 def _status(path: Path, current: Path | None) -> tuple[str, str] | None:
     name = path.name
     if name in (CARD_CACHE, f"{CARD_CACHE}-journal", f"{CARD_CACHE}-wal", f"{CARD_CACHE}-shm"):
@@ -95,7 +84,7 @@ def _status(path: Path, current: Path | None) -> tuple[str, str] | None:
     if m is not None:
         if _DATABASE.fullmatch(m["db"]) is None:
             return None
-        if m["host"] == socket.gethostname() and os.name == "posix" and not _alive(int(m["pid"])):
+        if build_owner_gone(f"{m['host']}.{m['pid']}"):
             return "stale", "temporary file of a build whose process is gone"
         return "building", "temporary file of a build in progress (or on another host)"
     return _database_status(name, current)

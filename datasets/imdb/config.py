@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 import os
+import socket
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -160,3 +161,20 @@ def connection_problem(con: duckdb.DuckDBPyConnection, config: ImdbConfig) -> st
         return ("it was generated with other settings (scale, seed, witnesses, or another "
                 "generator source, numpy, pandas or DuckDB)")
     return None
+
+
+def build_owner_gone(owner: str) -> bool:
+    """Whether the build that named a temporary file ``<host>.<pid>`` (its owner, as
+    ``generator._temp_owner`` writes it) ran on this machine and its process is gone. Another
+    host's pids mean nothing here (a cache folder shared over NFS), and on Windows
+    ``os.kill(pid, 0)`` would terminate the process, so both count as not gone."""
+    host, _, pid = owner.rpartition(".")
+    if os.name != "posix" or host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, owned by another user
+        return False
+    return False

@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import _values as V
 from ._witness import inject_literals, plant_witnesses
-from .config import GENERATOR_VERSION, ImdbConfig, database_path, database_problem
+from .config import GENERATOR_VERSION, ImdbConfig, build_owner_gone, database_path, database_problem
 from .schema import TABLES, create_table_sql
 
 logger = logging.getLogger(__name__)
@@ -428,23 +428,11 @@ def _remove_stale_temps(path: Path) -> None:
     (killed hard). Temps named by another host are left alone: its pids mean nothing here."""
     if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
         return
-    prefix, host = f".{path.name}.", socket.gethostname()
+    prefix = f".{path.name}."
     for tmp in path.parent.glob(f"{prefix}*.tmp*"):
-        owner = tmp.name[len(prefix):].split(".tmp")[0]  # "<host>.<pid>"
-        owner_host, _, pid = owner.rpartition(".")
-        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+        if build_owner_gone(tmp.name[len(prefix):].split(".tmp")[0]):  # "<host>.<pid>"
             logger.info("removing %s, left by a build that did not finish", tmp)
             tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        pass
-    return True
 
 
 def ensure_database(config: ImdbConfig = ImdbConfig(), cache_dir: str | os.PathLike | None = None,
