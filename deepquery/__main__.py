@@ -114,9 +114,12 @@ def _check_writable(folder: Path) -> None:
                        f"({e.strerror or e})") from None
 
 
-def _build(config: ImdbConfig, path: Path) -> Path:
+def _build(config: ImdbConfig, path: Path, note: str | None = None) -> Path:
+    """Build ``path``; ``note`` (a line for stderr) is printed once the folder is known writable."""
     from sysml_datasets.imdb import build_database  # imports pandas: only when building
     _check_writable(path.parent)
+    if note is not None:
+        print(note, file=sys.stderr)
     bar = _progress_bar(11, f"building synthetic IMDb (scale {config.scale:g})")
     try:
         return build_database(path, config, progress=lambda step: (bar.set_postfix_str(step),
@@ -202,14 +205,14 @@ def _database(args: argparse.Namespace) -> tuple[Path, duckdb.DuckDBPyConnection
         return path, _connect(path)
     config = ImdbConfig(scale=args.scale, seed=args.seed)
     path = database_path(config, _cache_dir(args))
+    note = None
     if not path.exists():
-        _check_writable(path.parent)
-        print(f"deepquery: building the synthetic IMDb at {path} (first use)", file=sys.stderr)
+        note = f"deepquery: building the synthetic IMDb at {path} (first use)"
     else:
         con = _open_cached(config, path)
         if con is not None:
             return path, con
-    _build(config, path)
+    _build(config, path, note)
     return path, _connect(path)
 
 
