@@ -99,19 +99,28 @@ def _help_own(s: Any, n: int) -> int:
     instead of starting a process for them; return how many were sent."""
     sent = 0
     for w in s.pool:
-        st = w.stack
         if sent >= n:
             break
-        if w.doomed or not st or len(st) >= _MAX_HELP_DEPTH:
-            continue
-        top = st[-1]
-        if type(top) is int or top.done or top.bounced or not top.is_get or top.timed:
+        top = _help_target(w)
+        if top is None or not top.is_get or top.timed:
             continue
         t = _awaited_ready(s, top)
         if t is not None and t.num_cpus <= 1:
             _send_help(s, w, t)
             sent += 1
     return sent
+
+
+def _help_target(w: Any) -> Any:
+    """The waiter at the top of ``w``'s stack that a task may be sent into to run inside its
+    wait (an open get or wait, not bounced, below the nesting cap), or None."""
+    st = w.stack
+    if w.doomed or not st or len(st) >= _MAX_HELP_DEPTH:
+        return None
+    top = st[-1]
+    if type(top) is int or top.done or top.bounced:
+        return None
+    return top
 
 
 def _awaited_ready(s: Any, waiter: Any) -> Any:
@@ -129,9 +138,7 @@ def _awaited_ready(s: Any, waiter: Any) -> Any:
 def _help(s: Any) -> None:
     """Every pool worker waits in ``get`` and the pool is at its cap: send READY tasks to
     waiting workers to run inside their wait, so nested tasks cannot deadlock."""
-    avail = [w for w in s.pool if not w.doomed and w.stack and len(w.stack) < _MAX_HELP_DEPTH
-             and type(w.stack[-1]) is not int and not w.stack[-1].done
-             and not w.stack[-1].bounced]
+    avail = [w for w in s.pool if _help_target(w) is not None]
     if not avail:
         return
     rest = []
