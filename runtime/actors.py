@@ -113,8 +113,9 @@ def on_free(s: Scheduler, aid: int) -> None:
 
 
 def exit_if_idle(s: Scheduler, a: ActorInfo) -> None:
+    """An actor with no handle left, not dead yet, exits once it has no call queued or running."""
     w = a.worker
-    if a.queue or (w is not None and w.inflight):
+    if not a.unreferenced or a.dead or a.queue or (w is not None and w.inflight):
         return
     died(s, a, "all its handles went out of scope")
     if w is not None:
@@ -188,8 +189,9 @@ def pump(s: Scheduler, a: ActorInfo) -> None:
         w.chan.outbox.append(("call", t.tid, t.method, t.args_val,  # type: ignore[union-attr]
                               s._export(t.deps), t.roids, t.name))
         s.to_flush.add(w)  # type: ignore[arg-type]
-    if a.unreferenced and not a.dead:  # the calls left failed without running (an argument
-        exit_if_idle(s, a)  # failed, cancelled): nothing else may be left to wait for
+    # the calls left may have failed without running (an argument failed, cancelled): nothing
+    # else may be left to wait for
+    exit_if_idle(s, a)
 
 
 def constructor_done(s: Scheduler, w: WorkerInfo, t: Task, ok: bool, values: list) -> None:
@@ -202,14 +204,14 @@ def constructor_done(s: Scheduler, w: WorkerInfo, t: Task, ok: bool, values: lis
         if a is not None:
             died(s, a, *constructor_error(values[0][0]))
         s._kill_proc(w)
-    elif a is not None and a.unreferenced:  # its last handle went while this ran
+    elif a is not None:  # its last handle may have gone while this ran
         exit_if_idle(s, a)
 
 
 def call_done(s: Scheduler, t: Task) -> None:
     """Call ``t`` finished: an actor with no handle left exits once it is idle."""
     a = s.actors.get(t.aid)  # type: ignore[arg-type]
-    if a is not None and a.unreferenced and not a.dead:
+    if a is not None:
         exit_if_idle(s, a)
 
 
