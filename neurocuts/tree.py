@@ -149,6 +149,12 @@ def prune_rules(tree: Tree, rule_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray
     return rule_ids[~covered]
 
 
+def _check_budget(tree: Tree) -> None:
+    """Raise NodeBudgetExceeded when the tree holds more nodes than its `max_nodes`."""
+    if tree.max_nodes is not None and tree.node_count > tree.max_nodes:
+        raise NodeBudgetExceeded(f"{tree.algo} exceeded {tree.max_nodes} nodes on this rule set")
+
+
 def make_node(tree: Tree, lo: np.ndarray, hi: np.ndarray, rule_ids: np.ndarray, depth: int) -> Node:
     """A new leaf over the region with the given rules, compacted and pruned.
 
@@ -159,8 +165,7 @@ def make_node(tree: Tree, lo: np.ndarray, hi: np.ndarray, rule_ids: np.ndarray, 
     if tree.deadline is not None and time.perf_counter() > tree.deadline:
         raise BuildTimeout(f"{tree.algo} build passed its limit")
     tree.node_count += 1
-    if tree.max_nodes is not None and tree.node_count > tree.max_nodes:
-        raise NodeBudgetExceeded(f"{tree.algo} exceeded {tree.max_nodes} nodes on this rule set")
+    _check_budget(tree)
     lo, hi = lo.astype(np.int64).copy(), hi.astype(np.int64).copy()
     rule_ids = np.asarray(rule_ids, dtype=np.int64)
     if len(rule_ids):
@@ -374,8 +379,7 @@ def grow(tree: Tree, policy: Policy, start: Node | None = None, time_limit_s: fl
     if max_nodes is not None:
         tree.max_nodes = max_nodes if outer_nodes is None else min(outer_nodes, max_nodes)
     try:
-        if tree.max_nodes is not None and tree.node_count > tree.max_nodes:
-            raise NodeBudgetExceeded(f"{tree.algo} exceeded {tree.max_nodes} nodes on this rule set")
+        _check_budget(tree)  # the nodes made before this grow (the root at least) count too
         while stack:
             if tree.deadline is not None and time.perf_counter() > tree.deadline:
                 raise BuildTimeout(f"{tree.algo} build passed its limit")
