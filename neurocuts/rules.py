@@ -191,10 +191,11 @@ def format_rules(rules: RuleSet) -> str:
 
 
 def parse_packets(text: str, source: str = "<packets>") -> np.ndarray:
-    """Packets `(n, 5)` int64 from whitespace-separated integer lines; raises RuleFormatError."""
+    """Packets `(n, 5)` int64 from whitespace-separated integer lines; raises RuleFormatError, also
+    for text with no packet (an empty or blank file is a mistake, as a rule file with no rule is)."""
     lines = [ln for ln in _lines(text) if ln.strip()]
     if not lines:
-        return np.zeros((0, 5), dtype=np.int64)
+        raise RuleFormatError(source, 1, "no packets found")
     width = len(lines[0].split())
     tokens = text.split()
     try:

@@ -209,6 +209,19 @@ def test_missing_file_is_named_without_a_line_number(capsys, rules, tmp_path, ar
     assert rc == 2 and one_line(err) == f"{tmp_path / name}: no such file"
 
 
+@pytest.mark.parametrize("text", ["", "\n  \n\t\n"])
+def test_classify_of_a_file_with_no_packets_exits_2_as_build_of_one_with_no_rules(capsys, rules, tmp_path, text):
+    # It printed nothing and exited 0, as if the packets had been classified.
+    assert cli.main(["build", str(rules), "--out", str(tmp_path / "t.json")]) == 0
+    capsys.readouterr()
+    empty = tmp_path / "p.txt"
+    empty.write_text(text)
+    rc, out, err = call(capsys, "classify", tmp_path / "t.json", empty)
+    assert rc == 2 and out == "" and one_line(err) == f"{empty}:1: no packets found"
+    rc, out, err = call(capsys, "build", empty)
+    assert rc == 2 and out == "" and one_line(err) == f"{empty}:1: no rules found"
+
+
 def test_folder_and_binary_rule_files_are_one_clear_line(capsys, tmp_path):
     rc, _, err = call(capsys, "build", tmp_path)
     assert rc == 2 and one_line(err) == f"{tmp_path}: is a folder, not a file"

@@ -53,6 +53,8 @@ def test_packets_ignore_extra_columns_and_reject_out_of_range():
         parse_packets("1 2 3 4 5\n1 2 3 4 256\n", "p.txt")
     with pytest.raises(RuleFormatError, match=r"p.txt:1: "):
         parse_packets("1 2 3 4\n", "p.txt")
+    with pytest.raises(RuleFormatError, match=r"^p.txt:1: no packets found$"):
+        parse_packets("\n \n", "p.txt")
 
 
 def test_linear_scan_returns_first_match_or_minus_one():
