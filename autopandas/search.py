@@ -381,8 +381,13 @@ def _level_key(level: pd.Index) -> tuple:
 
 
 def _unwrapped(values: Any) -> Any:
-    """A pandas array of numpy values as its numpy array (``Series.array``, ``Index.array``)."""
-    return values.to_numpy() if isinstance(values, _NUMPY_BACKED) else values
+    """A pandas array of numpy values as its numpy array (``Series.array``, ``Index.array``).
+    Not a pandas text array (``string[python]`` is one of them too): its numpy array is of
+    object dtype, which keyed it as a duplicate of an object column of the same text, though
+    ``select_dtypes`` tells them apart."""
+    if isinstance(values, _NUMPY_BACKED) and not isinstance(values.dtype, pd.StringDtype):
+        return values.to_numpy()
+    return values
 
 
 def _values_key(dtype: Any, values: Any) -> tuple:

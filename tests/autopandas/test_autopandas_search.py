@@ -381,6 +381,19 @@ def test_state_key_separates_boolean_cells_from_numbers_in_object_columns():
     assert state_key(mixed) == state_key(mixed.copy())
 
 
+def test_state_key_separates_python_text_columns_from_object_columns_of_the_same_text():
+    # A string[python] column's numpy array is of object dtype, and the key was taken from it:
+    # the frame was a duplicate of one whose column is object, though select_dtypes (a DSL
+    # call) tells them apart.
+    text = pd.DataFrame({"a": pd.Series(["x", None], dtype="string[python]"), "b": [1, 2]})
+    objects = pd.DataFrame({"a": pd.Series(["x", None], dtype=object), "b": [1, 2]})
+    assert text.select_dtypes(include=["string"]).shape != objects.select_dtypes(include=["string"]).shape
+    assert state_key(text) != state_key(objects)
+    assert state_key(text["a"]) != state_key(objects["a"])
+    assert state_key(text) == state_key(text.copy())
+    assert state_key(text.iloc[1:]) == state_key(text.copy().iloc[1:])
+
+
 def test_state_key_separates_axis_and_series_names_of_other_types():
     # Names were keyed untagged, and True == 1: a frame whose index (or columns axis, or a
     # Series) was named True was dropped as a duplicate of one named 1, though reset_index()
