@@ -1,8 +1,9 @@
 """Command line: `python -m neurocuts {gen,packets,build,classify,compare}`.
 
-Exit codes: 0 done, 2 bad input (one line on stderr: `file:line: what is wrong` for a file's content,
-otherwise a plain message naming the option), 1 internal error. Every option's value and the --out
-path are checked before any work starts.
+Exit codes: 0 done, 2 bad input (one line on stderr: `neurocuts: error: file:line: what is wrong` for a
+file's content, otherwise a message naming the option), 1 internal error (`neurocuts: internal error:
+...`). Errors name the program as the other command lines do (`deepquery: ...`, `autopandas: error: ...`).
+Every option's value and the --out path are checked before any work starts.
 """
 from __future__ import annotations
 
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.fn(args)
     except (RuleFormatError, InputError) as exc:
-        print(str(exc), file=sys.stderr)
+        print(f"neurocuts: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
@@ -220,10 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         print("neurocuts: interrupted", file=sys.stderr)
         return 1
     except MemoryError:
-        print("internal error: out of memory", file=sys.stderr)
+        print("neurocuts: internal error: out of memory", file=sys.stderr)
         return 1
     except Exception as exc:  # an internal error: one line, exit 1
-        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"neurocuts: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -23,10 +23,13 @@ MAX_NODES = 1_000_000
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (subparsers inherit the class); --help is unchanged."""
+    """An ArgumentParser whose errors are one line (subparsers inherit the class); --help is unchanged.
+
+    The line names the program without `python -m `, as autopandas' and rllib_lite's parsers do:
+    `neurocuts build: error: ...`."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message} (see --help)\n")
 
 
 def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:

@@ -51,7 +51,7 @@ def test_malformed_rule_file_exits_2_with_file_and_line(tmp_path):
     out = tmp_path / "t.json"
     r = run("build", bad, "--out", out)
     assert r.returncode == 2
-    assert r.stderr.strip() == f"{bad}:2: source prefix: prefix length 40 above 32"
+    assert r.stderr.strip() == f"neurocuts: error: {bad}:2: source prefix: prefix length 40 above 32"
     assert "Traceback" not in r.stderr and not out.exists()
 
 

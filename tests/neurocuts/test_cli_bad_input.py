@@ -19,6 +19,7 @@ import neurocuts.__main__ as cli
 from sysml_datasets.classbench import GeneratorConfig, generate_text
 
 REPO = Path(__file__).resolve().parents[2]
+ERR = "neurocuts: error: "  # how the CLI's one-line bad-input messages start
 
 
 def call(capsys, *args) -> tuple[int, str, str]:
@@ -80,24 +81,24 @@ def test_time_limit_must_be_finite_and_positive(capsys, rules, no_build, cmd, va
 def test_out_in_missing_folder_is_rejected_before_building(capsys, rules, no_build, tmp_path):
     out = tmp_path / "nodir" / "sub" / "tree.json"
     rc, _, err = call(capsys, "build", rules, "--out", out)
-    assert rc == 2 and one_line(err) == f"--out {out}: folder {out.parent} does not exist"
+    assert rc == 2 and one_line(err) == ERR + f"--out {out}: folder {out.parent} does not exist"
 
 
 def test_out_under_a_file_is_rejected_before_building(capsys, rules, no_build):
     out = rules / "tree.json"
     rc, _, err = call(capsys, "build", rules, "--out", out)
-    assert rc == 2 and one_line(err) == f"--out {out}: {rules} is not a folder"
+    assert rc == 2 and one_line(err) == ERR + f"--out {out}: {rules} is not a folder"
 
 
 def test_empty_out_is_rejected_before_building(capsys, rules, no_build):
     rc, _, err = call(capsys, "build", rules, "--out", "")
-    assert rc == 2 and one_line(err) == "--out: empty path"
+    assert rc == 2 and one_line(err) == ERR + "--out: empty path"
 
 
 def test_out_that_is_a_folder_is_rejected_before_building(capsys, rules, no_build, tmp_path):
     (tmp_path / "bad" / "adir").mkdir(parents=True)
     rc, _, err = call(capsys, "build", rules, "--out", tmp_path / "bad" / "adir")
-    assert rc == 2 and one_line(err) == f"--out {tmp_path / 'bad' / 'adir'}: is a folder"
+    assert rc == 2 and one_line(err) == ERR + f"--out {tmp_path / 'bad' / 'adir'}: is a folder"
 
 
 @pytest.mark.parametrize("spelling", ["rules.txt", "./rules.txt", "../{dir}/rules.txt", "{abs}", "link.txt"])
@@ -108,7 +109,7 @@ def test_out_that_is_the_rules_file_is_refused_and_the_rules_survive(capsys, rul
     before = rules.read_bytes()
     out = spelling.format(dir=tmp_path.name, abs=rules)
     rc, _, err = call(capsys, "build", "rules.txt", "--out", out)
-    assert rc == 2 and one_line(err) == f"--out {out}: is the input rules file"
+    assert rc == 2 and one_line(err) == ERR + f"--out {out}: is the input rules file"
     assert rules.read_bytes() == before
 
 
@@ -133,7 +134,7 @@ def test_build_past_its_limit_exits_2_and_keeps_the_earlier_tree(capsys, rules, 
     out.write_text("earlier tree\n")
     rc, stdout, err = call(capsys, "build", rules, "--algo", algo, *limit, "--out", out)
     assert rc == 2 and stdout == ""
-    assert one_line(err) == f"{rules}: " + message.format(algo=algo)
+    assert one_line(err) == ERR + f"{rules}: " + message.format(algo=algo)
     assert out.read_text() == "earlier tree\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.txt", "t.json"]
 
@@ -156,7 +157,7 @@ def test_max_nodes_must_be_positive(capsys, rules, no_build, cmd, value):
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc, where no file can be created")
 def test_out_where_no_file_can_be_created_is_rejected_before_building(capsys, rules, no_build):
     rc, _, err = call(capsys, "build", rules, "--out", "/proc/tree.json")
-    assert rc == 2 and one_line(err) == "--out /proc/tree.json: cannot write there (No such file or directory)"
+    assert rc == 2 and one_line(err) == ERR + "--out /proc/tree.json: cannot write there (No such file or directory)"
 
 
 def test_a_write_that_fails_after_the_build_is_one_line_exit_2(capsys, rules, tmp_path, monkeypatch):
@@ -167,7 +168,7 @@ def test_a_write_that_fails_after_the_build_is_one_line_exit_2(capsys, rules, tm
     out.write_text("earlier tree\n")
     rc, stdout, err = call(capsys, "build", rules, "--out", out)
     assert rc == 2 and stdout == ""
-    assert one_line(err) == f"--out {out}: cannot write (No space left on device); nothing written"
+    assert one_line(err) == ERR + f"--out {out}: cannot write (No space left on device); nothing written"
     assert out.read_text() == "earlier tree\n"
 
 
@@ -206,7 +207,7 @@ def test_missing_file_is_named_without_a_line_number(capsys, rules, tmp_path, ar
     (tmp_path / "p.txt").write_text("1 2 3 4 5\n")
     capsys.readouterr()
     rc, _, err = call(capsys, *[a.format(tmp=tmp_path) for a in args])
-    assert rc == 2 and one_line(err) == f"{tmp_path / name}: no such file"
+    assert rc == 2 and one_line(err) == ERR + f"{tmp_path / name}: no such file"
 
 
 @pytest.mark.parametrize("text", ["", "\n  \n\t\n"])
@@ -217,18 +218,18 @@ def test_classify_of_a_file_with_no_packets_exits_2_as_build_of_one_with_no_rule
     empty = tmp_path / "p.txt"
     empty.write_text(text)
     rc, out, err = call(capsys, "classify", tmp_path / "t.json", empty)
-    assert rc == 2 and out == "" and one_line(err) == f"{empty}:1: no packets found"
+    assert rc == 2 and out == "" and one_line(err) == ERR + f"{empty}:1: no packets found"
     rc, out, err = call(capsys, "build", empty)
-    assert rc == 2 and out == "" and one_line(err) == f"{empty}:1: no rules found"
+    assert rc == 2 and out == "" and one_line(err) == ERR + f"{empty}:1: no rules found"
 
 
 def test_folder_and_binary_rule_files_are_one_clear_line(capsys, tmp_path):
     rc, _, err = call(capsys, "build", tmp_path)
-    assert rc == 2 and one_line(err) == f"{tmp_path}: is a folder, not a file"
+    assert rc == 2 and one_line(err) == ERR + f"{tmp_path}: is a folder, not a file"
     binary = tmp_path / "bin.txt"
     binary.write_bytes(b"@1.2.3.4/32\n\n\xff\xfe\n")
     rc, _, err = call(capsys, "build", binary)
-    assert rc == 2 and one_line(err) == f"{binary}:3: not UTF-8 text"
+    assert rc == 2 and one_line(err) == ERR + f"{binary}:3: not UTF-8 text"
 
 
 @pytest.mark.parametrize("corrupt", ["child back to the root", "child shared by two parents", "nested too deep"])
@@ -246,7 +247,7 @@ def test_tree_file_that_is_not_a_tree_exits_2(rules, tmp_path, corrupt):
     (tmp_path / "p.txt").write_text("".join(f"{i} {i} {i} {i} 6\n" for i in range(0, 65536, 97)))
     r = subprocess.run([sys.executable, "-m", "neurocuts", "classify", tmp_path / "t.json", tmp_path / "p.txt"],
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and one_line(r.stderr).startswith(f"{tmp_path / 't.json'}: not a tree file")
+    assert r.returncode == 2 and one_line(r.stderr).startswith(ERR + f"{tmp_path / 't.json'}: not a tree file")
 
 
 @pytest.mark.parametrize("args, wanted", [
@@ -262,7 +263,9 @@ def test_argparse_errors_are_one_line(capsys, args, wanted):
     rc, out, err = call(capsys, *args)
     line = one_line(err)
     assert rc == 2 and out == ""
-    assert line.startswith("python -m neurocuts") and wanted in line and line.endswith("(see --help)")
+    # the program named as the other CLIs name themselves: without "python -m "
+    assert line.split(": error: ")[0] in ("neurocuts", f"neurocuts {args[0] if args else ''}"), line
+    assert wanted in line and line.endswith("(see --help)")
 
 
 def test_help_still_prints_the_usage_block(capsys):
@@ -279,7 +282,9 @@ def test_console_script_names_itself_neurocuts():
     assert one_line(r.stderr).startswith("neurocuts build: error: argument --algo: invalid choice")
     r = subprocess.run([sys.executable, "-m", "neurocuts", "gen", "--size", "-1"], capture_output=True, text=True,
                        timeout=60)
-    assert r.returncode == 2 and one_line(r.stderr).startswith("python -m neurocuts gen: error: argument --size")
+    assert r.returncode == 2 and one_line(r.stderr).startswith("neurocuts gen: error: argument --size")
+    r = subprocess.run([exe, "build", "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("usage: neurocuts build")
 
 
 @pytest.mark.parametrize("value", ["-1", "0", "nan"])
@@ -377,7 +382,7 @@ def test_an_endless_or_huge_params_file_is_refused_not_read_forever(capsys, tmp_
     big = tmp_path / "big_seed"
     big.write_bytes(b"#" * (MAX_PARAMS_BYTES + 1))
     rc, _, err = call(capsys, "gen", "--params", big, "--size", "10")
-    assert rc == 2 and one_line(err).startswith(f"{big}: larger than 16 MiB")
+    assert rc == 2 and one_line(err).startswith(ERR + f"{big}: larger than 16 MiB")
 
 
 def test_generation_benchmark_compares_against_a_baseline_folder_and_refuses_a_bad_one(tmp_path):
@@ -401,7 +406,7 @@ def test_gen_refuses_kind_beside_params(capsys, tmp_path):
     # --kind was silently ignored: the output was the parameter file's mix, byte for byte
     rc, out, err = call(capsys, "gen", "--kind", "fw", "--params", tmp_path / "acl1_seed", "--size", "10")
     assert rc == 2 and out == ""
-    assert one_line(err) == "--kind and --params exclude each other: --params FILE draws that file's own mix"
+    assert one_line(err) == ERR + "--kind and --params exclude each other: --params FILE draws that file's own mix"
 
 
 

@@ -131,7 +131,7 @@ def test_gen_with_a_bad_params_file_is_one_line_exit_2(tmp_path, capsys):
     bad.write_text("-prots\nsix\n#\n")
     assert cli.main(["gen", "--params", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err == f"{bad}:2: -prots line has 1 fields, expected 27\n"
+    assert err == f"neurocuts: error: {bad}:2: -prots line has 1 fields, expected 27\n"
 
 
 @pytest.mark.parametrize("kind", ["acl", "fw"])

@@ -150,7 +150,7 @@ def test_bad_flags_and_extra_sections_name_the_file_and_line(tmp_path, capsys, s
         read_params(path)
     assert str(err.value) == f"{path}:{problem}"
     assert cli.main(["gen", "--params", str(path), "--size", "20"]) == 2
-    assert capsys.readouterr().err == f"{err.value}\n"
+    assert capsys.readouterr().err == f"neurocuts: error: {err.value}\n"
 
 
 def test_flags_are_read_in_the_files_order_and_a_protocol_without_a_line_has_none(tmp_path):

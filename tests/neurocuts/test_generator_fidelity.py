@@ -373,7 +373,7 @@ def test_a_malformed_tree_scale_or_share_line_is_refused_naming_file_and_line(tm
     assert str(err.value) == f"{path}:{line}: {problem.format(header=lines.index(section) + 1)}"
     assert cli.main(["gen", "--params", str(path), "--size", "20"]) == 2
     out = capsys.readouterr()
-    assert out.out == "" and out.err == f"{err.value}\n"
+    assert out.out == "" and out.err == f"neurocuts: error: {err.value}\n"
 
 
 def test_skew_levels_a_file_leaves_out_read_as_zeros_as_db_generator_reads_them(tmp_path):
@@ -425,6 +425,6 @@ def test_a_size_the_unscaled_trees_cannot_hold_is_one_line_naming_the_file(share
     path = shared_dir / "classbench" / "seeds" / "fw3_seed"  # measured from 184 rules
     assert cli.main(["gen", "--params", str(path), "--size", "2000", "--no-scale-branching"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("size 2000: only ") and f"distinct rules could be drawn from {path}; scale branching" in err
+    assert err.startswith("neurocuts: error: size 2000: only ") and f"distinct rules could be drawn from {path}; scale branching" in err
     assert err.count("\n") == 1
     assert cli.main(["gen", "--params", str(path), "--size", "2000"]) == 0  # -b spreads the tries

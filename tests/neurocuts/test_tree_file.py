@@ -279,7 +279,7 @@ def test_classify_reports_a_wrong_value_on_one_line_exit_2(capsys, doc, tmp_path
     j = corrupt(d)
     rc, out, err = _classify(capsys, d, tmp_path)
     assert rc == 2 and out == "" and err.count("\n") == 1, err
-    assert err.startswith(f"{tmp_path / 't.json'}: not a tree file (node {j}: ") and words in err, err
+    assert err.startswith(f"neurocuts: error: {tmp_path / 't.json'}: not a tree file (node {j}: ") and words in err, err
 
 
 def test_classify_reads_the_tree_through_tree_load(capsys, doc, tmp_path, monkeypatch):
