@@ -8,7 +8,9 @@ in-memory cache for the rest of the run. Each case is logged once as a warning.
 Writes never wait on another process: puts are queued in memory (gets see them) and written in
 one short transaction per batch; while another process holds the file's write lock the batch
 stays queued and is tried again after twice as many puts, and what is still queued when the
-cache closes is dropped (logged), since every count can be computed again.
+cache closes is dropped (logged), since every count can be computed again. Opening a new file or
+one of an older layout needs the write lock too (to create the tables): it waits as briefly, and
+the run goes on in memory when another process keeps the lock.
 
 Pruning: each database fingerprint's counts carry the time it was last used; when a cache starts
 on a fingerprint, the counts of all but the :data:`KEEP_FINGERPRINTS` most recently used
@@ -52,7 +54,19 @@ def _create(con: sqlite3.Connection) -> None:
     file at once."""
     if con.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
         return  # the usual case: no write lock (another process may hold it for minutes)
-    con.execute("BEGIN IMMEDIATE")
+    # Waits for the write lock as briefly as a batch of puts does: another process creating
+    # the tables holds it for milliseconds, one that keeps it (an older deepquery's batch on
+    # an old-layout file) for minutes, and the caller then goes on in memory.
+    con.execute(f"PRAGMA busy_timeout = {int(_WRITE_WAIT_S * 1000)}")
+    try:
+        con.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            raise sqlite3.OperationalError("another process holds the write lock needed to "
+                                           "create its tables") from None
+        raise
+    finally:
+        con.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_S * 1000}")
     try:
         version = con.execute("PRAGMA user_version").fetchone()[0]
         if version > _VERSION:

@@ -456,3 +456,43 @@ def test_counts_still_queued_at_close_behind_a_held_lock_are_dropped(tmp_path, s
     again = CardinalityCache(path)
     assert again.persistent and again.get("fp", "SELECT 1") is None
     again.close()
+
+
+@pytest.mark.parametrize("layout", ["old", "none"])
+def test_opening_a_file_to_create_does_not_wait_on_another_process_that_keeps_the_lock(
+        tmp_path, caplog, layout):
+    # Creating the tables (an old-layout file, or a new one another process has locked) waited
+    # 30 s for the write lock, then the run went on in memory; now it waits as briefly as a put.
+    import threading
+    path = tmp_path / "true_cards.sqlite"
+    con = sqlite3.connect(str(path))
+    if layout == "old":
+        con.execute("CREATE TABLE cards (key TEXT PRIMARY KEY, rows REAL)")
+        con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    holder = _LockHolder(path, "raw")
+    seen = []
+
+    def use_a_cache() -> None:  # in one thread: an SQLite connection stays in its thread
+        cache = CardinalityCache(path)
+        cache.put("fp", "SELECT 1", 1.0)
+        seen.append((cache.persistent, cache.get("fp", "SELECT 1")))
+        cache.close()
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="deepquery._card_cache"):
+            opening = threading.Thread(target=use_a_cache)
+            opening.start()
+            opening.join(timeout=10)
+            assert not opening.is_alive(), "the open waited for the other process's lock"
+    finally:
+        holder.release()
+        opening.join()
+    assert seen == [(False, 1.0)]
+    warning = (f"true-cardinality cache {path}: cannot open it (another process holds the write "
+               "lock needed to create its tables); counts are kept in memory for this run")
+    assert [r.getMessage() for r in caplog.records] == [warning]
+    again = CardinalityCache(path)  # the lock is free: the file is created and used
+    assert again.persistent and again.get("fp", "SELECT 1") is None
+    again.close()
