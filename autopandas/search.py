@@ -259,9 +259,16 @@ def _cell(v: Any) -> Any:
 _NUMPY_BACKED = getattr(pd.arrays, "NumpyExtensionArray", None) or pd.arrays.PandasArray
 
 
-def _array_key(values: Any) -> tuple:
-    """The key of a column's values (a numpy or pandas extension array): its dtype, then its
-    cells as bytes (numbers, dates; text through Arrow) or as a tuple (anything else)."""
+def _array_key(values: Any, *, index_level: bool = False) -> tuple:
+    """The key of a column's or an index level's values (a numpy or pandas extension array):
+    its dtype, then its cells as UTF-8 through Arrow (text), as bytes (numbers, dates), or as
+    :func:`_cells_key`'s tuple (anything else).
+
+    A column's bytes are its raw numbers (complex ones and numeric extension arrays too), so
+    -0.0 is not 0.0 there: that only keeps a state more. An index level (``index_level``) takes
+    bytes of numpy dtypes only, floats with -0.0 as 0.0 and one NaN, and keys complex numbers
+    cell by cell: levels were keyed by cell tuples first, which equate those, and their
+    partition is kept (4add51f)."""
     values = _unwrapped(values)             # a Series' .array of numpy values: the numpy dtype
     dtype = values.dtype
     if isinstance(dtype, pd.StringDtype):
@@ -269,9 +276,15 @@ def _array_key(values: Any) -> tuple:
         if text is not None:
             return (str(dtype), "utf-8") + text
     arr = values if isinstance(values, np.ndarray) else values.to_numpy()
-    if arr.dtype.kind in "biufcmM":
+    if not index_level:
+        if arr.dtype.kind in "biufcmM":
+            return (_dtype_key(dtype), arr.tobytes())
+        return (_dtype_key(dtype),) + _cells_key(arr, arr)
+    if isinstance(dtype, np.dtype) and dtype.kind in "biumMf":
+        if dtype.kind == "f":
+            arr = np.where(np.isnan(arr), np.nan, arr + 0.0)    # -0.0 + 0.0 is 0.0
         return (_dtype_key(dtype), arr.tobytes())
-    return (_dtype_key(dtype),) + _cells_key(arr, arr)
+    return (_dtype_key(dtype),) + _cells_key(values, arr)
 
 
 #: ``str`` of the numpy dtypes seen so far (``str(dtype)`` runs Python code in numpy, and the
@@ -360,7 +373,7 @@ def _multi_level_key(ax: pd.MultiIndex, i: int) -> tuple:
     if (codes < 0).any():                           # missing labels: pandas fills them
         return _level_key(ax.set_names([None] * ax.nlevels).get_level_values(i))
     values = _unwrapped(level.array)
-    return _values_key(level.dtype, values[codes] if isinstance(values, np.ndarray) else values.take(codes))
+    return _array_key(values[codes] if isinstance(values, np.ndarray) else values.take(codes), index_level=True)
 
 
 #: Longest RangeIndex whose key is cached (most intermediates have a short one, often the same).
@@ -374,10 +387,10 @@ def _range_key(start: int, stop: int, step: int) -> tuple:
 
 
 def _level_key(level: pd.Index) -> tuple:
-    """An index level's key (see :func:`_values_key`)."""
+    """An index level's key (see :func:`_array_key`)."""
     if isinstance(level, pd.RangeIndex) and len(level) <= _RANGE_CACHED:
         return _range_key(level.start, level.stop, level.step)
-    return _values_key(level.dtype, _unwrapped(level.array))
+    return _array_key(level.array, index_level=True)
 
 
 def _unwrapped(values: Any) -> Any:
@@ -388,23 +401,6 @@ def _unwrapped(values: Any) -> Any:
     if isinstance(values, _NUMPY_BACKED) and not isinstance(values.dtype, pd.StringDtype):
         return values.to_numpy()
     return values
-
-
-def _values_key(dtype: Any, values: Any) -> tuple:
-    """The key of an index level's values (a numpy or extension array): its dtype, then the
-    values as bytes (integers, booleans, dates; floats with -0.0 as 0.0 and one NaN, as the
-    cell tuple equates them), through Arrow (text), or as :func:`_cells_key`'s tuple."""
-    if isinstance(dtype, np.dtype) and dtype.kind in "biumMf":
-        arr = values if isinstance(values, np.ndarray) else values.to_numpy()
-        if dtype.kind == "f":
-            arr = np.where(np.isnan(arr), np.nan, arr + 0.0)    # -0.0 + 0.0 is 0.0
-        return (_dtype_key(dtype), arr.tobytes())
-    if isinstance(dtype, pd.StringDtype):
-        text = _text_key(values)
-        if text is not None:
-            return (str(dtype), "utf-8") + text
-    arr = values if isinstance(values, np.ndarray) else values.to_numpy()
-    return (_dtype_key(dtype),) + _cells_key(values, arr)
 
 
 #: Types of the missing values that ``_cell`` writes as None.
