@@ -467,10 +467,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         tree, ms = _plan(s, args.optimizer, args.cost_model)
         if s.cache is not None:  # planning is done with it: no write held during the run
             s.cache.flush()
-        _check_binds(s, plan_sql(s.graph, tree))
+        sql = plan_sql(s.graph, tree)
+        _check_binds(s, sql)
         try:
             r = run_plan(s.con, s.graph, tree, repeat=args.repeat,
-                         recheck_timeout_s=args.recheck_timeout)
+                         recheck_timeout_s=args.recheck_timeout, planned_sql=sql)
         except duckdb.Error as e:
             raise _duckdb_bad_input(s.label, e) from None
     out = {"query": s.graph.name, "optimizer": args.optimizer, "cost_model": args.cost_model,

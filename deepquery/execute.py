@@ -212,14 +212,18 @@ def _recheck(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree, 
 
 
 def run_plan(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree,
-             repeat: int = 1, recheck_timeout_s: float | None = RECHECK_TIMEOUT_S) -> RunResult:
+             repeat: int = 1, recheck_timeout_s: float | None = RECHECK_TIMEOUT_S,
+             planned_sql: str | None = None) -> RunResult:
     """Execute ``tree`` as forced-order SQL and the original query; compare the two. The LIMIT
-    re-check, when one is needed, is bounded by ``recheck_timeout_s`` seconds (None: unbounded)."""
+    re-check, when one is needed, is bounded by ``recheck_timeout_s`` seconds (None: unbounded).
+    ``planned_sql``: ``plan_sql(graph, tree)`` when the caller has it already (a few ms of
+    sqlglot work not done twice)."""
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
     if recheck_timeout_s is not None and not recheck_timeout_s > 0:
         raise ValueError(f"recheck_timeout_s must be > 0 or None, got {recheck_timeout_s}")
-    sql, original_text = plan_sql(graph, tree), original_sql(graph)
+    sql = plan_sql(graph, tree) if planned_sql is None else planned_sql
+    original_text = original_sql(graph)
     with _tree_kept(con):
         planned_ms, planned = _timed(con, sql, repeat)
     duck_ms, original = _timed(con, original_text, repeat)

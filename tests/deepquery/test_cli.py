@@ -195,3 +195,24 @@ def test_run_of_a_limit_query_is_not_reported_as_different(imdb_cache, tmp_path,
                      *_flags(imdb_cache)]) == 0
         out = json.loads(capsys.readouterr().out)
         assert out["same_result"] is True and out["rows"] == 5
+
+
+def test_run_builds_the_planned_sql_once_and_runs_the_sql_plan_prints(imdb_cache, job_dir,
+                                                                       monkeypatch, capsys):
+    # run built plan_sql(graph, tree) twice: once for the bind check, once in run_plan.
+    import deepquery.__main__ as cli
+    import deepquery.execute as execute
+    from deepquery.rewrite import plan_sql
+    assert main(["plan", str(job_dir / "6a.sql"), "--json", *_flags(imdb_cache)]) == 0
+    printed = json.loads(capsys.readouterr().out)["sql"]
+    built = []
+
+    def counted(graph, tree, limit=True):
+        built.append(limit)
+        return plan_sql(graph, tree, limit)
+    monkeypatch.setattr(cli, "plan_sql", counted)
+    monkeypatch.setattr(execute, "plan_sql", counted)
+    assert main(["run", str(job_dir / "6a.sql"), "--json", "--repeat", "1",
+                 *_flags(imdb_cache)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert built == [True] and out["sql"] == printed and out["same_result"] is True
