@@ -75,7 +75,7 @@ class Generalization:
     """Why the verdict is ``n/a``, when it is; for ``no``, why the first killed run failed."""
     killed: int = 0
     """Disagreements where the candidate's run was killed at its time limit or its worker died
-    (with :func:`isolated_runner` only)."""
+    (``Outcome.killed``: with :func:`isolated_runner` only)."""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -179,7 +179,7 @@ def generalizes(candidate: Program, reference: Program | None, inputs: Sequence[
             got = run(candidate, copy)
             if not (got.ok and equal(ref.value, got.value)):
                 disagree += 1
-                if not got.ok and _killed(got):
+                if not got.ok and got.killed:
                     killed += 1
                     reason = reason or f"the candidate's run: {got.error}"
     if usable == 0:
@@ -191,7 +191,8 @@ def isolated_runner(time_limit_s: float, headroom: int | None = HEADROOM_BYTES) 
     """A ``run`` for :func:`generalizes`: each program run in a forked worker whose address space
     may grow by ``headroom`` bytes (None: no cap), killed ``time_limit_s`` + ``KILL_GRACE_S``
     after it starts; each call keeps the sandbox's own soft limits, as without a runner. A
-    killed run fails with error :data:`TIME_LIMIT`, one whose worker died with ``worker died: ...``."""
+    killed run fails with error :data:`TIME_LIMIT`, one whose worker died with ``worker died: ...``;
+    both have ``Outcome.killed`` set."""
     def run(program: Program, inputs: Sequence[Any]) -> Outcome:
         def work() -> Outcome:
             with Sandbox() as box:
@@ -199,18 +200,14 @@ def isolated_runner(time_limit_s: float, headroom: int | None = HEADROOM_BYTES) 
         try:
             return run_isolated(work, time.monotonic() + time_limit_s + KILL_GRACE_S, headroom)
         except WorkerTimeout:
-            return Outcome(False, error=TIME_LIMIT)
+            return Outcome(False, error=TIME_LIMIT, killed=True)
         except WorkerDied as e:
-            return Outcome(False, error=f"worker died: {e}")
+            return Outcome(False, error=f"worker died: {e}", killed=True)
     return run
 
 
 def _run_in(box: Sandbox, program: Program, inputs: Sequence[Any]) -> Outcome:
     return program.run(inputs, box)
-
-
-def _killed(out: Outcome) -> bool:
-    return out.error == TIME_LIMIT or out.error.startswith("worker died")
 
 
 # ----------------------------------------------------------------------------- reference parsing

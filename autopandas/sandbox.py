@@ -66,6 +66,10 @@ class Outcome:
     ok: bool
     value: Any = None
     error: str = ""
+    killed: bool = False
+    """The run was stopped from outside the program rather than failing in it: its worker was
+    killed at a hard time limit or died (``generalize.isolated_runner``); ``error`` says which.
+    Told by this field, not by the error text, which a program's own exception may copy."""
 
 
 _local = threading.local()

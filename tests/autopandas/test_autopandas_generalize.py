@@ -14,7 +14,7 @@ from autopandas.isolation import available
 from autopandas.generalize import (TIME_LIMIT, Generalization, generalizes, isolated_runner,
                                    parse_reference, perturb, perturbed_copies)
 from autopandas.program import Program, Step
-from autopandas.sandbox import Sandbox
+from autopandas.sandbox import Outcome, Sandbox
 
 
 @pytest.fixture
@@ -128,9 +128,44 @@ def test_isolated_runner_makes_a_candidate_that_kills_its_process_a_disagreement
     g = generalizes(deadly, ref, inputs, k=2, seed=0, run=isolated_runner(5.0))
     assert g.verdict == "no" and g.disagreements == g.usable == g.killed == 2, g
     assert "worker died" in g.reason and "SIGKILL" in g.reason
+    assert isolated_runner(5.0)(deadly, inputs).killed
     intended = Program(0, (Step("sort_values", {"by": ("x",), "ascending": True}),))
     ok = generalizes(intended, ref, inputs, k=2, seed=0, run=isolated_runner(5.0))
     assert ok == Generalization("yes", 2, 2, 0)
+
+
+class _Touchy:
+    """A cell whose comparison raises, as a program's own failure may."""
+
+    def __init__(self, v: int) -> None:
+        self.v = v
+
+    def __lt__(self, other: object) -> bool:
+        raise RuntimeError("worker died of a comparison")
+
+    __gt__ = __lt__
+
+
+def test_a_program_whose_own_error_says_worker_died_is_not_counted_as_killed(sort_task):
+    # Whether a run was killed was read from its error text (TIME_LIMIT, or "worker died..."
+    # at the start), so a runner reporting a program's exception by its message counted this
+    # program's failure as a kill: killed 5 and its text as the reason.
+    inputs, target = sort_task
+    df = inputs[0].assign(touchy=[_Touchy(i) for i in range(len(inputs[0]))])
+    ref = Program(0, (Step("sort_values", {"by": ("x",), "ascending": True}),))
+    touchy = Program(0, (Step("sort_values", {"by": ("touchy",), "ascending": True}),))
+
+    def in_words(program: Program, copy: list) -> Outcome:
+        try:
+            return Outcome(True, program.run(copy))        # no sandbox: the program raises here
+        except RuntimeError as e:
+            return Outcome(False, error=str(e))
+    assert in_words(touchy, [df]).error == "worker died of a comparison"
+    g = generalizes(touchy, ref, [df], k=5, seed=0, run=in_words)
+    assert g.verdict == "no" and g.disagreements == g.usable == 5 and g.killed == 0 and g.reason == "", g
+    with Sandbox() as box:
+        out = touchy.run([df], box)
+    assert not out.ok and not out.killed and "worker died of a comparison" in out.error
 
 
 @pytest.mark.skipif(not available(), reason="needs fork and RLIMIT_AS")
@@ -141,4 +176,4 @@ def test_isolated_runner_kills_a_run_past_its_time_limit(sort_task, monkeypatch)
     t0 = time.monotonic()
     out = isolated_runner(0.2)(spin, inputs)
     assert time.monotonic() - t0 < 10
-    assert not out.ok and out.error == TIME_LIMIT
+    assert not out.ok and out.error == TIME_LIMIT and out.killed
