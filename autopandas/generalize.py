@@ -52,6 +52,9 @@ from .sandbox import Outcome, Sandbox
 log = logging.getLogger(__name__)
 
 VERDICTS = ("yes", "no", "n/a")
+#: Seconds :func:`parse_reference` may spend matching a reference by default (the benchmark
+#: gives the reference's worker this much besides the run's own limit).
+PARSE_S = 30.0
 #: The error of an :func:`isolated_runner` run killed at its time limit.
 TIME_LIMIT = "time limit"
 
@@ -329,7 +332,7 @@ class _InputsToNames(ast.NodeTransformer):
 
 def parse_reference(text: str, inputs: Sequence[Any], target: Any = None,
                     constants: Sequence[Any] = (), max_args: int = 3000,
-                    timeout_s: float = 30.0) -> Program | None:
+                    timeout_s: float = PARSE_S) -> Program | None:
     """The DSL program whose rendering is the expression ``text``, or None.
 
     ``text`` is an expression over ``inputs[k]`` (the benchmark's convention) or ``df0, df1,

@@ -45,7 +45,7 @@ import pandas as pd
 
 from autopandas._cli import OneLineParser, chain_depth, fail, memory_limit, positive_seconds
 from autopandas.equality import equal
-from autopandas.generalize import generalizes, isolated_runner, parse_reference
+from autopandas.generalize import PARSE_S, generalizes, isolated_runner, parse_reference
 from autopandas.isolation import KILL_GRACE_S, WorkerDied, WorkerTimeout, run_isolated
 from autopandas.program import Program
 from autopandas.sandbox import Sandbox
@@ -87,11 +87,6 @@ def split_inputs(task: dict) -> tuple[list, list]:
     hints = [x for x in task["inputs"] if isinstance(x, (str, list, tuple, int, float))
              and not isinstance(x, bool)]
     return frames, hints
-
-
-#: Seconds the reference's parsing may take in its worker (``parse_reference``'s own limit),
-#: besides ``--timeout`` for its run on the given inputs.
-PARSE_S = 30.0
 
 
 def check_generalization(task: dict, frames: list, constants: tuple, program: Program, copies: int,
