@@ -79,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
 
     con = connect(db)
     bind_ms, bound = [], 0
-    schema = schema_of(con)
+    schema, stats = schema_of(con), TableStats(con)  # one database: its counts serve every query
     for f in files:  # the check alone, on the plan the CLI prints
         g = parse_query(f.read_text(), schema, f.stem)
-        tree = get_optimizer(args.optimizer)(g, EstimatedCardinality(g, TableStats(con)),
+        tree = get_optimizer(args.optimizer)(g, EstimatedCardinality(g, stats),
                                              get_cost_model("cout"))
         sql = plan_sql(g, tree)
         times = []
