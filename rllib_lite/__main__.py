@@ -162,25 +162,49 @@ def _check_out(path: str, overwrite: bool) -> list[str]:
     return held
 
 
-def _make_out(path: str) -> list[Path]:
-    """Create --out and its missing parents; returns the folders it created, deepest first."""
+def _make_out(path: str) -> list[tuple[str, int, int]]:
+    """Create --out and its missing parents, one component at a time as ``mkdir -p`` does (a
+    ``..`` after a new folder or a symlink steps up where the system resolves it, as the run's
+    own writes will); returns the folders this call created, deepest first, for
+    :func:`_remove_created`. A failure part way removes them again."""
     out = Path(path).absolute()
-    created = [p for p in (out, *out.parents) if not p.exists()]
+    created: list[tuple[str, int, int]] = []
+    at = Path(out.anchor)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"--out {path}: {err.strerror or err}") from None
-    return created
+        for part in out.parts[1:]:
+            at = at / part
+            if part == "..":
+                continue                            # nothing to create: the system steps up
+            try:
+                os.mkdir(at)
+            except FileExistsError:
+                if not at.is_dir():
+                    raise UsageError(f"--out {path}: {at} is not a folder") from None
+                continue
+            except OSError as err:
+                raise UsageError(f"--out {path}: cannot create {at}: {err.strerror or err}") from None
+            # by where it is and what it is: the path may hold a .. or a symlink that a later
+            # change could point elsewhere, and rmdir must never meet a folder it did not make
+            real = os.path.realpath(at)
+            st = os.stat(real)
+            created.append((real, st.st_dev, st.st_ino))
+    except BaseException:
+        _remove_created(created[::-1])
+        raise
+    return created[::-1]
 
 
-def _remove_created(created: list[Path]) -> None:
+def _remove_created(created: list[tuple[str, int, int]]) -> None:
     """Undo ``_make_out`` for a run that failed before it wrote anything: only folders this run
-    created, and only while empty (``rmdir`` refuses a folder someone has put a file in since)."""
-    for folder in created:
+    created (the same folder still: device and inode), and only while empty (``rmdir`` refuses
+    a folder someone has put a file in since, and then its parents)."""
+    for real, dev, ino in created:
         try:
-            folder.rmdir()
+            st = os.lstat(real)
+            if (st.st_dev, st.st_ino) == (dev, ino):
+                os.rmdir(real)
         except OSError:
-            return
+            continue
 
 
 def _remove_old_run(path: str, held: list[str]) -> None:

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def run(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "rllib_lite", *args], capture_output=True, text=True,
@@ -195,6 +197,41 @@ def test_a_run_refused_at_start_up_leaves_no_folder_and_keeps_what_was_there(tmp
     (tmp_path / "empty").mkdir()  # a folder that was there before is never removed
     assert main_in_process(capsys, "train", "ppo", "--out", str(tmp_path / "empty"), *bad_env)[0] == 2
     assert (tmp_path / "empty").is_dir()
+
+
+def _tree(root) -> list[str]:
+    return sorted(f"{p.relative_to(root)}{'@' if p.is_symlink() else '/' if p.is_dir() else ''}"
+                  for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("out, cwd", [
+    ("x/new/../e", None),                  # old: removed e (there before, empty), left new
+    ("new/../e", "x"),                     # the same, relative to the working folder
+    ("x/a/b/../../c", None),               # old: left a and a/b
+    ("x/ln/new/../../q", None),            # .. after a symlink: y/deep/new and y/q; old left y/deep/new
+    ("x/new1/new2/run/", None),            # new parents, trailing slash
+    ("x/./new/.", None),
+    ("x/new/../f/run", None),              # a file on the way: old left new
+])
+def test_a_refused_run_removes_exactly_the_folders_it_created(tmp_path, capsys, monkeypatch, out, cwd):
+    # _make_out listed as created each lexical parent of --out that did not exist, and removed
+    # them deepest first, stopping at the first it could not remove: a "new/.." does not exist
+    # before new is made, so with a .. the list named folders the run never made (the empty e
+    # was removed) and missed those it did (rmdir of "new/.." fails, and removal stopped there)
+    (tmp_path / "x" / "e").mkdir(parents=True)
+    (tmp_path / "y" / "deep").mkdir(parents=True)
+    (tmp_path / "x" / "ln").symlink_to(tmp_path / "y" / "deep")
+    (tmp_path / "x" / "f").write_text("mine")
+    before = _tree(tmp_path)
+    if cwd:
+        monkeypatch.chdir(tmp_path / cwd)
+    target = out if cwd else f"{tmp_path}/{out}"
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", target, "--env", "CartPole-v2",
+                                  "--total-env-steps", "16")
+    assert code == 2 and len(lines) == 1, lines
+    assert ("CartPole-v2" in lines[0]) != out.endswith("f/run"), lines
+    assert _tree(tmp_path) == before
+    assert (tmp_path / "x" / "f").read_text() == "mine"
 
 
 def test_overwrite_by_a_run_refused_at_start_up_keeps_the_old_run_whole(tmp_path, capsys):
