@@ -57,8 +57,11 @@ class Worker:
         self.fns: dict[int, Any] = {}
         self.sent_fns: set[int] = set()
         self.queue: deque[tuple] = deque()
+        # the ref counts: only the main thread reads or changes them (no lock on the hot path);
+        # the refs other threads of a task make wait in ``_side`` until it counts them
         self.local: dict[int, int] = {}
         self.deltas: dict[int, int] = {}
+        self._side: deque[tuple[int, bool]] = deque()  # (id, incref: else own)
         self.actor: Any = None
         self.actor_id: int | None = None
         self.running = False
@@ -78,6 +81,9 @@ class Worker:
 
     # --- reference counting hooks (see object_ref) ---
     def incref(self, oid: int) -> None:
+        if _get_ident() != self._main_ident:
+            self._side.append((oid, True))
+            return
         c = self.local.get(oid, 0)
         self.local[oid] = c + 1
         if c == 0:
@@ -85,10 +91,32 @@ class Worker:
 
     def own(self, oid: int) -> None:
         """A ref this worker created: the driver already counts it."""
+        if _get_ident() != self._main_ident:
+            self._side.append((oid, False))
+            return
         self.local[oid] = self.local.get(oid, 0) + 1
 
+    def _count_side(self) -> None:
+        """Count the refs other threads made (main thread only)."""
+        side = self._side
+        local = self.local
+        try:
+            while True:
+                oid, inc = side.popleft()
+                c = local.get(oid, 0)
+                local[oid] = c + 1
+                if inc and c == 0:
+                    self.deltas[oid] = self.deltas.get(oid, 0) + 1
+        except IndexError:
+            pass
+
     def _collect_released(self) -> None:
-        for oid in _object_ref.drain_released():
+        # released first: a ref made on another thread was queued in _side before it could
+        # die, so each release taken here is counted (below) after its ref's creation
+        released = _object_ref.drain_released()
+        if self._side:
+            self._count_side()
+        for oid in released:
             c = self.local.get(oid, 0) - 1
             if c <= 0:
                 self.local.pop(oid, None)
@@ -97,12 +125,16 @@ class Worker:
                 self.local[oid] = c
 
     def flush(self) -> None:
-        self._collect_released()
-        if self.deltas:
-            d = [(k, v) for k, v in self.deltas.items() if v]
-            self.deltas.clear()
-            if d:
-                self.chan.outbox.append(("refs", d))
+        """Send the outbox, after the ref reports when called from the main thread; from any
+        other thread of a task the outbox alone (the counts are the main thread's, and it may
+        be between dropping the refs its result holds and queueing its ``done``: ``_done``)."""
+        if _get_ident() == self._main_ident:
+            self._collect_released()
+            if self.deltas:
+                d = [(k, v) for k, v in self.deltas.items() if v]
+                self.deltas.clear()
+                if d:
+                    self.chan.outbox.append(("refs", d))
         self.chan.flush()
 
     def new_id(self) -> int:
@@ -134,10 +166,7 @@ class Worker:
                         self.chan.outbox.append(("bounce", self.queue.popleft()[1]))
                 except IndexError:
                     pass
-            if main:
-                self.flush()
-            else:  # the ref reports (deltas) belong to the task's thread (flush)
-                self.chan.flush()
+            self.flush()
             while True:
                 with cv:
                     while True:
@@ -299,9 +328,7 @@ class Worker:
         self.own(oid)
         self.chan.outbox.append(("put", oid, value, contained))
         if value[0] == "s":  # the driver owns the file from now on, even if this process dies
-            # the channel alone (thread-safe): a thread of the task may put, and the ref
-            # reports (deltas) belong to the task's thread (flush)
-            self.chan.flush()
+            self.flush()
         return _object_ref.ObjectRef(oid, _counted=True)
 
     def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:
@@ -395,6 +422,8 @@ class Worker:
         kept: in an actor's state, a global): the driver releases the task's hold on what its
         arguments contain at ``done``, which must not be the last hold. Releases still go
         after it: the task's results may contain what it dropped."""
+        if self._side:  # refs the task's other threads took count too
+            self._count_side()
         d = self.deltas
         taken = [(k, v) for k, v in d.items() if v > 0]
         if taken:
@@ -491,6 +520,7 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 
 _WORKER: Worker | None = None
+_get_ident = threading.get_ident
 _OPEN = object()  # a request's reply slot before the answer arrives
 
 

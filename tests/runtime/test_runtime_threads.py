@@ -1,6 +1,9 @@
 """Threads of one task calling the runtime: each gets the answers to its own requests."""
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 
 def test_threads_of_a_task_each_get_their_own_values(fresh):
     rt = fresh
@@ -91,3 +94,112 @@ def test_nested_tasks_whose_side_threads_get_finish(fresh):
     # help tasks off the stack; with every worker in such a state no task ran, and this timed out
     for n in (8, 9):
         assert rt.get(fib.remote(n), timeout=60) == [21, 34][n - 8]
+
+
+def _interleaved_reports(worker, side):
+    """Replace ``worker``'s pending ref reports by a dict that, while the task's thread reads
+    them (``items``), runs ``side`` on another thread and waits for it. Returns the thread's
+    outcome list (``"ok"`` or the exception it raised) and the thread, once started."""
+    import threading
+
+    outcome = []
+
+    def run_side():
+        try:
+            side()
+            outcome.append("ok")
+        except BaseException as e:  # noqa: BLE001 - reported to the test
+            outcome.append(e)
+
+    class Interleaved(dict):
+        def items(self):
+            for kv in dict.items(self):
+                yield kv
+                if threading.current_thread() is threading.main_thread() and not started:
+                    started.append(threading.Thread(target=run_side, daemon=True))
+                    started[0].start()
+                    started[0].join(10)
+
+    started = []
+    worker.deltas = Interleaved(worker.deltas)
+    return outcome, started
+
+
+def test_a_thread_of_a_task_submitting_leaves_the_tasks_ref_reports_alone(rt, backend):
+    if backend != "local":
+        pytest.skip("reaches into the local backend's worker")
+
+    @rt.remote
+    def one():
+        return 1
+
+    @rt.remote
+    def submit_from_a_thread_while_reporting(box):
+        from runtime import worker
+        made = []
+        outcome, started = _interleaved_reports(worker._WORKER,
+                                                lambda: made.append(one.remote()))
+        total = float(rt.get(box[0]).sum())  # box[0] was unpickled: a report to send
+        started[0].join(10)
+        return total + rt.get(made[0], timeout=30), outcome
+
+    # before: the thread's submit sent the worker's ref reports from that thread, clearing
+    # them while the task's thread read them: RuntimeError (dictionary changed size)
+    r = rt.put(np.ones(1000))
+    total, outcome = rt.get(submit_from_a_thread_while_reporting.remote([r]), timeout=60)
+    assert (total, outcome) == (1001.0, ["ok"])
+
+
+def test_refs_a_thread_of_a_task_makes_while_the_task_reports_are_counted(rt, backend):
+    if backend != "local":
+        pytest.skip("reaches into the local backend's worker")
+    import pickle
+
+    @rt.remote
+    def unpickle_a_ref_in_a_thread_while_reporting(box, blob):
+        from runtime import worker
+        made = []
+        outcome, started = _interleaved_reports(worker._WORKER,
+                                                lambda: made.append(pickle.loads(blob)))
+        total = float(rt.get(box[0]).sum())
+        started[0].join(10)
+        return total + float(rt.get(made[0], timeout=30).sum()), outcome
+
+    # before: the thread's new ref went into the reports while the task's thread read them
+    # (RuntimeError: dictionary changed size during iteration)
+    r, other = rt.put(np.ones(1000)), rt.put(np.ones(10))
+    total, outcome = rt.get(unpickle_a_ref_in_a_thread_while_reporting.remote(
+        [r], pickle.dumps(other)), timeout=60)
+    assert (total, outcome) == (1010.0, ["ok"])
+
+
+def test_a_thread_of_a_task_submitting_as_it_returns_a_fresh_ref_keeps_the_ref(rt, backend):
+    if backend != "local":
+        pytest.skip("reaches into the local backend's worker")
+
+    @rt.remote
+    def one():
+        return 1
+
+    @rt.remote
+    def return_a_fresh_ref_while_a_thread_submits():
+        import threading
+
+        from runtime import worker
+        w = worker._WORKER
+        real = w._done
+
+        def done_after_a_thread_submits(msg):
+            del w._done  # once
+            t = threading.Thread(target=one.remote, daemon=True)
+            t.start()
+            t.join(10)
+            real(msg)
+
+        w._done = done_after_a_thread_submits
+        return [rt.put(np.ones(1000))]  # the worker's ref is dropped once the list is pickled
+
+    # before: the thread's submit also sent the release of the returned ref, which the task's
+    # thread had queued to follow its done; the object was freed before the done held it
+    inner = rt.get(return_a_fresh_ref_while_a_thread_submits.remote(), timeout=60)[0]
+    assert float(rt.get(inner, timeout=30).sum()) == 1000.0
