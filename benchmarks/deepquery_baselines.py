@@ -27,6 +27,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -96,7 +97,37 @@ def _check(args: argparse.Namespace) -> tuple[list[str], list[str], ImdbConfig, 
                    key=lambda p: (int("".join(c for c in p.stem if c.isdigit())), p.stem))
     if not files:
         raise _BadArgument(f"--queries {queries}: no JOB query files (<number><letter>.sql) there")
+    if args.json_out:
+        _check_json_out(Path(args.json_out))
     return models, sources, config, files
+
+
+def _check_json_out(path: Path) -> None:
+    """:class:`_BadArgument` unless a file can be written at ``path``: checked before the run,
+    since it is written last (a missing folder was a traceback after the whole run)."""
+    if path.is_dir():
+        raise _BadArgument(f"--json-out {path}: is a directory")
+    folder = path.parent
+    if not folder.is_dir():
+        raise _BadArgument(f"--json-out {path}: no such folder {folder}")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise _BadArgument(f"--json-out {path}: cannot create a file in {folder} "
+                           f"({e.strerror or e})") from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """``text`` to ``path`` through a temporary file renamed over it: Ctrl-C or a full disk
+    leave the file that was there (or none), never half of the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # open(): the umask's mode
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _nonempty(con, graphs) -> tuple[int, list[str]]:
@@ -330,7 +361,12 @@ def main(argv: list[str] | None = None) -> int:
                       f"{statistics.median(r[3] for r in sel):.1f} |")
         raw["execution"] = rows
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(raw, indent=1, default=str))
+        try:
+            _write_atomically(Path(args.json_out), json.dumps(raw, indent=1, default=str))
+        except OSError as e:  # the disk filled up or the folder went away during the run
+            print(f"deepquery_baselines: error: --json-out {args.json_out}: cannot write: "
+                  f"{e.strerror or e} (the tables above have the results)", file=sys.stderr)
+            return 1
     print(f"\ncommand: python benchmarks/deepquery_baselines.py {' '.join(argv or sys.argv[1:])}")
     return 0
 

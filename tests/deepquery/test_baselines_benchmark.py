@@ -66,3 +66,46 @@ def test_true_cardinalities_alone_report(tmp_path, job_dir, imdb_db, test_scale)
     assert "2 JOB queries" in p.stdout and "True cardinalities: 2 / 2 queries" in p.stdout
     assert "no planning-time table" in p.stdout
     assert "DuckDB execution: DP plan (cout, true cardinalities" in p.stdout
+
+
+def _one_query_setup(tmp_path: Path, job_dir: Path, imdb_db: Path, scale: float) -> tuple[Path, Path]:
+    """A $SYSML_SHARED with JOB query 1a and a cache folder holding the test database."""
+    shared = tmp_path / "shared"
+    (shared / "job").mkdir(parents=True)
+    shutil.copy(job_dir / "1a.sql", shared / "job")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    database_path(ImdbConfig(scale=scale), cache).symlink_to(imdb_db)
+    return shared, cache
+
+
+_QUICK = ("--cards", "estimated", "--cost-models", "cout", "--no-witness-check", "--no-exec")
+
+
+# Before: the whole run, then a FileNotFoundError / IsADirectoryError traceback (exit 1) when
+# the raw measurements were written, last.
+@pytest.mark.parametrize("where", ["missing folder", "a directory"])
+def test_a_json_out_that_cannot_be_written_is_refused_before_the_run(tmp_path, job_dir, imdb_db,
+                                                                     test_scale, where):
+    shared, cache = _one_query_setup(tmp_path, job_dir, imdb_db, test_scale)
+    out = tmp_path / "nowhere" / "raw.json" if where == "missing folder" else tmp_path
+    p = _bench("--scale", str(test_scale), "--cache-dir", str(cache), *_QUICK,
+               "--json-out", str(out), env={"SYSML_SHARED": str(shared)}, timeout=300)
+    assert p.returncode == 2 and p.stdout == ""
+    expected = (f"no such folder {out.parent}" if where == "missing folder"
+                else "is a directory")
+    assert one_line(p.stderr) == f"deepquery_baselines: error: --json-out {out}: {expected}"
+
+
+def test_json_out_is_written_whole_with_no_temporary_file_left(tmp_path, job_dir, imdb_db,
+                                                               test_scale):
+    import json
+    shared, cache = _one_query_setup(tmp_path, job_dir, imdb_db, test_scale)
+    out = tmp_path / "out" / "raw.json"
+    out.parent.mkdir()
+    out.write_text("an older run's file")
+    p = _bench("--scale", str(test_scale), "--cache-dir", str(cache), *_QUICK,
+               "--json-out", str(out), env={"SYSML_SHARED": str(shared)}, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(out.read_text())["queries"] == 1
+    assert sorted(f.name for f in out.parent.iterdir()) == ["raw.json"]
