@@ -17,7 +17,9 @@ lookup searches both and the accesses add up, as the reference sums its two tree
 and bytes. On the firewall sets one tree for both parts is far larger: fw3_1k takes 226,149 nodes
 in one tree and 75,947 in two. Unlike the reference, a root of at most binth rules stays one leaf.
 Refinements as in every builder (tree.py): pruning, region compaction, node merging (adjacent slots
-only, as in the reference). Rule push-up is not done (it changes where rules are stored, not the
+only, as in the reference, with the slots in its order: its first dimension fastest). With these,
+nodes and accesses equal the reference's anchors on ten of the twelve 1k sets (acl1 and acl2 differ),
+plus our root partition node. Rule push-up is not done (it changes where rules are stored, not the
 cost model's search).
 """
 from __future__ import annotations
@@ -92,7 +94,9 @@ def hypercuts_step(config: HyperCutsConfig):
         if not dims:
             d = pick_dimension(clo, chi, node)
             return cut(tree, node, [d], [hicuts_pieces(node, clo, chi, d, config.spfac, 1 << 16)])
-        return cut(tree, node, dims, pieces)
+        # The reference numbers the slots with its first dimension fastest, ours are row-major (the
+        # last fastest): reversed, the slots come in the reference's order, and so do its merges.
+        return cut(tree, node, dims[::-1], pieces[::-1])
     return step
 
 

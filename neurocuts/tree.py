@@ -9,10 +9,12 @@ priority order. It is one of:
   HyperCuts use equal widths (`ceil(span / pieces)`); a HyperSplit binary split is a 2-piece cut whose
   first piece ends just before the split point. The slots (pieces' product) are numbered row-major; slots holding
   identical rules share one child (node merging): `run_starts` gives the first slot of each run of
-  adjacent slots and `run_child` the child of each run. With `Tree(share=False)` (the NeuroCuts
-  reference) only adjacent slots merge, so runs and children correspond one to one; with sharing a
-  child serves several runs and covers their bounding box, which is exact because a subtree is exact
-  over its whole region for its rules and each served slot holds exactly those rules;
+  adjacent slots and `run_child` the child of each run. With `Tree(share=False)` only adjacent slots
+  merge, as in the NeuroCuts reference: equal neighbours in a row, then equal whole rows, and so on
+  (`_reference_blocks`), so each child is a box of slots and runs and children correspond one to
+  one; with sharing a child serves several runs and covers their bounding box, which is exact
+  because a subtree is exact over its whole region for its rules and each served slot holds exactly
+  those rules;
 - a partition node: its rules split into disjoint groups, one child each over the same region; every
   child is searched and the highest-priority match wins (EffiCuts, CutSplit).
 
@@ -231,6 +233,30 @@ def _group_boxes(slot_group: np.ndarray, groups: int, idx: np.ndarray) -> tuple[
     return g_lo, g_hi
 
 
+def _reference_blocks(slot_group: np.ndarray, idx: np.ndarray, strides: np.ndarray) -> np.ndarray:
+    """Children of the NeuroCuts reference's node merging over row-major slots: block id per slot.
+
+    The reference (tree.py, `refinement_node_merging`) walks the children in order, merging a child
+    into the one before it while the two hold the same rules and their regions abut in one dimension
+    and are equal in the others, until a pass merges nothing. In a row, equal neighbours merge;
+    whole rows then merge with equal whole rows beside them, whole planes with whole planes, and so
+    on. A run that wraps from the end of one row to the start of the next is not merged: those two
+    regions differ in two dimensions. Each block is a box of consecutive slots.
+    `idx` holds each slot's piece index per cut dimension, `strides` each dimension's slot stride.
+    """
+    total = len(slot_group)
+    start = np.ones(total, bool)  # slots that begin a block
+    start[1:] = (slot_group[1:] != slot_group[:-1]) | (idx[1:, -1] == 0)
+    for j in range(len(strides) - 2, -1, -1):  # units: slots equal in dims 0..j, whole rows first
+        size = int(strides[j])
+        first = np.arange(0, total, size)
+        whole = ~start.reshape(-1, size)[:, 1:].any(axis=1)
+        join = whole[1:] & whole[:-1] & (idx[first[1:], j] != 0) & \
+            (slot_group[first[1:]] == slot_group[first[:-1]])
+        start[first[1:][join]] = False
+    return np.cumsum(start) - 1
+
+
 def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[int] | tuple[int, ...],
         widths: list[int] | tuple[int, ...] | None = None) -> list[Node]:
     """Cut a leaf along `dims`, `pieces[j]` pieces in dims[j]; equal widths unless `widths` is given.
@@ -282,23 +308,21 @@ def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[
     # every slot into one child would rebuild the parent and never end, so then keep them all apart.
     slot_group, ngroups = _group_equal_slots(pos, slot, bounds)
     idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
-    new_run = np.ones(total, bool)
-    new_run[1:] = slot_group[1:] != slot_group[:-1]
-    run_id = np.cumsum(new_run) - 1
     if ngroups == 1:
         slot_group = np.arange(total)
-    elif not tree.share:  # adjacent runs only, as the NeuroCuts reference merges
-        slot_group = run_id
+    elif not tree.share:  # adjacent slots only, as the NeuroCuts reference merges
+        slot_group = _reference_blocks(slot_group, idx, strides)
     else:
         # A shared child whose box is the whole region and whose rules are all of the parent's would
-        # make no progress: its runs get a child each instead.
+        # make no progress: its adjacent blocks (as without sharing) get a child each instead.
         g_lo, g_hi = _group_boxes(slot_group, ngroups, idx)
         whole = (g_lo == 0).all(axis=1) & (g_hi == ks - 1).all(axis=1)
         full = np.zeros(ngroups, bool)
         full[slot_group[count == len(node.rules)]] = True
         stuck = np.flatnonzero(whole & full)
         if len(stuck):
-            slot_group = np.where(np.isin(slot_group, stuck), ngroups + run_id, slot_group)
+            blocks = _reference_blocks(slot_group, idx, strides)
+            slot_group = np.where(np.isin(slot_group, stuck), ngroups + blocks, slot_group)
     # Renumber children by first slot, then recompute each child's index box.
     _, first_slot, slot_group = np.unique(slot_group, return_index=True, return_inverse=True)
     rank = np.empty(len(first_slot), np.int64)

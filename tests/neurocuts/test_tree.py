@@ -111,6 +111,23 @@ def test_cut_merges_identical_adjacent_children_and_metrics_follow_cost_model():
     assert m["time"] == 2 and m["bytes"] == (18 + 4 * 3) + (2 + 32) + (2 + 48) + (2 + 16)
 
 
+def test_unshared_cut_merges_whole_rows_and_not_a_run_that_wraps_to_the_next_row():
+    # Slots row-major over (src 3 pieces, dst 2 pieces); rule 1 covers all, rule 0 only the last slot.
+    # The first five slots hold [1]. The NeuroCuts reference merges the two whole rows (their regions
+    # abut) but not slot (2, 0) with them: it abuts no merged region in one dimension alone. Before,
+    # the run of five slots got one child over the whole region, the last slot's box included.
+    rules = RuleSet.from_ranges([[200, 299, 100, 199, 0, 65535, 0, 65535, 0, 255],
+                                 [0, 299, 0, 199, 0, 65535, 0, 65535, 0, 255]])
+    tree = Tree(rules, binth=1, share=False)
+    kids = cut(tree, tree.root, [0, 1], [3, 2])
+    assert [(k.lo[:2].tolist(), k.hi[:2].tolist(), k.rules.tolist()) for k in kids] == [
+        ([0, 0], [199, 199], [1]), ([200, 0], [299, 99], [1]), ([200, 100], [299, 199], [0])]  # 1 pruned: 0 covers it
+    assert tree.root.run_starts.tolist() == [0, 4, 5] and tree.root.run_child.tolist() == [0, 1, 2]
+    pk = corner_packets(rules, 0)
+    assert np.array_equal(tree.classify(pk), linear_scan(rules, pk))
+    validate_tree(tree)
+
+
 def test_partition_node_time_is_the_sum_of_its_parts():
     tree = Tree(two_rules(), binth=1)
     kids = partition_by_size(tree, tree.root, 2, 0.5)  # source port narrower than half its space or not
