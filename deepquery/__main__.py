@@ -223,13 +223,21 @@ def _read_query(path: str | None) -> tuple[str, str]:
     p = Path(path)
     if p.is_dir():
         raise BadInput(f"{path}: is a directory, not a SQL file")
-    if not p.is_file():
+    if not p.exists():  # not is_file(): a pipe (``plan <(...)``, /dev/stdin) is read too
         raise BadInput(f"{path}: no such file")
     try:
-        text = p.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(f"{path}: cannot read: {e}") from None
-    return text, p.stem
+        data = p.read_bytes()
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8-sig")  # a byte order mark (Windows editors) is not SQL
+    except UnicodeDecodeError as e:
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        line = data.count(b"\n", 0, e.start) + 1
+        column = len(data[line_start:e.start].decode("utf-8")) + 1  # valid up to the error
+        raise BadInput(f"{path}: line {line}, column {column}: not UTF-8 text "
+                       f"(byte 0x{data[e.start]:02x})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n"), p.stem  # as read_text() reads
 
 
 def _session(args: argparse.Namespace, con: duckdb.DuckDBPyConnection, db: Path, label: str,
@@ -574,10 +582,16 @@ def _add_plan_flags(p: argparse.ArgumentParser, optimizer: bool = True) -> None:
                    "many relations; counts are cached on disk)")
 
 
+_EXIT_CODES = ("exit codes: 0 done; 1 internal error, Ctrl-C, or run's two results DIFFER; 2 bad "
+               "input (one line on stderr); 3 run's two results differ but cannot be compared "
+               "(the result may depend on row order, or the LIMIT re-check timed out)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m deepquery``."""
     prog = "deepquery" if Path(sys.argv[0]).name == "deepquery" else "python -m deepquery"
-    ap = _OneLineParser(prog=prog, description=__doc__.splitlines()[0])
+    ap = _OneLineParser(prog=prog, epilog=_EXIT_CODES, description="Build the synthetic IMDb, "
+                        "plan, run and compare join orders.")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     data = sub.add_parser("data", help="synthetic IMDb data")
     dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_OneLineParser)
@@ -619,7 +633,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db_flags(p)
     p.set_defaults(func=cmd_plan)
 
-    r = sub.add_parser("run", help="run the planned query and DuckDB's own plan; compare")
+    r = sub.add_parser("run", help="run the planned query and DuckDB's own plan; compare",
+                       epilog=_EXIT_CODES)
     r.add_argument("file", help="SQL file with one SELECT")
     _add_plan_flags(r)
     _add_db_flags(r)

@@ -16,6 +16,7 @@ import functools
 import itertools
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
@@ -289,6 +290,15 @@ def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
     return [node]
 
 
+_TOKEN_REPR = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+, "
+                         r"col: \d+, start: \d+, end: \d+, comments: .*?>")
+"""sqlglot's repr of a token inside its error descriptions; the user wants the token's text."""
+
+
+def _token_text(m: re.Match) -> str:
+    return "the end of the query" if m.group(1) == "SENTINEL" else f"'{m.group(2)}'"
+
+
 def _position(err: sqlglot.errors.ParseError) -> str:
     """Where a parse failed, the text around it and, when sqlglot's words mean something to a
     user, what was wrong, e.g. ``at line 1, column 51 near 'WHERE t.title = ;' (incomplete
@@ -304,6 +314,8 @@ def _position(err: sqlglot.errors.ParseError) -> str:
         desc = "incomplete expression"
     elif "Unexpected token" in desc:
         desc = "unexpected token"
+    else:  # "Expected table name but got <Token token_type: TokenType.WHERE, text: WHERE, ...>"
+        desc = _TOKEN_REPR.sub(_token_text, desc)
     return (f"at line {e.get('line')}, column {e.get('col')} near '{near}'"
             + (f" ({desc})" if desc else ""))
 

@@ -227,6 +227,40 @@ def test_a_directory_as_the_query_file_says_so(tmp_path, imdb_cache, capsys):
     assert str(tmp_path) in line and "is a directory" in line
 
 
+def test_a_query_file_that_is_not_utf8_names_the_line_and_column(tmp_path, imdb_cache, capsys):
+    # It said "cannot read: 'utf-8' codec can't decode byte 0xe9 in position 55: invalid
+    # continuation byte" (a byte offset, in Python's words).
+    q = tmp_path / "latin1.sql"
+    q.write_bytes("SELECT MIN(t.title)\nFROM title AS t\nWHERE t.title = 'é".encode()
+                  + b"\xe9'")
+    assert main(["plan", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 2
+    assert _one_line(capsys.readouterr().err) == (
+        f"deepquery: {q}: line 3, column 19: not UTF-8 text (byte 0xe9)")
+
+
+def test_a_query_file_with_a_byte_order_mark_plans(tmp_path, imdb_cache, capsys):
+    # A UTF-8 file saved with a byte order mark (Windows editors) was a syntax error at column 1.
+    q = tmp_path / "bom.sql"
+    q.write_bytes(b"\xef\xbb\xbfSELECT MIN(t.title)\r\nFROM title AS t\r\n")
+    assert main(["plan", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["relations"] == ["t"]
+
+
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="no /dev/fd")
+def test_a_query_read_from_a_pipe_plans(imdb_cache, capsys):
+    # plan <(...) said "/dev/fd/63: no such file": only regular files were read.
+    read, write = os.pipe()
+    os.write(write, b"SELECT MIN(t.title) FROM title AS t WHERE t.production_year > 2000")
+    os.close(write)
+    try:
+        assert main(["plan", f"/dev/fd/{read}", "--cache-dir", str(imdb_cache), "--scale",
+                     "0.002", "--json"]) == 0
+    finally:
+        os.close(read)
+    assert json.loads(capsys.readouterr().out)["relations"] == ["t"]
+
+
 @pytest.mark.parametrize("content", [b"city,temp\nOslo,3\n", b"", b"x" * 5000])
 def test_a_db_that_is_not_duckdb_says_so(tmp_path, query, capsys, content):
     db = tmp_path / "temps.csv"
@@ -270,13 +304,19 @@ def test_subquery_through_the_cli(tmp_path, imdb_cache, capsys):
     ("SELECT MIN(t.title)\nFROM title AS t\nWHERE t.title =\n;", "line 3, column 15",
      "WHERE t.title = ;", "incomplete expression"),
     ("SELECT MIN(t.title FROM title AS t", "line 1, column 23", "MIN(t.title FROM", "Expecting )"),
+    # sqlglot's token repr ('<Token token_type: TokenType.WHERE, text: WHERE, line: 1, ...>')
+    # was in the message
+    ("SELECT MIN(t.title) FROM WHERE t.id = 1", "line 1, column 30", "FROM WHERE",
+     "(Expected table name but got 'WHERE')"),
+    ("SELECT MIN(t.title) FROM title AS t JOIN", "line 1, column 40", "title AS t JOIN",
+     "(Expected table name but got the end of the query)"),
 ])
 def test_syntax_errors_say_where_in_plain_words(sql, where, near, why):
     with pytest.raises(QueryError) as err:
         parse_query(sql)
     msg = str(err.value)
     assert msg.startswith(f"SQL syntax error at {where} near '") and near in msg and why in msg
-    assert "sqlglot" not in msg and "\n" not in msg
+    assert "sqlglot" not in msg and "\n" not in msg and "Token" not in msg
 
 
 # --- argparse and --help ------------------------------------------------------------------------
@@ -299,6 +339,18 @@ def test_help_still_prints_the_usage_and_describes_true_cards(tmp_path):
     text = " ".join(r.stdout.split())
     assert "message passing over the join tree" in text and "COUNT(*)" in text
     assert "minutes" not in text
+
+
+def test_help_describes_the_command_in_plain_text_and_lists_the_exit_codes(tmp_path):
+    # The description was the module docstring's first line, reST markup included
+    # ("``python -m deepquery``: build ..."), and no help named the exit codes.
+    for args in (["--help"], ["run", "--help"]):
+        r = _run(args, tmp_path)
+        text = " ".join(r.stdout.split())
+        assert r.returncode == 0 and "``" not in text, args
+        assert ("exit codes: 0 done; 1 internal error, Ctrl-C, or run's two results DIFFER; "
+                "2 bad input (one line on stderr); 3 run's two results differ but cannot be "
+                "compared") in text, args
 
 
 def test_console_script_usage_says_deepquery(monkeypatch):
