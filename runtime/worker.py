@@ -440,7 +440,10 @@ class Worker:
             self.torch_done = True
 
     def _next_is_short(self) -> bool:
-        m = self.queue[0]
+        try:
+            m = self.queue[0]
+        except IndexError:  # a thread of the task bounced it (request): nothing to wait for
+            return False
         key = m[2] if m[0] in ("task", "call") else None
         return self.fn_time.get(key, 1.0) < _SHORT_S
 
@@ -464,7 +467,11 @@ class Worker:
                     return
                 last_flush = time.perf_counter()
                 continue
-            self.run(self.queue.popleft())
+            try:
+                m = self.queue.popleft()
+            except IndexError:  # since the check, a thread of a task bounced it (request)
+                continue
+            self.run(m)
             if self._take_reading(False):
                 try:
                     self._read(False, blocked=False)

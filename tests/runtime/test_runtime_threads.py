@@ -203,3 +203,72 @@ def test_a_thread_of_a_task_submitting_as_it_returns_a_fresh_ref_keeps_the_ref(r
     # thread had queued to follow its done; the object was freed before the done held it
     inner = rt.get(return_a_fresh_ref_while_a_thread_submits.remote(), timeout=60)[0]
     assert float(rt.get(inner, timeout=30).sum()) == 1000.0
+
+
+def _bounce_before_the_next_read(worker, side, how):
+    """Replace ``worker``'s task queue by one that, the first time the worker's main thread
+    takes a task from it (``how="popleft"``) or looks at the next (``"__getitem__"``), first
+    runs ``side`` on another thread and waits for it."""
+    import threading
+    from collections import deque
+
+    class Racy(deque):
+        fired = False
+
+        def _race(self):
+            if not self.fired and threading.current_thread() is threading.main_thread():
+                self.fired = True
+                t = threading.Thread(target=side, daemon=True)
+                t.start()
+                t.join(10)
+
+        def popleft(self):
+            if how == "popleft":
+                self._race()
+            return deque.popleft(self)
+
+        def __getitem__(self, i):
+            if how == "__getitem__":
+                self._race()
+            return deque.__getitem__(self, i)
+
+    if type(worker.queue) is deque:
+        worker.queue = Racy(worker.queue)
+
+
+@pytest.mark.parametrize("how", ["popleft", "__getitem__"])
+def test_a_thread_of_a_finished_task_bouncing_the_queue_leaves_the_worker_running(fresh,
+                                                                                 backend, how):
+    if backend != "local":
+        pytest.skip("reaches into the local backend's worker")
+    rt = fresh
+
+    @rt.remote
+    def pid(race, box):
+        import os
+
+        from runtime import worker
+        if race:  # a thread of this task gets (so bounces the queued tasks) as the worker's
+            # main thread, having seen a task queued, is about to take it or look at it
+            _bounce_before_the_next_read(worker._WORKER, lambda: rt.get(box[0], timeout=10),
+                                         how)
+        return os.getpid()
+
+    @rt.remote
+    def sleep_pid(s):
+        import os
+        import time
+        time.sleep(s)
+        return os.getpid()
+
+    box = [rt.put(1)]
+    rt.get([pid.remote(False, box) for _ in range(20)], timeout=60)  # short: pipelined now
+    client = rt.api._client
+    spawned = client.workers_spawned
+    rt.get([pid.remote(True, box) for _ in range(40)], timeout=60)
+    rt.get([sleep_pid.remote(0.3) for _ in range(2)], timeout=60)
+    # before: the worker's main thread found a task queued, the thread took it (bounce), and
+    # the main thread's popleft (loop) or queue[0] (_next_is_short) raised IndexError: the
+    # worker died and another was started
+    assert [w.pid for w in client.all_workers if w.dead] == []
+    assert client.workers_spawned == spawned
