@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -667,6 +668,19 @@ def _is_interrupt(e: BaseException | None) -> bool:
     return False
 
 
+_OUTPUT_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+"""Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
+
+
+def _stdout_to_devnull() -> None:
+    """Send what Python would still flush to stdout at exit to /dev/null, so that a stdout that
+    failed adds no 'Exception ignored' lines (Python docs, "SIGPIPE")."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="deepquery: %(levelname)s: %(message)s")
@@ -677,7 +691,10 @@ def main(argv: list[str] | None = None) -> int:
         timeout = getattr(args, "recheck_timeout", 1.0)
         if not (0 < timeout < float("inf")):
             raise BadInput(f"--recheck-timeout must be a positive number of seconds, got {timeout:g}")
-        return args.func(args)
+        code = args.func(args)
+        if sys.stdout is not None:  # a write error of buffered output is reported here, not at exit
+            sys.stdout.flush()
+        return code
     except BadInput as e:
         print(f"deepquery: {e}", file=sys.stderr)
         return 2
@@ -691,16 +708,18 @@ def main(argv: list[str] | None = None) -> int:
         print("deepquery: interrupted", file=sys.stderr)
         return 1
     except BrokenPipeError:
-        # Whoever read stdout went away (``| head``): stop quietly, as Unix tools do, and send
-        # what Python would still flush at exit to /dev/null (Python docs, "SIGPIPE").
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
+        # Whoever read stdout went away (``| head``): stop quietly, as Unix tools do.
+        _stdout_to_devnull()
         return 1
     except Exception as e:  # noqa: BLE001 - one line, never a bare traceback
         if _is_interrupt(e):
             print("deepquery: interrupted", file=sys.stderr)
+            return 1
+        if isinstance(e, OSError) and e.errno in _OUTPUT_FULL:
+            # Every file deepquery writes itself reports these as bad input or falls back
+            # (database builds, the cardinality cache): this is stdout (``> /dev/full``).
+            print(f"deepquery: cannot write the output: {e.strerror}", file=sys.stderr)
+            _stdout_to_devnull()
             return 1
         logger.debug("internal error", exc_info=True)
         print(f"deepquery: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",

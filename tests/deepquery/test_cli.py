@@ -184,6 +184,36 @@ def test_stdout_closed_by_its_reader_is_not_an_internal_error(imdb_cache, monkey
     assert capsys.readouterr().err == ""
 
 
+class _FullDisk:
+    """A stdout on a full disk: buffered writes succeed, the flush fails."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        raise OSError(28, "No space left on device")
+
+
+# `python -m deepquery plan q.sql > /dev/full` said "internal error: OSError: [Errno 28] No space
+# left on device"; with a buffered stdout on a full disk, main returned 0 and the error came at
+# exit, after it.
+@pytest.mark.parametrize("stdout", ["/dev/full", "buffered"])
+def test_output_that_cannot_be_written_is_one_line_not_an_internal_error(imdb_cache, monkeypatch,
+                                                                        capsys, stdout):
+    if stdout == "/dev/full":
+        if not Path("/dev/full").exists():
+            pytest.skip("no /dev/full")
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([sys.executable, "-m", "deepquery", "compare", "--json",
+                                *_flags(imdb_cache)], cwd=REPO, stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=120, check=False)
+        code, err = r.returncode, r.stderr
+    else:
+        monkeypatch.setattr(sys, "stdout", _FullDisk())
+        code, err = main(["compare", "--json", *_flags(imdb_cache)]), capsys.readouterr().err
+    assert (code, err) == (1, "deepquery: cannot write the output: No space left on device\n")
+
+
 def test_run_of_a_limit_query_is_not_reported_as_different(imdb_cache, tmp_path, capsys):
     # LIMIT without ORDER BY keeps rows of DuckDB's choosing: run said DIFFER, exit 1.
     q = tmp_path / "limited.sql"
