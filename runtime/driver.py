@@ -204,6 +204,8 @@ class Driver:
                     continue
                 if frames:
                     batches.append((w, frames))
+            # disk work outside the lock: the put segments each dead worker may have left
+            unsent = [s.unsent_put_files(w) for w in dead]
             with s.lock:
                 if self.closed:
                     return
@@ -211,13 +213,13 @@ class Driver:
                     for frame in frames:
                         for m in frame:
                             self._handle(w, m)
-                for w in dead:
+                for w, files in zip(dead, unsent):
                     try:
                         self.sel.unregister(w.chan.sock)
                     except (KeyError, ValueError, OSError):
                         pass
                     w.chan.close()
-                    s.on_worker_died(w)
+                    s.on_worker_died(w, files)
                     self._dying.append(w)
                 if self._dying:
                     self._prune_reaped()

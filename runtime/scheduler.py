@@ -633,12 +633,13 @@ class Scheduler:
         except OSError:
             pass
 
-    def on_worker_died(self, w: WorkerInfo) -> None:
+    def on_worker_died(self, w: WorkerInfo, unsent: list[str] | None = None) -> None:
+        """``w``'s process is gone; ``unsent``: its ``unsent_put_files``, listed before."""
         if w.dead:
             return
         w.dead = True
-        if w.inflight or w.orphans or w.aid is not None:  # it may have been inside a put
-            self._drop_unsent_puts(w)
+        if unsent:
+            self._drop_unsent_puts(unsent)
         for t in itertools.chain(w.inflight.values(), w.orphans.values()):
             self._drop_partial(t)
         w.orphans.clear()
@@ -683,15 +684,18 @@ class Scheduler:
             if spill:
                 unlink_quiet(f"{spill}/{name}")
 
-    def _drop_unsent_puts(self, w: WorkerInfo) -> None:
-        """Remove the ``put`` segments dead worker ``w`` wrote but never reported (killed
-        between writing one and sending it). A worker's put file is named by its object id
-        alone (task outputs add ``.run``), and the id carries the worker's id
-        (``Worker.new_id``); every message ``w`` sent has been applied by now, so a file of
-        ``w``'s that no entry holds belongs to nothing."""
-        if self.session_dir is None:
-            return
-        entries = self.store.entries
+    def unsent_put_files(self, w: WorkerInfo) -> list[str]:
+        """The ``put`` segments dead worker ``w`` may have written but never reported (killed
+        between writing one and sending it): its files in the session and spill folders. A
+        worker's put file is named by its object id alone (task outputs add ``.run``), and the
+        id carries the worker's id (``Worker.new_id``). Disk work, done without the lock
+        before ``on_worker_died`` (which removes the ones no entry holds): ``w``'s socket is
+        closed, so its process writes no more. None unless ``w`` may have been inside a put
+        (read without the lock: only the caller, the dispatcher, takes tasks off a worker, and
+        a cancelled one stays in ``orphans``)."""
+        if self.session_dir is None or not (w.inflight or w.orphans or w.aid is not None):
+            return []
+        out = []
         for folder in (self.session_dir, self.store.spill_dir):
             try:
                 names = os.listdir(folder) if folder else ()
@@ -702,13 +706,19 @@ class Scheduler:
                     oid = int(name, 16)  # not a task output ("oid.run") nor the free/ folder
                 except ValueError:
                     continue
-                if (oid >> 32) & 0xFFFF != w.wid:
-                    continue
-                path = f"{folder}/{name}"
-                e = entries.get(oid)
-                v = e.value if e is not None else None
-                if v is None or v[0] != "s" or v[1] != path:
-                    unlink_quiet(path)
+                if (oid >> 32) & 0xFFFF == w.wid:
+                    out.append(f"{folder}/{name}")
+        return out
+
+    def _drop_unsent_puts(self, paths: list[str]) -> None:
+        """Remove the files of ``unsent_put_files`` that no entry holds: every message their
+        worker sent has been applied by now, so they belong to nothing."""
+        entries = self.store.entries
+        for path in paths:
+            e = entries.get(int(os.path.basename(path), 16))
+            v = e.value if e is not None else None
+            if v is None or v[0] != "s" or v[1] != path:
+                unlink_quiet(path)
 
     def take_flush(self) -> set[WorkerInfo]:
         fl = self.to_flush

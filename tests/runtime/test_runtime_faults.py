@@ -160,6 +160,33 @@ def test_a_worker_killed_before_reporting_a_put_leaves_no_segment(rt, caps, shm_
     assert rt.get(keeper.total.remote(), timeout=30) == float(1 << 17)  # the kept one stays
 
 
+def test_the_driver_lists_a_dead_workers_segments_without_holding_its_lock(fresh, backend,
+                                                                           monkeypatch):
+    if backend != "local":
+        pytest.skip("watches the local driver's lock")
+    rt = fresh
+    sched = rt.api._client.sched
+    held = []
+    listdir = os.listdir
+
+    def watched(path="."):
+        if str(path) == sched.session_dir:
+            held.append(sched.lock._is_owned())
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", watched)
+
+    @rt.remote(max_retries=0)
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(rt.WorkerCrashedError):
+        rt.get(die.remote(), timeout=60)
+    # before: the session folder was listed for the dead worker's unsent puts under the
+    # scheduler's lock, so every other caller waited for the disk
+    assert held and not any(held)
+
+
 def _put_here(i):
     import runtime
     time.sleep(0.05)  # not a short task: the tasks spread over both workers
