@@ -53,6 +53,9 @@ KILL_GRACE_S = 1.0
 #: Once a result has begun to arrive, how long past the deadline the rest of it may take: the
 #: worker has finished by then, only the pipe is left (a result larger than its buffer).
 _DRAIN_S = 5.0
+#: Longest single wait for the worker's output: ``select`` overflows past about 9e9 s (the
+#: platform's time_t), and a ``--timeout`` may be larger; a longer deadline waits in turns.
+_LONGEST_WAIT_S = 1e6
 
 
 class WorkerTimeout(Exception):
@@ -197,7 +200,9 @@ def _read_until(fd: int, deadline: float) -> bytes:
     chunks = []
     while True:
         left = max(deadline - time.monotonic(), 0.0)
-        if not select.select([fd], [], [], left)[0]:
+        if not select.select([fd], [], [], min(left, _LONGEST_WAIT_S))[0]:
+            if left > _LONGEST_WAIT_S:
+                continue
             raise WorkerTimeout("the search worker was still running at the time limit")
         chunk = os.read(fd, 1 << 20)
         if not chunk:

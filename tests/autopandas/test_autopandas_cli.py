@@ -393,3 +393,12 @@ def test_a_bad_memory_limit_is_one_line_exit_2(capsys, value):
     code, _, err = run_main(capsys, "synth", str(FIX / "sales.csv"), str(FIX / "sales.csv"),
                             f"--memory-limit={value}")
     _bad_in_process((code, "", err), "argument --memory-limit: ")     # not 'unrecognized'
+
+
+def test_a_huge_timeout_is_a_search_without_a_practical_limit(capsys):
+    # the worker's result was awaited with one select() for the whole time limit, which
+    # overflows past about 9e9 s: --timeout 1e12 was an internal error (OverflowError, exit 1)
+    code, out, err = run_main(capsys, "synth", str(FIX / "sales.csv"), str(FIX / "sales.csv"),
+                              "--timeout", "1e12")
+    assert (code, out.strip(), err) == (0, "df0", "")
+
