@@ -45,13 +45,19 @@ def file_format(path: str | Path) -> str:
 
 def read_frame(path: str | Path) -> tuple[pd.DataFrame, str]:
     """Read one example file; returns the frame and its format."""
+    if not str(path):
+        raise InputError("'': an empty file name")     # Path('') is the working folder
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{path}: is a directory, not a file")
     fmt = file_format(p)
     if not p.is_file():
-        raise InputError(f"{path}: no such file")
-    head = p.open("rb").read(4)
+        raise InputError(f"{path}: {'not a regular file' if p.exists() else 'no such file'}")
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4)
+    except OSError as e:                                # unreadable: permissions, I/O error
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     if fmt != "parquet" and head == b"PAR1":
         raise InputError(f"{path}: this is a Parquet file but the extension says {fmt}")
     if fmt == "parquet" and head != b"PAR1":

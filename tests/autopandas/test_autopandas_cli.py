@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -402,3 +403,27 @@ def test_a_huge_timeout_is_a_search_without_a_practical_limit(capsys):
                               "--timeout", "1e12")
     assert (code, out.strip(), err) == (0, "df0", "")
 
+
+def test_an_unreadable_file_is_bad_input_naming_it(tmp_path, capsys, monkeypatch):
+    # the first bytes were read outside the guarded read: a file without read permission was
+    # an internal error (PermissionError, exit 1); root reads any file, so the refusal is faked
+    locked = tmp_path / "locked.csv"
+    locked.write_text("a\n1\n")
+    real_open = Path.open
+
+    def deny(self, *args, **kwargs):
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "open", deny)
+    _bad_in_process(run_main(capsys, "synth", str(locked), str(FIX / "sales.csv")),
+                    f"{locked}: cannot read: Permission denied")
+
+
+def test_an_empty_file_name_and_a_fifo_are_bad_input_that_say_so(tmp_path, capsys):
+    # '' was read as the working folder ("'': is a directory"); a FIFO was "no such file"
+    _bad_in_process(run_main(capsys, "synth", "", str(FIX / "sales.csv")), "an empty file name")
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    _bad_in_process(run_main(capsys, "synth", str(fifo), str(FIX / "sales.csv")),
+                    f"{fifo}: not a regular file")
