@@ -7,6 +7,8 @@ SQL). Prints the median per query of each, the added time (median, 95th percenti
 queries) and how many queries plan, print SQL and bind.
 
     python benchmarks/deepquery_plan_bind.py [--scale 0.01] [--repeat 3] [--optimizer dp]
+
+Arguments are checked before any work: a bad one is one line on stderr, exit 2.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import contextlib
 import io
 import os
 import re
+import shlex
 import statistics
 import sys
 import time
@@ -37,10 +40,18 @@ from deepquery import (
     parse_query,
 )
 from deepquery.database import bind, schema_of
-from deepquery.optimizers import get_optimizer
+from deepquery.optimizers import OPTIMIZERS, get_optimizer
 from deepquery.rewrite import plan_sql
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's own errors (an unknown optimizer, a value that is not a number) as one line on
+    stderr, exit 2, like the checks in :func:`main`."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"deepquery_plan_bind: error: {message} (see --help)\n")
 
 
 def _plan_ms(argv: list[str], check: bool) -> float:
@@ -60,19 +71,29 @@ def _plan_ms(argv: list[str], check: bool) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = _OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.01, help="synthetic IMDb scale (default 0.01)")
     ap.add_argument("--cache-dir", default=None, help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
     ap.add_argument("--queries", default=str(Path(os.environ.get("SYSML_SHARED", REPO.parent / "shared")) / "job"),
                     help="folder of JOB .sql files (default $SYSML_SHARED/job, else ../shared/job)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each variant per query (default 3)")
-    ap.add_argument("--optimizer", default="dp", help="optimizer plan uses (default dp)")
+    ap.add_argument("--optimizer", default="dp", choices=list(OPTIMIZERS),
+                    help="optimizer plan uses (default dp)")
     args = ap.parse_args(argv)
+    if args.repeat < 1:
+        print(f"deepquery_plan_bind: error: --repeat must be >= 1, got {args.repeat}",
+              file=sys.stderr)
+        return 2
+    try:
+        config = ImdbConfig(scale=args.scale)
+    except ValueError as e:
+        print(f"deepquery_plan_bind: error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
     files = sorted(f for f in Path(args.queries).glob("*.sql") if re.fullmatch(r"\d+[a-z]\.sql", f.name))
     if not files:
-        print(f"no JOB queries in {args.queries}", file=sys.stderr)
+        print(f"deepquery_plan_bind: error: --queries {args.queries}: no JOB query files "
+              "(<number><letter>.sql) there", file=sys.stderr)
         return 2
-    config = ImdbConfig(scale=args.scale)
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     db = ensure_database(config, cache)
     assert db == database_path(config, cache)
@@ -114,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
           f"max {added.max():6.2f} ms/query")
     print(f"  the bind alone:     median {np.median(b):6.2f}  p95 {np.percentile(b, 95):6.2f}  "
           f"max {b.max():6.2f} ms/query")
+    cache_flag = f" --cache-dir {shlex.quote(args.cache_dir)}" if args.cache_dir else ""
     print(f"command: python benchmarks/deepquery_plan_bind.py --scale {args.scale:g} "
-          f"--repeat {args.repeat} --optimizer {args.optimizer}")
+          f"--repeat {args.repeat} --optimizer {args.optimizer} "
+          f"--queries {shlex.quote(args.queries)}{cache_flag}")
     return 0
 
 
