@@ -165,6 +165,8 @@ def _cache_dir(args: argparse.Namespace, create: bool = True) -> Path:
     """The cache folder (--cache-dir, else $SYSML_CACHE, else ~/.cache/sysml), created if
     missing; with ``create`` False, one that does not exist is bad input (``data list`` and
     ``data clean`` of a mistyped folder said 'removed 0 files', exit 0)."""
+    if args.cache_dir == "":  # an unset shell variable (--cache-dir "$DIR"), not the default
+        raise BadInput("--cache-dir: empty path")
     if args.cache_dir:
         path, name = Path(args.cache_dir), "--cache-dir"
     else:
@@ -191,6 +193,8 @@ def _is_duckdb_file(path: Path) -> bool:
 
 def _database(args: argparse.Namespace) -> tuple[Path, duckdb.DuckDBPyConnection]:
     """The database file and a read-only connection to it."""
+    if args.db == "":  # an unset shell variable (--db "$DB"): not the synthetic IMDb silently
+        raise BadInput("--db: empty path")
     if args.db:
         path = Path(args.db)
         if path.is_dir():
@@ -221,6 +225,8 @@ def _read_query(path: str | None) -> tuple[str, str]:
     if path is None:
         text = resources.files("deepquery").joinpath("examples/example.sql").read_text()
         return text, "example"
+    if path == "":  # Path("") is the current folder
+        raise BadInput("file: empty path")
     p = Path(path)
     if p.is_dir():
         raise BadInput(f"{path}: is a directory, not a SQL file")

@@ -227,6 +227,24 @@ def test_a_directory_as_the_query_file_says_so(tmp_path, imdb_cache, capsys):
     assert str(tmp_path) in line and "is a directory" in line
 
 
+@pytest.mark.parametrize("args, flag", [
+    (["plan", ""], "file"),  # was 'deepquery: : is a directory, not a SQL file'
+    (["compare", ""], "file"),
+    (["plan", "{query}", "--db", ""], "--db"),
+    (["plan", "{query}", "--cache-dir", ""], "--cache-dir"),
+    (["data", "list", "--cache-dir", ""], "--cache-dir"),
+    (["data", "build", "--cache-dir", "", "--scale", "0.0005"], "--cache-dir"),
+])
+def test_an_empty_path_flag_is_refused_not_taken_as_the_default(tmp_path, query, monkeypatch,
+                                                                 capsys, args, flag):
+    # --db "$DB" with DB unset planned on the synthetic IMDb, and --cache-dir "" used
+    # $SYSML_CACHE, both without a word (exit 0).
+    monkeypatch.setenv("SYSML_CACHE", str(tmp_path / "cache"))
+    assert main([a.format(query=query) for a in args]) == 2
+    assert _one_line(capsys.readouterr().err) == f"deepquery: {flag}: empty path"
+    assert not (tmp_path / "cache").exists()
+
+
 def test_a_query_file_that_is_not_utf8_names_the_line_and_column(tmp_path, imdb_cache, capsys):
     # It said "cannot read: 'utf-8' codec can't decode byte 0xe9 in position 55: invalid
     # continuation byte" (a byte offset, in Python's words).
