@@ -29,7 +29,7 @@ from typing import Any
 
 from . import object_ref as _object_ref
 from .exceptions import GetTimeoutError, ObjectLostError
-from .object_ref import ObjectRef
+from .object_ref import ObjectRef, wid_of
 from .protocol import Channel
 from .object_store import ObjectStore
 from .scheduler import Scheduler, WorkerInfo
@@ -39,7 +39,7 @@ from .serialization import (dumps, fits_inline, inline_value, load_value, map_sh
 log = logging.getLogger(__name__)
 _SHM_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _START_TIMEOUT_S = 60.0
-_MAX_WID = 0xFFFF  # an object id holds 16 bits of the worker's id (worker.Worker.new_id)
+_MAX_WID = 0xFFFF  # an object id holds 16 bits of the worker's id (object_ref.wid_of)
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Workers start with -S (no site: about 60 ms less per start) and the driver's sys.path; the
 # worker applies the .pth files (editable installs) right after its hello (worker._apply_site).
@@ -152,7 +152,7 @@ class Driver:
         if wid <= _MAX_WID:
             return wid
         used = {w.wid for w in self.all_workers}
-        used.update((oid >> 32) & _MAX_WID for oid in self.sched.store.entries)
+        used.update(wid_of(oid) for oid in self.sched.store.entries)
         for _ in range(_MAX_WID):
             self._wid_cursor = self._wid_cursor % _MAX_WID + 1
             if self._wid_cursor not in used:

@@ -17,6 +17,12 @@ _released: deque[int] = deque()
 _collect = threading.local()
 
 
+def wid_of(oid: int) -> int:
+    """The id of the worker whose ``new_id`` made object (or actor) id ``oid``, 0 for the
+    driver's: an id is ``epoch << 48 | worker id << 32 | count`` (``worker.Worker.new_id``)."""
+    return (oid >> 32) & 0xFFFF
+
+
 def set_hooks(hooks: Any) -> None:
     """Install the process's reference-count owner (``incref(oid)``), or None to stop counting."""
     global _hooks

@@ -44,6 +44,7 @@ from collections import deque
 from typing import Any
 
 from .exceptions import ObjectLostError
+from .object_ref import wid_of
 from .serialization import system_error_value
 
 log = logging.getLogger(__name__)
@@ -431,7 +432,7 @@ class ObjectStore:
             if e.refs <= 0 and (v is None and e.lost or e.lineage_refs > 0):
                 lineage_only += 1  # no ref left: kept so that lineage can run again
                 continue
-            wid = (oid >> 32) & 0xFFFF
+            wid = wid_of(oid)
             row = by_owner.setdefault("driver" if wid == 0 else f"worker {wid}",
                                       {"objects": 0, "pending": 0, "evicted": 0,
                                        "inline_bytes": 0, "shm_bytes": 0, "spilled_bytes": 0})

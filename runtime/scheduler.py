@@ -58,6 +58,7 @@ from typing import Any, Callable
 
 from . import actors, lineage, pool
 from .exceptions import ObjectLostError, TaskCancelledError, WorkerCrashedError
+from .object_ref import wid_of
 from .object_store import ObjectStore
 from .serialization import discard, system_error_value, unlink_quiet
 
@@ -688,7 +689,7 @@ class Scheduler:
         """The ``put`` segments dead worker ``w`` may have written but never reported (killed
         between writing one and sending it): its files in the session and spill folders. A
         worker's put file is named by its object id alone (task outputs add ``.run``), and the
-        id carries the worker's id (``Worker.new_id``). Disk work, done without the lock
+        id carries the worker's id (``wid_of``). Disk work, done without the lock
         before ``on_worker_died`` (which removes the ones no entry holds): ``w``'s socket is
         closed, so its process writes no more. None unless ``w`` may have been inside a put
         (read without the lock: only the caller, the dispatcher, takes tasks off a worker, and
@@ -706,7 +707,7 @@ class Scheduler:
                     oid = int(name, 16)  # not a task output ("oid.run") nor the free/ folder
                 except ValueError:
                     continue
-                if (oid >> 32) & 0xFFFF == w.wid:
+                if wid_of(oid) == w.wid:
                     out.append(f"{folder}/{name}")
         return out
 
