@@ -21,6 +21,13 @@ from pathlib import Path
 from deepquery._card_cache import KEEP_FINGERPRINTS, CardinalityCache
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's own errors as one line on stderr, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"deepquery_cache_flush: error: {message} (see --help)\n")
+
+
 def _run(path: Path, puts: int, flush_every: int) -> tuple[float, list[float], list[float]]:
     """Seconds for ``puts`` puts and the close, and the seconds of each write and each mark."""
     seed = CardinalityCache(path)
@@ -58,14 +65,14 @@ def _run(path: Path, puts: int, flush_every: int) -> tuple[float, list[float], l
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = _OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--puts", type=int, default=41_000, help="counts put (default 41000)")
     ap.add_argument("--flush-every", type=int, default=200,
                     help="puts per flush (default 200, the cache's default)")
     ap.add_argument("--repeat", type=int, default=3, help="runs, each on a new file (default 3)")
     args = ap.parse_args(argv)
     if args.puts < 1 or args.flush_every < 1 or args.repeat < 1:
-        print("deepquery_cache_flush: --puts, --flush-every and --repeat must be >= 1",
+        print("deepquery_cache_flush: error: --puts, --flush-every and --repeat must be >= 1",
               file=sys.stderr)
         return 2
     print(f"{args.puts} puts on one database, a flush every {args.flush_every}, "
