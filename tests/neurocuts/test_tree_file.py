@@ -151,7 +151,7 @@ CASES = [
     ("leaf with cuts", lambda d: set_node(d, a_leaf(d), "cuts", [[0, 2, 1]]), "a leaf node has no cuts"),
     ("region lo > hi", lambda d: set_region(d, "lo", 2, 65535) and set_region(d, "hi", 2, 0), "with lo <= hi"),
     ("region past the field's width", lambda d: set_region(d, "hi", 4, 256), "not within 0..255"),
-    ("region of four numbers", lambda d: d["nodes"][a_leaf(d)]["lo"].pop() and a_leaf(d), "must hold 5 integers"),
+    ("region of four numbers", lambda d: (d["nodes"][a_leaf(d)]["lo"].pop(), a_leaf(d))[1], "must hold 5 integers"),
     ("region outside the parent's", outside_parent, "outside its parent's"),
     ("wrong depth", lambda d: set_node(d, a_leaf(d), "depth", 99), "depth 99 is not its parent's"),
     ("boolean depth", lambda d: set_node(d, a_leaf(d), "depth", True), "True is not an integer"),
