@@ -11,9 +11,9 @@ its protocol's `-flags` table, and the set is written in db_generator's order (b
 
 With a parameter file (`GeneratorConfig.params`) all of this comes from the file. Without one, the
 family's mixes below are used: they were measured once from the public ClassBench parameter files
-(acl1-5, fw1-5, ipc1-2 seeds: protocol shares, port class pairs among TCP and UDP rules, prefix-length
-marginals weighted by those classes, common exact ports and ranges, address trie statistics per
-level), averaged per family and rounded; the numbers ship here so that nothing outside the repo is
+(acl1-5, fw1-5, ipc1-2 seeds: protocol shares, port class pairs among TCP and UDP rules, joint
+source / destination prefix lengths weighted by those classes, common exact ports and ranges, address
+trie statistics per level), averaged per family and rounded; the numbers ship here so that nothing outside the repo is
 needed.
 """
 from __future__ import annotations
@@ -49,17 +49,36 @@ _PROTOS = {  # protocol: share (0 = any protocol)
     "fw": {6: 0.36, 17: 0.22, 7: 0.12, 1: 0.085, 0: 0.075, 2: 0.07, 8: 0.03, 4: 0.03, 47: 0.01},
     "ipc": {17: 0.32, 0: 0.31, 1: 0.19, 6: 0.18},
 }
-_SRC_LEN = {  # prefix length: share
-    "acl": {0: 0.06, 8: 0.01, 12: 0.03, 16: 0.08, 19: 0.01, 21: 0.01, 23: 0.04, 24: 0.11, 26: 0.02,
-            27: 0.05, 28: 0.01, 29: 0.01, 30: 0.01, 31: 0.02, 32: 0.53},
-    "fw": {0: 0.54, 8: 0.01, 16: 0.02, 21: 0.02, 23: 0.02, 24: 0.11, 28: 0.01, 30: 0.01, 32: 0.26},
-    "ipc": {0: 0.30, 16: 0.02, 17: 0.01, 22: 0.01, 23: 0.08, 24: 0.17, 26: 0.03, 28: 0.01, 32: 0.37},
+# Joint source / destination prefix lengths, as the parameter files give them (per port class pair:
+# the pairs' tables weighted by their shares, averaged over the family's seeds); pairs under 0.2% are
+# left out. Drawn as two independent marginals instead, fw rules got both addresses wildcards twice as
+# often (22% against the seeds' 10%) and a wildcard source with a host destination less often.
+_LENGTHS = {  # (source length, destination length): share
+    "acl": {(0, 0): 0.01, (0, 24): 0.011, (0, 32): 0.031, (12, 24): 0.004, (12, 32): 0.019, (13, 27): 0.002,
+            (13, 32): 0.005, (15, 32): 0.002, (16, 0): 0.002, (16, 24): 0.005, (16, 27): 0.004,
+            (16, 28): 0.003, (16, 32): 0.054, (19, 32): 0.008, (20, 32): 0.003, (21, 0): 0.005,
+            (21, 32): 0.005, (22, 32): 0.003, (23, 0): 0.005, (23, 16): 0.004, (23, 27): 0.002,
+            (23, 32): 0.021, (24, 0): 0.014, (24, 11): 0.002, (24, 12): 0.006, (24, 16): 0.009,
+            (24, 24): 0.007, (24, 27): 0.006, (24, 28): 0.003, (24, 32): 0.064, (25, 32): 0.005,
+            (26, 31): 0.003, (26, 32): 0.016, (27, 26): 0.004, (27, 27): 0.015, (27, 31): 0.005,
+            (27, 32): 0.024, (28, 32): 0.008, (29, 32): 0.006, (30, 22): 0.003, (30, 32): 0.005,
+            (31, 32): 0.013, (32, 0): 0.008, (32, 12): 0.005, (32, 16): 0.014, (32, 22): 0.01,
+            (32, 24): 0.023, (32, 27): 0.008, (32, 28): 0.018, (32, 31): 0.005, (32, 32): 0.427},
+    "fw": {(0, 0): 0.1, (0, 23): 0.011, (0, 24): 0.071, (0, 25): 0.008, (0, 28): 0.01, (0, 32): 0.343,
+            (8, 0): 0.004, (12, 0): 0.003, (16, 0): 0.015, (16, 24): 0.003, (21, 0): 0.012, (21, 32): 0.003,
+            (23, 0): 0.015, (24, 0): 0.094, (24, 24): 0.005, (24, 32): 0.011, (27, 0): 0.004, (28, 0): 0.003,
+            (28, 28): 0.004, (28, 32): 0.003, (30, 0): 0.005, (30, 32): 0.003, (32, 0): 0.144,
+            (32, 21): 0.011, (32, 28): 0.003, (32, 30): 0.003, (32, 32): 0.106},
+    "ipc": {(0, 0): 0.003, (0, 24): 0.01, (0, 32): 0.283, (16, 24): 0.009, (16, 32): 0.007, (17, 24): 0.004,
+            (22, 16): 0.003, (22, 24): 0.005, (23, 16): 0.004, (23, 24): 0.019, (23, 26): 0.003,
+            (23, 32): 0.042, (24, 0): 0.013, (24, 16): 0.015, (24, 23): 0.003, (24, 24): 0.048,
+            (24, 25): 0.003, (24, 26): 0.01, (24, 28): 0.005, (24, 32): 0.07, (25, 24): 0.003,
+            (25, 32): 0.002, (26, 16): 0.002, (26, 24): 0.01, (26, 28): 0.004, (26, 32): 0.005,
+            (28, 16): 0.004, (28, 24): 0.002, (28, 26): 0.004, (30, 32): 0.002, (31, 32): 0.002,
+            (32, 0): 0.062, (32, 16): 0.006, (32, 24): 0.026, (32, 25): 0.004, (32, 26): 0.012,
+            (32, 32): 0.25},
 }
-_DST_LEN = {
-    "acl": {0: 0.05, 12: 0.015, 16: 0.03, 22: 0.015, 24: 0.05, 27: 0.045, 28: 0.03, 31: 0.02, 32: 0.745},
-    "fw": {0: 0.40, 21: 0.01, 23: 0.01, 24: 0.08, 25: 0.01, 28: 0.02, 32: 0.47},
-    "ipc": {0: 0.085, 16: 0.04, 23: 0.01, 24: 0.14, 25: 0.01, 26: 0.035, 28: 0.015, 32: 0.665},
-}
+
 _EXACT = {
     "acl": (80, 161, 25, 443, 53, 1521, 123, 135, 8080, 23, 514, 139, 9161, 69, 4000),
     "fw": (53, 80, 22, 25, 123, 21, 443, 23, 79, 750, 514, 20, 110, 161, 88),
@@ -213,8 +232,7 @@ def _model(config: GeneratorConfig) -> _Model:
     s_p1, s_skew, d_p1, d_skew, corr = (numbers[33 * i:33 * (i + 1)] for i in range(5))
     src_tree, dst_tree = _family_tree(s_nest, s_p1, s_skew), _family_tree(d_nest, d_p1, d_skew)
     if config.params is None:
-        src_len, dst_len = _SRC_LEN[config.kind], _DST_LEN[config.kind]
-        joint = {(s, d): vs * vd for s, vs in src_len.items() for d, vd in dst_len.items()}
+        joint = _LENGTHS[config.kind]
         pairs = {p: (_PAIRS[config.kind] if p in (6, 17) else _PORTLESS) for p in _PROTOS[config.kind]}
         joint = smooth(joint, config.smoothness)
         return _Model(_PROTOS[config.kind], pairs, {}, _LengthTable(joint),

@@ -16,7 +16,7 @@ def run(*args, cwd=None):
 
 
 def test_gen_build_classify_end_to_end(tmp_path):
-    # ipc: a 300-rule fw set (seed 3) makes efficuts build 36k nodes (about 10 s); this one 1.7k nodes, depth 10.
+    # ipc: a 300-rule fw set (seed 3) makes efficuts build 15k nodes; this one 662 nodes, depth 8.
     g = run("gen", "--kind", "ipc", "--size", "300", "--seed", "3")
     assert g.returncode == 0, g.stderr
     (tmp_path / "rules.txt").write_text(g.stdout)
