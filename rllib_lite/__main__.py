@@ -68,11 +68,14 @@ def _parse_value(kind: str, text: str) -> Any:
         if "int" in kind:
             return int(text)
         if "float" in kind:
-            return float(text)
+            value = float(text)
+            if not math.isfinite(value):     # inf passed the fields' "> 0" checks (an lr of inf)
+                raise ValueError(text)
+            return value
         if kind == "tuple":
             return tuple(int(v) for v in text.split(",") if v)
     except ValueError:
-        expected = {"tuple": "comma-separated integers"}.get(kind, "an integer" if "int" in kind else "a number")
+        expected = {"tuple": "comma-separated integers"}.get(kind, "an integer" if "int" in kind else "a finite number")
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
     return text
 
@@ -220,7 +223,20 @@ def _remove_old_run(path: str, held: list[str]) -> None:
             raise UsageError(f"--out {path}: cannot replace {name}: {err.strerror or err}") from None
 
 
+#: Seeds torch takes (``torch.manual_seed`` overflows past an unsigned 64-bit integer).
+_SEED_LIMIT = 1 << 64
+
+
 def _check_train_args(args: argparse.Namespace) -> None:
+    if not args.out:
+        raise UsageError("--out is empty: name the output folder")
+    if args.seed is not None and args.seed >= _SEED_LIMIT:
+        raise UsageError(f"--seed must be < 2**64, got {args.seed}")
+    cores = os.cpu_count() or 1
+    if args.num_learner_threads is not None and args.num_learner_threads > cores:
+        # torch starts them all at once: 100000 crashed the process (no message, SIGSEGV)
+        raise UsageError(f"--num-learner-threads must be at most the {cores} CPU cores here, "
+                         f"got {args.num_learner_threads}")
     if args.total_env_steps < 1:
         raise UsageError(f"--total-env-steps must be >= 1, got {args.total_env_steps}")
     if args.eval_episodes < 1:
@@ -267,6 +283,8 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.checkpoint:
+        raise UsageError("the checkpoint folder name is empty")
     if args.episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
     if args.seed < 0:
@@ -334,6 +352,33 @@ def _bad_input_errors() -> tuple[type[Exception], ...]:
             ModelOutputError)
 
 
+def _names_env_module(env: Any, missing: str | None) -> bool:
+    """Whether ``missing``, the module an import did not find, is (a package of) the module an
+    env id names (``module:Env-v0``): the user's id then names no module, which is bad input."""
+    if not isinstance(env, str) or ":" not in env or not missing:
+        return False
+    module = env.partition(":")[0]
+    return module == missing or module.startswith(missing + ".")
+
+
+def _missing_module(err: BaseException | None) -> str | None:
+    """The module an import did not find: gymnasium raises its own ModuleNotFoundError, without
+    a ``name``, from the import's."""
+    while err is not None:
+        if isinstance(err, ModuleNotFoundError) and err.name:
+            return err.name
+        err = err.__cause__
+    return None
+
+
+def _internal_error(name: str, err: Exception) -> int:
+    """A bug, not bad input: one line, exit 1 (details at debug level)."""
+    logging.getLogger(__name__).debug("internal error", exc_info=True)
+    print(f"{name}: internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+          file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     name = _prog().removeprefix("python -m ")  # errors name the program, as deepquery's and autopandas' do
@@ -356,11 +401,19 @@ def main(argv: list[str] | None = None) -> int:
     except _bad_input_errors() as err:
         print(f"{name}: error: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # a bug, not bad input: one line, exit 1 (details at debug level)
-        logging.getLogger(__name__).debug("internal error", exc_info=True)
-        print(f"{name}: internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+    except MemoryError as err:  # sizes the user asked for (--buffer-size, --rollout-steps...)
+        what = str(err).splitlines()[0] if str(err) else "MemoryError"
+        print(f"{name}: error: not enough memory for this run ({what}); ask for smaller sizes",
               file=sys.stderr)
-        return 1
+        return 2
+    except ModuleNotFoundError as err:
+        env, missing = getattr(args, "env", None), _missing_module(err)
+        if not _names_env_module(env, missing):
+            return _internal_error(name, err)
+        print(f"{name}: error: env {env!r}: no module named {missing!r}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        return _internal_error(name, err)
     if getattr(args, "json", False):
         print(json.dumps(json_safe(result)))  # a NaN return prints as null: valid JSON
     else:

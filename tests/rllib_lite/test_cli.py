@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -254,3 +255,59 @@ def test_errors_name_the_program_like_the_other_clis(tmp_path, capsys):
     assert code == 2 and len(lines) == 1 and lines[0].startswith("rllib_lite: error: "), lines
     code, lines = main_in_process(capsys, "train", "sac")
     assert code == 2 and len(lines) == 1 and lines[0].startswith("rllib_lite train: error: "), lines
+
+
+_TINY = ("--total-env-steps", "16", "--num-envs-per-worker", "1", "--rollout-steps", "16",
+         "--minibatch-size", "16", "--eval-episodes", "1")
+
+
+def test_an_empty_out_or_checkpoint_name_is_bad_input(tmp_path, capsys, monkeypatch):
+    # --out '' trained: Path('') is the working folder, so the checkpoint went there while
+    # config.json and metrics.jsonl were skipped (an empty output_dir means none); evaluate ''
+    # said ".: not a checkpoint"
+    monkeypatch.chdir(tmp_path)
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", "", *_TINY)
+    assert code == 2 and lines == ["rllib_lite: error: --out is empty: name the output folder"], lines
+    assert list(tmp_path.iterdir()) == []
+    code, lines = main_in_process(capsys, "evaluate", "")
+    assert code == 2 and lines == ["rllib_lite: error: the checkpoint folder name is empty"], lines
+
+
+@pytest.mark.parametrize("flag, value", [("--lr", "inf"), ("--lr", "1e400"), ("--vf-coef", "inf"),
+                                         ("--sample-timeout-s", "inf"), ("--max-grad-norm", "-inf")])
+def test_config_flags_take_finite_numbers_only(tmp_path, capsys, flag, value):
+    # an lr of inf passed "lr must be > 0" and trained to NaN weights (exit 0)
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", str(tmp_path / "r"), *_TINY, f"{flag}={value}")
+    assert code == 2 and len(lines) == 1 and f"argument {flag}: expected a finite number" in lines[0], lines
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_seed_past_64_bits_or_more_learner_threads_than_cores_is_bad_input(tmp_path, capsys):
+    # torch.manual_seed overflowed (internal error, exit 1); torch started every learner thread
+    # asked for (100000 crashed the process with SIGSEGV and no message)
+    out = str(tmp_path / "r")
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", out, *_TINY, "--seed", str(2**64))
+    assert code == 2 and lines == [f"rllib_lite: error: --seed must be < 2**64, got {2**64}"], lines
+    too_many = (os.cpu_count() or 1) + 1
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", out, *_TINY,
+                                  "--num-learner-threads", str(too_many))
+    assert code == 2 and len(lines) == 1 and "--num-learner-threads must be at most" in lines[0], lines
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_size_too_large_for_memory_is_bad_input(tmp_path, capsys):
+    # a replay buffer of 1.4 PiB was an internal error (MemoryError, exit 1)
+    code, lines = main_in_process(capsys, "train", "dqn", "--out", str(tmp_path / "r"), "--total-env-steps", "16",
+                                  "--eval-episodes", "1", "--buffer-size", "99999999999999")
+    assert code == 2 and len(lines) == 1 and "not enough memory for this run" in lines[0], lines
+
+
+def test_an_env_id_naming_a_module_that_does_not_exist_is_bad_input(tmp_path, capsys):
+    # gymnasium's ModuleNotFoundError was an internal error (exit 1)
+    code, lines = main_in_process(capsys, "check-env", "no_such_envs_module:Fn-v0")
+    assert code == 2 and lines == ["rllib_lite: error: env 'no_such_envs_module:Fn-v0': no module named "
+                                   "'no_such_envs_module'"], lines
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", str(tmp_path / "r"), *_TINY,
+                                  "--env", "no_such_envs_module.sub:Fn-v0")
+    assert code == 2 and len(lines) == 1 and "no module named 'no_such_envs_module'" in lines[0], lines
+    assert list(tmp_path.iterdir()) == []
