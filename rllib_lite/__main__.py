@@ -285,6 +285,8 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     if not args.checkpoint:
         raise UsageError("the checkpoint folder name is empty")
+    if os.path.exists(args.checkpoint) and not os.path.isdir(args.checkpoint):
+        raise UsageError(f"{args.checkpoint}: is a file, not a checkpoint folder")
     if args.episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
     if args.seed < 0:

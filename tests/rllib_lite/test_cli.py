@@ -273,6 +273,13 @@ def test_an_empty_out_or_checkpoint_name_is_bad_input(tmp_path, capsys, monkeypa
     assert code == 2 and lines == ["rllib_lite: error: the checkpoint folder name is empty"], lines
 
 
+def test_evaluate_of_a_file_says_it_is_a_file(tmp_path, capsys):
+    # it said "no such checkpoint folder", as for a path that does not exist
+    (tmp_path / "state.pt").write_text("x")
+    code, lines = main_in_process(capsys, "evaluate", str(tmp_path / "state.pt"))
+    assert code == 2 and lines == [f"rllib_lite: error: {tmp_path / 'state.pt'}: is a file, not a checkpoint folder"]
+
+
 @pytest.mark.parametrize("flag, value", [("--lr", "inf"), ("--lr", "1e400"), ("--vf-coef", "inf"),
                                          ("--sample-timeout-s", "inf"), ("--max-grad-norm", "-inf")])
 def test_config_flags_take_finite_numbers_only(tmp_path, capsys, flag, value):
