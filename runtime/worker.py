@@ -160,7 +160,8 @@ class Worker:
                 self._main_waits += 1
         try:
             self.chan.outbox.append((msg[0], rid) + msg[1:])
-            if self.actor_id is None:  # hand queued tasks back: they may be what we wait for
+            if self.actor_id is None and msg[0] not in _ANSWERED_AT_ONCE:
+                # hand queued tasks back: they may be what we wait for
                 try:
                     while True:
                         self.chan.outbox.append(("bounce", self.queue.popleft()[1]))
@@ -529,6 +530,8 @@ def _on_sigint(signum: int, frame: Any) -> None:
 _WORKER: Worker | None = None
 _get_ident = threading.get_ident
 _OPEN = object()  # a request's reply slot before the answer arrives
+# requests the driver answers as it reads them: no queued task can be what they wait for
+_ANSWERED_AT_ONCE = frozenset(("get_actor", "create_actor"))
 
 
 class _Prefixed(io.TextIOBase):

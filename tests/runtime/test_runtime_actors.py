@@ -135,6 +135,33 @@ def test_named_actor_lookup(rt):
         rt.get_actor("no-such")
 
 
+def test_a_task_looking_up_or_creating_an_actor_keeps_the_tasks_queued_behind_it(rt, backend):
+    if backend != "local":
+        pytest.skip("reaches into the local backend's worker")
+    keep = rt.remote(Counter).options(name="counter-q").remote()
+
+    @rt.remote
+    def look_up_with_a_task_queued():
+        from runtime import worker
+        w = worker._WORKER
+        queued = ("task", 0)  # stands for a short task the driver sent behind this one
+        w.queue.append(queued)
+        try:
+            rt.get_actor("counter-q")
+            looked_up = queued in w.queue
+            made = rt.remote(Counter).remote()
+            created = queued in w.queue
+            return looked_up, created, rt.get(made.add.remote(), timeout=30)  # a get hands it back
+        finally:
+            if queued in w.queue:
+                w.queue.remove(queued)
+
+    # before: both, answered by the driver at once, handed every queued task back as a get
+    # does (which may wait for them); with short tasks pipelined, each was sent again
+    assert rt.get(look_up_with_a_task_queued.remote(), timeout=60) == (True, True, 1)
+    del keep
+
+
 def test_a_handle_a_task_looked_up_by_name_keeps_the_actor_alive(rt, tmp_path, backend):
     if backend == "ray":
         pytest.skip("Ray counts only the creator's handles: a lookup's does not keep it alive")
