@@ -79,6 +79,9 @@ def _choices(flag: str, value: str, known) -> list[str]:
 def _check(args: argparse.Namespace) -> tuple[list[str], list[str], ImdbConfig, list[Path]]:
     """The cost models, cardinality sources, database settings and query files of ``args``, or
     :class:`_BadArgument` before any work is done."""
+    for flag, value in (("--cache-dir", args.cache_dir), ("--json-out", args.json_out)):
+        if value == "":  # an unset shell variable: not the default folder, not "no file"
+            raise _BadArgument(f"{flag}: empty path")
     models = _choices("--cost-models", args.cost_models, list(COST_MODELS))
     sources = _choices("--cards", args.cards, SOURCES)
     if args.exec_repeat < 1:

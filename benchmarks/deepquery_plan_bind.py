@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimizer", default="dp", choices=list(OPTIMIZERS),
                     help="optimizer plan uses (default dp)")
     args = ap.parse_args(argv)
+    if args.cache_dir == "":  # an unset shell variable: not the default folder
+        print("deepquery_plan_bind: error: --cache-dir: empty path", file=sys.stderr)
+        return 2
     if args.repeat < 1:
         print(f"deepquery_plan_bind: error: --repeat must be >= 1, got {args.repeat}",
               file=sys.stderr)

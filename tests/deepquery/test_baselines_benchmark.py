@@ -32,6 +32,8 @@ def _bench(*argv: str, env: dict | None = None, timeout: int = 60) -> subprocess
     (["--scale", "7"], "scale must be in"),
     (["--exec-repeat", "x"], "--exec-repeat"),
     (["--queries", "/nonexistent/job"], "--queries /nonexistent/job: no such folder"),
+    # an unset shell variable: the raw measurements were silently not written
+    (["--json-out", ""], "--json-out: empty path"),
 ])
 def test_bad_arguments_are_one_line_exit_2_before_any_work(tmp_path, argv, needle):
     p = _bench(*argv, "--cache-dir", str(tmp_path / "cache"))
@@ -42,6 +44,14 @@ def test_bad_arguments_are_one_line_exit_2_before_any_work(tmp_path, argv, needl
 
 
 # Before: the default was ../shared/job whatever SYSML_SHARED said.
+def test_an_empty_cache_dir_is_refused_not_taken_as_the_default(tmp_path):
+    # It used $SYSML_CACHE (or ~/.cache/sysml) without a word.
+    p = _bench("--cache-dir", "", env={"SYSML_CACHE": str(tmp_path / "cache")})
+    assert p.returncode == 2 and p.stdout == ""
+    assert one_line(p.stderr) == "deepquery_baselines: error: --cache-dir: empty path"
+    assert not (tmp_path / "cache").exists()
+
+
 def test_queries_default_to_sysml_shared(tmp_path):
     p = _bench("--cache-dir", str(tmp_path), env={"SYSML_SHARED": str(tmp_path / "nowhere")})
     assert p.returncode == 2

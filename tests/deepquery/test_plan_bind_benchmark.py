@@ -2,6 +2,7 @@
 command line it prints names the queries and cache folder it used."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,9 +16,9 @@ from .dq_helpers import one_line
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "deepquery_plan_bind.py"
 
 
-def _bench(*argv: str, timeout: int = 120) -> subprocess.CompletedProcess:
+def _bench(*argv: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(BENCH), *argv], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, env={**os.environ, **(env or {})}, check=False)
 
 
 # Before: --repeat 0 and --scale 7 were tracebacks (StatisticsError after the whole run,
@@ -28,9 +29,11 @@ def _bench(*argv: str, timeout: int = 120) -> subprocess.CompletedProcess:
     (["--scale", "7"], "scale must be in [0.0005, 1], got 7.0"),
     (["--optimizer", "nope"], "argument --optimizer: invalid choice: 'nope'"),
     (["--repeat", "x"], "argument --repeat: invalid int value: 'x'"),
+    (["--cache-dir", ""], "--cache-dir: empty path"),  # was: $SYSML_CACHE, without a word
 ])
 def test_bad_arguments_are_one_line_exit_2_before_any_work(tmp_path, job_dir, argv, message):
-    p = _bench("--cache-dir", str(tmp_path / "cache"), "--queries", str(job_dir), *argv)
+    p = _bench("--cache-dir", str(tmp_path / "cache"), "--queries", str(job_dir), *argv,
+               env={"SYSML_CACHE": str(tmp_path / "cache")})
     assert p.returncode == 2 and p.stdout == ""
     line = one_line(p.stderr)
     assert line.startswith("deepquery_plan_bind: error: ") and message in line
