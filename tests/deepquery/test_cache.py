@@ -484,7 +484,7 @@ def test_opening_a_file_to_create_does_not_wait_on_another_process_that_keeps_th
         with caplog.at_level(logging.WARNING, logger="deepquery._card_cache"):
             opening = threading.Thread(target=use_a_cache)
             opening.start()
-            opening.join(timeout=10)
+            opening.join(timeout=20)  # the old code waited 30 s
             assert not opening.is_alive(), "the open waited for the other process's lock"
     finally:
         holder.release()
