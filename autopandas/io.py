@@ -146,7 +146,18 @@ def _read_json_table(p: Path) -> pd.DataFrame:
         raise InputError(f"{p}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
     if not isinstance(doc, dict) or "schema" not in doc or "data" not in doc:
         raise InputError(f'{p}: JSON must be written with orient="table" (needs "schema" and "data")')
-    return pd.read_json(p, orient="table")
+    schema = doc["schema"]
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    if not (isinstance(fields, list)
+            and all(isinstance(f, dict) and "name" in f and "type" in f for f in fields)):
+        raise InputError(f'{p}: the "schema" of an orient="table" JSON needs "fields", a list of '
+                         'objects with "name" and "type"')
+    try:
+        return pd.read_json(p, orient="table")
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
+        # pandas reads the schema's other parts (primaryKey, tz, ...) unchecked
+        what = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        raise InputError(f"{p}: cannot read as json: {type(e).__name__}: {what}") from None
 
 
 def write_frame(df: pd.DataFrame, path: str | Path) -> None:

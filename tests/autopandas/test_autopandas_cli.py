@@ -427,3 +427,22 @@ def test_an_empty_file_name_and_a_fifo_are_bad_input_that_say_so(tmp_path, capsy
     os.mkfifo(fifo)
     _bad_in_process(run_main(capsys, "synth", str(fifo), str(FIX / "sales.csv")),
                     f"{fifo}: not a regular file")
+
+
+@pytest.mark.parametrize("content, needle", [
+    ('{"schema": {}, "data": []}', 'needs "fields"'),
+    ('{"schema": {"fields": [{"name": "a"}]}, "data": [{"a": 1}]}', 'needs "fields"'),
+    ('{"schema": 5, "data": 5}', 'needs "fields"'),
+    ('{"schema": {"fields": "x"}, "data": [1]}', 'needs "fields"'),
+    ('{"schema": {"fields": [{"name": "a", "type": "integer"}], "primaryKey": ["zz"]}, "data": [{"a": 1}]}',
+     "cannot read as json: KeyError"),
+    ('{"schema": {"fields": [{"name": "a", "type": "datetime", "tz": "No/Zone"}]}, "data": [{"a": "2020-01-01"}]}',
+     "cannot read as json: TypeError"),
+])
+def test_a_table_json_with_a_malformed_schema_is_bad_input(tmp_path, capsys, content, needle):
+    # pandas reads the schema unchecked: its KeyError / TypeError were internal errors (exit 1)
+    bad = tmp_path / "in.json"
+    bad.write_text(content)
+    _bad_in_process(run_main(capsys, "synth", str(bad), str(FIX / "sales.csv")), f"{bad}: ")
+    code, _, err = run_main(capsys, "synth", str(bad), str(FIX / "sales.csv"))
+    assert needle in err, err
