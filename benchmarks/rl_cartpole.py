@@ -269,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.time_repeats < 1:
         parser.error(f"--time-repeats must be >= 1, got {args.time_repeats}")
+    if args.eval_every < 1:
+        parser.error(f"--eval-every must be >= 1, got {args.eval_every}")
+    if min(args.seeds) < 0:
+        parser.error(f"--seeds must be >= 0, got {min(args.seeds)}")
     torch.set_num_threads(1)
     report: dict[str, Any] = {"command": " ".join(["python", "benchmarks/rl_cartpole.py", *sys.argv[1:]])}
     log: Callable[[str], None] = (lambda s: print(s, file=sys.stderr, flush=True))

@@ -52,6 +52,8 @@ def test_time_repeats_report_the_median_seconds_and_refuse_a_run_that_changes(mo
     (["--from-json", "nosuch.json"], "--from-json nosuch.json: No such file or directory"),
     (["--time-repeats", "0"], "--time-repeats must be >= 1"),
     (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--eval-every", "0", "--part", "solve", "--no-sb3"], "--eval-every must be >= 1, got 0"),
+    (["--seeds", "0", "-1", "--part", "solve", "--no-sb3"], "--seeds must be >= 0, got -1"),
 ])
 def test_bad_arguments_are_one_line_exit_2_not_the_usage_block(argv, needle, capsys):
     # argparse's error printed the whole usage block (5 lines) before the error line
