@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,17 @@ def _make_out(path: str) -> list[tuple[str, int, int]]:
     return created[::-1]
 
 
+def _check_writable(path: str) -> None:
+    """Refuse an --out no file can be written in (read-only, another user's): the run would
+    fail writing config.json once the algorithm is built. Probed with a file made and removed."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".rllib_lite-probe-", dir=path)
+    except OSError as err:
+        raise UsageError(f"--out {path}: cannot write there: {err.strerror or err}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def _remove_created(created: list[tuple[str, int, int]]) -> None:
     """Undo ``_make_out`` for a run that failed before it wrote anything: only folders this run
     created (the same folder still: device and inode), and only while empty (``rmdir`` refuses
@@ -262,6 +274,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     # the run goes again if that refuses it, as when an --env does not exist
     created = _make_out(args.out)
     try:
+        _check_writable(args.out)
         algo = _registry()[args.algo.upper()](config)
     except BaseException:
         _remove_created(created)

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -318,3 +319,33 @@ def test_an_env_id_naming_a_module_that_does_not_exist_is_bad_input(tmp_path, ca
                                   "--env", "no_such_envs_module.sub:Fn-v0")
     assert code == 2 and len(lines) == 1 and "no module named 'no_such_envs_module'" in lines[0], lines
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """An existing folder no file can be created in: a read-only one, or /sys/kernel for root
+    (who writes in any folder whose mode forbids it)."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "locked"
+        folder.mkdir()
+        folder.chmod(0o500)
+        yield folder
+        folder.chmod(0o700)
+        return
+    folder = Path("/sys/kernel")
+    try:
+        (folder / "rllib_lite_probe").open("w").close()
+    except OSError:
+        yield folder
+        return
+    (folder / "rllib_lite_probe").unlink()
+    pytest.skip("no folder here refuses root's writes")
+
+
+def test_an_out_folder_no_file_can_be_written_in_is_bad_input(unwritable_folder, tmp_path, capsys):
+    # the run failed writing config.json once the algorithm was built: an internal error
+    # (PermissionError, exit 1)
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", str(unwritable_folder), *_TINY)
+    assert code == 2 and lines == [f"rllib_lite: error: --out {unwritable_folder}: cannot write there: "
+                                   "Permission denied"], lines
+    assert not [p for p in unwritable_folder.iterdir() if p.name.startswith(".rllib_lite")]
