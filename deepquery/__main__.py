@@ -690,6 +690,9 @@ def _stdout_to_devnull() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="deepquery: %(levelname)s: %(message)s")
+    # sqlglot warns that it parses EXPLAIN or SHOW "as a 'Command'": a second line before ours,
+    # which refuses the statement anyway
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "repeat", 1) < 1:

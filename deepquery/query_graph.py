@@ -320,6 +320,17 @@ def _position(err: sqlglot.errors.ParseError) -> str:
             + (f" ({desc})" if desc else ""))
 
 
+def _statement_kind(stmt: exp.Expression, sql: str) -> str:
+    """What a statement that is not a SELECT is, in the user's words: sqlglot parses what it does
+    not know (EXPLAIN, SHOW, CALL, LOAD) as a ``Command`` and a lone word (CHECKPOINT, INSTALL
+    x) as a column or alias; its own names for those mean nothing to a user."""
+    if isinstance(stmt, exp.Command) and isinstance(stmt.this, str):
+        return stmt.this.upper()
+    if isinstance(stmt, (exp.Column, exp.Alias, exp.Identifier)):
+        return sqlglot.tokenize(sql)[0].text.upper()
+    return stmt.key.upper()
+
+
 def parse_statement(sql: str, read: str = "postgres") -> exp.Select:
     """Parse exactly one read-only SELECT; raise :class:`QueryError` otherwise. ``read``: the
     SQL dialect, PostgreSQL's for users' queries (JOB's), DuckDB's for the SQL deepquery
@@ -339,7 +350,7 @@ def parse_statement(sql: str, read: str = "postgres") -> exp.Select:
         raise QueryError(f"expected one statement, found {len(stmts)}")
     stmt = stmts[0]
     if not isinstance(stmt, exp.Select):
-        raise QueryError(f"only a read-only SELECT is accepted, found {stmt.key.upper()}")
+        raise QueryError(f"only a read-only SELECT is accepted, found {_statement_kind(stmt, sql)}")
     for node in stmt.walk():
         if isinstance(node, _FORBIDDEN):
             raise QueryError(f"only a read-only SELECT is accepted, found {node.key.upper()}")

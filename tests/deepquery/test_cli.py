@@ -132,6 +132,24 @@ def test_bad_input_through_a_subprocess(imdb_cache, imdb_db, tmp_path):
     assert _digest(imdb_db) == before
 
 
+# EXPLAIN and SHOW printed sqlglot's "'EXPLAIN ...' contains unsupported syntax. Falling back to
+# parsing as a 'Command'." warning before the refusal, which said "found COMMAND"; CHECKPOINT
+# said "found COLUMN".
+@pytest.mark.parametrize("text, kind", [
+    ("EXPLAIN SELECT MIN(t.title) FROM title AS t", "EXPLAIN"),
+    ("SHOW TABLES", "SHOW"),
+    ("CHECKPOINT", "CHECKPOINT"),
+])
+def test_statements_sqlglot_does_not_know_are_refused_in_one_line_by_name(imdb_cache, tmp_path,
+                                                                          text, kind):
+    q = tmp_path / "other.sql"
+    q.write_text(text)
+    r = _run(["plan", str(q), *_flags(imdb_cache)], imdb_cache)
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        f"deepquery: {q}: only a read-only SELECT is accepted, found {kind}"]
+
+
 def test_missing_file_and_database_exit_2(imdb_cache, tmp_path, capsys):
     assert main(["plan", str(tmp_path / "nope.sql"), *_flags(imdb_cache)]) == 2
     assert "no such file" in capsys.readouterr().err
