@@ -249,7 +249,7 @@ def test_run_builds_the_planned_sql_once_and_runs_the_sql_plan_prints(imdb_cache
                                                                        monkeypatch, capsys):
     # run built plan_sql(graph, tree) twice: once for the bind check, once in run_plan.
     import deepquery.__main__ as cli
-    import deepquery.execute as execute
+    from deepquery import execute
     from deepquery.rewrite import plan_sql
     assert main(["plan", str(job_dir / "6a.sql"), "--json", *_flags(imdb_cache)]) == 0
     printed = json.loads(capsys.readouterr().out)["sql"]
