@@ -16,8 +16,8 @@ import logging
 import math
 import os
 import shutil
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -200,9 +200,12 @@ def _make_out(path: str) -> list[tuple[str, int, int]]:
 
 def _check_writable(path: str) -> None:
     """Refuse an --out no file can be written in (read-only, another user's): the run would
-    fail writing config.json once the algorithm is built. Probed with a file made and removed."""
+    fail writing config.json once the algorithm is built. Probed with a file made and removed
+    (not with tempfile: it normalizes a .. in the path, which the system resolves after a
+    symlink, as the run's own writes will)."""
+    probe = os.path.join(path, f".rllib_lite-probe-{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".rllib_lite-probe-", dir=path)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as err:
         raise UsageError(f"--out {path}: cannot write there: {err.strerror or err}") from None
     os.close(fd)
