@@ -15,8 +15,8 @@ import json
 import logging
 import math
 import os
-import shutil
 import secrets
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -391,7 +391,7 @@ def _missing_module(err: BaseException | None) -> str | None:
 
 def _internal_error(name: str, err: Exception) -> int:
     """A bug, not bad input: one line, exit 1 (details at debug level)."""
-    logging.getLogger(__name__).debug("internal error", exc_info=True)
+    logging.getLogger(__name__).debug("internal error", exc_info=err)
     print(f"{name}: internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
           file=sys.stderr)
     return 1
@@ -430,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             return _internal_error(name, err)
         print(f"{name}: error: env {env!r}: no module named {missing!r}", file=sys.stderr)
         return 2
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - a bug, not bad input: one line, exit 1
         return _internal_error(name, err)
     if getattr(args, "json", False):
         print(json.dumps(json_safe(result)))  # a NaN return prints as null: valid JSON

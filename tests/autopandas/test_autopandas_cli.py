@@ -444,5 +444,5 @@ def test_a_table_json_with_a_malformed_schema_is_bad_input(tmp_path, capsys, con
     bad = tmp_path / "in.json"
     bad.write_text(content)
     _bad_in_process(run_main(capsys, "synth", str(bad), str(FIX / "sales.csv")), f"{bad}: ")
-    code, _, err = run_main(capsys, "synth", str(bad), str(FIX / "sales.csv"))
+    _, _, err = run_main(capsys, "synth", str(bad), str(FIX / "sales.csv"))
     assert needle in err, err

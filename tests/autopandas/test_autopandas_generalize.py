@@ -150,7 +150,7 @@ def test_a_program_whose_own_error_says_worker_died_is_not_counted_as_killed(sor
     # Whether a run was killed was read from its error text (TIME_LIMIT, or "worker died..."
     # at the start), so a runner reporting a program's exception by its message counted this
     # program's failure as a kill: killed 5 and its text as the reason.
-    inputs, target = sort_task
+    inputs, _ = sort_task
     df = inputs[0].assign(touchy=[_Touchy(i) for i in range(len(inputs[0]))])
     ref = Program(0, (Step("sort_values", {"by": ("x",), "ascending": True}),))
     touchy = Program(0, (Step("sort_values", {"by": ("touchy",), "ascending": True}),))

@@ -313,8 +313,8 @@ def test_a_size_too_large_for_memory_is_bad_input(tmp_path, capsys):
 def test_an_env_id_naming_a_module_that_does_not_exist_is_bad_input(tmp_path, capsys):
     # gymnasium's ModuleNotFoundError was an internal error (exit 1)
     code, lines = main_in_process(capsys, "check-env", "no_such_envs_module:Fn-v0")
-    assert code == 2 and lines == ["rllib_lite: error: env 'no_such_envs_module:Fn-v0': no module named "
-                                   "'no_such_envs_module'"], lines
+    assert code == 2 and lines == [("rllib_lite: error: env 'no_such_envs_module:Fn-v0': no module named "
+                                    "'no_such_envs_module'")], lines
     code, lines = main_in_process(capsys, "train", "ppo", "--out", str(tmp_path / "r"), *_TINY,
                                   "--env", "no_such_envs_module.sub:Fn-v0")
     assert code == 2 and len(lines) == 1 and "no module named 'no_such_envs_module'" in lines[0], lines
@@ -346,6 +346,6 @@ def test_an_out_folder_no_file_can_be_written_in_is_bad_input(unwritable_folder,
     # the run failed writing config.json once the algorithm was built: an internal error
     # (PermissionError, exit 1)
     code, lines = main_in_process(capsys, "train", "ppo", "--out", str(unwritable_folder), *_TINY)
-    assert code == 2 and lines == [f"rllib_lite: error: --out {unwritable_folder}: cannot write there: "
-                                   "Permission denied"], lines
+    assert code == 2 and lines == [(f"rllib_lite: error: --out {unwritable_folder}: cannot write there: "
+                                    "Permission denied")], lines
     assert not [p for p in unwritable_folder.iterdir() if p.name.startswith(".rllib_lite")]
