@@ -270,13 +270,16 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     fields = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg_cls)
               if f.name not in _SKIP and getattr(args, f.name) is not None}
     config = cfg_cls(**fields, env_config=_env_config(args.env_config), output_dir=args.out)
-    held = _check_out(args.out, args.overwrite)
+    _check_out(args.out, args.overwrite)            # before torch is imported, nothing made
     from .algorithm import _registry
 
     # the env, spaces and model are checked while the algorithm is built: the folder made for
     # the run goes again if that refuses it, as when an --env does not exist
     created = _make_out(args.out)
     try:
+        # again, now that every folder on the way exists: before, a .. after a folder this run
+        # makes (x/new/../old) led nowhere, and a run held there went unseen
+        held = _check_out(args.out, args.overwrite)
         _check_writable(args.out)
         algo = _registry()[args.algo.upper()](config)
     except BaseException:

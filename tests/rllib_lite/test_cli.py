@@ -52,6 +52,10 @@ def test_check_env_reports_the_mask_source():
     assert json.loads(r.stdout)["action_mask"] == "action_masks()"
 
 
+_TINY = ("--total-env-steps", "16", "--num-envs-per-worker", "1", "--rollout-steps", "16",
+         "--minibatch-size", "16", "--eval-episodes", "1")
+
+
 def main_in_process(capsys, *args):
     """(exit code, stderr lines) of the CLI's main() called in this process."""
     from rllib_lite.__main__ import main
@@ -236,6 +240,20 @@ def test_a_refused_run_removes_exactly_the_folders_it_created(tmp_path, capsys, 
     assert (tmp_path / "x" / "f").read_text() == "mine"
 
 
+def test_a_run_held_behind_a_dotdot_after_a_new_folder_is_refused_too(tmp_path, capsys):
+    # the held-run check ran before --out was made: x/new/../old led nowhere then, so the new
+    # run replaced the one in old without --overwrite (exit 0), and left new behind
+    old = tmp_path / "x" / "old"
+    (old / "checkpoint").mkdir(parents=True)
+    (old / "checkpoint" / "metadata.json").write_text("{}")
+    (old / "config.json").write_text('{"seed": 1}')
+    (old / "metrics.jsonl").write_text('{"iteration": 1}\n')
+    before = _tree(tmp_path), (old / "config.json").read_text(), (old / "metrics.jsonl").read_text()
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", f"{tmp_path}/x/new/../old", *_TINY)
+    assert code == 2 and len(lines) == 1 and "already holds a run" in lines[0], lines
+    assert (_tree(tmp_path), (old / "config.json").read_text(), (old / "metrics.jsonl").read_text()) == before
+
+
 def test_overwrite_by_a_run_refused_at_start_up_keeps_the_old_run_whole(tmp_path, capsys):
     # the old code removed the old run's metrics.jsonl and checkpoint before building the
     # algorithm, so an --env that does not exist lost them
@@ -256,10 +274,6 @@ def test_errors_name_the_program_like_the_other_clis(tmp_path, capsys):
     assert code == 2 and len(lines) == 1 and lines[0].startswith("rllib_lite: error: "), lines
     code, lines = main_in_process(capsys, "train", "sac")
     assert code == 2 and len(lines) == 1 and lines[0].startswith("rllib_lite train: error: "), lines
-
-
-_TINY = ("--total-env-steps", "16", "--num-envs-per-worker", "1", "--rollout-steps", "16",
-         "--minibatch-size", "16", "--eval-episodes", "1")
 
 
 def test_an_empty_out_or_checkpoint_name_is_bad_input(tmp_path, capsys, monkeypatch):
