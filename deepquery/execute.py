@@ -43,7 +43,7 @@ from typing import Iterator
 
 import duckdb
 
-from .database import column_types, execute_select, primary_keys
+from .database import column_types, primary_keys, timed_select
 from .join_tree import JoinTree
 from .query_graph import QueryGraph
 from .rewrite import has_limit, original_sql, plan_sql
@@ -89,11 +89,7 @@ class RunResult:
 
 
 def _timed(con: duckdb.DuckDBPyConnection, sql: str, repeat: int) -> tuple[float, list[tuple]]:
-    times, rows = [], []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        rows = execute_select(con, sql)
-        times.append((time.perf_counter() - t) * 1000.0)
+    times, rows = timed_select(con, sql, repeat)
     return statistics.median(times), rows
 
 
