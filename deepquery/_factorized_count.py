@@ -28,6 +28,8 @@ import logging
 
 import duckdb
 import numpy as np
+import sqlglot
+from sqlglot import exp
 
 from .database import column_types, execute_select, filter_sql, select_columns
 from .query_graph import QueryGraph, equality_classes, quote
@@ -92,16 +94,75 @@ _INTEGERS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "
 
 def _comparable_in_numpy(con: duckdb.DuckDBPyConnection, graph: QueryGraph,
                          classes: list[list[tuple[int, str]]]) -> bool:
-    """Whether each class's join columns are all integers (:data:`_INTEGERS`) or all VARCHAR:
-    then numpy sorts and compares their values as DuckDB's equality does. Other types (LIST,
-    STRUCT and MAP come back as Python objects numpy cannot sort; HUGEINT, UBIGINT mixed with
-    BIGINT and DECIMAL as float64, which merges distinct values) go to COUNT(*)."""
+    """Whether each class's join columns are all integers (:data:`_INTEGERS`) or all VARCHAR
+    without a collation (:func:`_uncollated_columns`): then numpy sorts and compares their values
+    as DuckDB's equality does. Other types (LIST, STRUCT and MAP come back as Python objects
+    numpy cannot sort; HUGEINT, UBIGINT mixed with BIGINT and DECIMAL as float64, which merges
+    distinct values; DOUBLE, where DuckDB has NaN = NaN) go to COUNT(*), and so does a class
+    with one collated member: DuckDB compares ``VARCHAR COLLATE NOCASE = VARCHAR`` ignoring case
+    (NOACCENT, NFC and ICU's locales alike), numpy by code points."""
     types = column_types(con)
+    strings: set[tuple[str, str]] = set()
     for members in classes:
-        kinds = {types.get((graph.relations[i].table, c)) for i, c in members}
-        if not (kinds <= _INTEGERS or kinds == {"VARCHAR"}):
+        columns = {(graph.relations[i].table, c) for i, c in members}
+        kinds = {types.get(tc) for tc in columns}
+        if kinds <= _INTEGERS:
+            continue
+        if kinds != {"VARCHAR"}:
             return False
-    return True
+        strings |= columns
+    return not strings or strings <= _uncollated_columns(con, {t for t, _ in strings})
+
+
+def _uncollated_columns(con: duckdb.DuckDBPyConnection,
+                        tables: set[str]) -> set[tuple[str, str]]:
+    """``(table, column)`` of those of ``tables`` (lower case) DuckDB compares on ``con``
+    without a collation. Neither ``information_schema.columns`` nor ``duckdb_columns()`` shows a
+    column's collation (both say VARCHAR), the CREATE TABLE statement DuckDB writes back for
+    each table (``duckdb_tables().sql``) does: a table whose statement has no COLLATE has none;
+    otherwise its statement is read with sqlglot, and a column whose definition (type, default,
+    generated expression) has a COLLATE counts as collated, every column of it when the
+    statement cannot be read. Views are never in the set (a view's query may collate a column),
+    nor is any column while ``con`` has a ``default_collation`` (``SET`` or ``PRAGMA``: a
+    connection's setting, not stored in the database file, applied to every comparison)."""
+    default = con.execute("SELECT value FROM duckdb_settings() "
+                          "WHERE name = 'default_collation'").fetchall()
+    if default and default[0][0]:
+        return set()
+    rows = con.execute(
+        "SELECT t.table_name, t.sql, list(c.column_name) FROM duckdb_tables() AS t "
+        "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
+        "WHERE t.schema_name = 'main' AND t.database_name = current_database() "
+        "GROUP BY t.table_name, t.sql").fetchall()
+    out: set[tuple[str, str]] = set()
+    for table, sql, names in rows:
+        table = table.lower()
+        if table not in tables:
+            continue
+        names = {n.lower() for n in names}
+        if "COLLATE" in sql.upper():
+            names -= _collated_in_create(sql, names)
+        out |= {(table, n) for n in names}
+    return out
+
+
+def _collated_in_create(sql: str, names: set[str]) -> set[str]:
+    """The columns (of ``names``) whose definition in a CREATE TABLE statement has a COLLATE;
+    all of ``names`` when sqlglot cannot read the statement or finds other columns in it."""
+    try:
+        create = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return names
+    schema = create.this if isinstance(create, exp.Create) else None
+    if not isinstance(schema, exp.Schema):
+        return names
+    defs = [e for e in schema.expressions if isinstance(e, exp.ColumnDef)]
+    if {d.name.lower() for d in defs} != names:
+        return names
+    return {d.name.lower() for d in defs
+            if any("COLLATE" in part.sql(dialect="duckdb").upper()
+                   for part in (d.args.get("kind"), *(d.args.get("constraints") or []))
+                   if part is not None)}
 
 
 class FactorizedCounter:
