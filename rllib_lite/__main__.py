@@ -238,20 +238,10 @@ def _remove_old_run(path: str, held: list[str]) -> None:
             raise UsageError(f"--out {path}: cannot replace {name}: {err.strerror or err}") from None
 
 
-#: Seeds torch takes (``torch.manual_seed`` overflows past an unsigned 64-bit integer).
-_SEED_LIMIT = 1 << 64
-
 
 def _check_train_args(args: argparse.Namespace) -> None:
     if not args.out:
         raise UsageError("--out is empty: name the output folder")
-    if args.seed is not None and args.seed >= _SEED_LIMIT:
-        raise UsageError(f"--seed must be < 2**64, got {args.seed}")
-    cores = os.cpu_count() or 1
-    if args.num_learner_threads is not None and args.num_learner_threads > cores:
-        # torch starts them all at once: 100000 crashed the process (no message, SIGSEGV)
-        raise UsageError(f"--num-learner-threads must be at most the {cores} CPU cores here, "
-                         f"got {args.num_learner_threads}")
     if args.total_env_steps < 1:
         raise UsageError(f"--total-env-steps must be >= 1, got {args.total_env_steps}")
     if args.eval_episodes < 1:

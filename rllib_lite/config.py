@@ -10,12 +10,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:  # annotations only: importing these would import torch
     from .models import ModelSpec
     from .rollout import EnvSpec
+
+
+#: Seeds torch takes: ``torch.manual_seed`` overflows past an unsigned 64-bit integer.
+SEED_LIMIT = 1 << 64
 
 
 class ConfigError(ValueError):
@@ -43,14 +48,15 @@ def check_range(cfg: Any, low: float, high: float, *names: str, open_low: bool =
     """Each named field is a number in [low, high] (``(low, high]`` with ``open_low``; None
     allowed with ``optional``); ``high`` may be ``inf``."""
     bounds = f"{'(' if open_low else '['}{low:g}, {high:g}]"
-    problem = f"must be in {bounds}" if high != float("inf") else f"must be {'>' if open_low else '>='} {low:g}"
+    problem = (f"must be in {bounds}" if high != float("inf")
+               else f"must be a finite number {'>' if open_low else '>='} {low:g}")
     if optional:
         problem += " or None"
     for name in names:
         value = getattr(cfg, name)
         if value is None and optional:
             continue
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
             (low < value if open_low else low <= value) and value <= high)
         check(ok, type(cfg).__name__, name, problem, value)
 
@@ -118,7 +124,12 @@ class CommonConfig:
               "must be a gymnasium id or a function returning an env", self.env)
         check(isinstance(self.env_config, dict), n, "env_config", "must be a dict", self.env_config)
         check_ints(self, 0, "seed", "num_rollout_workers", "max_worker_restarts")
+        check(self.seed < SEED_LIMIT, n, "seed", "must be < 2**64 (torch.manual_seed's range)", self.seed)
         check_ints(self, 1, "num_envs_per_worker", "num_learner_threads", "metrics_window")
+        cores = os.cpu_count() or 1
+        # torch starts them all at once: 100000 crashed the process (SIGSEGV, no message)
+        check(self.num_learner_threads <= cores, n, "num_learner_threads",
+              f"must be at most the {cores} CPU cores here", self.num_learner_threads)
         check_range(self, 1.0, float("inf"), "schedule_steps")
         check(all(isinstance(h, int) and h > 0 for h in self.hidden_sizes), n, "hidden_sizes",
               "must be positive ints", self.hidden_sizes)

@@ -22,6 +22,20 @@ def test_out_of_range_field_is_named(cls, field, value):
         cls(**{field: value})
 
 
+@pytest.mark.parametrize("cls, field, value", [
+    (PPOConfig, "lr", float("inf")), (DQNConfig, "max_grad_norm", float("inf")),
+    (PPOConfig, "ent_coef", float("inf")), (PPOConfig, "target_kl", float("inf")),
+    (DQNConfig, "schedule_steps", float("inf")), (PPOConfig, "seed", 2**64),
+    (DQNConfig, "num_learner_threads", 100_000),
+])
+def test_fields_with_no_upper_bound_still_refuse_what_breaks_training(cls, field, value):
+    # the library accepted these (only the command line refused them): lr=inf trained to NaN
+    # weights, a seed of 2**64 overflowed in torch.manual_seed, 100000 learner threads crashed
+    # the process (SIGSEGV)
+    with pytest.raises(ConfigError, match=rf"{cls.__name__}\.{field} "):
+        cls(**{field: value})
+
+
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         PPOConfig().lr = 1.0
