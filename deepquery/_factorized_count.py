@@ -221,7 +221,10 @@ class FactorizedCounter:
             cols = sorted({c for (j, _), c in column.items() if j == i})
             source = f"FROM {quote(rel.table)} AS {quote(rel.alias)} WHERE {filter_sql(graph, i)}"
             if cols:
-                raw.append(select_columns(con, f"SELECT {', '.join(quote(c) for c in cols)} {source}"))
+                got = select_columns(con, f"SELECT {', '.join(quote(c) for c in cols)} {source}")
+                # By position: DuckDB names a column as its table spells it ("Key"), not as
+                # the graph does (lower case).
+                raw.append(dict(zip(cols, got.values())))
                 self._rows.append(len(raw[-1][cols[0]]))
             else:
                 raw.append({})

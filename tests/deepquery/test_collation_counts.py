@@ -200,3 +200,19 @@ def test_a_create_statement_sqlglot_cannot_read_counts_every_column_as_collated(
                                names) == {"id"}
     assert _collated_in_create("CREATE TABLE a(id VARCHAR COLLATE NOCASE, x VARCHAR", names) == names
     assert _collated_in_create("CREATE TABLE a(id VARCHAR COLLATE NOCASE)", names) == names
+
+
+@pytest.mark.parametrize("kind", ["INTEGER", "VARCHAR"])
+def test_a_mixed_case_join_column_is_counted_in_numpy(tmp_path, kind):
+    # Old code: KeyError 'key' (DuckDB's result names the column "Key"), an internal error of
+    # plan --cards true.
+    con = duckdb.connect(str(tmp_path / "t.duckdb"))
+    con.execute(f'CREATE TABLE a("Key" {kind}, x INT)')
+    con.execute(f"CREATE TABLE b(aid {kind}, y INT)")
+    con.execute("INSERT INTO a VALUES (1, 1), (2, 2)")
+    con.execute("INSERT INTO b VALUES (1, 1), (1, 2), (3, 3)")
+    con.close()
+    con = connect(tmp_path / "t.duckdb")
+    fast = _assert_counts_are_duckdbs(con, 'SELECT count(*) FROM a, b WHERE a."Key" = b.aid')
+    assert fast.queries_run == 0
+    con.close()
