@@ -99,13 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (SHARED / "autopandas_benchmarks").is_dir():
         return fail(ap.prog, f"shared data not found: no folder {SHARED / 'autopandas_benchmarks'}; "
                     "set SYSML_SHARED to the shared data folder (default: ../shared beside the repo)")
+    tasks, problem = select_tasks(load_tasks(SHARED), args.only)
+    if problem:
+        return fail(ap.prog, problem)
     try:
         old = baseline_search(args.baseline)
     except subprocess.CalledProcessError as e:
         return fail(ap.prog, f"--baseline {args.baseline}: git show failed: {e.stderr.strip()}")
-    tasks, problem = select_tasks(load_tasks(SHARED), args.only)
-    if problem:
-        return fail(ap.prog, problem)
     values = [v for t in tasks for v in keyed_values(t, args.seconds, args.per_task)]
     if not values:
         return fail(ap.prog, "no values were recorded")
