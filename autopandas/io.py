@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 
@@ -96,15 +96,25 @@ def _refuse_short_rows(p: Path, width: int) -> None:
     """pandas pads a row with fewer fields than the header with NaN, so a missing delimiter
     (``1,2`` under ``a,b,c``) would be searched as a missing value; RFC 4180 asks every record
     for the header's field count. Empty fields (``1,2,``) have it and are read as NaN; blank
-    lines are skipped, as pandas skips them."""
+    lines (nothing but spaces or tabs) are skipped, as pandas skips them; a quoted empty field
+    (``""``) is not blank: pandas reads it as a row."""
     import csv
 
     with p.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+        raw: list[str] = []                     # the text of the record being read
+
+        def lines() -> Iterator[str]:
+            for line in fh:
+                raw.append(line)
+                yield line
+
+        reader = csv.reader(lines())
         header_seen, end = False, 0
         for record in reader:
             start, end = end + 1, reader.line_num
-            if not record or (len(record) == 1 and not record[0].strip()):
+            text = "".join(raw)
+            raw.clear()
+            if not record or (len(record) == 1 and not text.strip()):
                 continue                        # a blank line: pandas skips it
             if header_seen and len(record) < width:
                 raise InputError(f"{p}: line {start} has {len(record)} field{'s' * (len(record) != 1)} "

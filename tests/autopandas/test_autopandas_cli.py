@@ -314,6 +314,9 @@ def test_output_written_with_pandas_default_index_column_matches(tmp_path, capsy
     # a row with a missing delimiter: pandas padded it with NaN and the search ran on that
     (b"a,b,c\n1,2,3\n4,5\n", "line 3 has 2 fields but the header names 3"),
     (b'a,b\n"x\ny",1\n\n2\n', "line 5 has 1 field but the header names 2"),  # lines as in the file
+    # a quoted empty or blank field is not a blank line: pandas reads it as a row padded with NaN
+    (b'a,b,c\n1,2,3\n""\n', "line 3 has 1 field but the header names 3"),
+    (b'a,b,c\n1,2,3\n" "\n', "line 3 has 1 field but the header names 3"),
 ])
 def test_unusable_csv_content_is_one_line_exit_2(tmp_path, capsys, content, needle):
     (tmp_path / "in.csv").write_bytes(content)
