@@ -17,7 +17,8 @@ touched, and neither are links or folders:
 
 A stale file is removed only while this process holds an exclusive lock on it: DuckDB locks every
 database it opens, read-only too, so a file another process has open is kept (and said so), and no
-process can start using it between the check and the removal.
+process can start using it between the check and the removal; and only while its name still names
+the locked file: a file a build put at that name meanwhile is kept.
 """
 from __future__ import annotations
 
@@ -112,7 +113,13 @@ def scan(folder: Path, current: Path | None = None) -> list[CacheFile]:
 def remove_unless_held(path: Path, dry_run: bool = False) -> str | None:
     """Remove ``path`` (with ``<path>.wal`` when it is a database) unless another process holds
     it open; None when removed (or gone already), else why it was kept. The exclusive lock is
-    held through the removal. ``dry_run``: only the check."""
+    held through the removal. ``dry_run``: only the check.
+
+    The lock is on the file opened, the removal by name: a build that ``os.replace``s a new
+    database onto the name in between would have it removed. So the name must still be the
+    locked file (same device and inode) when the log goes and again when the database goes;
+    else the file is kept. (Only a replace in the microseconds between that check and the
+    unlink can still slip through: POSIX removes by name alone.)"""
     try:
         import fcntl
     except ImportError:  # Windows: a file another process has open cannot be removed
@@ -134,10 +141,30 @@ def remove_unless_held(path: Path, dry_run: bool = False) -> str | None:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             return "another process has it open"
-        if not dry_run:
-            path.unlink(missing_ok=True)
-            if path.name.endswith(".duckdb"):
-                path.with_name(path.name + ".wal").unlink(missing_ok=True)
+        if not _still_named(fd, path):
+            return _REPLACED
+        if dry_run:
+            return None
+        if path.name.endswith(".duckdb"):
+            # The database is ours and locked: no process uses its log.
+            path.with_name(path.name + ".wal").unlink(missing_ok=True)
+            if not _still_named(fd, path):
+                return _REPLACED
+        path.unlink(missing_ok=True)
         return None
     finally:
         os.close(fd)
+
+
+_REPLACED = "replaced meanwhile by another file of that name"
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    """Whether ``path`` names the file open as ``fd`` (True when the name is gone: nothing
+    there to keep)."""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return True
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
