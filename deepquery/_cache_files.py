@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sysml_datasets.imdb import ImdbConfig, build_owner_gone, database_path
@@ -48,6 +48,9 @@ class CacheFile:
     """``current``, ``usable``, ``building``, ``cache`` or ``stale`` (removed by ``data clean``)."""
     why: str
     """What the file is, in a few words."""
+    identity: tuple[int, int] | None = field(default=None, compare=False)
+    """``(st_dev, st_ino)`` when listed: :func:`remove_unless_held` given it keeps a file that
+    another has replaced since."""
 
 
 def _database_status(name: str, current: Path | None) -> tuple[str, str] | None:
@@ -103,17 +106,20 @@ def scan(folder: Path, current: Path | None = None) -> list[CacheFile]:
         status = _status(path, current)
         if status is not None:
             try:
-                size = path.stat().st_size
+                st = path.stat()
             except OSError:
                 continue  # removed meanwhile
-            out.append(CacheFile(path, size, *status))
+            out.append(CacheFile(path, st.st_size, *status, identity=(st.st_dev, st.st_ino)))
     return out
 
 
-def remove_unless_held(path: Path, dry_run: bool = False) -> str | None:
+def remove_unless_held(path: Path, dry_run: bool = False,
+                       listed: tuple[int, int] | None = None) -> str | None:
     """Remove ``path`` (with ``<path>.wal`` when it is a database) unless another process holds
     it open; None when removed (or gone already), else why it was kept. The exclusive lock is
-    held through the removal. ``dry_run``: only the check.
+    held through the removal. ``dry_run``: only the check. ``listed``: the file's
+    :attr:`CacheFile.identity` when :func:`scan` found it stale; a file of that name that is
+    not that one any more is kept.
 
     The lock is on the file opened, the removal by name: a build that ``os.replace``s a new
     database onto the name in between would have it removed. So the name must still be the
@@ -141,7 +147,7 @@ def remove_unless_held(path: Path, dry_run: bool = False) -> str | None:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             return "another process has it open"
-        if not _still_named(fd, path):
+        if not _still_named(fd, path) or (listed is not None and _identity(fd) != listed):
             return _REPLACED
         if dry_run:
             return None
@@ -166,5 +172,9 @@ def _still_named(fd: int, path: Path) -> bool:
         named = os.stat(path)
     except FileNotFoundError:
         return True
+    return (named.st_dev, named.st_ino) == _identity(fd)
+
+
+def _identity(fd: int) -> tuple[int, int]:
     held = os.fstat(fd)
-    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+    return held.st_dev, held.st_ino

@@ -96,3 +96,18 @@ def test_a_dry_run_says_a_replaced_file_would_be_kept(cache, monkeypatch):
 def test_a_file_not_replaced_is_still_removed_with_its_log(cache):
     assert _cache_files.remove_unless_held(cache / STALE) is None
     assert not (cache / STALE).exists() and not (cache / (STALE + ".wal")).exists()
+
+
+def test_a_database_replaced_after_it_was_listed_is_kept_when_the_listing_is_given(cache):
+    # Between data clean's scan and the open, a build may replace the file too: the lock is
+    # then on the new one. With the identity the scan saw, it is kept (old code: no identity).
+    listed = {f.path.name: f for f in _cache_files.scan(cache)}[STALE]
+    assert listed.status == "stale"
+    os.replace(cache.parent / "new", cache / STALE)
+    assert _cache_files.remove_unless_held(listed.path, listed=listed.identity) == \
+        "replaced meanwhile by another file of that name"
+    assert (cache / STALE).read_bytes() == b"new database"
+    # Not replaced: removed as before.
+    again = {f.path.name: f for f in _cache_files.scan(cache)}[STALE]
+    assert _cache_files.remove_unless_held(again.path, listed=again.identity) is None
+    assert not (cache / STALE).exists()
