@@ -433,7 +433,7 @@ def cmd_data_clean(args: argparse.Namespace) -> int:
     for f in _scan(folder):
         if f.status != "stale":
             continue
-        why = remove_unless_held(f.path, dry_run=args.dry_run)
+        why = remove_unless_held(f.path, dry_run=args.dry_run, listed=f.identity)
         if why is None:
             removed.append(f)
         else:

@@ -111,3 +111,21 @@ def test_a_database_replaced_after_it_was_listed_is_kept_when_the_listing_is_giv
     again = {f.path.name: f for f in _cache_files.scan(cache)}[STALE]
     assert _cache_files.remove_unless_held(again.path, listed=again.identity) is None
     assert not (cache / STALE).exists()
+
+
+def test_data_clean_keeps_a_database_a_build_put_there_after_the_listing(cache, monkeypatch, capsys):
+    # The command passes each file's listed identity: before, it did not, so a build's replace
+    # between the listing and the open had the lock land on the new file, and it was removed.
+    import deepquery.__main__ as cli
+
+    real_scan = cli._scan
+
+    def scan_then_build(*args, **kwargs):
+        files = real_scan(*args, **kwargs)
+        os.replace(cache.parent / "new", cache / STALE)
+        return files
+    monkeypatch.setattr(cli, "_scan", scan_then_build)
+    assert main(["data", "clean", "--cache-dir", str(cache), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (cache / STALE).read_bytes() == b"new database"
+    assert [Path(k["path"]).name for k in out["kept"]] == [STALE]
