@@ -559,7 +559,8 @@ def _close_equalities(
         for (li, lc), (ri, rc) in itertools.combinations(members, 2):
             if li == ri:
                 continue
-            sql = f"{quote(relations[li].alias)}.{lc} = {quote(relations[ri].alias)}.{rc}"
+            sql = (f"{quote(relations[li].alias)}.{quote(lc)} = "
+                   f"{quote(relations[ri].alias)}.{quote(rc)}")
             out.append(JoinEdge(li, ri, lc, rc, sql, True,
                                 frozenset([(li, lc), (ri, rc)]) not in explicit))
     return out
