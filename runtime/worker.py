@@ -348,6 +348,15 @@ class Worker:
         found = self.request(("get_actor", name))[1]
         if found is not None:
             self.own(found[0])  # the driver counted it for this worker as it answered
+        elif self.actor_id is None and self.queue:
+            # not registered yet: a task queued here may be what registers it, and the caller
+            # may retry until it does (a poll), so hand the queued tasks back as a get does
+            try:
+                while True:
+                    self.chan.outbox.append(("bounce", self.queue.popleft()[1]))
+            except IndexError:
+                pass
+            self.chan.flush()
         return found
 
     # --- running ---

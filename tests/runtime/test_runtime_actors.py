@@ -162,6 +162,32 @@ def test_a_task_looking_up_or_creating_an_actor_keeps_the_tasks_queued_behind_it
     del keep
 
 
+def test_a_failed_lookup_hands_the_tasks_queued_behind_it_back(rt, backend):
+    # a task polling get_actor for a name that a task queued behind it registers: kept
+    # queued, that task never ran while the poll went on (seen end to end: a poller with
+    # its creator pipelined behind it gave up after 5 s, and the creator ran then)
+    if backend != "local":
+        pytest.skip("reaches into the local backend's worker")
+
+    @rt.remote
+    def look_up_a_name_not_registered_yet():
+        from runtime import worker
+        w = worker._WORKER
+        queued = ("task", 0)  # stands for a short task the driver sent behind this one
+        w.queue.append(queued)
+        try:
+            try:
+                rt.get_actor("registered-later-q")
+            except ValueError:
+                pass
+            return queued in w.queue
+        finally:
+            if queued in w.queue:
+                w.queue.remove(queued)
+
+    assert rt.get(look_up_a_name_not_registered_yet.remote(), timeout=60) is False
+
+
 def test_a_handle_a_task_looked_up_by_name_keeps_the_actor_alive(rt, tmp_path, backend):
     if backend == "ray":
         pytest.skip("Ray counts only the creator's handles: a lookup's does not keep it alive")
