@@ -28,10 +28,16 @@ import logging
 
 import duckdb
 import numpy as np
-import sqlglot
-from sqlglot import exp
 
-from .database import column_types, execute_select, filter_sql, select_columns
+from .database import (
+    INTEGER_TYPES,
+    column_types,
+    declared_uncollated,
+    default_collation,
+    execute_select,
+    filter_sql,
+    select_columns,
+)
 from .query_graph import QueryGraph, equality_classes, quote
 
 logger = logging.getLogger(__name__)
@@ -87,8 +93,7 @@ def _components(n: int, classes: list[list[tuple[int, str]]]) -> int:
     return comps
 
 
-_INTEGERS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
-                       "UINTEGER"})
+_INTEGERS = INTEGER_TYPES
 """Types whose values numpy holds exactly in one int64 array, however a class mixes them."""
 
 
@@ -117,52 +122,13 @@ def _comparable_in_numpy(con: duckdb.DuckDBPyConnection, graph: QueryGraph,
 def _uncollated_columns(con: duckdb.DuckDBPyConnection,
                         tables: set[str]) -> set[tuple[str, str]]:
     """``(table, column)`` of those of ``tables`` (lower case) DuckDB compares on ``con``
-    without a collation. Neither ``information_schema.columns`` nor ``duckdb_columns()`` shows a
-    column's collation (both say VARCHAR), the CREATE TABLE statement DuckDB writes back for
-    each table (``duckdb_tables().sql``) does: a table whose statement has no COLLATE has none;
-    otherwise its statement is read with sqlglot, and a column whose definition (type, default,
-    generated expression) has a COLLATE counts as collated, every column of it when the
-    statement cannot be read. Views are never in the set (a view's query may collate a column),
-    nor is any column while ``con`` has a ``default_collation`` (``SET`` or ``PRAGMA``: a
-    connection's setting, not stored in the database file, applied to every comparison)."""
-    default = con.execute("SELECT value FROM duckdb_settings() "
-                          "WHERE name = 'default_collation'").fetchall()
-    if default and default[0][0]:
+    without a collation: the base tables' columns declared without one
+    (:func:`~deepquery.database.declared_uncollated`; a view's query may collate a column),
+    none while ``con`` has a ``default_collation`` (``SET`` or ``PRAGMA``: a connection's
+    setting, not stored in the database file, applied to every comparison)."""
+    if default_collation(con):
         return set()
-    rows = con.execute(
-        "SELECT t.table_name, t.sql, list(c.column_name) FROM duckdb_tables() AS t "
-        "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
-        "WHERE t.schema_name = 'main' AND t.database_name = current_database() "
-        "GROUP BY t.table_name, t.sql").fetchall()
-    out: set[tuple[str, str]] = set()
-    for table, sql, names in rows:
-        table = table.lower()
-        if table not in tables:
-            continue
-        names = {n.lower() for n in names}
-        if "COLLATE" in sql.upper():
-            names -= _collated_in_create(sql, names)
-        out |= {(table, n) for n in names}
-    return out
-
-
-def _collated_in_create(sql: str, names: set[str]) -> set[str]:
-    """The columns (of ``names``) whose definition in a CREATE TABLE statement has a COLLATE;
-    all of ``names`` when sqlglot cannot read the statement or finds other columns in it."""
-    try:
-        create = sqlglot.parse_one(sql, read="duckdb")
-    except sqlglot.errors.SqlglotError:
-        return names
-    schema = create.this if isinstance(create, exp.Create) else None
-    if not isinstance(schema, exp.Schema):
-        return names
-    defs = [e for e in schema.expressions if isinstance(e, exp.ColumnDef)]
-    if {d.name.lower() for d in defs} != names:
-        return names
-    return {d.name.lower() for d in defs
-            if any("COLLATE" in part.sql(dialect="duckdb").upper()
-                   for part in (d.args.get("kind"), *(d.args.get("constraints") or []))
-                   if part is not None)}
+    return declared_uncollated(con, tables)
 
 
 class FactorizedCounter:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import sqlglot
+from sqlglot import exp
 from sysml_datasets.imdb import stored_fingerprint
 
-from .query_graph import QueryGraph, parse_statement, quote
+from .query_graph import QueryGraph, Schema, parse_statement, quote
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +53,9 @@ def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None =
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def schema_of(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, ...]]:
-    """Table -> column names of the user tables (deepquery's own metadata tables excluded)."""
+def schema_of(con: duckdb.DuckDBPyConnection) -> Schema:
+    """Table -> column names of the user tables (deepquery's own metadata tables excluded), with
+    each column's equality domain (:func:`column_domains`)."""
     rows = con.execute(
         "SELECT table_name, column_name FROM information_schema.columns "
         "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position").fetchall()
@@ -60,7 +63,10 @@ def schema_of(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, ...]]:
     for t, c in rows:
         if not t.startswith("_sysml"):
             out.setdefault(t.lower(), []).append(c.lower())
-    return {t: tuple(c) for t, c in out.items()}
+    domains = column_domains(con)
+    return Schema({t: tuple(c) for t, c in out.items()},
+                  {(t, c): domains[(t, c)] for t, cs in out.items() for c in cs
+                   if (t, c) in domains})
 
 
 def column_types(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
@@ -69,6 +75,87 @@ def column_types(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
     rows = con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
                        "WHERE table_schema = 'main'").fetchall()
     return {(t.lower(), c.lower()): ty for t, c, ty in rows}
+
+
+INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+                           "UINTEGER"})
+"""Integer types whose every value a BIGINT holds: DuckDB compares any two of them exactly."""
+
+
+def column_domains(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
+    """``(table, column) -> domain`` (lower-case names): two columns of one domain compare with
+    ``=`` as an equivalence over one set of values, so ``x = y AND x = z`` implies ``y = z``
+    (:func:`deepquery.query_graph.parse_query` adds that edge only then). The domain is the
+    type, ``integer`` for every one of :data:`INTEGER_TYPES`; a VARCHAR that is collated or a
+    view's (its query may collate it) has a domain of its own: ``a.id COLLATE NOCASE = b.aid``
+    and ``a.id = c.aid`` hold for b.aid 'a' and c.aid 'A', ``b.aid = c.aid`` does not. Columns
+    of different types are different domains: DuckDB casts one side (INTEGER 1 equals VARCHAR
+    '1' and '01'; BIGINT 2^53 + 1 equals DOUBLE 2^53, which equals BIGINT 2^53). A connection's
+    ``default_collation`` applies to every uncollated VARCHAR alike, so it changes no domain."""
+    plain = declared_uncollated(con)
+    out = {}
+    for (t, c), ty in column_types(con).items():
+        if ty in INTEGER_TYPES:
+            out[(t, c)] = "integer"
+        elif ty == "VARCHAR" and (t, c) not in plain:
+            out[(t, c)] = f"VARCHAR of {t}.{c}"
+        else:
+            out[(t, c)] = ty
+    return out
+
+
+def default_collation(con: duckdb.DuckDBPyConnection) -> str:
+    """``con``'s ``default_collation`` (``SET`` or ``PRAGMA``; empty when none): a connection's
+    setting, not stored in the database file, applied to every VARCHAR comparison."""
+    rows = con.execute("SELECT value FROM duckdb_settings() "
+                       "WHERE name = 'default_collation'").fetchall()
+    return str(rows[0][0] or "") if rows else ""
+
+
+def declared_uncollated(con: duckdb.DuckDBPyConnection,
+                        tables: set[str] | None = None) -> set[tuple[str, str]]:
+    """``(table, column)`` of the base tables (of ``tables``, lower case; default all) whose
+    columns are declared without a collation. Neither ``information_schema.columns`` nor
+    ``duckdb_columns()`` shows a column's collation (both say VARCHAR), the CREATE TABLE
+    statement DuckDB writes back for each table (``duckdb_tables().sql``) does: a table whose
+    statement has no COLLATE has none; otherwise its statement is read with sqlglot, and a
+    column whose definition (type, default, generated expression) has a COLLATE counts as
+    collated, every column of it when the statement cannot be read. Views are never in the set.
+    The connection's ``default_collation`` is not looked at (:func:`default_collation`)."""
+    rows = con.execute(
+        "SELECT t.table_name, t.sql, list(c.column_name) FROM duckdb_tables() AS t "
+        "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
+        "WHERE t.schema_name = 'main' AND t.database_name = current_database() "
+        "GROUP BY t.table_name, t.sql").fetchall()
+    out: set[tuple[str, str]] = set()
+    for table, sql, names in rows:
+        table = table.lower()
+        if tables is not None and table not in tables:
+            continue
+        names = {n.lower() for n in names}
+        if "COLLATE" in sql.upper():
+            names -= _collated_in_create(sql, names)
+        out |= {(table, n) for n in names}
+    return out
+
+
+def _collated_in_create(sql: str, names: set[str]) -> set[str]:
+    """The columns (of ``names``) whose definition in a CREATE TABLE statement has a COLLATE;
+    all of ``names`` when sqlglot cannot read the statement or finds other columns in it."""
+    try:
+        create = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return names
+    schema = create.this if isinstance(create, exp.Create) else None
+    if not isinstance(schema, exp.Schema):
+        return names
+    defs = [e for e in schema.expressions if isinstance(e, exp.ColumnDef)]
+    if {d.name.lower() for d in defs} != names:
+        return names
+    return {d.name.lower() for d in defs
+            if any("COLLATE" in part.sql(dialect="duckdb").upper()
+                   for part in (d.args.get("kind"), *(d.args.get("constraints") or []))
+                   if part is not None)}
 
 
 def primary_keys(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

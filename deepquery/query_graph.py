@@ -6,7 +6,10 @@ MIN/COUNT aggregates) with sqlglot. Every top-level conjunct of WHERE (and of ea
 an equi-join edge ``a.x = b.y`` between two aliases, a local filter of one alias, or a non-equi
 predicate over two aliases (kept as a join edge with ``equi=False``). Edges implied by
 transitivity (``t.id = mc.movie_id AND t.id = mi.movie_id`` implies ``mc.movie_id =
-mi.movie_id``) are added, so the graph is the closure of every equality class.
+mi.movie_id``) are added, so the graph is the closure of every equality class; only between
+columns of one domain (:class:`Schema`), where DuckDB's ``=`` is an equivalence: under
+``a.id VARCHAR COLLATE NOCASE``, ``a.id = b.aid AND a.id = c.aid`` holds for 'A', 'a', 'A' and
+``b.aid = c.aid`` does not.
 
 Relation ``i`` of a graph is bit ``1 << i`` in the bitsets (plain ints) the optimizers use.
 """
@@ -121,6 +124,18 @@ _TABLE_PARTS = frozenset({"this", "db", "catalog", "alias"})
 """Parts of a FROM item kept by the planned SQL (TABLESAMPLE, hints, ... are refused)."""
 
 
+class Schema(dict):
+    """Table -> its column names (lower case), as :func:`parse_query` takes it, with how each
+    column compares: ``domains[(table, column)]`` (:func:`deepquery.database.column_domains`).
+    Equality is transitive only within one domain, so an implied edge links two columns of one
+    domain alone; a plain mapping (no domains) has every class transitive."""
+
+    def __init__(self, columns: Mapping[str, Sequence[str]] = (),  # type: ignore[assignment]
+                 domains: Mapping[tuple[str, str], str] | None = None) -> None:
+        super().__init__(columns)
+        self.domains: dict[tuple[str, str], str] = dict(domains or {})
+
+
 class QueryError(ValueError):
     """A query that cannot be turned into a graph; the message is one line for the user."""
 
@@ -147,6 +162,10 @@ class JoinEdge:
     sql: str
     equi: bool = True
     implied: bool = False
+    transitive: bool = True
+    """For an equi edge: whether its two columns are of one domain (:class:`Schema`), so it
+    joins their equality class; an edge between two domains (a collated VARCHAR and a plain one,
+    INTEGER and VARCHAR) is a class of its own and implies no other edge."""
 
 
 @dataclass(frozen=True)
@@ -366,7 +385,8 @@ def parse_statement(sql: str, read: str = "postgres") -> exp.Select:
 def parse_query(
     sql: str, schema: Mapping[str, Sequence[str]] | None = None, name: str = "query"
 ) -> QueryGraph:
-    """Build the :class:`QueryGraph` of one SELECT; ``schema`` (table -> columns) validates names."""
+    """Build the :class:`QueryGraph` of one SELECT; ``schema`` (table -> columns) validates names,
+    and a :class:`Schema`'s domains say which equalities are transitive (without them, all)."""
     stmt = parse_statement(sql)
     if stmt.args.get("with") or stmt.args.get("with_"):
         raise QueryError("WITH clauses are not supported")
@@ -477,8 +497,18 @@ def parse_query(
         else:
             raise QueryError(f"predicate over more than two relations not supported: {c.sql()}")
 
-    classes = _classes(((li, lc), (ri, rc)) for li, lc, ri, rc, _ in equi)
-    edges = _close_equalities(equi, classes, relations) + theta
+    domains = getattr(schema, "domains", None)
+
+    def one_domain(li: int, lc: str, ri: int, rc: str) -> bool:
+        if not domains:
+            return True
+        d = domains.get((relations[li].table, lc))
+        return d is not None and d == domains.get((relations[ri].table, rc))
+
+    same = [q for q in equi if one_domain(*q[:4])]
+    classes = _classes(((li, lc), (ri, rc)) for li, lc, ri, rc, _ in same)
+    edges = _close_equalities(same, classes, relations) + _cross_domain_edges(
+        [q for q in equi if not one_domain(*q[:4])], relations) + theta
     for i, pred in _same_relation_equalities(classes, relations):
         if pred not in filters[i]:
             filters[i].append(pred)
@@ -566,6 +596,22 @@ def _close_equalities(
     return out
 
 
+def _cross_domain_edges(equi: list[tuple[int, str, int, str, str]],
+                        relations: list[Relation]) -> list[JoinEdge]:
+    """The explicit equi edges between columns of two domains, once each, as written: they
+    imply no edge and join no class (see :attr:`JoinEdge.transitive`)."""
+    out, seen = [], set()
+    for li, lc, ri, rc, _ in equi:
+        (li, lc), (ri, rc) = sorted([(li, lc), (ri, rc)])
+        if (li, lc, ri, rc) in seen:
+            continue
+        seen.add((li, lc, ri, rc))
+        sql = (f"{quote(relations[li].alias)}.{quote(lc)} = "
+               f"{quote(relations[ri].alias)}.{quote(rc)}")
+        out.append(JoinEdge(li, ri, lc, rc, sql, True, False, transitive=False))
+    return out
+
+
 def _same_relation_equalities(
     classes: dict[tuple[int, str], list[tuple[int, str]]], relations: list[Relation]
 ) -> list[tuple[int, str]]:
@@ -588,9 +634,14 @@ def _same_relation_equalities(
 
 
 def equality_classes(graph: QueryGraph) -> list[frozenset[tuple[int, str]]]:
-    """The equality classes of (relation, column) induced by the equi edges."""
-    classes = _classes(((e.left, e.left_column), (e.right, e.right_column)) for e in graph.edges if e.equi)
-    return [frozenset(members) for _, members in sorted(classes.items())]
+    """The equality classes of (relation, column) induced by the equi edges: first those of the
+    transitive edges (disjoint), then each edge between two domains alone (its two columns; a
+    column may be in several of those and in one of the first)."""
+    classes = _classes(((e.left, e.left_column), (e.right, e.right_column))
+                       for e in graph.edges if e.equi and e.transitive)
+    return [frozenset(members) for _, members in sorted(classes.items())] + [
+        frozenset([(e.left, e.left_column), (e.right, e.right_column)])
+        for e in graph.edges if e.equi and not e.transitive]
 
 
 def _classes(

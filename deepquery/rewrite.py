@@ -2,7 +2,8 @@
 
 The left child of each join comes first (DuckDB's probe side), the right child second (its
 build side). Each join's ON clause holds one predicate per equality class linking the two sides
-(implied duplicates are left out) plus any non-equi predicate between them; a join with none is
+(implied duplicates are left out; an edge between two domains is a class of its own) plus any
+non-equi predicate between them; a join with none is
 a CROSS JOIN. Base-table filters stay in WHERE; DuckDB pushes them into the scans.
 """
 from __future__ import annotations
@@ -22,12 +23,16 @@ from .query_graph import (
 
 
 def _on(graph: QueryGraph, left: int, right: int) -> list[str]:
-    klass = {m: k for k, cls in enumerate(equality_classes(graph)) for m in cls}
+    # Transitive classes come first and are disjoint: setdefault keeps a column's own.
+    klass: dict[tuple[int, str], int] = {}
+    for k, cls in enumerate(equality_classes(graph)):
+        for m in cls:
+            klass.setdefault(m, k)
     seen, out = set(), []
     for e in graph.edges_between(left, right):
         if e.sql == "TRUE":
             continue
-        if e.equi:
+        if e.equi and e.transitive:  # an edge between two domains implies no other: each stays
             k = klass[(e.left, e.left_column)]
             if k in seen:
                 continue

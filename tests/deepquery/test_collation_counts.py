@@ -13,8 +13,7 @@ import duckdb
 import pytest
 
 from deepquery import TableStats, TrueCardinality, connect, parse_query
-from deepquery._factorized_count import _collated_in_create
-from deepquery.database import schema_of
+from deepquery.database import _collated_in_create, schema_of
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,145 @@
+"""Implied equalities only where DuckDB's ``=`` is transitive: ``a.id = b.aid AND a.id = c.aid``
+implies ``b.aid = c.aid`` when the three columns are of one domain (one type, no collation of
+their own), not under ``a.id VARCHAR COLLATE NOCASE`` ('A' equals 'a' and 'A', which differ),
+nor across types DuckDB casts (INTEGER 1 equals VARCHAR '01' and '1'; DOUBLE 2^53 equals BIGINT
+2^53 + 1 and 2^53). Every count, by both methods, and every join order's planned SQL must give
+DuckDB's result for the query as written."""
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from deepquery import TableStats, TrueCardinality, connect, parse_query
+from deepquery.cost_models import get_cost_model
+from deepquery.database import schema_of
+from deepquery.execute import run_plan
+from deepquery.join_tree import from_nested
+
+REPO = Path(__file__).resolve().parents[2]
+
+THREE = "SELECT count(*) FROM a, b, c WHERE a.id = b.aid AND a.id = c.aid"
+
+CASES = {
+    # (a.id's type, b.aid's and c.aid's type, a's, b's, c's values): one row matches as written
+    "nocase": ("VARCHAR COLLATE NOCASE", "VARCHAR", "'A'", "'a'", "'A'"),
+    "noaccent": ("VARCHAR COLLATE NOACCENT", "VARCHAR", "'e'", "'é'", "'e'"),
+    "integer = varchar": ("INTEGER", "VARCHAR", "1", "'01'", "'1'"),
+    "double = bigint": ("DOUBLE", "BIGINT", "9007199254740992", "9007199254740993",
+                        "9007199254740992"),
+    "double = decimal": ("DOUBLE", "DECIMAL(20, 0)", "1e19", "10000000000000000000",
+                         "10000000000000000001"),
+}
+
+
+def _database(path: Path, a_type: str, bc_type: str, a: str, b: str, c: str) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute(f"CREATE TABLE a(id {a_type}, x INTEGER)")
+    con.execute(f"CREATE TABLE b(aid {bc_type}, y INTEGER)")
+    con.execute(f"CREATE TABLE c(aid {bc_type}, z INTEGER)")
+    con.execute(f"INSERT INTO a VALUES ({a}, 1)")
+    con.execute(f"INSERT INTO b VALUES ({b}, 2)")
+    con.execute(f"INSERT INTO c VALUES ({c}, 3)")
+    con.close()
+    return path
+
+
+def _trees(aliases: tuple[str, ...]):
+    """Every join tree over ``aliases`` (each order of each split)."""
+    if len(aliases) == 1:
+        yield aliases[0]
+        return
+    for k in range(1, len(aliases)):
+        for left in itertools.combinations(aliases, k):
+            right = tuple(x for x in aliases if x not in left)
+            for lt in _trees(left):
+                for rt in _trees(right):
+                    yield [lt, rt]
+
+
+def _assert_as_written(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Both counting methods count the query's rows, and every join order returns them."""
+    expected = con.execute(sql).fetchone()[0]
+    g = parse_query(sql, schema_of(con))
+    stats = TableStats(con)
+    for method in ("auto", "sql"):
+        cards = TrueCardinality(g, stats, "fp", method=method)
+        assert cards.card(g.full_mask) == expected, method
+    model = get_cost_model("cm1")
+    for nested in _trees(g.aliases):
+        tree = from_nested(nested, g, cards, model)
+        assert run_plan(con, g, tree).same_result, nested
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_no_implied_edge_across_domains(tmp_path, case):
+    # Old code: b.aid = c.aid was implied, so both methods counted 0 rows where DuckDB counts
+    # 1, and plans joining b to c first returned none.
+    con = connect(_database(tmp_path / "t.duckdb", *CASES[case]))
+    assert con.execute(THREE).fetchone()[0] == 1
+    g = parse_query(THREE, schema_of(con))
+    assert not any(e.implied for e in g.edges)
+    _assert_as_written(con, THREE)
+    con.close()
+
+
+def test_no_implied_filter_across_domains(tmp_path):
+    # a.id = b.x AND a.id = b.y implied the filter b.x = b.y: 'a' <> 'A', so the old code
+    # counted 0 rows where DuckDB counts 1.
+    con = duckdb.connect(str(tmp_path / "t.duckdb"))
+    con.execute("CREATE TABLE a(id VARCHAR COLLATE NOCASE, v INTEGER)")
+    con.execute("CREATE TABLE b(x VARCHAR, y VARCHAR)")
+    con.execute("INSERT INTO a VALUES ('A', 1)")
+    con.execute("INSERT INTO b VALUES ('a', 'A')")
+    con.close()
+    con = connect(tmp_path / "t.duckdb")
+    sql = "SELECT count(*) FROM a, b WHERE a.id = b.x AND a.id = b.y"
+    assert con.execute(sql).fetchone()[0] == 1
+    assert parse_query(sql, schema_of(con)).filters == ((), ())
+    _assert_as_written(con, sql)
+    con.close()
+
+
+def test_a_view_that_collates_is_a_domain_of_its_own(tmp_path):
+    # The view's column compares under NOCASE; a.id and c.aid do not.
+    db = _database(tmp_path / "t.duckdb", "VARCHAR", "VARCHAR", "'a'", "'x'", "'A'")
+    con = duckdb.connect(str(db))
+    con.execute("CREATE VIEW v AS SELECT aid COLLATE NOCASE AS aid FROM b")
+    con.execute("UPDATE b SET aid = 'A'")
+    con.close()
+    con = connect(db)
+    sql = "SELECT count(*) FROM a, v, c WHERE v.aid = a.id AND v.aid = c.aid"
+    assert con.execute(sql).fetchone()[0] == 1
+    _assert_as_written(con, sql)
+    con.close()
+
+
+def test_a_class_of_one_domain_keeps_its_implied_edges(tmp_path):
+    # Integers of any width compare exactly, and so do uncollated VARCHARs (also under a
+    # connection's default_collation, which applies to all of them): the edge stays implied.
+    for a_type, bc_type, values in (("INTEGER", "BIGINT", ("1", "1", "1")),
+                                    ("VARCHAR", "VARCHAR", ("'A'", "'A'", "'A'"))):
+        db = _database(tmp_path / f"{a_type}.duckdb", a_type, bc_type, *values)
+        con = connect(db)
+        g = parse_query(THREE, schema_of(con))
+        assert [(e.left_column, e.right_column) for e in g.edges if e.implied] == [("aid", "aid")]
+        _assert_as_written(con, THREE)
+        con.close()
+
+
+def test_run_says_equal_for_a_nocase_class(tmp_path):
+    db = _database(tmp_path / "t.duckdb", *CASES["nocase"])
+    query = tmp_path / "q.sql"
+    query.write_text(THREE + ";\n")
+    for cards in ("true", "estimated"):
+        r = subprocess.run([sys.executable, "-m", "deepquery", "run", str(query), "--db", str(db),
+                            "--cards", cards, "--cache-dir", str(tmp_path / "cache")],
+                           cwd=REPO, env=dict(os.environ, SYSML_CACHE=str(tmp_path / "cache")),
+                           capture_output=True, text=True, timeout=120, check=False)
+        assert r.returncode == 0, r.stderr
+        assert "results equal (1 rows)" in r.stdout, r.stdout
