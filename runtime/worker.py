@@ -23,6 +23,7 @@ import io
 import itertools
 import os
 import pickle
+import select
 import shutil
 import signal
 import socket
@@ -41,6 +42,7 @@ from .serialization import (error_value, load_value, make_results, make_value, r
 
 _BATCH_S = 0.001  # hold results at most this long while more queued tasks are ready to run
 _SHORT_S = 0.0005  # only a function whose runs took less than this may hold earlier results
+_SIDE_S = 0.1  # while idle with other threads alive, report their refs at least this often
 
 
 class Worker:
@@ -467,9 +469,19 @@ class Worker:
 
     def loop(self) -> None:
         last_flush = time.perf_counter()
+        threads = threading.active_count()  # this process's own: main, lifeline, flusher
         while True:
             if not self.queue:
                 self.flush()
+                # a thread a task left running (an actor's, or a finished task's) may make and
+                # drop refs while we wait: only this thread counts and reports them (flush), so
+                # wake now and then to do it, else they (their segments) would be held until
+                # the next message came
+                alive = threading.active_count() > threads  # before: a thread's last drops
+                if self._side or _object_ref._released:  # precede its leaving the count
+                    continue
+                if alive and not select.select((self.chan.sock,), (), (), _SIDE_S)[0]:
+                    continue
                 self._take_reading(True)  # a thread of an earlier task may be reading
                 try:
                     self._read(True, blocked=False)

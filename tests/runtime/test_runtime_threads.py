@@ -272,3 +272,44 @@ def test_a_thread_of_a_finished_task_bouncing_the_queue_leaves_the_worker_runnin
     # worker died and another was started
     assert [w.pid for w in client.all_workers if w.dead] == []
     assert client.workers_spawned == spawned
+
+
+@pytest.mark.parametrize("where", ["actor", "finished task"])
+def test_refs_a_left_thread_drops_while_its_worker_idles_are_released(rt, shm_files, where):
+    # a thread an actor or a finished task left running puts objects (shared-memory segments)
+    # and drops them while the worker's main thread, which alone reports its refs, waits for
+    # the next message: before, the segments stayed until a message came (here none does)
+    import time
+
+    def put_and_drop(n):
+        import threading
+
+        def run():
+            time.sleep(0.3)  # the worker's main thread is waiting by now
+            for _ in range(n):
+                r = rt.put(np.ones(100_000))
+                del r
+        threading.Thread(target=run).start()
+        return True
+
+    @rt.remote
+    class Left:
+        def start(self, n):
+            return put_and_drop(n)
+
+        def ping(self):
+            return 1
+
+    before = set(shm_files())
+    if where == "actor":
+        a = Left.remote()
+        assert rt.get(a.start.remote(3), timeout=60)
+    else:
+        assert rt.get(rt.remote(put_and_drop).remote(3), timeout=60)
+    time.sleep(0.5)  # the thread's puts are done
+    deadline = time.monotonic() + 5
+    while set(shm_files()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(shm_files()) - before == set()
+    if where == "actor":
+        assert rt.get(a.ping.remote(), timeout=60) == 1
