@@ -16,9 +16,10 @@ MAX_PACKETS = 100_000_000
 #: Default --max-nodes: about 1 GB while building (about 1 KB a node). HiCuts on a generated 3,000-rule
 #: fw set (`gen --kind fw --size 3000`) is the algorithm's known blow-up on wildcard-heavy firewall rules,
 #: not slow code (about 60 us of CPU a node): it had 2.4 million nodes in 2.3 GB after 170 s of CPU and
-#: was still growing; at this budget it stops after about a minute of CPU. On the 24 published 1k/10k
-#: sets, HiCuts passes it on all five fw 10k sets and a few others (HyperCuts did too before it followed
-#: the NeuroCuts reference; on fw2_10k it still does); EffiCuts and CutSplit stay under 70,000.
+#: was still growing (the fw mix before it drew joint prefix lengths); at this budget it stops after 80 s
+#: of CPU (the mix now). On the 24 published 1k/10k sets, HiCuts and HyperCuts pass it on all five fw 10k
+#: sets (HyperCuts, following the NeuroCuts reference, after 43 to 61 s of build; HiCuts on a few other
+#: sets too); EffiCuts and CutSplit stay under 70,000.
 MAX_NODES = 1_000_000
 
 
