@@ -14,8 +14,8 @@ As the reference's HyperCuts does (`HyperCuts.train`; the paper has no such step
 first split in two: those whose source and destination both cover more than one address, and the
 rest (a host address on either side). Each part gets its own tree under a root partition node, so a
 lookup searches both and the accesses add up, as the reference sums its two trees' accesses, nodes
-and bytes. On the firewall sets one tree for both parts is far larger: fw3_1k takes 226,149 nodes
-in one tree and 75,947 in two. Unlike the reference, a root of at most binth rules stays one leaf.
+and bytes. On the firewall sets one tree for both parts is far larger: fw3_1k takes 226,091 nodes
+in one tree and 75,755 in two. Unlike the reference, a root of at most binth rules stays one leaf.
 Refinements as in every builder (tree.py): pruning, region compaction, node merging (adjacent slots
 only, as in the reference, with the slots in its order: its first dimension fastest). With these,
 accesses equal the reference's anchors on the twelve 1k sets, and nodes on nine (all but acl1, acl2
