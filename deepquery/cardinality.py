@@ -12,8 +12,10 @@ it counts each class once however many implied edges connect it. Non-equi join p
 the textbook 1/3; cross-product edges 1.
 
 True cardinalities are exact counts of the sub-query, kept in a persistent
-:class:`~deepquery._card_cache.CardinalityCache` keyed by database fingerprint and the canonical
-``SELECT count(*)`` text. A set that is not connected is the product of its components' counts.
+:class:`~deepquery._card_cache.CardinalityCache` keyed by the canonical ``SELECT count(*)`` text
+and a fingerprint of what the count depends on besides (:func:`counts_fingerprint`): the
+database, the counting code's :data:`COUNTS_VERSION` and the connection's
+``default_collation``. A set that is not connected is the product of its components' counts.
 A connected set is counted by message passing over the query's join tree
 (:mod:`deepquery._factorized_count`: each relation's filtered join columns are read once, then
 the ~13k connected subsets of a 17-relation JOB query take seconds, where one COUNT(*) each
@@ -25,14 +27,32 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+import duckdb
+
 from ._card_cache import CardinalityCache
 from ._factorized_count import FactorizedCounter, acyclic_classes
-from .database import TableStats, execute_select
+from .database import TableStats, default_collation, execute_select
 from .query_graph import QueryGraph, equality_classes, quote
 
 logger = logging.getLogger(__name__)
 
 NON_EQUI_SELECTIVITY = 1.0 / 3.0
+
+COUNTS_VERSION = 2
+"""Bumped whenever a count of one SQL text on one database may come out differently than
+before, so the cache never serves an older code's count: 2, numpy no longer counts joins on a
+collated VARCHAR (9659425: it had 2 rows where DuckDB has 4) and only one domain's equalities
+are implied; 1 (no version in the fingerprint), everything before."""
+
+
+def counts_fingerprint(db_fingerprint: str, con: duckdb.DuckDBPyConnection) -> str:
+    """What true-cardinality cache entries are keyed by besides the SQL: the database's
+    fingerprint (for a foreign ``--db``, its path, size and mtime, unchanged by a new deepquery),
+    :data:`COUNTS_VERSION`, and ``con``'s ``default_collation`` when it has one (a setting of
+    the connection, not of the file, that changes what every VARCHAR ``=`` matches)."""
+    fp = f"{db_fingerprint}:counts{COUNTS_VERSION}"
+    collation = default_collation(con)
+    return f"{fp}:collation={collation}" if collation else fp
 
 
 class Cardinality(Protocol):
@@ -128,7 +148,7 @@ class TrueCardinality:
             raise ValueError(f"method must be 'auto' or 'sql', got {method!r}")
         self.graph = graph
         self._stats = stats
-        self._fp = db_fingerprint
+        self._fp = counts_fingerprint(db_fingerprint, stats.con)
         self._cache = cache
         self._base = [float(stats.rows(r.table)) for r in graph.relations]
         self._memo: dict[int, float] = {}

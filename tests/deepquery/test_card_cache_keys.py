@@ -1,0 +1,109 @@
+"""The true-cardinality cache never serves a count another counting code or another connection
+setting made: its entries are keyed by the database's fingerprint, the counting code's version
+(:data:`deepquery.cardinality.COUNTS_VERSION`) and the connection's ``default_collation``. A
+foreign ``--db``'s fingerprint is its path, size and mtime, which a new deepquery does not
+change: without the version the wrong counts of the code before 9659425 were served again."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from deepquery import TableStats, TrueCardinality, connect, parse_query
+from deepquery._card_cache import CardinalityCache
+from deepquery.database import fingerprint, schema_of
+
+REPO = Path(__file__).resolve().parents[2]
+
+JOIN = "SELECT count(*) FROM a, b WHERE a.id = b.aid"
+
+
+def _deepquery(*args: str, cache: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deepquery", *args, "--cache-dir", str(cache)],
+                          cwd=REPO, env=dict(os.environ, SYSML_CACHE=str(cache)),
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_count_cached_by_the_code_before_the_collation_fix_is_not_served(tmp_path):
+    # The reviewer's repro: DuckDB counts 4 rows, the code before 9659425 counted 2 and cached
+    # them under (fingerprint(con, db), count SQL). Old code: plan printed rows 2 again.
+    db = tmp_path / "coll.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE a(id VARCHAR COLLATE NOCASE PRIMARY KEY, x INT)")
+    con.execute("INSERT INTO a VALUES ('A', 1), ('b', 2)")
+    con.execute("CREATE TABLE b(aid VARCHAR, y INT)")
+    con.execute("INSERT INTO b VALUES ('a', 1), ('A', 2), ('B', 3), ('b', 4)")
+    con.close()
+    cache_dir = tmp_path / "cache"
+    con = connect(db)
+    g = parse_query(JOIN, schema_of(con))
+    sql = TrueCardinality(g, TableStats(con), "fp").count_sql(g.full_mask)
+    old = CardinalityCache(cache_dir / "true_cards.sqlite")
+    old.put(fingerprint(con, db), sql, 2.0)  # what the code before 9659425 stored
+    old.close()
+    con.close()
+    query = tmp_path / "coll.sql"
+    query.write_text(JOIN + ";\n")
+    r = _deepquery("plan", str(query), "--db", str(db), "--cards", "true", "--json",
+                   cache=cache_dir)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["rows"] == 4
+    # the cache file is still what data list and data clean take it for: kept
+    r = _deepquery("data", "list", "--json", cache=cache_dir)
+    assert r.returncode == 0, r.stderr
+    assert [(Path(f["path"]).name, f["status"]) for f in json.loads(r.stdout)["files"]] == \
+        [("true_cards.sqlite", "cache")]
+    r = _deepquery("data", "clean", cache=cache_dir)
+    assert r.returncode == 0, r.stderr
+    assert (cache_dir / "true_cards.sqlite").is_file()
+
+
+def test_a_count_made_under_another_default_collation_is_not_served(tmp_path):
+    # 'A' = 'a' only under default_collation nocase. Old code: the second connection got the
+    # first one's cached 0.
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE a(id VARCHAR, x INT)")
+    con.execute("CREATE TABLE b(aid VARCHAR, y INT)")
+    con.execute("INSERT INTO a VALUES ('A', 1)")
+    con.execute("INSERT INTO b VALUES ('a', 1), ('A', 2)")
+    con.close()
+    path = tmp_path / "cards.sqlite"
+    counts = []
+    for setting in ("", "SET default_collation = 'nocase'", "PRAGMA default_collation = 'nocase'",
+                    ""):
+        con = connect(db)
+        if setting:
+            con.execute(setting)
+        g = parse_query(JOIN, schema_of(con))
+        cache = CardinalityCache(path)
+        counts.append(TrueCardinality(g, TableStats(con), "fp", cache).card(g.full_mask))
+        assert counts[-1] == con.execute(JOIN).fetchone()[0], setting
+        cache.close()
+        con.close()
+    assert counts == [1, 2, 2, 1]
+
+
+def test_counts_are_still_served_to_the_same_code_database_and_setting(tmp_path):
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE a(id INTEGER, x INT)")
+    con.execute("CREATE TABLE b(aid INTEGER, y INT)")
+    con.execute("INSERT INTO a VALUES (1, 1)")
+    con.execute("INSERT INTO b VALUES (1, 1), (1, 2)")
+    con.close()
+    computed = []
+    for _ in range(2):
+        con = connect(db)
+        g = parse_query(JOIN, schema_of(con))
+        cache = CardinalityCache(tmp_path / "cards.sqlite")
+        cards = TrueCardinality(g, TableStats(con), "fp", cache)
+        assert cards.card(g.full_mask) == 2
+        computed.append(cards.computed)
+        cache.close()
+        con.close()
+    assert computed == [1, 0]
