@@ -284,6 +284,8 @@ class Driver:
             s.kill_actor(m[1], m[2])
         elif tag == "cancel":
             s.cancel(m[1], m[2], m[3])
+        elif tag == "side_puts":
+            w.side_puts = True
         elif tag == "hello":
             w.alive = True
             w.pid = m[2]

@@ -101,7 +101,7 @@ class WorkerInfo:
 
     __slots__ = ("wid", "chan", "proc", "pid", "inflight", "fns", "blocked", "cpu", "aid",
                  "holds", "alive", "dead", "doomed", "stack", "idle_since", "cancelled",
-                 "orphans")
+                 "orphans", "side_puts")
 
     def __init__(self, wid: int, chan: Any, proc: Any, aid: int | None = None) -> None:
         self.wid = wid
@@ -118,6 +118,8 @@ class WorkerInfo:
         self.dead = False
         self.doomed = False
         self.stack: list[Any] = []  # open gets (Waiter) and help task ids, innermost last
+        # a thread other than its main one put: one may be inside a put while no task runs
+        self.side_puts = False
         self.idle_since = time.monotonic()
         # tasks cancelled with recursive=True that still run here: what they submit is
         # cancelled at once (removed when they report done)
@@ -691,10 +693,13 @@ class Scheduler:
         worker's put file is named by its object id alone (task outputs add ``.run``), and the
         id carries the worker's id (``wid_of``). Disk work, done without the lock
         before ``on_worker_died`` (which removes the ones no entry holds): ``w``'s socket is
-        closed, so its process writes no more. None unless ``w`` may have been inside a put
-        (read without the lock: only the caller, the dispatcher, takes tasks off a worker, and
-        a cancelled one stays in ``orphans``)."""
-        if self.session_dir is None or not (w.inflight or w.orphans or w.aid is not None):
+        closed, so its process writes no more. None unless ``w`` may have been inside a put:
+        in a task, an actor, or a worker whose other threads put (``side_puts``, told before
+        their first segment, so set by a message handled before its death was seen). Read
+        without the lock: only the caller, the dispatcher, takes tasks off a worker and sets
+        ``side_puts``, and a cancelled task stays in ``orphans``."""
+        if self.session_dir is None or not (w.inflight or w.orphans or w.aid is not None
+                                            or w.side_puts):
             return []
         out = []
         for folder in (self.session_dir, self.store.spill_dir):

@@ -64,6 +64,7 @@ class Worker:
         self.local: dict[int, int] = {}
         self.deltas: dict[int, int] = {}
         self._side: deque[tuple[int, bool]] = deque()  # (id, incref: else own)
+        self._side_puts = False  # a thread other than the main one put (told the driver)
         self.actor: Any = None
         self.actor_id: int | None = None
         self.running = False
@@ -327,6 +328,12 @@ class Worker:
 
     def put(self, obj: Any) -> Any:
         oid = self.new_id()
+        if not self._side_puts and _get_ident() != self._main_ident:
+            # a thread may put after its task is done: tell the driver before its first
+            # segment is written, so that it looks for unsent ones if this process dies idle
+            self.chan.outbox.append(("side_puts",))
+            self.chan.flush()
+            self._side_puts = True  # after the send: another thread's put may not pass first
         value, contained = make_value(obj, self.shm_path(oid), _SPILL)
         self.own(oid)
         self.chan.outbox.append(("put", oid, value, contained))

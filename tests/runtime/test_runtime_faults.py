@@ -160,6 +160,42 @@ def test_a_worker_killed_before_reporting_a_put_leaves_no_segment(rt, caps, shm_
     assert rt.get(keeper.total.remote(), timeout=30) == float(1 << 17)  # the kept one stays
 
 
+def test_a_worker_killed_idle_in_a_left_threads_put_leaves_no_segment(rt, caps, shm_files):
+    caps("shm")
+    before = set(shm_files())
+
+    @rt.remote
+    def leave_a_thread_putting():
+        import threading
+
+        from runtime import worker
+
+        def run():
+            time.sleep(0.5)  # the task is done: the driver sees its worker idle
+            write = worker.make_value
+
+            def write_then_die(*args, **kwargs):
+                out = write(*args, **kwargs)  # the segment is written, the put not sent
+                os.kill(os.getpid(), signal.SIGKILL)
+                return out
+            worker.make_value = write_then_die
+            rt.put(np.ones(1 << 17))
+        threading.Thread(target=run, daemon=True).start()
+        return os.getpid()
+
+    pid = rt.get(leave_a_thread_putting.remote(), timeout=60)
+    client = rt.api._client
+    deadline = time.monotonic() + 10
+    while any(w.pid == pid and not w.dead for w in client.all_workers):
+        assert time.monotonic() < deadline, "the worker did not die"
+        time.sleep(0.02)
+    # before: the driver listed a dead worker's folder for unsent puts only if it died in a
+    # task, so the segment stayed until shutdown
+    while set(shm_files()) - before:
+        assert time.monotonic() < deadline, f"left behind: {set(shm_files()) - before}"
+        time.sleep(0.02)
+
+
 def test_the_driver_lists_a_dead_workers_segments_without_holding_its_lock(fresh, backend,
                                                                            monkeypatch):
     if backend != "local":
