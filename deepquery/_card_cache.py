@@ -2,8 +2,9 @@
 
 The fingerprint a caller gives holds everything a count depends on besides its SQL text: for
 :class:`~deepquery.cardinality.TrueCardinality`, the database's, the counting code's version and
-the connection's ``default_collation`` (:func:`~deepquery.cardinality.counts_fingerprint`), so a
-count an older deepquery made is never served (it is pruned as any fingerprint not used lately).
+the connection's time zone, calendar and ``default_collation``
+(:func:`~deepquery.cardinality.counts_fingerprint`), so a count an older deepquery made is never
+served (it is pruned as any fingerprint not used lately).
 
 The cache only saves time: every count in it can be computed again. So a cache file that cannot
 be used never stops planning: a corrupt file is moved aside (``<name>.corrupt``) and a new one

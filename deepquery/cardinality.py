@@ -14,8 +14,8 @@ the textbook 1/3; cross-product edges 1.
 True cardinalities are exact counts of the sub-query, kept in a persistent
 :class:`~deepquery._card_cache.CardinalityCache` keyed by the canonical ``SELECT count(*)`` text
 and a fingerprint of what the count depends on besides (:func:`counts_fingerprint`): the
-database, the counting code's :data:`COUNTS_VERSION` and the connection's
-``default_collation``. A set that is not connected is the product of its components' counts.
+database, the counting code's :data:`COUNTS_VERSION` and the connection's time zone, calendar
+and ``default_collation``. A set that is not connected is the product of its components' counts.
 A connected set is counted by message passing over the query's join tree
 (:mod:`deepquery._factorized_count`: each relation's filtered join columns are read once, then
 the ~13k connected subsets of a 17-relation JOB query take seconds, where one COUNT(*) each
@@ -31,7 +31,7 @@ import duckdb
 
 from ._card_cache import CardinalityCache
 from ._factorized_count import FactorizedCounter, acyclic_classes
-from .database import TableStats, default_collation, execute_select
+from .database import TableStats, execute_select
 from .query_graph import QueryGraph, equality_classes, quote
 
 logger = logging.getLogger(__name__)
@@ -45,14 +45,21 @@ collated VARCHAR (9659425: it had 2 rows where DuckDB has 4) and only one domain
 are implied; 1 (no version in the fingerprint), everything before."""
 
 
+_SETTINGS = ("TimeZone", "Calendar", "default_collation")
+"""Connection settings a count depends on: the time zone and calendar a TIMESTAMPTZ filter's
+literal is read in (``ts < '2020-01-01'``; DuckDB takes the time zone from the environment,
+``TZ``), the collation every VARCHAR ``=`` compares under (``SET``/``PRAGMA
+default_collation``). They are the connection's, not the file's."""
+
+
 def counts_fingerprint(db_fingerprint: str, con: duckdb.DuckDBPyConnection) -> str:
     """What true-cardinality cache entries are keyed by besides the SQL: the database's
-    fingerprint (for a foreign ``--db``, its path, size and mtime, unchanged by a new deepquery),
-    :data:`COUNTS_VERSION`, and ``con``'s ``default_collation`` when it has one (a setting of
-    the connection, not of the file, that changes what every VARCHAR ``=`` matches)."""
-    fp = f"{db_fingerprint}:counts{COUNTS_VERSION}"
-    collation = default_collation(con)
-    return f"{fp}:collation={collation}" if collation else fp
+    fingerprint (for a foreign ``--db``, its path, size and mtime, unchanged by a new
+    deepquery), :data:`COUNTS_VERSION` and ``con``'s :data:`_SETTINGS`."""
+    values = dict(con.execute("SELECT name, value FROM duckdb_settings() "
+                              "WHERE list_contains(?, name)", [list(_SETTINGS)]).fetchall())
+    return f"{db_fingerprint}:counts{COUNTS_VERSION}:" + ",".join(
+        f"{name}={values.get(name) or ''}" for name in _SETTINGS)
 
 
 class Cardinality(Protocol):

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from deepquery import TableStats, TrueCardinality, connect, parse_query
 from deepquery._card_cache import CardinalityCache
@@ -107,3 +108,36 @@ def test_counts_are_still_served_to_the_same_code_database_and_setting(tmp_path)
         cache.close()
         con.close()
     assert computed == [1, 0]
+
+
+def test_a_count_made_in_another_time_zone_is_not_served(tmp_path):
+    # A TIMESTAMPTZ filter's literal is read in the connection's time zone, which DuckDB takes
+    # from TZ: 00:30 UTC is before midnight in New York. Old code: the New York run printed
+    # the UTC run's cached rows 0.
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE a(id INTEGER, ts TIMESTAMPTZ)")
+    con.execute("CREATE TABLE b(aid INTEGER)")
+    con.execute("INSERT INTO a VALUES (1, '2020-01-01 00:30:00+00')")
+    con.execute("INSERT INTO b VALUES (1)")
+    con.close()
+    sql = "SELECT count(*) FROM a, b WHERE a.id = b.aid AND a.ts < '2020-01-01'"
+    con = duckdb.connect(str(db), read_only=True)
+    expected = []
+    for tz in ("UTC", "America/New_York", "UTC"):
+        con.execute(f"SET TimeZone = '{tz}'")
+        expected.append(con.execute(sql).fetchone()[0])
+    con.close()
+    if expected != [0, 1, 0]:
+        pytest.skip(f"this DuckDB has no time zones (ICU): counts {expected}")
+    query = tmp_path / "q.sql"
+    query.write_text(sql + ";\n")
+    rows = []
+    for tz in ("UTC", "America/New_York", "UTC"):
+        r = subprocess.run([sys.executable, "-m", "deepquery", "plan", str(query), "--db", str(db),
+                            "--cards", "true", "--json", "--cache-dir", str(tmp_path / "cache")],
+                           cwd=REPO, env=dict(os.environ, TZ=tz), capture_output=True, text=True,
+                           timeout=120, check=False)
+        assert r.returncode == 0, r.stderr
+        rows.append(json.loads(r.stdout)["rows"])
+    assert rows == expected
