@@ -489,9 +489,14 @@ class Worker:
                     continue
                 if alive and not select.select((self.chan.sock,), (), (), _SIDE_S)[0]:
                     continue
-                self._take_reading(True)  # a thread of an earlier task may be reading
-                try:
-                    self._read(True, blocked=False)
+                with self._cv:  # a thread of an earlier task may be reading: what it reads
+                    while self._reading and not self.queue:  # for us (a call, a task) is
+                        self._cv.wait()  # queued, and the socket may stay quiet after it
+                    if self.queue:
+                        continue
+                    self._reading = True
+                try:  # with threads alive, never blocked here: they are reported (above)
+                    self._read(not alive, blocked=False)
                 except EOFError:
                     return
                 last_flush = time.perf_counter()

@@ -313,3 +313,35 @@ def test_refs_a_left_thread_drops_while_its_worker_idles_are_released(rt, shm_fi
     assert set(shm_files()) - before == set()
     if where == "actor":
         assert rt.get(a.ping.remote(), timeout=60) == 1
+
+
+def test_a_call_read_by_an_actors_waiting_thread_runs_at_once(rt, caps):
+    # the actor's thread waits (holding the socket's reading role) when a call comes: it
+    # reads the call and queues it, and the idle main thread, which waited for the role,
+    # then blocked in the socket's read; before, the call ran only when the next message
+    # came (here the thread's answer, 60 s later), so the get below timed out
+    caps("processes")
+
+    @rt.remote
+    class Sleeper:
+        def sleep(self, s):
+            import time
+            time.sleep(s)
+
+    @rt.remote
+    class Waits:
+        def start(self, box):
+            import threading
+            threading.Thread(target=lambda: rt.wait(box, timeout=60), daemon=True).start()
+            return True
+
+        def ping(self):
+            return 1
+
+    sleeper = Sleeper.remote()
+    a = Waits.remote()
+    assert rt.get(a.start.remote([sleeper.sleep.remote(60)]), timeout=60)
+    for _ in range(5):
+        assert rt.get(a.ping.remote(), timeout=20) == 1
+    rt.kill(a)
+    rt.kill(sleeper)
