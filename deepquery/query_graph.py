@@ -130,9 +130,9 @@ class Schema(dict):
     Equality is transitive only within one domain, so an implied edge links two columns of one
     domain alone; a plain mapping (no domains) has every class transitive."""
 
-    def __init__(self, columns: Mapping[str, Sequence[str]] = (),  # type: ignore[assignment]
+    def __init__(self, columns: Mapping[str, Sequence[str]] | None = None,
                  domains: Mapping[tuple[str, str], str] | None = None) -> None:
-        super().__init__(columns)
+        super().__init__(columns or {})
         self.domains: dict[tuple[str, str], str] = dict(domains or {})
 
 
