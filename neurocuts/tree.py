@@ -12,7 +12,8 @@ priority order. It is one of:
   adjacent slots and `run_child` the child of each run. With `Tree(share=False)` only adjacent slots
   merge, as in the NeuroCuts reference: equal neighbours in a row, then equal whole rows, and so on
   (`_reference_blocks`), so each child is a box of slots and runs and children correspond one to
-  one; with sharing a child serves several runs and covers their bounding box, which is exact
+  one (with `merge_pruned`, HyperCuts', slots compare their rules pruned over each slot, as the
+  reference prunes every child before it merges); with sharing a child serves several runs and covers their bounding box, which is exact
   because a subtree is exact over its whole region for its rules and each served slot holds exactly
   those rules;
 - a partition node: its rules split into disjoint groups, one child each over the same region; every
@@ -86,13 +87,17 @@ class Tree:
     deadline: float | None = None
     #: Most nodes the tree may hold; `make_node` raises NodeBudgetExceeded past it (set by `grow`).
     max_nodes: int | None = None
+    #: Node merging compares the slots' rules pruned over each slot, as the reference's HyperCuts
+    #: does, not the rules that overlap them (set by the builder; building only, not saved).
+    merge_pruned: bool = False
 
     def __init__(self, rules: RuleSet, binth: int = 16, algo: str = "", prune: bool = True,
-                 compact: bool = True, share: bool = True) -> None:
+                 compact: bool = True, share: bool = True, merge_pruned: bool = False) -> None:
         if binth < 1:
             raise ValueError(f"binth must be >= 1, got {binth}")
         self.rules, self.binth, self.algo = rules, binth, algo
         self.prune, self.compact, self.share = prune, compact, share
+        self.merge_pruned = merge_pruned
         self.build_s = 0.0
         self.node_count = 0  # nodes made so far: every node made becomes part of the tree
         self.root = make_node(self, np.zeros(5, np.int64), DIM_MAX.copy(), np.arange(len(rules)), 1)
@@ -157,8 +162,10 @@ def _check_budget(tree: Tree) -> None:
         raise NodeBudgetExceeded(f"{tree.algo} exceeded {tree.max_nodes} nodes on this rule set")
 
 
-def make_node(tree: Tree, lo: np.ndarray, hi: np.ndarray, rule_ids: np.ndarray, depth: int) -> Node:
-    """A new leaf over the region with the given rules, compacted and pruned.
+def make_node(tree: Tree, lo: np.ndarray, hi: np.ndarray, rule_ids: np.ndarray, depth: int,
+              pruned: bool = False) -> Node:
+    """A new leaf over the region with the given rules, compacted and pruned (unless `pruned` says
+    the rules are already pruned over a region the node's lies in, or over one of its parts).
 
     Raises BuildTimeout past the tree's deadline: one cut can create many children, each pruned in
     time quadratic in its rules, so `grow` alone would notice a limit only seconds late. Raises
@@ -175,7 +182,7 @@ def make_node(tree: Tree, lo: np.ndarray, hi: np.ndarray, rule_ids: np.ndarray, 
             if tree.compact:
                 lo = np.maximum(lo, tree.rules.lo[rule_ids].min(axis=0))
                 hi = np.minimum(hi, tree.rules.hi[rule_ids].max(axis=0))
-            if step == 0 and tree.prune:
+            if step == 0 and tree.prune and not pruned:
                 rule_ids = prune_rules(tree, rule_ids, lo, hi)
     return Node(lo, hi, rule_ids, depth)
 
@@ -257,6 +264,29 @@ def _reference_blocks(slot_group: np.ndarray, idx: np.ndarray, strides: np.ndarr
     return np.cumsum(start) - 1
 
 
+def _prune_slots(tree: Tree, node: Node, cuts: list[tuple[int, int, int]], idx: np.ndarray,
+                 pos: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each slot's rule positions pruned over the slot's own region: (pos, slot, bounds) anew.
+
+    The NeuroCuts reference prunes a child as it makes it, before node merging compares children
+    (tree_mem.py: `create_node`, then `refinement_node_merging` on the pruned rule sets).
+    """
+    total = len(bounds) - 1
+    kept = []
+    for s in range(total):
+        p = pos[bounds[s]:bounds[s + 1]]
+        if len(p) > 1:
+            lo, hi = node.lo.copy(), node.hi.copy()
+            for j, (d, k, w) in enumerate(cuts):
+                lo[d] = node.lo[d] + idx[s, j] * w
+                hi[d] = min(int(node.hi[d]), int(lo[d]) + w - 1)
+            p = np.searchsorted(node.rules, prune_rules(tree, node.rules[p], lo, hi))
+        kept.append(p)
+    sizes = np.fromiter((len(p) for p in kept), np.int64, total)
+    new_pos = np.concatenate(kept) if total else pos[:0]
+    return new_pos, np.repeat(np.arange(total), sizes), np.concatenate([[0], np.cumsum(sizes)])
+
+
 def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[int] | tuple[int, ...],
         widths: list[int] | tuple[int, ...] | None = None) -> list[Node]:
     """Cut a leaf along `dims`, `pieces[j]` pieces in dims[j]; equal widths unless `widths` is given.
@@ -301,14 +331,17 @@ def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[
     order = np.argsort(slot, kind="stable")  # keeps priority order inside each slot
     slot, pos = slot[order], pos[order]
     bounds = np.searchsorted(slot, np.arange(total + 1))
+    idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
+    slots_pruned = tree.merge_pruned and tree.prune
+    if slots_pruned:
+        pos, slot, bounds = _prune_slots(tree, node, cuts, idx, pos, bounds)
     count = np.diff(bounds)
 
     # Node merging: slots holding identical rule lists share one child, whose region is the bounding
     # box of its slots (one pointer per run of adjacent slots, as the cost model counts). Merging
     # every slot into one child would rebuild the parent and never end, so then keep them all apart.
     slot_group, ngroups = _group_equal_slots(pos, slot, bounds)
-    idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
-    if ngroups == 1:
+    if ngroups == 1 and not (tree.merge_pruned and count[0] < len(node.rules)):
         slot_group = np.arange(total)
     elif not tree.share:  # adjacent slots only, as the NeuroCuts reference merges
         slot_group = _reference_blocks(slot_group, idx, strides)
@@ -339,7 +372,10 @@ def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[
             lo[d] = node.lo[d] + g_lo[g, j] * w
             hi[d] = node.hi[d] if g_hi[g, j] == k - 1 else node.lo[d] + (g_hi[g, j] + 1) * w - 1
         s = int(first[g])
-        children.append(make_node(tree, lo, hi, node.rules[pos[bounds[s]:bounds[s + 1]]], node.depth + 1))
+        # Rules pruned over one slot of the child's box stay pruned over the box: a rule covered in
+        # the box is covered in each of its slots.
+        children.append(make_node(tree, lo, hi, node.rules[pos[bounds[s]:bounds[s + 1]]], node.depth + 1,
+                                  pruned=slots_pruned))
     new_run = np.ones(total, bool)
     new_run[1:] = slot_group[1:] != slot_group[:-1]
     node.kind, node.cuts, node.children = "cut", tuple(cuts), children

@@ -89,7 +89,7 @@ def test_dimensions_with_equal_distinct_counts_go_narrowest_span_first():
     assert [d for d, _, _ in root_cut(RuleSet(lo, hi))] == [3]
 
 
-@pytest.mark.parametrize("name", ["acl3", "acl5", "ipc1", "ipc2"])
+@pytest.mark.parametrize("name", ["acl2", "acl3", "acl5", "ipc1", "ipc2"])
 def test_trees_match_the_reference_anchors_node_for_node(shared_dir, name):
     # The reference numbers a multi-dimension cut's slots with its first dimension fastest and merges
     # equal children whose regions abut in one dimension. With our slots in its order and its merging,

@@ -128,6 +128,40 @@ def test_unshared_cut_merges_whole_rows_and_not_a_run_that_wraps_to_the_next_row
     validate_tree(tree)
 
 
+W = [0, 65535, 0, 65535, 0, 255]  # wildcard ports and protocol
+
+
+def test_merging_on_pruned_rules_keeps_apart_slots_whose_overlap_lists_only_are_equal():
+    # Pieces [0,24] [25,49] [50,74] [75,99] of the source; rule 1 (a narrower destination) is covered
+    # by rule 0 where rule 0 reaches past the piece, in the first two only. The reference prunes each
+    # child before merging (tree_mem.py: create_node, then refinement_node_merging), so slots 0-1 ([0])
+    # merge and slot 2 ([0, 1]) stays apart. Before, the first three slots all overlapped [0, 1] and
+    # got one child [0, 1] over [0, 74].
+    rules = RuleSet.from_ranges([[0, 60, 0, 199] + W, [0, 99, 0, 99] + W, [90, 99, 0, 199] + W])
+    tree = Tree(rules, binth=1, share=False, merge_pruned=True)
+    kids = cut(tree, tree.root, [0], [4])
+    assert [(int(k.lo[0]), int(k.hi[0]), k.rules.tolist()) for k in kids] == [
+        (0, 49, [0]), (50, 74, [0, 1]), (75, 99, [1, 2])]
+    pk = corner_packets(rules, 0)
+    assert np.array_equal(tree.classify(pk), linear_scan(rules, pk))
+    validate_tree(tree)
+
+
+def test_merging_on_pruned_rules_makes_one_child_when_every_slot_prunes_the_same_rule():
+    # Rule 2 is covered by rule 0 in the first half and by rule 1 in the second, by neither over the
+    # whole node: both halves hold [0, 1] once pruned, and the reference merges them into one child
+    # (its parent check refuses only a child with the parent's rules and region). Before, the two
+    # halves overlapped the same three rules and were kept apart (two children).
+    rules = RuleSet.from_ranges([[0, 60, 0, 99] + W, [40, 99, 50, 199] + W, [0, 99, 50, 99] + W])
+    tree = Tree(rules, binth=1, share=False, merge_pruned=True)
+    assert tree.root.rules.tolist() == [0, 1, 2]
+    kids = cut(tree, tree.root, [0], [2])
+    assert [(int(k.lo[0]), int(k.hi[0]), k.rules.tolist()) for k in kids] == [(0, 99, [0, 1])]
+    pk = corner_packets(rules, 0)
+    assert np.array_equal(tree.classify(pk), linear_scan(rules, pk))
+    validate_tree(tree)
+
+
 def test_partition_node_time_is_the_sum_of_its_parts():
     tree = Tree(two_rules(), binth=1)
     kids = partition_by_size(tree, tree.root, 2, 0.5)  # source port narrower than half its space or not
