@@ -20,8 +20,11 @@ Refinements as in every builder (tree.py): pruning, region compaction, node merg
 only, as in the reference, with the slots in its order: its first dimension fastest; slots compared
 by their rules pruned over each slot, as the reference prunes each child before merging). With
 these, accesses equal the reference's anchors on the twelve 1k sets, and nodes on ten (all but acl1
-and fw5: 2,331 and 321,365 against 2,435 and 321,335), plus our root partition node. Rule push-up
-is not done (it changes where rules are stored, not the cost model's search).
+and fw5: 2,399 and 321,365 against 2,435 and 321,335), plus our root partition node. acl1's 37 are
+the reference's empty pieces: where ceil(span / pieces) x pieces passes the span by a piece or more,
+it still makes every piece, those past the span empty leaves (1 node and 6 bytes each); ours cuts
+only the pieces that lie in the span (our tree format has no place for the others). Rule push-up is
+not done (it changes where rules are stored, not the cost model's search).
 """
 from __future__ import annotations
 
@@ -62,13 +65,17 @@ class HyperCutsConfig:
 
 
 def _rules_per_piece(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, pieces: int) -> np.ndarray:
-    """Rules in each piece of an equal-width cut of `dim` asked for `pieces` pieces, (pieces made,)."""
+    """Rules in each piece of an equal-width cut of `dim` into `pieces` pieces, (pieces,).
+
+    Width ceil(span / pieces) may pass the span before the last piece (span 17 in 16 pieces of 2
+    ends at piece 9): the reference still counts `pieces` pieces, those past the span empty, in its
+    mean and its empty pieces (hypercuts.py, `select_action`), so these do too.
+    """
     span = int(node.hi[dim] - node.lo[dim] + 1)
     w = -(-span // pieces)
-    made = -(-span // w)
     a = (clo[:, dim] - node.lo[dim]) // w
     b = (chi[:, dim] - node.lo[dim]) // w
-    return np.cumsum(np.bincount(a, minlength=made + 1) - np.bincount(b + 1, minlength=made + 1))[:made]
+    return np.cumsum(np.bincount(a, minlength=pieces + 1) - np.bincount(b + 1, minlength=pieces + 1))[:pieces]
 
 
 def hypercuts_step(config: HyperCutsConfig):

@@ -49,6 +49,16 @@ def test_pieces_stop_doubling_when_more_than_five_pieces_are_empty():
     assert root_cut(source_rules(low + high)) == ((0, 4, 1 << 30),)
 
 
+def test_pieces_past_the_span_count_as_empty_pieces():
+    # 17 protocols, one rule each: 16 pieces of width 2 end at piece 9, leaving 7 of the 16 past the
+    # span. The reference counts all 16 (7 empty, more than 5) and stops at 8 pieces of width 3,
+    # of which 6 exist. Before, only the 9 existing pieces were counted, none empty: 9 of width 2.
+    lo = np.zeros((17, 5), np.int64)
+    hi = np.tile(DIM_MAX, (17, 1))
+    lo[:, 4] = hi[:, 4] = np.arange(17)
+    assert root_cut(RuleSet(lo, hi)) == ((4, 6, 3),)
+
+
 def test_rules_with_a_host_address_get_their_own_tree_under_a_root_partition():
     # As the reference's HyperCuts.train: rules whose source and destination both cover more than
     # one address in one tree, the rest (a /32 on either side) in another; lookups search both.
