@@ -111,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = algo_sub.add_parser(name, help=f"train {name.upper()}")
         p.add_argument("--out", required=True, help="output folder (config, metrics, checkpoint)")
         p.add_argument("--overwrite", action="store_true",
-                       help="replace the run already in --out (its config.json, metrics.jsonl and checkpoint)")
+                       help="replace the run already in --out (its config.json, metrics.jsonl and "
+                            "checkpoint): kept aside until the new run has saved its checkpoint, "
+                            "put back if it fails before")
         p.add_argument("--total-env-steps", type=int, required=True, help="stop after this many env steps")
         p.add_argument("--stop-eval-return", type=float, default=None,
                        help="also stop once the mean return of a greedy evaluation (--eval-episodes "
@@ -225,18 +227,46 @@ def _remove_created(created: list[tuple[str, int, int]]) -> None:
             continue
 
 
-def _remove_old_run(path: str, held: list[str]) -> None:
-    """``--overwrite``: remove the old run's files once the new run has started (its config.json
-    is already rewritten), so a new run refused at start-up leaves the old one whole."""
-    for name in held:
-        target = Path(path) / name
-        if name == "config.json" or not target.exists():
-            continue
-        try:
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
-        except OSError as err:
-            raise UsageError(f"--out {path}: cannot replace {name}: {err.strerror or err}") from None
+def _set_old_run_aside(path: str, held: list[str]) -> Path | None:
+    """``--overwrite``: move the old run's files into a hidden folder of ``--out`` (renames, no
+    copy), where they stay until the new run has saved its checkpoint; ``None`` when there is
+    no old run. A failure part way puts back what was moved."""
+    if not held:
+        return None
+    aside = Path(path) / f".rllib_lite-replaced-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        aside.mkdir()
+    except OSError as err:
+        raise UsageError(f"--out {path}: cannot replace the run there: {err.strerror or err}") from None
+    try:
+        for name in held:
+            os.rename(Path(path) / name, aside / name)
+    except OSError as err:
+        _put_old_run_back(path, aside)
+        raise UsageError(f"--out {path}: cannot replace {name}: {err.strerror or err}") from None
+    return aside
 
+
+def _put_old_run_back(path: str, aside: Path) -> None:
+    """Undo :func:`_set_old_run_aside` for a new run that failed before its checkpoint: the new
+    run's files of the same names go, the old run's come back."""
+    for moved in aside.iterdir():
+        target = Path(path) / moved.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
+        os.rename(moved, target)
+    aside.rmdir()
+
+
+def _remove_old_run(aside: Path) -> None:
+    """The new run has saved its checkpoint: the old run set aside goes."""
+    try:
+        shutil.rmtree(aside)
+    except OSError as err:
+        logging.getLogger(__name__).warning("could not remove the replaced run in %s: %s", aside,
+                                            err.strerror or err)
 
 
 def _check_train_args(args: argparse.Namespace) -> None:
@@ -266,21 +296,35 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     # the env, spaces and model are checked while the algorithm is built: the folder made for
     # the run goes again if that refuses it, as when an --env does not exist
     created = _make_out(args.out)
+    aside = None
     try:
         # again, now that every folder on the way exists: before, a .. after a folder this run
         # makes (x/new/../old) led nowhere, and a run held there went unseen
         held = _check_out(args.out, args.overwrite)
         _check_writable(args.out)
+        # --overwrite: the old run is set aside, not removed, until the new one has a checkpoint
+        # (building the algorithm writes config.json): a refusal at start-up or a failure in
+        # training puts it back as it was, and the new run's files of those names go
+        aside = _set_old_run_aside(args.out, held)
         algo = _registry()[args.algo.upper()](config)
     except BaseException:
+        if aside is not None:
+            _put_old_run_back(args.out, aside)
         _remove_created(created)
         raise
     try:
-        _remove_old_run(args.out, held)
         history = algo.learn(args.total_env_steps, stop_return=args.stop_return,
                              stop_eval_return=args.stop_eval_return, eval_every=args.eval_every,
                              eval_episodes=args.eval_episodes)
         checkpoint = algo.save(Path(args.out) / "checkpoint")
+    except BaseException:
+        algo.stop()
+        if aside is not None:
+            _put_old_run_back(args.out, aside)
+        raise
+    if aside is not None:
+        _remove_old_run(aside)
+    try:
         evaluation = algo.evaluate(args.eval_episodes)
     finally:
         algo.stop()

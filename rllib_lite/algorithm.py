@@ -42,6 +42,16 @@ CHECKPOINT_FORMAT = 1
 __version__ = "0.1.0"
 
 
+def _size_text(size: int) -> str:
+    """``1.42 PiB``: a byte count for people."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            return f"{value:.3g} {unit}"
+        value /= 1024
+    return f"{value:.3g} PiB"
+
+
 class CheckpointError(ValueError):
     """A checkpoint folder is missing, corrupt, or from another algorithm."""
 
@@ -72,6 +82,7 @@ class Algorithm:
         self.recent_returns: collections.deque = collections.deque(maxlen=config.metrics_window)
         self.recent_lengths: collections.deque = collections.deque(maxlen=config.metrics_window)
         self._setup()
+        self._check_storage()  # before the workers start and before output_dir is written to
         spec = WorkerSpec(
             env=config.env, env_config=config.env_config, num_envs=config.num_envs_per_worker,
             seed=config.seed, structured_obs=structured, policy_factory=self._remote_policy_factory(),
@@ -93,6 +104,11 @@ class Algorithm:
     def _make_policy(self, model: nn.Module) -> Any:
         raise NotImplementedError
 
+    def _storage(self) -> tuple[str, int]:
+        """The config setting that sizes the storage a run fills (the rollout, the replay
+        buffer) as ``"field=value"``, and that storage's size in bytes."""
+        return "", 0
+
     def _train_iteration(self) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -103,6 +119,26 @@ class Algorithm:
         pass
 
     # ---- building blocks ---------------------------------------------------------------------
+    def _step_bytes(self) -> int:
+        """Bytes one env step's observation and action mask take in storage (float32 features,
+        bool mask; the same for flat and structured observations)."""
+        return 4 * self.preprocessor.flat_dim + self.num_actions
+
+    def _check_storage(self) -> None:
+        """Refuse, with a MemoryError naming the setting, storage the system cannot allocate,
+        at construction rather than once training is under way (the buffers are allocated at
+        the first iteration): a block of the size is allocated and freed untouched, which
+        costs no physical memory and fails where the buffers' own allocations would."""
+        setting, size = self._storage()
+        if size <= 0:
+            return
+        try:
+            probe = np.empty(size, dtype=np.uint8)
+        except (MemoryError, ValueError, OverflowError):  # past what an array may hold
+            raise MemoryError(f"{setting} needs {_size_text(size)} of storage, more than this "
+                              "system can allocate") from None
+        del probe
+
     def _build_model(self, default: Any) -> nn.Module:
         if self.config.model is None:
             return default()

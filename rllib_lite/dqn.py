@@ -72,6 +72,13 @@ class DQN(Algorithm):
     def _make_policy(self, model: torch.nn.Module) -> DQNPolicy:
         return DQNPolicy(model)
 
+    def _storage(self) -> tuple[str, int]:
+        # per transition: observation, next observation and its mask, action (int64), reward
+        # (float32) and two done flags
+        b = self.buffer
+        row = 4 * self.preprocessor.flat_dim + self._step_bytes() + 14
+        return f"buffer_size={self.config.buffer_size}", b.rows * b.num_envs * row
+
     @property
     def epsilon(self) -> float:
         """Exploration epsilon for the next env step."""

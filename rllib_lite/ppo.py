@@ -44,6 +44,13 @@ class PPO(Algorithm):
     def _make_policy(self, model: torch.nn.Module) -> PPOPolicy:
         return PPOPolicy(model)
 
+    def _storage(self) -> tuple[str, int]:
+        c = self.config
+        envs = c.num_envs_per_worker * max(c.num_rollout_workers, 1)
+        # per step: observation and mask, then action (int64), log-prob, value, reward and
+        # bootstrap value (float32) and three done flags
+        return f"rollout_steps={c.rollout_steps}", c.rollout_steps * envs * (self._step_bytes() + 27)
+
     def _train_iteration(self) -> dict[str, Any]:
         c = self.config
         t0 = time.perf_counter()

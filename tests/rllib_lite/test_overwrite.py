@@ -1,0 +1,87 @@
+"""``train --overwrite`` and start-up refusals: the old run in --out stays whole until the new
+run has saved its checkpoint, and a refused run writes nothing."""
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+from rllib_lite import DQN, PPO, DQNConfig, PPOConfig
+from rllib_lite.__main__ import main
+
+from .test_user_errors import MaskEnv
+
+_TINY = ("--total-env-steps", "16", "--num-envs-per-worker", "1", "--rollout-steps", "16",
+         "--minibatch-size", "16", "--eval-episodes", "1")
+_TOO_BIG = {"ppo": ("--rollout-steps", "100000000000"), "dqn": ("--buffer-size", "100000000000000")}
+
+
+def _old_run(folder):
+    (folder / "checkpoint").mkdir(parents=True)
+    (folder / "checkpoint" / "metadata.json").write_text('{"old": true}')
+    (folder / "config.json").write_text('{"seed": 1}')
+    (folder / "metrics.jsonl").write_text('{"iteration": 1}\n')
+    return _files(folder)
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()}
+
+
+def _run(capsys, *args):
+    code = main(list(args))
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_overwrite_by_a_run_refused_for_memory_keeps_the_old_run_whole(tmp_path, capsys, algo):
+    # the old code allocated the buffers in learn(), after config.json was rewritten and the
+    # old metrics.jsonl and checkpoint removed: only the new config.json was left
+    before = _old_run(tmp_path / "old")
+    code, lines = _run(capsys, "train", algo, "--out", str(tmp_path / "old"), "--overwrite",
+                       "--env", "CartPole-v1", "--total-env-steps", "64", *_TOO_BIG[algo])
+    assert code == 2 and len(lines) == 1, lines
+    assert "not enough memory" in lines[0] and _TOO_BIG[algo][0][2:].replace("-", "_") in lines[0]
+    assert _files(tmp_path / "old") == before
+    assert sorted(p.name for p in (tmp_path / "old").iterdir()) == ["checkpoint", "config.json", "metrics.jsonl"]
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_a_run_refused_for_memory_creates_no_folder(tmp_path, capsys, algo):
+    # the old code created --out and left config.json there, so the corrected retry was refused
+    code, lines = _run(capsys, "train", algo, "--out", str(tmp_path / "new" / "run"),
+                       "--env", "CartPole-v1", "--total-env-steps", "64", *_TOO_BIG[algo])
+    assert code == 2 and "not enough memory" in lines[0], lines
+    assert not (tmp_path / "new").exists()
+
+
+def test_storage_too_big_is_a_memory_error_naming_the_field_at_construction():
+    with pytest.raises(MemoryError, match=r"rollout_steps=100000000000 needs .* of storage"):
+        PPO(PPOConfig(env="CartPole-v1", rollout_steps=10**11))
+    with pytest.raises(MemoryError, match=r"buffer_size=100000000000000 needs .* of storage"):
+        DQN(DQNConfig(env="CartPole-v1", buffer_size=10**14))
+
+
+def test_overwrite_by_a_run_that_fails_in_training_puts_the_old_run_back(tmp_path, capsys):
+    # the old code removed the old metrics.jsonl and checkpoint before training: an env that
+    # raised at its third step left a new config.json and nothing else
+    env_id = "rllib_lite_test/CrashingOverwrite-v0"
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=lambda **kw: MaskEnv({"fail": "raise"}))
+    before = _old_run(tmp_path / "old")
+    code, lines = _run(capsys, "train", "ppo", "--out", str(tmp_path / "old"), "--overwrite",
+                       "--env", env_id, *_TINY)
+    assert code == 2 and "simulator crashed" in lines[0], lines
+    assert _files(tmp_path / "old") == before
+    assert sorted(p.name for p in (tmp_path / "old").iterdir()) == ["checkpoint", "config.json", "metrics.jsonl"]
+
+
+def test_overwrite_by_a_run_that_succeeds_replaces_the_old_run(tmp_path, capsys):
+    _old_run(tmp_path / "old")
+    code, lines = _run(capsys, "train", "ppo", "--out", str(tmp_path / "old"), "--overwrite",
+                       "--env", "CartPole-v1", *_TINY)
+    assert code == 0, lines
+    folder = tmp_path / "old"
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "config.json", "metrics.jsonl"]
+    assert '"old"' not in (folder / "checkpoint" / "metadata.json").read_text()
+    assert '"iteration": 1,' in (folder / "metrics.jsonl").read_text()
+    assert len((folder / "metrics.jsonl").read_text().splitlines()) == 1
