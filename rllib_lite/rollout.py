@@ -11,6 +11,7 @@ Batches are time-major ``(T, E, ...)``; the worker set concatenates workers alon
 """
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import time
@@ -83,6 +84,15 @@ def make_env(env: EnvSpec, env_config: dict[str, Any] | None = None) -> gym.Env:
                 raise EnvError(f"env {env!r} is not a gymnasium env id "
                                "(expected [module:][namespace/]name[-vN])") from None
             raise EnvError(f"env {env!r}: {err}") from None
+        except ImportError:
+            raise  # the module an id names, or one it imports: the caller tells which
+        except Exception as err:
+            if not env_config:
+                raise
+            # raised by gym.make or the env's constructor on a value of the user's env_config
+            # (gym.make calls render_mode.endswith): bad input, as an unknown keyword is
+            raise EnvError(f"env {env!r} with env_config {json.dumps(env_config, default=repr)}: "
+                           f"{describe_error(err, 300)}") from None
     made = env(env_config)
     if not isinstance(made, gym.Env):
         raise EnvError(f"env function returned {type(made).__name__}, not a gymnasium.Env")

@@ -12,7 +12,7 @@ from torch import nn
 from rllib_lite import DQN, PPO, DQNConfig, NoValidActionError, PPOConfig
 from rllib_lite.__main__ import main
 from rllib_lite.policies import ModelOutputError
-from rllib_lite.rollout import EnvStepError
+from rllib_lite.rollout import EnvError, EnvStepError, make_env
 
 TINY_PPO = dict(rollout_steps=16, num_envs_per_worker=1, minibatch_size=16, num_epochs=1)
 TINY_DQN = dict(learning_starts=0, train_freq=16, gradient_steps=1, batch_size=8, buffer_size=64,
@@ -322,3 +322,33 @@ def test_describe_error_is_one_line_and_names_the_type():
     assert describe_error(ValueError("bad\n  value\tthere")) == "ValueError: bad value there"
     assert describe_error(KeyError()) == "KeyError"  # no dangling ": " for an empty message
     assert describe_error(RuntimeError("x" * 500), limit=300) == "RuntimeError: " + "x" * 297 + "..."
+
+
+@pytest.mark.parametrize("command", ["check-env", "train"])
+def test_cli_an_env_config_value_the_env_cannot_take_is_exit_2_naming_env_and_error(tmp_path, capsys, command):
+    # the old code: exit 1, "internal error: AttributeError: 'int' object has no attribute
+    # 'endswith'" (gym.make reads render_mode as a string)
+    args = (["check-env", "CartPole-v1"] if command == "check-env" else
+            ["train", "ppo", "--env", "CartPole-v1", "--out", str(tmp_path / "r"), "--total-env-steps", "16"])
+    code = main([*args, "--env-config", '{"render_mode": 3}'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0] == ("rllib_lite: error: env 'CartPole-v1' with env_config {\"render_mode\": 3}: "
+                      "AttributeError: 'int' object has no attribute 'endswith'")
+    assert not (tmp_path / "r").exists()
+
+
+class _BrokenConstructor(gym.Env):
+    def __init__(self, **kwargs):
+        raise RuntimeError("constructor bug")
+
+
+def test_an_env_constructor_raising_without_env_config_is_not_blamed_on_the_user():
+    # only errors over a user's env_config are bad input; with none, the error stays as raised
+    env_id = "rllib_lite_test/BrokenConstructor-v0"
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=_BrokenConstructor)
+    with pytest.raises(RuntimeError, match="constructor bug"):
+        make_env(env_id)
+    with pytest.raises(EnvError, match=r"with env_config \{\"x\": 1\}: RuntimeError: constructor bug"):
+        make_env(env_id, {"x": 1})
