@@ -21,10 +21,14 @@ only, as in the reference, with the slots in its order: its first dimension fast
 by their rules pruned over each slot, as the reference prunes each child before merging). With
 these, accesses equal the reference's anchors on the twelve 1k sets, and nodes on ten (all but acl1
 and fw5: 2,399 and 321,365 against 2,435 and 321,335), plus our root partition node. acl1's 37 are
-the reference's empty pieces: where ceil(span / pieces) x pieces passes the span by a piece or more,
-it still makes every piece, those past the span empty leaves (1 node and 6 bytes each); ours cuts
-only the pieces that lie in the span (our tree format has no place for the others). Rule push-up is
-not done (it changes where rules are stored, not the cost model's search).
+pieces past the span: where pieces x ceil(span / pieces) passes the span by a piece or more, the
+reference still makes every piece asked for, those past the span with an inverted region that holds
+the rules reaching past the node's end (33 of the 37 hold some): leaves no packet reaches. Ours
+makes only the pieces within the span (our tree format has no place for the others); ours plus
+those 37 leaves (750 bytes) is 2,435 nodes and 156.49 bytes/rule, the anchor's. Rule push-up is
+not done (it changes where rules are stored, not the cost model's search). Nodes of more than 1,000
+rules are not pruned, as in the tree the reference's HyperCuts builds on (tree_mem.py; 3,000 in the
+other builders': PRUNE_MAX), which matters on the 10k sets only.
 """
 from __future__ import annotations
 
@@ -111,7 +115,7 @@ def hypercuts_step(config: HyperCutsConfig):
 def build_hypercuts(rules: RuleSet, config: HyperCutsConfig = HyperCutsConfig(),
         time_limit_s: float | None = None, max_nodes: int | None = None) -> Tree:
     """Build a HyperCuts tree."""
-    tree = Tree(rules, config.binth, algo="hypercuts", share=False, merge_pruned=True)
+    tree = Tree(rules, config.binth, algo="hypercuts", share=False, merge_pruned=True, prune_max=1000)
     if config.split_hosts:
         ids = tree.root.rules
         wide = ((rules.hi[ids, :2] - rules.lo[ids, :2]) >= 1).all(axis=1)

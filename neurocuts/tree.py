@@ -54,8 +54,9 @@ from .rules import DIM_MAX, RuleSet, read_text
 
 log = logging.getLogger(__name__)
 
-#: Nodes with more rules than this skip pruning (its pairwise test is quadratic); the reference
-#: prunes only nodes of at most 500 rules.
+#: Nodes with more rules than this skip pruning (its pairwise test is quadratic), unless a builder
+#: sets its tree's own `prune_max`; the reference prunes only nodes of at most 500 rules (tree.py),
+#: 1,000 in the tree its HyperCuts builds on (tree_mem.py).
 PRUNE_MAX = 3000
 FORMAT = "neurocuts-tree"
 
@@ -90,14 +91,17 @@ class Tree:
     #: Node merging compares the slots' rules pruned over each slot, as the reference's HyperCuts
     #: does, not the rules that overlap them (set by the builder; building only, not saved).
     merge_pruned: bool = False
+    #: Nodes with more rules than this are not pruned (set by the builder; building only, not saved).
+    prune_max: int = PRUNE_MAX
 
     def __init__(self, rules: RuleSet, binth: int = 16, algo: str = "", prune: bool = True,
-                 compact: bool = True, share: bool = True, merge_pruned: bool = False) -> None:
+                 compact: bool = True, share: bool = True, merge_pruned: bool = False,
+                 prune_max: int = PRUNE_MAX) -> None:
         if binth < 1:
             raise ValueError(f"binth must be >= 1, got {binth}")
         self.rules, self.binth, self.algo = rules, binth, algo
         self.prune, self.compact, self.share = prune, compact, share
-        self.merge_pruned = merge_pruned
+        self.merge_pruned, self.prune_max = merge_pruned, prune_max
         self.build_s = 0.0
         self.node_count = 0  # nodes made so far: every node made becomes part of the tree
         self.root = make_node(self, np.zeros(5, np.int64), DIM_MAX.copy(), np.arange(len(rules)), 1)
@@ -137,7 +141,7 @@ def _clip(tree: Tree, rule_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> t
 def prune_rules(tree: Tree, rule_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Drop every rule covered, within the region, by one higher-priority rule."""
     n = len(rule_ids)
-    if n < 2 or n > PRUNE_MAX:
+    if n < 2 or n > tree.prune_max:
         return rule_ids
     clo, chi = _clip(tree, rule_ids, lo, hi)
     if n <= 64:  # one shot: (rules j, rules i, dims)

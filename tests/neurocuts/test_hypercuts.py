@@ -112,3 +112,23 @@ def test_trees_match_the_reference_anchors_node_for_node(shared_dir, name):
     want = next(a for a in anchors if a["file"] == f"{name}_1k" and a["alg"] == "HyperCuts")
     m = build_hypercuts(load_rules(path)).metrics()
     assert (m["time"], m["nodes"]) == (want["memory_access"], want["num_node"] + 1)
+
+
+def test_nodes_of_more_than_1000_rules_are_not_pruned_as_in_the_reference_hypercuts():
+    # The reference's HyperCuts tree (tree_mem.py, refinement_rule_overlay) prunes only nodes of at most
+    # 1,000 rules. 1,200 rules with a host-free /24 source each; rule 0 covers the lower half's. The
+    # root keeps all 1,200 (before, pruning went up to 3,000 rules and left 601); its children, of at
+    # most 1,000 rules, are pruned, and the tree stays exact.
+    n = 1200
+    lo = np.zeros((n, 5), np.int64)
+    hi = np.tile(DIM_MAX, (n, 1))
+    lo[1:, 0] = np.arange(1, n) * (TOP // n) & ~0xFF
+    hi[1:, 0] = lo[1:, 0] | 0xFF
+    hi[0, 0] = lo[n // 2, 0] - 1
+    rules = RuleSet(lo, hi)
+    tree = build_hypercuts(rules)
+    assert tree.root.kind == "cut" and len(tree.root.rules) == n
+    inside = [c for c in tree.root.children if c.hi[0] <= hi[0, 0]]  # children within rule 0's sources
+    assert inside and all(c.rules.tolist() == [0] for c in inside)
+    packets = random_packets(rules, 5000, seed=0)
+    assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
