@@ -32,6 +32,9 @@ _FIELDS = (("source prefix", _IP), ("destination prefix", _IP), ("source port ra
            ("destination port range", _RANGE), ("protocol", _HEX))
 
 
+_HUGE = re.compile(r"[+-]?0*[1-9][0-9]{18,}")
+"""An integer of 19 digits or more (leading zeros aside): past every field's range, and past
+int64, where numpy overflows."""
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 # A rule written with spaces instead of tabs between its fields (ports keep their inner spaces).
 _SPACED = re.compile(r"(\S+)\s+(\S+)\s+(\d+\s*:\s*\d+)\s+(\d+\s*:\s*\d+)\s+(\S+)(?:\s+(\S+))?")
@@ -116,6 +119,9 @@ def parse_rule_line(line: str, src: str = "<rules>", lineno: int = 1) -> list[in
         if what.endswith("prefix"):
             row += _prefix(g, what, src, lineno)
         elif what.endswith("range"):
+            if _HUGE.fullmatch(g[0]) or _HUGE.fullmatch(g[1]):  # int() refuses past 4300 digits
+                raise RuleFormatError(src, lineno, f"{what} {_shown(g[0])} : {_shown(g[1])} is not "
+                                                   "within 0..65535 with lo <= hi")
             lo, hi = int(g[0]), int(g[1])
             if hi > 65535 or lo > hi:
                 raise RuleFormatError(src, lineno, f"{what} {lo} : {hi} is not within 0..65535 with lo <= hi")
@@ -209,15 +215,32 @@ def parse_packets(text: str, source: str = "<packets>") -> np.ndarray:
             fields = line.split()
             if len(fields) < 5:
                 raise RuleFormatError(source, _lineno(text, i), f"expected 5 integers, found {len(fields)}")
-            try:
-                arr[i] = [int(f) for f in fields[:5]]
-            except ValueError:
-                raise RuleFormatError(source, _lineno(text, i), f"not an integer among {fields[:5]}") from None
+            for j, f in enumerate(fields[:5]):
+                if _HUGE.fullmatch(f):  # past int64 (int() refuses past 4300 digits)
+                    raise _out_of_range(source, _lineno(text, i), j, f)
+                try:
+                    value = int(f)
+                except ValueError:
+                    raise RuleFormatError(source, _lineno(text, i), f"not an integer among {fields[:5]}") from None
+                if not 0 <= value <= DIM_MAX[j]:
+                    raise _out_of_range(source, _lineno(text, i), j, f)
+                arr[i, j] = value
     bad = ((arr < 0) | (arr > DIM_MAX)).any(axis=1)
     if bad.any():
         i = int(np.argmax(bad))
-        raise RuleFormatError(source, _lineno(text, i), f"field out of range in packet {arr[i].tolist()}")
+        j = int(np.argmax((arr[i] < 0) | (arr[i] > DIM_MAX)))
+        raise _out_of_range(source, _lineno(text, i), j, str(arr[i, j]))
     return arr
+
+
+def _out_of_range(source: str, lineno: int, field: int, value: str) -> RuleFormatError:
+    return RuleFormatError(source, lineno, f"field {field + 1} ({DIMS[field]}) {_shown(value)} is "
+                                           f"out of range 0..{DIM_MAX[field]}")
+
+
+def _shown(number: str) -> str:
+    """A number as the user wrote it, cut in the middle when it is too long for one line."""
+    return number if len(number) <= 24 else f"{number[:10]}...{number[-4:]} ({len(number)} digits)"
 
 
 def _lineno(text: str, nonblank_index: int) -> int:

@@ -441,3 +441,41 @@ def test_benchmark_reads_the_shared_folder_from_sysml_shared(tmp_path):
                        capture_output=True, text=True, timeout=60,
                        env={**os.environ, "PYTHONPATH": str(REPO), "SYSML_SHARED": str(tmp_path / "elsewhere")})
     assert r.returncode == 2 and f"no folder {tmp_path / 'elsewhere' / 'classbench'}" in one_line(r.stderr)
+
+
+@pytest.mark.parametrize("line, message", [
+    # past int64: numpy's OverflowError fell to the per-line parse, which caught only ValueError
+    ("1 2 3 4 99999999999999999999999", "field 5 (proto) 99999999999999999999999 is out of range 0..255"),
+    ("1 2 3 4 " + "9" * 5000, "field 5 (proto) 9999999999...9999 (5000 digits) is out of range 0..255"),
+    ("1 -99999999999999999999999 3 4 5", "field 2 (dst_ip) -99999999999999999999999 is out of range 0..4294967295"),
+    ("1 2 3 4 300", "field 5 (proto) 300 is out of range 0..255"),
+    ("1 2 3 4 300 extra", "field 5 (proto) 300 is out of range 0..255"),
+])
+def test_classify_of_a_packet_out_of_range_names_file_line_field_and_range(capsys, rules, tmp_path, line, message):
+    assert cli.main(["build", str(rules), "--out", str(tmp_path / "t.json")]) == 0
+    capsys.readouterr()
+    packets = tmp_path / "p.txt"
+    packets.write_text(f"1 2 3 4 5\n{line}\n")
+    rc, out, err = call(capsys, "classify", tmp_path / "t.json", packets)
+    assert rc == 2 and out == "" and one_line(err) == ERR + f"{packets}:2: {message}"
+
+
+def test_a_packet_with_leading_zeros_is_its_value(capsys, rules, tmp_path):
+    assert cli.main(["build", str(rules), "--out", str(tmp_path / "t.json")]) == 0
+    capsys.readouterr()
+    packets = tmp_path / "p.txt"
+    packets.write_text("1 2 3 4 5\n1 2 3 4 00000000000000000000000006 x\n")
+    rc, out, err = call(capsys, "classify", tmp_path / "t.json", packets)
+    assert rc == 0, err
+
+
+@pytest.mark.parametrize("port", ["99999999999999999999999", "9" * 5000])
+def test_build_of_a_rule_with_a_huge_port_names_the_line(capsys, tmp_path, port):
+    # 5000 digits: int() refused past 4300 digits with a ValueError, exit 1 "internal error"
+    path = tmp_path / "r.txt"
+    path.write_text(f"@0.0.0.0/0\t0.0.0.0/0\t0 : 65535\t0 : 65535\t0x06/0xFF\n"
+                    f"@0.0.0.0/0\t0.0.0.0/0\t0 : {port}\t0 : 65535\t0x06/0xFF\n")
+    rc, out, err = call(capsys, "build", path)
+    shown = port if len(port) < 24 else "9999999999...9999 (5000 digits)"
+    assert rc == 2 and one_line(err) == (
+        ERR + f"{path}:2: source port range 0 : {shown} is not within 0..65535 with lo <= hi")
