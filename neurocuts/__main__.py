@@ -55,6 +55,17 @@ def _check_out(out: str, rules: str) -> None:
         raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
+_FILE_ARGS = (("rules", "rule file"), ("tree", "tree file"), ("packets", "packet file"), ("params", "--params"))
+
+
+def _check_file_names(args: argparse.Namespace) -> None:
+    """Refuse an empty file name, as deepquery, autopandas and rllib_lite do: Path("") is the
+    working folder ('is a folder, not a file'), and '' is no file ('<empty>: no such file')."""
+    for attr, label in _FILE_ARGS:
+        if getattr(args, attr, None) == "":
+            raise InputError(f"{label}: empty path")
+
+
 def _rules(path: str | None) -> RuleSet:
     """The rule file every subcommand reads (RuleFormatError on bad input), or, where the file is
     optional and absent, the generated default set."""
@@ -211,6 +222,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        _check_file_names(args)
         args.fn(args)
     except (RuleFormatError, InputError) as exc:
         print(f"neurocuts: error: {exc}", file=sys.stderr)

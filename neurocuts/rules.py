@@ -152,6 +152,8 @@ def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
 
 def read_text(path: str | Path) -> str:
     """A text file's contents; RuleFormatError naming the file (and line, for bad UTF-8) otherwise."""
+    if isinstance(path, str) and not path:  # Path("") is the working folder
+        raise RuleFormatError("file", None, "empty path")
     try:
         return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:

@@ -479,3 +479,21 @@ def test_build_of_a_rule_with_a_huge_port_names_the_line(capsys, tmp_path, port)
     shown = port if len(port) < 24 else "9999999999...9999 (5000 digits)"
     assert rc == 2 and one_line(err) == (
         ERR + f"{path}:2: source port range 0 : {shown} is not within 0..65535 with lo <= hi")
+
+
+@pytest.mark.parametrize("args, label", [
+    (["build", ""], "rule file"),
+    (["packets", ""], "rule file"),
+    (["compare", ""], "rule file"),
+    (["classify", "{tmp}/t.json", ""], "packet file"),
+    (["classify", "", "{tmp}/p.txt"], "tree file"),
+    (["gen", "--params", ""], "--params"),
+])
+def test_an_empty_file_name_is_refused_as_the_other_clis_do(capsys, rules, tmp_path, args, label):
+    # build "" and classify said ': is a folder, not a file' (Path("") is the working folder),
+    # gen --params "" said ': no such file'
+    cli.main(["build", str(rules), "--out", str(tmp_path / "t.json")])
+    (tmp_path / "p.txt").write_text("1 2 3 4 5\n")
+    capsys.readouterr()
+    rc, out, err = call(capsys, *[a.format(tmp=tmp_path) for a in args])
+    assert rc == 2 and out == "" and one_line(err) == ERR + f"{label}: empty path"
