@@ -156,13 +156,18 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(json.dumps(rows) if args.json else _table(rows))
 
 
+_EXIT_CODES = ("exit codes: 0 done; 1 internal error or interrupted (Ctrl-C); 2 bad input (one "
+               "line on stderr: file:line: what is wrong, or the option and its problem)")
+
+
 def parser() -> argparse.ArgumentParser:
     from sysml_datasets.classbench import KINDS
     # Run as the console script, say so; run as `python -m neurocuts`, argv[0] is this file.
     prog = "neurocuts" if os.path.basename(sys.argv[0]) == "neurocuts" else "python -m neurocuts"
-    p = OneLineParser(prog=prog, description=__doc__.splitlines()[0])
+    p = OneLineParser(prog=prog, epilog=_EXIT_CODES, description="Generate ClassBench-style rule "
+                      "sets and packets, build packet classification trees, classify, compare.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    g = sub.add_parser("gen", help="write a generated ClassBench-style rule set to stdout")
+    g = sub.add_parser("gen", help="write a generated ClassBench-style rule set to stdout", epilog=_EXIT_CODES)
     g.add_argument("--kind", choices=KINDS, help="family: acl, fw or ipc (default acl; not with --params)")
     g.add_argument("--size", type=int_in(1, MAX_RULES), default=1000,
                    help=f"number of rules, 1..{MAX_RULES} (default 1000)")
@@ -182,14 +187,14 @@ def parser() -> argparse.ArgumentParser:
                         "(default: flatten their top levels in proportion, db_generator's -b)")
     g.add_argument("--json", action="store_true", help="accepted for uniformity; the output is rule text")
     g.set_defaults(fn=cmd_gen)
-    k = sub.add_parser("packets", help="write test packets for a rule file (half near rules, corners included)")
+    k = sub.add_parser("packets", help="write test packets for a rule file (half near rules, corners included)", epilog=_EXIT_CODES)
     k.add_argument("rules", help="ClassBench rule file")
     k.add_argument("--count", type=int_in(1, MAX_PACKETS), default=100000,
                    help=f"number of packets, 1..{MAX_PACKETS} (default 100000)")
     k.add_argument("--seed", type=int_in(0), default=1, help="random seed, >= 0 (default 1)")
     k.add_argument("--json", action="store_true", help="accepted for uniformity; the output is packet text")
     k.set_defaults(fn=cmd_packets)
-    b = sub.add_parser("build", help="build a tree, print its metrics and optionally save it")
+    b = sub.add_parser("build", help="build a tree, print its metrics and optionally save it", epilog=_EXIT_CODES)
     b.add_argument("rules", help="ClassBench rule file")
     b.add_argument("--algo", default="cutsplit", choices=sorted(BUILDERS), help="builder (default cutsplit)")
     b.add_argument("--binth", type=int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
@@ -202,12 +207,12 @@ def parser() -> argparse.ArgumentParser:
                         f"while building); exit 2, an earlier --out file kept (default {MAX_NODES})")
     b.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     b.set_defaults(fn=cmd_build)
-    c = sub.add_parser("classify", help="print the matching rule index (or -1) of each packet")
+    c = sub.add_parser("classify", help="print the matching rule index (or -1) of each packet", epilog=_EXIT_CODES)
     c.add_argument("tree", help="tree JSON written by build --out")
     c.add_argument("packets", help="packet file: src dst sport dport proto per line")
     c.add_argument("--json", action="store_true", help="print one JSON array instead of one index per line")
     c.set_defaults(fn=cmd_classify)
-    m = sub.add_parser("compare", help="build with every classic algorithm and print the table")
+    m = sub.add_parser("compare", help="build with every classic algorithm and print the table", epilog=_EXIT_CODES)
     m.add_argument("rules", nargs="?", help="ClassBench rule file (default: generated acl, 1000 rules, seed 1)")
     m.add_argument("--binth", type=int_in(1), default=16, help="leaf threshold, >= 1 (default 16)")
     m.add_argument("--time-limit", type=positive_seconds, default=600.0,

@@ -52,7 +52,8 @@ def _field_docs(cls: type) -> dict[str, str]:
             if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
                     and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
                     and isinstance(nxt.value.value, str)):
-                docs[stmt.target.id] = " ".join(nxt.value.value.split())
+                # --help is plain text: the docstrings' reST ``literal`` markup goes
+                docs[stmt.target.id] = " ".join(nxt.value.value.replace("``", "").split())
     return docs
 
 
@@ -101,14 +102,19 @@ def _prog() -> str:
     return "rllib-lite" if os.path.basename(sys.argv[0]) == "rllib-lite" else "python -m rllib_lite"
 
 
+_EXIT_CODES = ("exit codes: 0 done; 1 internal error or interrupted (Ctrl-C); 2 bad input (one "
+               "line on stderr)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     prog = _prog()
-    parser = OneLineParser(prog=prog, description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog=prog, epilog=_EXIT_CODES, description="Train PPO or DQN on gymnasium "
+                           "envs, evaluate checkpoints, check envs.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    train = sub.add_parser("train", help="train PPO or DQN")
+    train = sub.add_parser("train", help="train PPO or DQN", epilog=_EXIT_CODES)
     algo_sub = train.add_subparsers(dest="algo", required=True, parser_class=OneLineParser)
     for name, cfg in CONFIGS.items():
-        p = algo_sub.add_parser(name, help=f"train {name.upper()}")
+        p = algo_sub.add_parser(name, help=f"train {name.upper()}", epilog=_EXIT_CODES)
         p.add_argument("--out", required=True, help="output folder (config, metrics, checkpoint)")
         p.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --out (its config.json, metrics.jsonl and "
@@ -128,16 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="greedy episodes per evaluation, and at the end (default: 10)")
         p.add_argument("--json", action="store_true", help="print the final summary as JSON")
         _add_config_flags(p, cfg)
-    ev = sub.add_parser("evaluate", help="evaluate a checkpoint greedily")
+    ev = sub.add_parser("evaluate", help="evaluate a checkpoint greedily", epilog=_EXIT_CODES)
     ev.add_argument("checkpoint", help="checkpoint folder (from train, or Algorithm.save)")
     ev.add_argument("--episodes", type=int, default=10, help="episodes (default: 10)")
     ev.add_argument("--seed", type=int, default=10_000, help="seed of the first episode (default: 10000)")
     ev.add_argument("--json", action="store_true", help="print JSON")
-    ce = sub.add_parser("check-env", help="run gymnasium's env checker and rllib_lite's space checks")
+    ce = sub.add_parser("check-env", help="run gymnasium's env checker and rllib_lite's space checks", epilog=_EXIT_CODES)
     ce.add_argument("env", help="a registered gymnasium env id")
     ce.add_argument("--env-config", default="{}", help="JSON object of env keyword arguments (default: {})")
     ce.add_argument("--json", action="store_true", help="print JSON")
-    ls = sub.add_parser("envs", help="list the example envs rllib_lite registers")
+    ls = sub.add_parser("envs", help="list the example envs rllib_lite registers", epilog=_EXIT_CODES)
     ls.add_argument("--json", action="store_true", help="print JSON")
     return parser
 

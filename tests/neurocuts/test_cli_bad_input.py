@@ -497,3 +497,13 @@ def test_an_empty_file_name_is_refused_as_the_other_clis_do(capsys, rules, tmp_p
     capsys.readouterr()
     rc, out, err = call(capsys, *[a.format(tmp=tmp_path) for a in args])
     assert rc == 2 and out == "" and one_line(err) == ERR + f"{label}: empty path"
+
+
+@pytest.mark.parametrize("command", [[], ["gen"], ["packets"], ["build"], ["classify"], ["compare"]])
+def test_help_is_plain_text_and_lists_the_exit_codes(capsys, command):
+    # --help's description was the docstring's line with its markup (`python -m neurocuts
+    # {gen,...}`), and no help named the exit codes
+    rc, out, _ = call(capsys, *command, "--help")
+    text = " ".join(out.split())
+    assert rc == 0 and "`" not in out, out
+    assert "exit codes: 0 done; 1 internal error or interrupted (Ctrl-C); 2 bad input" in text

@@ -363,3 +363,13 @@ def test_an_out_folder_no_file_can_be_written_in_is_bad_input(unwritable_folder,
     assert code == 2 and lines == [(f"rllib_lite: error: --out {unwritable_folder}: cannot write there: "
                                     "Permission denied")], lines
     assert not [p for p in unwritable_folder.iterdir() if p.name.startswith(".rllib_lite")]
+
+
+@pytest.mark.parametrize("command", [(), ("train", "ppo"), ("train", "dqn"), ("evaluate",), ("check-env",), ("envs",)])
+def test_help_is_plain_text_and_lists_the_exit_codes(command):
+    # --help showed the module docstring's ``python -m rllib_lite ...`` and a config field's
+    # ``env_config -> gymnasium.Env``, and named no exit code
+    r = run(*command, "--help")
+    assert r.returncode == 0 and "`" not in r.stdout, r.stdout
+    assert "exit codes: 0 done; 1 internal error" in " ".join(r.stdout.split())
+    assert "2 bad input" in " ".join(r.stdout.split())
