@@ -472,8 +472,16 @@ def _verdict(ratio: float | None, target: float | None, better: str) -> str:
     return f"{sign}{target:g} {'ok' if ok else 'MISS'}"
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's own errors (a flag it does not know, a value that is not a number) as one line
+    on stderr, exit 2, as the other benchmarks print them, not the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"runtime_bench: error: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = _OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument("--num-cpus", type=int, default=2, help="workers per system (default: 2)")
     p.add_argument("--reps", type=int, default=5, help="repetitions of each throughput "
                    "workload; the median is reported (default: 5)")
@@ -485,8 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     a = p.parse_args(argv)
     if a.num_cpus < 1 or a.reps < 1 or a.sync_calls < 1:
-        print("error: --num-cpus, --reps and --sync-calls must be >= 1", file=sys.stderr)
-        return 2
+        p.error("--num-cpus, --reps and --sync-calls must be >= 1")
     results: dict[str, dict[str, float]] = {}
     results["floor"] = bench_floor(a.sync_calls)
     results["runtime"] = bench_system(RuntimeSys(a.num_cpus), a.reps, a.sync_calls)
