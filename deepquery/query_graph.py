@@ -350,6 +350,27 @@ def _statement_kind(stmt: exp.Expression, sql: str) -> str:
     return stmt.key.upper()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+"""Control characters DuckDB's parser takes nowhere outside a string; it reads a query only up to
+a NUL, so one inside a string cut the planned SQL short ('unterminated quoted identifier', exit
+1). Refused everywhere, for one rule a user can read; tab, line breaks and form feed are white
+space."""
+
+
+def _check_characters(sql: str) -> None:
+    m = _CONTROL.search(sql)
+    if m is None:
+        return
+    line = sql.count("\n", 0, m.start()) + 1
+    column = m.start() - (sql.rfind("\n", 0, m.start()) + 1) + 1
+    code = ord(m.group())
+    if code == 0:
+        raise QueryError(f"line {line}, column {column}: NUL character in the query (DuckDB reads "
+                         "a query only up to one)")
+    raise QueryError(f"line {line}, column {column}: control character U+{code:04X} in the query "
+                     f"(for one in a string, write chr({code}))")
+
+
 def parse_statement(sql: str, read: str = "postgres") -> exp.Select:
     """Parse exactly one read-only SELECT; raise :class:`QueryError` otherwise. ``read``: the
     SQL dialect, PostgreSQL's for users' queries (JOB's), DuckDB's for the SQL deepquery
@@ -357,6 +378,7 @@ def parse_statement(sql: str, read: str = "postgres") -> exp.Select:
     own spelling, which PostgreSQL's reader takes for unknown functions)."""
     if not sql.strip() or not sql.strip().strip(";").strip():
         raise QueryError("empty query")
+    _check_characters(sql)
     try:
         stmts = [s for s in sqlglot.parse(sql, read=read) if s is not None]
     except sqlglot.errors.ParseError as e:

@@ -548,3 +548,28 @@ def test_inner_and_cross_join_syntax_is_accepted():
                 "WHERE t.kind_id = kt.id",
                 "SELECT MIN(t.title) FROM title AS t INNER JOIN kind_type AS kt ON t.kind_id = kt.id"):
         assert len(parse_query(sql, COLUMNS).edges) == 1
+
+
+@pytest.mark.parametrize("text, where, what", [
+    ("SELECT COUNT(*) FROM title t\x00", "line 1, column 29", "NUL character in the query"),
+    ("SELECT COUNT(*)\x00 FROM title t", "line 1, column 16", "NUL character in the query"),
+    ("SELECT COUNT(*)\nFROM title t WHERE t.title = 'a\x00'", "line 2, column 32", "NUL character in the query"),
+    ("SELECT COUNT(*) FROM title t\x01", "line 1, column 29", "control character U+0001 in the query"),
+    ("SELECT COUNT(*)\nFROM title t\nWHERE t.title = '\x1b'", "line 3, column 18", "control character U+001B"),
+])
+def test_a_control_character_in_the_query_is_one_line_with_line_and_column(tmp_path, imdb_cache, capsys,
+                                                                            text, where, what):
+    # A NUL at the end was exit 1, "internal error: ... the planned SQL does not bind in DuckDB:
+    # Parser Error: unterminated quoted identifier" (DuckDB reads up to a NUL); one elsewhere was
+    # DuckDB's syntax error without a position, and \x01 after an alias planned it as "t\x01".
+    q = tmp_path / "ctl.sql"
+    q.write_text(text)
+    assert main(["plan", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"deepquery: {q}: {where}: {what}"), line
+
+
+def test_tab_form_feed_and_line_breaks_are_white_space_in_a_query(tmp_path, imdb_cache, capsys):
+    q = tmp_path / "ws.sql"
+    q.write_text("SELECT COUNT(*)\t\x0c\r\nFROM title t\rWHERE t.id > 0\n")
+    assert main(["plan", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 0
