@@ -19,16 +19,17 @@ in one tree and 75,755 in two. Unlike the reference, a root of at most binth rul
 Refinements as in every builder (tree.py): pruning, region compaction, node merging (adjacent slots
 only, as in the reference, with the slots in its order: its first dimension fastest; slots compared
 by their rules pruned over each slot, as the reference prunes each child before merging). With
-these, accesses equal the reference's anchors on the twelve 1k sets, and nodes on ten (all but acl1
-and fw5: 2,399 and 321,365 against 2,435 and 321,335), plus our root partition node. acl1's 37 are
-pieces past the span: where pieces x ceil(span / pieces) passes the span by a piece or more, the
-reference still makes every piece asked for, those past the span with an inverted region that holds
-the rules reaching past the node's end (33 of the 37 hold some): leaves no packet reaches. Ours
-makes only the pieces within the span (our tree format has no place for the others); ours plus
-those 37 leaves (750 bytes) is 2,435 nodes and 156.49 bytes/rule, the anchor's. Rule push-up is
-not done (it changes where rules are stored, not the cost model's search). Nodes of more than 1,000
-rules are not pruned, as in the tree the reference's HyperCuts builds on (tree_mem.py; 3,000 in the
-other builders': PRUNE_MAX), which matters on the 10k sets only.
+these, accesses equal the reference's anchors on the twelve 1k sets, and nodes on ten, plus our
+root partition node. On acl1 and fw5 (2,399 and 321,335 nodes against 2,435 and 321,335) the
+difference is the reference's pieces past the span, 37 and 1: where pieces x ceil(span / pieces)
+passes the span by a piece or more, it still makes every piece asked for, those past the span with
+an inverted region that holds the rules reaching past the node's end (33 of acl1's 37 hold some):
+leaves no packet reaches. Ours makes only the pieces within the span (our tree format has no place
+for the others); ours plus those leaves is the anchors' nodes and bytes per rule exactly (acl1
+156.49, fw5 50,861.61). Nodes of more than 1,000 rules are not pruned, as in the tree the
+reference's HyperCuts builds on (tree_mem.py; 3,000 in the other builders': PRUNE_MAX), which
+matters on the 10k sets only. Rule push-up is not done (it changes where rules are stored, not the
+cost model's search).
 """
 from __future__ import annotations
 
