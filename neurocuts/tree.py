@@ -269,26 +269,38 @@ def _reference_blocks(slot_group: np.ndarray, idx: np.ndarray, strides: np.ndarr
 
 
 def _prune_slots(tree: Tree, node: Node, cuts: list[tuple[int, int, int]], idx: np.ndarray,
-                 pos: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 pos: np.ndarray, slot: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each slot's rule positions pruned over the slot's own region: (pos, slot, bounds) anew.
 
     The NeuroCuts reference prunes a child as it makes it, before node merging compares children
-    (tree_mem.py: `create_node`, then `refinement_node_merging` on the pruned rule sets).
+    (tree_mem.py: `create_node`, then `refinement_node_merging` on the pruned rule sets). Slots of
+    equal size up to 64 rules are pruned together, as `prune_rules` prunes one node of that size.
     """
     total = len(bounds) - 1
-    kept = []
-    for s in range(total):
-        p = pos[bounds[s]:bounds[s + 1]]
-        if len(p) > 1:
-            lo, hi = node.lo.copy(), node.hi.copy()
-            for j, (d, k, w) in enumerate(cuts):
-                lo[d] = node.lo[d] + idx[s, j] * w
-                hi[d] = min(int(node.hi[d]), int(lo[d]) + w - 1)
-            p = np.searchsorted(node.rules, prune_rules(tree, node.rules[p], lo, hi))
-        kept.append(p)
-    sizes = np.fromiter((len(p) for p in kept), np.int64, total)
-    new_pos = np.concatenate(kept) if total else pos[:0]
-    return new_pos, np.repeat(np.arange(total), sizes), np.concatenate([[0], np.cumsum(sizes)])
+    count = np.diff(bounds)
+    slo, shi = np.tile(node.lo, (total, 1)), np.tile(node.hi, (total, 1))  # (slots, 5) regions
+    for j, (d, _k, w) in enumerate(cuts):
+        slo[:, d] = node.lo[d] + idx[:, j] * w
+        shi[:, d] = np.minimum(node.hi[d], slo[:, d] + w - 1)
+    keep = np.ones(len(pos), bool)
+    small = (count > 1) & (count <= min(64, tree.prune_max))
+    for n in np.unique(count[small]).tolist():
+        of_size = np.flatnonzero(count == n)
+        step = max(1, 2_000_000 // (5 * n * n))
+        for c0 in range(0, len(of_size), step):
+            s = of_size[c0:c0 + step]
+            e = bounds[s][:, None] + np.arange(n)  # (slots, n) entries
+            ids = node.rules[pos[e]]
+            clo = np.maximum(tree.rules.lo[ids], slo[s][:, None, :])  # (slots, n, 5)
+            chi = np.minimum(tree.rules.hi[ids], shi[s][:, None, :])
+            cov = ((clo[:, :, None, :] >= clo[:, None, :, :]) &
+                   (chi[:, :, None, :] <= chi[:, None, :, :])).all(axis=3)  # (slots, rule j, rule i)
+            keep[e] = ~np.tril(cov, -1).any(axis=2)
+    for s in np.flatnonzero(count > 64).tolist():
+        ids = node.rules[pos[bounds[s]:bounds[s + 1]]]
+        keep[bounds[s]:bounds[s + 1]] = np.isin(ids, prune_rules(tree, ids, slo[s], shi[s]))
+    pos, slot = pos[keep], slot[keep]
+    return pos, slot, np.concatenate([[0], np.cumsum(np.bincount(slot, minlength=total))])
 
 
 def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[int] | tuple[int, ...],
@@ -338,7 +350,7 @@ def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[
     idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
     slots_pruned = tree.merge_pruned and tree.prune
     if slots_pruned:
-        pos, slot, bounds = _prune_slots(tree, node, cuts, idx, pos, bounds)
+        pos, slot, bounds = _prune_slots(tree, node, cuts, idx, pos, slot, bounds)
     count = np.diff(bounds)
 
     # Node merging: slots holding identical rule lists share one child, whose region is the bounding
