@@ -350,6 +350,12 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    inner = os.path.join(args.checkpoint, "checkpoint")
+    if (os.path.isdir(args.checkpoint) and not os.path.exists(os.path.join(args.checkpoint, "metadata.json"))
+            and os.path.isfile(os.path.join(inner, "metadata.json"))):
+        # a run folder from train: its checkpoint is one level down. Named, not guessed: the
+        # folder could hold other checkpoints, and the command line should say what it evaluates
+        raise UsageError(f"{args.checkpoint}: not a checkpoint (no metadata.json); did you mean {inner}?")
     from .algorithm import Algorithm
 
     algo = Algorithm.restore(args.checkpoint, num_rollout_workers=0, output_dir=None)

@@ -373,3 +373,16 @@ def test_help_is_plain_text_and_lists_the_exit_codes(command):
     assert r.returncode == 0 and "`" not in r.stdout, r.stdout
     assert "exit codes: 0 done; 1 internal error" in " ".join(r.stdout.split())
     assert "2 bad input" in " ".join(r.stdout.split())
+
+
+def test_evaluate_of_a_run_folder_names_its_checkpoint_subfolder(tmp_path, capsys):
+    # the old code said "<run>: not a checkpoint (no metadata.json)", without the way out
+    run_dir = tmp_path / "runs" / "ppo"
+    (run_dir / "checkpoint").mkdir(parents=True)
+    (run_dir / "checkpoint" / "metadata.json").write_text('{"algorithm": "PPO"}')
+    code, lines = main_in_process(capsys, "evaluate", str(run_dir))
+    assert code == 2 and lines == [f"rllib_lite: error: {run_dir}: not a checkpoint (no metadata.json); "
+                                   f"did you mean {run_dir / 'checkpoint'}?"], lines
+    # a folder without a checkpoint below keeps the plain refusal
+    code, lines = main_in_process(capsys, "evaluate", str(tmp_path / "runs"))
+    assert code == 2 and lines == [f"rllib_lite: error: {tmp_path / 'runs'}: not a checkpoint (no metadata.json)"], lines
