@@ -567,7 +567,7 @@ def _add_db_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", type=float, default=0.01,
                    help="scale of the synthetic IMDb when --db is not given, 0.0005 to 1 "
                    "(default 0.01)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic IMDb (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic IMDb, 0 to 2**64 - 1 (default 0)")
     p.add_argument("--cache-dir", help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
@@ -605,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = dsub.add_parser("build", help="generate the synthetic IMDb into the cache folder")
     b.add_argument("--scale", type=float, default=0.01,
                    help="fraction of the real IMDb row counts, 0.0005 to 1 (default 0.01)")
-    b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    b.add_argument("--seed", type=int, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
     b.add_argument("--cache-dir", help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
     b.add_argument("--no-witnesses", action="store_true",
                    help="do not plant the per-query JOB witnesses (default: plant them)")
@@ -674,6 +674,7 @@ def _is_interrupt(e: BaseException | None) -> bool:
     return False
 
 
+_MAX_SEED = 2**64 - 1
 _OUTPUT_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 """Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
 
@@ -697,6 +698,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "repeat", 1) < 1:
             raise BadInput("--repeat must be >= 1")
+        seed = getattr(args, "seed", 0)
+        if not 0 <= seed <= _MAX_SEED:
+            # numpy takes any size of seed, but the seed names the cached database file: one of
+            # 250 digits was a name too long (exit 1); 64 bits, as rllib_lite's --seed
+            shown = seed if len(str(seed)) <= 40 else f"a {len(str(abs(seed)))}-digit number"
+            raise BadInput(f"seed must be in [0, 2**64 - 1], got {shown}")
         timeout = getattr(args, "recheck_timeout", 1.0)
         if not (0 < timeout < float("inf")):
             raise BadInput(f"--recheck-timeout must be a positive number of seconds, got {timeout:g}")

@@ -573,3 +573,19 @@ def test_tab_form_feed_and_line_breaks_are_white_space_in_a_query(tmp_path, imdb
     q = tmp_path / "ws.sql"
     q.write_text("SELECT COUNT(*)\t\x0c\r\nFROM title t\rWHERE t.id > 0\n")
     assert main(["plan", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 0
+
+
+@pytest.mark.parametrize("args", [["data", "build"], ["data", "list"], ["plan", "q.sql"]])
+@pytest.mark.parametrize("seed, shown", [(2**64, str(2**64)), (10**23 - 1, str(10**23 - 1)),
+                                         (10**300, "a 301-digit number"), (-1, "-1")])
+def test_a_seed_past_64_bits_is_one_line_exit_2_before_any_build(tmp_path, capsys, args, seed, shown):
+    # numpy takes it, so a big seed quietly built another database, and one of 250 digits or
+    # more named a file too long to create: "internal error: OSError: File name too long", exit 1
+    assert main([*args, "--seed", str(seed), "--scale", "0.0005", "--cache-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"deepquery: seed must be in [0, 2**64 - 1], got {shown}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_largest_64_bit_seed_names_its_database():
+    config = ImdbConfig(scale=0.0005, seed=2**64 - 1)
+    assert f"seed{2**64 - 1}_" in database_path(config, Path("/nonexistent")).name
