@@ -244,7 +244,10 @@ def _read_query(path: str | None) -> tuple[str, str]:
         column = len(data[line_start:e.start].decode("utf-8")) + 1  # valid up to the error
         raise BadInput(f"{path}: line {line}, column {column}: not UTF-8 text "
                        f"(byte 0x{data[e.start]:02x})") from None
-    return text.replace("\r\n", "\n").replace("\r", "\n"), p.stem  # as read_text() reads
+    # a file is named by its stem (q17a.sql: "q17a"); a pipe or device (plan <(...), /dev/stdin)
+    # by the path given: its stem was the descriptor's number ("query 63")
+    name = p.stem if p.is_file() and not str(p.absolute()).startswith("/dev/") else path
+    return text.replace("\r\n", "\n").replace("\r", "\n"), name  # as read_text() reads
 
 
 def _session(args: argparse.Namespace, con: duckdb.DuckDBPyConnection, db: Path, label: str,

@@ -276,7 +276,17 @@ def test_a_query_read_from_a_pipe_plans(imdb_cache, capsys):
                      "0.002", "--json"]) == 0
     finally:
         os.close(read)
-    assert json.loads(capsys.readouterr().out)["relations"] == ["t"]
+    out = json.loads(capsys.readouterr().out)
+    assert out["relations"] == ["t"]
+    # named "63" after the descriptor's number, as if a file 63.sql: now the path given
+    assert out["query"] == f"/dev/fd/{read}"
+
+
+def test_a_query_file_is_named_by_its_stem(tmp_path, imdb_cache, capsys):
+    q = tmp_path / "q17a.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t WHERE t.production_year > 2000")
+    assert main(["plan", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["query"] == "q17a"
 
 
 @pytest.mark.parametrize("content", [b"city,temp\nOslo,3\n", b"", b"x" * 5000])
