@@ -381,8 +381,9 @@ def test_evaluate_of_a_run_folder_names_its_checkpoint_subfolder(tmp_path, capsy
     (run_dir / "checkpoint").mkdir(parents=True)
     (run_dir / "checkpoint" / "metadata.json").write_text('{"algorithm": "PPO"}')
     code, lines = main_in_process(capsys, "evaluate", str(run_dir))
-    assert code == 2 and lines == [f"rllib_lite: error: {run_dir}: not a checkpoint (no metadata.json); "
-                                   f"did you mean {run_dir / 'checkpoint'}?"], lines
+    want = (f"rllib_lite: error: {run_dir}: not a checkpoint (no metadata.json); "
+            f"did you mean {run_dir / 'checkpoint'}?")
+    assert code == 2 and lines == [want], lines
     # a folder without a checkpoint below keeps the plain refusal
     code, lines = main_in_process(capsys, "evaluate", str(tmp_path / "runs"))
     assert code == 2 and lines == [f"rllib_lite: error: {tmp_path / 'runs'}: not a checkpoint (no metadata.json)"], lines
