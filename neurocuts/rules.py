@@ -10,7 +10,8 @@ blank lines and lines starting with `#` are skipped; a UTF-8 byte-order mark and
 
 A malformed line raises `RuleFormatError`, whose message is `file:line: what is wrong`; nothing is
 returned half-built. Packets are text lines of whitespace-separated integers `src dst sport dport
-proto` (extra columns, such as a ClassBench trace's rule id, are ignored).
+proto` (extra columns, such as a ClassBench trace's rule id, are ignored; blank and `#` lines are
+skipped, as in rule files).
 """
 from __future__ import annotations
 
@@ -199,13 +200,15 @@ def format_rules(rules: RuleSet) -> str:
 
 
 def parse_packets(text: str, source: str = "<packets>") -> np.ndarray:
-    """Packets `(n, 5)` int64 from whitespace-separated integer lines; raises RuleFormatError, also
-    for text with no packet (an empty or blank file is a mistake, as a rule file with no rule is)."""
-    lines = [ln for ln in _lines(text) if ln.strip()]
+    """Packets `(n, 5)` int64 from whitespace-separated integer lines (blank and `#` comment lines
+    skipped, as in rule files); raises RuleFormatError, also for text with no packet (an empty or
+    blank file is a mistake, as a rule file with no rule is)."""
+    commented = "#" in text  # most files hold none: their lines need only the blank test
+    lines = [ln for ln in _lines(text) if (_is_packet_line(ln) if commented else ln.strip())]
     if not lines:
         raise RuleFormatError(source, 1, "no packets found")
     width = len(lines[0].split())
-    tokens = text.split()
+    tokens = " ".join(lines).split() if commented else text.split()
     try:
         if width >= 5 and len(tokens) == width * len(lines):
             arr = np.array(tokens, dtype=np.int64).reshape(len(lines), width)[:, :5]
@@ -245,10 +248,18 @@ def _shown(number: str) -> str:
     return number if len(number) <= 24 else f"{number[:10]}...{number[-4:]} ({len(number)} digits)"
 
 
+def _is_packet_line(line: str) -> bool:
+    """Not blank and not a `#` comment: skipped in packet files as in rule files."""
+    stripped = line.lstrip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
 def _lineno(text: str, nonblank_index: int) -> int:
+    """The file line number of the packet line ``nonblank_index`` (0-based, blank and comment
+    lines not counted)."""
     seen = -1
     for n, line in enumerate(_lines(text), 1):
-        if line.strip():
+        if _is_packet_line(line):
             seen += 1
             if seen == nonblank_index:
                 return n

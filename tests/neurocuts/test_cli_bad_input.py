@@ -507,3 +507,27 @@ def test_help_is_plain_text_and_lists_the_exit_codes(capsys, command):
     text = " ".join(out.split())
     assert rc == 0 and "`" not in out, out
     assert "exit codes: 0 done; 1 internal error or interrupted (Ctrl-C); 2 bad input" in text
+
+
+def test_packet_files_skip_comment_and_blank_lines_as_rule_files_do(capsys, rules, tmp_path):
+    # a '#' line was "expected 5 integers, found 2", exit 2, while rule files skip them
+    assert cli.main(["build", str(rules), "--out", str(tmp_path / "t.json")]) == 0
+    capsys.readouterr()
+    plain, commented = tmp_path / "plain.txt", tmp_path / "commented.txt"
+    plain.write_text("1 2 3 4 5\n167772161 3232235777 80 443 6\n")
+    commented.write_text("# packets for t.json\n1 2 3 4 5\n\n  # src dst sport dport proto\n"
+                         "167772161 3232235777 80 443 6\n#\n")
+    rc, want, _ = call(capsys, "classify", tmp_path / "t.json", plain)
+    assert rc == 0 and len(want.splitlines()) == 2
+    rc, out, err = call(capsys, "classify", tmp_path / "t.json", commented)
+    assert rc == 0 and out == want, err
+    # line numbers in errors count the skipped lines, as an editor does
+    commented.write_text("# header\n1 2 3 4 5\n# note\n\n1 2 3 4 300\n")
+    rc, out, err = call(capsys, "classify", tmp_path / "t.json", commented)
+    assert rc == 2 and out == "" and one_line(err) == ERR + f"{commented}:5: field 5 (proto) 300 is out of range 0..255"
+    commented.write_text("# header\n1 2 3 4 5\n# note\n1 2\n")
+    rc, out, err = call(capsys, "classify", tmp_path / "t.json", commented)
+    assert rc == 2 and one_line(err) == ERR + f"{commented}:4: expected 5 integers, found 2"
+    commented.write_text("# only a comment\n\n")
+    rc, out, err = call(capsys, "classify", tmp_path / "t.json", commented)
+    assert rc == 2 and one_line(err) == ERR + f"{commented}:1: no packets found"
