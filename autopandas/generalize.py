@@ -18,7 +18,9 @@ gives None, and the verdict is ``n/a``.
 
 Verdicts: ``yes`` (agrees on every usable copy), ``no`` (disagrees on at least one; a candidate
 that fails where the reference runs disagrees), ``n/a`` (no reference program, or no usable copy:
-a copy where the reference itself fails is skipped).
+a copy where the reference itself fails is skipped). A run that cannot be checked (its result
+cannot be pickled back from an isolated worker, an exception escaped the sandbox there, its
+result's comparison raises) counts as a failed run, with the reason: never a crash.
 
 The sandbox's bounds are soft (a C loop runs to its end; its memory guard is an estimate), so a
 caller that must survive any program passes :func:`isolated_runner` as ``run``: each program run
@@ -75,7 +77,9 @@ class Generalization:
     disagreements: int
     """Usable copies where the candidate failed or gave a different result."""
     reason: str = ""
-    """Why the verdict is ``n/a``, when it is; for ``no``, why the first killed run failed."""
+    """Why the verdict is ``n/a``, when it is; for ``no``, why the first killed run failed, or
+    why the first run that could not be checked could not (its result could not come back from
+    its worker or be compared)."""
     killed: int = 0
     """Disagreements where the candidate's run was killed at its time limit or its worker died
     (``Outcome.killed``: with :func:`isolated_runner` only)."""
@@ -174,20 +178,49 @@ def generalizes(candidate: Program, reference: Program | None, inputs: Sequence[
     with contextlib.ExitStack() as stack:
         if run is None:
             run = functools.partial(_run_in, box if box is not None else stack.enter_context(Sandbox()))
+        ref_unchecked = ""
         for copy in perturbed_copies(inputs, k, seed):
-            ref = run(reference, copy)
+            ref, why = _attempt(run, reference, copy)
             if not ref.ok:
+                ref_unchecked = ref_unchecked or why
                 continue
             usable += 1
-            got = run(candidate, copy)
-            if not (got.ok and equal(ref.value, got.value)):
+            got, why = _attempt(run, candidate, copy)
+            same = False
+            if got.ok:
+                try:
+                    same = equal(ref.value, got.value)
+                except Exception as e:  # noqa: BLE001 - a cell whose own comparison raises
+                    why = f"its result could not be compared with the reference's: {_one_line(e)}"
+            if not same:
                 disagree += 1
                 if not got.ok and got.killed:
                     killed += 1
                     reason = reason or f"the candidate's run: {got.error}"
+                elif why:
+                    reason = reason or f"the candidate's run: {why}"
     if usable == 0:
-        return Generalization("n/a", k, 0, 0, "the reference failed on every copy")
+        detail = f" (the first: {ref_unchecked})" if ref_unchecked else ""
+        return Generalization("n/a", k, 0, 0, f"the reference failed on every copy{detail}")
     return Generalization("no" if disagree else "yes", k, usable, disagree, reason, killed)
+
+
+def _attempt(run: Runner, program: Program, copy: Sequence[Any]) -> tuple[Outcome, str]:
+    """``run(program, copy)``, and why it could not be checked when the runner raised: a result
+    that cannot be pickled back from :func:`isolated_runner`'s worker, or an exception that
+    escaped the sandbox there, is re-raised by ``run_isolated``; it is a failed run of this one
+    program on this one copy, not the end of the whole comparison. Ctrl-C still propagates."""
+    try:
+        return run(program, copy), ""
+    except Exception as e:  # noqa: BLE001 - see above
+        why = f"could not be checked: {_one_line(e)}"
+        log.debug("%s: %s", program, why, exc_info=e)
+        return Outcome(False, error=why), why
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def isolated_runner(time_limit_s: float, headroom: int | None = HEADROOM_BYTES) -> Runner:

@@ -177,3 +177,61 @@ def test_isolated_runner_kills_a_run_past_its_time_limit(sort_task, monkeypatch)
     out = isolated_runner(0.2)(spin, inputs)
     assert time.monotonic() - t0 < 10
     assert not out.ok and out.error == TIME_LIMIT and out.killed
+
+
+@pytest.mark.skipif(not available(), reason="needs fork and RLIMIT_AS")
+def test_a_result_that_cannot_be_pickled_back_is_a_failed_run_not_a_crash(sort_task):
+    # A lambda in an object column: the worker's result cannot be pickled back, run_isolated
+    # raised RuntimeError('Outcome (unpicklable: ...)') and generalizes let it through.
+    inputs, _ = sort_task
+    df = inputs[0].assign(fn=[lambda v=i: v for i in range(len(inputs[0]))])
+    ref = Program(0, (Step("getitem", {"columns": ("x",)}),))
+    keeps_fn = Program(0, (Step("sort_values", {"by": ("x",), "ascending": True}),))
+    g = generalizes(keeps_fn, ref, [df], k=2, seed=0, run=isolated_runner(5.0))
+    assert g.verdict == "no" and g.disagreements == g.usable == 2 and g.killed == 0, g
+    assert g.reason.startswith("the candidate's run: could not be checked: RuntimeError: ") and "unpicklable" in g.reason, g
+    # the reference's own result unpicklable: every copy skipped, and the reason says why
+    g = generalizes(ref, keeps_fn, [df], k=2, seed=0, run=isolated_runner(5.0))
+    assert g.verdict == "n/a" and (g.copies, g.usable) == (2, 0), g
+    assert g.reason.startswith("the reference failed on every copy (the first: could not be checked: RuntimeError: "), g
+
+
+def test_an_exception_escaping_the_runner_is_a_failed_run_with_its_reason(sort_task):
+    # what run_isolated re-raises from its worker (an error outside the sandbox) ended the
+    # whole comparison; the stub raises at the same boundary, without a worker
+    inputs, _ = sort_task
+    ref = Program(0, (Step("sort_values", {"by": ("x",), "ascending": True}),))
+    cand = Program(0, (Step("sort_values", {"by": ("name",), "ascending": True}),))
+
+    def escapes_for(who: Program):
+        def run(program: Program, copy: list) -> Outcome:
+            if program is who:
+                raise OSError("no space left for the worker's pipe")
+            with Sandbox() as box:
+                return program.run(copy, box)
+        return run
+    g = generalizes(cand, ref, inputs, k=3, seed=0, run=escapes_for(cand))
+    assert g == Generalization("no", 3, 3, 3, "the candidate's run: could not be checked: OSError: no space "
+                                              "left for the worker's pipe"), g
+    g = generalizes(cand, ref, inputs, k=3, seed=0, run=escapes_for(ref))
+    assert g == Generalization("n/a", 3, 0, 0, "the reference failed on every copy (the first: could not "
+                                               "be checked: OSError: no space left for the worker's pipe)"), g
+
+
+class _NoEq:
+    """A cell whose equality test raises."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("cannot compare")
+
+    __hash__ = object.__hash__
+
+
+def test_a_result_whose_comparison_raises_is_a_disagreement_with_its_reason(sort_task):
+    # equal() raised out of generalizes
+    inputs, _ = sort_task
+    df = inputs[0].assign(cell=[_NoEq() for _ in range(len(inputs[0]))])
+    ref = Program(0, (Step("sort_values", {"by": ("x",), "ascending": True}),))
+    g = generalizes(ref, ref, [df], k=2, seed=0)
+    assert g == Generalization("no", 2, 2, 2, "the candidate's run: its result could not be compared with "
+                                              "the reference's: RuntimeError: cannot compare"), g
