@@ -212,7 +212,7 @@ def _attempt(run: Runner, program: Program, copy: Sequence[Any]) -> tuple[Outcom
     program on this one copy, not the end of the whole comparison. Ctrl-C still propagates."""
     try:
         return run(program, copy), ""
-    except Exception as e:  # noqa: BLE001 - see above
+    except Exception as e:  # see above: Ctrl-C and SystemExit still propagate
         why = f"could not be checked: {_one_line(e)}"
         log.debug("%s: %s", program, why, exc_info=e)
         return Outcome(False, error=why), why
