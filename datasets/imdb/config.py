@@ -41,8 +41,8 @@ class ImdbConfig:
     def __post_init__(self) -> None:
         if not (MIN_SCALE <= self.scale <= 1.0):
             raise ValueError(f"scale must be in [{MIN_SCALE:g}, 1], got {self.scale}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if not 0 <= self.seed < 2**64:  # past it, the cache file's name can grow too long to create
+            raise ValueError(f"seed must be in [0, 2**64 - 1], got {self.seed}")
 
     def rows(self, table: str) -> int:
         """Row count of a big table at this scale (at least 10)."""

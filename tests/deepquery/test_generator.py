@@ -103,3 +103,8 @@ def test_config_validates_fields():
         ImdbConfig(scale=0)
     with pytest.raises(ValueError, match="seed"):
         ImdbConfig(seed=-1)
+    # the library took any size of seed (only the CLI bounded it): 10**250 named a cache file
+    # too long to create (OSError: File name too long)
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*64 - 1\]"):
+        ImdbConfig(seed=2**64)
+    assert ImdbConfig(seed=2**64 - 1).seed == 2**64 - 1
