@@ -117,7 +117,8 @@ class ObjectStore:
                 ce = self.entries.get(c)
                 if ce is not None:
                     ce.refs += 1
-            e.contained = contained
+            # a rebuilt value: what the evicted one contained stays held with it (_drop_value)
+            e.contained = e.contained + contained if e.contained else contained
         e.value = value
         e.task = None
         e.lost = False
@@ -169,6 +170,8 @@ class ObjectStore:
             if e.lineage_refs > 0:
                 if e.value is not None and rebuildable(e):
                     self._drop_value(oid, e, stack)
+                elif e.contained:  # evicted while held: no holder is left to read it now
+                    self._release_contained(e, stack)
                 continue  # a put's (or an actor result's) value stays while lineage needs it
             del entries[oid]
             v = e.value
@@ -255,7 +258,8 @@ class ObjectStore:
         e.contained = None
 
     def _drop_value(self, oid: int, e: Entry, stack: list[int], evict: bool = False) -> None:
-        """Forget a rebuildable value (LOST): free its memory, release what it contains."""
+        """Forget a rebuildable value (LOST): free its memory; release what it contains unless
+        ``evict`` (see below)."""
         v = e.value
         assert v is not None
         self.lru.pop(oid, None)
@@ -266,7 +270,12 @@ class ObjectStore:
         e.mm = None
         e.value = None
         e.lost = True
-        self._release_contained(e, stack)
+        # evicted (or its segment gone) while its holders still hold it: a worker that got the
+        # value counts the refs inside only at its next report, until which this entry's hold
+        # is what keeps them alive (that report applies its increases before its release of
+        # this entry); they are released when the entry is freed or only lineage holds it
+        if not evict:
+            self._release_contained(e, stack)
 
     def lose(self, oid: int, path: str) -> bool:
         """The segment at ``path`` of ``oid`` vanished (its holder went away): the entry is

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -309,3 +310,38 @@ def test_objects_larger_than_the_store_go_to_disk_not_shared_memory(small_store,
     del objs
     gc.collect()
     assert rt.memory_summary()["spilled_bytes"] == 0  # freed from disk with their last ref
+
+
+def test_a_ref_a_worker_got_inside_an_evicted_value_stays_alive(small_store, tmp_path):
+    # The worker counts the ref inside a value it gets only at its next report to the driver;
+    # until then what keeps that ref alive is the value's hold on it. Evicting the value (its
+    # holders still hold its ref) must not release that hold: the handshake below evicts it
+    # while the worker, between its get and its next report, runs user code.
+    rt = small_store
+    got, go = tmp_path / "got", tmp_path / "go"
+
+    @rt.remote
+    def make():
+        return np.full(MB2, 1.0), rt.put("inner")  # 2 MB: shared memory, evictable
+
+    @rt.remote
+    def use(box):
+        _, inner = rt.get(box[0])
+        got.write_text("")
+        deadline = time.monotonic() + 60
+        while not go.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # no request: the ref to "inner" is not reported yet
+        return rt.get(inner, timeout=30)
+
+    outer = make.remote()
+    rt.wait([outer])
+    out = use.remote([outer])  # inside a list: no dependency, so not pinned against eviction
+    deadline = time.monotonic() + 60
+    while not got.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    evicted = rt.memory_summary()["evicted"]
+    fill = [make.remote() for _ in range(4)]  # 8 MB more: the outer value is the oldest
+    rt.wait(fill, num_returns=4)
+    assert rt.memory_summary()["evicted"] > evicted
+    go.write_text("")
+    assert rt.get(out, timeout=60) == "inner"
