@@ -203,12 +203,17 @@ class Sandbox:
     def _run(self, limit: float, fn: Callable[..., Any], args: tuple) -> Outcome:
         try:
             if self._alarm:
+                ends = time.monotonic() + limit
                 _arm(limit)
             try:
                 value = fn(*args)
             finally:
                 if self._alarm:
                     signal.setitimer(signal.ITIMER_REAL, 0)
+            # the alarm's CallTimeout can be lost: raised in a gc callback or a __del__, Python
+            # prints "Exception ignored" and the call goes on; past its limit it timed out all the same
+            if self._alarm and time.monotonic() >= ends:
+                raise CallTimeout()
         except CallTimeout:
             self.counts["timeout"] += 1
             return Outcome(False, error="timeout")

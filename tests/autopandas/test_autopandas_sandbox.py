@@ -120,6 +120,32 @@ def test_timeout_cannot_be_swallowed_by_except_exception():
     assert out.error == "timeout"
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed one
+def test_a_timeout_swallowed_where_python_ignores_exceptions_still_times_the_call_out():
+    # The alarm's CallTimeout, raised inside a gc callback (or a __del__), is printed as
+    # "Exception ignored in ..." and lost: CI saw it under hypothesis's gc callback. The call then
+    # ran on past its limit and came back ok.
+    import gc
+
+    def slow_callback(phase, info):
+        if phase == "start":
+            _spin(0.5)          # the 0.1 s alarm fires here, and Python swallows it
+
+    def collects():
+        gc.callbacks.append(slow_callback)
+        try:
+            gc.collect()
+        finally:
+            gc.callbacks.remove(slow_callback)
+        return 5
+
+    with Sandbox(time_limit_s=0.1) as box:
+        out = box.run(collects)
+        after = box.run(lambda: 6)
+    assert not out.ok and out.error == "timeout" and box.counts["timeout"] == 1, out
+    assert after.ok and after.value == 6
+
+
 def test_guard_cells_uses_active_limit():
     with Sandbox(max_cells=10):
         with pytest.raises(Exception, match="limit 10"):
