@@ -26,6 +26,7 @@ import duckdb
 
 from sysml_datasets.imdb import (
     ImdbConfig,
+    check_seed,
     connection_problem,
     database_path,
     default_cache_dir,
@@ -677,7 +678,6 @@ def _is_interrupt(e: BaseException | None) -> bool:
     return False
 
 
-_MAX_SEED = 2**64 - 1
 _OUTPUT_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 """Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
 
@@ -701,12 +701,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "repeat", 1) < 1:
             raise BadInput("--repeat must be >= 1")
-        seed = getattr(args, "seed", 0)
-        if not 0 <= seed <= _MAX_SEED:
-            # numpy takes any size of seed, but the seed names the cached database file: one of
-            # 250 digits was a name too long (exit 1); 64 bits, as rllib_lite's --seed
-            shown = seed if len(str(seed)) <= 40 else f"a {len(str(abs(seed)))}-digit number"
-            raise BadInput(f"seed must be in [0, 2**64 - 1], got {shown}")
+        check_seed(getattr(args, "seed", 0))  # every command, before any work (ValueError: exit 2)
         timeout = getattr(args, "recheck_timeout", 1.0)
         if not (0 < timeout < float("inf")):
             raise BadInput(f"--recheck-timeout must be a positive number of seconds, got {timeout:g}")

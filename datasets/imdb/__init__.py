@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .config import ImdbConfig as ImdbConfig
 from .config import build_owner_gone as build_owner_gone
+from .config import check_seed as check_seed
 from .config import connection_problem as connection_problem
 from .config import database_path as database_path
 from .config import database_problem as database_problem

@@ -27,6 +27,18 @@ MIN_SCALE = 0.0005
 keywords that must be planted in it (the build failed with a numpy broadcast error)."""
 
 
+MAX_SEED = 2**64 - 1
+"""Largest seed: numpy takes any size, but the seed names the cached database file, and one of
+~250 digits made a name too long to create (the same 64 bits as rllib_lite's ``--seed``)."""
+
+
+def check_seed(seed: int) -> None:
+    """ValueError unless ``seed`` is in [0, :data:`MAX_SEED`]; a huge one is named by its digits."""
+    if not 0 <= seed <= MAX_SEED:
+        shown = seed if len(str(seed)) <= 40 else f"a {len(str(abs(seed)))}-digit number"
+        raise ValueError(f"seed must be in [0, 2**64 - 1], got {shown}")
+
+
 @dataclass(frozen=True)
 class ImdbConfig:
     """How to generate the synthetic IMDb."""
@@ -41,8 +53,7 @@ class ImdbConfig:
     def __post_init__(self) -> None:
         if not (MIN_SCALE <= self.scale <= 1.0):
             raise ValueError(f"scale must be in [{MIN_SCALE:g}, 1], got {self.scale}")
-        if not 0 <= self.seed < 2**64:  # past it, the cache file's name can grow too long to create
-            raise ValueError(f"seed must be in [0, 2**64 - 1], got {self.seed}")
+        check_seed(self.seed)
 
     def rows(self, table: str) -> int:
         """Row count of a big table at this scale (at least 10)."""
