@@ -1,8 +1,10 @@
-"""Helpers the deepquery test modules share: the tiny database config, the one-line error check,
-a second process holding a DuckDB file open for writing, and a single-threaded ``run_plan``."""
+"""Helpers the deepquery test modules share: the tiny database config, the command line in a
+subprocess, the one-line error check, a second process holding a DuckDB file open for writing, and
+a single-threaded ``run_plan``."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +14,17 @@ from sysml_datasets.imdb import ImdbConfig
 
 TINY = ImdbConfig(scale=0.0005, seed=3, witnesses=False)
 TINY_FLAGS = ["--scale", "0.0005", "--seed", "3", "--no-witnesses"]
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def deepquery_cli(*args: str, cache: Path, **env: str) -> subprocess.CompletedProcess:
+    """``python -m deepquery ARGS --cache-dir CACHE`` in a subprocess (``$SYSML_CACHE`` is CACHE
+    too, and ``env`` adds variables), never raising for its exit code."""
+    return subprocess.run([sys.executable, "-m", "deepquery", *args, "--cache-dir", str(cache)],
+                          cwd=REPO, env=dict(os.environ, SYSML_CACHE=str(cache), **env),
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def one_line(stderr: str) -> str:

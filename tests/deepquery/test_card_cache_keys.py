@@ -6,9 +6,6 @@ change: without the version the wrong counts of the code before 9659425 were ser
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -18,15 +15,9 @@ from deepquery import TableStats, TrueCardinality, connect, parse_query
 from deepquery._card_cache import CardinalityCache
 from deepquery.database import fingerprint, schema_of
 
-REPO = Path(__file__).resolve().parents[2]
+from .dq_helpers import deepquery_cli
 
 JOIN = "SELECT count(*) FROM a, b WHERE a.id = b.aid"
-
-
-def _deepquery(*args: str, cache: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deepquery", *args, "--cache-dir", str(cache)],
-                          cwd=REPO, env=dict(os.environ, SYSML_CACHE=str(cache)),
-                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_a_count_cached_by_the_code_before_the_collation_fix_is_not_served(tmp_path):
@@ -49,16 +40,16 @@ def test_a_count_cached_by_the_code_before_the_collation_fix_is_not_served(tmp_p
     con.close()
     query = tmp_path / "coll.sql"
     query.write_text(JOIN + ";\n")
-    r = _deepquery("plan", str(query), "--db", str(db), "--cards", "true", "--json",
-                   cache=cache_dir)
+    r = deepquery_cli("plan", str(query), "--db", str(db), "--cards", "true", "--json",
+                      cache=cache_dir)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["rows"] == 4
     # the cache file is still what data list and data clean take it for: kept
-    r = _deepquery("data", "list", "--json", cache=cache_dir)
+    r = deepquery_cli("data", "list", "--json", cache=cache_dir)
     assert r.returncode == 0, r.stderr
     assert [(Path(f["path"]).name, f["status"]) for f in json.loads(r.stdout)["files"]] == \
         [("true_cards.sqlite", "cache")]
-    r = _deepquery("data", "clean", cache=cache_dir)
+    r = deepquery_cli("data", "clean", cache=cache_dir)
     assert r.returncode == 0, r.stderr
     assert (cache_dir / "true_cards.sqlite").is_file()
 
@@ -134,10 +125,8 @@ def test_a_count_made_in_another_time_zone_is_not_served(tmp_path):
     query.write_text(sql + ";\n")
     rows = []
     for tz in ("UTC", "America/New_York", "UTC"):
-        r = subprocess.run([sys.executable, "-m", "deepquery", "plan", str(query), "--db", str(db),
-                            "--cards", "true", "--json", "--cache-dir", str(tmp_path / "cache")],
-                           cwd=REPO, env=dict(os.environ, TZ=tz), capture_output=True, text=True,
-                           timeout=120, check=False)
+        r = deepquery_cli("plan", str(query), "--db", str(db), "--cards", "true", "--json",
+                          cache=tmp_path / "cache", TZ=tz)
         assert r.returncode == 0, r.stderr
         rows.append(json.loads(r.stdout)["rows"])
     assert rows == expected

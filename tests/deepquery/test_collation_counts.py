@@ -4,9 +4,6 @@ a collated VARCHAR (``COLLATE NOCASE``, ``NOACCENT``, ``NFC``, ICU's locales, a 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -15,7 +12,7 @@ import pytest
 from deepquery import TableStats, TrueCardinality, connect, parse_query
 from deepquery.database import _collated_in_create, schema_of
 
-REPO = Path(__file__).resolve().parents[2]
+from .dq_helpers import deepquery_cli
 
 CHAIN = "SELECT count(*) FROM a, b, c WHERE a.id = b.aid AND b.cid = c.id"
 """Three relations: a string class a.id = b.aid and an integer class b.cid = c.id."""
@@ -66,10 +63,8 @@ def test_plan_with_true_cards_counts_a_nocase_join_as_duckdb_does(tmp_path):
     con.close()
     query = tmp_path / "coll.sql"
     query.write_text("SELECT count(*) FROM a, b WHERE a.id = b.aid;\n")
-    r = subprocess.run([sys.executable, "-m", "deepquery", "plan", str(query), "--db", str(db),
-                        "--cards", "true", "--json", "--cache-dir", str(tmp_path / "cache")],
-                       cwd=REPO, env=dict(os.environ, SYSML_CACHE=str(tmp_path / "cache")),
-                       capture_output=True, text=True, timeout=120, check=False)
+    r = deepquery_cli("plan", str(query), "--db", str(db), "--cards", "true", "--json",
+                      cache=tmp_path / "cache")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["rows"] == 4
 

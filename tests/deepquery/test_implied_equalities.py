@@ -7,9 +7,6 @@ DuckDB's result for the query as written."""
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -21,7 +18,7 @@ from deepquery.database import schema_of
 from deepquery.execute import run_plan
 from deepquery.join_tree import from_nested
 
-REPO = Path(__file__).resolve().parents[2]
+from .dq_helpers import deepquery_cli
 
 THREE = "SELECT count(*) FROM a, b, c WHERE a.id = b.aid AND a.id = c.aid"
 
@@ -137,9 +134,7 @@ def test_run_says_equal_for_a_nocase_class(tmp_path):
     query = tmp_path / "q.sql"
     query.write_text(THREE + ";\n")
     for cards in ("true", "estimated"):
-        r = subprocess.run([sys.executable, "-m", "deepquery", "run", str(query), "--db", str(db),
-                            "--cards", cards, "--cache-dir", str(tmp_path / "cache")],
-                           cwd=REPO, env=dict(os.environ, SYSML_CACHE=str(tmp_path / "cache")),
-                           capture_output=True, text=True, timeout=120, check=False)
+        r = deepquery_cli("run", str(query), "--db", str(db), "--cards", cards,
+                          cache=tmp_path / "cache")
         assert r.returncode == 0, r.stderr
         assert "results equal (1 rows)" in r.stdout, r.stdout

@@ -4,9 +4,6 @@ quotes them as every other name it writes, so it runs and counts what DuckDB cou
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -18,7 +15,7 @@ from deepquery.database import schema_of
 from deepquery.execute import run_plan
 from deepquery.optimizers import OPTIMIZERS
 
-REPO = Path(__file__).resolve().parents[2]
+from .dq_helpers import deepquery_cli
 
 NAMES = ["select", "from", "where", "order", "group", "table", "at", "asof", "Key", "MiXed",
          "year", "Select"]
@@ -67,9 +64,7 @@ def test_plan_with_true_cards_on_a_join_column_named_select(tmp_path):
     db = _database(tmp_path / "t.duckdb", "select")
     query = tmp_path / "q.sql"
     query.write_text('SELECT count(*) FROM a, b WHERE a."select" = b.aid;\n')
-    r = subprocess.run([sys.executable, "-m", "deepquery", "plan", str(query), "--db", str(db),
-                        "--cards", "true", "--json", "--cache-dir", str(tmp_path / "cache")],
-                       cwd=REPO, env=dict(os.environ, SYSML_CACHE=str(tmp_path / "cache")),
-                       capture_output=True, text=True, timeout=120, check=False)
+    r = deepquery_cli("plan", str(query), "--db", str(db), "--cards", "true", "--json",
+                      cache=tmp_path / "cache")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["rows"] == 3
