@@ -2,7 +2,7 @@
 
 The fingerprint a caller gives holds everything a count depends on besides its SQL text: for
 :class:`~deepquery.cardinality.TrueCardinality`, the database's, the counting code's version and
-the connection's time zone, calendar and ``default_collation``
+the connection's settings that can change a count (time zone, collation, integer division, ...)
 (:func:`~deepquery.cardinality.counts_fingerprint`), so a count an older deepquery made is never
 served (it is pruned as any fingerprint not used lately).
 

@@ -14,9 +14,9 @@ the textbook 1/3; cross-product edges 1.
 True cardinalities are exact counts of the sub-query, kept in a persistent
 :class:`~deepquery._card_cache.CardinalityCache` keyed by the canonical ``SELECT count(*)`` text
 and a fingerprint of what the count depends on besides (:func:`counts_fingerprint`): the
-database, the counting code's :data:`COUNTS_VERSION` and the connection's time zone, calendar
-and ``default_collation``. A set that is not connected is the product of its components' counts.
-A connected set is counted by message passing over the query's join tree
+database, the counting code's :data:`COUNTS_VERSION` and the connection's settings that can
+change a count (:data:`_SETTINGS`: time zone, collation, integer division, ...). A set that is
+not connected is the product of its components' counts. A connected set is counted by message passing over the query's join tree
 (:mod:`deepquery._factorized_count`: each relation's filtered join columns are read once, then
 the ~13k connected subsets of a 17-relation JOB query take seconds, where one COUNT(*) each
 takes tens of minutes), or, when the query is not an acyclic equi-join or a count would not be
@@ -24,6 +24,7 @@ exact in float64, by running the ``SELECT count(*)`` on DuckDB.
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Protocol
 
@@ -45,21 +46,45 @@ collated VARCHAR (9659425: it had 2 rows where DuckDB has 4) and only one domain
 are implied; 1 (no version in the fingerprint), everything before."""
 
 
-_SETTINGS = ("TimeZone", "Calendar", "default_collation")
-"""Connection settings a count depends on: the time zone and calendar a TIMESTAMPTZ filter's
-literal is read in (``ts < '2020-01-01'``; DuckDB takes the time zone from the environment,
-``TZ``), the collation every VARCHAR ``=`` compares under (``SET``/``PRAGMA
-default_collation``). They are the connection's, not the file's."""
+_SETTINGS = (
+    # what a filter's value is: the time zone and calendar a TIMESTAMPTZ literal is read in
+    # (``ts < '2020-01-01'``; DuckDB takes the time zone from the environment, ``TZ``), the
+    # collation every VARCHAR ``=`` compares under (``SET``/``PRAGMA default_collation``)
+    "TimeZone", "Calendar", "default_collation",
+    # ``a.x / 2 = 2``: 4 only, or 4 and 5 under integer division
+    "integer_division",
+    # ``a.d / a.d IS NULL``: x / 0 is NaN or infinity (IEEE 754), or NULL
+    "ieee_floating_point_ops",
+    # ``array_sort(a.l)[1] = 5`` (DuckDB's list_sort without an order) sorts by these
+    # (null_order is default_null_order's other name)
+    "default_order", "default_null_order",
+    # which table ``title`` is: the first schema of the search path that has one (``SET
+    # schema`` sets it too)
+    "search_path",
+    # whether a filter binds at all (``length(a.x) = 1``, a TIMESTAMPTZ cast to TIMESTAMP): a
+    # count made where it binds is not one where it raises
+    "old_implicit_casting", "disable_timestamptz_casts",
+)
+"""Connection settings a count of one SQL text on one database depends on: every one of
+DuckDB's (``duckdb_settings()``, 1.5) that changes what a ``SELECT count(*) FROM ... WHERE``
+of base tables, filters and equi-joins binds to or evaluates. The others set resources,
+storage, extensions, output formats (``arrow_*``), plans (``disabled_optimizers``,
+``late_materialization_max_rows``: the same rows) or clauses such a query has not
+(``order_by_non_integer_literal``, ``scalar_subquery_error_on_multiple_rows``: ORDER BY and
+subqueries, which :func:`~deepquery.query_graph.parse_query` refuses; ``lambda_syntax``: sqlglot
+writes a lambda ``LAMBDA x : ...``, which every value takes). They are the
+connection's, not the file's: a library caller's own connection may have any of them."""
 
 
 def counts_fingerprint(db_fingerprint: str, con: duckdb.DuckDBPyConnection) -> str:
     """What true-cardinality cache entries are keyed by besides the SQL: the database's
     fingerprint (for a foreign ``--db``, its path, size and mtime, unchanged by a new
-    deepquery), :data:`COUNTS_VERSION` and ``con``'s :data:`_SETTINGS`."""
+    deepquery), :data:`COUNTS_VERSION` and ``con``'s :data:`_SETTINGS` (as JSON: a value may
+    hold any character, ``search_path`` a comma)."""
     values = dict(con.execute("SELECT name, value FROM duckdb_settings() "
                               "WHERE list_contains(?, name)", [list(_SETTINGS)]).fetchall())
-    return f"{db_fingerprint}:counts{COUNTS_VERSION}:" + ",".join(
-        f"{name}={values.get(name) or ''}" for name in _SETTINGS)
+    return f"{db_fingerprint}:counts{COUNTS_VERSION}:" + json.dumps(
+        [[name, values.get(name)] for name in _SETTINGS], separators=(",", ":"))
 
 
 class Cardinality(Protocol):

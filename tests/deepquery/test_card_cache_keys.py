@@ -1,6 +1,7 @@
 """The true-cardinality cache never serves a count another counting code or another connection
 setting made: its entries are keyed by the database's fingerprint, the counting code's version
-(:data:`deepquery.cardinality.COUNTS_VERSION`) and the connection's ``default_collation``. A
+(:data:`deepquery.cardinality.COUNTS_VERSION`) and the connection's settings that change a count
+(``default_collation``, ``integer_division``, ...: :data:`deepquery.cardinality._SETTINGS`). A
 foreign ``--db``'s fingerprint is its path, size and mtime, which a new deepquery does not
 change: without the version the wrong counts of the code before 9659425 were served again."""
 from __future__ import annotations
@@ -130,3 +131,65 @@ def test_a_count_made_in_another_time_zone_is_not_served(tmp_path):
         assert r.returncode == 0, r.stderr
         rows.append(json.loads(r.stdout)["rows"])
     assert rows == expected
+
+
+# (setting, value, a filter of ``a`` whose count the value changes). Each row of ``a`` joins
+# one row of ``b``; o.a is another table ``a``, found first on search path 'o'.
+SETTING_CASES = [
+    ("integer_division", "true", "a.x / 2 = 2"),  # 4 only, or 4 and 5
+    ("ieee_floating_point_ops", "false", "a.d / a.d IS NULL"),  # 0 / 0: NaN, or NULL
+    ("default_order", "DESCENDING", "array_sort(a.l)[1] = 5"),
+    ("default_null_order", "NULLS_FIRST", "array_sort(a.l)[1] IS NULL"),
+    ("null_order", "NULLS_FIRST", "array_sort(a.l)[1] IS NULL"),  # default_null_order's alias
+    ("search_path", "o", "a.x > 0"),
+    ("schema", "o", "a.x > 0"),  # sets search_path
+    ("old_implicit_casting", "true", "length(a.x) = 1"),  # else no length(INTEGER)
+    ("disable_timestamptz_casts", "true", "CAST(a.tz AS TIMESTAMP) > TIMESTAMP '2019-01-01'"),
+]
+
+
+def _outcome(fn):
+    """What ``fn()`` gives: a count, or the name of the DuckDB error it raises."""
+    try:
+        return fn()
+    except duckdb.Error as e:
+        return type(e).__name__
+
+
+@pytest.mark.parametrize(("setting", "value", "where"), SETTING_CASES,
+                         ids=[c[0] for c in SETTING_CASES])
+def test_a_count_made_under_another_connection_setting_is_not_served(tmp_path, setting, value,
+                                                                      where):
+    # A library caller's own connection may set any of these. Old code (the key had only the
+    # time zone, calendar and default_collation): the second connection was served the
+    # first's count (or a count where its own query raises), in both orders.
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    for schema in ("main", "o"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        con.execute(f"CREATE TABLE {schema}.a(id INTEGER, x INTEGER, d DOUBLE, l INTEGER[], "
+                    "tz TIMESTAMPTZ)")
+    con.execute("CREATE TABLE b(aid INTEGER)")
+    con.execute("INSERT INTO a VALUES (1, 4, 0.0, [3, 1, NULL], '2020-01-01 00:00:00+00'), "
+                "(2, 5, 1.0, [NULL, 2], '2020-01-01 00:00:00+00'), "
+                "(3, 3, 0.0, [2, 5], '2020-01-01 00:00:00+00')")
+    con.execute("INSERT INTO o.a VALUES (1, 7, 1.0, [], '2020-01-01 00:00:00+00')")
+    con.execute("INSERT INTO b VALUES (1), (2), (3)")
+    con.close()
+    sql = f"SELECT count(*) FROM a, b WHERE a.id = b.aid AND {where}"
+    for k, order in enumerate(((value, None), (None, value))):
+        got, expected = [], []
+        for v in order:
+            con = connect(db)
+            if v is not None:
+                con.execute(f"SET {setting} = '{v}'")
+            g = parse_query(sql, schema_of(con))
+            cache = CardinalityCache(tmp_path / f"cards{k}.sqlite")
+            cards = TrueCardinality(g, TableStats(con), "fp", cache)
+            got.append(_outcome(lambda: cards.card(g.full_mask)))
+            expected.append(_outcome(lambda: con.execute(cards.count_sql(g.full_mask))
+                                     .fetchone()[0]))
+            cache.close()
+            con.close()
+        assert expected[0] != expected[1], "the setting no longer changes this count"
+        assert got == expected, order
