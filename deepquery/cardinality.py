@@ -19,8 +19,8 @@ change a count (:data:`_SETTINGS`: time zone, collation, integer division, ...).
 not connected is the product of its components' counts. A connected set is counted by message
 passing over the query's join tree (:mod:`deepquery._factorized_count`: each relation's filtered
 join columns are read once, then the ~13k connected subsets of a 17-relation JOB query take
-seconds, where one COUNT(*) each takes tens of minutes), or, when the query is not an acyclic equi-join or a count would not be
-exact in float64, by running the ``SELECT count(*)`` on DuckDB.
+seconds, where one COUNT(*) each takes tens of minutes), or, when the query is not an acyclic
+equi-join or a count would not be exact in float64, by running the ``SELECT count(*)`` on DuckDB.
 """
 from __future__ import annotations
 
