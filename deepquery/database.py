@@ -104,6 +104,19 @@ def column_domains(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]
     return out
 
 
+def key_domains(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
+    """The :func:`column_domains` of the columns whose ``=`` on ``con`` holds only between
+    equal values, so that no two values of a primary key equal one value: every column but a
+    VARCHAR that is collated or a view's, and any VARCHAR while ``con`` has a
+    ``default_collation``. A NOCASE primary key holds 'A' and 'a' (DuckDB's index keeps the
+    bytes), and both equal 'a' under NOCASE; so do a plain VARCHAR key's when the other side
+    of the ``=`` is NOCASE or the connection compares every VARCHAR under it."""
+    plain = set() if default_collation(con) else declared_uncollated(con)
+    types = column_types(con)
+    return {tc: d for tc, d in column_domains(con).items()
+            if types[tc] != "VARCHAR" or tc in plain}
+
+
 def default_collation(con: duckdb.DuckDBPyConnection) -> str:
     """``con``'s ``default_collation`` (``SET`` or ``PRAGMA``; empty when none): a connection's
     setting, not stored in the database file, applied to every VARCHAR comparison."""

@@ -43,7 +43,7 @@ from typing import Iterator
 
 import duckdb
 
-from .database import column_types, primary_keys, timed_select
+from .database import key_domains, primary_keys, timed_select
 from .join_tree import JoinTree
 from .query_graph import QueryGraph
 from .rewrite import has_limit, original_sql, plan_sql
@@ -231,6 +231,6 @@ def run_plan(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree,
         if choice is None:
             return RunResult(planned_ms, duck_ms, False, len(planned), sql, limit_unverified=True)
     dependent = None if choice else order_dependence(
-        graph.sql, row_keys(graph, primary_keys(con), column_types(con)))
+        graph.sql, row_keys(graph, primary_keys(con), key_domains(con)))
     return RunResult(planned_ms, duck_ms, choice, len(planned), sql, limit_choice=choice,
                      order_dependent=dependent)

@@ -23,8 +23,10 @@ them. It says so ("not comparable") instead of a false DIFFER:
   - without, its rows are the join's: one row of each relation, so the key columns
     (:class:`RowKeys`: each relation's primary key) of all relations are a key. A relation
     whose key column is equi-joined to a column of a relation already fixed is fixed too
-    (``ORDER BY mc.id`` with ``mc.movie_id = t.id`` fixes t's row). ``ORDER BY t.id`` alone
-    is no key of ``title t JOIN movie_companies mc``: a title has many company rows.
+    (``ORDER BY mc.id`` with ``mc.movie_id = t.id`` fixes t's row), when ``=`` between the
+    two columns tells every two key values apart (:func:`row_keys`: not through a cast or a
+    collation). ``ORDER BY t.id`` alone is no key of ``title t JOIN movie_companies mc``: a
+    title has many company rows.
 
   Expressions are matched by their text (``t.id``, lower case); a select alias or position
   is not resolved, and stays flagged.
@@ -53,11 +55,13 @@ class RowKeys:
 
 
 def row_keys(graph: QueryGraph, primary: Mapping[str, str],
-             types: Mapping[tuple[str, str], str]) -> RowKeys:
+             domains: Mapping[tuple[str, str], str]) -> RowKeys:
     """The :class:`RowKeys` of ``graph`` from each table's single-column primary key
-    (``table -> column``) and the column types (``(table, column) -> type``): an equi-join
-    fixes the keyed row only between columns of one type (through a cast, VARCHAR '01' and
-    '1' both equal INTEGER 1)."""
+    (``table -> column``) and the domains of the columns whose ``=`` tells every two values
+    apart (``(table, column) -> domain``: :func:`~deepquery.database.key_domains`): an
+    equi-join fixes the keyed row only between two columns of one such domain. Not through a
+    cast (VARCHAR '01' and '1' both equal INTEGER 1), nor under a collation (a key's 'A' and 'a'
+    both equal a NOCASE column's 'a'); a column missing from ``domains`` fixes nothing."""
     rels = graph.relations
     columns = {r.alias: f"{r.alias}.{primary[r.table]}".lower() for r in rels if r.table in primary}
     fixes = set()
@@ -65,9 +69,10 @@ def row_keys(graph: QueryGraph, primary: Mapping[str, str],
         for i, c in cls:
             if primary.get(rels[i].table) != c:
                 continue
-            key_type = types.get((rels[i].table, c))
+            key_domain = domains.get((rels[i].table, c))
             for j, d in cls:
-                if j != i and key_type is not None and types.get((rels[j].table, d)) == key_type:
+                if j != i and key_domain is not None and \
+                        domains.get((rels[j].table, d)) == key_domain:
                     fixes.add((rels[j].alias, rels[i].alias))
     return RowKeys(columns, tuple(sorted(fixes)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import duckdb
 import pytest
 
 import deepquery.__main__ as cli
@@ -15,7 +16,7 @@ from deepquery import (
     get_cost_model,
     parse_query,
 )
-from deepquery.database import column_types, primary_keys, schema_of
+from deepquery.database import key_domains, primary_keys, schema_of
 from deepquery.execute import run_plan
 from deepquery.join_tree import from_nested
 from deepquery.row_order import order_dependence, row_keys
@@ -170,7 +171,7 @@ UNKEYED = [
 
 def _keys(con, sql):
     g = parse_query(sql.format(b=BASE), schema_of(con))
-    return g, row_keys(g, primary_keys(con), column_types(con))
+    return g, row_keys(g, primary_keys(con), key_domains(con))
 
 
 @pytest.mark.parametrize("sql", KEYED)
@@ -207,8 +208,82 @@ def test_a_wrong_plan_of_a_keyed_window_query_differs(con, sql):
 def test_a_join_through_a_cast_fixes_no_row(con):
     # VARCHAR '01' and '1' both equal INTEGER 1: a key joined through a cast may match two rows.
     g, keys = _keys(con, KEYED[0])
-    types = dict(column_types(con))
-    types[("movie_companies", "movie_id")] = "VARCHAR"
-    cast = row_keys(g, primary_keys(con), types)
+    domains = dict(key_domains(con))
+    domains[("movie_companies", "movie_id")] = "VARCHAR"
+    cast = row_keys(g, primary_keys(con), domains)
     assert ("mc", "t") in keys.fixes and cast.fixes == ()
     assert order_dependence(g.sql, cast)
+
+
+# --- a key joined under a collation fixes no row --------------------------------------------------
+# DuckDB's primary key index keeps the bytes: a plain VARCHAR key (or a NOCASE one) holds 'K0'
+# and 'k0', and both equal 'k0' under NOCASE. Before, an equi-join fixed the keyed row whenever
+# the two columns had one type, so ORDER BY b.id was taken for a key of the join's rows.
+_TIED = "SELECT b.id, a.x, row_number() OVER (ORDER BY b.id) AS r FROM a, b WHERE a.id = b.aid"
+
+
+def _collated_db(tmp_path, key: str, fk: str):
+    """a: 2000 rows keyed 'k0', 'K0', 'k1', 'K1', ...; b: 1000 rows, b.aid 'k0', 'k1', ...;
+    the columns' declarations ``key`` and ``fk``."""
+    db = tmp_path / "c.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(f"CREATE TABLE a(id {key} PRIMARY KEY, x INT)")
+    con.execute(f"CREATE TABLE b(id INTEGER PRIMARY KEY, aid {fk})")
+    con.execute("INSERT INTO a SELECT (CASE WHEN i % 2 = 0 THEN 'k' ELSE 'K' END) || (i // 2), i "
+                "FROM range(2000) AS r(i)")
+    con.execute("INSERT INTO b SELECT i, 'k' || i FROM range(1000) AS r(i)")
+    con.close()
+    return db
+
+
+@pytest.mark.parametrize(("key", "fk", "setting", "rows"), [
+    ("VARCHAR", "VARCHAR COLLATE NOCASE", "", 2000),
+    ("VARCHAR COLLATE NOCASE", "VARCHAR", "", 2000),
+    ("VARCHAR COLLATE NOCASE", "VARCHAR COLLATE NOCASE", "", 2000),
+    ("VARCHAR", "VARCHAR", "SET default_collation = 'nocase'", 2000),
+], ids=["nocase-column", "nocase-key", "both-nocase", "default-collation"])
+def test_a_key_joined_under_a_collation_fixes_no_row(tmp_path, key, fk, setting, rows):
+    con = connect(_collated_db(tmp_path, key, fk))
+    if setting:
+        con.execute(setting)
+    assert con.execute(f"SELECT count(*) FROM ({_TIED})").fetchone()[0] == rows  # b.id ties
+    g = parse_query(_TIED, schema_of(con))
+    keys = row_keys(g, primary_keys(con), key_domains(con))
+    assert keys.fixes == ()
+    assert order_dependence(g.sql, keys)  # old code: None (b's row fixed a's)
+    con.close()
+
+
+def test_a_plain_varchar_key_joined_to_a_plain_varchar_fixes_its_row(tmp_path):
+    con = connect(_collated_db(tmp_path, "VARCHAR", "VARCHAR"))
+    g = parse_query(_TIED, schema_of(con))
+    keys = row_keys(g, primary_keys(con), key_domains(con))
+    assert keys.fixes == (("b", "a"),) and order_dependence(g.sql, keys) is None
+    con.close()
+
+
+def test_an_integer_key_joined_to_another_integer_type_fixes_its_row(tmp_path):
+    # INTEGER and BIGINT compare exactly (one domain); before, only columns of one type fixed.
+    db = tmp_path / "i.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE a(id INTEGER PRIMARY KEY, x INT)")
+    con.execute("CREATE TABLE b(id INTEGER PRIMARY KEY, aid BIGINT)")
+    con.close()
+    con = connect(db)
+    g = parse_query(_TIED, schema_of(con))
+    assert row_keys(g, primary_keys(con), key_domains(con)).fixes == (("b", "a"),)
+    con.close()
+
+
+def test_run_of_a_window_tied_under_a_collation_is_never_a_difference(tmp_path, capsys):
+    # The reproduction: right-deep's plan put the two a rows of each b.id in the other order,
+    # and run said 'results DIFFER', exit 1, for a right plan. Now: not comparable (or equal).
+    db = _collated_db(tmp_path, "VARCHAR", "VARCHAR COLLATE NOCASE")
+    q = tmp_path / "q.sql"
+    q.write_text(_TIED + ";\n")
+    codes = set()
+    for optimizer in ("right-deep", "left-deep", "greedy", "dp"):
+        codes.add(cli.main(["run", str(q), "--db", str(db), "--repeat", "1", "--optimizer",
+                            optimizer, "--cache-dir", str(tmp_path / "cache")]))
+    capsys.readouterr()
+    assert codes <= {0, cli.EXIT_NOT_COMPARABLE}
