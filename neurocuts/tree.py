@@ -279,9 +279,10 @@ def _prune_slots(tree: Tree, node: Node, cuts: list[tuple[int, int, int]], idx: 
     total = len(bounds) - 1
     count = np.diff(bounds)
     slo, shi = np.tile(node.lo, (total, 1)), np.tile(node.hi, (total, 1))  # (slots, 5) regions
-    for j, (d, _k, w) in enumerate(cuts):
+    for j, (d, k, w) in enumerate(cuts):
         slo[:, d] = node.lo[d] + idx[:, j] * w
-        shi[:, d] = np.minimum(node.hi[d], slo[:, d] + w - 1)
+        # The last piece runs to the region's end (a HyperSplit split's second half may be wider).
+        shi[:, d] = np.where(idx[:, j] == k - 1, node.hi[d], slo[:, d] + w - 1)
     keep = np.ones(len(pos), bool)
     small = (count > 1) & (count <= min(64, tree.prune_max))
     for n in np.unique(count[small]).tolist():

@@ -245,3 +245,20 @@ def test_node_budget_of_an_inner_grow_cannot_exceed_the_outer_one():
     with pytest.raises(NodeBudgetExceeded, match="exceeded 2 nodes"):
         grow(tree, lambda t, n: cut(t, n, [0], [4]), max_nodes=100)
     assert tree.max_nodes == 2
+
+
+def test_a_split_whose_second_piece_is_wider_prunes_it_over_all_of_it():
+    # A HyperSplit split (2 pieces, the first 100 wide) on a tree that prunes slots before merging:
+    # the second piece runs from 100 to the end. Rule 0 covers 100..199 only, rule 1 the whole
+    # second piece. Before, the second slot was pruned over 100..199 (twice the first piece's
+    # width), where rule 0 covers rule 1: rule 1 was dropped and dport 500 matched nothing.
+    lo = np.zeros((3, 5), np.int64)
+    hi = np.tile(DIM_MAX, (3, 1))
+    lo[:, 3] = [100, 100, 0]
+    hi[:, 3] = [199, 65535, 50]
+    rules = RuleSet(lo, hi)
+    tree = Tree(rules, 1, share=False, compact=False, merge_pruned=True)
+    cut(tree, tree.root, [3], [2], widths=[100])
+    assert [c.rules.tolist() for c in tree.root.children] == [[2], [0, 1]]
+    packets = np.array([[0, 0, 0, d, 0] for d in (20, 150, 500, 65535)])
+    assert tree.classify(packets).tolist() == linear_scan(rules, packets).tolist() == [2, 0, 1, 1]
