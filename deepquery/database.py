@@ -86,19 +86,27 @@ def column_domains(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]
     """``(table, column) -> domain`` (lower-case names): two columns of one domain compare with
     ``=`` as an equivalence over one set of values, so ``x = y AND x = z`` implies ``y = z``
     (:func:`deepquery.query_graph.parse_query` adds that edge only then). The domain is the
-    type, ``integer`` for every one of :data:`INTEGER_TYPES`; a VARCHAR that is collated or a
-    view's (its query may collate it) has a domain of its own: ``a.id COLLATE NOCASE = b.aid``
-    and ``a.id = c.aid`` hold for b.aid 'a' and c.aid 'A', ``b.aid = c.aid`` does not. Columns
-    of different types are different domains: DuckDB casts one side (INTEGER 1 equals VARCHAR
-    '1' and '01'; BIGINT 2^53 + 1 equals DOUBLE 2^53, which equals BIGINT 2^53). A connection's
+    type, ``integer`` for every one of :data:`INTEGER_TYPES`; a collated VARCHAR's is its
+    collation's (``VARCHAR COLLATE NOCASE``): DuckDB compares two columns of one collation by
+    the one key it makes of each value (lower case, accents stripped, ICU's sort key), an
+    equivalence. One spelling: DuckDB refuses to compare NOCASE with nocase, or with NOACCENT
+    ('Cannot combine types with different collation'). An uncollated VARCHAR is not of that
+    domain: ``a.id COLLATE NOCASE = b.aid`` and ``a.id = c.aid`` hold for b.aid 'a' and c.aid
+    'A', ``b.aid = c.aid`` does not.
+    A view's VARCHAR (its query may collate it) and one whose collation is not read
+    (:func:`declared_collations`: None) have a domain of their own. Columns of different types
+    are different domains: DuckDB casts one side (INTEGER 1 equals VARCHAR '1' and '01'; BIGINT
+    2^53 + 1 equals DOUBLE 2^53, which equals BIGINT 2^53). A connection's
     ``default_collation`` applies to every uncollated VARCHAR alike, so it changes no domain."""
-    plain = declared_uncollated(con)
+    declared = declared_collations(con)
     out = {}
     for (t, c), ty in column_types(con).items():
         if ty in INTEGER_TYPES:
             out[(t, c)] = "integer"
-        elif ty == "VARCHAR" and (t, c) not in plain:
-            out[(t, c)] = f"VARCHAR of {t}.{c}"
+        elif ty == "VARCHAR" and declared.get((t, c)) != "":
+            collation = declared.get((t, c))
+            out[(t, c)] = f"VARCHAR of {t}.{c}" if collation is None else \
+                f"VARCHAR COLLATE {collation}"
         else:
             out[(t, c)] = ty
     return out
@@ -128,47 +136,81 @@ def default_collation(con: duckdb.DuckDBPyConnection) -> str:
 def declared_uncollated(con: duckdb.DuckDBPyConnection,
                         tables: set[str] | None = None) -> set[tuple[str, str]]:
     """``(table, column)`` of the base tables (of ``tables``, lower case; default all) whose
-    columns are declared without a collation. Neither ``information_schema.columns`` nor
-    ``duckdb_columns()`` shows a column's collation (both say VARCHAR), the CREATE TABLE
-    statement DuckDB writes back for each table (``duckdb_tables().sql``) does: a table whose
-    statement has no COLLATE has none; otherwise its statement is read with sqlglot, and a
-    column whose definition (type, default, generated expression) has a COLLATE counts as
-    collated, every column of it when the statement cannot be read. Views are never in the set.
-    The connection's ``default_collation`` is not looked at (:func:`default_collation`)."""
+    columns are declared without a collation (:func:`declared_collations`). Views are never in
+    the set. The connection's ``default_collation`` is not looked at
+    (:func:`default_collation`)."""
+    return {tc for tc, collation in declared_collations(con, tables).items() if collation == ""}
+
+
+def declared_collations(con: duckdb.DuckDBPyConnection,
+                        tables: set[str] | None = None) -> dict[tuple[str, str], str | None]:
+    """``(table, column) -> collation`` of the base tables' columns (of ``tables``, lower case;
+    default all): ``""`` for none, the collation's name as written (``NOCASE``,
+    ``nocase.noaccent``) when the column's one COLLATE is its type's, None when a COLLATE is
+    elsewhere in its definition (a default, a generated expression) or cannot be read. Neither
+    ``information_schema.columns`` nor ``duckdb_columns()`` shows a column's collation (both
+    say VARCHAR), the CREATE TABLE statement DuckDB writes back for each table
+    (``duckdb_tables().sql``) does: a table whose statement has no COLLATE has none; otherwise
+    its statement is read with sqlglot, every column None when it cannot be. Views are not in
+    it."""
     rows = con.execute(
         "SELECT t.table_name, t.sql, list(c.column_name) FROM duckdb_tables() AS t "
         "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
         "WHERE t.schema_name = 'main' AND t.database_name = current_database() "
         "GROUP BY t.table_name, t.sql").fetchall()
-    out: set[tuple[str, str]] = set()
+    out: dict[tuple[str, str], str | None] = {}
     for table, sql, names in rows:
         table = table.lower()
         if tables is not None and table not in tables:
             continue
         names = {n.lower() for n in names}
-        if "COLLATE" in sql.upper():
-            names -= _collated_in_create(sql, names)
-        out |= {(table, n) for n in names}
+        collated = _collations_in_create(sql, names) if "COLLATE" in sql.upper() else {}
+        out.update({(table, n): collated.get(n, "") for n in names})
     return out
 
 
 def _collated_in_create(sql: str, names: set[str]) -> set[str]:
     """The columns (of ``names``) whose definition in a CREATE TABLE statement has a COLLATE;
     all of ``names`` when sqlglot cannot read the statement or finds other columns in it."""
+    return set(_collations_in_create(sql, names))
+
+
+def _collations_in_create(sql: str, names: set[str]) -> dict[str, str | None]:
+    """The columns (of ``names``) whose definition in a CREATE TABLE statement has a COLLATE,
+    each with its collation (as written) when that is the definition's one COLLATE and a
+    ``COLLATE name`` constraint, else None; all of ``names`` (None) when sqlglot cannot read
+    the statement or finds other columns in it."""
+    unread: dict[str, str | None] = dict.fromkeys(names)
     try:
         create = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.SqlglotError:
-        return names
+        return unread
     schema = create.this if isinstance(create, exp.Create) else None
     if not isinstance(schema, exp.Schema):
-        return names
+        return unread
     defs = [e for e in schema.expressions if isinstance(e, exp.ColumnDef)]
     if {d.name.lower() for d in defs} != names:
-        return names
-    return {d.name.lower() for d in defs
-            if any("COLLATE" in part.sql(dialect="duckdb").upper()
-                   for part in (d.args.get("kind"), *(d.args.get("constraints") or []))
-                   if part is not None)}
+        return unread
+    out: dict[str, str | None] = {}
+    for d in defs:
+        parts = [part for part in (d.args.get("kind"), *(d.args.get("constraints") or []))
+                 if part is not None and "COLLATE" in part.sql(dialect="duckdb").upper()]
+        if parts:
+            out[d.name.lower()] = _collation_name(parts[0]) if len(parts) == 1 else None
+    return out
+
+
+def _collation_name(part: exp.Expression) -> str | None:
+    """The collation of a column definition's ``COLLATE name`` constraint, as DuckDB spells it
+    (dotted when combined: ``nocase.noaccent``); None for any other part that holds a
+    COLLATE."""
+    kind = part.args.get("kind") if isinstance(part, exp.ColumnConstraint) else None
+    name = kind.this if isinstance(kind, exp.CollateColumnConstraint) else None
+    if isinstance(name, exp.Column):
+        return ".".join(p.name for p in name.parts)
+    if isinstance(name, (exp.Identifier, exp.Var)):
+        return name.name
+    return None
 
 
 def primary_keys(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Implied equalities only where DuckDB's ``=`` is transitive: ``a.id = b.aid AND a.id = c.aid``
-implies ``b.aid = c.aid`` when the three columns are of one domain (one type, no collation of
-their own), not under ``a.id VARCHAR COLLATE NOCASE`` ('A' equals 'a' and 'A', which differ),
-nor across types DuckDB casts (INTEGER 1 equals VARCHAR '01' and '1'; DOUBLE 2^53 equals BIGINT
+implies ``b.aid = c.aid`` when the three columns are of one domain (one type, and one collation
+or none), not under ``a.id VARCHAR COLLATE NOCASE`` with uncollated b.aid and c.aid ('A'
+equals 'a' and 'A', which differ), nor across types DuckDB casts (INTEGER 1 equals VARCHAR '01' and '1'; DOUBLE 2^53 equals BIGINT
 2^53 + 1 and 2^53). Every count, by both methods, and every join order's planned SQL must give
 DuckDB's result for the query as written."""
 from __future__ import annotations
@@ -138,3 +138,57 @@ def test_run_says_equal_for_a_nocase_class(tmp_path):
                           cache=tmp_path / "cache")
         assert r.returncode == 0, r.stderr
         assert "results equal (1 rows)" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize(("collation", "values"), [
+    ("NOCASE", ("'A'", "'a'", "'A'")),
+    ("nocase", ("'A'", "'a'", "'A'")),
+    ("NOACCENT", ("'e'", "'é'", "'e'")),
+    ("nocase.noaccent", ("'É'", "'e'", "'E'")),
+])
+def test_columns_of_one_collation_keep_their_implied_edges(tmp_path, collation, values):
+    # DuckDB compares two columns of one collation by the key it makes of each value (lower
+    # case, accents stripped): an equivalence, so b.aid = c.aid follows. Old code: every
+    # collated column was a domain of its own, and the class lost its implied edge.
+    db = _database(tmp_path / "t.duckdb", f"VARCHAR COLLATE {collation}",
+                   f"VARCHAR COLLATE {collation}", *values)
+    con = connect(db)
+    assert con.execute(THREE).fetchone()[0] == 1
+    g = parse_query(THREE, schema_of(con))
+    assert [(e.left_column, e.right_column) for e in g.edges if e.implied] == [("aid", "aid")]
+    _assert_as_written(con, THREE)
+    con.close()
+
+
+def test_a_collated_column_and_an_uncollated_one_are_two_domains(tmp_path):
+    # a.id and b.aid NOCASE, c.aid plain: a.id = c.aid compares under NOCASE, c.aid has no
+    # collation of its own, so b.aid = c.aid is not implied (it is a class of its own).
+    con = duckdb.connect(str(tmp_path / "t.duckdb"))
+    con.execute("CREATE TABLE a(id VARCHAR COLLATE NOCASE, x INTEGER)")
+    con.execute("CREATE TABLE b(aid VARCHAR COLLATE NOCASE, y INTEGER)")
+    con.execute("CREATE TABLE c(aid VARCHAR, z INTEGER)")
+    con.execute("INSERT INTO a VALUES ('A', 1)")
+    con.execute("INSERT INTO b VALUES ('a', 2)")
+    con.execute("INSERT INTO c VALUES ('A', 3)")
+    con.close()
+    con = connect(tmp_path / "t.duckdb")
+    assert con.execute(THREE).fetchone()[0] == 1
+    g = parse_query(THREE, schema_of(con))
+    assert not any(e.implied for e in g.edges)
+    _assert_as_written(con, THREE)
+    con.close()
+
+
+def test_a_collation_elsewhere_in_a_column_definition_is_a_domain_of_its_own(tmp_path):
+    # A COLLATE in a default is not read as the column's collation: no domain is shared.
+    con = duckdb.connect(str(tmp_path / "t.duckdb"))
+    con.execute("CREATE TABLE a(id VARCHAR COLLATE NOCASE, x INTEGER)")
+    for t in ("b", "c"):
+        con.execute(f"CREATE TABLE {t}(aid VARCHAR DEFAULT ('x' COLLATE NOCASE), y INTEGER)")
+    con.close()
+    con = connect(tmp_path / "t.duckdb")
+    domains = schema_of(con).domains
+    assert domains[("a", "id")] == "VARCHAR COLLATE NOCASE"
+    assert domains[("b", "aid")] != domains[("c", "aid")]
+    assert not any(e.implied for e in parse_query(THREE, schema_of(con)).edges)
+    con.close()
