@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._memory import Need, check_needs, make_env_measured, settings
 from .config import CommonConfig, json_safe, linear
 from .masking import check_masks
 from .models import build_user_model, state_dict_numpy
@@ -40,16 +41,6 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = 1
 __version__ = "0.1.0"
-
-
-def _size_text(size: int) -> str:
-    """``1.42 PiB``: a byte count for people."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024:
-            return f"{value:.3g} {unit}"
-        value /= 1024
-    return f"{value:.3g} PiB"
 
 
 class CheckpointError(ValueError):
@@ -69,12 +60,16 @@ class Algorithm:
         self.config = config
         torch.set_num_threads(config.num_learner_threads)
         torch.manual_seed(config.seed)
-        probe = make_env(config.env, config.env_config)
+        # the one env built before the memory check: it gives the spaces, and what a copy takes
+        probe, self._env_bytes = make_env_measured(config.env, config.env_config)
         self.observation_space, self.action_space = probe.observation_space, probe.action_space
         probe.close()
         structured = config.model is not None
         self.preprocessor = Preprocessor(self.observation_space, self.action_space, structured)
         self.num_actions = self.preprocessor.num_actions
+        self._eval_envs: list[Any] = []
+        # before the model, the buffers, the env copies and output_dir: sized from the config
+        self._check_memory()
         self.rng = np.random.default_rng(np.random.SeedSequence([config.seed, 7919]))
         self.iteration = 0
         self.env_steps = 0
@@ -82,14 +77,12 @@ class Algorithm:
         self.recent_returns: collections.deque = collections.deque(maxlen=config.metrics_window)
         self.recent_lengths: collections.deque = collections.deque(maxlen=config.metrics_window)
         self._setup()
-        self._check_storage()  # before the workers start and before output_dir is written to
         spec = WorkerSpec(
             env=config.env, env_config=config.env_config, num_envs=config.num_envs_per_worker,
             seed=config.seed, structured_obs=structured, policy_factory=self._remote_policy_factory(),
         )
         self.workers = WorkerSet(spec, config.num_rollout_workers, self._make_policy(self.model),
                                  config.sample_timeout_s, config.max_worker_restarts)
-        self._eval_envs: list[Any] = []
         if config.output_dir:
             out = Path(config.output_dir)
             out.mkdir(parents=True, exist_ok=True)
@@ -104,10 +97,22 @@ class Algorithm:
     def _make_policy(self, model: nn.Module) -> Any:
         raise NotImplementedError
 
-    def _storage(self) -> tuple[str, int]:
-        """The config setting that sizes the storage a run fills (the rollout, the replay
-        buffer) as ``"field=value"``, and that storage's size in bytes."""
-        return "", 0
+    def _storage_needs(self) -> list[Need]:
+        """The storage a run fills (the rollout, the replay buffer and its sum tree, sampled
+        batches), sized from the config before any of it is allocated."""
+        return []
+
+    def _default_model_params(self) -> int | None:
+        """Parameters of the default model this config builds; None for a user model."""
+        return None
+
+    def _model_copies(self) -> int:
+        """Copies of the model's parameters a run holds: the weights, their gradients, Adam's
+        two moments, the pickled copy the rollout workers are built from; with remote
+        workers, each worker's, and the weights sent each iteration (a numpy copy, and its
+        copy in the object store)."""
+        workers = self.config.num_rollout_workers
+        return 5 + (workers + 2 if workers else 0)
 
     def _train_iteration(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -124,20 +129,33 @@ class Algorithm:
         bool mask; the same for flat and structured observations)."""
         return 4 * self.preprocessor.flat_dim + self.num_actions
 
-    def _check_storage(self) -> None:
-        """Refuse, with a MemoryError naming the setting, storage the system cannot allocate,
-        at construction rather than once training is under way (the buffers are allocated at
-        the first iteration): a block of the size is allocated and freed untouched, which
-        costs no physical memory and fails where the buffers' own allocations would."""
-        setting, size = self._storage()
-        if size <= 0:
-            return
-        try:
-            probe = np.empty(size, dtype=np.uint8)
-        except (MemoryError, ValueError, OverflowError):  # past what an array may hold
-            raise MemoryError(f"{setting} needs {_size_text(size)} of storage, more than this "
-                              "system can allocate") from None
-        del probe
+    def _memory_needs(self, eval_episodes: int = 0, eval_setting: str = "eval_episodes") -> list[Need]:
+        """What this run will allocate (see ``_memory``), with ``eval_episodes`` greedy
+        evaluation env copies."""
+        c = self.config
+        copies = c.num_envs_per_worker * max(c.num_rollout_workers, 1)
+        # each copy: the env, and its worker's current observation, mask and episode counters
+        needs = [Need("env copies", settings(c, "num_envs_per_worker", "num_rollout_workers"),
+                      copies * (self._env_bytes + self._step_bytes() + 16)),
+                 *self._storage_needs()]
+        params = self._default_model_params()
+        if params is not None:
+            needs.append(Need("model", settings(c, "hidden_sizes"), 4 * params * self._model_copies()))
+        if eval_episodes > len(self._eval_envs):
+            # each copy: the env, its current observation and mask, and their stacked copy
+            needs.append(Need("evaluation env copies", (f"{eval_setting}={eval_episodes}",),
+                              eval_episodes * (self._env_bytes + 2 * self._step_bytes() + 16)))
+        return needs
+
+    def _check_memory(self, eval_episodes: int = 0, eval_setting: str = "eval_episodes") -> None:
+        check_needs(self._memory_needs(eval_episodes, eval_setting))
+
+    def check_memory(self, eval_episodes: int = 0) -> None:
+        """Raise ``MemoryError``, naming the settings behind the largest part, when what this
+        run will allocate, with ``eval_episodes`` greedy evaluation env copies (``learn``'s and
+        ``evaluate``'s), is more than this system can allocate. Construction checks it without
+        the evaluation copies; ``evaluate`` checks before it builds more."""
+        self._check_memory(eval_episodes)
 
     def _build_model(self, default: Any) -> nn.Module:
         if self.config.model is None:
@@ -219,6 +237,8 @@ class Algorithm:
 
         if eval_every < 1 or eval_episodes < 1:
             raise ValueError(f"eval_every and eval_episodes must be >= 1, got {eval_every} and {eval_episodes}")
+        if stop_eval_return is not None:  # before training, not at the first evaluation
+            self.check_memory(eval_episodes)
         show = sys.stderr.isatty() if progress is None else progress
         history = []
         next_eval = self.env_steps + eval_every
@@ -245,6 +265,8 @@ class Algorithm:
 
     def evaluate(self, episodes: int = 10, seed: int = 10_000) -> dict[str, Any]:
         """Greedy (masked argmax) returns of ``episodes`` episodes, run side by side."""
+        if episodes > len(self._eval_envs):
+            self._check_memory(episodes, "episodes")
         while len(self._eval_envs) < episodes:
             self._eval_envs.append(make_env(self.config.env, self.config.env_config))
         envs = self._eval_envs[:episodes]

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ._memory import Need, mlp_params, settings
 from .algorithm import Algorithm
 from .config import DQNConfig as DQNConfig
 from .config import linear
@@ -30,7 +31,7 @@ from .models import QNetwork
 from .optim import gradient_step, make_adam
 from .policies import DQNPolicy, EpsilonSchedule
 from .preprocessing import to_torch, tree_map
-from .replay import PrioritizedReplayBuffer, ReplayBuffer
+from .replay import PrioritizedReplayBuffer, ReplayBuffer, buffer_rows, sum_tree_leaves
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +73,45 @@ class DQN(Algorithm):
     def _make_policy(self, model: torch.nn.Module) -> DQNPolicy:
         return DQNPolicy(model)
 
-    def _storage(self) -> tuple[str, int]:
+    def _storage_needs(self) -> list[Need]:
+        c = self.config
+        envs = c.num_envs_per_worker * max(c.num_rollout_workers, 1)
+        rows = buffer_rows(c.buffer_size, envs, c.n_step)
+        # the buffer holds buffer_size transitions unless n-step windows need more rows
+        sized_by = (("buffer_size",) if rows == c.buffer_size // envs
+                    else ("n_step", "num_envs_per_worker", "num_rollout_workers"))
+        d, a = self.preprocessor.flat_dim, self.num_actions
         # per transition: observation, next observation and its mask, action (int64), reward
         # (float32) and two done flags
-        b = self.buffer
-        row = 4 * self.preprocessor.flat_dim + self._step_bytes() + 14
-        return f"buffer_size={self.config.buffer_size}", b.rows * b.num_envs * row
+        stored = 8 * d + a + 14
+        needs = [Need("replay buffer", settings(c, *sized_by), rows * envs * stored)]
+        if c.prioritized_replay:  # float64 nodes over a power-of-two number of leaves
+            needs.append(Need("priority sum tree", settings(c, *sized_by), 16 * sum_tree_leaves(rows * envs)))
+        # one iteration's sample: observations, next observations, both masks and actions,
+        # collected step by step and then stacked (two copies); reward and three flags
+        sampled = max(c.train_freq // envs, 1) * envs
+        needs.append(Need("sampled steps", settings(c, "train_freq"), sampled * (2 * (8 * d + 2 * a + 8) + 7)))
+        # minibatches gathered at once (uniform replay: all of an iteration's): the stored
+        # fields, index arithmetic, the n-step windows, returns, discounts, and Q-values of the
+        # next observations
+        drawn = c.batch_size * (1 if c.prioritized_replay else c.gradient_steps)
+        per_draw = stored + 40 + 14 * c.n_step + 8 * a
+        needs.append(Need("minibatches", settings(c, "batch_size") if c.prioritized_replay
+                          else settings(c, "gradient_steps", "batch_size"), drawn * per_draw))
+        return needs
+
+    def _default_model_params(self) -> int | None:
+        c = self.config
+        if c.model is not None:
+            return None
+        d, a, hidden = self.preprocessor.flat_dim, self.num_actions, list(c.hidden_sizes)
+        if not c.dueling:
+            return mlp_params([d, *hidden, a])
+        width = hidden[-1] if hidden else d
+        return mlp_params([d, *hidden]) + mlp_params([width, 1]) + mlp_params([width, a])
+
+    def _model_copies(self) -> int:
+        return super()._model_copies() + 1  # the target net (no gradients, no moments)
 
     @property
     def epsilon(self) -> float:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._memory import Need, mlp_params, settings
 from .algorithm import Algorithm
 from .config import PPOConfig as PPOConfig
 from .config import linear
@@ -44,12 +45,21 @@ class PPO(Algorithm):
     def _make_policy(self, model: torch.nn.Module) -> PPOPolicy:
         return PPOPolicy(model)
 
-    def _storage(self) -> tuple[str, int]:
+    def _storage_needs(self) -> list[Need]:
         c = self.config
-        envs = c.num_envs_per_worker * max(c.num_rollout_workers, 1)
-        # per step: observation and mask, then action (int64), log-prob, value, reward and
-        # bootstrap value (float32) and three done flags
-        return f"rollout_steps={c.rollout_steps}", c.rollout_steps * envs * (self._step_bytes() + 27)
+        steps = c.rollout_steps * c.num_envs_per_worker * max(c.num_rollout_workers, 1)
+        # per step: observation, mask, action (int64), log-prob and value (float32), collected
+        # step by step and then stacked (two copies); reward, bootstrap value and three done
+        # flags written in place; the bootstrapped reward, advantage and return (float32)
+        per_step = 2 * (self._step_bytes() + 16) + 8 + 3 + 12
+        return [Need("rollout", settings(c, "rollout_steps", "num_envs_per_worker", "num_rollout_workers"),
+                     steps * per_step)]
+
+    def _default_model_params(self) -> int | None:
+        if self.config.model is not None:
+            return None
+        d, a, hidden = self.preprocessor.flat_dim, self.num_actions, list(self.config.hidden_sizes)
+        return mlp_params([d, *hidden, a]) + mlp_params([d, *hidden, 1])  # policy and value nets
 
     def _train_iteration(self) -> dict[str, Any]:
         c = self.config

@@ -15,12 +15,23 @@ from .preprocessing import tree_map, tree_zip_map
 from .returns import n_step_returns
 
 
+def buffer_rows(capacity: int, num_envs: int, n_step: int) -> int:
+    """Rows of a buffer of ``capacity`` transitions over ``num_envs`` columns: enough for one
+    n-step window and its bootstrap row even when the capacity is smaller."""
+    return max(capacity // num_envs, n_step + 1)
+
+
+def sum_tree_leaves(size: int) -> int:
+    """Leaves of a :class:`SumTree` over ``size`` priorities: the next power of two."""
+    return 1 << max(int(np.ceil(np.log2(max(size, 1)))), 0)
+
+
 class ReplayBuffer:
     """Uniform replay over ``capacity`` transitions from ``num_envs`` parallel env copies."""
 
     def __init__(self, capacity: int, num_envs: int, n_step: int = 1, gamma: float = 0.99) -> None:
         self.num_envs = num_envs
-        self.rows = max(capacity // num_envs, n_step + 1)
+        self.rows = buffer_rows(capacity, num_envs, n_step)
         self.n_step = n_step
         self.gamma = gamma
         self.pos = 0
@@ -111,7 +122,7 @@ class SumTree:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.leaf0 = 1 << max(int(np.ceil(np.log2(max(size, 1)))), 0)
+        self.leaf0 = sum_tree_leaves(size)
         self.tree = np.zeros(2 * self.leaf0, dtype=np.float64)
 
     def total(self) -> float:

@@ -56,9 +56,9 @@ def test_a_run_refused_for_memory_creates_no_folder(tmp_path, capsys, algo):
 
 
 def test_storage_too_big_is_a_memory_error_naming_the_field_at_construction():
-    with pytest.raises(MemoryError, match=r"rollout_steps=10000000000000 needs .* of storage"):
+    with pytest.raises(MemoryError, match=r"rollout_steps=10000000000000 needs .* of memory"):
         PPO(PPOConfig(env="CartPole-v1", rollout_steps=10**13))
-    with pytest.raises(MemoryError, match=r"buffer_size=100000000000000 needs .* of storage"):
+    with pytest.raises(MemoryError, match=r"buffer_size=100000000000000 needs .* of memory"):
         DQN(DQNConfig(env="CartPole-v1", buffer_size=10**14))
 
 

@@ -1,0 +1,121 @@
+"""The memory check a run makes before it allocates: what it will need, part by part, against
+what the system can allocate.
+
+An algorithm lists its needs (:class:`Need`: the env copies, the rollout or replay storage, the
+priority sum tree, the model with its gradients and Adam moments, ...), each sized from the
+config and the spaces, and :func:`check_needs` refuses the run with a ``MemoryError`` naming
+the settings behind the largest need when their total cannot be allocated. The sizes are floors
+(the arrays a run is known to make, not Python's overhead around them), so a run the check lets
+through can still run short, but one it refuses could never have finished.
+
+The env copies are sized by :func:`make_env_measured`: the memory that building one copy
+allocated, traced with ``tracemalloc`` (the env module's import is done first and left out).
+"""
+from __future__ import annotations
+
+import itertools
+import tracemalloc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from .rollout import EnvSpec, make_env
+
+
+def size_text(size: int) -> str:
+    """``1.42 PiB``: a byte count for people."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            return f"{value:.3g} {unit}"
+        value /= 1024
+    return f"{value:.3g} PiB"
+
+
+@dataclass(frozen=True)
+class Need:
+    """Memory a run will allocate: ``what`` (for people), the settings that size it as
+    ``"field=value"`` (those the user changed first), and its size in bytes."""
+
+    what: str
+    settings: tuple[str, ...]
+    size: int
+
+
+def settings(config: Any, *names: str) -> tuple[str, ...]:
+    """``"field=value"`` for the named config fields that differ from the config class's
+    defaults (the ones a user set), or for all of them when none does."""
+    defaults = type(config)()
+    changed = [n for n in names if getattr(config, n) != getattr(defaults, n)]
+    return tuple(f"{n}={_value_text(getattr(config, n))}" for n in (changed or names))
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, tuple):  # as the flag takes it: --hidden-sizes 64,64
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def can_allocate(size: int) -> bool:
+    """Whether the system can allocate ``size`` bytes: a block of that size is allocated and
+    freed untouched, which costs no physical memory and fails where the run's own allocations
+    (of that much in all) would."""
+    try:
+        probe = np.empty(size, dtype=np.uint8)
+    except (MemoryError, ValueError, OverflowError):  # past what an array may hold
+        return False
+    del probe
+    return True
+
+
+def check_needs(needs: Sequence[Need]) -> None:
+    """Raise ``MemoryError`` naming the settings of the largest need when the needs' total
+    cannot be allocated."""
+    needs = [n for n in needs if n.size > 0]
+    total = sum(n.size for n in needs)
+    if not needs or can_allocate(total):
+        return
+    largest = max(needs, key=lambda n: n.size)
+    named = " and ".join(largest.settings)
+    verb = "needs" if len(largest.settings) == 1 else "need"
+    parts = ", ".join(f"{n.what} {size_text(n.size)}" for n in sorted(needs, key=lambda n: -n.size))
+    raise MemoryError(f"{named} {verb} {size_text(total)} of memory in all ({parts}), more than "
+                      "this system can allocate")
+
+
+def mlp_params(sizes: Sequence[int]) -> int:
+    """Weights and biases of ``models.mlp(sizes)``."""
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+
+def make_env_measured(env: EnvSpec, env_config: dict[str, Any]) -> tuple[gym.Env, int]:
+    """``make_env(env, env_config)``, and the bytes building it allocated (and still holds)."""
+    if isinstance(env, str):
+        _import_entry_point(env)
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    try:
+        made = make_env(env, env_config)
+        size = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    return made, max(size, 0)
+
+
+def _import_entry_point(env_id: str) -> None:
+    """Import the module a registered id's entry point names, so that its import is not
+    counted as one env copy's memory; errors are left to ``make_env``, which reports them."""
+    try:
+        from . import envs as _examples  # noqa: F401  (registers the example envs)
+
+        spec = gym.spec(env_id)
+        if isinstance(spec.entry_point, str):
+            gym.envs.registration.load_env_creator(spec.entry_point)
+    except Exception:  # noqa: BLE001 - make_env raises the same error with its message
+        return
