@@ -222,10 +222,18 @@ def _database(args: argparse.Namespace) -> tuple[Path, duckdb.DuckDBPyConnection
     return path, _connect(path)
 
 
+STDIN = "-"
+"""The query file name that reads the query from standard input, as Unix tools take it."""
+
+
 def _read_query(path: str | None) -> tuple[str, str]:
+    """The query text of ``path`` (None: the built-in example; ``-``: standard input) and the
+    query's name."""
     if path is None:
         text = resources.files("deepquery").joinpath("examples/example.sql").read_text()
         return text, "example"
+    if path == STDIN:
+        return _decode(_read_stdin(), "stdin"), "stdin"
     if path == "":  # Path("") is the current folder
         raise BadInput("file: empty path")
     p = Path(path)
@@ -237,18 +245,35 @@ def _read_query(path: str | None) -> tuple[str, str]:
         data = p.read_bytes()
     except OSError as e:
         raise BadInput(f"{path}: cannot read: {e.strerror or e}") from None
+    # a file is named by its stem (q17a.sql: "q17a"); a pipe or device (plan <(...), /dev/stdin)
+    # by the path given: its stem was the descriptor's number ("query 63")
+    name = p.stem if p.is_file() and not str(p.absolute()).startswith("/dev/") else path
+    return _decode(data, path), name
+
+
+def _read_stdin() -> bytes:
+    stream = getattr(sys.stdin, "buffer", sys.stdin)  # None when started with stdin closed
+    if stream is None:
+        raise BadInput("stdin: no standard input to read the query from")
+    try:
+        data = stream.read()
+    except (OSError, ValueError) as e:  # closed, or a test runner's that refuses reads
+        raise BadInput(f"stdin: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    return data.encode() if isinstance(data, str) else data
+
+
+def _decode(data: bytes, label: str) -> str:
+    """A query file's bytes as text, as ``read_text()`` reads it (universal newlines), or one
+    line naming ``label``'s line and column where it is not UTF-8."""
     try:
         text = data.decode("utf-8-sig")  # a byte order mark (Windows editors) is not SQL
     except UnicodeDecodeError as e:
         line_start = data.rfind(b"\n", 0, e.start) + 1
         line = data.count(b"\n", 0, e.start) + 1
         column = len(data[line_start:e.start].decode("utf-8")) + 1  # valid up to the error
-        raise BadInput(f"{path}: line {line}, column {column}: not UTF-8 text "
+        raise BadInput(f"{label}: line {line}, column {column}: not UTF-8 text "
                        f"(byte 0x{data[e.start]:02x})") from None
-    # a file is named by its stem (q17a.sql: "q17a"); a pipe or device (plan <(...), /dev/stdin)
-    # by the path given: its stem was the descriptor's number ("query 63")
-    name = p.stem if p.is_file() and not str(p.absolute()).startswith("/dev/") else path
-    return text.replace("\r\n", "\n").replace("\r", "\n"), name  # as read_text() reads
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _session(args: argparse.Namespace, con: duckdb.DuckDBPyConnection, db: Path, label: str,
@@ -284,7 +309,8 @@ def _opened(args: argparse.Namespace, file: str | None) -> Iterator[_Session]:
     text, name = _read_query(file)
     db, con = _database(args)
     try:
-        s = _session(args, con, db, file or "example.sql", text, name)
+        label = "stdin" if file == STDIN else file or "example.sql"
+        s = _session(args, con, db, label, text, name)
         try:
             yield s
         finally:
@@ -639,14 +665,14 @@ def build_parser() -> argparse.ArgumentParser:
     cl.set_defaults(func=cmd_data_clean)
 
     p = sub.add_parser("plan", help="plan one query and print the join tree and its SQL")
-    p.add_argument("file", help="SQL file with one SELECT")
+    p.add_argument("file", help="SQL file with one SELECT ('-': read it from standard input)")
     _add_plan_flags(p)
     _add_db_flags(p)
     p.set_defaults(func=cmd_plan)
 
     r = sub.add_parser("run", help="run the planned query and DuckDB's own plan; compare",
                        epilog=_EXIT_CODES)
-    r.add_argument("file", help="SQL file with one SELECT")
+    r.add_argument("file", help="SQL file with one SELECT ('-': read it from standard input)")
     _add_plan_flags(r)
     _add_db_flags(r)
     r.add_argument("--repeat", type=int, default=3, help="runs per query, median reported (default 3)")
@@ -657,7 +683,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("compare", help="every optimizer's cost and planning time side by side")
-    c.add_argument("file", nargs="?", help="SQL file (default: the built-in example query)")
+    c.add_argument("file", nargs="?", help="SQL file ('-': read it from standard input; "
+                   "default: the built-in example query)")
     _add_plan_flags(c, optimizer=False)
     _add_db_flags(c)
     c.set_defaults(func=cmd_compare)

@@ -1,6 +1,7 @@
 """Bad input and interrupts: one clear line on stderr, the right exit code, nothing left behind."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -280,6 +281,45 @@ def test_a_query_read_from_a_pipe_plans(imdb_cache, capsys):
     assert out["relations"] == ["t"]
     # named "63" after the descriptor's number, as if a file 63.sql: now the path given
     assert out["query"] == f"/dev/fd/{read}"
+
+
+def _stdin(monkeypatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+@pytest.mark.parametrize("command", ["plan", "run", "compare"])
+def test_dash_reads_the_query_from_stdin(imdb_cache, capsys, monkeypatch, command):
+    # Old code: 'deepquery: -: no such file', exit 2 (only /dev/stdin read standard input).
+    _stdin(monkeypatch, b"SELECT MIN(t.title) FROM title AS t WHERE t.production_year > 2000")
+    args = [command, "-", "--cache-dir", str(imdb_cache), "--scale", "0.002"]
+    assert main([*args, *(["--repeat", "1"] if command == "run" else []), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["query"] == "stdin"
+
+
+@pytest.mark.parametrize(("data", "line"), [
+    (b"SELECT MIN(t.title)\nFROM title AS t WHERE t.title = '\xe9'", "deepquery: stdin: line 2, "
+     "column 34: not UTF-8 text (byte 0xe9)"),
+    (b"", "deepquery: stdin: empty query"),
+    (b"SELECT MIN(x.y) FROM nope AS x", "deepquery: stdin: unknown table: nope"),
+])
+def test_bad_input_on_stdin_is_one_line_exit_2(imdb_cache, capsys, monkeypatch, data, line):
+    _stdin(monkeypatch, data)
+    assert main(["plan", "-", "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 2
+    assert _one_line(capsys.readouterr().err) == line
+
+
+def test_dash_reads_stdin_in_a_real_pipe(imdb_cache):
+    r = subprocess.run([sys.executable, "-m", "deepquery", "plan", "-", "--cache-dir",
+                        str(imdb_cache), "--scale", "0.002", "--json"],
+                       input="SELECT MIN(t.title) FROM title AS t", capture_output=True, text=True,
+                       timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["relations"] == ["t"]
+    r = subprocess.run([sys.executable, "-m", "deepquery", "plan", "-", "--cache-dir",
+                        str(imdb_cache), "--scale", "0.002"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and _one_line(r.stderr) == "deepquery: stdin: empty query"
 
 
 def test_a_query_file_is_named_by_its_stem(tmp_path, imdb_cache, capsys):
