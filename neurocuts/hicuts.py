@@ -1,32 +1,24 @@
 """HiCuts (Gupta and McKeown, Hot Interconnects 1999): one dimension, equal-width cuts.
 
-At each node with more than `binth` rules, every cuttable dimension gets its number of pieces np by
-the space factor: np starts at 2 and doubles while sm(np) = np + sum over rules of the pieces each
-rule spans is below `spfac` x rules (the paper's heuristic in the NeuroCuts reference's form, which
-stops at the first np reaching the bound; spfac = 8, binth = 16). The dimension cut is the one whose
-fullest piece then holds the fewest rules (the paper's first dimension heuristic; ties go to more
-distinct rule projections). Refinements on every node (tree.py): rule pruning (a rule covered by a
-higher-priority rule in the node's region is dropped), region compaction, and node merging: all
-slots of a cut that hold the same rule list share one child, built over their bounding box.
+As the NeuroCuts reference builds it (hicuts.py on its tree.py), node for node. At each node with
+more than `binth` (16) rules, the dimension cut is the one with the most distinct rule projections
+(clipped to the node; ties to the lower dimension), and its number of pieces np starts at 2 and
+doubles while sm(np) = np + the pieces each rule spans stays below `spfac` (4) x rules and 2np fits
+the span (the paper's space measure in the reference's form, which stops at the first np reaching
+the bound). Refinements as in the reference's tree: rule pruning (a rule covered by a
+higher-priority rule in the node's region is dropped; nodes of at most 500 rules only), node merging
+(adjacent children holding the same rules, compared after pruning; equal whole rows are not a case
+here, the cut has one dimension), and no region compaction (it would change the pieces' widths).
+With these our trees are the anchors' on the twelve ClassBench 1k sets (accesses, bytes per rule and
+nodes equal; the reference failed on fw1_1k, ours takes 491,470 nodes there). The reference makes
+np pieces even where np x ceil(span / np) passes the span by a whole piece (pieces no packet
+reaches); ours makes only those within the span (our tree format has no place for the others), and
+no cut on the eleven 1k sets the reference finished has such pieces (the nodes are equal).
 
-Deviations from the NeuroCuts reference, which our metrics otherwise match (with
-`dimension="most_distinct"` and `Tree(share=False)` this module reproduces it within a few per cent
-on the ClassBench 1k sets, fw1/3/4/5 aside, where the reference itself takes minutes or fails):
-- dimension choice: the reference cuts the dimension with the most distinct projections. On the
-  firewall sets that is often a source address on which most rules are wildcards, so every child
-  keeps nearly all rules (e.g. 18 rules cut into children of 9, 16 and 9) and the tree explodes
-  (reference: 28 accesses and 36,594 bytes per rule on fw3_1k after 283 s; fw1_1k failed). The
-  paper's least-max-rules choice cuts the protocol or port instead (fw1_1k: 18 accesses, 1,339
-  bytes per rule, a few seconds).
-- node merging: the reference merges only adjacent children with equal rules. We also let
-  non-adjacent equal slots share one child (as the paper describes node merging); the cost model
-  still counts one 4-byte pointer per run of adjacent slots, and the shared subtree once. This
-  cut bytes per rule by about a third on the 1k sets (fw1_1k 2,106 -> 1,339); accesses unchanged.
-- spfac is 8, not the reference's 4: at 4, fw4_1k needs about 155,000 nodes and over 300 s (over the
-  benchmark's 60 s limit); at 8 every 1k set finishes (fw4_1k: 43,070 nodes, about 30 s on a loaded
-  2-core machine) and the medians over the twelve 1k sets fall from 16.5 accesses / 715 bytes per
-  rule (fw4 timed out) to 13.5 / 713, against the reference's 17 / 746.
-- region compaction is on (the reference's HiCuts has it off); it never adds accesses or bytes.
+The firewall sets' trees are large, as the reference's are (fw5_1k: 546,299 nodes, tens of
+seconds). `HiCutsConfig(dimension="least_max_rules")` takes the paper's first heuristic instead
+(every dimension gets its pieces, the one whose fullest piece holds the fewest rules wins), and a
+larger spfac (the paper's 8 or more) trades space for fewer accesses.
 The benchmark (benchmarks/neurocuts_baselines.py) prints the measured medians against the anchors.
 """
 from __future__ import annotations
@@ -46,13 +38,14 @@ class HiCutsConfig:
 
     binth: int = 16
     """Leaf threshold: nodes with at most this many rules become leaves."""
-    spfac: float = 8.0
-    """Space factor: total pieces spanned by the node's rules plus the pieces <= spfac x rules
-    (reference 4; see the module doc)."""
+    spfac: float = 4.0
+    """Space factor: pieces double while they plus the pieces the node's rules span stay below
+    spfac x rules (the reference's 4)."""
     max_pieces: int = 1 << 16
-    """Upper bound on pieces per cut."""
-    dimension: str = "least_max_rules"
-    """Dimension choice: `least_max_rules` (paper) or `most_distinct` (NeuroCuts reference)."""
+    """Upper bound on pieces per cut (the reference has none; sm(np) > np, so with spfac 4 this
+    binds only on nodes of more than 16,384 rules)."""
+    dimension: str = "most_distinct"
+    """Dimension choice: `most_distinct` (NeuroCuts reference) or `least_max_rules` (paper)."""
 
     def __post_init__(self) -> None:
         if self.binth < 1:
@@ -172,5 +165,5 @@ def hicuts_step(config: HiCutsConfig, allowed: Callable[[Tree, Node], np.ndarray
 def build_hicuts(rules: RuleSet, config: HiCutsConfig = HiCutsConfig(),
         time_limit_s: float | None = None, max_nodes: int | None = None) -> Tree:
     """Build a HiCuts tree."""
-    tree = Tree(rules, config.binth, algo="hicuts")
+    tree = Tree(rules, config.binth, algo="hicuts", share=False, compact=False, merge_pruned=True, prune_max=500)
     return grow(tree, hicuts_step(config), time_limit_s=time_limit_s, max_nodes=max_nodes)
