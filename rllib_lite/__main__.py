@@ -15,13 +15,21 @@ import json
 import logging
 import math
 import os
-import secrets
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 # torch-free imports only: the algorithms (and torch) are imported once the arguments are read
+from ._run_folder import (
+    UsageError,
+    check_out,
+    check_writable,
+    make_out,
+    put_old_run_back,
+    remove_created,
+    remove_old_run,
+    set_old_run_aside,
+)
 from .config import ConfigError, DQNConfig, PPOConfig, json_safe
 from .envs import EXAMPLE_ENV_IDS
 
@@ -30,10 +38,6 @@ CONFIGS = {"ppo": PPOConfig, "dqn": DQNConfig}
 _SKIP = {"model", "output_dir", "env_config"}
 _METAVARS = {"int": "N", "float": "X", "str": "NAME", "bool": "BOOL", "tuple": "N,N,...",
              "Optional[float]": "X|none", "EnvSpec": "ENV_ID"}
-
-
-class UsageError(ValueError):
-    """Bad command-line input."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -158,123 +162,6 @@ def _env_config(text: str) -> dict[str, Any]:
     return value
 
 
-_RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint")
-
-
-def _check_out(path: str, overwrite: bool) -> list[str]:
-    """Refuse an --out that is a file or already holds a run (unless ``overwrite``); returns the
-    names of the run files it holds. Writes nothing: a run refused later leaves no trace."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {path} is a file, not a folder")
-    held = [name for name in _RUN_FILES if (out / name).exists()]
-    if held and not overwrite:
-        raise UsageError(f"--out {path} already holds a run ({', '.join(held)}): choose another "
-                         "folder, or pass --overwrite to replace it")
-    return held
-
-
-def _make_out(path: str) -> list[tuple[str, int, int]]:
-    """Create --out and its missing parents, one component at a time as ``mkdir -p`` does (a
-    ``..`` after a new folder or a symlink steps up where the system resolves it, as the run's
-    own writes will); returns the folders this call created, deepest first, for
-    :func:`_remove_created`. A failure part way removes them again."""
-    out = Path(path).absolute()
-    created: list[tuple[str, int, int]] = []
-    at = Path(out.anchor)
-    try:
-        for part in out.parts[1:]:
-            at = at / part
-            if part == "..":
-                continue                            # nothing to create: the system steps up
-            try:
-                os.mkdir(at)
-            except FileExistsError:
-                if not at.is_dir():
-                    raise UsageError(f"--out {path}: {at} is not a folder") from None
-                continue
-            except OSError as err:
-                raise UsageError(f"--out {path}: cannot create {at}: {err.strerror or err}") from None
-            # by where it is and what it is: the path may hold a .. or a symlink that a later
-            # change could point elsewhere, and rmdir must never meet a folder it did not make
-            real = os.path.realpath(at)
-            st = os.stat(real)
-            created.append((real, st.st_dev, st.st_ino))
-    except BaseException:
-        _remove_created(created[::-1])
-        raise
-    return created[::-1]
-
-
-def _check_writable(path: str) -> None:
-    """Refuse an --out no file can be written in (read-only, another user's): the run would
-    fail writing config.json once the algorithm is built. Probed with a file made and removed
-    (not with tempfile: it normalizes a .. in the path, which the system resolves after a
-    symlink, as the run's own writes will)."""
-    probe = os.path.join(path, f".rllib_lite-probe-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as err:
-        raise UsageError(f"--out {path}: cannot write there: {err.strerror or err}") from None
-    os.close(fd)
-    os.unlink(probe)
-
-
-def _remove_created(created: list[tuple[str, int, int]]) -> None:
-    """Undo ``_make_out`` for a run that failed before it wrote anything: only folders this run
-    created (the same folder still: device and inode), and only while empty (``rmdir`` refuses
-    a folder someone has put a file in since, and then its parents)."""
-    for real, dev, ino in created:
-        try:
-            st = os.lstat(real)
-            if (st.st_dev, st.st_ino) == (dev, ino):
-                os.rmdir(real)
-        except OSError:
-            continue
-
-
-def _set_old_run_aside(path: str, held: list[str]) -> Path | None:
-    """``--overwrite``: move the old run's files into a hidden folder of ``--out`` (renames, no
-    copy), where they stay until the new run has saved its checkpoint; ``None`` when there is
-    no old run. A failure part way puts back what was moved."""
-    if not held:
-        return None
-    aside = Path(path) / f".rllib_lite-replaced-{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        aside.mkdir()
-    except OSError as err:
-        raise UsageError(f"--out {path}: cannot replace the run there: {err.strerror or err}") from None
-    try:
-        for name in held:
-            os.rename(Path(path) / name, aside / name)
-    except OSError as err:
-        _put_old_run_back(path, aside)
-        raise UsageError(f"--out {path}: cannot replace {name}: {err.strerror or err}") from None
-    return aside
-
-
-def _put_old_run_back(path: str, aside: Path) -> None:
-    """Undo :func:`_set_old_run_aside` for a new run that failed before its checkpoint: the new
-    run's files of the same names go, the old run's come back."""
-    for moved in aside.iterdir():
-        target = Path(path) / moved.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target, ignore_errors=True)
-        else:
-            target.unlink(missing_ok=True)
-        os.rename(moved, target)
-    aside.rmdir()
-
-
-def _remove_old_run(aside: Path) -> None:
-    """The new run has saved its checkpoint: the old run set aside goes."""
-    try:
-        shutil.rmtree(aside)
-    except OSError as err:
-        logging.getLogger(__name__).warning("could not remove the replaced run in %s: %s", aside,
-                                            err.strerror or err)
-
-
 def _check_train_args(args: argparse.Namespace) -> None:
     if not args.out:
         raise UsageError("--out is empty: name the output folder")
@@ -296,27 +183,27 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     fields = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg_cls)
               if f.name not in _SKIP and getattr(args, f.name) is not None}
     config = cfg_cls(**fields, env_config=_env_config(args.env_config), output_dir=args.out)
-    _check_out(args.out, args.overwrite)            # before torch is imported, nothing made
+    check_out(args.out, args.overwrite)            # before torch is imported, nothing made
     from .algorithm import _registry
 
     # the env, spaces and model are checked while the algorithm is built: the folder made for
     # the run goes again if that refuses it, as when an --env does not exist
-    created = _make_out(args.out)
+    created = make_out(args.out)
     aside = None
     try:
         # again, now that every folder on the way exists: before, a .. after a folder this run
         # makes (x/new/../old) led nowhere, and a run held there went unseen
-        held = _check_out(args.out, args.overwrite)
-        _check_writable(args.out)
+        held = check_out(args.out, args.overwrite)
+        check_writable(args.out)
         # --overwrite: the old run is set aside, not removed, until the new one has a checkpoint
         # (building the algorithm writes config.json): a refusal at start-up or a failure in
         # training puts it back as it was, and the new run's files of those names go
-        aside = _set_old_run_aside(args.out, held)
+        aside = set_old_run_aside(args.out, held)
         algo = _registry()[args.algo.upper()](config)
     except BaseException:
         if aside is not None:
-            _put_old_run_back(args.out, aside)
-        _remove_created(created)
+            put_old_run_back(args.out, aside)
+        remove_created(created)
         raise
     try:
         history = algo.learn(args.total_env_steps, stop_return=args.stop_return,
@@ -326,10 +213,10 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     except BaseException:
         algo.stop()
         if aside is not None:
-            _put_old_run_back(args.out, aside)
+            put_old_run_back(args.out, aside)
         raise
     if aside is not None:
-        _remove_old_run(aside)
+        remove_old_run(aside)
     try:
         evaluation = algo.evaluate(args.eval_episodes)
     finally:
