@@ -2,7 +2,8 @@
 
 ``train ppo|dqn`` takes every config field as a flag (``--lr``, ``--num-rollout-workers``, ...),
 writes ``<out>/config.json``, ``<out>/metrics.jsonl`` and a checkpoint in ``<out>/checkpoint``; an
-``--out`` that already holds a run is refused unless ``--overwrite`` is given.
+``--out`` that already holds a run is refused unless ``--overwrite`` is given, and a run that fails
+before it has saved its checkpoint leaves ``--out`` as it found it.
 Exit codes: 0 done, 2 bad input (one line on stderr), 1 internal error or interrupted.
 """
 from __future__ import annotations
@@ -25,10 +26,10 @@ from ._run_folder import (
     check_out,
     check_writable,
     make_out,
-    put_old_run_back,
     remove_created,
     remove_old_run,
     set_old_run_aside,
+    undo_run,
 )
 from .config import ConfigError, DQNConfig, PPOConfig, json_safe
 from .envs import EXAMPLE_ENV_IDS
@@ -190,6 +191,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     # the run goes again if that refuses it, as when an --env does not exist
     created = make_out(args.out)
     aside = None
+    started = False
     try:
         # again, now that every folder on the way exists: before, a .. after a folder this run
         # makes (x/new/../old) led nowhere, and a run held there went unseen
@@ -199,10 +201,16 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         # (building the algorithm writes config.json): a refusal at start-up or a failure in
         # training puts it back as it was, and the new run's files of those names go
         aside = set_old_run_aside(args.out, held)
+        started = True  # from here on, every run file in --out is this run's
         algo = _registry()[args.algo.upper()](config)
+        try:
+            algo.check_memory(args.eval_episodes)  # the evaluation's env copies, before training
+        except BaseException:
+            algo.stop()
+            raise
     except BaseException:
-        if aside is not None:
-            put_old_run_back(args.out, aside)
+        if started:
+            undo_run(args.out, aside)
         remove_created(created)
         raise
     try:
@@ -211,9 +219,10 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
                              eval_episodes=args.eval_episodes)
         checkpoint = algo.save(Path(args.out) / "checkpoint")
     except BaseException:
+        # no checkpoint: --out goes back to what the run found (a retry needs no --overwrite)
         algo.stop()
-        if aside is not None:
-            put_old_run_back(args.out, aside)
+        undo_run(args.out, aside)
+        remove_created(created)
         raise
     if aside is not None:
         remove_old_run(aside)

@@ -4,7 +4,10 @@
 A run's files are ``config.json``, ``metrics.jsonl`` and ``checkpoint/``. An ``--out`` holding
 any of them is refused unless ``--overwrite`` is given; then they move into a hidden
 ``.rllib_lite-replaced-*`` folder of ``--out`` and stay there until the new run has saved its
-checkpoint. Folders a run creates are removed again (while empty) when it is refused.
+checkpoint. A run that is refused, or fails before it has saved its checkpoint, leaves
+``--out`` as it found it: its own run files go, the old run comes back, and the folders it
+created are removed again (while empty). Once the checkpoint is saved, the run's files stay
+whatever happens next.
 """
 from __future__ import annotations
 
@@ -121,12 +124,26 @@ def put_old_run_back(path: str, aside: Path) -> None:
     run's files of the same names go, the old run's come back."""
     for moved in aside.iterdir():
         target = Path(path) / moved.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target, ignore_errors=True)
-        else:
-            target.unlink(missing_ok=True)
+        _remove(target)
         os.rename(moved, target)
     aside.rmdir()
+
+
+def undo_run(path: str, aside: Path | None) -> None:
+    """Leave ``--out`` as a run found it that failed before saving its checkpoint: the run
+    files there are all its own (:func:`check_out` refused a run where any were, or they were
+    set aside), so they go, and the old run set aside (``aside``) comes back."""
+    for name in _RUN_FILES:
+        _remove(Path(path) / name)
+    if aside is not None:
+        put_old_run_back(path, aside)
+
+
+def _remove(target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target, ignore_errors=True)
+    else:
+        target.unlink(missing_ok=True)
 
 
 def remove_old_run(aside: Path) -> None:

@@ -162,3 +162,14 @@ def test_default_runs_need_little_so_the_check_refuses_no_normal_run(cls, cfg_cl
         assert sum(n.size for n in algo._memory_needs(10)) < 32 << 20
     finally:
         algo.stop()
+
+
+def test_cli_evaluation_env_copies_that_cannot_fit_are_refused_before_training(tmp_path, capsys, heavy):
+    # the old code trained, saved the checkpoint and only then built the evaluation's copies
+    out = tmp_path / "run"
+    code, lines = _cli(capsys, "train", "ppo", "--out", str(out), "--env", _HEAVY_ID, "--total-env-steps",
+                       "16", "--num-envs-per-worker", "1", "--rollout-steps", "16", "--minibatch-size", "16",
+                       "--eval-episodes", str(_COPIES))
+    assert code == 2 and len(lines) == 1, lines
+    assert f"eval_episodes={_COPIES} needs" in lines[0], lines
+    assert heavy.built == 2 and not out.exists()

@@ -86,3 +86,57 @@ def test_overwrite_by_a_run_that_succeeds_replaces_the_old_run(tmp_path, capsys)
     assert '"old"' not in (folder / "checkpoint" / "metadata.json").read_text()
     assert '"iteration": 1,' in (folder / "metrics.jsonl").read_text()
     assert len((folder / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def _crashing_env_id():
+    env_id = "rllib_lite_test/CrashingOverwrite-v0"
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=lambda **kw: MaskEnv({"fail": "raise"}))
+    return env_id
+
+
+def test_a_run_that_fails_before_its_checkpoint_leaves_out_as_it_found_it(tmp_path, capsys):
+    # the old code left config.json and the metrics of the iterations before the failure, so
+    # the corrected retry was refused ('already holds a run') unless given --overwrite
+    out = tmp_path / "runs"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--env", _crashing_env_id(), *_TINY)
+    assert code == 2 and "simulator crashed" in lines[0], lines
+    assert _files(out) == {"notes.txt": "mine"}
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--env", "CartPole-v1", *_TINY)
+    assert code == 0, lines
+
+
+def test_a_run_that_fails_before_its_checkpoint_removes_the_folders_it_created(tmp_path, capsys):
+    code, lines = _run(capsys, "train", "dqn", "--out", str(tmp_path / "new" / "run"), "--env",
+                       _crashing_env_id(), "--total-env-steps", "64", "--train-freq", "16",
+                       "--learning-starts", "0", "--eval-episodes", "1")
+    assert code == 2 and "simulator crashed" in lines[0], lines
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_that_saved_its_checkpoint_keeps_it_when_the_final_evaluation_fails(tmp_path, capsys):
+    class FailsInEvaluation(gym.Env):
+        observation_space = gym.spaces.Box(-1.0, 1.0, shape=(2,))
+        action_space = gym.spaces.Discrete(2)
+        steps = 0
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return self.observation_space.low * 0, {}
+
+        def step(self, action):
+            FailsInEvaluation.steps += 1
+            if FailsInEvaluation.steps > 16:  # past training's 16 steps: the final evaluation
+                raise RuntimeError("evaluation broke")
+            return self.observation_space.low * 0, 1.0, False, False, {}
+
+    env_id = "rllib_lite_test/FailsInEvaluation-v0"
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=lambda **kw: FailsInEvaluation())
+    code, lines = _run(capsys, "train", "ppo", "--out", str(tmp_path / "run"), "--env", env_id, *_TINY)
+    assert code == 1 and "evaluation broke" in lines[0], lines
+    names = {str(p.relative_to(tmp_path / "run")) for p in (tmp_path / "run").rglob("*")}
+    assert {"config.json", "metrics.jsonl", "checkpoint/metadata.json", "checkpoint/state.pt"} <= names
