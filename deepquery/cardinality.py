@@ -14,13 +14,14 @@ the textbook 1/3; cross-product edges 1.
 True cardinalities are exact counts of the sub-query, kept in a persistent
 :class:`~deepquery._card_cache.CardinalityCache` keyed by the canonical ``SELECT count(*)`` text
 and a fingerprint of what the count depends on besides (:func:`counts_fingerprint`): the
-database, the counting code's :data:`COUNTS_VERSION` and the connection's settings that can
-change a count (:data:`_SETTINGS`: time zone, collation, integer division, ...). A set that is
-not connected is the product of its components' counts. A connected set is counted by message
-passing over the query's join tree (:mod:`deepquery._factorized_count`: each relation's filtered
-join columns are read once, then the ~13k connected subsets of a 17-relation JOB query take
-seconds, where one COUNT(*) each takes tens of minutes), or, when the query is not an acyclic
-equi-join or a count would not be exact in float64, by running the ``SELECT count(*)`` on DuckDB.
+database, the counting code's :data:`COUNTS_VERSION`, the DuckDB version and the connection's
+settings that can change a count (:data:`_SETTINGS`: time zone, collation, integer division,
+...). A set that is not connected is the product of its components' counts. A connected set
+is counted by message passing over the query's join tree (:mod:`deepquery._factorized_count`:
+each relation's filtered join columns are read once, then the ~13k connected subsets of a
+17-relation JOB query take seconds, where one COUNT(*) each takes tens of minutes), or, when
+the query is not an acyclic equi-join or a count would not be exact in float64, by running the
+``SELECT count(*)`` on DuckDB.
 """
 from __future__ import annotations
 
@@ -79,11 +80,13 @@ connection's, not the file's: a library caller's own connection may have any of 
 def counts_fingerprint(db_fingerprint: str, con: duckdb.DuckDBPyConnection) -> str:
     """What true-cardinality cache entries are keyed by besides the SQL: the database's
     fingerprint (for a foreign ``--db``, its path, size and mtime, unchanged by a new
-    deepquery), :data:`COUNTS_VERSION` and ``con``'s :data:`_SETTINGS` (as JSON: a value may
-    hold any character, ``search_path`` a comma)."""
+    deepquery or DuckDB), :data:`COUNTS_VERSION`, the DuckDB version that counts (its rules
+    change: 0.10 stopped casting to VARCHAR implicitly, what ``old_implicit_casting`` brings
+    back) and ``con``'s :data:`_SETTINGS` (as JSON: a value may hold any character,
+    ``search_path`` a comma)."""
     values = dict(con.execute("SELECT name, value FROM duckdb_settings() "
                               "WHERE list_contains(?, name)", [list(_SETTINGS)]).fetchall())
-    return f"{db_fingerprint}:counts{COUNTS_VERSION}:" + json.dumps(
+    return f"{db_fingerprint}:counts{COUNTS_VERSION}:duckdb{duckdb.__version__}:" + json.dumps(
         [[name, values.get(name)] for name in _SETTINGS], separators=(",", ":"))
 
 

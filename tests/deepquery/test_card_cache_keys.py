@@ -193,3 +193,29 @@ def test_a_count_made_under_another_connection_setting_is_not_served(tmp_path, s
             con.close()
         assert expected[0] != expected[1], "the setting no longer changes this count"
         assert got == expected, order
+
+
+def test_a_count_another_duckdb_version_made_is_not_served(tmp_path, monkeypatch):
+    # A foreign --db keeps its fingerprint (path, size, mtime) across a DuckDB upgrade, and
+    # DuckDB's rules change between versions. Old code: the count cached under another
+    # version (here a wrong 5) was served.
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE a(id INTEGER, x INT)")
+    con.execute("CREATE TABLE b(aid INTEGER, y INT)")
+    con.execute("INSERT INTO a VALUES (1, 1)")
+    con.execute("INSERT INTO b VALUES (1, 1), (1, 2)")
+    con.close()
+    con = connect(db)
+    g = parse_query(JOIN, schema_of(con))
+    path = tmp_path / "cards.sqlite"
+    with monkeypatch.context() as m:
+        m.setattr(duckdb, "__version__", "0.9.2")
+        old = TrueCardinality(g, TableStats(con), "fp")
+        cache = CardinalityCache(path)
+        cache.put(old._fp, old.count_sql(g.full_mask), 5.0)
+        cache.close()
+    cache = CardinalityCache(path)
+    assert TrueCardinality(g, TableStats(con), "fp", cache).card(g.full_mask) == 2
+    cache.close()
+    con.close()
