@@ -15,7 +15,9 @@ priority order. It is one of:
   one (with `merge_pruned`, HyperCuts', slots compare their rules pruned over each slot, as the
   reference prunes every child before it merges); with sharing a child serves several runs and covers their bounding box, which is exact
   because a subtree is exact over its whole region for its rules and each served slot holds exactly
-  those rules;
+  those rules. With `equi_dense` (EffiCuts', one-dimension cuts) slots are not merged on equal
+  rules but as the reference's equi-dense refinement merges them (`_equi_dense`): neighbouring
+  slots that share rules join, a child holding the union of its slots' rules;
 - a partition node: its rules split into disjoint groups, one child each over the same region; every
   child is searched and the highest-priority match wins (EffiCuts, CutSplit).
 
@@ -93,15 +95,18 @@ class Tree:
     merge_pruned: bool = False
     #: Nodes with more rules than this are not pruned (set by the builder; building only, not saved).
     prune_max: int = PRUNE_MAX
+    #: One-dimension cuts merge their slots by the reference's equi-dense refinement instead of on
+    #: equal rules (EffiCuts; set by the builder; building only, not saved).
+    equi_dense: bool = False
 
     def __init__(self, rules: RuleSet, binth: int = 16, algo: str = "", prune: bool = True,
                  compact: bool = True, share: bool = True, merge_pruned: bool = False,
-                 prune_max: int = PRUNE_MAX) -> None:
+                 prune_max: int = PRUNE_MAX, equi_dense: bool = False) -> None:
         if binth < 1:
             raise ValueError(f"binth must be >= 1, got {binth}")
         self.rules, self.binth, self.algo = rules, binth, algo
         self.prune, self.compact, self.share = prune, compact, share
-        self.merge_pruned, self.prune_max = merge_pruned, prune_max
+        self.merge_pruned, self.prune_max, self.equi_dense = merge_pruned, prune_max, equi_dense
         self.build_s = 0.0
         self.node_count = 0  # nodes made so far: every node made becomes part of the tree
         self.root = make_node(self, np.zeros(5, np.int64), DIM_MAX.copy(), np.arange(len(rules)), 1)
@@ -304,6 +309,39 @@ def _prune_slots(tree: Tree, node: Node, cuts: list[tuple[int, int, int]], idx: 
     return pos, slot, np.concatenate([[0], np.cumsum(np.bincount(slot, minlength=total))])
 
 
+def _equi_dense(pos: np.ndarray, bounds: np.ndarray, past: int) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The NeuroCuts reference's equi-dense merging of a one-dimension cut's slots (tree.py,
+    `refinement_equi_dense`): (group per slot, each group's rule positions), or None to keep every
+    slot apart.
+
+    Walking the slots in order, a slot joins the group before it when the two share a rule and
+    their union holds fewer rules than the fullest slot; passes repeat until one joins nothing.
+    The merging is kept only when it leaves at most 8 children, counting the `past` pieces the
+    reference makes past the span (never merged; see hicuts.py), else no slot merges.
+    `pos` holds each slot's rule positions one slot after another, `bounds` each slot's start.
+    """
+    sets = [frozenset(pos[bounds[s]:bounds[s + 1]].tolist()) for s in range(len(bounds) - 1)]
+    most = max(len(r) for r in sets)
+    groups = [[s, r] for s, r in enumerate(sets)]  # [first slot, rules]
+    while True:
+        merged = [groups[0]]
+        for g in groups[1:]:
+            last = merged[-1]
+            union = last[1] | g[1]
+            if len(union) < len(last[1]) + len(g[1]) and len(union) < most:
+                last[1] = union
+            else:
+                merged.append(g)
+        if len(merged) == len(groups):
+            break
+        groups = merged
+    if len(groups) + past > 8:
+        return None
+    first = np.array([g[0] for g in groups], np.int64)
+    slot_group = np.searchsorted(first, np.arange(len(sets)), side="right") - 1
+    return slot_group, [np.array(sorted(g[1]), np.int64) for g in groups]
+
+
 def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[int] | tuple[int, ...],
         widths: list[int] | tuple[int, ...] | None = None) -> list[Node]:
     """Cut a leaf along `dims`, `pieces[j]` pieces in dims[j]; equal widths unless `widths` is given.
@@ -349,7 +387,7 @@ def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[
     slot, pos = slot[order], pos[order]
     bounds = np.searchsorted(slot, np.arange(total + 1))
     idx = (np.arange(total)[:, None] // strides[None, :]) % ks[None, :]  # (slots, cut dims)
-    slots_pruned = tree.merge_pruned and tree.prune
+    slots_pruned = (tree.merge_pruned or tree.equi_dense) and tree.prune
     if slots_pruned:
         pos, slot, bounds = _prune_slots(tree, node, cuts, idx, pos, slot, bounds)
     count = np.diff(bounds)
@@ -357,22 +395,27 @@ def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[
     # Node merging: slots holding identical rule lists share one child, whose region is the bounding
     # box of its slots (one pointer per run of adjacent slots, as the cost model counts). Merging
     # every slot into one child would rebuild the parent and never end, so then keep them all apart.
-    slot_group, ngroups = _group_equal_slots(pos, slot, bounds)
-    if ngroups == 1 and not (tree.merge_pruned and count[0] < len(node.rules)):
-        slot_group = np.arange(total)
-    elif not tree.share:  # adjacent slots only, as the NeuroCuts reference merges
-        slot_group = _reference_blocks(slot_group, idx, strides)
+    group_rules: list[np.ndarray] | None = None
+    if tree.equi_dense and len(cuts) == 1:  # merged by shared rules, or not at all, as EffiCuts'
+        dense = _equi_dense(pos, bounds, int(pieces[0]) - cuts[0][1])
+        slot_group, group_rules = dense if dense is not None else (np.arange(total), None)
     else:
-        # A shared child whose box is the whole region and whose rules are all of the parent's would
-        # make no progress: its adjacent blocks (as without sharing) get a child each instead.
-        g_lo, g_hi = _group_boxes(slot_group, ngroups, idx)
-        whole = (g_lo == 0).all(axis=1) & (g_hi == ks - 1).all(axis=1)
-        full = np.zeros(ngroups, bool)
-        full[slot_group[count == len(node.rules)]] = True
-        stuck = np.flatnonzero(whole & full)
-        if len(stuck):
-            blocks = _reference_blocks(slot_group, idx, strides)
-            slot_group = np.where(np.isin(slot_group, stuck), ngroups + blocks, slot_group)
+        slot_group, ngroups = _group_equal_slots(pos, slot, bounds)
+        if ngroups == 1 and not (tree.merge_pruned and count[0] < len(node.rules)):
+            slot_group = np.arange(total)
+        elif not tree.share:  # adjacent slots only, as the NeuroCuts reference merges
+            slot_group = _reference_blocks(slot_group, idx, strides)
+        else:
+            # A shared child whose box is the whole region and whose rules are all of the parent's would
+            # make no progress: its adjacent blocks (as without sharing) get a child each instead.
+            g_lo, g_hi = _group_boxes(slot_group, ngroups, idx)
+            whole = (g_lo == 0).all(axis=1) & (g_hi == ks - 1).all(axis=1)
+            full = np.zeros(ngroups, bool)
+            full[slot_group[count == len(node.rules)]] = True
+            stuck = np.flatnonzero(whole & full)
+            if len(stuck):
+                blocks = _reference_blocks(slot_group, idx, strides)
+                slot_group = np.where(np.isin(slot_group, stuck), ngroups + blocks, slot_group)
     # Renumber children by first slot, then recompute each child's index box.
     _, first_slot, slot_group = np.unique(slot_group, return_index=True, return_inverse=True)
     rank = np.empty(len(first_slot), np.int64)
@@ -390,9 +433,10 @@ def cut(tree: Tree, node: Node, dims: list[int] | tuple[int, ...], pieces: list[
             hi[d] = node.hi[d] if g_hi[g, j] == k - 1 else node.lo[d] + (g_hi[g, j] + 1) * w - 1
         s = int(first[g])
         # Rules pruned over one slot of the child's box stay pruned over the box: a rule covered in
-        # the box is covered in each of its slots.
-        children.append(make_node(tree, lo, hi, node.rules[pos[bounds[s]:bounds[s + 1]]], node.depth + 1,
-                                  pruned=slots_pruned))
+        # the box is covered in each of its slots. An equi-dense child holds its slots' rules each
+        # pruned over its own slot, as the reference's (not pruned again over the child).
+        at = group_rules[g] if group_rules is not None else pos[bounds[s]:bounds[s + 1]]
+        children.append(make_node(tree, lo, hi, node.rules[at], node.depth + 1, pruned=slots_pruned))
     new_run = np.ones(total, bool)
     new_run[1:] = slot_group[1:] != slot_group[:-1]
     node.kind, node.cuts, node.children = "cut", tuple(cuts), children

@@ -262,3 +262,42 @@ def test_a_split_whose_second_piece_is_wider_prunes_it_over_all_of_it():
     assert [c.rules.tolist() for c in tree.root.children] == [[2], [0, 1]]
     packets = np.array([[0, 0, 0, d, 0] for d in (20, 150, 500, 65535)])
     assert tree.classify(packets).tolist() == linear_scan(rules, packets).tolist() == [2, 0, 1, 1]
+
+
+def test_equi_dense_cuts_join_neighbouring_pieces_that_share_rules():
+    # The reference's equi-dense refinement (EffiCuts): neighbours that share a rule join while
+    # their union holds fewer rules than the fullest piece. Four destination-port pieces hold
+    # {0}, {0, 1}, {1} and {2, 3, 4, 5}: the first three join (union {0, 1}, under 4 rules), the
+    # fourth stays. Equal-rule merging would have made four children.
+    lo = np.zeros((6, 5), np.int64)
+    hi = np.tile(DIM_MAX, (6, 1))
+    lo[:, 3] = [0, 20000, 50000, 50000, 50000, 50000]
+    hi[:, 3] = [20000, 40000, 50100, 50100, 50100, 50100]
+    lo[2:, 2] = np.arange(4) * 100  # the last four apart in the source port
+    hi[2:, 2] = lo[2:, 2] + 10
+    rules = RuleSet(lo, hi)
+    tree = Tree(rules, 1, share=False, compact=False, equi_dense=True)
+    cut(tree, tree.root, [3], [4])
+    assert [(c.lo[3], c.hi[3], c.rules.tolist()) for c in tree.root.children] == \
+        [(0, 49151, [0, 1]), (49152, 65535, [2, 3, 4, 5])]
+    packets = corner_packets(rules, 0)
+    assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
+
+
+def test_equi_dense_merging_is_kept_only_when_it_leaves_at_most_8_children_past_pieces_counted():
+    # Protocols 0..16 cut into 9 pieces of 2: rules 0..2 in the first, rule 3 (lowest priority)
+    # everywhere; pieces 2..9 join into one child ({3}), 2 children. Asked for 16 pieces, the same 9
+    # are made and the reference makes 7 more past the span (leaves no packet reaches): 2 + 7 is over
+    # 8, so no piece joins, as in the reference.
+    lo = np.zeros((4, 5), np.int64)
+    hi = np.tile(DIM_MAX, (4, 1))
+    lo[:, 4], hi[:, 4] = [0, 1, 0, 0], [0, 1, 1, 16]
+    lo[:3, 3] = [0, 20, 40]
+    hi[:3, 3] = lo[:3, 3] + 10
+    rules = RuleSet(lo, hi)
+    for asked, children in ((9, 2), (16, 9)):
+        tree = Tree(rules, 1, share=False, equi_dense=True)
+        cut(tree, tree.root, [4], [asked])
+        assert tree.root.cuts == ((4, 9, 2),) and len(tree.root.children) == children
+        packets = corner_packets(rules, 0)
+        assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
