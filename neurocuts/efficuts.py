@@ -1,19 +1,34 @@
 """EffiCuts (Vamanan, Voskuilen and Vijaykumar, SIGCOMM 2010): separable trees, then HiCuts cuts.
 
-The root is a partition node. Each rule gets a 5-bit category, one bit per dimension, set when the
-rule is large there: an IP range covering at least `largeness_ip` of the 32-bit space, or a port or
-protocol range covering at least `largeness` of its space (NeuroCuts reference values 0.05 and 0.5).
-To bound the number of trees, a category with three large dimensions is merged with the smallest-id
-category with four large dimensions that differs in one bit, or failing that with one with two
-(tree merging, as in the reference), and all subsets of at most `merge_small` (32) rules are merged
-into one. Each part is then cut with the HiCuts heuristic in the reference's form (most distinct projections,
-adjacent-only node merging), restricted to the part's small dimensions
-(where most of its rules are small, so that cuts do not replicate them: the point of separability),
-binth 16. spfac is 32, not the paper's 8 or the reference's 4: without equi-dense cuts the trees of
-smaller spfac were deeper than the reference's (median 21.5 accesses at spfac 8 against its 18 on the
-twelve 1k ClassBench sets) while using half its bytes, so we spend space for time; measured medians
-are in the benchmark. A partition node costs the sum over its parts, so an EffiCuts tree's time
-is the sum of its separable trees' times.
+As the NeuroCuts reference builds it (efficuts.py on its tree.py), node for node. The root is a
+partition node. Each rule gets a 5-bit category, one bit per dimension, set when the rule is large
+there: an IP range covering at least `largeness_ip` of the 32-bit space, or a port or protocol range
+covering at least `largeness` of its space (0.05 and 0.5). To bound the number of trees, a category
+with three large dimensions is merged with the smallest-id category with four large dimensions that
+differs in one bit, or failing that with one with two (tree merging, as in the reference). Each part
+is then cut with the HiCuts heuristic in the reference's form (most distinct projections, spfac 4,
+binth 16) with the reference's refinements for EffiCuts: rule pruning (nodes of at most 500 rules),
+region compaction, and equi-dense cuts instead of node merging: after a cut, neighbouring children
+that share rules join while their union holds fewer rules than the fullest child, kept only when
+that leaves at most 8 children (tree.py, `_equi_dense`). A partition node costs the sum over its
+parts, so an EffiCuts tree's time is the sum of its separable trees' times, as the reference sums
+its separate trees'.
+
+Two differences remain, both measured with a scratch transcription of the reference:
+- The reference's merged categories keep one category's rules and then the other's, not in
+  priority order (efficuts.py, `merge_rule_subsets`, never sorts the merged list), and its tree
+  takes list order for priority: pruning drops a rule covered by a lower-priority rule of the other
+  category, and lookups can return the wrong rule (fw3_1k: 231 of 3,000 random packets). Ours keeps
+  priority order, as every tree must to be exact. Nine of the twelve 1k sets have such pairs (not
+  acl1, acl5, ipc2); on fw3/fw4/fw5 the reference's wrong pruning made its trees far smaller (fw5:
+  18 accesses against the 31 it builds when its merged lists are sorted).
+- Where np x ceil(span / np) passes the span by a whole piece, the reference still makes the
+  pieces past it, leaves no packet reaches, which ours cannot hold (see hicuts.py); they count
+  towards its 8 equi-dense children, and ours counts them there too.
+With the reference's merged lists sorted, its accesses equal ours on all twelve 1k sets and its
+nodes equal ours - 1 (our root partition) + its pieces past the span (acl1: 6,101 - 1 + 28 = 6,128,
+the anchor); its bytes too, adding each such piece's leaf and pointer.
+`merge_small` (off by default) merges the subsets of at most that many rules into one tree.
 """
 from __future__ import annotations
 
@@ -23,7 +38,7 @@ import numpy as np
 
 from .hicuts import HiCutsConfig, hicuts_step
 from .rules import DIM_MAX, RuleSet
-from .tree import Tree, grow, partition
+from .tree import Tree, grow, make_node, partition
 
 
 @dataclass(frozen=True)
@@ -32,10 +47,11 @@ class EffiCutsConfig:
 
     binth: int = 16
     """Leaf threshold."""
-    spfac: float = 32.0
-    """HiCuts space factor inside each separable tree (paper 8, reference 4; see the module doc)."""
-    merge_small: int = 32
-    """Separable subsets of at most this many rules are merged into one subset."""
+    spfac: float = 4.0
+    """HiCuts space factor inside each separable tree (the reference's 4; the paper's 8)."""
+    merge_small: int = 0
+    """Separable subsets of at most this many rules are merged into one subset (0: none, as the
+    reference)."""
     largeness: float = 0.5
     """A port or protocol range is large when it covers at least this fraction of its space."""
     largeness_ip: float = 0.05
@@ -82,19 +98,14 @@ def separable_groups(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig()) 
 def build_efficuts(rules: RuleSet, config: EffiCutsConfig = EffiCutsConfig(),
         time_limit_s: float | None = None, max_nodes: int | None = None) -> Tree:
     """Build an EffiCuts tree: a root partition into separable trees, each grown by HiCuts."""
-    tree = Tree(rules, config.binth, algo="efficuts", share=False)
+    # The root is not pruned before the separation: the reference prunes each subset on its own.
+    tree = Tree(rules, config.binth, algo="efficuts", share=False, prune=False, prune_max=500, equi_dense=True)
+    tree.prune = True
     groups = separable_groups(rules, config)
-    if len(groups) > 1 and len(tree.root.rules) > config.binth:
-        kept = set(tree.root.rules.tolist())  # the root may have pruned rules already
-        groups = [g[np.isin(g, list(kept))] for g in groups]
-        if sum(len(g) > 0 for g in groups) > 1:
-            partition(tree, tree.root, groups)
-    frac = np.array([config.largeness_ip] * 2 + [config.largeness] * 3) * (DIM_MAX + 1)
-
-    def small_dims(tree: Tree, node) -> np.ndarray:
-        # Separability: cut only where most of the node's rules are small, so they do not replicate.
-        width = tree.rules.hi[node.rules] - tree.rules.lo[node.rules] + 1
-        return (width < frac).mean(axis=0) > 0.5
-
-    step = hicuts_step(HiCutsConfig(binth=config.binth, spfac=config.spfac, dimension="most_distinct"), small_dims)
+    if len(groups) > 1 and len(rules) > config.binth:
+        partition(tree, tree.root, groups)
+    else:
+        tree.root = make_node(tree, tree.root.lo, tree.root.hi, tree.root.rules, 1)
+        tree.node_count -= 1  # the root made again
+    step = hicuts_step(HiCutsConfig(binth=config.binth, spfac=config.spfac, dimension="most_distinct"))
     return grow(tree, step, time_limit_s=time_limit_s, max_nodes=max_nodes)
