@@ -26,6 +26,7 @@ from ._run_folder import (
     check_out,
     check_writable,
     make_out,
+    recover_replaced,
     remove_created,
     remove_old_run,
     set_old_run_aside,
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --out (its config.json, metrics.jsonl and "
                             "checkpoint): kept aside until the new run has saved its checkpoint, "
-                            "put back if it fails before")
+                            "put back if it fails before (by the next run on --out if it is killed)")
         p.add_argument("--total-env-steps", type=int, required=True, help="stop after this many env steps")
         p.add_argument("--stop-eval-return", type=float, default=None,
                        help="also stop once the mean return of a greedy evaluation (--eval-episodes "
@@ -178,12 +179,19 @@ def _check_train_args(args: argparse.Namespace) -> None:
             raise UsageError(f"--{flag.replace('_', '-')} must be a finite number, got {value}")
 
 
+def _recover_replaced(out: str) -> None:
+    note = recover_replaced(out)
+    if note:
+        print(f"{_prog().removeprefix('python -m ')}: warning: {note}", file=sys.stderr)
+
+
 def _train(args: argparse.Namespace) -> dict[str, Any]:
     _check_train_args(args)
     cfg_cls = CONFIGS[args.algo]
     fields = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg_cls)
               if f.name not in _SKIP and getattr(args, f.name) is not None}
     config = cfg_cls(**fields, env_config=_env_config(args.env_config), output_dir=args.out)
+    _recover_replaced(args.out)                     # an old run a killed --overwrite run set aside
     check_out(args.out, args.overwrite)            # before torch is imported, nothing made
     from .algorithm import _registry
 
@@ -195,6 +203,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     try:
         # again, now that every folder on the way exists: before, a .. after a folder this run
         # makes (x/new/../old) led nowhere, and a run held there went unseen
+        _recover_replaced(args.out)
         held = check_out(args.out, args.overwrite)
         check_writable(args.out)
         # --overwrite: the old run is set aside, not removed, until the new one has a checkpoint

@@ -4,7 +4,10 @@
 A run's files are ``config.json``, ``metrics.jsonl`` and ``checkpoint/``. An ``--out`` holding
 any of them is refused unless ``--overwrite`` is given; then they move into a hidden
 ``.rllib_lite-replaced-*`` folder of ``--out`` and stay there until the new run has saved its
-checkpoint. A run that is refused, or fails before it has saved its checkpoint, leaves
+checkpoint. While a run holds them there it holds an exclusive ``flock`` on that folder, which
+the system releases when the process ends, however it ends. A run killed (SIGKILL, a power cut)
+before it saved its checkpoint or removed the old run leaves the folder behind, unlocked; the
+next run on that ``--out`` finds it (:func:`recover_replaced`). A run that is refused, or fails before it has saved its checkpoint, leaves
 ``--out`` as it found it: its own run files go, the old run comes back, and the folders it
 created are removed again (while empty). Once the checkpoint is saved, the run's files stay
 whatever happens next.
@@ -17,7 +20,16 @@ import secrets
 import shutil
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # no flock (Windows): a folder set aside is taken for a killed run's
+    fcntl = None  # type: ignore[assignment]
+
 logger = logging.getLogger(__name__)
+
+_ASIDE_PREFIX = ".rllib_lite-replaced-"
+# descriptors holding the locks on the folders this process has set old runs aside in
+_LOCKS: dict[Path, int] = {}
 
 
 class UsageError(ValueError):
@@ -101,17 +113,22 @@ def remove_created(created: list[tuple[str, int, int]]) -> None:
 
 def set_old_run_aside(path: str, held: list[str]) -> Path | None:
     """``--overwrite``: move the old run's files into a hidden folder of ``--out`` (renames, no
-    copy), where they stay until the new run has saved its checkpoint; ``None`` when there is
-    no old run. A failure part way puts back what was moved."""
+    copy), locked, where they stay until the new run has saved its checkpoint; ``None`` when
+    there is no old run. A failure part way puts back what was moved. The checkpoint moves
+    first and comes back last, so a complete checkpoint in ``--out`` beside such a folder is
+    always the new run's (see :func:`recover_replaced`)."""
     if not held:
         return None
-    aside = Path(path) / f".rllib_lite-replaced-{os.getpid()}-{secrets.token_hex(4)}"
+    aside = Path(path) / f"{_ASIDE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     try:
         aside.mkdir()
     except OSError as err:
         raise UsageError(f"--out {path}: cannot replace the run there: {err.strerror or err}") from None
+    fd = _try_lock(aside)
+    if fd is not None:
+        _LOCKS[aside] = fd
     try:
-        for name in held:
+        for name in sorted(held, key=lambda n: n != "checkpoint"):
             os.rename(Path(path) / name, aside / name)
     except OSError as err:
         put_old_run_back(path, aside)
@@ -121,12 +138,13 @@ def set_old_run_aside(path: str, held: list[str]) -> Path | None:
 
 def put_old_run_back(path: str, aside: Path) -> None:
     """Undo :func:`set_old_run_aside` for a new run that failed before its checkpoint: the new
-    run's files of the same names go, the old run's come back."""
-    for moved in aside.iterdir():
+    run's files of the same names go, the old run's come back (its checkpoint last)."""
+    for moved in sorted(aside.iterdir(), key=lambda p: p.name == "checkpoint"):
         target = Path(path) / moved.name
         _remove(target)
         os.rename(moved, target)
     aside.rmdir()
+    _unlock(aside)
 
 
 def undo_run(path: str, aside: Path | None) -> None:
@@ -152,3 +170,84 @@ def remove_old_run(aside: Path) -> None:
         shutil.rmtree(aside)
     except OSError as err:
         logger.warning("could not remove the replaced run in %s: %s", aside, err.strerror or err)
+    _unlock(aside)
+
+
+def recover_replaced(path: str) -> str | None:
+    """Deal with the old runs that ``--overwrite`` runs killed part way left set aside in
+    ``--out`` (unlocked ``.rllib_lite-replaced-*`` folders), before ``--out`` is checked:
+
+    * the killed run had not saved its checkpoint (no ``checkpoint/metadata.json`` in ``--out``):
+      its files go and the old run comes back, as when a run fails, so the user's old run is
+      where they left it (returns a line saying so, for the user); a run without ``--overwrite`` is then refused as
+      for any run held there;
+    * it had saved it: the old run was due to go, but is not removed unasked; refused, saying
+      to delete the folder or move it out to keep it;
+    * several such folders (left by the older code, which did not put them back): refused,
+      saying which to keep.
+
+    Refuses a folder another process holds locked: a run replacing the run there right now.
+    Empty ones (a run killed before it moved anything) are removed."""
+    out = Path(path)
+    try:
+        found = sorted(p for p in out.iterdir()
+                       if p.name.startswith(_ASIDE_PREFIX) and p.is_dir() and not p.is_symlink())
+    except OSError:  # no folder (yet), or one not to be read: check_out says what is wrong
+        return None
+    fds = []
+    try:
+        for aside in found:
+            fd = _try_lock(aside)
+            if fd is None:
+                raise UsageError(f"--out {path}: another run is replacing the run there (the old run "
+                                 f"is set aside in {aside.name}): wait for it to end, or choose another folder")
+            fds.append(fd)
+        left = []
+        for aside in found:
+            if any(aside.iterdir()):
+                left.append(aside)
+            else:
+                aside.rmdir()
+        if not left:
+            return None
+        names = ", ".join(str(a) for a in left)
+        if (out / "checkpoint" / "metadata.json").is_file():
+            raise UsageError(f"--out {path}: {names} holds the run that an --overwrite run replaced; "
+                             "that run saved its checkpoint but was stopped before removing the old one: "
+                             "delete that folder, or move it out of --out to keep it")
+        if len(left) > 1:
+            raise UsageError(f"--out {path}: runs set aside by --overwrite runs stopped before their "
+                             f"checkpoint are in {names}: keep one (move its files back into --out, "
+                             "after removing those there) and delete the others")
+        undo_run(path, left[0])
+        return (f"--out {path}: put back the run an --overwrite run had set aside in {left[0].name}: "
+                "that run was stopped before it saved its checkpoint (its own files were removed)")
+    finally:
+        for fd in fds:
+            if fd >= 0:
+                os.close(fd)
+
+
+def _try_lock(folder: Path) -> int | None:
+    """A descriptor of ``folder`` holding an exclusive flock on it; None when another process
+    holds one; -1 where the system or the file system has no flock (nothing is held)."""
+    if fcntl is None:
+        return -1
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return -1
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except OSError:  # a file system without flock
+        return fd
+    return fd
+
+
+def _unlock(aside: Path) -> None:
+    fd = _LOCKS.pop(aside, -1)
+    if fd >= 0:
+        os.close(fd)

@@ -140,3 +140,102 @@ def test_a_run_that_saved_its_checkpoint_keeps_it_when_the_final_evaluation_fail
     assert code == 1 and "evaluation broke" in lines[0], lines
     names = {str(p.relative_to(tmp_path / "run")) for p in (tmp_path / "run").rglob("*")}
     assert {"config.json", "metrics.jsonl", "checkpoint/metadata.json", "checkpoint/state.pt"} <= names
+
+
+def _killed_overwrite(folder, saved=False):
+    """--out as an --overwrite run killed part way leaves it: the old run in a hidden folder of
+    --out (as set_old_run_aside moves it), the killed run's config.json and metrics.jsonl in
+    --out, and its checkpoint when ``saved``."""
+    before = _old_run(folder)
+    aside = folder / ".rllib_lite-replaced-4242-0123abcd"
+    aside.mkdir()
+    for name in ("checkpoint", "config.json", "metrics.jsonl"):
+        (folder / name).rename(aside / name)
+    (folder / "config.json").write_text('{"seed": 2}')
+    (folder / "metrics.jsonl").write_text('{"iteration": 1, "killed": true}\n')
+    if saved:
+        (folder / "checkpoint").mkdir()
+        (folder / "checkpoint" / "metadata.json").write_text('{"new": true}')
+    return before, aside
+
+
+def test_the_next_run_puts_back_the_old_run_a_killed_overwrite_run_set_aside(tmp_path, capsys):
+    # the old code saw the killed run's files only ('already holds a run'): the user's old run
+    # stayed hidden in .rllib_lite-replaced-*, and an --overwrite retry left it there for good
+    out = tmp_path / "old"
+    before, aside = _killed_overwrite(out)
+    code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--env", "CartPole-v1", *_TINY)
+    assert code == 2, lines
+    assert "put back the run an --overwrite run had set aside in .rllib_lite-replaced-4242" in lines[0]
+    assert "already holds a run" in lines[-1]
+    assert _files(out) == before and not aside.exists()
+
+
+def test_an_overwrite_run_after_a_killed_one_replaces_the_old_run_and_leaves_nothing_aside(tmp_path, capsys):
+    out = tmp_path / "old"
+    _killed_overwrite(out)
+    code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--overwrite", "--env", "CartPole-v1", *_TINY)
+    assert code == 0, lines
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "config.json", "metrics.jsonl"]
+    assert '"old"' not in (out / "checkpoint" / "metadata.json").read_text()
+
+
+def test_a_run_set_aside_by_an_overwrite_run_that_saved_its_checkpoint_is_named_not_removed(tmp_path, capsys):
+    out = tmp_path / "old"
+    _killed_overwrite(out, saved=True)
+    held = _files(out)
+    for extra in ((), ("--overwrite",)):
+        code, lines = _run(capsys, "train", "ppo", "--out", str(out), *extra, "--env", "CartPole-v1", *_TINY)
+        assert code == 2 and len(lines) == 1, lines
+        assert ".rllib_lite-replaced-4242-0123abcd holds the run that an --overwrite run replaced" in lines[0]
+        assert "delete that folder, or move it out of --out to keep it" in lines[0]
+        assert _files(out) == held
+
+
+def test_an_old_run_set_aside_by_a_running_overwrite_run_is_left_alone(tmp_path, capsys):
+    import fcntl
+    import os
+
+    out = tmp_path / "old"
+    _, aside = _killed_overwrite(out)
+    held = _files(out)
+    fd = os.open(aside, os.O_RDONLY)  # the lock a live run holds (another open file: refused)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--overwrite", "--env", "CartPole-v1", *_TINY)
+    finally:
+        os.close(fd)
+    assert code == 2 and len(lines) == 1 and "another run is replacing the run there" in lines[0], lines
+    assert _files(out) == held
+
+
+def test_a_sigkilled_overwrite_run_leaves_the_old_run_in_out_and_the_next_run_puts_it_back(tmp_path, capsys):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "old"
+    before = _old_run(out)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rllib_lite", "train", "ppo", "--out", str(out), "--overwrite",
+         "--env", "rllib_lite/SlowCartPole-v1", "--total-env-steps", "1000000", "--num-envs-per-worker", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "config.json").exists() or (out / "config.json").read_text() == '{"seed": 1}':
+            assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.05)
+        time.sleep(0.5)  # into training: metrics.jsonl may be written
+        # while it runs, its lock keeps another run from taking the old run back
+        code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--overwrite", "--env", "CartPole-v1", *_TINY)
+        assert code == 2 and "another run is replacing the run there" in lines[0], lines
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    asides = [p.name for p in out.iterdir() if p.name.startswith(".rllib_lite-replaced-")]
+    assert len(asides) == 1 and _files(out / asides[0]) == before  # in --out, not beside it
+    code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--env", "CartPole-v1", *_TINY)
+    assert code == 2 and "put back the run" in lines[0] and "already holds a run" in lines[-1], lines
+    assert _files(out) == before
