@@ -129,11 +129,11 @@ def main() -> int:
 def as_reference_counts(tree, m: dict) -> dict:
     """Bytes per rule and nodes as the reference counts them, where that differs from ours.
 
-    The reference's HyperCuts builds two trees (rules with a host address, the rest) and sums their
-    bytes and nodes; ours hangs the two under a root partition node, which it does not count (2 + 16
-    + 4 x 2 bytes, 1 node). Other builders' partitions are nodes of the reference's tree too.
+    The reference's HyperCuts (rules with a host address, the rest), EffiCuts (separable subsets) and
+    CutSplit (IP-size subsets) build one tree per part and sum their bytes and nodes; ours hangs the
+    parts under a root partition node, which it does not count (2 + 16 + 4 x parts bytes, 1 node).
     """
-    if m["algo"] != "hypercuts" or tree.root.kind != "partition":
+    if m["algo"] not in ("hypercuts", "efficuts", "cutsplit") or tree.root.kind != "partition":
         return {}
     root = 2 + 16 + 4 * len(tree.root.children)
     return {"ref_bytes_per_rule": round((m["bytes"] - root) / max(m["rules"], 1), 2), "ref_nodes": m["nodes"] - 1}
@@ -164,8 +164,8 @@ def summarize(rows: list[dict], cb: Path, algos: list[str]) -> None:
             continue
         t = median_inf([r.get("time", float("inf")) for r in mine])
         b = median_inf([r.get("bytes_per_rule", float("inf")) for r in mine])
-        # the verdict compares bytes as the reference counts them (HyperCuts: without our root
-        # partition node, which the reference's two separate trees do not have; see as_reference_counts)
+        # the verdict compares bytes as the reference counts them (HyperCuts, EffiCuts, CutSplit: without
+        # our root partition node, which the reference's separate trees do not have; see as_reference_counts)
         rb = median_inf([r.get("ref_bytes_per_rule", r.get("bytes_per_rule", float("inf"))) for r in mine])
         # the anchors of the sets this run built (with --sets, a median over all of them compared a
         # subset of ours against the reference on other sets)

@@ -39,7 +39,10 @@ def test_hypercuts_verdict_leaves_out_the_root_partition_node_the_reference_does
     assert verdict(tmp_path, [{**row, "time": 22}], anchors).startswith("worse")
 
 
-def test_reference_counts_take_off_only_hypercuts_root_partition():
+def test_reference_counts_take_off_the_root_partition_of_the_builders_whose_reference_sums_trees():
+    # The reference's HyperCuts, EffiCuts and CutSplit build one tree per part and sum them; ours
+    # hangs the parts under a root partition node (2 + 16 + 4 x parts bytes). HiCuts has none.
+    # Before, only HyperCuts' was taken off: CutSplit and EffiCuts were compared with it counted.
     from neurocuts import build
     from neurocuts.rules import RuleSet
     spec = importlib.util.spec_from_file_location("neurocuts_baselines", SCRIPT)
@@ -50,11 +53,15 @@ def test_reference_counts_take_off_only_hypercuts_root_partition():
     for i in range(40):  # half with a host source address, half with /16 sources
         src = int(rng.integers(0, 2**32))
         rows.append([src, src | (0 if i % 2 else 0xFFFF), 0, 2**32 - 1, 0, 65535, i * 100, i * 100 + 50, 0, 255])
+    rows += [[0, 2**32 - 1, 0, 2**32 - 1, 0, 65535, i, i, 0, 255] for i in range(20)]  # large in both IPs
+    rows += [[0, 2**32 - 1, i << 8, i << 8, 0, 65535, 0, 65535, 0, 255] for i in range(10)]  # destination hosts
     rules = RuleSet.from_ranges(rows)
-    tree = build(rules, "hypercuts", 16)
-    m = tree.metrics()
-    assert tree.root.kind == "partition"
-    assert bench.as_reference_counts(tree, m) == {"ref_bytes_per_rule": round((m["bytes"] - 26) / 40, 2),
-                                                   "ref_nodes": m["nodes"] - 1}
+    for algo in ("hypercuts", "efficuts", "cutsplit"):
+        tree = build(rules, algo, 16)
+        m = tree.metrics()
+        assert tree.root.kind == "partition", algo
+        root = 2 + 16 + 4 * len(tree.root.children)
+        assert bench.as_reference_counts(tree, m) == {"ref_bytes_per_rule": round((m["bytes"] - root) / 70, 2),
+                                                       "ref_nodes": m["nodes"] - 1}, algo
     tree = build(rules, "hicuts", 16)
     assert bench.as_reference_counts(tree, tree.metrics()) == {}
