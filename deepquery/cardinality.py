@@ -74,7 +74,10 @@ storage, extensions, output formats (``arrow_*``), plans (``disabled_optimizers`
 (``order_by_non_integer_literal``, ``scalar_subquery_error_on_multiple_rows``: ORDER BY and
 subqueries, which :func:`~deepquery.query_graph.parse_query` refuses; ``lambda_syntax``: sqlglot
 writes a lambda ``LAMBDA x : ...``, which every value takes). They are the
-connection's, not the file's: a library caller's own connection may have any of them."""
+connection's, not the file's: a library caller's own connection may have any of them. What no
+setting shows, the connection's temporary tables, views and macros (which hide the database's
+and the built-in functions of their names), turns the persistent cache off instead
+(:func:`_temporary_objects`)."""
 
 
 def counts_fingerprint(db_fingerprint: str, con: duckdb.DuckDBPyConnection) -> str:
@@ -88,6 +91,17 @@ def counts_fingerprint(db_fingerprint: str, con: duckdb.DuckDBPyConnection) -> s
                               "WHERE list_contains(?, name)", [list(_SETTINGS)]).fetchall())
     return f"{db_fingerprint}:counts{COUNTS_VERSION}:duckdb{duckdb.__version__}:" + json.dumps(
         [[name, values.get(name)] for name in _SETTINGS], separators=(",", ":"))
+
+
+def _temporary_objects(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The names of ``con``'s temporary tables, views and macros (a library caller's own
+    connection may have them; deepquery's have none). About 20 ms: ``duckdb_functions()``
+    lists every function."""
+    return [name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal "
+        "UNION ALL SELECT function_name FROM duckdb_functions() WHERE database_name = 'temp' "
+        "ORDER BY 1").fetchall()]
 
 
 class Cardinality(Protocol):
@@ -184,6 +198,13 @@ class TrueCardinality:
         self.graph = graph
         self._stats = stats
         self._fp = counts_fingerprint(db_fingerprint, stats.con)
+        temporary = _temporary_objects(stats.con) if cache is not None else []
+        if temporary:
+            # a temporary table named like the database's hides it, a macro named like a
+            # built-in function replaces it, and no key holds what a temporary table holds
+            logger.warning("true cardinalities are not cached: the connection has temporary "
+                           "objects (%s), which may hide the database's", ", ".join(temporary))
+            cache = None
         self._cache = cache
         self._base = [float(stats.rows(r.table)) for r in graph.relations]
         self._memo: dict[int, float] = {}

@@ -219,3 +219,38 @@ def test_a_count_another_duckdb_version_made_is_not_served(tmp_path, monkeypatch
     assert TrueCardinality(g, TableStats(con), "fp", cache).card(g.full_mask) == 2
     cache.close()
     con.close()
+
+
+@pytest.mark.parametrize("temporary", [
+    "CREATE TEMP TABLE a AS SELECT 1 AS id, 1 AS x",  # hides main.a
+    "CREATE TEMP VIEW a AS SELECT 1 AS id, 1 AS x",
+    "CREATE TEMP MACRO abs(v) AS v + 100",  # replaces the built-in abs
+])
+def test_counts_on_a_connection_with_temporary_objects_are_not_cached(tmp_path, temporary,
+                                                                      caplog):
+    # A library caller's connection may hold temporary objects that change what a count reads,
+    # and a temporary table's rows can change under one name: no key holds that. Old code: the
+    # count made under the temporary object was served to a plain connection (and back).
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE a(id INTEGER, x INT)")
+    con.execute("CREATE TABLE b(aid INTEGER, y INT)")
+    con.execute("INSERT INTO a VALUES (1, 1), (2, -2)")
+    con.execute("INSERT INTO b VALUES (1, 1), (2, 2)")
+    con.close()
+    sql = JOIN + " AND abs(a.x) < 5"
+    got, expected = [], []
+    for with_temporary in (True, False, True):
+        con = connect(db)
+        if with_temporary:
+            con.execute(temporary)
+        g = parse_query(sql, schema_of(con))
+        cache = CardinalityCache(tmp_path / "cards.sqlite")
+        got.append(TrueCardinality(g, TableStats(con), "fp", cache).card(g.full_mask))
+        expected.append(con.execute(sql).fetchone()[0])
+        cache.close()
+        con.close()
+    assert expected[0] != expected[1]
+    assert got == expected
+    assert "true cardinalities are not cached: the connection has temporary objects" in \
+        caplog.text
