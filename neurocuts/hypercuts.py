@@ -27,7 +27,7 @@ an inverted region that holds the rules reaching past the node's end (33 of acl1
 leaves no packet reaches. Ours makes only the pieces within the span (our tree format has no place
 for the others); ours plus those leaves is the anchors' nodes and bytes per rule exactly (acl1
 156.49, fw5 50,861.61). Nodes of more than 1,000 rules are not pruned, as in the tree the
-reference's HyperCuts builds on (tree_mem.py; 3,000 in the other builders': PRUNE_MAX), which
+reference's HyperCuts builds on (tree_mem.py; 500 in its tree.py, which the other builders follow), which
 matters on the 10k sets only. Rule push-up is not done (it changes where rules are stored, not the
 cost model's search).
 """

@@ -12,7 +12,7 @@ priority order. It is one of:
   adjacent slots and `run_child` the child of each run. With `Tree(share=False)` only adjacent slots
   merge, as in the NeuroCuts reference: equal neighbours in a row, then equal whole rows, and so on
   (`_reference_blocks`), so each child is a box of slots and runs and children correspond one to
-  one (with `merge_pruned`, HyperCuts', slots compare their rules pruned over each slot, as the
+  one (with `merge_pruned`, HiCuts', HyperCuts' and CutSplit's, slots compare their rules pruned over each slot, as the
   reference prunes every child before it merges); with sharing a child serves several runs and covers their bounding box, which is exact
   because a subtree is exact over its whole region for its rules and each served slot holds exactly
   those rules. With `equi_dense` (EffiCuts', one-dimension cuts) slots are not merged on equal
@@ -23,8 +23,9 @@ priority order. It is one of:
 
 Builders and (later) an agent grow a tree only through `cut` and `partition`, one node at a time;
 `grow` drives a policy over the unfinished nodes. Every new node is compacted to the bounding box of
-its rules within its region and pruned: a rule covered by a higher-priority rule inside the node's
-region is dropped (it can never win there).
+its rules within its region (unless the tree's `compact` is off, as in the reference's HiCuts and
+CutSplit, whose equal-width cuts depend on the region) and pruned: a rule covered by a
+higher-priority rule inside the node's region is dropped (it can never win there).
 
 Metrics (`metrics`, for any subtree) follow the NeuroCuts reference cost model (tree.py,
 `compute_result`): time in memory accesses is 1 for a leaf, 1 + the max over the children for a cut
@@ -56,9 +57,9 @@ from .rules import DIM_MAX, RuleSet, read_text
 
 log = logging.getLogger(__name__)
 
-#: Nodes with more rules than this skip pruning (its pairwise test is quadratic), unless a builder
-#: sets its tree's own `prune_max`; the reference prunes only nodes of at most 500 rules (tree.py),
-#: 1,000 in the tree its HyperCuts builds on (tree_mem.py).
+#: Nodes with more rules than this skip pruning (its pairwise test is quadratic), unless the tree
+#: sets its own `prune_max`: the builders set the reference's, 500 rules (tree.py: HiCuts, EffiCuts,
+#: CutSplit) and 1,000 (tree_mem.py, which its HyperCuts builds on).
 PRUNE_MAX = 3000
 FORMAT = "neurocuts-tree"
 
