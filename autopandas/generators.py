@@ -473,15 +473,49 @@ def g_pivot_table(c: Chooser, x: GenContext) -> dict:
 def g_melt(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
     id_vars = c.subset("melt.id_vars", x.columns, 0, MAX_KEYS)
+    melted, var_names = x._memo("melt.melted", lambda: _melted(x))
     rest = tuple(k for k in x.columns if k not in id_vars)
     if not rest:
         raise Infeasible("nothing to melt")
-    use_vv = c.select("melt.use_value_vars", (False, True))
-    value_vars = c.subset("melt.value_vars", rest, 1, min(2, len(rest) - 1)) if use_vv else None
+    # Receiver columns the target holds as values were melted: when they are only some of the
+    # columns, value_vars= naming exactly them is tried first (the generic options are 1 or 2
+    # columns), and the target column holding them is the first var_name.
+    hint = tuple(k for k in rest if k in set(melted))
+    some = 0 < len(hint) < len(rest)
+    use_vv = c.select("melt.use_value_vars", (True, False) if some else (False, True))
+    if use_vv:
+        generic = tuple(s for k in range(1, min(2, len(rest) - 1) + 1)
+                        for s in itertools.combinations(rest, k))
+        value_vars = c.select("melt.value_vars", _uniq(((hint,) if some else ()) + generic))
+    else:
+        value_vars = None
     names = tuple(k for k in x.new_labels() if isinstance(k, str))
-    var_name = c.select("melt.var_name", (None,) + names)
-    value_name = c.select("melt.value_name", ("value",) + tuple(k for k in names if k != var_name))
+    hinted = tuple(k for k in var_names if k in names)
+    var_name = c.select("melt.var_name", _uniq(hinted + (None,) + names))
+    others = tuple(k for k in names if k != var_name)
+    value_name = c.select("melt.value_name",
+                          _uniq(others + ("value",) if var_name in hinted else ("value",) + others))
     return {"id_vars": id_vars, "value_vars": value_vars, "var_name": var_name, "value_name": value_name}
+
+
+def _melted(x: GenContext) -> tuple[tuple, tuple]:
+    """(receiver column labels that are cell values of the target, the target columns holding
+    them): what ``melt`` turns labels into."""
+    t = x.target
+    if not isinstance(t, pd.DataFrame) or isinstance(t.columns, pd.MultiIndex):
+        return (), ()
+    cols = set(x.columns)
+    melted, holders = [], []
+    for label in _uniq(t.columns):
+        col = t[label]
+        if isinstance(col, pd.DataFrame):        # duplicate labels
+            continue
+        found = [v for v in _uniq(col.dropna().to_numpy()[:200]) if v in cols]
+        if found:
+            holders.append(label)
+            melted += found
+    ms = set(melted)
+    return tuple(k for k in x.columns if k in ms), tuple(holders)
 
 
 def g_none(c: Chooser, x: GenContext) -> dict:

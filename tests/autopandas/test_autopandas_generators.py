@@ -48,3 +48,28 @@ def test_merge_left_right_keys_pair_like_columns_sharing_values_first():
     pairs = {(a["left_on"], a["right_on"]) for a, _ in enumerate_choices(generator("merge"), ctx)
              if a["left_on"] is not None}
     assert pairs == {("cust", "id"), ("order", "id"), ("note", "name")}   # never text with numbers
+
+
+def stats() -> pd.DataFrame:
+    return pd.DataFrame({"player": ["p", "q", "r", "s"], "team": ["x", "y", "x", "z"],
+                         "goals": [0, 3, 0, 5], "passes": [6, 101, 91, 15], "saves": [0, 14, 6, 0]})
+
+
+def test_melt_tries_first_the_columns_the_target_shows_as_values():
+    """A target that holds receiver column labels as values melted them: that selection of
+    value_vars, with the holding column as var_name, is the first option (the old generator
+    tried every value_vars=None option first, then 1- and 2-column subsets in column order)."""
+    df = stats()
+    target = df.melt(value_vars=["passes", "saves"], var_name="stat", value_name="n")
+    first, _ = next(iter(enumerate_choices(generator("melt"), GenContext(df, [df], target))))
+    assert first == {"id_vars": (), "value_vars": ("passes", "saves"), "var_name": "stat",
+                     "value_name": "n"}
+
+
+def test_melt_keeps_every_generic_option_without_a_hint():
+    df = stats()
+    with_target = {tuple(sorted(a.items(), key=str)) for a, _ in enumerate_choices(
+        generator("melt"), GenContext(df, [df], df.melt(value_vars=["goals", "saves"])), limit=10_000)}
+    without = {tuple(sorted(a.items(), key=str)) for a, _ in enumerate_choices(
+        generator("melt"), GenContext(df, [df], None), limit=10_000)}
+    assert without <= with_target

@@ -460,3 +460,17 @@ def test_number_index_levels_key_as_cell_by_cell(values):
     assert search._cells_key(ints, ints.to_numpy()) == tuple(search._cell(v) for v in ints)
     flags = pd.Index([bool(v) for v in values], dtype=bool)
     assert search._cells_key(flags, flags.to_numpy()) == tuple(search._cell(v) for v in flags)
+
+
+def test_melt_then_aggregate_finds_the_melted_columns_first():
+    """A melt of two of five columns, then a per-label mean: the melt's arguments are among
+    its first tried, so the program is found after a few thousand candidates (with the old melt
+    arguments, in plain column order, it was not found in 60 s: 48,552 candidates)."""
+    df = pd.DataFrame({"player": ["p", "q", "r", "s"], "team": ["x", "y", "x", "z"],
+                       "goals": [0, 3, 0, 5], "passes": [6, 101, 91, 15], "saves": [0, 14, 6, 0]})
+    target = df.melt(value_vars=["passes", "saves"], var_name="stat", value_name="avg") \
+        .groupby("stat", as_index=False).mean()
+    res = synthesize([df], target, SearchConfig(timeout_s=30, max_depth=2))
+    assert res.solved, res.summary()
+    assert res.candidates_tried < 5000, res.summary()
+    assert equal(target, run_src(res.rendered, [df]))
