@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,58 @@ _METAVARS = {"int": "N", "float": "X", "str": "NAME", "bool": "BOOL", "tuple": "
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Argument errors as one line on stderr (exit 2), not the whole usage block."""
+    """Argument errors as one line on stderr (exit 2), not the whole usage block. Keeps the
+    option strings it is given (``flags``) and those that take one value (``value_flags``),
+    for :func:`read_dash_values`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.flags: set[str] = set()  # before argparse's __init__, which adds --help
+        self.value_flags: set[str] = set()
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.flags.update(action.option_strings)
+        if action.option_strings and action.nargs is None:  # one value (store, not store_true)
+            self.value_flags.update(action.option_strings)
+        return action
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message} (see --help)\n")
+
+
+# a value that starts like a negative number: -1e-3, -.5, -inf, -5,6
+_NEGATIVE = re.compile(r"-(\.?\d|inf|nan)", re.IGNORECASE)
+
+
+def read_dash_values(parser: OneLineParser, argv: list[str], parsers: list[OneLineParser]) -> list[str]:
+    """``argv`` with each negative number given to a flag joined to it (``--lr -1e-3`` becomes
+    ``--lr=-1e-3``). argparse takes a word that starts with '-' for an option unless it reads
+    as a plain negative number (-1, -.5): ``--stop-return -1e3``, ``--max-grad-norm -inf`` or
+    ``--hidden-sizes -5,6`` were 'expected one argument', and the range checks never saw the
+    value. Any other value that starts with a single '-' and is no option (``--out -x``) is
+    refused with a line saying to write it ``--out=-x``; ``parsers`` are ``parser``'s
+    subcommands, whose flags count."""
+    flags = set().union(*(p.flags for p in parsers))
+    value_flags = set().union(*(p.value_flags for p in parsers))
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":  # the rest are positional
+            return out + argv[i:]
+        value = argv[i + 1] if i + 1 < len(argv) else ""
+        if word in value_flags and value.startswith("-") and value not in flags:
+            if _NEGATIVE.match(value):
+                out.append(f"{word}={value}")
+                i += 2
+                continue
+            if not value.startswith("--"):
+                parser.error(f"argument {word}: expected one argument ({value!r} reads as an option: "
+                             f"write {word}={value} to give it as the value)")
+        out.append(word)
+        i += 1
+    return out
 
 
 def _field_docs(cls: type) -> dict[str, str]:
@@ -151,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     ce.add_argument("--json", action="store_true", help="print JSON")
     ls = sub.add_parser("envs", help="list the example envs rllib_lite registers", epilog=_EXIT_CODES)
     ls.add_argument("--json", action="store_true", help="print JSON")
+    parser.subcommand_parsers = [train, *algo_sub.choices.values(), ev, ce, ls]  # type: ignore[attr-defined]
     return parser
 
 
@@ -352,7 +402,9 @@ def _internal_error(name: str, err: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(read_dash_values(parser, argv, [parser, *parser.subcommand_parsers]))
     name = _prog().removeprefix("python -m ")  # errors name the program, as deepquery's and autopandas' do
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

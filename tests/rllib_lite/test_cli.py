@@ -387,3 +387,28 @@ def test_evaluate_of_a_run_folder_names_its_checkpoint_subfolder(tmp_path, capsy
     # a folder without a checkpoint below keeps the plain refusal
     code, lines = main_in_process(capsys, "evaluate", str(tmp_path / "runs"))
     assert code == 2 and lines == [f"rllib_lite: error: {tmp_path / 'runs'}: not a checkpoint (no metadata.json)"], lines
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (("--lr", "-1e-3"), "PPOConfig.lr must be a finite number > 0, got -0.001"),
+    (("--hidden-sizes", "-5,6"), "PPOConfig.hidden_sizes must be positive ints, got (-5, 6)"),
+    (("--max-grad-norm", "-inf"), "argument --max-grad-norm: expected a finite number, got '-inf'"),
+    (("--out", "-x"), "argument --out: expected one argument ('-x' reads as an option: write --out=-x"),
+])
+def test_a_value_starting_with_a_dash_reaches_the_flags_check(tmp_path, capsys, monkeypatch, flags, expected):
+    # argparse reads '-1e-3', '-5,6', '-inf' as options unless written --flag=VALUE: every one was
+    # 'argument --lr: expected one argument', which does not say what is wrong
+    monkeypatch.chdir(tmp_path)
+    out = () if flags[0] == "--out" else ("--out", "r")
+    code, lines = main_in_process(capsys, "train", "ppo", *out, *_TINY, *flags)
+    assert code == 2 and len(lines) == 1 and expected in lines[0], lines
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_negative_stop_return_in_exponent_form_is_read_as_a_number(tmp_path, capsys):
+    # Acrobot-like returns are negative: --stop-return -1e3 was 'expected one argument', exit 2
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", str(tmp_path / "r"), *_TINY,
+                                  "--total-env-steps", "256", "--rollout-steps", "64", "--minibatch-size", "64",
+                                  "--stop-return", "-1e3", "--json")
+    assert code == 0, lines
+    assert len((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()) == 1  # stopped at once
