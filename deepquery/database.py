@@ -53,12 +53,19 @@ def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None =
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+_MAIN = "table_schema = 'main' AND table_catalog = current_database()"
+"""``information_schema.columns``' rows of the database's own tables, as
+:func:`declared_collations` and :func:`primary_keys` read ``duckdb_tables()``."""
+
+
 def schema_of(con: duckdb.DuckDBPyConnection) -> Schema:
     """Table -> column names of the user tables (deepquery's own metadata tables excluded), with
-    each column's equality domain (:func:`column_domains`)."""
+    each column's equality domain (:func:`column_domains`). The tables of ``con``'s database's
+    main schema: not those of another database a library caller's connection attached, nor
+    its temporary tables (``information_schema`` lists them all under ``main``)."""
     rows = con.execute(
         "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position").fetchall()
+        f"WHERE {_MAIN} ORDER BY table_name, ordinal_position").fetchall()
     out: dict[str, list[str]] = {}
     for t, c in rows:
         if not t.startswith("_sysml"):
@@ -73,7 +80,7 @@ def column_types(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
     """``(table, column) -> DuckDB type`` of the user tables (lower-case names, as
     :func:`schema_of`)."""
     rows = con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
-                       "WHERE table_schema = 'main'").fetchall()
+                       f"WHERE {_MAIN}").fetchall()
     return {(t.lower(), c.lower()): ty for t, c, ty in rows}
 
 

@@ -1,8 +1,8 @@
 """Implied equalities only where DuckDB's ``=`` is transitive: ``a.id = b.aid AND a.id = c.aid``
 implies ``b.aid = c.aid`` when the three columns are of one domain (one type, and one collation
 or none), not under ``a.id VARCHAR COLLATE NOCASE`` with uncollated b.aid and c.aid ('A'
-equals 'a' and 'A', which differ), nor across types DuckDB casts (INTEGER 1 equals VARCHAR '01' and '1'; DOUBLE 2^53 equals BIGINT
-2^53 + 1 and 2^53). Every count, by both methods, and every join order's planned SQL must give
+equals 'a' and 'A', which differ), nor across types DuckDB casts (INTEGER 1 equals VARCHAR '01'
+and '1'; DOUBLE 2^53 equals BIGINT 2^53 + 1 and 2^53). Every count, by both methods, and every join order's planned SQL must give
 DuckDB's result for the query as written."""
 from __future__ import annotations
 
@@ -191,4 +191,24 @@ def test_a_collation_elsewhere_in_a_column_definition_is_a_domain_of_its_own(tmp
     assert domains[("a", "id")] == "VARCHAR COLLATE NOCASE"
     assert domains[("b", "aid")] != domains[("c", "aid")]
     assert not any(e.implied for e in parse_query(THREE, schema_of(con)).edges)
+    con.close()
+
+
+def test_a_table_of_an_attached_database_does_not_change_the_schema(tmp_path):
+    # A library caller's connection with another database attached: information_schema lists
+    # its tables under 'main' too (after the database's own when its name sorts after it).
+    # Old code: z.a's VARCHAR id made a.id (INTEGER) a VARCHAR, one domain with b.aid and
+    # c.aid, so b.aid = c.aid was implied ('01' <> '1': DuckDB counts 1) and the message-passing
+    # count raised TypeError sorting str with int; a.other, z.a's only, was a column of a.
+    db = _database(tmp_path / "t.duckdb", *CASES["integer = varchar"])
+    other = duckdb.connect(str(tmp_path / "o.duckdb"))
+    other.execute("CREATE TABLE a(id VARCHAR, other INTEGER)")
+    other.close()
+    con = duckdb.connect(str(db), read_only=True)  # deepquery's connect allows no ATTACH
+    con.execute(f"ATTACH '{tmp_path / 'o.duckdb'}' AS z (READ_ONLY)")
+    schema = schema_of(con)
+    assert schema["a"] == ("id", "x")
+    assert schema.domains[("a", "id")] == "integer"
+    assert not any(e.implied for e in parse_query(THREE, schema).edges)
+    _assert_as_written(con, THREE)
     con.close()
