@@ -2,8 +2,8 @@
 implies ``b.aid = c.aid`` when the three columns are of one domain (one type, and one collation
 or none), not under ``a.id VARCHAR COLLATE NOCASE`` with uncollated b.aid and c.aid ('A'
 equals 'a' and 'A', which differ), nor across types DuckDB casts (INTEGER 1 equals VARCHAR '01'
-and '1'; DOUBLE 2^53 equals BIGINT 2^53 + 1 and 2^53). Every count, by both methods, and every join order's planned SQL must give
-DuckDB's result for the query as written."""
+and '1'; DOUBLE 2^53 equals BIGINT 2^53 + 1 and 2^53). Every count, by both methods, and every
+join order's planned SQL must give DuckDB's result for the query as written."""
 from __future__ import annotations
 
 import itertools
