@@ -219,7 +219,11 @@ def recover_replaced(path: str) -> str | None:
             raise UsageError(f"--out {path}: runs set aside by --overwrite runs stopped before their "
                              f"checkpoint are in {names}: keep one (move its files back into --out, "
                              "after removing those there) and delete the others")
-        undo_run(path, left[0])
+        try:
+            undo_run(path, left[0])
+        except OSError as err:  # a read-only --out: what was not moved is still in the folder
+            raise UsageError(f"--out {path}: cannot put back the run an --overwrite run had set aside "
+                             f"in {left[0].name}: {err.strerror or err}") from None
         return (f"--out {path}: put back the run an --overwrite run had set aside in {left[0].name}: "
                 "that run was stopped before it saved its checkpoint (its own files were removed)")
     finally:

@@ -239,3 +239,22 @@ def test_a_sigkilled_overwrite_run_leaves_the_old_run_in_out_and_the_next_run_pu
     code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--env", "CartPole-v1", *_TINY)
     assert code == 2 and "put back the run" in lines[0] and "already holds a run" in lines[-1], lines
     assert _files(out) == before
+
+
+def test_an_old_run_that_cannot_be_put_back_stays_set_aside_with_one_line(tmp_path, capsys, monkeypatch):
+    import os
+
+    from rllib_lite import _run_folder
+
+    out = tmp_path / "old"
+    before, aside = _killed_overwrite(out)
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(_run_folder.os, "rename", refuse)
+    code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--env", "CartPole-v1", *_TINY)
+    monkeypatch.setattr(_run_folder.os, "rename", os.rename)
+    assert code == 2 and len(lines) == 1, lines
+    assert "cannot put back the run an --overwrite run had set aside in .rllib_lite-replaced-4242" in lines[0]
+    assert {f"{aside.name}/{k}": v for k, v in before.items()} == _files(out)  # all of it, still aside
