@@ -3,7 +3,7 @@
 The search is best-first by cost. A candidate's cost is the sum of its calls' costs
 (``Function.cost``, 1 to 1.2), plus TIER_COST for each argument tier past the first (a call's
 first 40 argument tuples, in generator order, are tier 0; the next 360 tier 1; the rest tier 2),
-plus a heuristic in [0, 0.49] of how far its receiver looks from the target, plus
+plus a heuristic in [0, 0.5) of how far its receiver looks from the target, plus
 UNUSED_INPUT_COST once the chain can no longer read every frame input within the depth limit
 (tasks that give several tables use them all; such programs come later, they are not dropped).
 So cheap arguments of one call come first, then cheap two-call chains interleaved with the long
@@ -534,12 +534,15 @@ def _affix_explains(labels: list, uni: set) -> bool:
 
 
 def _heuristic(state: Any, target: Any, target_labels: set, target_nan: bool = True) -> float:
-    """In [0, 0.49]: how far a state looks from the target (orders states of equal depth; kept
+    """In [0, 0.5): how far a state looks from the target (orders states of equal depth; kept
     under 0.5 so that, with call costs in [1, 1.2], no depth-d program costs more than depth d+1).
 
     Missing target labels weigh most; a different row or column count adds a little, and so do
     missing values when the target has none (``target_nan`` False): merges on keys that do not
-    match and concatenations of unlike frames leave them."""
+    match and concatenations of unlike frames leave them. Least of all, a column whose kind of
+    number (integer or float) is not that of the target's column of the same label: equality
+    ignores dtypes, but of two states that tie otherwise (a group-by sum and mean of one-row
+    groups) the one that keeps the target's integers is likelier its program."""
     if not target_labels or not isinstance(state, (pd.DataFrame, pd.Series)):
         return 0.3
     uni = _universe(state)
@@ -548,7 +551,25 @@ def _heuristic(state: Any, target: Any, target_labels: set, target_nan: bool = T
     rows = 0.0 if tshape[:1] == state.shape[:1] else 0.1
     cols = 0.0 if tshape[1:] == state.shape[1:] else 0.05
     nan = 0.04 if not target_nan and bool(state.isna().to_numpy().any()) else 0.0
-    return 0.3 * miss + rows + cols + nan
+    return 0.3 * miss + rows + cols + nan + 0.009 * _kind_mismatch(state, target)
+
+
+def _kind_mismatch(state: Any, target: Any) -> float:
+    """The share of the target's numeric columns (of unique labels; a Series is one) whose
+    label the state has with a numeric column of the other kind, integer or float."""
+    def kinds(obj: Any) -> dict:
+        if isinstance(obj, pd.Series):
+            return {None: obj.dtype.kind}
+        if not isinstance(obj, pd.DataFrame) or not obj.columns.is_unique:
+            return {}
+        return {c: d.kind for c, d in obj.dtypes.items()}
+    if isinstance(state, pd.Series) != isinstance(target, pd.Series):
+        return 0.0
+    want = {c: k for c, k in kinds(target).items() if k in "iuf"}
+    have = kinds(state)
+    off = sum(1 for c, k in want.items() if c in have and have[c] in "iuf"
+              and (have[c] == "f") != (k == "f"))
+    return off / len(want) if want else 0.0
 
 
 def hint_constants(objs: Sequence[Any]) -> tuple:

@@ -474,3 +474,25 @@ def test_melt_then_aggregate_finds_the_melted_columns_first():
     assert res.solved, res.summary()
     assert res.candidates_tried < 5000, res.summary()
     assert equal(target, run_src(res.rendered, [df]))
+
+
+def test_group_totals_of_one_row_groups_are_found_as_sums_that_hold_on_repeated_keys():
+    """With one row per key, a group's sum, mean and max are all its value, so the given output
+    cannot tell them apart; the search used to return ``max().cumsum()`` (max and min cost as
+    little as sum, and came first by name), which differs once a key repeats. Now min/max cost
+    more, as the whole-frame reductions do, and the mean's floats are a worse fit for integer
+    totals: the sum comes first."""
+    df = pd.DataFrame({"day": [3, 1, 2, 4], "shop": ["a", "b", "a", "b"], "sold": [4, 1, 5, 2]})
+    target = df.groupby(["day", "shop"]).sum().cumsum()
+    res = synthesize([df], target, SearchConfig(timeout_s=30, max_depth=2))
+    assert res.solved, res.summary()
+    repeated = pd.DataFrame({"day": [1, 1, 2, 2], "shop": ["a", "a", "b", "b"], "sold": [4, 1, 5, 2]})
+    assert equal(repeated.groupby(["day", "shop"]).sum().cumsum(), run_src(res.rendered, [repeated])), \
+        res.rendered
+
+
+def test_heuristic_prefers_the_targets_integer_columns_to_floats_of_equal_values():
+    target = pd.DataFrame({"k": ["a", "b"], "n": [1, 2]})
+    ints, floats = target.copy(), target.astype({"n": float})
+    assert search._heuristic(ints, target, {"k", "n", 0, 1}, False) < \
+        search._heuristic(floats, target, {"k", "n", 0, 1}, False) < 0.5
