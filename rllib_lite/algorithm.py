@@ -62,6 +62,7 @@ class Algorithm:
         torch.manual_seed(config.seed)
         # the one env built before the memory check: it gives the spaces, and what a copy takes
         probe, self._env_bytes = make_env_measured(config.env, config.env_config)
+        self._env_bytes_confirmed = False
         self.observation_space, self.action_space = probe.observation_space, probe.action_space
         probe.close()
         structured = config.model is not None
@@ -148,7 +149,17 @@ class Algorithm:
         return needs
 
     def _check_memory(self, eval_episodes: int = 0, eval_setting: str = "eval_episodes") -> None:
-        check_needs(self._memory_needs(eval_episodes, eval_setting))
+        try:
+            check_needs(self._memory_needs(eval_episodes, eval_setting))
+        except MemoryError:
+            if self._env_bytes_confirmed:
+                raise
+            # before refusing: the probe, the first env built, may have filled a cache that
+            # later copies share; a second build measures what one more copy takes
+            env, size = make_env_measured(self.config.env, self.config.env_config)
+            env.close()
+            self._env_bytes, self._env_bytes_confirmed = min(self._env_bytes, size), True
+            check_needs(self._memory_needs(eval_episodes, eval_setting))
 
     def check_memory(self, eval_episodes: int = 0) -> None:
         """Raise ``MemoryError``, naming the settings behind the largest part, when what this

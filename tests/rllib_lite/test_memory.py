@@ -19,11 +19,12 @@ _HEAVY_ID = "rllib_lite_test/Heavy-v0"
 
 class HeavyEnv(gym.Env):
     """A CartPole-sized env holding 64 MiB (allocated, never touched: no physical memory);
-    refuses to be built more than ``limit`` times, so a run that builds its copies anyway fails
+    refuses to be built more than ``limit`` times (the probe, one copy, one more built to size a
+    copy before refusing, one evaluation copy), so a run that builds its copies anyway fails
     at once instead of filling memory."""
 
     built = 0
-    limit = 3
+    limit = 4
 
     def __init__(self, cfg=None):
         HeavyEnv.built += 1
@@ -58,7 +59,7 @@ def test_env_copies_that_cannot_fit_are_refused_naming_the_field_before_any_copy
     # the old check sized the rollout only (450 MB here) and let the worker build its copies
     with pytest.raises(MemoryError, match=rf"num_envs_per_worker={_COPIES} needs .* \(env copies "):
         PPO(PPOConfig(env=lambda cfg: HeavyEnv(), num_envs_per_worker=_COPIES, rollout_steps=1))
-    assert heavy.built == 1  # the probe, which every run builds to read the spaces
+    assert heavy.built == 2  # the probe, which every run builds to read the spaces, and one more to size a copy
 
 
 def test_cli_env_copies_that_cannot_fit_are_one_line_exit_2_and_leave_no_folder(tmp_path, capsys, heavy):
@@ -67,7 +68,7 @@ def test_cli_env_copies_that_cannot_fit_are_one_line_exit_2_and_leave_no_folder(
                        "--rollout-steps", "1")
     assert code == 2 and len(lines) == 1, lines
     assert "not enough memory" in lines[0] and f"num_envs_per_worker={_COPIES}" in lines[0], lines
-    assert heavy.built == 1 and not (tmp_path / "run").exists()
+    assert heavy.built == 2 and not (tmp_path / "run").exists()  # the probe, and a copy measured
 
 
 def test_evaluation_env_copies_that_cannot_fit_are_refused_before_they_are_built(heavy):
@@ -80,7 +81,7 @@ def test_evaluation_env_copies_that_cannot_fit_are_refused_before_they_are_built
         # learn checks before training, not at its first evaluation
         with pytest.raises(MemoryError, match=rf"eval_episodes={_COPIES} needs "):
             algo.learn(64, stop_eval_return=1.0, eval_episodes=_COPIES)
-        assert heavy.built == 2 and algo.env_steps == 0
+        assert heavy.built == 3 and algo.env_steps == 0  # and one more built to size a copy
         assert algo.evaluate(1)["episode_return_mean"] == 1.0  # a size that fits still runs
     finally:
         algo.stop()
@@ -172,4 +173,30 @@ def test_cli_evaluation_env_copies_that_cannot_fit_are_refused_before_training(t
                        "--eval-episodes", str(_COPIES))
     assert code == 2 and len(lines) == 1, lines
     assert f"eval_episodes={_COPIES} needs" in lines[0], lines
-    assert heavy.built == 2 and not out.exists()
+    assert heavy.built == 3 and not out.exists()
+
+
+class CachingEnv(HeavyEnv):
+    """The first build fills a 1 GiB cache (never touched) that every later copy shares."""
+
+    cache = None
+
+    def __init__(self, cfg=None):
+        HeavyEnv.built += 1
+        if HeavyEnv.built > HeavyEnv.limit:
+            raise RuntimeError(f"env copy #{HeavyEnv.built} built: the memory check let it through")
+        if CachingEnv.cache is None:
+            CachingEnv.cache = np.zeros(1 << 30, dtype=np.uint8)
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+
+
+def test_a_cache_the_first_env_fills_is_not_counted_for_every_copy(heavy):
+    # 200,000 copies of the first build's 1 GiB (195 TiB) would be refused; a second build
+    # takes a few KiB, so the check lets the copies be built (here: until the env refuses)
+    CachingEnv.cache = None
+    try:
+        with pytest.raises(RuntimeError, match="the memory check let it through"):
+            PPO(PPOConfig(env=lambda cfg: CachingEnv(), num_envs_per_worker=200_000, rollout_steps=1))
+    finally:
+        CachingEnv.cache = None
