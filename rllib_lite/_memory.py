@@ -4,12 +4,15 @@ what the system can allocate.
 An algorithm lists its needs (:class:`Need`: the env copies, the rollout or replay storage, the
 priority sum tree, the model with its gradients and Adam moments, ...), each sized from the
 config and the spaces, and :func:`check_needs` refuses the run with a ``MemoryError`` naming
-the settings behind the largest need when their total cannot be allocated. The sizes are floors
-(the arrays a run is known to make, not Python's overhead around them), so a run the check lets
-through can still run short, but one it refuses could never have finished.
+the settings behind the largest need when their total cannot be allocated. The sizes are meant
+as floors (the arrays a run is known to make, not Python's overhead around them): a run the
+check lets through can still run short, and one it refuses asks for more than the system can
+allocate at all (RAM and swap under Linux's default overcommit, the address space otherwise).
 
 The env copies are sized by :func:`make_env_measured`: the memory that building one copy
 allocated, traced with ``tracemalloc`` (the env module's import is done first and left out).
+The algorithm measures its probe env this way, and before refusing a run it measures a second
+build, since a first build may fill caches that later copies share.
 """
 from __future__ import annotations
 
