@@ -329,16 +329,34 @@ def g_xs(c: Chooser, x: GenContext) -> dict:
 
 def g_isin(c: Chooser, x: GenContext) -> dict:
     _need_frame(x)
-    col = c.select("isin.column", x.columns)
+    col = c.select("isin.column", x._memo("isin.columns", lambda: _hinted_first(x)))
     vals = x.values(col)
-    options = []
+    # The constants the task gives (a list of ids, say), in its order, that this column holds.
+    options = [x._memo(("isin.hint", col), lambda: _hinted_values(x, col))]
     if isinstance(x.target, pd.DataFrame) and col in set(x.target_columns):
         tv = _uniq(x.target[col].dropna().to_numpy())
         if tv and set(tv) <= set(_uniq(x.recv[col].dropna().to_numpy())):
             options.append(tv)
     generic = [s for k in (1, 2) for s in itertools.combinations(vals[:6], k)]
-    values = c.select("isin.values", _uniq(options + generic))
+    values = c.select("isin.values", _uniq([o for o in options if o] + generic))
     return {"column": col, "values": values, "negate": c.select("isin.negate", (False, True))}
+
+
+def _hinted_values(x: GenContext, col: Any) -> tuple:
+    """The task's constants (``GenContext.constants``) that column ``col`` holds, in their order."""
+    if not x.constants:
+        return ()
+    have = set(_uniq(x.recv[col].dropna().to_numpy()))
+    return tuple(v for v in x.constants if not isinstance(v, (list, tuple)) and v in have)
+
+
+def _hinted_first(x: GenContext) -> tuple:
+    """Receiver columns, those holding every constant the task gives first (then as before)."""
+    if not x.constants:
+        return x.columns
+    n = sum(1 for v in x.constants if not isinstance(v, (list, tuple)))
+    full = {k for k in x.columns if n and len(_hinted_values(x, k)) == n}
+    return tuple(k for k in x.columns if k in full) + tuple(k for k in x.columns if k not in full)
 
 
 def g_query(c: Chooser, x: GenContext) -> dict:

@@ -496,3 +496,17 @@ def test_heuristic_prefers_the_targets_integer_columns_to_floats_of_equal_values
     ints, floats = target.copy(), target.astype({"n": float})
     assert search._heuristic(ints, target, {"k", "n", 0, 1}, False) < \
         search._heuristic(floats, target, {"k", "n", 0, 1}, False) < 0.5
+
+
+def test_isin_uses_the_list_of_values_the_task_gives_on_the_column_that_holds_them():
+    """A task giving [4, 2, 6] as a hint: the rows whose id is one of them. The old search
+    filtered the first column by the selected rows' own values (dates), which picks other rows
+    once the dates change; the column holding every given constant now comes first, with the
+    constants, in their order, as its first values."""
+    df = pd.DataFrame({"day": [f"d{i}" for i in range(8)], "id": range(8), "score": [3, 4, 2, 8, 4, 5, 4, 7]})
+    target = df[df["id"].isin([4, 2, 6])]
+    res = synthesize([df], target, SearchConfig(timeout_s=30, max_depth=1),
+                     constants=hint_constants([[4, 2, 6]]))
+    assert res.rendered == "df0[df0['id'].isin([4, 2, 6])]", res.rendered
+    shifted = df.assign(day=[f"e{i}" for i in range(8)])
+    assert equal(shifted[shifted["id"].isin([4, 2, 6])], run_src(res.rendered, [shifted]))
