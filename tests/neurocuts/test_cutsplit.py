@@ -91,3 +91,26 @@ def test_trees_match_the_reference_anchors_node_for_node(shared_dir, name):
     assert (m["time"], m["nodes"]) == (want["memory_access"], want["num_node"] + 1)
     packets = random_packets(rules, 3000, seed=0)
     assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
+
+
+def test_a_node_no_dimension_can_split_stays_a_leaf():
+    # 3,001 copies of one rule: too many to prune (the reference prunes nodes of at most 500 rules;
+    # before, 3,000), so once the node is the rule's box no end point splits it. It stays a leaf,
+    # whose first rule always wins. Before, the build raised ValueError('no dimension can be split').
+    n = 3001
+    lo = np.zeros((n, 5), np.int64)
+    hi = np.tile(DIM_MAX, (n, 1))
+    lo[:, 0], hi[:, 0] = 10 << 24, (10 << 24) + 255
+    rules = RuleSet(lo, hi)
+    tree = build_cutsplit(rules)
+    assert any(len(n.rules) == 3001 and n.kind == "leaf" for n in _nodes(tree.root))
+    packets = np.concatenate([random_packets(rules, 2000, seed=0), lo[:1], hi[:1]])
+    assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
+
+
+def _nodes(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(n.children)
