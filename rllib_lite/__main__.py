@@ -438,11 +438,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as err:  # noqa: BLE001 - a bug, not bad input: one line, exit 1
         return _internal_error(name, err)
-    if getattr(args, "json", False):
-        print(json.dumps(json_safe(result)))  # a NaN return prints as null: valid JSON
-    else:
-        _print_human(args.command, result)
+    try:
+        if getattr(args, "json", False):
+            print(json.dumps(json_safe(result)))  # a NaN return prints as null: valid JSON
+        else:
+            _print_human(args.command, result)
+        sys.stdout.flush()  # a write error of buffered output is reported here, not at exit
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as Unix tools do
+        _stdout_to_devnull()
+        return 1
+    except OSError as err:  # stdout itself cannot be written (``> /dev/full``)
+        print(f"{name}: cannot write the output: {err.strerror or err}", file=sys.stderr)
+        _stdout_to_devnull()
+        return 1
     return 0
+
+
+def _stdout_to_devnull() -> None:
+    """Send what Python would still flush to stdout at exit to /dev/null, so that a stdout that
+    failed adds no 'Exception ignored' lines (Python docs, "SIGPIPE")."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -412,3 +412,28 @@ def test_a_negative_stop_return_in_exponent_form_is_read_as_a_number(tmp_path, c
                                   "--stop-return", "-1e3", "--json")
     assert code == 0, lines
     assert len((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()) == 1  # stopped at once
+
+
+def _run_into(stdout, *args):
+    return subprocess.run([sys.executable, "-m", "rllib_lite", *args], stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly():
+    # `rllib_lite envs | head -0`: the pipe's reader is gone before anything is written.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        r = _run_into(write, "envs")
+    finally:
+        os.close(write)
+    assert r.returncode == 1
+    assert r.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" line
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_stdout_that_cannot_be_written_is_one_line():
+    with open("/dev/full", "w") as full:
+        r = _run_into(full, "envs")
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == ["rllib_lite: cannot write the output: No space left on device"]
