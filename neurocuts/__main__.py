@@ -8,6 +8,7 @@ Every option's value and the --out path are checked before any work starts.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -224,16 +225,39 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+_OUTPUT_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+"""Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
+
+
+def _stdout_to_devnull() -> None:
+    """Send what Python would still flush to stdout at exit to /dev/null, so that a stdout that
+    failed adds no 'Exception ignored' lines (Python docs, "SIGPIPE")."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         _check_file_names(args)
         args.fn(args)
+        sys.stdout.flush()  # a write error of buffered output is reported here, not at exit
     except (RuleFormatError, InputError) as exc:
         print(f"neurocuts: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as Unix tools do
+        _stdout_to_devnull()
+        return 1
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_FULL:
+            print(f"neurocuts: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        # The files neurocuts writes itself (--out) report their errors as bad input: this is stdout.
+        print(f"neurocuts: cannot write the output: {exc.strerror}", file=sys.stderr)
+        _stdout_to_devnull()
+        return 1
     except KeyboardInterrupt:  # Ctrl-C: one line, as the other CLIs say it
         print("neurocuts: interrupted", file=sys.stderr)
         return 1

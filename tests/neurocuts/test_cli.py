@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from neurocuts.rules import linear_scan, load_packets, load_rules
 
@@ -62,3 +65,29 @@ def test_bad_tree_and_missing_file_exit_2(tmp_path):
     assert r.returncode == 2 and "not a tree file" in r.stderr
     r = run("build", tmp_path / "missing.txt")
     assert r.returncode == 2 and "missing.txt" in r.stderr and "Traceback" not in r.stderr
+
+
+def _run_into(stdout, *args):
+    return subprocess.run([sys.executable, "-m", "neurocuts", *args], stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly():
+    # `neurocuts gen ... | head -0`: the pipe's reader is gone before anything is written.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        r = _run_into(write, "gen", "--kind", "acl", "--size", "2000", "--seed", "1")
+    finally:
+        os.close(write)
+    assert (r.returncode, r.stderr) == (1, "")  # no traceback, no "Exception ignored" line
+
+
+def test_a_stdout_that_cannot_be_written_is_one_line():
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    with open("/dev/full", "w") as full:
+        r = _run_into(full, "gen", "--kind", "acl", "--size", "100", "--seed", "1")
+    # was "neurocuts: internal error: OSError: [Errno 28] No space left on device"
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == ["neurocuts: cannot write the output: No space left on device"]
