@@ -6,6 +6,8 @@ first 40 argument tuples, in generator order, are tier 0; the next 360 tier 1; t
 plus a heuristic in [0, 0.5) of how far its receiver looks from the target, plus
 UNUSED_INPUT_COST once the chain can no longer read every frame input within the depth limit
 (tasks that give several tables use them all; such programs come later, they are not dropped).
+A match that uses none of the constants the task gives (``constants``: a query's text, a list of
+ids) is held back by UNUSED_HINT_COST: it is returned only if nothing that cheaper matches.
 So cheap arguments of one call come first, then cheap two-call chains interleaved with the long
 tails of one call, and so on. States are the distinct intermediate values; a priority queue holds
 ``(cost, state, function, tier)`` entries and expands one at a time, lazily pushing the state's
@@ -35,7 +37,8 @@ cached across passes. Pruning that loses no solution of this DSL:
   new text labels in the target can't come from one call (``melt`` names two, ``rename`` one)
   unless one prefix or suffix explains them all.
 
-The search stops at the first match whose program prints as Python (see ``dsl.lit``), when the
+The search stops at the first match whose program prints as Python (see ``dsl.lit``; one held
+back, as above, at the held match's turn, or at the end of a pass), when the
 time limit passes, or when everything up to ``max_depth`` has been tried; the result says which.
 Memory is bounded by ``max_states`` and ``max_state_cells`` (intermediates kept) and by keeping
 only hashes of the intermediates seen.
@@ -81,6 +84,9 @@ TIER_COST = 1.5
 #: Extra cost once a chain can no longer read every frame input: more than a call and the
 #: heuristic, so such programs mostly come after those one call longer that read them all.
 UNUSED_INPUT_COST = 1.5
+#: How much later a match that uses none of the task's constants is returned: less than a call,
+#: so a program of the same length that uses them goes first (its pandas user wrote them).
+UNUSED_HINT_COST = 0.5
 _CREATED_LABELS = frozenset({"index", "level_0", "level_1", "variable", "value", "size", "count",
                              "proportion", *(unnamed_label(i) for i in range(3))})
 
@@ -661,6 +667,9 @@ class _Pass:
         self.final_combine = self.shape_rule is None or (isinstance(target, pd.DataFrame) and any(
             dsl.column_count(inputs[i]) <= target.shape[1] for i in self.frames))
         self.target_forms = dsl.target_label_forms(target)
+        self.hints = frozenset(_typed(v) for v in constants if not isinstance(v, (list, tuple))
+                               and _hashable(v))
+        self.held: Program | None = None     # a match using no constant, held back
         self.target_rows = len(target) if isinstance(target, (pd.DataFrame, pd.Series, np.ndarray)) \
             and getattr(target, "ndim", 1) >= 1 else None
         self.tlabels: set = set()
@@ -715,10 +724,11 @@ class _Pass:
         states: list[tuple[Any, Program, float, frozenset]] = []
         try:
             with box.until(self.deadline):
-                return self._expand(limit, bound, box, states)
+                found = self._expand(limit, bound, box, states)
+                return found if found is not None else self.held
         except CallTimeout:
             self.result.timed_out = True
-            return None
+            return self.held
         finally:
             self.result.states += len(states)
 
@@ -739,6 +749,7 @@ class _Pass:
         texts: dict[int, frozenset] = {}   # state id -> its label texts (the label rule)
         heap: list = []
         seq = 0
+        held_here = False       # this pass queued the held match
         for i, v in enumerate(inputs):
             k = state_key(v)
             if k is not None:
@@ -754,6 +765,8 @@ class _Pass:
             prio, _, sid, pos, tier = heapq.heappop(heap)
             if prio >= bound:
                 break
+            if sid == _HELD:
+                return self.held        # nothing cheaper matched
             value, prog, cost, used = states[sid]
             depth = len(prog) + 1
             order = self._order(limit - depth, used)
@@ -797,7 +810,14 @@ class _Pass:
                 if _safe_match(self.match, out.value):
                     found = prog.then(Step(fn.name, args, tuple(trace)))
                     if _renders(found, len(inputs)):
-                        return found
+                        if not self.hints or _uses_hint(found, self.hints):
+                            return found
+                        if self.held is None:
+                            self.held = found
+                        if not held_here:
+                            held_here = True
+                            heapq.heappush(heap, (prio + UNUSED_HINT_COST, seq, _HELD, 0, 0))
+                            seq += 1
                 if self._past_deadline():
                     return None
                 if not keep or dsl.receiver_kind(out.value) is None:
@@ -832,6 +852,36 @@ class _Pass:
                 heapq.heappush(heap, (prio + TIER_COST, seq, sid, pos, tier + 1))
                 seq += 1
         return None
+
+
+#: The state id of the queue entry that returns the held match.
+_HELD = -1
+
+
+def _typed(v: Any) -> tuple:
+    """A constant with its type (``True == 1``, but a boolean argument is no use of a 1)."""
+    v = py(v)
+    return (type(v), v)
+
+
+#: The arguments that compare cells with a value or fill cells with one: where a constant the
+#: task gives is used as given (a row label or a count that equals it is not such a use).
+CELL_VALUE_ARGS = frozenset({("query", "rhs"), ("isin", "values"), ("fillna", "value"),
+                             ("where", "value"), ("mask", "value"), ("clip", "lower"),
+                             ("clip", "upper")})
+
+
+def _uses_hint(program: Program, hints: frozenset) -> bool:
+    """Whether a cell value argument of ``program`` (CELL_VALUE_ARGS), or an item of one, is one
+    of the task's constants."""
+    for step in program.steps:
+        for name, v in step.args.items():
+            if (step.function, name) not in CELL_VALUE_ARGS:
+                continue
+            for item in (v if isinstance(v, (list, tuple)) else (v,)):
+                if _hashable(item) and _typed(item) in hints:
+                    return True
+    return False
 
 
 def _cells(value: Any) -> int:

@@ -510,3 +510,25 @@ def test_isin_uses_the_list_of_values_the_task_gives_on_the_column_that_holds_th
     assert res.rendered == "df0[df0['id'].isin([4, 2, 6])]", res.rendered
     shifted = df.assign(day=[f"e{i}" for i in range(8)])
     assert equal(shifted[shifted["id"].isin([4, 2, 6])], run_src(res.rendered, [shifted]))
+
+
+def test_a_match_using_the_tasks_constants_goes_before_one_of_the_same_length_that_does_not():
+    """The task gives 'a > 1' and the rows it keeps happen to be the first two: the old search
+    returned df0.head(2) (cheaper, found first), which keeps other rows once they move; a match
+    that uses no given constant is now held back until nothing cheaper by UNUSED_HINT_COST
+    matches, and the filter on a > 1 comes first."""
+    df = pd.DataFrame({"a": [3, 5, 0, 1], "b": ["p", "q", "r", "s"]})
+    target = df.query("a > 1")
+    res = synthesize([df], target, SearchConfig(timeout_s=30, max_depth=2),
+                     constants=hint_constants(["a > 1"]))
+    assert res.solved, res.summary()
+    moved = df.iloc[[2, 0, 3, 1]]
+    assert equal(moved.query("a > 1"), run_src(res.rendered, [moved])), res.rendered
+
+
+def test_a_held_back_match_is_still_returned_when_nothing_uses_the_constants():
+    df = sales()
+    target = df.sort_values("units")
+    res = synthesize([df], target, SearchConfig(timeout_s=30, max_depth=2),
+                     constants=hint_constants(["'zzz'"]))
+    assert res.solved and res.rendered == "df0.sort_values('units')", res.rendered
