@@ -7,7 +7,9 @@ plus a heuristic in [0, 0.5) of how far its receiver looks from the target, plus
 UNUSED_INPUT_COST once the chain can no longer read every frame input within the depth limit
 (tasks that give several tables use them all; such programs come later, they are not dropped).
 A match that uses none of the constants the task gives (``constants``: a query's text, a list of
-ids) is held back by UNUSED_HINT_COST: it is returned only if nothing that cheaper matches.
+ids) is held back by UNUSED_HINT_COST, one that picks rows by literal labels or positions (``loc``,
+``drop_rows``, ``take``: true of these rows only) by ROW_LABEL_COST: it is returned only if
+nothing that much cheaper matches.
 So cheap arguments of one call come first, then cheap two-call chains interleaved with the long
 tails of one call, and so on. States are the distinct intermediate values; a priority queue holds
 ``(cost, state, function, tier)`` entries and expands one at a time, lazily pushing the state's
@@ -38,7 +40,7 @@ cached across passes. Pruning that loses no solution of this DSL:
   unless one prefix or suffix explains them all.
 
 The search stops at the first match whose program prints as Python (see ``dsl.lit``; one held
-back, as above, at the held match's turn, or at the end of a pass), when the
+back, as above, at its turn, at the end of the last pass or at the time limit), when the
 time limit passes, or when everything up to ``max_depth`` has been tried; the result says which.
 Memory is bounded by ``max_states`` and ``max_state_cells`` (intermediates kept) and by keeping
 only hashes of the intermediates seen.
@@ -87,6 +89,10 @@ UNUSED_INPUT_COST = 1.5
 #: How much later a match that uses none of the task's constants is returned: less than a call,
 #: so a program of the same length that uses them goes first (its pandas user wrote them).
 UNUSED_HINT_COST = 0.5
+#: How much later a match that picks rows by literal labels or positions is returned (ROW_ARGS):
+#: more than a call, since one ``loc`` of the target's row labels reproduces any choice and
+#: order of rows, which a sort, a head or a filter one call longer may explain.
+ROW_LABEL_COST = 1.5
 _CREATED_LABELS = frozenset({"index", "level_0", "level_1", "variable", "value", "size", "count",
                              "proportion", *(unnamed_label(i) for i in range(3))})
 
@@ -669,7 +675,7 @@ class _Pass:
         self.target_forms = dsl.target_label_forms(target)
         self.hints = frozenset(_typed(v) for v in constants if not isinstance(v, (list, tuple))
                                and _hashable(v))
-        self.held: Program | None = None     # a match using no constant, held back
+        self.held: tuple[float, Program] | None = None     # (when it is returned, a held match)
         self.target_rows = len(target) if isinstance(target, (pd.DataFrame, pd.Series, np.ndarray)) \
             and getattr(target, "ndim", 1) >= 1 else None
         self.tlabels: set = set()
@@ -679,6 +685,16 @@ class _Pass:
             for ax in [target.index] + ([target.columns] if isinstance(target, pd.DataFrame) else []):
                 for lev in range(ax.nlevels):
                     self.tlabels.update(_hashables(ax.get_level_values(lev)[:200]))
+
+    def _hold_cost(self, program: Program) -> float:
+        """How much later than found a match is returned (module docstring)."""
+        later = ROW_LABEL_COST if _uses_row_labels(program) else 0.0
+        if self.hints and not _uses_hint(program, self.hints):
+            later += UNUSED_HINT_COST
+        return later
+
+    def _held(self) -> Program | None:
+        return self.held[1] if self.held is not None else None
 
     def _run_cached(self, box: Sandbox, depth: int, sid: int, fi: int, pos: int,
                     fn: dsl.Function, value: Any, args: dict) -> Any:
@@ -725,10 +741,11 @@ class _Pass:
         try:
             with box.until(self.deadline):
                 found = self._expand(limit, bound, box, states)
-                return found if found is not None else self.held
+                # a bounded pass leaves a held match to the next, which may find a cheaper one
+                return found if found is not None or bound < float("inf") else self._held()
         except CallTimeout:
             self.result.timed_out = True
-            return self.held
+            return self._held()
         finally:
             self.result.states += len(states)
 
@@ -749,7 +766,9 @@ class _Pass:
         texts: dict[int, frozenset] = {}   # state id -> its label texts (the label rule)
         heap: list = []
         seq = 0
-        held_here = False       # this pass queued the held match
+        if self.held is not None:
+            heap.append((self.held[0], seq, _HELD, 0, 0))
+            seq += 1
         for i, v in enumerate(inputs):
             k = state_key(v)
             if k is not None:
@@ -766,7 +785,7 @@ class _Pass:
             if prio >= bound:
                 break
             if sid == _HELD:
-                return self.held        # nothing cheaper matched
+                return self._held()     # nothing cheaper matched
             value, prog, cost, used = states[sid]
             depth = len(prog) + 1
             order = self._order(limit - depth, used)
@@ -810,13 +829,12 @@ class _Pass:
                 if _safe_match(self.match, out.value):
                     found = prog.then(Step(fn.name, args, tuple(trace)))
                     if _renders(found, len(inputs)):
-                        if not self.hints or _uses_hint(found, self.hints):
+                        later = self._hold_cost(found)
+                        if not later:
                             return found
-                        if self.held is None:
-                            self.held = found
-                        if not held_here:
-                            held_here = True
-                            heapq.heappush(heap, (prio + UNUSED_HINT_COST, seq, _HELD, 0, 0))
+                        if self.held is None or prio + later < self.held[0]:
+                            self.held = (prio + later, found)
+                            heapq.heappush(heap, (prio + later, seq, _HELD, 0, 0))
                             seq += 1
                 if self._past_deadline():
                     return None
@@ -882,6 +900,16 @@ def _uses_hint(program: Program, hints: frozenset) -> bool:
                 if _hashable(item) and _typed(item) in hints:
                     return True
     return False
+
+
+#: The arguments that pick rows by label or position (``take`` on axis 0 only).
+ROW_ARGS = frozenset({("loc", "rows"), ("loc_rows_columns", "rows"), ("drop_rows", "index"),
+                      ("take", "indices")})
+
+
+def _uses_row_labels(program: Program) -> bool:
+    return any((step.function, name) in ROW_ARGS and not (step.function == "take" and step.args.get("axis"))
+               for step in program.steps for name in step.args)
 
 
 def _cells(value: Any) -> int:

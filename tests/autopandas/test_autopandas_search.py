@@ -532,3 +532,21 @@ def test_a_held_back_match_is_still_returned_when_nothing_uses_the_constants():
     res = synthesize([df], target, SearchConfig(timeout_s=30, max_depth=2),
                      constants=hint_constants(["'zzz'"]))
     assert res.solved and res.rendered == "df0.sort_values('units')", res.rendered
+
+
+def test_a_match_picking_rows_by_literal_labels_goes_after_one_that_explains_them():
+    """The three smallest x, in order: the old search returned df0.loc[[3, 4, 1]] (one loc of
+    the target's row labels reproduces any choice and order of rows), true of these rows only;
+    such a match is now held back by ROW_LABEL_COST, more than a call."""
+    df = pd.DataFrame({"name": ["p", "q", "r", "s", "t"], "x": [4, 3, 5, 1, 2]})
+    res = synthesize([df], df.sort_values("x").head(3), SearchConfig(timeout_s=30, max_depth=2))
+    assert res.solved, res.summary()
+    other = pd.DataFrame({"name": ["p", "q", "r", "s", "t"], "x": [2, 9, 1, 7, 3]})
+    assert equal(other.sort_values("x").head(3), run_src(res.rendered, [other])), res.rendered
+
+
+def test_a_literal_row_match_is_still_returned_when_nothing_explains_the_rows():
+    df = pd.DataFrame({"name": ["p", "q", "r", "s"], "x": [4, 3, 5, 1]})
+    target = df.loc[[2, 0, 3]]
+    res = synthesize([df], target, SearchConfig(timeout_s=30, max_depth=1))
+    assert res.solved and equal(target, run_src(res.rendered, [df])), res.summary()
