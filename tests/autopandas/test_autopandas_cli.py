@@ -449,3 +449,30 @@ def test_a_table_json_with_a_malformed_schema_is_bad_input(tmp_path, capsys, con
     _bad_in_process(run_main(capsys, "synth", str(bad), str(FIX / "sales.csv")), f"{bad}: ")
     _, _, err = run_main(capsys, "synth", str(bad), str(FIX / "sales.csv"))
     assert needle in err, err
+
+
+def _synth_into(stdout, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autopandas", "synth", *args], stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly():
+    # `python -m autopandas synth ... | head -0`: the reader is gone before the program is printed.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        p = _synth_into(write, str(FIX / "temps.csv"), str(FIX / "temps_pivot.csv"), "--timeout", "30")
+    finally:
+        os.close(write)
+    # was "autopandas: internal error: BrokenPipeError: [Errno 32] Broken pipe"
+    assert (p.returncode, p.stderr) == (1, "")
+
+
+def test_a_stdout_that_cannot_be_written_is_one_line():
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    with open("/dev/full", "w") as full:
+        p = _synth_into(full, str(FIX / "temps.csv"), str(FIX / "temps_pivot.csv"), "--timeout", "30")
+    # was "autopandas: internal error: OSError: [Errno 28] No space left on device"
+    assert p.returncode == 1
+    assert p.stderr.splitlines() == ["autopandas: cannot write the output: No space left on device"]
