@@ -65,3 +65,30 @@ def test_reference_counts_take_off_the_root_partition_of_the_builders_whose_refe
                                                        "ref_nodes": m["nodes"] - 1}, algo
     tree = build(rules, "hicuts", 16)
     assert bench.as_reference_counts(tree, tree.metrics()) == {}
+
+
+def test_a_set_the_reference_failed_on_counts_against_it_not_for_it(tmp_path):
+    # The reference's HiCuts failed on fw1_1k; ours builds it, with its largest tree. The verdict took
+    # our median over both sets (incl. that tree) against the reference's over the one it built, and
+    # said "worse" where ours equals the reference on one set and beats its failure on the other.
+    anchors = [{"file": "acl1_1k", "alg": "HyperCuts", "rules": 942, "memory_access": 21, "bytes_per_rule": 156.49,
+                "num_node": 2435},
+               {"file": "fw1_1k", "alg": "HyperCuts", "error": "out of memory"}]
+    rows = [{"set": "acl1_1k", "algo": "hypercuts", "rules": 942, "time": 21, "bytes_per_rule": 156.49,
+             "nodes": 2435, "exact": True},
+            {"set": "fw1_1k", "algo": "hypercuts", "rules": 857, "time": 40, "bytes_per_rule": 9000.0,
+             "nodes": 400000, "exact": True}]
+    assert verdict(tmp_path, rows, anchors) == "match or beat"
+    # ours failing where the reference failed too is no better than it
+    failed = {"set": "fw1_1k", "algo": "hypercuts", "rules": 857, "error": ">1000000 nodes", "exact": True}
+    assert verdict(tmp_path, [rows[0], failed], anchors) == "match or beat"
+    # with the reference building both sets, our bigger tree on the second is worse
+    both = [anchors[0], {"file": "fw1_1k", "alg": "HyperCuts", "rules": 857, "memory_access": 30,
+                         "bytes_per_rule": 500.0, "num_node": 9000}]
+    assert verdict(tmp_path, rows, both) == "worse"
+
+
+def test_no_anchor_for_the_sets_built_is_no_verdict(tmp_path):
+    row = {"set": "acl1_1k", "algo": "hypercuts", "rules": 942, "time": 21, "bytes_per_rule": 156.49,
+           "nodes": 2435, "exact": True}
+    assert verdict(tmp_path, [row], []) == "n/a (no anchor for these sets)"
