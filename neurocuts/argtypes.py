@@ -17,9 +17,9 @@ MAX_PACKETS = 100_000_000
 #: fw set (`gen --kind fw --size 3000`) is the algorithm's known blow-up on wildcard-heavy firewall rules,
 #: not slow code (about 60 us of CPU a node): it had 2.4 million nodes in 2.3 GB after 170 s of CPU and
 #: was still growing (the fw mix before it drew joint prefix lengths); at this budget it stops after 80 s
-#: of CPU (the mix now). On the 24 published 1k/10k sets, HiCuts and HyperCuts pass it on all five fw 10k
-#: sets (HyperCuts, following the NeuroCuts reference, after 43 to 61 s of build; HiCuts on a few other
-#: sets too); EffiCuts and CutSplit stay under 70,000.
+#: of CPU (the mix now). On the 24 published 1k/10k sets (builders following the NeuroCuts reference),
+#: HiCuts passes it on seven 10k sets (acl2, the five fw, ipc1) and HyperCuts on six (acl2, the five fw),
+#: after 23 to 80 s of build; EffiCuts stays under 420,000 (fw5_10k) and CutSplit under 20,000.
 MAX_NODES = 1_000_000
 
 
