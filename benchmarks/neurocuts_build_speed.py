@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from neurocuts import BUILDERS  # noqa: E402
-from neurocuts.argtypes import OneLineParser, int_in  # noqa: E402
+from neurocuts import BUILDERS
+from neurocuts.argtypes import OneLineParser, int_in
 
 #: Run in a fresh process with the revision's folder first on sys.path: one build, one JSON line.
 WORKER = """

@@ -65,12 +65,11 @@ def clipped(tree: Tree, node: Node) -> tuple[np.ndarray, np.ndarray]:
 
 def distinct_components(clo: np.ndarray, chi: np.ndarray) -> np.ndarray:
     """Distinct clipped (start, end) pairs per dimension, (5,)."""
-    out = np.zeros(5, np.int64)
-    for d in range(5):
-        order = np.lexsort((chi[:, d], clo[:, d]))
-        a, b = clo[order, d], chi[order, d]
-        out[d] = 1 + int(np.count_nonzero((a[1:] != a[:-1]) | (b[1:] != b[:-1]))) if len(a) else 0
-    return out
+    if not len(clo):
+        return np.zeros(5, np.int64)
+    # Every field fits 32 bits, so a pair packs into one uint64 key, all five dimensions sorted at once.
+    keys = np.sort((clo.astype(np.uint64) << np.uint64(32)) | chi.astype(np.uint64), axis=0)  # (n, 5)
+    return 1 + np.count_nonzero(keys[1:] != keys[:-1], axis=0).astype(np.int64)
 
 
 def space_measure(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, pieces: int) -> int:
