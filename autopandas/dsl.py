@@ -9,10 +9,11 @@ the data. Running goes through :func:`call`, which refuses anything that is not 
 Argument types (``Arg.type``): ``column`` (one column label), ``columns`` (a list of them),
 ``labels`` (row labels), ``int``, ``bool``, ``axis``, ``how`` (join kind), ``agg`` (an
 aggregation name), ``value`` (a scalar from the data or the target), ``op`` (a comparison),
-``frame`` (the index of another input), ``level`` (an index level), ``dtype``, ``keep``, ``text``.
+``frame`` (the index of another input), ``level`` (an index level), ``dtype``, ``keep``, ``text``,
+``operand`` (an arithmetic operand computed from the receiver or a constant: ``_dsl_arith``).
 
 Functions are defined in the group modules ``_dsl_select``, ``_dsl_reshape``, ``_dsl_group``,
-``_dsl_combine`` and ``_dsl_compute``; this module holds the types and the registry.
+``_dsl_combine``, ``_dsl_compute`` and ``_dsl_arith``; this module holds the types and the registry.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ import pandas as pd
 from .equality import unnamed_label
 
 ARG_TYPES = frozenset({"column", "columns", "labels", "int", "bool", "axis", "how", "agg", "value",
-                       "op", "frame", "level", "dtype", "keep", "text", "positions", "float"})
+                       "op", "frame", "level", "dtype", "keep", "text", "positions", "float",
+                       "operand"})
 GROUPS = ("selection", "reshaping", "grouping", "combining", "missing", "computation", "types")
 RECEIVERS = frozenset({"frame", "series"})
 
@@ -124,7 +126,14 @@ def call(fn: Function, receiver: Any, args: dict, inputs: Sequence[Any]) -> Any:
 
 def _load() -> None:
     # Importing the group modules registers their functions (idempotent: modules import once).
-    from . import _dsl_combine, _dsl_compute, _dsl_group, _dsl_reshape, _dsl_select  # noqa: F401
+    from . import (  # noqa: F401
+        _dsl_arith,
+        _dsl_combine,
+        _dsl_compute,
+        _dsl_group,
+        _dsl_reshape,
+        _dsl_select,
+    )
 
 
 # ----------------------------------------------------------------------------- rendering helpers

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .choices import Chooser, Infeasible
+from ._dsl_arith import ARITH_OPS
 from ._dsl_compute import REDUCTIONS
 from ._dsl_group import AGGS, NUMERIC_ONLY
 from ._dsl_select import OPS
@@ -797,6 +798,72 @@ def g_astype(c: Chooser, x: GenContext) -> dict:
     return {"dtype": c.select("astype.dtype", ("int", "float", "str", "bool"))}
 
 
+MAX_ARITH_SCALARS = 3   # hinted numeric constants offered as an arithmetic operand
+
+
+def _all_numeric(v: Any) -> bool:
+    """Whether every column of a frame (or a Series) is numeric and not boolean: arithmetic's domain."""
+    dtypes = list(v.dtypes) if isinstance(v, pd.DataFrame) else [v.dtype]
+    return bool(dtypes) and all(pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d)
+                                for d in dtypes)
+
+
+def _arith_operands(name: str, x: GenContext) -> tuple:
+    """The operands of ``name`` on this receiver (see ``_dsl_arith``): reductions of the receiver,
+    per-level totals of a MultiIndex axis (``div`` only), hinted numbers, numeric other inputs."""
+    out: list = []
+    for agg in ARITH_OPS[name]:
+        out += [("reduce", agg, ax) for ax in (1, 0)] if x.is_frame else [("reduce", agg, None)]
+    if name == "div" and x.is_frame:
+        for axis, idx in ((1, x.recv.columns), (0, x.recv.index)):
+            if idx.nlevels > 1:
+                out += [("level_sum", axis, lev) for lev in range(idx.nlevels)]
+    nums = [v for v in x.constants if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    out += [("scalar", v) for v in nums[:MAX_ARITH_SCALARS]]
+    # a Series receiver cannot take a frame operand (pandas raises)
+    out += [("input", i) for i in _others(x) if _all_numeric(x.inputs[i])
+            and (x.is_frame or isinstance(x.inputs[i], pd.Series))]
+    return tuple(out)
+
+
+def g_arith(name: str) -> Callable[[Chooser, GenContext], dict]:
+    """``add/sub/mul/div``: on numeric receivers only (anything else fails or concatenates text).
+
+    Candidates per state: div 4 reductions on a frame (sum, max over either axis; 2 on a Series)
+    plus one per level of each MultiIndex axis, sub 4 (mean, min), add and mul none; each also up
+    to 3 hinted numbers and, per numeric other input, 1-2 axes x (1 + levels) x 1-2 fill values."""
+    def gen(c: Chooser, x: GenContext) -> dict:
+        if not _all_numeric(x.recv):
+            raise Infeasible("arithmetic needs a numeric receiver")
+        op = c.select(f"{name}.operand", x._memo(("arith", name), lambda: _arith_operands(name, x)))
+        out = {"other": None, "derived": None, "axis": None, "level": None, "fill_value": None}
+        if op[0] == "reduce":
+            # a row total (axis=1) is indexed like the rows: aligned with axis=0, and vice versa
+            return {**out, "derived": op, "axis": None if op[2] is None else 1 - op[2]}
+        if op[0] == "level_sum":
+            return {**out, "derived": op, "axis": op[1], "level": op[2]}
+        if op[0] == "scalar":
+            return {**out, "derived": op}
+        other = x.inputs[op[1]]
+        out["other"] = op[1]
+        axis = None
+        if x.is_frame and isinstance(other, pd.Series):
+            axis = c.select(f"{name}.axis", (None, 0))        # None: pandas' default, the columns
+            out["axis"] = axis
+        # the receiver's axis the operand's index aligns with: the columns for a Series by default
+        column_series = x.is_frame and isinstance(other, pd.Series) and axis is None
+        ax, oix = (x.recv.columns if column_series else x.recv.index), other.index
+        if ax.nlevels > oix.nlevels:
+            out["level"] = c.select(f"{name}.level", (None,) + tuple(range(ax.nlevels)))
+        if isinstance(other, pd.DataFrame) or not x.is_frame:
+            differ = not ax.equals(oix) or bool(x.recv.isna().to_numpy().any()) \
+                or bool(other.isna().to_numpy().any())
+            if differ:
+                out["fill_value"] = c.select(f"{name}.fill_value", (None, 0))
+        return out
+    return gen
+
+
 GENERATORS: dict[str, Callable[[Chooser, GenContext], dict]] = {
     "head": g_head, "tail": g_head, "getitem": g_getitem, "loc": g_loc,
     "loc_rows_columns": g_loc_rows_columns, "xs": g_xs, "isin": g_isin, "query": g_query,
@@ -817,6 +884,7 @@ GENERATORS: dict[str, Callable[[Chooser, GenContext], dict]] = {
 GENERATORS.update({f"groupby.{a}": _g_groupby(a) for a in AGGS})
 GENERATORS.update({n: g_axis(n) for n in ("cumsum", "cummax", "cummin", "cumprod")})
 GENERATORS.update({n: g_reduce(n) for n in REDUCTIONS})
+GENERATORS.update({n: g_arith(n) for n in ARITH_OPS})
 
 
 def generator(name: str) -> Callable[[Chooser, GenContext], dict]:

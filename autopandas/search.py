@@ -857,7 +857,7 @@ class _Pass:
                     continue
                 state_cells += cells
                 ccost = cost + fn.cost
-                now_used = used | {args["other"]} if fn.group == "combining" else used
+                now_used = used | {args["other"]} if args.get("other") is not None else used
                 states.append((out.value, prog.then(Step(fn.name, args, tuple(trace))), ccost, now_used))
                 h = _heuristic(out.value, self.target, self.tlabels, self.target_nan)
                 first = self._order(limit - depth - 1, now_used)[0][1]

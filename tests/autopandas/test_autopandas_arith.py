@@ -1,0 +1,105 @@
+"""Arithmetic calls (add, sub, mul, div): each renders to equivalent source and is found on a
+small hand-made task, with its operand taken from another input, the receiver or a hinted number."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autopandas import dsl
+from autopandas.choices import enumerate_choices
+from autopandas.equality import equal
+from autopandas.generators import GenContext, generator
+from autopandas.search import SearchConfig, synthesize
+
+from .generated_calls import evaluate
+
+
+def _check_found(inputs, target, name, constants=(), depth=1):
+    res = synthesize(inputs, target, SearchConfig(timeout_s=60, max_depth=depth), constants=constants)
+    assert res.solved, f"{name} task not solved"
+    assert name in res.program.functions(), res.rendered
+    assert equal(target, evaluate(res.rendered, inputs)), res.rendered
+    return res
+
+
+def test_div_by_row_totals_is_found():
+    df = pd.DataFrame({"a": [1.0, 3.0, 2.0], "b": [3.0, 1.0, 6.0]}, index=["x", "y", "z"])
+    res = _check_found([df], df.div(df.sum(axis=1), axis=0), "div")
+    assert res.rendered == "df0.div(df0.sum(axis=1), axis=0)"
+
+
+def test_sub_column_means_is_found():
+    df = pd.DataFrame({"a": [1.0, 3.0, 8.0], "b": [3.0, 1.0, 5.0]})
+    res = _check_found([df], df - df.mean(), "sub")
+    assert res.rendered == "df0.sub(df0.mean(axis=0), axis=1)"
+
+
+def test_add_two_frames_with_fill_value_is_found():
+    a = pd.DataFrame({"v": [1, 2, 3]}, index=["x", "y", "z"])
+    b = pd.DataFrame({"v": [10, 20]}, index=["y", "w"])
+    res = _check_found([a, b], a.add(b, fill_value=0), "add")
+    assert "fill_value=0" in res.rendered
+
+
+def test_mul_by_a_series_input_along_the_rows_is_found():
+    df = pd.DataFrame({"a": [1, 2, 3], "b": [4, 5, 6]}, index=["x", "y", "z"])
+    w = pd.Series([2, 0, 10], index=["x", "y", "z"])
+    res = _check_found([df, w], df.mul(w, axis=0), "mul")
+    assert res.rendered == "df0.mul(df1, axis=0)"
+
+
+def test_mul_by_a_hinted_number_is_found():
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": [4.0, 5.0]})
+    res = _check_found([df], df * 100, "mul", constants=(100,))
+    assert res.rendered == "df0.mul(100)"
+
+
+def test_share_within_a_column_level_is_found():
+    # SO_49581206's first step: each count as a share of its top-level column's total (the task
+    # then takes .xs('yes', axis=1, level=1); that two-call chain costs ~80k candidates)
+    cols = pd.MultiIndex.from_product([["col1", "col2"], ["no", "yes"]])
+    df = pd.DataFrame([[2, 8, 2, 6], [0, 2, 1, 1]], index=["A", "B"], columns=cols)
+    res = _check_found([df], df.div(df.T.groupby(level=0).sum().T, axis=1, level=0), "div")
+    assert res.rendered == "df0.div(df0.T.groupby(level=0).sum().T, axis=1, level=0)"
+
+
+def test_non_name_receiver_renders_through_pipe():
+    df = pd.DataFrame({"a": [1.0, 3.0], "b": [3.0, 1.0]})
+    fn = dsl.get("div")
+    args = {"other": None, "derived": ("reduce", "sum", 1), "axis": 0, "level": None, "fill_value": None}
+    src = fn.render("df0[['a', 'b']]", args, ["df0"])
+    assert src == "df0[['a', 'b']].pipe(lambda d: d.div(d.sum(axis=1), axis=0))"
+    assert equal(dsl.call(fn, df, args, [df]), evaluate(src, [df]))
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
+def test_text_receivers_get_no_arithmetic_candidates(name):
+    df = pd.DataFrame({"k": ["a", "b"], "v": [1, 2]})
+    ctx = GenContext(df, [df], target=None, constants=(2,))
+    assert list(enumerate_choices(generator(name), ctx, limit=50)) == []
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
+def test_every_candidate_runs_and_renders_equal(name):
+    cols = pd.MultiIndex.from_product([["p", "q"], ["no", "yes"]])
+    df = pd.DataFrame(np.arange(1.0, 9.0).reshape(2, 4), index=["A", "B"], columns=cols)
+    other = pd.DataFrame(np.ones((2, 4)), index=["A", "C"], columns=cols)
+    s = pd.Series([2.0, 4.0], index=["A", "B"])
+    inputs = [df, other, s]
+    fn = dsl.get(name)
+    ran = 0
+    for recv, src in ((df, "df0"), (s, "df2")):
+        ctx = GenContext(recv, inputs, target=None, constants=(3,))
+        for args, _ in enumerate_choices(generator(name), ctx, limit=100):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    got = dsl.call(fn, recv, args, inputs)
+                except Exception:  # noqa: BLE001, S112 - a generated call may not apply to this data
+                    continue
+            assert equal(got, evaluate(fn.render(src, args, ["df0", "df1", "df2"]), inputs))
+            ran += 1
+    assert ran >= 3
