@@ -103,3 +103,19 @@ def test_every_candidate_runs_and_renders_equal(name):
             assert equal(got, evaluate(fn.render(src, args, ["df0", "df1", "df2"]), inputs))
             ran += 1
     assert ran >= 3
+
+
+def test_so_49581206_reference_parses_into_the_dsl():
+    # the benchmark's generalisation check needs the reference as a DSL program (old code: None,
+    # so the task could only ever be 'n/a')
+    from autopandas.generalize import parse_reference
+    cols = pd.MultiIndex.from_product([["col1", "col2"], ["no", "yes"]])
+    df = pd.DataFrame([[2, 8, 2, 6], [0, 2, 1, 1]], index=["A", "B"], columns=cols)
+    ref = ("inputs[0].div(inputs[0].T.groupby(level=0).sum().T, axis=1, level=0)"
+           ".xs('yes', axis=1, level=1)")
+    prog = parse_reference(ref, [df])
+    assert prog is not None and prog.functions() == ("div", "xs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = prog.run([df])
+    assert equal(got, df.div(df.T.groupby(level=0).sum().T, axis=1, level=0).xs("yes", axis=1, level=1))
