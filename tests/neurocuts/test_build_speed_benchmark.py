@@ -1,0 +1,67 @@
+"""benchmarks/neurocuts_build_speed.py: argument handling, and a tiny side-by-side run."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "benchmarks" / "neurocuts_build_speed.py"
+
+RULES = "".join(
+    f"@10.{i}.0.0/16\t20.0.{i}.0/24\t0 : 65535\t{1000 + i} : {1000 + i}\t0x06/0xFF\t0x0000/0x0000\n"
+    for i in range(40)
+)
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
+                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny_rules"
+    path.write_text(RULES)
+    return path
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--baseline", "no-such-rev-or-folder"], "neither a folder nor a git revision"),
+    (["--baseline", "{tmp}"], "has no neurocuts/ package"),  # a folder, but no checkout
+    (["--baseline", "HEAD", "--algos", "nocuts"], "invalid choice"),
+    (["--baseline", "HEAD", "--repeats", "0"], "--repeats"),
+])
+def test_bad_arguments_are_one_line_and_exit_2(rules, tmp_path, args, says):
+    r = run(*[a.format(tmp=tmp_path) for a in args], "--sets", str(rules))
+    assert r.returncode == 2, r.stderr
+    assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_a_missing_rule_file_is_one_line_and_exit_2(tmp_path):
+    r = run("--baseline", str(REPO), "--sets", "no_such_set", "--shared", str(tmp_path))
+    assert r.returncode == 2
+    assert "no rule file no_such_set" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_tiny_run_times_both_and_finds_the_trees_identical(rules):
+    r = run("--baseline", str(REPO), "--sets", str(rules), "--algos", "hicuts", "hypercuts", "--repeats", "1")
+    assert r.returncode == 0, r.stderr
+    rows = [x for x in r.stdout.splitlines() if x.startswith("| tiny_rules |")]
+    assert len(rows) == 2 and all(x.rstrip().endswith("| identical |") for x in rows)
+
+
+def test_a_baseline_building_other_trees_is_reported_and_exits_1(rules, tmp_path):
+    # A copy of the package whose builds use binth 8: other trees, which the run must notice.
+    shutil.copytree(REPO / "neurocuts", tmp_path / "old" / "neurocuts")
+    builders = tmp_path / "old" / "neurocuts" / "builders.py"
+    text = builders.read_text()
+    assert "binth: int = 16" in text
+    builders.write_text(text.replace("binth: int = 16", "binth: int = 8"))
+    r = run("--baseline", str(tmp_path / "old"), "--sets", str(rules), "--algos", "hicuts", "--repeats", "1")
+    assert r.returncode == 1, r.stderr
+    assert "| DIFFER |" in r.stdout
