@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from . import dsl
+from ._dsl_arith import ARITH_OPS
 from .choices import Scorer, enumerate_choices
 from .equality import csv_matches, equal, unnamed_label
 from .generators import GenContext, generator, py
@@ -890,9 +891,13 @@ CELL_VALUE_ARGS = frozenset({("query", "rhs"), ("isin", "values"), ("fillna", "v
 
 
 def _uses_hint(program: Program, hints: frozenset) -> bool:
-    """Whether a cell value argument of ``program`` (CELL_VALUE_ARGS), or an item of one, is one
-    of the task's constants."""
+    """Whether a cell value argument of ``program`` (CELL_VALUE_ARGS), or an item of one, or the
+    number an arithmetic call (``df0.mul(100)``) takes as its operand, is one of the task's
+    constants."""
     for step in program.steps:
+        derived = step.args.get("derived") if step.function in ARITH_OPS else None
+        if derived is not None and derived[0] == "scalar" and _typed(derived[1]) in hints:
+            return True
         for name, v in step.args.items():
             if (step.function, name) not in CELL_VALUE_ARGS:
                 continue

@@ -119,3 +119,18 @@ def test_so_49581206_reference_parses_into_the_dsl():
         warnings.simplefilter("ignore")
         got = prog.run([df])
     assert equal(got, df.div(df.T.groupby(level=0).sum().T, axis=1, level=0).xs("yes", axis=1, level=1))
+
+
+def test_a_number_the_task_gives_used_as_an_arithmetic_operand_counts_as_using_it():
+    # The search holds back a match that uses none of the task's constants (UNUSED_HINT_COST);
+    # df0.mul(100) with 100 given did not count as using it, so that match came 0.5 later, after
+    # every cheaper candidate: on a 2-call task (drop, then mul) only at the 20 s time limit.
+    from autopandas.program import Program, Step
+    from autopandas.search import _typed, _uses_hint
+    hints = frozenset({_typed(100)})
+    mul = Program(0, (Step("mul", {"other": None, "derived": ("scalar", 100), "axis": "columns",
+                                "level": None, "fill_value": None}),))
+    assert _uses_hint(mul, hints)
+    assert not _uses_hint(Program(0, (Step("mul", {**mul.steps[0].args, "derived": ("scalar", 3)}),)), hints)
+    assert not _uses_hint(Program(0, (Step("div", {**mul.steps[0].args, "derived": ("reduce", "sum", 1)}),)),
+                          hints)
