@@ -1,5 +1,5 @@
 """Command line: ``python -m autopandas synth IN... OUT [--timeout S] [--max-depth D]
-[--memory-limit SIZE] [--json]``.
+[--memory-limit SIZE] [--constant VALUE]... [--json]``.
 
 Prints one Python expression over ``df0, df1, ...`` (``df0`` is also known as ``df``) with
 pandas as ``pd`` whose result matches the output file. The search runs in a forked worker with
@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from ._cli import OneLineParser, chain_depth, fail, memory_limit, positive_seconds
+from ._cli import OneLineParser, chain_depth, constant, fail, memory_limit, positive_seconds
 from .io import InputError, read_frame
 from .isolation import KILL_GRACE_S, WorkerTimeout, run_isolated
 from .search import SEARCHES, SearchConfig, csv_matcher, exact_matcher, synthesize
@@ -40,6 +40,10 @@ def _parser(prog: str = "autopandas") -> argparse.ArgumentParser:
                    help="address space the search worker may add to what the inputs take, such as "
                    "512M, 4G or none (no cap); an allocation past it fails only the candidate call "
                    "that made it (default 4G)")
+    s.add_argument("--constant", type=constant, action="append", default=[], metavar="VALUE",
+                   help="a value the program may use (a filter's threshold, an isin item, a factor); "
+                   "repeat for several. 5 is an int, 2.5 a float, \"'5'\" the text 5, other words "
+                   "text. Never evaluated; programs that use the given values are preferred")
     s.add_argument("--search", choices=("enumerate",), default="enumerate",
                    help="search strategy (default enumerate: exhaustive, breadth-first by cost)")
     s.add_argument("--json", action="store_true",
@@ -105,7 +109,8 @@ def _synth(args: argparse.Namespace) -> int:
     matcher = csv_matcher(target) if fmt == "csv" else exact_matcher(target, bool_is_number=False)
     start = time.monotonic()
     try:
-        res = run_isolated(lambda: synthesize(inputs, target, cfg, matcher=matcher),
+        res = run_isolated(lambda: synthesize(inputs, target, cfg, matcher=matcher,
+                                              constants=tuple(args.constant)),
                            start + cfg.timeout_s + KILL_GRACE_S, headroom=args.memory_limit)
     except WorkerTimeout:
         return _killed(args, time.monotonic() - start)

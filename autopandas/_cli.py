@@ -45,6 +45,33 @@ def chain_depth(text: str) -> int:
     return value
 
 
+MAX_CONSTANT_CHARS = 1000
+
+
+def constant(text: str) -> int | float | str:
+    """argparse type for ``--constant``: a value the task gives (a filter's threshold, an ``isin``
+    list's item, a factor). Never evaluated: a whole number is an int, another finite number a
+    float, text in matching quotes (``"'100'"``) that text, anything else the text as given."""
+    if len(text) > MAX_CONSTANT_CHARS:
+        raise argparse.ArgumentTypeError(f"longer than {MAX_CONSTANT_CHARS} characters")
+    stripped = text.strip()
+    try:
+        return int(stripped)
+    except ValueError:
+        pass
+    try:
+        value = float(stripped)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"not a finite number: {text!r} (quote it to give text)")
+        return value
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+        return stripped[1:-1]
+    return text
+
+
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
 

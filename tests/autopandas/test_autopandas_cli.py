@@ -476,3 +476,43 @@ def test_a_stdout_that_cannot_be_written_is_one_line():
     # was "autopandas: internal error: OSError: [Errno 28] No space left on device"
     assert p.returncode == 1
     assert p.stderr.splitlines() == ["autopandas: cannot write the output: No space left on device"]
+
+
+def _filter_task(tmp_path: Path) -> tuple[str, str]:
+    df = pd.DataFrame({"Group": ["A", "B", "A", "C", "B"], "v": [1, 2, 3, 4, 5]})
+    df.to_csv(tmp_path / "in.csv", index=False)
+    df[df["Group"].isin(["A", "C"])].to_csv(tmp_path / "out.csv", index=False)
+    return str(tmp_path / "in.csv"), str(tmp_path / "out.csv")
+
+
+def test_constants_given_on_the_command_line_reach_the_search(tmp_path):
+    # Rows with v > 2 are also the rows of groups A and C: without a constant the search returns
+    # df0[df0['Group'].isin(['A', 'C'])]; given 2, a match that uses it comes first.
+    df = pd.DataFrame({"Group": ["A", "B", "A", "C", "B"], "v": [4, 1, 3, 5, 2]})
+    df.to_csv(tmp_path / "in.csv", index=False)
+    df[df["v"] > 2].to_csv(tmp_path / "out.csv", index=False)
+    src, out = str(tmp_path / "in.csv"), str(tmp_path / "out.csv")
+    p = synth(src, out, "--timeout", "30", "--constant", "2", "--json")
+    assert p.returncode == 0, p.stderr
+    program = json.loads(p.stdout)["program"]
+    assert "'v'" in program and "2" in program and "Group" not in program, program
+    got = run_src(program, [pd.read_csv(src)])
+    assert csv_matches(pd.read_csv(out), got)
+
+
+@pytest.mark.parametrize("text, want", [("5", 5), (" -3 ", -3), ("2.5", 2.5), ("1e3", 1000.0),
+                                        ("'5'", "5"), ('"A B"', "A B"), ("north", "north"),
+                                        ("", ""), ("'", "'")])
+def test_a_constant_is_read_as_a_number_or_text_never_evaluated(text, want):
+    from autopandas._cli import constant
+    got = constant(text)
+    assert (type(got), got) == (type(want), want)
+
+
+@pytest.mark.parametrize("value, message", [("nan", "not a finite number"), ("inf", "not a finite number"),
+                                            ("x" * 1001, "longer than 1000 characters")])
+def test_a_bad_constant_is_one_line_exit_2(tmp_path, value, message):
+    src, out = _filter_task(tmp_path)
+    p = synth(src, out, "--constant", value)
+    assert p.returncode == 2
+    assert len(p.stderr.splitlines()) == 1 and message in p.stderr and "--constant" in p.stderr
