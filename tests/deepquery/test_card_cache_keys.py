@@ -21,6 +21,18 @@ from .dq_helpers import deepquery_cli
 JOIN = "SELECT count(*) FROM a, b WHERE a.id = b.aid"
 
 
+def _two_tables(tmp_path, a_rows: str, b_rows: str):
+    """A database file holding a(id INTEGER, x INT) and b(aid INTEGER, y INT) with these rows."""
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE a(id INTEGER, x INT)")
+    con.execute("CREATE TABLE b(aid INTEGER, y INT)")
+    con.execute(f"INSERT INTO a VALUES {a_rows}")
+    con.execute(f"INSERT INTO b VALUES {b_rows}")
+    con.close()
+    return db
+
+
 def test_a_count_cached_by_the_code_before_the_collation_fix_is_not_served(tmp_path):
     # The reviewer's repro: DuckDB counts 4 rows, the code before 9659425 counted 2 and cached
     # them under (fingerprint(con, db), count SQL). Old code: plan printed rows 2 again.
@@ -82,13 +94,7 @@ def test_a_count_made_under_another_default_collation_is_not_served(tmp_path):
 
 
 def test_counts_are_still_served_to_the_same_code_database_and_setting(tmp_path):
-    db = tmp_path / "t.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE a(id INTEGER, x INT)")
-    con.execute("CREATE TABLE b(aid INTEGER, y INT)")
-    con.execute("INSERT INTO a VALUES (1, 1)")
-    con.execute("INSERT INTO b VALUES (1, 1), (1, 2)")
-    con.close()
+    db = _two_tables(tmp_path, "(1, 1)", "(1, 1), (1, 2)")
     computed = []
     for _ in range(2):
         con = connect(db)
@@ -199,13 +205,7 @@ def test_a_count_another_duckdb_version_made_is_not_served(tmp_path, monkeypatch
     # A foreign --db keeps its fingerprint (path, size, mtime) across a DuckDB upgrade, and
     # DuckDB's rules change between versions. Old code: the count cached under another
     # version (here a wrong 5) was served.
-    db = tmp_path / "t.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE a(id INTEGER, x INT)")
-    con.execute("CREATE TABLE b(aid INTEGER, y INT)")
-    con.execute("INSERT INTO a VALUES (1, 1)")
-    con.execute("INSERT INTO b VALUES (1, 1), (1, 2)")
-    con.close()
+    db = _two_tables(tmp_path, "(1, 1)", "(1, 1), (1, 2)")
     con = connect(db)
     g = parse_query(JOIN, schema_of(con))
     path = tmp_path / "cards.sqlite"
@@ -231,13 +231,7 @@ def test_counts_on_a_connection_with_temporary_objects_are_not_cached(tmp_path, 
     # A library caller's connection may hold temporary objects that change what a count reads,
     # and a temporary table's rows can change under one name: no key holds that. Old code: the
     # count made under the temporary object was served to a plain connection (and back).
-    db = tmp_path / "t.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE a(id INTEGER, x INT)")
-    con.execute("CREATE TABLE b(aid INTEGER, y INT)")
-    con.execute("INSERT INTO a VALUES (1, 1), (2, -2)")
-    con.execute("INSERT INTO b VALUES (1, 1), (2, 2)")
-    con.close()
+    db = _two_tables(tmp_path, "(1, 1), (2, -2)", "(1, 1), (2, 2)")
     sql = JOIN + " AND abs(a.x) < 5"
     got, expected = [], []
     for with_temporary in (True, False, True):
