@@ -37,6 +37,7 @@ import numpy as np
 from deepquery import (EstimatedCardinality, TableStats, TrueCardinality, connect,
                        get_cost_model, parse_query, run_plan)
 from deepquery._card_cache import CardinalityCache
+from deepquery._cli import OneLineParser
 from deepquery.cost_models import COST_MODELS, relative_cost
 from deepquery.database import fingerprint, schema_of
 from deepquery.optimizers import OPTIMIZERS, dpccp
@@ -54,14 +55,6 @@ it is not among them)."""
 
 class _BadArgument(Exception):
     """A bad command-line value: one line on stderr, exit 2."""
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse's own errors (a flag it does not know, a value that is not a number) as one line
-    on stderr, exit 2, like the checks of :func:`_check`."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"deepquery_baselines: error: {message} (see --help)\n")
 
 
 def _choices(flag: str, value: str, known) -> list[str]:
@@ -143,7 +136,7 @@ def _nonempty(con, graphs) -> tuple[int, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = _OneLineParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(error_name="deepquery_baselines", description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.01, help="synthetic IMDb scale (default 0.01)")
     ap.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     ap.add_argument("--cache-dir", default=None, help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")

@@ -11,7 +11,6 @@ databases, and prints the time in ``_mark`` next to the time of the whole writes
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -19,13 +18,7 @@ import time
 from pathlib import Path
 
 from deepquery._card_cache import KEEP_FINGERPRINTS, CardinalityCache
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse's own errors as one line on stderr, exit 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"deepquery_cache_flush: error: {message} (see --help)\n")
+from deepquery._cli import OneLineParser
 
 
 def _run(path: Path, puts: int, flush_every: int) -> tuple[float, list[float], list[float]]:
@@ -65,7 +58,7 @@ def _run(path: Path, puts: int, flush_every: int) -> tuple[float, list[float], l
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = _OneLineParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(error_name="deepquery_cache_flush", description=__doc__.splitlines()[0])
     ap.add_argument("--puts", type=int, default=41_000, help="counts put (default 41000)")
     ap.add_argument("--flush-every", type=int, default=200,
                     help="puts per flush (default 200, the cache's default)")

@@ -23,13 +23,7 @@ import time
 from pathlib import Path
 
 from deepquery._card_cache import KEEP_FINGERPRINTS, CardinalityCache
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse's own errors as one line on stderr, exit 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"deepquery_cache_open: error: {message} (see --help)\n")
+from deepquery._cli import OneLineParser
 
 
 def _sql(i: int) -> str:
@@ -61,7 +55,7 @@ def _ms(values: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = _OneLineParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(error_name="deepquery_cache_open", description=__doc__.splitlines()[0])
     ap.add_argument("--counts", type=int, default=41_000,
                     help=f"counts per database, {KEEP_FINGERPRINTS} databases (default 41000)")
     ap.add_argument("--seconds", type=float, default=4.0,

@@ -12,7 +12,6 @@ Arguments are checked before any work: a bad one is one line on stderr, exit 2.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
@@ -39,19 +38,12 @@ from deepquery import (
     get_cost_model,
     parse_query,
 )
+from deepquery._cli import OneLineParser
 from deepquery.database import bind, schema_of
 from deepquery.optimizers import OPTIMIZERS, get_optimizer
 from deepquery.rewrite import plan_sql
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse's own errors (an unknown optimizer, a value that is not a number) as one line on
-    stderr, exit 2, like the checks in :func:`main`."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"deepquery_plan_bind: error: {message} (see --help)\n")
 
 
 def _plan_ms(argv: list[str], check: bool) -> float:
@@ -71,7 +63,7 @@ def _plan_ms(argv: list[str], check: bool) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = _OneLineParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(error_name="deepquery_plan_bind", description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.01, help="synthetic IMDb scale (default 0.01)")
     ap.add_argument("--cache-dir", default=None, help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")
     ap.add_argument("--queries", default=str(Path(os.environ.get("SYSML_SHARED", REPO.parent / "shared")) / "job"),

@@ -11,7 +11,6 @@ share of the old timed run.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shlex
@@ -29,19 +28,13 @@ from deepquery import (
     get_cost_model,
     parse_query,
 )
+from deepquery._cli import OneLineParser
 from deepquery.database import schema_of
 from deepquery.optimizers import get_optimizer
 from deepquery.query_graph import parse_statement
 from deepquery.rewrite import original_sql, plan_sql
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse's own errors as one line on stderr, exit 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"deepquery_run_parse: error: {message} (see --help)\n")
 
 
 def _median_ms(f, repeat: int) -> float:
@@ -54,7 +47,7 @@ def _median_ms(f, repeat: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = _OneLineParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(error_name="deepquery_run_parse", description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.01, help="synthetic IMDb scale (default 0.01)")
     ap.add_argument("--cache-dir", default=None,
                     help="cache folder (default $SYSML_CACHE or ~/.cache/sysml)")

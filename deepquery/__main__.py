@@ -35,6 +35,7 @@ from sysml_datasets.imdb import (
 
 from ._cache_files import CacheFile, remove_unless_held, scan
 from ._card_cache import CardinalityCache
+from ._cli import OneLineParser
 from .cardinality import Cardinality, EstimatedCardinality, TrueCardinality
 from .cost_models import COST_MODELS, get_cost_model, relative_cost
 from .database import TableStats, bind, connect, fingerprint, schema_of
@@ -67,13 +68,6 @@ class _TooLarge(BadInput):
 
 class _InternalError(Exception):
     """A check of our own output failed (deepquery's bug, not the user's): one line, exit 1."""
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """Argument errors as one line on stderr (exit 2), not the whole usage block."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"deepquery: error: {message} (see {self.prog} --help)\n")
 
 
 @dataclass
@@ -627,11 +621,11 @@ _EXIT_CODES = ("exit codes: 0 done; 1 internal error, Ctrl-C, or run's two resul
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m deepquery``."""
     prog = "deepquery" if Path(sys.argv[0]).name == "deepquery" else "python -m deepquery"
-    ap = _OneLineParser(prog=prog, epilog=_EXIT_CODES, description="Build the synthetic IMDb, "
+    ap = OneLineParser(prog=prog, epilog=_EXIT_CODES, description="Build the synthetic IMDb, "
                         "plan, run and compare join orders.")
-    sub = ap.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     data = sub.add_parser("data", help="synthetic IMDb data")
-    dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_OneLineParser)
+    dsub = data.add_subparsers(dest="data_command", required=True, parser_class=OneLineParser)
     b = dsub.add_parser("build", help="generate the synthetic IMDb into the cache folder")
     b.add_argument("--scale", type=float, default=0.01,
                    help="fraction of the real IMDb row counts, 0.0005 to 1 (default 0.01)")
