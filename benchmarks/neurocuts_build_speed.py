@@ -7,8 +7,12 @@ rules not counted); the table gives the medians and old / new. Every build's tre
 writes it less `build_s`, is hashed: a tree that differs between the two is reported and the exit
 status is 1.
 
-    python benchmarks/neurocuts_build_speed.py --baseline HEAD~3 --sets fw5_1k fw3_1k \
-        --algos hicuts hypercuts [--repeats 3] [--shared /work/shared/classbench]
+    python benchmarks/neurocuts_build_speed.py --baseline HEAD~3 --sets fw5_1k,fw3_1k \
+        --algos hicuts,hypercuts [--repeats 3] [--shared ../shared]
+
+`--sets` and `--algos` take comma-separated names, as `neurocuts_baselines.py`'s do (names
+separated by spaces work too); a set is a rule file's path or a name under `--shared`'s
+`classbench/` (the shared data folder: `$SYSML_SHARED`, else `../shared` beside the repo).
 
 `--baseline` is a checkout's folder (holding neurocuts/) or a git revision of this repository,
 checked out for the run with `git worktree` and removed after it.
@@ -79,15 +83,26 @@ def baseline_root(spec: str, scratch: Path) -> Path:
 def parse_args(argv: list[str] | None = None):
     ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", required=True, help="old revision: a checkout's folder or a git revision")
-    ap.add_argument("--sets", nargs="+", required=True, help="rule files: names under --shared, or paths")
-    ap.add_argument("--algos", nargs="+", default=["hicuts", "hypercuts"], choices=sorted(BUILDERS),
-                    help="builders to time (default hicuts hypercuts)")
+    ap.add_argument("--sets", nargs="+", required=True,
+                    help="comma-separated rule files: names under --shared's classbench/, or paths")
+    ap.add_argument("--algos", nargs="+", default=["hicuts,hypercuts"],
+                    help=f"comma-separated builders to time, of {', '.join(sorted(BUILDERS))} "
+                    "(default hicuts,hypercuts)")
     ap.add_argument("--repeats", type=int_in(1, 100), default=3, help="builds per revision, set and algo (default 3)")
-    ap.add_argument("--shared", default="/work/shared/classbench", help="folder of rule files (default %(default)s)")
+    ap.add_argument("--shared", default=os.environ.get("SYSML_SHARED", str(REPO.parent / "shared")),
+                    help="shared data folder, whose classbench/ holds the published sets (default: "
+                    "$SYSML_SHARED, else ../shared beside the repo)")
     args = ap.parse_args(argv)
+    args.sets = [n for v in args.sets for n in v.split(",") if n.strip()]
+    args.algos = [n.strip() for v in args.algos for n in v.split(",") if n.strip()]
+    for algo in args.algos:
+        if algo not in BUILDERS:
+            ap.error(f"argument --algos: invalid choice: {algo!r} (choose from {', '.join(sorted(BUILDERS))})")
+    if not args.sets or not args.algos:
+        ap.error("--sets and --algos need at least one name each")
     files = []
     for name in args.sets:
-        path = Path(name) if Path(name).is_file() else Path(args.shared) / name
+        path = Path(name) if Path(name).is_file() else Path(args.shared) / "classbench" / name
         if not path.is_file():
             ap.error(f"--sets: no rule file {name} (nor {path})")
         files.append(path)

@@ -65,3 +65,18 @@ def test_a_baseline_building_other_trees_is_reported_and_exits_1(rules, tmp_path
     r = run("--baseline", str(tmp_path / "old"), "--sets", str(rules), "--algos", "hicuts", "--repeats", "1")
     assert r.returncode == 1, r.stderr
     assert "| DIFFER |" in r.stdout
+
+
+def test_sets_and_algos_are_comma_separated_as_the_baselines_benchmark_takes_them(rules, tmp_path):
+    # neurocuts_baselines.py takes --sets a,b --algos x,y; this benchmark took only spaces, so
+    # the same words were one unknown name. A name is looked up under --shared's classbench/, as
+    # there (the default was this machine's /work/shared/classbench).
+    (tmp_path / "classbench").mkdir()
+    shutil.copy(rules, tmp_path / "classbench" / "tiny_a")
+    shutil.copy(rules, tmp_path / "classbench" / "tiny_b")
+    r = run("--baseline", str(REPO), "--sets", "tiny_a,tiny_b", "--algos", "cutsplit,efficuts",
+            "--repeats", "1", "--shared", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    rows = [x.split("|")[1:3] for x in r.stdout.splitlines() if x.startswith("| tiny_")]
+    assert [[c.strip() for c in row] for row in rows] == [
+        ["tiny_a", "cutsplit"], ["tiny_a", "efficuts"], ["tiny_b", "cutsplit"], ["tiny_b", "efficuts"]]
