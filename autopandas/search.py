@@ -742,8 +742,12 @@ class _Pass:
         try:
             with box.until(self.deadline):
                 found = self._expand(limit, bound, box, states)
-                # a bounded pass leaves a held match to the next, which may find a cheaper one
-                return found if found is not None or bound < float("inf") else self._held()
+                # a bounded pass leaves a held match to the next, which may find a cheaper one,
+                # unless the deadline ended it (the explicit checks: off the main thread there
+                # is no alarm to raise CallTimeout)
+                if found is None and (bound == float("inf") or self.result.timed_out):
+                    return self._held()
+                return found
         except CallTimeout:
             self.result.timed_out = True
             return self._held()

@@ -550,3 +550,20 @@ def test_a_literal_row_match_is_still_returned_when_nothing_explains_the_rows():
     target = df.loc[[2, 0, 3]]
     res = synthesize([df], target, SearchConfig(timeout_s=30, max_depth=1))
     assert res.solved and equal(target, run_src(res.rendered, [df])), res.summary()
+
+
+def test_a_held_back_match_is_returned_when_the_time_limit_ends_a_bounded_pass_off_the_main_thread():
+    """Only literal row labels explain this order: the match df0.loc[[3, 0, 6, 2]] is found in
+    the first pass and held back (ROW_LABEL_COST) past that pass's bound, to the next. Off the
+    main thread there is no alarm, so the deadline ends that pass through the explicit checks,
+    and the old code returned nothing: 'time limit reached', unsolved, with the match in hand
+    (on the main thread the alarm's CallTimeout path returned it)."""
+    df = pd.DataFrame({"name": list("pqrstuvw"), "x": [4, 3, 5, 1, 2, 8, 6, 7], "y": [1, 0, 1, 0, 1, 1, 0, 0]})
+    target = df.loc[[3, 0, 6, 2]]
+    got = {}
+    worker = threading.Thread(target=lambda: got.update(
+        res=synthesize([df], target, SearchConfig(timeout_s=1.5, max_depth=3))))
+    worker.start()
+    worker.join(60)
+    res = got["res"]
+    assert res.solved and res.rendered == "df0.loc[[3, 0, 6, 2]]", res.summary()
