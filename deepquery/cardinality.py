@@ -100,7 +100,9 @@ def _temporary_objects(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for (name,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary "
         "UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal "
+        # DuckDB 1.2 lists its own macros (list_count, ...) under 'temp' too, as internal ones
         "UNION ALL SELECT function_name FROM duckdb_functions() WHERE database_name = 'temp' "
+        "AND NOT internal "
         "ORDER BY 1").fetchall()]
 
 
