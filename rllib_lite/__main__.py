@@ -374,25 +374,6 @@ def _bad_input_errors() -> tuple[type[Exception], ...]:
             ModelOutputError)
 
 
-def _names_env_module(env: Any, missing: str | None) -> bool:
-    """Whether ``missing``, the module an import did not find, is (a package of) the module an
-    env id names (``module:Env-v0``): the user's id then names no module, which is bad input."""
-    if not isinstance(env, str) or ":" not in env or not missing:
-        return False
-    module = env.partition(":")[0]
-    return module == missing or module.startswith(missing + ".")
-
-
-def _missing_module(err: BaseException | None) -> str | None:
-    """The module an import did not find: gymnasium raises its own ModuleNotFoundError, without
-    a ``name``, from the import's."""
-    while err is not None:
-        if isinstance(err, ModuleNotFoundError) and err.name:
-            return err.name
-        err = err.__cause__
-    return None
-
-
 def _internal_error(name: str, err: Exception) -> int:
     """A bug, not bad input: one line, exit 1 (details at debug level)."""
     logging.getLogger(__name__).debug("internal error", exc_info=err)
@@ -429,12 +410,6 @@ def main(argv: list[str] | None = None) -> int:
         what = str(err).splitlines()[0] if str(err) else "MemoryError"
         print(f"{name}: error: not enough memory for this run ({what}); ask for smaller sizes",
               file=sys.stderr)
-        return 2
-    except ModuleNotFoundError as err:
-        env, missing = getattr(args, "env", None), _missing_module(err)
-        if not _names_env_module(env, missing):
-            return _internal_error(name, err)
-        print(f"{name}: error: env {env!r}: no module named {missing!r}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - a bug, not bad input: one line, exit 1
         return _internal_error(name, err)

@@ -34,7 +34,8 @@ EnvSpec = Union[str, EnvCreator]
 
 
 class EnvError(ValueError):
-    """An env id that is not registered, or env_config it does not accept."""
+    """An env id that is not registered or whose code cannot be imported, or env_config it does
+    not accept."""
 
 
 class EnvStepError(RuntimeError):
@@ -84,8 +85,16 @@ def make_env(env: EnvSpec, env_config: dict[str, Any] | None = None) -> gym.Env:
                 raise EnvError(f"env {env!r} is not a gymnasium env id "
                                "(expected [module:][namespace/]name[-vN])") from None
             raise EnvError(f"env {env!r}: {err}") from None
-        except ImportError:
-            raise  # the module an id names, or one it imports: the caller tells which
+        except ImportError as err:
+            # the module a module:Id names, or one that it, the entry point or the env imports:
+            # the env cannot be built here, as for gymnasium's own envs without their package
+            # (DependencyNotInstalled, an Error above)
+            missing = _missing_module(err)
+            if _names_env_module(env, missing):
+                raise EnvError(f"env {env!r}: no module named {missing!r}") from None
+            while err.__cause__ is not None:  # gymnasium's own, around the import's
+                err = err.__cause__
+            raise EnvError(f"env {env!r}: importing its code failed: {describe_error(err, 300)}") from err
         except Exception as err:
             if not env_config:
                 raise
@@ -97,6 +106,25 @@ def make_env(env: EnvSpec, env_config: dict[str, Any] | None = None) -> gym.Env:
     if not isinstance(made, gym.Env):
         raise EnvError(f"env function returned {type(made).__name__}, not a gymnasium.Env")
     return made
+
+
+def _missing_module(err: BaseException | None) -> str | None:
+    """The module an import did not find: gymnasium raises its own ModuleNotFoundError, without
+    a ``name``, from the import's."""
+    while err is not None:
+        if isinstance(err, ModuleNotFoundError) and err.name:
+            return err.name
+        err = err.__cause__
+    return None
+
+
+def _names_env_module(env: str, missing: str | None) -> bool:
+    """Whether ``missing``, the module an import did not find, is (a package of) the module an
+    env id names (``module:Env-v0``): the id then names no module."""
+    if ":" not in env or not missing:
+        return False
+    module = env.partition(":")[0]
+    return module == missing or module.startswith(missing + ".")
 
 
 def _is_env_id(text: str) -> bool:

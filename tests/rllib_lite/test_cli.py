@@ -335,6 +335,24 @@ def test_an_env_id_naming_a_module_that_does_not_exist_is_bad_input(tmp_path, ca
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_env_whose_code_cannot_be_imported_is_bad_input(tmp_path, capsys, monkeypatch):
+    # a module:Id whose module imports a package not installed here, or a registered id whose
+    # entry point's module is missing, was 'internal error' (exit 1); gymnasium's own envs
+    # without their package (DependencyNotInstalled) were already bad input
+    (tmp_path / "envs_needing_a_package.py").write_text("import no_such_package_for_envs\n")
+    (tmp_path / "envs_with_a_lost_entry_point.py").write_text(
+        "import gymnasium\ngymnasium.register('LostEntry-v0', entry_point='no_such_entry_module:Env')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, lines = main_in_process(capsys, "check-env", "envs_needing_a_package:Fn-v0")
+    assert code == 2 and lines == [("rllib_lite: error: env 'envs_needing_a_package:Fn-v0': importing its code "
+                                    "failed: ModuleNotFoundError: No module named 'no_such_package_for_envs'")], lines
+    out = tmp_path / "r"
+    code, lines = main_in_process(capsys, "train", "ppo", "--out", str(out), *_TINY,
+                                  "--env", "envs_with_a_lost_entry_point:LostEntry-v0")
+    assert code == 2 and len(lines) == 1 and "No module named 'no_such_entry_module'" in lines[0], lines
+    assert not out.exists()
+
+
 @pytest.fixture
 def unwritable_folder(tmp_path):
     """An existing folder no file can be created in: a read-only one, or /sys/kernel for root
