@@ -663,6 +663,9 @@ class _Pass:
         self.constants, self.scorer, self.config = constants, scorer, config
         self.deadline, self.result = deadline, result
         self.funcs = dsl.functions()
+        # the calls whose ``other`` names another input (where/mask's ``other`` is a cell value)
+        self.reads_other = frozenset(f.name for f in self.funcs
+                                     if any(a.name == "other" and a.type == "frame" for a in f.args))
         self.shape_rule = getattr(match, "shape_rule", None)   # unknown matchers: no column rule
         self.cache: dict = {}
         self.cached_cells = 0
@@ -862,7 +865,8 @@ class _Pass:
                     continue
                 state_cells += cells
                 ccost = cost + fn.cost
-                now_used = used | {args["other"]} if args.get("other") is not None else used
+                now_used = used | {args["other"]} if fn.name in self.reads_other \
+                    and args.get("other") is not None else used
                 states.append((out.value, prog.then(Step(fn.name, args, tuple(trace))), ccost, now_used))
                 h = _heuristic(out.value, self.target, self.tlabels, self.target_nan)
                 first = self._order(limit - depth - 1, now_used)[0][1]

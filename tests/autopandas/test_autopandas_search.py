@@ -552,6 +552,19 @@ def test_a_literal_row_match_is_still_returned_when_nothing_explains_the_rows():
     assert res.solved and equal(target, run_src(res.rendered, [df])), res.summary()
 
 
+def test_where_or_mask_replacing_cells_with_0_does_not_count_as_reading_input_0():
+    """where/mask's ``other`` is a cell value (0), not an input: f520feb counted any call's
+    ``other`` as an input the program reads, so df1.mask(..., 0) counted as reading df0 and the
+    calls after it lost UNUSED_INPUT_COST. The search returned df1.mask(lambda d: d == 1, 0).head(2),
+    which ignores the other table the task gives; a program reading both now comes first."""
+    df1 = pd.DataFrame({"k": [10, 20, 30], "v": [5, 1, 7]})
+    df0 = pd.DataFrame({"k": [10, 20]})
+    target = df1.where(df1 > 2, 0).head(2)
+    res = synthesize([df0, df1], target, SearchConfig(timeout_s=30, max_depth=2))
+    assert res.solved and "df0" in res.rendered, res.rendered
+    assert equal(target, run_src(res.rendered, [df0, df1]))
+
+
 def test_a_held_back_match_is_returned_when_the_time_limit_ends_a_bounded_pass_off_the_main_thread():
     """Only literal row labels explain this order: the match df0.loc[[3, 0, 6, 2]] is found in
     the first pass and held back (ROW_LABEL_COST) past that pass's bound, to the next. Off the
