@@ -14,9 +14,10 @@ candidate and ``assert_frame_equal`` costs about a millisecond:
 - cell dtypes do not matter: ``1`` equals ``1.0`` and ``True`` equals ``1``;
 - missing values equal each other (``NaN``, ``None``, ``pd.NA``, ``NaT``);
 - floats compare with a tolerance: ``|a - b| <= atol + rtol * |b|`` with pandas' defaults
-  ``rtol=1e-5``, ``atol=1e-8``; two integer (or boolean) columns compare exactly, as
-  ``assert_frame_equal`` does since pandas 2.2 (a tolerance made a total of 1,000,000 equal
-  one of 1,000,009).
+  ``rtol=1e-5``, ``atol=1e-8``; a column compares exactly when either side is integer or boolean
+  (nullable too), as ``assert_frame_equal`` does since pandas 2.2 (a tolerance made a total of
+  1,000,000 equal one of 1,000,009, or of 1,000,009.0); datetimes and durations compare exactly,
+  whatever their units (as float nanoseconds, the tolerance was hours wide).
 
 CSV targets (see ``io.py``) compare through :func:`csv_matches`, which adds the CSV index rule
 and one rule of CSV text: a boolean (written ``True``/``False``) never equals a number (``1``/``0``).
@@ -36,8 +37,19 @@ RTOL = 1e-5
 ATOL = 1e-8
 
 
+def _raw(values: Any) -> np.ndarray:
+    return values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+
+
+def _exact(values: Any) -> bool:
+    """Whether ``assert_series_equal`` compares these values exactly (its ``check_exact``
+    default since pandas 2.2): integers and booleans, nullable ones too, and datetimes."""
+    kind = getattr(getattr(values, "dtype", None), "kind", "")
+    return kind in ("b", "i", "u", "m", "M")
+
+
 def _as_array(values: Any) -> np.ndarray:
-    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    arr = _raw(values)
     if arr.dtype.kind in "mM":
         return arr.view("i8").astype("float64") if not np.isnat(arr).any() else arr.astype(object)
     return arr
@@ -49,13 +61,24 @@ def _is_num(arr: np.ndarray) -> bool:
 
 def values_equal(a: Any, b: Any, rtol: float = RTOL, atol: float = ATOL) -> bool:
     """Elementwise equality of two 1-d value sequences under the rules above."""
-    x, y = _as_array(a), _as_array(b)
+    raw_x, raw_y = _raw(a), _raw(b)
+    if raw_x.dtype.kind in "mM" and raw_x.dtype.kind == raw_y.dtype.kind:
+        # instants and durations exactly, in whatever unit each side holds (as float nanoseconds
+        # the tolerance was hours wide), as assert_series_equal compares them
+        if raw_x.shape != raw_y.shape:
+            return False
+        return bool(np.array_equal(raw_x, raw_y, equal_nan=True))
+    x, y = _as_array(raw_x), _as_array(raw_y)
     if x.shape != y.shape:
         return False
     if x.dtype.kind in "biu" and y.dtype.kind in "biu":
         return bool(np.array_equal(x, y))       # integers exactly, as pandas >= 2.2 checks them
     if _is_num(x) and _is_num(y):
         xf, yf = x.astype("float64"), y.astype("float64")
+        if _exact(a) or _exact(b):
+            # pandas >= 2.2 compares exactly when either side is integer or boolean (or a
+            # datetime): a float total of 1,000,009.0 is not an integer target's 1,000,000
+            return bool(np.array_equal(xf, yf, equal_nan=True))
         return bool(np.allclose(xf, yf, rtol=rtol, atol=atol, equal_nan=True))
     xm, ym = pd.isna(x), pd.isna(y)
     if not np.array_equal(xm, ym):

@@ -107,6 +107,31 @@ def test_integers_compare_exactly_floats_with_tolerance():
     assert not csv_matches(pd.DataFrame({"n": [1_000_000]}), pd.DataFrame({"n": [1_000_009]}))
 
 
+def test_a_column_compares_exactly_when_either_side_is_integer_or_boolean():
+    # assert_frame_equal's check_exact default (pandas >= 2.2) holds when either side is integer:
+    # a float result of 1,000,009.0 (a division, a mean) is not an integer target's 1,000,000
+    ints = pd.DataFrame({"a": [1_000_000, 3]})
+    assert not equal(ints, pd.DataFrame({"a": [1_000_009.0, 3.0]}))
+    assert not equal(pd.DataFrame({"a": [1_000_009.0, 3.0]}), ints)
+    assert not equal(pd.Series(pd.array([1_000_000, None], dtype="Int64")), pd.Series([1_000_009.0, np.nan]))
+    assert not equal(pd.Series([True, False]), pd.Series([1.000001, 0.0]))
+    assert equal(ints, ints.astype(float))                                      # dtype still free
+    assert equal(pd.Series(pd.array([3, None], dtype="Int64")), pd.Series([3.0, np.nan]))
+
+
+def test_datetimes_and_durations_compare_exactly_whatever_their_unit():
+    # As float nanoseconds since 1970 they compared with rtol 1e-5: hours apart were equal.
+    t = pd.Series(pd.to_datetime(["2024-05-01 09:00", "2024-05-01 10:00"]))
+    assert not equal(t, t + pd.Timedelta(hours=2))
+    assert not equal(t, t + pd.Timedelta(1, "ns"))
+    assert not equal(pd.DataFrame({"d": t - t.iloc[0]}), pd.DataFrame({"d": t - t.iloc[0] + pd.Timedelta(1, "s")}))
+    assert not equal(t.to_frame().set_index(0), (t + pd.Timedelta(hours=1)).to_frame().set_index(0))
+    assert equal(t.astype("datetime64[s]"), t.astype("datetime64[ns]"))      # same instants
+    with_nat = pd.Series(pd.to_datetime(["2024-05-01", None]))
+    assert equal(with_nat.astype("datetime64[s]"), with_nat)
+    assert not equal(with_nat, with_nat + pd.Timedelta(hours=1))
+
+
 def _read_back(frame: pd.DataFrame, index: bool = False) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(frame.to_csv(index=index)))
 

@@ -552,6 +552,18 @@ def test_a_literal_row_match_is_still_returned_when_nothing_explains_the_rows():
     assert res.solved and equal(target, run_src(res.rendered, [df])), res.summary()
 
 
+def test_a_program_found_on_datetimes_reproduces_the_output():
+    """Timestamps compared as float nanoseconds with rtol 1e-5 (hours wide): the last event per
+    user was solved by df0.groupby('user')['time'].mean(), which gives other times."""
+    df = pd.DataFrame({"user": ["a", "b", "a", "b"],
+                       "time": pd.to_datetime(["2024-05-01 09:00", "2024-05-01 10:00",
+                                               "2024-05-01 11:30", "2024-05-01 12:00"])})
+    target = df.groupby("user")["time"].max()
+    res = synthesize([df], target, SearchConfig(timeout_s=30, max_depth=2))
+    assert res.solved, res.summary()
+    assert run_src(res.rendered, [df]).equals(target), res.rendered
+
+
 def test_where_or_mask_replacing_cells_with_0_does_not_count_as_reading_input_0():
     """where/mask's ``other`` is a cell value (0), not an input: f520feb counted any call's
     ``other`` as an input the program reads, so df1.mask(..., 0) counted as reading df0 and the
