@@ -23,6 +23,7 @@ from typing import Any
 
 # torch-free imports only: the algorithms (and torch) are imported once the arguments are read
 from ._run_folder import (
+    OutLock,
     UsageError,
     check_out,
     check_writable,
@@ -241,6 +242,17 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     fields = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg_cls)
               if f.name not in _SKIP and getattr(args, f.name) is not None}
     config = cfg_cls(**fields, env_config=_env_config(args.env_config), output_dir=args.out)
+    # one run at a time in --out, from its first look there to its end: a run that fails
+    # removes the run files there as its own
+    lock = OutLock(args.out)
+    try:
+        return _train_holding(args, config, lock)
+    finally:
+        lock.release()
+
+
+def _train_holding(args: argparse.Namespace, config: Any, lock: OutLock) -> dict[str, Any]:
+    lock.take()                                     # an --out that exists already
     _recover_replaced(args.out)                     # an old run a killed --overwrite run set aside
     check_out(args.out, args.overwrite)            # before torch is imported, nothing made
     from .algorithm import _registry
@@ -251,6 +263,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     aside = None
     started = False
     try:
+        lock.take()                                 # an --out this run has just made
         # again, now that every folder on the way exists: before, a .. after a folder this run
         # makes (x/new/../old) led nowhere, and a run held there went unseen
         _recover_replaced(args.out)

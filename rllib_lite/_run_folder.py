@@ -10,7 +10,9 @@ before it saved its checkpoint or removed the old run leaves the folder behind, 
 next run on that ``--out`` finds it (:func:`recover_replaced`). A run that is refused, or fails before it has saved its checkpoint, leaves
 ``--out`` as it found it: its own run files go, the old run comes back, and the folders it
 created are removed again (while empty). Once the checkpoint is saved, the run's files stay
-whatever happens next.
+whatever happens next. So that the run files a run finds are its own, it holds a ``flock`` on
+``--out`` itself (:class:`OutLock`) from its first look there to its end: a second run on that
+``--out`` meanwhile is refused.
 """
 from __future__ import annotations
 
@@ -232,13 +234,40 @@ def recover_replaced(path: str) -> str | None:
                 os.close(fd)
 
 
+class OutLock:
+    """An exclusive ``flock`` on ``--out`` held by a run from before it checks the folder until
+    it ends (the system releases it however the process ends), so that two runs never share an
+    ``--out``: a run that fails removes the run files there as its own (:func:`undo_run`), and
+    two runs started there together both found it free. Taken once ``--out`` exists."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+
+    def take(self) -> None:
+        """Hold the lock if ``--out`` exists and it is not held yet; refuse an ``--out``
+        another run holds."""
+        if self.fd >= 0:
+            return
+        fd = _try_lock(Path(self.path))
+        if fd is None:
+            raise UsageError(f"--out {self.path}: another run is writing there: wait for it to end, "
+                             "or choose another folder")
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 def _try_lock(folder: Path) -> int | None:
     """A descriptor of ``folder`` holding an exclusive flock on it; None when another process
     holds one; -1 where the system or the file system has no flock (nothing is held)."""
     if fcntl is None:
         return -1
-    try:
-        fd = os.open(folder, os.O_RDONLY)
+    try:  # a folder only: opening a FIFO for reading would wait for a writer
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         return -1
     try:

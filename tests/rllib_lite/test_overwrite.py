@@ -117,6 +117,40 @@ def test_a_run_that_fails_before_its_checkpoint_removes_the_folders_it_created(t
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_that_fails_never_removes_another_runs_files_started_in_the_same_out(tmp_path, capsys, monkeypatch):
+    # two runs started on one --out together both found it free; the one that failed then
+    # removed the run files there as its own: the other run's saved checkpoint, config.json and
+    # metrics.jsonl, and the folder. Run B starts while run A is starting (between A's check of
+    # --out and its first write), and runs to the end; then A fails in training
+    from rllib_lite import __main__ as cli
+    from rllib_lite.algorithm import Algorithm
+
+    out = tmp_path / "runs"
+    real_check = cli.check_writable
+    second: list = []
+
+    def check_writable_then_start_b(path):
+        real_check(path)
+        if not second:
+            second.append("B starts")  # once: B's own check comes here too
+            second[0] = _run(capsys, "train", "ppo", "--out", str(out), "--env", "CartPole-v1", *_TINY)
+            second.append(sorted(str(p.relative_to(out)) for p in out.rglob("*")))  # (state.pt is binary)
+
+            def interrupted(self, *args, **kwargs):
+                raise KeyboardInterrupt
+
+            monkeypatch.setattr(Algorithm, "learn", interrupted)
+
+    monkeypatch.setattr(cli, "check_writable", check_writable_then_start_b)
+    code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--env", "CartPole-v1", *_TINY)
+    assert code == 1 and lines == ["rllib_lite: interrupted"], lines
+    # B is refused while A holds --out (the old code: B trained and saved its checkpoint, and
+    # A's failure removed all of it)
+    (code_b, lines_b), files_b = second
+    assert code_b == 2 and len(lines_b) == 1 and "another run is writing there" in lines_b[0], lines_b
+    assert files_b == [] and not out.exists()
+
+
 def test_a_run_that_saved_its_checkpoint_keeps_it_when_the_final_evaluation_fails(tmp_path, capsys):
     class FailsInEvaluation(gym.Env):
         observation_space = gym.spaces.Box(-1.0, 1.0, shape=(2,))
@@ -228,9 +262,9 @@ def test_a_sigkilled_overwrite_run_leaves_the_old_run_in_out_and_the_next_run_pu
             assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
             time.sleep(0.05)
         time.sleep(0.5)  # into training: metrics.jsonl may be written
-        # while it runs, its lock keeps another run from taking the old run back
+        # while it runs, its lock on --out keeps another run from taking the old run back
         code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--overwrite", "--env", "CartPole-v1", *_TINY)
-        assert code == 2 and "another run is replacing the run there" in lines[0], lines
+        assert code == 2 and "another run is writing there" in lines[0], lines
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -258,3 +292,16 @@ def test_an_old_run_that_cannot_be_put_back_stays_set_aside_with_one_line(tmp_pa
     assert code == 2 and len(lines) == 1, lines
     assert "cannot put back the run an --overwrite run had set aside in .rllib_lite-replaced-4242" in lines[0]
     assert {f"{aside.name}/{k}": v for k, v in before.items()} == _files(out)  # all of it, still aside
+
+
+def test_an_out_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    # the lock on --out opens it: a FIFO opened for reading waits for a writer
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    r = subprocess.run([sys.executable, "-m", "rllib_lite", "train", "ppo", "--out", str(fifo), *_TINY],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.strip().endswith("is a file, not a folder"), r.stderr
