@@ -53,23 +53,60 @@ def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None =
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-_MAIN = "table_schema = 'main' AND table_catalog = current_database()"
-"""``information_schema.columns``' rows of the database's own tables, as
-:func:`declared_collations` and :func:`primary_keys` read ``duckdb_tables()``."""
+def _search_schemas(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """The ``(database, schema)`` pairs, lower case, that an unqualified table name of a query
+    is looked up in on ``con``, first first: its search path's first schema
+    (``current_database()``, ``current_schema()``: ``main`` but under ``SET schema``, ``SET
+    search_path`` or ``USE``), then, when the search path has that one entry, the database's
+    ``main``, where DuckDB looks next (``SET schema = 'o'``: ``a`` is ``o.a`` when ``o`` has
+    one, else ``main.a``). A later entry of a longer search path is not read: its tables are
+    unknown (refused), never another table of their name."""
+    database, schema, path = con.execute(
+        "SELECT current_database(), current_schema(), current_setting('search_path')").fetchone()
+    out = [(database.lower(), schema.lower())]
+    if schema.lower() != "main" and "," not in (path or ""):
+        out.append((database.lower(), "main"))
+    return out
+
+
+def _resolved_tables(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """``table -> (database, schema)`` (lower case) of the table or view each unqualified name
+    of a query reads on ``con`` (:func:`_search_schemas`): not a table of another database a
+    library caller's connection attached, of another schema, nor a temporary one
+    (``information_schema`` lists them all)."""
+    order = _search_schemas(con)
+    rank = {pair: k for k, pair in enumerate(order)}
+    out: dict[str, tuple[str, str]] = {}
+    for database, schema, table in con.execute(
+            "SELECT table_catalog, table_schema, table_name FROM information_schema.tables"
+            ).fetchall():
+        pair, table = (database.lower(), schema.lower()), table.lower()
+        if pair in rank and (table not in out or rank[pair] < rank[out[table]]):
+            out[table] = pair
+    return out
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """``(table, column, DuckDB type)`` of the tables :func:`_resolved_tables` names, lower-case
+    names, in each table's column order."""
+    resolved = _resolved_tables(con)
+    rows = con.execute(
+        "SELECT table_catalog, table_schema, table_name, column_name, data_type "
+        "FROM information_schema.columns ORDER BY table_name, ordinal_position").fetchall()
+    return [(t.lower(), c.lower(), ty) for d, s, t, c, ty in rows
+            if resolved.get(t.lower()) == (d.lower(), s.lower())]
 
 
 def schema_of(con: duckdb.DuckDBPyConnection) -> Schema:
     """Table -> column names of the user tables (deepquery's own metadata tables excluded), with
-    each column's equality domain (:func:`column_domains`). The tables of ``con``'s database's
-    main schema: not those of another database a library caller's connection attached, nor
-    its temporary tables (``information_schema`` lists them all under ``main``)."""
-    rows = con.execute(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        f"WHERE {_MAIN} ORDER BY table_name, ordinal_position").fetchall()
+    each column's equality domain (:func:`column_domains`). The tables the query's names read
+    (:func:`_resolved_tables`: the database's main schema, or the one its search path names):
+    not those of another database a library caller's connection attached, of another schema,
+    nor its temporary tables (``information_schema`` lists them all)."""
     out: dict[str, list[str]] = {}
-    for t, c in rows:
+    for t, c, _ in _columns(con):
         if not t.startswith("_sysml"):
-            out.setdefault(t.lower(), []).append(c.lower())
+            out.setdefault(t, []).append(c)
     domains = column_domains(con)
     return Schema({t: tuple(c) for t, c in out.items()},
                   {(t, c): domains[(t, c)] for t, cs in out.items() for c in cs
@@ -79,9 +116,7 @@ def schema_of(con: duckdb.DuckDBPyConnection) -> Schema:
 def column_types(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
     """``(table, column) -> DuckDB type`` of the user tables (lower-case names, as
     :func:`schema_of`)."""
-    rows = con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
-                       f"WHERE {_MAIN}").fetchall()
-    return {(t.lower(), c.lower()): ty for t, c, ty in rows}
+    return {(t, c): ty for t, c, ty in _columns(con)}
 
 
 INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
@@ -160,15 +195,17 @@ def declared_collations(con: duckdb.DuckDBPyConnection,
     (``duckdb_tables().sql``) does: a table whose statement has no COLLATE has none; otherwise
     its statement is read with sqlglot, every column None when it cannot be. Views are not in
     it."""
+    resolved = _resolved_tables(con)
     rows = con.execute(
-        "SELECT t.table_name, t.sql, list(c.column_name) FROM duckdb_tables() AS t "
+        "SELECT t.database_name, t.schema_name, t.table_name, t.sql, list(c.column_name) "
+        "FROM duckdb_tables() AS t "
         "JOIN duckdb_columns() AS c USING (database_name, schema_name, table_name) "
-        "WHERE t.schema_name = 'main' AND t.database_name = current_database() "
-        "GROUP BY t.table_name, t.sql").fetchall()
+        "GROUP BY t.database_name, t.schema_name, t.table_name, t.sql").fetchall()
     out: dict[tuple[str, str], str | None] = {}
-    for table, sql, names in rows:
+    for database, schema, table, sql, names in rows:
         table = table.lower()
-        if tables is not None and table not in tables:
+        if resolved.get(table) != (database.lower(), schema.lower()) or \
+                (tables is not None and table not in tables):
             continue
         names = {n.lower() for n in names}
         collated = _collations_in_create(sql, names) if "COLLATE" in sql.upper() else {}
@@ -222,11 +259,13 @@ def _collation_name(part: exp.Expression) -> str | None:
 
 def primary_keys(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """``table -> column`` of the tables whose primary key is one column (DuckDB enforces it:
-    unique, never NULL)."""
-    rows = con.execute("SELECT table_name, constraint_column_names FROM duckdb_constraints() "
-                       "WHERE constraint_type = 'PRIMARY KEY' AND schema_name = 'main' "
-                       "AND database_name = current_database()").fetchall()
-    return {t.lower(): cols[0].lower() for t, cols in rows if len(cols) == 1}
+    unique, never NULL), of the tables the query's names read (:func:`_resolved_tables`)."""
+    resolved = _resolved_tables(con)
+    rows = con.execute("SELECT database_name, schema_name, table_name, constraint_column_names "
+                       "FROM duckdb_constraints() "
+                       "WHERE constraint_type = 'PRIMARY KEY'").fetchall()
+    return {t.lower(): cols[0].lower() for d, s, t, cols in rows
+            if len(cols) == 1 and resolved.get(t.lower()) == (d.lower(), s.lower())}
 
 
 def execute_select(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:

@@ -14,7 +14,7 @@ import pytest
 
 from deepquery import TableStats, TrueCardinality, connect, parse_query
 from deepquery.cost_models import get_cost_model
-from deepquery.database import schema_of
+from deepquery.database import primary_keys, schema_of
 from deepquery.execute import run_plan
 from deepquery.join_tree import from_nested
 
@@ -213,4 +213,36 @@ def test_a_table_of_an_attached_database_does_not_change_the_schema(tmp_path):
     assert schema.domains[("a", "id")] == "integer"
     assert not any(e.implied for e in parse_query(THREE, schema).edges)
     _assert_as_written(con, THREE)
+    con.close()
+
+
+@pytest.mark.parametrize("search", ["SET schema = 'o'", "SET search_path = 'o'", "USE t.o"])
+def test_the_schema_is_of_the_tables_the_search_path_reads(tmp_path, search):
+    # A library caller's connection whose search path is schema o: DuckDB reads o.a and o.b,
+    # and main.c (o has none). Old code read main's a, b and c, all VARCHAR: one domain, so
+    # b.aid = c.aid was implied ('01' <> '1': DuckDB counts 1), a.other was a column of a and
+    # main.b's primary key was o.b's.
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE a(id VARCHAR, other INTEGER)")
+    con.execute("CREATE TABLE b(aid VARCHAR PRIMARY KEY, y INTEGER)")
+    con.execute("CREATE TABLE c(aid VARCHAR, z INTEGER)")
+    con.execute("CREATE SCHEMA o")
+    con.execute("CREATE TABLE o.a(id INTEGER, x INTEGER)")
+    con.execute("CREATE TABLE o.b(aid VARCHAR, y INTEGER)")
+    con.execute("INSERT INTO o.a VALUES (1, 1)")
+    con.execute("INSERT INTO o.b VALUES ('01', 2)")
+    con.execute("INSERT INTO c VALUES ('1', 3)")
+    con.close()
+    con = connect(db)
+    con.execute(search)
+    schema = schema_of(con)
+    assert (schema["a"], schema["b"], schema["c"]) == (("id", "x"), ("aid", "y"), ("aid", "z"))
+    assert schema.domains[("a", "id")] == "integer"
+    assert primary_keys(con) == {}
+    assert not any(e.implied for e in parse_query(THREE, schema).edges)
+    _assert_as_written(con, THREE)
+    # with a longer search path only its first schema is read: c is unknown, never main's
+    con.execute("SET search_path = 'o,main'")
+    assert sorted(schema_of(con)) == ["a", "b"]
     con.close()
