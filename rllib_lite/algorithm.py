@@ -141,7 +141,8 @@ class Algorithm:
                  *self._storage_needs()]
         params = self._default_model_params()
         if params is not None:
-            needs.append(Need("model", settings(c, "hidden_sizes"), 4 * params * self._model_copies()))
+            needs.append(Need("model", settings(c, "hidden_sizes", "num_rollout_workers"),  # copies per worker
+                              4 * params * self._model_copies()))
         if eval_episodes > len(self._eval_envs):
             # each copy: the env, its current observation and mask, and their stacked copy
             needs.append(Need("evaluation env copies", (f"{eval_setting}={eval_episodes}",),

@@ -96,8 +96,8 @@ class DQN(Algorithm):
         # next observations
         drawn = c.batch_size * (1 if c.prioritized_replay else c.gradient_steps)
         per_draw = stored + 40 + 14 * c.n_step + 8 * a
-        needs.append(Need("minibatches", settings(c, "batch_size") if c.prioritized_replay
-                          else settings(c, "gradient_steps", "batch_size"), drawn * per_draw))
+        needs.append(Need("minibatches", settings(c, "batch_size", "n_step") if c.prioritized_replay
+                          else settings(c, "gradient_steps", "batch_size", "n_step"), drawn * per_draw))
         return needs
 
     def _default_model_params(self) -> int | None:

@@ -22,8 +22,10 @@ def buffer_rows(capacity: int, num_envs: int, n_step: int) -> int:
 
 
 def sum_tree_leaves(size: int) -> int:
-    """Leaves of a :class:`SumTree` over ``size`` priorities: the next power of two."""
-    return 1 << max(int(np.ceil(np.log2(max(size, 1)))), 0)
+    """Leaves of a :class:`SumTree` over ``size`` priorities: the next power of two (in integers:
+    numpy's log2 refused sizes past int64, which the memory check sizes, and rounded down past
+    2**48)."""
+    return 1 << (max(size, 1) - 1).bit_length()
 
 
 class ReplayBuffer:

@@ -94,6 +94,24 @@ def test_the_priority_sum_tree_is_sized_before_it_is_allocated():
         DQN(DQNConfig(env="CartPole-v1", buffer_size=10**14, prioritized_replay=True))
 
 
+@pytest.mark.parametrize("field", ["buffer_size", "n_step"])
+def test_a_size_past_int64_with_prioritized_replay_is_a_memory_error_naming_it(field):
+    # the sum tree's leaves came from numpy's log2, which refuses a Python int past int64:
+    # "TypeError: loop of ufunc does not support argument 0 of type int" (CLI: internal error, exit 1)
+    with pytest.raises(MemoryError, match=rf"^{field}={10**30} needs .*priority sum tree "):
+        DQN(DQNConfig(env="CartPole-v1", prioritized_replay=True, **{field: 10**30}))
+
+
+@pytest.mark.parametrize("cls,cfg_cls,field,part", [(PPO, PPOConfig, "num_rollout_workers", "model"),
+                                                    (DQN, DQNConfig, "n_step", "minibatches")])
+def test_the_error_names_the_setting_that_made_the_largest_part_large(cls, cfg_cls, field, part):
+    # the model's copies grow with the workers and the minibatches with n_step, but the old
+    # code named the part's other settings: 'hidden_sizes=64,64 needs ...' (workers=10**30),
+    # 'gradient_steps=128 and batch_size=64 need ...' (n_step=10**30)
+    with pytest.raises(MemoryError, match=rf"^{field}={10**30} needs .* of memory in all \({part} "):
+        cls(cfg_cls(env="CartPole-v1", **{field: 10**30}))
+
+
 @pytest.mark.parametrize("cls,cfg_cls", [(PPO, PPOConfig), (DQN, DQNConfig)])
 def test_hidden_sizes_too_large_for_memory_are_refused_before_torch_allocates(cls, cfg_cls):
     # the old code: torch's RuntimeError "DefaultCPUAllocator: can't allocate memory"
