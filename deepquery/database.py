@@ -55,7 +55,8 @@ def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None =
 
 def _search_schemas(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """The ``(database, schema)`` pairs, lower case, that an unqualified table name of a query
-    is looked up in on ``con``, first first: its search path's first schema
+    is looked up in on ``con``, first first: the connection's temporary tables and views
+    (``temp.main``, which hide the database's of their name), its search path's first schema
     (``current_database()``, ``current_schema()``: ``main`` but under ``SET schema``, ``SET
     search_path`` or ``USE``), then, when the search path has that one entry, the database's
     ``main``, where DuckDB looks next (``SET schema = 'o'``: ``a`` is ``o.a`` when ``o`` has
@@ -63,7 +64,7 @@ def _search_schemas(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     unknown (refused), never another table of their name."""
     database, schema, path = con.execute(
         "SELECT current_database(), current_schema(), current_setting('search_path')").fetchone()
-    out = [(database.lower(), schema.lower())]
+    out = [("temp", "main"), (database.lower(), schema.lower())]
     if schema.lower() != "main" and "," not in (path or ""):
         out.append((database.lower(), "main"))
     return out
@@ -71,9 +72,9 @@ def _search_schemas(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 def _resolved_tables(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
     """``table -> (database, schema)`` (lower case) of the table or view each unqualified name
-    of a query reads on ``con`` (:func:`_search_schemas`): not a table of another database a
-    library caller's connection attached, of another schema, nor a temporary one
-    (``information_schema`` lists them all)."""
+    of a query reads on ``con`` (:func:`_search_schemas`): a temporary one where the connection
+    has it, never one of another database a library caller's connection attached or of another
+    schema (``information_schema`` lists them all)."""
     order = _search_schemas(con)
     rank = {pair: k for k, pair in enumerate(order)}
     out: dict[str, tuple[str, str]] = {}
@@ -100,9 +101,9 @@ def _columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
 def schema_of(con: duckdb.DuckDBPyConnection) -> Schema:
     """Table -> column names of the user tables (deepquery's own metadata tables excluded), with
     each column's equality domain (:func:`column_domains`). The tables the query's names read
-    (:func:`_resolved_tables`: the database's main schema, or the one its search path names):
-    not those of another database a library caller's connection attached, of another schema,
-    nor its temporary tables (``information_schema`` lists them all)."""
+    (:func:`_resolved_tables`: the database's main schema, or the one its search path names,
+    and the connection's temporary tables that hide theirs): not those of another database a
+    library caller's connection attached, nor of another schema."""
     out: dict[str, list[str]] = {}
     for t, c, _ in _columns(con):
         if not t.startswith("_sysml"):

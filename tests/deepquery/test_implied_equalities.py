@@ -246,3 +246,18 @@ def test_the_schema_is_of_the_tables_the_search_path_reads(tmp_path, search):
     con.execute("SET search_path = 'o,main'")
     assert sorted(schema_of(con)) == ["a", "b"]
     con.close()
+
+
+@pytest.mark.parametrize("kind", ["TABLE", "VIEW"])
+def test_the_schema_is_of_the_temporary_table_that_hides_the_databases(tmp_path, kind):
+    # A library caller's connection with a temporary a: DuckDB reads it, not main.a. Old code
+    # read main.a's VARCHAR id: one domain with b.aid and c.aid, so b.aid = c.aid was implied
+    # ('01' <> '1': DuckDB counts 1; COUNT(*) counted 0, message passing raised TypeError).
+    db = _database(tmp_path / "t.duckdb", "VARCHAR", "VARCHAR", "'1'", "'01'", "'1'")
+    con = connect(db)
+    con.execute(f"CREATE TEMP {kind} a AS SELECT 1::INTEGER AS id, 1 AS x")
+    schema = schema_of(con)
+    assert schema.domains[("a", "id")] == "integer"
+    assert not any(e.implied for e in parse_query(THREE, schema).edges)
+    _assert_as_written(con, THREE)
+    con.close()
