@@ -126,6 +126,8 @@ class CommonConfig:
         check_ints(self, 0, "seed", "num_rollout_workers", "max_worker_restarts")
         check(self.seed < SEED_LIMIT, n, "seed", "must be < 2**64 (torch.manual_seed's range)", self.seed)
         check_ints(self, 1, "num_envs_per_worker", "num_learner_threads", "metrics_window")
+        # the windows are deques, whose maxlen is a C ssize_t (OverflowError past it)
+        check(self.metrics_window < 1 << 63, n, "metrics_window", "must be < 2**63", self.metrics_window)
         cores = os.cpu_count() or 1
         # torch starts them all at once: 100000 crashed the process (SIGSEGV, no message)
         check(self.num_learner_threads <= cores, n, "num_learner_threads",

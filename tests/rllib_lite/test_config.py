@@ -26,12 +26,13 @@ def test_out_of_range_field_is_named(cls, field, value):
     (PPOConfig, "lr", float("inf")), (DQNConfig, "max_grad_norm", float("inf")),
     (PPOConfig, "ent_coef", float("inf")), (PPOConfig, "target_kl", float("inf")),
     (DQNConfig, "schedule_steps", float("inf")), (PPOConfig, "seed", 2**64),
-    (DQNConfig, "num_learner_threads", 100_000),
+    (DQNConfig, "num_learner_threads", 100_000), (PPOConfig, "metrics_window", 2**63),
 ])
 def test_fields_with_no_upper_bound_still_refuse_what_breaks_training(cls, field, value):
     # the library accepted these (only the command line refused them): lr=inf trained to NaN
     # weights, a seed of 2**64 overflowed in torch.manual_seed, 100000 learner threads crashed
-    # the process (SIGSEGV)
+    # the process (SIGSEGV), a metrics_window of 2**63 was deque's OverflowError (CLI: internal
+    # error, exit 1)
     with pytest.raises(ConfigError, match=rf"{cls.__name__}\.{field} "):
         cls(**{field: value})
 
