@@ -77,7 +77,8 @@ writes a lambda ``LAMBDA x : ...``, which every value takes). They are the
 connection's, not the file's: a library caller's own connection may have any of them. What no
 setting shows, the connection's temporary tables, views and macros (which hide the database's
 and the built-in functions of their names), turns the persistent cache off instead
-(:func:`_temporary_objects`)."""
+(:func:`_temporary_objects`), as does another database attached (:func:`_attached_databases`:
+``USE other`` sets ``search_path`` to ``other.main``, whatever file ``other`` is)."""
 
 
 def counts_fingerprint(db_fingerprint: str, con: duckdb.DuckDBPyConnection) -> str:
@@ -104,6 +105,16 @@ def _temporary_objects(con: duckdb.DuckDBPyConnection) -> list[str]:
         "UNION ALL SELECT function_name FROM duckdb_functions() WHERE database_name = 'temp' "
         "AND NOT internal "
         "ORDER BY 1").fetchall()]
+
+
+def _attached_databases(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The names of ``con``'s databases when it has more than one (a library caller's
+    connection may ``ATTACH`` others; deepquery's have one): ``USE``, ``SET schema`` or ``SET
+    search_path`` make a query's tables another database's, which the fingerprint a caller
+    gives (one database's) does not hold, nor the search path (a name, not what it names)."""
+    names = [name for (name,) in con.execute(
+        "SELECT database_name FROM duckdb_databases() WHERE NOT internal ORDER BY 1").fetchall()]
+    return names if len(names) > 1 else []
 
 
 class Cardinality(Protocol):
@@ -206,6 +217,12 @@ class TrueCardinality:
             # built-in function replaces it, and no key holds what a temporary table holds
             logger.warning("true cardinalities are not cached: the connection has temporary "
                            "objects (%s), which may hide the database's", ", ".join(temporary))
+            cache = None
+        attached = _attached_databases(stats.con) if cache is not None else []
+        if attached:
+            logger.warning("true cardinalities are not cached: the connection has several "
+                           "databases (%s), whose tables its search path may read",
+                           ", ".join(attached))
             cache = None
         self._cache = cache
         self._base = [float(stats.rows(r.table)) for r in graph.relations]

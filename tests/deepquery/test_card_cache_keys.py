@@ -14,6 +14,7 @@ import pytest
 
 from deepquery import TableStats, TrueCardinality, connect, parse_query
 from deepquery._card_cache import CardinalityCache
+from deepquery.cardinality import _attached_databases
 from deepquery.database import fingerprint, schema_of
 
 from .dq_helpers import deepquery_cli
@@ -266,3 +267,37 @@ def test_a_plain_connection_has_no_temporary_objects(tmp_path):
     raw = duckdb.connect()
     raw.execute("CREATE TEMP MACRO abs(v) AS v + 100")
     assert _temporary_objects(raw) == ["abs"]
+
+
+@pytest.mark.parametrize("use", ["USE z", "SET search_path = 'z.main'"])
+def test_counts_on_a_connection_reading_an_attached_database_are_not_cached(tmp_path, use,
+                                                                         caplog):
+    # A library caller's connection that attached another file as z and reads its tables: the
+    # key held search_path 'z.main', a name, not the file. Old code: the count made with one
+    # file attached as z (1 row) was served with another file attached as z (3 rows).
+    db = _two_tables(tmp_path, "(1, 1)", "(1, 1)")
+    got, expected = [], []
+    for rows in (1, 3):
+        other = tmp_path / f"z{rows}.duckdb"
+        con = duckdb.connect(str(other))
+        con.execute("CREATE TABLE a AS SELECT range::INTEGER AS id, 1 AS x FROM range(?)", [rows])
+        con.execute("CREATE TABLE b AS SELECT range::INTEGER AS aid, 1 AS y FROM range(?)", [rows])
+        con.close()
+        con = duckdb.connect(str(db), read_only=True)  # deepquery's connect allows no ATTACH
+        con.execute(f"ATTACH '{other}' AS z (READ_ONLY)")
+        con.execute(use)
+        g = parse_query(JOIN, schema_of(con))
+        cache = CardinalityCache(tmp_path / "cards.sqlite")
+        got.append(TrueCardinality(g, TableStats(con), fingerprint(con, db), cache).card(
+            g.full_mask))
+        expected.append(con.execute(JOIN).fetchone()[0])
+        cache.close()
+        con.close()
+    assert expected == [1, 3]
+    assert got == expected
+    assert "true cardinalities are not cached: the connection has several databases (t, z)" in \
+        caplog.text
+    # one database: cached as before
+    con = connect(db)
+    assert _attached_databases(con) == []
+    con.close()
