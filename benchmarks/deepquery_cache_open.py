@@ -14,6 +14,7 @@ run, which computes each count first).
 from __future__ import annotations
 
 import argparse
+import math
 import sqlite3
 import statistics
 import subprocess
@@ -63,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=20, help="opens timed (default 20)")
     ap.add_argument("--writer", help=argparse.SUPPRESS)  # the second process: its file
     args = ap.parse_args(argv)
-    if args.counts < 1 or args.repeat < 1 or not args.seconds > 0:
-        print("deepquery_cache_open: error: --counts and --repeat must be >= 1, --seconds > 0",
-              file=sys.stderr)
+    if args.counts < 1 or args.repeat < 1 or not 0 < args.seconds < math.inf:
+        print("deepquery_cache_open: error: --counts and --repeat must be >= 1, --seconds > 0 "
+              "(and finite)", file=sys.stderr)
         return 2
     if args.writer:
         _writer(Path(args.writer), args.seconds + 2)
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(1.0)  # the writer's open and first flushes
             cache = CardinalityCache(path)
             gets, end, i = [], time.monotonic() + args.seconds, 0
-            while time.monotonic() < end:
+            while not gets or time.monotonic() < end:  # one get at least, however short
                 t = time.perf_counter()
                 cache.get(f"fp{i % KEEP_FINGERPRINTS}", _sql(i % args.counts))
                 gets.append(time.perf_counter() - t)

@@ -23,6 +23,7 @@ def _bench(*argv: str) -> subprocess.CompletedProcess:
     (["--repeat", "0"], "--counts and --repeat must be >= 1"),
     (["--seconds", "0"], "--seconds > 0"),
     (["--seconds", "nan"], "--seconds > 0"),
+    (["--seconds", "inf"], "--seconds > 0 (and finite)"),  # old code: gets and writer never end
     (["--counts", "x"], "--counts: invalid int value"),
 ])
 def test_bad_arguments_are_one_line_exit_2(argv, needle):
@@ -41,3 +42,10 @@ def test_a_tiny_run_prints_each_figure():
     assert "gets beside a writer: median" in lines[3]
     assert lines[-1] == ("command: python benchmarks/deepquery_cache_open.py --counts 20 "
                          "--seconds 0.2 --repeat 2")
+
+
+def test_a_run_shorter_than_one_get_still_prints_each_figure():
+    # Old code: no get fit in --seconds 1e-9, and the percentiles raised IndexError (exit 1).
+    p = _bench("--counts", "5", "--seconds", "1e-9", "--repeat", "1")
+    assert p.returncode == 0, p.stderr
+    assert "1 gets beside a writer: median" in p.stdout
