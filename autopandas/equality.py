@@ -80,6 +80,8 @@ def values_equal(a: Any, b: Any, rtol: float = RTOL, atol: float = ATOL) -> bool
             # datetime): a float total of 1,000,009.0 is not an integer target's 1,000,000
             return bool(np.array_equal(xf, yf, equal_nan=True))
         return bool(np.allclose(xf, yf, rtol=rtol, atol=atol, equal_nan=True))
+    if _exact(a) or _exact(b):
+        rtol = atol = 0.0           # (object cells against an integer or boolean side: exactly)
     xm, ym = pd.isna(x), pd.isna(y)
     if not np.array_equal(xm, ym):
         return False
@@ -90,7 +92,7 @@ def values_equal(a: Any, b: Any, rtol: float = RTOL, atol: float = ATOL) -> bool
         if eq.shape != xs.shape:
             raise TypeError
     except (TypeError, ValueError):
-        eq = np.array([_scalar_eq(p, q) for p, q in zip(xs, ys)], dtype=bool)
+        eq = np.array([_scalar_eq(p, q, rtol, atol) for p, q in zip(xs, ys)], dtype=bool)
     if eq.all():
         return True
     return all(_scalar_eq(p, q, rtol, atol) for p, q in zip(xs[~eq], ys[~eq]))

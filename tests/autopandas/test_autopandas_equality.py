@@ -115,6 +115,10 @@ def test_a_column_compares_exactly_when_either_side_is_integer_or_boolean():
     assert not equal(pd.DataFrame({"a": [1_000_009.0, 3.0]}), ints)
     assert not equal(pd.Series(pd.array([1_000_000, None], dtype="Int64")), pd.Series([1_000_009.0, np.nan]))
     assert not equal(pd.Series([True, False]), pd.Series([1.000001, 0.0]))
+    assert not equal(ints, pd.DataFrame({"a": [1_000_009.0, 3.0]}, dtype=object))     # object cells
+    assert not equal(pd.Series(pd.array([1_000_000, None], dtype="Int64")),
+                     pd.Series([1_000_009.0, None], dtype=object))
+    assert equal(ints, ints.astype(object)) and equal(ints, ints.astype(float).astype(object))
     assert equal(ints, ints.astype(float))                                      # dtype still free
     assert equal(pd.Series(pd.array([3, None], dtype="Int64")), pd.Series([3.0, np.nan]))
 
