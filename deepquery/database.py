@@ -103,15 +103,18 @@ def schema_of(con: duckdb.DuckDBPyConnection) -> Schema:
     each column's equality domain (:func:`column_domains`). The tables the query's names read
     (:func:`_resolved_tables`: the database's main schema, or the one its search path names,
     and the connection's temporary tables that hide theirs): not those of another database a
-    library caller's connection attached, nor of another schema."""
+    library caller's connection attached, nor of another schema. Its ``main_tables``, those a
+    query may also write ``main.name``, are those read from a schema ``main``."""
     out: dict[str, list[str]] = {}
     for t, c, _ in _columns(con):
         if not t.startswith("_sysml"):
             out.setdefault(t, []).append(c)
     domains = column_domains(con)
+    resolved = _resolved_tables(con)
     return Schema({t: tuple(c) for t, c in out.items()},
                   {(t, c): domains[(t, c)] for t, cs in out.items() for c in cs
-                   if (t, c) in domains})
+                   if (t, c) in domains},
+                  {t for t in out if resolved.get(t, ("", ""))[1] == "main"})
 
 
 def column_types(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:

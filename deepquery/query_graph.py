@@ -128,12 +128,17 @@ class Schema(dict):
     """Table -> its column names (lower case), as :func:`parse_query` takes it, with how each
     column compares: ``domains[(table, column)]`` (:func:`deepquery.database.column_domains`).
     Equality is transitive only within one domain, so an implied edge links two columns of one
-    domain alone; a plain mapping (no domains) has every class transitive."""
+    domain alone; a plain mapping (no domains) has every class transitive. ``main_tables``:
+    the tables that ``main.name`` names too (None: all), those a connection reads from a
+    schema ``main``; under ``SET schema = 'o'`` an ``a`` of ``o`` is ``o.a``, ``main.a``
+    another table, which the SQL deepquery writes (``a``) would not read."""
 
     def __init__(self, columns: Mapping[str, Sequence[str]] | None = None,
-                 domains: Mapping[tuple[str, str], str] | None = None) -> None:
+                 domains: Mapping[tuple[str, str], str] | None = None,
+                 main_tables: Iterable[str] | None = None) -> None:
         super().__init__(columns or {})
         self.domains: dict[tuple[str, str], str] = dict(domains or {})
+        self.main_tables = None if main_tables is None else frozenset(main_tables)
 
 
 class QueryError(ValueError):
@@ -447,6 +452,10 @@ def parse_query(
         alias = (it.alias or it.name).lower()
         if it.catalog or (it.db and it.db.lower() != "main"):
             raise QueryError(f"only tables of the database's main schema are accepted: {it.sql()}")
+        main_tables = getattr(schema, "main_tables", None)
+        if it.db and main_tables is not None and table in schema and table not in main_tables:
+            raise QueryError(f"{it.sql()}: the connection reads {table} from another schema than "
+                             f"main (its search path); write {table}")
         if schema is not None and table not in schema:
             raise QueryError(f"unknown table: {table}")
         if any(r.alias == alias for r in relations):

@@ -17,6 +17,7 @@ from deepquery.cost_models import get_cost_model
 from deepquery.database import primary_keys, schema_of
 from deepquery.execute import run_plan
 from deepquery.join_tree import from_nested
+from deepquery.query_graph import QueryError
 
 from .dq_helpers import deepquery_cli
 
@@ -245,6 +246,31 @@ def test_the_schema_is_of_the_tables_the_search_path_reads(tmp_path, search):
     # with a longer search path only its first schema is read: c is unknown, never main's
     con.execute("SET search_path = 'o,main'")
     assert sorted(schema_of(con)) == ["a", "b"]
+    con.close()
+
+
+def test_main_dot_a_is_refused_where_the_search_path_reads_another_a(tmp_path):
+    # Under SET schema = 'o' DuckDB reads main.a for 'main.a' but o.a for 'a', which is what
+    # deepquery's counts and planned SQL write. Old code: 'main.a' was taken for a, counted 1
+    # (o.a's row) where DuckDB counts 3.
+    db = _database(tmp_path / "t.duckdb", "INTEGER", "INTEGER", "1", "1", "1")
+    con = duckdb.connect(str(db))
+    con.execute("INSERT INTO a VALUES (1, 2), (1, 3)")
+    con.execute("CREATE SCHEMA o")
+    con.execute("CREATE TABLE o.a(id INTEGER, x INTEGER)")
+    con.execute("INSERT INTO o.a VALUES (1, 1)")
+    con.close()
+    con = connect(db)
+    con.execute("SET schema = 'o'")
+    schema = schema_of(con)
+    sql = "SELECT count(*) FROM main.a, b WHERE a.id = b.aid"
+    assert con.execute(sql).fetchone()[0] == 3
+    with pytest.raises(QueryError, match="the connection reads a from another schema than main"):
+        parse_query(sql, schema)
+    # main.b is b (o has none), and a temporary a is what both names read
+    _assert_as_written(con, "SELECT count(*) FROM a, main.b WHERE a.id = b.aid")
+    con.execute("CREATE TEMP TABLE a AS SELECT 1 AS id, 1 AS x")
+    _assert_as_written(con, sql)
     con.close()
 
 
