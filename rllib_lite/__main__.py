@@ -260,10 +260,12 @@ def _train_holding(args: argparse.Namespace, config: Any, lock: OutLock) -> dict
     # the env, spaces and model are checked while the algorithm is built: the folder made for
     # the run goes again if that refuses it, as when an --env does not exist
     created = make_out(args.out)
+    # an --out this run has just made; outside the try: when another run made it too and holds
+    # it, the folders are that run's now, not to be removed
+    lock.take()
     aside = None
     started = False
     try:
-        lock.take()                                 # an --out this run has just made
         # again, now that every folder on the way exists: before, a .. after a folder this run
         # makes (x/new/../old) led nowhere, and a run held there went unseen
         _recover_replaced(args.out)

@@ -305,3 +305,32 @@ def test_an_out_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
     r = subprocess.run([sys.executable, "-m", "rllib_lite", "train", "ppo", "--out", str(fifo), *_TINY],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.strip().endswith("is a file, not a folder"), r.stderr
+
+
+def test_a_run_refused_by_the_lock_leaves_the_folder_it_made_to_the_run_holding_it(tmp_path, capsys, monkeypatch):
+    # both runs made --out together (this one's mkdir came first); the other holds it now: the
+    # refused run must not remove the folder the other is about to write in
+    import fcntl
+    import os
+
+    from rllib_lite import __main__ as cli
+
+    out = tmp_path / "new" / "run"
+    real_make_out = cli.make_out
+    held = []
+
+    def make_out_then_another_run_takes_it(path):
+        created = real_make_out(path)
+        fd = os.open(path, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.append(fd)
+        return created
+
+    monkeypatch.setattr(cli, "make_out", make_out_then_another_run_takes_it)
+    try:
+        code, lines = _run(capsys, "train", "ppo", "--out", str(out), "--env", "CartPole-v1", *_TINY)
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert code == 2 and len(lines) == 1 and "another run is writing there" in lines[0], lines
+    assert out.is_dir()
