@@ -26,7 +26,8 @@ them. It says so ("not comparable") instead of a false DIFFER:
     (``ORDER BY mc.id`` with ``mc.movie_id = t.id`` fixes t's row), when ``=`` between the
     two columns tells every two key values apart (:func:`row_keys`: not through a cast or a
     collation). ``ORDER BY t.id`` alone is no key of ``title t JOIN movie_companies mc``: a
-    title has many company rows.
+    title has many company rows. A key compared under a collation (``NOCASE``, or any VARCHAR
+    under a ``default_collation``) is no key: its 'A' and 'a' tie.
 
   Expressions are matched by their text (``t.id``, lower case); a select alias or position
   is not resolved, and stays flagged.
@@ -61,9 +62,11 @@ def row_keys(graph: QueryGraph, primary: Mapping[str, str],
     apart (``(table, column) -> domain``: :func:`~deepquery.database.key_domains`): an
     equi-join fixes the keyed row only between two columns of one such domain. Not through a
     cast (VARCHAR '01' and '1' both equal INTEGER 1), nor under a collation (a key's 'A' and 'a'
-    both equal a NOCASE column's 'a'); a column missing from ``domains`` fixes nothing."""
+    both equal a NOCASE column's 'a'); a column missing from ``domains`` fixes nothing, and is
+    no key: a NOCASE key holds 'A' and 'a', which tie in an ORDER BY and share a PARTITION."""
     rels = graph.relations
-    columns = {r.alias: f"{r.alias}.{primary[r.table]}".lower() for r in rels if r.table in primary}
+    columns = {r.alias: f"{r.alias}.{primary[r.table]}".lower() for r in rels
+               if r.table in primary and (r.table, primary[r.table]) in domains}
     fixes = set()
     for cls in equality_classes(graph):
         for i, c in cls:
