@@ -104,13 +104,10 @@ def hicuts_pieces(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, spfac:
     return min(ks[stop], span)
 
 
-def pick_dimension(clo: np.ndarray, chi: np.ndarray, node: Node, allowed: np.ndarray | None = None) -> int:
-    """The cuttable dimension (among `allowed`, when any of those is cuttable) with the most
-    distinct projections (the NeuroCuts reference's choice)."""
+def pick_dimension(clo: np.ndarray, chi: np.ndarray, node: Node) -> int:
+    """The cuttable dimension with the most distinct projections (the NeuroCuts reference's choice)."""
     counts = distinct_components(clo, chi).astype(np.float64)
     counts[(node.hi - node.lo) < 1] = -1
-    if allowed is not None and (counts[allowed] > 1).any():
-        counts[~allowed] = -1
     return int(np.argmax(counts))
 
 
@@ -123,8 +120,7 @@ def max_child_rules(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, piec
     return int(per_piece.max())
 
 
-def pick_cut(clo: np.ndarray, chi: np.ndarray, node: Node, config: "HiCutsConfig",
-        allowed: np.ndarray | None = None) -> tuple[int, int]:
+def pick_cut(clo: np.ndarray, chi: np.ndarray, node: Node, config: "HiCutsConfig") -> tuple[int, int]:
     """(dimension, pieces) for the next HiCuts cut.
 
     `most_distinct`: the reference's dimension, pieces by the space factor. `least_max_rules` (the
@@ -133,11 +129,9 @@ def pick_cut(clo: np.ndarray, chi: np.ndarray, node: Node, config: "HiCutsConfig
     lower dimension).
     """
     if config.dimension == "most_distinct":
-        dim = pick_dimension(clo, chi, node, allowed)
+        dim = pick_dimension(clo, chi, node)
         return dim, hicuts_pieces(node, clo, chi, dim, config.spfac, config.max_pieces)
     cuttable = (node.hi - node.lo) >= 1
-    if allowed is not None and (cuttable & allowed).any():
-        cuttable = cuttable & allowed
     counts = distinct_components(clo, chi)
     best: tuple[int, int, int, int] | None = None
     for d in np.flatnonzero(cuttable):
@@ -149,14 +143,18 @@ def pick_cut(clo: np.ndarray, chi: np.ndarray, node: Node, config: "HiCutsConfig
     return best[2], best[3]
 
 
-def hicuts_step(config: HiCutsConfig, allowed: Callable[[Tree, Node], np.ndarray] | None = None) -> Callable:
+def hicuts_step(config: HiCutsConfig) -> Callable:
     """The HiCuts policy for one node, usable by `grow` (and by other builders' subtrees).
 
-    `allowed(tree, node)` may restrict the dimensions considered (a (5,) bool mask).
+    A node whose region is one point (every dimension's span 1) cannot be cut: its rules, too many
+    to prune (more than the tree's `prune_max`, 500), all cover that point, so it stays a leaf,
+    whose first rule always wins.
     """
     def step(tree: Tree, node: Node) -> list[Node]:
+        if not (node.hi > node.lo).any():
+            return []
         clo, chi = clipped(tree, node)
-        dim, k = pick_cut(clo, chi, node, config, allowed(tree, node) if allowed else None)
+        dim, k = pick_cut(clo, chi, node, config)
         return cut(tree, node, [dim], [k])
     return step
 

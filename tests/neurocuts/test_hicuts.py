@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from neurocuts.efficuts import build_efficuts
 from neurocuts.hicuts import HiCutsConfig, build_hicuts
 from neurocuts.rules import DIM_MAX, RuleSet, linear_scan, load_rules, random_packets
 
@@ -50,4 +51,23 @@ def test_trees_match_the_reference_anchors_node_for_node(shared_dir, name):
     assert (m["time"], m["bytes_per_rule"], m["nodes"]) == \
         (want["memory_access"], want["bytes_per_rule"], want["num_node"])
     packets = random_packets(rules, 3000, seed=0)
+    assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
+
+
+@pytest.mark.parametrize("build", [
+    lambda r: build_hicuts(r),
+    lambda r: build_hicuts(r, HiCutsConfig(dimension="least_max_rules")),
+    lambda r: build_efficuts(r),
+], ids=["hicuts", "hicuts-least-max-rules", "efficuts"])
+def test_a_point_region_too_full_to_prune_stays_a_leaf(build):
+    # 600 copies of one exact 5-tuple (more than the 500 rules a node is pruned up to), then a rule
+    # over everything. Cutting down to the tuple's point leaves a node no cut can split: it stays a
+    # leaf, whose first rule wins. Before, the build raised ValueError('cannot cut dimension 0
+    # (span 1) into 1 pieces'), 'neurocuts build' an internal error.
+    lo = np.zeros((601, 5), np.int64)
+    hi = np.tile(DIM_MAX, (601, 1))
+    lo[:600] = hi[:600] = [0x01020304, 0x05060708, 80, 443, 6]
+    rules = RuleSet(lo, hi)
+    tree = build(rules)
+    packets = np.concatenate([random_packets(rules, 2000, seed=0), lo[:1], lo[:1] + 1, lo[:1] - 1])
     assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
