@@ -30,7 +30,11 @@ them. It says so ("not comparable") instead of a false DIFFER:
     under a ``default_collation``) is no key: its 'A' and 'a' tie.
 
   Expressions are matched by their text (``t.id``, lower case); a select alias or position
-  is not resolved, and stays flagged.
+  is not resolved, and stays flagged;
+- a column compared under a collation (``NOCASE``, a view's VARCHAR, any VARCHAR under a
+  ``default_collation``) in a GROUP BY, DISTINCT, window or aggregate (``min(a.s)``), or in the
+  output of a query that groups or is DISTINCT: which of the values equal under it ('A', 'a')
+  comes out follows row order (:attr:`RowKeys.tied`).
 
 LIMIT without an ORDER BY that fixes its rows is not here: ``run`` re-checks it without LIMIT
 (:mod:`deepquery.execute`).
@@ -53,6 +57,11 @@ class RowKeys:
 
     columns: Mapping[str, str]
     fixes: tuple[tuple[str, str], ...] = ()
+    tied: frozenset[str] = frozenset()
+    """The texts (``a.s``, lower case) of the query's columns compared under a collation (a
+    ``NOCASE`` column, a view's VARCHAR, any VARCHAR under a ``default_collation``): 'A' and
+    'a' are one group, one DISTINCT value, a tie, and which of them comes out follows row
+    order."""
 
 
 def row_keys(graph: QueryGraph, primary: Mapping[str, str],
@@ -77,7 +86,9 @@ def row_keys(graph: QueryGraph, primary: Mapping[str, str],
                 if j != i and key_domain is not None and \
                         domains.get((rels[j].table, d)) == key_domain:
                     fixes.add((rels[j].alias, rels[i].alias))
-    return RowKeys(columns, tuple(sorted(fixes)))
+    tied = frozenset(f"{r.alias}.{c}".lower() for r in rels for c in r.columns
+                     if (r.table, c) not in domains)
+    return RowKeys(columns, tuple(sorted(fixes)), tied)
 
 
 _IN_ARRIVAL_ORDER = (exp.GroupConcat, exp.List, exp.ArrayAgg, exp.AnyValue, exp.First, exp.Last)
@@ -174,6 +185,27 @@ def _fully_ordered(window: exp.Window, stmt: exp.Select, named: Mapping[str, exp
     return bool(aliases) and aliases <= {a.lower() for a in fixed}
 
 
+def _collated_choice(stmt: exp.Select, tied: frozenset[str]) -> str | None:
+    """A column of ``tied`` whose values equal under its collation ('A', 'a') may come out
+    either way: inside a GROUP BY, DISTINCT ON, window or aggregate (``min(a.s)``), or in the
+    output of a query that groups or is DISTINCT."""
+    names = {t.split(".", 1)[1] for t in tied}
+    grouped = bool(stmt.args.get("group") or stmt.args.get("distinct"))
+    outputs = {id(e) for e in stmt.expressions}
+    for col in stmt.find_all(exp.Column):
+        text = f"{col.table}.{col.name}".lower()
+        if not (text in tied or (not col.table and col.name.lower() in names)):
+            continue
+        node: exp.Expression | None = col
+        while node is not None and node is not stmt:
+            if isinstance(node, (exp.AggFunc, exp.Window, exp.Group, exp.Distinct)) or (
+                    grouped and id(node) in outputs):
+                return (f"{col.sql(dialect='duckdb')} compares under a collation: values equal "
+                        "under it ('A', 'a') come out as either")
+            node = node.parent
+    return None
+
+
 def order_dependence(sql: str, keys: RowKeys | None = None) -> str | None:
     """The first construct of the query ``sql`` whose result may depend on row order (see the
     module docstring), described in a few words, or None when there is none. ``keys``: what
@@ -205,4 +237,4 @@ def order_dependence(sql: str, keys: RowKeys | None = None) -> str | None:
             else:
                 how = "its value follows the order rows arrive in"
             return f"{node.sql(dialect='duckdb')}: {how}"
-    return None
+    return _collated_choice(stmt, keys.tied) if keys is not None and keys.tied else None
