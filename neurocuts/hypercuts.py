@@ -84,8 +84,11 @@ def _rules_per_piece(node: Node, clo: np.ndarray, chi: np.ndarray, dim: int, pie
 
 
 def hypercuts_step(config: HyperCutsConfig):
-    """The HyperCuts policy for one node."""
+    """The HyperCuts policy for one node. A node whose region is one point cannot be cut (its rules,
+    more than the 1,000 pruned, all cover it): it stays a leaf, whose first rule always wins."""
     def step(tree: Tree, node: Node) -> list[Node]:
+        if not (node.hi > node.lo).any():
+            return []
         clo, chi = clipped(tree, node)
         counts = distinct_components(clo, chi)
         span = node.hi - node.lo + 1

@@ -132,3 +132,17 @@ def test_nodes_of_more_than_1000_rules_are_not_pruned_as_in_the_reference_hyperc
     assert inside and all(c.rules.tolist() == [0] for c in inside)
     packets = random_packets(rules, 5000, seed=0)
     assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
+
+
+def test_a_point_region_too_full_to_prune_stays_a_leaf():
+    # 1,100 copies of one exact 5-tuple (more than the 1,000 rules a node is pruned up to), then a
+    # rule over everything: the node compacted to the tuple's point cannot be cut and stays a leaf,
+    # whose first rule wins. Before, the build raised ValueError('cannot cut dimension 0 (span 1)
+    # into 1 pieces'), 'neurocuts build' an internal error.
+    lo = np.zeros((1101, 5), np.int64)
+    hi = np.tile(DIM_MAX, (1101, 1))
+    lo[:1100] = hi[:1100] = [0x01020304, 0x05060708, 80, 443, 6]
+    rules = RuleSet(lo, hi)
+    tree = build_hypercuts(rules)
+    packets = np.concatenate([random_packets(rules, 2000, seed=0), lo[:1], lo[:1] + 1, lo[:1] - 1])
+    assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
