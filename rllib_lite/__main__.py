@@ -4,7 +4,8 @@
 writes ``<out>/config.json``, ``<out>/metrics.jsonl`` and a checkpoint in ``<out>/checkpoint``; an
 ``--out`` that already holds a run is refused unless ``--overwrite`` is given, and a run that fails
 before it has saved its checkpoint leaves ``--out`` as it found it.
-Exit codes: 0 done, 2 bad input (one line on stderr), 1 internal error or interrupted.
+Exit codes: 0 done, 2 bad input (one line on stderr), 1 internal error or interrupted (Ctrl-C,
+or SIGTERM from ``kill``, ``timeout`` or a batch scheduler, which ends a run as Ctrl-C does).
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +161,8 @@ def _prog() -> str:
     return "rllib-lite" if os.path.basename(sys.argv[0]) == "rllib-lite" else "python -m rllib_lite"
 
 
-_EXIT_CODES = ("exit codes: 0 done; 1 internal error or interrupted (Ctrl-C); 2 bad input (one "
-               "line on stderr)")
+_EXIT_CODES = ("exit codes: 0 done; 1 internal error or interrupted (Ctrl-C, SIGTERM); 2 bad input "
+               "(one line on stderr)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -397,7 +400,34 @@ def _internal_error(name: str, err: Exception) -> int:
     return 1
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, ``timeout``, a batch scheduler's stop), raised in the main thread so
+    that a run ends as after Ctrl-C: a run without its checkpoint leaves ``--out`` as it found it
+    and the rollout workers are stopped. Python's default for SIGTERM is to die at once, leaving
+    the run's ``config.json`` and metrics, so the retry was refused without ``--overwrite``."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    # a library caller's own SIGTERM handler is kept (and only the main thread can set one)
+    catch = (threading.current_thread() is threading.main_thread()
+             and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    if catch:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv)
+    except _Terminated:  # between the command's end and its output
+        print(f"{_prog().removeprefix('python -m ')}: terminated", file=sys.stderr)
+        return 1
+    finally:
+        if catch:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(read_dash_values(parser, argv, [parser, *parser.subcommand_parsers]))
@@ -412,8 +442,8 @@ def main(argv: list[str] | None = None) -> int:
             result = _check_env(args)
         else:
             result = {"envs": list(EXAMPLE_ENV_IDS)}
-    except KeyboardInterrupt:  # first: the clause below may import modules
-        print(f"{name}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # first: the clause below may import modules
+        print(f"{name}: {'terminated' if isinstance(err, _Terminated) else 'interrupted'}", file=sys.stderr)
         return 1
     except (ConfigError, UsageError) as err:
         print(f"{name}: error: {err}", file=sys.stderr)

@@ -334,3 +334,48 @@ def test_a_run_refused_by_the_lock_leaves_the_folder_it_made_to_the_run_holding_
             os.close(fd)
     assert code == 2 and len(lines) == 1 and "another run is writing there" in lines[0], lines
     assert out.is_dir()
+
+
+def _text(path):
+    try:
+        return path.read_text()
+    except FileNotFoundError:  # not yet written, or being set aside
+        return ""
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_run_stopped_by_sigterm_ends_as_after_ctrl_c(tmp_path, workers):
+    """``kill``, ``timeout`` and batch schedulers stop a run with SIGTERM: it ends as Ctrl-C ends
+    it (one line, exit 1), an --overwrite run puts the old run back, and a new --out is removed,
+    so a retry needs no --overwrite; the rollout workers go too."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "old"
+    before = _old_run(out)
+    new = tmp_path / "new" / "run"
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "rllib_lite", "train", "ppo", "--out", str(folder), *extra,
+         "--env", "CartPole-v1", "--total-env-steps", "100000000", "--num-rollout-workers", str(workers)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for folder, extra in ((out, ["--overwrite"]), (new, []))]
+    try:
+        deadline = time.monotonic() + 120
+        for folder, proc in zip((out, new), procs):  # both into training
+            while _text(folder / "metrics.jsonl") in ("", before["metrics.jsonl"]):
+                assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+        results = [(proc.wait(timeout=60), proc.stderr.read()) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+    for code, err in results:  # old code: -15 (killed by the signal), nothing said
+        assert code == 1 and err.strip().splitlines() == ["rllib_lite: terminated"], (code, err)
+    assert _files(out) == before and sorted(p.name for p in out.iterdir()) == ["checkpoint", "config.json", "metrics.jsonl"]
+    assert not (tmp_path / "new").exists()
