@@ -41,7 +41,10 @@ def connect(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None = None) -> str:
-    """The generator's fingerprint when the file has one, else a hash of path, size and mtime.
+    """The generator's fingerprint when the file has one, else a hash of path, size and mtime,
+    and of its write-ahead log's (``PATH.wal``) when it has one: a process that wrote the file
+    and did not close it (killed, crashed) leaves its committed rows there, which every
+    connection reads, with the file's own size and mtime as they were.
 
     A ``_sysml_meta`` table that is not the generator's (another tool's, a damaged one: a value
     that is not a JSON string) counts as none: the fingerprint only keys cached counts."""
@@ -50,6 +53,12 @@ def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None =
         return value
     st = os.stat(path) if path else None
     key = f"{path}:{st.st_size}:{st.st_mtime_ns}" if st else "unknown"
+    try:
+        wal = os.stat(f"{path}.wal") if path else None
+    except OSError:  # none
+        wal = None
+    if wal is not None:
+        key += f":wal:{wal.st_size}:{wal.st_mtime_ns}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

@@ -7,6 +7,8 @@ change: without the version the wrong counts of the code before 9659425 were ser
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -300,4 +302,28 @@ def test_counts_on_a_connection_reading_an_attached_database_are_not_cached(tmp_
     # one database: cached as before
     con = connect(db)
     assert _attached_databases(con) == []
+    con.close()
+
+
+def test_rows_a_killed_writer_left_in_the_write_ahead_log_are_counted(tmp_path):
+    # A process that inserted rows and died without closing leaves them in t.duckdb.wal, which
+    # every later connection reads, while t.duckdb's size and mtime (a foreign --db's key) are
+    # as they were. Old code: plan printed the count cached before, rows 1 where DuckDB counts 3.
+    db = _two_tables(tmp_path, "(1, 1)", "(1, 1)")
+    query = tmp_path / "q.sql"
+    query.write_text(JOIN + ";\n")
+    rows = []
+    for step in range(2):
+        if step:
+            subprocess.run([sys.executable, "-c", "import duckdb, os, sys; "
+                            "c = duckdb.connect(sys.argv[1]); "
+                            "c.execute('INSERT INTO b VALUES (1, 2), (1, 3)'); os._exit(0)",
+                            str(db)], check=True, timeout=60)
+            assert Path(f"{db}.wal").is_file()
+        r = deepquery_cli("plan", str(query), "--db", str(db), "--cards", "true", "--json",
+                          cache=tmp_path / "cache")
+        assert r.returncode == 0, r.stderr
+        rows.append(json.loads(r.stdout)["rows"])
+    con = connect(db)
+    assert rows == [1, con.execute(JOIN).fetchone()[0]] == [1, 3]
     con.close()
