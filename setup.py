@@ -5,7 +5,7 @@ project never shadows Hugging Face's widely used `datasets` package.
 """
 from setuptools import find_packages, setup
 
-APPS = ["runtime", "rllib_lite", "deepquery", "neurocuts", "autopandas"]
+APPS = ["runtime", "rllib_lite", "deepquery", "neurocuts", "autopandas", "sysml_cli"]
 packages = find_packages(include=[p for a in APPS for p in (a, a + ".*")])
 packages += ["sysml_datasets"] + ["sysml_datasets." + p for p in find_packages("datasets")]
 

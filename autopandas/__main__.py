@@ -13,11 +13,11 @@ input (one line on stderr).
 from __future__ import annotations
 
 import argparse
-import errno
 import json
-import os
 import sys
 import time
+
+from sysml_cli import is_output_failure, output_failed
 
 from ._cli import OneLineParser, chain_depth, constant, fail, memory_limit, positive_seconds
 from .io import InputError, read_frame
@@ -52,19 +52,6 @@ def _parser(prog: str = "autopandas") -> argparse.ArgumentParser:
     return ap
 
 
-_OUTPUT_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-"""Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
-
-
-def _stdout_to_devnull() -> None:
-    """Send what Python would still flush to stdout at exit to /dev/null, so that a stdout that
-    failed adds no 'Exception ignored' lines (Python docs, "SIGPIPE")."""
-    try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def main(argv: list[str] | None = None, prog: str = "autopandas") -> int:
     """Entry point (the ``autopandas`` console script); returns the exit code."""
     args = _parser(prog).parse_args(argv)
@@ -75,17 +62,13 @@ def main(argv: list[str] | None = None, prog: str = "autopandas") -> int:
     except KeyboardInterrupt:
         print("autopandas: interrupted", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as Unix tools do
-        _stdout_to_devnull()
-        return 1
     except OSError as e:
-        if e.errno not in _OUTPUT_FULL:
+        # autopandas writes no file of its own: a reader that went away (``| head``) or a full
+        # disk (``> /dev/full``) is stdout's
+        if not is_output_failure(e):
             print(f"autopandas: internal error: {type(e).__name__}: {e}", file=sys.stderr)
             return 1
-        # autopandas writes no file of its own: this is stdout (``> /dev/full``)
-        print(f"autopandas: cannot write the output: {e.strerror}", file=sys.stderr)
-        _stdout_to_devnull()
-        return 1
+        return output_failed("autopandas", e)
     except Exception as e:  # noqa: BLE001 - one line, never a bare traceback
         first = str(e).splitlines()[0] if str(e) else ""
         print(f"autopandas: internal error: {type(e).__name__}: {first}", file=sys.stderr)

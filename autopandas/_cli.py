@@ -9,17 +9,10 @@ import argparse
 import math
 import re
 import sys
-from typing import NoReturn
+
+from sysml_cli import OneLineParser as OneLineParser  # re-exported: the CLI's and benchmarks' parser
 
 from .search import DEPTHS, DEPTHS_TEXT
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line: ``PROG: error: MESSAGE (see --help)``."""
-
-    def error(self, message: str) -> NoReturn:
-        prog = self.prog.removeprefix("python -m ")
-        self.exit(2, f"{prog}: error: {message} (see --help)\n")
 
 
 def positive_seconds(text: str) -> float:

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 # torch-free imports only: the algorithms (and torch) are imported once the arguments are read
+import sysml_cli
+
 from ._run_folder import (
     OutLock,
     UsageError,
@@ -47,7 +49,7 @@ _METAVARS = {"int": "N", "float": "X", "str": "NAME", "bool": "BOOL", "tuple": "
              "Optional[float]": "X|none", "EnvSpec": "ENV_ID"}
 
 
-class OneLineParser(argparse.ArgumentParser):
+class OneLineParser(sysml_cli.OneLineParser):
     """Argument errors as one line on stderr (exit 2), not the whole usage block. Keeps the
     option strings it is given (``flags``) and those that take one value (``value_flags``),
     for :func:`read_dash_values`."""
@@ -63,9 +65,6 @@ class OneLineParser(argparse.ArgumentParser):
         if action.option_strings and action.nargs is None:  # one value (store, not store_true)
             self.value_flags.update(action.option_strings)
         return action
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message} (see --help)\n")
 
 
 # a value that starts like a negative number: -1e-3, -.5, -inf, -5,6
@@ -464,23 +463,9 @@ def _main(argv: list[str] | None) -> int:
         else:
             _print_human(args.command, result)
         sys.stdout.flush()  # a write error of buffered output is reported here, not at exit
-    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as Unix tools do
-        _stdout_to_devnull()
-        return 1
-    except OSError as err:  # stdout itself cannot be written (``> /dev/full``)
-        print(f"{name}: cannot write the output: {err.strerror or err}", file=sys.stderr)
-        _stdout_to_devnull()
-        return 1
+    except OSError as err:  # stdout itself: a reader that went away (``| head``), ``> /dev/full``
+        return sysml_cli.output_failed(name, err)
     return 0
-
-
-def _stdout_to_devnull() -> None:
-    """Send what Python would still flush to stdout at exit to /dev/null, so that a stdout that
-    failed adds no 'Exception ignored' lines (Python docs, "SIGPIPE")."""
-    try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 if __name__ == "__main__":

@@ -1,0 +1,60 @@
+"""What the command lines of the toolkits (``python -m deepquery``, ``neurocuts``, ``autopandas``,
+``rllib_lite``) and the benchmarks share, so each reports a mistake and a failed output alike.
+
+- :class:`OneLineParser`: argparse's errors as one line on stderr, exit code 2, not the usage
+  block (``--help`` still prints it in full): ``PROG: error: MESSAGE (see --help)``.
+- :func:`output_failed` (and :func:`is_output_failure`): the exit of a command whose stdout
+  cannot take its output: a reader that went away (``| head``) ends it quietly, as Unix tools do;
+  a full disk (``> /dev/full``) is one line, ``PROG: cannot write the output: No space left on
+  device``. Exit code 1 both ways.
+
+The toolkits do not import each other; this module is the one piece they share (no dependencies
+beyond the standard library).
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sys
+from typing import NoReturn
+
+__all__ = ["OUTPUT_FULL", "OneLineParser", "is_output_failure", "output_failed", "stdout_to_devnull"]
+
+OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, ``PROG: error: MESSAGE (see --help)``, with
+    ``PROG`` without a leading ``python -m `` (subparsers given ``parser_class=OneLineParser``
+    inherit it: ``neurocuts build: error: ...``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message} (see --help)\n")
+
+
+def stdout_to_devnull() -> None:
+    """Send what Python would still flush to stdout at exit to /dev/null, so that a stdout that
+    failed adds no 'Exception ignored' lines (Python docs, "Note on SIGPIPE")."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def is_output_failure(err: BaseException) -> bool:
+    """Whether ``err`` is what a stdout that cannot take output raises: a reader that went away
+    (BrokenPipeError) or a full disk, quota or file size limit (:data:`OUTPUT_FULL`). For a
+    ``try`` that does other I/O too; the files a command writes itself report their own errors."""
+    return isinstance(err, BrokenPipeError) or (isinstance(err, OSError) and err.errno in OUTPUT_FULL)
+
+
+def output_failed(prog: str, err: OSError) -> int:
+    """The exit code (1) of a command whose stdout failed with ``err``: quiet for a reader that
+    went away, one line otherwise (``PROG: cannot write the output: No space left on device``);
+    what Python would still flush goes to /dev/null."""
+    if not isinstance(err, BrokenPipeError):
+        print(f"{prog}: cannot write the output: {err.strerror or err}", file=sys.stderr)
+    stdout_to_devnull()
+    return 1
