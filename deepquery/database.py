@@ -41,10 +41,12 @@ def connect(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None = None) -> str:
-    """The generator's fingerprint when the file has one, else a hash of path, size and mtime,
-    and of its write-ahead log's (``PATH.wal``) when it has one: a process that wrote the file
-    and did not close it (killed, crashed) leaves its committed rows there, which every
-    connection reads, with the file's own size and mtime as they were.
+    """The generator's fingerprint when the file has one, else a hash of its absolute path
+    (``--db t.duckdb`` in two folders is two files), inode (a file put in its place: ``tar``
+    keeps the mtime, and DuckDB files of a few tables have one size), size and mtime, and of
+    its write-ahead log's (``PATH.wal``) when it has one: a process that wrote the file and did
+    not close it (killed, crashed) leaves its committed rows there, which every connection
+    reads, with the file's own size and mtime as they were.
 
     A ``_sysml_meta`` table that is not the generator's (another tool's, a damaged one: a value
     that is not a JSON string) counts as none: the fingerprint only keys cached counts."""
@@ -52,7 +54,8 @@ def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None =
     if isinstance(value, str):
         return value
     st = os.stat(path) if path else None
-    key = f"{path}:{st.st_size}:{st.st_mtime_ns}" if st else "unknown"
+    key = f"{os.path.abspath(path)}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}" if st else \
+        "unknown"
     try:
         wal = os.stat(f"{path}.wal") if path else None
     except OSError:  # none

@@ -7,6 +7,7 @@ change: without the version the wrong counts of the code before 9659425 were ser
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -327,3 +328,29 @@ def test_rows_a_killed_writer_left_in_the_write_ahead_log_are_counted(tmp_path):
     con = connect(db)
     assert rows == [1, con.execute(JOIN).fetchone()[0]] == [1, 3]
     con.close()
+
+
+def test_another_file_of_one_relative_path_size_and_mtime_is_not_served(tmp_path):
+    # DuckDB files of a few tables have one size, and tar or cp -p keep an mtime. Old code keyed
+    # a foreign --db by the path as given, size and mtime: --db t.duckdb in folder two, and a
+    # file put in t.duckdb's place, were served folder one's count (1 where DuckDB counts 0).
+    query = tmp_path / "q.sql"
+    query.write_text(JOIN + ";\n")
+    mtime = 1_700_000_000_000_000_000
+    for folder, a_rows, b_rows in (("one", "(1, 1)", "(1, 1)"), ("two", "(1, 1)", "(2, 1)"),
+                                   ("three", "(2, 1)", "(1, 1)")):
+        (tmp_path / folder).mkdir()
+        os.utime(_two_tables(tmp_path / folder, a_rows, b_rows), ns=(mtime, mtime))
+    assert len({(tmp_path / f / "t.duckdb").stat().st_size
+                for f in ("one", "two", "three")}) == 1
+    rows = []
+    for step, folder in enumerate(("one", "two", "one")):
+        if step == 2:  # a file put in its place, as tar does: same path, size and mtime
+            os.replace(tmp_path / "three" / "t.duckdb", tmp_path / folder / "t.duckdb")
+        r = subprocess.run([sys.executable, "-m", "deepquery", "plan", str(query), "--db",
+                            "t.duckdb", "--cards", "true", "--json", "--cache-dir",
+                            str(tmp_path / "cache")], cwd=tmp_path / folder, capture_output=True,
+                           text=True, timeout=120, check=False)
+        assert r.returncode == 0, r.stderr
+        rows.append(json.loads(r.stdout)["rows"])
+    assert rows == [1, 0, 0]
