@@ -30,6 +30,8 @@ import logging
 from typing import Protocol
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
 from ._card_cache import CardinalityCache
 from ._factorized_count import FactorizedCounter, acyclic_classes
@@ -115,6 +117,27 @@ def _attached_databases(con: duckdb.DuckDBPyConnection) -> list[str]:
     names = [name for (name,) in con.execute(
         "SELECT database_name FROM duckdb_databases() WHERE NOT internal ORDER BY 1").fetchall()]
     return names if len(names) > 1 else []
+
+
+_VOLATILE = tuple(getattr(exp, name) for name in (
+    "CurrentDate", "CurrentTime", "CurrentTimestamp", "CurrentDatetime", "CurrentTimestampLTZ",
+    "Localtime", "Localtimestamp", "Rand", "Uuid") if hasattr(exp, name))
+"""sqlglot's nodes of the functions whose value changes with the clock (``current_date``,
+``now()``) or at random (``random()``, ``uuid()``): a count under one is not kept."""
+
+
+def _volatile_predicate(graph: QueryGraph) -> str | None:
+    """The first of ``graph``'s filters and join predicates that calls one of :data:`_VOLATILE`
+    (a count made today under ``d > current_date - INTERVAL 7 DAY`` is another count
+    tomorrow), or None."""
+    for sql in [p for f in graph.filters for p in f] + [e.sql for e in graph.edges]:
+        try:
+            tree = sqlglot.parse_one(sql, read="duckdb")
+        except sqlglot.errors.SqlglotError:
+            return sql  # not read: not known to be stable
+        if tree.find(*_VOLATILE) is not None:
+            return sql
+    return None
 
 
 class Cardinality(Protocol):
@@ -217,6 +240,11 @@ class TrueCardinality:
             # built-in function replaces it, and no key holds what a temporary table holds
             logger.warning("true cardinalities are not cached: the connection has temporary "
                            "objects (%s), which may hide the database's", ", ".join(temporary))
+            cache = None
+        volatile = _volatile_predicate(graph) if cache is not None else None
+        if volatile is not None:
+            logger.warning("true cardinalities are not cached: %s changes with the clock or at "
+                           "random", volatile)
             cache = None
         attached = _attached_databases(stats.con) if cache is not None else []
         if attached:

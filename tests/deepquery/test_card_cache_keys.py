@@ -354,3 +354,38 @@ def test_another_file_of_one_relative_path_size_and_mtime_is_not_served(tmp_path
         assert r.returncode == 0, r.stderr
         rows.append(json.loads(r.stdout)["rows"])
     assert rows == [1, 0, 0]
+
+
+@pytest.mark.parametrize("where", ["a.d <= current_date", "a.t <= now()",
+                                   "a.t <= current_timestamp", "a.x < random() * 10"])
+def test_a_count_under_the_clock_or_chance_is_not_cached(tmp_path, where, caplog):
+    # A count made today under a.d <= current_date is another count once the clock passes a.d
+    # (here a count cached before it did, 0). Old code: the cached count was served.
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE a(id INTEGER, x INTEGER, d DATE, t TIMESTAMPTZ)")
+    con.execute("CREATE TABLE b(aid INTEGER)")
+    con.execute("INSERT INTO a VALUES (1, -1, '2020-01-01', '2020-01-01 00:00:00+00')")
+    con.execute("INSERT INTO b VALUES (1)")
+    con.close()
+    sql = f"{JOIN} AND {where}"
+    con = connect(db)
+    g = parse_query(sql, schema_of(con))
+    path = tmp_path / "cards.sqlite"
+    cache = CardinalityCache(path)
+    stale = TrueCardinality(g, TableStats(con), "fp")
+    cache.put(stale._fp, stale.count_sql(g.full_mask), 0.0)  # counted before 2020
+    cache.close()
+    cache = CardinalityCache(path)
+    cards = TrueCardinality(g, TableStats(con), "fp", cache)
+    assert cards.card(g.full_mask) == con.execute(sql).fetchone()[0] == 1
+    cache.close()
+    con.close()
+    assert "true cardinalities are not cached" in caplog.text
+    # a query without one is cached as before
+    con = connect(db)
+    g = parse_query(JOIN, schema_of(con))
+    cache = CardinalityCache(path)
+    assert TrueCardinality(g, TableStats(con), "fp", cache)._cache is cache
+    cache.close()
+    con.close()
