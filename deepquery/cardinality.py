@@ -80,7 +80,8 @@ connection's, not the file's: a library caller's own connection may have any of 
 setting shows, the connection's temporary tables, views and macros (which hide the database's
 and the built-in functions of their names), turns the persistent cache off instead
 (:func:`_temporary_objects`), as does another database attached (:func:`_attached_databases`:
-``USE other`` sets ``search_path`` to ``other.main``, whatever file ``other`` is)."""
+``USE other`` sets ``search_path`` to ``other.main``, whatever file ``other`` is), and a query
+whose predicates call the clock or chance (:func:`_volatile_predicate`: ``current_date``)."""
 
 
 def counts_fingerprint(db_fingerprint: str, con: duckdb.DuckDBPyConnection) -> str:
