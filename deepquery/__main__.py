@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from typing import Iterator
 
 import duckdb
 
+from sysml_cli import is_output_failure, output_failed
 from sysml_datasets.imdb import (
     ImdbConfig,
     check_seed,
@@ -699,19 +699,6 @@ def _is_interrupt(e: BaseException | None) -> bool:
     return False
 
 
-_OUTPUT_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-"""Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
-
-
-def _stdout_to_devnull() -> None:
-    """Send what Python would still flush to stdout at exit to /dev/null, so that a stdout that
-    failed adds no 'Exception ignored' lines (Python docs, "SIGPIPE")."""
-    try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="deepquery: %(levelname)s: %(message)s")
@@ -742,20 +729,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("deepquery: interrupted", file=sys.stderr)
         return 1
-    except BrokenPipeError:
-        # Whoever read stdout went away (``| head``): stop quietly, as Unix tools do.
-        _stdout_to_devnull()
-        return 1
     except Exception as e:  # noqa: BLE001 - one line, never a bare traceback
         if _is_interrupt(e):
             print("deepquery: interrupted", file=sys.stderr)
             return 1
-        if isinstance(e, OSError) and e.errno in _OUTPUT_FULL:
+        if is_output_failure(e):
             # Every file deepquery writes itself reports these as bad input or falls back
-            # (database builds, the cardinality cache): this is stdout (``> /dev/full``).
-            print(f"deepquery: cannot write the output: {e.strerror}", file=sys.stderr)
-            _stdout_to_devnull()
-            return 1
+            # (database builds, the cardinality cache): this is stdout, whose reader went away
+            # (``| head``: quiet) or which cannot take the output (``> /dev/full``: one line).
+            return output_failed("deepquery", e)
         logger.debug("internal error", exc_info=True)
         print(f"deepquery: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
               file=sys.stderr)

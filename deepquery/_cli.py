@@ -5,11 +5,12 @@ usage block (``--help`` still prints it in full).
 """
 from __future__ import annotations
 
-import argparse
 from typing import Any, NoReturn
 
+import sysml_cli
 
-class OneLineParser(argparse.ArgumentParser):
+
+class OneLineParser(sysml_cli.OneLineParser):
     """An ArgumentParser whose errors are one line. With ``error_name`` (a benchmark's name):
     ``NAME: error: MESSAGE (see --help)``; without it (the CLI and its subcommands, which
     inherit the class): ``deepquery: error: MESSAGE (see PROG --help)``."""

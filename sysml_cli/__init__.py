@@ -17,7 +17,7 @@ import argparse
 import errno
 import os
 import sys
-from typing import NoReturn
+from typing import NoReturn, TypeGuard
 
 __all__ = ["OUTPUT_FULL", "OneLineParser", "is_output_failure", "output_failed", "stdout_to_devnull"]
 
@@ -43,7 +43,7 @@ def stdout_to_devnull() -> None:
         pass
 
 
-def is_output_failure(err: BaseException) -> bool:
+def is_output_failure(err: BaseException) -> TypeGuard[OSError]:
     """Whether ``err`` is what a stdout that cannot take output raises: a reader that went away
     (BrokenPipeError) or a full disk, quota or file size limit (:data:`OUTPUT_FULL`). For a
     ``try`` that does other I/O too; the files a command writes itself report their own errors."""
