@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -113,17 +114,26 @@ def parse_args(argv: list[str] | None = None):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="nc_speed_") as tmp:
+        worktree = Path(tmp) / "baseline"
         try:
-            old_root = baseline_root(args.baseline, Path(tmp))
-        except ValueError as exc:
-            print(f"neurocuts_build_speed.py: error: {exc}", file=sys.stderr)
-            return 2
-        try:
+            try:
+                old_root = baseline_root(args.baseline, Path(tmp))
+            except ValueError as exc:
+                print(f"neurocuts_build_speed.py: error: {exc}", file=sys.stderr)
+                return 2
             return compare(args, old_root)
         finally:
-            if old_root.parent == Path(tmp):
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(old_root)],
+            # However the run ends (an interrupt may come as soon as `git worktree add` has made it),
+            # the worktree goes before its folder does, or git would keep listing it.
+            if worktree.exists():
+                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(worktree)],
                                check=False, capture_output=True)
+
+
+def _terminated(signum, _frame) -> None:
+    """SIGTERM or SIGHUP (a killed job, a closed terminal) ends the run as Ctrl-C does: through
+    main's clean-up, which a signal's default action would skip."""
+    raise SystemExit(128 + signum)
 
 
 def compare(args, old_root: Path) -> int:
@@ -148,4 +158,6 @@ def compare(args, old_root: Path) -> int:
 
 
 if __name__ == "__main__":
+    for _sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_sig, _terminated)
     sys.exit(main())

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,38 @@ def test_sets_and_algos_are_comma_separated_as_the_baselines_benchmark_takes_the
     rows = [x.split("|")[1:3] for x in r.stdout.splitlines() if x.startswith("| tiny_")]
     assert [[c.strip() for c in row] for row in rows] == [
         ["tiny_a", "cutsplit"], ["tiny_a", "efficuts"], ["tiny_b", "cutsplit"], ["tiny_b", "efficuts"]]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
+def test_a_killed_run_leaves_no_worktree_or_temp_folder(rules, tmp_path, how):
+    # A git revision as baseline is checked out with `git worktree add` into a temporary folder;
+    # killed (SIGTERM: a job's kill or timeout; SIGHUP: its terminal closed) while it times the
+    # builds, the run must still remove both. Before, a signal's default action skipped the
+    # clean-up: the folder stayed in /tmp and git kept listing the worktree.
+    scratch = (tmp_path / "tmp").resolve()
+    scratch.mkdir()
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--baseline", "HEAD", "--sets", str(rules),
+                             "--algos", "cutsplit", "--repeats", "100"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)})
+    try:
+        deadline = time.monotonic() + 120
+        while not list(scratch.glob("nc_speed_*/baseline/neurocuts/__init__.py")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.05)
+        time.sleep(0.5)  # the builds have started
+        proc.send_signal(getattr(signal, how))
+        proc.wait(timeout=60)
+        assert list(scratch.iterdir()) == []
+        listed = subprocess.run(["git", "-C", str(REPO), "worktree", "list", "--porcelain"], capture_output=True,
+                                text=True, check=True).stdout
+        assert str(scratch) not in listed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for line in subprocess.run(["git", "-C", str(REPO), "worktree", "list", "--porcelain"], capture_output=True,
+                                   text=True, check=False).stdout.splitlines():
+            if line.startswith("worktree ") and line[9:].startswith(str(scratch)):
+                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", line[9:]], check=False,
+                               capture_output=True)
