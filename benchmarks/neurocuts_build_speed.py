@@ -51,15 +51,25 @@ print(json.dumps({"cpu": cpu, "nodes": len(doc["nodes"]), "sha": digest, "file":
 """
 
 
+class BuildFailed(RuntimeError):
+    """A build by one of the two checkouts failed; `root` is that checkout's folder."""
+
+    def __init__(self, message: str, root: Path) -> None:
+        super().__init__(message)
+        self.root = root
+
+
 def run_build(root: Path, rules: Path, algo: str) -> dict:
-    """One build by the neurocuts under `root`, in its own process: cpu seconds, nodes, tree hash."""
+    """One build by the neurocuts under `root`, in its own process: cpu seconds, nodes, tree hash.
+    Raises BuildFailed when the build fails (a baseline without the builder, or unable to read the set)."""
     r = subprocess.run([sys.executable, "-c", WORKER, str(root), str(rules), algo], capture_output=True,
                        text=True, cwd=root, check=False, env={**os.environ, "PYTHONPATH": str(root)})
     if r.returncode != 0:
-        raise RuntimeError(f"{algo} on {rules.name} under {root} failed: {r.stderr.strip().splitlines()[-1:]}")
+        last = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}"])[-1]
+        raise BuildFailed(f"{algo} on {rules.name} under {root} failed: {last}", root)
     out = json.loads(r.stdout.strip().splitlines()[-1])
     if not Path(out["file"]).resolve().is_relative_to(root.resolve()):
-        raise RuntimeError(f"the build under {root} imported {out['file']}")
+        raise BuildFailed(f"the build under {root} imported {out['file']}", root)
     return out
 
 
@@ -121,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as exc:
                 print(f"neurocuts_build_speed.py: error: {exc}", file=sys.stderr)
                 return 2
-            return compare(args, old_root)
+            try:
+                return compare(args, old_root)
+            except BuildFailed as exc:
+                # The baseline's failure is the --baseline given (bad input); this checkout's, an error.
+                print(f"neurocuts_build_speed.py: error: {exc}", file=sys.stderr)
+                return 2 if exc.root == old_root else 1
         finally:
             # However the run ends (an interrupt may come as soon as `git worktree add` has made it),
             # the worktree goes before its folder does, or git would keep listing it.

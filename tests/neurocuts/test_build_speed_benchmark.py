@@ -117,3 +117,17 @@ def test_a_killed_run_leaves_no_worktree_or_temp_folder(rules, tmp_path, how):
             if line.startswith("worktree ") and line[9:].startswith(str(scratch)):
                 subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", line[9:]], check=False,
                                capture_output=True)
+
+
+def test_a_baseline_that_cannot_build_the_algo_is_one_line_and_exit_2(rules, tmp_path):
+    # A baseline checkout without the builder asked for (an older revision's BUILDERS) is a bad
+    # --baseline for these --algos. Before, RuntimeError's traceback, exit 1.
+    shutil.copytree(REPO / "neurocuts", tmp_path / "old" / "neurocuts")
+    builders = tmp_path / "old" / "neurocuts" / "builders.py"
+    text = builders.read_text()
+    assert '    "cutsplit": (build_cutsplit, CutSplitConfig),\n' in text
+    builders.write_text(text.replace('    "cutsplit": (build_cutsplit, CutSplitConfig),\n', ""))
+    r = run("--baseline", str(tmp_path / "old"), "--sets", str(rules), "--algos", "cutsplit", "--repeats", "1")
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "cutsplit on tiny_rules under" in r.stderr and "algo must be one of" in r.stderr
