@@ -8,13 +8,14 @@ Every option's value and the --out path are checked before any work starts.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
 import sys
 import time
 
 import numpy as np
+
+from sysml_cli import is_output_failure, output_failed
 
 from ._classify import classify_flat, flatten
 from .argtypes import MAX_NODES, MAX_PACKETS, MAX_RULES, OneLineParser, float_in, int_in, positive_seconds
@@ -225,19 +226,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-_OUTPUT_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-"""Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
-
-
-def _stdout_to_devnull() -> None:
-    """Send what Python would still flush to stdout at exit to /dev/null, so that a stdout that
-    failed adds no 'Exception ignored' lines (Python docs, "SIGPIPE")."""
-    try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -247,17 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     except (RuleFormatError, InputError) as exc:
         print(f"neurocuts: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as Unix tools do
-        _stdout_to_devnull()
-        return 1
     except OSError as exc:
-        if exc.errno not in _OUTPUT_FULL:
+        if not is_output_failure(exc):
             print(f"neurocuts: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
-        # The files neurocuts writes itself (--out) report their errors as bad input: this is stdout.
-        print(f"neurocuts: cannot write the output: {exc.strerror}", file=sys.stderr)
-        _stdout_to_devnull()
-        return 1
+        # The files neurocuts writes itself (--out) report their errors as bad input: this is
+        # stdout, whose reader went away (``| head``: quiet) or which is full (one line).
+        return output_failed("neurocuts", exc)
     except KeyboardInterrupt:  # Ctrl-C: one line, as the other CLIs say it
         print("neurocuts: interrupted", file=sys.stderr)
         return 1

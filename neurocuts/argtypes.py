@@ -1,13 +1,16 @@
 """Command-line helpers shared by `python -m neurocuts` and the neurocuts benchmark.
 
-argparse types that range-check a value (`int_in`, `float_in`, `positive_seconds`) and a parser whose errors
-are one line (exit 2), so every neurocuts command line reports a bad option the same way.
+argparse types that range-check a value (`int_in`, `float_in`, `positive_seconds`) and the parser whose
+errors are one line (exit 2; `sysml_cli.OneLineParser`, shared by the toolkits' command lines), so every
+neurocuts command line reports a bad option the same way.
 """
 from __future__ import annotations
 
 import argparse
 import math
 from collections.abc import Callable
+
+from sysml_cli import OneLineParser as OneLineParser  # re-exported: the CLI's and benchmarks' parser
 
 #: Upper bounds on a rule count (`gen --size`) and a packet count (`packets --count`, the benchmark's
 #: packet options): about 6 GB and 15 GB of peak memory.
@@ -21,16 +24,6 @@ MAX_PACKETS = 100_000_000
 #: HiCuts passes it on seven 10k sets (acl2, the five fw, ipc1) and HyperCuts on six (acl2, the five fw),
 #: after 23 to 80 s of build; EffiCuts stays under 420,000 (fw5_10k) and CutSplit under 20,000.
 MAX_NODES = 1_000_000
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (subparsers inherit the class); --help is unchanged.
-
-    The line names the program without `python -m `, as autopandas' and rllib_lite's parsers do:
-    `neurocuts build: error: ...`."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message} (see --help)\n")
 
 
 def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
