@@ -7,7 +7,7 @@ hard bounds (``isolation.py``): its address space capped at ``--memory-limit`` (
 more than the inputs take, killed 1 s past ``--timeout`` (then ``--json`` has
 ``candidates_tried`` null: what the worker counted died with it). Exit codes: 0
 solved, 1 not solved within the limits (the message says what was searched), interrupted
-(Ctrl-C) or an internal error, a worker that died of a signal included (one line each), 2 bad
+(Ctrl-C or SIGTERM) or an internal error, a worker that died of a signal included (one line each), 2 bad
 input (one line on stderr).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import sys
 import time
 
-from sysml_cli import is_output_failure, output_failed
+from sysml_cli import interrupt_line, is_output_failure, output_failed, sigterm_as_interrupt
 
 from ._cli import OneLineParser, chain_depth, constant, fail, memory_limit, positive_seconds
 from .io import InputError, read_frame
@@ -53,14 +53,16 @@ def _parser(prog: str = "autopandas") -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, prog: str = "autopandas") -> int:
-    """Entry point (the ``autopandas`` console script); returns the exit code."""
+    """Entry point (the ``autopandas`` console script); returns the exit code. SIGTERM (``kill``,
+    ``timeout``) ends it as Ctrl-C does: the search worker is killed, one line, exit 1."""
     args = _parser(prog).parse_args(argv)
     try:
-        code = _synth(args)
-        sys.stdout.flush()  # a write error of buffered output is reported here, not at exit
+        with sigterm_as_interrupt():
+            code = _synth(args)
+            sys.stdout.flush()  # a write error of buffered output is reported here, not at exit
         return code
-    except KeyboardInterrupt:
-        print("autopandas: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(interrupt_line("autopandas", e), file=sys.stderr)
         return 1
     except OSError as e:
         # autopandas writes no file of its own: a reader that went away (``| head``) or a full

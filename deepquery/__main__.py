@@ -23,7 +23,7 @@ from typing import Iterator
 
 import duckdb
 
-from sysml_cli import is_output_failure, output_failed
+from sysml_cli import interrupt_line, is_output_failure, output_failed, sigterm_as_interrupt
 from sysml_datasets.imdb import (
     ImdbConfig,
     check_seed,
@@ -613,7 +613,7 @@ def _add_plan_flags(p: argparse.ArgumentParser, optimizer: bool = True) -> None:
                    "many relations; counts are cached on disk)")
 
 
-_EXIT_CODES = ("exit codes: 0 done; 1 internal error, Ctrl-C, or run's two results DIFFER; 2 bad "
+_EXIT_CODES = ("exit codes: 0 done; 1 internal error, Ctrl-C or SIGTERM, or run's two results DIFFER; 2 bad "
                "input (one line on stderr); 3 run's two results differ but cannot be compared "
                "(the result may depend on row order, or the LIMIT re-check timed out)")
 
@@ -685,22 +685,41 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _chain(e: BaseException | None) -> Iterator[BaseException]:
+    """``e`` and the exceptions it was raised from or during, innermost last."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
+
+
 def _is_interrupt(e: BaseException | None) -> bool:
     """Whether an exception is Ctrl-C that DuckDB wrapped in its own: ``RuntimeError: Query
     interrupted`` caused by the KeyboardInterrupt, or ``duckdb.Error: Failed to create view
     '_df': KeyboardInterrupt`` (the message is all that is left)."""
-    seen: set[int] = set()
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, (KeyboardInterrupt, duckdb.InterruptException)) or (
-                isinstance(e, duckdb.Error) and "KeyboardInterrupt" in str(e)):
-            return True
-        e = e.__cause__ or e.__context__
-    return False
+    return any(isinstance(x, (KeyboardInterrupt, duckdb.InterruptException))
+               or (isinstance(x, duckdb.Error) and "KeyboardInterrupt" in str(x)) for x in _chain(e))
+
+
+def _interrupt_of(e: BaseException | None) -> BaseException | None:
+    """The KeyboardInterrupt (a SIGTERM's :class:`sysml_cli.Terminated` included) inside an
+    exception DuckDB wrapped it in, if it is still there."""
+    return next((x for x in _chain(e) if isinstance(x, KeyboardInterrupt)), None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code. SIGTERM (``kill``, ``timeout``) ends a command as
+    Ctrl-C does: a build in progress removes its temporary database, exit 1."""
+    with sigterm_as_interrupt():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as e:  # between the command's end and its output
+            print(interrupt_line("deepquery", e), file=sys.stderr)
+            return 1
+
+
+def _main(argv: list[str] | None) -> int:
     logging.basicConfig(level=logging.WARNING, format="deepquery: %(levelname)s: %(message)s")
     # sqlglot warns that it parses EXPLAIN or SHOW "as a 'Command'": a second line before ours,
     # which refuses the statement anyway
@@ -726,12 +745,12 @@ def main(argv: list[str] | None = None) -> int:
     except _InternalError as e:
         print(f"deepquery: internal error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("deepquery: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(interrupt_line("deepquery", e), file=sys.stderr)
         return 1
     except Exception as e:  # noqa: BLE001 - one line, never a bare traceback
         if _is_interrupt(e):
-            print("deepquery: interrupted", file=sys.stderr)
+            print(interrupt_line("deepquery", _interrupt_of(e)), file=sys.stderr)
             return 1
         if is_output_failure(e):
             # Every file deepquery writes itself reports these as bad input or falls back

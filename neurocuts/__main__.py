@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from sysml_cli import is_output_failure, output_failed
+from sysml_cli import interrupt_line, is_output_failure, output_failed, sigterm_as_interrupt
 
 from ._classify import classify_flat, flatten
 from .argtypes import MAX_NODES, MAX_PACKETS, MAX_RULES, OneLineParser, float_in, int_in, positive_seconds
@@ -158,7 +158,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(json.dumps(rows) if args.json else _table(rows))
 
 
-_EXIT_CODES = ("exit codes: 0 done; 1 internal error or interrupted (Ctrl-C); 2 bad input (one "
+_EXIT_CODES = ("exit codes: 0 done; 1 internal error or interrupted (Ctrl-C, SIGTERM); 2 bad input (one "
                "line on stderr: file:line: what is wrong, or the option and its problem)")
 
 
@@ -227,6 +227,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code. SIGTERM (``kill``, ``timeout``) ends a command as Ctrl-C
+    does (exit 1, ``neurocuts: terminated``; an ``--out`` file is written whole or not at all)."""
+    with sigterm_as_interrupt():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as exc:  # between the command's end and its output
+            print(interrupt_line("neurocuts", exc), file=sys.stderr)
+            return 1
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         _check_file_names(args)
@@ -242,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         # The files neurocuts writes itself (--out) report their errors as bad input: this is
         # stdout, whose reader went away (``| head``: quiet) or which is full (one line).
         return output_failed("neurocuts", exc)
-    except KeyboardInterrupt:  # Ctrl-C: one line, as the other CLIs say it
-        print("neurocuts: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: one line, as the other CLIs say it
+        print(interrupt_line("neurocuts", exc), file=sys.stderr)
         return 1
     except MemoryError:
         print("neurocuts: internal error: out of memory", file=sys.stderr)

@@ -18,9 +18,7 @@ import logging
 import math
 import os
 import re
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -399,31 +397,13 @@ def _internal_error(name: str, err: Exception) -> int:
     return 1
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill PID``, ``timeout``, a batch scheduler's stop), raised in the main thread so
-    that a run ends as after Ctrl-C: a run without its checkpoint leaves ``--out`` as it found it
-    and the rollout workers are stopped. Python's default for SIGTERM is to die at once, leaving
-    the run's ``config.json`` and metrics, so the retry was refused without ``--overwrite``."""
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise _Terminated
-
-
 def main(argv: list[str] | None = None) -> int:
-    # a library caller's own SIGTERM handler is kept (and only the main thread can set one)
-    catch = (threading.current_thread() is threading.main_thread()
-             and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
-    if catch:
-        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return _main(argv)
-    except _Terminated:  # between the command's end and its output
-        print(f"{_prog().removeprefix('python -m ')}: terminated", file=sys.stderr)
+        with sysml_cli.sigterm_as_interrupt():
+            return _main(argv)
+    except KeyboardInterrupt as err:  # SIGTERM between the command's end and its output
+        print(sysml_cli.interrupt_line(_prog().removeprefix("python -m "), err), file=sys.stderr)
         return 1
-    finally:
-        if catch:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -442,7 +422,7 @@ def _main(argv: list[str] | None) -> int:
         else:
             result = {"envs": list(EXAMPLE_ENV_IDS)}
     except KeyboardInterrupt as err:  # first: the clause below may import modules
-        print(f"{name}: {'terminated' if isinstance(err, _Terminated) else 'interrupted'}", file=sys.stderr)
+        print(sysml_cli.interrupt_line(name, err), file=sys.stderr)
         return 1
     except (ConfigError, UsageError) as err:
         print(f"{name}: error: {err}", file=sys.stderr)

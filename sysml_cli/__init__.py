@@ -7,6 +7,10 @@
   cannot take its output: a reader that went away (``| head``) ends it quietly, as Unix tools do;
   a full disk (``> /dev/full``) is one line, ``PROG: cannot write the output: No space left on
   device``. Exit code 1 both ways.
+- :func:`sigterm_as_interrupt`: SIGTERM (``kill``, ``timeout``, a batch scheduler's stop) raised
+  as :class:`Terminated`, a KeyboardInterrupt, so a command stopped that way cleans up as after
+  Ctrl-C (temporary files, half-written runs, worker processes) and says ``PROG: terminated``
+  (:func:`interrupt_line`); Python's default dies at once and leaves them.
 
 The toolkits do not import each other; this module is the one piece they share (no dependencies
 beyond the standard library).
@@ -14,12 +18,17 @@ beyond the standard library).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
+import signal
 import sys
-from typing import NoReturn, TypeGuard
+import threading
+from collections.abc import Iterator
+from typing import Any, NoReturn, TypeGuard
 
-__all__ = ["OUTPUT_FULL", "OneLineParser", "is_output_failure", "output_failed", "stdout_to_devnull"]
+__all__ = ["OUTPUT_FULL", "OneLineParser", "Terminated", "interrupt_line", "is_output_failure",
+           "output_failed", "sigterm_as_interrupt", "stdout_to_devnull"]
 
 OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 """Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
@@ -58,3 +67,33 @@ def output_failed(prog: str, err: OSError) -> int:
         print(f"{prog}: cannot write the output: {err.strerror or err}", file=sys.stderr)
     stdout_to_devnull()
     return 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread under :func:`sigterm_as_interrupt`: every ``except
+    KeyboardInterrupt`` and ``finally`` that cleans up after Ctrl-C runs for it too."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread. Only over
+    Python's default (a handler a library caller set is kept) and only in the main thread (the
+    only one a handler can be set from); the default comes back when the block ends."""
+    catch = (threading.current_thread() is threading.main_thread()
+             and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    if catch:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        if catch:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def interrupt_line(prog: str, err: BaseException | None = None) -> str:
+    """``PROG: terminated`` for SIGTERM (:class:`Terminated`), else ``PROG: interrupted``."""
+    return f"{prog}: {'terminated' if isinstance(err, Terminated) else 'interrupted'}"

@@ -1,0 +1,73 @@
+"""sysml_cli: what the command lines share (each CLI's own tests check their messages)."""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import threading
+
+import pytest
+
+from sysml_cli import (
+    OneLineParser,
+    Terminated,
+    interrupt_line,
+    is_output_failure,
+    sigterm_as_interrupt,
+)
+
+
+def test_argument_errors_are_one_line_naming_the_program(capsys):
+    p = OneLineParser(prog="python -m tool sub")
+    p.add_argument("--n", type=int)
+    with pytest.raises(SystemExit) as exit_:
+        p.parse_args(["--n", "x"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == "tool sub: error: argument --n: invalid int value: 'x' (see --help)\n"
+
+
+def test_sigterm_raises_terminated_in_the_block_and_the_default_comes_back():
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with pytest.raises(Terminated) as raised, sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs between bytecodes
+            pass
+    assert isinstance(raised.value, KeyboardInterrupt)  # every Ctrl-C clean-up runs for it
+    assert interrupt_line("tool", raised.value) == "tool: terminated"
+    assert interrupt_line("tool", KeyboardInterrupt()) == "tool: interrupted"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_callers_own_sigterm_handler_is_kept():
+    def mine(signum, frame):
+        pass
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        with sigterm_as_interrupt():
+            assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_off_the_main_thread_nothing_is_set():
+    seen = []
+
+    def run():
+        with sigterm_as_interrupt():
+            seen.append(signal.getsignal(signal.SIGTERM))
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    assert seen == [signal.SIG_DFL]
+
+
+@pytest.mark.parametrize("err, failure", [
+    (BrokenPipeError(errno.EPIPE, "Broken pipe"), True),
+    (OSError(errno.ENOSPC, "No space left on device"), True),
+    (OSError(errno.EFBIG, "File too large"), True),
+    (OSError(errno.EACCES, "Permission denied"), False),
+    (ValueError("x"), False),
+])
+def test_output_failures_are_a_reader_gone_or_a_full_disk(err, failure):
+    assert is_output_failure(err) is failure
