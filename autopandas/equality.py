@@ -17,7 +17,8 @@ candidate and ``assert_frame_equal`` costs about a millisecond:
   ``rtol=1e-5``, ``atol=1e-8``; a column compares exactly when either side is integer or boolean
   (nullable too), as ``assert_frame_equal`` does since pandas 2.2 (a tolerance made a total of
   1,000,000 equal one of 1,000,009, or of 1,000,009.0); datetimes and durations compare exactly,
-  whatever their units (as float nanoseconds, the tolerance was hours wide).
+  whatever their units (as float nanoseconds, the tolerance was hours wide); so does a single
+  value (a scalar result) when either side is an integer or boolean.
 
 CSV targets (see ``io.py``) compare through :func:`csv_matches`, which adds the CSV index rule
 and one rule of CSV text: a boolean (written ``True``/``False``) never equals a number (``1``/``0``).
@@ -162,7 +163,12 @@ def equal(expected: Any, got: Any, rtol: float = RTOL, atol: float = ATOL,
         return False
     if not same and isinstance(expected, (bool, np.bool_)) != isinstance(got, (bool, np.bool_)):
         return False
+    if isinstance(expected, _INTEGRAL) or isinstance(got, _INTEGRAL):
+        rtol = atol = 0.0  # one value exactly when either side is integer, as a column is
     return _scalar_eq(expected, got, rtol, atol)
+
+
+_INTEGRAL = (int, np.integer, np.bool_)  # bool is an int
 
 
 def csv_view(result: Any) -> pd.DataFrame | None:

@@ -123,6 +123,14 @@ def test_a_column_compares_exactly_when_either_side_is_integer_or_boolean():
     assert equal(pd.Series(pd.array([3, None], dtype="Int64")), pd.Series([3.0, np.nan]))
 
 
+def test_a_single_value_compares_exactly_when_either_side_is_integer_or_boolean():
+    # a scalar result (df0['n'].sum(), a mean) against a scalar target, as a column compares
+    assert not equal(1_000_000, 1_000_009.0) and not equal(np.float64(1_000_009.0), np.int64(1_000_000))
+    assert not equal(True, 1.000001)
+    assert equal(np.int64(5), 5.0) and equal(5, np.float32(5.0)) and equal(True, 1)
+    assert equal(0.1 + 0.2, 0.3) and equal(1_000_000.0, 1_000_009.0)              # floats: rtol 1e-5
+
+
 def test_datetimes_and_durations_compare_exactly_whatever_their_unit():
     # As float nanoseconds since 1970 they compared with rtol 1e-5: hours apart were equal.
     t = pd.Series(pd.to_datetime(["2024-05-01 09:00", "2024-05-01 10:00"]))
