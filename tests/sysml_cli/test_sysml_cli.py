@@ -27,15 +27,18 @@ def test_argument_errors_are_one_line_naming_the_program(capsys):
 
 
 def test_sigterm_raises_terminated_in_the_block_and_the_default_comes_back():
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    with pytest.raises(Terminated) as raised, sigterm_as_interrupt():
-        os.kill(os.getpid(), signal.SIGTERM)
-        for _ in range(1000):  # the handler runs between bytecodes
-            pass
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # whatever runs the tests may set one
+    try:
+        with pytest.raises(Terminated) as raised, sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs between bytecodes
+                pass
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert isinstance(raised.value, KeyboardInterrupt)  # every Ctrl-C clean-up runs for it
     assert interrupt_line("tool", raised.value) == "tool: terminated"
     assert interrupt_line("tool", KeyboardInterrupt()) == "tool: interrupted"
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_a_callers_own_sigterm_handler_is_kept():
@@ -56,9 +59,13 @@ def test_off_the_main_thread_nothing_is_set():
     def run():
         with sigterm_as_interrupt():
             seen.append(signal.getsignal(signal.SIGTERM))
-    t = threading.Thread(target=run)
-    t.start()
-    t.join()
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        t = threading.Thread(target=run)
+        t.start()
+        t.join()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert seen == [signal.SIG_DFL]
 
 
