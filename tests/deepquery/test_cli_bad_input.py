@@ -418,7 +418,7 @@ def test_help_describes_the_command_in_plain_text_and_lists_the_exit_codes(tmp_p
         r = _run(args, tmp_path)
         text = " ".join(r.stdout.split())
         assert r.returncode == 0 and "``" not in text, args
-        assert ("exit codes: 0 done; 1 internal error, Ctrl-C, or run's two results DIFFER; "
+        assert ("exit codes: 0 done; 1 internal error, Ctrl-C or SIGTERM, or run's two results DIFFER; "
                 "2 bad input (one line on stderr); 3 run's two results differ but cannot be "
                 "compared") in text, args
 

@@ -508,7 +508,7 @@ def test_help_is_plain_text_and_lists_the_exit_codes(capsys, command):
     rc, out, _ = call(capsys, *command, "--help")
     text = " ".join(out.split())
     assert rc == 0 and "`" not in out, out
-    assert "exit codes: 0 done; 1 internal error or interrupted (Ctrl-C); 2 bad input" in text
+    assert "exit codes: 0 done; 1 internal error or interrupted (Ctrl-C, SIGTERM); 2 bad input" in text
 
 
 def test_packet_files_skip_comment_and_blank_lines_as_rule_files_do(capsys, rules, tmp_path):
