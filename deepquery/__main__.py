@@ -23,7 +23,7 @@ from typing import Iterator
 
 import duckdb
 
-from sysml_cli import interrupt_line, is_output_failure, output_failed, sigterm_as_interrupt
+from sysml_cli import interrupt_line, is_output_failure, output_failed, run_main
 from sysml_datasets.imdb import (
     ImdbConfig,
     check_seed,
@@ -711,12 +711,7 @@ def _interrupt_of(e: BaseException | None) -> BaseException | None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code. SIGTERM (``kill``, ``timeout``) ends a command as
     Ctrl-C does: a build in progress removes its temporary database, exit 1."""
-    with sigterm_as_interrupt():
-        try:
-            return _main(argv)
-        except KeyboardInterrupt as e:  # between the command's end and its output
-            print(interrupt_line("deepquery", e), file=sys.stderr)
-            return 1
+    return run_main("deepquery", lambda: _main(argv))
 
 
 def _main(argv: list[str] | None) -> int:

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from sysml_cli import interrupt_line, is_output_failure, output_failed, sigterm_as_interrupt
+from sysml_cli import interrupt_line, is_output_failure, output_failed, run_main
 
 from ._classify import classify_flat, flatten
 from .argtypes import MAX_NODES, MAX_PACKETS, MAX_RULES, OneLineParser, float_in, int_in, positive_seconds
@@ -229,12 +229,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code. SIGTERM (``kill``, ``timeout``) ends a command as Ctrl-C
     does (exit 1, ``neurocuts: terminated``; an ``--out`` file is written whole or not at all)."""
-    with sigterm_as_interrupt():
-        try:
-            return _main(argv)
-        except KeyboardInterrupt as exc:  # between the command's end and its output
-            print(interrupt_line("neurocuts", exc), file=sys.stderr)
-            return 1
+    return run_main("neurocuts", lambda: _main(argv))
 
 
 def _main(argv: list[str] | None) -> int:

@@ -398,12 +398,7 @@ def _internal_error(name: str, err: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        with sysml_cli.sigterm_as_interrupt():
-            return _main(argv)
-    except KeyboardInterrupt as err:  # SIGTERM between the command's end and its output
-        print(sysml_cli.interrupt_line(_prog().removeprefix("python -m "), err), file=sys.stderr)
-        return 1
+    return sysml_cli.run_main(lambda: _prog().removeprefix("python -m "), lambda: _main(argv))
 
 
 def _main(argv: list[str] | None) -> int:

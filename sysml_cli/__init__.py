@@ -10,7 +10,8 @@
 - :func:`sigterm_as_interrupt`: SIGTERM (``kill``, ``timeout``, a batch scheduler's stop) raised
   as :class:`Terminated`, a KeyboardInterrupt, so a command stopped that way cleans up as after
   Ctrl-C (temporary files, half-written runs, worker processes) and says ``PROG: terminated``
-  (:func:`interrupt_line`); Python's default dies at once and leaves them.
+  (:func:`interrupt_line`); Python's default dies at once and leaves them. :func:`run_main`
+  runs a command's body so, with the one line and exit 1 for an interrupt that escapes it.
 
 The toolkits do not import each other; this module is the one piece they share (no dependencies
 beyond the standard library).
@@ -24,7 +25,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeGuard
 
 __all__ = ["OUTPUT_FULL", "OneLineParser", "Terminated", "interrupt_line", "is_output_failure",
@@ -97,3 +98,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def interrupt_line(prog: str, err: BaseException | None = None) -> str:
     """``PROG: terminated`` for SIGTERM (:class:`Terminated`), else ``PROG: interrupted``."""
     return f"{prog}: {'terminated' if isinstance(err, Terminated) else 'interrupted'}"
+
+
+def run_main(prog: str | Callable[[], str], body: Callable[[], int]) -> int:
+    """Run a command line's ``body`` (it returns the exit code) with SIGTERM taken as Ctrl-C; an
+    interrupt that escapes it (one between the command's end and its output) is the one line of
+    :func:`interrupt_line` and exit 1. ``prog`` may be a function, called only then."""
+    try:
+        with sigterm_as_interrupt():
+            return body()
+    except KeyboardInterrupt as err:
+        print(interrupt_line(prog() if callable(prog) else prog, err), file=sys.stderr)
+        return 1

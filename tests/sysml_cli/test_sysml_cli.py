@@ -13,6 +13,7 @@ from sysml_cli import (
     Terminated,
     interrupt_line,
     is_output_failure,
+    run_main,
     sigterm_as_interrupt,
 )
 
@@ -51,6 +52,30 @@ def test_a_callers_own_sigterm_handler_is_kept():
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_run_main_returns_the_bodys_code_and_makes_an_escaping_sigterm_one_line(capsys):
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    names = []
+
+    def prog():  # called only when an interrupt escapes
+        names.append("asked")
+        return "tool"
+
+    def terminated():
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):
+            pass
+        return 0
+    try:
+        assert run_main(prog, lambda: 3) == 3
+        assert names == []
+        assert run_main(prog, terminated) == 1
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert run_main("other", lambda: (_ for _ in ()).throw(KeyboardInterrupt())) == 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert capsys.readouterr().err.splitlines() == ["tool: terminated", "other: interrupted"]
 
 
 def test_off_the_main_thread_nothing_is_set():
