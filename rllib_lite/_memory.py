@@ -122,3 +122,41 @@ def _import_entry_point(env_id: str) -> None:
             gym.envs.registration.load_env_creator(spec.entry_point)
     except Exception:  # noqa: BLE001 - make_env raises the same error with its message
         return
+
+
+def _proc_kib(path: str, key: str) -> int | None:
+    """The ``key:  N kB`` figure of a Linux /proc file, in bytes; None where there is none."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def process_bytes() -> int | None:
+    """This process's own memory (anonymous pages in RAM and swap: what another process like
+    it takes, the shared libraries' file pages aside), Linux only; None elsewhere."""
+    anon = _proc_kib("/proc/self/status", "RssAnon")
+    return None if anon is None else anon + (_proc_kib("/proc/self/status", "VmSwap") or 0)
+
+
+def available_bytes() -> int | None:
+    """Memory new processes can take without another's being evicted: RAM available and free
+    swap (Linux); None elsewhere."""
+    avail = _proc_kib("/proc/meminfo", "MemAvailable")
+    return None if avail is None else avail + (_proc_kib("/proc/meminfo", "SwapFree") or 0)
+
+
+def check_worker_processes(num_workers: int, each: int, available: int | None) -> None:
+    """Raise ``MemoryError`` naming ``num_rollout_workers`` when ``num_workers`` worker processes
+    of ``each`` bytes (measured on the first, which is running and so is not in ``available``)
+    do not fit; ``available`` None (unknown): no check."""
+    if available is None or (num_workers - 1) * each <= available:
+        return
+    raise MemoryError(
+        f"num_rollout_workers={num_workers} needs {size_text(num_workers * each)} for its worker "
+        f"processes ({size_text(each)} each, measured on the first), more than this system has "
+        f"available ({size_text(available + each)})")

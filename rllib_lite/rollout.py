@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import pickle
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
@@ -209,6 +211,13 @@ class RolloutWorker:
     def ping(self) -> int:
         return self.worker_index
 
+    def footprint(self) -> tuple[str, int, int | None]:
+        """``(host, pid, bytes)``: where this worker runs and the memory its process holds
+        (``_memory.process_bytes``)."""
+        from ._memory import process_bytes
+
+        return socket.gethostname(), os.getpid(), process_bytes()
+
     def get_weights(self) -> dict[str, Any]:
         return state_dict_numpy(self.policy.model)
 
@@ -376,15 +385,28 @@ class WorkerSet:
             runtime.init()
         self._runtime = runtime
         self._actor_cls = runtime.remote(RolloutWorker)
-        self.remote = [self._new_actor(i) for i in range(num_workers)]
-        # fail fast (and wait for construction) so env errors surface here, not mid-training
         try:
+            if _may_not_fit(num_workers):  # the first alone, measured, before the others start
+                self.remote.append(self._new_actor(0))
+                self._check_processes(runtime.get(self.remote[0].footprint.remote()))
+            self.remote += [self._new_actor(i) for i in range(len(self.remote), num_workers)]
+            # fail fast (and wait for construction) so env errors surface here, not mid-training
             runtime.get([w.ping.remote() for w in self.remote])
         except Exception as err:
             self.stop()  # the caller gets no handle to stop the other workers (or the runtime) with
             # a worker's constructor failing is an ActorDiedError whose cause is its exception
             _raise_own(err, (EnvStepError, EnvError))
             raise
+
+    def _check_processes(self, footprint: tuple[str, int, int | None]) -> None:
+        """Refuse (``MemoryError``) worker processes that would not fit in this machine's
+        memory, from the first one's ``footprint``; one on another machine (a Ray cluster) or
+        in this process (the inline backend) is not checked."""
+        from ._memory import available_bytes, check_worker_processes
+
+        host, pid, size = footprint
+        if host == socket.gethostname() and pid != os.getpid() and size is not None:
+            check_worker_processes(self.num_workers, size, available_bytes())
 
     @property
     def total_envs(self) -> int:
@@ -473,6 +495,16 @@ def _raise_own(err: BaseException, kinds: tuple[type[BaseException], ...]) -> No
     cause = getattr(err, "cause", None)
     if isinstance(cause, kinds):
         raise cause from None
+
+
+def _may_not_fit(num_workers: int) -> bool:
+    """Whether ``num_workers`` worker processes might not fit in memory, each counted as large
+    as this process (which holds more: the learner's model, optimizer and buffers). Only then
+    is the first started alone and measured: a few workers start together, without the wait."""
+    from ._memory import available_bytes, process_bytes
+
+    each, available = process_bytes(), available_bytes()
+    return each is not None and available is not None and num_workers * each > available
 
 
 def _runtime_ready(runtime: Any) -> bool:

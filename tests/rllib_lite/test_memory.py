@@ -218,3 +218,47 @@ def test_a_cache_the_first_env_fills_is_not_counted_for_every_copy(heavy):
             PPO(PPOConfig(env=lambda cfg: CachingEnv(), num_envs_per_worker=200_000, rollout_steps=1))
     finally:
         CachingEnv.cache = None
+
+
+def test_worker_processes_are_checked_against_what_is_available():
+    from rllib_lite._memory import check_worker_processes
+
+    check_worker_processes(4, 100, 300)  # the first is running: three more of 100 fit in 300
+    check_worker_processes(10**6, 100, None)  # memory unknown (not Linux): no check
+    with pytest.raises(MemoryError, match=r"num_rollout_workers=4 needs 400 B for its worker "
+                                          r"processes \(100 B each, measured on the first\)"):
+        check_worker_processes(4, 100, 299)
+
+
+def _small_machine(monkeypatch, size):
+    from rllib_lite import _memory
+    from rllib_lite._memory import process_bytes
+
+    if process_bytes() is None:
+        pytest.skip("process memory is read from /proc (Linux)")
+    monkeypatch.setattr(_memory, "available_bytes", lambda: size)
+
+
+def test_worker_processes_that_cannot_fit_are_refused_once_the_first_is_measured(monkeypatch):
+    # a worker process (torch, gymnasium, the env) holds about 150 MB; the old code started as
+    # many as asked: --num-rollout-workers 400 on a 24 GiB machine ran it out of memory
+    runtime = pytest.importorskip("runtime")
+    _small_machine(monkeypatch, 64 << 20)
+    started = runtime.is_initialized()
+    with pytest.raises(MemoryError, match=r"^num_rollout_workers=4 needs .* for its worker processes "
+                                          r"\(.* each, measured on the first\)") as raised:
+        PPO(PPOConfig(env="CartPole-v1", num_rollout_workers=4, rollout_steps=8))
+    each = raised.value.args[0].split("(")[1].split(" each")[0]
+    assert each.endswith("MiB") and float(each.split()[0]) > 8, each  # a real process, measured
+    assert runtime.is_initialized() == started  # the runtime it started is shut down again
+
+
+def test_cli_worker_processes_that_cannot_fit_are_one_line_exit_2_and_leave_no_folder(
+        tmp_path, capsys, monkeypatch):
+    pytest.importorskip("runtime")
+    _small_machine(monkeypatch, 64 << 20)
+    code, lines = _cli(capsys, "train", "ppo", "--out", str(tmp_path / "run"), "--env",
+                       "CartPole-v1", "--total-env-steps", "16", "--num-rollout-workers", "3")
+    assert code == 2 and len(lines) == 1, lines
+    assert "not enough memory" in lines[0] and "num_rollout_workers=3 needs" in lines[0], lines
+    assert not (tmp_path / "run").exists()
