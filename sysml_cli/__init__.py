@@ -26,7 +26,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn, TypeGuard
+from typing import IO, Any, NoReturn, TypeGuard
 
 __all__ = ["OUTPUT_FULL", "OneLineParser", "Terminated", "interrupt_line", "is_output_failure",
            "output_failed", "sigterm_as_interrupt", "stdout_to_devnull"]
@@ -42,6 +42,22 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog.removeprefix('python -m ')}: error: {message} (see --help)\n")
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        """argparse's (``--help``, ``--version``, usage), but a stdout that cannot take it ends
+        as a command's output does (:func:`output_failed`: exit 1, one line for a full disk);
+        argparse drops the error and ``--help > /dev/full`` exits 0 with nothing written."""
+        if not message:
+            return
+        file = file or sys.stderr
+        try:
+            file.write(message)
+            file.flush()
+        except OSError as err:
+            if file is sys.stdout and is_output_failure(err):
+                sys.exit(output_failed(self.prog.removeprefix("python -m "), err))
+        except AttributeError:  # no stream (pythonw): as argparse
+            pass
 
 
 def stdout_to_devnull() -> None:

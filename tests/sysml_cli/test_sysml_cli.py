@@ -4,6 +4,8 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -103,3 +105,29 @@ def test_off_the_main_thread_nothing_is_set():
 ])
 def test_output_failures_are_a_reader_gone_or_a_full_disk(err, failure):
     assert is_output_failure(err) is failure
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("argv", [
+    ["-c", "from sysml_cli import OneLineParser; OneLineParser(prog='python -m tool')"
+           ".parse_args(['--help'])"],
+    ["-m", "neurocuts", "build", "--help"],
+    ["-m", "rllib_lite", "--help"],
+])
+def test_help_that_stdout_cannot_take_is_one_line_exit_1(argv):
+    # argparse drops the write error: the old code exited 0, having written nothing
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, *argv], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.endswith(": cannot write the output: No space left on device"), line
+    assert not line.startswith("python -m"), line
+
+
+def test_help_to_a_working_stdout_is_unchanged(capsys):
+    with pytest.raises(SystemExit) as done:
+        OneLineParser(prog="tool", description="what it does").parse_args(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: tool [-h]") and "what it does" in out
