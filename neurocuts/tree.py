@@ -288,8 +288,10 @@ def _prune_slots(tree: Tree, node: Node, cuts: list[tuple[int, int, int]], idx: 
     """Each slot's rule positions pruned over the slot's own region: (pos, slot, bounds) anew.
 
     The NeuroCuts reference prunes a child as it makes it, before node merging compares children
-    (tree_mem.py: `create_node`, then `refinement_node_merging` on the pruned rule sets). Slots of
-    equal size up to 64 rules are pruned together, as `prune_rules` prunes one node of that size.
+    (tree_mem.py: `create_node`, then `refinement_node_merging` on the pruned rule sets). Each slot
+    is pruned as `prune_rules` prunes one node (none of over `tree.prune_max` rules). Slots of up
+    to 64 rules go in batches, one per size or, where padding to the fullest costs little, one in
+    all (see below); larger slots go one at a time through `prune_rules`.
     """
     total = len(bounds) - 1
     count = np.diff(bounds)
