@@ -18,6 +18,7 @@ Functions are defined in the group modules ``_dsl_select``, ``_dsl_reshape``, ``
 from __future__ import annotations
 
 import datetime
+import functools
 import keyword
 import math
 from dataclasses import dataclass, field
@@ -76,6 +77,13 @@ class Function:
         if self.cost <= 0:
             raise ValueError(f"Function.cost must be > 0, got {self.cost}")
 
+    @functools.cached_property
+    def input_args(self) -> tuple[str, ...]:
+        """The names of its arguments that name another input (type ``frame``): the combining
+        calls' ``other``, and the arithmetic calls' ``other`` when their operand is another input.
+        A call of a function without one reads its receiver only, whatever its group."""
+        return tuple(a.name for a in self.args if a.type == "frame")
+
     def accepts(self, obj: Any) -> bool:
         """Whether ``obj`` can be this function's receiver."""
         kind = receiver_kind(obj)
@@ -115,6 +123,12 @@ def get(name: str) -> Function:
         return _REGISTRY[name]
     except KeyError:
         raise KeyError(f"no DSL function {name!r}") from None
+
+
+def inputs_read(fn: Function, args: dict) -> frozenset:
+    """The positions of the other inputs one call of ``fn`` with ``args`` reads (none where its
+    ``frame`` arguments are None: an arithmetic call on an operand computed from the receiver)."""
+    return frozenset(args[n] for n in fn.input_args if args.get(n) is not None)
 
 
 def call(fn: Function, receiver: Any, args: dict, inputs: Sequence[Any]) -> Any:

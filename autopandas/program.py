@@ -65,7 +65,8 @@ class Program:
 
     def render(self, n_inputs: int | None = None) -> str:
         """One Python expression over ``df0, df1, ...`` with pandas as ``pd`` and numpy as ``np``."""
-        n = max(n_inputs or 0, self.source + 1, *[s.args["other"] + 1 for s in self.steps if s.args.get("other") is not None], 1)
+        n = max(n_inputs or 0, self.source + 1, 1,
+                *[i + 1 for s in self.steps for i in dsl.inputs_read(dsl.get(s.function), s.args)])
         names = [f"df{i}" for i in range(n)]
         src = names[self.source]
         for s in self.steps:

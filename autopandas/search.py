@@ -5,7 +5,8 @@ The search is best-first by cost. A candidate's cost is the sum of its calls' co
 first 40 argument tuples, in generator order, are tier 0; the next 360 tier 1; the rest tier 2),
 plus a heuristic in [0, 0.5) of how far its receiver looks from the target, plus
 UNUSED_INPUT_COST once the chain can no longer read every frame input within the depth limit
-(tasks that give several tables use them all; such programs come later, they are not dropped).
+(tasks that give several tables use them all; such programs come later, they are not dropped),
+and a match that leaves one unread costs that much more, however short it is.
 A match that uses none of the constants the task gives (``constants``: a query's text, a list of
 ids) is held back by UNUSED_HINT_COST, one that picks rows by literal labels or positions (``loc``,
 ``drop_rows``, ``take``: true of these rows only) by ROW_LABEL_COST: it is returned only if
@@ -663,19 +664,21 @@ class _Pass:
         self.constants, self.scorer, self.config = constants, scorer, config
         self.deadline, self.result = deadline, result
         self.funcs = dsl.functions()
-        # the calls whose ``other`` names another input (where/mask's ``other`` is a cell value)
-        self.reads_other = frozenset(f.name for f in self.funcs
-                                     if any(a.name == "other" and a.type == "frame" for a in f.args))
         self.shape_rule = getattr(match, "shape_rule", None)   # unknown matchers: no column rule
         self.cache: dict = {}
         self.cached_cells = 0
         self.reach = _Reach(target, inputs)
         self.frames = frozenset(i for i, v in enumerate(inputs) if dsl.receiver_kind(v) is not None)
         self.orders: dict[tuple[bool, bool], tuple[tuple[int, float], ...]] = {}
-        # Whether a combining call can be the last one (dsl.MORE_COLUMNS: its result is as wide
-        # as the narrowest input at least); unknown matchers: assume it can.
-        self.final_combine = self.shape_rule is None or (isinstance(target, pd.DataFrame) and any(
-            dsl.column_count(inputs[i]) <= target.shape[1] for i in self.frames))
+        # Whether a call reading another input (dsl.Function.input_args) can be the last one: with
+        # a frame, its result is a frame at least as wide as that input (merge, join, concat and
+        # combine_first keep its columns: dsl.MORE_COLUMNS; add, sub, mul and div align on their
+        # union); with a Series, also a Series (concat, arithmetic of two Series). Unknown
+        # matchers: assume it can.
+        self.final_reads = self.shape_rule is None or any(
+            (isinstance(target, pd.DataFrame) and dsl.column_count(inputs[i]) <= target.shape[1])
+            or (isinstance(target, pd.Series) and isinstance(inputs[i], pd.Series))
+            for i in self.frames)
         self.target_forms = dsl.target_label_forms(target)
         self.hints = frozenset(_typed(v) for v in constants if not isinstance(v, (list, tuple))
                                and _hashable(v))
@@ -696,6 +699,15 @@ class _Pass:
         if self.hints and not _uses_hint(program, self.hints):
             later += UNUSED_HINT_COST
         return later
+
+    def _unread_cost(self, fn: dsl.Function, fcost: float, now_used: frozenset) -> float:
+        """UNUSED_INPUT_COST for a match that leaves a frame input unread, unless its call's
+        place in the order (``fcost``) counted it already: a call that could read another input
+        but did not (an operand computed from the receiver), or a match shorter than the depth
+        limit, whose later calls could have read it."""
+        if self.frames <= now_used or fcost > fn.cost:
+            return 0.0
+        return UNUSED_INPUT_COST
 
     def _held(self) -> Program | None:
         return self.held[1] if self.held is not None else None
@@ -721,16 +733,18 @@ class _Pass:
         ``left`` calls may follow that one within the pass's depth limit.
 
         A call after which the program can no longer read every frame input costs
-        UNUSED_INPUT_COST more: a combining call reads one more input, and so may each later
-        call, but the last one only when a combining call can end the program at all (its
-        result is at least as wide as an input: ``dsl.MORE_COLUMNS``). So with several inputs,
-        the programs reading all of them go first: tasks that give several tables use them all.
+        UNUSED_INPUT_COST more: a call that can read another input (``dsl.Function.input_args``:
+        merge, concat... and add, sub, mul, div) may read one more, and so may each later call,
+        but the last one only when such a call can end the program at all (``final_reads``).
+        So with several inputs, the programs reading all of them go first: tasks that give
+        several tables use them all. (A call of those that reads none, say ``div`` by the
+        receiver's own row totals, is counted when it matches: ``_unread_cost``.)
         """
         unused = len(self.frames - used)
-        readable = left if self.final_combine else max(left - 1, 0)
-        key = (unused > readable, unused - 1 > readable)    # (other calls, combining calls) late
+        readable = left if self.final_reads else max(left - 1, 0)
+        key = (unused > readable, unused - 1 > readable)    # (other calls, input-reading calls) late
         if key not in self.orders:
-            costs = [(i, f.cost + (UNUSED_INPUT_COST if key[f.group == "combining"] else 0.0))
+            costs = [(i, f.cost + (UNUSED_INPUT_COST if key[bool(f.input_args)] else 0.0))
                      for i, f in enumerate(self.funcs)]
             self.orders[key] = tuple(sorted(costs, key=lambda ic: ic[1]))
         return self.orders[key]
@@ -834,10 +848,11 @@ class _Pass:
                 result.candidates_tried += 1
                 if not out.ok:
                     continue
+                now_used = used | dsl.inputs_read(fn, args) if fn.input_args else used
                 if _safe_match(self.match, out.value):
                     found = prog.then(Step(fn.name, args, tuple(trace)))
                     if _renders(found, len(inputs)):
-                        later = self._hold_cost(found)
+                        later = self._hold_cost(found) + self._unread_cost(fn, fcost, now_used)
                         if not later:
                             return found
                         if self.held is None or prio + later < self.held[0]:
@@ -865,8 +880,6 @@ class _Pass:
                     continue
                 state_cells += cells
                 ccost = cost + fn.cost
-                now_used = used | {args["other"]} if fn.name in self.reads_other \
-                    and args.get("other") is not None else used
                 states.append((out.value, prog.then(Step(fn.name, args, tuple(trace))), ccost, now_used))
                 h = _heuristic(out.value, self.target, self.tlabels, self.target_nan)
                 first = self._order(limit - depth - 1, now_used)[0][1]

@@ -134,3 +134,35 @@ def test_a_number_the_task_gives_used_as_an_arithmetic_operand_counts_as_using_i
     assert not _uses_hint(Program(0, (Step("mul", {**mul.steps[0].args, "derived": ("scalar", 3)}),)), hints)
     assert not _uses_hint(Program(0, (Step("div", {**mul.steps[0].args, "derived": ("reduce", "sum", 1)}),)),
                           hints)
+
+
+def test_dividing_by_another_input_comes_before_a_match_that_leaves_it_unread():
+    """df1 holds each row's total, so df0.div(df1) and df0.div(df0.sum(axis=1), axis=0) both give
+    the target. The search ordered a state's calls by group: only 'combining' calls counted as
+    reading another input, so div (group 'computation') was put last with UNUSED_INPUT_COST, and
+    its first operand, the receiver's own row totals, matched first: df1 was left unread."""
+    df0 = pd.DataFrame({"a": [1.0, 3.0, 2.0], "b": [3.0, 1.0, 6.0]}, index=["x", "y", "z"])
+    totals = df0.sum(axis=1)
+    df1 = pd.DataFrame({"a": totals, "b": totals})
+    for depth in (1, 2):
+        res = synthesize([df0, df1], df0.div(df1), SearchConfig(timeout_s=30, max_depth=depth))
+        assert res.rendered == "df0.div(df1)", (depth, res.rendered)
+
+
+def test_subtracting_a_series_input_from_a_series_comes_before_a_match_that_leaves_it_unread():
+    """With two Series and a Series target no call reading the other input was thought able to
+    end a program (only merge/concat/... results were considered, and only for a frame target),
+    so every call was ordered as one that leaves s1 unread and s0.sub(s0.mean()) came first."""
+    s0 = pd.Series([1.0, 3.0, 2.0], index=["x", "y", "z"])
+    s1 = pd.Series([2.0, 2.0, 2.0], index=["x", "y", "z"])
+    res = synthesize([s0, s1], s0.sub(s1), SearchConfig(timeout_s=30, max_depth=1))
+    assert res.rendered == "df0.sub(df1)", res.rendered
+
+
+def test_every_call_that_can_read_another_input_says_so():
+    assert {f.name for f in dsl.functions() if f.input_args} == \
+        {"merge", "concat", "join", "combine_first", "add", "sub", "mul", "div"}
+    assert not dsl.get("where").input_args          # its ``other`` is a cell value
+    div = dsl.get("div")
+    assert dsl.inputs_read(div, {"other": 1, "derived": None}) == {1}
+    assert dsl.inputs_read(div, {"other": None, "derived": ("reduce", "sum", 1)}) == frozenset()

@@ -294,6 +294,21 @@ def test_program_leaving_an_input_unread_is_still_found():
     assert equal(target, run_src(res.rendered, [orders, customers]))
 
 
+def test_a_shorter_match_leaving_an_input_unread_comes_after_a_longer_one_reading_it():
+    """Both df0.head(2) and df0.head(2).merge(df1) give the target. A program leaving an input
+    unread was charged UNUSED_INPUT_COST only where the depth limit left no call to read it: in
+    pass 1 df0.head(2) cost 2.5, in pass 2 1.0, so it was returned before every two-call program,
+    though the module says such programs come after those one call longer that read every input."""
+    df0 = pd.DataFrame({"k": [1, 2, 3], "v": [5.0, 7.0, 6.0]})
+    df1 = pd.DataFrame({"k": [1, 2, 3]})
+    target = df0.merge(df1).head(2)
+    res = synthesize([df0, df1], target, SearchConfig(timeout_s=30, max_depth=2))
+    assert res.solved and "df1" in res.rendered, res.rendered
+    assert equal(target, run_src(res.rendered, [df0, df1]))
+    res = synthesize([df0, df1], target, SearchConfig(timeout_s=30, max_depth=1))
+    assert res.rendered == "df0.head(2)", res.rendered      # not dropped: the only one-call answer
+
+
 def test_column_selection_of_a_wide_frame_is_found_first_and_within_the_time_limit():
     # 3000 columns: the options of sort keys, drops and selections were materialised in full
     # (hours); now the exact selection is getitem's first option.
