@@ -20,6 +20,11 @@ Containment, and why each piece is chosen:
   and between calls the alarm stays armed for the time left, so the caller's own work (argument
   generation, hashing, comparing) is stopped too: :class:`CallTimeout` is raised in the caller's
   code when the deadline passes, and the caller catches it outside the ``with`` block;
+- a lost alarm: Python ignores an exception raised in a gc callback or a finaliser (``__del__``,
+  a weakref callback), so a :class:`CallTimeout` landing there is lost. A call is timed out by the
+  clock too, and the search checks its deadline itself, so none is missed; the session's
+  ``sys.unraisablehook`` drops those lost CallTimeouts (the default hook printed each as
+  "Exception ignored in ..." with a traceback) and passes every other exception on;
 - pathological inputs: DSL functions that can multiply sizes (merge, cross join, pivot, unstack,
   stack, melt, concat) call :func:`guard_cells` with an *estimate* before running, and every
   result larger than ``max_cells`` is rejected after running.
@@ -34,6 +39,7 @@ import contextlib
 import logging
 import math
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -139,6 +145,7 @@ class Sandbox:
         self.counts = {"ok": 0, "error": 0, "timeout": 0, "blowup": 0}
         self._alarm = False
         self._old_handler: Any = None
+        self._old_unraisable: Any = None
         self._warn_ctx: Any = None
         self._np_ctx: Any = None
         self._old_cells: Any = None
@@ -154,6 +161,8 @@ class Sandbox:
         _local.max_cells = self.max_cells
         if threading.current_thread() is threading.main_thread():
             self._old_handler = signal.signal(signal.SIGALRM, _on_alarm)
+            self._old_unraisable = sys.unraisablehook
+            sys.unraisablehook = _LostAlarms(self._old_unraisable)
             self._alarm = True
         else:
             log.warning("sandbox off the main thread: no per-call time limit")
@@ -163,6 +172,7 @@ class Sandbox:
         if self._alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._old_handler)
+            sys.unraisablehook = self._old_unraisable
             self._alarm = False
         if self._old_cells is None:
             del _local.max_cells
@@ -177,7 +187,9 @@ class Sandbox:
         :class:`CallTimeout` is raised wherever the block is when it passes (calls made with
         :meth:`run` still return a timed-out :class:`Outcome`). Off the main thread there is no
         alarm: the caller's own deadline checks are all there is; nor is there for a deadline too
-        far away for ``setitimer`` (past ``_LONGEST_ALARM_S``, where it would overflow)."""
+        far away for ``setitimer`` (past ``_LONGEST_ALARM_S``, where it would overflow). On the
+        main thread too a caller needs its own checks: an alarm that lands in a gc callback or
+        a finaliser is lost (module docstring)."""
         if not self._alarm or deadline - time.monotonic() > _LONGEST_ALARM_S:
             yield
             return
@@ -237,3 +249,17 @@ def _arm(seconds: float) -> None:
 
 def _on_alarm(signum: int, frame: Any) -> None:
     raise CallTimeout()
+
+
+class _LostAlarms:
+    """A session's ``sys.unraisablehook``: drops the alarm's CallTimeout that Python ignored in a
+    gc callback or a finaliser (the clock checks count it), passes anything else to ``previous``."""
+
+    def __init__(self, previous: Callable[[Any], Any]) -> None:
+        self.previous = previous
+
+    def __call__(self, unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, CallTimeout):
+            log.debug("the alarm was lost in a gc callback or finaliser: the clock checks count it")
+            return
+        self.previous(unraisable)
