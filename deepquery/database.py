@@ -65,28 +65,72 @@ def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None =
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def _written_names(name: str) -> tuple[str, ...]:
+    """How DuckDB writes ``name`` in ``current_setting('search_path')``: in double quotes when it
+    holds a dot or a comma; 1.5 quotes one that holds a quote too, doubling its quotes, 1.2.2
+    writes quotes as they are (``e"."f`` as ``"e"."f"``, which its own parser cannot read)."""
+    escaped = '"' + name.replace('"', '""') + '"' if any(c in name for c in '.,"') else name
+    as_is = '"' + name + '"' if any(c in name for c in ".,") else name
+    return (escaped,) if as_is == escaped else (escaped, as_is)
+
+
+def _search_path_entries(text: str, schemas: list[str],
+                         databases: list[str]) -> list[tuple[str, str]]:
+    """``(database, schema)`` (lower case; database ``""`` where the entry names none) of each
+    entry of a search path as DuckDB writes it (``text``), first first, given DuckDB's own
+    list of their schemas (``current_schemas(false)``) and the names of the databases an entry
+    may name: the text says only which database each entry names, and, written by 1.2.2, says
+    it ambiguously, which the names it must be make plain."""
+    text, out, pos = text.lower(), [], 0
+    for schema in (s.lower() for s in schemas):
+        for database in ["", *(d.lower() for d in databases)]:
+            prefixes = [w + "." for w in _written_names(database)] if database else [""]
+            written = [p + w for p in prefixes for w in _written_names(schema)]
+            match = next((w for w in written if text.startswith(w, pos) and
+                          text[pos + len(w):pos + len(w) + 1] in ("", ",")), None)
+            if match is not None:
+                out.append((database, schema))
+                pos += len(match) + 1
+                break
+        else:
+            break
+    if len(out) != len(schemas) or pos < len(text):
+        # a database detached after it was set: DuckDB refuses every name (not a table's)
+        raise RuntimeError(f"cannot read DuckDB's search_path {text!r} (schemas {schemas}, "
+                           f"databases {databases})")
+    return out
+
+
 def _search_schemas(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """The ``(database, schema)`` pairs, lower case, that an unqualified table name of a query
-    is looked up in on ``con``, first first: the connection's temporary tables and views
-    (``temp.main``, which hide the database's of their name), its search path's first schema
-    (``current_database()``, ``current_schema()``: ``main`` but under ``SET schema``, ``SET
-    search_path`` or ``USE``), then, when the search path has that one entry, the database's
-    ``main``, where DuckDB looks next (``SET schema = 'o'``: ``a`` is ``o.a`` when ``o`` has
-    one, else ``main.a``). A later entry of a longer search path is not read: its tables are
-    unknown (refused), never another table of their name."""
-    database, schema, path = con.execute(
-        "SELECT current_database(), current_schema(), current_setting('search_path')").fetchone()
-    out = [("temp", "main"), (database.lower(), schema.lower())]
-    if schema.lower() != "main" and "," not in (path or ""):
-        out.append((database.lower(), "main"))
+    is looked up in on ``con``, first first, as DuckDB's ``CatalogSearchPath`` does: the
+    connection's temporary tables and views (``temp.main``, which hide the database's of their
+    name), every entry of its search path in order (``SET search_path = 'o,db2.s'``, ``SET
+    schema``, ``USE``), then ``main``. DuckDB keeps each entry as it resolved it when it was
+    set (a bare name: a schema, else a database and its default schema) and says which it is
+    (:func:`_search_path_entries`); an entry without a database, and the final ``main``, are
+    of ``current_database()``, which is the first entry's database when it names one: under
+    ``'db2.s,main'``, ``main`` is ``db2.main``. The system catalog's ``main`` and
+    ``pg_catalog`` that DuckDB searches last hold no user tables."""
+    database, text, schemas = con.execute(
+        "SELECT current_database(), current_setting('search_path'), current_schemas(false)"
+        ).fetchone()
+    databases = [d for (d,) in con.execute("SELECT database_name FROM duckdb_databases()")
+                 .fetchall()]
+    out = [("temp", "main")]
+    for pair in [*((d or database.lower(), s) for d, s in
+                   _search_path_entries(text or "", schemas, databases)),
+                 (database.lower(), "main")]:
+        if pair not in out:
+            out.append(pair)
     return out
 
 
 def _resolved_tables(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
     """``table -> (database, schema)`` (lower case) of the table or view each unqualified name
-    of a query reads on ``con`` (:func:`_search_schemas`): a temporary one where the connection
-    has it, never one of another database a library caller's connection attached or of another
-    schema (``information_schema`` lists them all)."""
+    of a query reads on ``con`` (:func:`_search_schemas`: the first of its search path that has
+    one), a temporary one where the connection has it; never one of a database or schema its
+    search path does not name (``information_schema`` lists them all)."""
     order = _search_schemas(con)
     rank = {pair: k for k, pair in enumerate(order)}
     out: dict[str, tuple[str, str]] = {}
@@ -113,10 +157,12 @@ def _columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
 def schema_of(con: duckdb.DuckDBPyConnection) -> Schema:
     """Table -> column names of the user tables (deepquery's own metadata tables excluded), with
     each column's equality domain (:func:`column_domains`). The tables the query's names read
-    (:func:`_resolved_tables`: the database's main schema, or the one its search path names,
-    and the connection's temporary tables that hide theirs): not those of another database a
-    library caller's connection attached, nor of another schema. Its ``main_tables``, those a
-    query may also write ``main.name``, are those read from a schema ``main``."""
+    (:func:`_resolved_tables`: the first of the search path's schemas that has one, the
+    connection's temporary tables first): not those of another database a library caller's
+    connection attached, nor of another schema, that its search path does not name. Its
+    ``main_tables``, those a query may also write ``main.name``, are those read from a schema
+    ``main``: DuckDB reads ``main.name`` from the first of the search path's schemas ``main``
+    that has one, which is the table ``name`` reads when its own is one of them."""
     out: dict[str, list[str]] = {}
     for t, c, _ in _columns(con):
         if not t.startswith("_sysml"):
