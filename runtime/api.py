@@ -7,6 +7,7 @@ and both offer the same small set of methods.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import pickle
 import random
@@ -22,6 +23,7 @@ from .serialization import _SIMPLE, INLINE_MAX, DepSlot, dumps_plain, make_value
 
 _client: Any = None
 _is_worker = False
+_shield: Any = None  # in a worker process, its client's ``shielded`` (see ``_shielded``)
 _init_lock = threading.RLock()
 _prev_sigterm: Any = None
 
@@ -133,9 +135,22 @@ def _live_client(what: str) -> Any:
 
 
 def _set_worker_client(w: Any) -> None:
-    global _client, _is_worker
+    global _client, _is_worker, _shield
     _client = w
     _is_worker = True
+    _shield = w.shielded
+
+
+def _shielded(fn: Callable) -> Callable:
+    """An API call that a cancel's SIGINT does not interrupt in a worker: the runtime's own code
+    must not stop halfway (a lock left held, a message half-sent, a ref left uncounted). A
+    cancel that came meanwhile raises TaskCancelledError as the call returns (``worker``)."""
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if _shield is None:
+            return fn(*args, **kwargs)
+        return _shield(fn, args, kwargs)
+    return call
 
 
 def _install_sigterm() -> None:
@@ -271,6 +286,7 @@ class RemoteFunction(_Remote):
         return self._blob
 
 
+@_shielded
 def _submit_task(rf: RemoteFunction, o: TaskOptions, args: tuple, kwargs: dict) -> Any:
     c = _get_client()
     if c.direct:
@@ -327,6 +343,7 @@ class ActorClass(_Remote):
         return _create_actor(self, options, args, kwargs)
 
 
+@_shielded
 def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) -> "ActorHandle":
     c = _get_client()
     if c.direct:
@@ -419,6 +436,7 @@ class ActorHandle:
         return hash(self._aid)
 
 
+@_shielded
 def _submit_call(h: ActorHandle, method_name: str, n: int, args: tuple, kwargs: dict) -> Any:
     c = _live_client(f"{h._meta[0]}.{method_name}.remote()")
     if c.direct:
@@ -461,6 +479,7 @@ def _make_remote(obj: Any, opts: dict) -> Any:
 
 
 # --- objects ---
+@_shielded
 def get(refs: ObjectRef | Sequence[ObjectRef], timeout: float | None = None) -> Any:
     """The value(s) of ``refs``; blocks until ready or ``timeout`` seconds (GetTimeoutError)."""
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
@@ -475,6 +494,7 @@ def get(refs: ObjectRef | Sequence[ObjectRef], timeout: float | None = None) -> 
     _check_ref(refs, "get")
 
 
+@_shielded
 def put(value: Any) -> ObjectRef:
     """Store ``value`` (immutable from now on) and return its ref."""
     if type(value) is ObjectRef:
@@ -487,6 +507,7 @@ def put(value: Any) -> ObjectRef:
                         f"{e}") from None
 
 
+@_shielded
 def wait(refs: Sequence[ObjectRef], num_returns: int = 1, timeout: float | None = None,
          fetch_local: bool = True) -> tuple[list[ObjectRef], list[ObjectRef]]:
     """``(ready, not_ready)``: returns once ``num_returns`` refs are ready or at ``timeout``."""
@@ -511,6 +532,7 @@ def wait(refs: Sequence[ObjectRef], num_returns: int = 1, timeout: float | None 
     return ready, [r for r in refs if r._id not in taken]
 
 
+@_shielded
 def kill(actor: ActorHandle, no_restart: bool = True) -> None:
     """Kill the actor's process now; pending and later calls raise ActorDiedError.
 
@@ -521,6 +543,7 @@ def kill(actor: ActorHandle, no_restart: bool = True) -> None:
     _live_client("kill()").kill(actor._aid, no_restart)
 
 
+@_shielded
 def cancel(ref: ObjectRef, force: bool = False, recursive: bool = True) -> None:
     """Cancel the task that makes ``ref``; ``get`` then raises TaskCancelledError. With
     ``recursive`` (Ray's default) the tasks it submitted are cancelled too, transitively (actor
@@ -529,6 +552,7 @@ def cancel(ref: ObjectRef, force: bool = False, recursive: bool = True) -> None:
     _live_client("cancel()").cancel(ref._id, force, recursive)
 
 
+@_shielded
 def get_actor(name: str) -> ActorHandle:
     """The handle of the live actor created with ``options(name=name)``."""
     if not isinstance(name, str) or not name:

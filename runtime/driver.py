@@ -124,18 +124,29 @@ class Driver:
         wid = self._new_wid()
         a, b = socket.socketpair()
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-S", "-c", _BOOT, str(b.fileno()), str(self.life_r),
-                 self.session_dir, str(wid), str(self.epoch), self.spill_dir,
-                 str(self.object_store_memory or 0)],
-                pass_fds=(b.fileno(), self.life_r), start_new_session=True, env=self.env,
-                stdin=subprocess.DEVNULL)
+            cancel_r, cancel_w = os.pipe()  # the ids of its cancelled tasks (Scheduler._interrupt)
         except BaseException:
             a.close()
             b.close()
             raise
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-c", _BOOT, str(b.fileno()), str(self.life_r),
+                 self.session_dir, str(wid), str(self.epoch), self.spill_dir,
+                 str(self.object_store_memory or 0), str(cancel_r)],
+                pass_fds=(b.fileno(), self.life_r, cancel_r), start_new_session=True,
+                env=self.env, stdin=subprocess.DEVNULL)
+        except BaseException:
+            a.close()
+            b.close()
+            os.close(cancel_r)
+            os.close(cancel_w)
+            raise
         b.close()
+        os.close(cancel_r)
+        os.set_blocking(cancel_w, False)
         w = WorkerInfo(wid, Channel(a), proc, aid)
+        w.cancel_fd = cancel_w
         w.chan.outbox.append(("setup", list(sys.path)))
         self.sched.to_flush.add(w)
         self.all_workers.append(w)
@@ -218,7 +229,7 @@ class Driver:
                         self.sel.unregister(w.chan.sock)
                     except (KeyError, ValueError, OSError):
                         pass
-                    w.chan.close()
+                    w.close()
                     s.on_worker_died(w, files)
                     self._dying.append(w)
                 if self._dying:
@@ -287,9 +298,7 @@ class Driver:
         elif tag == "side_puts":
             w.side_puts = True
         elif tag == "hello":
-            w.alive = True
-            w.pid = m[2]
-            s.changed = True
+            s.on_hello(w, m[2])
 
     # --- reference counting hooks (see object_ref) ---
     def incref(self, oid: int) -> None:
@@ -552,7 +561,7 @@ class Driver:
             except subprocess.TimeoutExpired:
                 _kill(w.proc)
                 w.proc.wait()
-            w.chan.close()
+            w.close()
         for fd in (self.life_w, self.life_r, self.wake_r, self.wake_w):
             try:
                 os.close(fd)

@@ -14,10 +14,14 @@ Task states and transitions::
     RUNNING  --worker blocks in get, bounces--> READY      (the worker hands back queued tasks)
     RUNNING  --worker dies, no retries left-->  FAILED     (WorkerCrashedError / ActorDiedError)
     WAITING/READY --cancel-->                   CANCELLED  (outputs hold TaskCancelledError)
-    RUNNING  --cancel-->                        CANCELLED  (SIGINT to the worker; force kills it;
-                                                            recursive: the tasks it submitted
-                                                            are cancelled too, transitively,
-                                                            and so is any it submits after)
+    RUNNING  --cancel-->                        CANCELLED  (its id on the worker's cancel pipe,
+                                                            then SIGINT: it never starts if it
+                                                            has not, else it is interrupted;
+                                                            see ``worker``. Force kills the
+                                                            worker; recursive: the tasks it
+                                                            submitted are cancelled too,
+                                                            transitively, and so is any it
+                                                            submits after)
     RUNNING  --pool worker dies, retries left-> READY      (``max_retries``; -1 is unlimited)
     RUNNING  --raises, ``retry_exceptions``--> READY
     FINISHED --an output is lost and needed-->  WAITING    (lineage reconstruction: the task runs
@@ -51,6 +55,7 @@ import itertools
 import logging
 import os
 import signal
+import struct
 import threading
 import time
 from collections import deque
@@ -71,6 +76,7 @@ _DEPTH = 8
 _MAX_EXTRA_WORKERS = 64  # default of RUNTIME_MAX_EXTRA_WORKERS
 _MAX_EVENTS = 200_000  # the timeline keeps the most recent events
 _TIMERS_MIN = 256  # past this many request timers, those already answered are dropped
+_TID = struct.Struct("<Q")  # a task id on a worker's cancel pipe (worker._TIDS)
 
 
 class Task:
@@ -78,7 +84,8 @@ class Task:
 
     __slots__ = ("tid", "kind", "fn_id", "name", "args_val", "deps", "contained", "roids",
                  "num_cpus", "aid", "method", "retries_left", "retry_exceptions", "state",
-                 "worker", "pending", "max_retries", "held", "live", "children", "ready_at")
+                 "worker", "pending", "max_retries", "held", "live", "children", "ready_at",
+                 "cancelled")
 
     def __init__(self, spec: tuple) -> None:
         (self.kind, self.fn_id, self.name, self.args_val, self.deps, self.contained, self.roids,
@@ -94,6 +101,8 @@ class Task:
         # when it last entered the ready queue (time.monotonic), for any reason: first time,
         # retry or bounce; pool.grow gives it a grace from then (see ``_enqueue``)
         self.ready_at = 0.0
+        # cancelled while on a worker, which reports it: it must not run again (retry, bounce)
+        self.cancelled = False
 
 
 class WorkerInfo:
@@ -101,7 +110,7 @@ class WorkerInfo:
 
     __slots__ = ("wid", "chan", "proc", "pid", "inflight", "fns", "blocked", "cpu", "aid",
                  "holds", "alive", "dead", "doomed", "stack", "idle_since", "cancelled",
-                 "orphans", "side_puts")
+                 "orphans", "side_puts", "cancel_fd", "cancel_at_hello")
 
     def __init__(self, wid: int, chan: Any, proc: Any, aid: int | None = None) -> None:
         self.wid = wid
@@ -127,6 +136,19 @@ class WorkerInfo:
         # tasks failed by the driver while they still ran here (cancelled, actor killed), by
         # id: the output segments they write are removed if the worker dies before reporting
         self.orphans: dict[int, Task] = {}
+        self.cancel_fd = -1  # write end of its cancel pipe (``Scheduler._interrupt``)
+        self.cancel_at_hello = False  # ids written while it started: SIGINT once it is up
+
+    def close(self) -> None:
+        """Close the driver's ends of its channel and cancel pipe (its process is gone or
+        going)."""
+        self.chan.close()
+        fd, self.cancel_fd = self.cancel_fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 class Waiter:
@@ -427,6 +449,7 @@ class Scheduler:
             discard([v for v, _ in values])
             return
         t.children = None  # it is done: cancelling it no longer reaches them
+        cancelled, t.cancelled = t.cancelled, False  # (a rebuild from lineage may run it again)
         if t.kind == "task":
             old = self.fn_time.get(t.fn_id)
             self.fn_time[t.fn_id] = dt if old is None else 0.8 * old + 0.2 * dt
@@ -434,7 +457,8 @@ class Scheduler:
         if t.kind == "actor_create":
             actors.constructor_done(self, w, t, ok, values)
             return
-        if not ok and t.retry_exceptions and t.retries_left != 0 and t.kind == "task":
+        if (not ok and t.retry_exceptions and t.retries_left != 0 and t.kind == "task"
+                and not cancelled):
             t.retries_left -= 1
             self._enqueue(t)
             discard([v for v, _ in values])
@@ -588,7 +612,11 @@ class Scheduler:
             w.cpu = 0.0
             w.idle_since = time.monotonic()
         if t is not None and t.state == RUNNING:
-            self._enqueue(t, front=True)
+            if t.cancelled:  # handed back before it started: it never runs
+                t.worker = None
+                self._fail(t, system_error_value(TaskCancelledError(f"{t.name} was cancelled")))
+            else:
+                self._enqueue(t, front=True)
 
     # --- cancellation, deaths ---
     def _kill_proc(self, w: WorkerInfo) -> None:
@@ -619,22 +647,55 @@ class Scheduler:
             self._cancel(c, force and c.kind == "task", True)
 
     def _cancel_running(self, t: Task, w: WorkerInfo, force: bool) -> None:
+        """Cancel pool task ``t``, sent to ``w``: it may be running, or still queued there (then
+        it never starts). Its outputs get TaskCancelledError when ``w`` reports it, or at once
+        if its result no longer matters: forced, or ``w`` is still starting, or a help task runs
+        on top of it (``t`` is interrupted once that one returns)."""
         value = system_error_value(TaskCancelledError(f"{t.name} was cancelled"))
+        if force:
+            self._fail(t, value)
+            self._kill_proc(w)
+            return
+        t.cancelled = True
+        self._interrupt(w, t.tid)
         helps = [x for x in w.stack if type(x) is int]
-        if helps and helps[-1] != t.tid and not force:
-            # a help task runs on top of it: SIGINT would cancel that one instead, so the
-            # task is only marked cancelled (it runs on; its result is dropped)
+        if (helps and helps[-1] != t.tid) or not w.alive:
             self._fail(t, value)
+
+    def _interrupt(self, w: WorkerInfo, tid: int) -> None:
+        """Tell ``w`` that task ``tid`` is cancelled: its id on ``w``'s cancel pipe, then SIGINT,
+        which makes the worker read the pipe. The id says which task: a SIGINT alone could land
+        before the task starts (and be lost) or interrupt the task before it. A worker still
+        starting has no SIGINT handler yet: it gets the signal once it says hello."""
+        if w.cancel_fd < 0 or w.dead:
             return
-        if force or not w.alive:  # a booting worker has no SIGINT handler yet
-            self._fail(t, value)
-            if force:
-                self._kill_proc(w)
+        try:
+            os.write(w.cancel_fd, _TID.pack(tid))  # 8 bytes: atomic on a pipe
+        except OSError:  # its process is gone (or, stuck, it left 8192 cancels unread)
             return
+        if w.alive:
+            self._sigint(w)
+        else:
+            w.cancel_at_hello = True
+
+    def _sigint(self, w: WorkerInfo) -> None:
         try:
             os.kill(w.pid, signal.SIGINT)
         except OSError:
             pass
+
+    def on_hello(self, w: WorkerInfo, pid: int) -> None:
+        """``w``'s process is up, its SIGINT handler installed."""
+        w.alive = True
+        w.pid = pid
+        if w.cancel_at_hello:  # a task it may have started meanwhile is interrupted
+            w.cancel_at_hello = False
+            self._sigint(w)
+        # from here each cancel comes with a SIGINT: until it reads this, the worker reads the
+        # cancel pipe before each task it starts
+        w.chan.outbox.append(("up",))
+        self.to_flush.add(w)
+        self.changed = True
 
     def on_worker_died(self, w: WorkerInfo, unsent: list[str] | None = None) -> None:
         """``w``'s process is gone; ``unsent``: its ``unsent_put_files``, listed before."""
@@ -653,7 +714,10 @@ class Scheduler:
                 self.pool.remove(w)
             status = None  # looked up once (it may wait 0.1 s), and only if a task fails
             for t in list(w.inflight.values()):
-                if t.retries_left != 0 and t.state == RUNNING:
+                if t.cancelled and t.state == RUNNING:
+                    self._fail(t, system_error_value(TaskCancelledError(
+                        f"{t.name} was cancelled")))
+                elif t.retries_left != 0 and t.state == RUNNING:
                     t.retries_left -= 1
                     self._enqueue(t, front=True)
                     log.info("retrying %s after its worker died", t.name)

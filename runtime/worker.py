@@ -1,16 +1,26 @@
 """A worker process: runs tasks, or hosts one actor, for the driver that started it.
 
 Started as ``python -m runtime.worker FD LIFELINE_FD SESSION_DIR WORKER_ID EPOCH SPILL_DIR
-OBJECT_STORE_MEMORY`` (SPILL_DIR empty and OBJECT_STORE_MEMORY 0 without a cap). It talks to the
-driver over a framed socket (``protocol.Channel``). A daemon thread blocks on the lifeline pipe,
-whose write end only the driver holds: when the driver dies, however it dies, the read returns
-EOF and the worker removes the session's shared-memory folder and exits, so nothing outlives it.
+OBJECT_STORE_MEMORY CANCEL_FD`` (SPILL_DIR empty and OBJECT_STORE_MEMORY 0 without a cap). It
+talks to the driver over a framed socket (``protocol.Channel``). A daemon thread blocks on the
+lifeline pipe, whose write end only the driver holds: when the driver dies, however it dies, the
+read returns EOF and the worker removes the session's shared-memory folder and exits, so nothing
+outlives it.
 
 While a task waits in ``get`` or ``wait`` the worker hands queued tasks back to the driver
 (``bounce``) so a nested task queued behind its parent cannot deadlock; an actor keeps its calls,
 since they must run in order. When every pool worker waits and the pool cannot grow, the driver
 sends a *help* task, which the waiting worker runs at once, inside its wait (see ``scheduler``);
 a reply that arrives meanwhile for an outer wait is kept until that wait resumes.
+
+Cancellation: the driver writes the id of a cancelled task to the worker's *cancel pipe*
+(CANCEL_FD), then sends SIGINT. The handler reads the pipe into ``cancelled`` and raises
+TaskCancelledError in the main thread only if that thread runs the user's code of a cancelled task;
+inside the runtime's own code (``shielded``: an API call, a request) it raises nothing, and the
+runtime raises the error itself where it holds nothing: before the task starts (so a task cancelled
+while it waited here never runs), while a request waits for its reply (SIGINT writes to the
+signal wakeup pipe, which that wait watches), after a help task, and as the API call returns. A
+signal never leaves a lock held or a message half-sent. Actor processes are never interrupted.
 
 Threads of a task may call the API at once: every request carries an id, one thread at a time
 reads the socket and files each reply under its id for the thread that waits for it. Help tasks
@@ -27,6 +37,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -81,6 +92,16 @@ class Worker:
         self._main_waits = 0  # requests of the main thread open now (help tasks run in them)
         self._helps: deque[tuple] = deque()  # help tasks another thread read, for the main one
         self.current: int | None = None  # the task running now (innermost): submits' parent
+        # ids of tasks the driver cancelled that have not ended here (read from the cancel pipe
+        # by the SIGINT handler); a task in it raises TaskCancelledError at the next safe point
+        self.cancelled: set[int] = set()
+        self.cancel_fd = -1  # read end of the driver's cancel pipe
+        self.wake_fd = -1  # read end of the signal wakeup pipe: a SIGINT wakes a blocked request
+        self.shield = 0  # > 0 while the main thread runs the runtime's own code for a task
+        # the driver has read our hello ("up"): from then on it sends SIGINT with each cancel;
+        # before, a task about to start reads the cancel pipe itself
+        self.up = False
+        self.again_s = _AGAIN_S  # see _on_sigint
 
     # --- reference counting hooks (see object_ref) ---
     def incref(self, oid: int) -> None:
@@ -143,6 +164,56 @@ class Worker:
     def new_id(self) -> int:
         return self._prefix | next(self._ids)
 
+    # --- cancellation ---
+    def take_cancels(self) -> None:
+        """Add the task ids the driver wrote to the cancel pipe to ``cancelled``."""
+        while True:
+            try:
+                data = os.read(self.cancel_fd, 8 * 512)  # whole ids: each write is one, atomic
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # no pipe (started by hand) or closed
+                return
+            if not data:
+                return
+            self.cancelled.update(t for (t,) in _TIDS.iter_unpack(data))
+
+    def check_cancelled(self) -> None:
+        """Raise TaskCancelledError if the pool task on the main thread was cancelled; called
+        where the runtime's code holds nothing (a safe point), on the main thread."""
+        if self.running and self.actor_id is None and self.current in self.cancelled:
+            self.running = False  # raised once: a second SIGINT does not interrupt the unwinding
+            raise TaskCancelledError("the task was cancelled")
+
+    def shielded(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        """``fn(*args, **kwargs)``, an API call from a task, which a cancel's SIGINT does not
+        interrupt; a cancel that came meanwhile raises as it returns."""
+        if _get_ident() != self._main_ident:
+            return fn(*args, **kwargs)
+        self.shield += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.shield -= 1
+            if not self.shield:
+                self.check_cancelled()
+
+    def _await_frames(self) -> None:
+        """Block until the socket has data, as the main thread in a request; raise
+        TaskCancelledError if its task is cancelled meanwhile. After each ``recv`` no complete
+        frame is left buffered (``Channel._frames`` takes them all), so the socket tells."""
+        sock = self.chan.sock
+        watch = (sock, self.wake_fd) if self.wake_fd >= 0 else (sock,)
+        while True:
+            self.check_cancelled()
+            ready = select.select(watch, (), ())[0]
+            if sock in ready:
+                return
+            try:  # a signal came (the handler has run): empty the wakeup pipe, check again
+                os.read(self.wake_fd, 512)
+            except OSError:
+                pass
+
     def shm_path(self, oid: int, run: int = 0) -> str:
         return f"{self.session_dir}/{oid:x}.{run:x}" if run else f"{self.session_dir}/{oid:x}"
 
@@ -172,6 +243,8 @@ class Worker:
                     pass
             self.flush()
             while True:
+                if main:  # a safe point: a cancel that came meanwhile (or in a help task) raises
+                    self.check_cancelled()
                 with cv:
                     while True:
                         if replies[rid] is not _OPEN:
@@ -183,7 +256,11 @@ class Worker:
                             self._reading = True
                             help_msg = None
                             break
-                        cv.wait()
+                        if main:  # another thread reads: look for a cancel now and then
+                            self.check_cancelled()
+                            cv.wait(_CANCEL_POLL_S)
+                        else:
+                            cv.wait()
                 if help_msg is not None:  # read by another thread while we wait
                     self.incoming(help_msg, blocked=True)
                     continue
@@ -219,6 +296,8 @@ class Worker:
         threads can read meanwhile."""
         helps = []
         try:
+            if block and blocked and _get_ident() == self._main_ident:
+                self._await_frames()
             try:
                 frames = self.chan.recv(block)
             except EOFError:
@@ -268,6 +347,9 @@ class Worker:
             self.run(m)  # inside the wait of the task below us on the stack
             self.running = running
             self.flush()
+        elif tag == "up":
+            self.take_cancels()  # those written while we started
+            self.up = True
         elif tag == "exit":
             _exit(0)
         elif tag == "setup":
@@ -393,24 +475,29 @@ class Worker:
         wall0 = time.time()
         t0 = time.perf_counter()
         outer, self.current = self.current, tid  # a help task runs inside an outer task
-        self.running = True  # from here SIGINT (cancel) raises TaskCancelledError
+        shield, self.shield = self.shield, 1  # the runtime's own code until the user's starts
         try:
+            self.running = True
             args, kwargs = resolve_args(args_val, dep_vals, self.load)
             if tag == "task":
                 fn = self._fn(fn_id, blob)
                 self._one_thread()
+                self._start(tid)
                 result = fn(*args, **kwargs)
             elif tag == "call":
                 self._one_thread()
+                self._start(tid)
                 result = getattr(self.actor, method)(*args, **kwargs)
             else:
                 cls = self._fn(cls_id, blob)
                 _set_prefix(f"{getattr(cls, '__name__', 'actor')} worker {self.wid}")
                 self._one_thread()
+                self.shield = 0
                 self.actor = cls(*args, **kwargs)
                 result = None
             self.running = False
             self.current = outer
+            self.shield = shield
             outs = split_returns(result, len(roids), name)
             del result
             # a task's outputs are named per run: a run that rebuilds lost outputs must not
@@ -420,6 +507,7 @@ class Worker:
         except BaseException as e:  # noqa: BLE001 - every user error goes back to the caller
             self.running = False
             self.current = outer
+            self.shield = shield
             ok = False
             if isinstance(e, TaskCancelledError):
                 err = system_error_value(e)
@@ -427,14 +515,29 @@ class Worker:
                 tb = traceback.format_exc()
                 err = error_value(e, tb, name)
             values = [(err, []) for _ in roids] if roids else [(err, [])]
+            if self.cancelled:
+                self.cancelled.discard(tid)
             if tag == "actor_init":
                 self._done(("done", tid, values, time.perf_counter() - t0, False, wall0))
                 self.flush()
                 return
+        if self.cancelled:  # a cancel that came too late (it finished) is forgotten here
+            self.cancelled.discard(tid)
         dt = time.perf_counter() - t0
         old = self.fn_time.get(key)
         self.fn_time[key] = dt if old is None else 0.7 * old + 0.3 * dt
         self._done(("done", tid, values, dt, ok, wall0))
+
+    def _start(self, tid: int) -> None:
+        """The user's code of ``tid`` starts now, unless it was cancelled while it waited here
+        (its SIGINT then interrupted nothing, or the task before it); from here a cancel's
+        SIGINT interrupts a pool task at once."""
+        self.shield = 0
+        if not self.up:
+            self.take_cancels()
+        if tid in self.cancelled:
+            self.running = False
+            raise TaskCancelledError("the task was cancelled before it started")
 
     def _done(self, msg: tuple) -> None:
         """Queue a task's ``done``, after the refs it took (unpickled from its arguments and
@@ -554,14 +657,46 @@ def _driver_gone(session_dir: str) -> None:
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
+    """A cancel: read which tasks (the cancel pipe); interrupt the user's code of the one the
+    main thread runs, if it is one of them. Inside the runtime's own code (``shield``) the
+    error is raised later, at a safe point (see the module's docstring)."""
     w = _WORKER
-    if w is not None and w.running:
-        w.running = False
-        raise TaskCancelledError("the task was cancelled")
+    if w is None:
+        return
+    w.take_cancels()
+    if w.shield:
+        return
+    if _in_finalizer(frame):
+        # a finalizer (a ref dropped) runs: Python prints and drops what it raises, and the
+        # task would run on. Signal again from another thread, later each time, until it lands
+        # outside one (a signal raised here would be handled at once, still inside it)
+        if w.running and w.actor_id is None and w.current in w.cancelled:
+            t = threading.Timer(w.again_s, os.kill, (os.getpid(), signal.SIGINT))
+            t.daemon = True
+            t.start()
+            w.again_s = min(2 * w.again_s, _AGAIN_MAX_S)
+        return
+    w.again_s = _AGAIN_S
+    w.check_cancelled()
+
+
+def _in_finalizer(frame: Any) -> bool:
+    """Whether ``frame`` runs inside a ``__del__`` (its own or a caller's)."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 _WORKER: Worker | None = None
 _get_ident = threading.get_ident
+_TIDS = struct.Struct("<Q")  # a task id on the cancel pipe
+# how often the main thread, waiting while another thread of its task reads the socket, looks
+# for a cancel (the one wait a signal cannot wake)
+_CANCEL_POLL_S = 0.05
+_AGAIN_S = 0.001  # a cancel's SIGINT that came inside a finalizer is sent again after this,
+_AGAIN_MAX_S = 0.05  # twice as long each time it lands in one again, up to this
 _OPEN = object()  # a request's reply slot before the answer arrives
 # requests the driver answers as it reads them: no queued task can be what they wait for
 _ANSWERED_AT_ONCE = frozenset(("get_actor", "create_actor"))
@@ -623,7 +758,7 @@ def _apply_site() -> None:
 def main(argv: list[str]) -> None:
     global _WORKER
 
-    fd, lifeline_fd, session_dir, wid, epoch, spill_dir, cap = argv
+    fd, lifeline_fd, session_dir, wid, epoch, spill_dir, cap, cancel_fd = argv
     global _SPILL_DIR, _SPILL
     _SPILL_DIR = spill_dir
     if spill_dir:
@@ -637,6 +772,13 @@ def main(argv: list[str]) -> None:
     sys.stderr = _Prefixed(sys.stderr, "")
     _set_prefix(f"worker {wid}")
     threading.Thread(target=w._flusher, daemon=True).start()
+    w.cancel_fd = int(cancel_fd)
+    os.set_blocking(w.cancel_fd, False)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    w.wake_fd = wake_r
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     signal.signal(signal.SIGINT, _on_sigint)
     from . import api
     api._set_worker_client(w)

@@ -291,6 +291,197 @@ def test_a_task_submitted_by_a_cancelled_task_as_it_stops_is_cancelled(rt, backe
         rt.get(late, timeout=30)
 
 
+class _SlowLock:
+    """A lock that stays held a while after each acquire, inside the acquiring call: it widens
+    the window in which a cancel's SIGINT lands inside the worker's own ``with`` blocks."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def acquire(self, blocking=True, timeout=-1):
+        got = self._lock.acquire(blocking, timeout)
+        if got:
+            time.sleep(0.005)
+        return got
+
+    def release(self):
+        self._lock.release()
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def test_a_cancel_never_stops_the_workers_own_code_halfway(fresh, backend, tmp_path):
+    if backend != "local":
+        pytest.skip("widens a window inside the local worker's request code")
+    rt = fresh
+    ready = rt.put(1)
+
+    @rt.remote
+    def spin(refs, path):
+        from runtime import worker
+        worker._WORKER._cv = threading.Condition(_SlowLock())
+        open(path, "w").close()
+        while True:  # nearly all its time in the runtime's code, with the slowed lock held
+            rt.get(refs[0])
+
+    @rt.remote
+    def one():
+        return 1
+
+    for i in range(3):
+        ref = spin.remote([ready], tmp_path / f"spin{i}")
+        _started(tmp_path / f"spin{i}")
+        time.sleep(0.2)
+        rt.cancel(ref, recursive=False)
+        # before: the SIGINT raised inside the lock's acquire, which the with block never
+        # entered: the lock stayed held and the request's cleanup (or the worker's loop next)
+        # waited for it forever
+        with pytest.raises(rt.TaskCancelledError):
+            rt.get(ref, timeout=30)
+    # every worker still serves (a worker that deadlocked would hold its task forever)
+    assert rt.get([one.remote() for _ in range(8)], timeout=30) == [1] * 8
+
+
+def test_cancelling_a_task_queued_behind_another_on_its_worker_cancels_only_it(fresh, backend,
+                                                                             tmp_path):
+    if backend != "local":
+        pytest.skip("short tasks are pipelined to busy workers by the local scheduler")
+    rt = fresh
+
+    @rt.remote
+    def step(s, name):
+        if name:
+            open(tmp_path / name, "w").close()
+        time.sleep(s)
+        return name
+
+    rt.get([step.remote(0, "") for _ in range(20)])  # its runs are short: it is pipelined
+    long = [step.remote(3.0, f"long{i}") for i in range(2)]
+    for i in range(2):
+        _started(tmp_path / f"long{i}")
+    queued = step.remote(0, "queued")  # both workers are busy: it waits on one's queue
+    sched = rt.api._client.sched
+    deadline = time.monotonic() + 10
+    while sched.store.entries[queued._id].task.state != "RUNNING":  # sent to that worker
+        assert time.monotonic() < deadline, "the task was never sent to a busy worker"
+        time.sleep(0.01)
+    rt.cancel(queued)
+    # before: the SIGINT interrupted the task running on that worker, and this one ran
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(queued, timeout=30)
+    assert rt.get(long, timeout=30) == ["long0", "long1"]
+    assert not (tmp_path / "queued").exists()
+
+
+def _busy(seconds):
+    t = time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        pass
+
+
+class _SlowFinalizer:
+    def __del__(self):
+        _busy(0.01)
+
+
+def test_a_cancel_that_lands_in_a_finalizer_still_stops_the_task(fresh, backend, tmp_path):
+    if backend != "local":
+        pytest.skip("tests the local worker's SIGINT handler")
+    rt = fresh
+
+    @rt.remote
+    def churn(path):
+        open(path, "w").close()
+        while True:
+            # most of its time in a finalizer (the runtime's own: ObjectRef.__del__), a little
+            # in its own code
+            _SlowFinalizer()
+            _busy(0.002)
+
+    for i in range(3):
+        ref = churn.remote(tmp_path / f"churn{i}")
+        _started(tmp_path / f"churn{i}")
+        time.sleep(0.2)
+        rt.cancel(ref)
+        # before: the TaskCancelledError raised inside __del__ was printed and dropped
+        # ("Exception ignored in"), and the task ran on
+        with pytest.raises(rt.TaskCancelledError):
+            rt.get(ref, timeout=20)
+
+
+class Gate:
+    def wait(self, path):
+        import os
+        deadline = time.monotonic() + 60
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+def test_a_task_cancelled_while_its_worker_starts_never_runs(fresh, backend, tmp_path):
+    if backend != "local":
+        pytest.skip("tests the local pool's workers as they start")
+    rt = fresh
+    sched = rt.api._client.sched
+    gate = rt.remote(Gate).remote()
+
+    @rt.remote
+    def blocker(gate):
+        rt.get(gate.wait.remote(str(tmp_path / "open")))
+
+    @rt.remote
+    def mark(name):
+        open(tmp_path / name, "w").close()
+
+    blockers = [blocker.remote(gate) for _ in range(2)]
+    deadline = time.monotonic() + 30
+    while not all(w.blocked for w in sched.pool):  # both wait in get: the pool grows next
+        assert time.monotonic() < deadline, "the blockers never waited"
+        time.sleep(0.01)
+    ref = mark.remote("ran")
+    task = sched.store.entries[ref._id].task
+    deadline = time.monotonic() + 30
+    while task.state != "RUNNING":
+        assert time.monotonic() < deadline, "the task was never sent"
+        time.sleep(0.001)
+    w = task.worker
+    assert not w.alive, "sent to a worker already up: this test needs one that starts"
+    rt.cancel(ref)
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(ref, timeout=30)
+    deadline = time.monotonic() + 30
+    while not w.alive or w.orphans:  # it started and reported the task
+        assert time.monotonic() < deadline, "the new worker never reported the cancelled task"
+        time.sleep(0.01)
+    # before: the worker, once up, ran it anyway (its result dropped)
+    assert not (tmp_path / "ran").exists()
+    open(tmp_path / "open", "w").close()
+    rt.get(blockers, timeout=30)
+
+
+def test_a_cancelled_task_is_not_retried(rt, backend, tmp_path):
+    if backend != "local":
+        pytest.skip("tests the local scheduler's retries")
+
+    @rt.remote(max_retries=3, retry_exceptions=True)
+    def sleeper():
+        with open(tmp_path / "runs", "a") as f:
+            f.write("run\n")
+        time.sleep(60)
+
+    ref = sleeper.remote()
+    _started(tmp_path / "runs")
+    rt.cancel(ref)
+    # before: the TaskCancelledError it raised was retried like any exception: it ran again
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(ref, timeout=20)
+    time.sleep(0.5)
+    assert (tmp_path / "runs").read_text() == "run\n"
+
+
 def test_get_of_a_non_ref_says_what_to_do(rt):
     with pytest.raises(TypeError, match="ObjectRef"):
         rt.get(3)

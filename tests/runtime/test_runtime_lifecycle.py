@@ -220,18 +220,20 @@ def test_a_worker_whose_driver_is_gone_at_start_removes_the_session(backend, cap
     ours, theirs = socket.socketpair()
     ours.close()  # the driver's end is gone before the worker says hello
     life_r, life_w = os.pipe()  # the lifeline stays open: only the failed hello can tell
+    cancel_r, cancel_w = os.pipe()
     env = dict(os.environ, RUNTIME_SYS_PATH=os.pathsep.join([driver._PKG_PARENT] + sys.path))
     try:
         proc = subprocess.run(
             [sys.executable, "-S", "-c", driver._BOOT, str(theirs.fileno()), str(life_r),
-             session, "1", "1", "", "0"],
-            pass_fds=(theirs.fileno(), life_r), env=env, timeout=60, capture_output=True)
+             session, "1", "1", "", "0", str(cancel_r)],
+            pass_fds=(theirs.fileno(), life_r, cancel_r), env=env, timeout=60,
+            capture_output=True)
         assert proc.returncode == 1
         assert not os.path.exists(session), proc.stderr[-2000:]
     finally:
         theirs.close()
-        os.close(life_r)
-        os.close(life_w)
+        for fd in (life_r, life_w, cancel_r, cancel_w):
+            os.close(fd)
         shutil.rmtree(session, ignore_errors=True)
 
 
