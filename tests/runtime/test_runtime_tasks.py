@@ -309,7 +309,11 @@ def test_cancel_of_a_task_under_a_help_task_cancels_that_task_only(capped_pool, 
     @rt.remote
     def child(i):
         open(tmp_path / f"child{i}", "w").close()
-        time.sleep(1.0)
+        deadline = time.monotonic() + 60
+        # until the test has cancelled: a fixed sleep (1 s) could end before the other child
+        # started under load, and the parent then had finished before its cancel
+        while not (tmp_path / "go").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
         return i
 
     @rt.remote
@@ -327,6 +331,7 @@ def test_cancel_of_a_task_under_a_help_task_cancels_that_task_only(capped_pool, 
     # each child runs inside its parent's wait, in the parent's worker; cancelling the parent
     # must not interrupt the child running on top of it
     rt.cancel(p[0])
+    open(tmp_path / "go", "w").close()
     with pytest.raises(rt.TaskCancelledError):
         rt.get(p[0], timeout=60)
     assert rt.get(p[1], timeout=60) == 1
