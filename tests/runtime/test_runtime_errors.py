@@ -482,6 +482,21 @@ def test_a_cancelled_task_is_not_retried(rt, backend, tmp_path):
     assert (tmp_path / "runs").read_text() == "run\n"
 
 
+def test_a_task_that_already_finished_keeps_its_result_when_cancelled(rt):
+    @rt.remote
+    def add(a, b):
+        return a + b
+
+    done = add.remote(1, 2)
+    assert rt.get(done, timeout=20) == 3
+    rt.cancel(done)
+    rt.cancel(done, force=True)
+    assert rt.get(done, timeout=20) == 3
+    ready, _ = rt.wait([add.remote(2, 3)], num_returns=1, timeout=20)  # finished, never read
+    rt.cancel(ready[0])
+    assert rt.get(ready[0], timeout=20) == 5
+
+
 def test_get_of_a_non_ref_says_what_to_do(rt):
     with pytest.raises(TypeError, match="ObjectRef"):
         rt.get(3)
