@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,14 @@ def fingerprint(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None =
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+class SearchPathError(ValueError):
+    """A connection's search path that no table name can be read through: one of its entries
+    names a database that was detached after it was set, so DuckDB binds no query there."""
+
+
+_NO_CATALOG = re.compile(r'Catalog "(.*)" does not exist', re.DOTALL)
+
+
 def _written_names(name: str) -> tuple[str, ...]:
     """How DuckDB writes ``name`` in ``current_setting('search_path')``: in double quotes when it
     holds a dot or a comma; 1.5 quotes one that holds a quote too, doubling its quotes, 1.2.2
@@ -95,9 +104,13 @@ def _search_path_entries(text: str, schemas: list[str],
         else:
             break
     if len(out) != len(schemas) or pos < len(text):
-        # a database detached after it was set: DuckDB refuses every name (not a table's)
-        raise RuntimeError(f"cannot read DuckDB's search_path {text!r} (schemas {schemas}, "
-                           f"databases {databases})")
+        # The one way known: an entry's database was detached after it was set (DuckDB 1.2
+        # still shows the entry; 1.5 refuses every statement that names a catalog, see
+        # :func:`_search_schemas`).
+        raise SearchPathError(
+            f"the connection's search_path {text!r} names a database that is not attached "
+            f"(attached: {', '.join(databases)}); was it DETACHed after SET search_path or "
+            "USE? SET search_path (or USE) again")
     return out
 
 
@@ -112,9 +125,19 @@ def _search_schemas(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     of ``current_database()``, which is the first entry's database when it names one: under
     ``'db2.s,main'``, ``main`` is ``db2.main``. The system catalog's ``main`` and
     ``pg_catalog`` that DuckDB searches last hold no user tables."""
-    database, text, schemas = con.execute(
-        "SELECT current_database(), current_setting('search_path'), current_schemas(false)"
-        ).fetchone()
+    try:
+        database, text, schemas = con.execute(
+            "SELECT current_database(), current_setting('search_path'), current_schemas(false)"
+            ).fetchone()
+    except duckdb.BinderException as e:
+        # This statement names no catalog: the one DuckDB cannot find is the search path's.
+        missing = _NO_CATALOG.search(str(e))
+        if missing is None:
+            raise
+        raise SearchPathError(
+            f"the connection's search_path names database {missing.group(1)!r}, which is not "
+            "attached (DETACHed after SET search_path or USE?): DuckDB binds no table name on "
+            "this connection until search_path is SET (or USE) again") from None
     databases = [d for (d,) in con.execute("SELECT database_name FROM duckdb_databases()")
                  .fetchall()]
     out = [("temp", "main")]

@@ -10,7 +10,14 @@ import duckdb
 import pytest
 
 from deepquery import connect, parse_query
-from deepquery.database import _search_path_entries, _search_schemas, schema_of
+from deepquery.database import (
+    SearchPathError,
+    _search_path_entries,
+    _search_schemas,
+    column_domains,
+    column_types,
+    schema_of,
+)
 
 CATALOGS = ("memory", "db2", "d.b")
 SCHEMAS = ("main", "s", "Up", "x.y", 'q"r', 'e",f', "db2")
@@ -138,8 +145,31 @@ def test_the_search_path_is_read_as_duckdb_writes_it(text):
         ("db2", "s"), ("", "x.y"), ("d.b", 'q"r'), ("", "main"), ("d.b", 'e",f'),
         ("memory", "db2")]
     assert _search_path_entries("", [], ["memory"]) == []
-    with pytest.raises(RuntimeError, match="cannot read DuckDB's search_path"):
+    with pytest.raises(SearchPathError, match="names a database that is not attached"):
         _search_path_entries(text, schemas, ["memory", "db2"])  # d.b detached
+
+
+@pytest.mark.parametrize("entries", ["main,db2.main", "main,db2", "main,db2.s",
+                                     'main,"d.b".s', "s,db2.main"])
+@pytest.mark.parametrize("read", [schema_of, column_types, column_domains])
+def test_a_search_path_naming_a_detached_database_is_one_clear_error(entries, read):
+    # DuckDB binds no statement naming a catalog once a database the search path names is
+    # detached. Old code let DuckDB's 'Binder Error: Catalog "db2" does not exist!' out of
+    # schema_of (a RuntimeError 'cannot read DuckDB's search_path' where DuckDB still showed
+    # the entry): neither says that the connection's search path is the problem.
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA s")
+    con.execute("CREATE TABLE t AS SELECT 1 AS id")
+    database = '"d.b"' if "d.b" in entries else "db2"
+    con.execute(f"ATTACH ':memory:' AS {database}")
+    con.execute(f"CREATE SCHEMA {database}.s")
+    con.execute(f"SET search_path = '{entries}'")
+    con.execute(f"DETACH {database}")
+    with pytest.raises(SearchPathError, match=r"search_path names database '(db2|d\.b)', "
+                       "which is not attached .*SET search_path"):
+        read(con)
+    con.execute("SET search_path = 'main'")  # the way out the message names
+    assert "t" in schema_of(con)
 
 
 def test_a_table_only_in_the_second_entry_of_the_search_path_is_read(tmp_path):
