@@ -9,8 +9,10 @@ UNUSED_INPUT_COST once the chain can no longer read every frame input within the
 and a match that leaves one unread costs that much more, however short it is.
 A match that uses none of the constants the task gives (``constants``: a query's text, a list of
 ids) is held back by UNUSED_HINT_COST, one that picks rows by literal labels or positions (``loc``,
-``drop_rows``, ``take``: true of these rows only) by ROW_LABEL_COST: it is returned only if
-nothing that much cheaper matches.
+``drop_rows``, ``take``: true of these rows only) by ROW_LABEL_COST, one that combines its
+receiver with an input the chain read already by REREAD_INPUT_COST (``df0.dropna().merge(df0)``
+renumbers the rows as ``reset_index(drop=True)`` does, until a row repeats): it is returned only
+if nothing that much cheaper matches.
 So cheap arguments of one call come first, then cheap two-call chains interleaved with the long
 tails of one call, and so on. States are the distinct intermediate values; a priority queue holds
 ``(cost, state, function, tier)`` entries and expands one at a time, lazily pushing the state's
@@ -95,6 +97,10 @@ UNUSED_HINT_COST = 0.5
 #: more than a call, since one ``loc`` of the target's row labels reproduces any choice and
 #: order of rows, which a sort, a head or a filter one call longer may explain.
 ROW_LABEL_COST = 1.5
+#: How much later a match that combines its receiver with an input the chain read already is
+#: returned: a self-merge renumbers rows or repeats them by key, which a reset_index or a
+#: group-by of the same length says directly.
+REREAD_INPUT_COST = 0.5
 _CREATED_LABELS = frozenset({"index", "level_0", "level_1", "variable", "value", "size", "count",
                              "proportion", *(unnamed_label(i) for i in range(3))})
 
@@ -696,6 +702,8 @@ class _Pass:
     def _hold_cost(self, program: Program) -> float:
         """How much later than found a match is returned (module docstring)."""
         later = ROW_LABEL_COST if _uses_row_labels(program) else 0.0
+        if _rereads_input(program):
+            later += REREAD_INPUT_COST
         if self.hints and not _uses_hint(program, self.hints):
             later += UNUSED_HINT_COST
         return later
@@ -936,6 +944,21 @@ ROW_ARGS = frozenset({("loc", "rows"), ("loc_rows_columns", "rows"), ("drop_rows
 def _uses_row_labels(program: Program) -> bool:
     return any((step.function, name) in ROW_ARGS and not (step.function == "take" and step.args.get("axis"))
                for step in program.steps for name in step.args)
+
+
+def _rereads_input(program: Program) -> bool:
+    """Whether a call of ``program`` combines its receiver with an input the chain has read
+    already (``df0.dropna().merge(df0)``)."""
+    read = {program.source}
+    for step in program.steps:
+        fn = dsl.get(step.function)
+        if not fn.input_args:
+            continue
+        now = dsl.inputs_read(fn, step.args)
+        if now & read:
+            return True
+        read |= now
+    return False
 
 
 def _cells(value: Any) -> int:

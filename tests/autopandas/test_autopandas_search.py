@@ -607,3 +607,19 @@ def test_a_held_back_match_is_returned_when_the_time_limit_ends_a_bounded_pass_o
     worker.join(60)
     res = got["res"]
     assert res.solved and res.rendered == "df0.loc[[3, 0, 6, 2]]", res.summary()
+
+
+@pytest.mark.parametrize("pick", ["sorted", "filtered"])
+def test_rows_renumbered_after_a_sort_or_filter_are_found_with_reset_index_not_a_self_merge(pick):
+    """Sorted or filtered rows numbered 0..n-1 again: the old search returned
+    ``df0.sort_values('temp').merge(df0)`` (merge comes before reset_index by name, and merging
+    rows with the table they came from renumbers them), which repeats a row that occurs twice;
+    a match that combines its receiver with an input the chain read already is now held back by
+    REREAD_INPUT_COST, and ``reset_index(drop=True)`` comes first."""
+    df = pd.DataFrame({"city": ["oslo", "rome", "lima", "pune", "kiev"], "temp": [4, 21, 18, 33, 9]})
+    make = {"sorted": lambda d: d.sort_values("temp").reset_index(drop=True),
+            "filtered": lambda d: d[d["temp"] > 10].reset_index(drop=True)}[pick]
+    res = synthesize([df], make(df), SearchConfig(timeout_s=30, max_depth=2))
+    assert res.solved and ".merge(" not in res.rendered, res.rendered
+    repeated = pd.concat([df, df.iloc[[1]]], ignore_index=True)
+    assert equal(make(repeated), run_src(res.rendered, [repeated])), res.rendered
