@@ -9,6 +9,7 @@ order, or the LIMIT re-check timed out).
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import json
 import logging
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import duckdb
 
@@ -41,7 +42,7 @@ from .cost_models import COST_MODELS, get_cost_model, relative_cost
 from .database import TableStats, bind, connect, fingerprint, schema_of
 from .execute import RECHECK_TIMEOUT_S, run_plan
 from .optimizers import MAX_JOIN_PAIRS, OPTIMIZERS, SearchSpaceTooLarge, get_optimizer
-from .query_graph import QueryError, QueryGraph, parse_query
+from .query_graph import CONTROL_CHARACTER, QueryError, QueryGraph, parse_query
 from .rewrite import original_sql, plan_sql
 
 logger = logging.getLogger("deepquery")
@@ -236,7 +237,8 @@ def _read_query(path: str | None) -> tuple[str, str]:
     if not p.exists():  # not is_file(): a pipe (``plan <(...)``, /dev/stdin) is read too
         raise BadInput(f"{path}: no such file")
     try:
-        data = p.read_bytes()
+        with open(p, "rb") as f:
+            data = _read_until_refused(f)
     except OSError as e:
         raise BadInput(f"{path}: cannot read: {e.strerror or e}") from None
     # a file is named by its stem (q17a.sql: "q17a"); a pipe or device (plan <(...), /dev/stdin)
@@ -250,10 +252,39 @@ def _read_stdin() -> bytes:
     if stream is None:
         raise BadInput("stdin: no standard input to read the query from")
     try:
-        data = stream.read()
+        return _read_until_refused(stream)
     except (OSError, ValueError) as e:  # closed, or a test runner's that refuses reads
         raise BadInput(f"stdin: cannot read: {getattr(e, 'strerror', None) or e}") from None
-    return data.encode() if isinstance(data, str) else data
+
+
+_CHUNK = 1 << 20
+
+
+def _read_until_refused(stream: IO) -> bytes:
+    """The bytes of ``stream`` up to its end, or up to the first chunk that holds a byte no
+    query may hold (not UTF-8, a NUL or another control character): the query is refused
+    there anyway (:func:`_decode`, :func:`~deepquery.query_graph.parse_query` name its line
+    and column), and a device or pipe that never ends (``plan /dev/zero``, ``/dev/urandom``)
+    was read until the kernel killed the process for its memory."""
+    chunks, decoder = [], codecs.getincrementaldecoder("utf-8")()
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        if isinstance(chunk, str):  # a text stream (a test runner's stdin)
+            chunk = chunk.encode()
+        chunks.append(chunk)
+        try:
+            text = decoder.decode(chunk)
+        except UnicodeDecodeError:
+            break
+        if CONTROL_CHARACTER.search(text):
+            # keep whole characters only: the refusal is the control character's
+            pending = len(decoder.getstate()[0])
+            if pending:
+                chunks[-1] = chunk[:-pending]
+            break
+    return b"".join(chunks)
 
 
 def _decode(data: bytes, label: str) -> str:

@@ -355,7 +355,7 @@ def _statement_kind(stmt: exp.Expression, sql: str) -> str:
     return stmt.key.upper()
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 """Control characters DuckDB's parser takes nowhere outside a string; it reads a query only up to
 a NUL, so one inside a string cut the planned SQL short ('unterminated quoted identifier', exit
 1). Refused everywhere, for one rule a user can read; tab, line breaks and form feed are white
@@ -363,7 +363,7 @@ space."""
 
 
 def _check_characters(sql: str) -> None:
-    m = _CONTROL.search(sql)
+    m = CONTROL_CHARACTER.search(sql)
     if m is None:
         return
     line = sql.count("\n", 0, m.start()) + 1

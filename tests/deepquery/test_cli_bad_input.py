@@ -1,12 +1,14 @@
 """Bad input and interrupts: one clear line on stderr, the right exit code, nothing left behind."""
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -641,3 +643,61 @@ def test_a_seed_past_64_bits_is_one_line_exit_2_before_any_build(tmp_path, capsy
 def test_the_largest_64_bit_seed_names_its_database():
     config = ImdbConfig(scale=0.0005, seed=2**64 - 1)
     assert f"seed{2**64 - 1}_" in database_path(config, Path("/nonexistent")).name
+
+
+class _EndlessStdin:
+    """Standard input that never ends (``plan - < /dev/zero``): ``chunk`` repeated; reading it
+    all, or more than 64 MiB of it, fails the test."""
+
+    def __init__(self, chunk: bytes):
+        self.chunk, self.read_bytes = chunk, 0
+        self.buffer = self
+
+    def read(self, size: int = -1) -> bytes:
+        assert 0 <= size and self.read_bytes < 64 << 20, "read an endless stdin to its end"
+        start = self.read_bytes % len(self.chunk)
+        data = (self.chunk * (size // len(self.chunk) + 2))[start:start + size]
+        self.read_bytes += len(data)
+        return data
+
+
+@pytest.mark.parametrize(("chunk", "line"), [
+    (b"\0", "deepquery: stdin: line 1, column 1: NUL character in the query"),
+    (b" \xff", "deepquery: stdin: line 1, column 2: not UTF-8 text (byte 0xff)"),
+    # the first chunk is whole text; the control character comes after a few lines of it
+    ("é\n".encode() * 400000 + b"\x01", ("deepquery: stdin: line 400001, column 1: control "
+                                        "character U+0001 in the query")),
+])
+def test_a_query_stream_that_never_ends_is_refused_at_its_first_bad_byte(
+        imdb_cache, capsys, monkeypatch, chunk, line):
+    # Old code read the query file or stdin to its end before any check: `plan /dev/zero` or
+    # `plan /dev/urandom` grew until the kernel killed it (24 GB, no message, exit 137).
+    stdin = _EndlessStdin(chunk)
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert main(["plan", "-", "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 2
+    assert _one_line(capsys.readouterr().err).startswith(line)
+    assert stdin.read_bytes <= 4 << 20
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_a_query_file_that_never_ends_is_read_only_up_to_its_first_bad_byte(tmp_path, imdb_cache,
+                                                                             capsys):
+    # A FIFO stands for /dev/zero: old code read all of it (64 MiB here; /dev/zero: until the
+    # kernel killed it) before saying the query holds a NUL.
+    fifo = tmp_path / "zero.sql"
+    os.mkfifo(fifo)
+    written = []
+
+    def write() -> None:
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as f:
+            for _ in range(64):
+                f.write(bytes(1 << 20))
+                written.append(1)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    assert main(["plan", str(fifo), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 2
+    assert _one_line(capsys.readouterr().err).startswith(
+        f"deepquery: {fifo}: line 1, column 1: NUL character in the query")
+    writer.join(60)
+    assert len(written) < 64
