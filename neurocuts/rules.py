@@ -15,9 +15,11 @@ skipped, as in rule files).
 """
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -156,7 +158,9 @@ def read_text(path: str | Path) -> str:
     if isinstance(path, str) and not path:  # Path("") is the working folder
         raise RuleFormatError("file", None, "empty path")
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        with open(path, "rb") as f:
+            data = _read_until_binary(f)
+        text = data.decode("utf-8-sig")
     except FileNotFoundError:
         raise RuleFormatError(str(path), None, "no such file") from None
     except IsADirectoryError:
@@ -165,6 +169,32 @@ def read_text(path: str | Path) -> str:
         raise RuleFormatError(str(path), exc.object[:exc.start].count(b"\n") + 1, "not UTF-8 text") from None
     except OSError as exc:
         raise RuleFormatError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise RuleFormatError(str(path), len(_lines(text[:nul])), "NUL byte: not a text file")
+    # universal newlines, as read_text() read it (parsers split on \n, \r\n and \r alike)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_CHUNK = 1 << 20
+
+
+def _read_until_binary(f: BinaryIO) -> bytes:
+    """All of ``f``, or its bytes up to the first chunk that holds a NUL or is not UTF-8: no rule,
+    packet or tree file holds one, and a device or pipe that never ends (``/dev/zero``,
+    ``/dev/urandom``) was read until memory ran out (an internal error, or the kernel's kill)."""
+    chunks, decoder = [], codecs.getincrementaldecoder("utf-8")()
+    while chunk := f.read(_CHUNK):
+        nul = chunk.find(b"\0")
+        if nul >= 0:  # up to the NUL: a character cut at the chunk's end is not the problem
+            chunks.append(chunk[:nul + 1])
+            break
+        chunks.append(chunk)
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError:
+            break
+    return b"".join(chunks)
 
 
 def load_rules(path: str | Path) -> RuleSet:

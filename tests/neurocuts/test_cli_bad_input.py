@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import sys
 from pathlib import Path
@@ -533,3 +534,58 @@ def test_packet_files_skip_comment_and_blank_lines_as_rule_files_do(capsys, rule
     commented.write_text("# only a comment\n\n")
     rc, out, err = call(capsys, "classify", tmp_path / "t.json", commented)
     assert rc == 2 and one_line(err) == ERR + f"{commented}:1: no packets found"
+
+
+def _endless_fifo(path: Path, block: bytes) -> tuple[threading.Thread, list[int]]:
+    """A FIFO at ``path`` fed ``block`` up to 64 MiB (standing for /dev/zero or /dev/urandom,
+    which never end) by a daemon thread; the list returned grows by one per MiB written."""
+    os.mkfifo(path)
+    written: list[int] = []
+
+    def write() -> None:
+        try:
+            with open(path, "wb") as f:
+                for _ in range(64):
+                    f.write((block * ((1 << 20) // len(block) + 1))[:1 << 20])
+                    written.append(1)
+        except BrokenPipeError:  # the reader stopped: what the test wants
+            pass
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer, written
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+@pytest.mark.parametrize("block, problem", [(b"\0", "1: NUL byte: not a text file"),
+                                            (b"0 0 0 0 6\n\xff", "2: not UTF-8 text")])
+@pytest.mark.parametrize("command", ["build", "classify-tree", "classify-packets"])
+def test_a_file_that_never_ends_is_refused_at_its_first_binary_chunk(capsys, rules, tmp_path, block,
+                                                                     problem, command):
+    # Old code read rule, packet and tree files to their end before any check: `build /dev/zero`
+    # grew until memory ran out ("internal error: out of memory" under a ulimit, else the
+    # kernel's kill, exit 137). Here the FIFO's 64 MiB were all read before the refusal.
+    assert cli.main(["build", str(rules), "--out", str(tmp_path / "t.json")]) == 0
+    capsys.readouterr()
+    fifo = tmp_path / "endless"
+    writer, written = _endless_fifo(fifo, block)
+    args = {"build": ["build", fifo], "classify-tree": ["classify", fifo, rules],
+            "classify-packets": ["classify", tmp_path / "t.json", fifo]}[command]
+    rc, out, err = call(capsys, *args)
+    assert rc == 2 and out == "" and one_line(err) == ERR + f"{fifo}:{problem}"
+    writer.join(60)
+    assert len(written) < 64
+
+
+def test_a_nul_byte_is_refused_at_its_line_whatever_chunk_it_is_in(capsys, tmp_path, monkeypatch):
+    import neurocuts.rules as rules_module
+    monkeypatch.setattr(rules_module, "_CHUNK", 7)  # chunks end inside 'é' and inside lines
+    path = tmp_path / "r.txt"
+    path.write_bytes("# é\r\n# éé\n@1.2.3.4/32\t1.2.3.4/32\t0 : 65535\t0 : 65535\t0x06/0xFF\n"
+                     "# a comment \0\n".encode())
+    rc, _, err = call(capsys, "build", path)
+    assert rc == 2 and one_line(err) == ERR + f"{path}:4: NUL byte: not a text file"
+    path.write_bytes("# é\r# é\r\n@1.2.3.4/32\t1.2.3.4/32\t0 : 65535\t0 : 65535\t0x06/0xFF\n"
+                     .encode())
+    rc, out, err = call(capsys, "build", path, "--json")
+    assert rc == 0 and json.loads(out)["rules"] == 1
