@@ -117,7 +117,7 @@ def parse_rule_line(line: str, src: str = "<rules>", lineno: int = 1) -> list[in
     for (what, pattern), text in zip(_FIELDS, parts):
         m = re.fullmatch(pattern, text)
         if m is None:
-            raise RuleFormatError(src, lineno, f"{what} {text!r} is malformed")
+            raise RuleFormatError(src, lineno, f"{what} {_quoted(text)} is malformed")
         g = m.groups()
         if what.endswith("prefix"):
             row += _prefix(g, what, src, lineno)
@@ -136,9 +136,10 @@ def parse_rule_line(line: str, src: str = "<rules>", lineno: int = 1) -> list[in
             elif mask == 0:
                 row += [0, 255]
             else:
-                raise RuleFormatError(src, lineno, f"protocol {text!r}: mask must be 0xFF or 0x00, value <= 0xFF")
+                raise RuleFormatError(src, lineno, f"protocol {_quoted(text)}: mask must be 0xFF "
+                                                   "or 0x00, value <= 0xFF")
     if len(parts) == 6 and re.fullmatch(_HEX, parts[5]) is None:
-        raise RuleFormatError(src, lineno, f"flags {parts[5]!r} is malformed")
+        raise RuleFormatError(src, lineno, f"flags {_quoted(parts[5])} is malformed")
     return row
 
 
@@ -256,7 +257,9 @@ def parse_packets(text: str, source: str = "<packets>") -> np.ndarray:
                 try:
                     value = int(f)
                 except ValueError:
-                    raise RuleFormatError(source, _lineno(text, i), f"not an integer among {fields[:5]}") from None
+                    shown = ", ".join(_quoted(f) for f in fields[:5])
+                    raise RuleFormatError(source, _lineno(text, i),
+                                          f"not an integer among [{shown}]") from None
                 if not 0 <= value <= DIM_MAX[j]:
                     raise _out_of_range(source, _lineno(text, i), j, f)
                 arr[i, j] = value
@@ -276,6 +279,14 @@ def _out_of_range(source: str, lineno: int, field: int, value: str) -> RuleForma
 def _shown(number: str) -> str:
     """A number as the user wrote it, cut in the middle when it is too long for one line."""
     return number if len(number) <= 24 else f"{number[:10]}...{number[-4:]} ({len(number)} digits)"
+
+
+def _quoted(field: str) -> str:
+    """A field as the user wrote it, quoted, cut in the middle when it is too long for one line (a
+    5 MB field was a 5 MB error line)."""
+    if len(field) <= 40:
+        return repr(field)
+    return f"{field[:16]!r}...{field[-8:]!r} ({len(field)} characters)"
 
 
 def _is_packet_line(line: str) -> bool:

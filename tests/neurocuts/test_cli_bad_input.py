@@ -589,3 +589,33 @@ def test_a_nul_byte_is_refused_at_its_line_whatever_chunk_it_is_in(capsys, tmp_p
                      .encode())
     rc, out, err = call(capsys, "build", path, "--json")
     assert rc == 0 and json.loads(out)["rules"] == 1
+
+
+_RULE = ["1.2.3.4/32", "1.2.3.4/32", "0 : 65535", "0 : 65535", "0x06/0xFF", "0x0000/0x0000"]
+
+
+@pytest.mark.parametrize("field, what", [(0, "source prefix"), (3, "destination port range"),
+                                         (4, "protocol"), (5, "flags")])
+def test_a_huge_malformed_field_is_shown_cut_in_a_short_error_line(capsys, tmp_path, field, what):
+    # Old code put the whole field in the message: a 1 MB field was a 1 MB error line.
+    fields = list(_RULE)
+    fields[field] = "0x" + "7" * 1_000_000 + "/0xFF" if field == 4 else "7" * 1_000_000
+    path = tmp_path / "r.txt"
+    path.write_text("@" + "\t".join(fields) + "\n")
+    rc, _, err = call(capsys, "build", path)
+    line = one_line(err)
+    assert rc == 2 and len(line) < 200, line[:300]
+    assert line.startswith(ERR + f"{path}:1: {what} '")
+    assert f"({len(fields[field])} characters)" in line
+
+
+def test_a_huge_packet_field_that_is_not_a_number_is_shown_cut(capsys, rules, tmp_path):
+    assert cli.main(["build", str(rules), "--out", str(tmp_path / "t.json")]) == 0
+    capsys.readouterr()
+    packets = tmp_path / "p.txt"
+    packets.write_text("1 2 3 4 " + "x" * 1_000_000 + "\n")
+    rc, _, err = call(capsys, "classify", tmp_path / "t.json", packets)
+    line = one_line(err)
+    assert rc == 2 and len(line) < 200, line[:300]
+    assert line == ERR + (f"{packets}:1: not an integer among ['1', '2', '3', '4', "
+                          f"'xxxxxxxxxxxxxxxx'...'xxxxxxxx' (1000000 characters)]")
