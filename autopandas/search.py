@@ -1,7 +1,7 @@
 """Generate-and-verify enumerative search over chains of one to ``max_depth`` DSL calls.
 
 The search is best-first by cost. A candidate's cost is the sum of its calls' costs
-(``Function.cost``, 1 to 1.2), plus TIER_COST for each argument tier past the first (a call's
+(``Function.cost``, 0.95 to 1.2), plus TIER_COST for each argument tier past the first (a call's
 first 40 argument tuples, in generator order, are tier 0; the next 360 tier 1; the rest tier 2),
 plus a heuristic in [0, 0.5) of how far its receiver looks from the target, plus
 UNUSED_INPUT_COST once the chain can no longer read every frame input within the depth limit
@@ -555,7 +555,8 @@ def _affix_explains(labels: list, uni: set) -> bool:
 
 def _heuristic(state: Any, target: Any, target_labels: set, target_nan: bool = True) -> float:
     """In [0, 0.5): how far a state looks from the target (orders states of equal depth; kept
-    under 0.5 so that, with call costs in [1, 1.2], no depth-d program costs more than depth d+1).
+    under 0.5 so that, with call costs in [0.95, 1.2], no depth-d program costs more than depth
+    d+1).
 
     Missing target labels weigh most; a different row or column count adds a little, and so do
     missing values when the target has none (``target_nan`` False): merges on keys that do not
