@@ -88,7 +88,11 @@ def integer(value: Any, what: str, lo: int | None = None) -> int:
 
 def number(value: Any, what: str) -> float:
     """A finite JSON number >= 0 (not a boolean, not NaN)."""
-    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+    try:
+        ok = type(value) in (int, float) and math.isfinite(value) and value >= 0
+    except OverflowError:  # an integer past float's range: 1e400 written without its exponent
+        ok = False
+    if not ok:
         raise Invalid(f"{what} must be a finite number >= 0, got {show(value)}")
     return float(value)
 

@@ -45,6 +45,7 @@ import functools
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -710,6 +711,9 @@ def load(path: str | Path) -> Tree:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TreeFormatError(str(path), f"not JSON: {exc.msg}, column {exc.colno}", exc.lineno) from None
+    except ValueError:  # an integer past Python's 4300 digits (sys.get_int_max_str_digits)
+        raise TreeFormatError(str(path), "an integer of more than "
+                                         f"{sys.get_int_max_str_digits()} digits") from None
     except RecursionError:
         raise TreeFormatError(str(path), "JSON nested too deep") from None
     return from_json(data, str(path))

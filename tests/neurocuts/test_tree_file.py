@@ -302,3 +302,24 @@ def test_validate_tree_names_a_bad_field_of_a_tree_in_memory():
     leaf.rules = leaf.rules.astype(np.int64)[::-1]
     with pytest.raises(TreeFormatError, match=f"node {j}: rules must be strictly ascending"):
         validate_tree(tree)
+
+
+@pytest.mark.parametrize("field, value, words", [
+    # an integer past float's range: math.isfinite raised OverflowError
+    ("build_s", 10**400, "build_s must be a finite number >= 0, got 1000000000"),
+    # past Python's 4300 digits: json.loads raised a plain ValueError
+    ("binth", "1" + "0" * 5000, "an integer of more than 4300 digits"),
+])
+def test_classify_of_a_tree_with_a_huge_integer_is_one_line_exit_2(capsys, doc, tmp_path, field,
+                                                                    value, words):
+    # Old code: "neurocuts: internal error: OverflowError: int too large to convert to float" and
+    # "internal error: ValueError: Exceeds the limit (4300 digits) ...", exit 1.
+    d = copy.deepcopy(doc)
+    d[field] = 0
+    (tmp_path / "t.json").write_text(json.dumps(d).replace(f'"{field}": 0', f'"{field}": {value}'))
+    (tmp_path / "p.txt").write_text("1 2 3 4 6\n")
+    rc = cli.main(["classify", str(tmp_path / "t.json"), str(tmp_path / "p.txt")])
+    got = capsys.readouterr()
+    assert rc == 2 and got.out == "" and got.err.count("\n") == 1, got.err
+    assert got.err.startswith(f"neurocuts: error: {tmp_path / 't.json'}: not a tree file (")
+    assert words in got.err
