@@ -130,6 +130,17 @@ def _build(config: ImdbConfig, path: Path, note: str | None = None) -> Path:
         bar.close()
 
 
+def _cached_path(config: ImdbConfig, args: argparse.Namespace) -> Path:
+    """Where the cached database of ``config`` goes; bad input when something that is not a file
+    holds that name (a folder, a pipe, a symlink to one): not a database, nor ours to replace."""
+    path = database_path(config, _cache_dir(args))
+    if path.exists() and not path.is_file():
+        what = "a folder" if path.is_dir() else "not a regular file"
+        raise BadInput(f"{path}: is {what}, where the cached database goes: move it away, or "
+                       "choose another --cache-dir")
+    return path
+
+
 def _open_cached(config: ImdbConfig, path: Path) -> duckdb.DuckDBPyConnection | None:
     """A connection to the cached database of ``config`` at ``path`` (which exists), or None when
     it must be rebuilt (unreadable, truncated, other settings), said on stderr before it is
@@ -205,7 +216,7 @@ def _database(args: argparse.Namespace) -> tuple[Path, duckdb.DuckDBPyConnection
             raise BadInput(f"{path}: not a DuckDB database")
         return path, _connect(path)
     config = ImdbConfig(scale=args.scale, seed=args.seed)
-    path = database_path(config, _cache_dir(args))
+    path = _cached_path(config, args)
     note = None
     if not path.exists():
         note = f"deepquery: building the synthetic IMDb at {path} (first use)"
@@ -387,7 +398,7 @@ def _duckdb_bad_input(label: str, e: duckdb.Error) -> BaseException:
 
 def cmd_data_build(args: argparse.Namespace) -> int:
     config = ImdbConfig(scale=args.scale, seed=args.seed, witnesses=not args.no_witnesses)
-    path = database_path(config, _cache_dir(args))
+    path = _cached_path(config, args)
     t = time.perf_counter()
     con = None if args.force or not path.exists() else _open_cached(config, path)
     built = con is None

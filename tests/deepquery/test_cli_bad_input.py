@@ -50,6 +50,39 @@ def test_cache_dir_that_is_a_file_exits_2_before_building(tmp_path, query):
     assert rules.read_text() == "keep me\n"
 
 
+@pytest.mark.parametrize("kind", ["folder", "fifo", "symlink to /dev/null"])
+@pytest.mark.parametrize("command", [["data", "build"], ["data", "build", "--force"], ["plan"]])
+def test_a_non_file_at_the_cached_database_name_is_one_line_exit_2(tmp_path, query, capsys, kind,
+                                                                    command):
+    # Old code: a folder or pipe where the cached database goes was "internal error:
+    # FileNotFoundError: database not found: ...", exit 1 (data build, plan); data build --force
+    # said "cannot write the database in CACHE: Is a directory" of a folder that can be written,
+    # and built over a pipe or a symlink to a device.
+    if kind == "fifo" and not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    data = command[0] == "data"
+    path = database_path(TINY if data else ImdbConfig(scale=0.0005, seed=3), cache)
+    if kind == "folder":
+        path.mkdir()
+        (path / "keep").write_text("mine")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/null")
+    args = [*command, *([] if data else [str(query)]), "--cache-dir", str(cache), "--scale",
+            "0.0005", "--seed", "3", *(["--no-witnesses"] if data else [])]
+    assert main(args) == 2
+    kind_said = "a folder" if kind == "folder" else "not a regular file"
+    assert _one_line(capsys.readouterr().err) == (
+        f"deepquery: {path}: is {kind_said}, where the cached database goes: move it away, or "
+        "choose another --cache-dir")
+    assert sorted(p.name for p in cache.iterdir()) == [path.name]  # nothing built beside it
+    assert (path / "keep").read_text() == "mine" if kind == "folder" else \
+        (path.is_fifo() if kind == "fifo" else path.is_symlink())
+
+
 def test_sysml_cache_that_is_a_file_exits_2(tmp_path, query, monkeypatch, capsys):
     rules = tmp_path / "rules.txt"
     rules.write_text("")
