@@ -20,6 +20,7 @@ Every problem (missing file, unknown or mismatched extension, unparsable content
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -154,6 +155,11 @@ def _read_json_table(p: Path) -> pd.DataFrame:
         doc: Any = json.loads(p.read_text())
     except json.JSONDecodeError as e:
         raise InputError(f"{p}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise InputError(f"{p}: invalid JSON: nested too deep") from None
+    except ValueError:  # past Python's limit on the digits of an integer it converts
+        raise InputError(f"{p}: invalid JSON: an integer of more than "
+                         f"{sys.get_int_max_str_digits()} digits") from None
     if not isinstance(doc, dict) or "schema" not in doc or "data" not in doc:
         raise InputError(f'{p}: JSON must be written with orient="table" (needs "schema" and "data")')
     schema = doc["schema"]

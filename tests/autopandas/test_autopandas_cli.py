@@ -451,6 +451,25 @@ def test_a_table_json_with_a_malformed_schema_is_bad_input(tmp_path, capsys, con
     assert needle in err, err
 
 
+@pytest.mark.parametrize("content, needle", [
+    ('{"schema": ' + "[" * 100_000 + "]" * 100_000 + ', "data": []}',
+     "invalid JSON: nested too deep"),
+    ('{"schema": {"fields": [{"name": "a", "type": "integer"}]}, "data": [{"a": ' + "9" * 5000
+     + "}]}", "invalid JSON: an integer of more than 4300 digits"),
+])
+@pytest.mark.parametrize("which", ["input", "output"])
+def test_a_json_too_deep_or_with_a_huge_integer_is_one_line_exit_2(tmp_path, capsys, content,
+                                                                   needle, which):
+    # Old code: "internal error: RecursionError: maximum recursion depth exceeded while decoding
+    # a JSON array", exit 1; and "cannot read as json: Exceeds the limit (4300 digits) for
+    # integer string conversion ...; use sys.set_int_max_str_digits() ...", advice for Python
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    files = [str(bad), str(FIX / "sales.csv")][::1 if which == "input" else -1]
+    code, _, err = run_main(capsys, "synth", *files)
+    assert code == 2 and err == f"autopandas: error: {bad}: {needle}\n", err
+
+
 def _synth_into(stdout, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autopandas", "synth", *args], stdout=stdout,
                           stderr=subprocess.PIPE, text=True, timeout=120)
