@@ -27,7 +27,8 @@ pass is unbounded), so the deepest level of each pass is known to be final; one-
 cached across passes. Pruning that loses no solution of this DSL:
 
 - deduplication: a result whose content hash was already seen (at lower or equal cost) is not
-  kept as a state (no-ops like sorting a sorted frame vanish here);
+  kept as a state (no-ops like sorting a sorted frame vanish here); it only gives the kept
+  state its program when a match through it would be held back less (below);
 - kinds: a function is only tried on receivers it accepts (arrays end a chain);
 - shape: a final call whose row rule (``dsl.ROW_RULES``: keeps or never increases the row count)
   can't give the target's row count, or which keeps the column count (``dsl.SAME_COLUMNS``) when
@@ -718,6 +719,22 @@ class _Pass:
             return 0.0
         return UNUSED_INPUT_COST
 
+    def _keep_preferred(self, states: list, sid: int, prog: Program, step: Step, cost: float,
+                        used: frozenset) -> None:
+        """A call gave state ``sid`` again: the state takes this program instead when, counting
+        how much later a match through it would be returned (``_hold_cost``), it is cheaper
+        (``df0.query('g == "A"')`` for the ``df0.head(3)`` found first, where the task gives
+        "A"). Its cost and queue entries stay as they were; only later calls on it see the
+        new program."""
+        if sid < 0:
+            return
+        value, old, old_cost, old_used = states[sid]
+        if used != old_used or not old.steps:
+            return
+        new = prog.then(step)
+        if cost + self._hold_cost(new) < old_cost + self._hold_cost(old):
+            states[sid] = (value, new, old_cost, old_used)
+
     def _held(self) -> Program | None:
         return self.held[1] if self.held is not None else None
 
@@ -792,7 +809,7 @@ class _Pass:
         # Hashes of the content keys, not the keys: a key holds every cell of its value, so a
         # set of keys held a copy of every intermediate ever produced (a hash collision, odds
         # about n**2 / 2**64, would only skip one state).
-        seen: set[int] = set()
+        seen: dict[int, int] = {}      # content hash -> its state id (-1: not kept)
         state_cells = 0
         texts: dict[int, frozenset] = {}   # state id -> its label texts (the label rule)
         heap: list = []
@@ -803,7 +820,7 @@ class _Pass:
         for i, v in enumerate(inputs):
             k = state_key(v)
             if k is not None:
-                seen.add(hash(k))
+                seen[hash(k)] = len(states) if dsl.receiver_kind(v) is not None else -1
             if dsl.receiver_kind(v) is not None:
                 states.append((v, Program(i), 0.0, frozenset({i})))
                 order = self._order(limit - 1, states[-1][3])
@@ -873,12 +890,16 @@ class _Pass:
                 if not keep or dsl.receiver_kind(out.value) is None:
                     continue
                 k = state_key(out.value)
+                key = None
                 if k is not None:
-                    h = hash(k)
+                    key = hash(k)
                     del k
-                    if h in seen:
+                    if key in seen:
+                        self._keep_preferred(states, seen[key], prog,
+                                             Step(fn.name, args, tuple(trace)),
+                                             cost + fn.cost, now_used)
                         continue
-                    seen.add(h)
+                    seen[key] = -1
                 if final_next and not self.reach.final_step_possible(out.value):
                     continue
                 cells = _cells(out.value)
@@ -889,6 +910,8 @@ class _Pass:
                     continue
                 state_cells += cells
                 ccost = cost + fn.cost
+                if key is not None:
+                    seen[key] = len(states)
                 states.append((out.value, prog.then(Step(fn.name, args, tuple(trace))), ccost, now_used))
                 h = _heuristic(out.value, self.target, self.tlabels, self.target_nan)
                 first = self._order(limit - depth - 1, now_used)[0][1]

@@ -640,3 +640,20 @@ def test_rows_with_missing_values_dropped_and_renumbered_are_found_as_dropna():
     other = pd.DataFrame({"reading": [9.0, np.nan, 4.0, 4.0, 1.5]})
     expected = other.dropna().reset_index(drop=True)
     assert equal(expected, run_src(res.rendered, [other])), res.rendered
+
+
+def test_a_filter_using_the_tasks_constant_keeps_its_state_when_a_head_gives_the_same_rows():
+    """The red team's players, where the red rows happen to come first and the task gives
+    'team == "red"': the old search kept the filtered rows as df0.head(2)'s state (head comes
+    first by name), so every match through them used no constant and was held back, and
+    df0.head(2).drop(columns=['team']) came out at the time limit. A state found again now takes
+    the program a match through it would be held back less for."""
+    df = pd.DataFrame({"team": ["red", "red", "blue", "blue", "green"],
+                       "player": ["ann", "bo", "cy", "di", "ed"], "score": [7, 3, 9, 4, 6]})
+    target = df.query('team == "red"')[["player", "score"]]
+    res = synthesize([df], target, SearchConfig(timeout_s=10, max_depth=2),
+                     constants=hint_constants(['team == "red"']))
+    assert res.solved and not res.timed_out, res.summary()
+    moved = df.iloc[[2, 0, 4, 1, 3]]
+    expected = moved.query('team == "red"')[["player", "score"]]
+    assert equal(expected, run_src(res.rendered, [moved])), res.rendered
