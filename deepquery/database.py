@@ -381,6 +381,11 @@ def bind(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     cannot. Nothing is optimized, run or read (a relation that is never fetched): DuckDB takes
     about 1 ms for a 17-relation JOB query, sqlglot's parse a few more."""
     parse_statement(sql, read="duckdb")
+    # A result not fetched to its end (``con.execute(...).fetchone()``) keeps its statement's
+    # transaction open; a bind that fails inside it aborts that transaction, and every later
+    # bind on ``con`` then fails with "Current transaction is aborted", not its own error. A
+    # statement fetched whole closes it.
+    con.execute("SELECT 1").fetchall()
     con.sql(sql)
 
 

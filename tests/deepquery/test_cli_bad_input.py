@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from deepquery.__main__ import build_parser, main
+from deepquery.database import bind
 from deepquery.query_graph import QueryError, parse_query
 from sysml_datasets.imdb import ImdbConfig, build_database, database_path
 from sysml_datasets.imdb.schema import COLUMNS
@@ -579,6 +580,31 @@ def test_a_query_duckdb_cannot_evaluate_is_one_line_exit_2(tmp_path, imdb_cache,
     assert main(args) == 2
     line = _one_line(capsys.readouterr().err)
     assert "cast.sql: DuckDB: Conversion Error" in line
+
+
+@pytest.mark.parametrize("cmd", [["plan"], ["plan", "--cards", "true"], ["run", "--repeat", "1"]])
+def test_a_query_that_fails_to_bind_is_refused_with_duckdbs_own_error(tmp_path, imdb_cache, capsys,
+                                                                       cmd):
+    # The planned SQL's bind failed inside the transaction of a result read with fetchone(), which
+    # aborted it: the original query's bind then said "DuckDB: TransactionContext Error: Current
+    # transaction is aborted (please ROLLBACK)", not what is wrong with the query.
+    q = tmp_path / "limit.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t LIMIT 99999999999999999999999")
+    args = [cmd[0], str(q), *cmd[1:], "--cache-dir", str(imdb_cache), "--scale", "0.002"]
+    assert main(args) == 2
+    assert _one_line(capsys.readouterr().err).startswith(
+        f"deepquery: {q}: DuckDB: Conversion Error: Type INT128 with value "
+        "99999999999999999999999 can't be cast")
+
+
+def test_bind_raises_its_own_error_after_a_result_left_unfetched():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT range AS id FROM range(3)")
+    assert con.execute("SELECT count(*) FROM t").fetchone() == (3,)  # its transaction stays open
+    for _ in range(2):
+        with pytest.raises(duckdb.ConversionException):
+            bind(con, "SELECT t.id FROM t LIMIT 99999999999999999999999")
+    bind(con, "SELECT t.id FROM t LIMIT 2")
 
 
 @pytest.mark.parametrize("cmd", [["plan"], ["compare"]])
