@@ -448,6 +448,11 @@ def parse_query(
         if extra:
             raise QueryError(f"{extra[0].rstrip('_').upper()} on a table is not supported: "
                              f"{it.sql()}")
+        table_alias = it.args.get("alias")
+        if table_alias is not None and table_alias.args.get("columns"):
+            # they rename the table's columns; the planned SQL, which names them as the table
+            # does, would drop them
+            raise QueryError(f"column aliases on a table are not supported: {it.sql()}")
         table = it.name.lower()
         alias = (it.alias or it.name).lower()
         if it.catalog or (it.db and it.db.lower() != "main"):

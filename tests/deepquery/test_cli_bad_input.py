@@ -569,6 +569,23 @@ def test_clauses_the_planned_sql_could_not_keep_are_refused(sql, fragment):
         parse_query(sql, {"title": ("id", "title")})
 
 
+@pytest.mark.parametrize("sql, item", [
+    ("SELECT MIN(t.title) FROM title AS t(a, b)", "title AS t(a, b)"),
+    ("SELECT MIN(t.a) FROM title AS t(a)", "title AS t(a)"),
+    ("SELECT MIN(t.title) FROM title AS t JOIN movie_info AS mi(x) ON t.id = mi.movie_id",
+     "movie_info AS mi(x)"),
+])
+def test_column_aliases_on_a_table_are_refused_not_dropped(tmp_path, imdb_cache, capsys, sql, item):
+    # Old code dropped them from the planned SQL: `plan` printed `FROM title AS t` and exited 0
+    # for a query DuckDB refuses (t(a, b) renames id and title), and called t.a, which DuckDB
+    # reads, an unknown column.
+    q = tmp_path / "q.sql"
+    q.write_text(sql)
+    assert main(["plan", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 2
+    assert _one_line(capsys.readouterr().err) == (
+        f"deepquery: {q}: column aliases on a table are not supported: {item}")
+
+
 # --- DuckDB refusing a query, and Ctrl-C inside DuckDB --------------------------------------------
 @pytest.mark.parametrize("cmd", [["plan", "--cards", "true"], ["run", "--repeat", "1"]])
 def test_a_query_duckdb_cannot_evaluate_is_one_line_exit_2(tmp_path, imdb_cache, capsys, cmd):
