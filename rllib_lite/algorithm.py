@@ -452,8 +452,16 @@ def read_metadata(folder: Path) -> dict[str, Any]:
         meta = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{meta_path}: corrupt metadata ({err})") from None
+    except RecursionError:
+        raise CheckpointError(f"{meta_path}: corrupt metadata (JSON nested too deep)") from None
+    except ValueError:  # past Python's limit on the digits of an integer it converts
+        raise CheckpointError(f"{meta_path}: corrupt metadata (an integer of more than "
+                              f"{sys.get_int_max_str_digits()} digits)") from None
     if not isinstance(meta, dict) or "algorithm" not in meta:
         raise CheckpointError(f"{meta_path}: corrupt metadata (no 'algorithm' field)")
+    if not isinstance(meta["algorithm"], str):
+        raise CheckpointError(f"{meta_path}: corrupt metadata ('algorithm' is not a name: "
+                              f"{json.dumps(meta['algorithm'])[:60]})")
     if meta.get("format_version") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{meta_path}: unsupported checkpoint format {meta.get('format_version')!r}")
     return meta

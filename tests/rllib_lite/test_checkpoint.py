@@ -76,6 +76,31 @@ def test_corrupt_and_missing_checkpoints_give_one_clear_error(tmp_path):
         PPO.restore(tmp_path / "empty")
 
 
+@pytest.mark.parametrize("text, said", [
+    ('{"algorithm": "PPO", "format_version": 1, "iteration": ' + "9" * 5000 + "}",
+     "corrupt metadata (an integer of more than 4300 digits)"),
+    ("[" * 100_000 + "]" * 100_000, "corrupt metadata (JSON nested too deep)"),
+    ('{"algorithm": ["PPO"], "format_version": 1}',
+     """corrupt metadata ('algorithm' is not a name: ["PPO"])"""),
+])
+def test_metadata_json_python_cannot_read_or_use_is_a_checkpoint_error(tmp_path, capsys, text,
+                                                                       said):
+    # Old code: `evaluate` said "internal error: ValueError: Exceeds the limit (4300 digits)
+    # ...", "internal error: RecursionError: ..." and "internal error: TypeError: unhashable
+    # type: 'list'", exit 1.
+    from rllib_lite.__main__ import main
+
+    algo = CONFIGS["PPO"]()
+    folder = algo.save(tmp_path / "p")
+    algo.stop()
+    (folder / "metadata.json").write_text(text)
+    with pytest.raises(CheckpointError) as err:
+        PPO.restore(folder)
+    assert str(err.value) == f"{folder / 'metadata.json'}: {said}"
+    assert main(["evaluate", str(folder), "--episodes", "1"]) == 2
+    assert capsys.readouterr().err == f"rllib_lite: error: {folder / 'metadata.json'}: {said}\n"
+
+
 def test_a_state_file_from_another_run_is_a_checkpoint_error_not_a_traceback(tmp_path):
     # a PPO folder whose state.pt was overwritten by a DQN one: load_state_dict's RuntimeError
     # used to escape (the CLI printed "internal error", exit 1)
