@@ -210,6 +210,11 @@ def _env_config(text: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as err:
         raise UsageError(f"--env-config is not valid JSON: {err}") from None
+    except RecursionError:
+        raise UsageError("--env-config is not valid JSON: nested too deep") from None
+    except ValueError:  # past Python's limit on the digits of an integer it converts
+        raise UsageError("--env-config is not valid JSON: an integer of more than "
+                         f"{sys.get_int_max_str_digits()} digits") from None
     if not isinstance(value, dict):
         raise UsageError("--env-config must be a JSON object")
     return value

@@ -455,3 +455,21 @@ def test_a_stdout_that_cannot_be_written_is_one_line():
         r = _run_into(full, "envs")
     assert r.returncode == 1
     assert r.stderr.splitlines() == ["rllib_lite: cannot write the output: No space left on device"]
+
+
+@pytest.mark.parametrize("value, said", [
+    ("[" * 5000, "nested too deep"),
+    ('{"a": ' + "9" * 5000 + "}", "an integer of more than 4300 digits"),
+])
+@pytest.mark.parametrize("command", [["check-env", "CartPole-v1"],
+                                     ["train", "ppo", "--env", "CartPole-v1", "--total-env-steps",
+                                      "16"]])
+def test_an_env_config_python_cannot_read_is_one_line_exit_2(tmp_path, capsys, value, said,
+                                                              command):
+    # Old code: "internal error: RecursionError: maximum recursion depth exceeded while decoding
+    # a JSON array ..." and "internal error: ValueError: Exceeds the limit (4300 digits) ...",
+    # exit 1.
+    out = ["--out", str(tmp_path / "run")] if command[0] == "train" else []
+    code, err = main_in_process(capsys, *command, *out, "--env-config", value)
+    assert code == 2 and err == [f"rllib_lite: error: --env-config is not valid JSON: {said}"]
+    assert not (tmp_path / "run").exists()
