@@ -433,7 +433,7 @@ def _witness_report(path: Path, meta: dict) -> dict:
     text = meta.get("witness_report", "{}")
     try:
         report = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         report = None
     if not isinstance(report, dict):
         raise BadInput(f"{path}: its witness report (_sysml_meta 'witness_report') is not a JSON "

@@ -156,7 +156,7 @@ def stored_fingerprint(con: duckdb.DuckDBPyConnection) -> object:
         return _MISSING
     try:
         value = json.loads(row[0]) if isinstance(row[0], str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         return None
     return value if isinstance(value, str) else None
 

@@ -78,8 +78,9 @@ def test_true_cards_never_merge_integers_float64_cannot_tell_apart(tmp_path):
 
 # Before: a value that is not text was exit 1 "internal error: TypeError: the JSON object must
 # be str ..." or "unhashable type: 'dict'"; text that is not JSON exit 2 with json's bare
-# "Expecting value: line 1 column 1 (char 0)".
-@pytest.mark.parametrize("meta", ["5", "'not json'", """'{"a": 1}'"""])
+# "Expecting value: line 1 column 1 (char 0)"; JSON nested past Python's recursion limit was
+# "internal error: RecursionError: ...", exit 1.
+@pytest.mark.parametrize("meta", ["5", "'not json'", """'{"a": 1}'""", "'" + "[" * 5000 + "'"])
 def test_another_tools_sysml_meta_is_no_fingerprint(tmp_path, capsys, meta):
     db = _foreign(tmp_path / "f.duckdb", "INTEGER", ["1", "2"], ["1", "1"], meta=meta)
     rc, out, err = _plan_true(tmp_path, db, capsys)

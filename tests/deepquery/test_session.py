@@ -35,8 +35,9 @@ def test_data_build_that_cannot_read_the_finished_file_is_one_line_exit_2(
 
 
 # Before: exit 2 with json's bare 'Expecting value: line 1 column 1 (char 0)' (no file named);
-# a report that was JSON but no object was printed as the report.
-@pytest.mark.parametrize("report", ["not json {", "[1, 2]", None])
+# a report that was JSON but no object was printed as the report; one nested past Python's
+# recursion limit was "internal error: RecursionError: ...", exit 1.
+@pytest.mark.parametrize("report", ["not json {", "[1, 2]", None, "[" * 5000])
 def test_data_build_of_a_database_with_a_damaged_witness_report_names_the_file(
         tmp_path, capsys, report):
     path = build_database(database_path(TINY, tmp_path), TINY)
