@@ -427,7 +427,7 @@ def _rewind_metrics(out: Path, iteration: int) -> None:
             continue
         try:
             later = json.loads(line)["iteration"] > iteration
-        except (ValueError, KeyError, TypeError):  # not one of ours: keep it where it is
+        except (ValueError, KeyError, TypeError, RecursionError):  # not ours: keep it there
             later = False
         (moved if later else keep).append(line)
     if not moved:

@@ -161,3 +161,17 @@ def test_restore_leaves_metrics_alone_when_nothing_ran_past_the_checkpoint(tmp_p
     PPO.restore(tmp_path / "ckpt").stop()
     assert (run / "metrics.jsonl").read_text() == before
     assert not (run / "metrics.superseded.jsonl").exists()
+
+
+def test_restore_keeps_metrics_lines_python_cannot_read_where_they_are(tmp_path):
+    # A line nested past Python's recursion limit (not one of ours) made restore raise
+    # RecursionError out of _rewind_metrics; now it is kept in place as other foreign lines are.
+    run = tmp_path / "run"
+    algo = PPO(PPOConfig(env="CartPole-v1", num_envs_per_worker=2, rollout_steps=8,
+                         minibatch_size=8, num_epochs=1, output_dir=str(run)))
+    algo.save(tmp_path / "ckpt")
+    algo.stop()
+    foreign = "[" * 5000 + "\n"
+    (run / "metrics.jsonl").write_text(foreign)
+    PPO.restore(tmp_path / "ckpt").stop()
+    assert (run / "metrics.jsonl").read_text() == foreign
