@@ -144,6 +144,11 @@ _FLAG = re.compile(r"0x([0-9A-Fa-f]{1,4})/0x([0-9A-Fa-f]{1,4}),(\S+)")
 MAX_FLAG_SPECS = 10
 
 log = logging.getLogger(__name__)
+_TOO_MANY_FLAGS = ("%s:%d: -flags line for protocol %d has %d specifications: only the first %d "
+                   "are used, as db_generator reads them")
+_SECOND_FLAGS_LINE = ("%s:%d: a second -flags line for protocol %d: appended, as db_generator "
+                      "does, but never drawn from (db_generator's running total reaches 1 "
+                      "before it)")
 
 
 def _share(text: str) -> float:
@@ -207,6 +212,7 @@ def read_params(path: str | Path) -> SeedParams:
     corr: dict[int, float] = {}
     flag_lines: dict[int, list[list[tuple[int, int, float]]]] = {}  # protocol -> its -flags lines
     extra: list[int] = []  # -extra's lines: the field count first
+    warnings: list[tuple[str, tuple]] = []  # logged once the whole file has been read
     opened: dict[str, int] = {}  # section -> line of its (last) header
     filled: set[str] = set()  # sections with at least one value line
     section = None
@@ -248,14 +254,11 @@ def read_params(path: str | Path) -> SeedParams:
                 line_specs = [(int(m.group(1), 16), int(m.group(2), 16), _share(m.group(3)))
                               for m in specs if m is not None]
                 if len(line_specs) > MAX_FLAG_SPECS:
-                    log.warning("%s:%d: -flags line for protocol %d has %d specifications: only the first %d "
-                                "are used, as db_generator reads them", path, lineno, proto, len(line_specs),
-                                MAX_FLAG_SPECS)
+                    warnings.append((_TOO_MANY_FLAGS,
+                                     (path, lineno, proto, len(line_specs), MAX_FLAG_SPECS)))
                     line_specs = line_specs[:MAX_FLAG_SPECS]
                 if proto in flag_lines:
-                    log.warning("%s:%d: a second -flags line for protocol %d: appended, as db_generator does, "
-                                "but never drawn from (db_generator's running total reaches 1 before it)",
-                                path, lineno, proto)
+                    warnings.append((_SECOND_FLAGS_LINE, (path, lineno, proto)))
                 flag_lines.setdefault(proto, []).append(line_specs)
             elif section == "extra":  # the number of extra fields per rule, then (none) their values
                 if extra:
@@ -318,10 +321,14 @@ def read_params(path: str | Path) -> SeedParams:
         raise ParamsError(f"{path}: the address tree sections are incomplete: no {missing}")
     if not protocols or sum(protocols.values()) <= 0:
         raise ParamsError(f"{path}: no -prots section with a positive share (not a ClassBench parameter file?)")
-    return SeedParams(protocols, pairs, ranges["spar"], ranges["spem"], ranges["dpar"], ranges["dpem"], lengths,
-                      _tree(single.get("snest"), skew["sskew"]), _tree(single.get("dnest"), skew["dskew"]),
-                      tuple(corr.get(level, 0.0) for level in range(33)), single.get("scale"),
-                      {proto: _flag_chances(lines) for proto, lines in flag_lines.items()})
+    params = SeedParams(protocols, pairs, ranges["spar"], ranges["spem"], ranges["dpar"],
+                        ranges["dpem"], lengths, _tree(single.get("snest"), skew["sskew"]),
+                        _tree(single.get("dnest"), skew["dskew"]),
+                        tuple(corr.get(level, 0.0) for level in range(33)), single.get("scale"),
+                        {proto: _flag_chances(lines) for proto, lines in flag_lines.items()})
+    for message, args in warnings:  # only for a file that is read: a refused one is one error line
+        log.warning(message, *args)
+    return params
 
 
 def _flag_chances(lines: list[list[tuple[int, int, float]]]) -> tuple[tuple[int, int, float], ...]:

@@ -4,6 +4,8 @@ parameter file's `-flags`, and the rules ordered by tuple scope; `-extra` and `-
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from itertools import pairwise
 
 import numpy as np
@@ -194,3 +196,25 @@ def test_a_second_flags_line_is_appended_as_db_generator_appends_it(tmp_path, ca
     assert set(shares) == {"0x0000/0x0000", "0x0200/0x1200", "0x1000/0x1000"}
     for spec, want in (("0x0000/0x0000", 0.2), ("0x0200/0x1200", 0.5), ("0x1000/0x1000", 0.3)):
         assert abs(shares[spec] - want) < 0.04, (spec, shares)
+
+
+@pytest.mark.parametrize("flags", [
+    "6\t0x0000/0x0000,1.0\n6\t0x0400/0x0400,1.0\n",  # a second line for protocol 6
+    "6\t" + "\t".join(f"0x{0x100 * i:04x}/0xff00,0.05" for i in range(12)) + "\n",  # 12 specs
+])
+def test_a_refused_parameter_file_prints_its_error_alone_not_the_warnings_before_it(
+        tmp_path, flags):
+    # Old code logged the -flags warning as it read the line, then refused the file further on:
+    # two lines on stderr for one bad file, the first about a line that is fine. A subprocess:
+    # under pytest the warning goes to pytest's log handler, not to stderr as in a shell.
+    path = tmp_path / "p_seed"
+    path.write_text(_file("-flags\n" + flags + "#\n", "-scale\n0\n#\n"))
+    r = subprocess.run([sys.executable, "-m", "neurocuts", "gen", "--params", str(path), "--size",
+                        "10"], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert r.stderr.startswith(f"neurocuts: error: {path}:") and r.stderr.count("\n") == 1, r.stderr
+    assert "scale 0 is not within" in r.stderr
+    path.write_text(_file("-flags\n" + flags + "#\n"))  # read: the warning is still said
+    r = subprocess.run([sys.executable, "-m", "neurocuts", "gen", "--params", str(path), "--size",
+                        "10"], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0 and f"{path}:" in r.stderr and "-flags line" in r.stderr, r.stderr
