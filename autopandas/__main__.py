@@ -17,7 +17,13 @@ import json
 import sys
 import time
 
-from sysml_cli import interrupt_line, is_output_failure, output_failed, sigterm_as_interrupt
+from sysml_cli import (
+    interrupt_line,
+    is_output_failure,
+    name_too_long,
+    output_failed,
+    sigterm_as_interrupt,
+)
 
 from ._cli import OneLineParser, chain_depth, constant, fail, memory_limit, positive_seconds
 from .io import InputError, read_frame
@@ -65,6 +71,9 @@ def main(argv: list[str] | None = None, prog: str = "autopandas") -> int:
         print(interrupt_line("autopandas", e), file=sys.stderr)
         return 1
     except OSError as e:
+        if (too_long := name_too_long(e)) is not None:  # an input file's name
+            print(f"autopandas: error: {too_long}", file=sys.stderr)
+            return 2
         # autopandas writes no file of its own: a reader that went away (``| head``) or a full
         # disk (``> /dev/full``) is stdout's
         if not is_output_failure(e):

@@ -24,7 +24,7 @@ from typing import IO, Iterator
 
 import duckdb
 
-from sysml_cli import interrupt_line, is_output_failure, output_failed, run_main
+from sysml_cli import interrupt_line, is_output_failure, name_too_long, output_failed, run_main
 from sysml_datasets.imdb import (
     ImdbConfig,
     check_seed,
@@ -789,6 +789,9 @@ def _main(argv: list[str] | None) -> int:
         if _is_interrupt(e):
             print(interrupt_line("deepquery", _interrupt_of(e)), file=sys.stderr)
             return 1
+        if (too_long := name_too_long(e)) is not None:  # a query file, --db, --cache-dir
+            print(f"deepquery: {too_long}", file=sys.stderr)
+            return 2
         if is_output_failure(e):
             # Every file deepquery writes itself reports these as bad input or falls back
             # (database builds, the cardinality cache): this is stdout, whose reader went away

@@ -436,6 +436,9 @@ def _main(argv: list[str] | None) -> int:
               file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - a bug, not bad input: one line, exit 1
+        if (too_long := sysml_cli.name_too_long(err)) is not None:  # --out, a checkpoint's
+            print(f"{name}: error: {too_long}", file=sys.stderr)
+            return 2
         return _internal_error(name, err)
     try:
         if getattr(args, "json", False):

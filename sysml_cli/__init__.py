@@ -12,6 +12,7 @@
   Ctrl-C (temporary files, half-written runs, worker processes) and says ``PROG: terminated``
   (:func:`interrupt_line`); Python's default dies at once and leaves them. :func:`run_main`
   runs a command's body so, with the one line and exit 1 for an interrupt that escapes it.
+- :func:`name_too_long`: a path the system refuses for its length alone, as bad input.
 
 The toolkits do not import each other; this module is the one piece they share (no dependencies
 beyond the standard library).
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn, TypeGuard
 
 __all__ = ["OUTPUT_FULL", "OneLineParser", "Terminated", "interrupt_line", "is_output_failure",
-           "output_failed", "sigterm_as_interrupt", "stdout_to_devnull"]
+           "name_too_long", "output_failed", "sigterm_as_interrupt", "stdout_to_devnull"]
 
 OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 """Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
@@ -84,6 +85,19 @@ def output_failed(prog: str, err: OSError) -> int:
         print(f"{prog}: cannot write the output: {err.strerror or err}", file=sys.stderr)
     stdout_to_devnull()
     return 1
+
+
+def name_too_long(err: BaseException) -> str | None:
+    """``PATH: file name too long`` for an OSError the system raises for a path that it takes
+    whatever the path names (ENAMETOOLONG: a name past 255 bytes, a path past 4096), a long
+    path cut in the middle; None for any other error. Only a path the user gave is that long,
+    so it is bad input (exit 2) wherever the command first looks at it, not an internal error."""
+    if not (isinstance(err, OSError) and err.errno == errno.ENAMETOOLONG):
+        return None
+    name = os.fsdecode(err.filename) if err.filename is not None else "a path"
+    if len(name) > 80:
+        name = f"{name[:40]}...{name[-20:]} ({len(name)} characters)"
+    return f"{name}: file name too long"
 
 
 class Terminated(KeyboardInterrupt):

@@ -15,6 +15,7 @@ from sysml_cli import (
     Terminated,
     interrupt_line,
     is_output_failure,
+    name_too_long,
     run_main,
     sigterm_as_interrupt,
 )
@@ -131,3 +132,33 @@ def test_help_to_a_working_stdout_is_unchanged(capsys):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: tool [-h]") and "what it does" in out
+
+
+def test_a_name_too_long_is_one_short_line_and_other_errors_are_not_it():
+    err = OSError(errno.ENAMETOOLONG, "File name too long", "/tmp/" + "b" * 300 + ".sql")
+    assert name_too_long(err) == (f"/tmp/{'b' * 35}...{'b' * 16}.sql (309 characters): "
+                                  "file name too long")
+    assert name_too_long(OSError(errno.ENAMETOOLONG, "File name too long", "x.sql")) == \
+        "x.sql: file name too long"
+    assert name_too_long(OSError(errno.ENOENT, "No such file", "x")) is None
+    assert name_too_long(ValueError("x")) is None
+
+
+_LONG = "/tmp/" + "b" * 300 + "/q"
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["deepquery", "plan", _LONG + ".sql"], "deepquery: "),
+    (["deepquery", "plan", "-", "--db", _LONG], "deepquery: "),
+    (["deepquery", "data", "list", "--cache-dir", _LONG], "deepquery: "),
+    (["autopandas", "synth", _LONG + ".csv", "out.csv"], "autopandas: error: "),
+    (["rllib_lite", "evaluate", _LONG], "rllib_lite: error: "),
+])
+def test_a_path_too_long_for_the_system_is_bad_input_in_every_cli(argv, line):
+    # Old code: "internal error: OSError: [Errno 36] File name too long: '/tmp/bbb...'" with the
+    # whole path, exit 1 (Path.exists() and is_dir() raise ENAMETOOLONG, they do not say False).
+    r = subprocess.run([sys.executable, "-m", *argv], input="SELECT 1", capture_output=True,
+                       text=True, timeout=120, check=False)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith(line + "/tmp/bbb") and r.stderr.count("\n") == 1, r.stderr
+    assert "characters): file name too long" in r.stderr and len(r.stderr) < 200, r.stderr
