@@ -450,6 +450,8 @@ def read_metadata(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f"{folder}: not a checkpoint (no metadata.json)")
     try:
         meta = json.loads(meta_path.read_text())
+    except OSError as err:  # a file that fails to read (an I/O error, a special file)
+        raise CheckpointError(f"{meta_path}: cannot read it ({err.strerror or err})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{meta_path}: corrupt metadata ({err})") from None
     except RecursionError:

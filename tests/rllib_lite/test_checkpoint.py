@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 
 import pytest
@@ -175,3 +177,21 @@ def test_restore_keeps_metrics_lines_python_cannot_read_where_they_are(tmp_path)
     (run / "metrics.jsonl").write_text(foreign)
     PPO.restore(tmp_path / "ckpt").stop()
     assert (run / "metrics.jsonl").read_text() == foreign
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs Linux's /proc/self/mem")
+def test_a_metadata_file_that_fails_to_read_is_a_checkpoint_error(tmp_path, capsys):
+    # /proc/self/mem is a file whose read fails (EIO at offset 0): `evaluate` said "internal
+    # error: OSError: [Errno 5] Input/output error", exit 1.
+    from rllib_lite.__main__ import main
+
+    algo = CONFIGS["PPO"]()
+    folder = algo.save(tmp_path / "p")
+    algo.stop()
+    (folder / "metadata.json").unlink()
+    (folder / "metadata.json").symlink_to("/proc/self/mem")
+    said = f"{folder / 'metadata.json'}: cannot read it (Input/output error)"
+    with pytest.raises(CheckpointError, match=re.escape(said)):
+        PPO.restore(folder)
+    assert main(["evaluate", str(folder), "--episodes", "1"]) == 2
+    assert capsys.readouterr().err == f"rllib_lite: error: {said}\n"
