@@ -473,3 +473,14 @@ def test_an_env_config_python_cannot_read_is_one_line_exit_2(tmp_path, capsys, v
     code, err = main_in_process(capsys, *command, *out, "--env-config", value)
     assert code == 2 and err == [f"rllib_lite: error: --env-config is not valid JSON: {said}"]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", [["check-env"], ["train", "ppo", "--total-env-steps", "16",
+                                                      "--env"]])
+def test_an_env_id_with_a_line_break_is_refused_on_one_line(tmp_path, capsys, command):
+    # gymnasium quotes the id as it is: the error was two lines, "...: Malformed environment
+    # ID: CartPole-v1" then ". (Currently all IDs must be ...)".
+    out = ["--out", str(tmp_path / "run")] if command[0] == "train" else []
+    code, err = main_in_process(capsys, *command, "CartPole-v1\n", *out)
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("rllib_lite: error: env 'CartPole-v1\\n': Malformed environment ID")
