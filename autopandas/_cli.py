@@ -11,6 +11,7 @@ import re
 import sys
 
 from sysml_cli import OneLineParser as OneLineParser  # re-exported: the CLI's and benchmarks' parser
+from sysml_cli import one_line
 
 from .search import DEPTHS, DEPTHS_TEXT
 
@@ -86,5 +87,5 @@ def memory_limit(text: str) -> int | None:
 
 def fail(prog: str, message: str) -> int:
     """Print one error line for ``prog`` on stderr; returns the bad-input exit code."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    print(f"{prog}: error: {one_line(message)}", file=sys.stderr)
     return 2

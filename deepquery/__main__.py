@@ -24,7 +24,14 @@ from typing import IO, Iterator
 
 import duckdb
 
-from sysml_cli import interrupt_line, is_output_failure, name_too_long, output_failed, run_main
+from sysml_cli import (
+    interrupt_line,
+    is_output_failure,
+    name_too_long,
+    one_line,
+    output_failed,
+    run_main,
+)
 from sysml_datasets.imdb import (
     ImdbConfig,
     check_seed,
@@ -774,7 +781,7 @@ def _main(argv: list[str] | None) -> int:
             sys.stdout.flush()
         return code
     except BadInput as e:
-        print(f"deepquery: {e}", file=sys.stderr)
+        print(f"deepquery: {one_line(str(e))}", file=sys.stderr)
         return 2
     except ValueError as e:  # invalid configuration values (scale, seed, ...)
         print(f"deepquery: {str(e).splitlines()[0]}", file=sys.stderr)

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from sysml_cli import interrupt_line, is_output_failure, output_failed, run_main
+from sysml_cli import interrupt_line, is_output_failure, one_line, output_failed, run_main
 
 from ._classify import classify_flat, flatten
 from .argtypes import MAX_NODES, MAX_PACKETS, MAX_RULES, OneLineParser, float_in, int_in, positive_seconds
@@ -239,7 +239,7 @@ def _main(argv: list[str] | None) -> int:
         args.fn(args)
         sys.stdout.flush()  # a write error of buffered output is reported here, not at exit
     except (RuleFormatError, InputError) as exc:
-        print(f"neurocuts: error: {exc}", file=sys.stderr)
+        print(f"neurocuts: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
         if not is_output_failure(exc):

@@ -394,13 +394,6 @@ def _bad_input_errors() -> tuple[type[Exception], ...]:
             ModelOutputError)
 
 
-def _one_line(err: BaseException) -> str:
-    """``err``'s message on one line: a line break in it (an env id given with one, quoted by
-    gymnasium as it is) becomes a space."""
-    text = str(err)
-    return " ".join(text.split()) if "\n" in text or "\r" in text else text
-
-
 def _internal_error(name: str, err: Exception) -> int:
     """A bug, not bad input: one line, exit 1 (details at debug level)."""
     logging.getLogger(__name__).debug("internal error", exc_info=err)
@@ -432,10 +425,10 @@ def _main(argv: list[str] | None) -> int:
         print(sysml_cli.interrupt_line(name, err), file=sys.stderr)
         return 1
     except (ConfigError, UsageError) as err:
-        print(f"{name}: error: {_one_line(err)}", file=sys.stderr)
+        print(f"{name}: error: {sysml_cli.one_line(str(err))}", file=sys.stderr)
         return 2
     except _bad_input_errors() as err:
-        print(f"{name}: error: {_one_line(err)}", file=sys.stderr)
+        print(f"{name}: error: {sysml_cli.one_line(str(err))}", file=sys.stderr)
         return 2
     except MemoryError as err:  # sizes the user asked for (--buffer-size, --rollout-steps...)
         what = str(err).splitlines()[0] if str(err) else "MemoryError"

@@ -12,7 +12,8 @@
   Ctrl-C (temporary files, half-written runs, worker processes) and says ``PROG: terminated``
   (:func:`interrupt_line`); Python's default dies at once and leaves them. :func:`run_main`
   runs a command's body so, with the one line and exit 1 for an interrupt that escapes it.
-- :func:`name_too_long`: a path the system refuses for its length alone, as bad input.
+- :func:`name_too_long`: a path the system refuses for its length alone, as bad input;
+  :func:`one_line`: a bad-input message on one line, whatever file names it holds.
 
 The toolkits do not import each other; this module is the one piece they share (no dependencies
 beyond the standard library).
@@ -30,7 +31,8 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn, TypeGuard
 
 __all__ = ["OUTPUT_FULL", "OneLineParser", "Terminated", "interrupt_line", "is_output_failure",
-           "name_too_long", "output_failed", "sigterm_as_interrupt", "stdout_to_devnull"]
+           "name_too_long", "one_line", "output_failed", "sigterm_as_interrupt",
+           "stdout_to_devnull"]
 
 OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 """Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
@@ -87,6 +89,12 @@ def output_failed(prog: str, err: OSError) -> int:
     return 1
 
 
+def one_line(message: str) -> str:
+    """``message`` with its line breaks written ``\\n`` and ``\\r``, as a Python string shows
+    them: a file name may hold one (``$'a\\nb.sql'``), and a bad-input message is one line."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def name_too_long(err: BaseException) -> str | None:
     """``PATH: file name too long`` for an OSError the system raises for a path that it takes
     whatever the path names (ENAMETOOLONG: a name past 255 bytes, a path past 4096), a long
@@ -97,7 +105,7 @@ def name_too_long(err: BaseException) -> str | None:
     name = os.fsdecode(err.filename) if err.filename is not None else "a path"
     if len(name) > 80:
         name = f"{name[:40]}...{name[-20:]} ({len(name)} characters)"
-    return f"{name}: file name too long"
+    return one_line(f"{name}: file name too long")
 
 
 class Terminated(KeyboardInterrupt):

@@ -16,6 +16,7 @@ from sysml_cli import (
     interrupt_line,
     is_output_failure,
     name_too_long,
+    one_line,
     run_main,
     sigterm_as_interrupt,
 )
@@ -162,3 +163,28 @@ def test_a_path_too_long_for_the_system_is_bad_input_in_every_cli(argv, line):
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith(line + "/tmp/bbb") and r.stderr.count("\n") == 1, r.stderr
     assert "characters): file name too long" in r.stderr and len(r.stderr) < 200, r.stderr
+
+
+def test_one_line_writes_line_breaks_as_python_shows_them():
+    assert one_line("/tmp/a\nb.sql: no such file") == "/tmp/a\\nb.sql: no such file"
+    assert one_line("a\r\nb") == "a\\r\\nb" and one_line("plain") == "plain"
+
+
+_BROKEN = "/tmp/no such\nfolder/q"
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["deepquery", "plan", _BROKEN + ".sql"],
+     "deepquery: /tmp/no such\\nfolder/q.sql: no such file"),
+    (["neurocuts", "build", _BROKEN + ".txt"],
+     "neurocuts: error: /tmp/no such\\nfolder/q.txt: no such file"),
+    (["autopandas", "synth", _BROKEN + ".csv", "out.csv"],
+     "autopandas: error: /tmp/no such\\nfolder/q.csv: no such file"),
+    (["rllib_lite", "evaluate", _BROKEN],
+     "rllib_lite: error: /tmp/no such\\nfolder/q: no such checkpoint folder"),
+])
+def test_a_file_name_with_a_line_break_is_named_on_one_line_in_every_cli(argv, line):
+    # Old code printed the name as it is: the message went on over two lines.
+    r = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True,
+                       timeout=120, check=False)
+    assert r.returncode == 2 and r.stderr == line + "\n", r.stderr
