@@ -79,7 +79,10 @@ def memory_limit(text: str) -> int | None:
     m = _SIZE.fullmatch(text.strip())
     if m is None:
         raise argparse.ArgumentTypeError(f"not a size such as 512M, 4G or none: {text!r}")
-    value = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    size = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if size == math.inf:  # past float's range: as any size past what setrlimit takes, no cap
+        return None
+    value = int(size)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a size > 0 (or none), got {text!r}")
     return value
