@@ -132,7 +132,9 @@ class PPO(Algorithm):
                     v_loss = F.mse_loss(values, ret)
                 else:
                     v_old = old_values[idx]
-                    v_clipped = v_old + (values - v_old).clamp(-c.vf_clip_range, c.vf_clip_range)
+                    # past float32's range (1e300) torch refuses the bound; it clips nothing there
+                    bound = min(c.vf_clip_range, torch.finfo(values.dtype).max)
+                    v_clipped = v_old + (values - v_old).clamp(-bound, bound)
                     v_loss = torch.max((values - ret) ** 2, (v_clipped - ret) ** 2).mean()
                 loss = pg_loss + c.vf_coef * v_loss
                 if c.ent_coef > 0:
