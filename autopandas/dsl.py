@@ -317,6 +317,33 @@ def label_forms(v: Any) -> frozenset:
     return frozenset({str(v)})
 
 
+def value_forms(column: pd.Series) -> frozenset:
+    """Every text a label made from ``column``'s values may compare equal as (its categories
+    too: a pivot may make a label of a category no row holds)."""
+    values = list(pd.Index(column).unique())     # as an axis holds them (Timestamps, not ints)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values += list(column.dtype.categories)
+    out: set = set()
+    for v in values:
+        try:
+            out |= label_forms(v)
+        except (TypeError, ValueError):
+            continue
+    return frozenset(out)
+
+
+def pivot_keys(name: str, args: dict) -> tuple[Any, Any]:
+    """(the receiver column whose values label a pivot's result rows, last level; the one whose
+    values label its columns, last level, or None when ``columns`` is not given) for ``pivot``
+    and ``pivot_table``; (None, None) for any other call."""
+    if name == "pivot":
+        return args["index"], args["columns"]
+    if name == "pivot_table":
+        cols = args["columns"]
+        return args["index"][-1], (cols[-1] if cols is not None else None)
+    return None, None
+
+
 def _axis_labels(ax: pd.Index, values: bool) -> list:
     out = list(ax.names)
     if values:

@@ -37,7 +37,10 @@ cached across passes. Pruning that loses no solution of this DSL:
 - labels: a final call that creates no column label (``dsl.KEEPS_LABELS``: selections, sorts,
   group-by aggregations...) is skipped when a column label of the target is not among the
   receiver's labels (after a merge-then-aggregate search, only the merged states keep both
-  tables' labels, so the other intermediates are cheap to finish);
+  tables' labels, so the other intermediates are cheap to finish); a final ``pivot`` or
+  ``pivot_table`` whose index (columns) key holds a value for none of the forms of one of the
+  target's row (column) labels, last level, is skipped before it runs (exact matching only: a
+  CSV target may hold the index as a column);
 - reachability, for states one call from the end: a target text value absent from the state and
   every input can only come from ``fillna`` (needs a missing value in the state); more than two
   new text labels in the target can't come from one call (``melt`` names two, ``rename`` one)
@@ -694,6 +697,13 @@ class _Pass:
         self.target_rows = len(target) if isinstance(target, (pd.DataFrame, pd.Series, np.ndarray)) \
             and getattr(target, "ndim", 1) >= 1 else None
         self.tlabels: set = set()
+        # The forms of the target's row and column labels (last levels) a final pivot must make
+        # from its keys' values (exact matching only: a CSV target may hold the index as a
+        # column; none for an axis with fractional floats, which compare with a tolerance).
+        self.pivot_want: tuple = ()
+        if self.shape_rule == "exact" and isinstance(target, pd.DataFrame):
+            self.pivot_want = tuple(_label_forms_exact(ax.get_level_values(-1).unique())
+                                    for ax in (target.index, target.columns))
         self.target_nan = not isinstance(target, (pd.DataFrame, pd.Series)) or bool(
             target.isna().to_numpy().any())
         if isinstance(target, (pd.DataFrame, pd.Series)):
@@ -734,6 +744,21 @@ class _Pass:
         new = prog.then(step)
         if cost + self._hold_cost(new) < old_cost + self._hold_cost(old):
             states[sid] = (value, new, old_cost, old_used)
+
+    def _pivot_possible(self, name: str, value: pd.DataFrame, args: dict, forms: dict) -> bool:
+        """Whether a final pivot can give the target's row and column labels (last levels):
+        they are values of its index and columns keys (``dsl.pivot_keys``). ``forms`` caches
+        each key column's ``dsl.value_forms`` for this receiver."""
+        for key, want in zip(dsl.pivot_keys(name, args), self.pivot_want):
+            if key is None or not want:
+                continue
+            if key not in forms:
+                col = value[key]
+                forms[key] = dsl.value_forms(col) if isinstance(col, pd.Series) else None
+            have = forms[key]
+            if have is not None and any(f.isdisjoint(have) for f in want):
+                return False
+        return True
 
     def _held(self) -> Program | None:
         return self.held[1] if self.held is not None else None
@@ -858,6 +883,7 @@ class _Pass:
                     continue
             keep = not final
             final_next = depth + 1 == limit
+            pivot_forms = {} if final and self.pivot_want and fn.name in PIVOTS else None
             ctx = GenContext(value, inputs, self.target, self.constants)
             lo = TIERS[tier - 1] if tier else 0
             hi = min(TIERS[tier], config.max_args_per_call) if tier < len(TIERS) else config.max_args_per_call
@@ -869,6 +895,9 @@ class _Pass:
                 if self._past_deadline():
                     return None
                 if produced <= lo:
+                    continue
+                if pivot_forms is not None and not self._pivot_possible(fn.name, value, args,
+                                                                         pivot_forms):
                     continue
                 out = self._run_cached(box, depth, sid, fi, produced, fn, value, args)
                 result.candidates_tried += 1
@@ -926,6 +955,22 @@ class _Pass:
         return None
 
 
+def _label_forms_exact(labels: pd.Index) -> tuple:
+    """``dsl.label_forms`` of each label (those that have forms), or () when one is a
+    fractional float: equality compares those with a tolerance, not as text."""
+    out = []
+    for v in labels:
+        v = py(v)
+        if isinstance(v, float) and v == v and not v.is_integer():
+            return ()
+        forms = dsl.label_forms(v)
+        if forms:
+            out.append(forms)
+    return tuple(out)
+
+
+#: The calls whose result labels are values of their key columns (``dsl.pivot_keys``).
+PIVOTS = frozenset({"pivot", "pivot_table"})
 #: The state id of the queue entry that returns the held match.
 _HELD = -1
 

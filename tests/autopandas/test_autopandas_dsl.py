@@ -75,6 +75,13 @@ def test_table_has_at_least_60_functions_in_every_group_with_generators():
         assert all(a.type in dsl.ARG_TYPES for a in f.args)
 
 
+def _pivot_axes(got) -> tuple:
+    """A pivot's result's row and column labels (a Series has no column labels to check)."""
+    if isinstance(got, pd.DataFrame):
+        return got.index, got.columns
+    return (got.index,) if isinstance(got, pd.Series) else ()
+
+
 @pytest.mark.parametrize("name", [f.name for f in dsl.functions()])
 def test_every_generated_call_renders_to_equivalent_source(name):
     fn = dsl.get(name)
@@ -94,6 +101,12 @@ def test_every_generated_call_renders_to_equivalent_source(name):
                 if name in dsl.MORE_COLUMNS and isinstance(recv_obj, pd.DataFrame):
                     least = max(recv_obj.shape[1], dsl.column_count(INPUTS[args["other"]]))
                     assert isinstance(got, pd.DataFrame) and got.shape[1] >= least, "MORE_COLUMNS wrong"
+                for key, ax in zip(dsl.pivot_keys(name, args), _pivot_axes(got)):
+                    if key is not None:
+                        have = dsl.value_forms(recv_obj[key])
+                        for label in ax.get_level_values(-1):
+                            assert not dsl.label_forms(label).isdisjoint(have), \
+                                f"pivot_keys wrong: {label!r}"
                 if name in dsl.KEEPS_LABELS:
                     have = dsl.receiver_label_texts(recv_obj)
                     for label in visible_labels(got):

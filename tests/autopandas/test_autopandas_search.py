@@ -657,3 +657,20 @@ def test_a_filter_using_the_tasks_constant_keeps_its_state_when_a_head_gives_the
     moved = df.iloc[[2, 0, 4, 1, 3]]
     expected = moved.query('team == "red"')[["player", "score"]]
     assert equal(expected, run_src(res.rendered, [moved])), res.rendered
+
+
+def test_a_final_pivot_whose_keys_cannot_label_the_targets_rows_and_columns_is_not_run():
+    """One shop's fruit sold, pivoted (the task gives 'shop == "north"'): every final pivot or
+    pivot_table whose index or columns key holds none of the target's row or column labels is
+    now skipped without running, as a final call whose shape or labels cannot match is; the old
+    search ran them all and found the program after 15,716 candidates (11,699 now)."""
+    df = pd.DataFrame({"shop": ["north", "north", "north", "south", "south", "east"],
+                       "day": [1, 2, 3, 1, 2, 3],
+                       "fruit": ["fig", "kiwi", "fig", "kiwi", "fig", "kiwi"],
+                       "sold": [5, 8, 2, 7, 1, 4]})
+    target = df.query('shop == "north"').pivot_table(index="shop", columns="fruit", values="sold",
+                                                     aggfunc="sum")
+    res = synthesize([df], target, SearchConfig(timeout_s=60, max_depth=2),
+                     constants=hint_constants(['shop == "north"']))
+    assert res.solved and equal(target, run_src(res.rendered, [df])), res.summary()
+    assert res.candidates_tried < 13_000, res.summary()
