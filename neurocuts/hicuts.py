@@ -146,9 +146,9 @@ def pick_cut(clo: np.ndarray, chi: np.ndarray, node: Node, config: "HiCutsConfig
 def hicuts_step(config: HiCutsConfig) -> Callable:
     """The HiCuts policy for one node, usable by `grow` (and by other builders' subtrees).
 
-    A node whose region is one point (every dimension's span 1) cannot be cut: its rules, too many
-    to prune (more than the tree's `prune_max`, 500), all cover that point, so it stays a leaf,
-    whose first rule always wins.
+    A node whose region is one point (every dimension's span 1) cannot be cut: its rules all cover
+    that point, so it stays a leaf, whose first rule always wins (a tree that prunes keeps only
+    that one: `prune_rules`, or `shadowed_cut` past the tree's `prune_max`).
     """
     def step(tree: Tree, node: Node) -> list[Node]:
         if not (node.hi > node.lo).any():

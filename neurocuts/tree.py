@@ -196,7 +196,22 @@ def make_node(tree: Tree, lo: np.ndarray, hi: np.ndarray, rule_ids: np.ndarray, 
                 hi = np.minimum(hi, tree.rules.hi[rule_ids].max(axis=0))
             if step == 0 and tree.prune and not pruned:
                 rule_ids = prune_rules(tree, rule_ids, lo, hi)
+            if step == 0 and tree.prune and len(rule_ids) > tree.prune_max:
+                rule_ids = shadowed_cut(tree, rule_ids, lo, hi)
     return Node(lo, hi, rule_ids, depth)
+
+
+def shadowed_cut(tree: Tree, rule_ids: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The rules up to the first one that covers the whole region: no packet there reaches the rest.
+
+    Linear, so a tree that prunes applies it to the nodes too large to prune (more than its
+    `prune_max` rules), even those made of rules pruned already. Without it, more than `prune_max`
+    copies of one wildcard rule made HiCuts and EffiCuts cut the region down towards single points,
+    every piece holding every copy: gigabytes before the node budget stopped them.
+    """
+    covers = (tree.rules.lo[rule_ids] <= lo).all(axis=1) & (tree.rules.hi[rule_ids] >= hi).all(axis=1)
+    first = int(np.argmax(covers))
+    return rule_ids[:first + 1] if covers[first] else rule_ids
 
 
 # ---------------------------------------------------------------- node operations

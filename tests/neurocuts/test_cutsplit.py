@@ -95,15 +95,17 @@ def test_trees_match_the_reference_anchors_node_for_node(shared_dir, name):
 
 def test_a_node_no_dimension_can_split_stays_a_leaf():
     # 3,001 copies of one rule: too many to prune (the reference prunes nodes of at most 500 rules;
-    # before, 3,000), so once the node is the rule's box no end point splits it. It stays a leaf,
-    # whose first rule always wins. Before, the build raised ValueError('no dimension can be split').
+    # before, 3,000), so once the node is the rule's box no end point splits it. It is a leaf, whose
+    # first rule always wins, and the only one it keeps (the rest can never match there). Before,
+    # the build raised ValueError('no dimension can be split'); then the leaf kept all 3,001.
     n = 3001
     lo = np.zeros((n, 5), np.int64)
     hi = np.tile(DIM_MAX, (n, 1))
     lo[:, 0], hi[:, 0] = 10 << 24, (10 << 24) + 255
     rules = RuleSet(lo, hi)
     tree = build_cutsplit(rules)
-    assert any(len(n.rules) == 3001 and n.kind == "leaf" for n in _nodes(tree.root))
+    box = [n for n in _nodes(tree.root) if (n.lo == lo[0]).all() and (n.hi == hi[0]).all()]
+    assert [(n.kind, n.rules.tolist()) for n in box] == [("leaf", [0])]
     packets = np.concatenate([random_packets(rules, 2000, seed=0), lo[:1], hi[:1]])
     assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
 

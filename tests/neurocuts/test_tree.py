@@ -301,3 +301,21 @@ def test_equi_dense_merging_is_kept_only_when_it_leaves_at_most_8_children_past_
         assert tree.root.cuts == ((4, 9, 2),) and len(tree.root.children) == children
         packets = corner_packets(rules, 0)
         assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
+
+
+@pytest.mark.parametrize("algo", sorted(BUILDERS))
+def test_copies_of_a_wildcard_rule_too_many_to_prune_end_at_the_first(algo):
+    # 2,000 copies of the rule over everything (more than any builder prunes a node of), after two
+    # narrow rules. Every piece of every cut held every copy, so HiCuts and EffiCuts cut towards
+    # single points: `neurocuts build` of such a file grew past 6 GB before the node budget stopped
+    # it. A region covered by one rule needs none after it, so a few nodes do. Old code: HiCuts and
+    # EffiCuts raise NodeBudgetExceeded at 1,000 nodes.
+    n = 2002
+    lo, hi = np.zeros((n, 5), np.int64), np.tile(DIM_MAX, (n, 1))
+    lo[0, 0] = hi[0, 0] = 0x0A000001
+    lo[1, 2], hi[1, 2] = 80, 80
+    rules = RuleSet(lo, hi)
+    tree = build(rules, algo, max_nodes=1000)
+    assert max(len(node.rules) for node in tree.nodes() if node.kind == "leaf") <= 3
+    packets = np.concatenate([random_packets(rules, 2000, seed=0), lo[:2], hi[:2], lo[:2] + 1, hi[:2] - 1])
+    assert np.array_equal(tree.classify(packets), linear_scan(rules, packets))
