@@ -23,6 +23,7 @@ from sysml_cli import (
     name_too_long,
     output_failed,
     sigterm_as_interrupt,
+    warnings_as_lines,
 )
 
 from ._cli import OneLineParser, chain_depth, constant, fail, memory_limit, positive_seconds
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None, prog: str = "autopandas") -> int:
     ``timeout``) ends it as Ctrl-C does: the search worker is killed, one line, exit 1."""
     args = _parser(prog).parse_args(argv)
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), warnings_as_lines("autopandas"):
             code = _synth(args)
             sys.stdout.flush()  # a write error of buffered output is reported here, not at exit
         return code

@@ -17,6 +17,7 @@ import os
 import pickle
 import socket
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
@@ -77,7 +78,7 @@ def make_env(env: EnvSpec, env_config: dict[str, Any] | None = None) -> gym.Env:
         from . import envs as _examples  # noqa: F401  (registers the example envs)
 
         try:
-            return gym.make(env, **env_config)
+            return _make_registered(env, env_config)
         except gym.error.Error as err:
             raise EnvError(f"env {env!r}: {err}") from None
         except TypeError as err:
@@ -108,6 +109,24 @@ def make_env(env: EnvSpec, env_config: dict[str, Any] | None = None) -> gym.Env:
     if not isinstance(made, gym.Env):
         raise EnvError(f"env function returned {type(made).__name__}, not a gymnasium.Env")
     return made
+
+
+def _make_registered(env_id: str, env_config: dict[str, Any]) -> gym.Env:
+    """``gym.make``, whose warnings come after it returns and not at all when it raises: an id
+    of a version not registered (``SlowCartPole-v0``) warns that it is out of date, then fails,
+    and the failure names the version to use."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        made = gym.make(env_id, **env_config)
+    for w in caught:  # the filters decide again; a warning shown once per place stays so
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, registry=_MAKE_WARNED,
+                               source=w.source)
+    return made
+
+
+#: What `_make_registered` has shown, for the filters' once-per-place actions (the registry
+#: Python keeps for the module that warned is out of reach once the warning is recorded).
+_MAKE_WARNED: dict[Any, Any] = {}
 
 
 def _missing_module(err: BaseException | None) -> str | None:

@@ -14,6 +14,9 @@
   runs a command's body so, with the one line and exit 1 for an interrupt that escapes it.
 - :func:`name_too_long`: a path the system refuses for its length alone, as bad input;
   :func:`one_line`: a bad-input message on one line, whatever file names it holds.
+- :func:`warnings_as_lines`: a warning a library gives while a command runs is one line,
+  ``PROG: warning: MESSAGE``, not Python's two (file, line and source) with the library's
+  terminal colour codes; :func:`run_main` runs the body so.
 
 The toolkits do not import each other; this module is the one piece they share (no dependencies
 beyond the standard library).
@@ -24,15 +27,17 @@ import argparse
 import contextlib
 import errno
 import os
+import re
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn, TypeGuard
 
 __all__ = ["OUTPUT_FULL", "OneLineParser", "Terminated", "interrupt_line", "is_output_failure",
-           "name_too_long", "one_line", "output_failed", "sigterm_as_interrupt",
-           "stdout_to_devnull"]
+           "name_too_long", "one_line", "output_failed", "run_main", "sigterm_as_interrupt",
+           "stdout_to_devnull", "warnings_as_lines"]
 
 OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 """Why stdout cannot take the output: a full disk or quota, a file past its size limit."""
@@ -138,12 +143,38 @@ def interrupt_line(prog: str, err: BaseException | None = None) -> str:
     return f"{prog}: {'terminated' if isinstance(err, Terminated) else 'interrupted'}"
 
 
+#: A terminal's colour and style codes (gymnasium colours its warnings yellow).
+_ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+#: A library's own prefix on a warning's text (gymnasium's "WARN: "), which the line says already.
+_WARN_PREFIX = re.compile(r"^(?:WARN|WARNING)\s*:\s*", re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def warnings_as_lines(prog: str | Callable[[], str]) -> Iterator[None]:
+    """Within the block, a warning shown on stderr is one line, ``PROG: warning: MESSAGE`` (colour
+    codes dropped, line breaks written as :func:`one_line` writes them). Python's filters still
+    decide which warnings show; the way they showed before comes back when the block ends."""
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: IO[str] | None = None, line: str | None = None) -> None:
+        text = one_line(_WARN_PREFIX.sub("", _ANSI_STYLE.sub("", str(message)).strip()))
+        name = prog() if callable(prog) else prog
+        try:
+            print(f"{name}: warning: {text}", file=file if file is not None else sys.stderr)
+        except OSError:
+            pass  # as Python's own: a warning that cannot be written is dropped
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def run_main(prog: str | Callable[[], str], body: Callable[[], int]) -> int:
-    """Run a command line's ``body`` (it returns the exit code) with SIGTERM taken as Ctrl-C; an
-    interrupt that escapes it (one between the command's end and its output) is the one line of
-    :func:`interrupt_line` and exit 1. ``prog`` may be a function, called only then."""
+    """Run a command line's ``body`` (it returns the exit code) with SIGTERM taken as Ctrl-C and
+    warnings as one line each (:func:`warnings_as_lines`); an interrupt that escapes it (one
+    between the command's end and its output) is the one line of :func:`interrupt_line` and
+    exit 1. ``prog`` may be a function, called only when a line names it."""
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), warnings_as_lines(prog):
             return body()
     except KeyboardInterrupt as err:
         print(interrupt_line(prog() if callable(prog) else prog, err), file=sys.stderr)

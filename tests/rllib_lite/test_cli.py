@@ -484,3 +484,24 @@ def test_an_env_id_with_a_line_break_is_refused_on_one_line(tmp_path, capsys, co
     code, err = main_in_process(capsys, *command, "CartPole-v1\n", *out)
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith("rllib_lite: error: env 'CartPole-v1\\n': Malformed environment ID")
+
+
+def test_an_env_version_not_registered_is_one_line_without_gymnasiums_warning_before_it():
+    # gymnasium warns that v0 is out of date, then fails naming v1: the warning came first, two
+    # lines with its file and yellow colour codes, then the error (old: three lines)
+    r = run("check-env", "rllib_lite/SlowCartPole-v0")
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == ["rllib_lite: error: env 'rllib_lite/SlowCartPole-v0': Environment version "
+                                     "v0 for `rllib_lite/SlowCartPole` is deprecated. Please use "
+                                     "`rllib_lite/SlowCartPole-v1` instead."]
+
+
+def test_check_envs_warnings_are_one_line_each():
+    # gymnasium's checker warns of CartPole's unbounded Box (its own CartPole-v1 alike): each warning
+    # was Python's two lines, its file and source line, with the colour codes (old: 4 lines)
+    r = run("check-env", "rllib_lite/SlowCartPole-v1")
+    assert r.returncode == 0 and "check_env: passed" in r.stdout
+    lines = r.stderr.splitlines()
+    assert lines and all(line.startswith("rllib_lite: warning: ") for line in lines), lines
+    assert "\x1b" not in r.stderr and "WARN:" not in r.stderr
+    assert any("minimum value is -infinity" in line for line in lines), lines

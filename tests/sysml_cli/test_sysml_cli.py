@@ -188,3 +188,19 @@ def test_a_file_name_with_a_line_break_is_named_on_one_line_in_every_cli(argv, l
     r = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True,
                        timeout=120, check=False)
     assert r.returncode == 2 and r.stderr == line + "\n", r.stderr
+
+
+def test_a_warning_under_warnings_as_lines_is_one_line_naming_the_program():
+    # gymnasium's warnings: "WARN: " and yellow colour codes in the text; Python shows the file,
+    # line and source line after it (old: two lines, the codes written to stderr as they are)
+    code = (
+        "import warnings, sysml_cli\n"
+        "with sysml_cli.warnings_as_lines('tool'):\n"
+        "    warnings.warn('\\x1b[33mWARN: a Box is\\nunbounded.\\x1b[0m', UserWarning)\n"
+        "    warnings.simplefilter('ignore', FutureWarning)\n"
+        "    warnings.warn('filtered out', FutureWarning)\n"
+        "warnings.warn('after the block', UserWarning)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == ["tool: warning: a Box is\\nunbounded.",
+                                     "<string>:6: UserWarning: after the block"]  # Python's own way again
