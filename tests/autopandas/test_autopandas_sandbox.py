@@ -120,26 +120,28 @@ def test_timeout_cannot_be_swallowed_by_except_exception():
     assert out.error == "timeout"
 
 
-def test_a_timeout_swallowed_where_python_ignores_exceptions_still_times_the_call_out():
-    # The alarm's CallTimeout, raised inside a gc callback (or a __del__), is printed as
-    # "Exception ignored in ..." and lost: CI saw it under hypothesis's gc callback. The call then
-    # ran on past its limit and came back ok.
+def _collect_with_a_slow_gc_callback() -> None:
+    """A garbage collection whose gc callback spins 0.5 s: a 0.1 s alarm fires inside it, where
+    Python ignores exceptions (it hands them to sys.unraisablehook)."""
     import gc
 
     def slow_callback(phase, info):
         if phase == "start":
-            _spin(0.5)          # the 0.1 s alarm fires here, and Python swallows it
+            _spin(0.5)
 
-    def collects():
-        gc.callbacks.append(slow_callback)
-        try:
-            gc.collect()
-        finally:
-            gc.callbacks.remove(slow_callback)
-        return 5
+    gc.callbacks.append(slow_callback)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(slow_callback)
 
+
+def test_a_timeout_swallowed_where_python_ignores_exceptions_still_times_the_call_out():
+    # The alarm's CallTimeout, raised inside a gc callback (or a __del__), is printed as
+    # "Exception ignored in ..." and lost: CI saw it under hypothesis's gc callback. The call then
+    # ran on past its limit and came back ok.
     with Sandbox(time_limit_s=0.1) as box:
-        out = box.run(collects)
+        out = box.run(lambda: _collect_with_a_slow_gc_callback() or 5)
         after = box.run(lambda: 6)
     assert not out.ok and out.error == "timeout" and box.counts["timeout"] == 1, out
     assert after.ok and after.value == 6
@@ -150,7 +152,6 @@ def test_an_alarm_lost_in_a_gc_callback_is_not_printed_and_other_ignored_errors_
     "Exception ignored in ..." and a traceback (under pytest: PytestUnraisableExceptionWarning,
     seen for test_state_cell_budget_drops_states_and_says_so under hypothesis's gc callback). The
     lost alarm is counted by the clock; the session's hook drops it and passes any other on."""
-    import gc
     import sys
 
     seen = []
@@ -162,16 +163,8 @@ def test_an_alarm_lost_in_a_gc_callback_is_not_printed_and_other_ignored_errors_
         def __del__(self):
             raise ValueError("a finaliser's own error")
 
-    def slow_callback(phase, info):
-        if phase == "start":
-            _spin(0.5)          # the 0.1 s alarm fires here, and Python ignores it
-
     def collects():
-        gc.callbacks.append(slow_callback)
-        try:
-            gc.collect()
-        finally:
-            gc.callbacks.remove(slow_callback)
+        _collect_with_a_slow_gc_callback()
         NotOurs()
         return 5
 
