@@ -192,9 +192,17 @@ def _cache_dir(args: argparse.Namespace, create: bool = True) -> Path:
         if not path.is_dir():
             raise BadInput(f"{name} {path}: the folder does not exist")
         return path
+    missing = []  # the folders mkdir makes, deepest first: taken away again if it fails
     try:
+        up = path.absolute()
+        while not up.exists() and up != up.parent:
+            missing.append(up)
+            up = up.parent
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        for folder in missing:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty: never one another process has filled
         raise BadInput(f"{name} {path}: cannot create it: {e.strerror or e}") from None
     return path
 

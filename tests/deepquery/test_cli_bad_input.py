@@ -777,3 +777,17 @@ def test_a_query_file_that_never_ends_is_read_only_up_to_its_first_bad_byte(tmp_
         f"deepquery: {fifo}: line 1, column 1: NUL character in the query")
     writer.join(60)
     assert len(written) < 64
+
+
+@pytest.mark.parametrize("command", ["data build", "plan"])
+def test_a_cache_dir_that_cannot_be_made_leaves_no_folder_it_made(tmp_path, query, capsys, command):
+    # mkdir(parents=True) makes the parents before it fails on a name past 255 bytes: the refusal
+    # left them behind (old: there/new/sub, empty); a folder that was there stays
+    there = tmp_path / "there"
+    there.mkdir()
+    cache = there / "new" / "sub" / ("a" * 300) / "y"
+    args = ["data", "build"] if command == "data build" else ["plan", str(query)]
+    assert main([*args, "--cache-dir", str(cache), "--scale", "0.0005"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "too long" in err, err
+    assert there.is_dir() and list(there.iterdir()) == []
