@@ -150,9 +150,26 @@ def _refuse_duplicate_header(p: Path, df: pd.DataFrame) -> None:
         seen.setdefault(name, i)
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object naming one key twice (Python's json keeps the last value, silently)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(key)
+        obj[key] = value
+    return obj
+
+
 def _read_json_table(p: Path) -> pd.DataFrame:
     try:
-        doc: Any = json.loads(p.read_text())
+        doc: Any = json.loads(p.read_text(), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as e:
+        # a row {"a": 1, "a": 2} would be read as a = 2, the 1 lost without a word (pandas
+        # reads it so too): as a repeated CSV header name, say so
+        raise InputError(f"{p}: invalid JSON: the key {e.args[0]!r} is given twice in one object") from None
     except json.JSONDecodeError as e:
         raise InputError(f"{p}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
     except RecursionError:

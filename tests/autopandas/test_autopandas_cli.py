@@ -484,6 +484,23 @@ def test_a_json_too_deep_or_with_a_huge_integer_is_one_line_exit_2(tmp_path, cap
     assert code == 2 and err == f"autopandas: error: {bad}: {needle}\n", err
 
 
+@pytest.mark.parametrize("which", ["input", "output"])
+def test_a_json_row_naming_a_key_twice_is_refused_not_read_as_its_last_value(tmp_path, capsys, which):
+    # {"a": 1, "a": 9}: Python's json (and pandas) keep the 9 and drop the 1 without a word, so
+    # the search ran on a table the file does not hold (old: exit 0, a program for a = 9); a CSV
+    # header naming a column twice is refused already
+    bad = tmp_path / "dup.json"
+    bad.write_text('{"schema": {"fields": [{"name": "a", "type": "integer"}]}, '
+                   '"data": [{"a": 1, "a": 9}, {"a": 2}]}')
+    good = tmp_path / "good.json"
+    good.write_text('{"schema": {"fields": [{"name": "a", "type": "integer"}]}, '
+                    '"data": [{"a": 9}, {"a": 2}]}')
+    files = [str(bad), str(good)][::1 if which == "input" else -1]
+    code, out, err = run_main(capsys, "synth", *files, "--timeout", "5")
+    assert (code, out) == (2, "")
+    assert err == f"autopandas: error: {bad}: invalid JSON: the key 'a' is given twice in one object\n", err
+
+
 def _synth_into(stdout, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autopandas", "synth", *args], stdout=stdout,
                           stderr=subprocess.PIPE, text=True, timeout=120)
