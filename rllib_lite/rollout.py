@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import socket
 import time
 import warnings
@@ -81,13 +82,15 @@ def make_env(env: EnvSpec, env_config: dict[str, Any] | None = None) -> gym.Env:
             return _make_registered(env, env_config)
         except gym.error.Error as err:
             raise EnvError(f"env {env!r}: {err}") from None
-        except TypeError as err:
-            raise EnvError(f"env {env!r} does not accept env_config {env_config}: {err}") from None
-        except ValueError as err:  # a malformed id ("a:b:c"), or a value the env refuses
+        except (TypeError, ValueError) as err:
+            # a malformed id: "a:b:c", or a module part that is no module name ("../x:Y-v0",
+            # which importlib refuses with a TypeError about relative imports)
             if not _is_env_id(env):
                 raise EnvError(f"env {env!r} is not a gymnasium env id "
                                "(expected [module:][namespace/]name[-vN])") from None
-            raise EnvError(f"env {env!r}: {err}") from None
+            if isinstance(err, TypeError):
+                raise EnvError(f"env {env!r} does not accept env_config {env_config}: {err}") from None
+            raise EnvError(f"env {env!r}: {err}") from None  # a value the env refuses
         except ImportError as err:
             # the module a module:Id names, or one that it, the entry point or the env imports:
             # the env cannot be built here, as for gymnasium's own envs without their package
@@ -148,9 +151,14 @@ def _names_env_module(env: str, missing: str | None) -> bool:
     return module == missing or module.startswith(missing + ".")
 
 
+#: A module's dotted name, as ``module:`` in an env id names one (``my_pkg.envs``).
+_MODULE_NAME = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
+
+
 def _is_env_id(text: str) -> bool:
     """Whether ``text`` has gymnasium's id syntax, ``[module:][namespace/]name[-vN]``."""
-    if text.count(":") > 1:
+    module, colon, _ = text.rpartition(":")
+    if text.count(":") > 1 or (colon and not _MODULE_NAME.fullmatch(module)):
         return False
     try:
         gym.envs.registration.parse_env_id(text.rpartition(":")[2])

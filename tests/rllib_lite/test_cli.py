@@ -82,6 +82,9 @@ def test_more_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
         (("train", "sac", "--out", out), "invalid choice: 'sac'"),
         (("evaluate", str(tmp_path), "--seed", "-1"), "--seed must be >= 0"),
         (("check-env", "a:b:c"), "is not a gymnasium env id"),
+        # importlib's TypeError about relative imports was blamed on the (empty) env_config:
+        # "does not accept env_config {}: the 'package' argument is required ..."
+        (("check-env", "../x:Y-v0"), "is not a gymnasium env id"),
     ]
     for args, message in cases:
         code, lines = main_in_process(capsys, *args)
