@@ -157,11 +157,11 @@ _MODULE_NAME = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 
 def _is_env_id(text: str) -> bool:
     """Whether ``text`` has gymnasium's id syntax, ``[module:][namespace/]name[-vN]``."""
-    module, colon, _ = text.rpartition(":")
+    module, colon, env_id = text.rpartition(":")
     if text.count(":") > 1 or (colon and not _MODULE_NAME.fullmatch(module)):
         return False
     try:
-        gym.envs.registration.parse_env_id(text.rpartition(":")[2])
+        gym.envs.registration.parse_env_id(env_id)
     except Exception:
         return False
     return True
