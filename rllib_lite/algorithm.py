@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import pickle
+import stat
 import sys
 import time
 from pathlib import Path
@@ -380,8 +381,12 @@ class Algorithm:
                 f"{folder} is a {meta['algorithm']} checkpoint, not {cls.name}: "
                 f"restore it with {meta['algorithm']}.restore")
         try:
-            config = pickle.loads((folder / "config.pkl").read_bytes())
-            state = torch.load(folder / "state.pt", weights_only=False)
+            with _open_regular(folder / "config.pkl") as fh:
+                config = pickle.loads(fh.read())
+            with _open_regular(folder / "state.pt") as fh:
+                state = torch.load(fh, weights_only=False)
+        except CheckpointError:
+            raise
         except FileNotFoundError as err:
             raise CheckpointError(f"{folder}: checkpoint is incomplete, {Path(err.filename).name} is missing") from None
         except Exception as err:  # unpickling garbage raises many kinds of errors
@@ -439,6 +444,20 @@ def _rewind_metrics(out: Path, iteration: int) -> None:
     os.replace(tmp, path)
     logger.warning("%s: moved %d line(s) past iteration %d (the restored checkpoint's) to %s",
                    path, len(moved), iteration, out / "metrics.superseded.jsonl")
+
+
+def _open_regular(path: Path) -> Any:
+    """``path`` opened for reading (binary) if it is a regular file; a device, pipe or folder
+    there (or a symlink to one) is a CheckpointError: ``/dev/zero`` would be read until memory
+    ran out, and a FIFO would block ``open`` forever waiting for a writer."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CheckpointError(f"{path}: not a regular file (a checkpoint file must be one)")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:

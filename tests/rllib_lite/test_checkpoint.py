@@ -195,3 +195,40 @@ def test_a_metadata_file_that_fails_to_read_is_a_checkpoint_error(tmp_path, caps
         PPO.restore(folder)
     assert main(["evaluate", str(folder), "--episodes", "1"]) == 2
     assert capsys.readouterr().err == f"rllib_lite: error: {said}\n"
+
+
+@pytest.mark.parametrize("name", ["config.pkl", "state.pt"])
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_checkpoint_file_that_is_no_regular_file_is_refused_before_reading(tmp_path, name, kind):
+    # Old code read config.pkl with read_bytes and state.pt with torch.load(path): a symlink to
+    # /dev/zero was read until memory ran out, a FIFO blocked in open() until some writer came
+    # (here the helper thread, after which it said "corrupt"), /dev/null was "corrupt (EOFError".
+    import threading
+    import time
+
+    algo = CONFIGS["PPO"]()
+    folder = algo.save(tmp_path / "p")
+    algo.stop()
+    target = folder / name
+    target.unlink()
+    done = threading.Event()
+    if kind == "device":
+        target.symlink_to(os.devnull)
+    else:
+        os.mkfifo(target)
+
+        def unblock_old_code():  # open the write end once a reader waits, then close it
+            deadline = time.monotonic() + 5
+            while not done.is_set() and time.monotonic() < deadline:
+                try:
+                    os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
+                    return
+                except OSError:
+                    time.sleep(0.01)
+        threading.Thread(target=unblock_old_code, daemon=True).start()
+    try:
+        with pytest.raises(CheckpointError) as err:
+            PPO.restore(folder)
+    finally:
+        done.set()
+    assert str(err.value) == f"{target}: not a regular file (a checkpoint file must be one)"
