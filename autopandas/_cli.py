@@ -45,29 +45,32 @@ MAX_CONSTANT_CHARS = 1000
 def constant(text: str) -> int | float | str:
     """argparse type for ``--constant``: a value the task gives (a filter's threshold, an ``isin``
     list's item, a factor). Never evaluated: a whole number is an int, another finite number a
-    float, text in matching quotes (``"'100'"``) that text, anything else the text as given."""
+    float, text in matching quotes (``"'100'"``) that text, anything else the text as given.
+    A number is written as a CSV file holds one, in ASCII digits without '_': int() and float()
+    also read '1_000' and other scripts' digits ('١٢'), which pandas reads from a CSV as text."""
     if len(text) > MAX_CONSTANT_CHARS:
         raise argparse.ArgumentTypeError(f"longer than {MAX_CONSTANT_CHARS} characters")
     stripped = text.strip()
-    try:
-        return int(stripped)
-    except ValueError:
-        pass
-    try:
-        value = float(stripped)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"not a finite number: {text!r} (quote it to give text)")
-        return value
+    if stripped.isascii() and "_" not in stripped:
+        try:
+            return int(stripped)
+        except ValueError:
+            pass
+        try:
+            value = float(stripped)
+        except ValueError:
+            pass
+        else:
+            if not math.isfinite(value):
+                raise argparse.ArgumentTypeError(f"not a finite number: {text!r} (quote it to give text)")
+            return value
     if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
         return stripped[1:-1]
     return text
 
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+_SIZE = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
 
 
 def memory_limit(text: str) -> int | None:

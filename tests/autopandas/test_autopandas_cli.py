@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import pickle
@@ -557,6 +558,24 @@ def test_a_constant_is_read_as_a_number_or_text_never_evaluated(text, want):
     from autopandas._cli import constant
     got = constant(text)
     assert (type(got), got) == (type(want), want)
+
+
+@pytest.mark.parametrize("text", ["1_000", "1_0.5", "\u0661\u0662", "\uff15", "\u0661.5"])
+def test_a_constant_is_a_number_only_as_a_csv_file_writes_one(text):
+    # Old code: int() and float() read '1_000' as 1000 and Arabic-Indic '١٢' as 12, where pandas
+    # reads such a CSV cell as the text it is: a task whose table holds the text got a number.
+    from autopandas._cli import constant
+    assert constant(text) == text
+    assert pd.read_csv(io.StringIO(f"a\n{text}\n"))["a"].tolist() == [text]
+
+
+@pytest.mark.parametrize("value", ["\u0661G", "\uff15M"])
+def test_a_memory_limit_in_other_scripts_digits_is_refused(value):
+    # Old code: \d and float() read '١G' as 1 GiB.
+    import argparse
+    from autopandas._cli import memory_limit
+    with pytest.raises(argparse.ArgumentTypeError, match="not a size"):
+        memory_limit(value)
 
 
 @pytest.mark.parametrize("value, message", [("nan", "not a finite number"), ("inf", "not a finite number"),
