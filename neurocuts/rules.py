@@ -28,8 +28,9 @@ DIM_BITS = (32, 32, 16, 16, 8)
 #: Inclusive upper end of each dimension's domain.
 DIM_MAX = np.array([(1 << b) - 1 for b in DIM_BITS], dtype=np.int64)
 
-_IP = r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})"
-_RANGE = r"(\d+)\s*:\s*(\d+)"
+# [0-9], not \d: \d and int() also take other scripts' digits ('١.٢.٣.٤' read as 1.2.3.4)
+_IP = r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,2})"
+_RANGE = r"([0-9]+)\s*:\s*([0-9]+)"
 _HEX = r"0x([0-9a-fA-F]{1,4})/0x([0-9a-fA-F]{1,4})"
 _FIELDS = (("source prefix", _IP), ("destination prefix", _IP), ("source port range", _RANGE),
            ("destination port range", _RANGE), ("protocol", _HEX))
@@ -40,7 +41,10 @@ _HUGE = re.compile(r"[+-]?0*[1-9][0-9]{18,}")
 int64, where numpy overflows."""
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 # A rule written with spaces instead of tabs between its fields (ports keep their inner spaces).
-_SPACED = re.compile(r"(\S+)\s+(\S+)\s+(\d+\s*:\s*\d+)\s+(\d+\s*:\s*\d+)\s+(\S+)(?:\s+(\S+))?")
+_SPACED = re.compile(r"(\S+)\s+(\S+)\s+([0-9]+\s*:\s*[0-9]+)\s+([0-9]+\s*:\s*[0-9]+)\s+(\S+)(?:\s+(\S+))?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+"""A packet field: ASCII digits (int() and numpy also take '1_000' and other scripts' digits)."""
+_NOT_PACKET_TEXT = re.compile(r"[^0-9+\-\s]")
 
 
 def _lines(text: str) -> list[str]:
@@ -239,9 +243,10 @@ def parse_packets(text: str, source: str = "<packets>") -> np.ndarray:
     if not lines:
         raise RuleFormatError(source, 1, "no packets found")
     width = len(lines[0].split())
-    tokens = " ".join(lines).split() if commented else text.split()
+    body = " ".join(lines) if commented else text
+    tokens = body.split()
     try:
-        if width >= 5 and len(tokens) == width * len(lines):
+        if width >= 5 and len(tokens) == width * len(lines) and _NOT_PACKET_TEXT.search(body) is None:
             arr = np.array(tokens, dtype=np.int64).reshape(len(lines), width)[:, :5]
         else:
             raise ValueError
@@ -254,12 +259,10 @@ def parse_packets(text: str, source: str = "<packets>") -> np.ndarray:
             for j, f in enumerate(fields[:5]):
                 if _HUGE.fullmatch(f):  # past int64 (int() refuses past 4300 digits)
                     raise _out_of_range(source, _lineno(text, i), j, f)
-                try:
-                    value = int(f)
-                except ValueError:
+                if not _INTEGER.fullmatch(f):
                     shown = ", ".join(_quoted(f) for f in fields[:5])
-                    raise RuleFormatError(source, _lineno(text, i),
-                                          f"not an integer among [{shown}]") from None
+                    raise RuleFormatError(source, _lineno(text, i), f"not an integer among [{shown}]")
+                value = int(f)
                 if not 0 <= value <= DIM_MAX[j]:
                     raise _out_of_range(source, _lineno(text, i), j, f)
                 arr[i, j] = value

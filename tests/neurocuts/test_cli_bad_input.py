@@ -619,3 +619,31 @@ def test_a_huge_packet_field_that_is_not_a_number_is_shown_cut(capsys, rules, tm
     assert rc == 2 and len(line) < 200, line[:300]
     assert line == ERR + (f"{packets}:1: not an integer among ['1', '2', '3', '4', "
                           f"'xxxxxxxxxxxxxxxx'...'xxxxxxxx' (1000000 characters)]")
+
+
+@pytest.mark.parametrize("field, text, what", [
+    (0, "\u0661.2.3.4/32", "source prefix"),           # Arabic-Indic one
+    (1, "1.2.3.4/\uff13\uff12", "destination prefix"),  # fullwidth 32
+    (2, "\u0661 : 65535", "source port range"),
+])
+def test_a_rule_written_in_other_scripts_digits_is_malformed(capsys, tmp_path, field, text, what):
+    # Old code: \d and int() read '١.2.3.4/32' as 1.2.3.4/32 (exit 0).
+    fields = list(_RULE)
+    fields[field] = text
+    path = tmp_path / "r.txt"
+    path.write_text("@" + "\t".join(fields) + "\n")
+    rc, _, err = call(capsys, "build", path)
+    assert rc == 2 and one_line(err) == ERR + f"{path}:1: {what} {text!r} is malformed"
+
+
+@pytest.mark.parametrize("bad", ["1_000", "\u0661\u0662", "\uff15"])
+def test_a_packet_field_is_an_integer_only_in_ascii_digits(capsys, rules, tmp_path, bad):
+    # Old code: numpy and int() read '1_000' as 1000 and '١٢' as 12: packets classified as
+    # numbers the file does not hold.
+    assert cli.main(["build", str(rules), "--out", str(tmp_path / "t.json")]) == 0
+    capsys.readouterr()
+    packets = tmp_path / "p.txt"
+    packets.write_text(f"1 2 3 4 5\n1 2 {bad} 4 6\n")
+    rc, _, err = call(capsys, "classify", tmp_path / "t.json", packets)
+    assert rc == 2
+    assert one_line(err) == ERR + f"{packets}:2: not an integer among ['1', '2', {bad!r}, '4', '6']"
