@@ -16,6 +16,7 @@ import threading
 from typing import Any, Callable, Sequence
 
 from . import object_ref as _object_ref
+from .exceptions import text_of as _text_of
 from .inline import local_callables as _local_callables
 from .object_ref import ObjectRef
 from .options import ActorOptions, TaskOptions
@@ -202,7 +203,8 @@ def _pack_args(c: Any, args: tuple, kwargs: dict, name: str) -> tuple[Any, list,
             k2 = {k: big(v) for k, v in k2.items()}
             value, contained = make_value((a2, k2), None)
     except Exception as e:
-        raise TypeError(f"could not serialize the arguments of {name}: {type(e).__name__}: {e}. "
+        raise TypeError(f"could not serialize the arguments of {name}: {type(e).__name__}: "
+                        f"{_text_of(e)}. "
                         "Pass picklable values (or create the object inside the task)") from None
     return value, deps, contained, keep
 
@@ -504,7 +506,7 @@ def put(value: Any) -> ObjectRef:
         return c.put(value)
     except (pickle.PicklingError, TypeError, AttributeError) as e:
         raise TypeError(f"could not serialize the value given to put(): {type(e).__name__}: "
-                        f"{e}") from None
+                        f"{_text_of(e)}") from None
 
 
 @_shielded

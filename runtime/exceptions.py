@@ -35,7 +35,7 @@ class TaskError(RuntimeBaseError):
 
     def __str__(self) -> str:
         cause = self.cause
-        head = f"{type(cause).__name__}: {cause}" if cause is not None else "task failed"
+        head = f"{type(cause).__name__}: {text_of(cause)}" if cause is not None else "task failed"
         return f"{head}\n\nRemote traceback ({self.function_name}):\n{self.traceback_str}"
 
     def __reduce__(self) -> Any:
@@ -43,6 +43,18 @@ class TaskError(RuntimeBaseError):
 
 
 RayTaskError = TaskError
+
+
+def text_of(exc: BaseException) -> str:
+    """``str(exc)``, or Python's own placeholder when the exception's ``__str__`` raises: it is
+    the user's code, and the runtime describing an error (in a worker, in the dispatcher) must
+    not fail with it."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - any error of a user's __str__
+        return "<exception str() failed>"
+
+
 _derived: dict[type, type] = {}
 
 

@@ -100,8 +100,9 @@ def make_results(outs: list[Any], paths: list[str | None], name: str,
     except BaseException as e:
         discard([v for v, _ in values])
         if isinstance(e, (pickle.PicklingError, TypeError, AttributeError)):
+            from .exceptions import text_of
             raise TypeError(f"could not serialize the result of {name}: "
-                            f"{type(e).__name__}: {e}") from None
+                            f"{type(e).__name__}: {text_of(e)}") from None
         raise
     return values
 
@@ -277,18 +278,18 @@ def constructor_error(value: tuple, what: str = "its constructor raised"
                       ) -> tuple[str, BaseException | None]:
     """Why an actor whose constructor failed with error ``value`` died, and the exception
     behind it (the ``cause`` of its ``ActorDiedError``): the user's, not its ``TaskError``."""
-    from .exceptions import TaskError
+    from .exceptions import TaskError, text_of
     try:
         err = error_of(value)
     except Exception as e:  # noqa: BLE001 - unpickling it here ran its class's own code
-        return (f"{what}: an exception the driver could not load ({type(e).__name__}: {e})",
-                None)
+        why = f"{what}: an exception the driver could not load ({type(e).__name__}: {text_of(e)})"
+        return why, None
     return f"{what}: {err}", err.cause if isinstance(err, TaskError) else err
 
 
 def error_value(exc: BaseException, tb_text: str, function_name: str) -> tuple:
     """The ``("e", ...)`` value of an exception raised by user code."""
-    from .exceptions import TaskError
+    from .exceptions import TaskError, text_of
     if isinstance(exc, TaskError):
         tb_text = f"{exc.traceback_str}\n(re-raised in {function_name})\n{tb_text}"
         function_name, exc = exc.function_name, exc.cause  # type: ignore[assignment]
@@ -296,7 +297,8 @@ def error_value(exc: BaseException, tb_text: str, function_name: str) -> tuple:
         payload = cloudpickle.dumps((exc, tb_text, function_name), protocol=5)
         pickle.loads(payload)
     except Exception:
-        stand_in = RuntimeError(f"{type(exc).__name__}: {exc} (original exception not picklable)")
+        stand_in = RuntimeError(f"{type(exc).__name__}: {text_of(exc)} (original exception not "
+                                "picklable)")
         payload = cloudpickle.dumps((stand_in, tb_text, function_name), protocol=5)
     return ("e", payload)
 
@@ -312,8 +314,9 @@ def system_error_value(exc: BaseException) -> tuple:
         payload = cloudpickle.dumps(exc, protocol=5)
         pickle.loads(payload)
     except Exception:
+        from .exceptions import text_of
         exc.cause = RuntimeError(  # type: ignore[attr-defined]
-            f"{type(cause).__name__}: {cause} (original exception not picklable)")
+            f"{type(cause).__name__}: {text_of(cause)} (original exception not picklable)")
         payload = cloudpickle.dumps(exc, protocol=5)
     return ("x", payload)
 

@@ -601,3 +601,62 @@ def test_use_after_shutdown_says_what_to_do(backend):
     with pytest.raises(runtime.RuntimeBaseError, match="init"):
         runtime.get(r)
     assert not runtime.is_initialized()
+
+
+class _NoTextError(Exception):
+    """An exception whose ``__str__`` raises (a bug in the user's class, not the task's)."""
+
+    def __str__(self):
+        raise RuntimeError("__str__ of _NoTextError failed")
+
+
+class _NoTextNoPickleError(_NoTextError):
+    def __reduce__(self):
+        raise TypeError("_NoTextNoPickleError cannot be pickled")
+
+
+def test_an_exception_whose_str_raises_and_cannot_be_pickled_fails_the_task_once(rt, backend,
+                                                                                   tmp_path):
+    runs = tmp_path / "runs"
+
+    @rt.remote
+    def raiser():
+        with open(runs, "a") as f:
+            f.write("x")
+        raise _NoTextNoPickleError("unprintable")
+
+    @rt.remote
+    class Raiser:
+        def call(self):
+            raise _NoTextNoPickleError("unprintable")
+
+    # before: describing it for the stand-in raised in the worker, which died: the task was
+    # retried (WorkerCrashedError after 4 runs) and the actor died (ActorDiedError)
+    with pytest.raises(rt.TaskError, match="_NoTextNoPickleError: <exception str"):
+        rt.get(raiser.remote(), timeout=60)
+    assert runs.read_text() == "x"
+    a = Raiser.remote()
+    for _ in range(2):
+        with pytest.raises(rt.TaskError, match="_NoTextNoPickleError: <exception str"):
+            rt.get(a.call.remote(), timeout=60)
+
+
+def test_an_actor_whose_constructor_raises_an_exception_whose_str_raises_is_dead_alone(fresh):
+    rt = fresh
+
+    @rt.remote
+    class Broken:
+        def __init__(self):
+            raise _NoTextError("unprintable")
+
+        def call(self):
+            return 1
+
+    a = Broken.remote()
+    # before: the driver's dispatcher thread described the error and died; every runtime call
+    # raised RuntimeError('the runtime's dispatcher thread failed') from then on
+    with pytest.raises(rt.ActorDiedError, match="constructor raised") as info:
+        rt.get(a.call.remote(), timeout=60)
+    assert isinstance(info.value.cause, _NoTextError)
+    assert "<exception str() failed>" in str(info.value)
+    assert rt.get(rt.remote(lambda: 2).remote(), timeout=60) == 2
