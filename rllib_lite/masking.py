@@ -37,8 +37,11 @@ def masked_log_probs(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def masked_entropy(log_probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Entropy per row of a masked categorical; 0 * log 0 is taken as 0."""
-    plogp = torch.where(mask, log_probs.exp() * log_probs, torch.zeros_like(log_probs))
-    return -plogp.sum(-1)
+    # zero the -inf log-probs before the product, not after: where() passes a zero gradient
+    # into p * log p there, and 0 * (d/dlogp = p log p + p = 0 * -inf) is NaN, which
+    # log_softmax's backward then spreads over the whole row
+    safe = torch.where(mask, log_probs, torch.zeros_like(log_probs))
+    return -(log_probs.exp() * safe).sum(-1)
 
 
 def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
