@@ -130,10 +130,12 @@ class DQN(Algorithm):
         self.buffer.add({k: batch[k] for k in
                          ("obs", "actions", "rewards", "next_obs", "next_masks", "terminated", "dones")})
         t1 = time.perf_counter()
-        # the target follows the online net every target_update_interval env steps
-        # (SB3 semantics; with training once per iteration, at most one update is due)
-        if self.env_steps // c.target_update_interval > start // c.target_update_interval:
-            polyak_update(self.target, self.model, c.tau)
+        # the target follows the online net every target_update_interval env steps (SB3's
+        # _on_step). The online net is fixed while sampling, so the k updates due in this
+        # iteration are one with 1 - (1 - tau)^k: a copy when tau = 1
+        due = self.env_steps // c.target_update_interval - start // c.target_update_interval
+        if due > 0:
+            polyak_update(self.target, self.model, c.tau if due == 1 else 1.0 - (1.0 - c.tau) ** due)
         lr = self._current_lr()
         for group in self.optimizer.param_groups:
             group["lr"] = lr

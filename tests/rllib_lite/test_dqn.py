@@ -72,6 +72,23 @@ def test_target_net_follows_the_online_net_between_iterations():
     algo.stop()
 
 
+
+@pytest.mark.parametrize("train_freq, updates", [(32, 4), (8, 1), (4, 0)])
+def test_polyak_target_update_is_applied_once_per_interval_of_env_steps(train_freq, updates):
+    # SB3's: every target_update_interval env steps, tau of the way to the online net; an
+    # iteration of 32 env steps with an interval of 8 holds 4 of them (no learning before step 10**6)
+    algo = DQN(DQNConfig(env="CartPole-v1", hidden_sizes=(8,), learning_starts=10**6,
+                         train_freq=train_freq, target_update_interval=8, tau=0.5, seed=0))
+    try:
+        with torch.no_grad():
+            for p in algo.target.parameters():
+                p.add_(1.0)  # target = online + 1
+        algo.train()
+        for t, o in zip(algo.target.parameters(), algo.model.parameters()):
+            torch.testing.assert_close(t, o + 0.5**updates)
+    finally:
+        algo.stop()
+
 def test_prioritized_dueling_n_step_dqn_runs():
     algo = DQN(DQNConfig(env="CartPole-v1", hidden_sizes=(16,), learning_starts=64, train_freq=64,
                          gradient_steps=8, prioritized_replay=True, dueling=True, n_step=3,
