@@ -481,11 +481,20 @@ def _make_remote(obj: Any, opts: dict) -> Any:
 
 
 # --- objects ---
+def _timeout(fn: str, timeout: Any) -> float | None:
+    """``timeout`` checked (NaN is no number >= 0), None for one longer than a lock can wait
+    (``threading.TIMEOUT_MAX``, about 292 years: ``inf`` among them), which waits as None does."""
+    if timeout is None:
+        return None
+    if not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ValueError(f"{fn}(timeout={timeout!r}): timeout must be None or a number >= 0")
+    return None if timeout > threading.TIMEOUT_MAX else timeout
+
+
 @_shielded
 def get(refs: ObjectRef | Sequence[ObjectRef], timeout: float | None = None) -> Any:
     """The value(s) of ``refs``; blocks until ready or ``timeout`` seconds (GetTimeoutError)."""
-    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
-        raise ValueError(f"get(timeout={timeout!r}): timeout must be None or a number >= 0")
+    timeout = _timeout("get", timeout)
     if type(refs) is ObjectRef:
         return _live_client("get()").get_objects([refs._id], timeout)[0]
     if isinstance(refs, (list, tuple)):
@@ -516,8 +525,7 @@ def wait(refs: Sequence[ObjectRef], num_returns: int = 1, timeout: float | None 
     if not isinstance(refs, (list, tuple)):
         raise TypeError(f"wait() expects a list of ObjectRefs, got {type(refs).__name__}")
     oids = [_check_ref(r, "wait") for r in refs]
-    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
-        raise ValueError(f"wait(timeout={timeout!r}): timeout must be None or a number >= 0")
+    timeout = _timeout("wait", timeout)
     if not oids:  # Ray's rule: nothing to wait for, whatever num_returns says
         return [], []
     if len(set(oids)) != len(oids):

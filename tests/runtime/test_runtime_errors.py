@@ -82,6 +82,35 @@ def test_get_timeout(rt, caps):
     assert rt.get(r, timeout=10) == 1
 
 
+@pytest.mark.parametrize("timeout", [1e10, 1e300, float("inf")])
+def test_a_timeout_past_what_a_lock_can_wait_waits_as_none_does(rt, timeout):
+    @rt.remote
+    def later():
+        time.sleep(0.2)
+        return 1
+
+    @rt.remote
+    def inside():
+        return rt.get(later.remote(), timeout=timeout), len(rt.wait([later.remote()],
+                                                                   timeout=timeout)[0])
+
+    # before: the driver's lock wait raised OverflowError ('timestamp out of range for platform
+    # time_t') at once
+    assert rt.get(later.remote(), timeout=timeout) == 1
+    assert len(rt.wait([later.remote()], timeout=timeout)[0]) == 1
+    assert rt.get(inside.remote(), timeout=timeout) == (1, 1)
+
+
+def test_a_nan_timeout_is_refused(rt):
+    ref = rt.put(1)
+    # before: accepted; the driver then waited forever for a pending object, and a task's
+    # timer entered the dispatcher's heap with a deadline no other compares with
+    for call in (lambda: rt.get(ref, timeout=float("nan")),
+                 lambda: rt.wait([ref], timeout=float("nan"))):
+        with pytest.raises(ValueError, match="timeout must be None or a number >= 0"):
+            call()
+
+
 def test_get_timeout_inside_a_task(rt, caps):
     caps("async")
     @rt.remote
