@@ -140,7 +140,8 @@ class DQNPolicy(_Policy):
 
     ``configure(schedule=s, steps=(first, end))``: the sample call covers env steps
     ``first .. end`` (all env copies together) and step t of T uses ``s(first + (end - first) * t / T)``,
-    the env-step count before that step, as SB3 does; ``configure(epsilon=e)``: a fixed epsilon.
+    the env-step count before that step (rounded to the integer it is), as SB3 does;
+    ``configure(epsilon=e)``: a fixed epsilon.
     """
 
     needs_next_obs = True
@@ -163,7 +164,9 @@ class DQNPolicy(_Policy):
         if not explore:
             eps = 0.0
         elif self.schedule is not None:
-            eps = self.schedule(self.steps[0] + (self.steps[1] - self.steps[0]) * progress)
+            # an integer count: (end - first) * t / T in floats can fall just short of one
+            # (100 * (29 / 100) is 28.999999999999996), a step early at learning_starts
+            eps = self.schedule(self.steps[0] + round((self.steps[1] - self.steps[0]) * progress))
         else:
             eps = self.epsilon
         explore_rows = rng.random(n) < eps

@@ -128,3 +128,19 @@ def test_dqn_policy_takes_each_steps_epsilon_from_its_env_step_count():
     assert share_of_action_1(0.99) < 0.02  # step 99: epsilon 0.01
     policy.configure(epsilon=0.0)
     assert share_of_action_1(0.0) == 0.0
+
+
+def test_dqn_policy_counts_env_steps_exactly_at_the_end_of_the_random_warm_up():
+    # a call of 100 steps: step 29 is told progress 29 / 100, and 100 * (29 / 100) is
+    # 28.999999999999996 in floats, which is before learning_starts=29
+    net = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        net.weight.zero_()
+        net.bias.copy_(torch.tensor([1.0, 0.0]))  # greedy: action 0
+    policy = DQNPolicy(net)
+    policy.configure(schedule=EpsilonSchedule(1.0, 0.0, exploration_steps=100, learning_starts=29),
+                     steps=(0, 100))
+    x, masks = np.zeros((4000, 3), np.float32), np.ones((4000, 2), bool)
+    actions, _ = policy.act(x, masks, np.random.default_rng(0), 29 / 100)
+    # epsilon 0.71 at step 29: action 1 in 0.355 of the rows, not half as when uniformly random
+    assert float(actions.mean()) == pytest.approx(0.71 / 2, abs=0.03)
