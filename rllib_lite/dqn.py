@@ -127,6 +127,7 @@ class DQN(Algorithm):
         end = start + steps_per_env * num_envs
         # each step's epsilon from its env-step count, as SB3's (random before learning_starts)
         batch = self._sample(steps_per_env, {"schedule": self.exploration, "steps": (start, end)})
+        self.buffer.end_streams(batch["fresh"])  # before the new streams' first rows
         self.buffer.add({k: batch[k] for k in
                          ("obs", "actions", "rewards", "next_obs", "next_masks", "terminated", "dones")})
         t1 = time.perf_counter()

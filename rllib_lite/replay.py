@@ -3,7 +3,9 @@
 Layout: ``(rows, E, ...)`` ring arrays, one column per env copy, so consecutive rows of a column
 are consecutive steps of one env and n-step windows are read at sample time (the n-step return is
 never baked in, so changing ``n`` needs no new data). A sample is addressed by the flat index
-``row * E + env``.
+``row * E + env``. When a column's env stream is cut (its worker was replaced, or a restore
+started fresh envs), ``end_streams`` marks its newest row done but not terminated, so windows
+stop there and bootstrap from that row's own next observation.
 """
 from __future__ import annotations
 
@@ -66,6 +68,13 @@ class ReplayBuffer:
         self._on_add(idx)
         self.full = self.full or self.pos + T >= self.rows
         self.pos = int((self.pos + T) % self.rows)
+
+    def end_streams(self, columns: np.ndarray) -> None:
+        """End the env streams of the (E,) bool ``columns`` at the newest row: the next rows
+        added there come from other env streams (new episodes)."""
+        if self._data is None or len(self) == 0:
+            return
+        self._data["dones"][(self.pos - 1) % self.rows, columns] = True
 
     def _on_add(self, rows: np.ndarray) -> None:
         pass

@@ -8,6 +8,9 @@ seeds derive from (seed, worker index, restart count), and asked again, so an it
 returns the same number of steps.
 
 Batches are time-major ``(T, E, ...)``; the worker set concatenates workers along the env axis.
+A batch's ``fresh`` (E,) says which env copies began new env streams in this call instead of
+going on from the previous call's last step (a new or replaced worker, or a restore whose worker
+states were not used): DQN's replay buffer must not join the two in one n-step window.
 """
 from __future__ import annotations
 
@@ -220,6 +223,9 @@ class RolloutWorker:
             self.masks.append(m)
         self.ep_return = np.zeros(spec.num_envs)
         self.ep_len = np.zeros(spec.num_envs, dtype=np.int64)
+        # whether the next sample call starts new env streams (a new or replaced worker, or one
+        # whose checkpointed state was not restored): see the batch's "fresh"
+        self._fresh = True
         self._all_valid = np.ones((spec.num_envs, self.pre.num_actions), dtype=bool)
 
     def _process(self, i: int, obs: Any) -> tuple[Any, np.ndarray]:
@@ -345,6 +351,8 @@ class RolloutWorker:
             batch["last_values"] = self.policy.values(tree_stack(self.xs))
         batch["episode_returns"] = ep_returns
         batch["episode_lengths"] = ep_lengths
+        batch["fresh"] = np.full(E, self._fresh)
+        self._fresh = False
         batch["sample_seconds"] = time.perf_counter() - t0
         return batch
 
@@ -363,6 +371,7 @@ class RolloutWorker:
         self.xs, self.masks = state["xs"], state["masks"]
         self.ep_return, self.ep_len = state["ep_return"], state["ep_len"]
         self.rng.bit_generator.state = state["rng"]
+        self._fresh = False  # the envs go on where the checkpointed ones were
 
     def close(self) -> None:
         for env in self.envs:
@@ -370,15 +379,15 @@ class RolloutWorker:
 
 
 def concat_batches(batches: list[dict[str, Any]]) -> dict[str, Any]:
-    """Join worker batches along the env axis (axis 1; axis 0 for last_values); always copies,
-    so the result is writable even when the batches are read-only object-store views."""
+    """Join worker batches along the env axis (axis 1; axis 0 for last_values and fresh); always
+    copies, so the result is writable even when the batches are read-only object-store views."""
     out: dict[str, Any] = {}
     for key, first in batches[0].items():
         if key in ("episode_returns", "episode_lengths"):
             out[key] = [v for b in batches for v in b[key]]
         elif key == "sample_seconds":
             out[key] = max(b[key] for b in batches)
-        elif key == "last_values":
+        elif key in ("last_values", "fresh"):
             out[key] = np.concatenate([b[key] for b in batches])
         else:  # an array, or a (nested) dict of them for Dict observations
             out[key] = tree_zip_map(lambda *parts: np.concatenate(parts, axis=1), *(b[key] for b in batches))

@@ -189,3 +189,53 @@ def test_a_replacement_worker_whose_constructor_fails_is_not_retried_over_and_ov
         assert algo.workers.restarts == [1]
     finally:
         algo.stop()
+
+
+def _window_of_the_old_streams_last_step(algo, row):
+    """The n-step sample starting at buffer row ``row`` (env column 0), and that row's own
+    next observation: the old env stream ends there."""
+    sample = algo.buffer.gather(np.array([row * algo.buffer.num_envs]))
+    return sample, algo.buffer._data["next_obs"][row, 0]
+
+
+def test_n_step_windows_stop_where_a_replaced_worker_s_env_stream_ends():
+    # the replacement's envs start new episodes: a window from the dead worker's last steps must
+    # not run on into them as if it were the same episode
+    algo = DQN(DQNConfig(env="CartPole-v1", seed=2, num_rollout_workers=1, hidden_sizes=(8,),
+                         learning_starts=10**6, train_freq=8, n_step=3, gamma=0.5))
+    try:
+        algo.train()
+        assert not algo.buffer._data["dones"][:8, 0].any()  # one episode, still running at step 8
+        runtime.kill(algo.workers.remote[0])
+        algo.train()
+        assert algo.workers.restarts == [1]
+        sample, next_obs = _window_of_the_old_streams_last_step(algo, 7)
+        assert sample["discounts"][0] == 0.5  # one step, then bootstrap from the old env's obs
+        assert not sample["terminated"][0]
+        np.testing.assert_array_equal(sample["next_obs"][0], next_obs)
+        assert algo.buffer.gather(np.array([6]))["discounts"][0] == 0.25  # two steps
+    finally:
+        algo.stop()
+
+
+def test_n_step_windows_stop_where_a_restore_on_another_worker_count_starts_fresh_envs(tmp_path):
+    # 2 workers of 1 env copy restored as 1 worker of 2: the buffer's layout (2 columns) fits, but
+    # the envs start fresh (the checkpoint has 2 worker states for 1 worker)
+    config = DQNConfig(env="CartPole-v1", seed=2, num_rollout_workers=2, hidden_sizes=(8,),
+                       learning_starts=10**6, train_freq=16, n_step=3, gamma=0.5)
+    algo = DQN(config)
+    try:
+        algo.train()
+        assert not algo.buffer._data["dones"][:8, 0].any()
+        algo.save(tmp_path / "ckpt")
+    finally:
+        algo.stop()
+    resumed = DQN.restore(tmp_path / "ckpt", num_rollout_workers=1, num_envs_per_worker=2)
+    try:
+        assert len(resumed.buffer) == 16
+        resumed.train()
+        sample, next_obs = _window_of_the_old_streams_last_step(resumed, 7)
+        assert sample["discounts"][0] == 0.5
+        np.testing.assert_array_equal(sample["next_obs"][0], next_obs)
+    finally:
+        resumed.stop()
