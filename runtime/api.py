@@ -38,7 +38,7 @@ def init(num_cpus: int | None = None, object_store_memory: int | None = None,
     ``backend``: "local" (worker processes on this machine), "inline" (everything in this
     process, for pdb and deterministic tests) or "ray" (Ray, locally or at ``address``).
     """
-    global _client
+    global _client, _forked_from
     if kwargs:
         raise ValueError(f"init() got unknown option(s) {sorted(kwargs)}; valid: num_cpus, "
                          "object_store_memory, backend, ignore_reinit_error, address")
@@ -73,6 +73,7 @@ def init(num_cpus: int | None = None, object_store_memory: int | None = None,
             from .driver import Driver
             d = Driver(num_cpus or os.cpu_count() or 1, object_store_memory)
         _client = d
+        _forked_from = None  # a ref from now on is this runtime's
         _object_ref.set_hooks(None if d.direct else d)
         _install_sigterm()
 
@@ -94,6 +95,24 @@ def shutdown() -> None:
 def _forked(c: Any) -> bool:
     """Whether ``c`` was started by another process than this one (we are a forked child)."""
     return getattr(c, "pid", None) not in (None, os.getpid())
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child of a driver the runtime is the parent's: its dispatcher thread is not
+    here, its lock may be held for ever, and its sockets are the parent's workers' own. Forget
+    it, so that the API starts a runtime of the child's own as in a fresh process (``init``
+    does too), and a ref or handle from the parent raises ObjectLostError at once."""
+    global _client, _init_lock, _forked_from
+    _init_lock = threading.RLock()  # another thread of the parent may have held it
+    c = _client
+    if c is not None and not _is_worker and _forked(c):
+        _client = None
+        _object_ref.set_hooks(None)
+        _forked_from = c.pid
+
+
+_forked_from: int | None = None  # in a forked child of a driver: the parent's pid
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def is_initialized() -> bool:
@@ -130,6 +149,11 @@ def _live_client(what: str) -> Any:
         c = _attach_ray()
     if c is None:
         from .exceptions import ObjectLostError
+        if _forked_from is not None:
+            raise ObjectLostError(f"{what}: this process was forked from the driver (pid "
+                                  f"{_forked_from}), whose runtime made this object; a forked "
+                                  "child cannot use that runtime: resubmit the work here (it "
+                                  "starts one of its own), or in the parent")
         raise ObjectLostError(f"{what}: the runtime that made this object was shut down; call "
                               "runtime.init() and resubmit the work")
     return c

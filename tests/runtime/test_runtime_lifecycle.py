@@ -237,6 +237,53 @@ def test_a_worker_whose_driver_is_gone_at_start_removes_the_session(backend, cap
         shutil.rmtree(session, ignore_errors=True)
 
 
+def _exit_code_of_child(pid, limit_s=120):
+    deadline = time.time() + limit_s
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.time() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung")
+        time.sleep(0.05)
+
+
+def test_a_forked_child_uses_a_runtime_of_its_own_not_its_parents(fresh, caps):
+    caps("lifecycle")
+    rt = fresh
+    f = rt.remote(lambda x: x + 1)
+
+    @rt.remote
+    def slow():
+        time.sleep(1.0)
+        return "parent's"
+
+    pending = slow.remote()
+    pid = os.fork()
+    if pid == 0:
+        step = 1
+        try:
+            # before: the parent's runtime, whose dispatcher thread is not in this process: a
+            # get of its pending object waited for ever (GetTimeoutError here), and a task went
+            # into the parent's workers' sockets, its result to the parent (GetTimeoutError)
+            with pytest.raises(rt.ObjectLostError, match="forked"):
+                rt.get(pending, timeout=20)
+            step = 2
+            assert not rt.is_initialized()
+            assert rt.get(f.remote(10), timeout=60) == 11
+            step = 3
+            assert rt.api._client.pid == os.getpid()
+            step = 0
+            rt.shutdown()
+        finally:
+            os._exit(step)
+    assert _exit_code_of_child(pid) == 0
+    assert rt.get(pending, timeout=60) == "parent's"
+    assert rt.get(f.remote(2), timeout=60) == 3
+
+
 def test_a_forked_child_leaving_does_not_stop_the_parents_runtime(fresh, caps):
     caps("lifecycle")
     rt = fresh
