@@ -527,7 +527,10 @@ def parse_query(
         elif len(rels) == 1:
             filters[rels[0]].append(duckdb_sql(c))
         elif len(rels) == 2:
-            theta.append(JoinEdge(rels[0], rels[1], "", "", duckdb_sql(c), equi=False))
+            # an OR keeps its parentheses: the edge is ANDed with others in ON and COUNT(*)
+            theta.append(JoinEdge(rels[0], rels[1], "", "",
+                                  duckdb_sql(exp.paren(c) if isinstance(c, exp.Or) else c),
+                                  equi=False))
         elif not rels:
             raise QueryError(f"constant predicate not supported: {c.sql()}")
         else:
