@@ -345,12 +345,12 @@ def _check_env(args: argparse.Namespace) -> dict[str, Any]:
     from gymnasium.utils.env_checker import check_env
 
     from .preprocessing import Preprocessor
-    from .rollout import describe_error, make_env
+    from .rollout import action_masks_method, describe_error, make_env
 
     env = make_env(args.env, _env_config(args.env_config))
     pre = Preprocessor(env.observation_space, env.action_space)
     masks = "observation['action_mask']" if pre.has_mask_key else (
-        "action_masks()" if hasattr(env.unwrapped, "action_masks") else "none")
+        "action_masks()" if action_masks_method(env) is not None else "none")
     try:
         check_env(env.unwrapped, skip_render_check=True)
     except Exception as err:  # its own asserts, or whatever the env raises on its random actions

@@ -36,7 +36,7 @@ from .masking import check_masks
 from .models import build_user_model, state_dict_numpy
 from .optim import flush_denormals
 from .preprocessing import Preprocessor, extra_mask, tree_stack
-from .rollout import WorkerSet, WorkerSpec, describe_env, describe_error, make_env
+from .rollout import WorkerSet, WorkerSpec, action_masks_method, describe_env, describe_error, make_env
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ class Algorithm:
             self._eval_envs.append(make_env(self.config.env, self.config.env_config))
         envs = self._eval_envs[:episodes]
         policy = self._make_policy(self.model)
-        mask_fns = [getattr(e.unwrapped, "action_masks", None) for e in envs]
+        mask_fns = [action_masks_method(e) for e in envs]
         name = describe_env(self.config.env, envs[0])  # for errors; once, not at every step
 
         def process(i: int, obs: Any) -> tuple[Any, np.ndarray]:

@@ -69,6 +69,23 @@ def describe_error(err: BaseException, limit: int | None = None) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
+def action_masks_method(env: gym.Env) -> Callable[[], Any] | None:
+    """The env's ``action_masks`` method, or None: the outermost wrapper's that defines one
+    (sb3-contrib's ``ActionMasker`` puts it on a wrapper), else the unwrapped env's. Each layer
+    is asked for its own attribute only: gymnasium 0.29's wrappers forward unknown ones inward
+    with a deprecation warning, 1.x's not at all."""
+    layer: Any = env
+    while True:
+        fn = vars(layer).get("action_masks") if hasattr(layer, "__dict__") else None
+        if fn is None and any("action_masks" in vars(k) for k in type(layer).__mro__):
+            fn = layer.action_masks
+        if callable(fn):
+            return fn
+        if not isinstance(layer, gym.Wrapper):
+            return None
+        layer = layer.env
+
+
 def _all_finite(tree: Any) -> bool:
     if isinstance(tree, dict):
         return all(_all_finite(v) for v in tree.values())
@@ -205,7 +222,7 @@ class RolloutWorker:
         self.pre = Preprocessor(env0.observation_space, env0.action_space, spec.structured_obs)
         self.policy = policy if policy is not None else spec.policy_factory()
         self._weights_version = -1
-        self._mask_fns = [getattr(e.unwrapped, "action_masks", None) for e in self.envs]
+        self._mask_fns = [action_masks_method(e) for e in self.envs]
         # envs that never mask (CartPole) skip stacking and checking a mask every step
         self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)
         self.env_name = describe_env(spec.env, env0)
@@ -366,7 +383,7 @@ class RolloutWorker:
     def set_state(self, blob: bytes) -> None:
         state = pickle.loads(blob)
         self.envs = state["envs"]
-        self._mask_fns = [getattr(e.unwrapped, "action_masks", None) for e in self.envs]
+        self._mask_fns = [action_masks_method(e) for e in self.envs]
         self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)
         self.xs, self.masks = state["xs"], state["masks"]
         self.ep_return, self.ep_len = state["ep_return"], state["ep_len"]
