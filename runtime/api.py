@@ -109,6 +109,7 @@ def _after_fork_in_child() -> None:
         _client = None
         _object_ref.set_hooks(None)
         _forked_from = c.pid
+        c.close_in_forked_child()
 
 
 _forked_from: int | None = None  # in a forked child of a driver: the parent's pid

@@ -533,6 +533,24 @@ class Driver:
             workers = list(self.all_workers)
         return [w.pid for w in workers if w.proc.poll() is None]
 
+    def close_in_forked_child(self) -> None:
+        """In a forked child (``api``'s at-fork hook): close the child's copies of this driver's
+        descriptors, so that only the driver holds the lifeline's write end: a child keeping
+        it would keep every worker, and the session's shared memory, alive after the driver
+        died, for as long as the child lives. The driver's own stay open."""
+        self.closed = True
+        for fd in (self.life_w, self.life_r, self.wake_r, self.wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for w in self.all_workers:
+            w.close()
+        try:
+            self.sel.close()
+        except OSError:
+            pass
+
     # --- shutdown ---
     def shutdown(self) -> None:
         s = self.sched

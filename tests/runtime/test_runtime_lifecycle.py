@@ -46,6 +46,12 @@ DRIVER = textwrap.dedent("""
         runtime.shutdown()
         print("DONE", flush=True)
         time.sleep(30)
+    if mode == "fork":  # a child that outlives us (a multiprocessing server, say)
+        child = os.fork()
+        if child == 0:
+            time.sleep(60)
+            os._exit(0)
+        print("CHILD", child, flush=True)
     time.sleep(60)
 """)
 
@@ -109,6 +115,39 @@ def test_nothing_outlives_the_driver(backend, how, caps):
     while glob.glob(f"/dev/shm/rt-{proc.pid}-*") and time.time() < deadline:
         time.sleep(0.05)
     assert not glob.glob(f"/dev/shm/rt-{proc.pid}-*"), f"segments left after {how}"
+
+
+def test_nothing_outlives_a_driver_killed_while_a_forked_child_lives(backend, caps):
+    caps("lifecycle")
+    proc, pids = _run(backend, "fork")
+    line = proc.stdout.readline()
+    assert line.startswith("CHILD"), line
+    child = int(line.split()[1])
+    try:
+        proc.kill()
+        proc.wait(timeout=20)
+        # before: the child's copy of the lifeline's write end kept every worker, and the
+        # session's shared memory, alive for as long as the child lived
+        assert _gone(pids), "workers left while the forked child lives"
+        deadline = time.time() + 5
+        while glob.glob(f"/dev/shm/rt-{proc.pid}-*") and time.time() < deadline:
+            time.sleep(0.05)
+        assert not glob.glob(f"/dev/shm/rt-{proc.pid}-*"), "segments left"
+        assert _alive(child)
+    finally:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.stdout.close()
+        proc.err_file.close()
+        for p in pids:  # on the old code: what the test found left
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for d in glob.glob(f"/dev/shm/rt-{proc.pid}-*"):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def test_a_remote_call_before_init_auto_initialises(backend):
