@@ -67,7 +67,8 @@ class QNetwork(nn.Module):
             self.q = mlp([obs_dim, *hidden, num_actions], activation)
             return
         self.torso = mlp([obs_dim, *hidden], activation)
-        self.torso.append(_ACTIVATIONS[activation]())
+        if hidden:  # after the last hidden layer; without one the heads read the observation
+            self.torso.append(_ACTIVATIONS[activation]())
         width = hidden[-1] if hidden else obs_dim
         self.value = nn.Linear(width, 1)
         self.advantage = nn.Linear(width, num_actions)

@@ -144,3 +144,14 @@ def test_dqn_policy_counts_env_steps_exactly_at_the_end_of_the_random_warm_up():
     actions, _ = policy.act(x, masks, np.random.default_rng(0), 29 / 100)
     # epsilon 0.71 at step 29: action 1 in 0.355 of the rows, not half as when uniformly random
     assert float(actions.mean()) == pytest.approx(0.71 / 2, abs=0.03)
+
+
+def test_dueling_head_without_hidden_layers_reads_the_raw_observation():
+    # hidden_sizes=(): the value and advantage heads are linear in the observation itself, as
+    # the plain head is; no activation may cut its negative features off first
+    net = QNetwork(3, 4, (), "relu", dueling=True)
+    x = -torch.rand(5, 3) - 0.1
+    expected = net.value(x) + net.advantage(x) - net.advantage(x).mean(-1, keepdim=True)
+    torch.testing.assert_close(net(x), expected)
+    policy = DQNPolicy(net)  # the rollout workers' numpy forward agrees
+    np.testing.assert_allclose(policy.forward(x.numpy()), expected.detach().numpy(), rtol=1e-5, atol=1e-6)
