@@ -140,7 +140,8 @@ class DQN(Algorithm):
         lr = self._current_lr()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        stats = self._learn(c.gradient_steps) if self.env_steps > c.learning_starts else None
+        learns = self.env_steps > c.learning_starts and c.gradient_steps > 0
+        stats = self._learn(c.gradient_steps) if learns else None
         t2 = time.perf_counter()
         return {"steps_this_iter": int(batch["rewards"].size),
                 "episodes_this_iter": len(batch["episode_returns"]), "epsilon": self.epsilon, "lr": lr,

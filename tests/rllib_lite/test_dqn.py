@@ -155,3 +155,15 @@ def test_dueling_head_without_hidden_layers_reads_the_raw_observation():
     torch.testing.assert_close(net(x), expected)
     policy = DQNPolicy(net)  # the rollout workers' numpy forward agrees
     np.testing.assert_allclose(policy.forward(x.numpy()), expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_dqn_with_zero_gradient_steps_samples_and_never_updates():
+    algo = DQN(DQNConfig(env="CartPole-v1", hidden_sizes=(8,), learning_starts=0, train_freq=32,
+                         gradient_steps=0, seed=0))
+    try:
+        before = [p.clone() for p in algo.model.parameters()]
+        m = algo.train()
+        assert m["steps_this_iter"] == 32 and m["loss"] is None and m["gradient_steps_total"] == 0
+        assert all(torch.equal(b, p) for b, p in zip(before, algo.model.parameters()))
+    finally:
+        algo.stop()
