@@ -390,7 +390,14 @@ class Driver:
                         continue
                     with s.lock:
                         if e.value is v and entries.get(o) is e:
-                            e.mm = mm
+                            if e.mm is None:
+                                e.mm = mm
+                            else:
+                                # mapped first by another get, or for an earlier copy of this
+                                # id in the list: read through that mapping, the one the store
+                                # checks (mm.close) before it reuses the file for a new object
+                                mm.close()
+                                mm = e.mm
                 out.append(load_value(v, mm))
                 break
         return out

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -323,6 +324,63 @@ def test_arrays_read_after_their_ref_died_never_change(rt):
         del x
         gc.collect()
     assert (kept == 3.0).all()
+
+
+def test_an_array_read_twice_at_once_never_changes_after_the_other_copy_dies(rt, backend):
+    """Two reads of one object at once (one list naming it twice; two threads) each map it:
+    the array of either must keep its data when the other and the ref are gone."""
+    r = rt.put(np.full(500_000, 7.0))
+    kept, other = rt.get([r, r])
+    del other, r
+    gc.collect()
+    news = [rt.put(np.full(500_000, float(v))) for v in range(3)]
+    # before: only the second mapping was the entry's, so the file was reused for a new
+    # object once that copy died: kept read 0.0 (the first new object)
+    assert (kept == 7.0).all()
+    del news
+
+    if backend != "local":
+        return
+    from runtime import driver
+    real_map = driver.map_shm
+    entries = rt.api._client.sched.store.entries
+    held = [rt.put(np.full(500_000, 5.0))]
+    oid = held[0]._id
+    both = threading.Barrier(2)
+    second = threading.local()
+
+    def map_in_step(value):
+        mm = real_map(value)
+        both.wait(timeout=30)  # both threads map it, neither has filed its mapping yet
+        if getattr(second, "yes", False):  # this one files its mapping after the other
+            deadline = time.monotonic() + 30
+            while entries[oid].mm is None and time.monotonic() < deadline:
+                time.sleep(0.001)
+        return mm
+
+    def read(k):
+        second.yes = k == 1
+        got[k] = rt.get(held[0])
+
+    got = [None, None]
+    driver.map_shm = map_in_step
+    try:
+        threads = [threading.Thread(target=read, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        driver.map_shm = real_map
+    kept = got[0]
+    got.clear()
+    held.clear()
+    gc.collect()
+    news = [rt.put(np.full(500_000, float(v))) for v in range(3)]
+    # before: the second thread's mapping replaced the first's as the entry's, so the
+    # file was reused while the first thread's array still read it
+    assert (kept == 5.0).all()
+    del news
 
 
 def test_store_spills_past_object_store_memory_and_restores_transparently(backend, caps):
