@@ -382,6 +382,13 @@ class RolloutWorker:
 
     def set_state(self, blob: bytes) -> None:
         state = pickle.loads(blob)
+        if len(state["envs"]) != len(self.envs):
+            # a restore with another num_envs_per_worker: this worker's fresh envs stay
+            logger.info("checkpoint has %d env copies for rollout worker %d's %d: envs start fresh",
+                        len(state["envs"]), self.worker_index, len(self.envs))
+            for env in state["envs"]:
+                env.close()
+            return
         self.envs = state["envs"]
         self._mask_fns = [action_masks_method(e) for e in self.envs]
         self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)

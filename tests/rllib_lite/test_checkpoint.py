@@ -232,3 +232,22 @@ def test_a_checkpoint_file_that_is_no_regular_file_is_refused_before_reading(tmp
     finally:
         done.set()
     assert str(err.value) == f"{target}: not a regular file (a checkpoint file must be one)"
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_restore_with_another_number_of_env_copies_per_worker_starts_fresh_envs(name, tmp_path):
+    # the checkpoint's worker state holds 4 env copies; the restored worker steps 2 fresh ones
+    algo = CONFIGS[name]()
+    try:
+        algo.train()
+        algo.save(tmp_path / "ckpt")
+    finally:
+        algo.stop()
+    resumed = type(algo).restore(tmp_path / "ckpt", num_envs_per_worker=2)
+    try:
+        steps = resumed.env_steps
+        m = resumed.train()
+        assert m["steps_this_iter"] == resumed.env_steps - steps > 0
+        assert len(resumed.workers.local.envs) == 2
+    finally:
+        resumed.stop()
