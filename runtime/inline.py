@@ -136,7 +136,9 @@ class InlineClient:
                 for o, (v, contained) in zip(roids, values):
                     self._store(o, v, contained)
                 return
-            except Exception as e:  # noqa: BLE001 - user errors become error values
+            except BaseException as e:  # user errors (SystemExit too) become error values
+                if isinstance(e, KeyboardInterrupt):  # Ctrl-C: it stops the caller too
+                    raise
                 if retry_exceptions and retries != 0:
                     retries -= 1
                     continue

@@ -37,6 +37,34 @@ def test_builtin_exception_types_are_preserved(rt):
         rt.get(zero.remote())
 
 
+def test_a_system_exit_in_a_task_is_its_error_not_the_callers(rt):
+    import sys
+
+    @rt.remote
+    def leaves():
+        sys.exit(3)
+
+    @rt.remote
+    class Leaver:
+        def __init__(self, leave=False):
+            if leave:
+                sys.exit(4)
+
+        def call(self):
+            raise SystemExit(5)
+
+    # before, inline: SystemExit left .remote() itself, so the caller's program exited
+    ref = leaves.remote()
+    with pytest.raises(rt.TaskError, match="SystemExit: 3"):
+        rt.get(ref, timeout=60)
+    call = Leaver.remote().call.remote()
+    with pytest.raises(rt.TaskError, match="SystemExit: 5"):
+        rt.get(call, timeout=60)
+    broken = Leaver.remote(True)
+    with pytest.raises(rt.ActorDiedError, match="SystemExit: 4"):
+        rt.get(broken.call.remote(), timeout=60)
+
+
 def test_dependent_task_fails_with_the_same_error_without_running(rt):
     ran = rt.put(None)
 
