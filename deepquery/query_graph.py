@@ -21,11 +21,16 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import ClassVar, Iterable, Mapping, Sequence
 
 import duckdb
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.parser import binary_range_parser
+from sqlglot.tokens import TokenType
 
 logger = logging.getLogger(__name__)
 
@@ -376,9 +381,39 @@ def _check_characters(sql: str) -> None:
                      f"(for one in a string, write chr({code}))")
 
 
-def parse_statement(sql: str, read: str = "postgres") -> exp.Select:
+_DUCKDB_FUNCTIONS = ("DATEDIFF", "DATE_DIFF", "ENCODE", "GENERATE_SERIES", "REGEXP_EXTRACT",
+                     "REGEXP_EXTRACT_ALL", "SHA256", "XOR")
+"""Functions PostgreSQL's reader builds with another meaning than DuckDB's (``generate_series``
+in a SELECT list as rows, ``sha256`` as bytes, ``regexp_extract``'s group dropped, ``xor`` as
+a logical one) or as SQL DuckDB cannot run (``date_diff``'s arguments swapped and cast,
+``encode`` unknown): read as DuckDB reads them."""
+
+
+class UserSQL(Postgres):
+    """The dialect users' queries are read in: PostgreSQL's grammar (JOB's queries are written
+    in it, and DuckDB's grammar follows it) with DuckDB's meaning wherever one text means two
+    things, as the query runs on DuckDB: ``ORDER BY x DESC`` puts NULLs last (PostgreSQL's
+    NULLS FIRST made the planned SQL keep other rows under LIMIT), ``a ~ 'b'`` is a full match
+    (``regexp_full_match``, not PostgreSQL's search), ``FLOAT`` is a 4-byte REAL, and the
+    functions of :data:`_DUCKDB_FUNCTIONS` are DuckDB's."""
+
+    NULL_ORDERING = DuckDB.NULL_ORDERING
+
+    class Tokenizer(Postgres.Tokenizer):
+        KEYWORDS: ClassVar[dict] = {**Postgres.Tokenizer.KEYWORDS, "FLOAT": TokenType.FLOAT}
+
+    class Parser(Postgres.Parser):
+        FUNCTIONS: ClassVar[dict] = {
+            **Postgres.Parser.FUNCTIONS,
+            **{name: DuckDB.Parser.FUNCTIONS[name] for name in _DUCKDB_FUNCTIONS}}
+        RANGE_PARSERS: ClassVar[dict] = {
+            **Postgres.Parser.RANGE_PARSERS,
+            TokenType.RLIKE: binary_range_parser(exp.RegexpFullMatch)}
+
+
+def parse_statement(sql: str, read: str | type[Dialect] = UserSQL) -> exp.Select:
     """Parse exactly one read-only SELECT; raise :class:`QueryError` otherwise. ``read``: the
-    SQL dialect, PostgreSQL's for users' queries (JOB's), DuckDB's for the SQL deepquery
+    SQL dialect, :class:`UserSQL` for users' queries (JOB's), DuckDB's for the SQL deepquery
     generates (sqlglot writes some functions, e.g. ``string_agg`` as ``LISTAGG``, in DuckDB's
     own spelling, which PostgreSQL's reader takes for unknown functions)."""
     if not sql.strip() or not sql.strip().strip(";").strip():
