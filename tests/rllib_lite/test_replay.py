@@ -78,3 +78,39 @@ def test_loading_a_buffer_of_another_layout_is_refused():
     same = ReplayBuffer(capacity=8, num_envs=2)
     same.load_state(small.state())
     assert len(same) == 6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_n_step_windows_match_the_history_across_wraparound_truncations_and_chunked_adds(seed):
+    rng = np.random.default_rng(seed)
+    E, n, gamma = int(rng.integers(1, 4)), int(rng.integers(2, 5)), 0.8
+    buf = ReplayBuffer(capacity=int(rng.integers(n + 1, 12)) * E, num_envs=E, n_step=n, gamma=gamma)
+    H = 40  # steps of history, more than the buffer holds: the ring wraps
+    terminated = rng.random((H, E)) < 0.1
+    dones = terminated | (rng.random((H, E)) < 0.1)  # the others truncated: bootstrapped
+    hist = {"obs": rng.normal(size=(H, E, 2)).astype(np.float32), "actions": rng.integers(0, 3, (H, E)),
+            "rewards": rng.normal(size=(H, E)).astype(np.float32),
+            "next_obs": rng.normal(size=(H, E, 2)).astype(np.float32),
+            "next_masks": rng.random((H, E, 3)) < 0.7, "terminated": terminated, "dones": dones}
+    t = 0
+    while t < H:  # added in iterations of 1 to 6 steps
+        k = min(int(rng.integers(1, 7)), H - t)
+        buf.add({key: v[t:t + k] for key, v in hist.items()})
+        t += k
+    s = buf.gather(np.arange(len(buf)))
+    for flat in range(len(buf)):
+        row, e = divmod(flat, E)
+        h = next(x for x in range(H - buf.rows, H) if x % buf.rows == row)  # the step stored there
+        k, G = 0, 0.0
+        while k < n and h + k < H:  # stop after an episode's end and at the newest step
+            G += gamma**k * hist["rewards"][h + k, e]
+            k += 1
+            if dones[h + k - 1, e]:
+                break
+        last = h + k - 1
+        assert s["returns"][flat] == pytest.approx(G, abs=1e-5)
+        assert s["discounts"][flat] == pytest.approx(gamma**k)
+        assert s["terminated"][flat] == terminated[last, e]
+        np.testing.assert_array_equal(s["obs"][flat], hist["obs"][h, e])
+        np.testing.assert_array_equal(s["next_obs"][flat], hist["next_obs"][last, e])
+        np.testing.assert_array_equal(s["next_masks"][flat], hist["next_masks"][last, e])
