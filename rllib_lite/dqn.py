@@ -59,6 +59,7 @@ class DQN(Algorithm):
             self.preprocessor.flat_dim, self.num_actions, c.hidden_sizes, c.activation, c.dueling))
         self.target = copy.deepcopy(self.model)
         self.target.requires_grad_(False)
+        self.target.eval()  # it only ever scores next states (SB3's q_net_target)
         self.optimizer = make_adam(self.model.parameters(), c.lr)
         total_envs = c.num_envs_per_worker * max(c.num_rollout_workers, 1)
         if c.prioritized_replay:

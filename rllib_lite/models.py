@@ -7,7 +7,9 @@ preprocessed one: a float32 tensor, or a dict of them for Dict observations, wit
 * PPO: ``forward(obs) -> (logits, value)`` with shapes ``(batch, actions)`` and ``(batch,)``.
 * DQN: ``forward(obs) -> q_values`` with shape ``(batch, actions)``.
 
-Masking is applied outside the model, so a user model never needs to know about it.
+Masking is applied outside the model, so a user model never needs to know about it. Acting
+(rollouts, ``evaluate``, ``compute_action``) runs it in eval mode and gradient steps in train mode,
+as Stable-Baselines3 does; DQN's target net stays in eval mode.
 """
 from __future__ import annotations
 

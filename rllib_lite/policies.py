@@ -7,7 +7,7 @@ remote rollout worker receives one with its own model copy.
 
 The default networks run in numpy here (``models.numpy_forward``): acting on a few observations
 per step is dominated by torch's per-op overhead. A user's ``nn.Module`` runs in torch under
-``inference_mode``.
+``inference_mode`` and eval mode.
 """
 from __future__ import annotations
 
@@ -51,8 +51,15 @@ class _Policy:
             return self._np_forward(x)
         if _is_numpy_tree(x):
             x = to_torch(x)
-        with torch.inference_mode():
-            out = self.model(x)
+        # acting is inference: eval mode (dropout off, batch norm on its running statistics),
+        # as SB3's set_training_mode(False) for rollouts; the learner's mode is put back after
+        training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                out = self.model(x)
+        finally:
+            self.model.train(training)
         if isinstance(out, (tuple, list)):
             return tuple(_as_numpy(o) for o in out)
         return _as_numpy(out)
