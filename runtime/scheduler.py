@@ -238,9 +238,12 @@ class Scheduler:
         for d in t.deps:
             if d not in entries:
                 t.deps = t.contained = ()  # holds nothing yet
-                self._fail(t, system_error_value(ObjectLostError(
+                lost = system_error_value(ObjectLostError(
                     f"argument {d:016x} of {t.name} was freed or belongs to a runtime that was "
-                    "shut down")))
+                    "shut down"))
+                self._fail(t, lost)
+                if t.kind == "actor_create":  # it can never start: its actor is dead
+                    actors.argument_failed(self, t, lost)
                 return
         for d in t.deps:
             e = entries[d]
