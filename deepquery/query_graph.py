@@ -394,8 +394,9 @@ class UserSQL(Postgres):
     in it, and DuckDB's grammar follows it) with DuckDB's meaning wherever one text means two
     things, as the query runs on DuckDB: ``ORDER BY x DESC`` puts NULLs last (PostgreSQL's
     NULLS FIRST made the planned SQL keep other rows under LIMIT), ``a ~ 'b'`` is a full match
-    (``regexp_full_match``, not PostgreSQL's search), ``FLOAT`` is a 4-byte REAL, and the
-    functions of :data:`_DUCKDB_FUNCTIONS` are DuckDB's."""
+    (``regexp_full_match``, not PostgreSQL's search), ``FLOAT`` is a 4-byte REAL, the
+    functions of :data:`_DUCKDB_FUNCTIONS` are DuckDB's, and ``ORDER BY ALL`` orders by every
+    output column (PostgreSQL has no such clause: it was read as a column ``all``)."""
 
     NULL_ORDERING = DuckDB.NULL_ORDERING
 
@@ -409,6 +410,16 @@ class UserSQL(Postgres):
         RANGE_PARSERS: ClassVar[dict] = {
             **Postgres.Parser.RANGE_PARSERS,
             TokenType.RLIKE: binary_range_parser(exp.RegexpFullMatch)}
+
+        def _parse_ordered(self, parse_method=None):
+            # ``ORDER BY ALL``: every output column, as DuckDB's reader has it; ALL is a
+            # reserved word, so a column named so is written quoted (``"all"``) and stays one
+            ordered = super()._parse_ordered(parse_method)
+            this = ordered.this if ordered is not None else None
+            if (isinstance(this, exp.Column) and not this.table and not this.this.quoted
+                    and this.name.upper() == "ALL"):
+                ordered.set("this", exp.var("ALL"))
+            return ordered
 
 
 def parse_statement(sql: str, read: str | type[Dialect] = UserSQL) -> exp.Select:

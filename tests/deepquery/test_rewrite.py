@@ -91,3 +91,17 @@ def test_the_planned_sql_means_what_duckdb_makes_of_the_query(con, case):
     want, got = _planned_rows(con, sql)
     assert want
     assert got == want if ordered else _bag(got) == _bag(want)
+
+
+@pytest.mark.parametrize("order", ["ALL", "ALL DESC"])
+def test_order_by_all_orders_by_every_output_column(con, order):
+    # refused before: the PostgreSQL reader took ALL for a column ('unknown column t.all')
+    want, got = _planned_rows(con, f"SELECT t.production_year, mc.id {JOIN} ORDER BY {order} "
+                                   "LIMIT 10")
+    assert want and got == want
+
+
+def test_a_quoted_all_in_order_by_is_a_column(con):
+    want, got = _planned_rows(con, f'SELECT mc.id AS "all", t.id {JOIN} ORDER BY "all" DESC, 2 '
+                                   "LIMIT 10")
+    assert want and got == want
