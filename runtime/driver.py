@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import random
 import selectors
 import shutil
 import signal
@@ -56,7 +55,7 @@ class Driver:
         self.num_cpus = num_cpus
         self.object_store_memory = object_store_memory
         self.pid = os.getpid()  # a forked child must not shut down its parent's runtime
-        self.epoch = random.randrange(1, 1 << 15)
+        self.epoch = _object_ref.new_epoch()
         self._ids = itertools.count(1)
         self._prefix = self.epoch << 48
         self._wids = itertools.count(1)

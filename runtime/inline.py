@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
-import random
 import time
 import traceback
 from collections import deque
@@ -42,7 +41,7 @@ class InlineClient:
     direct = False  # api builds task specs for this client (see ray_backend)
 
     def __init__(self) -> None:
-        self._prefix = random.randrange(1, 1 << 15) << 48
+        self._prefix = _object_ref.new_epoch() << 48
         self._ids = itertools.count(1)
         self.values: dict[int, tuple] = {}
         self.refs: dict[int, int] = {}

@@ -660,6 +660,31 @@ def test_use_after_shutdown_says_what_to_do(backend):
     assert not runtime.is_initialized()
 
 
+def test_a_ref_of_a_runtime_shut_down_never_reads_an_object_of_the_next(backend, monkeypatch):
+    if backend == "ray":
+        pytest.skip("Ray's object ids are its own")
+    import random
+
+    import runtime
+    if runtime.is_initialized():
+        runtime.shutdown()
+    # the next runtimes draw the same random number for the ids they make: a runtime's ids
+    # start with it (its epoch), so two runtimes of one process could make the same ids
+    monkeypatch.setattr(random, "randrange", lambda *args: 7)
+    runtime.init(num_cpus=1, backend=backend)
+    stale = runtime.put("the first runtime's")
+    runtime.shutdown()
+    runtime.init(num_cpus=1, backend=backend)
+    try:
+        fresh = runtime.put("the second runtime's")
+        # before: both had the same id, and the stale ref read the second runtime's object
+        assert fresh._id != stale._id
+        with pytest.raises(runtime.ObjectLostError):
+            runtime.get(stale)
+    finally:
+        runtime.shutdown()
+
+
 class _NoTextError(Exception):
     """An exception whose ``__str__`` raises (a bug in the user's class, not the task's)."""
 
