@@ -202,7 +202,9 @@ def _pack_args(c: Any, args: tuple, kwargs: dict, name: str) -> tuple[Any, list,
     if not args and not kwargs:
         return None, [], [], []
     if not kwargs and all(type(a) in _SIMPLE for a in args):
-        return ("i", pickle.dumps((args, None), 5), []), [], [], []
+        data = pickle.dumps((args, None), 5)
+        if len(data) <= INLINE_MAX:  # else a large str or bytes goes through the store, below
+            return ("i", data, []), [], [], []
     deps: list[int] = []
     keep: list[ObjectRef] = []
 
