@@ -235,6 +235,13 @@ class Scheduler:
             if holder is not None:
                 holder.holds[oid] = holder.holds.get(oid, 0) + 1
         entries = store.entries
+        if lineage and t.num_cpus > self.num_cpus:  # no worker could ever take it
+            t.deps = t.contained = ()  # holds nothing yet
+            self._fail(t, system_error_value(ValueError(
+                f"{t.name} asks for num_cpus={t.num_cpus}, more than the runtime's "
+                f"{self.num_cpus}, so it could never run; lower its num_cpus, or start the "
+                "runtime with more (init(num_cpus=...))")))
+            return
         for d in t.deps:
             if d not in entries:
                 t.deps = t.contained = ()  # holds nothing yet

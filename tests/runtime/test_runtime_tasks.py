@@ -125,6 +125,21 @@ def test_num_cpus_is_honoured(rt):
         assert s1 >= e0 - 0.01  # with num_cpus=2 of 2 they never overlap
 
 
+def test_a_task_asking_for_more_cpus_than_the_runtime_has_fails_not_waits(rt, caps):
+    caps("processes")
+    greedy = rt.remote(num_cpus=3)(lambda: "ran")
+
+    @rt.remote
+    def submits():
+        return rt.get(greedy.remote(), timeout=60)
+
+    # before: no worker could ever take it, and get() waited for ever (here: GetTimeoutError)
+    for ref in (greedy.remote(), submits.remote()):
+        with pytest.raises(ValueError, match="num_cpus=3, more than the runtime's 2"):
+            rt.get(ref, timeout=30)
+    assert rt.get(greedy.options(num_cpus=2).remote(), timeout=60) == "ran"
+
+
 def test_tasks_run_in_parallel(rt, caps):
     caps("parallel")
     import os
