@@ -16,7 +16,7 @@ def _int(name: str, v: Any, lo: int) -> None:
 
 
 def _num(name: str, v: Any, lo: float) -> None:
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or v < lo:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= lo:  # NaN too
         raise ValueError(f"option {name}={v!r}: must be a number >= {lo}")
 
 

@@ -648,6 +648,15 @@ def test_invalid_options_are_clear_errors(rt):
         rt.remote(max_retries="x")(lambda: 1)
 
 
+def test_a_nan_num_cpus_is_refused(rt):
+    f = rt.remote(lambda: 1)
+    # before: accepted; on the local backend no worker ever had room for it (get waited)
+    with pytest.raises(ValueError, match="num_cpus"):
+        f.options(num_cpus=float("nan"))
+    with pytest.raises(ValueError, match="num_cpus"):
+        rt.remote(num_cpus=float("nan"))(type("K", (), {}))
+
+
 def test_use_after_shutdown_says_what_to_do(backend):
     import runtime
     if runtime.is_initialized():
