@@ -466,6 +466,14 @@ def parse_query(
     extra = sorted(k for k, v in stmt.args.items() if v and k not in _CLAUSES)
     if extra:
         raise QueryError(f"{extra[0].rstrip('_').upper()} in a query is not supported")
+    fetch = stmt.args.get("limit")
+    if isinstance(fetch, exp.Fetch):  # sqlglot writes FETCH ... WITH TIES or PERCENT as LIMIT n
+        options = fetch.args.get("limit_options") or fetch
+        if options.args.get("with_ties"):
+            raise QueryError("FETCH ... WITH TIES is not supported (DuckDB has none; LIMIT would "
+                             "drop the tied rows)")
+        if options.args.get("percent"):
+            raise QueryError("FETCH ... PERCENT is not supported; write LIMIT n PERCENT")
     if any(node is not stmt for node in stmt.find_all(exp.Select)):
         raise QueryError("subqueries are not supported: write one SELECT-FROM-WHERE with joins")
     from_ = stmt.args.get("from") or stmt.args.get("from_")

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from deepquery.query_graph import QueryError, equality_classes, graph_json, parse_query
+from deepquery.rewrite import original_sql
 from sysml_datasets.imdb.schema import COLUMNS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "deepquery"
@@ -148,3 +149,21 @@ def test_a_plan_of_a_query_ordered_by_an_alias_named_like_a_column_returns_its_r
     result = run_plan(con, g, tree)
     con.close()
     assert result.same_result and not result.limit_choice and result.rows == 5
+
+
+@pytest.mark.parametrize("fetch, fragment", [
+    ("ORDER BY t.production_year FETCH FIRST 3 ROWS WITH TIES", "WITH TIES is not supported"),
+    ("FETCH FIRST 3 PERCENT ROWS ONLY", "PERCENT is not supported"),
+])
+def test_a_fetch_the_planned_sql_would_write_as_a_plain_limit_is_refused(fetch, fragment):
+    # sqlglot writes both as LIMIT 3: three rows, where WITH TIES keeps every row tied with the
+    # third and PERCENT keeps 3% of them
+    sql = f"SELECT t.id FROM title AS t, movie_companies AS mc WHERE t.id = mc.movie_id {fetch}"
+    with pytest.raises(QueryError, match=fragment):
+        parse_query(sql, COLUMNS)
+
+
+def test_a_plain_fetch_first_is_a_limit():
+    g = parse_query("SELECT t.id FROM title AS t, movie_companies AS mc WHERE t.id = mc.movie_id "
+                    "ORDER BY t.id OFFSET 2 ROWS FETCH NEXT 3 ROWS ONLY", COLUMNS)
+    assert original_sql(g).endswith("ORDER BY t.id LIMIT 3 OFFSET 2")
