@@ -54,3 +54,18 @@ def test_worker_output_reaches_the_driver_prefixed_with_the_worker_id(backend, c
     actor_lines = [ln for ln in out.stderr.splitlines() if "from-actor-line" in ln]
     assert task_lines and task_lines[0].startswith("(worker ")
     assert actor_lines and actor_lines[0].startswith("(Talker worker ")
+
+
+def test_memory_summary_has_the_same_keys_on_every_backend(rt, backend):
+    if backend == "ray":  # memory_summary is the local and inline backends' own
+        return
+    keep = rt.put(b"x")
+    s = rt.memory_summary()
+    # before, inline lacked lineage_tasks and lineage_forgotten (KeyError on code written for
+    # the local backend, whose memory_summary documents them)
+    assert set(s) == {"objects", "shm_bytes", "spilled_bytes", "shm_cap", "recycled_bytes",
+                      "lineage_only_objects", "evicted", "lost", "reconstructed", "spilled",
+                      "lineage_tasks", "lineage_forgotten", "by_owner"}
+    assert set(s["by_owner"]["driver"]) == {"objects", "pending", "evicted", "inline_bytes",
+                                            "shm_bytes", "spilled_bytes"}
+    del keep
