@@ -481,7 +481,8 @@ def parse_query(
         raise QueryError("query has no FROM clause")
     items = [from_.this] + [j.this for j in stmt.args.get("joins") or []]
     conds: list[exp.Expression] = []
-    for j in stmt.args.get("joins") or []:
+    on_scope: list[tuple[int, exp.Expression]] = []  # (the join's FROM item, its ON conjunct)
+    for k, j in enumerate(stmt.args.get("joins") or [], start=1):
         if j.args.get("using"):
             raise QueryError("JOIN ... USING is not supported; write JOIN ... ON")
         side = (j.args.get("side") or "").upper()
@@ -493,7 +494,9 @@ def parse_query(
             # NATURAL, SEMI, ANTI, ASOF: planned as an inner join they would change the result
             words = " ".join(w for w in (method, side, kind) if w)
             raise QueryError(f"{words} JOIN is not supported (inner joins only)")
-        conds += _conjuncts(j.args.get("on"))
+        on = _conjuncts(j.args.get("on"))
+        conds += on
+        on_scope += [(k, c) for c in on]
     relations: list[Relation] = []
     for it in items:
         if not isinstance(it, exp.Table):
@@ -565,6 +568,15 @@ def parse_query(
                                 for r in relations if schema is not None))):
             continue
         resolve(col)
+
+    # An ON sees the relations joined so far only (DuckDB: 'Referenced table "cn" not found');
+    # the planned SQL, which puts each predicate where its relations meet, would run it.
+    for k, c in on_scope:
+        for col in c.find_all(exp.Column):
+            i = resolve(col)
+            if i > k:
+                raise QueryError(f"JOIN ... ON {c.sql(dialect='duckdb')} refers to "
+                                 f"{relations[i].alias}, which is joined only after it")
 
     where = stmt.args.get("where")
     conds += _conjuncts(where.this if where is not None else None)

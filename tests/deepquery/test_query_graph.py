@@ -3,8 +3,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from deepquery import connect
+from deepquery.database import schema_of
 from deepquery.query_graph import QueryError, equality_classes, graph_json, parse_query
 from deepquery.rewrite import original_sql
 from sysml_datasets.imdb.schema import COLUMNS
@@ -167,3 +170,35 @@ def test_a_plain_fetch_first_is_a_limit():
     g = parse_query("SELECT t.id FROM title AS t, movie_companies AS mc WHERE t.id = mc.movie_id "
                     "ORDER BY t.id OFFSET 2 ROWS FETCH NEXT 3 ROWS ONLY", COLUMNS)
     assert original_sql(g).endswith("ORDER BY t.id LIMIT 3 OFFSET 2")
+
+
+@pytest.mark.parametrize("sql", [
+    ("SELECT t.id FROM title AS t JOIN movie_companies AS mc ON t.id = cn.id "
+     "JOIN company_name AS cn ON cn.id = mc.company_id"),
+    ("SELECT t.id FROM title AS t JOIN movie_companies AS mc ON t.id = mc.movie_id AND cn.id > 3 "
+     "JOIN company_name AS cn ON cn.id = mc.company_id"),
+])
+def test_an_on_naming_a_relation_joined_after_it_is_refused_as_duckdb_refuses_it(imdb_db, sql):
+    con = connect(imdb_db)
+    try:
+        with pytest.raises(duckdb.BinderException):
+            con.execute(sql)
+        with pytest.raises(QueryError, match="cn, which is joined only after it"):
+            parse_query(sql, schema_of(con))
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("sql", [
+    ("SELECT t.id FROM title AS t, movie_companies AS mc JOIN company_name AS cn "
+     "ON t.id = cn.id AND cn.id = mc.company_id"),
+    ("SELECT t.id FROM title AS t CROSS JOIN movie_companies AS mc JOIN company_name AS cn "
+     "ON t.id = mc.movie_id AND cn.id = mc.company_id"),
+])
+def test_an_on_naming_relations_before_it_is_accepted_as_duckdb_accepts_it(imdb_db, sql):
+    con = connect(imdb_db)
+    try:
+        con.execute(sql).fetchall()
+        parse_query(sql, schema_of(con))
+    finally:
+        con.close()
