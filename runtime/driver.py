@@ -462,9 +462,10 @@ class Driver:
                     value = write_mapped(shm, wmm, data, raws)
         with s.lock:
             self._collect_released()
+            if wmm is not None:  # counted whole from the start, and kept for reuse whole
+                s.store.note_capacity(value[1], wmm.size())
             s.on_put(None, oid, value, contained)
             if wmm is not None:
-                s.store.note_capacity(value[1], wmm.size())
                 e = s.store.entries.get(oid)
                 if e is not None:
                     e.wmm = wmm

@@ -126,7 +126,7 @@ class ObjectStore:
             self.spilled_bytes += value[2]
             self.spilled += 1
         elif value[0] == "s":
-            self.shm_bytes += value[2]
+            self.shm_bytes += self.capacity.get(value[1], value[2])
             if rebuildable(e):
                 self.lru[oid] = None
             if self.cap is not None and self._over():
@@ -293,6 +293,7 @@ class ObjectStore:
             self.settle(stack)
             return True
         self._uncount(e.value)
+        self.capacity.pop(e.value[1], None)
         e.mm = None
         e.value = system_error_value(ObjectLostError(
             f"object {oid:016x} lost its data ({path} vanished) and was made by put() or an "
@@ -355,23 +356,23 @@ class ObjectStore:
                     _unlink(("s", dst))  # a partial copy would only take disk space
                     continue
                 _unlink(v)
-                self.capacity.pop(v[1], None)
+                self.shm_bytes -= self.capacity.pop(v[1], v[2])
                 self.lru.pop(oid, None)
                 if e.wmm is not None:
                     e.wmm.close()
                     e.wmm = None
                 e.mm = None
                 e.value = (v[0], dst) + v[2:]
-                self.shm_bytes -= v[2]
                 self.spilled_bytes += v[2]
                 self.spilled += 1
 
     def _uncount(self, value: tuple) -> None:
-        """Take a file-backed value's bytes off the shared-memory or spilled total."""
+        """Take a file-backed value's bytes off the shared-memory or spilled total (in shared
+        memory, its whole file: a reused one may be larger than the value)."""
         if self.is_spilled(value):
             self.spilled_bytes -= value[2]
         else:
-            self.shm_bytes -= value[2]
+            self.shm_bytes -= self.capacity.get(value[1], value[2])
 
     def _drop_data(self, value: tuple, e: Entry | None = None) -> None:
         """Release a value's file: unlink it, or keep it for reuse when ``e`` allows."""
@@ -427,6 +428,8 @@ class ObjectStore:
         return path, size, wmm
 
     def note_capacity(self, path: str, size: int) -> None:
+        """The file at ``path`` (a reused one) has ``size`` bytes, more than its value's: the
+        whole file counts against the cap. Noted before the value is set."""
         self.capacity[path] = size
 
     def summary(self) -> dict[str, Any]:

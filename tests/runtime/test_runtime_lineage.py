@@ -345,3 +345,26 @@ def test_a_ref_a_worker_got_inside_an_evicted_value_stays_alive(small_store, tmp
     assert rt.memory_summary()["evicted"] > evicted
     go.write_text("")
     assert rt.get(out, timeout=60) == "inner"
+
+
+def test_a_put_into_a_reused_segment_counts_the_whole_segment_against_the_cap(small_store):
+    rt = small_store
+    session = rt.api._client.session_dir
+
+    def real_bytes():  # what the session holds in shared memory, reuse pool included
+        total = 0
+        for folder, _, files in os.walk(session):
+            total += sum(os.path.getsize(os.path.join(folder, f)) for f in files)
+        return total
+
+    kept = []
+    for _ in range(8):
+        freed = rt.put(np.ones(200_000))  # 1.5 MiB, kept for reuse once freed
+        del freed
+        gc.collect()
+        kept.append(rt.put(np.ones(100_000)))  # 0.8 MiB, written into that 1.5 MiB file
+        s = rt.memory_summary()
+        # before: only the 0.8 MiB counted, so the store held 1.7 x its cap of 8 MiB in
+        # shared memory (14 MiB after 8 rounds) while it reported 6.4 MiB
+        assert s["shm_bytes"] + s["recycled_bytes"] == real_bytes() <= STORE_CAP
+    assert all(float(rt.get(k).sum()) == 100_000 for k in kept)
