@@ -558,6 +558,14 @@ def parse_query(
                    if isinstance(o, exp.Ordered) and isinstance(o.this, exp.Column)}
     for star in stmt.find_all(exp.Star):
         _check_star_modifiers(star, relations, schema is not None)
+    for columns in stmt.find_all(exp.Columns):
+        inner = columns.this
+        if not (isinstance(inner, exp.Column) and isinstance(inner.this, exp.Star)):
+            # COLUMNS('regex'), COLUMNS(lambda), COLUMNS([names]) list the matching columns of
+            # every relation in FROM order, which the planned SQL changes; alias.* is one's
+            raise QueryError(f"COLUMNS(...) over every relation is not supported: "
+                             f"{columns.sql(dialect='duckdb')}; name the columns or use "
+                             "COLUMNS(alias.*)")
     for col in stmt.find_all(exp.Column):
         if isinstance(col.this, exp.Star) or _star_modifier_name(col):
             continue

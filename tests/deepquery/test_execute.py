@@ -428,3 +428,26 @@ def test_floats_that_differ_beyond_rounding_still_differ():
     assert not same_rows([(1e-3,)], [(2e-3,)])
     assert not same_rows([(float("nan"),)], [(1.0,)])
     assert not same_rows([(1.0, "a")], [(1.0, "b")])
+
+
+@pytest.mark.parametrize("select", ["COLUMNS('.*id')", "COLUMNS(c -> c LIKE '%id')",
+                                    "COLUMNS(['id', 'note'])", "min(COLUMNS('.*id'))",
+                                    "*COLUMNS('.*id')"])
+def test_columns_over_every_relation_is_refused(imdb_db, select):
+    """COLUMNS('.*id') lists the matching columns of t and mc in FROM order: a right plan
+    joining mc first gave mc's first (other rows, and run said DIFFER)."""
+    from deepquery.query_graph import QueryError
+    con = connect(imdb_db)
+    schema = schema_of(con)
+    con.close()
+    with pytest.raises(QueryError, match=r"COLUMNS\(\.\.\.\) over every relation"):
+        parse_query(f"SELECT {select} {STAR_BASE}", schema)
+
+
+def test_columns_of_one_relation_is_accepted(imdb_db):
+    con = connect(imdb_db)
+    g = parse_query(f"SELECT COLUMNS(mc.*) {STAR_BASE}", schema_of(con))
+    cards, model = EstimatedCardinality(g, TableStats(con)), get_cost_model("cout")
+    assert all(run_plan(con, g, from_nested(nested, g, cards, model)).verdict == "equal"
+               for nested in (["t", "mc"], ["mc", "t"]))
+    con.close()
