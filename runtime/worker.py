@@ -369,6 +369,8 @@ class Worker:
         self.chan.outbox.append(("submit", spec, blob, self.current))
         if self.actor_id is not None or not self.queue:
             self.flush()
+        else:  # batched with the results of the short tasks queued here, but sent within
+            self._held.set()  # _BATCH_S even if this task runs on for long (_flusher)
 
     def create_actor(self, aid: int, name: str | None, meta: Any, spec: tuple,
                      blob: bytes, detached: bool = False) -> None:

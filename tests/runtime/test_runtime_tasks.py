@@ -111,6 +111,37 @@ def test_a_large_bytes_or_str_argument_travels_through_the_store(fresh, caps):
         del r
 
 
+def test_a_task_submitted_by_a_task_with_tasks_queued_behind_it_starts_at_once(rt, caps,
+                                                                               tmp_path):
+    caps("processes")
+
+    @rt.remote
+    def child(path):
+        with open(path, "w") as f:
+            f.write("ran")
+
+    @rt.remote
+    def parent(path):
+        import os
+        w = rt.api._client
+        queued = ("task", -1, -1)  # stands for a short task pipelined behind this one
+        w.queue.append(queued)
+        try:
+            child.remote(path)
+            deadline = time.monotonic() + 20
+            while not os.path.exists(path):  # the child's side effect, not a get
+                if time.monotonic() > deadline:
+                    return "the child did not start"
+                time.sleep(0.01)
+            return "the child ran"
+        finally:
+            w.queue.remove(queued)
+
+    # before: the submit waited in the worker's outbox, batched with the queued tasks' results,
+    # until this task returned (never, had it waited on without a deadline)
+    assert rt.get(parent.remote(str(tmp_path / "child")), timeout=60) == "the child ran"
+
+
 def test_num_cpus_is_honoured(rt):
     import time
 
