@@ -466,6 +466,10 @@ def parse_query(
     extra = sorted(k for k, v in stmt.args.items() if v and k not in _CLAUSES)
     if extra:
         raise QueryError(f"{extra[0].rstrip('_').upper()} in a query is not supported")
+    literal = stmt.find(exp.BitString, exp.HexString)
+    if literal is not None:  # PostgreSQL's bit and hex strings; DuckDB reads b'101' as 'b101'
+        raise QueryError(f"bit and hex string literals are not supported: {literal.sql()} (DuckDB "
+                         "reads b'101' as the text 'b101'); write '101'::BIT or unhex('41')")
     fetch = stmt.args.get("limit")
     if isinstance(fetch, exp.Fetch):  # sqlglot writes FETCH ... WITH TIES or PERCENT as LIMIT n
         options = fetch.args.get("limit_options") or fetch

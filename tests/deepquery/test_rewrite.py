@@ -18,6 +18,7 @@ from deepquery import (
 from deepquery.database import schema_of
 from deepquery.execute import PLANNED_DISABLED
 from deepquery.optimizers import OPTIMIZERS
+from deepquery.query_graph import QueryError
 from deepquery.rewrite import plan_sql
 
 
@@ -105,3 +106,12 @@ def test_a_quoted_all_in_order_by_is_a_column(con):
     want, got = _planned_rows(con, f'SELECT mc.id AS "all", t.id {JOIN} ORDER BY "all" DESC, 2 '
                                    "LIMIT 10")
     assert want and got == want
+
+
+@pytest.mark.parametrize("literal", ["b'101'", "x'41'", "B'1'", "X'FF'"])
+def test_a_bit_or_hex_string_literal_is_refused(con, literal):
+    # PostgreSQL's bit and hex strings, written as 5 and UNHEX('41'); DuckDB reads b'101' as the
+    # text 'b101', so `t.title || x'41' LIKE '%x41'` kept every row there and none planned
+    sql = f"SELECT t.id, {literal} {JOIN}"
+    with pytest.raises(QueryError, match="bit and hex string literals are not supported"):
+        parse_query(sql, schema_of(con))
