@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 _SHM_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _START_TIMEOUT_S = 60.0
 _MAX_WID = 0xFFFF  # an object id holds 16 bits of the worker's id (object_ref.wid_of)
+_COUNT_MAX = 0xFFFFFFFF  # and 32 bits of a count (new_id)
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Workers start with -S (no site: about 60 ms less per start) and the driver's sys.path; the
 # worker applies the .pth files (editable installs) right after its hello (worker._apply_site).
@@ -58,6 +59,8 @@ class Driver:
         self.epoch = _object_ref.new_epoch()
         self._ids = itertools.count(1)
         self._prefix = self.epoch << 48
+        self._more_epochs: dict[int, int] = {}  # see _id_past_count
+        self._id_lock = threading.Lock()
         self._wids = itertools.count(1)
         self._wid_cursor = 0  # where _new_wid looks for a free id once they wrapped around
         self.closed = False
@@ -313,7 +316,23 @@ class Driver:
 
     # --- API ---
     def new_id(self) -> int:
-        return self._prefix | next(self._ids)
+        n = next(self._ids)
+        if n <= _COUNT_MAX:
+            return self._prefix | n
+        return self._id_past_count(n)
+
+    def _id_past_count(self, n: int) -> int:
+        """The id of number ``n`` past 2**32 of them (a long session): its count's 32 bits
+        start over under another epoch, one per 2**32 ids, instead of running into the
+        worker id's bits (the driver's are 0), where it made the ids of a worker's objects."""
+        hi = n >> 32
+        epoch = self._more_epochs.get(hi)
+        if epoch is None:
+            with self._id_lock:
+                epoch = self._more_epochs.get(hi)
+                if epoch is None:
+                    epoch = self._more_epochs[hi] = _object_ref.new_epoch()
+        return (epoch << 48) | (n & _COUNT_MAX)
 
     def shm_path(self, oid: int) -> str:
         return f"{self.session_dir}/{oid:x}"

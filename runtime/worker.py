@@ -66,6 +66,7 @@ class Worker:
         self.session_dir = session_dir
         self.wid = wid
         self._ids = itertools.count(1)
+        self._epoch = epoch
         self._prefix = (epoch << 48) | (wid << 32)
         self.fns: dict[int, Any] = {}
         self.sent_fns: set[int] = set()
@@ -162,7 +163,14 @@ class Worker:
         self.chan.flush()
 
     def new_id(self) -> int:
-        return self._prefix | next(self._ids)
+        n = next(self._ids)
+        if n <= _COUNT_MAX:
+            return self._prefix | n
+        # past 2**32 ids (a long-lived actor) the count's bits start over under another epoch,
+        # one per 2**32, instead of running into the worker id's bits (another worker's ids);
+        # the worker id keeps them apart from every other process's
+        epoch = (self._epoch - 1 + (n >> 32)) % _EPOCHS + 1
+        return (epoch << 48) | (self.wid << 32) | (n & _COUNT_MAX)
 
     # --- cancellation ---
     def take_cancels(self) -> None:
@@ -700,6 +708,8 @@ _CANCEL_POLL_S = 0.05
 _AGAIN_S = 0.001  # a cancel's SIGINT that came inside a finalizer is sent again after this,
 _AGAIN_MAX_S = 0.05  # twice as long each time it lands in one again, up to this
 _OPEN = object()  # a request's reply slot before the answer arrives
+_COUNT_MAX = 0xFFFFFFFF  # an id's count has 32 bits, its epoch 15 (``object_ref.wid_of``)
+_EPOCHS = (1 << 15) - 1
 # requests the driver answers as it reads them: no queued task can be what they wait for
 _ANSWERED_AT_ONCE = frozenset(("get_actor", "create_actor"))
 

@@ -475,3 +475,43 @@ def test_object_too_big_for_shared_memory_is_one_clear_error_and_leaves_nothing(
     assert "could not store an object" in out["second"], out
     assert out["ok_after"] == float(1 << 16)
     assert out["files"] == []  # no partial segment, and no orphaned first output
+
+
+def test_the_drivers_ids_past_32_bits_of_count_never_take_a_workers(fresh, backend):
+    if backend != "local":
+        pytest.skip("the local backend's object ids")
+    import itertools
+
+    from runtime.object_ref import wid_of
+    rt = fresh
+    inner = rt.get(rt.remote(lambda: [rt.put("the worker's")]).remote(), timeout=60)[0]
+    wid = wid_of(inner._id)
+    assert wid != 0
+    driver = rt.api._client
+    # as if the driver had made 2**32 ids (a long session): its count is at the worker's
+    # id's bits; an id is epoch << 48 | worker id << 32 | count (0 is the driver's worker id)
+    driver._ids = itertools.count((wid << 32) | (inner._id & 0xFFFFFFFF))
+    mine = rt.put("the driver's")
+    # before: the count ran into the worker id's bits, so the driver made the worker's id,
+    # and the worker's object read back as the driver's
+    assert wid_of(mine._id) == 0 and mine._id != inner._id
+    assert rt.get(inner) == "the worker's" and rt.get(mine) == "the driver's"
+    more = [rt.put(i) for i in range(3)]
+    assert len({r._id for r in more}) == 3 and all(wid_of(r._id) == 0 for r in more)
+    assert rt.get(more) == [0, 1, 2]
+
+    @rt.remote
+    def past_32_bits():
+        w = rt.api._client
+        early = rt.put("early")
+        # as if this worker had made 2**32 ids since: the count is at early's again, one up
+        w._ids = itertools.count((1 << 32) | (early._id & 0xFFFFFFFF))
+        refs = [rt.put(i) for i in range(3)]
+        ids = {r._id for r in refs} | {early._id}
+        return (w.wid, [wid_of(r._id) for r in refs], len(ids), rt.get(refs),
+                rt.get(early))
+
+    wid, wids, distinct, values, early = rt.get(past_32_bits.remote(), timeout=60)
+    # before: the ids past the count's bits carried the next worker's id (an even worker id)
+    # or the worker's own earlier ids (an odd one: early read back 0)
+    assert wids == [wid] * 3 and distinct == 4 and values == [0, 1, 2] and early == "early"
