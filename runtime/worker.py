@@ -751,6 +751,18 @@ class _Prefixed(io.TextIOBase):
     def encoding(self) -> str:  # type: ignore[override]
         return self.raw.encoding
 
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self.raw.errors
+
+    def __getattr__(self, name: str) -> Any:
+        """What a text file has and this class does not (``name``, ``mode``,
+        ``line_buffering``, ``reconfigure``): the underlying stream's, as code written for
+        ``sys.stdout`` expects."""
+        if name == "raw":  # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.raw, name)
+
 
 def _set_prefix(label: str) -> None:
     for f in (sys.stdout, sys.stderr):

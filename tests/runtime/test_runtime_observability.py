@@ -69,3 +69,19 @@ def test_memory_summary_has_the_same_keys_on_every_backend(rt, backend):
     assert set(s["by_owner"]["driver"]) == {"objects", "pending", "evicted", "inline_bytes",
                                             "shm_bytes", "spilled_bytes"}
     del keep
+
+
+def test_a_tasks_stdout_and_stderr_have_a_text_files_attributes(rt):
+    @rt.remote
+    def streams():
+        import sys
+        sys.stdout.reconfigure(line_buffering=True)  # as some libraries do at import
+        return sys.stdout.line_buffering, [(s.name, s.mode, s.errors, s.encoding)
+                                           for s in (sys.stdout, sys.stderr)]
+
+    # before, on the local backend: AttributeError ('_Prefixed' object has no attribute
+    # 'reconfigure'; name, mode and line_buffering neither), and errors was None
+    line_buffering, attrs = rt.get(streams.remote(), timeout=60)
+    assert line_buffering is True
+    for name, mode, errors, encoding in attrs:
+        assert isinstance(name, (str, int)) and isinstance(mode, str) and errors and encoding
