@@ -37,7 +37,9 @@ def test_builtin_exception_types_are_preserved(rt):
         rt.get(zero.remote())
 
 
-def test_a_system_exit_in_a_task_is_its_error_not_the_callers(rt):
+def test_a_system_exit_in_a_task_is_its_error_not_the_callers(rt, backend):
+    if backend == "ray":  # Ray 2.x: WorkerCrashedError after the task's retries (measured)
+        pytest.skip("Ray takes sys.exit() in a task or actor as its worker's exit")
     import sys
 
     @rt.remote
@@ -732,7 +734,8 @@ def test_an_exception_whose_str_raises_and_cannot_be_pickled_fails_the_task_once
             rt.get(a.call.remote(), timeout=60)
 
 
-def test_an_actor_whose_constructor_raises_an_exception_whose_str_raises_is_dead_alone(fresh):
+def test_an_actor_whose_constructor_raises_an_exception_whose_str_raises_is_dead_alone(fresh,
+                                                                                      backend):
     rt = fresh
 
     @rt.remote
@@ -746,8 +749,10 @@ def test_an_actor_whose_constructor_raises_an_exception_whose_str_raises_is_dead
     a = Broken.remote()
     # before: the driver's dispatcher thread described the error and died; every runtime call
     # raised RuntimeError('the runtime's dispatcher thread failed') from then on
-    with pytest.raises(rt.ActorDiedError, match="constructor raised") as info:
+    with pytest.raises(rt.ActorDiedError) as info:
         rt.get(a.call.remote(), timeout=60)
-    assert isinstance(info.value.cause, _NoTextError)
-    assert "<exception str() failed>" in str(info.value)
+    if backend != "ray":  # Ray's worker describes the error itself: its cause is the str()'s
+        assert isinstance(info.value.cause, _NoTextError)  # RuntimeError, its message Ray's
+        assert "constructor raised" in str(info.value)
+        assert "<exception str() failed>" in str(info.value)
     assert rt.get(rt.remote(lambda: 2).remote(), timeout=60) == 2
