@@ -28,7 +28,7 @@ from typing import Any
 
 from . import object_ref as _object_ref
 from .exceptions import GetTimeoutError, ObjectLostError
-from .object_ref import ObjectRef, wid_of
+from .object_ref import COUNT_MAX, ObjectRef, wid_of
 from .protocol import Channel
 from .object_store import ObjectStore
 from .scheduler import Scheduler, WorkerInfo
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 _SHM_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _START_TIMEOUT_S = 60.0
 _MAX_WID = 0xFFFF  # an object id holds 16 bits of the worker's id (object_ref.wid_of)
-_COUNT_MAX = 0xFFFFFFFF  # and 32 bits of a count (new_id)
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Workers start with -S (no site: about 60 ms less per start) and the driver's sys.path; the
 # worker applies the .pth files (editable installs) right after its hello (worker._apply_site).
@@ -317,7 +316,7 @@ class Driver:
     # --- API ---
     def new_id(self) -> int:
         n = next(self._ids)
-        if n <= _COUNT_MAX:
+        if n <= COUNT_MAX:
             return self._prefix | n
         return self._id_past_count(n)
 
@@ -332,7 +331,7 @@ class Driver:
                 epoch = self._more_epochs.get(hi)
                 if epoch is None:
                     epoch = self._more_epochs[hi] = _object_ref.new_epoch()
-        return (epoch << 48) | (n & _COUNT_MAX)
+        return (epoch << 48) | (n & COUNT_MAX)
 
     def shm_path(self, oid: int) -> str:
         return f"{self.session_dir}/{oid:x}"

@@ -251,7 +251,8 @@ class InlineClient:
         return {"objects": len(self.values), "shm_bytes": 0, "spilled_bytes": 0,
                 "shm_cap": None, "recycled_bytes": 0, "lineage_only_objects": 0, "evicted": 0,
                 "lost": 0, "reconstructed": 0, "spilled": 0, "lineage_tasks": 0,
-                "lineage_forgotten": 0, "by_owner": {"driver": {"objects": len(self.values), "pending": 0, "evicted": 0,
+                "lineage_forgotten": 0,
+                "by_owner": {"driver": {"objects": len(self.values), "pending": 0, "evicted": 0,
                                         "inline_bytes": inline, "shm_bytes": 0,
                                         "spilled_bytes": 0}}}
 

@@ -18,13 +18,16 @@ _released: deque[int] = deque()
 _collect = threading.local()
 
 
+COUNT_MAX = 0xFFFFFFFF  # an id's count has 32 bits (past them, new_id moves to another epoch)
+EPOCHS = (1 << 15) - 1  # an id's epoch has 15 bits (0 is none)
+
+
 def wid_of(oid: int) -> int:
     """The id of the worker whose ``new_id`` made object (or actor) id ``oid``, 0 for the
     driver's: an id is ``epoch << 48 | worker id << 32 | count`` (``worker.Worker.new_id``)."""
     return (oid >> 32) & 0xFFFF
 
 
-_EPOCHS = (1 << 15) - 1  # an id's epoch has 15 bits (0 is none)
 _used_epochs: set[int] = set()
 
 
@@ -32,11 +35,11 @@ def new_epoch() -> int:
     """The epoch of a new runtime in this process: random, and one no earlier runtime of this
     process had, so that a ref kept from a runtime shut down names no object of a later one
     (it raises ObjectLostError instead of reading another object)."""
-    if len(_used_epochs) >= _EPOCHS:
+    if len(_used_epochs) >= EPOCHS:
         _used_epochs.clear()
-    epoch = random.randrange(1, _EPOCHS + 1)
+    epoch = random.randrange(1, EPOCHS + 1)
     while epoch in _used_epochs:
-        epoch = epoch % _EPOCHS + 1
+        epoch = epoch % EPOCHS + 1
     _used_epochs.add(epoch)
     return epoch
 

@@ -46,6 +46,7 @@ from collections import deque
 from typing import Any
 
 from . import object_ref as _object_ref
+from .object_ref import COUNT_MAX, EPOCHS
 from .exceptions import TaskCancelledError
 from .protocol import Channel
 from .serialization import (error_value, load_value, make_results, make_value, resolve_args,
@@ -164,13 +165,13 @@ class Worker:
 
     def new_id(self) -> int:
         n = next(self._ids)
-        if n <= _COUNT_MAX:
+        if n <= COUNT_MAX:
             return self._prefix | n
         # past 2**32 ids (a long-lived actor) the count's bits start over under another epoch,
         # one per 2**32, instead of running into the worker id's bits (another worker's ids);
         # the worker id keeps them apart from every other process's
-        epoch = (self._epoch - 1 + (n >> 32)) % _EPOCHS + 1
-        return (epoch << 48) | (self.wid << 32) | (n & _COUNT_MAX)
+        epoch = (self._epoch - 1 + (n >> 32)) % EPOCHS + 1
+        return (epoch << 48) | (self.wid << 32) | (n & COUNT_MAX)
 
     # --- cancellation ---
     def take_cancels(self) -> None:
@@ -708,8 +709,6 @@ _CANCEL_POLL_S = 0.05
 _AGAIN_S = 0.001  # a cancel's SIGINT that came inside a finalizer is sent again after this,
 _AGAIN_MAX_S = 0.05  # twice as long each time it lands in one again, up to this
 _OPEN = object()  # a request's reply slot before the answer arrives
-_COUNT_MAX = 0xFFFFFFFF  # an id's count has 32 bits, its epoch 15 (``object_ref.wid_of``)
-_EPOCHS = (1 << 15) - 1
 # requests the driver answers as it reads them: no queued task can be what they wait for
 _ANSWERED_AT_ONCE = frozenset(("get_actor", "create_actor"))
 
