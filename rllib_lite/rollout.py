@@ -222,9 +222,7 @@ class RolloutWorker:
         self.pre = Preprocessor(env0.observation_space, env0.action_space, spec.structured_obs)
         self.policy = policy if policy is not None else spec.policy_factory()
         self._weights_version = -1
-        self._mask_fns = [action_masks_method(e) for e in self.envs]
-        # envs that never mask (CartPole) skip stacking and checking a mask every step
-        self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)
+        self._find_mask_methods()
         self.env_name = describe_env(spec.env, env0)
         self._mask_source = f"{self.env_name}'s action_masks()"
         seeds, self.rng = worker_seeds(spec.seed, worker_index, restart, spec.num_envs)
@@ -244,6 +242,12 @@ class RolloutWorker:
         # whose checkpointed state was not restored): see the batch's "fresh"
         self._fresh = True
         self._all_valid = np.ones((spec.num_envs, self.pre.num_actions), dtype=bool)
+
+    def _find_mask_methods(self) -> None:
+        """Each env copy's ``action_masks`` method (or None), looked up once per set of envs."""
+        self._mask_fns = [action_masks_method(e) for e in self.envs]
+        # envs that never mask (CartPole) skip stacking and checking a mask every step
+        self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)
 
     def _process(self, i: int, obs: Any) -> tuple[Any, np.ndarray]:
         x, mask = self.pre(obs)
@@ -390,8 +394,7 @@ class RolloutWorker:
                 env.close()
             return
         self.envs = state["envs"]
-        self._mask_fns = [action_masks_method(e) for e in self.envs]
-        self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)
+        self._find_mask_methods()
         self.xs, self.masks = state["xs"], state["masks"]
         self.ep_return, self.ep_len = state["ep_return"], state["ep_len"]
         self.rng.bit_generator.state = state["rng"]
