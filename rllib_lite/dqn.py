@@ -37,13 +37,17 @@ logger = logging.getLogger(__name__)
 
 
 def polyak_update(target: torch.nn.Module, online: torch.nn.Module, tau: float) -> None:
-    """target <- tau * online + (1 - tau) * target, parameters and buffers."""
+    """target <- tau * online + (1 - tau) * target for the parameters; buffers (BatchNorm's
+    running statistics) are copied, as SB3 does: an average of two running variances is the
+    variance of neither net's inputs."""
     with torch.no_grad():
-        for t, o in zip(target.state_dict().values(), online.state_dict().values()):
-            if tau >= 1.0 or not t.is_floating_point():
+        for t, o in zip(target.parameters(), online.parameters()):
+            if tau >= 1.0:
                 t.copy_(o)
             else:
                 t.mul_(1.0 - tau).add_(o, alpha=tau)
+        for t, o in zip(target.buffers(), online.buffers()):
+            t.copy_(o)
 
 
 class DQN(Algorithm):

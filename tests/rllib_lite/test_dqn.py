@@ -22,6 +22,24 @@ def test_hard_and_polyak_target_updates():
         assert torch.equal(t, o)
 
 
+def test_polyak_update_copies_batchnorm_running_statistics():
+    # SB3 (DQN._on_step) averages parameters and copies BatchNorm's running statistics: an
+    # average of two running variances is the variance of neither net's inputs
+    def net():
+        return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+
+    torch.manual_seed(0)
+    online, target = net(), net()
+    online.train()
+    online(torch.randn(16, 3) * 5 + 2)  # moves online's running_mean, running_var
+    before = [p.clone() for p in target.parameters()]
+    polyak_update(target, online, 0.25)
+    for b, t, o in zip(before, target.parameters(), online.parameters()):
+        torch.testing.assert_close(t, 0.75 * b + 0.25 * o)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        assert torch.equal(getattr(target[1], name), getattr(online[1], name)), name
+
+
 def test_dueling_head_is_value_plus_centred_advantage():
     net = QNetwork(3, 4, (8,), "relu", dueling=True)
     x = torch.randn(5, 3)
