@@ -81,6 +81,7 @@ class Driver:
         self._dying: list[WorkerInfo] = []  # channel closed, process not reaped yet
         free_dir = os.path.join(self.session_dir, "free")
         os.mkdir(free_dir)
+        os.mkdir(os.path.join(self.session_dir, "started"))  # see protocol.started_path
         cap = object_store_memory // 4 if object_store_memory else 1 << 30
         store = ObjectStore(free_dir, cap)
         self.spill_dir = ""

@@ -104,6 +104,12 @@ class Channel:
             pass
 
 
+def started_path(session_dir: str, wid: int) -> str:
+    """The file in which worker ``wid`` writes the id of each pool task it starts (8 bytes), read
+    by the driver if the worker dies (``Scheduler._last_started``); the driver makes the folder."""
+    return f"{session_dir}/started/{wid:x}"
+
+
 def messages(frames: list[list[tuple]]) -> Any:
     for f in frames:
         yield from f

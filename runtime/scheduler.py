@@ -65,6 +65,7 @@ from . import actors, lineage, pool
 from .exceptions import ObjectLostError, TaskCancelledError, WorkerCrashedError
 from .object_ref import wid_of
 from .object_store import ObjectStore
+from .protocol import started_path
 from .serialization import discard, system_error_value, unlink_quiet
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class Task:
     __slots__ = ("tid", "kind", "fn_id", "name", "args_val", "deps", "contained", "roids",
                  "num_cpus", "aid", "method", "retries_left", "retry_exceptions", "state",
                  "worker", "pending", "max_retries", "held", "live", "children", "ready_at",
-                 "cancelled")
+                 "cancelled", "sent")
 
     def __init__(self, spec: tuple) -> None:
         (self.kind, self.fn_id, self.name, self.args_val, self.deps, self.contained, self.roids,
@@ -103,6 +104,7 @@ class Task:
         self.ready_at = 0.0
         # cancelled while on a worker, which reports it: it must not run again (retry, bounce)
         self.cancelled = False
+        self.sent = 0  # its place in the order of the tasks sent to its pool worker (WorkerInfo)
 
 
 class WorkerInfo:
@@ -110,7 +112,7 @@ class WorkerInfo:
 
     __slots__ = ("wid", "chan", "proc", "pid", "inflight", "fns", "blocked", "cpu", "aid",
                  "holds", "alive", "dead", "doomed", "stack", "idle_since", "cancelled",
-                 "orphans", "side_puts", "cancel_fd", "cancel_at_hello")
+                 "orphans", "side_puts", "cancel_fd", "cancel_at_hello", "sent", "done_upto")
 
     def __init__(self, wid: int, chan: Any, proc: Any, aid: int | None = None) -> None:
         self.wid = wid
@@ -138,6 +140,11 @@ class WorkerInfo:
         self.orphans: dict[int, Task] = {}
         self.cancel_fd = -1  # write end of its cancel pipe (``Scheduler._interrupt``)
         self.cancel_at_hello = False  # ids written while it started: SIGINT once it is up
+        # pool tasks sent to it so far (each task's ``sent`` is its number), and the largest
+        # ``sent`` of those it reported done: a pool worker starts its tasks in the order they
+        # were sent (a bounced one never starts), which ``on_worker_died`` relies on
+        self.sent = 0
+        self.done_upto = 0
 
     def close(self) -> None:
         """Close the driver's ends of its channel and cancel pipe (its process is gone or
@@ -386,6 +393,8 @@ class Scheduler:
         if not w.inflight:
             w.cpu = t.num_cpus
         w.inflight[t.tid] = t
+        w.sent += 1
+        t.sent = w.sent
         blob = None
         if t.fn_id not in w.fns:
             blob = self.fn_blobs[t.fn_id]
@@ -454,7 +463,11 @@ class Scheduler:
         if w.cancelled:
             w.cancelled.discard(tid)
         if w.orphans:
-            w.orphans.pop(tid, None)
+            o = w.orphans.pop(tid, None)
+            if o is not None and o.sent > w.done_upto:
+                w.done_upto = o.sent
+        if t is not None and t.sent > w.done_upto:
+            w.done_upto = t.sent
         if t is None:  # cancelled while running: drop the result
             discard([v for v, _ in values])
             return
@@ -716,6 +729,7 @@ class Scheduler:
             self._drop_unsent_puts(unsent)
         for t in itertools.chain(w.inflight.values(), w.orphans.values()):
             self._drop_partial(t)
+        started = self._last_started(w)
         w.orphans.clear()
         if w.aid is not None:
             actors.on_process_died(self, w, _exit_status)
@@ -727,6 +741,10 @@ class Scheduler:
                 if t.cancelled and t.state == RUNNING:
                     self._fail(t, system_error_value(TaskCancelledError(
                         f"{t.name} was cancelled")))
+                elif started is not None and t.sent > started and t.state == RUNNING:
+                    # queued there behind the task that took the process down: it never
+                    # started, so it runs elsewhere without spending a retry
+                    self._enqueue(t, front=True)
                 elif t.retries_left != 0 and t.state == RUNNING:
                     t.retries_left -= 1
                     self._enqueue(t, front=True)
@@ -748,6 +766,29 @@ class Scheduler:
         if w.aid is None and len([p for p in self.pool if not p.doomed]) < self.num_cpus:
             pool.start_worker(self)  # if none can start, pool.grow tries again
         self.changed = True
+
+    def _last_started(self, w: WorkerInfo) -> int | None:
+        """The ``sent`` number of the last task dead pool worker ``w`` started (0: none), from
+        the id it wrote into its ``started`` file as each task started (``worker.run``); None
+        if unknown (no file: the tasks it had are treated as started). Removes the file."""
+        if self.session_dir is None:
+            return None
+        path = started_path(self.session_dir, w.wid)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(_TID.size)
+        except OSError:
+            return None
+        unlink_quiet(path)
+        if w.aid is not None or len(data) != _TID.size:
+            return None
+        (tid,) = _TID.unpack(data)
+        if tid == 0:
+            return 0
+        t = w.inflight.get(tid) or w.orphans.get(tid)
+        # not there: it reported done (or failed and was dropped), as did every task sent
+        # before it, except the ones it ran inside the wait of (still in ``inflight``)
+        return t.sent if t is not None else w.done_upto
 
     def _drop_partial(self, t: Task) -> None:
         """Remove the output segments the run of ``t`` on a worker that died may have written

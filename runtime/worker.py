@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import mmap
 import os
 import pickle
 import select
@@ -48,9 +49,9 @@ from typing import Any
 from . import object_ref as _object_ref
 from .object_ref import COUNT_MAX, EPOCHS
 from .exceptions import TaskCancelledError
-from .protocol import Channel
+from .protocol import Channel, started_path
 from .serialization import (error_value, load_value, make_results, make_value, resolve_args,
-                            split_returns, system_error_value)
+                            split_returns, system_error_value, unlink_quiet)
 
 _BATCH_S = 0.001  # hold results at most this long while more queued tasks are ready to run
 _SHORT_S = 0.0005  # only a function whose runs took less than this may hold earlier results
@@ -104,6 +105,9 @@ class Worker:
         # before, a task about to start reads the cancel pipe itself
         self.up = False
         self.again_s = _AGAIN_S  # see _on_sigint
+        # the id of the last pool task started, for the driver if this process dies
+        # (``Scheduler._last_started``): a shared mapping of its ``started`` file
+        self.started: Any = None
 
     # --- reference counting hooks (see object_ref) ---
     def incref(self, oid: int) -> None:
@@ -473,6 +477,8 @@ class Worker:
         tag = m[0]
         if tag == "task":
             _, tid, fn_id, blob, args_val, dep_vals, roids, name = m
+            if self.started is not None:
+                _TIDS.pack_into(self.started, 0, tid)
         elif tag == "call":
             _, tid, method, args_val, dep_vals, roids, name = m
         else:
@@ -631,6 +637,23 @@ class Worker:
                 last_flush = time.perf_counter()
             else:
                 self._held.set()
+
+
+def _map_started(path: str) -> Any:
+    """A shared mapping of a new ``started`` file (zero: no task started yet), or None if it
+    cannot be made (the driver then treats every task it sent here as started)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError:
+        return None
+    try:
+        os.ftruncate(fd, _TIDS.size)
+        return mmap.mmap(fd, _TIDS.size)
+    except (OSError, ValueError):
+        unlink_quiet(path)
+        return None
+    finally:
+        os.close(fd)
 
 
 def _exit(code: int) -> None:
@@ -797,6 +820,7 @@ def main(argv: list[str]) -> None:
     threading.Thread(target=w._flusher, daemon=True).start()
     w.cancel_fd = int(cancel_fd)
     os.set_blocking(w.cancel_fd, False)
+    w.started = _map_started(started_path(session_dir, int(wid)))
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)

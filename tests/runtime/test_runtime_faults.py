@@ -288,6 +288,26 @@ def test_worker_crash_error_names_the_task_and_the_signal(rt, tmp_path, caps):
         rt.get(a.pid.remote(), timeout=60)
 
 
+def _quick_or_exit(i, exit_after_s):
+    if exit_after_s:
+        time.sleep(exit_after_s)  # the tasks submitted after it queue behind it meanwhile
+        os._exit(3)
+    return i
+
+
+def test_tasks_queued_behind_a_task_that_kills_its_worker_run_elsewhere(rt, caps):
+    # short tasks are pipelined: several are sent to a worker while it runs one; those that
+    # had not started when another took the process down neither fail nor spend a retry
+    caps("processes")
+    f = rt.remote(max_retries=0)(_quick_or_exit)
+    assert rt.get([f.remote(i, 0) for i in range(50)], timeout=60) == list(range(50))
+    crasher = f.remote(-1, 0.5)
+    queued = [f.remote(i, 0) for i in range(50)]
+    assert rt.get(queued, timeout=60) == list(range(50))
+    with pytest.raises(rt.WorkerCrashedError, match="running _quick_or_exit died"):
+        rt.get(crasher, timeout=60)
+
+
 def test_pool_heals_after_worker_deaths(rt, tmp_path, caps):
     caps("processes")
     import time

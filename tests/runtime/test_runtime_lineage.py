@@ -354,6 +354,8 @@ def test_a_put_into_a_reused_segment_counts_the_whole_segment_against_the_cap(sm
     def real_bytes():  # what the session holds in shared memory, reuse pool included
         total = 0
         for folder, _, files in os.walk(session):
+            if os.path.basename(folder) == "started":  # each worker's last task id, 8 bytes
+                continue
             total += sum(os.path.getsize(os.path.join(folder, f)) for f in files)
         return total
 
