@@ -388,6 +388,14 @@ in a SELECT list as rows, ``sha256`` as bytes, ``regexp_extract``'s group droppe
 a logical one) or as SQL DuckDB cannot run (``date_diff``'s arguments swapped and cast,
 ``encode`` unknown): read as DuckDB reads them."""
 
+_DUCKDB_ONLY_FUNCTIONS = frozenset({"date_sub", "datesub", "date_part", "datepart"})
+"""DuckDB scalar functions sqlglot has no meaning for, accepted as calls that the planned SQL
+writes as the user wrote them (every other unknown function is refused): ``date_sub(part,
+start, end)`` (PostgreSQL's reader took it for MySQL's ``DATE_SUB(date, INTERVAL)`` and wrote
+SQL DuckDB cannot parse) and ``date_part`` with a part that is not a string literal, a list of
+parts (``date_part(['year', 'month'], d)``, a struct) or a column (PostgreSQL's reader took
+the column's name for a part)."""
+
 
 class UserSQL(Postgres):
     """The dialect users' queries are read in: PostgreSQL's grammar (JOB's queries are written
@@ -406,10 +414,22 @@ class UserSQL(Postgres):
     class Parser(Postgres.Parser):
         FUNCTIONS: ClassVar[dict] = {
             **Postgres.Parser.FUNCTIONS,
-            **{name: DuckDB.Parser.FUNCTIONS[name] for name in _DUCKDB_FUNCTIONS}}
+            **{name: DuckDB.Parser.FUNCTIONS[name] for name in _DUCKDB_FUNCTIONS},
+            "DATE_SUB": lambda args: exp.Anonymous(this="date_sub", expressions=args)}
         RANGE_PARSERS: ClassVar[dict] = {
             **Postgres.Parser.RANGE_PARSERS,
             TokenType.RLIKE: binary_range_parser(exp.RegexpFullMatch)}
+
+        def _parse_date_part(self):
+            # a string literal part is EXTRACT's; any other (a list, a column) is DuckDB's own
+            # date_part call, which EXTRACT cannot write
+            part = self._parse_type()
+            self._match(TokenType.COMMA)
+            value = self._parse_bitwise()
+            if isinstance(part, exp.Literal) and part.is_string:
+                return self.expression(exp.Extract(this=exp.var(part.name.upper()),
+                                                   expression=value))
+            return self.expression(exp.Anonymous(this="date_part", expressions=[part, value]))
 
         def _parse_ordered(self, parse_method=None):
             # ``ORDER BY ALL``: every output column, as DuckDB's reader has it; ALL is a
@@ -448,7 +468,8 @@ def parse_statement(sql: str, read: str | type[Dialect] = UserSQL) -> exp.Select
             raise QueryError(f"only a read-only SELECT is accepted, found {node.key.upper()}")
         if _READS_FILES and isinstance(node, _READS_FILES):
             raise QueryError(f"functions that read files are not accepted: {node.sql()}")
-        if isinstance(node, exp.Anonymous) or (
+        if (isinstance(node, exp.Anonymous)
+                and str(node.this).lower() not in _DUCKDB_ONLY_FUNCTIONS) or (
             isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier)
         ):
             raise QueryError(f"table functions and unknown functions are not accepted: {node.sql()}")

@@ -94,6 +94,31 @@ def test_the_planned_sql_means_what_duckdb_makes_of_the_query(con, case):
     assert got == want if ordered else _bag(got) == _bag(want)
 
 
+DATE_OF_T = "CAST(t.production_year || '-02-01' AS DATE)"
+
+
+@pytest.mark.parametrize("call", [
+    f"date_sub('day', DATE '1990-01-01', {DATE_OF_T})",
+    f"datesub('month', {DATE_OF_T}, DATE '2000-01-01')",
+    f"date_part(['year', 'month'], {DATE_OF_T})",
+    f"datepart(['year'], {DATE_OF_T})",
+    f"date_part('year'::VARCHAR, {DATE_OF_T})",
+])
+def test_duckdbs_date_sub_and_date_part_of_a_list_are_planned_as_duckdb_runs_them(con, call):
+    # refused before: PostgreSQL's reader took date_sub for MySQL's (planned SQL DuckDB could
+    # not parse), date_part of a list or a cast for EXTRACT's (syntax error), datesub and
+    # datepart for unknown functions
+    want, got = _planned_rows(con, f"SELECT mc.id, {call} AS v {JOIN} AND {call} IS NOT NULL")
+    assert want and _bag(got) == _bag(want)
+
+
+def test_date_part_of_a_bare_name_is_a_column_as_in_duckdb(con):
+    # PostgreSQL's reader took the name for a part: `date_part(year, d)` ran as EXTRACT(YEAR ...)
+    # where DuckDB refuses it (no column year)
+    with pytest.raises(QueryError, match="column year is unknown"):
+        parse_query(f"SELECT mc.id, date_part(year, {DATE_OF_T}) {JOIN}", schema_of(con))
+
+
 @pytest.mark.parametrize("order", ["ALL", "ALL DESC"])
 def test_order_by_all_orders_by_every_output_column(con, order):
     # refused before: the PostgreSQL reader took ALL for a column ('unknown column t.all')
