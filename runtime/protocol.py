@@ -1,6 +1,6 @@
 """Control channel between the driver and a worker: length-prefixed frames on a Unix socket.
 
-A frame is ``4-byte little-endian length + pickle(list of messages)``: several messages travel in
+A frame is ``8-byte little-endian length + pickle(list of messages)``: several messages travel in
 one frame and one ``recv`` syscall may return many frames, so bursts cost few syscalls. Messages
 are plain tuples whose first item is a short tag (see ``driver`` and ``worker``).
 """
@@ -13,7 +13,9 @@ import threading
 from collections import deque
 from typing import Any
 
-_HDR = struct.Struct("<I")
+# 8 bytes: a frame may pass 4 GiB (a task's get() of many small objects is one reply, and the
+# calls an actor's queue releases at once are one frame)
+_HDR = struct.Struct("<Q")
 _RECV = 1 << 18
 
 
@@ -62,12 +64,13 @@ class Channel:
         out = []
         pos = 0
         n = len(buf)
-        while n - pos >= 4:
+        h = _HDR.size
+        while n - pos >= h:
             (size,) = _HDR.unpack_from(buf, pos)
-            if n - pos - 4 < size:
+            if n - pos - h < size:
                 break
-            out.append(pickle.loads(memoryview(buf)[pos + 4:pos + 4 + size]))
-            pos += 4 + size
+            out.append(pickle.loads(memoryview(buf)[pos + h:pos + h + size]))
+            pos += h + size
         if pos:
             del buf[:pos]
         return out

@@ -515,3 +515,27 @@ def test_the_drivers_ids_past_32_bits_of_count_never_take_a_workers(fresh, backe
     # before: the ids past the count's bits carried the next worker's id (an even worker id)
     # or the worker's own earlier ids (an odd one: early read back 0)
     assert wids == [wid] * 3 and distinct == 4 and values == [0, 1, 2] and early == "early"
+
+
+def test_a_control_frames_length_may_pass_4_gib():
+    # a frame past 4 GiB (a task's get() of 45,000 small objects of 99 KB is one reply frame)
+    # needs more than 32 bits of length; before, its header raised struct.error as the driver's
+    # dispatcher thread sent it, and every later runtime call raised. A real one needs ~16 GB
+    # of memory: here the receiver reads such a header, then a frame of the same channel
+    import socket
+
+    from runtime import protocol
+
+    a, b = socket.socketpair()
+    try:
+        reader, writer = protocol.Channel(a), protocol.Channel(b)
+        big = 2**32 + 3
+        b.sendall(protocol._HDR.pack(big) + b"abc")  # the start of a frame past 4 GiB
+        assert reader.recv(block=False) == []  # not complete: nothing is read from its bytes
+        assert protocol._HDR.unpack_from(bytes(reader._buf))[0] == big
+        reader._buf.clear()
+        writer.send([("reply", 1, ("ok", ["x" * 10]))])
+        assert reader.recv() == [[("reply", 1, ("ok", ["x" * 10]))]]
+    finally:
+        a.close()
+        b.close()
