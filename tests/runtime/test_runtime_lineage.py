@@ -370,3 +370,23 @@ def test_a_put_into_a_reused_segment_counts_the_whole_segment_against_the_cap(sm
         # shared memory (14 MiB after 8 rounds) while it reported 6.4 MiB
         assert s["shm_bytes"] + s["recycled_bytes"] == real_bytes() <= STORE_CAP
     assert all(float(rt.get(k).sum()) == 100_000 for k in kept)
+
+
+def test_a_spilled_object_from_a_reused_segment_takes_its_own_size_on_disk(small_store):
+    rt = small_store
+    store = rt.api._client.sched.store
+    freed = rt.put(np.ones(200_000))  # 1.5 MiB, kept for reuse once freed
+    del freed
+    gc.collect()
+    kept = rt.put(np.ones(100_000))  # 0.8 MiB, written into that 1.5 MiB file
+    size = store.entries[kept._id].value[2]
+    fill = [rt.put(np.ones(300_000)) for _ in range(4)]  # 9.6 MB of puts: the oldest spill
+    path = store.entries[kept._id].value[1]
+    assert store.is_spilled(store.entries[kept._id].value)
+    # before: the whole reused file was copied, 1.6 MB on disk for a 0.8 MB object, while
+    # spilled_bytes counted 0.8 MB
+    assert os.path.getsize(path) == size
+    spilled = [v[1] for e in store.entries.values() if (v := e.value) and store.is_spilled(v)]
+    assert rt.memory_summary()["spilled_bytes"] == sum(os.path.getsize(p) for p in spilled)
+    assert float(rt.get(kept).sum()) == 100_000
+    assert all(float(rt.get(f).sum()) == 300_000 for f in fill)
