@@ -508,9 +508,9 @@ class Driver:
                         ready.add(o)
                         if len(ready) >= num_returns:
                             return ready
-                if self.closed:
-                    return ready
-                self._check_open()  # raises if the dispatcher failed: nothing would ever arrive
+                # shut down (by another thread) or the dispatcher failed: nothing would ever
+                # arrive, and returning fewer than num_returns would read as a timeout
+                self._check_open()
                 if deadline is None:
                     s.cv.wait(1.0)
                 else:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -176,6 +177,37 @@ def test_shutdown_stops_every_worker_and_is_idempotent(fresh, caps):
     rt.shutdown()
     rt.shutdown()
     assert _gone(list(pids))
+
+
+def test_get_and_wait_in_other_threads_raise_when_the_runtime_shuts_down(fresh, caps):
+    rt = fresh
+    caps("lifecycle")
+
+    @rt.remote
+    def slow():
+        time.sleep(60)
+
+    refs = [slow.remote(), slow.remote()]
+    out = {}
+
+    def call(kind, fn):
+        try:
+            out[kind] = fn()
+        except Exception as e:  # noqa: BLE001 - what the thread got is the result
+            out[kind] = e
+
+    threads = [threading.Thread(target=call, args=("get", lambda: rt.get(refs[0]))),
+               threading.Thread(target=call, args=("wait", lambda: rt.wait(refs[1:])))]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    rt.shutdown()
+    for t in threads:
+        t.join(30)
+    # before: wait() without a timeout returned ([], [ref]), as if it had timed out
+    for kind in ("get", "wait"):
+        assert isinstance(out[kind], RuntimeError), (kind, out[kind])
+        assert "shut down" in str(out[kind])
 
 
 def test_ctrl_c_during_init_leaves_nothing_behind(backend, caps, monkeypatch):
