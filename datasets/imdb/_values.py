@@ -94,7 +94,7 @@ COUNTRY_CODES = {  # company_name.country_code shares (NULL ~10%)
     "[cn]": 0.005, "[bg]": 0.003, "[tr]": 0.004, "[gr]": 0.004, "[ph]": 0.004, "[pt]": 0.004,
 }
 
-CAST_NOTES = {  # cast_info.note among non-NULL notes
+CAST_NOTES = {  # cast_info.note: shares among non-NULL notes (the rest are "(as ...)" credits)
     "(producer)": 0.09, "(voice)": 0.045, "(executive producer)": 0.06, "(writer)": 0.05,
     "(uncredited)": 0.08, "(archive footage)": 0.03, "(co-producer)": 0.03,
     "(voice) (uncredited)": 0.006, "(screenplay)": 0.02, "(story)": 0.015, "(novel)": 0.01,

@@ -210,8 +210,13 @@ def generate_tables(config: ImdbConfig,
     role = np.where((g == "m") & (u < 0.7), 1, np.where((g == "f") & (u < 0.7), 2, other_roles))
     has_char = (rng.random(n_ci) < 0.485) & (role <= 2)
     char_id = np.where(has_char, _draw_fk(rng, 1.0 / np.arange(1, n_ch + 1) ** 0.6, n_ci), None)
-    note_vals = list(V.CAST_NOTES)
-    note = _choice(rng, note_vals, n_ci, list(V.CAST_NOTES.values()))
+    # V.CAST_NOTES are shares among the non-NULL notes; the rest of them are credits "(as ...)"
+    # (normalised to all of the notes, every listed one came out twice as often as on IMDb)
+    listed = list(V.CAST_NOTES.values())
+    note = _choice(rng, list(V.CAST_NOTES) + [None], n_ci, listed + [1.0 - sum(listed)])
+    credited = pd.isna(note)
+    note[credited] = _join_str("(as ", _choice(rng, V.FIRST_M + V.FIRST_F, int(credited.sum())), " ",
+                               _choice(rng, V.SURNAMES, int(credited.sum())), ")")
     note = np.where(rng.random(n_ci) < 0.55, None, note)
     t["cast_info"] = pd.DataFrame({
         "id": np.arange(1, n_ci + 1), "person_id": ci_person, "movie_id": ci_movie,

@@ -108,3 +108,23 @@ def test_config_validates_fields():
     with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*64 - 1\]"):
         ImdbConfig(seed=2**64)
     assert ImdbConfig(seed=2**64 - 1).seed == 2**64 - 1
+
+
+@pytest.fixture(scope="module")
+def tables_001():
+    """The tables at scale 0.001 (36,244 cast_info rows), literals injected as a build does."""
+    from sysml_datasets.imdb._witness import inject_literals
+    tables = generate_tables(ImdbConfig(scale=0.001, seed=0))
+    inject_literals(tables, np.random.default_rng(1))
+    return tables
+
+
+def test_cast_info_notes_have_imdbs_shares(tables_001):
+    # IMDB_STATS.md: ci.note = '(voice)' 713,828 and LIKE '%(producer)%' 1,435,439 of 36,244,344
+    # rows (1.97%, 3.96%); the note pool's shares are among non-NULL notes, which were scaled up
+    # to all of them (4.2%, 8.1%)
+    note = tables_001["cast_info"]["note"]
+    assert abs((note == "(voice)").mean() - 0.0197) < 0.005
+    assert abs(note.fillna("").str.contains("(producer)", regex=False).mean() - 0.0396) < 0.007
+    assert 0.5 < note.isna().mean() < 0.6
+
