@@ -479,6 +479,10 @@ class Worker:
             _, tid, fn_id, blob, args_val, dep_vals, roids, name = m
             if self.started is not None:
                 _TIDS.pack_into(self.started, 0, tid)
+            if blob is not None and fn_id not in self.fns:
+                # kept before anything can fail (its arguments, the function's own unpickling):
+                # the driver sends a function once per worker
+                self.fns[fn_id] = blob
         elif tag == "call":
             _, tid, method, args_val, dep_vals, roids, name = m
         else:

@@ -582,6 +582,30 @@ def test_unpicklable_argument_is_a_clear_error(rt):
         rt.put(threading.Lock())
 
 
+def _cannot_rebuild():
+    raise ValueError("cannot rebuild")
+
+
+class _FailsToLoad:
+    """Pickles, but raises where it is unpickled."""
+
+    def __reduce__(self):
+        return (_cannot_rebuild, ())
+
+
+def test_a_task_whose_argument_fails_to_load_leaves_its_function_usable(rt):
+    @rt.remote
+    def ident(x):
+        return x
+
+    for i in range(3):  # sequential calls: the same idle worker takes each
+        with pytest.raises(Exception, match="cannot rebuild"):
+            rt.get(ident.remote(_FailsToLoad()), timeout=60)
+        # before: the worker failed before it kept the function (sent once per worker), so
+        # every later call of it there raised TypeError: a bytes-like object is required
+        assert rt.get(ident.remote(i), timeout=60) == i
+
+
 def test_unpicklable_result_names_the_task(rt, backend):
     f = rt.remote(lambda: threading.Lock())
     with pytest.raises(TypeError, match="pickle") as info:
