@@ -140,12 +140,11 @@ def inject_literals(tables: dict[str, pd.DataFrame], rng: np.random.Generator) -
         if (table, column) not in {(t, c) for t, cols in TABLES.items() for c, _ in cols}:
             continue
         if table == "keyword" and column == "keyword":
-            # Literal keywords take the lowest ids, the most popular under movie_keyword's Zipf.
-            new = [v for v in values if v not in set(df["keyword"].iloc[: len(values)])]
+            # Literal keywords take the lowest ids, from 1, the most popular under movie_keyword's Zipf.
             col = df["keyword"].to_numpy(dtype=object).copy()
-            col[1: 1 + len(new)] = new
+            changed += sum(a != b for a, b in zip(col[: len(values)], values))
+            col[: len(values)] = values
             df["keyword"] = col
-            changed += len(new)
             continue
         if not values:
             continue

@@ -137,3 +137,10 @@ def test_cast_info_person_role_id_is_set_about_as_often_as_on_imdb(tables_001):
     assert 0.42 < has.mean() < 0.52
     assert set(ci.loc[has, "role_id"]) <= {1, 2}
 
+
+def test_job_keywords_take_the_lowest_keyword_ids(tables_001):
+    # the most used ids under movie_keyword's Zipf: id 1 took a generated keyword, the literals 2..
+    from sysml_datasets.imdb._witness import collect_literals
+    literal = set(collect_literals(list(tables_001["info_type"]["info"]))[("keyword", "keyword", None)])
+    first = tables_001["keyword"]["keyword"].iloc[:len(literal)]
+    assert set(first) == literal
