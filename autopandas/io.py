@@ -20,6 +20,7 @@ Every problem (missing file, unknown or mismatched extension, unparsable content
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -63,6 +64,8 @@ def read_frame(path: str | Path) -> tuple[pd.DataFrame, str]:
         raise InputError(f"{path}: this is a Parquet file but the extension says {fmt}")
     if fmt == "parquet" and head != b"PAR1":
         raise InputError(f"{path}: not a Parquet file (extension .parquet, no PAR1 magic)")
+    if fmt == "parquet":
+        _refuse_unsafe_pyarrow(path)
     try:
         if fmt == "csv":
             df = pd.read_csv(p)
@@ -91,6 +94,35 @@ def read_frame(path: str | Path) -> tuple[pd.DataFrame, str]:
         if df.shape[1] > 1 and df.iloc[:, -1].isna().any():   # where pandas pads a short row
             _refuse_short_rows(p, df.shape[1])
     return df, fmt
+
+
+def _pyarrow_hotfix_installed() -> bool:
+    """Whether pyarrow-hotfix, which turns the unpickling of PyExtensionType off, is installed."""
+    import importlib.util
+    return importlib.util.find_spec("pyarrow_hotfix") is not None
+
+
+def _pyarrow_unpickles(version: str, hotfixed: bool) -> bool:
+    """Whether a pyarrow of ``version`` unpickles a file's PyExtensionType columns when it reads
+    them (0.14.0 to 14.0.0, CVE-2023-47248; 14.0.1 fixed it), unless ``hotfixed``."""
+    parts = [int(x) for x in re.findall(r"\d+", version)[:3]]
+    release = tuple(parts + [0] * (3 - len(parts)))
+    if re.match(r"^\d+\.\d+\.\d+\D", version) and release == (14, 0, 1):
+        release = (14, 0, 0)        # a pre-release of 14.0.1 (14.0.1rc0) comes before the fix
+    return release < (14, 0, 1) and not hotfixed
+
+
+def _refuse_unsafe_pyarrow(path: str | Path) -> None:
+    """Parquet is read with pyarrow; one that runs code stored in the file is refused."""
+    try:
+        import pyarrow
+    except ImportError:
+        return                      # pandas says there is no engine
+    version = str(getattr(pyarrow, "__version__", ""))
+    if _pyarrow_unpickles(version, _pyarrow_hotfix_installed()):
+        raise InputError(f"{path}: Parquet is not read with pyarrow {version}, which runs code a "
+                         f"Parquet file holds (CVE-2023-47248); install pyarrow >= 14.0.1 or "
+                         f"pyarrow-hotfix")
 
 
 def _refuse_short_rows(p: Path, width: int) -> None:

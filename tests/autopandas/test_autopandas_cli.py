@@ -585,3 +585,38 @@ def test_a_bad_constant_is_one_line_exit_2(tmp_path, value, message):
     p = synth(src, out, "--constant", value)
     assert p.returncode == 2
     assert len(p.stderr.splitlines()) == 1 and message in p.stderr and "--constant" in p.stderr
+
+
+
+@pytest.mark.parametrize("version", ["14.0.0", "13.0.0", "0.17.1", "14.0.0.dev512"])
+def test_a_parquet_file_is_not_read_with_a_pyarrow_that_unpickles_its_extension_types(
+        tmp_path, monkeypatch, capsys, version):
+    """pyarrow 0.14.0 to 14.0.0 rebuild a Parquet file's PyExtensionType columns with pickle
+    (CVE-2023-47248: reading a user's file runs code stored in it), and pyproject allows 14.0.0
+    (pandas 2.2 reads Parquet with pyarrow >= 10.0.1). Such a pyarrow is refused, one line naming
+    the file, exit 2, unless pyarrow-hotfix is installed."""
+    import pyarrow
+
+    from autopandas import io as ap_io
+    df = pd.DataFrame({"a": [1, 2]})
+    df.to_parquet(tmp_path / "in.parquet")
+    df.to_parquet(tmp_path / "out.parquet")
+    files = [str(tmp_path / "in.parquet"), str(tmp_path / "out.parquet")]
+    assert cli.main(["synth", *files]) == 0                      # the installed pyarrow reads it
+    capsys.readouterr()
+    monkeypatch.setattr(pyarrow, "__version__", version)
+    monkeypatch.setattr(ap_io, "_pyarrow_hotfix_installed", lambda: False, raising=False)
+    code = cli.main(["synth", *files])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "", (code, out)
+    assert err.count("\n") == 1 and "CVE-2023-47248" in err and f"pyarrow {version}" in err, err
+    assert files[0] in err
+
+
+def test_the_pyarrow_versions_refused_are_those_before_the_fix_without_the_hotfix():
+    from autopandas.io import _pyarrow_unpickles
+    for version in ("0.14.0", "13.0.0", "14.0.0", "14.0.0rc1", "14.0.0.dev512", "14.0.1rc0"):
+        assert _pyarrow_unpickles(version, hotfixed=False), version
+        assert not _pyarrow_unpickles(version, hotfixed=True), version
+    for version in ("14.0.1", "14.0.2", "15.0.0", "26.0.1", "100.0.0"):
+        assert not _pyarrow_unpickles(version, hotfixed=False), version
