@@ -3,7 +3,8 @@
 Parses SELECT-FROM-WHERE queries as the Join Order Benchmark writes them (comma joins or
 ``JOIN ... ON``, aliases, self-joins, AND/OR, LIKE, IN, BETWEEN, IS [NOT] NULL, comparisons,
 MIN/COUNT aggregates) with sqlglot. Every top-level conjunct of WHERE (and of each ON) is either
-an equi-join edge ``a.x = b.y`` between two aliases, a local filter of one alias, or a non-equi
+an equi-join edge ``a.x = b.y`` between two aliases, a local filter of one alias (one of no
+column, ``ON TRUE``, is the first relation's), or a non-equi
 predicate over two aliases (kept as a join edge with ``equi=False``). Edges implied by
 transitivity (``t.id = mc.movie_id AND t.id = mi.movie_id`` implies ``mc.movie_id =
 mi.movie_id``) are added, so the graph is the closure of every equality class; only between
@@ -630,8 +631,12 @@ def parse_query(
             theta.append(JoinEdge(rels[0], rels[1], "", "",
                                   duckdb_sql(exp.paren(c) if isinstance(c, exp.Or) else c),
                                   equi=False))
-        elif not rels:
-            raise QueryError(f"constant predicate not supported: {c.sql()}")
+        elif not rels and c.find(exp.Dot, exp.Identifier, exp.Star) is None:
+            # ``JOIN ... ON TRUE`` (a cross product), ``WHERE 1 = 1``, ``WHERE FALSE``: the same
+            # for every row, so a filter of any one relation keeps the query's rows
+            filters[0].append(duckdb_sql(c))
+        elif not rels:  # a name sqlglot read as no column (``false.x`` for a table aliased false)
+            raise QueryError(f"predicate not supported: {c.sql()}")
         else:
             raise QueryError(f"predicate over more than two relations not supported: {c.sql()}")
 

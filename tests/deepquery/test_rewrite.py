@@ -119,6 +119,22 @@ def test_date_part_of_a_bare_name_is_a_column_as_in_duckdb(con):
         parse_query(f"SELECT mc.id, date_part(year, {DATE_OF_T}) {JOIN}", schema_of(con))
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT t.id, kt.id FROM title AS t JOIN kind_type AS kt ON TRUE WHERE t.id < 40",
+    "SELECT t.id, mc.id, kt.kind FROM title AS t JOIN movie_companies AS mc ON t.id = mc.movie_id "
+    "JOIN kind_type AS kt ON TRUE AND kt.id < 3 WHERE t.id < 400",
+    f"SELECT t.id, mc.id {JOIN} AND 1 = 1",
+    f"SELECT t.id, mc.id {JOIN} AND (FALSE OR 2 > 1)",
+    f"SELECT count(*) {JOIN} AND NULL",
+])
+@pytest.mark.parametrize("optimizer", ["dp", "greedy", "random"])
+def test_a_predicate_of_no_column_such_as_on_true_is_planned(con, sql, optimizer):
+    # refused before ('constant predicate not supported: TRUE'); DuckDB runs them, ON TRUE as a
+    # cross product
+    want, got = _planned_rows(con, sql, optimizer)
+    assert want and _bag(got) == _bag(want)
+
+
 @pytest.mark.parametrize("order", ["ALL", "ALL DESC"])
 def test_order_by_all_orders_by_every_output_column(con, order):
     # refused before: the PostgreSQL reader took ALL for a column ('unknown column t.all')
