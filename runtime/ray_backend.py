@@ -34,9 +34,11 @@ def check_reachable(address: str, timeout: float = _CONNECT_TIMEOUT_S) -> None:
         return
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"init(backend='ray', address={address!r}): expected 'host:port', "
-                         "'ray://host:port', 'auto' or None")
+    # ASCII digits only: str.isdigit() also takes '²' (int() refuses it) and other scripts'
+    # digits (int() reads them, Ray would not)
+    if not sep or not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"init(backend='ray', address={address!r}): expected 'host:port' (a "
+                         "port from 1 to 65535), 'ray://host:port', 'auto' or None")
     try:
         socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)),
                                  timeout=timeout).close()

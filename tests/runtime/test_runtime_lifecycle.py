@@ -268,6 +268,16 @@ def test_ray_backend_without_ray_is_a_clear_error(monkeypatch):
         runtime.init(address="127.0.0.1:6379")
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1:\u00b2", "127.0.0.1:\u0668\u0660", "127.0.0.1:70000",
+                                     "ray://[::1]:0", "host:"])
+def test_a_ray_address_whose_port_is_not_one_is_a_clear_error(address):
+    # the address is checked before Ray is asked (no Ray needed): before, '\u00b2' (isdigit)
+    # raised int()'s "invalid literal", and the others were tried as ports
+    from runtime.ray_backend import check_reachable
+    with pytest.raises(ValueError, match=r"expected 'host:port' \(a port from 1 to 65535\)"):
+        check_reachable(address, timeout=1.0)
+
+
 @pytest.mark.timeout(120)
 def test_ray_backend_with_an_unreachable_address_is_one_clear_error():
     """Ray itself retries an unreachable cluster for minutes; init fails at once instead."""
