@@ -18,6 +18,7 @@ from .api import shutdown as shutdown
 from .api import timeline as timeline
 from .api import wait as wait
 from .exceptions import ActorDiedError as ActorDiedError
+from .exceptions import DeserializationError as DeserializationError
 from .exceptions import GetTimeoutError as GetTimeoutError
 from .exceptions import ObjectLostError as ObjectLostError
 from .exceptions import ObjectStoreFullError as ObjectStoreFullError
@@ -35,5 +36,5 @@ __all__ = [
     "cancel", "get_actor", "timeline", "memory_summary", "ObjectRef", "ActorHandle", "ActorClass", "RemoteFunction",
     "exceptions", "TaskError", "RayTaskError", "GetTimeoutError", "ActorDiedError",
     "RayActorError", "WorkerCrashedError", "TaskCancelledError", "ObjectLostError",
-    "ObjectStoreFullError", "RuntimeBaseError",
+    "ObjectStoreFullError", "RuntimeBaseError", "DeserializationError",
 ]

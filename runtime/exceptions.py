@@ -11,7 +11,7 @@ from typing import Any
 __all__ = [
     "RuntimeBaseError", "TaskError", "RayTaskError", "GetTimeoutError", "ActorDiedError",
     "RayActorError", "WorkerCrashedError", "TaskCancelledError", "ObjectLostError",
-    "ObjectStoreFullError",
+    "ObjectStoreFullError", "DeserializationError", "RaySystemError",
 ]
 
 
@@ -127,3 +127,18 @@ class ObjectLostError(RuntimeBaseError):
 class ObjectStoreFullError(RuntimeBaseError):
     """An object could not be written to shared memory (no space left, or over a file size
     limit); nothing of it is left behind."""
+
+
+class DeserializationError(RuntimeBaseError):
+    """An object (a task's result, an argument, a stored exception) could not be unpickled in
+    the process that reads it: a class it holds cannot be imported there, or its unpickling
+    raised. ``cause`` (also ``__cause__``) is that exception. Ray raises ``RaySystemError``."""
+
+    cause: BaseException | None
+
+    def __init__(self, *args: Any, cause: BaseException | None = None) -> None:
+        super().__init__(*args)
+        self.cause = cause
+
+
+RaySystemError = DeserializationError

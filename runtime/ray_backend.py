@@ -18,8 +18,8 @@ import socket
 import time
 from typing import Any
 
-from .exceptions import (ActorDiedError, GetTimeoutError, ObjectLostError, TaskCancelledError,
-                         WorkerCrashedError, as_instanceof_cause)
+from .exceptions import (ActorDiedError, DeserializationError, GetTimeoutError, ObjectLostError,
+                         TaskCancelledError, WorkerCrashedError, as_instanceof_cause)
 from .object_ref import ObjectRef
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,8 @@ class RayClient:
             return WorkerCrashedError(str(e))
         if isinstance(e, rx.ObjectLostError):
             return ObjectLostError(str(e))
+        if isinstance(e, rx.RaySystemError):  # e.g. an object that fails to unpickle here
+            return DeserializationError(str(e))
         if isinstance(e, rx.RayTaskError):
             # Ray's dual-class errors forward unknown attributes to the cause: read __dict__
             d = e.__dict__

@@ -19,6 +19,7 @@ from typing import Any
 
 import cloudpickle
 
+from .exceptions import DeserializationError, RuntimeBaseError, text_of
 from .object_ref import collecting
 
 INLINE_MAX = 100 * 1024
@@ -257,21 +258,36 @@ def load_value(value: tuple, mapping: mmap.mmap | None = None) -> Any:
     kind = value[0]
     if kind == "i":
         bufs = value[2]
-        return pickle.loads(value[1], buffers=bufs) if bufs else pickle.loads(value[1])
+        return _unpickle(value[1], bufs or None)
     if kind == "s":
         mv = memoryview(mapping if mapping is not None else map_shm(value))
         bufs = [mv[o:o + n] for o, n in value[4]]
-        return pickle.loads(mv[:value[3]], buffers=bufs)
+        return _unpickle(mv[:value[3]], bufs)
     raise error_of(value)
+
+
+def _unpickle(data: Any, buffers: Any, what: str = "an object") -> Any:
+    """``pickle.loads``; what it raises (a class this process cannot import, a ``__reduce__``
+    whose function raises) becomes a ``DeserializationError`` saying so, as Ray's
+    ``RaySystemError``: the runtime's own errors (a cancel landing meanwhile) pass."""
+    try:
+        return pickle.loads(data, buffers=buffers)
+    except RuntimeBaseError:
+        raise
+    except Exception as e:
+        raise DeserializationError(
+            f"{what} could not be unpickled in this process (pid {os.getpid()}): "
+            f"{type(e).__name__}: {text_of(e)}; the classes it holds must be importable here, "
+            "and unpickling it must not raise", cause=e) from e
 
 
 def error_of(value: tuple) -> BaseException:
     """The exception an error value stands for."""
     from .exceptions import as_instanceof_cause
     if value[0] == "e":
-        cause, tb, name = pickle.loads(value[1])
+        cause, tb, name = _unpickle(value[1], None, "a task's exception")
         return as_instanceof_cause(cause, tb, name)
-    return pickle.loads(value[1])
+    return _unpickle(value[1], None, "a runtime error")
 
 
 def constructor_error(value: tuple, what: str = "its constructor raised"

@@ -1,6 +1,7 @@
 """Errors: remote exceptions, dependent failures, timeouts, cancellation and bad input."""
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -604,6 +605,45 @@ def test_a_task_whose_argument_fails_to_load_leaves_its_function_usable(rt):
         # before: the worker failed before it kept the function (sent once per worker), so
         # every later call of it there raised TypeError: a bytes-like object is required
         assert rt.get(ident.remote(i), timeout=60) == i
+
+
+def test_a_result_that_fails_to_unpickle_in_the_driver_is_a_runtime_error(rt, backend):
+    @rt.remote
+    def make():
+        return _FailsToLoad()
+
+    @rt.remote
+    class Maker:
+        def make(self):
+            return [1, _FailsToLoad()]
+
+    refs = [make.remote(), Maker.remote().make.remote()]
+    for ref in refs:
+        # before: the ValueError its unpickling raised, as if the task had raised it
+        with pytest.raises(rt.DeserializationError, match="cannot rebuild") as info:
+            rt.get(ref, timeout=60)
+        if backend != "ray":
+            assert isinstance(info.value.cause, ValueError)
+            assert "could not be unpickled in this process" in str(info.value)
+    with pytest.raises(rt.DeserializationError):
+        rt.get(refs + [rt.put(1)], timeout=60)
+    assert rt.get(rt.put(2)) == 2
+
+
+def test_a_result_whose_module_only_the_worker_has_is_a_runtime_error(rt, caps):
+    caps("processes")
+
+    @rt.remote
+    def make():
+        import types
+        m = types.ModuleType("only_in_this_worker")
+        exec("class C:\n    pass\n", m.__dict__)
+        m.C.__module__ = m.__name__
+        sys.modules[m.__name__] = m
+        return m.C()
+
+    with pytest.raises(rt.DeserializationError, match="No module named 'only_in_this_worker'"):
+        rt.get(make.remote(), timeout=60)
 
 
 def test_unpicklable_result_names_the_task(rt, backend):
