@@ -54,6 +54,40 @@ tried in those places); the others (reserved: ``select``; type_function: ``at``,
 not."""
 
 
+_POSTGRES_TYPE_FUNCTION_KEYWORDS = frozenset({
+    "authorization", "binary", "collation", "concurrently", "cross", "freeze", "full", "ilike",
+    "inner", "is", "isnull", "join", "left", "like", "natural", "notnull", "outer", "overlaps",
+    "right", "similar", "tablesample", "verbose"})
+"""PostgreSQL's type_func_name keywords (DuckDB's ``type_function`` ones too), which neither
+takes bare as a table alias. DuckDB's other ``type_function`` words (``at``, ``asof``, ``by``)
+PostgreSQL takes, and JOB writes ``aka_title AS at``: those stay accepted, written quoted."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _refused_bare(name: str) -> bool:
+    """Whether the lower-case ``name``, unquoted, is a table alias or qualifier that DuckDB
+    refuses and PostgreSQL too (``title AS in``: a reserved word), which sqlglot's reader
+    takes: DuckDB's reserved words and the type_func_name ones both have."""
+    category = _duckdb_keywords().get(name)
+    return category == "reserved" or (category == "type_function"
+                                      and name in _POSTGRES_TYPE_FUNCTION_KEYWORDS)
+
+
+def _check_bare_names(stmt: exp.Select) -> None:
+    """Refuse a query naming a table alias or a column's qualifier with a bare reserved word
+    (:func:`_refused_bare`), as DuckDB refuses it, where the planned SQL would quote it."""
+    names = [a.this for a in stmt.find_all(exp.TableAlias)]
+    names += [c.args["table"] for c in stmt.find_all(exp.Column) if c.args.get("table")]
+    words = [i.name for i in names if isinstance(i, exp.Identifier) and not i.quoted]
+    # ``false.id``: sqlglot reads TRUE, FALSE and NULL before a dot as the constant
+    words += [d.this.sql().lower() for d in stmt.find_all(exp.Dot)
+              if isinstance(d.this, (exp.Boolean, exp.Null))]
+    for word in words:
+        if _refused_bare(word.lower()):
+            raise QueryError(f"{word} is a reserved word: write it quoted (\"{word}\") to use "
+                             "it as an alias")
+
+
 @functools.lru_cache(maxsize=1)
 def _duckdb_keywords() -> dict[str, str]:
     """The installed DuckDB's keywords (lower case) and their categories, from its
@@ -505,6 +539,7 @@ def parse_query(
     from_ = stmt.args.get("from") or stmt.args.get("from_")
     if from_ is None:
         raise QueryError("query has no FROM clause")
+    _check_bare_names(stmt)
     items = [from_.this] + [j.this for j in stmt.args.get("joins") or []]
     conds: list[exp.Expression] = []
     on_scope: list[tuple[int, exp.Expression]] = []  # (the join's FROM item, its ON conjunct)

@@ -202,3 +202,38 @@ def test_an_on_naming_relations_before_it_is_accepted_as_duckdb_accepts_it(imdb_
         parse_query(sql, schema_of(con))
     finally:
         con.close()
+
+
+# --- bare reserved words as aliases: refused as DuckDB (and PostgreSQL) refuse them --------------
+@pytest.mark.parametrize("sql", [
+    "SELECT in.id FROM title AS in, movie_companies AS mc WHERE in.id = mc.movie_id",
+    "SELECT o.id FROM title order, movie_companies AS o WHERE order.id = o.movie_id",
+    'SELECT mc.id FROM title AS "false", movie_companies AS mc WHERE false.id = mc.movie_id',
+    "SELECT LEFT.id FROM title AS LEFT JOIN movie_companies AS mc ON LEFT.id = mc.movie_id",
+    "SELECT mc.id FROM title AS join, movie_companies AS mc WHERE mc.movie_id = 3",
+])
+def test_a_bare_reserved_word_as_an_alias_is_refused_as_duckdb_refuses_it(imdb_db, sql):
+    # sqlglot's reader took them, and the planned SQL quoted them ("in"): a plan of a query
+    # DuckDB itself refuses ('syntax error at or near "in"')
+    con = connect(imdb_db)
+    try:
+        with pytest.raises(duckdb.ParserException):
+            con.execute(sql)
+        with pytest.raises(QueryError, match=r"^\w+ is a reserved word: write it quoted"):
+            parse_query(sql, schema_of(con))
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("sql", [
+    'SELECT "in".id FROM title AS "in", movie_companies AS mc WHERE "in".id = mc.movie_id',
+    # DuckDB refuses `at` bare, PostgreSQL takes it and JOB writes it (15a): kept, quoted
+    "SELECT at.id FROM aka_title AS at, movie_companies AS mc WHERE at.movie_id = mc.movie_id",
+    "SELECT by.id FROM title AS by, movie_companies AS mc WHERE by.id = mc.movie_id",
+])
+def test_a_quoted_reserved_word_or_a_postgresql_name_is_an_alias(imdb_db, sql):
+    con = connect(imdb_db)
+    try:
+        assert parse_query(sql, schema_of(con)).n == 2
+    finally:
+        con.close()
