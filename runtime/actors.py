@@ -28,7 +28,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
-from .exceptions import ActorDiedError
+from .exceptions import ActorDiedError, TaskCancelledError
 from .serialization import constructor_error, system_error_value
 
 if TYPE_CHECKING:
@@ -244,10 +244,13 @@ def restart(s: Scheduler, a: ActorInfo, old: WorkerInfo) -> None:
     value = system_error_value(ActorDiedError(
         "the actor's process died while running the call (raise max_task_retries to retry)"))
     retry = []
+    cancelled = system_error_value(TaskCancelledError("the call was cancelled"))
     for t in sorted(old.inflight.values(), key=lambda t: t.tid):
         if t.kind != "call":
             continue
-        if t.retries_left != 0:
+        if t.cancelled:  # it must not run again
+            s._fail(t, cancelled)
+        elif t.retries_left != 0:
             t.retries_left -= 1
             t.state = "WAITING"
             t.worker = None

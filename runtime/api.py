@@ -583,8 +583,9 @@ def kill(actor: ActorHandle, no_restart: bool = True) -> None:
 @_shielded
 def cancel(ref: ObjectRef, force: bool = False, recursive: bool = True) -> None:
     """Cancel the task that makes ``ref``; ``get`` then raises TaskCancelledError. With
-    ``recursive`` (Ray's default) the tasks it submitted are cancelled too, transitively (actor
-    calls among them only while they wait to run)."""
+    ``recursive`` (Ray's default) the tasks it submitted are cancelled too, transitively. An
+    actor call is cancelled only while it waits to run (queued behind other calls): a running
+    one is not interrupted and keeps its result, as in Ray."""
     _check_ref(ref, "cancel")
     _live_client("cancel()").cancel(ref._id, force, recursive)
 

@@ -666,6 +666,12 @@ class Scheduler:
             if recursive and not (force or w.doomed):  # it may submit more before it stops
                 w.cancelled.add(t.tid)
             self._cancel_running(t, w, force)
+        elif t.state == RUNNING and t.kind == "call" and t.worker is not None:
+            # sent to its actor, maybe queued there behind other calls: it never starts if it
+            # has not (the actor reads its cancel pipe before each call); a running call is not
+            # interrupted (Ray's rule for actors: they have state), nor is the actor killed
+            t.cancelled = True
+            self._interrupt(t.worker, t.tid)
         for c in children or ():
             self._cancel(c, force and c.kind == "task", True)
 
@@ -695,6 +701,8 @@ class Scheduler:
         try:
             os.write(w.cancel_fd, _TID.pack(tid))  # 8 bytes: atomic on a pipe
         except OSError:  # its process is gone (or, stuck, it left 8192 cancels unread)
+            return
+        if w.aid is not None:  # an actor's process reads the pipe itself, never interrupted
             return
         if w.alive:
             self._sigint(w)

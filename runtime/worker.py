@@ -507,7 +507,8 @@ class Worker:
                 result = fn(*args, **kwargs)
             elif tag == "call":
                 self._one_thread()
-                self._start(tid)
+                self.take_cancels()  # an actor gets no SIGINT: a call cancelled while queued
+                self._start(tid)  # here never starts
                 result = getattr(self.actor, method)(*args, **kwargs)
             else:
                 cls = self._fn(cls_id, blob)

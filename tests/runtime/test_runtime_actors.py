@@ -607,3 +607,77 @@ def test_the_inline_backend_forgets_actors_once_no_handle_is_left(fresh, backend
     with pytest.raises(ValueError, match="no live actor"):
         rt.get_actor("dropped-0")  # its name went with it
     assert rt.get(kept.add.remote()) == 1
+
+
+def test_cancel_of_an_actor_call_queued_on_its_actor_stops_it_running(rt, caps, backend,
+                                                                        tmp_path):
+    # Ray's rule: a call that has not started never runs; a running one is not interrupted
+    caps("parallel")
+    gate, started = tmp_path / "go", tmp_path / "started"
+
+    @rt.remote
+    class Log:
+        def __init__(self):
+            self.ran = []
+
+        def first(self, gate, started):
+            open(started, "w").close()
+            deadline = time.monotonic() + 60
+            while not os.path.exists(gate) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.ran.append("first")
+            return "first"
+
+        def add(self, x):
+            self.ran.append(x)
+            return x
+
+        def ran_calls(self):
+            return self.ran
+
+    a = Log.remote()
+    first = a.first.remote(str(gate), str(started))
+    queued = [a.add.remote(i) for i in range(3)]  # sent to the actor, queued behind first
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline, "the first call never started"
+        time.sleep(0.01)
+    rt.cancel(queued[1])
+    if backend != "ray":
+        rt.cancel(first)  # running: not interrupted, it keeps its result
+    gate.write_text("")
+    assert rt.get(first, timeout=60) == "first"
+    assert rt.get(queued[0], timeout=60) == 0 and rt.get(queued[2], timeout=60) == 2
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(queued[1], timeout=60)
+    # before: cancel did nothing once the call was sent to the actor; it ran
+    assert rt.get(a.ran_calls.remote(), timeout=60) == ["first", 0, 2]
+
+
+def test_a_cancelled_actor_call_is_not_rerun_when_its_actor_restarts(rt, caps, tmp_path):
+    caps("processes")
+    started = tmp_path / "started"
+
+    @rt.remote(max_restarts=1, max_task_retries=1)
+    class Slow:
+        def hang(self, started):
+            if not os.path.exists(started):
+                open(started, "w").close()
+                time.sleep(60)
+            return "hang"
+
+        def add(self, x):
+            return x
+
+    a = Slow.remote()
+    hang = a.hang.remote(str(started))
+    queued = [a.add.remote(i) for i in range(2)]
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline, "the first call never started"
+        time.sleep(0.01)
+    rt.cancel(queued[0])
+    rt.kill(a, no_restart=False)  # restarted: the calls in flight are retried, not the cancelled
+    assert rt.get(hang, timeout=60) == "hang" and rt.get(queued[1], timeout=60) == 1
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(queued[0], timeout=60)
