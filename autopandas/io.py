@@ -82,8 +82,10 @@ def read_frame(path: str | Path) -> tuple[pd.DataFrame, str]:
         raise InputError(f"{path}: empty file") from None
     except pd.errors.ParserError as e:
         raise InputError(f"{path}: unparsable CSV: {str(e).strip().splitlines()[-1]}") from None
-    except (ValueError, OSError, ImportError) as e:
-        raise InputError(f"{path}: cannot read as {fmt}: {str(e).strip().splitlines()[0][:200]}") from None
+    except (ValueError, OSError, ImportError, NotImplementedError) as e:
+        # (NotImplementedError: a table JSON of a type pandas writes but cannot read, "duration")
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise InputError(f"{path}: cannot read as {fmt}: {why}") from None
     if fmt == "csv":
         _refuse_duplicate_header(p, df)
         if not df.index.equals(pd.RangeIndex(len(df))):

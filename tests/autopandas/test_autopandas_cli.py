@@ -620,3 +620,20 @@ def test_the_pyarrow_versions_refused_are_those_before_the_fix_without_the_hotfi
         assert not _pyarrow_unpickles(version, hotfixed=True), version
     for version in ("14.0.1", "14.0.2", "15.0.0", "26.0.1", "100.0.0"):
         assert not _pyarrow_unpickles(version, hotfixed=False), version
+
+
+@pytest.mark.parametrize("side", ["input", "output"])
+def test_a_table_json_that_pandas_cannot_read_back_is_bad_input_naming_it(tmp_path, capsys, side):
+    """pandas writes a duration column to a table JSON (type "duration", ISO text) but its reader
+    raises NotImplementedError for it: 'internal error: NotImplementedError: table="orient" can
+    not yet read ISO-formatted Timedelta data', exit 1."""
+    df = pd.DataFrame({"a": [1, 2], "d": pd.to_timedelta([1, 2], unit="h")})
+    df.to_json(tmp_path / "td.json", orient="table")
+    df[["a"]].to_json(tmp_path / "ok.json", orient="table")
+    files = [str(tmp_path / "td.json"), str(tmp_path / "ok.json")]
+    if side == "output":
+        files.reverse()
+    code = cli.main(["synth", *files, "--timeout", "10"])
+    _, err = capsys.readouterr()
+    _bad_in_process((code, "", err), f"{tmp_path / 'td.json'}: cannot read as json")
+    assert "Timedelta" in err and "internal error" not in err
