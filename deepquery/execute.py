@@ -25,10 +25,12 @@ query, the verdict is "not comparable" (``order_dependent`` names the construct)
 
 That re-check runs inside DuckDB and fetches only counts: the unlimited result of a 10-row query
 can hold millions of rows (fetched into Python it took 54 s and 2.4 GB for a 3-way join at scale
-0.01). Rows are compared by a 64-bit hash of the row (floats rounded as above): the unlimited
+0.01). Rows are compared by a 64-bit hash of the row but its finite floats: the unlimited
 results by their row count and the sum of their row hashes, which are two different multisets
-alike only with odds about 2**-64, and each limited result, run once more, by counting its row
-hashes in the unlimited result.
+alike only with odds about 2**-64, and per float column by the sum of its values, each weighted
+by its row's hash, within :data:`FLOAT_TOLERANCE` of their size; each limited result, run once
+more, by finding its rows in the unlimited result (the same hash, floats within the tolerance).
+Floats are not hashed rounded: two sums a last bit apart can round apart.
 """
 from __future__ import annotations
 
@@ -187,33 +189,83 @@ class _Deadline:
             self._thread.join()
 
 
-def _row_hashes(con: duckdb.DuckDBPyConnection, sql: str) -> str:
-    """A SELECT of one column ``h``: a hash of each row of ``sql``, floats rounded to 9 digits
-    as :func:`_canon` rounds them (columns renamed by position: a query may repeat a name)."""
+_FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
+
+
+def _row_hashes(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[str, int]:
+    """A SELECT of ``h``, a hash of each row of ``sql`` but its finite floats, and ``f0``,
+    ``f1``, ... those floats (NULL where not finite; a NULL, NaN or infinite one is in ``h``),
+    with the number of float columns. Floats are compared within :data:`FLOAT_TOLERANCE` by
+    :func:`_unlimited_check`, not hashed: rounded, two values a last bit apart (a sum in another
+    order) could round apart, and did, 9 decimals being more digits than a double holds past 1e7
+    (columns renamed by position: a query may repeat a name)."""
     types = [row[1] for row in con.execute(f"DESCRIBE {sql}").fetchall()]
     cols = [f"c{i}" for i in range(len(types))]
-    values = [f"round({c}, 9)" if t in ("DOUBLE", "FLOAT") else c for c, t in zip(cols, types)]
-    return f"SELECT hash({', '.join(values)}) AS h FROM ({sql}) AS _q({', '.join(cols)})"
+    floats = [c for c, t in zip(cols, types) if t in _FLOAT_TYPES]
+    hashed = [f"CASE WHEN isfinite({c}) THEN 'finite' ELSE {c}::VARCHAR END" if c in floats
+              else c for c in cols]
+    values = "".join(f", CASE WHEN isfinite({c}) THEN {c}::DOUBLE END AS f{k}"
+                     for k, c in enumerate(floats))
+    return (f"SELECT hash({', '.join(hashed)}) AS h{values} "
+            f"FROM ({sql}) AS _q({', '.join(cols)})"), len(floats)
+
+
+def _close_sql(a: str, b: str) -> str:
+    """SQL: doubles ``a`` and ``b`` (NULL for none) are one value, as :func:`_close` has it."""
+    return (f"({a} IS NOT DISTINCT FROM {b} OR abs({a} - {b}) <= greatest("
+            f"{FLOAT_TOLERANCE!r} * greatest(abs({a}), abs({b})), 1e-9))")
+
+
+@dataclass(frozen=True)
+class _Unlimited:
+    """What :func:`_unlimited_check` measures of one query."""
+
+    rows: int
+    total: int
+    """The sum of the rows' hashes (floats left out)."""
+    sums: tuple[float, ...]
+    """Per float column, the sum of its values each weighted by its row's hash (1 to 2)."""
+    mass: tuple[float, ...]
+    """Per float column, the same sum of absolute values."""
+    stray: int
+    """Rows of the limited result that are not rows of the unlimited one."""
+
+    def same(self, other: _Unlimited) -> bool:
+        """The same rows (floats within :data:`FLOAT_TOLERANCE`), none of either stray."""
+        return (self.rows == other.rows and self.total == other.total
+                and self.stray == other.stray == 0 and len(self.sums) == len(other.sums)
+                and all(abs(a - b) <= FLOAT_TOLERANCE * max(ma, mb) + 2e-9 * self.rows
+                        + 1e-15 * max(ma, mb)
+                        for a, b, ma, mb in zip(self.sums, other.sums, self.mass, other.mass)))
 
 
 def _unlimited_check(con: duckdb.DuckDBPyConnection, limited: str, every: str,
-                     deadline: _Deadline) -> tuple[int, int, int]:
-    """Of ``every`` (a query without LIMIT): its rows and the sum of their hashes; and how many
-    rows of ``limited`` (the same query with it) are not rows of ``every``. Nothing but these
-    three numbers leaves DuckDB, and DuckDB streams ``every`` twice, keeping only the limited
-    rows' hashes (a semi-join on them), never the unlimited result."""
+                     deadline: _Deadline) -> _Unlimited:
+    """Of ``every`` (a query without LIMIT): its rows, the sum of their hashes and of their
+    floats (:class:`_Unlimited`); and how many rows of ``limited`` (the same query with it) are
+    not rows of ``every``, floats within :data:`FLOAT_TOLERANCE`. Nothing but these numbers
+    leaves DuckDB, and DuckDB streams ``every`` twice, keeping only the rows that share a
+    limited row's hash (a join on it), never the unlimited result."""
     deadline.check()
-    e, k = _row_hashes(con, every), _row_hashes(con, limited)
+    (e, n), (k, _) = _row_hashes(con, every), _row_hashes(con, limited)
     deadline.check()
-    rows, total = con.execute(f"SELECT count(*), coalesce(sum(h), 0) FROM ({e})").fetchone()
+    # each float weighted by its row's hash: a float moved to another row changes the sum;
+    # fsum (Kahan) keeps the sums' own rounding far below the tolerance
+    weight = "(1 + (h % 1024) / 1024.0)"
+    sums = "".join(f", coalesce(fsum(f{i} * {weight}), 0), coalesce(fsum(abs(f{i}) * {weight}), 0)"
+                   for i in range(n))
+    got = con.execute(f"SELECT count(*), coalesce(sum(h), 0){sums} FROM ({e})").fetchone()
     deadline.check()
+    fs = [f"f{i}" for i in range(n)]
+    match = " AND ".join(["e.h = kept.h"] + [_close_sql(f"kept.{f}", f"e.{f}") for f in fs])
+    keys = ", ".join(["kept.h"] + [f"kept.{f}" for f in fs])
     # MATERIALIZED: both uses must see the same rows, which a second run of LIMIT may not keep.
     (stray,) = con.execute(
-        f"WITH kept AS MATERIALIZED (SELECT h, count(*) AS m FROM ({k}) GROUP BY h), "
-        f"found AS (SELECT h, count(*) AS n FROM ({e}) WHERE h IN (SELECT h FROM kept) GROUP BY h) "
-        f"SELECT coalesce(sum(kept.m - coalesce(found.n, 0)), 0) FROM kept LEFT JOIN found "
-        f"USING (h) WHERE coalesce(found.n, 0) < kept.m").fetchone()
-    return rows, total, stray
+        f"WITH kept AS MATERIALIZED (SELECT *, count(*) AS m FROM ({k}) GROUP BY ALL), "
+        f"found AS (SELECT {keys}, any_value(kept.m) AS m, count(e.h) AS n FROM kept "
+        f"LEFT JOIN ({e}) AS e ON {match} GROUP BY {keys}) "
+        f"SELECT coalesce(sum(m - n), 0) FROM found WHERE n < m").fetchone()
+    return _Unlimited(got[0], got[1], tuple(got[2::2]), tuple(got[3::2]), stray)
 
 
 def _recheck(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree, sql: str,
@@ -225,8 +277,7 @@ def _recheck(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree, 
         # the original first: the planned check's block closes the deadline as it ends
         want = _unlimited_check(con, original_text, original_sql(graph, limit=False), deadline)
         with _tree_kept(con, deadline):
-            rows, total, stray = _unlimited_check(con, sql, plan_sql(graph, tree, limit=False),
-                                                  deadline)
+            got = _unlimited_check(con, sql, plan_sql(graph, tree, limit=False), deadline)
     except (duckdb.InterruptException, _TimedOut) as e:
         if isinstance(e, duckdb.InterruptException) and not deadline.expired.is_set():
             raise  # Ctrl-C, not the deadline
@@ -234,7 +285,7 @@ def _recheck(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree, 
         return None
     finally:
         deadline.close()
-    return (rows, total, stray) == want and stray == 0
+    return got.same(want)
 
 
 def run_plan(con: duckdb.DuckDBPyConnection, graph: QueryGraph, tree: JoinTree,
