@@ -566,6 +566,8 @@ class Worker:
         kept: in an actor's state, a global): the driver releases the task's hold on what its
         arguments contain at ``done``, which must not be the last hold. Releases still go
         after it: the task's results may contain what it dropped."""
+        if sys.gettrace() is _no_trace:  # a cancel re-raised in a frame that never ran again
+            sys.settrace(None)  # (_on_unraisable): tracing stops with its task
         if self._side:  # refs the task's other threads took count too
             self._count_side()
         d = self.deltas
@@ -719,6 +721,52 @@ def _on_sigint(signum: int, frame: Any) -> None:
     w.check_cancelled()
 
 
+def _on_unraisable(u: Any) -> None:
+    """``sys.unraisablehook``: a cancel's TaskCancelledError that landed where Python drops what
+    is raised (a gc callback, a weakref callback such as ``weakref.finalize``'s:
+    ``_in_finalizer`` sees only ``__del__``) is raised again in the task's own code, at the
+    next line of the frame that ran that callback, instead of being printed ("Exception
+    ignored in") while the task runs on. Anything else goes to the hook there before."""
+    w = _WORKER
+    if (w is None or not isinstance(u.exc_value, TaskCancelledError) or w.actor_id is not None
+            or w.current not in w.cancelled):
+        _prev_unraisable(u)
+        return
+    tb = u.exc_traceback
+    frame = tb.tb_frame.f_back if tb is not None else None
+    if frame is None or sys.gettrace() is not None:  # a debugger traces: signal again later
+        w.shield += 1  # a SIGINT meanwhile (an earlier timer's) must not raise in here
+        try:
+            t = threading.Timer(w.again_s, os.kill, (os.getpid(), signal.SIGINT))
+            t.daemon = True
+            t.start()
+            w.again_s = min(2 * w.again_s, _AGAIN_MAX_S)
+            w.running = True  # check_cancelled cleared it as it raised: the task still runs
+        finally:
+            w.shield -= 1
+        return
+    tid = w.current
+
+    def trace(f: Any, event: str, arg: Any) -> Any:
+        if f is not frame:
+            return None
+        sys.settrace(None)
+        f.f_trace = None
+        if w.current == tid and tid in w.cancelled:
+            raise TaskCancelledError("the task was cancelled")
+        return None
+
+    frame.f_trace = trace  # its next line event (or its return) raises, in the task's code
+    sys.settrace(_no_trace)  # line events reach a frame's f_trace only while tracing is on
+
+
+def _no_trace(frame: Any, event: str, arg: Any) -> None:
+    return None
+
+
+_prev_unraisable = sys.unraisablehook
+
+
 def _in_finalizer(frame: Any) -> bool:
     """Whether ``frame`` runs inside a ``__del__`` (its own or a caller's)."""
     while frame is not None:
@@ -832,6 +880,7 @@ def main(argv: list[str]) -> None:
     w.wake_fd = wake_r
     signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     signal.signal(signal.SIGINT, _on_sigint)
+    sys.unraisablehook = _on_unraisable
     from . import api
     api._set_worker_client(w)
     _object_ref.set_hooks(w)

@@ -478,6 +478,52 @@ def test_a_cancel_that_lands_in_a_finalizer_still_stops_the_task(fresh, backend,
             rt.get(ref, timeout=20)
 
 
+class _Churned:
+    pass
+
+
+@pytest.mark.parametrize("where", ["gc_callback", "weakref_callback"])
+def test_a_cancel_that_lands_in_a_gc_or_weakref_callback_still_stops_the_task(fresh, backend,
+                                                                             tmp_path, where):
+    if backend != "local":
+        pytest.skip("tests the local worker's SIGINT handler")
+    rt = fresh
+
+    @rt.remote
+    def churn(path, where):
+        import gc
+        import weakref
+
+        def slow_callback(*args):
+            _busy(0.005)
+
+        if where == "gc_callback":
+            gc.callbacks.append(slow_callback)
+        try:
+            open(path, "w").close()
+            while True:  # most of its time in a callback whose errors Python drops
+                if where == "gc_callback":
+                    gc.collect()
+                else:
+                    o = _Churned()
+                    weakref.finalize(o, slow_callback)
+                    del o
+                _busy(0.001)
+        finally:
+            if slow_callback in gc.callbacks:
+                gc.callbacks.remove(slow_callback)
+
+    for i in range(3):
+        ref = churn.remote(tmp_path / f"churn{i}", where)
+        _started(tmp_path / f"churn{i}")
+        time.sleep(0.2)
+        rt.cancel(ref)
+        # before: the TaskCancelledError raised inside the callback was printed and dropped
+        # ("Exception ignored in"), and the task ran on
+        with pytest.raises(rt.TaskCancelledError):
+            rt.get(ref, timeout=20)
+
+
 class Gate:
     def wait(self, path):
         import os
