@@ -215,7 +215,13 @@ class InlineClient:
         return _object_ref.ObjectRef(oid, _counted=True)
 
     def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:
-        return {o for o in oids if o in self.values}
+        self._collect_released()
+        for o in oids:  # every object is ready, unless it is not this runtime's (as get says)
+            if o not in self.values:
+                self._check_open()
+                raise ObjectLostError(f"object {o:016x} is not in this runtime (shut down or "
+                                      "freed); call runtime.init() and resubmit the work")
+        return set(oids)
 
     def kill(self, aid: int, no_restart: bool = True) -> None:
         a = self.actors.get(aid)
