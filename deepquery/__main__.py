@@ -9,6 +9,7 @@ order, or the LIMIT re-check timed out).
 from __future__ import annotations
 
 import argparse
+import base64
 import codecs
 import contextlib
 import json
@@ -434,7 +435,7 @@ def cmd_data_build(args: argparse.Namespace) -> int:
            "scale": config.scale, "seed": config.seed, "rows": rows,
            "witness_report": _witness_report(path, meta)}
     if args.json:
-        print(json.dumps(out, indent=1))
+        _print_json(out)
     else:
         print(f"{'built' if built else 'exists'}: {path} ({out['seconds']} s)")
         for t_, n in rows.items():
@@ -473,6 +474,35 @@ def _size(n: int) -> str:
     return f"{size:.1f} {unit}"
 
 
+def _json_ready(value):
+    """``value`` (dicts, lists, strings, numbers) with every string JSON readers take: a path
+    that is not UTF-8 (a file name byte 0xff, which Python holds as the surrogate U+DCFF) has
+    U+FFFD for each such byte, and beside it, under its key plus ``_base64``, its bytes
+    exactly. Written as the surrogate ``\\udcff``, jq read U+FFFD without saying so, and other
+    readers refuse a lone surrogate or cannot write it back out as UTF-8."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out[k] = _json_ready(v)
+            if isinstance(v, str) and out[k] != v:
+                out[f"{k}_base64"] = base64.b64encode(
+                    v.encode("utf-8", "surrogateescape")).decode("ascii")
+        return out
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
+
+
+def _print_json(value) -> None:
+    """Print ``value`` as JSON (see :func:`_json_ready`)."""
+    print(json.dumps(_json_ready(value), indent=1))
+
+
 def _file_json(f: CacheFile) -> dict:
     return {"path": str(f.path), "bytes": f.size, "status": f.status, "what": f.why}
 
@@ -491,11 +521,11 @@ def cmd_data_list(args: argparse.Namespace) -> int:
     files = _scan(folder, current)
     stale = [f for f in files if f.status == "stale"]
     if args.json:
-        print(json.dumps({"cache_dir": str(folder), "current": str(current),
-                          "current_exists": current.is_file(),
-                          "files": [_file_json(f) for f in files],
-                          "bytes": sum(f.size for f in files),
-                          "stale_bytes": sum(f.size for f in stale)}, indent=1))
+        _print_json({"cache_dir": str(folder), "current": str(current),
+                     "current_exists": current.is_file(),
+                     "files": [_file_json(f) for f in files],
+                     "bytes": sum(f.size for f in files),
+                     "stale_bytes": sum(f.size for f in stale)})
         return 0
     print(f"cache folder {folder}: {_files(len(files), 'deepquery file')}, "
           f"{_size(sum(f.size for f in files))}")
@@ -521,11 +551,10 @@ def cmd_data_clean(args: argparse.Namespace) -> int:
             held.append((f, why))
     freed = sum(f.size for f in removed)
     if args.json:
-        print(json.dumps({"cache_dir": str(folder), "dry_run": args.dry_run,
-                          "removed": [_file_json(f) for f in removed],
-                          "kept": [dict(_file_json(f), why=why) for f, why in held],
-                          "bytes_freed": freed},
-                         indent=1))
+        _print_json({"cache_dir": str(folder), "dry_run": args.dry_run,
+                     "removed": [_file_json(f) for f in removed],
+                     "kept": [dict(_file_json(f), why=why) for f, why in held],
+                     "bytes_freed": freed})
         return 0
     verb = "would remove" if args.dry_run else "removed"
     for f in removed:
@@ -547,7 +576,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
            "cards": args.cards, "rows": tree.card, "planning_ms": round(ms, 3), "sql": sql,
            "db": str(s.db)}
     if args.json:
-        print(json.dumps(out, indent=1))
+        _print_json(out)
         return 0
     print(f"query {s.graph.name}: {s.graph.n} relations, {len(s.graph.edges)} join edges")
     print(f"optimizer {args.optimizer}, cost model {args.cost_model}, {args.cards} cardinalities")
@@ -580,7 +609,7 @@ def cmd_run(args: argparse.Namespace) -> int:
            "order_dependent": r.order_dependent, "rows": r.rows,
            "sql": r.planned_sql, "db": str(s.db)}
     if args.json:
-        print(json.dumps(out, indent=1))
+        _print_json(out)
     else:
         print(f"query {s.graph.name}: {args.optimizer} plan (cost {tree.cost:,.2f}, "
               f"planned in {ms:.2f} ms)")
@@ -627,8 +656,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for r in rows:
             if r["relative_to_dp"] == float("inf"):
                 r["relative_to_dp"] = None
-        print(json.dumps({"query": s.graph.name, "cost_model": args.cost_model,
-                          "cards": args.cards, "db": str(s.db), "optimizers": rows}, indent=1))
+        _print_json({"query": s.graph.name, "cost_model": args.cost_model,
+                     "cards": args.cards, "db": str(s.db), "optimizers": rows})
         return 0
     print(f"query {s.graph.name}: {s.graph.n} relations; cost model {args.cost_model}, "
           f"{args.cards} cardinalities")

@@ -2,6 +2,7 @@
 removing the stale ones (never a file another process has open, never a file we did not write)."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -180,3 +181,20 @@ def test_data_clean_keeps_a_stale_file_it_cannot_open_to_check(folder, capsys, m
     assert [(Path(k["path"]).name, k["why"]) for k in out["kept"]] == [
         ("true_cards.sqlite.corrupt", "cannot open it to check it is unused (Permission denied)")]
     assert (folder / "true_cards.sqlite.corrupt").exists() and len(out["removed"]) == 3
+
+
+def test_data_list_json_gives_a_name_that_is_not_utf8_as_text_and_exactly(tmp_path, capsys):
+    # A build's temporary file names its host: one with a byte 0xff was printed as the lone
+    # surrogate "\udcff", which jq reads as U+FFFD without a word and other readers refuse
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    name = b".imdb_s0.01_seed0_0123456789abcdef.duckdb.h\xffst.999999999.tmp"
+    with open(os.fsencode(cache) + b"/" + name, "wb"):
+        pass
+    assert main(["data", "list", "--cache-dir", str(cache), "--json"]) == 0
+    text = capsys.readouterr().out
+    (f,) = json.loads(text)["files"]
+    json.dumps(f, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere
+    assert f["path"] == str(cache) + "/" + name.decode("utf-8", "replace")
+    assert base64.b64decode(f["path_base64"]) == os.fsencode(cache) + b"/" + name
+    assert "cache_dir_base64" not in json.loads(text)  # only where a path is not UTF-8
