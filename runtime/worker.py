@@ -440,6 +440,9 @@ class Worker:
 
     def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:
         r = self.request(("wait", oids, num_returns, timeout))
+        if r[0] == "lost":  # as get does (a ref unpickled from bytes after its object went)
+            from .exceptions import ObjectLostError
+            raise ObjectLostError(f"object {r[1]:016x} was freed or is not in this runtime")
         return set(r[1])
 
     def kill(self, aid: int, no_restart: bool = True) -> None:

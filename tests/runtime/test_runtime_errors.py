@@ -1,6 +1,7 @@
 """Errors: remote exceptions, dependent failures, timeouts, cancellation and bad input."""
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import sys
@@ -829,6 +830,28 @@ def test_wait_on_a_ref_of_a_runtime_shut_down_raises_as_get_does(backend):
             runtime.wait([runtime.put(2), stale], num_returns=2, timeout=1)
     finally:
         runtime.shutdown()
+
+
+def test_wait_in_a_task_on_a_freed_object_raises_object_lost(rt, backend):
+    if backend == "ray":
+        pytest.skip("a Ray ref pickled by hand is Ray's business")
+    ref = rt.put(123)
+    blob = pickle.dumps(ref)  # a ref kept as bytes (a file, a queue) outlives its object
+    del ref
+    gc.collect()
+    rt.get(rt.put(0))  # the driver has counted the release
+
+    @rt.remote
+    def waits(blob):
+        stale = pickle.loads(blob)
+        try:
+            rt.wait([stale], timeout=5)
+        except rt.ObjectLostError as e:
+            return f"ObjectLostError: {e}"
+        return "no error"
+
+    # before: TypeError: 'int' object is not iterable, from the worker's wait
+    assert rt.get(waits.remote(blob), timeout=60).startswith("ObjectLostError")
 
 
 class _NoTextError(Exception):
