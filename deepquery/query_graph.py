@@ -586,6 +586,7 @@ def parse_query(
         relations.append(Relation(alias, table,
                                   tuple(c.lower() for c in schema[table]) if schema else ()))
     index = {r.alias: i for i, r in enumerate(relations)}
+    unaliased = {it.name.lower() for it in items if not it.alias}
 
     def resolve(col: exp.Column) -> int:
         q = col.table.lower()
@@ -628,6 +629,8 @@ def parse_query(
                              f"{columns.sql(dialect='duckdb')}; name the columns or use "
                              "COLUMNS(alias.*)")
     for col in stmt.find_all(exp.Column):
+        if col.args.get("db") or col.args.get("catalog"):
+            _check_schema_qualifier(col, unaliased, schema)
         if isinstance(col.this, exp.Star) or _star_modifier_name(col):
             continue
         if not col.table and col.name.lower() in outputs and (
@@ -637,6 +640,8 @@ def parse_query(
                                 for r in relations if schema is not None))):
             continue
         resolve(col)
+
+    strip_schema_qualifiers(stmt)
 
     # An ON sees the relations joined so far only (DuckDB: 'Referenced table "cn" not found');
     # the planned SQL, which puts each predicate where its relations meet, would run it.
@@ -693,6 +698,33 @@ def parse_query(
     select_sql = ", ".join(duckdb_sql(e) for e in stmt.expressions)
     return QueryGraph(tuple(relations), tuple(edges), tuple(tuple(f) for f in filters),
                       select_sql, sql, name)
+
+
+def _check_schema_qualifier(col: exp.Column, unaliased: set[str],
+                            schema: Mapping[str, Sequence[str]] | None) -> None:
+    """Refuse ``main.title.id`` unless DuckDB takes it: ``main`` naming a table of FROM that has
+    no alias (``FROM title``, not ``title AS title``). The planned SQL, which gives every
+    relation an alias, drops the schema (:func:`strip_schema_qualifiers`)."""
+    text = col.sql(dialect="duckdb")
+    if col.args.get("catalog"):
+        raise QueryError(f"a column qualified with a database is not supported: {text}; "
+                         f"write {col.table}.{col.name or '*'}")
+    if isinstance(col.this, exp.Star):
+        raise QueryError(f"{text}: DuckDB takes no schema before alias.*; write {col.table}.*")
+    main_tables = getattr(schema, "main_tables", None)
+    table = col.table.lower()
+    if (col.args["db"].name.lower() != "main" or table not in unaliased
+            or (main_tables is not None and table not in main_tables)):
+        raise QueryError(f"unknown table or alias: {col.args['db'].name}.{col.table} (in {text})")
+
+
+def strip_schema_qualifiers(node: exp.Expression) -> exp.Expression:
+    """``node`` with ``main.title.id`` written ``title.id``, in place: the planned SQL writes
+    ``title AS title``, which only the table's name reaches (:func:`_check_schema_qualifier`)."""
+    for col in node.find_all(exp.Column):
+        if col.args.get("db"):
+            col.set("db", None)
+    return node
 
 
 def _star_modifier_name(col: exp.Column) -> bool:

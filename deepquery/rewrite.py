@@ -19,6 +19,7 @@ from .query_graph import (
     quote_keywords,
     star_modifier_items,
     star_owns,
+    strip_schema_qualifiers,
 )
 
 
@@ -74,7 +75,7 @@ def _statement(graph: QueryGraph, limit: bool) -> exp.Select:
     """The query's statement; ``limit=False``: every row it has before LIMIT and OFFSET, in no
     particular order (ORDER BY would sort the whole result for nothing; it stays where DISTINCT
     ON picks its rows by it)."""
-    stmt = parse_statement(graph.sql)
+    stmt = strip_schema_qualifiers(parse_statement(graph.sql))
     if not limit:
         for k in _LIMITS:
             stmt.set(k, None)
