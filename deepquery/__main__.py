@@ -406,9 +406,14 @@ def _check_binds(s: _Session, sql: str) -> None:
 
 def _duckdb_bad_input(label: str, e: duckdb.Error) -> BaseException:
     """DuckDB refusing the user's query (a failed cast, a bad LIMIT) as bad input; Ctrl-C,
-    which DuckDB reports as its own exception, stays an interrupt."""
+    which DuckDB reports as its own exception, stays an interrupt; DuckDB's INTERNAL Error is a
+    DuckDB bug, not the query's fault: exit 1 (DuckDB 1.5.6's top_n_window_elimination fails
+    on a QUALIFY row_number() = 1 over a self-join in one FROM order, the user's or a plan's)."""
     if _is_interrupt(e):
         return KeyboardInterrupt()
+    if isinstance(e, duckdb.InternalException):
+        return _InternalError(f"{label}: a DuckDB bug, not the query's fault: "
+                              f"{str(e).splitlines()[0]}")
     return BadInput(f"{label}: DuckDB: {str(e).splitlines()[0]}")
 
 

@@ -791,3 +791,23 @@ def test_a_cache_dir_that_cannot_be_made_leaves_no_folder_it_made(tmp_path, quer
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "too long" in err, err
     assert there.is_dir() and list(there.iterdir()) == []
+
+
+def test_a_duckdb_internal_error_is_duckdbs_bug_exit_1_not_bad_input(tmp_path, imdb_cache,
+                                                                     monkeypatch, capsys):
+    # DuckDB 1.5.6 fails a QUALIFY row_number() = 1 over a self-join in one FROM order with
+    # 'INTERNAL Error: Failed to cast expression to type' (its top_n_window_elimination), the
+    # user's query as written or a plan's: run said bad input (exit 2) for a valid query
+    import deepquery.__main__ as cli
+
+    def internal(*args, **kwargs):
+        raise duckdb.InternalException("INTERNAL Error: Failed to cast expression to type - "
+                                       "expression type mismatch")
+    monkeypatch.setattr(cli, "run_plan", internal)
+    q = tmp_path / "q.sql"
+    q.write_text("SELECT MIN(t.title) FROM title AS t, movie_companies AS mc "
+                 "WHERE t.id = mc.movie_id")
+    assert main(["run", str(q), "--cache-dir", str(imdb_cache), "--scale", "0.002"]) == 1
+    assert _one_line(capsys.readouterr().err) == (
+        f"deepquery: internal error: {q}: a DuckDB bug, not the query's fault: INTERNAL Error: "
+        "Failed to cast expression to type - expression type mismatch")
