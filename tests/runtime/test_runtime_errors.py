@@ -336,6 +336,7 @@ def test_a_task_submitted_by_a_cancelled_task_as_it_stops_is_cancelled(rt, backe
             return rt.get(sleeper.remote("first"))
         except rt.TaskCancelledError:  # interrupted by cancel: it submits one more
             late = sleeper.remote("late")
+            rt.wait([late], timeout=0)  # a round trip: the driver has its entry from here on
             # handed to the driver through a file: an actor call it made now (a mailbox) would
             # be cancelled too, as a call of a cancelled task that has not started
             (tmp_path / "late.tmp").write_bytes(pickle.dumps(late))
