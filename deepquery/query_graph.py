@@ -598,6 +598,12 @@ def parse_query(
         else:
             owners = [i for i, r in enumerate(relations)
                       if schema is not None and cname in schema[r.table]]
+            if (not owners and schema is not None and cname in outputs
+                    and isinstance(col.find_ancestor(exp.Where, exp.Join), exp.Where)):
+                # DuckDB reads it as the SELECT list's expression (in WHERE, not ON); the graph
+                # would need it written out to place the predicate
+                raise QueryError(f"the SELECT alias {cname} in WHERE is not supported; write "
+                                 "its expression")
             if len(relations) == 1:
                 owners = [0]
             if len(owners) != 1:
