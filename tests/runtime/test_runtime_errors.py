@@ -699,6 +699,41 @@ def test_a_result_whose_module_only_the_worker_has_is_a_runtime_error(rt, caps):
         rt.get(make.remote(), timeout=60)
 
 
+def _reopen(path, data):
+    with open(path) as f:
+        return f.read()
+
+
+class _ReopensAFile:
+    """Large (a shared-memory segment on the local backend); unpickling opens a missing file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.data = np.ones(200_000)
+
+    def __reduce__(self):
+        return (_reopen, (self.path, self.data))
+
+
+def test_an_argument_whose_unpickling_raises_file_not_found_fails_the_task(rt, backend,
+                                                                          tmp_path):
+    if backend == "ray":
+        pytest.skip("Ray reports its own argument errors")
+
+    @rt.remote
+    def make(path):
+        return _ReopensAFile(path)
+
+    @rt.remote
+    def use(x):
+        return "ran"
+
+    # before: the worker read the FileNotFoundError as its segment gone, asked the driver
+    # where the object went, got the same answer, and so on for ever (get timed out)
+    with pytest.raises(rt.DeserializationError, match="No such file or directory"):
+        rt.get(use.remote(make.remote(str(tmp_path / "missing"))), timeout=60)
+
+
 def test_unpicklable_result_names_the_task(rt, backend):
     f = rt.remote(lambda: threading.Lock())
     with pytest.raises(TypeError, match="pickle") as info:
