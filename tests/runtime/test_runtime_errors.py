@@ -690,8 +690,7 @@ def test_a_result_whose_module_only_the_worker_has_is_a_runtime_error(rt, caps):
     def make():
         import types
         m = types.ModuleType("only_in_this_worker")
-        exec("class C:\n    pass\n", m.__dict__)
-        m.C.__module__ = m.__name__
+        m.C = type("C", (), {"__module__": m.__name__})
         sys.modules[m.__name__] = m
         return m.C()
 
