@@ -73,11 +73,18 @@ def _refused_bare(name: str) -> bool:
                                       and name in _POSTGRES_TYPE_FUNCTION_KEYWORDS)
 
 
+def _columns(node: exp.Expression) -> Iterable[exp.Column]:
+    """The column references in ``node``: not a collation's name, which sqlglot reads as a
+    column when dotted (``COLLATE NOCASE.NOACCENT``, DuckDB's chain of two)."""
+    return (c for c in node.find_all(exp.Column)
+            if not (isinstance(c.parent, exp.Collate) and c.arg_key == "expression"))
+
+
 def _check_bare_names(stmt: exp.Select) -> None:
     """Refuse a query naming a table alias or a column's qualifier with a bare reserved word
     (:func:`_refused_bare`), as DuckDB refuses it, where the planned SQL would quote it."""
     names = [a.this for a in stmt.find_all(exp.TableAlias)]
-    names += [c.args["table"] for c in stmt.find_all(exp.Column) if c.args.get("table")]
+    names += [c.args["table"] for c in _columns(stmt) if c.args.get("table")]
     words = [i.name for i in names if isinstance(i, exp.Identifier) and not i.quoted]
     # ``false.id``: sqlglot reads TRUE, FALSE and NULL before a dot as the constant
     words += [d.this.sql().lower() for d in stmt.find_all(exp.Dot)
@@ -634,7 +641,7 @@ def parse_query(
             raise QueryError(f"COLUMNS(...) over every relation is not supported: "
                              f"{columns.sql(dialect='duckdb')}; name the columns or use "
                              "COLUMNS(alias.*)")
-    for col in stmt.find_all(exp.Column):
+    for col in _columns(stmt):
         if col.args.get("db") or col.args.get("catalog"):
             _check_schema_qualifier(col, unaliased, schema)
         if isinstance(col.this, exp.Star) or _star_modifier_name(col):
@@ -652,7 +659,7 @@ def parse_query(
     # An ON sees the relations joined so far only (DuckDB: 'Referenced table "cn" not found');
     # the planned SQL, which puts each predicate where its relations meet, would run it.
     for k, c in on_scope:
-        for col in c.find_all(exp.Column):
+        for col in _columns(c):
             i = resolve(col)
             if i > k:
                 raise QueryError(f"JOIN ... ON {c.sql(dialect='duckdb')} refers to "
@@ -664,7 +671,7 @@ def parse_query(
     equi: list[tuple[int, str, int, str, str]] = []
     theta: list[JoinEdge] = []
     for c in conds:
-        cols = list(c.find_all(exp.Column))
+        cols = list(_columns(c))
         rels = sorted({resolve(col) for col in cols})
         if (isinstance(c, exp.EQ) and isinstance(c.left, exp.Column)
                 and isinstance(c.right, exp.Column) and len(rels) == 2):
@@ -727,7 +734,7 @@ def _check_schema_qualifier(col: exp.Column, unaliased: set[str],
 def strip_schema_qualifiers(node: exp.Expression) -> exp.Expression:
     """``node`` with ``main.title.id`` written ``title.id``, in place: the planned SQL writes
     ``title AS title``, which only the table's name reaches (:func:`_check_schema_qualifier`)."""
-    for col in node.find_all(exp.Column):
+    for col in _columns(node):
         if col.args.get("db"):
             col.set("db", None)
     return node
