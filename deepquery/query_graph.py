@@ -546,6 +546,11 @@ def parse_query(
     from_ = stmt.args.get("from") or stmt.args.get("from_")
     if from_ is None:
         raise QueryError("query has no FROM clause")
+    nested = from_.this.args.get("joins") if isinstance(from_.this, exp.Table) else None
+    if nested:  # FROM-first (``FROM a JOIN b ON ...``, no SELECT): sqlglot hangs the joins
+        # on the first table, where they are the statement's
+        stmt.set("joins", list(nested) + list(stmt.args.get("joins") or []))
+        from_.this.set("joins", None)
     _check_bare_names(stmt)
     items = [from_.this] + [j.this for j in stmt.args.get("joins") or []]
     conds: list[exp.Expression] = []
