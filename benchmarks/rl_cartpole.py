@@ -278,18 +278,29 @@ def main(argv: list[str] | None = None) -> int:
     log: Callable[[str], None] = (lambda s: print(s, file=sys.stderr, flush=True))
 
     if args.from_json:
-        report["solve"] = {}
+        solve_parts: dict[str, list[dict[str, Any]]] = {}
+        thr_parts: dict[str, dict[str, float]] = {}
         for path in args.from_json:
             try:
                 with open(path) as fh:
-                    solve_part = json.load(fh).get("solve", {})
+                    doc = json.load(fh)
+                solve_part, thr_part = doc.get("solve", {}), doc.get("throughput", {})
             except OSError as err:
                 parser.error(f"--from-json {path}: {err.strerror or err}")
             except (ValueError, AttributeError) as err:
                 parser.error(f"--from-json {path}: not a --json report of this benchmark ({err})")
             for key, runs in solve_part.items():
-                report["solve"].setdefault(key, []).extend(runs)
-        found = {key.split("/")[0] for key in report["solve"]}
+                solve_parts.setdefault(key, []).extend(runs)
+            for env_id, row in thr_part.items():
+                if env_id in thr_parts:
+                    parser.error(f"--from-json {path}: a second throughput run of {env_id}; "
+                                 "give one report with throughput")
+                thr_parts[env_id] = row
+        if solve_parts:
+            report["solve"] = solve_parts
+        if thr_parts:
+            report["throughput"] = thr_parts
+        found = {key.split("/")[0] for key in solve_parts}
         args.algos = [a for a in ("PPO", "DQN") if a in found]
     elif args.part in ("solve", "all"):
         if not args.no_sb3 and not _have_sb3():

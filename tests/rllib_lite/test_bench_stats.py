@@ -61,3 +61,25 @@ def test_bad_arguments_are_one_line_exit_2_not_the_usage_block(argv, needle, cap
         bench.main(argv)
     lines = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 2 and len(lines) == 1 and needle in lines[0], lines
+
+
+def test_from_json_prints_the_throughput_part_of_the_reports_it_reads(tmp_path, capsys):
+    # --from-json read only the solve part: a full run's report lost its throughput table, and a
+    # throughput run's printed an empty solve table
+    row = {"raw_floor": 900.0, "workers_0": 800.0, "workers_1": 820.0, "workers_2": 1600.0}
+    run = {"solved": True, "steps": 4096, "seconds": 2.0, "score": 500.0}
+    full, thr = tmp_path / "full.json", tmp_path / "thr.json"
+    full.write_text(json.dumps({"solve": {"PPO/rllib_lite": [run], "PPO/sb3": [run]},
+                                "throughput": {"rllib_lite/SlowCartPole-v1": row}}))
+    thr.write_text(json.dumps({"throughput": {"rllib_lite/SlowCartPole-v1": row}}))
+    assert bench.main(["--from-json", str(full)]) == 0
+    out = capsys.readouterr().out
+    assert "PPO: steps ratio rllib_lite/SB3 = 1.00" in out
+    assert "| rllib_lite/SlowCartPole-v1 | 900 | 800 | 820 | 1600 | 1.02 | 2.00 | 0.89 |" in out
+    assert bench.main(["--from-json", str(thr)]) == 0
+    out = capsys.readouterr().out
+    assert "| rllib_lite/SlowCartPole-v1 | 900 |" in out and "## Steps" not in out
+    with pytest.raises(SystemExit) as stop:  # two throughput runs of one env: which to print?
+        bench.main(["--from-json", str(full), str(thr)])
+    assert stop.value.code == 2
+    assert "a second throughput run of rllib_lite/SlowCartPole-v1" in capsys.readouterr().err
