@@ -47,8 +47,8 @@ from collections import deque
 from typing import Any
 
 from . import object_ref as _object_ref
+from .exceptions import GetTimeoutError, ObjectLostError, TaskCancelledError
 from .object_ref import COUNT_MAX, EPOCHS
-from .exceptions import TaskCancelledError
 from .protocol import Channel, started_path
 from .serialization import (error_value, load_value, make_results, make_value, resolve_args,
                             split_returns, system_error_value, unlink_quiet)
@@ -395,11 +395,9 @@ class Worker:
     def get_objects(self, oids: list[int], timeout: float | None) -> list[Any]:
         r = self.request(("get", oids, timeout))
         if r[0] == "timeout":
-            from .exceptions import GetTimeoutError
             raise GetTimeoutError(f"get() timed out after {timeout} s")
         if r[0] == "lost":
-            from .exceptions import ObjectLostError
-            raise ObjectLostError(f"object {r[1]:016x} was freed or is not in this runtime")
+            raise _lost(r[1])
         return [self.load(v) for v in r[1]]
 
     def load(self, value: tuple) -> Any:
@@ -419,7 +417,6 @@ class Worker:
                     raise
                 r = self.request(("locate", oid, path))
                 if r[0] != "ok":
-                    from .exceptions import ObjectLostError
                     raise ObjectLostError(f"object {r[1]:016x} was freed") from None
                 value = r[1][0]
 
@@ -441,8 +438,7 @@ class Worker:
     def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:
         r = self.request(("wait", oids, num_returns, timeout))
         if r[0] == "lost":  # as get does (a ref unpickled from bytes after its object went)
-            from .exceptions import ObjectLostError
-            raise ObjectLostError(f"object {r[1]:016x} was freed or is not in this runtime")
+            raise _lost(r[1])
         return set(r[1])
 
     def kill(self, aid: int, no_restart: bool = True) -> None:
@@ -664,6 +660,11 @@ def _map_started(path: str) -> Any:
         return None
     finally:
         os.close(fd)
+
+
+def _lost(oid: int) -> ObjectLostError:
+    """The error of a get or wait on an object the driver no longer has."""
+    return ObjectLostError(f"object {oid:016x} was freed or is not in this runtime")
 
 
 def _exit(code: int) -> None:
