@@ -110,13 +110,18 @@ def test_config_validates_fields():
     assert ImdbConfig(seed=2**64 - 1).seed == 2**64 - 1
 
 
-@pytest.fixture(scope="module")
-def tables_001():
-    """The tables at scale 0.001 (36,244 cast_info rows), literals injected as a build does."""
+def _tables(scale: float) -> dict:
+    """The tables at ``scale`` (seed 0), literals injected as a build does."""
     from sysml_datasets.imdb._witness import inject_literals
-    tables = generate_tables(ImdbConfig(scale=0.001, seed=0))
+    tables = generate_tables(ImdbConfig(scale=scale, seed=0))
     inject_literals(tables, np.random.default_rng(1))
     return tables
+
+
+@pytest.fixture(scope="module")
+def tables_001():
+    """The tables at scale 0.001 (36,244 cast_info rows)."""
+    return _tables(0.001)
 
 
 def test_cast_info_notes_have_imdbs_shares(tables_001):
@@ -148,11 +153,8 @@ def test_job_keywords_take_the_lowest_keyword_ids(tables_001):
 
 @pytest.fixture(scope="module")
 def tables_01():
-    """The tables at scale 0.01 (2,350 companies), literals injected as a build does."""
-    from sysml_datasets.imdb._witness import inject_literals
-    tables = generate_tables(ImdbConfig(scale=0.01, seed=0))
-    inject_literals(tables, np.random.default_rng(1))
-    return tables
+    """The tables at scale 0.01 (2,350 companies)."""
+    return _tables(0.01)
 
 
 def test_job_literals_keep_imdbs_shares_where_the_pool_holds_them(tables_01):

@@ -74,6 +74,24 @@ def fresh(backend: str) -> Iterator[object]:
     yield from started(backend)
 
 
+@pytest.fixture
+def stale_ref(backend: str) -> Iterator[object]:
+    """A ref of a runtime already shut down, with a new runtime (1 CPU) running for the test
+    (shut down afterwards). Local backend only: what such a ref does on Ray is Ray's matter."""
+    if backend == "ray":
+        pytest.skip("Ray's object ids are its own")
+    if runtime.is_initialized():
+        runtime.shutdown()
+    runtime.init(num_cpus=1, backend=backend)
+    stale = runtime.put(1)
+    runtime.shutdown()
+    runtime.init(num_cpus=1, backend=backend)
+    try:
+        yield stale
+    finally:
+        runtime.shutdown()
+
+
 def _shm_files() -> list[str]:
     return [p for p in glob.glob(f"/dev/shm/rt-{os.getpid()}-*/*") if os.path.isfile(p)]
 

@@ -356,39 +356,29 @@ def test_an_actor_whose_constructor_argument_failed_dies_with_that_error(rt):
     assert type(info.value.cause) is CtorError
 
 
-def test_an_actor_whose_constructor_argument_is_gone_dies_and_leaves_no_process(backend):
-    if backend == "ray":
-        pytest.skip("what a ref of a Ray runtime shut down does is Ray's matter")
+def test_an_actor_whose_constructor_argument_is_gone_dies_and_leaves_no_process(backend, stale_ref):
     import runtime
-    if runtime.is_initialized():
-        runtime.shutdown()
-    runtime.init(num_cpus=1, backend=backend)
-    stale = runtime.put(1)
-    runtime.shutdown()
-    runtime.init(num_cpus=1, backend=backend)
-    try:
-        @runtime.remote
-        class Needs:
-            def __init__(self, x):
-                self.x = x
 
-            def f(self):
-                return self.x
+    @runtime.remote
+    class Needs:
+        def __init__(self, x):
+            self.x = x
 
-        n = Needs.remote(stale)  # a ref of the runtime shut down: its object is gone
-        # before: the constructor failed as it was submitted, but its actor stayed alive and
-        # never started: calls waited for ever, and its process ran until shutdown
-        with pytest.raises(runtime.ActorDiedError, match="was freed") as info:
-            runtime.get(n.f.remote(), timeout=30)
-        assert isinstance(info.value.cause, runtime.ObjectLostError)
-        if backend == "local":
-            client = runtime.api._client
-            deadline = time.monotonic() + 30
-            while len(client.processes()) > 1 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert len(client.processes()) == 1
-    finally:
-        runtime.shutdown()
+        def f(self):
+            return self.x
+
+    n = Needs.remote(stale_ref)  # a ref of the runtime shut down: its object is gone
+    # before: the constructor failed as it was submitted, but its actor stayed alive and
+    # never started: calls waited for ever, and its process ran until shutdown
+    with pytest.raises(runtime.ActorDiedError, match="was freed") as info:
+        runtime.get(n.f.remote(), timeout=30)
+    assert isinstance(info.value.cause, runtime.ObjectLostError)
+    if backend == "local":
+        client = runtime.api._client
+        deadline = time.monotonic() + 30
+        while len(client.processes()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(client.processes()) == 1
 
 
 def test_actor_died_for_another_reason_has_no_cause(rt, caps):

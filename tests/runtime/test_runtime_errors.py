@@ -847,24 +847,13 @@ def test_a_ref_of_a_runtime_shut_down_never_reads_an_object_of_the_next(backend,
         runtime.shutdown()
 
 
-def test_wait_on_a_ref_of_a_runtime_shut_down_raises_as_get_does(backend):
-    if backend == "ray":
-        pytest.skip("Ray's object ids are its own")
+def test_wait_on_a_ref_of_a_runtime_shut_down_raises_as_get_does(stale_ref):
     import runtime
-    if runtime.is_initialized():
-        runtime.shutdown()
-    runtime.init(num_cpus=1, backend=backend)
-    stale = runtime.put(1)
-    runtime.shutdown()
-    runtime.init(num_cpus=1, backend=backend)
-    try:
-        # before, inline: ([], [stale]) at once, fewer than num_returns without a timeout
-        with pytest.raises(runtime.ObjectLostError, match="not in this runtime"):
-            runtime.wait([stale])
-        with pytest.raises(runtime.ObjectLostError, match="not in this runtime"):
-            runtime.wait([runtime.put(2), stale], num_returns=2, timeout=1)
-    finally:
-        runtime.shutdown()
+    # before, inline: ([], [stale]) at once, fewer than num_returns without a timeout
+    with pytest.raises(runtime.ObjectLostError, match="not in this runtime"):
+        runtime.wait([stale_ref])
+    with pytest.raises(runtime.ObjectLostError, match="not in this runtime"):
+        runtime.wait([runtime.put(2), stale_ref], num_returns=2, timeout=1)
 
 
 def test_wait_in_a_task_on_a_freed_object_raises_object_lost(rt, backend):
