@@ -423,20 +423,33 @@ def _check_characters(sql: str) -> None:
                      f"(for one in a string, write chr({code}))")
 
 
-_DUCKDB_FUNCTIONS = ("DATEDIFF", "DATE_DIFF", "ENCODE", "GENERATE_SERIES", "REGEXP_EXTRACT",
+_DUCKDB_FUNCTIONS = ("DATEDIFF", "DATE_DIFF", "GENERATE_SERIES", "REGEXP_EXTRACT",
                      "REGEXP_EXTRACT_ALL", "SHA256", "XOR")
 """Functions PostgreSQL's reader builds with another meaning than DuckDB's (``generate_series``
 in a SELECT list as rows, ``sha256`` as bytes, ``regexp_extract``'s group dropped, ``xor`` as
-a logical one) or as SQL DuckDB cannot run (``date_diff``'s arguments swapped and cast,
-``encode`` unknown): read as DuckDB reads them."""
+a logical one) or as SQL DuckDB cannot run (``date_diff``'s arguments swapped and cast):
+read as DuckDB reads them (``decode`` and ``encode``: :func:`_one_argument`)."""
 
-_DUCKDB_ONLY_FUNCTIONS = frozenset({"date_sub", "datesub", "date_part", "datepart"})
+_DUCKDB_ONLY_FUNCTIONS = frozenset({"date_sub", "datesub", "date_part", "datepart", "decode",
+                                    "encode"})
 """DuckDB scalar functions sqlglot has no meaning for, accepted as calls that the planned SQL
 writes as the user wrote them (every other unknown function is refused): ``date_sub(part,
 start, end)`` (PostgreSQL's reader took it for MySQL's ``DATE_SUB(date, INTERVAL)`` and wrote
 SQL DuckDB cannot parse) and ``date_part`` with a part that is not a string literal, a list of
 parts (``date_part(['year', 'month'], d)``, a struct) or a column (PostgreSQL's reader took
-the column's name for a part)."""
+the column's name for a part), and ``decode`` or ``encode`` with other than one argument
+(sqlglot drops a second one: decode's error mode, ``decode(b, 'ignore')``, and read
+``decode(a, b, c)`` as Oracle's CASE; DuckDB runs the first and refuses the others)."""
+
+
+def _one_argument(node: type[exp.Func], name: str):
+    """A builder of DuckDB's ``name(x)`` as ``node``; with other than one argument, the call as
+    written (:data:`_DUCKDB_ONLY_FUNCTIONS`), which DuckDB runs or refuses."""
+    def build(args: list) -> exp.Expression:
+        if len(args) == 1:
+            return node(this=args[0], charset=exp.Literal.string("utf-8"))
+        return exp.Anonymous(this=name, expressions=args)
+    return build
 
 
 class UserSQL(Postgres):
@@ -457,7 +470,11 @@ class UserSQL(Postgres):
         FUNCTIONS: ClassVar[dict] = {
             **Postgres.Parser.FUNCTIONS,
             **{name: DuckDB.Parser.FUNCTIONS[name] for name in _DUCKDB_FUNCTIONS},
-            "DATE_SUB": lambda args: exp.Anonymous(this="date_sub", expressions=args)}
+            "DATE_SUB": lambda args: exp.Anonymous(this="date_sub", expressions=args),
+            "DECODE": _one_argument(exp.Decode, "decode"),
+            "ENCODE": _one_argument(exp.Encode, "encode")}
+        FUNCTION_PARSERS: ClassVar[dict] = {
+            k: v for k, v in Postgres.Parser.FUNCTION_PARSERS.items() if k != "DECODE"}
         RANGE_PARSERS: ClassVar[dict] = {
             **Postgres.Parser.RANGE_PARSERS,
             TokenType.RLIKE: binary_range_parser(exp.RegexpFullMatch)}

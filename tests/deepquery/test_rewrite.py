@@ -208,3 +208,41 @@ def test_a_bit_or_hex_string_literal_is_refused(con, literal):
     sql = f"SELECT t.id, {literal} {JOIN}"
     with pytest.raises(QueryError, match="bit and hex string literals are not supported"):
         parse_query(sql, schema_of(con))
+
+
+# a byte that is no UTF-8 before each title: decode() alone fails on it, its error mode does not
+BAD_UTF8 = "('\\xFF'::BLOB || t.title::BLOB)"
+
+
+@pytest.mark.parametrize("call", [
+    f"decode({BAD_UTF8}, 'ignore')",
+    f"decode({BAD_UTF8}, 'replace')",
+    "decode(t.title::BLOB)",
+    "encode(t.title)",
+])
+def test_decode_and_encode_are_planned_with_every_argument(con, call):
+    # PostgreSQL's reader dropped decode's second argument (DuckDB's error mode), so the
+    # planned SQL failed on the bytes the query skips or replaces; it refused decode(blob), a
+    # call DuckDB runs, as a syntax error
+    want, got = _planned_rows(con, f"SELECT mc.id, {call} AS v {JOIN}")
+    assert want and _bag(got) == _bag(want)
+
+
+@pytest.mark.parametrize("call", [
+    "decode(t.title::BLOB, 'a', 'b')",  # Oracle's DECODE: no such function in DuckDB
+    "encode(t.title, 'utf-8')",
+])
+def test_decode_and_encode_calls_duckdb_refuses_are_not_run_another_way(con, call):
+    # sqlglot dropped the argument (or read Oracle's DECODE as a CASE), and deepquery ran a
+    # query DuckDB refuses
+    from deepquery.database import bind
+    from deepquery.rewrite import original_sql
+    sql = f"SELECT mc.id, {call} AS v {JOIN}"
+    with pytest.raises(duckdb.Error):
+        con.execute(sql).fetchall()
+    with pytest.raises((QueryError, duckdb.Error)):
+        g = parse_query(sql, schema_of(con))
+        tree = get_optimizer("dp")(g, EstimatedCardinality(g, TableStats(con)),
+                                   get_cost_model("cout"))
+        bind(con, original_sql(g))
+        con.execute(plan_sql(g, tree)).fetchall()
