@@ -297,6 +297,12 @@ class Driver:
             s.kill_actor(m[1], m[2])
         elif tag == "cancel":
             s.cancel(m[1], m[2], m[3])
+        elif tag == "cancel_force":  # answered: it may be refused (an actor call)
+            try:
+                s.cancel(m[2], True, m[3])
+                s._reply(w, m[1], ("ok", None))
+            except ValueError as e:
+                s._reply(w, m[1], ("error", e))
         elif tag == "side_puts":
             w.side_puts = True
         elif tag == "hello":

@@ -653,6 +653,11 @@ class Scheduler:
         e = self.store.entries.get(oid)
         if e is None or e.task is None:
             return
+        if force and e.task.kind == "call":  # Ray refuses it too (its ValueError)
+            raise ValueError(
+                f"cancel(force=True) is not supported for an actor call ({e.task.name}): an "
+                "actor has state, so its calls are never killed halfway. Use force=False (a "
+                "call that has not started never runs), or kill(actor) to end the actor")
         self._cancel(e.task, force, recursive)
 
     def _cancel(self, t: Task, force: bool, recursive: bool) -> None:

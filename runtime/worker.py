@@ -446,6 +446,11 @@ class Worker:
         self.flush()
 
     def cancel(self, oid: int, force: bool, recursive: bool = True) -> None:
+        if force:  # the driver may refuse it (an actor call): wait for its answer
+            r = self.request(("cancel_force", oid, recursive))
+            if r[0] == "error":
+                raise r[1]
+            return
         self.chan.outbox.append(("cancel", oid, force, recursive))
         self.flush()
 
@@ -790,7 +795,7 @@ _AGAIN_S = 0.001  # a cancel's SIGINT that came inside a finalizer is sent again
 _AGAIN_MAX_S = 0.05  # twice as long each time it lands in one again, up to this
 _OPEN = object()  # a request's reply slot before the answer arrives
 # requests the driver answers as it reads them: no queued task can be what they wait for
-_ANSWERED_AT_ONCE = frozenset(("get_actor", "create_actor"))
+_ANSWERED_AT_ONCE = frozenset(("get_actor", "create_actor", "cancel_force"))
 
 
 class _Prefixed(io.TextIOBase):

@@ -671,3 +671,46 @@ def test_a_cancelled_actor_call_is_not_rerun_when_its_actor_restarts(rt, caps, t
     assert rt.get(hang, timeout=60) == "hang" and rt.get(queued[1], timeout=60) == 1
     with pytest.raises(rt.TaskCancelledError):
         rt.get(queued[0], timeout=60)
+
+
+def test_force_cancel_of_an_actor_call_is_refused_as_ray_refuses_it(rt, caps, backend, tmp_path):
+    # Ray: "Only force=False is allowed for an Actor Task", else ValueError (kill the actor)
+    caps("parallel")
+    gate, started = tmp_path / "go", tmp_path / "started"
+
+    @rt.remote
+    class Gate:
+        def first(self, gate, started):
+            open(started, "w").close()
+            deadline = time.monotonic() + 60
+            while not os.path.exists(gate) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return "first"
+
+        def add(self, x):
+            return x
+
+    @rt.remote
+    def force_cancel(boxed):
+        try:
+            rt.cancel(boxed[0], force=True)
+        except ValueError as e:
+            return str(e)
+        return "no error"
+
+    a = Gate.remote()
+    first = a.first.remote(str(gate), str(started))
+    queued = a.add.remote(1)
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline, "the first call never started"
+        time.sleep(0.01)
+    for ref in (first, queued):  # running, and queued behind it
+        with pytest.raises(ValueError, match="force=True"):
+            rt.cancel(ref, force=True)
+    if backend != "ray":  # from inside a task: the same error there
+        assert "force=True" in rt.get(force_cancel.remote([queued]), timeout=60)
+    gate.write_text("")
+    # before: no error, and the queued call was cancelled as with force=False
+    assert rt.get(first, timeout=60) == "first" and rt.get(queued, timeout=60) == 1
+    assert rt.get(a.add.remote(2), timeout=60) == 2  # the actor lives on
