@@ -246,7 +246,10 @@ def parse_packets(text: str, source: str = "<packets>") -> np.ndarray:
     body = " ".join(lines) if commented else text
     tokens = body.split()
     try:
-        if width >= 5 and len(tokens) == width * len(lines) and _NOT_PACKET_TEXT.search(body) is None:
+        # The token count alone is not enough: lines of 5, 6 and 7 fields are 3 x 6 tokens, which
+        # reshaped made line 3 start one token late (and 6, 4, 8 hid a short line 2).
+        if width >= 5 and len(tokens) == width * len(lines) and _NOT_PACKET_TEXT.search(body) is None \
+                and all(len(ln.split()) == width for ln in lines):
             arr = np.array(tokens, dtype=np.int64).reshape(len(lines), width)[:, :5]
         else:
             raise ValueError

@@ -57,6 +57,22 @@ def test_packets_ignore_extra_columns_and_reject_out_of_range():
         parse_packets("\n \n", "p.txt")
 
 
+@pytest.mark.parametrize("text, want", [
+    # every line a packet, its extra columns ignored: 5 + 6 + 7 fields are 3 x 6 tokens
+    ("1 2 3 4 5 99\n6 7 8 9 10\n11 12 13 14 15 98 97\n", [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12, 13, 14, 15]]),
+    # 7 + 5 + 9 fields (a trace's rule id and more), as many tokens as 3 lines of 7
+    ("1 2 3 4 5 0 1\n6 7 8 9 10\n11 12 13 14 15 0 1 2 3\n", [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12, 13, 14, 15]]),
+])
+def test_packet_lines_of_different_widths_are_each_one_packet(text, want):
+    assert parse_packets(text).tolist() == want
+
+
+def test_a_short_packet_line_is_refused_even_where_a_longer_one_makes_up_the_count():
+    # 6 + 4 + 8 fields are 3 x 6 tokens: line 2 is short, not the start of a packet the next ends
+    with pytest.raises(RuleFormatError, match=r"^p.txt:2: expected 5 integers, found 4$"):
+        parse_packets("1 2 3 4 5 6\n7 8 9 10\n11 12 13 14 15 16 17 18\n", "p.txt")
+
+
 def test_linear_scan_returns_first_match_or_minus_one():
     rules = RuleSet.from_ranges([[0, 10, 0, 10, 0, 5, 0, 5, 6, 6], [0, 100, 0, 100, 0, 65535, 0, 65535, 0, 255]])
     pk = np.array([[5, 5, 5, 5, 6], [5, 5, 5, 5, 17], [101, 0, 0, 0, 0], [10, 10, 5, 5, 6]])
