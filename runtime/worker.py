@@ -512,7 +512,10 @@ class Worker:
             elif tag == "call":
                 self._one_thread()
                 self.take_cancels()  # an actor gets no SIGINT: a call cancelled while queued
-                self._start(tid)  # here never starts
+                if self.cancelled:  # here never starts. Its calls come in id order: a smaller
+                    # id is a call that ran here already, cancelled too late (not interrupted)
+                    self.cancelled.difference_update([x for x in self.cancelled if x < tid])
+                self._start(tid)
                 result = getattr(self.actor, method)(*args, **kwargs)
             else:
                 cls = self._fn(cls_id, blob)

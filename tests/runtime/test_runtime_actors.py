@@ -714,3 +714,36 @@ def test_force_cancel_of_an_actor_call_is_refused_as_ray_refuses_it(rt, caps, ba
     # before: no error, and the queued call was cancelled as with force=False
     assert rt.get(first, timeout=60) == "first" and rt.get(queued, timeout=60) == 1
     assert rt.get(a.add.remote(2), timeout=60) == 2  # the actor lives on
+
+
+def test_an_actor_forgets_the_calls_cancelled_while_they_ran(rt, caps, backend, tmp_path):
+    # each cancel of a running call left its id in the actor's process for ever
+    caps("processes")
+    if backend == "ray":
+        pytest.skip("reads the local backend's actor process")
+
+    @rt.remote
+    class Slow:
+        def wait_for(self, gate, started):
+            open(started, "w").close()
+            deadline = time.monotonic() + 60
+            while not os.path.exists(gate) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return gate
+
+        def cancels_kept(self):
+            from runtime import api
+            return len(api._client.cancelled)
+
+    a = Slow.remote()
+    for i in range(5):
+        gate, started = tmp_path / f"go{i}", tmp_path / f"started{i}"
+        ref = a.wait_for.remote(str(gate), str(started))
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert time.monotonic() < deadline, "the call never started"
+            time.sleep(0.01)
+        rt.cancel(ref)  # running: not interrupted, it keeps its result
+        gate.write_text("")
+        assert rt.get(ref, timeout=60) == str(gate)
+    assert rt.get(a.cancels_kept.remote(), timeout=60) == 0  # before: 5
