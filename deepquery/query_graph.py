@@ -616,6 +616,8 @@ def parse_query(
                                   tuple(c.lower() for c in schema[table]) if schema else ()))
     index = {r.alias: i for i, r in enumerate(relations)}
     unaliased = {it.name.lower() for it in items if not it.alias}
+    if schema is not None:
+        _expand_where_aliases(stmt, relations, schema)
 
     def resolve(col: exp.Column) -> int:
         q = col.table.lower()
@@ -733,6 +735,80 @@ def parse_query(
     select_sql = ", ".join(duckdb_sql(e) for e in stmt.expressions)
     return QueryGraph(tuple(relations), tuple(edges), tuple(tuple(f) for f in filters),
                       select_sql, sql, name)
+
+
+def _expand_where_aliases(stmt: exp.Select, relations: list[Relation],
+                          schema: Mapping[str, Sequence[str]]) -> None:
+    """WHERE with each SELECT alias it names written as the alias's expression, in place, as
+    DuckDB binds it: a bare name no relation has as a column, nor as an alias (DuckDB's whole
+    row), that the SELECT list gives as an alias (``SELECT t.production_year AS y ... WHERE y >
+    2000``); inside that expression, an alias given before it is one too (``SELECT t.id AS y,
+    y + 1 AS z ... WHERE z > 5``). The planned SQL places the predicate by its columns. Refused
+    as DuckDB refuses them: an aggregate or a window function, a function with side effects
+    (``random()``); and a name the SELECT list gives twice."""
+    where = stmt.args.get("where")
+    if where is None:
+        return
+    items = stmt.expressions
+    given: dict[str, list[int]] = {}
+    for k, e in enumerate(items):
+        if isinstance(e, exp.Alias):
+            given.setdefault(e.alias.lower(), []).append(k)
+    if not given:
+        return
+    taken = {c for r in relations for c in schema[r.table]} | {r.alias for r in relations}
+
+    def expand(node: exp.Expression, before: int) -> None:
+        for col in list(_columns(node)):
+            name = col.name.lower()
+            if (col.table or isinstance(col.this, exp.Star) or name in taken
+                    or not any(k < before for k in given.get(name, ()))):
+                continue  # a column, or a name resolve() refuses
+            if len(given[name]) > 1:
+                raise QueryError(f"the SELECT alias {col.name} in WHERE names "
+                                 f"{len(given[name])} expressions; give them different names")
+            k = given[name][0]
+            holder = exp.Paren(this=items[k].this.copy())
+            expand(holder, k)
+            inner = holder.this
+            text = duckdb_sql(inner)
+            if inner.find(exp.AggFunc, exp.Window) is not None:
+                raise QueryError(f"the SELECT alias {col.name} in WHERE is {text}: WHERE cannot "
+                                 "hold aggregates or window functions (DuckDB refuses it too)")
+            volatile = _side_effect_call(text)
+            if volatile:
+                raise QueryError(f"the SELECT alias {col.name} in WHERE calls {volatile}(), "
+                                 "which has side effects: DuckDB refuses it; write its expression")
+            col.replace(inner if isinstance(inner, (exp.Column, exp.Literal)) else holder)
+
+    holder = exp.Paren(this=where.this)
+    where.set("this", holder)
+    expand(holder, len(items))
+    where.set("this", holder.this)
+
+
+def _side_effect_call(sql: str) -> str | None:
+    """The first function DuckDB calls volatile (``random``, ``uuid``, ``nextval``, ...) that
+    the DuckDB-dialect ``sql`` calls, or None."""
+    tokens = sqlglot.tokenize(sql, read="duckdb")
+    volatile = _duckdb_volatile_functions()
+    for tok, nxt in itertools.pairwise(tokens):
+        if (nxt.token_type == TokenType.L_PAREN and tok.token_type != TokenType.STRING
+                and tok.text.lower() in volatile):
+            return tok.text.lower()
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _duckdb_volatile_functions() -> frozenset[str]:
+    """The installed DuckDB's functions with side effects (``stability = 'VOLATILE'``)."""
+    con = duckdb.connect()
+    try:
+        rows = con.execute("SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
+                           "WHERE stability = 'VOLATILE'").fetchall()
+    finally:
+        con.close()
+    return frozenset(name for name, in rows)
 
 
 def _check_schema_qualifier(col: exp.Column, unaliased: set[str],
