@@ -383,13 +383,23 @@ def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) ->
             return ActorHandle(*found, _counted=True)
     name = f"{ac.__name__}.__init__"
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
-    aid = c.new_id()
-    # slot 9 (an actor call's method name) carries the restart policy of a creation
-    spec = ("actor_create", ac._cls_id, name, args_val, deps, contained, [], o.num_cpus, aid,
-            (o.max_restarts, o.max_task_retries), 0, False)
     if ac._blob is None:
         ac._blob = dumps_plain(ac._cls)
-    c.create_actor(aid, o.name, ac._meta, spec, ac._blob, o.lifetime == "detached")
+    while True:
+        aid = c.new_id()
+        # slot 9 (an actor call's method name) carries the restart policy of a creation
+        spec = ("actor_create", ac._cls_id, name, args_val, deps, contained, [], o.num_cpus, aid,
+                (o.max_restarts, o.max_task_retries), 0, False)
+        try:
+            c.create_actor(aid, o.name, ac._meta, spec, ac._blob, o.lifetime == "detached")
+            break
+        except ValueError:  # the name is taken
+            if o.name is None or not o.get_if_exists:
+                raise
+        # another caller created it since we looked (as Ray does: get the winner's actor)
+        found = c.get_actor(o.name)
+        if found is not None:
+            return ActorHandle(*found, _counted=True)
     del keep
     return ActorHandle(aid, ac._meta, _counted=True)
 

@@ -747,3 +747,26 @@ def test_an_actor_forgets_the_calls_cancelled_while_they_ran(rt, caps, backend, 
         gate.write_text("")
         assert rt.get(ref, timeout=60) == str(gate)
     assert rt.get(a.cancels_kept.remote(), timeout=60) == 0  # before: 5
+
+
+def test_get_if_exists_from_tasks_at_once_gives_them_all_one_actor(rt, caps):
+    # two tasks looked the name up, found nothing, and both created: one got "already exists"
+    caps("parallel")
+
+    @rt.remote
+    class Named:
+        def pid(self):
+            return os.getpid()
+
+    @rt.remote
+    def get_or_create(name, at):
+        time.sleep(max(0.0, at - time.time()))  # both look the name up at the same moment
+        h = Named.options(name=name, get_if_exists=True).remote()
+        return rt.get(h.pid.remote()), h  # the handle keeps the actor alive for the other
+
+    for trial in range(5):
+        at = time.time() + 0.3
+        (pid1, h1), (pid2, h2) = rt.get([get_or_create.remote(f"shared-{trial}", at)
+                                         for _ in range(2)], timeout=60)
+        assert pid1 == pid2 and h1 == h2  # before: TaskError(ValueError: ... already exists)
+        rt.kill(h1)
