@@ -799,10 +799,42 @@ def _interrupt_of(e: BaseException | None) -> BaseException | None:
     return next((x for x in _chain(e) if isinstance(x, KeyboardInterrupt)), None)
 
 
+def _escape_unprintable(err: UnicodeEncodeError) -> tuple[str, int]:
+    """An error handler for stdout: a byte of a name that is not UTF-8 (the lone surrogate
+    ``\\udcff`` that Python decodes byte 0xff to) as ``\\xff``, any other character the
+    encoding lacks as its backslash escape (``\\xe9``, ``\\u2192``)."""
+    text = err.object[err.start:err.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else c.encode("ascii", "backslashreplace").decode("ascii")
+                   for c in text), err.end
+
+
+codecs.register_error("deepquery.escape", _escape_unprintable)
+
+
+@contextlib.contextmanager
+def _printable_stdout() -> Iterator[None]:
+    """stdout writing what its encoding cannot take escaped (:func:`_escape_unprintable`), not
+    failing: a file name that is not UTF-8, under PYTHONIOENCODING=utf-8 or a UTF-8 locale
+    other than C.UTF-8 (whose stdout refuses it), was 'codec can't encode', exit 2."""
+    out = sys.stdout
+    errors = getattr(out, "errors", None)
+    if errors != "strict" or not hasattr(out, "reconfigure"):
+        yield
+        return
+    out.reconfigure(errors="deepquery.escape")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # a stdout closed meanwhile: reported already
+            out.reconfigure(errors=errors)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code. SIGTERM (``kill``, ``timeout``) ends a command as
     Ctrl-C does: a build in progress removes its temporary database, exit 1."""
-    return run_main("deepquery", lambda: _main(argv))
+    with _printable_stdout():
+        return run_main("deepquery", lambda: _main(argv))
 
 
 def _main(argv: list[str] | None) -> int:

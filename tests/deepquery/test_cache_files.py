@@ -16,7 +16,7 @@ from sysml_datasets.imdb import ImdbConfig, build_database, database_path
 
 from deepquery.__main__ import main
 
-from .dq_helpers import TINY, TINY_FLAGS, held_open_for_writing, one_line
+from .dq_helpers import TINY, TINY_FLAGS, deepquery_cli, held_open_for_writing, one_line
 
 OTHER = ImdbConfig(scale=0.0005, seed=4, witnesses=False)
 
@@ -198,3 +198,26 @@ def test_data_list_json_gives_a_name_that_is_not_utf8_as_text_and_exactly(tmp_pa
     assert f["path"] == str(cache) + "/" + name.decode("utf-8", "replace")
     assert base64.b64decode(f["path_base64"]) == os.fsencode(cache) + b"/" + name
     assert "cache_dir_base64" not in json.loads(text)  # only where a path is not UTF-8
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_a_name_that_is_not_utf8_is_printed_as_text(tmp_path, imdb_db, encoding):
+    # On a stdout that refuses what it cannot encode (PYTHONIOENCODING=utf-8, or a UTF-8
+    # locale other than C.UTF-8), data list and plan said "'utf-8' codec can't encode
+    # character '\udcff' ...: surrogates not allowed" and exited 2 on a file name with a byte
+    # 0xff (a build's host name, a query file's)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    name = b".imdb_s0.01_seed0_0123456789abcdef.duckdb.h\xffst.999999999.tmp"
+    with open(os.fsencode(cache) + b"/" + name, "wb"):
+        pass
+    r = deepquery_cli("data", "list", cache=cache, PYTHONIOENCODING=encoding)
+    assert r.returncode == 0 and r.stderr == ""
+    assert ".duckdb.h\\xffst.999999999.tmp  (temporary file of a build" in r.stdout
+    query = os.fsencode(tmp_path) + b"/q\xff.sql"
+    with open(query, "w") as f:
+        f.write("SELECT count(*) FROM kind_type AS kt")
+    r = deepquery_cli("plan", os.fsdecode(query), "--db", str(imdb_db), cache=cache,
+                      PYTHONIOENCODING=encoding)
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert r.stdout.startswith("query q\\xff: 1 relations")
