@@ -389,12 +389,19 @@ class Driver:
         entries = s.store.entries
         n = len(oids)
         got: list[tuple[Any, tuple, Any]] = []
+        err = None
         with s.cv:
             self._collect_released()
-            for o in oids:  # each object once: long lists stay cheap
-                e = self._wait_value(o, deadline, timeout, n - len(got), n)
+            for i, o in enumerate(oids):  # each object once: long lists stay cheap
+                e = self._wait_value(o, deadline, timeout, n - len(got), n,
+                                     oids if i + 1 < n else None, i + 1)
+                if e.value[0] not in "is":  # an error (of this or a later one): raised now,
+                    err = e.value  # without waiting for the others, as Ray's get does
+                    break
                 got.append((e, e.value, e.mm))
                 s.store.touch(o)
+        if err is not None:
+            load_value(err)  # raises it
         # map shared memory outside the lock; an object evicted or spilled since it was seen
         # is looked up again (and rebuilt if it was evicted)
         out = []
@@ -427,10 +434,13 @@ class Driver:
         return out
 
     def _wait_value(self, oid: int, deadline: float | None, timeout: float | None,
-                    left_n: int, n: int) -> Any:
-        """The entry of ``oid`` once it has a value (rebuilt from lineage if it was lost); the
+                    left_n: int, n: int, others: list[int] | None = None,
+                    start: int = 0) -> Any:
+        """The entry of ``oid`` once it has a value (rebuilt from lineage if it was lost), or,
+        while it has none, that of the first of ``others[start:]`` holding an error; the
         caller holds ``sched.cv``."""
         s = self.sched
+        failures = -1  # errors stored so far (``Scheduler.failures``) when others was looked at
         while True:
             e = s.store.entries.get(oid)
             if e is None:
@@ -445,6 +455,13 @@ class Driver:
                 s.recover(oid)
                 self._wake()  # the dispatcher sends the rebuilt tasks
                 continue
+            if others is not None and failures != s.failures:
+                failures = s.failures  # an error was stored since: one of others' may be
+                entries = s.store.entries
+                for o in itertools.islice(others, start, None):
+                    x = entries.get(o)
+                    if x is not None and x.value is not None and x.value[0] in "ex":
+                        return x
             if deadline is None:
                 s.cv.wait(1.0)
             else:

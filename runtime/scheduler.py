@@ -207,6 +207,7 @@ class Scheduler:
         self.soft_pool = num_cpus + min(num_cpus, self.max_extra_workers)
         self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
         self.spawn_blocked_until = 0.0  # no worker start is tried before (see pool.start_worker)
+        self.failures = 0  # error values stored so far (a get raises the first it sees)
 
     # --- submission ---
     def submit(self, spec: tuple, blob: bytes | None, holder: WorkerInfo | None,
@@ -406,6 +407,9 @@ class Scheduler:
 
     # --- results ---
     def _set(self, oid: int, value: tuple, contained: list[int] | None) -> None:
+        failed = value[0] in "ex"
+        if failed:
+            self.failures += 1
         for waiter in self.store.set_value(oid, value, contained):
             if type(waiter) is Task:
                 waiter.pending -= 1
@@ -415,6 +419,9 @@ class Scheduler:
                     a = self.actors.get(waiter.aid)
                     if a is not None:  # else dead and forgotten: nothing to send
                         actors.pump(self, a)
+            elif failed and waiter.is_get and not waiter.done:
+                _unblock(waiter)  # raised at once, whatever the others, as Ray's get does
+                self._finish_waiter(waiter, error=value)
             else:
                 self._waiter_hit(waiter)
         self.changed = True
@@ -501,6 +508,7 @@ class Scheduler:
         entries = self.store.entries
         waiter = Waiter(w, rid, oids, need, is_get, timeout is not None)
         missing = []
+        failed = None
         for o in oids:
             e = entries.get(o)
             if e is None:
@@ -511,6 +519,11 @@ class Scheduler:
                     self.recover(o)
                 if e.value is None:
                     missing.append(e)
+            elif is_get and failed is None and e.value[0] in "ex":
+                failed = e.value
+        if missing and failed is not None:  # raised at once, without waiting for the others
+            self._finish_waiter(waiter, error=failed)
+            return
         ready_n = len(oids) - len(missing)
         waiter.remaining = need - ready_n
         if waiter.remaining <= 0 or timeout == 0:
@@ -542,7 +555,10 @@ class Scheduler:
             _unblock(waiter)
             self._finish_waiter(waiter)
 
-    def _finish_waiter(self, waiter: Waiter, timed_out: bool = False) -> None:
+    def _finish_waiter(self, waiter: Waiter, timed_out: bool = False,
+                       error: tuple | None = None) -> None:
+        """Answer ``waiter``; a get with ``error`` (the error value of one of its objects)
+        gets the first error among its objects, which the worker raises."""
         waiter.done = True
         st = waiter.w.stack
         if st and waiter in st:  # answered: it leaves the stack at once, so it never hides a
@@ -551,6 +567,14 @@ class Scheduler:
         if waiter.is_get:
             if timed_out:
                 self._reply(waiter.w, waiter.rid, ("timeout",))
+                return
+            if error is not None:
+                for o in waiter.oids:
+                    e = entries.get(o)
+                    if e is not None and e.value is not None and e.value[0] in "ex":
+                        error = e.value
+                        break
+                self._reply(waiter.w, waiter.rid, ("ok", [error]))  # loading it raises
                 return
             vals = []
             for o in waiter.oids:

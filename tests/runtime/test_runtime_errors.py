@@ -938,3 +938,43 @@ def test_an_actor_whose_constructor_raises_an_exception_whose_str_raises_is_dead
         assert "constructor raised" in str(info.value)
         assert "<exception str() failed>" in str(info.value)
     assert rt.get(rt.remote(lambda: 2).remote(), timeout=60) == 2
+
+
+def test_get_of_a_list_raises_an_error_without_waiting_for_the_others(rt, caps, tmp_path):
+    # Ray's get: "if one object is an exception, ray.get() will immediately return without
+    # waiting for the remaining ones" (ray-project/ray#47730); this waited for all of them
+    caps("parallel")
+    gate = tmp_path / "go"
+
+    @rt.remote
+    def held(gate):
+        deadline = time.monotonic() + 60
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return "held"
+
+    @rt.remote
+    def boom():
+        raise KeyError("boom")
+
+    @rt.remote
+    def get_in_a_task(refs):
+        try:
+            rt.get(refs, timeout=30)
+        except KeyError:
+            return "raised"
+        return "no error"
+
+    slow = held.remote(str(gate))
+    failed = boom.remote()
+    with pytest.raises(KeyError, match="boom"):  # before: GetTimeoutError after 30 s
+        rt.get([slow, failed], timeout=30)
+    with pytest.raises(KeyError, match="boom"):  # failed already when the get starts
+        rt.get([slow, failed], timeout=30)
+    # in a task: with the error there at once, and with it coming while the task waits
+    assert rt.get(get_in_a_task.remote([slow, failed]), timeout=60) == "raised"
+    assert rt.get(get_in_a_task.remote([slow, boom.remote()]), timeout=60) == "raised"
+    gate.write_text("")
+    assert rt.get(slow, timeout=60) == "held"
+    with pytest.raises(KeyError):  # the first error in the list, as before, once all are there
+        rt.get([slow, failed], timeout=60)
