@@ -602,11 +602,16 @@ def cancel(ref: ObjectRef, force: bool = False, recursive: bool = True) -> None:
 
 
 @_shielded
-def get_actor(name: str) -> ActorHandle:
-    """The handle of the live actor created with ``options(name=name)``."""
+def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
+    """The handle of the live actor created with ``options(name=name)``. ``namespace``, as
+    Ray's: passed to Ray on its backend; elsewhere there is one namespace (as for
+    ``options(namespace=...)``)."""
     if not isinstance(name, str) or not name:
         raise TypeError("get_actor() expects the actor's name as a non-empty string")
-    found = _get_client().get_actor(name)
+    if namespace is not None and not isinstance(namespace, str):
+        raise TypeError(f"get_actor(namespace={namespace!r}): must be None or a string")
+    c = _get_client()
+    found = c.get_actor(name, namespace) if c.direct else c.get_actor(name)
     if found is None:
         raise ValueError(f"failed to look up actor with name {name!r}: no live actor has it")
     return ActorHandle(*found, _counted=True)  # the client counted it as it found it

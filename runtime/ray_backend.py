@@ -240,9 +240,9 @@ class RayClient:
     def cancel(self, ref: Any, force: bool, recursive: bool = True) -> None:
         self._call(self.ray.cancel, ref, force=force, recursive=recursive)
 
-    def get_actor(self, name: str) -> tuple[Any, Any] | None:
+    def get_actor(self, name: str, namespace: str | None = None) -> tuple[Any, Any] | None:
         try:
-            h = self.ray.get_actor(name)
+            h = self.ray.get_actor(name, namespace=namespace)
         except ValueError:
             return None
         return h, (name, {})

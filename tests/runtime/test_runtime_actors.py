@@ -770,3 +770,18 @@ def test_get_if_exists_from_tasks_at_once_gives_them_all_one_actor(rt, caps):
                                          for _ in range(2)], timeout=60)
         assert pid1 == pid2 and h1 == h2  # before: TaskError(ValueError: ... already exists)
         rt.kill(h1)
+
+
+def test_get_actor_takes_rays_namespace_argument(rt):
+    # ray.get_actor(name, namespace=None): code written for Ray passes it; it raised TypeError
+    @rt.remote
+    class Spaced:
+        def ping(self):
+            return "pong"
+
+    a = Spaced.options(name="spaced", namespace="team").remote()
+    h = rt.get_actor("spaced", namespace="team")  # before: TypeError (unexpected keyword)
+    assert rt.get(h.ping.remote(), timeout=60) == "pong"
+    with pytest.raises(TypeError, match="namespace"):
+        rt.get_actor("spaced", namespace=3)
+    rt.kill(a)
