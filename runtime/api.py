@@ -606,8 +606,11 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
     """The handle of the live actor created with ``options(name=name)``. ``namespace``, as
     Ray's: passed to Ray on its backend; elsewhere there is one namespace (as for
     ``options(namespace=...)``)."""
-    if not isinstance(name, str) or not name:
-        raise TypeError("get_actor() expects the actor's name as a non-empty string")
+    if not name:  # Ray's ValueError ("Please supply a non-empty value to get_actor")
+        raise ValueError(f"get_actor({name!r}): give the name the actor was created with")
+    if not isinstance(name, str):
+        raise TypeError(f"get_actor() expects the actor's name as a string, got "
+                        f"{type(name).__name__}")
     if namespace is not None and not isinstance(namespace, str):
         raise TypeError(f"get_actor(namespace={namespace!r}): must be None or a string")
     c = _get_client()

@@ -785,3 +785,12 @@ def test_get_actor_takes_rays_namespace_argument(rt):
     with pytest.raises(TypeError, match="namespace"):
         rt.get_actor("spaced", namespace=3)
     rt.kill(a)
+
+
+def test_get_actor_of_an_empty_name_raises_value_error_as_ray(rt):
+    # ray.get_actor: "if not name: raise ValueError"; this raised TypeError
+    for name in ("", None):
+        with pytest.raises(ValueError, match="name"):
+            rt.get_actor(name)
+    with pytest.raises(TypeError, match="string"):
+        rt.get_actor(3)
