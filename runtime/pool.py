@@ -40,15 +40,24 @@ def grow(s: Any, head: Any) -> None:
     """No worker can take READY task ``head``: grow the pool, or (past ``soft_pool``
     processes) let waiting workers run the tasks they wait for."""
     active = helping = 0
+    busy = 0.0  # the CPUs that the tasks of the active workers asked for
     for w in s.pool:
         if w.doomed:
             continue
         if not w.blocked:
             active += 1
+            if w.inflight:
+                busy += w.cpu
         elif w.stack and type(w.stack[-1]) is int:  # runs a help task
             helping += 1
     free = s.num_cpus - active - helping
     if free <= 0:
+        # a process per CPU is active, but some run tasks that asked for less than a CPU
+        # (num_cpus=0 or a fraction): one that fits in the CPUs left gets a process, as Ray
+        # runs tasks for as long as the sum of what they asked for fits
+        if (head.num_cpus <= s.num_cpus - busy - helping + 1e-9
+                and len(s.pool) < s.num_cpus + s.max_extra_workers):
+            start_worker(s)
         return
     if len(s.pool) >= s.soft_pool:
         if _help_own(s, free):

@@ -171,6 +171,48 @@ def test_a_task_asking_for_more_cpus_than_the_runtime_has_fails_not_waits(rt, ca
     assert rt.get(greedy.options(num_cpus=2).remote(), timeout=60) == "ran"
 
 
+def test_a_task_asking_for_no_cpu_runs_while_every_cpu_is_taken(rt, caps, tmp_path):
+    # Ray runs tasks while the sum of the CPUs they ask for fits: a num_cpus=0 task waited
+    # for a CPU, here behind the tasks that wait for it (until they gave up)
+    import os
+
+    caps("parallel")
+    flag = tmp_path / "set"
+
+    @rt.remote
+    def wait_for(flag):
+        deadline = time.monotonic() + 20
+        while not os.path.exists(flag) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return os.path.exists(flag)
+
+    @rt.remote(num_cpus=0)
+    def set_flag(flag):
+        open(flag, "w").close()
+        return True
+
+    waiting = [wait_for.remote(str(flag)) for _ in range(4)]  # 2 run, 2 queue ahead of it
+    assert rt.get(set_flag.remote(str(flag)), timeout=60)
+    assert rt.get(waiting, timeout=60) == [True] * 4  # before: [False, False, False, True]
+
+
+def test_tasks_asking_for_half_a_cpu_run_two_per_cpu(rt, caps, tmp_path):
+    # 4 tasks of num_cpus=0.5 fit in 2 CPUs at once, as on Ray; they ran 2 at a time
+    import os
+
+    caps("parallel")
+
+    @rt.remote(num_cpus=0.5)
+    def meet(folder, i, n):
+        open(os.path.join(folder, str(i)), "w").close()
+        deadline = time.monotonic() + 20
+        while len(os.listdir(folder)) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(os.listdir(folder))
+
+    assert rt.get([meet.remote(str(tmp_path), i, 4) for i in range(4)], timeout=60) == [4] * 4
+
+
 def test_tasks_run_in_parallel(rt, caps):
     caps("parallel")
     import os
