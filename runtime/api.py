@@ -539,7 +539,9 @@ def get(refs: ObjectRef | Sequence[ObjectRef], timeout: float | None = None) -> 
         if not oids:
             return []
         return _live_client("get()").get_objects(oids, timeout)
-    _check_ref(refs, "get")
+    # Ray's ValueError for what is neither a ref nor a list (a ref inside a list: TypeError)
+    raise ValueError(f"get() expects an ObjectRef or a list of ObjectRefs, got "
+                     f"{type(refs).__name__}; pass what f.remote(...) or put(...) returned")
 
 
 @_shielded

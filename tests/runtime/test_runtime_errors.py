@@ -611,8 +611,11 @@ def test_a_task_that_already_finished_keeps_its_result_when_cancelled(rt):
 
 
 def test_get_of_a_non_ref_says_what_to_do(rt):
-    with pytest.raises(TypeError, match="ObjectRef"):
-        rt.get(3)
+    # as Ray's get: ValueError for what is neither a ref nor a list (before: TypeError), and
+    # TypeError for a list holding something else
+    for bad in (3, (r for r in [rt.put(1)]), {rt.put(1)}):
+        with pytest.raises(ValueError, match="ObjectRef"):
+            rt.get(bad)
     with pytest.raises(TypeError, match="ObjectRef"):
         rt.get([rt.put(1), "x"])
 
