@@ -587,8 +587,9 @@ def kill(actor: ActorHandle, no_restart: bool = True) -> None:
 
     With ``no_restart=False`` an actor that has restarts left is restarted instead.
     """
-    if not isinstance(actor, ActorHandle):
-        raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
+    if not isinstance(actor, ActorHandle):  # Ray's ValueError ("only supported for actors")
+        raise ValueError(f"kill() expects an actor handle, got {type(actor).__name__} (a task "
+                         "is stopped with cancel(ref))")
     _live_client("kill()").kill(actor._aid, no_restart)
 
 

@@ -794,3 +794,14 @@ def test_get_actor_of_an_empty_name_raises_value_error_as_ray(rt):
             rt.get_actor(name)
     with pytest.raises(TypeError, match="string"):
         rt.get_actor(3)
+
+
+def test_kill_of_what_is_not_an_actor_raises_value_error_as_ray(rt):
+    # ray.kill: "only supported for actors" is a ValueError; this raised TypeError
+    @rt.remote
+    def f():
+        return 1
+
+    for bad in (f.remote(), "actor", None):
+        with pytest.raises(ValueError, match="actor handle"):
+            rt.kill(bad)
