@@ -495,12 +495,17 @@ class Scheduler:
             w.idle_since = time.monotonic()
         if w.cancelled:
             w.cancelled.discard(tid)
-        if w.orphans:
-            o = w.orphans.pop(tid, None)
-            if o is not None and o.sent > w.done_upto:
-                w.done_upto = o.sent
+        o = w.orphans.pop(tid, None) if w.orphans else None
+        if o is not None and o.sent > w.done_upto:
+            w.done_upto = o.sent
         if t is not None and t.sent > w.done_upto:
             w.done_upto = t.sent
+        x = t if t is not None else o
+        if x is not None and x.cancelled:
+            # its id went down w's cancel pipe, maybe after it ended there (then nothing there
+            # drops it): w forgets it, else each such cancel stays in w for ever
+            w.chan.outbox.append(("forget", tid))
+            self.to_flush.add(w)
         if t is None:  # cancelled while running: drop the result
             discard([v for v, _ in values])
             return

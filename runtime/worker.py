@@ -363,6 +363,9 @@ class Worker:
         elif tag == "up":
             self.take_cancels()  # those written while we started
             self.up = True
+        elif tag == "forget":  # a task that ended here was cancelled: its id, maybe read
+            self.take_cancels()  # after it ended (or still in the pipe), is of no more use
+            self.cancelled.discard(m[1])
         elif tag == "exit":
             _exit(0)
         elif tag == "setup":
