@@ -95,7 +95,9 @@ def sample_program(inputs: Sequence[Any], depth: int, rng: random.Random,
     """A random program of exactly ``depth`` calls that runs, and its output (random mode).
 
     Functions and arguments are drawn uniformly through :class:`RandomChooser` (no target, so
-    generic domains only). Returns None when ``tries`` attempts all failed.
+    generic domains only). An attempt fails where a call fails or a generator cannot handle the
+    value (a column label that repeats, after ``pd.concat(axis=1)``). Returns None when ``tries``
+    attempts all failed.
     """
     names = list(functions) if functions is not None else [f.name for f in dsl.functions()]
     sources = [i for i, v in enumerate(inputs) if dsl.receiver_kind(v) is not None]
@@ -116,6 +118,8 @@ def sample_program(inputs: Sequence[Any], depth: int, rng: random.Random,
                     args, trace = run_recorded(generator(name), GenContext(value, inputs), RandomChooser(rng))
                 except Infeasible:
                     break
+                except Exception:  # noqa: BLE001 - a generator failing on odd data (a repeated
+                    break          # column label) fails this try, as the search skips it
                 out = box.run(dsl.call, dsl.get(name), value, args, inputs)
                 if not out.ok:
                     break

@@ -198,6 +198,19 @@ def test_random_programs_replay_from_their_traces():
         assert equal(value, again.run([sales()]))
 
 
+def test_random_programs_over_inputs_sharing_a_column_name_never_raise():
+    # pd.concat([df0, df1], axis=1) repeats the column 'k'; the groupby generator then read
+    # recv['k'].dtype from a frame and raised AttributeError out of sample_program (seeds 30, 44
+    # and 81 here), where the search treats a generator failing on odd data as no candidate
+    a = pd.DataFrame({"k": ["x", "y", "x"], "v": [1, 2, 3]})
+    b = pd.DataFrame({"k": ["x", "y", "z"], "w": [4, 5, 6]})
+    for seed in range(100):
+        got = sample_program([a, b], 2, random.Random(seed), functions=["concat", "groupby.sum"])
+        if got is not None:
+            prog, value = got
+            assert equal(value, prog.run([a, b])), prog.render()
+
+
 FRAMES = [
     sales(),
     pd.DataFrame({"k": ["x", "y", "x", "z"], "a": [1.0, np.nan, 3.0, 4.0], "b": [4, 3, 2, 1]}),
