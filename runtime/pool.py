@@ -158,14 +158,19 @@ def _help(s: Any) -> None:
         else:
             rest.append(w)
     rest.sort(key=lambda w: len(w.stack))  # then any, to the least nested workers
-    ready = s.ready
+    queues = [q for q in (s.ready_low, s.ready) if q]
     for w in rest:
-        while ready and (ready[0].state != "READY"
-                         or (ready[0].deps and s._missing_deps(ready[0]))):
-            ready.popleft()
-        if not ready:
+        while queues:
+            ready = queues[0]
+            while ready and (ready[0].state != "READY"
+                             or (ready[0].deps and s._missing_deps(ready[0]))):
+                ready.popleft()
+            if ready:
+                break
+            queues.pop(0)
+        if not queues:
             return
-        _send_help(s, w, ready.popleft())
+        _send_help(s, w, queues[0].popleft())
 
 
 def _send_help(s: Any, w: Any, t: Any) -> None:

@@ -194,6 +194,7 @@ class Scheduler:
         self.fn_blobs: dict[int, bytes] = {}
         self.fn_time: dict[int, float] = {}
         self.ready: deque[Task] = deque()
+        self.ready_low: deque[Task] = deque()  # READY tasks asking for less than a CPU
         self.timers: list[tuple[float, int, Waiter]] = []
         self._tids = itertools.count(1)
         self._timer_seq = itertools.count()
@@ -208,7 +209,6 @@ class Scheduler:
         self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
         self.spawn_blocked_until = 0.0  # no worker start is tried before (see pool.start_worker)
         self.failures = 0  # error values stored so far (a get raises the first it sees)
-        self.low_ready = False  # a task asking for less than a CPU was made READY (_pump_low)
 
     # --- submission ---
     def submit(self, spec: tuple, blob: bytes | None, holder: WorkerInfo | None,
@@ -307,12 +307,11 @@ class Scheduler:
         t.state = READY
         t.worker = None
         t.ready_at = time.monotonic()
-        if t.num_cpus < 1:
-            self.low_ready = True
+        q = self.ready if t.num_cpus >= 1 else self.ready_low
         if front:
-            self.ready.appendleft(t)
+            q.appendleft(t)
         else:
-            self.ready.append(t)
+            q.append(t)
 
     def _export(self, deps: list[int]) -> list[tuple]:
         """The values of ``deps``, marked as seen by a worker."""
@@ -346,7 +345,13 @@ class Scheduler:
 
     # --- dispatch to the pool ---
     def pump(self) -> None:
-        ready = self.ready
+        # tasks asking for less than a CPU queue apart: one that fits starts even while a
+        # task asking for whole CPUs waits for them, as Ray schedules by what tasks ask for
+        if self.ready_low:
+            self._pump(self.ready_low)
+        self._pump(self.ready)
+
+    def _pump(self, ready: deque[Task]) -> None:
         while ready:
             t = ready[0]
             if t.state != READY:
@@ -355,34 +360,11 @@ class Scheduler:
             w = self._pick(t)
             if w is None:
                 pool.grow(self, t)
-                if self.low_ready and t.num_cpus >= 1:
-                    self._pump_low()
                 return
             ready.popleft()
             if t.deps and self._missing_deps(t):
                 continue
             self._send_task(w, t)
-
-    def _pump_low(self) -> None:
-        """The head of the ready queue waits for CPUs: start the READY tasks behind it that
-        ask for less than one CPU (num_cpus=0 or a fraction) where they fit, as Ray schedules
-        tasks by what they ask for, not in submission order."""
-        ready = self.ready
-        found = False
-        for t in list(itertools.islice(ready, 1, None)):
-            if t.state != READY or t.num_cpus >= 1:
-                continue
-            found = True
-            w = self._pick(t)
-            if w is None:
-                pool.grow(self, t)
-                return
-            ready.remove(t)
-            if t.deps and self._missing_deps(t):
-                continue
-            self._send_task(w, t)
-        if not found:
-            self.low_ready = False
 
     def _pick(self, t: Task) -> WorkerInfo | None:
         busy = 0.0
