@@ -390,11 +390,12 @@ class Driver:
         n = len(oids)
         got: list[tuple[Any, tuple, Any]] = []
         err = None
+        seen = [-1]  # Scheduler.failures when the list was last looked through for an error
         with s.cv:
             self._collect_released()
             for i, o in enumerate(oids):  # each object once: long lists stay cheap
                 e = self._wait_value(o, deadline, timeout, n - len(got), n,
-                                     oids if i + 1 < n else None, i + 1)
+                                     oids if i + 1 < n else None, i + 1, seen)
                 if e.value[0] not in "is":  # an error (of this or a later one): raised now,
                     err = e.value  # without waiting for the others, as Ray's get does
                     break
@@ -435,12 +436,13 @@ class Driver:
 
     def _wait_value(self, oid: int, deadline: float | None, timeout: float | None,
                     left_n: int, n: int, others: list[int] | None = None,
-                    start: int = 0) -> Any:
+                    start: int = 0, seen: list[int] | None = None) -> Any:
         """The entry of ``oid`` once it has a value (rebuilt from lineage if it was lost), or,
-        while it has none, that of the first of ``others[start:]`` holding an error; the
-        caller holds ``sched.cv``."""
+        while it has none, that of the first of ``others[start:]`` holding an error: they are
+        looked through when an error was stored since ``seen[0]`` (``Scheduler.failures``
+        then, updated), so a get of a long list looks through it once, not once per object;
+        the caller holds ``sched.cv``."""
         s = self.sched
-        failures = -1  # errors stored so far (``Scheduler.failures``) when others was looked at
         while True:
             e = s.store.entries.get(oid)
             if e is None:
@@ -455,8 +457,8 @@ class Driver:
                 s.recover(oid)
                 self._wake()  # the dispatcher sends the rebuilt tasks
                 continue
-            if others is not None and failures != s.failures:
-                failures = s.failures  # an error was stored since: one of others' may be
+            if others is not None and seen is not None and seen[0] != s.failures:
+                seen[0] = s.failures  # an error was stored since: one of others' may be
                 entries = s.store.entries
                 for o in itertools.islice(others, start, None):
                     x = entries.get(o)
