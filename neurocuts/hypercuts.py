@@ -34,6 +34,7 @@ cost model's search).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,10 +120,13 @@ def hypercuts_step(config: HyperCutsConfig):
 def build_hypercuts(rules: RuleSet, config: HyperCutsConfig = HyperCutsConfig(),
         time_limit_s: float | None = None, max_nodes: int | None = None) -> Tree:
     """Build a HyperCuts tree."""
+    t0 = time.perf_counter()  # build_s: the whole build, the root's separation included
     tree = Tree(rules, config.binth, algo="hypercuts", share=False, merge_pruned=True, prune_max=1000)
     if config.split_hosts:
         ids = tree.root.rules
         wide = ((rules.hi[ids, :2] - rules.lo[ids, :2]) >= 1).all(axis=1)
         if len(ids) > config.binth and wide.any() and not wide.all():
             partition(tree, tree.root, [ids[wide], ids[~wide]])
-    return grow(tree, hypercuts_step(config), time_limit_s=time_limit_s, max_nodes=max_nodes)
+    grow(tree, hypercuts_step(config), time_limit_s=time_limit_s, max_nodes=max_nodes)
+    tree.build_s = time.perf_counter() - t0
+    return tree
