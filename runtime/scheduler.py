@@ -671,6 +671,10 @@ class Scheduler:
         if not w.inflight:
             w.cpu = 0.0
             w.idle_since = time.monotonic()
+        x = t if t is not None else w.orphans.get(tid)  # (an orphan: failed by the driver)
+        if x is not None and x.cancelled:  # its id may be in w's cancelled ids: w forgets it
+            w.chan.outbox.append(("forget", tid))
+            self.to_flush.add(w)
         if t is not None and t.state == RUNNING:
             if t.cancelled:  # handed back before it started: it never runs
                 t.worker = None

@@ -1031,3 +1031,49 @@ def test_a_worker_forgets_a_task_cancelled_after_it_ended_there(fresh, backend, 
     meet.mkdir()
     # before: [3, 0] (or [0, 3])
     assert rt.get([cancels_kept.remote(str(meet), 2) for _ in range(2)], timeout=60) == [0, 0]
+
+
+def test_a_worker_forgets_a_task_cancelled_while_queued_there_then_handed_back(fresh, backend,
+                                                                            tmp_path):
+    # a short task queued behind another on a worker, cancelled there, then handed back to
+    # the driver (the task before it waited in get) left its id in that worker for ever
+    if backend != "local":
+        pytest.skip("reads the local pool's workers")
+    rt = fresh
+
+    @rt.remote
+    def first(gate):  # short when gate is None (it uses no global of this module: no import)
+        if gate is not None:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(gate) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            rt.get(rt.put(1))  # a get hands the tasks queued here back to the driver
+        return "first"
+
+    @rt.remote
+    def short(x):
+        return x
+
+    @rt.remote
+    def cancels_kept(folder, n):
+        from runtime import api
+        open(os.path.join(folder, str(os.getpid())), "w").close()
+        deadline = time.monotonic() + 60  # each of the n workers runs one
+        while len(os.listdir(folder)) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(api._client.cancelled)
+
+    assert rt.get([first.remote(None), short.remote(0)], timeout=60) == ["first", 0]  # short
+    gate = tmp_path / "go"
+    firsts = [first.remote(str(gate)) for _ in range(2)]  # one on each worker
+    queued = short.remote(1)  # short: queued on a worker, behind a first
+    time.sleep(0.2)
+    rt.cancel(queued)
+    gate.write_text("")
+    assert rt.get(firsts, timeout=60) == ["first", "first"]
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(queued, timeout=60)
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    # before: [1, 0] (or [0, 1])
+    assert rt.get([cancels_kept.remote(str(meet), 2) for _ in range(2)], timeout=60) == [0, 0]
