@@ -33,7 +33,7 @@ from .protocol import Channel
 from .object_store import ObjectStore
 from .scheduler import Scheduler, WorkerInfo
 from .serialization import (dumps, fits_inline, inline_value, load_value, map_shm, map_writable,
-                            shm_size, value_path, write_mapped, write_shm)
+                            shm_size, unlink_quiet, value_path, write_mapped, write_shm)
 
 log = logging.getLogger(__name__)
 _SHM_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -485,35 +485,54 @@ class Driver:
         data, bufs, contained = dumps(obj)
         raws = [b.raw() for b in bufs]
         wmm = None
-        if fits_inline(data, raws):  # value_path's rule, without formatting a path
-            value: tuple = inline_value(data, raws)
-        else:
-            shm = self.shm_path(oid)
-            path = value_path(data, raws, shm, self.spill)
-            if path != shm:  # larger than the whole store: to disk
-                value = write_shm(path, data, raws)  # type: ignore[arg-type]
+        held: tuple[str, ...] = ()  # files this put made, until the store has them
+        try:
+            if fits_inline(data, raws):  # value_path's rule, without formatting a path
+                value: tuple = inline_value(data, raws)
             else:
-                with s.lock:
-                    self._collect_released()
-                    seg = s.store.take_recycled(shm_size(data, raws))
-                if seg is None:
-                    value = write_shm(shm, data, raws)
+                shm = self.shm_path(oid)
+                path = value_path(data, raws, shm, self.spill)
+                if path != shm:  # larger than the whole store: to disk
+                    held = (path,)
+                    value = write_shm(path, data, raws)  # type: ignore[arg-type]
                 else:
-                    free, cap, wmm = seg
-                    os.rename(free, shm)
-                    if wmm is None:
-                        wmm = map_writable(shm, cap)
-                    value = write_mapped(shm, wmm, data, raws)
-        with s.lock:
-            self._collect_released()
-            if wmm is not None:  # counted whole from the start, and kept for reuse whole
-                s.store.note_capacity(value[1], wmm.size())
-            s.on_put(None, oid, value, contained)
-            if wmm is not None:
+                    with s.lock:
+                        self._collect_released()
+                        seg = s.store.take_recycled(shm_size(data, raws))
+                    if seg is None:
+                        held = (shm,)
+                        value = write_shm(shm, data, raws)
+                    else:
+                        free, cap, wmm = seg
+                        held = (free, shm)
+                        os.rename(free, shm)
+                        if wmm is None:
+                            wmm = map_writable(shm, cap)
+                        value = write_mapped(shm, wmm, data, raws)
+            with s.lock:
+                self._collect_released()
+                if wmm is not None:  # counted whole from the start, and kept for reuse whole
+                    s.store.note_capacity(value[1], wmm.size())
+                s.on_put(None, oid, value, contained)
+                if wmm is not None:
+                    e = s.store.entries.get(oid)
+                    if e is not None:
+                        e.wmm = wmm
+                s.changed = False
+        except BaseException:
+            # Ctrl-C (or an error) before the ref exists: no segment may stay behind, in a
+            # driver that lives on (a REPL, a notebook), nor an object no ref can free
+            with s.lock:
                 e = s.store.entries.get(oid)
                 if e is not None:
-                    e.wmm = wmm
-            s.changed = False
+                    if e.value is not None and e.value[0] == "s" and e.value[1] in held:
+                        held = ()  # the store's now: freeing the object removes it
+                    s.store.decref(oid)
+            for p in held:
+                unlink_quiet(p)
+            if wmm is not None and held:
+                wmm.close()
+            raise
         return ObjectRef(oid, _counted=True)
 
     def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:
