@@ -89,6 +89,9 @@ class ActorOptions(_Replace):
                              "use num_gpus=0")
         if self.name is not None and (not isinstance(self.name, str) or not self.name):
             raise ValueError(f"option name={self.name!r}: must be a non-empty string")
+        if self.get_if_exists and self.name is None:  # Ray's ValueError too
+            raise ValueError("option get_if_exists=True needs the actor's name: "
+                             "options(name=..., get_if_exists=True)")
         _int("max_restarts", self.max_restarts, -1)
         _int("max_task_retries", self.max_task_retries, -1)
         if self.max_concurrency != 1:

@@ -805,3 +805,16 @@ def test_kill_of_what_is_not_an_actor_raises_value_error_as_ray(rt):
     for bad in (f.remote(), "actor", None):
         with pytest.raises(ValueError, match="actor handle"):
             rt.kill(bad)
+
+
+def test_get_if_exists_without_a_name_is_refused_as_ray_refuses_it(rt):
+    # Ray: "The actor name must be specified to use `get_if_exists`" (ValueError); this made a
+    # new actor at each call, never getting the one that exists
+    C = rt.remote(Counter)
+    with pytest.raises(ValueError, match="get_if_exists"):
+        C.options(get_if_exists=True).remote()
+    with pytest.raises(ValueError, match="get_if_exists"):
+        rt.remote(get_if_exists=True)(Counter)
+    c = C.options(name="named-if-exists", get_if_exists=True).remote()
+    assert rt.get(c.add.remote(), timeout=60) == 1
+    rt.kill(c)
