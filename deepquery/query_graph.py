@@ -459,12 +459,15 @@ class UserSQL(Postgres):
     NULLS FIRST made the planned SQL keep other rows under LIMIT), ``a ~ 'b'`` is a full match
     (``regexp_full_match``, not PostgreSQL's search), ``FLOAT`` is a 4-byte REAL, the
     functions of :data:`_DUCKDB_FUNCTIONS` are DuckDB's, and ``ORDER BY ALL`` orders by every
-    output column (PostgreSQL has no such clause: it was read as a column ``all``)."""
+    output column (PostgreSQL has no such clause: it was read as a column ``all``); DuckDB's
+    operators ``//`` (integer division) and ``**`` (power, as ``^``) are read, which
+    PostgreSQL has not."""
 
     NULL_ORDERING = DuckDB.NULL_ORDERING
 
     class Tokenizer(Postgres.Tokenizer):
-        KEYWORDS: ClassVar[dict] = {**Postgres.Tokenizer.KEYWORDS, "FLOAT": TokenType.FLOAT}
+        KEYWORDS: ClassVar[dict] = {**Postgres.Tokenizer.KEYWORDS, "FLOAT": TokenType.FLOAT,
+                                    "//": TokenType.DIV, "**": TokenType.DSTAR}
 
     class Parser(Postgres.Parser):
         FUNCTIONS: ClassVar[dict] = {
@@ -475,6 +478,7 @@ class UserSQL(Postgres):
             "ENCODE": _one_argument(exp.Encode, "encode")}
         FUNCTION_PARSERS: ClassVar[dict] = {
             k: v for k, v in Postgres.Parser.FUNCTION_PARSERS.items() if k != "DECODE"}
+        EXPONENT: ClassVar[dict] = {**Postgres.Parser.EXPONENT, TokenType.DSTAR: exp.Pow}
         RANGE_PARSERS: ClassVar[dict] = {
             **Postgres.Parser.RANGE_PARSERS,
             TokenType.RLIKE: binary_range_parser(exp.RegexpFullMatch)}

@@ -84,6 +84,9 @@ DUCKDB_MEANINGS = {
     "sha256_is_hex_text": (f"SELECT mc.id, sha256(t.title) {JOIN}", False),
     "regexp_extract_group": (f"SELECT mc.id, regexp_extract(t.title, 'a(.)', 1) {JOIN}", False),
     "xor_is_bitwise": (f"SELECT mc.id, xor(t.id, 3) {JOIN}", False),
+    # DuckDB's own operators, refused as syntax errors
+    "integer_division": (f"SELECT mc.id, -t.id // 7, t.id // 2 * 3 {JOIN} AND t.id // 3 > 10", False),
+    "power": (f"SELECT mc.id, 2 ** 3 ** 2, -t.id ** 2, 2 * t.kind_id ** 2 {JOIN}", False),
 }
 
 
