@@ -428,10 +428,13 @@ _DUCKDB_FUNCTIONS = ("DATEDIFF", "DATE_DIFF", "GENERATE_SERIES", "REGEXP_EXTRACT
 """Functions PostgreSQL's reader builds with another meaning than DuckDB's (``generate_series``
 in a SELECT list as rows, ``sha256`` as bytes, ``regexp_extract``'s group dropped, ``xor`` as
 a logical one) or as SQL DuckDB cannot run (``date_diff``'s arguments swapped and cast):
-read as DuckDB reads them (``decode`` and ``encode``: :func:`_one_argument`)."""
+read as DuckDB reads them (``decode`` and ``encode``: :func:`_one_argument`). And one
+PostgreSQL's reader does not know, refused as unknown where DuckDB runs it:
+``regexp_matches(s, pattern[, options])``, a search (``~`` is a full match); with other
+arguments, as written (sqlglot's reader drops a fourth one, and a third one's meaning)."""
 
 _DUCKDB_ONLY_FUNCTIONS = frozenset({"date_sub", "datesub", "date_part", "datepart", "decode",
-                                    "encode"})
+                                    "encode", "regexp_matches"})
 """DuckDB scalar functions sqlglot has no meaning for, accepted as calls that the planned SQL
 writes as the user wrote them (every other unknown function is refused): ``date_sub(part,
 start, end)`` (PostgreSQL's reader took it for MySQL's ``DATE_SUB(date, INTERVAL)`` and wrote
@@ -475,7 +478,10 @@ class UserSQL(Postgres):
             **{name: DuckDB.Parser.FUNCTIONS[name] for name in _DUCKDB_FUNCTIONS},
             "DATE_SUB": lambda args: exp.Anonymous(this="date_sub", expressions=args),
             "DECODE": _one_argument(exp.Decode, "decode"),
-            "ENCODE": _one_argument(exp.Encode, "encode")}
+            "ENCODE": _one_argument(exp.Encode, "encode"),
+            "REGEXP_MATCHES": lambda args: (
+                DuckDB.Parser.FUNCTIONS["REGEXP_MATCHES"](args) if len(args) in (2, 3)
+                else exp.Anonymous(this="regexp_matches", expressions=args))}
         FUNCTION_PARSERS: ClassVar[dict] = {
             k: v for k, v in Postgres.Parser.FUNCTION_PARSERS.items() if k != "DECODE"}
         EXPONENT: ClassVar[dict] = {**Postgres.Parser.EXPONENT, TokenType.DSTAR: exp.Pow}

@@ -84,6 +84,9 @@ DUCKDB_MEANINGS = {
     "sha256_is_hex_text": (f"SELECT mc.id, sha256(t.title) {JOIN}", False),
     "regexp_extract_group": (f"SELECT mc.id, regexp_extract(t.title, 'a(.)', 1) {JOIN}", False),
     "xor_is_bitwise": (f"SELECT mc.id, xor(t.id, 3) {JOIN}", False),
+    # a DuckDB function PostgreSQL's reader does not know, refused as unknown
+    "regexp_matches_is_a_search": ((f"SELECT mc.id, regexp_matches(t.title, 'a.e') {JOIN} AND "
+                                    "regexp_matches(t.title, '^T', 'i')"), False),
     # DuckDB's own operators, refused as syntax errors
     "integer_division": (f"SELECT mc.id, -t.id // 7, t.id // 2 * 3 {JOIN} AND t.id // 3 > 10", False),
     "power": (f"SELECT mc.id, 2 ** 3 ** 2, -t.id ** 2, 2 * t.kind_id ** 2 {JOIN}", False),
@@ -234,8 +237,9 @@ def test_decode_and_encode_are_planned_with_every_argument(con, call):
 @pytest.mark.parametrize("call", [
     "decode(t.title::BLOB, 'a', 'b')",  # Oracle's DECODE: no such function in DuckDB
     "encode(t.title, 'utf-8')",
+    "regexp_matches(t.title, 'a', 'i', 'x')",  # sqlglot dropped the fourth
 ])
-def test_decode_and_encode_calls_duckdb_refuses_are_not_run_another_way(con, call):
+def test_calls_duckdb_refuses_are_not_run_another_way(con, call):
     # sqlglot dropped the argument (or read Oracle's DECODE as a CASE), and deepquery ran a
     # query DuckDB refuses
     from deepquery.database import bind
