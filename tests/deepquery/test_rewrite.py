@@ -230,6 +230,11 @@ def test_decode_and_encode_are_planned_with_every_argument(con, call):
     # PostgreSQL's reader dropped decode's second argument (DuckDB's error mode), so the
     # planned SQL failed on the bytes the query skips or replaces; it refused decode(blob), a
     # call DuckDB runs, as a syntax error
+    if call.endswith("')"):
+        try:  # DuckDB 1.2.2 (the oldest supported) has no error mode
+            con.execute("SELECT decode('a'::BLOB, 'strict')").fetchall()
+        except duckdb.Error:
+            pytest.skip("this DuckDB's decode takes no error mode")
     want, got = _planned_rows(con, f"SELECT mc.id, {call} AS v {JOIN}")
     assert want and _bag(got) == _bag(want)
 
