@@ -170,8 +170,12 @@ class _Deadline:
             self._thread.start()
 
     def _run(self, seconds: float) -> None:
-        if self._done.wait(seconds):
-            return
+        # a day at a time: a thread cannot wait past threading.TIMEOUT_MAX (292 years), and
+        # one asked to (--recheck-timeout 1e12) died with an OverflowError's traceback
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if self._done.wait(min(left, 86400.0)):
+                return
         self.expired.set()
         while not self._done.is_set():
             self.con.interrupt()

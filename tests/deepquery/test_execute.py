@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import duckdb
 import pytest
@@ -495,3 +496,24 @@ def test_columns_of_one_relation_is_accepted(imdb_db):
     assert all(run_plan(con, g, from_nested(nested, g, cards, model)).verdict == "equal"
                for nested in (["t", "mc"], ["mc", "t"]))
     con.close()
+
+
+@pytest.mark.parametrize("timeout_s", [1e300, 1e12])
+def test_a_recheck_bound_longer_than_a_thread_can_wait_is_no_traceback(imdb_db, timeout_s):
+    # run --recheck-timeout 1e300 (or 1e12, past threading.TIMEOUT_MAX): the timer thread died
+    # at once, "OverflowError: timestamp out of range for platform time_t" with its traceback
+    # on stderr
+    from deepquery.execute import _Deadline
+    errors = []
+    hook = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)
+    con = connect(imdb_db)
+    try:
+        deadline = _Deadline(con, timeout_s)
+        time.sleep(0.2)
+        deadline.check()  # not expired
+        deadline.close()
+    finally:
+        threading.excepthook = hook
+        con.close()
+    assert errors == []
