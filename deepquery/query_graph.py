@@ -464,7 +464,7 @@ class UserSQL(Postgres):
     functions of :data:`_DUCKDB_FUNCTIONS` are DuckDB's, and ``ORDER BY ALL`` orders by every
     output column (PostgreSQL has no such clause: it was read as a column ``all``); DuckDB's
     operators ``//`` (integer division) and ``**`` (power, as ``^``) are read, which
-    PostgreSQL has not."""
+    PostgreSQL has not; ``FLOAT(p)`` is REAL up to 24 bits, DOUBLE above."""
 
     NULL_ORDERING = DuckDB.NULL_ORDERING
 
@@ -499,6 +499,27 @@ class UserSQL(Postgres):
                 return self.expression(exp.Extract(this=exp.var(part.name.upper()),
                                                    expression=value))
             return self.expression(exp.Anonymous(this="date_part", expressions=[part, value]))
+
+        def _parse_types(self, *args, **kwargs):
+            # FLOAT(p), as DuckDB reads it: REAL up to 24 bits, DOUBLE from 25 to 53 (sqlglot
+            # wrote REAL(p), which DuckDB cannot parse)
+            this = super()._parse_types(*args, **kwargs)
+            if not isinstance(this, exp.DataType):
+                return this
+            for node in list(this.find_all(exp.DataType)):  # FLOAT(3)[] too
+                if node.this != exp.DataType.Type.FLOAT or not node.expressions:
+                    continue
+                params = node.expressions
+                bits = params[0].this if isinstance(params[0], exp.DataTypeParam) else params[0]
+                if (len(params) != 1 or not isinstance(bits, exp.Literal) or bits.is_string
+                        or not bits.name.isdigit() or not 1 <= int(bits.name) <= 53):
+                    raise QueryError(f"{node.sql()}: DuckDB takes FLOAT(p) of a precision p "
+                                     "from 1 to 53 bits")
+                new = exp.DataType.build("REAL" if int(bits.name) <= 24 else "DOUBLE")
+                if node is this:
+                    return new
+                node.replace(new)
+            return this
 
         def _parse_ordered(self, parse_method=None):
             # ``ORDER BY ALL``: every output column, as DuckDB's reader has it; ALL is a

@@ -80,6 +80,11 @@ DUCKDB_MEANINGS = {
     "tilde_full_match": (f"SELECT mc.id {JOIN} AND t.title ~ '.*a.*e'", False),
     "not_tilde": (f"SELECT mc.id {JOIN} AND t.title !~ '.*a.*e'", False),
     "float_is_real": (f"SELECT mc.id, (t.production_year / 7.0)::float {JOIN}", False),
+    # FLOAT(p) is REAL up to 24 bits, DOUBLE above: it was written REAL(p), which DuckDB
+    # cannot parse
+    "float_of_a_precision": ((f"SELECT mc.id, (t.production_year / 7.0)::float(24), "
+                              f"CAST(t.id / 7 AS FLOAT(25)) {JOIN} AND t.id / 7 > 1::float(53)"),
+                             False),
     "generate_series_is_a_list": (f"SELECT mc.id, generate_series(1, 3) {JOIN}", False),
     "sha256_is_hex_text": (f"SELECT mc.id, sha256(t.title) {JOIN}", False),
     "regexp_extract_group": (f"SELECT mc.id, regexp_extract(t.title, 'a(.)', 1) {JOIN}", False),
@@ -243,6 +248,7 @@ def test_decode_and_encode_are_planned_with_every_argument(con, call):
     "decode(t.title::BLOB, 'a', 'b')",  # Oracle's DECODE: no such function in DuckDB
     "encode(t.title, 'utf-8')",
     "regexp_matches(t.title, 'a', 'i', 'x')",  # sqlglot dropped the fourth
+    "CAST(t.id AS FLOAT(54))",  # more bits than a DOUBLE has
 ])
 def test_calls_duckdb_refuses_are_not_run_another_way(con, call):
     # sqlglot dropped the argument (or read Oracle's DECODE as a CASE), and deepquery ran a
