@@ -353,12 +353,18 @@ class QueryGraph:
 
 # --- parsing ---------------------------------------------------------------------------------
 def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
-    if node is None:
-        return []
-    node = node.unnest() if isinstance(node, exp.Paren) else node
-    if isinstance(node, exp.And):
-        return _conjuncts(node.left) + _conjuncts(node.right)
-    return [node]
+    """The top-level conjuncts of ``node``, in order; without recursion, as a WHERE of
+    thousands of ANDs (one level each) passed Python's recursion limit."""
+    out: list[exp.Expression] = []
+    stack = [] if node is None else [node]
+    while stack:
+        node = stack.pop()
+        node = node.unnest() if isinstance(node, exp.Paren) else node
+        if isinstance(node, exp.And):
+            stack += [node.right, node.left]
+        else:
+            out.append(node)
+    return out
 
 
 _TOKEN_REPR = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+, "

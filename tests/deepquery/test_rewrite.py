@@ -297,3 +297,11 @@ def test_a_select_alias_duckdb_cannot_bind_in_where_is_refused(con, sql, fragmen
     # DuckDB refuses the first four; it takes the last alias of two, which is easy to miss
     with pytest.raises(QueryError, match=fragment):
         parse_query(sql, schema_of(con))
+
+
+def test_a_where_of_thousands_of_conjuncts_is_planned(con):
+    # DuckDB runs it; deepquery said 'internal error: RecursionError: maximum recursion depth
+    # exceeded' (exit 1): WHERE's AND chain was split into conjuncts one recursive call per AND
+    ands = " AND ".join(f"t.id <> {i}" for i in range(1000, 4000))
+    want, got = _planned_rows(con, f"SELECT mc.id, t.id {JOIN} AND {ands}")
+    assert want and _bag(got) == _bag(want)
