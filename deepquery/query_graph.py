@@ -538,6 +538,10 @@ class UserSQL(Postgres):
             return ordered
 
 
+_TOO_DEEP = ("the query nests too deeply for deepquery's SQL reader (sqlglot reads each "
+             "parenthesis or operand by a recursive call): flatten its parentheses")
+
+
 def parse_statement(sql: str, read: str | type[Dialect] = UserSQL) -> exp.Select:
     """Parse exactly one read-only SELECT; raise :class:`QueryError` otherwise. ``read``: the
     SQL dialect, :class:`UserSQL` for users' queries (JOB's), DuckDB's for the SQL deepquery
@@ -548,6 +552,8 @@ def parse_statement(sql: str, read: str | type[Dialect] = UserSQL) -> exp.Select
     _check_characters(sql)
     try:
         stmts = [s for s in sqlglot.parse(sql, read=read) if s is not None]
+    except RecursionError:
+        raise QueryError(_TOO_DEEP) from None
     except sqlglot.errors.ParseError as e:
         raise QueryError(f"SQL syntax error {_position(e)}") from None
     except sqlglot.errors.TokenError as e:
@@ -577,6 +583,13 @@ def parse_query(
 ) -> QueryGraph:
     """Build the :class:`QueryGraph` of one SELECT; ``schema`` (table -> columns) validates names,
     and a :class:`Schema`'s domains say which equalities are transitive (without them, all)."""
+    try:
+        return _parse_query(sql, schema, name)
+    except RecursionError:  # sqlglot walks and writes expressions recursively too
+        raise QueryError(_TOO_DEEP) from None
+
+
+def _parse_query(sql: str, schema: Mapping[str, Sequence[str]] | None, name: str) -> QueryGraph:
     stmt = parse_statement(sql)
     if stmt.args.get("with") or stmt.args.get("with_"):
         raise QueryError("WITH clauses are not supported")

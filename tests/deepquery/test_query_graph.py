@@ -74,6 +74,11 @@ def test_filters_keep_in_between_like_and_null_tests():
     ("DROP TABLE title", "only a read-only SELECT"),
     ("INSERT INTO title SELECT * FROM title", "only a read-only SELECT"),
     ("SELECT * FROM read_csv('/etc/passwd')", "not accepted"),
+    # sqlglot's reader recursed past Python's limit: 'internal error: RecursionError', exit 1
+    ("SELECT count(*) FROM title AS t WHERE " + "(" * 200 + "t.id > 5" + ")" * 200,
+     "the query nests too deeply for deepquery's SQL reader"),
+    ("SELECT count(*) FROM title AS t WHERE " + "NOT " * 3000 + "t.id > 5",
+     "the query nests too deeply for deepquery's SQL reader"),
 ])
 def test_bad_queries_raise_one_line_errors(sql, fragment):
     with pytest.raises(QueryError) as err:
