@@ -242,7 +242,7 @@ def restart(s: Scheduler, a: ActorInfo, old: WorkerInfo) -> None:
     a.restarts += 1
     log.info("restarting actor %s (restart %d)", a.meta[0], a.restarts)
     value = system_error_value(ActorDiedError(
-        "the actor's process died while running the call (raise max_task_retries to retry)"))
+        "the actor's process died before the call finished (raise max_task_retries to retry)"))
     retry = []
     cancelled = system_error_value(TaskCancelledError("the call was cancelled"))
     for t in sorted(old.inflight.values(), key=lambda t: t.tid):
