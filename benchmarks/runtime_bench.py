@@ -16,12 +16,15 @@ import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Any, Callable
 
 import numpy as np
 import psutil
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+_WAIT_ALL = 20_000  # tasks in the wait-for-all row (a look per wake-up over them all was quadratic)
 
 
 def noop(x: Any = None) -> Any:
@@ -216,6 +219,14 @@ def bench_system(s: RuntimeSys, reps: int, n_sync: int) -> dict[str, float]:
         return (time.perf_counter() - t) * 1e3
     out["wait_drain_1000_ms"] = _median(drain, max(1, reps // 2))
 
+    def wait_all() -> float:
+        t = time.perf_counter()
+        refs = [s.submit(i) for i in range(_WAIT_ALL)]
+        ready, _ = s.wait(refs, len(refs))
+        assert len(ready) == _WAIT_ALL
+        return (time.perf_counter() - t) * 1e3
+    out["wait_all_ms"] = _median(wait_all, max(1, reps // 2))
+
     del a
     gc.collect()
     time.sleep(1.0)
@@ -373,6 +384,14 @@ def bench_pool(num_cpus: int, reps: int, n_sync: int) -> dict[str, float]:
     def one_chain() -> Any:
         return ex.submit(inc, ex.submit(inc, ex.submit(inc, 0).result()).result()).result()
     out["chain3_ms"] = _latency(one_chain, max(20, n_sync // 5)) * 1e3
+
+    def wait_all() -> float:
+        t = time.perf_counter()
+        fs = [ex.submit(noop) for _ in range(_WAIT_ALL)]
+        done, _ = futures_wait(fs)
+        assert len(done) == _WAIT_ALL
+        return (time.perf_counter() - t) * 1e3
+    out["wait_all_ms"] = _median(wait_all, max(1, reps // 2))
     time.sleep(1.0)
     out["idle_processes"], out["idle_mb"] = _footprint()
     t0 = time.perf_counter()
@@ -436,6 +455,7 @@ ROWS = [
     ("chain3_ms", "one chain of 3 dependent tasks", "ms", "low", None, None),
     ("chains100_ms", "100 chains of 3 tasks passing refs", "ms", "low", None, None),
     ("wait_drain_1000_ms", "wait() draining 1000 tasks", "ms", "low", None, None),
+    ("wait_all_ms", "wait() for all of 20,000 tasks", "ms", "low", None, None),
     ("fib10_first_s", "nested fib(10), first run (pool ramp-up)", "s", "low", None, None),
     ("fib10_s", "nested fib(10), later runs", "s", "low", None, None),
     ("init_shutdown_s", "init + shutdown", "s", "low", None, 0.05),

@@ -106,6 +106,73 @@ def test_wait_drains_many_tasks(rt):
     assert sorted(seen) == list(range(300))
 
 
+def test_wait_sees_every_computed_ref_wherever_it_stands(rt, caps, tmp_path):
+    # a look at each wake-up stops early (waiting for all: at the first ref not computed);
+    # a wait that times out still answers with every computed ref, and waiting for all
+    # returns once the last one is computed, whatever order they finish in
+    caps("async")
+    import os
+    gate = tmp_path / "go"
+
+    @rt.remote
+    def held(gate):
+        deadline = time.monotonic() + 60
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return "held"
+
+    first = held.remote(str(gate))
+    rest = [rt.remote(lambda i: i).remote(i) for i in range(1, 40)]
+    assert rt.get(rest, timeout=60) == list(range(1, 40))
+    refs = [first, *rest]
+    ready, not_ready = rt.wait(refs, num_returns=len(refs), timeout=0.2)
+    assert ready == rest and not_ready == [first]
+    ready, not_ready = rt.wait(refs, num_returns=20, timeout=30)
+    assert len(ready) == 20 and first not in ready
+    gate.write_text("")
+    ready, not_ready = rt.wait(refs, num_returns=len(refs), timeout=60)
+    assert ready == refs and not_ready == []
+
+
+def test_wait_raises_for_a_ref_not_in_this_runtime_behind_a_pending_one(stale_ref, caps,
+                                                                        tmp_path):
+    caps("async")
+    import os
+
+    import runtime
+    gate = tmp_path / "go"
+
+    @runtime.remote
+    def held(gate):
+        deadline = time.monotonic() + 60
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return "held"
+
+    import threading
+
+    pending = held.remote(str(gate))
+    raised = []
+
+    def wait() -> None:
+        try:
+            runtime.wait([pending, stale_ref], num_returns=2)
+        except runtime.ObjectLostError as err:
+            raised.append(err)
+
+    t = threading.Thread(target=wait, daemon=True)
+    t.start()
+    try:
+        # the looks stop at the pending ref (the stale one cannot make up num_returns
+        # without it): the stale one is still found before the wait sleeps, not once the
+        # pending one is done
+        t.join(timeout=30)
+        assert raised and "not in this runtime" in str(raised[0])
+    finally:
+        gate.write_text("")
+        t.join(timeout=60)
+
+
 def test_driver_and_workers_place_an_object_at_the_inline_limit_alike(rt, backend):
     if backend != "local":
         pytest.skip("reads the local driver's object table")
