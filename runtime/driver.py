@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from . import object_ref as _object_ref
@@ -543,6 +544,16 @@ class Driver:
         ready: set[int] = set()
         behind: deque[int] = deque()  # looked at and not computed then: looked at again first
         pos = 0  # oids[pos:] not looked at yet
+
+        def to_look_at() -> Iterator[int]:
+            """A look's refs: those found not computed before, then those not looked at."""
+            nonlocal pos
+            for _ in range(len(behind)):  # not those it puts back there
+                yield behind.popleft()
+            while pos < len(oids):
+                pos += 1
+                yield oids[pos - 1]
+
         with s.cv:
             self._collect_released()
             checked = False  # all of oids[pos:] are objects of this runtime
@@ -553,8 +564,7 @@ class Driver:
                 # waiting for all stops at the first one not computed (a look over the whole
                 # list at each wake-up made waiting for 40,000 tasks quadratic)
                 slack = len(behind) + len(oids) - pos - (num_returns - len(ready))
-                for _ in range(len(behind)):
-                    o = behind.popleft()
+                for o in to_look_at():
                     if self._computed(o):
                         ready.add(o)
                         if len(ready) >= num_returns:
@@ -564,19 +574,6 @@ class Driver:
                         slack -= 1
                         if slack < 0 and not last:
                             break
-                else:
-                    while pos < len(oids):
-                        o = oids[pos]
-                        pos += 1
-                        if self._computed(o):
-                            ready.add(o)
-                            if len(ready) >= num_returns:
-                                return ready
-                        else:
-                            behind.append(o)
-                            slack -= 1
-                            if slack < 0 and not last:
-                                break
                 # shut down (by another thread) or the dispatcher failed: nothing would ever
                 # arrive, and returning fewer than num_returns would read as a timeout
                 self._check_open()

@@ -106,21 +106,22 @@ def test_wait_drains_many_tasks(rt):
     assert sorted(seen) == list(range(300))
 
 
+def _held(gate: str) -> str:
+    """A task held until the file ``gate`` exists (60 s at most)."""
+    import os
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return "held"
+
+
 def test_wait_sees_every_computed_ref_wherever_it_stands(rt, caps, tmp_path):
     # a look at each wake-up stops early (waiting for all: at the first ref not computed);
     # a wait that times out still answers with every computed ref, and waiting for all
     # returns once the last one is computed, whatever order they finish in
     caps("async")
-    import os
     gate = tmp_path / "go"
-
-    @rt.remote
-    def held(gate):
-        deadline = time.monotonic() + 60
-        while not os.path.exists(gate) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return "held"
-
+    held = rt.remote(_held)
     first = held.remote(str(gate))
     rest = [rt.remote(lambda i: i).remote(i) for i in range(1, 40)]
     assert rt.get(rest, timeout=60) == list(range(1, 40))
@@ -137,21 +138,10 @@ def test_wait_sees_every_computed_ref_wherever_it_stands(rt, caps, tmp_path):
 def test_wait_raises_for_a_ref_not_in_this_runtime_behind_a_pending_one(stale_ref, caps,
                                                                         tmp_path):
     caps("async")
-    import os
-
-    import runtime
-    gate = tmp_path / "go"
-
-    @runtime.remote
-    def held(gate):
-        deadline = time.monotonic() + 60
-        while not os.path.exists(gate) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return "held"
-
     import threading
 
-    pending = held.remote(str(gate))
+    import runtime
+    pending = runtime.remote(_held).remote(str(tmp_path / "go"))
     raised = []
 
     def wait() -> None:
@@ -169,7 +159,7 @@ def test_wait_raises_for_a_ref_not_in_this_runtime_behind_a_pending_one(stale_re
         t.join(timeout=30)
         assert raised and "not in this runtime" in str(raised[0])
     finally:
-        gate.write_text("")
+        (tmp_path / "go").write_text("")
         t.join(timeout=60)
 
 
