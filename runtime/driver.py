@@ -540,7 +540,6 @@ class Driver:
     def wait(self, oids: list[int], num_returns: int, timeout: float | None) -> set[int]:
         s = self.sched
         deadline = None if timeout is None else time.monotonic() + timeout
-        entries = s.store.entries
         ready: set[int] = set()
         behind: deque[int] = deque()  # looked at and not computed then: looked at again first
         pos = 0  # oids[pos:] not looked at yet
@@ -581,9 +580,7 @@ class Driver:
                     return ready
                 if not checked:  # before the first wait: one not in this runtime raises now,
                     for o in itertools.islice(oids, pos, None):  # wherever it stands
-                        if o not in entries:
-                            self._check_open()
-                            raise ObjectLostError(f"object {o:016x} is not in this runtime")
+                        self._computed(o)
                     checked = True
                 if deadline is None:
                     s.cv.wait(1.0)
