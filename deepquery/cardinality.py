@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Protocol
 
 import duckdb
@@ -41,6 +42,7 @@ from .query_graph import QueryGraph, equality_classes, quote
 logger = logging.getLogger(__name__)
 
 NON_EQUI_SELECTIVITY = 1.0 / 3.0
+_INF = float("inf")
 
 COUNTS_VERSION = 2
 """Bumped whenever a count of one SQL text on one database may come out differently than
@@ -209,9 +211,34 @@ class EstimatedCardinality:
         for pair in self._theta:
             if mask & pair == pair:
                 est *= NON_EQUI_SELECTIVITY
-        est = max(est, 0.0)
+        if not 0.0 < est < _INF:
+            # inf, NaN or 0: the product of many relations' rows (or of a large class's
+            # distinct counts) may pass float's range where the estimate itself does not.
+            est = self._log_estimate(mask)
         self._memo[mask] = est
         return est
+
+    def _log_estimate(self, mask: int) -> float:
+        """:meth:`card`'s formula summed in logarithms: no intermediate product overflows
+        (60 relations of 1e6 rows: 1e360) or underflows; inf only when the estimate is."""
+        logs = 0.0
+        m = mask
+        while m:
+            low = m & -m
+            m ^= low
+            rows = self._filtered[low.bit_length() - 1]
+            if rows <= 0.0:
+                return 0.0
+            logs += math.log(rows)
+        for cmask, distinct, _ in self._classes:
+            ds = [d for bit, d in sorted(distinct.items()) if mask & cmask & bit]
+            if ds:
+                logs += math.log(min(ds)) - math.fsum(math.log(d) for d in ds)
+        logs += math.log(NON_EQUI_SELECTIVITY) * sum(mask & p == p for p in self._theta)
+        try:
+            return math.exp(logs)
+        except OverflowError:
+            return _INF
 
 
 def _class_ratio(distinct: dict[int, float], sub: int) -> float:
