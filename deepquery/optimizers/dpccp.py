@@ -164,7 +164,13 @@ def plan(graph: QueryGraph, cards: Cardinality, cost_model: CostModel, *,
         visit = _cm_relax(cards, cost_model, card, cost, splits)
     else:
         visit = _generic_relax(cards, cost_model, card, cost, splits)
-    enumerate_ccp(g, visit, MAX_JOIN_PAIRS if max_pairs is None else max_pairs)
+    limit = MAX_JOIN_PAIRS if max_pairs is None else max_pairs
+    enumerate_ccp(g, visit, limit)
+    if splits[g.full_mask] is None:
+        # No plan of the whole query costs less than the table's initial inf: every one
+        # overflows (cardinalities past 1e308). Any of them is optimal; give the sets left
+        # without a split the first pair costed, keeping the finite optima already found.
+        enumerate_ccp(g, _generic_relax(cards, cost_model, card, cost, splits, fill=True), limit)
     return from_splits(g.full_mask, splits, cost, cards)
 
 
@@ -228,8 +234,9 @@ def _sum_relax(cards: Cardinality, card: Table, cost: Table, splits: Table) -> V
 
 
 def _generic_relax(cards: Cardinality, model: CostModel, card: Table, cost: Table,
-                   splits: Table) -> Visit:
-    """Any cost model, through ``pair_cost``."""
+                   splits: Table, fill: bool = False) -> Visit:
+    """Any cost model, through ``pair_cost``; with ``fill``, a set without a split takes the
+    first pair whatever its cost (inf)."""
     card_of, pair_cost = cards.card, model.pair_cost
 
     def visit(s1: int, v: int, grown: list[int]) -> None:
@@ -240,7 +247,7 @@ def _generic_relax(cards: Cardinality, model: CostModel, card: Table, cost: Tabl
             if out is None:
                 out = card[s] = card_of(s)
             c, left, right, method = pair_cost(cards, s1, c1, s2, cost[s2], out)
-            if c < cost[s]:
+            if c < cost[s] or fill and splits[s] is None:
                 cost[s] = c
                 splits[s] = (left, right, method)
     return visit

@@ -217,3 +217,25 @@ def test_the_limit_admits_every_job_sized_search(job_dir):
         g30 = clique(30)
         tree = optimizer(g30, ProductCardinality(g30, [10.0] * 30, [0.1] * len(g30.edges)), Cout())
         assert sorted(tree.leaves()) == list(range(30))
+
+
+@pytest.mark.parametrize("model", COST_MODELS, ids=lambda m: m.name)
+@pytest.mark.parametrize("shape", [chain, star, clique], ids=lambda f: f.__name__)
+def test_every_optimizer_plans_a_query_whose_every_plan_costs_inf(shape, model):
+    # Sub-joins estimated past 1e308 rows (70 relations chained on low-distinct columns) make
+    # every plan's cost inf. Any plan is then optimal, but each optimizer must give one: dp,
+    # whose table starts at inf and takes only a cheaper pair, had no split for the whole query
+    # and failed with TypeError (cannot unpack non-iterable NoneType object).
+    g = shape(5)
+    cards = ProductCardinality(g, [1e200] * 5, [1.0] * len(g.edges))
+    for name, optimizer in OPTIMIZERS.items():
+        tree = optimizer(g, cards, model)
+        assert sorted(tree.leaves()) == list(range(5)), name
+        assert _no_cross_products(tree, g), name
+        assert tree.cost == math.inf, name
+    # Where some sub-joins overflow but not all, dp still finds the cheapest finite plan.
+    g = chain(4)
+    cards = ProductCardinality(g, [10.0] * 4, [0.1] * 3)
+    cards.memo.update({0b0110: math.inf, 0b1110: math.inf})  # r1 r2, r1 r2 r3: past 1e308
+    tree = dpccp.plan(g, cards, model)
+    assert tree.cost == _brute_force(g, cards, model, g.full_mask) < math.inf
