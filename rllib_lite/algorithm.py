@@ -391,6 +391,10 @@ class Algorithm:
             raise CheckpointError(f"{folder}: checkpoint is incomplete, {Path(err.filename).name} is missing") from None
         except Exception as err:  # unpickling garbage raises many kinds of errors
             raise CheckpointError(f"{folder}: checkpoint is corrupt ({type(err).__name__}: {err})") from None
+        if not isinstance(config, algo_cls.config_cls):  # another run's file, or no config at all
+            held = "None" if config is None else f"a {type(config).__name__}"
+            raise CheckpointError(f"{folder / 'config.pkl'}: holds {held}, not the "
+                                  f"{algo_cls.config_cls.__name__} of a {algo_cls.name} checkpoint")
         if overrides:
             config = dataclasses.replace(config, **overrides)
         algo = algo_cls(config)

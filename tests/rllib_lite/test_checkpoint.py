@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
 
@@ -114,6 +115,29 @@ def test_a_state_file_from_another_run_is_a_checkpoint_error_not_a_traceback(tmp
     shutil.copy(tmp_path / "d" / "state.pt", folder / "state.pt")
     with pytest.raises(CheckpointError, match=r"state.pt does not match config.pkl .*Missing key"):
         PPO.restore(folder)
+
+
+@pytest.mark.parametrize("other, held", [("dqn", "a DQNConfig"), ({"lr": 1.0}, "a dict"),
+                                         (None, "None")])
+def test_a_config_file_that_holds_no_config_of_the_algorithm_is_a_checkpoint_error(
+        tmp_path, capsys, other, held):
+    # Old code: "internal error: TypeError: PPO needs a PPOConfig, got DQNConfig" and "TypeError:
+    # replace() should be called on dataclass instances" (with an override), exit 1 in `evaluate`
+    from rllib_lite.__main__ import main
+
+    ppo = CONFIGS["PPO"]()
+    folder = ppo.save(tmp_path / "p")
+    ppo.stop()
+    if other == "dqn":
+        other = CONFIGS["DQN"]().config
+    (folder / "config.pkl").write_bytes(pickle.dumps(other))
+    said = f"{folder / 'config.pkl'}: holds {held}, not the PPOConfig of a PPO checkpoint"
+    for overrides in ({}, {"num_rollout_workers": 0}):
+        with pytest.raises(CheckpointError) as err:
+            Algorithm.restore(folder, **overrides)
+        assert str(err.value) == said
+    assert main(["evaluate", str(folder), "--episodes", "1"]) == 2
+    assert capsys.readouterr().err == f"rllib_lite: error: {said}\n"
 
 
 def test_metrics_and_config_files_are_written(tmp_path):
