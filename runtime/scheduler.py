@@ -176,6 +176,16 @@ class Waiter:
         self.bounced = False
 
 
+class DriverWaiter:
+    """The driver's pending ``wait``: counts down as the objects it waits on get a value."""
+
+    __slots__ = ("done", "remaining")
+
+    def __init__(self, need: int) -> None:
+        self.remaining = need
+        self.done = False  # answered: dropped from the lists it is in (add_waiter)
+
+
 class Scheduler:
     """All driver-side state; every method runs under ``self.lock`` unless it says otherwise."""
 
@@ -427,6 +437,8 @@ class Scheduler:
                     a = self.actors.get(waiter.aid)
                     if a is not None:  # else dead and forgotten: nothing to send
                         actors.pump(self, a)
+            elif type(waiter) is DriverWaiter:
+                waiter.remaining -= 1
             elif failed and waiter.is_get and not waiter.done:
                 _unblock(waiter)  # raised at once, whatever the others, as Ray's get does
                 self._finish_waiter(waiter, error=value)
@@ -543,14 +555,7 @@ class Scheduler:
             self._finish_waiter(waiter, timed_out=waiter.remaining > 0)
             return
         for e in missing:
-            ws = e.waiters
-            if ws is None:
-                e.waiters = [waiter]
-                continue
-            ws.append(waiter)
-            n = len(ws)
-            if n >= 64 and not n & (n - 1):  # polled with timeouts while pending: drop the
-                e.waiters = [x for x in ws if type(x) is not Waiter or not x.done]  # answered
+            self.add_waiter(e, waiter)
         w.blocked += 1
         waiter.blocking = True
         w.stack.append(waiter)
@@ -559,6 +564,17 @@ class Scheduler:
             if len(self.timers) > self._timers_compact_at:
                 self._compact_timers()
         self.pump()
+
+    def add_waiter(self, e: Any, waiter: Waiter | DriverWaiter) -> None:
+        """``waiter`` hears when entry ``e`` gets its value."""
+        ws = e.waiters
+        if ws is None:
+            e.waiters = [waiter]
+            return
+        ws.append(waiter)
+        n = len(ws)
+        if n >= 64 and not n & (n - 1):  # polled with timeouts while pending: drop the
+            e.waiters = [x for x in ws if type(x) is Task or not x.done]  # answered
 
     def _waiter_hit(self, waiter: Waiter) -> None:
         if waiter.done:

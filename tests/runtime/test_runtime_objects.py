@@ -163,6 +163,54 @@ def test_wait_raises_for_a_ref_not_in_this_runtime_behind_a_pending_one(stale_re
         t.join(timeout=60)
 
 
+def _fails_after(t: float) -> None:
+    time.sleep(t)
+    raise ValueError("late")
+
+
+def test_wait_wakes_for_errors_and_cancels_as_for_values(rt, caps, tmp_path):
+    # the driver's wait hears of each object given a value while it sleeps; an error value
+    # (a task that raised, one cancelled) makes the ref ready as a result does
+    caps("async")
+    import threading
+    held = rt.remote(_held).remote(str(tmp_path / "go"))
+    bad = rt.remote(_fails_after).remote(0.3)
+
+    def wait(refs: list) -> list:
+        out: list = []  # without a timeout: a wait that missed the value would never return
+        t = threading.Thread(target=lambda: out.append(rt.wait(refs)), daemon=True)
+        t.start()
+        t.join(timeout=30)
+        return out
+
+    try:
+        assert wait([held, bad]) == [([bad], [held])]
+        threading.Timer(0.3, rt.cancel, (held,)).start()
+        assert wait([held]) == [([held], [])]
+        with pytest.raises(rt.TaskCancelledError):
+            rt.get(held, timeout=30)
+    finally:
+        (tmp_path / "go").write_text("")
+
+
+def test_the_driver_polling_a_pending_object_with_timeouts_leaves_no_waiters(rt, backend):
+    if backend != "local":
+        pytest.skip("reads the local driver's object table")
+    entries = rt.api._client.sched.store.entries
+
+    @rt.remote
+    def slow():
+        time.sleep(60)
+
+    s = slow.remote()
+    n = 300
+    assert sum(len(rt.wait([s], timeout=0.001)[0]) for _ in range(n)) == 0
+    # each timed-out wait leaves its (answered) waiter on the object's list; they are dropped
+    # as the list grows, not kept until the object is ready
+    assert len(entries[s._id].waiters or ()) < n // 2
+    rt.cancel(s, force=True)
+
+
 def test_driver_and_workers_place_an_object_at_the_inline_limit_alike(rt, backend):
     if backend != "local":
         pytest.skip("reads the local driver's object table")
