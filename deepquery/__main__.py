@@ -14,6 +14,7 @@ import codecs
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -500,12 +501,17 @@ def _json_ready(value):
             value.encode("utf-8")
         except UnicodeEncodeError:
             return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON has no inf or NaN: Python wrote Infinity and NaN, which jq and other readers
+        # refuse (a plan's cost past 1e308; the ratio of two such costs)
+        return None
     return value
 
 
 def _print_json(value) -> None:
-    """Print ``value`` as JSON (see :func:`_json_ready`)."""
-    print(json.dumps(_json_ready(value), indent=1))
+    """Print ``value`` as JSON (see :func:`_json_ready`): a cost or ratio that is inf or NaN
+    is null."""
+    print(json.dumps(_json_ready(value), indent=1, allow_nan=False))
 
 
 def _file_json(f: CacheFile) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from deepquery.__main__ import main
+from deepquery.optimizers import OPTIMIZERS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -264,3 +265,26 @@ def test_run_builds_the_planned_sql_once_and_runs_the_sql_plan_prints(imdb_cache
                  *_flags(imdb_cache)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert built == [True] and out["sql"] == printed and out["same_result"] is True
+
+
+def _strict_json(text: str):
+    """JSON as RFC 8259 has it: no Infinity, no NaN (jq and most readers refuse them)."""
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_of_a_plan_whose_cost_overflows_is_json(imdb_cache, tmp_path, capsys):
+    # 80 cast_info relations chained by theta joins (1/3 each): every plan's estimated cost
+    # passes 1e308. --json wrote "cost": Infinity and "relative_to_dp": NaN; they are null.
+    n = 80
+    q = tmp_path / "huge.sql"
+    q.write_text(f"SELECT COUNT(*) FROM {', '.join(f'cast_info AS c{i}' for i in range(n))} "
+                 f"WHERE {' AND '.join(f'c{i}.id < c{i + 1}.id' for i in range(n - 1))}")
+    assert main(["plan", str(q), "--optimizer", "greedy", "--json", *_flags(imdb_cache)]) == 0
+    out = _strict_json(capsys.readouterr().out)
+    assert out["cost"] is None and out["rows"] is None and len(out["relations"]) == n
+    assert main(["compare", str(q), "--json", *_flags(imdb_cache)]) == 0
+    rows = _strict_json(capsys.readouterr().out)["optimizers"]
+    assert [r["optimizer"] for r in rows if r["plan"] is not None] == list(OPTIMIZERS)
+    assert all(r["cost"] is None and r["relative_to_dp"] is None for r in rows)
