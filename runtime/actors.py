@@ -140,8 +140,9 @@ def ready(s: Scheduler, t: Task) -> None:
     t.state = "RUNNING"
     t.worker = w
     w.inflight[t.tid] = t
+    # a creation's slot for retry_exceptions carries its max_concurrency (``api``)
     w.chan.outbox.append(("actor_init", t.tid, t.aid, t.fn_id, s.fn_blobs[t.fn_id],
-                          t.args_val, s._export(t.deps), t.name))
+                          t.args_val, s._export(t.deps), t.name, t.retry_exceptions))
     s.to_flush.add(w)
     a.started = True
     pump(s, a)

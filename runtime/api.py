@@ -16,6 +16,7 @@ import threading
 from typing import Any, Callable, Sequence
 
 from . import object_ref as _object_ref
+from .async_actor import DEFAULT_MAX_CONCURRENCY, is_async_class
 from .exceptions import text_of as _text_of
 from .inline import local_callables as _local_callables
 from .object_ref import ObjectRef
@@ -364,6 +365,7 @@ class ActorClass(_Remote):
             if callable(v):
                 methods[k] = getattr(v, "_rt_num_returns", 1)
         self._meta = (cls.__name__, methods)
+        self._async = is_async_class(cls)
 
     def __reduce__(self) -> Any:
         return (ActorClass, (self._cls, self._options, self._cls_id))
@@ -374,6 +376,7 @@ class ActorClass(_Remote):
 
 @_shielded
 def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) -> "ActorHandle":
+    concurrency = _max_concurrency(ac, o)
     c = _get_client()
     if c.direct:
         return ActorHandle(c.actor(ac, o, args, kwargs), ac._meta, _counted=True)
@@ -387,9 +390,10 @@ def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) ->
         ac._blob = dumps_plain(ac._cls)
     while True:
         aid = c.new_id()
-        # slot 9 (an actor call's method name) carries the restart policy of a creation
+        # slot 9 (an actor call's method name) carries the restart policy of a creation, and
+        # slot 11 (a task's retry_exceptions) the calls that may run at once
         spec = ("actor_create", ac._cls_id, name, args_val, deps, contained, [], o.num_cpus, aid,
-                (o.max_restarts, o.max_task_retries), 0, False)
+                (o.max_restarts, o.max_task_retries), 0, concurrency)
         try:
             c.create_actor(aid, o.name, ac._meta, spec, ac._blob, o.lifetime == "detached")
             break
@@ -402,6 +406,19 @@ def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) ->
             return ActorHandle(*found, _counted=True)
     del keep
     return ActorHandle(aid, ac._meta, _counted=True)
+
+
+def _max_concurrency(ac: ActorClass, o: ActorOptions) -> int:
+    """How many calls of the actor may run at once: ``max_concurrency``, by default Ray's (1000
+    for an async actor, 1 otherwise); more than 1 only for an async actor."""
+    if ac._async:
+        return DEFAULT_MAX_CONCURRENCY if o.max_concurrency is None else o.max_concurrency
+    if o.max_concurrency not in (None, 1):  # Ray's threaded actors: not in this runtime
+        raise ValueError(
+            f"option max_concurrency={o.max_concurrency!r}: {ac.__name__} has no async def "
+            "method, so its calls run one at a time; more than 1 at once needs an async actor "
+            "(async def methods, which run on one asyncio event loop)")
+    return 1
 
 
 class ActorMethod:

@@ -6,15 +6,18 @@ ready as soon as ``.remote`` returns.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import pickle
 import time
 import traceback
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import object_ref as _object_ref
+from .async_actor import is_async_class
 from .exceptions import ActorDiedError, ObjectLostError
 from .serialization import (constructor_error, error_value, load_value, make_results, make_value,
                             resolve_args, split_returns, system_error_value)
@@ -25,10 +28,11 @@ local_callables: dict[int, Any] = {}
 
 
 class _Actor:
-    __slots__ = ("instance", "name", "dead", "why", "cause")
+    __slots__ = ("cause", "dead", "instance", "loop", "name", "why")
 
     def __init__(self, name: str | None) -> None:
         self.instance: Any = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # an async actor's: its calls run on it
         self.name = name
         self.dead = False
         self.why = ""
@@ -75,6 +79,8 @@ class InlineClient:
 
     def _forget_actor(self, aid: int) -> None:
         a = self.actors.pop(aid)
+        if a.loop is not None and not a.loop.is_running():
+            a.loop.close()
         self.meta.pop(aid, None)
         if a.name is not None and self.names.get(a.name) == aid:
             del self.names[a.name]
@@ -163,7 +169,8 @@ class InlineClient:
             for o in roids:
                 self._store(o, err, [])
             return
-        self._run(getattr(a.instance, method), args_val, deps, roids, name)
+        fn = getattr(a.instance, method)
+        self._run(fn if a.loop is None else _on_loop(a.loop, fn), args_val, deps, roids, name)
 
     def create_actor(self, aid: int, name: str | None, meta: Any, spec: tuple,
                      blob: bytes, detached: bool = False) -> None:
@@ -182,6 +189,8 @@ class InlineClient:
         self.refs[aid] = 2 if detached else 1
         oid = self.new_id()
         cls = self._callable(spec[1], blob)
+        if is_async_class(cls):
+            a.loop = asyncio.new_event_loop()
         made: list[Any] = []
         self._run(cls, spec[3], spec[4], [oid], spec[2], keep=made)
         v = self.values.pop(oid)
@@ -269,5 +278,23 @@ class InlineClient:
         self.closed = True
         self.values.clear()
         self.refs.clear()
+        for a in self.actors.values():
+            if a.loop is not None and not a.loop.is_running():
+                a.loop.close()
         self.actors.clear()
         self.names.clear()
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, fn: Any) -> Any:
+    """``fn``, a method of an async actor, whose coroutine runs to its end on the actor's
+    ``loop`` (one call at a time: inline calls never overlap)."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = fn(*args, **kwargs)
+        if not asyncio.iscoroutine(result):
+            return result
+        if asyncio._get_running_loop() is None:
+            return loop.run_until_complete(result)
+        # called from a coroutine (another async actor's call): a loop runs in this thread
+        with ThreadPoolExecutor(1) as ex:
+            return ex.submit(loop.run_until_complete, result).result()
+    return call

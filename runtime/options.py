@@ -75,8 +75,9 @@ class ActorOptions(_Replace):
     """Restarts after the actor's process dies (-1: forever)."""
     max_task_retries: int = 0
     """Retries of a call that was running when the actor died."""
-    max_concurrency: int = 1
-    """Must be 1: calls run one at a time, in order."""
+    max_concurrency: int | None = None
+    """Calls of an async actor (one with an ``async def`` method) running at once (None: 1000,
+    Ray's default); other actors run their calls one at a time, in order (None or 1)."""
     lifetime: str | None = None
     """Accepted for Ray compatibility: None or "detached" (actors live until kill/shutdown)."""
     namespace: str | None = None
@@ -94,8 +95,7 @@ class ActorOptions(_Replace):
                              "options(name=..., get_if_exists=True)")
         _int("max_restarts", self.max_restarts, -1)
         _int("max_task_retries", self.max_task_retries, -1)
-        if self.max_concurrency != 1:
-            raise ValueError(f"option max_concurrency={self.max_concurrency!r}: only 1 is "
-                             "supported (calls run in order)")
+        if self.max_concurrency is not None:
+            _int("max_concurrency", self.max_concurrency, 1)
         if self.lifetime not in (None, "detached"):
             raise ValueError(f"option lifetime={self.lifetime!r}: must be None or 'detached'")

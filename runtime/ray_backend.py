@@ -188,6 +188,8 @@ class RayClient:
             opts["get_if_exists"] = o.get_if_exists
         if o.lifetime is not None:
             opts["lifetime"] = o.lifetime
+        if o.max_concurrency is not None:
+            opts["max_concurrency"] = o.max_concurrency
         if o.namespace is not None:
             opts["namespace"] = o.namespace
         a, k = self._unwrap(args, kwargs)

@@ -47,6 +47,7 @@ from collections import deque
 from typing import Any
 
 from . import object_ref as _object_ref
+from .async_actor import AsyncActorLoop, is_async_class
 from .exceptions import GetTimeoutError, ObjectLostError, TaskCancelledError
 from .object_ref import COUNT_MAX, EPOCHS
 from .protocol import Channel, started_path
@@ -81,6 +82,7 @@ class Worker:
         self._side_puts = False  # a thread other than the main one put (told the driver)
         self.actor: Any = None
         self.actor_id: int | None = None
+        self.aio: AsyncActorLoop | None = None  # an async actor's event loop (``async_actor``)
         self.running = False
         self.torch_done = False
         self._req = itertools.count(1)
@@ -351,6 +353,8 @@ class Worker:
                 self.chan.outbox.append(("bounce", m[1]))
             else:
                 self.queue.append(m)
+                if self.aio is not None:
+                    self.aio.notify()
         elif tag == "help":
             m = ("task",) + m[1:]
             if not blocked:  # our wait ended before it came: an ordinary task now
@@ -493,7 +497,7 @@ class Worker:
         elif tag == "call":
             _, tid, method, args_val, dep_vals, roids, name = m
         else:
-            _, tid, aid, cls_id, blob, args_val, dep_vals, name = m
+            _, tid, aid, cls_id, blob, args_val, dep_vals, name, concurrency = m
             roids = []
             # an actor's process from now on, its constructor included: the calls queued
             # behind it stay here, in order, when it waits (request), and are never bounced
@@ -524,6 +528,8 @@ class Worker:
                 cls = self._fn(cls_id, blob)
                 _set_prefix(f"{getattr(cls, '__name__', 'actor')} worker {self.wid}")
                 self._one_thread()
+                if is_async_class(cls):  # its loop first: the constructor may schedule on it
+                    self.aio = AsyncActorLoop(self, concurrency, _SPILL)
                 self.shield = 0
                 self.actor = cls(*args, **kwargs)
                 result = None
@@ -643,6 +649,9 @@ class Worker:
             except IndexError:  # since the check, a thread of a task bounced it (request)
                 continue
             self.run(m)
+            if self.aio is not None:  # an async actor was constructed: its loop runs the calls
+                self.aio.serve(threads, _SIDE_S)
+                return
             if self._take_reading(False):
                 try:
                     self._read(False, blocked=False)

@@ -1,0 +1,186 @@
+"""Async actors: a class with an ``async def`` method runs its calls on one asyncio event loop."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+
+class Meeting:
+    """Calls that can only finish together: each waits for the others to arrive."""
+
+    def __init__(self, n):
+        self.n = n
+        self.arrived = 0
+        self.all_here = asyncio.Event()
+
+    async def meet(self, i):
+        self.arrived += 1
+        if self.arrived == self.n:
+            self.all_here.set()
+        await asyncio.wait_for(self.all_here.wait(), 60)
+        return i
+
+    def arrivals(self):  # a sync method of an async actor runs on the same loop
+        return self.arrived
+
+
+def test_calls_of_an_async_actor_overlap_on_its_event_loop(rt, caps):
+    caps("async")
+    a = rt.remote(Meeting).remote(20)
+    # one call at a time, the first would wait for the others for ever (60 s, then TimeoutError)
+    assert rt.get([a.meet.remote(i) for i in range(20)], timeout=60) == list(range(20))
+    assert rt.get(a.arrivals.remote(), timeout=60) == 20
+
+
+class Calc:
+    def __init__(self):
+        self.total = 0
+
+    async def add(self, k):
+        await asyncio.sleep(0)
+        self.total += k
+        return self.total
+
+    def total_now(self):
+        return self.total
+
+    async def fail(self):
+        await asyncio.sleep(0)
+        raise KeyError("async nope")
+
+    async def pair(self):
+        await asyncio.sleep(0)
+        return "a", "b"
+
+
+def test_async_actor_calls_return_their_awaited_results_and_errors(rt):
+    C = rt.remote(Calc)
+    c = C.remote()
+    assert rt.get([c.add.remote(k) for k in (1, 2, 3)], timeout=60) == [1, 3, 6]
+    assert rt.get(c.total_now.remote(), timeout=60) == 6
+    with pytest.raises(rt.TaskError) as info:
+        rt.get(c.fail.remote(), timeout=60)
+    assert isinstance(info.value.cause, KeyError) and "async nope" in str(info.value)
+    first, second = c.pair.options(num_returns=2).remote()
+    assert rt.get([first, second], timeout=60) == ["a", "b"]
+    assert rt.get(c.add.remote(c.add.remote(1)), timeout=60) == 14  # a ref argument: 7, then 14
+
+
+def _touch(path):
+    open(path, "w").close()
+
+
+class Sleeper:
+    def __init__(self):
+        self.seen = []
+
+    async def sleep_forever(self, started):
+        _touch(started)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.seen.append("cancelled")
+            raise
+        return "woke"
+
+    def seen_now(self):
+        return self.seen
+
+
+def _wait_for_file(path):
+    deadline = time.monotonic() + 60
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+def test_cancel_of_a_running_async_call_cancels_its_coroutine(rt, caps, tmp_path):
+    # Ray: cancelling a running call of an async actor cancels its asyncio task (the coroutine
+    # gets CancelledError at its await), and get raises TaskCancelledError; the actor lives on
+    caps("async")
+    s = rt.remote(Sleeper).remote()
+    started = tmp_path / "started"
+    r = s.sleep_forever.remote(str(started))
+    _wait_for_file(started)
+    rt.cancel(r)
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(r, timeout=60)
+    assert rt.get(s.seen_now.remote(), timeout=60) == ["cancelled"]
+
+
+class Gated:
+    def __init__(self):
+        self.now = 0
+        self.peak = 0
+
+    async def run(self, i, folder):
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        _touch(os.path.join(folder, f"started-{i}"))
+        while not os.path.exists(os.path.join(folder, "go")):
+            await asyncio.sleep(0.01)
+        self.now -= 1
+        return i
+
+    def peak_now(self):
+        return self.peak
+
+
+def test_an_async_actor_runs_at_most_max_concurrency_calls_at_once(rt, caps, tmp_path):
+    caps("async")
+    g = rt.remote(Gated).options(max_concurrency=2).remote()
+    refs = [g.run.remote(i, str(tmp_path)) for i in range(6)]
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("started-*"))) < 2:
+        assert time.monotonic() < deadline, "two calls never started"
+        time.sleep(0.01)
+    time.sleep(0.5)  # room for more to start, were the limit not kept
+    (tmp_path / "go").write_text("")
+    assert rt.get(refs, timeout=60) == list(range(6))
+    assert rt.get(g.peak_now.remote(), timeout=60) == 2
+
+
+def test_max_concurrency_above_1_needs_an_async_actor(rt):
+    class Plain:
+        def f(self):
+            return 1
+
+    with pytest.raises(ValueError, match="max_concurrency"):
+        rt.remote(Plain).options(max_concurrency=4).remote()
+    with pytest.raises(ValueError, match="max_concurrency"):
+        rt.remote(Calc).options(max_concurrency=0)
+    assert rt.get(rt.remote(Plain).options(max_concurrency=1).remote().f.remote(), timeout=60) == 1
+
+
+class Holder:
+    def __init__(self):
+        self.pid = os.getpid()
+
+    async def hold(self, marker):
+        if not os.path.exists(marker):  # the first run waits until its process is killed
+            _touch(marker)
+            await asyncio.Event().wait()
+        return self.pid
+
+    def pid_now(self):
+        return self.pid
+
+
+def test_calls_in_flight_on_an_async_actor_retry_after_its_restart(rt, caps, tmp_path):
+    caps("processes")
+    a = rt.remote(Holder).options(max_restarts=1, max_task_retries=1).remote()
+    pid = rt.get(a.pid_now.remote(), timeout=60)
+    markers = [str(tmp_path / f"m{i}") for i in range(2)]
+    refs = [a.hold.remote(m) for m in markers]
+    for m in markers:  # both run at once, each in its own await
+        _wait_for_file(m)
+    os.kill(pid, signal.SIGKILL)
+    pids = rt.get(refs, timeout=60)  # rerun in the new process, by a new instance
+    assert pids[0] == pids[1] != pid
+    os.kill(pids[0], signal.SIGKILL)  # no restart left: it dies
+    with pytest.raises(rt.ActorDiedError):
+        rt.get(a.hold.remote(markers[0]), timeout=60)
