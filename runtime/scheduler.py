@@ -234,15 +234,8 @@ class Scheduler:
             self._cancel(t, False, True)
             return
         p = holder.inflight.get(parent)
-        if p is not None:
-            c = p.children
-            if c is None:
-                p.children = [t]
-                return
-            c.append(t)
-            n = len(c)
-            if n >= 64 and not n & (n - 1):  # a long-running submitter: keep the live ones
-                p.children = [x for x in c if x.state in (WAITING, READY, RUNNING)]
+        if p is not None:  # a long-running submitter keeps only its live children
+            p.children = _append_pruned(p.children, t, _live)
 
     def _submit(self, t: Task, blob: bytes | None, holder: WorkerInfo | None) -> None:
         if blob is not None and t.fn_id not in self.fn_blobs:
@@ -566,15 +559,9 @@ class Scheduler:
         self.pump()
 
     def add_waiter(self, e: Any, waiter: Waiter | DriverWaiter) -> None:
-        """``waiter`` hears when entry ``e`` gets its value."""
-        ws = e.waiters
-        if ws is None:
-            e.waiters = [waiter]
-            return
-        ws.append(waiter)
-        n = len(ws)
-        if n >= 64 and not n & (n - 1):  # polled with timeouts while pending: drop the
-            e.waiters = [x for x in ws if type(x) is Task or not x.done]  # answered
+        """``waiter`` hears when entry ``e`` gets its value (the answered ones of an object
+        polled with timeouts while pending are dropped as its list grows)."""
+        e.waiters = _append_pruned(e.waiters, waiter, _unanswered)
 
     def _waiter_hit(self, waiter: Waiter) -> None:
         if waiter.done:
@@ -915,6 +902,27 @@ class Scheduler:
         fl = self.to_flush
         self.to_flush = set()
         return fl
+
+
+def _append_pruned(items: list | None, x: Any, keep: Callable[[Any], bool]) -> list:
+    """``items`` (a new list for None) with ``x`` appended; at each power-of-two length from 64
+    on, only the items ``keep`` accepts stay, so a list appended to for ever stays about as
+    long as its live items, at O(1) amortised per append."""
+    if items is None:
+        return [x]
+    items.append(x)
+    n = len(items)
+    if n >= 64 and not n & (n - 1):
+        return [y for y in items if keep(y)]
+    return items
+
+
+def _live(t: Task) -> bool:
+    return t.state in (WAITING, READY, RUNNING)
+
+
+def _unanswered(x: Task | Waiter | DriverWaiter) -> bool:
+    return type(x) is Task or not x.done
 
 
 def _unblock(waiter: Waiter) -> None:
