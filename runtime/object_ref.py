@@ -113,3 +113,49 @@ class ObjectRef:
 
     def __repr__(self) -> str:
         return f"ObjectRef({self.hex()})"
+
+    def __await__(self) -> Any:
+        """``await ref`` in a coroutine (an async actor's call, any asyncio code): the value, as
+        ``get`` gives it, while the event loop runs on (Ray's ``await ref``)."""
+        return _awaited(self).__await__()
+
+
+_AWAIT_POLL_S = 1.0  # a get for an awaiting coroutine that was cancelled ends within this
+
+
+async def _awaited(ref: ObjectRef) -> Any:
+    """``get(ref)`` on a thread of its own, so that the loop is not blocked; a thread, not the
+    loop's default executor, whose few threads could all wait for calls that need one."""
+    import asyncio
+
+    from . import api
+    from .exceptions import GetTimeoutError
+
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    def settle(ok: bool, v: Any) -> None:
+        if not fut.done():  # else the awaiting coroutine was cancelled
+            if ok:
+                fut.set_result(v)
+            else:
+                fut.set_exception(v)
+
+    def wait() -> None:
+        while not fut.done():
+            try:
+                v = api.get(ref, timeout=_AWAIT_POLL_S)
+            except GetTimeoutError:
+                continue
+            except BaseException as e:  # noqa: BLE001 - the awaiting coroutine raises it
+                ok, v = False, e
+            else:
+                ok = True
+            try:
+                loop.call_soon_threadsafe(settle, ok, v)
+            except RuntimeError:  # the loop is closed
+                pass
+            return
+
+    threading.Thread(target=wait, daemon=True, name=f"await {ref.hex()}").start()
+    return await fut

@@ -184,3 +184,48 @@ def test_calls_in_flight_on_an_async_actor_retry_after_its_restart(rt, caps, tmp
     os.kill(pids[0], signal.SIGKILL)  # no restart left: it dies
     with pytest.raises(rt.ActorDiedError):
         rt.get(a.hold.remote(markers[0]), timeout=60)
+
+
+class Relay:
+    def __init__(self):
+        self.started = asyncio.Event()
+
+    async def second(self):
+        await self.started.wait()
+        return "second"
+
+    async def first(self, boxed):
+        self.started.set()
+        return await boxed[0]  # a blocking get here would hold the loop: second never ends
+
+    async def square_of(self, square, x):
+        return await square.remote(x)
+
+    async def error_of(self, fails):
+        try:
+            await fails.remote()
+        except ValueError as e:  # the task's error: a TaskError that is a ValueError too
+            return type(e.cause).__name__, str(e.cause)
+        return "no error"
+
+
+def _square(x):
+    return x * x
+
+
+def _fails():
+    raise ValueError("from a task")
+
+
+def test_await_of_a_ref_in_an_async_actor_gives_its_value_or_its_error(rt):
+    r = rt.remote(Relay).remote()
+    assert rt.get(r.square_of.remote(rt.remote(_square), 7), timeout=60) == 49
+    assert rt.get(r.error_of.remote(rt.remote(_fails)), timeout=60) == ("ValueError",
+                                                                         "from a task")
+
+
+def test_await_of_a_ref_lets_the_other_calls_of_an_async_actor_run(rt, caps):
+    caps("async")
+    r = rt.remote(Relay).remote()
+    second = r.second.remote()
+    assert rt.get(r.first.remote([second]), timeout=60) == "second"
