@@ -615,8 +615,9 @@ def cancel(ref: ObjectRef, force: bool = False, recursive: bool = True) -> None:
     """Cancel the task that makes ``ref``; ``get`` then raises TaskCancelledError. With
     ``recursive`` (Ray's default) the tasks it submitted are cancelled too, transitively. An
     actor call is cancelled only while it waits to run (queued behind other calls): a running
-    one is not interrupted and keeps its result, as in Ray. ``force=True`` on an actor call that
-    has not finished raises ValueError, as in Ray: use ``kill`` to end the actor."""
+    one is not interrupted and keeps its result, as in Ray, except on an async actor, where the
+    running call's coroutine is cancelled (asyncio's cancel). ``force=True`` on an actor call
+    that has not finished raises ValueError, as in Ray: use ``kill`` to end the actor."""
     _check_ref(ref, "cancel")
     _live_client("cancel()").cancel(ref._id, force, recursive)
 
