@@ -32,6 +32,7 @@ import torch
 
 from .masking import NoValidActionError, check_masks
 from .models import load_state_dict_numpy, state_dict_numpy
+from .policies import ModelOutputError
 from .preprocessing import Preprocessor, extra_mask, tree_stack, tree_zip_map
 
 logger = logging.getLogger(__name__)
@@ -516,8 +517,9 @@ class WorkerSet:
                     self._replace(i, err)
                     refs[i] = self.remote[i].sample.remote(weights_ref, num_steps, act_kwargs)
                 except Exception as err:
-                    # an env's own error (or its empty mask): the same exception as with 0 workers
-                    _raise_own(err, (EnvStepError, NoValidActionError))
+                    # an env's own error (or its empty mask), or a user model's output of the
+                    # wrong kind: the same exception as with 0 workers
+                    _raise_own(err, (EnvStepError, NoValidActionError, ModelOutputError))
                     raise
         return concat_batches(batches)  # type: ignore[arg-type]
 

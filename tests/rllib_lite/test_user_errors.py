@@ -141,6 +141,21 @@ def test_a_ppo_value_of_shape_batch_by_1_is_named_not_a_broadcasting_error():
         algo.stop()
 
 
+def test_a_model_output_error_in_a_remote_worker_is_raised_as_itself():
+    # Old code: the runtime's TaskError(ModelOutputError), whose message was the worker's whole
+    # remote traceback, where 0 workers raise the ModelOutputError itself (as for env errors)
+    algo = PPO(PPOConfig(env="CartPole-v1", model=ColumnValue(), seed=0, num_rollout_workers=1,
+                         **TINY_PPO))
+    try:
+        with pytest.raises(ModelOutputError) as err:
+            algo.train()
+    finally:
+        algo.stop()
+    assert type(err.value) is ModelOutputError
+    assert str(err.value) == ("PPO model must return (logits (1, 2), value (1,)), "
+                              "got (logits (1, 2), value (1, 1))")
+
+
 def test_nan_metrics_are_written_as_valid_json(tmp_path):
     class NaNLoss(nn.Module):
         """Logits fine, value NaN: the value loss (and explained variance) is NaN."""
