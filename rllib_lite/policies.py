@@ -70,7 +70,8 @@ def _as_numpy(out: Any) -> Any:
 
 
 class ModelOutputError(ValueError):
-    """A user model's forward returned outputs of the wrong kind or shape."""
+    """A user model's forward returned outputs of the wrong kind or shape, or a model's logits
+    give no action distribution (NaN or infinite)."""
 
 
 def _shape(x: Any) -> str:
@@ -115,8 +116,19 @@ class PPOPolicy(_Policy):
         logits, values = out
         if not explore:
             return greedy_actions(logits, masks), {}
-        logp_all = masked_log_softmax(logits, masks)  # (E, actions)
-        actions = sample_categorical(np.exp(logp_all), rng)
+        with np.errstate(invalid="ignore"):  # inf - inf: the NaN it makes is refused below
+            logp_all = masked_log_softmax(logits, masks)  # (E, actions)
+        probs = np.exp(logp_all)
+        broken = np.isnan(probs).any(axis=-1)
+        if broken.any():
+            # NaN probabilities match no interval of the sampler, which would then take action 0,
+            # allowed or not: a diverged model would make the env's error for that action the
+            # run's error
+            raise ModelOutputError(
+                f"PPO model returned logits that are NaN or infinite (no distribution over the "
+                f"allowed actions) for {int(broken.sum())} of {len(broken)} observations: its "
+                "weights or outputs are not finite (did training diverge?)")
+        actions = sample_categorical(probs, rng)
         logp = logp_all[np.arange(len(actions)), actions]
         return actions, {"logp": logp.astype(np.float32), "values": values.astype(np.float32)}
 

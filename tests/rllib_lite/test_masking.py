@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 from rllib_lite import DQN, PPO, DQNConfig, PPOConfig
 from rllib_lite.masking import masked_entropy, masked_log_probs, random_valid_actions, sample_categorical
 from rllib_lite.models import ActorCritic, QNetwork
-from rllib_lite.policies import DQNPolicy, PPOPolicy
+from rllib_lite.policies import DQNPolicy, ModelOutputError, PPOPolicy
 
 
 @st.composite
@@ -60,6 +60,35 @@ def test_policies_never_act_masked(lm, seed, eps):
                 a, _ = policy.act(obs, mask, rng, 0.5, explore=explore)
                 assert mask[np.arange(batch), a].all()
 
+
+
+def test_ppo_with_non_finite_logits_raises_instead_of_taking_a_masked_action():
+    # Old code: NaN weights (a run whose training diverged: lr 1e30 on MaskedPick) gave NaN
+    # probabilities, the sampler took action 0 for every row, masked or not, and the run failed
+    # with the env's error for the invalid pick ("item 0 was already picked"), blaming the env
+    algo = PPO(PPOConfig(env="rllib_lite/MaskedPick-v0", seed=0, num_envs_per_worker=2,
+                         rollout_steps=4, minibatch_size=8, num_epochs=1))
+    try:
+        with torch.no_grad():
+            algo.model.pi[-1].bias[1] = float("nan")
+        with pytest.raises(ModelOutputError, match=r"PPO model returned logits that are NaN or "
+                                                   r"infinite .* for 2 of 2 observations"):
+            algo.train()
+    finally:
+        algo.stop()
+    policy = PPOPolicy(ActorCritic(3, 3, (8,), "tanh"))
+    with torch.no_grad():
+        policy.model.pi[-1].bias[2] = float("inf")
+    mask = np.array([[False, True, True], [True, True, False]])
+    rng = np.random.default_rng(0)
+    with pytest.raises(ModelOutputError, match="for 1 of 2 observations"):
+        policy.act(np.zeros((2, 3), np.float32), mask, rng, 0.0)  # row 0: inf - inf
+    # an infinite logit on a masked action, or -inf on some allowed ones, is a distribution
+    for bias in (float("-inf"), float("inf")):
+        policy.model.pi[-1].bias.data[:] = torch.tensor([bias, 0.0, float("-inf")])
+        mask = np.array([[False, True, True]])
+        for _ in range(20):
+            assert policy.act(np.zeros((1, 3), np.float32), mask, rng, 0.0)[0][0] == 1
 
 def test_masked_log_probs_give_no_gradient_to_masked_logits():
     logits = torch.zeros(1, 4, requires_grad=True)
