@@ -21,6 +21,8 @@ from .exceptions import text_of as _text_of
 from .inline import local_callables as _local_callables
 from .object_ref import ObjectRef
 from .options import ActorOptions, TaskOptions
+from .signatures import check as _check_args
+from .signatures import method_shapes, shape_of
 from .serialization import _SIMPLE, INLINE_MAX, DepSlot, dumps_plain, make_value
 
 _client: Any = None
@@ -303,6 +305,7 @@ class RemoteFunction(_Remote):
     def __init__(self, fn: Callable, options: TaskOptions, fn_id: int | None = None) -> None:
         self._function = fn
         self._fn_id = self._setup(fn, options, fn_id)
+        self._shape: Any = _UNREAD  # its parameters, read at the first submit (``signatures``)
 
     def __reduce__(self) -> Any:
         return (RemoteFunction, (self._function, self._options, self._fn_id))
@@ -315,13 +318,22 @@ class RemoteFunction(_Remote):
             self._blob = dumps_plain(self._function)
         return self._blob
 
+    def _get_shape(self) -> Any:
+        if self._shape is _UNREAD:
+            self._shape = shape_of(self._function)
+        return self._shape
+
+
+_UNREAD = object()
+
 
 @_shielded
 def _submit_task(rf: RemoteFunction, o: TaskOptions, args: tuple, kwargs: dict) -> Any:
+    name = o.name or rf.__name__
+    _check_args(rf._get_shape(), args, kwargs, name)
     c = _get_client()
     if c.direct:
         return c.task(rf, o, args, kwargs)
-    name = o.name or rf.__name__
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     n = o.num_returns
     roids = [c.new_id() for _ in range(n)]
@@ -364,8 +376,10 @@ class ActorClass(_Remote):
             v = getattr(cls, k, None)
             if callable(v):
                 methods[k] = getattr(v, "_rt_num_returns", 1)
-        self._meta = (cls.__name__, methods)
+        # the third item, the methods' parameters, checks the arguments of calls (``signatures``)
+        self._meta = (cls.__name__, methods, method_shapes(cls, list(methods)))
         self._async = is_async_class(cls)
+        self._init_shape = shape_of(cls)
 
     def __reduce__(self) -> Any:
         return (ActorClass, (self._cls, self._options, self._cls_id))
@@ -385,6 +399,7 @@ def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) ->
         if found is not None:
             return ActorHandle(*found, _counted=True)
     name = f"{ac.__name__}.__init__"
+    _check_args(ac._init_shape, args, kwargs, name)
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     if ac._blob is None:
         ac._blob = dumps_plain(ac._cls)
@@ -456,7 +471,7 @@ class ActorHandle:
 
     __slots__ = ("_aid", "_meta", "__weakref__")
 
-    def __init__(self, aid: int, meta: tuple[str, dict[str, int]], _counted: bool = False) -> None:
+    def __init__(self, aid: int, meta: tuple, _counted: bool = False) -> None:
         self._aid = aid
         self._meta = meta
         if not _counted and _object_ref._hooks is not None:
@@ -495,6 +510,8 @@ class ActorHandle:
 @_shielded
 def _submit_call(h: ActorHandle, method_name: str, n: int, args: tuple, kwargs: dict) -> Any:
     c = _live_client(f"{h._meta[0]}.{method_name}.remote()")
+    if len(h._meta) > 2:  # not a handle that Ray's get_actor made
+        _check_args(h._meta[2].get(method_name), args, kwargs, f"{h._meta[0]}.{method_name}")
     if c.direct:
         return c.call(h._aid, method_name, n, args, kwargs)
     name = f"{h._meta[0]}.{method_name}"
