@@ -64,6 +64,10 @@ class AsyncActorLoop:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         self.running: dict[int, asyncio.Task] = {}
+        # calls whose asyncio task has taken its first step: only those are cancelled through
+        # it (one cancelled before would end without running a line, so without reporting);
+        # the others see their cancel as they start
+        self.stepped: set[int] = set()
         self.cancelling: set[int] = set()  # running calls whose asyncio task was cancelled
         self.wake: asyncio.Event | None = None
 
@@ -105,7 +109,7 @@ class AsyncActorLoop:
                     except EOFError:
                         return
                 w.take_cancels()
-                for tid in w.cancelled.intersection(self.running):
+                for tid in w.cancelled.intersection(self.stepped):
                     if tid not in self.cancelling:
                         self.cancelling.add(tid)
                         self.running[tid].cancel()
@@ -135,6 +139,7 @@ class AsyncActorLoop:
         """Run call ``m`` (a ``call`` message) and queue its ``done``."""
         w = self.w
         _, tid, method, args_val, dep_vals, roids, name = m
+        self.stepped.add(tid)
         wall0 = time.time()
         t0 = time.perf_counter()
         ok = True
@@ -167,6 +172,7 @@ class AsyncActorLoop:
             values = [(err, []) for _ in roids] if roids else [(err, [])]
         finally:
             self.running.pop(tid, None)
+            self.stepped.discard(tid)
             self.cancelling.discard(tid)
             w.cancelled.discard(tid)
         w._done(("done", tid, values, time.perf_counter() - t0, ok, wall0))

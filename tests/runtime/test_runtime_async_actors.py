@@ -229,3 +229,25 @@ def test_await_of_a_ref_lets_the_other_calls_of_an_async_actor_run(rt, caps):
     r = rt.remote(Relay).remote()
     second = r.second.remote()
     assert rt.get(r.first.remote([second]), timeout=60) == "second"
+
+
+class Napper:
+    async def nap(self, x):
+        await asyncio.sleep(0.05)
+        return x
+
+
+def test_a_call_cancelled_as_it_reaches_an_async_actor_reports_back(rt, caps):
+    # a call whose asyncio task was cancelled before its first step never ran a line of it, so
+    # reported nothing: get hung (about half of these)
+    caps("async")
+    n = rt.remote(Napper).remote()
+    assert rt.get(n.nap.remote(-1), timeout=60) == -1
+    for i in range(20):
+        r = n.nap.remote(i)
+        rt.cancel(r)
+        try:
+            assert rt.get(r, timeout=30) == i  # it may have finished before the cancel came
+        except rt.TaskCancelledError:
+            pass
+    assert rt.get(n.nap.remote(20), timeout=60) == 20
