@@ -250,10 +250,12 @@ class RolloutWorker:
         # envs that never mask (CartPole) skip stacking and checking a mask every step
         self._static_masks = not self.pre.has_mask_key and all(fn is None for fn in self._mask_fns)
 
-    def _process(self, i: int, obs: Any) -> tuple[Any, np.ndarray]:
+    def _process(self, i: int, obs: Any, ask_env: bool = True) -> tuple[Any, np.ndarray]:
+        """``(x, mask)`` of env copy ``i``'s observation; without ``ask_env`` its
+        ``action_masks()`` is not called (the observation's own mask, or all allowed)."""
         x, mask = self.pre(obs)
         fn = self._mask_fns[i]
-        if fn is not None:
+        if fn is not None and ask_env:
             mask = extra_mask(mask, fn(), self._mask_source)
         return x, mask
 
@@ -320,7 +322,11 @@ class RolloutWorker:
                 truncated[t, i] = trunc and not term
                 self.ep_return[i] += r
                 self.ep_len[i] += 1
-                x_i, m_i = self._process(i, obs)
+                # a terminated episode's mask is never used (no bootstrap from it), and PPO
+                # bootstraps a truncated one from V alone: action_masks() is asked of live
+                # episodes only, as sb3-contrib asks it (its vector envs reset finished ones
+                # first), so an env may refuse it once its episode is over
+                x_i, m_i = self._process(i, obs, ask_env=not (term or trunc) or (next_obs and not term))
                 if next_obs:
                     step_next_x.append(x_i)
                     step_next_m.append(m_i)

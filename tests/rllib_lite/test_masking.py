@@ -189,3 +189,60 @@ def test_an_action_masks_method_on_a_wrapper_masks_actions(algo_cls, config):
         assert algo.evaluate(4)["episode_return_mean"] == 2.0
     finally:
         algo.stop()
+
+
+class _MasksWhileLive(gym.Env):
+    """sb3-contrib's convention: ``action_masks()`` is asked only of a live episode (its vector
+    envs reset a finished one first), so this one raises once the episode has terminated. Action
+    2 is allowed on even steps; episodes end (``end``: terminate or truncate) after 3 steps."""
+
+    observation_space = gym.spaces.Box(0.0, 5.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(3)
+
+    def __init__(self, end):
+        self.end = end
+
+    def action_masks(self):
+        if self.terminated:
+            raise RuntimeError("the episode is over: no actions to mask")
+        return np.array([True, True, self.t % 2 == 0])
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.terminated = 0, False
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        if action == 2 and self.t % 2:
+            raise ValueError("action 2 is masked on odd steps")
+        self.t += 1
+        over = self.t == 3
+        self.terminated = over and self.end == "terminate"
+        return np.full(1, self.t, np.float32), 1.0, self.terminated, over and self.end == "truncate", {}
+
+
+@pytest.mark.parametrize("end", ["terminate", "truncate"])
+@pytest.mark.parametrize("algo_cls, config", [
+    (PPO, PPOConfig(seed=0, num_envs_per_worker=2, rollout_steps=8, num_epochs=1, minibatch_size=16)),
+    (DQN, DQNConfig(seed=0, learning_starts=8, train_freq=8, gradient_steps=1, hidden_sizes=(8,),
+                    batch_size=8, n_step=2)),
+])
+def test_action_masks_is_not_asked_of_a_terminated_episode(algo_cls, config, end):
+    # Old code: every step's next observation was processed with the env's action_masks(), a
+    # terminated one's too (whose mask nothing uses), so an env written for sb3-contrib failed:
+    # RuntimeError "the episode is over" out of train()
+    import dataclasses
+
+    algo = algo_cls(dataclasses.replace(config, env=lambda cfg: _MasksWhileLive(cfg["end"]),
+                                        env_config={"end": end}))
+    try:
+        for _ in range(3):
+            algo.train()
+        if algo_cls is DQN and end == "truncate":
+            # a truncated step bootstraps from its next state: its mask is still asked for
+            d = algo.buffer._data
+            truncated = d["dones"] & ~d["terminated"]
+            assert truncated.any()
+            assert (d["next_masks"][truncated] == [True, True, False]).all()
+    finally:
+        algo.stop()
