@@ -256,7 +256,11 @@ class RolloutWorker:
         x, mask = self.pre(obs)
         fn = self._mask_fns[i]
         if fn is not None and ask_env:
-            mask = extra_mask(mask, fn(), self._mask_source)
+            try:
+                extra = fn()
+            except Exception as err:
+                raise self._env_error(i, "action_masks", err) from err
+            mask = extra_mask(mask, extra, self._mask_source)
         return x, mask
 
     def _where(self, i: int) -> str:

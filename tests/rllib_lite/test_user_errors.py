@@ -323,6 +323,40 @@ def test_an_action_masks_method_or_argument_of_the_wrong_length_is_an_error_not_
         algo.stop()
 
 
+
+class MasksCrash(ShortMasks):
+    """action_masks() raises on the 3rd step of an episode (a live one)."""
+
+    def action_masks(self):
+        if self.t == 2:
+            raise RuntimeError("mask table missing")
+        return np.ones(3, bool)
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return super().reset(seed=seed)
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, np.float32), 1.0, self.t == 5, False, {}
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_action_masks_method_that_raises_is_one_error_naming_the_env(workers):
+    # Old code: the env's own RuntimeError (TaskError with a worker), where an env that raises
+    # in step() is an EnvStepError naming the env, the worker and the env copy
+    algo = PPO(PPOConfig(env=lambda cfg: MasksCrash(cfg), seed=0, num_rollout_workers=workers,
+                         **TINY_PPO))
+    try:
+        with pytest.raises(EnvStepError) as err:
+            algo.train()
+    finally:
+        algo.stop()
+    assert type(err.value) is EnvStepError
+    assert str(err.value) == ("env MasksCrash (from test_an_action_masks_method_that_raises_is_one_error_"
+                              "naming_the_env.<locals>.<lambda>) (rollout worker 0, env copy 0) raised "
+                              "in action_masks(): RuntimeError: mask table missing")
+
 def test_the_errors_are_importable_from_the_package():
     import rllib_lite
 
