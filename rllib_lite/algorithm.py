@@ -255,7 +255,9 @@ class Algorithm:
         show = sys.stderr.isatty() if progress is None else progress
         history = []
         next_eval = self.env_steps + eval_every
-        with tqdm(total=total_env_steps, disable=not show, unit="step", desc=self.name) as bar:
+        # a restored run's bar starts at the env steps it has already taken
+        with tqdm(total=total_env_steps, initial=self.env_steps, disable=not show, unit="step",
+                  desc=self.name) as bar:
             while self.env_steps < total_env_steps:
                 before = self.env_steps
                 m = self._iterate()

@@ -275,3 +275,21 @@ def test_restore_with_another_number_of_env_copies_per_worker_starts_fresh_envs(
         assert len(resumed.workers.local.envs) == 2
     finally:
         resumed.stop()
+
+
+def test_the_progress_bar_of_a_restored_run_counts_the_env_steps_before_the_checkpoint(tmp_path, capsys):
+    # Old code: the bar started at 0 whatever env_steps the run had: a run restored at 256 env
+    # steps and trained to 512 ended with its bar at "256/512", 50%
+    algo = PPO(PPOConfig(env="CartPole-v1", seed=0, num_envs_per_worker=2, rollout_steps=64,
+                         minibatch_size=64, num_epochs=1))
+    algo.learn(256, progress=False)
+    algo.save(tmp_path / "ckpt")
+    algo.stop()
+    resumed = PPO.restore(tmp_path / "ckpt")
+    try:
+        capsys.readouterr()
+        resumed.learn(512, progress=True)
+    finally:
+        resumed.stop()
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()
+    assert "256/512" in bar[0] and "| 512/512 " in bar[-1], bar
