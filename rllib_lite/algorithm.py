@@ -36,7 +36,15 @@ from .masking import check_masks
 from .models import build_user_model, state_dict_numpy
 from .optim import flush_denormals
 from .preprocessing import Preprocessor, extra_mask, tree_stack
-from .rollout import WorkerSet, WorkerSpec, action_masks_method, describe_env, describe_error, make_env
+from .rollout import (
+    EnvStepError,
+    WorkerSet,
+    WorkerSpec,
+    action_masks_method,
+    describe_env,
+    describe_error,
+    make_env,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -289,13 +297,21 @@ class Algorithm:
         mask_fns = [action_masks_method(e) for e in envs]
         name = describe_env(self.config.env, envs[0])  # for errors; once, not at every step
 
+        def env_call(i: int, call: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            # the env's own error, named as a rollout worker names it (EnvStepError)
+            try:
+                return fn(*args, **kwargs)
+            except Exception as err:
+                raise EnvStepError(f"{name} (evaluation, episode {i}) raised in {call}(): "
+                                   f"{describe_error(err)}") from err
+
         def process(i: int, obs: Any) -> tuple[Any, np.ndarray]:
             x, m = self.preprocessor(obs)
             if mask_fns[i] is None:
                 return x, m
-            return x, extra_mask(m, mask_fns[i](), f"{name}'s action_masks()")
+            return x, extra_mask(m, env_call(i, "action_masks", mask_fns[i]), f"{name}'s action_masks()")
 
-        current = [process(i, env.reset(seed=seed + i)[0]) for i, env in enumerate(envs)]
+        current = [process(i, env_call(i, "reset", env.reset, seed=seed + i)[0]) for i, env in enumerate(envs)]
         returns = np.zeros(episodes)
         lengths = np.zeros(episodes, dtype=np.int64)
         live = list(range(episodes))
@@ -307,7 +323,7 @@ class Algorithm:
             actions, _ = policy.act(x, masks, rng, 0.0, explore=False)
             still = []
             for a, i in zip(actions, live):
-                obs, r, term, trunc, _ = envs[i].step(int(a) + self.preprocessor.action_start)
+                obs, r, term, trunc, _ = env_call(i, "step", envs[i].step, int(a) + self.preprocessor.action_start)
                 returns[i] += r
                 lengths[i] += 1
                 if term or trunc:

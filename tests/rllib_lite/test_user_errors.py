@@ -3,6 +3,7 @@ outputs of the wrong shape, and NaN metrics; each gives one clear error (or vali
 from __future__ import annotations
 
 import json
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -356,6 +357,23 @@ def test_an_action_masks_method_that_raises_is_one_error_naming_the_env(workers)
     assert str(err.value) == ("env MasksCrash (from test_an_action_masks_method_that_raises_is_one_error_"
                               "naming_the_env.<locals>.<lambda>) (rollout worker 0, env copy 0) raised "
                               "in action_masks(): RuntimeError: mask table missing")
+
+
+@pytest.mark.parametrize("make, call", [
+    (lambda cfg: MaskEnv({"fail": "raise"}), "step(): RuntimeError: simulator crashed"),
+    (lambda cfg: MasksCrash(cfg), "action_masks(): RuntimeError: mask table missing"),
+])
+def test_an_env_that_raises_in_evaluate_is_one_error_naming_the_env(make, call):
+    # Old code: the env's own exception out of evaluate() (`train`'s final evaluation: "internal
+    # error", exit 1), where the same env raising while sampling is an EnvStepError, exit 2
+    algo = PPO(PPOConfig(env=make, seed=0, **TINY_PPO))
+    try:
+        with pytest.raises(EnvStepError) as err:
+            algo.evaluate(2)
+    finally:
+        algo.stop()
+    assert re.fullmatch(r"env \w+ \(from .*<lambda>\) \(evaluation, episode 0\) raised in "
+                        + re.escape(call), str(err.value)), str(err.value)
 
 def test_the_errors_are_importable_from_the_package():
     import rllib_lite
