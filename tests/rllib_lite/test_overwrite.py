@@ -171,7 +171,9 @@ def test_a_run_that_saved_its_checkpoint_keeps_it_when_the_final_evaluation_fail
     if env_id not in gym.registry:
         gym.register(id=env_id, entry_point=lambda **kw: FailsInEvaluation())
     code, lines = _run(capsys, "train", "ppo", "--out", str(tmp_path / "run"), "--env", env_id, *_TINY)
-    assert code == 1 and "evaluation broke" in lines[0], lines
+    # the env's error, named as bad input (5cd9213; it was "internal error", exit 1)
+    assert code == 2 and len(lines) == 1, lines
+    assert "(evaluation, episode 0) raised in step(): RuntimeError: evaluation broke" in lines[0], lines
     names = {str(p.relative_to(tmp_path / "run")) for p in (tmp_path / "run").rglob("*")}
     assert {"config.json", "metrics.jsonl", "checkpoint/metadata.json", "checkpoint/state.pt"} <= names
 
