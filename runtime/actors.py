@@ -2,8 +2,9 @@
 
 An actor is one worker process (a ``WorkerInfo`` with its ``aid``) running one instance. Its
 calls queue in submission order (``ActorInfo.queue``) and are sent to the process once their
-own and all earlier calls' dependencies are ready and the constructor has been sent; they keep
-no lineage. States::
+own dependencies and those of the earlier calls of the same submitter (the driver, or a worker
+process) are ready and the constructor has been sent, as Ray orders them: a call waiting for an
+argument holds back no other submitter's calls. They keep no lineage. States::
 
     CREATING --constructor sent-->              ALIVE      (calls queue in FIFO order meanwhile)
     ALIVE    --process dies, restarts left-->   CREATING   (``max_restarts``; calls in flight
@@ -41,7 +42,8 @@ class ActorInfo:
     """One actor: its process, its FIFO of calls, and whether it lives."""
 
     __slots__ = ("aid", "name", "meta", "worker", "queue", "started", "dead", "error", "cause",
-                 "creation", "restarts_left", "task_retries", "restarts", "unreferenced")
+                 "creation", "restarts_left", "task_retries", "restarts", "unreferenced",
+                 "submitters")
 
     def __init__(self, aid: int, name: str | None, meta: Any, restarts: int = 0,
                  task_retries: int = 0) -> None:
@@ -54,6 +56,8 @@ class ActorInfo:
         self.meta = meta
         self.worker: WorkerInfo | None = None
         self.queue: deque[Task] = deque()
+        # how many calls in ``queue`` each submitter has (a call's ``fn_id`` names its submitter)
+        self.submitters: dict[int, int] = {}
         self.started = False
         self.dead = False
         self.error = ""
@@ -96,8 +100,19 @@ def submit(s: Scheduler, t: Task) -> None:
         return
     t.retries_left = a.task_retries
     a.queue.append(t)
+    _count(a, t, 1)
     if t.pending == 0:
         pump(s, a)
+
+
+def _count(a: ActorInfo, t: Task, n: int) -> None:
+    """``t`` enters (``n`` = 1) or leaves (-1) ``a``'s queue: count it under its submitter."""
+    sub = t.fn_id  # for a call, ``api`` puts there the id of the process that submitted it
+    c = a.submitters.get(sub, 0) + n
+    if c > 0:
+        a.submitters[sub] = c
+    else:
+        a.submitters.pop(sub, None)
 
 
 def on_free(s: Scheduler, aid: int) -> None:
@@ -160,16 +175,27 @@ def argument_failed(s: Scheduler, t: Task, value: tuple) -> None:
 
 
 def pump(s: Scheduler, a: ActorInfo) -> None:
-    """Send the calls at the head of ``a``'s FIFO whose dependencies are ready, in order."""
+    """Send the calls of ``a``'s queue whose dependencies are ready, each after the earlier calls
+    of its submitter; a call still waiting (for an argument, or one evicted meanwhile and being
+    rebuilt) holds back that submitter's later calls only."""
     if not a.started:
         return
     q = a.queue
     w = a.worker
     entries = s.store.entries
-    while q and (q[0].pending == 0 or q[0].state != "WAITING"):
-        if q[0].state == "WAITING" and not a.dead and s._missing_deps(q[0]):
-            return  # an argument was evicted meanwhile: it is being rebuilt
-        t = q.popleft()
+    held: deque[Task] = deque()  # calls passed over, waiting, in their order
+    blocked: set[int] = set()  # submitters with a call waiting
+    while q:
+        t = q[0]
+        if t.state == "WAITING" and (t.fn_id in blocked or t.pending != 0
+                                     or (not a.dead and s._missing_deps(t))):
+            blocked.add(t.fn_id)
+            if len(blocked) >= len(a.submitters):  # every submitter waits: nothing to send
+                break
+            held.append(q.popleft())
+            continue
+        q.popleft()
+        _count(a, t, -1)
         if t.state != "WAITING":
             continue
         if a.dead:
@@ -190,6 +216,7 @@ def pump(s: Scheduler, a: ActorInfo) -> None:
         w.chan.outbox.append(("call", t.tid, t.method, t.args_val,  # type: ignore[union-attr]
                               s._export(t.deps), t.roids, t.name))
         s.to_flush.add(w)  # type: ignore[arg-type]
+    q.extendleft(reversed(held))
     # the calls left may have failed without running (an argument failed, cancelled): nothing
     # else may be left to wait for
     exit_if_idle(s, a)
@@ -260,6 +287,8 @@ def restart(s: Scheduler, a: ActorInfo, old: WorkerInfo) -> None:
             s._fail(t, value)
     old.inflight.clear()
     a.queue.extendleft(reversed(retry))
+    for t in retry:
+        _count(a, t, 1)
     if a.unreferenced and not a.queue:  # no handle left and nothing to run: it stays dead
         died(s, a, f"its process (pid {old.pid}) died after its last handle went")
         return
@@ -294,6 +323,7 @@ def died(s: Scheduler, a: ActorInfo, why: str, cause: BaseException | None = Non
             s._fail(t, value)
     while a.queue:
         s._fail(a.queue.popleft(), value)
+    a.submitters.clear()
     if a.unreferenced:
         _forget(s, a)
 

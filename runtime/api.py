@@ -21,9 +21,9 @@ from .exceptions import text_of as _text_of
 from .inline import local_callables as _local_callables
 from .object_ref import ObjectRef
 from .options import ActorOptions, TaskOptions
+from .serialization import _SIMPLE, INLINE_MAX, DepSlot, dumps_plain, make_value
 from .signatures import check as _check_args
 from .signatures import method_shapes, shape_of
-from .serialization import _SIMPLE, INLINE_MAX, DepSlot, dumps_plain, make_value
 
 _client: Any = None
 _is_worker = False
@@ -517,7 +517,10 @@ def _submit_call(h: ActorHandle, method_name: str, n: int, args: tuple, kwargs: 
     name = f"{h._meta[0]}.{method_name}"
     args_val, deps, contained, keep = _pack_args(c, args, kwargs, name)
     roids = [c.new_id() for _ in range(n)]
-    spec = ("call", 0, name, args_val, deps, contained, roids, 0, h._aid, method_name, 0, False)
+    # slot 1 (a task's function id) names the submitter, whose calls run in their order:
+    # its worker id, 0 for the driver (``actors.pump``)
+    spec = ("call", getattr(c, "wid", 0), name, args_val, deps, contained, roids, 0, h._aid,
+            method_name, 0, False)
     c.submit(spec, None)
     del keep
     if n == 1:

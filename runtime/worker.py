@@ -519,9 +519,12 @@ class Worker:
             elif tag == "call":
                 self._one_thread()
                 self.take_cancels()  # an actor gets no SIGINT: a call cancelled while queued
-                if self.cancelled:  # here never starts. Its calls come in id order: a smaller
-                    # id is a call that ran here already, cancelled too late (not interrupted)
-                    self.cancelled.difference_update([x for x in self.cancelled if x < tid])
+                if self.cancelled:  # here never starts. A smaller id not queued here is a call
+                    # that ran here already, cancelled too late (not interrupted); calls of
+                    # different submitters may come out of id order (``actors.pump``)
+                    queued = {q[1] for q in self.queue if q[0] == "call"}
+                    self.cancelled.difference_update(
+                        [x for x in self.cancelled if x < tid and x not in queued])
                 self._start(tid)
                 result = getattr(self.actor, method)(*args, **kwargs)
             else:

@@ -77,6 +77,21 @@ def test_order_kept_when_an_earlier_call_waits_for_a_dependency(rt):
     assert rt.get(c.history.remote()) == [5, 1]
 
 
+def _adds_one(counter):
+    import runtime
+    return runtime.get(counter.add.remote(1), timeout=60)
+
+
+def test_a_call_waiting_for_an_argument_holds_back_only_its_submitters_later_calls(rt):
+    # Ray orders an actor's calls per submitter: "suppose an unfulfilled argument blocks a
+    # previously submitted task. In this case, the actor can still execute tasks submitted by
+    # a different worker". Here the driver's call waits for a task that waits for its own call
+    # to the same actor: one queue for all submitters deadlocked (get timed out)
+    c = rt.remote(Counter).remote(10)
+    assert rt.get(c.add.remote(rt.remote(_adds_one).remote(c)), timeout=60) == 22
+    assert rt.get(c.history.remote(), timeout=60) == [1, 11]
+
+
 class _GetsInItsConstructor:
     def __init__(self, box):
         import runtime
@@ -642,6 +657,71 @@ def test_cancel_of_an_actor_call_queued_on_its_actor_stops_it_running(rt, caps, 
         rt.get(queued[1], timeout=60)
     # before: cancel did nothing once the call was sent to the actor; it ran
     assert rt.get(a.ran_calls.remote(), timeout=60) == ["first", 0, 2]
+
+
+def _gated(gate, x):
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return x
+
+
+def _adds(log, x, marker):
+    import runtime
+    ref = log.add.remote(x)
+    open(marker, "w").close()
+    return runtime.get(ref, timeout=60)
+
+
+def _wait_for(path):
+    deadline = time.monotonic() + 60
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+def test_a_call_cancelled_while_queued_behind_another_submitters_later_call_never_runs(
+        rt, caps, tmp_path):
+    # another submitter's call, submitted later, may reach the actor first (Ray's order is per
+    # submitter): the actor must not take the queued cancelled call for one that ran already
+    caps("parallel")
+    gate, started, arg_gate = tmp_path / "go", tmp_path / "started", tmp_path / "arg"
+    submitted = tmp_path / "submitted"
+
+    @rt.remote
+    class Log:
+        def __init__(self):
+            self.ran = []
+
+        def first(self, gate, started):
+            open(started, "w").close()
+            _gated(gate, None)
+            self.ran.append("first")
+            return "first"
+
+        def add(self, x):
+            self.ran.append(x)
+            return x
+
+        def ran_calls(self):
+            return self.ran
+
+    a = Log.remote()
+    first = a.first.remote(str(gate), str(started))
+    _wait_for(started)
+    arg = rt.remote(_gated).remote(str(arg_gate), "late")
+    late = a.add.remote(arg)  # waits in the driver for its argument
+    other = rt.remote(_adds).remote(a, "other", str(submitted))  # sent to the actor at once
+    _wait_for(submitted)
+    time.sleep(0.5)  # the driver passes it on to the actor's process
+    arg_gate.write_text("")
+    rt.wait([arg], timeout=60)  # the late call goes to the actor, queued behind "other"
+    rt.cancel(late)
+    gate.write_text("")
+    assert rt.get(first, timeout=60) == "first" and rt.get(other, timeout=60) == "other"
+    with pytest.raises(rt.TaskCancelledError):
+        rt.get(late, timeout=60)
+    assert rt.get(a.ran_calls.remote(), timeout=60) == ["first", "other"]
 
 
 def test_a_cancelled_actor_call_is_not_rerun_when_its_actor_restarts(rt, caps, tmp_path):
