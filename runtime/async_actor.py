@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from .worker import Worker
 
 DEFAULT_MAX_CONCURRENCY = 1000  # Ray's default for async actors (other actors: 1)
-_BUSY_S = 0.001  # another thread of the process reads the socket: look again after this
 
 
 def is_async_class(cls: Any) -> bool:
@@ -70,6 +69,7 @@ class AsyncActorLoop:
         self.stepped: set[int] = set()
         self.cancelling: set[int] = set()  # running calls whose asyncio task was cancelled
         self.wake: asyncio.Event | None = None
+        self.turns = 0  # how often the loop has looked for work (read by tests)
 
     def notify(self) -> None:
         """Wake the loop (a call was queued, a call ended); from any thread."""
@@ -96,18 +96,27 @@ class AsyncActorLoop:
         loop = asyncio.get_running_loop()
         self.wake = wake = asyncio.Event()
         sock = w.chan.sock.fileno()
-        loop.add_reader(sock, wake.set)
+        watching = False  # the socket, for the loop to read (else another thread reads it)
         if w.cancel_fd >= 0:
             loop.add_reader(w.cancel_fd, wake.set)
         try:
             while True:
+                self.turns += 1
                 wake.clear()
-                busy = not w._take_reading(False)
-                if not busy:
+                if w._take_reading(False):
+                    if not watching:
+                        loop.add_reader(sock, wake.set)
+                        watching = True
                     try:
                         w._read(False, blocked=False)
                     except EOFError:
                         return
+                elif watching:
+                    # another thread (an ``await ref``, a thread of the user's) reads the
+                    # socket, waiting for its reply: it queues the calls it reads (``notify``)
+                    # and wakes the loop as it stops reading (``Worker._read``)
+                    loop.remove_reader(sock)
+                    watching = False
                 w.take_cancels()
                 for tid in w.cancelled.intersection(self.stepped):
                     if tid not in self.cancelling:
@@ -120,9 +129,6 @@ class AsyncActorLoop:
                     else:  # nothing else is queued in an actor once it is constructed
                         w.run(m)
                 w.flush()
-                if busy:
-                    await asyncio.sleep(_BUSY_S)
-                    continue
                 if threading.active_count() > threads:
                     try:
                         await asyncio.wait_for(wake.wait(), side_s)
@@ -131,7 +137,8 @@ class AsyncActorLoop:
                 else:
                     await wake.wait()
         finally:
-            loop.remove_reader(sock)
+            if watching:
+                loop.remove_reader(sock)
             if w.cancel_fd >= 0:
                 loop.remove_reader(w.cancel_fd)
 

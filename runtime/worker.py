@@ -334,6 +334,8 @@ class Worker:
             with self._cv:
                 self._reading = False
                 self._cv.notify_all()
+            if self.aio is not None and _get_ident() != self._main_ident:
+                self.aio.notify()  # an async actor's loop reads the socket again
         return helps
 
     def _take_reading(self, block: bool) -> bool:

@@ -251,3 +251,34 @@ def test_a_call_cancelled_as_it_reaches_an_async_actor_reports_back(rt, caps):
         except rt.TaskCancelledError:
             pass
     assert rt.get(n.nap.remote(20), timeout=60) == 20
+
+
+def _gated(gate):
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return "opened"
+
+
+class Awaiter:
+    async def await_gated(self, gated, gate):
+        return await gated.remote(gate)
+
+    def turns(self):  # how often the actor's event loop has looked for work so far
+        from runtime import worker
+        return worker._WORKER.aio.turns
+
+
+def test_an_async_actor_awaiting_a_ref_does_not_poll_its_socket(rt, caps, tmp_path):
+    # while a thread of the actor waited for the ref (reading the socket), the loop looked
+    # whether it could read every millisecond: about 1,000 turns a second, 6 % of a core
+    caps("shm")  # the local backend's worker processes
+    a = rt.remote(Awaiter).remote()
+    gate = tmp_path / "gate"
+    before = rt.get(a.turns.remote(), timeout=60)
+    r = a.await_gated.remote(rt.remote(_gated), str(gate))
+    time.sleep(1.0)
+    gate.write_text("")
+    assert rt.get(r, timeout=60) == "opened"
+    # with threads alive the loop still reports their refs every 0.1 s: about 10 turns
+    assert rt.get(a.turns.remote(), timeout=60) - before < 60
