@@ -44,6 +44,7 @@ from .rollout import (
     describe_env,
     describe_error,
     make_env,
+    off_space,
 )
 
 logger = logging.getLogger(__name__)
@@ -306,7 +307,10 @@ class Algorithm:
                                    f"{describe_error(err)}") from err
 
         def process(i: int, obs: Any) -> tuple[Any, np.ndarray]:
-            x, m = self.preprocessor(obs)
+            try:
+                x, m = self.preprocessor(obs)
+            except Exception as err:
+                raise EnvStepError(f"{name} (evaluation, episode {i}) {off_space(envs[i], err)}") from err
             if mask_fns[i] is None:
                 return x, m
             return x, extra_mask(m, env_call(i, "action_masks", mask_fns[i]), f"{name}'s action_masks()")
@@ -338,7 +342,11 @@ class Algorithm:
     def compute_action(self, obs: Any, explore: bool = False, action_mask: Any = None) -> int:
         """The action for one raw observation, greedy unless ``explore``; masked by the
         observation's "action_mask" and by ``action_mask`` (for envs with ``action_masks()``)."""
-        x, mask = self.preprocessor(obs)
+        try:
+            x, mask = self.preprocessor(obs)
+        except Exception as err:
+            raise ValueError(f"the observation given to compute_action does not fit the observation "
+                             f"space {self.observation_space}: {describe_error(err, 300)}") from err
         if action_mask is not None:
             mask = extra_mask(mask, action_mask, "compute_action's action_mask")
         check_masks(mask[None], "the observation given to compute_action (with its action_mask argument)")

@@ -14,6 +14,7 @@ stack, index and convert them so the buffers and the learners never care which k
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Union
 
 import gymnasium as gym
@@ -56,12 +57,23 @@ def _flat_dim(space: gym.Space) -> int:
     return sum(_flat_dim(s) for s in space.spaces.values())
 
 
+def _sized(x: np.ndarray, size: int, what: Any) -> np.ndarray:
+    """``x`` if it holds ``size`` values; an observation with more or fewer would fail far from
+    its env (a matmul or a stack of rows of two lengths) or be cut to fit."""
+    if x.size != size:
+        raise ValueError(f"{x.size} values, not the {size} of {what}")
+    return x
+
+
 def _leaf_array(space: gym.Space, obs: Any) -> np.ndarray:
     if isinstance(space, gym.spaces.Discrete):
+        index = int(obs) - int(space.start)
+        if not 0 <= index < space.n:  # a negative index would set a one-hot from the end
+            raise ValueError(f"{obs} is not in {space}")
         one_hot = np.zeros(space.n, dtype=np.float32)
-        one_hot[int(obs) - int(space.start)] = 1.0
+        one_hot[index] = 1.0
         return one_hot
-    return np.asarray(obs, dtype=np.float32)
+    return _sized(np.asarray(obs, dtype=np.float32), math.prod(space.shape), space)
 
 
 def _flatten(space: gym.Space, obs: Any, out: list[np.ndarray]) -> None:
@@ -108,23 +120,27 @@ class Preprocessor:
                     f"observation space has only the {MASK_KEY!r} key and nothing to observe"
                 )
             # A Dict of {"observation": ..., "action_mask": ...} is the common shape: unwrap it.
-            space = next(iter(rest.values())) if len(rest) == 1 else gym.spaces.Dict(rest)
+            self._only_key = next(iter(rest)) if len(rest) == 1 else None
+            space = rest[self._only_key] if self._only_key is not None else gym.spaces.Dict(rest)
         _check_leaf(space, "observation space")
         self.space = space
         self.structured = structured
         self.flat_dim = _flat_dim(space)
+        self._flat_box = isinstance(space, gym.spaces.Box)
         self._all_valid = np.ones(self.num_actions, dtype=bool)
 
     def __call__(self, obs: Any) -> tuple[Tree, np.ndarray]:
+        """Raises (ValueError, KeyError, TypeError) for an observation that does not fit the
+        space: values of another size, a Discrete value out of range, a missing Dict key."""
         mask = self._all_valid
         if self.has_mask_key:
-            mask = np.asarray(obs[MASK_KEY]).astype(bool).reshape(self.num_actions)
-            rest = {k: v for k, v in obs.items() if k != MASK_KEY}
-            obs = next(iter(rest.values())) if len(rest) == 1 else rest
+            mask = _sized(np.asarray(obs[MASK_KEY]), self.num_actions, "the action mask")
+            mask = mask.astype(bool).reshape(self.num_actions)
+            obs = obs[self._only_key] if self._only_key is not None else obs
         if self.structured:
             return _structured(self.space, obs), mask
-        if isinstance(self.space, gym.spaces.Box):
-            return np.asarray(obs, dtype=np.float32).reshape(-1), mask
+        if self._flat_box:
+            return _sized(np.asarray(obs, dtype=np.float32).reshape(-1), self.flat_dim, self.space), mask
         parts: list[np.ndarray] = []
         _flatten(self.space, obs, parts)
         return np.concatenate(parts), mask

@@ -87,6 +87,12 @@ def action_masks_method(env: gym.Env) -> Callable[[], Any] | None:
         layer = layer.env
 
 
+def off_space(env: gym.Env, err: BaseException) -> str:
+    """What to say of an observation of ``env`` the preprocessor refused with ``err``."""
+    return (f"returned an observation that does not fit its observation space "
+            f"{env.observation_space}: {describe_error(err, 300)}")
+
+
 def _all_finite(tree: Any) -> bool:
     if isinstance(tree, dict):
         return all(_all_finite(v) for v in tree.values())
@@ -253,7 +259,10 @@ class RolloutWorker:
     def _process(self, i: int, obs: Any, ask_env: bool = True) -> tuple[Any, np.ndarray]:
         """``(x, mask)`` of env copy ``i``'s observation; without ``ask_env`` its
         ``action_masks()`` is not called (the observation's own mask, or all allowed)."""
-        x, mask = self.pre(obs)
+        try:
+            x, mask = self.pre(obs)
+        except Exception as err:
+            raise EnvStepError(f"{self._where(i)} {off_space(self.envs[i], err)}") from err
         fn = self._mask_fns[i]
         if fn is not None and ask_env:
             try:

@@ -375,6 +375,76 @@ def test_an_env_that_raises_in_evaluate_is_one_error_naming_the_env(make, call):
     assert re.fullmatch(r"env \w+ \(from .*<lambda>\) \(evaluation, episode 0\) raised in "
                         + re.escape(call), str(err.value)), str(err.value)
 
+
+OFF_SPACES = {"long": gym.spaces.Box(-1, 1, (4,)), "not_an_array": gym.spaces.Box(-1, 1, (4,)),
+              "discrete_out_of_range": gym.spaces.Discrete(5),
+              "discrete_negative": gym.spaces.Discrete(5),
+              "dict_key_missing": gym.spaces.Dict({"a": gym.spaces.Box(-1, 1, (2,)),
+                                                   "action_mask": gym.spaces.MultiBinary(2)}),
+              "mask_short": gym.spaces.Dict({"a": gym.spaces.Box(-1, 1, (2,)),
+                                             "action_mask": gym.spaces.MultiBinary(2)})}
+OFF_OBS = {"long": np.zeros(5, np.float32), "not_an_array": {"x": 1}, "discrete_out_of_range": 7,
+           "discrete_negative": -1, "dict_key_missing": {"action_mask": np.ones(2, np.int8)},
+           "mask_short": {"a": np.zeros(2, np.float32), "action_mask": np.ones(1, np.int8)}}
+
+
+class OffSpace(gym.Env):
+    """Its third observation (``OFF_OBS[kind]``) does not fit its observation space."""
+
+    def __init__(self, kind):
+        self.kind, self.observation_space = kind, OFF_SPACES[kind]
+        self.action_space = gym.spaces.Discrete(2)
+
+    def _fitting(self):
+        obs = self.observation_space.sample()
+        if isinstance(obs, dict):
+            obs["action_mask"][:] = 1
+        return obs
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._fitting(), {}
+
+    def step(self, action):
+        self.t += 1
+        obs = OFF_OBS[self.kind] if self.t == 2 else self._fitting()
+        return obs, 1.0, self.t == 4, False, {}
+
+
+@pytest.mark.parametrize("kind, problem", [
+    ("long", "ValueError: 5 values, not the 4 of Box(-1.0, 1.0, (4,), float32)"),
+    ("not_an_array", "TypeError: float() argument must be a string or a real number, not 'dict'"),
+    ("discrete_out_of_range", "ValueError: 7 is not in Discrete(5)"),
+    ("discrete_negative", "ValueError: -1 is not in Discrete(5)"),
+    ("dict_key_missing", "KeyError: 'a'"),
+    ("mask_short", "ValueError: 1 values, not the 2 of the action mask"),
+])
+@pytest.mark.parametrize("cls, cfg_cls, kw", ALGOS)
+def test_an_observation_off_its_space_is_one_error_naming_the_env(kind, problem, cls, cfg_cls, kw):
+    # Old code: numpy's error from deep inside (internal error, exit 1 on the command line):
+    # "matmul: Input operand 1 has a mismatch in its core dimension 0 ..." or "all input arrays
+    # must have the same shape" for 5 values, "float() argument must be ..., not 'dict'", an
+    # IndexError for Discrete 7, a silent one-hot of the last state for Discrete -1
+    algo = cls(cfg_cls(env=lambda cfg: OffSpace(cfg["kind"]), env_config={"kind": kind}, seed=0, **kw))
+    try:
+        with pytest.raises(EnvStepError) as err:
+            algo.train()
+        space = str(OFF_SPACES[kind])
+        assert str(err.value).endswith(
+            f"(rollout worker 0, env copy 0) returned an observation that does not fit its "
+            f"observation space {space}: {problem}"), str(err.value)
+        with pytest.raises(EnvStepError) as err:
+            algo.evaluate(1)
+        assert str(err.value).endswith(
+            f"(evaluation, episode 0) returned an observation that does not fit its observation "
+            f"space {space}: {problem}"), str(err.value)
+        with pytest.raises(ValueError, match=re.escape(f"the observation given to compute_action does not "
+                                                       f"fit the observation space {space}: {problem}")):
+            algo.compute_action(OFF_OBS[kind])
+    finally:
+        algo.stop()
+
 def test_the_errors_are_importable_from_the_package():
     import rllib_lite
 
