@@ -292,7 +292,9 @@ def _on_loop(loop: asyncio.AbstractEventLoop, fn: Any) -> Any:
         result = fn(*args, **kwargs)
         if not asyncio.iscoroutine(result):
             return result
-        if asyncio._get_running_loop() is None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # none runs in this thread: the usual case
             return loop.run_until_complete(result)
         # called from a coroutine (another async actor's call): a loop runs in this thread
         with ThreadPoolExecutor(1) as ex:
