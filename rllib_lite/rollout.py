@@ -33,7 +33,7 @@ import torch
 from .masking import NoValidActionError, check_masks
 from .models import load_state_dict_numpy, state_dict_numpy
 from .policies import ModelOutputError
-from .preprocessing import Preprocessor, extra_mask, tree_stack, tree_zip_map
+from .preprocessing import Preprocessor, extra_mask, tree_map, tree_stack, tree_zip_map
 
 logger = logging.getLogger(__name__)
 
@@ -373,29 +373,39 @@ class RolloutWorker:
             "terminated": terminated,
             "dones": terminated | truncated,
         }
-        if not _all_finite(batch["obs"]):
-            raise EnvStepError(f"{self.env_name} (rollout worker {self.worker_index}) returned an "
-                               "observation holding NaN or infinity")
+        self._check_finite(batch["obs"])
         for key in extra_steps[0]:
             batch[key] = np.stack([e[key] for e in extra_steps])
+        # the observations the update reads besides those acted on: those bootstrapped from
+        # (not a terminated episode's last one, which nothing reads)
         if next_obs:
             batch["next_obs"] = tree_stack(next_x_steps)
             batch["next_masks"] = np.stack(next_mask_steps)
+            self._check_finite(tree_map(lambda a: a[~terminated], batch["next_obs"]))
         else:
             # PPO bootstraps truncated episodes with V(s_final) and the rollout end with V(s_T)
             final_values = np.zeros((T, E), dtype=np.float32)
             if final_xs:
-                vals = self.policy.values(tree_stack(final_xs))
+                finals = tree_stack(final_xs)
+                self._check_finite(finals)
+                vals = self.policy.values(finals)
                 for (t, i), v in zip(final_at, vals):
                     final_values[t, i] = v
             batch["final_values"] = final_values
-            batch["last_values"] = self.policy.values(tree_stack(self.xs))
+            last = tree_stack(self.xs)
+            self._check_finite(last)
+            batch["last_values"] = self.policy.values(last)
         batch["episode_returns"] = ep_returns
         batch["episode_lengths"] = ep_lengths
         batch["fresh"] = np.full(E, self._fresh)
         self._fresh = False
         batch["sample_seconds"] = time.perf_counter() - t0
         return batch
+
+    def _check_finite(self, obs: Any) -> None:
+        if not _all_finite(obs):
+            raise EnvStepError(f"{self.env_name} (rollout worker {self.worker_index}) returned an "
+                               "observation holding NaN or infinity")
 
     def get_state(self) -> bytes:
         """Envs, current observations, episode counters and the action RNG, pickled."""

@@ -445,6 +445,55 @@ def test_an_observation_off_its_space_is_one_error_naming_the_env(kind, problem,
     finally:
         algo.stop()
 
+
+class NaNAt(gym.Env):
+    """Observations of 0.5 but NaN at step ``at`` of an episode, which ends at step 3 (``end``:
+    terminated or truncated) or runs on (``end`` None)."""
+
+    observation_space = gym.spaces.Box(-1, 1, (2,))
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, at, end):
+        self.at, self.end = at, end
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        over = self.end is not None and self.t == 3
+        obs = np.full(2, np.nan if self.t == self.at else 0.5, np.float32)
+        return obs, 1.0, over and self.end == "terminated", over and self.end == "truncated", {}
+
+
+@pytest.mark.parametrize("at, end, raises", [
+    (3, "truncated", True),     # the final observation, bootstrapped from
+    (16, None, True),           # the last one of the sample call: PPO's V(s_T), DQN's next state
+    (3, "terminated", False),   # a terminal one: nothing reads it
+])
+@pytest.mark.parametrize("cls, cfg_cls, kw", ALGOS)
+def test_a_nan_observation_the_update_reads_is_an_error_not_nan_weights(at, end, raises, cls, cfg_cls,
+                                                                        kw):
+    # Old code: only the observations acted on were checked, so a NaN final observation of a
+    # truncated episode, or the last of a sample call, went into the targets: DQN's weights went
+    # NaN silently, PPO's too (and the next rollout blamed the model for NaN logits)
+    import torch
+
+    algo = cls(cfg_cls(env=lambda cfg: NaNAt(cfg["at"], cfg["end"]), env_config={"at": at, "end": end},
+                       seed=0, **kw))
+    try:
+        if raises:
+            with pytest.raises(EnvStepError, match=r"NaNAt .*\(rollout worker 0\) returned an "
+                                                   r"observation holding NaN or infinity"):
+                algo.train()
+        else:
+            algo.train()
+            assert all(torch.isfinite(p).all() for p in algo.model.parameters())
+    finally:
+        algo.stop()
+
 def test_the_errors_are_importable_from_the_package():
     import rllib_lite
 
