@@ -408,14 +408,25 @@ class RolloutWorker:
                                "observation holding NaN or infinity")
 
     def get_state(self) -> bytes:
-        """Envs, current observations, episode counters and the action RNG, pickled."""
-        return cloudpickle.dumps(
-            {"envs": self.envs, "xs": self.xs, "masks": self.masks, "ep_return": self.ep_return,
-             "ep_len": self.ep_len, "rng": self.rng.bit_generator.state}
-        )
+        """Envs, current observations, episode counters and the action RNG, pickled; envs that
+        cannot be pickled (a simulator's handle, a lock) are left out, and a restore starts
+        fresh ones."""
+        state = {"xs": self.xs, "masks": self.masks, "ep_return": self.ep_return,
+                 "ep_len": self.ep_len, "rng": self.rng.bit_generator.state}
+        try:
+            return cloudpickle.dumps({"envs": self.envs, **state})
+        except (TypeError, AttributeError, ValueError, RecursionError, pickle.PicklingError) as err:
+            logger.warning("rollout worker %d: its env copies cannot be saved (%s); the checkpoint "
+                           "holds the rest, and a restore starts fresh env copies",
+                           self.worker_index, describe_error(err, 200))
+            return cloudpickle.dumps({"envs": None, **state})
 
     def set_state(self, blob: bytes) -> None:
         state = pickle.loads(blob)
+        if state["envs"] is None:
+            logger.info("checkpoint has no env copies for rollout worker %d (they could not be "
+                        "saved): envs start fresh", self.worker_index)
+            return
         if len(state["envs"]) != len(self.envs):
             # a restore with another num_envs_per_worker: this worker's fresh envs stay
             logger.info("checkpoint has %d env copies for rollout worker %d's %d: envs start fresh",

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import re
 import shutil
+import threading
 
+import gymnasium as gym
 import pytest
 import torch
 
@@ -293,3 +296,41 @@ def test_the_progress_bar_of_a_restored_run_counts_the_env_steps_before_the_chec
         resumed.stop()
     bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()
     assert "256/512" in bar[0] and "| 512/512 " in bar[-1], bar
+
+
+class _HoldsALock(gym.Wrapper):
+    """CartPole holding what pickle refuses (a lock; a simulator's handle, a socket)."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.lock = threading.Lock()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_run_whose_env_cannot_be_pickled_saves_and_restores_with_fresh_envs(tmp_path, caplog,
+                                                                               workers):
+    # Old code: save() raised "TypeError: cannot pickle '_thread.lock' object" (TaskError with
+    # a worker), so `train` lost the whole run at its end (no checkpoint: --out put back)
+    config = DQNConfig(env=lambda cfg: _HoldsALock(gym.make("CartPole-v1")), seed=1,
+                       num_rollout_workers=workers, hidden_sizes=(8,), learning_starts=8,
+                       train_freq=16, gradient_steps=2, batch_size=8, n_step=3)
+    algo = DQN(config)
+    try:
+        algo.train()
+        assert not algo.buffer._data["dones"][15, 0]  # an episode still running
+        with caplog.at_level(logging.WARNING, logger="rllib_lite"):
+            algo.save(tmp_path / "ckpt")
+        if workers == 0:  # a remote worker's warning is on its process's stderr
+            assert "env copies cannot be saved (TypeError: cannot pickle '_thread.lock' object)" in caplog.text
+        weights = [p.detach().clone() for p in algo.model.parameters()]
+    finally:
+        algo.stop()
+    resumed = DQN.restore(tmp_path / "ckpt")
+    try:
+        assert resumed.env_steps == 16 and len(resumed.buffer) == 16
+        assert all(torch.equal(p, q) for p, q in zip(weights, resumed.model.parameters()))
+        resumed.train()
+        # the envs started fresh: no n-step window runs from the old streams into the new ones
+        assert resumed.buffer._data["dones"][15, 0]
+    finally:
+        resumed.stop()
