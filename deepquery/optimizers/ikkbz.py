@@ -56,16 +56,27 @@ def _rank(m: tuple[list[int], float, float]) -> float:
 
 def kbz_order(tree: list[list[int]], root: int, cards: Cardinality) -> list[int]:
     """The IK-KBZ join order of a tree rooted at ``root``."""
-    def normalize(v: int, parent: int) -> list[tuple[list[int], float, float]]:
-        t = _selectivity(cards, v, parent) * cards.card(1 << v)
-        chain = _merge([normalize(c, v) for c in tree[v] if c != parent])
+    # Each subtree's normalised chain, children before parents, without recursion: one call per
+    # level passed Python's recursion limit on a chain of about 500 relations.
+    parent = {root: -1}
+    order = [root]
+    for v in order:  # breadth first: every parent before its children
+        for c in tree[v]:
+            if c != parent[v]:
+                parent[c] = v
+                order.append(c)
+    chains: dict[int, list[tuple[list[int], float, float]]] = {}
+    for v in reversed(order[1:]):
+        p = parent[v]
+        t = _selectivity(cards, v, p) * cards.card(1 << v)
+        chain = _merge([chains.pop(c) for c in tree[v] if c != p])
         head = ([v], t, t)
         while chain and _rank(head) > _rank(chain[0]):
             rels, t2, c2 = chain.pop(0)
             head = (head[0] + rels, head[1] * t2, head[2] + head[1] * c2)
-        return [head] + chain
+        chains[v] = [head] + chain
 
-    chain = _merge([normalize(c, root) for c in tree[root]])
+    chain = _merge([chains.pop(c) for c in tree[root]])
     return [root] + [r for rels, _, _ in chain for r in rels]
 
 

@@ -239,3 +239,21 @@ def test_every_optimizer_plans_a_query_whose_every_plan_costs_inf(shape, model):
     cards.memo.update({0b0110: math.inf, 0b1110: math.inf})  # r1 r2, r1 r2 r3: past 1e308
     tree = dpccp.plan(g, cards, model)
     assert tree.cost == _brute_force(g, cards, model, g.full_mask) < math.inf
+
+
+def test_ikkbz_orders_a_chain_deeper_than_pythons_recursion_limit():
+    # IK-KBZ normalised each subtree by one recursive call per level: a chain of about 500
+    # relations (plan --optimizer ikkbz on 600 tables joined in a row) ended in RecursionError,
+    # where left-deep, greedy, quickpick and random plan it.
+    n = 1500
+    g = chain(n)
+    cards = ProductCardinality(g, [10.0 + i % 7 for i in range(n)], [0.1] * (n - 1))
+    tree = ikkbz.minimum_spanning_tree(g, cards)
+    for root in (0, n // 2, n - 1):
+        order = ikkbz.kbz_order(tree, root, cards)
+        assert order[0] == root and sorted(order) == list(range(n))
+        # every prefix of a chain's order is connected: the order adds neighbours only
+        lo = hi = root
+        for r in order[1:]:
+            assert r in (lo - 1, hi + 1)
+            lo, hi = min(lo, r), max(hi, r)
