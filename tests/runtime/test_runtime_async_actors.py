@@ -60,7 +60,11 @@ class Calc:
 def test_async_actor_calls_return_their_awaited_results_and_errors(rt):
     C = rt.remote(Calc)
     c = C.remote()
-    assert rt.get([c.add.remote(k) for k in (1, 2, 3)], timeout=60) == [1, 3, 6]
+    # each call's result is the total after its add; Ray does not promise an async actor's
+    # calls run in the order sent (this runtime starts them in that order), so the totals
+    # are those of some order of the three adds
+    got = rt.get([c.add.remote(k) for k in (1, 2, 3)], timeout=60)
+    assert max(got) == 6 and len(set(got)) == 3 and set(got) <= {1, 2, 3, 4, 5, 6}
     assert rt.get(c.total_now.remote(), timeout=60) == 6
     with pytest.raises(rt.TaskError) as info:
         rt.get(c.fail.remote(), timeout=60)
