@@ -358,8 +358,12 @@ class Algorithm:
         return int(actions[0]) + self.preprocessor.action_start
 
     def stop(self) -> None:
-        """Shut the rollout workers down."""
+        """Shut the rollout workers down and close the evaluation env copies (a later
+        ``evaluate`` builds new ones)."""
         self.workers.stop()
+        envs, self._eval_envs = self._eval_envs, []
+        for env in envs:
+            env.close()
 
     # ---- checkpoints -------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

@@ -538,3 +538,21 @@ def test_an_env_constructor_raising_without_env_config_is_not_blamed_on_the_user
         make_env(env_id)
     with pytest.raises(EnvError, match=r"with env_config \{\"x\": 1\}: RuntimeError: constructor bug"):
         make_env(env_id, {"x": 1})
+
+
+class CountsCloses(gym.Wrapper):
+    closed = 0
+
+    def close(self):
+        CountsCloses.closed += 1
+        super().close()
+
+
+def test_stop_closes_the_evaluation_env_copies_too():
+    # Old code: stop() closed the rollout workers' env copies only; evaluate()'s stayed open (a
+    # simulator's processes or files held until the interpreter exited)
+    algo = PPO(PPOConfig(env=lambda cfg: CountsCloses(gym.make("CartPole-v1")), seed=0, **TINY_PPO))
+    CountsCloses.closed = 0
+    algo.evaluate(3)
+    algo.stop()
+    assert CountsCloses.closed == 1 + 3  # the worker's env copy and the three evaluation copies
