@@ -434,6 +434,8 @@ class RolloutWorker:
             for env in state["envs"]:
                 env.close()
             return
+        for env in self.envs:  # the fresh copies the checkpoint's replace
+            env.close()
         self.envs = state["envs"]
         self._find_mask_methods()
         self.xs, self.masks = state["xs"], state["masks"]

@@ -334,3 +334,39 @@ def test_a_run_whose_env_cannot_be_pickled_saves_and_restores_with_fresh_envs(tm
         assert resumed.buffer._data["dones"][15, 0]
     finally:
         resumed.stop()
+
+
+class _CountsOpen(gym.Wrapper):
+    """CartPole counting the copies made (built or unpickled) and not yet closed."""
+
+    open = 0
+
+    def __init__(self, env):
+        super().__init__(env)
+        _CountsOpen.open += 1
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        _CountsOpen.open += 1
+
+    def close(self):
+        _CountsOpen.open -= 1
+        super().close()
+
+
+def test_restore_closes_the_env_copies_the_checkpoint_s_replace(tmp_path):
+    # Old code: the rollout worker built its env copies, then set them aside for the
+    # checkpoint's without closing them: each restore left one open per copy (a simulator's
+    # process or file)
+    config = PPOConfig(env=lambda cfg: _CountsOpen(gym.make("CartPole-v1")), seed=0,
+                       num_envs_per_worker=2, rollout_steps=8, minibatch_size=16, num_epochs=1)
+    _CountsOpen.open = 0
+    algo = PPO(config)
+    algo.train()
+    algo.save(tmp_path / "ckpt")
+    algo.stop()
+    assert _CountsOpen.open == 0
+    resumed = PPO.restore(tmp_path / "ckpt")
+    resumed.train()
+    resumed.stop()
+    assert _CountsOpen.open == 0
