@@ -95,10 +95,14 @@ class Algorithm:
         self.workers = WorkerSet(spec, config.num_rollout_workers, self._make_policy(self.model),
                                  config.sample_timeout_s, config.max_worker_restarts)
         if config.output_dir:
-            out = Path(config.output_dir)
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "config.json").write_text(
-                json.dumps({"algorithm": self.name, **config.to_json_dict()}, indent=2) + "\n")
+            try:
+                out = Path(config.output_dir)
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "config.json").write_text(
+                    json.dumps({"algorithm": self.name, **config.to_json_dict()}, indent=2) + "\n")
+            except BaseException:
+                self.stop()  # the caller gets no algorithm to stop the workers (or the runtime) with
+                raise
 
     # ---- hooks -------------------------------------------------------------------------------
     def _setup(self) -> None:

@@ -239,3 +239,16 @@ def test_n_step_windows_stop_where_a_restore_on_another_worker_count_starts_fres
         np.testing.assert_array_equal(sample["next_obs"][0], next_obs)
     finally:
         resumed.stop()
+
+
+def test_a_constructor_that_fails_after_starting_its_workers_stops_them(tmp_path):
+    # Old code: an output_dir that cannot be made (under a file) raised after the rollout
+    # workers had started, and the caller, with no algorithm to stop, was left with the
+    # workers and the runtime they had started
+    was_running = runtime.is_initialized()
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(NotADirectoryError):
+        PPO(PPOConfig(env="CartPole-v1", seed=0, num_rollout_workers=1, num_envs_per_worker=1,
+                      rollout_steps=8, minibatch_size=8, num_epochs=1,
+                      output_dir=str(tmp_path / "a_file" / "run")))
+    assert runtime.is_initialized() == was_running
