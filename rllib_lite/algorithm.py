@@ -442,8 +442,10 @@ class Algorithm:
             torch.set_rng_state(state["torch_rng"])
             algo.workers.set_state(state["workers"])
             algo._load_extra_state(state["extra"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            # e.g. state.pt from another run or algorithm, or a user model whose code changed
+        except (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError, EOFError,
+                AttributeError, IndexError) as err:
+            # e.g. state.pt from another run or algorithm, a user model whose code changed, or
+            # worker states (pickles) that do not read
             algo.stop()
             raise CheckpointError(f"{folder}: state.pt does not match config.pkl "
                                   f"({describe_error(err, limit=300)})") from None

@@ -370,3 +370,15 @@ def test_restore_closes_the_env_copies_the_checkpoint_s_replace(tmp_path):
     resumed.train()
     resumed.stop()
     assert _CountsOpen.open == 0
+
+
+def test_a_state_file_with_unreadable_worker_states_is_a_checkpoint_error(tmp_path):
+    # Old code: pickle's UnpicklingError out of restore ("internal error", exit 1, in `evaluate`)
+    algo = CONFIGS["PPO"]()
+    folder = algo.save(tmp_path / "p")
+    algo.stop()
+    state = torch.load(folder / "state.pt", weights_only=False)
+    state["workers"] = [b"\x80\x04garbage"]
+    torch.save(state, folder / "state.pt")
+    with pytest.raises(CheckpointError, match=r"state.pt does not match config.pkl \(UnpicklingError: "):
+        PPO.restore(folder)
