@@ -425,15 +425,11 @@ def _create_actor(ac: ActorClass, o: ActorOptions, args: tuple, kwargs: dict) ->
 
 def _max_concurrency(ac: ActorClass, o: ActorOptions) -> int:
     """How many calls of the actor may run at once: ``max_concurrency``, by default Ray's (1000
-    for an async actor, 1 otherwise); more than 1 only for an async actor."""
-    if ac._async:
-        return DEFAULT_MAX_CONCURRENCY if o.max_concurrency is None else o.max_concurrency
-    if o.max_concurrency not in (None, 1):  # Ray's threaded actors: not in this runtime
-        raise ValueError(
-            f"option max_concurrency={o.max_concurrency!r}: {ac.__name__} has no async def "
-            "method, so its calls run one at a time; more than 1 at once needs an async actor "
-            "(async def methods, which run on one asyncio event loop)")
-    return 1
+    for an async actor, 1 otherwise); more than 1 on an actor without async methods makes a
+    threaded actor, whose calls run on a pool of that many threads (``async_actor``)."""
+    if o.max_concurrency is not None:
+        return o.max_concurrency
+    return DEFAULT_MAX_CONCURRENCY if ac._async else 1
 
 
 class ActorMethod:

@@ -1,4 +1,4 @@
-"""Async actors in their worker process: the calls run on one asyncio event loop, many at once.
+"""Async and threaded actors in their worker process: one asyncio event loop runs many calls.
 
 An actor class with an ``async def`` method is an *async actor* (Ray's rule). Its process runs
 one event loop, on its main thread, which reads the driver's messages (``add_reader``) and runs
@@ -14,6 +14,12 @@ the loop too and holds it until it returns, as in Ray. A call's states here::
                                                          ``await`` (asyncio's semantics, as Ray),
                                                          and if that ends it, TaskCancelledError
 
+A *threaded actor* (Ray's name: no ``async def`` method, ``max_concurrency`` above 1) is served
+by the same loop, but each call's method runs on a thread of a pool of ``max_concurrency``
+threads, the loop awaiting it; its calls run in no set order (as in Ray), and a running one is
+never interrupted by a cancel (Ray's rule for actors that are not async), so a threaded call
+goes RUNNING --returns or raises--> done only.
+
 The driver never signals an actor's process: it writes a cancelled call's id to the cancel
 pipe, which the loop watches. API calls from a coroutine (``get``, ``.remote()``) block the loop
 until answered, as a blocking ``ray.get`` does in a Ray async actor.
@@ -27,6 +33,7 @@ import time
 import traceback
 import types
 from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import TaskCancelledError
@@ -54,10 +61,13 @@ class AsyncActorLoop:
     """The event loop of an async actor's process and the calls running on it."""
 
     def __init__(self, worker: Worker, max_concurrency: int,
-                 spill: tuple[str, int] | None) -> None:
+                 spill: tuple[str, int] | None, threaded: bool = False) -> None:
         self.w = worker
         self.limit = max_concurrency
         self.spill = spill
+        # a threaded actor's methods run on these threads (made as calls need them)
+        self.pool = (ThreadPoolExecutor(max_concurrency, thread_name_prefix="actor-call")
+                     if threaded else None)
         # made before the constructor runs, so that what it schedules on
         # ``asyncio.get_event_loop()`` runs on the loop of the calls
         self.loop = asyncio.new_event_loop()
@@ -118,7 +128,8 @@ class AsyncActorLoop:
                     loop.remove_reader(sock)
                     watching = False
                 w.take_cancels()
-                for tid in w.cancelled.intersection(self.stepped):
+                running = self.stepped if self.pool is None else ()  # threaded: not interrupted
+                for tid in w.cancelled.intersection(running):
                     if tid not in self.cancelling:
                         self.cancelling.add(tid)
                         self.running[tid].cancel()
@@ -157,8 +168,14 @@ class AsyncActorLoop:
                 w.take_cancels()
                 if tid in w.cancelled:
                     raise TaskCancelledError("the call was cancelled before it started")
-                result = getattr(w.actor, method)(*args, **kwargs)
-                del args, kwargs
+                fn = getattr(w.actor, method)
+                if self.pool is not None:
+                    w.current = None  # the loop runs the runtime's own code meanwhile
+                    result = await asyncio.get_running_loop().run_in_executor(
+                        self.pool, _in_thread, w, tid, fn, args, kwargs)
+                else:
+                    result = fn(*args, **kwargs)
+                del fn, args, kwargs
                 if asyncio.iscoroutine(result):
                     result = await _as_current(w, tid, result)
                     w.current = tid
@@ -184,6 +201,16 @@ class AsyncActorLoop:
             w.cancelled.discard(tid)
         w._done(("done", tid, values, time.perf_counter() - t0, ok, wall0))
         self.notify()
+
+
+def _in_thread(w: Worker, tid: int, fn: Any, args: tuple, kwargs: dict) -> Any:
+    """Run a threaded actor's call ``tid`` on this pool thread; the tasks it submits are its
+    children (``Worker.submit`` reads ``w.calls``)."""
+    w.calls.tid = tid
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        w.calls.tid = None
 
 
 @types.coroutine

@@ -97,6 +97,7 @@ class Worker:
         self._main_waits = 0  # requests of the main thread open now (help tasks run in them)
         self._helps: deque[tuple] = deque()  # help tasks another thread read, for the main one
         self.current: int | None = None  # the task running now (innermost): submits' parent
+        self.calls = threading.local()  # tid: a threaded actor's call on this thread, if any
         # ids of tasks the driver cancelled that have not ended here (read from the cancel pipe
         # by the SIGINT handler); a task in it raises TaskCancelledError at the next safe point
         self.cancelled: set[int] = set()
@@ -388,7 +389,8 @@ class Worker:
             blob = None
         for oid in spec[6]:
             self.own(oid)
-        self.chan.outbox.append(("submit", spec, blob, self.current))
+        parent = getattr(self.calls, "tid", None)
+        self.chan.outbox.append(("submit", spec, blob, self.current if parent is None else parent))
         if self.actor_id is not None or not self.queue:
             self.flush()
         else:  # batched with the results of the short tasks queued here, but sent within
@@ -533,8 +535,11 @@ class Worker:
                 cls = self._fn(cls_id, blob)
                 _set_prefix(f"{getattr(cls, '__name__', 'actor')} worker {self.wid}")
                 self._one_thread()
-                if is_async_class(cls):  # its loop first: the constructor may schedule on it
+                # its loop first: the constructor of an async actor may schedule on it
+                if is_async_class(cls):
                     self.aio = AsyncActorLoop(self, concurrency, _SPILL)
+                elif concurrency > 1:  # a threaded actor (``async_actor``)
+                    self.aio = AsyncActorLoop(self, concurrency, _SPILL, threaded=True)
                 self.shield = 0
                 self.actor = cls(*args, **kwargs)
                 result = None

@@ -148,13 +148,12 @@ def test_an_async_actor_runs_at_most_max_concurrency_calls_at_once(rt, caps, tmp
     assert rt.get(g.peak_now.remote(), timeout=60) == 2
 
 
-def test_max_concurrency_above_1_needs_an_async_actor(rt):
+def test_max_concurrency_below_1_is_refused(rt):
+    # above 1 without async methods: a threaded actor (test_runtime_threaded_actors)
     class Plain:
         def f(self):
             return 1
 
-    with pytest.raises(ValueError, match="max_concurrency"):
-        rt.remote(Plain).options(max_concurrency=4).remote()
     with pytest.raises(ValueError, match="max_concurrency"):
         rt.remote(Calc).options(max_concurrency=0)
     assert rt.get(rt.remote(Plain).options(max_concurrency=1).remote().f.remote(), timeout=60) == 1
