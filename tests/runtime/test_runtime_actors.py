@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from .gates import held, touch, wait_for_file
+
 
 class Counter:
     def __init__(self, start=0):
@@ -620,33 +622,10 @@ def test_cancel_of_an_actor_call_queued_on_its_actor_stops_it_running(rt, caps, 
     caps("parallel")
     gate, started = tmp_path / "go", tmp_path / "started"
 
-    @rt.remote
-    class Log:
-        def __init__(self):
-            self.ran = []
-
-        def first(self, gate, started):
-            open(started, "w").close()
-            deadline = time.monotonic() + 60
-            while not os.path.exists(gate) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            self.ran.append("first")
-            return "first"
-
-        def add(self, x):
-            self.ran.append(x)
-            return x
-
-        def ran_calls(self):
-            return self.ran
-
-    a = Log.remote()
+    a = rt.remote(CallLog).remote()
     first = a.first.remote(str(gate), str(started))
     queued = [a.add.remote(i) for i in range(3)]  # sent to the actor, queued behind first
-    deadline = time.monotonic() + 60
-    while not started.exists():
-        assert time.monotonic() < deadline, "the first call never started"
-        time.sleep(0.01)
+    wait_for_file(started, "the first call's start")
     rt.cancel(queued[1])
     if backend != "ray":
         rt.cancel(first)  # running: not interrupted, it keeps its result
@@ -659,11 +638,23 @@ def test_cancel_of_an_actor_call_queued_on_its_actor_stops_it_running(rt, caps, 
     assert rt.get(a.ran_calls.remote(), timeout=60) == ["first", 0, 2]
 
 
-def _gated(gate, x):
-    deadline = time.monotonic() + 60
-    while not os.path.exists(gate) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return x
+class CallLog:
+    """An actor that logs the calls it runs; ``first`` holds until its gate opens."""
+
+    def __init__(self):
+        self.ran = []
+
+    def first(self, gate, started):
+        touch(started)
+        self.ran.append(held(gate, "first"))
+        return "first"
+
+    def add(self, x):
+        self.ran.append(x)
+        return x
+
+    def ran_calls(self):
+        return self.ran
 
 
 def _adds(log, x, marker):
@@ -671,13 +662,6 @@ def _adds(log, x, marker):
     ref = log.add.remote(x)
     open(marker, "w").close()
     return runtime.get(ref, timeout=60)
-
-
-def _wait_for(path):
-    deadline = time.monotonic() + 60
-    while not os.path.exists(path):
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
 
 
 def test_a_call_cancelled_while_queued_behind_another_submitters_later_call_never_runs(
@@ -688,31 +672,13 @@ def test_a_call_cancelled_while_queued_behind_another_submitters_later_call_neve
     gate, started, arg_gate = tmp_path / "go", tmp_path / "started", tmp_path / "arg"
     submitted = tmp_path / "submitted"
 
-    @rt.remote
-    class Log:
-        def __init__(self):
-            self.ran = []
-
-        def first(self, gate, started):
-            open(started, "w").close()
-            _gated(gate, None)
-            self.ran.append("first")
-            return "first"
-
-        def add(self, x):
-            self.ran.append(x)
-            return x
-
-        def ran_calls(self):
-            return self.ran
-
-    a = Log.remote()
+    a = rt.remote(CallLog).remote()
     first = a.first.remote(str(gate), str(started))
-    _wait_for(started)
-    arg = rt.remote(_gated).remote(str(arg_gate), "late")
+    wait_for_file(started)
+    arg = rt.remote(held).remote(str(arg_gate), "late")
     late = a.add.remote(arg)  # waits in the driver for its argument
     other = rt.remote(_adds).remote(a, "other", str(submitted))  # sent to the actor at once
-    _wait_for(submitted)
+    wait_for_file(submitted)
     time.sleep(0.5)  # the driver passes it on to the actor's process
     arg_gate.write_text("")
     rt.wait([arg], timeout=60)  # the late call goes to the actor, queued behind "other"
@@ -732,7 +698,7 @@ def test_a_cancelled_actor_call_is_not_rerun_when_its_actor_restarts(rt, caps, t
     class Slow:
         def hang(self, started):
             if not os.path.exists(started):
-                open(started, "w").close()
+                touch(started)
                 time.sleep(60)
             return "hang"
 
@@ -742,10 +708,7 @@ def test_a_cancelled_actor_call_is_not_rerun_when_its_actor_restarts(rt, caps, t
     a = Slow.remote()
     hang = a.hang.remote(str(started))
     queued = [a.add.remote(i) for i in range(2)]
-    deadline = time.monotonic() + 60
-    while not started.exists():
-        assert time.monotonic() < deadline, "the first call never started"
-        time.sleep(0.01)
+    wait_for_file(started, "the first call's start")
     rt.cancel(queued[0])
     rt.kill(a, no_restart=False)  # restarted: the calls in flight are retried, not the cancelled
     assert rt.get(hang, timeout=60) == "hang" and rt.get(queued[1], timeout=60) == 1
@@ -761,11 +724,8 @@ def test_force_cancel_of_an_actor_call_is_refused_as_ray_refuses_it(rt, caps, ba
     @rt.remote
     class Gate:
         def first(self, gate, started):
-            open(started, "w").close()
-            deadline = time.monotonic() + 60
-            while not os.path.exists(gate) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            return "first"
+            touch(started)
+            return held(gate, "first")
 
         def add(self, x):
             return x
@@ -781,10 +741,7 @@ def test_force_cancel_of_an_actor_call_is_refused_as_ray_refuses_it(rt, caps, ba
     a = Gate.remote()
     first = a.first.remote(str(gate), str(started))
     queued = a.add.remote(1)
-    deadline = time.monotonic() + 60
-    while not started.exists():
-        assert time.monotonic() < deadline, "the first call never started"
-        time.sleep(0.01)
+    wait_for_file(started, "the first call's start")
     for ref in (first, queued):  # running, and queued behind it
         with pytest.raises(ValueError, match="force=True"):
             rt.cancel(ref, force=True)
@@ -805,11 +762,8 @@ def test_an_actor_forgets_the_calls_cancelled_while_they_ran(rt, caps, backend, 
     @rt.remote
     class Slow:
         def wait_for(self, gate, started):
-            open(started, "w").close()
-            deadline = time.monotonic() + 60
-            while not os.path.exists(gate) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            return gate
+            touch(started)
+            return held(gate, gate)
 
         def cancels_kept(self):
             from runtime import api
@@ -819,10 +773,7 @@ def test_an_actor_forgets_the_calls_cancelled_while_they_ran(rt, caps, backend, 
     for i in range(5):
         gate, started = tmp_path / f"go{i}", tmp_path / f"started{i}"
         ref = a.wait_for.remote(str(gate), str(started))
-        deadline = time.monotonic() + 60
-        while not started.exists():
-            assert time.monotonic() < deadline, "the call never started"
-            time.sleep(0.01)
+        wait_for_file(started, "the call's start")
         rt.cancel(ref)  # running: not interrupted, it keeps its result
         gate.write_text("")
         assert rt.get(ref, timeout=60) == str(gate)

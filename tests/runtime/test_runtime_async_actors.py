@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from .gates import held, peak_of_gated_calls, touch, wait_for_file
+
 
 class Meeting:
     """Calls that can only finish together: each waits for the others to arrive."""
@@ -74,16 +76,12 @@ def test_async_actor_calls_return_their_awaited_results_and_errors(rt):
     assert rt.get(c.add.remote(c.add.remote(1)), timeout=60) == 14  # a ref argument: 7, then 14
 
 
-def _touch(path):
-    open(path, "w").close()
-
-
 class Sleeper:
     def __init__(self):
         self.seen = []
 
     async def sleep_forever(self, started):
-        _touch(started)
+        touch(started)
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
@@ -95,13 +93,6 @@ class Sleeper:
         return self.seen
 
 
-def _wait_for_file(path):
-    deadline = time.monotonic() + 60
-    while not os.path.exists(path):
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
-
-
 def test_cancel_of_a_running_async_call_cancels_its_coroutine(rt, caps, tmp_path):
     # Ray: cancelling a running call of an async actor cancels its asyncio task (the coroutine
     # gets CancelledError at its await), and get raises TaskCancelledError; the actor lives on
@@ -109,7 +100,7 @@ def test_cancel_of_a_running_async_call_cancels_its_coroutine(rt, caps, tmp_path
     s = rt.remote(Sleeper).remote()
     started = tmp_path / "started"
     r = s.sleep_forever.remote(str(started))
-    _wait_for_file(started)
+    wait_for_file(started)
     rt.cancel(r)
     with pytest.raises(rt.TaskCancelledError):
         rt.get(r, timeout=60)
@@ -124,7 +115,7 @@ class Gated:
     async def run(self, i, folder):
         self.now += 1
         self.peak = max(self.peak, self.now)
-        _touch(os.path.join(folder, f"started-{i}"))
+        touch(os.path.join(folder, f"started-{i}"))
         while not os.path.exists(os.path.join(folder, "go")):
             await asyncio.sleep(0.01)
         self.now -= 1
@@ -137,15 +128,7 @@ class Gated:
 def test_an_async_actor_runs_at_most_max_concurrency_calls_at_once(rt, caps, tmp_path):
     caps("async")
     g = rt.remote(Gated).options(max_concurrency=2).remote()
-    refs = [g.run.remote(i, str(tmp_path)) for i in range(6)]
-    deadline = time.monotonic() + 60
-    while len(list(tmp_path.glob("started-*"))) < 2:
-        assert time.monotonic() < deadline, "two calls never started"
-        time.sleep(0.01)
-    time.sleep(0.5)  # room for more to start, were the limit not kept
-    (tmp_path / "go").write_text("")
-    assert rt.get(refs, timeout=60) == list(range(6))
-    assert rt.get(g.peak_now.remote(), timeout=60) == 2
+    assert peak_of_gated_calls(rt, g, 6, 2, tmp_path) == 2
 
 
 def test_max_concurrency_below_1_is_refused(rt):
@@ -165,7 +148,7 @@ class Holder:
 
     async def hold(self, marker):
         if not os.path.exists(marker):  # the first run waits until its process is killed
-            _touch(marker)
+            touch(marker)
             await asyncio.Event().wait()
         return self.pid
 
@@ -180,7 +163,7 @@ def test_calls_in_flight_on_an_async_actor_retry_after_its_restart(rt, caps, tmp
     markers = [str(tmp_path / f"m{i}") for i in range(2)]
     refs = [a.hold.remote(m) for m in markers]
     for m in markers:  # both run at once, each in its own await
-        _wait_for_file(m)
+        wait_for_file(m)
     os.kill(pid, signal.SIGKILL)
     pids = rt.get(refs, timeout=60)  # rerun in the new process, by a new instance
     assert pids[0] == pids[1] != pid
@@ -256,13 +239,6 @@ def test_a_call_cancelled_as_it_reaches_an_async_actor_reports_back(rt, caps):
     assert rt.get(n.nap.remote(20), timeout=60) == 20
 
 
-def _gated(gate):
-    deadline = time.monotonic() + 60
-    while not os.path.exists(gate) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return "opened"
-
-
 class Awaiter:
     async def await_gated(self, gated, gate):
         return await gated.remote(gate)
@@ -279,9 +255,9 @@ def test_an_async_actor_awaiting_a_ref_does_not_poll_its_socket(rt, caps, tmp_pa
     a = rt.remote(Awaiter).remote()
     gate = tmp_path / "gate"
     before = rt.get(a.turns.remote(), timeout=60)
-    r = a.await_gated.remote(rt.remote(_gated), str(gate))
+    r = a.await_gated.remote(rt.remote(held), str(gate))
     time.sleep(1.0)
     gate.write_text("")
-    assert rt.get(r, timeout=60) == "opened"
+    assert rt.get(r, timeout=60) == "held"
     # with threads alive the loop still reports their refs every 0.1 s: about 10 turns
     assert rt.get(a.turns.remote(), timeout=60) - before < 60

@@ -11,6 +11,8 @@ import time
 import numpy as np
 import pytest
 
+from .gates import held
+
 
 class MyError(Exception):
     def __init__(self, code, msg):
@@ -528,10 +530,7 @@ def test_a_cancel_that_lands_in_a_gc_or_weakref_callback_still_stops_the_task(fr
 
 class Gate:
     def wait(self, path):
-        import os
-        deadline = time.monotonic() + 60
-        while not os.path.exists(path) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        held(path)
 
 
 def test_a_task_cancelled_while_its_worker_starts_never_runs(fresh, backend, tmp_path):
@@ -950,13 +949,6 @@ def test_get_of_a_list_raises_an_error_without_waiting_for_the_others(rt, caps, 
     gate = tmp_path / "go"
 
     @rt.remote
-    def held(gate):
-        deadline = time.monotonic() + 60
-        while not os.path.exists(gate) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return "held"
-
-    @rt.remote
     def boom():
         raise KeyError("boom")
 
@@ -968,7 +960,7 @@ def test_get_of_a_list_raises_an_error_without_waiting_for_the_others(rt, caps, 
             return "raised"
         return "no error"
 
-    slow = held.remote(str(gate))
+    slow = rt.remote(held).remote(str(gate))
     failed = boom.remote()
     with pytest.raises(KeyError, match="boom"):  # before: GetTimeoutError after 30 s
         rt.get([slow, failed], timeout=30)

@@ -13,6 +13,9 @@ import time
 import numpy as np
 import pytest
 
+from .gates import held
+
+
 def _mapping_of(addr: int) -> str | None:
     """The file mapped at address ``addr`` in this process, per /proc/self/maps."""
     with open("/proc/self/maps") as f:
@@ -106,23 +109,13 @@ def test_wait_drains_many_tasks(rt):
     assert sorted(seen) == list(range(300))
 
 
-def _held(gate: str) -> str:
-    """A task held until the file ``gate`` exists (60 s at most)."""
-    import os
-    deadline = time.monotonic() + 60
-    while not os.path.exists(gate) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return "held"
-
-
 def test_wait_sees_every_computed_ref_wherever_it_stands(rt, caps, tmp_path):
     # a look at each wake-up stops early (waiting for all: at the first ref not computed);
     # a wait that times out still answers with every computed ref, and waiting for all
     # returns once the last one is computed, whatever order they finish in
     caps("async")
     gate = tmp_path / "go"
-    held = rt.remote(_held)
-    first = held.remote(str(gate))
+    first = rt.remote(held).remote(str(gate))
     rest = [rt.remote(lambda i: i).remote(i) for i in range(1, 40)]
     assert rt.get(rest, timeout=60) == list(range(1, 40))
     refs = [first, *rest]
@@ -141,7 +134,7 @@ def test_wait_raises_for_a_ref_not_in_this_runtime_behind_a_pending_one(stale_re
     import threading
 
     import runtime
-    pending = runtime.remote(_held).remote(str(tmp_path / "go"))
+    pending = runtime.remote(held).remote(str(tmp_path / "go"))
     raised = []
 
     def wait() -> None:
@@ -173,7 +166,7 @@ def test_wait_wakes_for_errors_and_cancels_as_for_values(rt, caps, tmp_path):
     # (a task that raised, one cancelled) makes the ref ready as a result does
     caps("async")
     import threading
-    held = rt.remote(_held).remote(str(tmp_path / "go"))
+    pending = rt.remote(held).remote(str(tmp_path / "go"))
     bad = rt.remote(_fails_after).remote(0.3)
 
     def wait(refs: list) -> list:
@@ -184,11 +177,11 @@ def test_wait_wakes_for_errors_and_cancels_as_for_values(rt, caps, tmp_path):
         return out
 
     try:
-        assert wait([held, bad]) == [([bad], [held])]
-        threading.Timer(0.3, rt.cancel, (held,)).start()
-        assert wait([held]) == [([held], [])]
+        assert wait([pending, bad]) == [([bad], [pending])]
+        threading.Timer(0.3, rt.cancel, (pending,)).start()
+        assert wait([pending]) == [([pending], [])]
         with pytest.raises(rt.TaskCancelledError):
-            rt.get(held, timeout=30)
+            rt.get(pending, timeout=30)
     finally:
         (tmp_path / "go").write_text("")
 

@@ -11,16 +11,7 @@ import pytest
 
 import runtime
 
-
-def _touch(path):
-    open(path, "w").close()
-
-
-def _wait_for_file(path):
-    deadline = time.monotonic() + 60
-    while not os.path.exists(path):
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
+from .gates import held, peak_of_gated_calls, touch, wait_for_file
 
 
 class Meeting:
@@ -52,10 +43,8 @@ class Gated:
         with self.lock:
             self.now += 1
             self.peak = max(self.peak, self.now)
-        _touch(os.path.join(folder, f"started-{i}"))
-        deadline = time.monotonic() + 60
-        while not os.path.exists(os.path.join(folder, "go")) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        touch(os.path.join(folder, f"started-{i}"))
+        held(os.path.join(folder, "go"))
         with self.lock:
             self.now -= 1
         return i
@@ -67,16 +56,7 @@ class Gated:
 def test_a_threaded_actor_runs_at_most_max_concurrency_calls_at_once(rt, caps, tmp_path):
     caps("parallel")
     g = rt.remote(Gated).options(max_concurrency=3).remote()
-    refs = [g.run.remote(i, str(tmp_path)) for i in range(8)]
-    deadline = time.monotonic() + 60
-    while len(list(tmp_path.glob("started-*"))) < 3:
-        assert time.monotonic() < deadline, "three calls never started"
-        time.sleep(0.01)
-    time.sleep(0.5)  # room for more to start, were the limit not kept
-    (tmp_path / "go").write_text("")
-    assert rt.get(refs, timeout=60) == list(range(8))
-    # peak_now is a call too: it ran after all eight, or the peak is counted without it
-    assert rt.get(g.peak_now.remote(), timeout=60) == 3
+    assert peak_of_gated_calls(rt, g, 8, 3, tmp_path) == 3
 
 
 class Account:
@@ -119,11 +99,8 @@ class Log:
         self.ran = []
 
     def hold(self, name, started, gate):
-        _touch(started)
-        deadline = time.monotonic() + 60
-        while not os.path.exists(gate) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self.ran.append(name)
+        touch(started)
+        self.ran.append(held(gate, name))
         return name
 
     def add(self, x):
@@ -141,15 +118,15 @@ def test_a_queued_call_of_a_threaded_actor_cancelled_never_runs(rt, caps, backen
     a = rt.remote(Log).options(max_concurrency=2).remote()
     gate = str(tmp_path / "go")
     started = [str(tmp_path / f"s{i}") for i in range(2)]
-    held = [a.hold.remote(f"h{i}", started[i], gate) for i in range(2)]
+    holding = [a.hold.remote(f"h{i}", started[i], gate) for i in range(2)]
     for s in started:  # both threads busy: the calls below wait in the actor's queue
-        _wait_for_file(s)
+        wait_for_file(s)
     queued = [a.add.remote(i) for i in range(3)]
     rt.cancel(queued[1])
     if backend != "ray":
-        rt.cancel(held[0])  # running: not interrupted, it keeps its result
-    _touch(gate)
-    assert rt.get(held, timeout=60) == ["h0", "h1"]
+        rt.cancel(holding[0])  # running: not interrupted, it keeps its result
+    touch(gate)
+    assert rt.get(holding, timeout=60) == ["h0", "h1"]
     assert rt.get(queued[0], timeout=60) == 0 and rt.get(queued[2], timeout=60) == 2
     with pytest.raises(rt.TaskCancelledError):
         rt.get(queued[1], timeout=60)
@@ -162,7 +139,7 @@ class Holder:
 
     def hold(self, marker):
         if not os.path.exists(marker):  # the first run waits until its process is killed
-            _touch(marker)
+            touch(marker)
             threading.Event().wait()
         return self.pid
 
@@ -177,14 +154,14 @@ def test_calls_in_flight_on_a_threaded_actor_retry_after_its_restart(rt, caps, t
     markers = [str(tmp_path / f"m{i}") for i in range(2)]
     refs = [a.hold.remote(m) for m in markers]
     for m in markers:  # both run at once, each on a thread
-        _wait_for_file(m)
+        wait_for_file(m)
     os.kill(pid, signal.SIGKILL)
     pids = rt.get(refs, timeout=60)  # rerun in the new process, by a new instance
     assert pids[0] == pids[1] != pid
     markers = [str(tmp_path / f"n{i}") for i in range(2)]
     refs = [a.hold.remote(m) for m in markers]
     for m in markers:
-        _wait_for_file(m)
+        wait_for_file(m)
     os.kill(pids[0], signal.SIGKILL)  # no restart left: it dies with both calls in flight
     for r in refs:
         with pytest.raises(rt.ActorDiedError):
@@ -192,7 +169,7 @@ def test_calls_in_flight_on_a_threaded_actor_retry_after_its_restart(rt, caps, t
 
 
 def _child(started):
-    _touch(started)
+    touch(started)
     time.sleep(60)
     return "child finished"
 
@@ -210,7 +187,7 @@ def test_cancel_of_a_running_threaded_call_cancels_the_tasks_it_submitted(rt, ca
     a = rt.remote(Parent).options(max_concurrency=2).remote()
     started = str(tmp_path / "child")
     r = a.spawn.remote(child, started)
-    _wait_for_file(started)
+    wait_for_file(started)
     rt.cancel(r)
     with pytest.raises(rt.TaskCancelledError):
         rt.get(r, timeout=30)  # the child would sleep 60 s
