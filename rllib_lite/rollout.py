@@ -485,10 +485,14 @@ class WorkerSet:
             return
         import runtime
 
-        # a runtime this worker set starts is shut down again by stop()
-        self._owns_runtime = not _runtime_ready(runtime)
-        if self._owns_runtime:
+        # a runtime worker sets start is shut down by the stop() of the last one using it: other
+        # algorithms' workers may have joined it since
+        if not _runtime_ready(runtime):
             runtime.init()
+            _STARTED_RUNTIME.update(started=True, users=0)
+        self._owns_runtime = _STARTED_RUNTIME["started"]
+        if self._owns_runtime:
+            _STARTED_RUNTIME["users"] += 1
         self._runtime = runtime
         self._actor_cls = runtime.remote(RolloutWorker)
         try:
@@ -592,8 +596,16 @@ class WorkerSet:
                 pass
         self.remote = []
         if self._owns_runtime:
-            self._runtime.shutdown()
             self._owns_runtime = False
+            _STARTED_RUNTIME["users"] -= 1
+            if _STARTED_RUNTIME["users"] == 0:
+                _STARTED_RUNTIME["started"] = False
+                self._runtime.shutdown()
+
+
+#: Whether worker sets started the runtime running now (and not the user), and how many worker
+#: sets use it.
+_STARTED_RUNTIME: dict[str, Any] = {"started": False, "users": 0}
 
 
 def _raise_own(err: BaseException, kinds: tuple[type[BaseException], ...]) -> None:
