@@ -58,7 +58,7 @@ def is_async_class(cls: Any) -> bool:
 
 
 class AsyncActorLoop:
-    """The event loop of an async actor's process and the calls running on it."""
+    """The event loop of an async or threaded actor's process and the calls running on it."""
 
     def __init__(self, worker: Worker, max_concurrency: int,
                  spill: tuple[str, int] | None, threaded: bool = False) -> None:
