@@ -16,11 +16,10 @@ import threading
 from typing import Any, Callable, Sequence
 
 from . import object_ref as _object_ref
-from .async_actor import DEFAULT_MAX_CONCURRENCY, is_async_class
 from .exceptions import text_of as _text_of
 from .inline import local_callables as _local_callables
 from .object_ref import ObjectRef
-from .options import ActorOptions, TaskOptions
+from .options import DEFAULT_MAX_CONCURRENCY, ActorOptions, TaskOptions, is_async_class
 from .serialization import _SIMPLE, INLINE_MAX, DepSlot, dumps_plain, make_value
 from .signatures import check as _check_args
 from .signatures import method_shapes, shape_of

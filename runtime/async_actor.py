@@ -27,7 +27,6 @@ until answered, as a blocking ``ray.get`` does in a Ray async actor.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import threading
 import time
 import traceback
@@ -42,20 +41,6 @@ from .serialization import (error_value, make_results, resolve_args, split_retur
 
 if TYPE_CHECKING:
     from .worker import Worker
-
-DEFAULT_MAX_CONCURRENCY = 1000  # Ray's default for async actors (other actors: 1)
-
-
-def is_async_class(cls: Any) -> bool:
-    """Whether ``cls`` makes an async actor: it has an ``async def`` method (Ray's test)."""
-    for k in dir(cls):
-        v = inspect.getattr_static(cls, k, None)
-        if isinstance(v, (staticmethod, classmethod)):
-            v = v.__func__
-        if inspect.iscoroutinefunction(v) or inspect.isasyncgenfunction(v):
-            return True
-    return False
-
 
 class AsyncActorLoop:
     """The event loop of an async or threaded actor's process and the calls running on it."""

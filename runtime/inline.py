@@ -6,21 +6,22 @@ ready as soon as ``.remote`` returns.
 """
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import pickle
 import time
 import traceback
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import object_ref as _object_ref
-from .async_actor import is_async_class
 from .exceptions import ActorDiedError, ObjectLostError
+from .options import is_async_class
 from .serialization import (constructor_error, error_value, load_value, make_results, make_value,
                             resolve_args, split_returns, system_error_value)
+
+if TYPE_CHECKING:
+    import asyncio
 
 # The original callables by function/class id, registered by ``api`` so that inline runs call
 # the very function the user wrote (breakpoints work), not an unpickled copy.
@@ -190,6 +191,7 @@ class InlineClient:
         oid = self.new_id()
         cls = self._callable(spec[1], blob)
         if is_async_class(cls):
+            import asyncio  # only here: a process without async actors does without it
             a.loop = asyncio.new_event_loop()
         made: list[Any] = []
         self._run(cls, spec[3], spec[4], [oid], spec[2], keep=made)
@@ -288,6 +290,9 @@ class InlineClient:
 def _on_loop(loop: asyncio.AbstractEventLoop, fn: Any) -> Any:
     """``fn``, a method of an async actor, whose coroutine runs to its end on the actor's
     ``loop`` (one call at a time: inline calls never overlap)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
     def call(*args: Any, **kwargs: Any) -> Any:
         result = fn(*args, **kwargs)
         if not asyncio.iscoroutine(result):

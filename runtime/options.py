@@ -6,8 +6,22 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass
 from typing import Any
+
+DEFAULT_MAX_CONCURRENCY = 1000  # Ray's default for async actors (other actors: 1)
+
+
+def is_async_class(cls: Any) -> bool:
+    """Whether ``cls`` makes an async actor: it has an ``async def`` method (Ray's test)."""
+    for k in dir(cls):
+        v = inspect.getattr_static(cls, k, None)
+        if isinstance(v, (staticmethod, classmethod)):
+            v = v.__func__
+        if inspect.iscoroutinefunction(v) or inspect.isasyncgenfunction(v):
+            return True
+    return False
 
 
 def _int(name: str, v: Any, lo: int) -> None:

@@ -44,15 +44,18 @@ import threading
 import time
 import traceback
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import object_ref as _object_ref
-from .async_actor import AsyncActorLoop, is_async_class
 from .exceptions import GetTimeoutError, ObjectLostError, TaskCancelledError
 from .object_ref import COUNT_MAX, EPOCHS
+from .options import is_async_class
 from .protocol import Channel, started_path
 from .serialization import (error_value, load_value, make_results, make_value, resolve_args,
                             split_returns, system_error_value, unlink_quiet)
+
+if TYPE_CHECKING:
+    from .async_actor import AsyncActorLoop
 
 _BATCH_S = 0.001  # hold results at most this long while more queued tasks are ready to run
 _SHORT_S = 0.0005  # only a function whose runs took less than this may hold earlier results
@@ -536,10 +539,11 @@ class Worker:
                 _set_prefix(f"{getattr(cls, '__name__', 'actor')} worker {self.wid}")
                 self._one_thread()
                 # its loop first: the constructor of an async actor may schedule on it
-                if is_async_class(cls):
-                    self.aio = AsyncActorLoop(self, concurrency, _SPILL)
-                elif concurrency > 1:  # a threaded actor (``async_actor``)
-                    self.aio = AsyncActorLoop(self, concurrency, _SPILL, threaded=True)
+                threaded = not is_async_class(cls)
+                if not threaded or concurrency > 1:  # an async or a threaded actor
+                    # imported here only: asyncio costs each other process 7 MB
+                    from .async_actor import AsyncActorLoop
+                    self.aio = AsyncActorLoop(self, concurrency, _SPILL, threaded=threaded)
                 self.shield = 0
                 self.actor = cls(*args, **kwargs)
                 result = None

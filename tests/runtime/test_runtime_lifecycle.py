@@ -397,3 +397,35 @@ def test_a_forked_child_leaving_does_not_stop_the_parents_runtime(fresh, caps):
     big = rt.remote(lambda n: np.ones(n))
     assert float(rt.get(rt.put(np.ones(1 << 20))).sum()) == 1 << 20
     assert float(rt.get(big.remote(1 << 20), timeout=60).sum()) == 1 << 20
+
+
+def test_only_the_processes_of_async_or_threaded_actors_import_asyncio():
+    # asyncio costs a process about 7 MB and 35 ms to import: the driver, the pool's workers
+    # and plain actors' processes do without it (they imported it once async actors came)
+    code = textwrap.dedent("""
+        import sys
+        import runtime
+
+        class Plain:
+            def f(self):
+                return "asyncio" in sys.modules
+
+        class Async:
+            async def f(self):
+                return "asyncio" in sys.modules
+
+        runtime.init(num_cpus=1)
+        seen = {"driver": "asyncio" in sys.modules}
+        seen["task"] = runtime.get(runtime.remote(Plain().f).remote(), timeout=60)
+        seen["actor"] = runtime.get(runtime.remote(Plain).remote().f.remote(), timeout=60)
+        threaded = runtime.remote(Plain).options(max_concurrency=2).remote()
+        seen["threaded actor"] = runtime.get(threaded.f.remote(), timeout=60)
+        seen["async actor"] = runtime.get(runtime.remote(Async).remote().f.remote(), timeout=60)
+        runtime.shutdown()
+        print(seen)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == str({"driver": False, "task": False, "actor": False,
+                                       "threaded actor": True, "async actor": True})
