@@ -37,14 +37,14 @@ from .models import build_user_model, state_dict_numpy
 from .optim import flush_denormals
 from .preprocessing import Preprocessor, extra_mask, tree_stack
 from .rollout import (
-    EnvStepError,
     WorkerSet,
     WorkerSpec,
     action_masks_method,
     describe_env,
     describe_error,
+    env_error,
     make_env,
-    off_space,
+    observe,
 )
 
 logger = logging.getLogger(__name__)
@@ -302,22 +302,20 @@ class Algorithm:
         mask_fns = [action_masks_method(e) for e in envs]
         name = describe_env(self.config.env, envs[0])  # for errors; once, not at every step
 
+        mask_source = f"{name}'s action_masks()"
+
+        def where(i: int) -> str:
+            return f"{name} (evaluation, episode {i})"
+
         def env_call(i: int, call: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
             # the env's own error, named as a rollout worker names it (EnvStepError)
             try:
                 return fn(*args, **kwargs)
             except Exception as err:
-                raise EnvStepError(f"{name} (evaluation, episode {i}) raised in {call}(): "
-                                   f"{describe_error(err)}") from err
+                raise env_error(where(i), call, err) from err
 
         def process(i: int, obs: Any) -> tuple[Any, np.ndarray]:
-            try:
-                x, m = self.preprocessor(obs)
-            except Exception as err:
-                raise EnvStepError(f"{name} (evaluation, episode {i}) {off_space(envs[i], err)}") from err
-            if mask_fns[i] is None:
-                return x, m
-            return x, extra_mask(m, env_call(i, "action_masks", mask_fns[i]), f"{name}'s action_masks()")
+            return observe(self.preprocessor, envs[i], mask_fns[i], obs, lambda: where(i), mask_source)
 
         current = [process(i, env_call(i, "reset", env.reset, seed=seed + i)[0]) for i, env in enumerate(envs)]
         returns = np.zeros(episodes)

@@ -87,10 +87,28 @@ def action_masks_method(env: gym.Env) -> Callable[[], Any] | None:
         layer = layer.env
 
 
-def off_space(env: gym.Env, err: BaseException) -> str:
-    """What to say of an observation of ``env`` the preprocessor refused with ``err``."""
-    return (f"returned an observation that does not fit its observation space "
-            f"{env.observation_space}: {describe_error(err, 300)}")
+def env_error(where: str, call: str, err: Exception) -> EnvStepError:
+    """The env copy ``where`` raised ``err`` in ``call`` (reset, step, action_masks)."""
+    return EnvStepError(f"{where} raised in {call}(): {describe_error(err)}")
+
+
+def observe(pre: Preprocessor, env: gym.Env, mask_fn: Callable[[], Any] | None, obs: Any,
+            where: Callable[[], str], mask_source: str) -> tuple[Any, np.ndarray]:
+    """``(x, mask)`` of ``env``'s observation ``obs``, masked by ``mask_fn()`` too when given;
+    an EnvStepError naming the env copy (``where()``, formatted only then) for an observation
+    that does not fit the env's space or an ``action_masks()`` that raises."""
+    try:
+        x, mask = pre(obs)
+    except Exception as err:
+        raise EnvStepError(f"{where()} returned an observation that does not fit its observation "
+                           f"space {env.observation_space}: {describe_error(err, 300)}") from err
+    if mask_fn is not None:
+        try:
+            extra = mask_fn()
+        except Exception as err:
+            raise env_error(where(), "action_masks", err) from err
+        mask = extra_mask(mask, extra, mask_source)
+    return x, mask
 
 
 def _all_finite(tree: Any) -> bool:
@@ -259,24 +277,14 @@ class RolloutWorker:
     def _process(self, i: int, obs: Any, ask_env: bool = True) -> tuple[Any, np.ndarray]:
         """``(x, mask)`` of env copy ``i``'s observation; without ``ask_env`` its
         ``action_masks()`` is not called (the observation's own mask, or all allowed)."""
-        try:
-            x, mask = self.pre(obs)
-        except Exception as err:
-            raise EnvStepError(f"{self._where(i)} {off_space(self.envs[i], err)}") from err
-        fn = self._mask_fns[i]
-        if fn is not None and ask_env:
-            try:
-                extra = fn()
-            except Exception as err:
-                raise self._env_error(i, "action_masks", err) from err
-            mask = extra_mask(mask, extra, self._mask_source)
-        return x, mask
+        return observe(self.pre, self.envs[i], self._mask_fns[i] if ask_env else None, obs,
+                       lambda: self._where(i), self._mask_source)
 
     def _where(self, i: int) -> str:
         return f"{self.env_name} (rollout worker {self.worker_index}, env copy {i})"
 
     def _env_error(self, i: int, call: str, err: Exception) -> EnvStepError:
-        return EnvStepError(f"{self._where(i)} raised in {call}(): {describe_error(err)}")
+        return env_error(self._where(i), call, err)
 
     def ping(self) -> int:
         return self.worker_index
