@@ -493,14 +493,16 @@ class WorkerSet:
             return
         import runtime
 
+        global _runtime_users
         # a runtime worker sets start is shut down by the stop() of the last one using it: other
-        # algorithms' workers may have joined it since
-        if not _runtime_ready(runtime):
+        # algorithms' workers may have joined it since (a runtime the user started: never)
+        if _runtime_ready(runtime):
+            self._owns_runtime = _runtime_users > 0
+        else:
             runtime.init()
-            _STARTED_RUNTIME.update(started=True, users=0)
-        self._owns_runtime = _STARTED_RUNTIME["started"]
-        if self._owns_runtime:
-            _STARTED_RUNTIME["users"] += 1
+            _runtime_users = 0
+            self._owns_runtime = True
+        _runtime_users += self._owns_runtime
         self._runtime = runtime
         self._actor_cls = runtime.remote(RolloutWorker)
         try:
@@ -594,6 +596,7 @@ class WorkerSet:
         self._runtime.get([w.set_state.remote(s) for w, s in zip(self.remote, states)])
 
     def stop(self) -> None:
+        global _runtime_users
         if self.local is not None:
             self.local.close()
             return
@@ -605,15 +608,14 @@ class WorkerSet:
         self.remote = []
         if self._owns_runtime:
             self._owns_runtime = False
-            _STARTED_RUNTIME["users"] -= 1
-            if _STARTED_RUNTIME["users"] == 0:
-                _STARTED_RUNTIME["started"] = False
+            _runtime_users -= 1
+            if _runtime_users == 0:
                 self._runtime.shutdown()
 
 
-#: Whether worker sets started the runtime running now (and not the user), and how many worker
-#: sets use it.
-_STARTED_RUNTIME: dict[str, Any] = {"started": False, "users": 0}
+#: How many worker sets use the runtime running now, started by worker sets (0: none, or the
+#: user started it).
+_runtime_users = 0
 
 
 def _raise_own(err: BaseException, kinds: tuple[type[BaseException], ...]) -> None:
