@@ -42,6 +42,7 @@ from .serialization import (error_value, make_results, resolve_args, split_retur
 if TYPE_CHECKING:
     from .worker import Worker
 
+
 class AsyncActorLoop:
     """The event loop of an async or threaded actor's process and the calls running on it."""
 

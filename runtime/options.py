@@ -90,8 +90,9 @@ class ActorOptions(_Replace):
     max_task_retries: int = 0
     """Retries of a call that was running when the actor died."""
     max_concurrency: int | None = None
-    """Calls of an async actor (one with an ``async def`` method) running at once (None: 1000,
-    Ray's default); other actors run their calls one at a time, in order (None or 1)."""
+    """Calls running at once: on an async actor (one with an ``async def`` method) as asyncio
+    tasks (None: 1000, Ray's default); on another actor, above 1, each on a thread (a threaded
+    actor, its calls in no set order); None or 1: one at a time, in order."""
     lifetime: str | None = None
     """Accepted for Ray compatibility: None or "detached" (actors live until kill/shutdown)."""
     namespace: str | None = None
